@@ -1,0 +1,20 @@
+//! Generates the client from `openapi.json` into `OUT_DIR` (never into the source tree).
+
+#[path = "codegen.rs"]
+mod codegen;
+
+fn main() {
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    // `fastvm-api/openapi.json` is a link to the workspace root's spec, so the crate packages it.
+    let spec_path = std::path::Path::new(&manifest).join("openapi.json");
+    println!("cargo:rerun-if-changed={}", spec_path.display());
+    println!("cargo:rerun-if-changed=codegen.rs");
+    let spec = std::fs::read_to_string(&spec_path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", spec_path.display()));
+    let code = match codegen::generate(&spec) {
+        Ok(code) => code,
+        Err(e) => panic!("cannot generate the fastvm client from openapi.json: {e}\nrun `cargo xtask check` for details"),
+    };
+    let out = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("codegen.rs");
+    std::fs::write(&out, code).unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));
+}

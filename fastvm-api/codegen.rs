@@ -1,0 +1,108 @@
+// The one code-generation function of the workspace.
+//
+// `fastvm-api/build.rs` and `xtask` both pull this file in with `#[path]`, so the code that
+// ships and the committed snapshot under `fastvm-api/generated/` come from the very same
+// function. It depends only on `serde_json`, `openapiv3`, `progenitor`, `prettyplease` and `syn`.
+//
+// The root `openapi.json` describes the wire exactly. A few of its shapes are beyond what
+// progenitor 0.15 can generate, so `preprocess` adapts a copy before generation; each
+// adaptation is listed there with its reason.
+
+use serde_json::Value;
+
+/// Media types progenitor can type; any other success media type next to one of these is
+/// dropped (exec's `application/x-ndjson` stream is hand-written in the `fastvm` facade).
+const JSON_MEDIA: &str = "application/json";
+
+/// Adapts the wire spec for progenitor. Pure function of its input; unit-tested below.
+///
+/// 1. Success responses that offer `application/json` and other media types keep only JSON:
+///    progenitor always sends `Accept: application/json`, so the other types are unreachable
+///    through generated code (exec's NDJSON stream is implemented by the facade).
+/// 2. Error responses (`4XX`, `5XX` and explicit 4xx/5xx codes) are removed: progenitor panics
+///    when one operation has several error body types (resume's 429 `QuotaExceeded` next to
+///    `Error`), and the facade maps every non-2xx itself from the raw response, so it keeps
+///    the body snippet, the request id and the `QuotaExceeded` dimension.
+/// 3. An operation whose 2xx responses carry different JSON schemas (launch: 201
+///    `VMCreateResponse`, 202 `VM`) gets the widest one for all of them: progenitor asserts a
+///    single success type. `VMCreateResponse` is `VM` plus one optional field, so a 202 `VM`
+///    body decodes into it unchanged. The widest is the one whose schema name is listed in
+///    `WIDER`; any other mismatch is an error, so a new case is seen rather than guessed.
+pub fn preprocess(spec: &Value) -> Result<Value, String> {
+    const WIDER: &[(&str, &str)] = &[("VM", "VMCreateResponse")];
+    let mut spec = spec.clone();
+    let paths = spec
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .ok_or("spec has no paths object")?;
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (method, op) in item.iter_mut() {
+            if method == "parameters" {
+                continue;
+            }
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                return Err(format!("{method} {path} has no responses"));
+            };
+            responses.retain(|code, _| !(code.starts_with('4') || code.starts_with('5') || code == "default"));
+            let mut success_refs = Vec::new();
+            for (code, resp) in responses.iter_mut() {
+                if let Some(content) = resp.get_mut("content").and_then(Value::as_object_mut) {
+                    if content.contains_key(JSON_MEDIA) && content.len() > 1 {
+                        content.retain(|media, _| media == JSON_MEDIA);
+                    }
+                    if let Some(r) = content
+                        .get(JSON_MEDIA)
+                        .and_then(|m| m.pointer("/schema/$ref"))
+                        .and_then(Value::as_str)
+                    {
+                        success_refs.push((code.clone(), r.to_string()));
+                    }
+                }
+            }
+            let mut distinct: Vec<&str> = success_refs.iter().map(|(_, r)| r.as_str()).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() > 1 {
+                let name = |r: &str| r.rsplit('/').next().unwrap_or(r).to_string();
+                let names: Vec<String> = distinct.iter().map(|r| name(r)).collect();
+                let wide = WIDER
+                    .iter()
+                    .find(|(narrow, wide)| names.len() == 2 && names.contains(&narrow.to_string()) && names.contains(&wide.to_string()))
+                    .map(|(_, wide)| format!("#/components/schemas/{wide}"))
+                    .ok_or_else(|| format!("{method} {path}: 2xx responses use different schemas {names:?}; progenitor needs one"))?;
+                for (code, _) in &success_refs {
+                    responses[code.as_str()]["content"][JSON_MEDIA]["schema"] = serde_json::json!({ "$ref": wide });
+                }
+            }
+        }
+    }
+    Ok(spec)
+}
+
+/// Generates the Rust source of the `fastvm-api` client from the wire spec's JSON text.
+pub fn generate(spec_json: &str) -> Result<String, String> {
+    let spec: Value = serde_json::from_str(spec_json).map_err(|e| format!("openapi.json is not JSON: {e}"))?;
+    let spec = preprocess(&spec)?;
+    let spec: openapiv3::OpenAPI =
+        serde_json::from_value(spec).map_err(|e| format!("openapi.json is not OpenAPI 3.0: {e}"))?;
+    let mut settings = progenitor::GenerationSettings::new();
+    settings
+        .with_interface(progenitor::InterfaceStyle::Builder)
+        .with_tag(progenitor::TagStyle::Merged)
+        .with_inner_type(quote_inner())
+        .with_hooks(progenitor::HooksMode::Expected)
+        .with_map_type("::std::collections::BTreeMap")
+        .with_derive("PartialEq");
+    let mut generator = progenitor::Generator::new(&settings);
+    let tokens = generator.generate_tokens(&spec).map_err(|e| format!("progenitor: {e}"))?;
+    let file: syn::File = syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
+    let body = prettyplease::unparse(&file);
+    Ok(format!(
+        "// @generated by fastvm-api/codegen.rs from openapi.json. Do not edit: run `cargo xtask regen`.\n\n{body}"
+    ))
+}
+
+fn quote_inner() -> proc_macro2::TokenStream {
+    "crate::hooks::Policy".parse().expect("static token stream")
+}

@@ -1,0 +1,71 @@
+//! The single `ClientHooks` implementation of the generated client.
+//!
+//! Rust's orphan rule forces the impl into this crate, next to the generated `Client`, but the
+//! policy itself (auth header, per-operation timeout, retries, tracing) belongs to the `fastvm`
+//! facade. So the generated client's inner value is a [`Policy`]: a shared [`Transport`] that
+//! every generated operation sends through. The facade's hand-written calls (NDJSON exec) go
+//! through the same `Transport`, so there is one path to the network.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+
+/// A boxed, sendable future returned by [`Transport::send`].
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a>>;
+
+/// Sends one prepared request: where authentication, timeouts, retries and tracing happen.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `request` for the operation `operation_id` (the spec's `operationId`) with `client`.
+    fn send<'a>(&'a self, client: &'a reqwest::Client, request: reqwest::Request, operation_id: &'static str) -> SendFuture<'a>;
+}
+
+/// The transport used when none is configured: sends the request once, unchanged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Direct;
+
+impl Transport for Direct {
+    fn send<'a>(&'a self, client: &'a reqwest::Client, request: reqwest::Request, _operation_id: &'static str) -> SendFuture<'a> {
+        Box::pin(client.execute(request))
+    }
+}
+
+/// The inner value of the generated [`Client`](crate::Client): its request policy.
+#[derive(Clone)]
+pub struct Policy(Arc<dyn Transport>);
+
+impl Policy {
+    /// Wraps a transport.
+    pub fn new(transport: impl Transport) -> Self {
+        Policy(Arc::new(transport))
+    }
+
+    /// Wraps a shared transport.
+    pub fn from_arc(transport: Arc<dyn Transport>) -> Self {
+        Policy(transport)
+    }
+
+    /// The transport itself.
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.0
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::new(Direct)
+    }
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Policy(..)")
+    }
+}
+
+impl ClientHooks<Policy> for crate::Client {
+    async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+        self.inner().0.send(self.client(), request, info.operation_id).await
+    }
+}
