@@ -1,0 +1,129 @@
+//! [`FastvmClient`] and its resource accessors.
+
+use std::fmt;
+use std::sync::Arc;
+
+use fastvm_api::hooks::Policy;
+
+use crate::config::{ClientBuilder, RequestOptions, Settings};
+use crate::http::ApiTransport;
+use crate::resources::{BuildContexts, Builds, Health, Quotas, Snapshots, Vms};
+use crate::Result;
+
+/// The fastvm client: cheap to clone (an `Arc`), `Send + Sync`, one shared connection pool.
+///
+/// ```no_run
+/// # async fn demo() -> fastvm::Result<()> {
+/// let client = fastvm::FastvmClient::from_env()?; // FASTVM_API_KEY, FASTVM_BASE_URL
+/// let vm = client.vms().launch(fastvm::launch::machine("c1m2")).await?;
+/// let out = client.vms().run(&vm.id, "echo hello").await?;
+/// println!("{}", out.stdout);
+/// client.vms().delete(&vm.id).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct FastvmClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    options: RequestOptions,
+    api: fastvm_api::Client,
+    transport: Arc<ApiTransport>,
+}
+
+impl fmt::Debug for FastvmClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FastvmClient").field("settings", &self.inner.settings).finish()
+    }
+}
+
+impl FastvmClient {
+    /// A client configured from `FASTVM_API_KEY` (required) and `FASTVM_BASE_URL` (optional;
+    /// empty means the default `https://api.fastvm.org`).
+    pub fn from_env() -> Result<Self> {
+        ClientBuilder::from_env().build()
+    }
+
+    /// A builder for a client configured in code.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    pub(crate) fn from_parts(settings: Settings) -> Self {
+        Self::with_settings(settings, &RequestOptions::default())
+    }
+
+    fn with_settings(settings: Settings, options: &RequestOptions) -> Self {
+        let transport = Arc::new(ApiTransport::new(&settings, options));
+        let api = fastvm_api::Client::new_with_client(&settings.base_url, settings.http.clone(), Policy::from_arc(transport.clone()));
+        FastvmClient { inner: Arc::new(Inner { settings, options: options.clone(), api, transport }) }
+    }
+
+    /// A view of this client whose calls use `options` (timeout, retries) on top of this
+    /// view's own. It shares the connection pool; creating one is cheap.
+    pub fn with_options(&self, options: RequestOptions) -> Self {
+        let base = &self.inner.options;
+        let merged = RequestOptions {
+            timeout: options.timeout.or(base.timeout),
+            max_retries: options.max_retries.or(base.max_retries),
+            retry_non_idempotent: options.retry_non_idempotent || base.retry_non_idempotent,
+        };
+        Self::with_settings(self.inner.settings.clone(), &merged)
+    }
+
+    /// The API base URL in use (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.inner.settings.base_url
+    }
+
+    /// The generated low-level client, for anything the facade does not wrap. Its calls go
+    /// through the same auth, timeout and retry policy.
+    pub fn api(&self) -> &fastvm_api::Client {
+        &self.inner.api
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.settings.http
+    }
+
+    pub(crate) fn transport(&self) -> &ApiTransport {
+        &self.inner.transport
+    }
+
+    #[allow(dead_code)]
+    pub(crate) fn storage_http(&self) -> &reqwest::Client {
+        &self.inner.settings.storage
+    }
+
+    /// Health check (`GET /healthz`).
+    pub fn health(&self) -> Health<'_> {
+        Health::new(self)
+    }
+
+    /// VMs and their sub-resources (services, SSH keys, files).
+    pub fn vms(&self) -> Vms<'_> {
+        Vms::new(self)
+    }
+
+    /// Snapshots.
+    pub fn snapshots(&self) -> Snapshots<'_> {
+        Snapshots::new(self)
+    }
+
+    /// Image builds.
+    pub fn builds(&self) -> Builds<'_> {
+        Builds::new(self)
+    }
+
+    /// Build-context uploads.
+    pub fn build_contexts(&self) -> BuildContexts<'_> {
+        BuildContexts::new(self)
+    }
+
+    /// Org quotas.
+    pub fn quotas(&self) -> Quotas<'_> {
+        Quotas::new(self)
+    }
+}

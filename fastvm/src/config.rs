@@ -1,0 +1,335 @@
+//! Client configuration: the builder, environment variables and per-call options.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::{Error, FastvmClient, Result};
+
+/// The API's default base URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.fastvm.org";
+/// Environment variable holding the API key.
+pub const ENV_API_KEY: &str = "FASTVM_API_KEY";
+/// Environment variable overriding the base URL.
+pub const ENV_BASE_URL: &str = "FASTVM_BASE_URL";
+/// Default per-request timeout of ordinary API calls.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The API key. Its `Debug` output is redacted so it cannot leak through logs.
+#[derive(Clone)]
+pub(crate) struct ApiKey(pub(crate) HeaderValue);
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl ApiKey {
+    pub(crate) fn new(key: &str) -> Result<Self> {
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(Error::config("the API key is empty"));
+        }
+        let mut value = HeaderValue::from_str(key)
+            .map_err(|_| Error::config("the API key contains characters not allowed in an HTTP header"))?;
+        // Sensitive values are never printed by `http`'s Debug and get HPACK's never-index flag.
+        value.set_sensitive(true);
+        Ok(ApiKey(value))
+    }
+}
+
+/// Builds a [`FastvmClient`].
+///
+/// ```
+/// use std::time::Duration;
+/// let client = fastvm::FastvmClient::builder()
+///     .api_key("hlm_example")
+///     .base_url("http://127.0.0.1:8080")
+///     .timeout(Duration::from_secs(30))
+///     .max_retries(3)
+///     .build()?;
+/// # Ok::<(), fastvm::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct ClientBuilder {
+    api_key: Option<String>,
+    base_url: Option<String>,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    max_retries: Option<u32>,
+    user_agent: Option<String>,
+    default_headers: Vec<(String, String)>,
+    http_client: Option<HttpClient>,
+}
+
+/// Wrapper so that the builder stays `Debug` without printing the injected client's internals.
+#[derive(Clone)]
+struct HttpClient(reqwest::Client);
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("reqwest::Client")
+    }
+}
+
+impl fmt::Debug for RedactedKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(_) => f.write_str("Some(<redacted>)"),
+            None => f.write_str("None"),
+        }
+    }
+}
+struct RedactedKey<'a>(&'a Option<String>);
+
+impl ClientBuilder {
+    /// A builder with nothing set: `build` then needs an API key.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder preset from `FASTVM_API_KEY` and `FASTVM_BASE_URL` (either may be unset).
+    pub fn from_env() -> Self {
+        let mut b = Self::default();
+        b.api_key = std::env::var(ENV_API_KEY).ok().filter(|k| !k.trim().is_empty());
+        b.base_url = std::env::var(ENV_BASE_URL).ok().filter(|u| !u.trim().is_empty());
+        b
+    }
+
+    /// The API key sent as `X-API-Key` on every API request (never on presigned storage URLs).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The API base URL (default `https://api.fastvm.org`). A trailing `/` is trimmed; a URL with
+    /// a query string or fragment is refused by `build`.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Per-request timeout of ordinary API calls (default 60 s). It does not apply to exec
+    /// streams, buffered exec without a `timeout_sec`, or transfers, which run as long as needed.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Connect timeout (default 10 s). Ignored when a client is injected with [`Self::http_client`].
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Retries after the first attempt (default 2; 0 disables retries).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = Some(retries);
+        self
+    }
+
+    /// A suffix appended to the `User-Agent` (`fastvm-rs/<version> <suffix>`).
+    pub fn user_agent(mut self, suffix: impl Into<String>) -> Self {
+        self.user_agent = Some(suffix.into());
+        self
+    }
+
+    /// A header sent on every API request (not on presigned storage URLs).
+    pub fn default_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.default_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Uses `client` for API requests instead of building one (it is shared, not copied).
+    /// Give it no total timeout (`reqwest::ClientBuilder::timeout`): it would cut exec streams.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(HttpClient(client));
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<FastvmClient> {
+        let key = self.api_key.as_deref().ok_or_else(|| {
+            Error::config(format!("no API key: set {ENV_API_KEY} or call ClientBuilder::api_key"))
+        })?;
+        let api_key = ApiKey::new(key)?;
+        let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.default_headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::config(format!("default header name {name:?} is not a valid header name")))?;
+            if name.as_str().eq_ignore_ascii_case("x-api-key") {
+                return Err(Error::config("set the API key with ClientBuilder::api_key, not as a default header"));
+            }
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| Error::config(format!("default header {name} has a value not allowed in an HTTP header")))?;
+            headers.append(name, value);
+        }
+        let user_agent = match &self.user_agent {
+            Some(s) => format!("fastvm-rs/{} {s}", env!("CARGO_PKG_VERSION")),
+            None => format!("fastvm-rs/{}", env!("CARGO_PKG_VERSION")),
+        };
+        let user_agent = HeaderValue::from_str(&user_agent).map_err(|_| Error::config("the user agent suffix is not a valid header value"))?;
+        let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let http = match self.http_client {
+            Some(HttpClient(c)) => c,
+            None => reqwest::Client::builder()
+                .connect_timeout(connect_timeout)
+                // No total timeout: per-request timeouts are set per operation by the transport.
+                .pool_idle_timeout(Duration::from_secs(90))
+                .build()
+                .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
+        };
+        // Storage gets its own client: presigned URLs must never see the API key or default headers.
+        let storage = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .build()
+            .map_err(|e| Error::config(format!("cannot build the storage HTTP client: {e}")))?;
+        Ok(FastvmClient::from_parts(Settings {
+            api_key,
+            base_url,
+            timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            max_retries: self.max_retries.unwrap_or(crate::retry::DEFAULT_MAX_RETRIES),
+            user_agent,
+            default_headers: headers,
+            http,
+            storage,
+        }))
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &RedactedKey(&self.api_key))
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_retries", &self.max_retries)
+            .field("user_agent", &self.user_agent)
+            .field("default_headers", &self.default_headers.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("http_client", &self.http_client)
+            .finish()
+    }
+}
+
+/// Everything the client needs, resolved.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) api_key: ApiKey,
+    pub(crate) base_url: String,
+    pub(crate) timeout: Duration,
+    pub(crate) max_retries: u32,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) default_headers: HeaderMap,
+    pub(crate) http: reqwest::Client,
+    pub(crate) storage: reqwest::Client,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Normalizes a base URL: trims whitespace and trailing `/`, requires http(s), refuses a query,
+/// fragment or credentials (they would be sent on every request or leak into messages).
+pub(crate) fn normalize_base_url(raw: &str) -> Result<String> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let url = url::Url::parse(trimmed)
+        .map_err(|e| Error::config(format!("base URL {:?} is not a URL: {e}", crate::redact::url(trimmed))))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::config(format!("base URL must be http or https, not {}", url.scheme())));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::config(format!("base URL {} must not have a query string or fragment", crate::redact::url(trimmed))));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::config("base URL must not contain credentials; use the API key"));
+    }
+    if url.host_str().is_none() {
+        return Err(Error::config("base URL has no host"));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Per-call overrides, applied with [`FastvmClient::with_options`].
+///
+/// ```
+/// # fn demo(client: &fastvm::FastvmClient) {
+/// use std::time::Duration;
+/// let patient = client.with_options(
+///     fastvm::RequestOptions::new().timeout(Duration::from_secs(300)).max_retries(5),
+/// );
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RequestOptions {
+    pub(crate) timeout: Option<Option<Duration>>,
+    pub(crate) max_retries: Option<u32>,
+    pub(crate) retry_non_idempotent: bool,
+}
+
+impl RequestOptions {
+    /// No overrides.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Per-request timeout for the calls made through this view.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(Some(timeout));
+        self
+    }
+
+    /// No per-request timeout at all (the request lives as long as the server takes).
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = Some(None);
+        self
+    }
+
+    /// Retries after the first attempt.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = Some(retries);
+        self
+    }
+
+    /// Also retry operations that are not idempotent (launch, exec, snapshot create, …) on
+    /// retryable failures. Only do this when a duplicate is harmless to you.
+    pub fn retry_non_idempotent(mut self, yes: bool) -> Self {
+        self.retry_non_idempotent = yes;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_rules() {
+        assert_eq!(normalize_base_url("https://api.fastvm.org/").unwrap(), "https://api.fastvm.org");
+        assert_eq!(normalize_base_url(" http://127.0.0.1:9/prefix// ").unwrap(), "http://127.0.0.1:9/prefix");
+        assert!(normalize_base_url("https://x?y=1").is_err());
+        assert!(normalize_base_url("https://x#frag").is_err());
+        assert!(normalize_base_url("ftp://x").is_err());
+        assert!(normalize_base_url("https://u:p@x").is_err());
+        assert!(normalize_base_url("nope").is_err());
+    }
+
+    #[test]
+    fn builder_debug_redacts_key() {
+        let b = ClientBuilder::new().api_key("super-secret-key");
+        assert!(!format!("{b:?}").contains("super-secret"));
+    }
+}

@@ -1,0 +1,229 @@
+//! The API transport: the one path every API request takes to the network.
+//!
+//! It adds the auth header (the only place that does), the `User-Agent` and default headers,
+//! applies the per-operation timeout and the retry policy of [`crate::retry`], and traces each
+//! attempt. Generated operations reach it through `fastvm-api`'s hooks; the hand-written NDJSON
+//! exec request is sent through it directly.
+
+use std::time::{Duration, Instant};
+
+use fastvm_api::hooks::{SendFuture, Transport};
+use progenitor_client::ResponseValue;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::{ApiKey, RequestOptions, Settings};
+use crate::error::{ApiError, ApiErrorKind, snippet};
+use crate::{Error, Result, retry};
+
+/// Header carrying the API key.
+pub(crate) const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
+
+/// Operations with no default per-request timeout: they last as long as the command or transfer
+/// they run (exec and files/fetch carry their own server-side `timeoutSec`).
+const LONG_RUNNING: &[&str] = &["execVm", "fetchFileToVm"];
+
+/// The transport of one client view (the shared client, or a `with_options` view).
+pub(crate) struct ApiTransport {
+    pub(crate) api_key: ApiKey,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) default_headers: HeaderMap,
+    pub(crate) timeout: Duration,
+    /// `Some(None)`: no timeout for any operation; `Some(Some(t))`: `t` for every operation.
+    pub(crate) timeout_override: Option<Option<Duration>>,
+    pub(crate) max_retries: u32,
+    pub(crate) retry_non_idempotent: bool,
+}
+
+impl ApiTransport {
+    pub(crate) fn new(settings: &Settings, options: &RequestOptions) -> Self {
+        ApiTransport {
+            api_key: settings.api_key.clone(),
+            user_agent: settings.user_agent.clone(),
+            default_headers: settings.default_headers.clone(),
+            timeout: settings.timeout,
+            timeout_override: options.timeout,
+            max_retries: options.max_retries.unwrap_or(settings.max_retries),
+            retry_non_idempotent: options.retry_non_idempotent,
+        }
+    }
+
+    fn timeout_for(&self, operation_id: &str) -> Option<Duration> {
+        match self.timeout_override {
+            Some(t) => t,
+            None if LONG_RUNNING.contains(&operation_id) => None,
+            None => Some(self.timeout),
+        }
+    }
+
+    fn prepare(&self, request: &mut reqwest::Request, operation_id: &str) {
+        let headers = request.headers_mut();
+        // progenitor adds `api-version: <info.version>`; that is our spec document's version,
+        // not a header of the fastvm API, so it is not sent.
+        headers.remove("api-version");
+        for (name, value) in &self.default_headers {
+            headers.insert(name, value.clone());
+        }
+        headers.insert(reqwest::header::USER_AGENT, self.user_agent.clone());
+        headers.insert(API_KEY_HEADER, self.api_key.0.clone());
+        if request.timeout().is_none() {
+            *request.timeout_mut() = self.timeout_for(operation_id);
+        }
+    }
+
+    async fn send_with_retries(&self, client: &reqwest::Client, mut request: reqwest::Request, operation_id: &'static str) -> reqwest::Result<reqwest::Response> {
+        self.prepare(&mut request, operation_id);
+        let idempotent = retry::is_idempotent(operation_id) || self.retry_non_idempotent;
+        let method = request.method().clone();
+        let path = request.url().path().to_string();
+        let mut attempt: u32 = 0;
+        loop {
+            // A streaming body cannot be cloned: such a request is sent exactly once.
+            let spare = if attempt < self.max_retries { request.try_clone() } else { None };
+            let started = Instant::now();
+            let result = client.execute(request).await;
+            let elapsed = started.elapsed();
+            let delay = match &result {
+                Ok(resp) => {
+                    let request_id = request_id(resp.headers());
+                    tracing::debug!(operation = operation_id, %method, path = %path, attempt, status = resp.status().as_u16(), ?elapsed, request_id = request_id.as_deref().unwrap_or(""), "fastvm request");
+                    if resp.status().is_success() || !idempotent {
+                        None
+                    } else {
+                        retry::response_decision(resp.status(), resp.headers()).and_then(|hint| retry::delay(attempt, hint))
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(operation = operation_id, %method, path = %path, attempt, ?elapsed, error = %crate::redact::text(&e.to_string()), "fastvm request failed");
+                    // A connect error provably never reached the server: safe to repeat anything.
+                    let safe = idempotent || e.is_connect();
+                    let transient = e.is_connect() || e.is_timeout() || e.is_request();
+                    (safe && transient).then(|| retry::backoff(attempt))
+                }
+            };
+            match (delay, spare) {
+                (Some(delay), Some(next)) => {
+                    tracing::debug!(operation = operation_id, attempt, ?delay, "fastvm retrying");
+                    tokio::time::sleep(delay).await;
+                    request = next;
+                    attempt += 1;
+                }
+                _ => return result,
+            }
+        }
+    }
+}
+
+impl Transport for ApiTransport {
+    fn send<'a>(&'a self, client: &'a reqwest::Client, request: reqwest::Request, operation_id: &'static str) -> SendFuture<'a> {
+        Box::pin(self.send_with_retries(client, request, operation_id))
+    }
+}
+
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    ["x-request-id", "request-id", "x-amzn-requestid"]
+        .iter()
+        .find_map(|h| headers.get(*h))
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(128).collect())
+}
+
+/// Turns a non-2xx response into [`Error::Api`], reading (a bounded part of) its body.
+pub(crate) async fn api_error(resp: reqwest::Response, operation: Option<&'static str>) -> Error {
+    let status = resp.status();
+    let request_id = request_id(resp.headers());
+    let body = read_bounded(resp, ApiError::BODY_SNIPPET).await;
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let field = |name: &str| parsed.as_ref().and_then(|v| v.get(name)).and_then(|v| v.as_str()).map(str::to_string);
+    let dimension = if status.as_u16() == 429 { field("dimension") } else { None };
+    let message = field("error")
+        .or_else(|| field("message"))
+        .map(|m| crate::redact::text(&m))
+        .unwrap_or_else(|| {
+            if body.is_empty() {
+                status.canonical_reason().unwrap_or("error").to_string()
+            } else {
+                crate::redact::text(&snippet(&body, 200))
+            }
+        });
+    let kind = match status.as_u16() {
+        400 => ApiErrorKind::BadRequest,
+        401 => ApiErrorKind::Authentication,
+        403 => ApiErrorKind::PermissionDenied,
+        404 => ApiErrorKind::NotFound,
+        409 => ApiErrorKind::Conflict,
+        422 => ApiErrorKind::Unprocessable,
+        429 if dimension.is_some() => ApiErrorKind::QuotaExceeded,
+        429 => ApiErrorKind::RateLimit,
+        500..=599 => ApiErrorKind::Server,
+        _ => ApiErrorKind::Other,
+    };
+    Error::Api(Box::new(ApiError {
+        status,
+        kind,
+        message,
+        body: crate::redact::text(&snippet(&body, ApiError::BODY_SNIPPET)),
+        request_id,
+        dimension,
+        operation,
+    }))
+}
+
+/// Reads at most `max` bytes of a body (an error body can be arbitrarily large).
+async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = max + 1 - out.len().min(max + 1);
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() > max {
+            break;
+        }
+    }
+    out
+}
+
+/// Maps an error of a generated call.
+pub(crate) async fn map_error(e: progenitor_client::Error<()>, operation: &'static str) -> Error {
+    use progenitor_client::Error as E;
+    match e {
+        E::UnexpectedResponse(resp) => api_error(resp, Some(operation)).await,
+        E::ErrorResponse(rv) => Error::Api(Box::new(ApiError {
+            status: rv.status(),
+            kind: ApiErrorKind::Other,
+            message: rv.status().canonical_reason().unwrap_or("error").to_string(),
+            body: String::new(),
+            request_id: request_id(rv.headers()),
+            dimension: None,
+            operation: Some(operation),
+        })),
+        E::CommunicationError(e) | E::ResponseBodyError(e) => Error::from_reqwest(e),
+        E::InvalidResponsePayload(bytes, e) => Error::Decode {
+            message: format!("{operation}: {e}"),
+            snippet: crate::redact::text(&snippet(&bytes, 512)),
+        },
+        E::InvalidRequest(m) => Error::invalid("request", m),
+        E::InvalidUpgrade(e) => Error::from_reqwest(e),
+        E::Custom(m) => Error::Decode { message: m, snippet: String::new() },
+    }
+}
+
+/// Awaits a generated call and returns its body.
+pub(crate) async fn call<T>(
+    operation: &'static str,
+    fut: impl std::future::Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>>,
+) -> Result<T> {
+    match fut.await {
+        Ok(v) => Ok(v.into_inner()),
+        Err(e) => Err(map_error(e, operation).await),
+    }
+}
+
+/// Awaits a generated call and returns its status with its body.
+pub(crate) async fn call_with_status<T>(
+    operation: &'static str,
+    fut: impl std::future::Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>>,
+) -> Result<(reqwest::StatusCode, T)> {
+    match fut.await {
+        Ok(v) => Ok((v.status(), v.into_inner())),
+        Err(e) => Err(map_error(e, operation).await),
+    }
+}

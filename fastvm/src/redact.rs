@@ -1,0 +1,80 @@
+//! URL redaction: the one place that decides what of a URL may appear in messages and logs.
+//!
+//! Presigned storage URLs carry their signature in the query string, and a base URL could carry
+//! credentials in its userinfo. Everything the SDK prints about a URL goes through [`url`].
+
+/// Returns `raw` without its query string, fragment and userinfo, for error messages and logs.
+///
+/// Unparseable input is cut at the first `?` or `#` so that nothing after it can leak.
+///
+/// ```
+/// assert_eq!(
+///     fastvm::redact::url("https://store.example/o/abc?X-Amz-Signature=secret"),
+///     "https://store.example/o/abc?<redacted>"
+/// );
+/// ```
+pub fn url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            let had_query = u.query().is_some() || u.fragment().is_some();
+            u.set_query(None);
+            u.set_fragment(None);
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            let mut s = u.to_string();
+            if had_query {
+                s.push_str("?<redacted>");
+            }
+            s
+        }
+        Err(_) => match raw.find(['?', '#']) {
+            Some(i) => format!("{}?<redacted>", &raw[..i]),
+            None => raw.to_string(),
+        },
+    }
+}
+
+/// Redacts every `http(s)://` URL inside free text (for example a VM-side `curl` error
+/// message that echoes the presigned URL it was given).
+pub fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("http://").or_else(|| rest.find("https://")).map(|i| {
+        // Take whichever scheme occurs first.
+        match (rest.find("http://"), rest.find("https://")) {
+            (Some(a), Some(b)) => a.min(b),
+            _ => i,
+        }
+    }) {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == '<' || c == '>')
+            .unwrap_or(tail.len());
+        out.push_str(&url(&tail[..end]));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_query_fragment_and_userinfo() {
+        assert_eq!(url("https://u:p@h.example/a/b?sig=1#frag"), "https://h.example/a/b?<redacted>");
+        assert_eq!(url("http://127.0.0.1:8080/x"), "http://127.0.0.1:8080/x");
+        assert_eq!(url("not a url?sig=secret"), "not a url?<redacted>");
+    }
+
+    #[test]
+    fn redacts_urls_inside_text() {
+        let msg = "curl: (22) The requested URL returned error: 403 for 'https://s.example/o?sig=SECRET' and http://x/y?z=SECRET2";
+        let out = text(msg);
+        assert!(!out.contains("SECRET"), "{out}");
+        assert!(out.contains("https://s.example/o?<redacted>"));
+        assert!(out.contains("http://x/y?<redacted>"));
+    }
+}

@@ -1,0 +1,1 @@
+//! In-process tar.gz archiving and safe extraction.

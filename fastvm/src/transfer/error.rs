@@ -1,0 +1,97 @@
+//! The error of file and directory transfers.
+
+/// What went wrong in a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileTransferErrorKind {
+    /// The source path does not exist (the reference's `ENOENT`): remote on download, local on upload.
+    NotFound,
+    /// The upload is larger than the VM accepts (`maxUploadBytes`); nothing was sent.
+    TooLarge,
+    /// Presigned storage answered with a non-2xx status, or the connection to it failed.
+    Storage,
+    /// A VM-side command (classify, `curl`, `tar`, fetch, `sha256sum`) failed or timed out.
+    RemoteCommand,
+    /// Reading or writing local files failed.
+    Io,
+    /// An archive entry was refused (absolute path, `..`, escaping link, device file, caps exceeded)
+    /// or the archive is corrupt.
+    Archive,
+    /// The SHA-256 computed while streaming differs from the one computed VM-side.
+    Verify,
+    /// The local path is of a kind that cannot be transferred (not a file or directory).
+    Unsupported,
+}
+
+/// A failed [`upload`](crate::FastvmClient::upload) or [`download`](crate::FastvmClient::download).
+///
+/// Presigned URLs never appear in the message: they are redacted to scheme, host and path.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct FileTransferError {
+    /// What went wrong.
+    pub kind: FileTransferErrorKind,
+    /// One-line description.
+    pub message: String,
+    /// The storage HTTP status, for [`FileTransferErrorKind::Storage`].
+    pub status: Option<reqwest::StatusCode>,
+    /// The exit code of the VM-side command, for [`FileTransferErrorKind::RemoteCommand`].
+    pub exit_code: Option<i64>,
+    /// The start of the VM-side command's stderr (bounded, URLs redacted).
+    pub stderr: Option<String>,
+    /// The underlying error, if any.
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl FileTransferError {
+    /// A new error of `kind`.
+    pub fn new(kind: FileTransferErrorKind, message: impl Into<String>) -> Self {
+        FileTransferError { kind, message: crate::redact::text(&message.into()), status: None, exit_code: None, stderr: None, source: None }
+    }
+
+    /// The storage status, if any.
+    pub fn status(&self) -> Option<reqwest::StatusCode> {
+        self.status
+    }
+
+    pub(crate) fn with_status(mut self, status: reqwest::StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    pub(crate) fn with_exit(mut self, exit_code: i64, stderr: &str) -> Self {
+        self.exit_code = Some(exit_code);
+        self.stderr = Some(crate::redact::text(&crate::error::snippet(stderr.as_bytes(), 2000)));
+        self
+    }
+
+    pub(crate) fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+}
+
+impl std::fmt::Display for FileTransferError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "file transfer failed ({:?}): {}", self.kind, self.message)?;
+        if let Some(code) = self.exit_code {
+            write!(f, " (exit {code})")?;
+        }
+        if let Some(stderr) = self.stderr.as_deref().filter(|s| !s.trim().is_empty()) {
+            write!(f, ": {}", stderr.trim().replace('\n', " | "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FileTransferError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<FileTransferError> for crate::Error {
+    fn from(e: FileTransferError) -> Self {
+        crate::Error::FileTransfer(Box::new(e))
+    }
+}

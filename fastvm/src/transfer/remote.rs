@@ -1,0 +1,1 @@
+//! The VM-side shell commands of transfers, quoted in one place.

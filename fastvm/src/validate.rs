@@ -1,0 +1,270 @@
+//! Client-side checks of the rules the reference states, run before any request is sent, so a
+//! bad argument fails fast with [`Error::InvalidInput`] naming the field.
+
+use crate::types::{EgressRule, EgressRuleKind, EnvVars, FirewallPolicy, IngressRule, Metadata, Ttl};
+use crate::{Error, Result};
+
+/// Largest TTL: one year.
+pub const MAX_TTL_SECONDS: u64 = 31_536_000;
+const MAX_MAP_JSON: usize = 65_536;
+
+/// A path id (VM, snapshot, build): non-empty and not a dot segment, which URL normalization
+/// would otherwise turn into a different path.
+pub(crate) fn id(field: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if value == "." || value == ".." {
+        return Err(Error::invalid(field, "must not be `.` or `..`"));
+    }
+    Ok(())
+}
+
+/// Service name: 1–29 chars, lowercase letters and digits, single inner hyphens.
+pub(crate) fn service_name(field: &str, name: &str) -> Result<()> {
+    let ok_chars = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_hyphens = !name.starts_with('-') && !name.ends_with('-') && !name.contains("--");
+    if name.is_empty() || name.len() > 29 || !ok_chars || !ok_hyphens {
+        return Err(Error::invalid(
+            field,
+            format!("{name:?} is not a service name (1–29 lowercase letters and digits, single inner hyphens)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Service port: 1024–65535.
+pub(crate) fn port(field: &str, port: i64) -> Result<()> {
+    if !(1024..=65535).contains(&port) {
+        return Err(Error::invalid(field, format!("{port} is not a port in 1024–65535 (privileged ports are rejected)")));
+    }
+    Ok(())
+}
+
+/// Metadata: at most 256 keys, keys 1–256 bytes, values at most 4096 bytes, JSON at most 64 KiB.
+pub(crate) fn metadata(field: &str, m: &Metadata) -> Result<()> {
+    if m.0.len() > 256 {
+        return Err(Error::invalid(field, format!("has {} keys; at most 256 are allowed", m.0.len())));
+    }
+    for (k, v) in &m.0 {
+        if k.is_empty() || k.len() > 256 {
+            return Err(Error::invalid(field, format!("key {k:?} must be 1–256 bytes")));
+        }
+        if v.len() > 4096 {
+            return Err(Error::invalid(field, format!("value of {k:?} is {} bytes; at most 4096 are allowed", v.len())));
+        }
+    }
+    json_size(field, &m.0)
+}
+
+/// Env vars: keys 1–256 bytes matching `[A-Za-z_][A-Za-z0-9_]*`; values without `\n`, `\r`,
+/// NUL; JSON at most 64 KiB.
+pub(crate) fn env_vars(field: &str, e: &EnvVars) -> Result<()> {
+    for (k, v) in &e.0 {
+        let mut bytes = k.bytes();
+        let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+        if !first_ok || k.len() > 256 || !bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(Error::invalid(field, format!("{k:?} is not a shell variable name ([A-Za-z_][A-Za-z0-9_]*, 1–256 bytes)")));
+        }
+        if v.contains(['\n', '\r', '\0']) {
+            return Err(Error::invalid(field, format!("value of {k} contains a newline, carriage return or NUL")));
+        }
+    }
+    json_size(field, &e.0)
+}
+
+fn json_size<T: serde::Serialize>(field: &str, value: &T) -> Result<()> {
+    let len = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+    if len > MAX_MAP_JSON {
+        return Err(Error::invalid(field, format!("encodes to {len} bytes of JSON; at most {MAX_MAP_JSON} are allowed")));
+    }
+    Ok(())
+}
+
+/// TTL: 1..=31536000 seconds.
+pub(crate) fn ttl(field: &str, t: &Ttl) -> Result<()> {
+    if t.seconds.get() > MAX_TTL_SECONDS {
+        return Err(Error::invalid(format!("{field}.seconds"), format!("{} is more than one year ({MAX_TTL_SECONDS})", t.seconds)));
+    }
+    Ok(())
+}
+
+/// Exec argv: non-empty with a non-empty program.
+pub(crate) fn command(argv: &[String]) -> Result<()> {
+    match argv.first() {
+        None => Err(Error::invalid("command", "must not be empty")),
+        Some(p) if p.is_empty() => Err(Error::invalid("command", "the program (first element) must not be empty")),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Firewall rules: `ports` is `443`, `8080-8090` or `any`; protocol `any` needs ports `any`;
+/// cidr values parse; fqdn wildcards only as a leading `*.`.
+pub(crate) fn firewall(field: &str, f: &FirewallPolicy) -> Result<()> {
+    if let Some(ingress) = &f.ingress {
+        for (i, r) in ingress.rules.iter().enumerate() {
+            let IngressRule { value, protocol, ports, .. } = r;
+            let at = format!("{field}.ingress.rules[{i}]");
+            rule_ports(&at, &protocol.to_string(), ports)?;
+            cidr(&format!("{at}.value"), value)?;
+        }
+    }
+    if let Some(egress) = &f.egress {
+        for (i, r) in egress.rules.iter().enumerate() {
+            let EgressRule { kind, value, protocol, ports, .. } = r;
+            let at = format!("{field}.egress.rules[{i}]");
+            rule_ports(&at, &protocol.to_string(), ports)?;
+            match kind {
+                EgressRuleKind::Cidr => cidr(&format!("{at}.value"), value)?,
+                EgressRuleKind::Fqdn => fqdn(&format!("{at}.value"), value)?,
+            }
+        }
+    }
+    if let Some(dns) = &f.dns {
+        for (i, d) in dns.domains.iter().enumerate() {
+            fqdn(&format!("{field}.dns.domains[{i}]"), d)?;
+        }
+    }
+    Ok(())
+}
+
+fn rule_ports(at: &str, protocol: &str, ports: &str) -> Result<()> {
+    let bad = || Error::invalid(format!("{at}.ports"), format!("{ports:?} is not a port (443), a range (8080-8090) or any"));
+    if ports == "any" {
+        return Ok(());
+    }
+    if protocol == "any" {
+        return Err(Error::invalid(format!("{at}.ports"), "must be `any` when protocol is `any`"));
+    }
+    let parse = |s: &str| s.parse::<u16>().ok().filter(|p| *p >= 1 && s.bytes().all(|b| b.is_ascii_digit()));
+    match ports.split_once('-') {
+        None => parse(ports).map(|_| ()).ok_or_else(bad),
+        Some((lo, hi)) => match (parse(lo), parse(hi)) {
+            (Some(lo), Some(hi)) if lo <= hi => Ok(()),
+            _ => Err(bad()),
+        },
+    }
+}
+
+fn cidr(at: &str, value: &str) -> Result<()> {
+    let bad = || Error::invalid(at, format!("{value:?} is not an IPv4 or IPv6 CIDR"));
+    let (addr, prefix) = value.split_once('/').ok_or_else(bad)?;
+    let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    let prefix: u8 = prefix.parse().map_err(|_| bad())?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    if prefix > max {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+fn fqdn(at: &str, value: &str) -> Result<()> {
+    let host = value.strip_prefix("*.").unwrap_or(value);
+    let valid_label = |l: &str| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-') && !l.ends_with('-');
+    let host_trimmed = host.strip_suffix('.').unwrap_or(host);
+    if host_trimmed.is_empty() || host_trimmed.contains('*') || !host_trimmed.split('.').all(valid_label) {
+        return Err(Error::invalid(at, format!("{value:?} is not a domain (a wildcard is allowed only as a leading `*.` before a domain)")));
+    }
+    Ok(())
+}
+
+/// An OpenSSH public key: one line, `<type> <base64>[ comment]`, a known type.
+pub(crate) fn ssh_public_key(field: &str, key: &str) -> Result<()> {
+    const TYPES: &[&str] = &[
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    ];
+    let key = key.trim_end_matches(['\n', '\r']);
+    if key.contains(['\n', '\r']) {
+        return Err(Error::invalid(field, "must be a single line"));
+    }
+    let mut parts = key.split_whitespace();
+    let kind = parts.next().unwrap_or("");
+    if !TYPES.contains(&kind) {
+        return Err(Error::invalid(field, format!("key type {kind:?} is not supported (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-…@openssh.com)")));
+    }
+    use base64::Engine as _;
+    let blob = parts.next().ok_or_else(|| Error::invalid(field, "has no key data after the type"))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .map_err(|_| Error::invalid(field, "key data is not base64"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn service_names() {
+        for ok in ["a", "web", "my-app-2", "a1b2", "abcdefghijklmnopqrstuvwxyz123"] {
+            service_name("name", ok).unwrap();
+        }
+        for bad in ["", "-a", "a-", "a--b", "Web", "a_b", "abcdefghijklmnopqrstuvwxyz1234", "a b"] {
+            assert!(service_name("name", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ports_and_ids() {
+        port("port", 1024).unwrap();
+        port("port", 65535).unwrap();
+        assert!(port("port", 1023).is_err());
+        assert!(port("port", 65536).is_err());
+        assert!(id("id", "").is_err());
+        assert!(id("id", "..").is_err());
+        id("id", "9b0c").unwrap();
+    }
+
+    #[test]
+    fn maps() {
+        let mut m = BTreeMap::new();
+        m.insert("k".to_string(), "v".repeat(4096));
+        metadata("metadata", &Metadata(m.clone())).unwrap();
+        m.insert("k".to_string(), "v".repeat(4097));
+        assert!(metadata("metadata", &Metadata(m)).is_err());
+        let many: BTreeMap<_, _> = (0..257).map(|i| (format!("k{i}"), String::new())).collect();
+        assert!(metadata("metadata", &Metadata(many)).is_err());
+        let env = |k: &str, v: &str| EnvVars([(k.to_string(), v.to_string())].into_iter().collect());
+        env_vars("envVars", &env("PATH_2", "x")).unwrap();
+        env_vars("envVars", &env("_x", "")).unwrap();
+        assert!(env_vars("envVars", &env("2X", "x")).is_err());
+        assert!(env_vars("envVars", &env("A-B", "x")).is_err());
+        assert!(env_vars("envVars", &env("A", "x\ny")).is_err());
+        assert!(env_vars("envVars", &env("A", "x\0")).is_err());
+    }
+
+    #[test]
+    fn rule_ports_rules() {
+        rule_ports("r", "tcp", "443").unwrap();
+        rule_ports("r", "udp", "8080-8090").unwrap();
+        rule_ports("r", "any", "any").unwrap();
+        for (proto, ports) in [("any", "443"), ("tcp", "0"), ("tcp", "70000"), ("tcp", "90-80"), ("tcp", "a"), ("tcp", "+1"), ("tcp", "")] {
+            assert!(rule_ports("r", proto, ports).is_err(), "{proto} {ports}");
+        }
+        cidr("v", "::/0").unwrap();
+        cidr("v", "10.0.0.0/8").unwrap();
+        assert!(cidr("v", "10.0.0.0/33").is_err());
+        assert!(cidr("v", "example.com").is_err());
+        fqdn("v", "*.example.com").unwrap();
+        fqdn("v", "api.example.com").unwrap();
+        for bad in ["*", "*.", "a.*.com", "*example.com", "", "exa mple.com"] {
+            assert!(fqdn("v", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ssh_keys() {
+        ssh_public_key("publicKey", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE7x laptop\n").unwrap();
+        assert!(ssh_public_key("publicKey", "ssh-dss AAAA").is_err());
+        assert!(ssh_public_key("publicKey", "ssh-ed25519 AAAA\nssh-ed25519 AAAA").is_err());
+        assert!(ssh_public_key("publicKey", "ssh-ed25519 !!!").is_err());
+        assert!(ssh_public_key("publicKey", "ssh-ed25519").is_err());
+    }
+}

@@ -1,0 +1,148 @@
+//! Polling until a VM runs or a build finishes: launch-and-wait, [`FastvmClient::wait_for_vm_ready`]
+//! and [`FastvmClient::wait_for_build`].
+
+use std::time::{Duration, Instant};
+
+use crate::types::{BuildResponse, Vm};
+use crate::{Error, FastvmClient, Result};
+
+/// Default interval between polls.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// Default total wait.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
+/// Polls are never closer together than this, whatever the configured interval.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How long and how often to poll.
+///
+/// ```
+/// use std::time::Duration;
+/// let opts = fastvm::wait::WaitOptions::new().poll_interval(Duration::from_secs(1)).timeout(Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitOptions {
+    /// Time between polls (±10 % jitter, never under 500 ms). Default 2 s.
+    pub poll_interval: Duration,
+    /// Total deadline, counted from the start of polling. Default 300 s.
+    pub timeout: Duration,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions { poll_interval: DEFAULT_POLL_INTERVAL, timeout: DEFAULT_WAIT_TIMEOUT }
+    }
+}
+
+impl WaitOptions {
+    /// The defaults: every 2 s, for up to 300 s.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the poll interval.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Sets the total deadline.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The sleep before the next poll: the interval ±10 %, at least 500 ms, at most `remaining`.
+    pub(crate) fn next_sleep(&self, remaining: Duration) -> Duration {
+        let jitter = 0.9 + 0.2 * rand::random::<f64>();
+        self.poll_interval.mul_f64(jitter).max(MIN_POLL_INTERVAL).min(remaining)
+    }
+}
+
+/// VM statuses that end a wait with [`Error::VmLaunch`].
+pub const VM_FAILURE_STATUSES: &[&str] = &["error", "stopped", "deleting"];
+
+impl FastvmClient {
+    /// Polls `GET /v1/vms/{id}` (the first poll immediately) until the VM is `running`.
+    ///
+    /// `error`, `stopped` and `deleting` fail with [`Error::VmLaunch`]; the deadline passing
+    /// fails with [`Error::VmNotReady`]. Any other status, known or not, means keep waiting.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let vm = client.wait_for_vm_ready(id, fastvm::wait::WaitOptions::default()).await?;
+    /// assert_eq!(vm.status.0, "running");
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for_vm_ready(&self, id: &str, opts: WaitOptions) -> Result<Vm> {
+        crate::validate::id("id", id)?;
+        let started = Instant::now();
+        let deadline = started + opts.timeout;
+        loop {
+            let vm = self.vms().retrieve(id).await?;
+            let status = vm.status.0.as_str();
+            if status == "running" {
+                return Ok(vm);
+            }
+            if VM_FAILURE_STATUSES.contains(&status) {
+                return Err(Error::VmLaunch { vm_id: id.to_string(), status: status.to_string() });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::VmNotReady { vm_id: id.to_string(), last_status: status.to_string(), waited: now - started });
+            }
+            tokio::time::sleep(opts.next_sleep(deadline - now)).await;
+        }
+    }
+
+    /// Polls `GET /v1/builds/{id}` until the build is `completed` (returned) or `failed`
+    /// ([`Error::BuildFailed`]). Unknown statuses mean in progress; the deadline passing gives
+    /// [`Error::BuildNotFinished`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// let build = client.builds().create(fastvm::types::CreateBuildRequest {
+    ///     image_ref: Some("python:3.13-slim".into()),
+    ///     ..Default::default()
+    /// }).await?;
+    /// let done = client.wait_for_build(&build.id, fastvm::wait::WaitOptions::default()).await?;
+    /// println!("snapshot {}", done.snapshot_id.unwrap_or_default());
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_for_build(&self, id: &str, opts: WaitOptions) -> Result<BuildResponse> {
+        crate::validate::id("id", id)?;
+        let started = Instant::now();
+        let deadline = started + opts.timeout;
+        loop {
+            let build = self.builds().retrieve(id).await?;
+            match build.status.as_str() {
+                "completed" => return Ok(build),
+                "failed" => {
+                    return Err(Error::BuildFailed { build_id: id.to_string(), message: build.error.clone().unwrap_or_default() });
+                }
+                _ => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::BuildNotFinished { build_id: id.to_string(), last_status: build.status, waited: now - started });
+            }
+            tokio::time::sleep(opts.next_sleep(deadline - now)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleep_is_jittered_floored_and_capped() {
+        let o = WaitOptions::new().poll_interval(Duration::from_secs(2));
+        for _ in 0..100 {
+            let s = o.next_sleep(Duration::from_secs(100));
+            assert!(s >= Duration::from_millis(1800) && s <= Duration::from_millis(2200), "{s:?}");
+        }
+        let fast = WaitOptions::new().poll_interval(Duration::from_millis(10));
+        assert_eq!(fast.next_sleep(Duration::from_secs(100)), MIN_POLL_INTERVAL);
+        assert_eq!(o.next_sleep(Duration::from_millis(100)), Duration::from_millis(100));
+    }
+}
