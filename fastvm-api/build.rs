@@ -9,11 +9,13 @@ fn main() {
     let spec_path = std::path::Path::new(&manifest).join("openapi.json");
     println!("cargo:rerun-if-changed={}", spec_path.display());
     println!("cargo:rerun-if-changed=codegen.rs");
-    let spec = std::fs::read_to_string(&spec_path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", spec_path.display()));
+    let spec =
+        std::fs::read_to_string(&spec_path).unwrap_or_else(|e| panic!("cannot read {}: {e}", spec_path.display()));
     let code = match codegen::generate(&spec) {
         Ok(code) => code,
-        Err(e) => panic!("cannot generate the fastvm client from openapi.json: {e}\nrun `cargo xtask check` for details"),
+        Err(e) => {
+            panic!("cannot generate the fastvm client from openapi.json: {e}\nrun `cargo xtask check` for details")
+        }
     };
     let out = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("codegen.rs");
     std::fs::write(&out, code).unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));

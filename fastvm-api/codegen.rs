@@ -68,9 +68,13 @@ pub fn preprocess(spec: &Value) -> Result<Value, String> {
                 let names: Vec<String> = distinct.iter().map(|r| name(r)).collect();
                 let wide = WIDER
                     .iter()
-                    .find(|(narrow, wide)| names.len() == 2 && names.contains(&narrow.to_string()) && names.contains(&wide.to_string()))
+                    .find(|(narrow, wide)| {
+                        names.len() == 2 && names.contains(&narrow.to_string()) && names.contains(&wide.to_string())
+                    })
                     .map(|(_, wide)| format!("#/components/schemas/{wide}"))
-                    .ok_or_else(|| format!("{method} {path}: 2xx responses use different schemas {names:?}; progenitor needs one"))?;
+                    .ok_or_else(|| {
+                        format!("{method} {path}: 2xx responses use different schemas {names:?}; progenitor needs one")
+                    })?;
                 for (code, _) in &success_refs {
                     responses[code.as_str()]["content"][JSON_MEDIA]["schema"] = serde_json::json!({ "$ref": wide });
                 }
@@ -95,7 +99,9 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
         .with_map_type("::std::collections::BTreeMap")
         .with_derive("PartialEq");
     let mut generator = progenitor::Generator::new(&settings);
-    let tokens = generator.generate_tokens(&spec).map_err(|e| format!("progenitor: {e}"))?;
+    let tokens = generator
+        .generate_tokens(&spec)
+        .map_err(|e| format!("progenitor: {e}"))?;
     let file: syn::File = syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
     let body = prettyplease::unparse(&file);
     Ok(format!(

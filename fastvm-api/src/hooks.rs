@@ -18,7 +18,12 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = reqwest::Result<reqwest::R
 /// Sends one prepared request: where authentication, timeouts, retries and tracing happen.
 pub trait Transport: Send + Sync + 'static {
     /// Sends `request` for the operation `operation_id` (the spec's `operationId`) with `client`.
-    fn send<'a>(&'a self, client: &'a reqwest::Client, request: reqwest::Request, operation_id: &'static str) -> SendFuture<'a>;
+    fn send<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+        operation_id: &'static str,
+    ) -> SendFuture<'a>;
 }
 
 /// The transport used when none is configured: sends the request once, unchanged.
@@ -26,7 +31,12 @@ pub trait Transport: Send + Sync + 'static {
 pub struct Direct;
 
 impl Transport for Direct {
-    fn send<'a>(&'a self, client: &'a reqwest::Client, request: reqwest::Request, _operation_id: &'static str) -> SendFuture<'a> {
+    fn send<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+        _operation_id: &'static str,
+    ) -> SendFuture<'a> {
         Box::pin(client.execute(request))
     }
 }

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use fastvm_api::hooks::Policy;
 
+use crate::Result;
 use crate::config::{ClientBuilder, RequestOptions, Settings};
 use crate::http::ApiTransport;
 use crate::resources::{BuildContexts, Builds, Health, Quotas, Snapshots, Vms};
-use crate::Result;
 
 /// The fastvm client: cheap to clone (an `Arc`), `Send + Sync`, one shared connection pool.
 ///
@@ -35,7 +35,9 @@ struct Inner {
 
 impl fmt::Debug for FastvmClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FastvmClient").field("settings", &self.inner.settings).finish()
+        f.debug_struct("FastvmClient")
+            .field("settings", &self.inner.settings)
+            .finish()
     }
 }
 
@@ -57,8 +59,19 @@ impl FastvmClient {
 
     fn with_settings(settings: Settings, options: &RequestOptions) -> Self {
         let transport = Arc::new(ApiTransport::new(&settings, options));
-        let api = fastvm_api::Client::new_with_client(&settings.base_url, settings.http.clone(), Policy::from_arc(transport.clone()));
-        FastvmClient { inner: Arc::new(Inner { settings, options: options.clone(), api, transport }) }
+        let api = fastvm_api::Client::new_with_client(
+            &settings.base_url,
+            settings.http.clone(),
+            Policy::from_arc(transport.clone()),
+        );
+        FastvmClient {
+            inner: Arc::new(Inner {
+                settings,
+                options: options.clone(),
+                api,
+                transport,
+            }),
+        }
     }
 
     /// A view of this client whose calls use `options` (timeout, retries) on top of this

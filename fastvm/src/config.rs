@@ -153,9 +153,10 @@ impl ClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<FastvmClient> {
-        let key = self.api_key.as_deref().ok_or_else(|| {
-            Error::config(format!("no API key: set {ENV_API_KEY} or call ClientBuilder::api_key"))
-        })?;
+        let key = self
+            .api_key
+            .as_deref()
+            .ok_or_else(|| Error::config(format!("no API key: set {ENV_API_KEY} or call ClientBuilder::api_key")))?;
         let api_key = ApiKey::new(key)?;
         let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
         let mut headers = HeaderMap::new();
@@ -163,17 +164,23 @@ impl ClientBuilder {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Error::config(format!("default header name {name:?} is not a valid header name")))?;
             if name.as_str().eq_ignore_ascii_case("x-api-key") {
-                return Err(Error::config("set the API key with ClientBuilder::api_key, not as a default header"));
+                return Err(Error::config(
+                    "set the API key with ClientBuilder::api_key, not as a default header",
+                ));
             }
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| Error::config(format!("default header {name} has a value not allowed in an HTTP header")))?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                Error::config(format!(
+                    "default header {name} has a value not allowed in an HTTP header"
+                ))
+            })?;
             headers.append(name, value);
         }
         let user_agent = match &self.user_agent {
             Some(s) => format!("fastvm-rs/{} {s}", env!("CARGO_PKG_VERSION")),
             None => format!("fastvm-rs/{}", env!("CARGO_PKG_VERSION")),
         };
-        let user_agent = HeaderValue::from_str(&user_agent).map_err(|_| Error::config("the user agent suffix is not a valid header value"))?;
+        let user_agent = HeaderValue::from_str(&user_agent)
+            .map_err(|_| Error::config("the user agent suffix is not a valid header value"))?;
         let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let http = match self.http_client {
             Some(HttpClient(c)) => c,
@@ -211,7 +218,10 @@ impl fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("max_retries", &self.max_retries)
             .field("user_agent", &self.user_agent)
-            .field("default_headers", &self.default_headers.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field(
+                "default_headers",
+                &self.default_headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .field("http_client", &self.http_client)
             .finish()
     }
@@ -248,10 +258,16 @@ pub(crate) fn normalize_base_url(raw: &str) -> Result<String> {
     let url = url::Url::parse(trimmed)
         .map_err(|e| Error::config(format!("base URL {:?} is not a URL: {e}", crate::redact::url(trimmed))))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::config(format!("base URL must be http or https, not {}", url.scheme())));
+        return Err(Error::config(format!(
+            "base URL must be http or https, not {}",
+            url.scheme()
+        )));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::config(format!("base URL {} must not have a query string or fragment", crate::redact::url(trimmed))));
+        return Err(Error::config(format!(
+            "base URL {} must not have a query string or fragment",
+            crate::redact::url(trimmed)
+        )));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::config("base URL must not contain credentials; use the API key"));
@@ -318,8 +334,14 @@ mod tests {
 
     #[test]
     fn base_url_rules() {
-        assert_eq!(normalize_base_url("https://api.fastvm.org/").unwrap(), "https://api.fastvm.org");
-        assert_eq!(normalize_base_url(" http://127.0.0.1:9/prefix// ").unwrap(), "http://127.0.0.1:9/prefix");
+        assert_eq!(
+            normalize_base_url("https://api.fastvm.org/").unwrap(),
+            "https://api.fastvm.org"
+        );
+        assert_eq!(
+            normalize_base_url(" http://127.0.0.1:9/prefix// ").unwrap(),
+            "http://127.0.0.1:9/prefix"
+        );
         assert!(normalize_base_url("https://x?y=1").is_err());
         assert!(normalize_base_url("https://x#frag").is_err());
         assert!(normalize_base_url("ftp://x").is_err());

@@ -238,11 +238,16 @@ impl Error {
     }
 
     pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::InvalidInput { field: field.into(), message: message.into() }
+        Error::InvalidInput {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
-        Error::Config { message: message.into() }
+        Error::Config {
+            message: message.into(),
+        }
     }
 
     /// Maps a transport-level `reqwest` error; URLs in its message are redacted.
@@ -251,10 +256,17 @@ impl Error {
         if e.is_timeout() {
             Error::Timeout { message }
         } else if e.is_decode() {
-            Error::Decode { message, snippet: String::new() }
+            Error::Decode {
+                message,
+                snippet: String::new(),
+            }
         } else {
             let connect = e.is_connect();
-            Error::Connection { message, connect, source: Some(e.without_url()) }
+            Error::Connection {
+                message,
+                connect,
+                source: Some(e.without_url()),
+            }
         }
     }
 }

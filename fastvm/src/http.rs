@@ -70,7 +70,12 @@ impl ApiTransport {
         }
     }
 
-    async fn send_with_retries(&self, client: &reqwest::Client, mut request: reqwest::Request, operation_id: &'static str) -> reqwest::Result<reqwest::Response> {
+    async fn send_with_retries(
+        &self,
+        client: &reqwest::Client,
+        mut request: reqwest::Request,
+        operation_id: &'static str,
+    ) -> reqwest::Result<reqwest::Response> {
         self.prepare(&mut request, operation_id);
         let idempotent = retry::is_idempotent(operation_id) || self.retry_non_idempotent;
         let method = request.method().clone();
@@ -78,7 +83,11 @@ impl ApiTransport {
         let mut attempt: u32 = 0;
         loop {
             // A streaming body cannot be cloned: such a request is sent exactly once.
-            let spare = if attempt < self.max_retries { request.try_clone() } else { None };
+            let spare = if attempt < self.max_retries {
+                request.try_clone()
+            } else {
+                None
+            };
             let started = Instant::now();
             let result = client.execute(request).await;
             let elapsed = started.elapsed();
@@ -89,7 +98,8 @@ impl ApiTransport {
                     if resp.status().is_success() || !idempotent {
                         None
                     } else {
-                        retry::response_decision(resp.status(), resp.headers()).and_then(|hint| retry::delay(attempt, hint))
+                        retry::response_decision(resp.status(), resp.headers())
+                            .and_then(|hint| retry::delay(attempt, hint))
                     }
                 }
                 Err(e) => {
@@ -114,7 +124,12 @@ impl ApiTransport {
 }
 
 impl Transport for ApiTransport {
-    fn send<'a>(&'a self, client: &'a reqwest::Client, request: reqwest::Request, operation_id: &'static str) -> SendFuture<'a> {
+    fn send<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+        operation_id: &'static str,
+    ) -> SendFuture<'a> {
         Box::pin(self.send_with_retries(client, request, operation_id))
     }
 }
@@ -133,8 +148,18 @@ pub(crate) async fn api_error(resp: reqwest::Response, operation: Option<&'stati
     let request_id = request_id(resp.headers());
     let body = read_bounded(resp, ApiError::BODY_SNIPPET).await;
     let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-    let field = |name: &str| parsed.as_ref().and_then(|v| v.get(name)).and_then(|v| v.as_str()).map(str::to_string);
-    let dimension = if status.as_u16() == 429 { field("dimension") } else { None };
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let dimension = if status.as_u16() == 429 {
+        field("dimension")
+    } else {
+        None
+    };
     let message = field("error")
         .or_else(|| field("message"))
         .map(|m| crate::redact::text(&m))
@@ -202,7 +227,10 @@ pub(crate) async fn map_error(e: progenitor_client::Error<()>, operation: &'stat
         },
         E::InvalidRequest(m) => Error::invalid("request", m),
         E::InvalidUpgrade(e) => Error::from_reqwest(e),
-        E::Custom(m) => Error::Decode { message: m, snippet: String::new() },
+        E::Custom(m) => Error::Decode {
+            message: m,
+            snippet: String::new(),
+        },
     }
 }
 

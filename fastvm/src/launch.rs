@@ -20,12 +20,18 @@ pub struct LaunchParams(CreateVmRequest);
 
 /// Cold-boot a VM of `machine_type` (e.g. `c1m2`, `c2m4`).
 pub fn machine(machine_type: impl Into<String>) -> LaunchParams {
-    LaunchParams(CreateVmRequest { machine_type: Some(MachineType(machine_type.into())), ..Default::default() })
+    LaunchParams(CreateVmRequest {
+        machine_type: Some(MachineType(machine_type.into())),
+        ..Default::default()
+    })
 }
 
 /// Restore a VM from a snapshot.
 pub fn snapshot(snapshot_id: impl Into<String>) -> LaunchParams {
-    LaunchParams(CreateVmRequest { snapshot_id: Some(snapshot_id.into()), ..Default::default() })
+    LaunchParams(CreateVmRequest {
+        snapshot_id: Some(snapshot_id.into()),
+        ..Default::default()
+    })
 }
 
 impl LaunchParams {
@@ -37,13 +43,21 @@ impl LaunchParams {
 
     /// Adds one metadata entry.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.0.metadata.get_or_insert_with(|| Metadata(BTreeMap::new())).0.insert(key.into(), value.into());
+        self.0
+            .metadata
+            .get_or_insert_with(|| Metadata(BTreeMap::new()))
+            .0
+            .insert(key.into(), value.into());
         self
     }
 
     /// Adds one environment variable injected at boot.
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.0.env_vars.get_or_insert_with(|| EnvVars(BTreeMap::new())).0.insert(key.into(), value.into());
+        self.0
+            .env_vars
+            .get_or_insert_with(|| EnvVars(BTreeMap::new()))
+            .0
+            .insert(key.into(), value.into());
         self
     }
 

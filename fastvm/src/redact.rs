@@ -64,7 +64,10 @@ mod tests {
 
     #[test]
     fn strips_query_fragment_and_userinfo() {
-        assert_eq!(url("https://u:p@h.example/a/b?sig=1#frag"), "https://h.example/a/b?<redacted>");
+        assert_eq!(
+            url("https://u:p@h.example/a/b?sig=1#frag"),
+            "https://h.example/a/b?<redacted>"
+        );
         assert_eq!(url("http://127.0.0.1:8080/x"), "http://127.0.0.1:8080/x");
         assert_eq!(url("not a url?sig=secret"), "not a url?<redacted>");
     }

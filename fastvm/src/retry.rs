@@ -60,7 +60,11 @@ pub fn response_decision(status: StatusCode, headers: &HeaderMap) -> Option<Opti
 /// The server's requested delay: `retry-after-ms`, else `Retry-After` in seconds (fractions
 /// allowed) or as an HTTP date. Unparseable or negative values are ignored.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok()) {
+    if let Some(ms) = headers
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+    {
         if ms.is_finite() && ms >= 0.0 {
             return Some(Duration::from_secs_f64(ms / 1000.0));
         }
@@ -76,7 +80,9 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// Exponential backoff for retry number `retry` (0 for the first retry): 0.5 s doubling, capped
 /// at 8 s, minus up to 25 % random jitter so that clients do not retry in lockstep.
 pub fn backoff(retry: u32) -> Duration {
-    let base = INITIAL_BACKOFF.saturating_mul(1u32.checked_shl(retry.min(16)).unwrap_or(u32::MAX)).min(MAX_BACKOFF);
+    let base = INITIAL_BACKOFF
+        .saturating_mul(1u32.checked_shl(retry.min(16)).unwrap_or(u32::MAX))
+        .min(MAX_BACKOFF);
     let jitter = 1.0 - 0.25 * rand::random::<f64>();
     base.mul_f64(jitter)
 }
@@ -116,16 +122,34 @@ mod tests {
 
     #[test]
     fn should_retry_header_overrides_status() {
-        assert_eq!(response_decision(StatusCode::SERVICE_UNAVAILABLE, &headers(&[("x-should-retry", "false")])), None);
-        assert_eq!(response_decision(StatusCode::CONFLICT, &headers(&[("x-should-retry", "true")])), Some(None));
+        assert_eq!(
+            response_decision(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &headers(&[("x-should-retry", "false")])
+            ),
+            None
+        );
+        assert_eq!(
+            response_decision(StatusCode::CONFLICT, &headers(&[("x-should-retry", "true")])),
+            Some(None)
+        );
         assert_eq!(response_decision(StatusCode::CONFLICT, &HeaderMap::new()), None);
     }
 
     #[test]
     fn retry_after_forms() {
-        assert_eq!(retry_after(&headers(&[("retry-after-ms", "250")])), Some(Duration::from_millis(250)));
-        assert_eq!(retry_after(&headers(&[("retry-after", "2")])), Some(Duration::from_secs(2)));
-        assert_eq!(retry_after(&headers(&[("retry-after", "0.5")])), Some(Duration::from_millis(500)));
+        assert_eq!(
+            retry_after(&headers(&[("retry-after-ms", "250")])),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "2")])),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "0.5")])),
+            Some(Duration::from_millis(500))
+        );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
         let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
         let d = retry_after(&headers(&[("retry-after", &date)])).unwrap();
@@ -136,7 +160,15 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_and_caps() {
-        for (n, base) in [(0u32, 0.5f64), (1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (10, 8.0), (40, 8.0)] {
+        for (n, base) in [
+            (0u32, 0.5f64),
+            (1, 1.0),
+            (2, 2.0),
+            (3, 4.0),
+            (4, 8.0),
+            (10, 8.0),
+            (40, 8.0),
+        ] {
             let d = backoff(n).as_secs_f64();
             assert!(d <= base && d >= base * 0.75 - 1e-9, "retry {n}: {d}");
         }

@@ -25,7 +25,11 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    words.into_iter().map(|w| quote(w.as_ref())).collect::<Vec<_>>().join(" ")
+    words
+        .into_iter()
+        .map(|w| quote(w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -34,8 +38,22 @@ mod tests {
 
     #[test]
     fn quotes_survive_sh() {
-        for s in ["plain", "", "with space", "it's", "$(rm -rf /)", "a\nb", "`x`", "\"q\"", "ü ñ"] {
-            let out = std::process::Command::new("sh").arg("-c").arg(format!("printf %s {}", quote(s))).output().unwrap();
+        for s in [
+            "plain",
+            "",
+            "with space",
+            "it's",
+            "$(rm -rf /)",
+            "a\nb",
+            "`x`",
+            "\"q\"",
+            "ü ñ",
+        ] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", quote(s)))
+                .output()
+                .unwrap();
             assert_eq!(String::from_utf8(out.stdout).unwrap(), s);
         }
     }

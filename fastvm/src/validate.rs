@@ -22,7 +22,9 @@ pub(crate) fn id(field: &str, value: &str) -> Result<()> {
 
 /// Service name: 1–29 chars, lowercase letters and digits, single inner hyphens.
 pub(crate) fn service_name(field: &str, name: &str) -> Result<()> {
-    let ok_chars = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     let ok_hyphens = !name.starts_with('-') && !name.ends_with('-') && !name.contains("--");
     if name.is_empty() || name.len() > 29 || !ok_chars || !ok_hyphens {
         return Err(Error::invalid(
@@ -36,7 +38,10 @@ pub(crate) fn service_name(field: &str, name: &str) -> Result<()> {
 /// Service port: 1024–65535.
 pub(crate) fn port(field: &str, port: i64) -> Result<()> {
     if !(1024..=65535).contains(&port) {
-        return Err(Error::invalid(field, format!("{port} is not a port in 1024–65535 (privileged ports are rejected)")));
+        return Err(Error::invalid(
+            field,
+            format!("{port} is not a port in 1024–65535 (privileged ports are rejected)"),
+        ));
     }
     Ok(())
 }
@@ -44,14 +49,20 @@ pub(crate) fn port(field: &str, port: i64) -> Result<()> {
 /// Metadata: at most 256 keys, keys 1–256 bytes, values at most 4096 bytes, JSON at most 64 KiB.
 pub(crate) fn metadata(field: &str, m: &Metadata) -> Result<()> {
     if m.0.len() > 256 {
-        return Err(Error::invalid(field, format!("has {} keys; at most 256 are allowed", m.0.len())));
+        return Err(Error::invalid(
+            field,
+            format!("has {} keys; at most 256 are allowed", m.0.len()),
+        ));
     }
     for (k, v) in &m.0 {
         if k.is_empty() || k.len() > 256 {
             return Err(Error::invalid(field, format!("key {k:?} must be 1–256 bytes")));
         }
         if v.len() > 4096 {
-            return Err(Error::invalid(field, format!("value of {k:?} is {} bytes; at most 4096 are allowed", v.len())));
+            return Err(Error::invalid(
+                field,
+                format!("value of {k:?} is {} bytes; at most 4096 are allowed", v.len()),
+            ));
         }
     }
     json_size(field, &m.0)
@@ -64,10 +75,16 @@ pub(crate) fn env_vars(field: &str, e: &EnvVars) -> Result<()> {
         let mut bytes = k.bytes();
         let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
         if !first_ok || k.len() > 256 || !bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(Error::invalid(field, format!("{k:?} is not a shell variable name ([A-Za-z_][A-Za-z0-9_]*, 1–256 bytes)")));
+            return Err(Error::invalid(
+                field,
+                format!("{k:?} is not a shell variable name ([A-Za-z_][A-Za-z0-9_]*, 1–256 bytes)"),
+            ));
         }
         if v.contains(['\n', '\r', '\0']) {
-            return Err(Error::invalid(field, format!("value of {k} contains a newline, carriage return or NUL")));
+            return Err(Error::invalid(
+                field,
+                format!("value of {k} contains a newline, carriage return or NUL"),
+            ));
         }
     }
     json_size(field, &e.0)
@@ -76,7 +93,10 @@ pub(crate) fn env_vars(field: &str, e: &EnvVars) -> Result<()> {
 fn json_size<T: serde::Serialize>(field: &str, value: &T) -> Result<()> {
     let len = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
     if len > MAX_MAP_JSON {
-        return Err(Error::invalid(field, format!("encodes to {len} bytes of JSON; at most {MAX_MAP_JSON} are allowed")));
+        return Err(Error::invalid(
+            field,
+            format!("encodes to {len} bytes of JSON; at most {MAX_MAP_JSON} are allowed"),
+        ));
     }
     Ok(())
 }
@@ -84,7 +104,10 @@ fn json_size<T: serde::Serialize>(field: &str, value: &T) -> Result<()> {
 /// TTL: 1..=31536000 seconds.
 pub(crate) fn ttl(field: &str, t: &Ttl) -> Result<()> {
     if t.seconds.get() > MAX_TTL_SECONDS {
-        return Err(Error::invalid(format!("{field}.seconds"), format!("{} is more than one year ({MAX_TTL_SECONDS})", t.seconds)));
+        return Err(Error::invalid(
+            format!("{field}.seconds"),
+            format!("{} is more than one year ({MAX_TTL_SECONDS})", t.seconds),
+        ));
     }
     Ok(())
 }
@@ -93,7 +116,10 @@ pub(crate) fn ttl(field: &str, t: &Ttl) -> Result<()> {
 pub(crate) fn command(argv: &[String]) -> Result<()> {
     match argv.first() {
         None => Err(Error::invalid("command", "must not be empty")),
-        Some(p) if p.is_empty() => Err(Error::invalid("command", "the program (first element) must not be empty")),
+        Some(p) if p.is_empty() => Err(Error::invalid(
+            "command",
+            "the program (first element) must not be empty",
+        )),
         Some(_) => Ok(()),
     }
 }
@@ -103,7 +129,9 @@ pub(crate) fn command(argv: &[String]) -> Result<()> {
 pub(crate) fn firewall(field: &str, f: &FirewallPolicy) -> Result<()> {
     if let Some(ingress) = &f.ingress {
         for (i, r) in ingress.rules.iter().enumerate() {
-            let IngressRule { value, protocol, ports, .. } = r;
+            let IngressRule {
+                value, protocol, ports, ..
+            } = r;
             let at = format!("{field}.ingress.rules[{i}]");
             rule_ports(&at, &protocol.to_string(), ports)?;
             cidr(&format!("{at}.value"), value)?;
@@ -111,7 +139,13 @@ pub(crate) fn firewall(field: &str, f: &FirewallPolicy) -> Result<()> {
     }
     if let Some(egress) = &f.egress {
         for (i, r) in egress.rules.iter().enumerate() {
-            let EgressRule { kind, value, protocol, ports, .. } = r;
+            let EgressRule {
+                kind,
+                value,
+                protocol,
+                ports,
+                ..
+            } = r;
             let at = format!("{field}.egress.rules[{i}]");
             rule_ports(&at, &protocol.to_string(), ports)?;
             match kind {
@@ -129,14 +163,26 @@ pub(crate) fn firewall(field: &str, f: &FirewallPolicy) -> Result<()> {
 }
 
 fn rule_ports(at: &str, protocol: &str, ports: &str) -> Result<()> {
-    let bad = || Error::invalid(format!("{at}.ports"), format!("{ports:?} is not a port (443), a range (8080-8090) or any"));
+    let bad = || {
+        Error::invalid(
+            format!("{at}.ports"),
+            format!("{ports:?} is not a port (443), a range (8080-8090) or any"),
+        )
+    };
     if ports == "any" {
         return Ok(());
     }
     if protocol == "any" {
-        return Err(Error::invalid(format!("{at}.ports"), "must be `any` when protocol is `any`"));
+        return Err(Error::invalid(
+            format!("{at}.ports"),
+            "must be `any` when protocol is `any`",
+        ));
     }
-    let parse = |s: &str| s.parse::<u16>().ok().filter(|p| *p >= 1 && s.bytes().all(|b| b.is_ascii_digit()));
+    let parse = |s: &str| {
+        s.parse::<u16>()
+            .ok()
+            .filter(|p| *p >= 1 && s.bytes().all(|b| b.is_ascii_digit()))
+    };
     match ports.split_once('-') {
         None => parse(ports).map(|_| ()).ok_or_else(bad),
         Some((lo, hi)) => match (parse(lo), parse(hi)) {
@@ -160,10 +206,19 @@ fn cidr(at: &str, value: &str) -> Result<()> {
 
 fn fqdn(at: &str, value: &str) -> Result<()> {
     let host = value.strip_prefix("*.").unwrap_or(value);
-    let valid_label = |l: &str| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-') && !l.ends_with('-');
+    let valid_label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
     let host_trimmed = host.strip_suffix('.').unwrap_or(host);
     if host_trimmed.is_empty() || host_trimmed.contains('*') || !host_trimmed.split('.').all(valid_label) {
-        return Err(Error::invalid(at, format!("{value:?} is not a domain (a wildcard is allowed only as a leading `*.` before a domain)")));
+        return Err(Error::invalid(
+            at,
+            format!("{value:?} is not a domain (a wildcard is allowed only as a leading `*.` before a domain)"),
+        ));
     }
     Ok(())
 }
@@ -186,10 +241,17 @@ pub(crate) fn ssh_public_key(field: &str, key: &str) -> Result<()> {
     let mut parts = key.split_whitespace();
     let kind = parts.next().unwrap_or("");
     if !TYPES.contains(&kind) {
-        return Err(Error::invalid(field, format!("key type {kind:?} is not supported (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-…@openssh.com)")));
+        return Err(Error::invalid(
+            field,
+            format!(
+                "key type {kind:?} is not supported (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-…@openssh.com)"
+            ),
+        ));
     }
     use base64::Engine as _;
-    let blob = parts.next().ok_or_else(|| Error::invalid(field, "has no key data after the type"))?;
+    let blob = parts
+        .next()
+        .ok_or_else(|| Error::invalid(field, "has no key data after the type"))?;
     base64::engine::general_purpose::STANDARD
         .decode(blob)
         .map_err(|_| Error::invalid(field, "key data is not base64"))?;
@@ -206,7 +268,16 @@ mod tests {
         for ok in ["a", "web", "my-app-2", "a1b2", "abcdefghijklmnopqrstuvwxyz123"] {
             service_name("name", ok).unwrap();
         }
-        for bad in ["", "-a", "a-", "a--b", "Web", "a_b", "abcdefghijklmnopqrstuvwxyz1234", "a b"] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "a--b",
+            "Web",
+            "a_b",
+            "abcdefghijklmnopqrstuvwxyz1234",
+            "a b",
+        ] {
             assert!(service_name("name", bad).is_err(), "{bad}");
         }
     }
@@ -245,7 +316,15 @@ mod tests {
         rule_ports("r", "tcp", "443").unwrap();
         rule_ports("r", "udp", "8080-8090").unwrap();
         rule_ports("r", "any", "any").unwrap();
-        for (proto, ports) in [("any", "443"), ("tcp", "0"), ("tcp", "70000"), ("tcp", "90-80"), ("tcp", "a"), ("tcp", "+1"), ("tcp", "")] {
+        for (proto, ports) in [
+            ("any", "443"),
+            ("tcp", "0"),
+            ("tcp", "70000"),
+            ("tcp", "90-80"),
+            ("tcp", "a"),
+            ("tcp", "+1"),
+            ("tcp", ""),
+        ] {
             assert!(rule_ports("r", proto, ports).is_err(), "{proto} {ports}");
         }
         cidr("v", "::/0").unwrap();

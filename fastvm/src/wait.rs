@@ -29,7 +29,10 @@ pub struct WaitOptions {
 
 impl Default for WaitOptions {
     fn default() -> Self {
-        WaitOptions { poll_interval: DEFAULT_POLL_INTERVAL, timeout: DEFAULT_WAIT_TIMEOUT }
+        WaitOptions {
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            timeout: DEFAULT_WAIT_TIMEOUT,
+        }
     }
 }
 
@@ -84,11 +87,18 @@ impl FastvmClient {
                 return Ok(vm);
             }
             if VM_FAILURE_STATUSES.contains(&status) {
-                return Err(Error::VmLaunch { vm_id: id.to_string(), status: status.to_string() });
+                return Err(Error::VmLaunch {
+                    vm_id: id.to_string(),
+                    status: status.to_string(),
+                });
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::VmNotReady { vm_id: id.to_string(), last_status: status.to_string(), waited: now - started });
+                return Err(Error::VmNotReady {
+                    vm_id: id.to_string(),
+                    last_status: status.to_string(),
+                    waited: now - started,
+                });
             }
             tokio::time::sleep(opts.next_sleep(deadline - now)).await;
         }
@@ -117,13 +127,20 @@ impl FastvmClient {
             match build.status.as_str() {
                 "completed" => return Ok(build),
                 "failed" => {
-                    return Err(Error::BuildFailed { build_id: id.to_string(), message: build.error.clone().unwrap_or_default() });
+                    return Err(Error::BuildFailed {
+                        build_id: id.to_string(),
+                        message: build.error.clone().unwrap_or_default(),
+                    });
                 }
                 _ => {}
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::BuildNotFinished { build_id: id.to_string(), last_status: build.status, waited: now - started });
+                return Err(Error::BuildNotFinished {
+                    build_id: id.to_string(),
+                    last_status: build.status,
+                    waited: now - started,
+                });
             }
             tokio::time::sleep(opts.next_sleep(deadline - now)).await;
         }
@@ -139,7 +156,10 @@ mod tests {
         let o = WaitOptions::new().poll_interval(Duration::from_secs(2));
         for _ in 0..100 {
             let s = o.next_sleep(Duration::from_secs(100));
-            assert!(s >= Duration::from_millis(1800) && s <= Duration::from_millis(2200), "{s:?}");
+            assert!(
+                s >= Duration::from_millis(1800) && s <= Duration::from_millis(2200),
+                "{s:?}"
+            );
         }
         let fast = WaitOptions::new().poll_interval(Duration::from_millis(10));
         assert_eq!(fast.next_sleep(Duration::from_secs(100)), MIN_POLL_INTERVAL);

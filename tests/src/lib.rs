@@ -1,1 +1,3 @@
-//! Shared test support.
+//! Shared support of the workspace's contract and end-to-end tests.
+
+pub mod schema;

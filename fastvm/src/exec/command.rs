@@ -31,7 +31,11 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Command { argv: argv.into_iter().map(Into::into).collect(), timeout_sec: None, stdin: None }
+        Command {
+            argv: argv.into_iter().map(Into::into).collect(),
+            timeout_sec: None,
+            stdin: None,
+        }
     }
 
     /// A shell command line, run as `["sh", "-c", line]`.
@@ -66,12 +70,17 @@ impl Command {
         crate::validate::command(&self.argv)?;
         let timeout_sec = match self.timeout_sec {
             None => None,
-            Some(t) => Some(std::num::NonZeroU64::new(t).ok_or_else(|| Error::invalid("timeoutSec", "must be at least 1"))?),
+            Some(t) => {
+                Some(std::num::NonZeroU64::new(t).ok_or_else(|| Error::invalid("timeoutSec", "must be at least 1"))?)
+            }
         };
         Ok(ExecVmRequest {
             command: self.argv.clone(),
             timeout_sec,
-            stdin: self.stdin.as_ref().map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+            stdin: self
+                .stdin
+                .as_ref()
+                .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
         })
     }
 }

@@ -23,7 +23,9 @@ impl ExecStream {
     where
         S: Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
     {
-        ExecStream { inner: Box::pin(futures::stream::empty()) }
+        ExecStream {
+            inner: Box::pin(futures::stream::empty()),
+        }
     }
 }
 

@@ -19,7 +19,11 @@ use crate::{Error, FastvmClient, Result};
 pub(crate) async fn send_stream(client: &FastvmClient, id: &str, body: &ExecVmRequest) -> Result<ExecStream> {
     // The generated client cannot ask for NDJSON (progenitor always sends Accept:
     // application/json), so this one request is built here, with the same path encoding.
-    let url = format!("{}/v1/vms/{}/exec", client.base_url(), progenitor_client::encode_path(id));
+    let url = format!(
+        "{}/v1/vms/{}/exec",
+        client.base_url(),
+        progenitor_client::encode_path(id)
+    );
     let json = serde_json::to_vec(body).map_err(|e| Error::invalid("command", e.to_string()))?;
     let request = client
         .http()
@@ -30,7 +34,11 @@ pub(crate) async fn send_stream(client: &FastvmClient, id: &str, body: &ExecVmRe
         .build()
         .map_err(Error::from_reqwest)?;
     use fastvm_api::hooks::Transport as _;
-    let response = client.transport().send(client.http(), request, "execVm").await.map_err(Error::from_reqwest)?;
+    let response = client
+        .transport()
+        .send(client.http(), request, "execVm")
+        .await
+        .map_err(Error::from_reqwest)?;
     if !response.status().is_success() {
         return Err(crate::http::api_error(response, Some("execVm")).await);
     }

@@ -28,7 +28,10 @@ impl<'a> Builds<'a> {
     pub async fn create(&self, request: CreateBuildRequest) -> Result<BuildResponse> {
         let empty = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
         if empty(&request.image_ref) && empty(&request.dockerfile_content) {
-            return Err(Error::invalid("imageRef", "one of imageRef and dockerfileContent is required"));
+            return Err(Error::invalid(
+                "imageRef",
+                "one of imageRef and dockerfileContent is required",
+            ));
         }
         call("createBuild", self.client.api().create_build().body(request).send()).await
     }

@@ -29,7 +29,11 @@ impl<'a> Files<'a> {
     pub async fn presign(&self, vm_id: &str, path: &str) -> Result<FilePresignResponse> {
         validate::id("id", vm_id)?;
         let body = FilePresignRequest { path: path.to_string() };
-        call("presignFile", self.client.api().presign_file().id(vm_id).body(body).send()).await
+        call(
+            "presignFile",
+            self.client.api().presign_file().id(vm_id).body(body).send(),
+        )
+        .await
     }
 
     /// `POST /v1/vms/{id}/files/fetch`: the VM downloads `url` (a `downloadUrl` from
@@ -41,15 +45,25 @@ impl<'a> Files<'a> {
         if url.is_empty() {
             return Err(Error::invalid("url", "must not be empty"));
         }
-        let body = FileFetchRequest { url: url.to_string(), path: path.to_string(), timeout_sec: timeout_sec.map(|t| t as i64) };
+        let body = FileFetchRequest {
+            url: url.to_string(),
+            path: path.to_string(),
+            timeout_sec: timeout_sec.map(|t| t as i64),
+        };
         let view;
         let client = match timeout_sec {
             Some(t) => {
-                view = self.client.with_options(RequestOptions::new().timeout(Duration::from_secs(t.saturating_add(60))));
+                view = self
+                    .client
+                    .with_options(RequestOptions::new().timeout(Duration::from_secs(t.saturating_add(60))));
                 &view
             }
             None => self.client,
         };
-        call("fetchFileToVm", client.api().fetch_file_to_vm().id(vm_id).body(body).send()).await
+        call(
+            "fetchFileToVm",
+            client.api().fetch_file_to_vm().id(vm_id).body(body).send(),
+        )
+        .await
     }
 }

@@ -38,7 +38,11 @@ impl<'a> Services<'a> {
             port: i64::from(port),
             h2c: Some(h2c),
         };
-        call("registerService", self.client.api().register_service().id(vm_id).body(body).send()).await
+        call(
+            "registerService",
+            self.client.api().register_service().id(vm_id).body(body).send(),
+        )
+        .await
     }
 
     /// `PUT /v1/vms/{id}/services/{serviceName}`: register or update the port and transport.
@@ -46,18 +50,42 @@ impl<'a> Services<'a> {
         validate::id("id", vm_id)?;
         validate::service_name("serviceName", name)?;
         validate::port("port", i64::from(port))?;
-        let service_name: crate::types::UpdateServiceServiceName =
-            name.parse().map_err(|e| Error::invalid("serviceName", format!("{e}")))?;
-        let body = UpdateServiceRequest { port: i64::from(port), h2c: Some(h2c) };
-        call("updateService", self.client.api().update_service().id(vm_id).service_name(service_name).body(body).send()).await
+        let service_name: crate::types::UpdateServiceServiceName = name
+            .parse()
+            .map_err(|e| Error::invalid("serviceName", format!("{e}")))?;
+        let body = UpdateServiceRequest {
+            port: i64::from(port),
+            h2c: Some(h2c),
+        };
+        call(
+            "updateService",
+            self.client
+                .api()
+                .update_service()
+                .id(vm_id)
+                .service_name(service_name)
+                .body(body)
+                .send(),
+        )
+        .await
     }
 
     /// `DELETE /v1/vms/{id}/services/{serviceName}` (204, also when it did not exist).
     pub async fn delete(&self, vm_id: &str, name: &str) -> Result<()> {
         validate::id("id", vm_id)?;
         validate::service_name("serviceName", name)?;
-        let service_name: crate::types::DeleteServiceServiceName =
-            name.parse().map_err(|e| Error::invalid("serviceName", format!("{e}")))?;
-        call("deleteService", self.client.api().delete_service().id(vm_id).service_name(service_name).send()).await
+        let service_name: crate::types::DeleteServiceServiceName = name
+            .parse()
+            .map_err(|e| Error::invalid("serviceName", format!("{e}")))?;
+        call(
+            "deleteService",
+            self.client
+                .api()
+                .delete_service()
+                .id(vm_id)
+                .service_name(service_name)
+                .send(),
+        )
+        .await
     }
 }

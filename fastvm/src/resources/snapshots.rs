@@ -29,7 +29,10 @@ impl<'a> Snapshots<'a> {
     /// ```
     pub async fn create(&self, vm_id: &str, name: Option<&str>) -> Result<Snapshot> {
         validate::id("vmId", vm_id)?;
-        let body = CreateSnapshotRequest { vm_id: vm_id.to_string(), name: name.map(str::to_string) };
+        let body = CreateSnapshotRequest {
+            vm_id: vm_id.to_string(),
+            name: name.map(str::to_string),
+        };
         call("createSnapshot", self.client.api().create_snapshot().body(body).send()).await
     }
 
@@ -42,8 +45,14 @@ impl<'a> Snapshots<'a> {
     /// `PATCH /v1/snapshots/{id}`: rename.
     pub async fn update(&self, id: &str, name: &str) -> Result<Snapshot> {
         validate::id("id", id)?;
-        let body = UpdateSnapshotRequest { name: Some(name.to_string()) };
-        call("updateSnapshot", self.client.api().update_snapshot().id(id).body(body).send()).await
+        let body = UpdateSnapshotRequest {
+            name: Some(name.to_string()),
+        };
+        call(
+            "updateSnapshot",
+            self.client.api().update_snapshot().id(id).body(body).send(),
+        )
+        .await
     }
 
     /// `DELETE /v1/snapshots/{id}`.

@@ -48,6 +48,15 @@ impl<'a> SshKeys<'a> {
             return Err(Error::invalid("fingerprint", "must not be empty"));
         }
         validate::id("fingerprint", fingerprint)?;
-        call("deleteSshKey", self.client.api().delete_ssh_key().id(vm_id).fingerprint(fingerprint).send()).await
+        call(
+            "deleteSshKey",
+            self.client
+                .api()
+                .delete_ssh_key()
+                .id(vm_id)
+                .fingerprint(fingerprint)
+                .send(),
+        )
+        .await
     }
 }

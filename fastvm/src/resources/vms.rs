@@ -173,10 +173,16 @@ impl<'a> Vms<'a> {
         let LaunchResponse { vm, .. } = self.launch_no_wait(request).await?;
         let (vm, warnings) = vm_of(vm);
         if vm.status.0 == "running" {
-            return Ok(LaunchedVm { vm, snapshot_restore_warnings: warnings });
+            return Ok(LaunchedVm {
+                vm,
+                snapshot_restore_warnings: warnings,
+            });
         }
         let vm = self.client.wait_for_vm_ready(&vm.id, wait).await?;
-        Ok(LaunchedVm { vm, snapshot_restore_warnings: warnings })
+        Ok(LaunchedVm {
+            vm,
+            snapshot_restore_warnings: warnings,
+        })
     }
 
     /// `POST /v1/vms` without waiting: the raw 201/202 answer with its status.
@@ -245,20 +251,32 @@ impl<'a> Vms<'a> {
     pub async fn set_firewall(&self, id: &str, policy: FirewallPolicy) -> Result<Vm> {
         validate::id("id", id)?;
         validate::firewall("firewall", &policy)?;
-        call("setVmFirewall", self.client.api().set_vm_firewall().id(id).body(policy).send()).await
+        call(
+            "setVmFirewall",
+            self.client.api().set_vm_firewall().id(id).body(policy).send(),
+        )
+        .await
     }
 
     /// `PATCH /v1/vms/{id}/firewall`: replace only the blocks present.
     pub async fn patch_firewall(&self, id: &str, policy: FirewallPolicy) -> Result<Vm> {
         validate::id("id", id)?;
         validate::firewall("firewall", &policy)?;
-        call("patchVmFirewall", self.client.api().patch_vm_firewall().id(id).body(policy).send()).await
+        call(
+            "patchVmFirewall",
+            self.client.api().patch_vm_firewall().id(id).body(policy).send(),
+        )
+        .await
     }
 
     /// `POST /v1/vms/{id}/console-token`: a short-lived console session token.
     pub async fn console_token(&self, id: &str) -> Result<ConsoleTokenResponse> {
         validate::id("id", id)?;
-        call("createConsoleToken", self.client.api().create_console_token().id(id).send()).await
+        call(
+            "createConsoleToken",
+            self.client.api().create_console_token().id(id).send(),
+        )
+        .await
     }
 
     /// Runs a command and returns its buffered output (`POST /v1/vms/{id}/exec`).
@@ -283,7 +301,9 @@ impl<'a> Vms<'a> {
         let client = match command.timeout() {
             // The command may legitimately run up to its timeout; give the HTTP request a minute more.
             Some(t) => {
-                view = self.client.with_options(RequestOptions::new().timeout(Duration::from_secs(t.saturating_add(60))));
+                view = self
+                    .client
+                    .with_options(RequestOptions::new().timeout(Duration::from_secs(t.saturating_add(60))));
                 &view
             }
             None => self.client,

@@ -46,7 +46,14 @@ pub struct FileTransferError {
 impl FileTransferError {
     /// A new error of `kind`.
     pub fn new(kind: FileTransferErrorKind, message: impl Into<String>) -> Self {
-        FileTransferError { kind, message: crate::redact::text(&message.into()), status: None, exit_code: None, stderr: None, source: None }
+        FileTransferError {
+            kind,
+            message: crate::redact::text(&message.into()),
+            status: None,
+            exit_code: None,
+            stderr: None,
+            source: None,
+        }
     }
 
     /// The storage status, if any.

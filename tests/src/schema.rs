@@ -1,0 +1,197 @@
+//! Validation of JSON bodies against `openapi.json`, so test fixtures and the bodies the SDK
+//! sends cannot drift from the spec.
+//!
+//! OpenAPI 3.0 schemas are JSON Schema draft 4 plus a few keywords; the one that changes
+//! validation is `nullable`, rewritten here as `anyOf: [schema, {type: null}]`.
+
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+/// The spec, parsed once.
+pub fn spec() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json");
+        let text = std::fs::read_to_string(path).expect("read openapi.json");
+        serde_json::from_str(&text).expect("openapi.json is JSON")
+    })
+}
+
+/// One operation of the spec.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    /// The operationId.
+    pub id: String,
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// The path template, e.g. `/v1/vms/{id}`.
+    pub path: String,
+    /// The operation object.
+    pub value: Value,
+}
+
+/// Every operation of the spec, in path order.
+pub fn operations() -> Vec<Operation> {
+    let mut out = Vec::new();
+    for (path, item) in spec()["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if method == "parameters" {
+                continue;
+            }
+            out.push(Operation {
+                id: op["operationId"].as_str().expect("operationId").to_string(),
+                method: method.to_uppercase(),
+                path: path.clone(),
+                value: op.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The operation with `operation_id`. Panics when there is none (a test typo).
+pub fn operation(operation_id: &str) -> Operation {
+    operations()
+        .into_iter()
+        .find(|o| o.id == operation_id)
+        .unwrap_or_else(|| panic!("no operation {operation_id} in openapi.json"))
+}
+
+/// Rewrites `nullable: true` into draft-4 form, everywhere in `v`.
+fn rewrite_nullable(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut inner = serde_json::Map::new();
+            let mut nullable = false;
+            for (k, val) in map {
+                if k == "nullable" {
+                    nullable = val.as_bool().unwrap_or(false);
+                } else {
+                    inner.insert(k.clone(), rewrite_nullable(val));
+                }
+            }
+            if nullable {
+                json!({ "anyOf": [Value::Object(inner), { "type": "null" }] })
+            } else {
+                Value::Object(inner)
+            }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(rewrite_nullable).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Adds `additionalProperties: false` to every object schema with `properties`, so that a
+/// fixture with a misspelt field fails.
+fn make_strict(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                map.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            for val in map.values_mut() {
+                make_strict(val);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(make_strict),
+        _ => {}
+    }
+}
+
+/// Validates `instance` against `schema` (which may `$ref` the spec's components).
+/// `strict` also refuses properties the spec does not declare.
+pub fn validate(schema: &Value, instance: &Value, strict: bool) -> Result<(), String> {
+    let mut components = rewrite_nullable(&spec()["components"]);
+    let mut target = rewrite_nullable(schema);
+    if strict {
+        // VMCreateResponse-style schemas are flat objects here, so strictness is safe.
+        make_strict(&mut components);
+        make_strict(&mut target);
+    }
+    let root = json!({ "components": components, "allOf": [target] });
+    let validator = jsonschema::draft4::new(&root).map_err(|e| format!("bad schema: {e}"))?;
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+/// Validates against the named component schema.
+pub fn validate_schema(name: &str, instance: &Value, strict: bool) -> Result<(), String> {
+    assert!(
+        spec()["components"]["schemas"].get(name).is_some(),
+        "no schema {name} in openapi.json"
+    );
+    validate(
+        &json!({ "$ref": format!("#/components/schemas/{name}") }),
+        instance,
+        strict,
+    )
+}
+
+/// The JSON schema of `operation_id`'s response with `status` (exact code, else `4XX`/`5XX`).
+pub fn response_schema(operation_id: &str, status: u16, media: &str) -> Option<Value> {
+    let op = operation(operation_id);
+    let responses = &op.value["responses"];
+    let code = status.to_string();
+    let range = format!("{}XX", status / 100);
+    let resp = responses.get(&code).or_else(|| responses.get(&range))?;
+    resp.get("content")?.get(media)?.get("schema").cloned()
+}
+
+/// Validates a response body the server (or a mock) sends for `operation_id` with `status`.
+/// Fails when the spec documents no JSON body for that status.
+pub fn validate_response(operation_id: &str, status: u16, body: &Value) -> Result<(), String> {
+    let schema = response_schema(operation_id, status, "application/json")
+        .ok_or_else(|| format!("{operation_id} documents no JSON body for status {status}"))?;
+    validate(&schema, body, true)
+}
+
+/// Validates a request body sent for `operation_id`.
+pub fn validate_request(operation_id: &str, body: &Value) -> Result<(), String> {
+    let op = operation(operation_id);
+    let schema = op.value["requestBody"]["content"]["application/json"]["schema"].clone();
+    if schema.is_null() {
+        return Err(format!("{operation_id} has no JSON request body"));
+    }
+    validate(&schema, body, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catches_type_errors_nulls_and_typos() {
+        let vm = json!({
+            "id": "v", "name": "n", "orgId": "o", "cpu": 1, "memoryMiB": 2048, "diskGiB": 10,
+            "status": "hibernating", "createdAt": "2026-05-15T10:00:00Z", "deletedAt": null, "ttl": null
+        });
+        validate_schema("VM", &vm, true).unwrap();
+        let mut bad = vm.clone();
+        bad["cpu"] = json!("one");
+        assert!(validate_schema("VM", &bad, true).is_err());
+        let mut typo = vm.clone();
+        typo["memoryMib"] = json!(1);
+        assert!(validate_schema("VM", &typo, true).is_err());
+        validate_schema("VM", &typo, false).unwrap();
+        let mut null_name = vm;
+        null_name["name"] = Value::Null;
+        assert!(validate_schema("VM", &null_name, true).is_err());
+    }
+
+    #[test]
+    fn responses_by_status_and_range() {
+        validate_response("getVm", 404, &json!({"error": "not found"})).unwrap();
+        assert!(validate_response("getVm", 404, &json!({"message": "x"})).is_err());
+        validate_response("resumeVm", 429, &json!({"error": "quota", "dimension": "vcpu"})).unwrap();
+        assert!(validate_response("deleteService", 204, &json!({})).is_err());
+        assert_eq!(operations().len(), 31);
+    }
+}
