@@ -1,6 +1,31 @@
 //! Rust SDK for the [fastvm](https://fastvm.org) microVM API.
 //!
-//! (Crate documentation is filled in below as the facade lands.)
+//! Launch Linux microVMs (cold or from snapshots), run and stream commands in them, move files
+//! and whole directories in and out, snapshot them, open services and firewalls, build images.
+//!
+//! ```no_run
+//! use fastvm::{FastvmClient, launch};
+//!
+//! # async fn demo() -> fastvm::Result<()> {
+//! let client = FastvmClient::from_env()?; // FASTVM_API_KEY, optional FASTVM_BASE_URL
+//! let vm = client.vms().launch(launch::machine("c1m2").name("dev")).await?; // waits until running
+//! let out = client.vms().run(&vm.id, "echo hello from $(hostname)").await?;
+//! println!("{}", out.stdout);
+//! client.vms().delete(&vm.id).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Map
+//! - [`FastvmClient`]: configuration ([`ClientBuilder`]), resource groups mirroring the API
+//!   reference ([`resources`]), per-call [`RequestOptions`].
+//! - [`types`]: the wire types, generated from `openapi.json` by progenitor (crate `fastvm-api`).
+//! - [`exec`]: [`exec::Command`], the NDJSON [`exec::ExecStream`] and its events.
+//! - [`transfer`]: file and directory upload/download through presigned URLs.
+//! - [`wait`]: launch-and-wait and build polling.
+//! - [`Error`]: the one error type; [`retry`]: the retry policy.
+//!
+//! Every request goes through one transport that adds the `X-API-Key` header, applies the
+//! per-operation timeout and the retry policy, and traces each attempt with `tracing`.
 
 #![deny(missing_docs)]
 
