@@ -1,6 +1,18 @@
-//! Collecting and teeing an exec stream. (Stub; replaced by the exec work.)
+//! Consuming an [`ExecStream`] whole: [`ExecStream::collect`] and [`ExecStream::tee`].
 
-/// The collected output of a streamed command.
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
+
+use super::{ExecEvent, ExecStream};
+use crate::transfer::{FileTransferError, FileTransferErrorKind};
+use crate::{Error, Result};
+
+/// The collected output of a streamed command ([`ExecStream::collect`]).
+///
+/// Unlike the buffered [`Vms::run`](crate::resources::Vms::run), nothing is truncated: the
+/// buffers hold everything the command printed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecOutput {
     /// All stdout bytes.
@@ -11,6 +23,130 @@ pub struct ExecOutput {
     pub exit_code: i64,
     /// Whether the server-side timeout killed the command.
     pub timed_out: bool,
-    /// Guest-reported duration.
-    pub duration: Option<std::time::Duration>,
+    /// Guest-reported run time, when the server sent it.
+    pub duration: Option<Duration>,
+    /// The server's diagnostic (e.g. why the command could not be spawned), if any.
+    pub diagnostic: Option<String>,
+}
+
+impl ExecOutput {
+    /// True when the command exited 0 without being killed by the timeout.
+    pub fn success(&self) -> bool {
+        self.exit_code == 0 && !self.timed_out
+    }
+}
+
+/// How a streamed command ended ([`ExecStream::tee`]): [`ExecEvent::Exit`] as a struct.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecExit {
+    /// Exit code.
+    pub code: i64,
+    /// Whether the server-side timeout killed the command.
+    pub timed_out: bool,
+    /// Guest-reported run time, when the server sent it.
+    pub duration: Option<Duration>,
+    /// The server's diagnostic (e.g. why the command could not be spawned), if any.
+    pub diagnostic: Option<String>,
+}
+
+impl ExecExit {
+    /// True when the command exited 0 without being killed by the timeout.
+    pub fn success(&self) -> bool {
+        self.code == 0 && !self.timed_out
+    }
+}
+
+fn write_error(which: &str, e: std::io::Error) -> Error {
+    FileTransferError::new(FileTransferErrorKind::Io, format!("writing the command's {which}: {e}"))
+        .with_source(e)
+        .into()
+}
+
+impl ExecStream {
+    /// Reads the whole stream and returns the command's output and exit.
+    ///
+    /// This inherent method takes precedence over [`StreamExt::collect`](futures::StreamExt::collect)
+    /// in method-call syntax; call `StreamExt::collect(stream)` for the trait's version. All
+    /// output is kept in memory: for large output, iterate the stream or use [`ExecStream::tee`].
+    /// Errors are those of the stream (see [`ExecStream`]); a non-zero exit is a result.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let out = client.vms().stream(id, "cargo test 2>&1").await?.collect().await?;
+    /// println!("exit {}: {}", out.exit_code, String::from_utf8_lossy(&out.stdout));
+    /// # Ok(()) }
+    /// ```
+    pub async fn collect(mut self) -> Result<ExecOutput> {
+        let mut out = ExecOutput::default();
+        while let Some(event) = self.next().await {
+            match event? {
+                ExecEvent::Stdout(b) => out.stdout.extend_from_slice(&b),
+                ExecEvent::Stderr(b) => out.stderr.extend_from_slice(&b),
+                ExecEvent::Exit {
+                    code,
+                    timed_out,
+                    duration_ms,
+                    diagnostic,
+                } => {
+                    out.exit_code = code;
+                    out.timed_out = timed_out;
+                    out.duration = duration_ms.map(Duration::from_millis);
+                    out.diagnostic = diagnostic;
+                    return Ok(out);
+                }
+                _ => {}
+            }
+        }
+        // Only reachable when the caller already consumed the exit event before collecting.
+        Err(Error::StreamClosed {
+            events: self.events_received(),
+        })
+    }
+
+    /// Copies stdout and stderr into two writers as the output arrives, and returns the exit.
+    ///
+    /// Memory stays bounded by one event whatever the command prints. Both writers are flushed
+    /// before returning. A failed write ends the stream and the request, and is reported as
+    /// [`Error::FileTransfer`] of kind [`FileTransferErrorKind::Io`] with the I/O error as source.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let events = client.vms().stream(id, "./build.sh").await?;
+    /// let exit = events.tee(tokio::io::stdout(), tokio::io::stderr()).await?;
+    /// if !exit.success() {
+    ///     eprintln!("build failed with exit {}", exit.code);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn tee<O, E>(mut self, mut stdout: O, mut stderr: E) -> Result<ExecExit>
+    where
+        O: AsyncWrite + Unpin,
+        E: AsyncWrite + Unpin,
+    {
+        while let Some(event) = self.next().await {
+            match event? {
+                ExecEvent::Stdout(b) => stdout.write_all(&b).await.map_err(|e| write_error("stdout", e))?,
+                ExecEvent::Stderr(b) => stderr.write_all(&b).await.map_err(|e| write_error("stderr", e))?,
+                ExecEvent::Exit {
+                    code,
+                    timed_out,
+                    duration_ms,
+                    diagnostic,
+                } => {
+                    stdout.flush().await.map_err(|e| write_error("stdout", e))?;
+                    stderr.flush().await.map_err(|e| write_error("stderr", e))?;
+                    return Ok(ExecExit {
+                        code,
+                        timed_out,
+                        duration: duration_ms.map(Duration::from_millis),
+                        diagnostic,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Err(Error::StreamClosed {
+            events: self.events_received(),
+        })
+    }
 }
