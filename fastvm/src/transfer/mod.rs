@@ -1,8 +1,64 @@
-//! File and directory transfer between the client and a VM.
+//! File and directory transfer between the client and a VM: [`FastvmClient::upload`] and
+//! [`FastvmClient::download`].
+//!
+//! Files go through presigned storage URLs with their exact length; directories are archived
+//! in process as gzip tar (no `tar` binary needed on the client), streamed with bounded memory,
+//! and extracted VM-side with one quoted shell command. Downloads land under a temporary name
+//! beside the destination and are moved into place only once complete.
+//!
+//! Directory uploads are sent chunked (no `Content-Length`, as their size is only known at
+//! the end). Storage that rejects chunked PUTs (Amazon S3 presigned URLs, MinIO) cannot take
+//! them; file uploads always carry `Content-Length`.
+//!
+//! [`FastvmClient::upload`]: crate::FastvmClient::upload
+//! [`FastvmClient::download`]: crate::FastvmClient::download
 
 mod archive;
+mod download;
 mod error;
+mod options;
 pub(crate) mod remote;
 mod storage;
+mod upload;
 
 pub use error::{FileTransferError, FileTransferErrorKind};
+pub use options::{Progress, ProgressFn, TransferOptions};
+
+use crate::types::ExecVmResponse;
+use crate::{FastvmClient, Result};
+use error::FileTransferErrorKind as Kind;
+
+impl FastvmClient {
+    /// Runs a VM-side transfer command and turns a non-zero exit or a timeout into a
+    /// `RemoteCommand` error.
+    pub(crate) async fn transfer_exec(
+        &self,
+        vm_id: &str,
+        what: &str,
+        line: String,
+        timeout_sec: u64,
+    ) -> Result<ExecVmResponse> {
+        let out = self
+            .vms()
+            .run(vm_id, crate::exec::Command::shell(line).timeout_sec(timeout_sec))
+            .await?;
+        check_exec(what, out, timeout_sec)
+    }
+}
+
+/// A VM-side command's result as a `RemoteCommand` error unless it exited 0 in time.
+pub(crate) fn check_exec(what: &str, out: ExecVmResponse, timeout_sec: u64) -> Result<ExecVmResponse> {
+    if out.timed_out {
+        let msg = format!("{what} timed out in the VM after {timeout_sec} s");
+        return Err(FileTransferError::new(Kind::RemoteCommand, msg)
+            .with_exit(out.exit_code, &out.stderr)
+            .into());
+    }
+    if out.exit_code != 0 {
+        let msg = format!("{what} failed in the VM");
+        return Err(FileTransferError::new(Kind::RemoteCommand, msg)
+            .with_exit(out.exit_code, &out.stderr)
+            .into());
+    }
+    Ok(out)
+}

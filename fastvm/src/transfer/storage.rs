@@ -1,1 +1,221 @@
 //! Presigned storage PUT/GET with a client that never carries the API key.
+//!
+//! Every request here goes through [`FastvmClient::storage_http`](crate::FastvmClient), a
+//! separate `reqwest` client without the `X-API-Key` header or the API's default headers:
+//! presigned URLs carry their own signature and reject other credentials.
+
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use super::archive::{CHUNK, DEPTH};
+use super::error::{FileTransferError, FileTransferErrorKind as Kind};
+use super::options::TransferOptions;
+
+const OCTET_STREAM: &str = "application/octet-stream";
+
+/// A `reqwest` error as text, its own URL and any URL in its sources redacted.
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut msg = e.to_string();
+    if let Some(i) = msg.find(" for url (") {
+        msg.truncate(i);
+    }
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    crate::redact::text(&msg)
+}
+
+/// A failed storage request (connection, body or timeout).
+pub(crate) fn send_error(method: &str, url: &str, e: reqwest::Error) -> FileTransferError {
+    let msg = format!("storage {method} {} failed: {}", crate::redact::url(url), describe(&e));
+    FileTransferError::new(Kind::Storage, msg).with_source(e.without_url())
+}
+
+/// Maps a non-2xx storage answer to a `Storage` error with the status and the start of the body.
+async fn check(method: &str, url: &str, resp: reqwest::Response) -> Result<reqwest::Response, FileTransferError> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let body = resp.bytes().await.unwrap_or_default();
+    let snippet = crate::error::snippet(&body, 512);
+    let msg = format!(
+        "storage {method} {} answered {}: {}",
+        crate::redact::url(url),
+        status.as_u16(),
+        snippet.trim()
+    );
+    Err(FileTransferError::new(Kind::Storage, msg).with_status(status))
+}
+
+/// Streams `rx` as a request body, reporting progress and stopping the body with an error once
+/// more than `limit` bytes went out.
+fn body_stream(
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    opts: TransferOptions,
+    total: Option<u64>,
+    limit: Option<(u64, Arc<AtomicBool>)>,
+) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    futures::stream::unfold((rx, 0u64, false), move |(mut rx, mut done, stop)| {
+        let opts = opts.clone();
+        let limit = limit.clone();
+        async move {
+            if stop {
+                return None;
+            }
+            let chunk = match rx.recv().await? {
+                Ok(c) => c,
+                Err(e) => return Some((Err(e), (rx, done, true))),
+            };
+            done += chunk.len() as u64;
+            if let Some((max, flag)) = &limit {
+                if done > *max {
+                    flag.store(true, Ordering::SeqCst);
+                    let e = io::Error::other("the upload exceeds maxUploadBytes");
+                    return Some((Err(e), (rx, done, true)));
+                }
+            }
+            opts.report(done, total);
+            Some((Ok(chunk), (rx, done, false)))
+        }
+    })
+}
+
+/// Reads `path` on a blocking thread into a bounded channel, hashing as it goes.
+fn spawn_file_reader(
+    path: &Path,
+    hash: bool,
+) -> io::Result<(
+    mpsc::Receiver<io::Result<Bytes>>,
+    tokio::task::JoinHandle<io::Result<Option<[u8; 32]>>>,
+)> {
+    let mut file = std::fs::File::open(path)?;
+    let (tx, rx) = mpsc::channel(DEPTH);
+    let handle = tokio::task::spawn_blocking(move || {
+        let mut hasher = hash.then(Sha256::new);
+        loop {
+            let mut buf = BytesMut::zeroed(CHUNK);
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(io::Error::new(e.kind(), e.to_string())));
+                    return Err(e);
+                }
+            };
+            buf.truncate(n);
+            if let Some(h) = hasher.as_mut() {
+                h.update(&buf);
+            }
+            if tx.blocking_send(Ok(buf.freeze())).is_err() {
+                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the upload stopped reading"));
+            }
+        }
+        Ok(hasher.map(|h| h.finalize().into()))
+    });
+    Ok((rx, handle))
+}
+
+/// PUTs the file at `path` (`size` bytes) with `Content-Length`, streamed from disk. Retried on
+/// connection failures and retryable statuses, reopening the file each time. Returns the
+/// SHA-256 of what was sent when `hash`.
+pub(crate) async fn put_file(
+    http: &reqwest::Client,
+    url: &str,
+    path: &Path,
+    size: u64,
+    opts: &TransferOptions,
+    hash: bool,
+) -> Result<Option<[u8; 32]>, FileTransferError> {
+    let mut attempt = 0u32;
+    loop {
+        let (rx, reader) = spawn_file_reader(path, hash).map_err(|e| {
+            FileTransferError::new(Kind::Io, format!("cannot open {}: {e}", path.display())).with_source(e)
+        })?;
+        let body = reqwest::Body::wrap_stream(body_stream(rx, opts.clone(), Some(size), None));
+        let sent = http
+            .put(url)
+            .header(CONTENT_TYPE, OCTET_STREAM)
+            .header(CONTENT_LENGTH, size)
+            .body(body)
+            .send()
+            .await;
+        let read = reader
+            .await
+            .map_err(|e| FileTransferError::new(Kind::Io, format!("the file reader failed: {e}")))?;
+        let (retryable, err) = match sent {
+            Ok(resp) => {
+                let retryable = crate::retry::is_retryable_status(resp.status());
+                match check("PUT", url, resp).await {
+                    Ok(_) => {
+                        return read.map_err(|e| {
+                            FileTransferError::new(Kind::Io, format!("cannot read {}: {e}", path.display()))
+                                .with_source(e)
+                        });
+                    }
+                    Err(e) => (retryable, e),
+                }
+            }
+            Err(e) => {
+                if let Err(io) = read.as_ref() {
+                    if io.kind() != io::ErrorKind::BrokenPipe {
+                        return Err(FileTransferError::new(
+                            Kind::Io,
+                            format!("cannot read {}: {io}", path.display()),
+                        ));
+                    }
+                }
+                (e.is_connect(), send_error("PUT", url, e))
+            }
+        };
+        if !retryable || attempt >= crate::retry::DEFAULT_MAX_RETRIES {
+            return Err(err);
+        }
+        tracing::debug!(attempt, error = %err, "retrying storage PUT");
+        tokio::time::sleep(crate::retry::backoff(attempt)).await;
+        attempt += 1;
+    }
+}
+
+/// PUTs a body of unknown length (chunked). It cannot be replayed, so it is not retried. When
+/// more than `limit` bytes are produced, the upload stops and a `TooLarge` error is returned.
+pub(crate) async fn put_stream(
+    http: &reqwest::Client,
+    url: &str,
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    opts: &TransferOptions,
+    limit: u64,
+) -> Result<(), FileTransferError> {
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let body = reqwest::Body::wrap_stream(body_stream(rx, opts.clone(), None, Some((limit, exceeded.clone()))));
+    let sent = http.put(url).header(CONTENT_TYPE, OCTET_STREAM).body(body).send().await;
+    if exceeded.load(Ordering::SeqCst) {
+        return Err(FileTransferError::new(
+            Kind::TooLarge,
+            format!("the archive exceeds the VM limit of {limit} bytes (maxUploadBytes); upload stopped"),
+        ));
+    }
+    match sent {
+        Ok(resp) => check("PUT", url, resp).await.map(|_| ()),
+        Err(e) => Err(send_error("PUT", url, e)),
+    }
+}
+
+/// GETs `url`, failing on a non-2xx answer.
+pub(crate) async fn get(http: &reqwest::Client, url: &str) -> Result<reqwest::Response, FileTransferError> {
+    let resp = http.get(url).send().await.map_err(|e| send_error("GET", url, e))?;
+    check("GET", url, resp).await
+}

@@ -1,0 +1,159 @@
+//! [`FastvmClient::upload`].
+
+use std::path::Path;
+
+use tokio::sync::mpsc;
+
+use super::archive::{self, DEPTH};
+use super::error::{FileTransferError, FileTransferErrorKind as Kind};
+use super::options::TransferOptions;
+use super::{remote, storage};
+use crate::{Error, FastvmClient, Result};
+
+impl FastvmClient {
+    /// Uploads a local file or directory to `remote` in the VM.
+    ///
+    /// A file is sent with its exact length straight from disk (presign, PUT to storage,
+    /// `files/fetch`); a file larger than the VM accepts (`maxUploadBytes`) is refused before any
+    /// byte is sent. A directory's contents are archived in process (gzip tar, symlinks kept as
+    /// links), streamed to a staging path under `/var/tmp`, fetched and extracted into `remote`,
+    /// which is created if needed: `download(vm, remote, dir)` gives back the same tree.
+    ///
+    /// Errors are [`Error::FileTransfer`] with a kind saying which step failed (`NotFound` for a
+    /// missing local path, `TooLarge`, `Storage`, `RemoteCommand`, `Io`, `Verify`), or the API
+    /// error of a presign/fetch/exec call. Dropping the future stops the transfer.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
+    /// use fastvm::transfer::TransferOptions;
+    /// client.upload(vm_id, "./site", "/srv/site", TransferOptions::default()).await?;
+    /// client.upload(vm_id, "model.bin", "/root/model.bin", TransferOptions::new().verify(true)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload(
+        &self,
+        vm_id: &str,
+        local: impl AsRef<Path>,
+        remote: &str,
+        opts: TransferOptions,
+    ) -> Result<()> {
+        let local = local.as_ref();
+        crate::validate::id("id", vm_id)?;
+        if remote.is_empty() {
+            return Err(Error::invalid("remote", "must not be empty"));
+        }
+        let meta = match tokio::fs::metadata(local).await {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let msg = format!("cannot stat {}: no such file or directory", local.display());
+                return Err(FileTransferError::new(Kind::NotFound, msg).with_source(e).into());
+            }
+            Err(e) => {
+                let msg = format!("cannot stat {}: {e}", local.display());
+                return Err(FileTransferError::new(Kind::Io, msg).with_source(e).into());
+            }
+        };
+        if meta.is_file() {
+            self.upload_file(vm_id, local, meta.len(), remote, &opts).await
+        } else if meta.is_dir() {
+            self.upload_dir(vm_id, local, remote, &opts).await
+        } else {
+            let msg = format!("{} is neither a file nor a directory", local.display());
+            Err(FileTransferError::new(Kind::Unsupported, msg).into())
+        }
+    }
+
+    async fn upload_file(
+        &self,
+        vm_id: &str,
+        local: &Path,
+        size: u64,
+        remote: &str,
+        opts: &TransferOptions,
+    ) -> Result<()> {
+        let urls = self.vms().files().presign(vm_id, remote).await?;
+        let max = u64::try_from(urls.max_upload_bytes).unwrap_or(0);
+        if size > max {
+            let msg = format!("upload size {size} exceeds the VM limit {max} (maxUploadBytes)");
+            return Err(FileTransferError::new(Kind::TooLarge, msg).into());
+        }
+        opts.report(0, Some(size));
+        let sent_hash =
+            storage::put_file(self.storage_http(), &urls.upload_url, local, size, opts, opts.verify).await?;
+        let fetched = self
+            .vms()
+            .files()
+            .fetch(vm_id, &urls.download_url, remote, Some(opts.fetch_timeout_sec))
+            .await?;
+        super::check_exec("files/fetch", fetched, opts.fetch_timeout_sec)?;
+        if let Some(hash) = sent_hash {
+            self.verify_remote(vm_id, remote, &hash, opts).await?;
+        }
+        Ok(())
+    }
+
+    async fn upload_dir(&self, vm_id: &str, local: &Path, remote: &str, opts: &TransferOptions) -> Result<()> {
+        let staging = remote::upload_staging_path();
+        let urls = self.vms().files().presign(vm_id, &staging).await?;
+        let max = u64::try_from(urls.max_upload_bytes).unwrap_or(0);
+        let (tx, rx) = mpsc::channel(DEPTH);
+        let dir = local.to_path_buf();
+        // Dropping this future drops the body and with it the receiver: the packer's next write
+        // fails and its thread ends.
+        let packer = tokio::task::spawn_blocking(move || archive::pack_dir(&dir, tx));
+        let put = storage::put_stream(self.storage_http(), &urls.upload_url, rx, opts, max).await;
+        let packed = packer
+            .await
+            .map_err(|e| FileTransferError::new(Kind::Io, format!("the archiver failed: {e}")))?;
+        // The archiver's own failure explains a broken body better than the storage error.
+        if let Err(e) = packed {
+            if !archive::is_closed(&e) {
+                let msg = format!("cannot archive {}: {e}", local.display());
+                return Err(FileTransferError::new(Kind::Io, msg).with_source(e).into());
+            }
+        }
+        put?;
+        let fetched = self
+            .vms()
+            .files()
+            .fetch(vm_id, &urls.download_url, &staging, Some(opts.fetch_timeout_sec))
+            .await
+            .and_then(|out| super::check_exec("files/fetch", out, opts.fetch_timeout_sec));
+        if let Err(e) = fetched {
+            // Best effort: a partly fetched staging file should not linger in the VM.
+            let _ = self.vms().run(vm_id, remote::remove(&staging)).await;
+            return Err(e);
+        }
+        self.transfer_exec(
+            vm_id,
+            "extracting the archive",
+            remote::extract_upload(&staging, remote),
+            opts.exec_timeout_sec,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Compares `hash` with `sha256sum` of `remote` run in the VM.
+    pub(crate) async fn verify_remote(
+        &self,
+        vm_id: &str,
+        remote: &str,
+        hash: &[u8; 32],
+        opts: &TransferOptions,
+    ) -> Result<()> {
+        let out = self
+            .transfer_exec(vm_id, "sha256sum", remote::sha256(remote), opts.exec_timeout_sec)
+            .await?;
+        let theirs = remote::parse_sha256(&out.stdout).ok_or_else(|| {
+            FileTransferError::new(Kind::RemoteCommand, "sha256sum printed no digest")
+                .with_exit(out.exit_code, &out.stderr)
+        })?;
+        let ours = hex::encode(hash);
+        if theirs != ours {
+            let msg = format!("SHA-256 mismatch for {remote}: client {ours}, VM {theirs}");
+            return Err(FileTransferError::new(Kind::Verify, msg).into());
+        }
+        Ok(())
+    }
+}
