@@ -355,3 +355,413 @@ impl FusedStream for ExecStream {
         self.done
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use proptest::prelude::*;
+
+    /// A recorded-style body: every event kind, a blank line, a `\r\n`, an unknown type with an
+    /// extra field, unpadded base64, and an exit with every optional field.
+    fn recorded() -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(b"{\"t\":\"o\",\"d\":\"aGVsbG8gd29ybGQK\"}\n");
+        body.extend_from_slice(b"{\"t\":\"e\",\"d\":\"d2Fybmlu\"}\r\n");
+        body.extend_from_slice(b"\n");
+        body.extend_from_slice(b"{\"t\":\"p\",\"pct\":50}\n");
+        body.extend_from_slice(b"   \n");
+        body.extend_from_slice(b"{\"d\":\"AAEC/w==\",\"t\":\"o\",\"seq\":7}\n");
+        body.extend_from_slice(b"{\"t\":\"e\",\"d\":\"YQ\"}\n");
+        body.extend_from_slice(b"{\"t\":\"x\",\"c\":3,\"to\":true,\"ms\":1234,\"d\":\"killed: \\\"timeout\\\"\"}\n");
+        body
+    }
+
+    fn recorded_events() -> Vec<ExecEvent> {
+        vec![
+            ExecEvent::Stdout(Bytes::from_static(b"hello world\n")),
+            ExecEvent::Stderr(Bytes::from_static(b"warnin")),
+            ExecEvent::Unknown {
+                kind: "p".into(),
+                raw: "{\"t\":\"p\",\"pct\":50}".into(),
+            },
+            ExecEvent::Stdout(Bytes::from_static(&[0, 1, 2, 255])),
+            ExecEvent::Stderr(Bytes::from_static(b"a")),
+            ExecEvent::Exit {
+                code: 3,
+                timed_out: true,
+                duration_ms: Some(1234),
+                diagnostic: Some("killed: \"timeout\"".into()),
+            },
+        ]
+    }
+
+    /// Decodes `chunks` to completion; errors are rendered so runs can be compared.
+    fn decode(chunks: Vec<Vec<u8>>) -> Vec<std::result::Result<ExecEvent, String>> {
+        let body = futures::stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from(c))));
+        let stream = ExecStream::from_chunks(body);
+        futures::executor::block_on(StreamExt::collect::<Vec<_>>(stream))
+            .into_iter()
+            .map(|r| r.map_err(|e| format!("{e:?}")))
+            .collect()
+    }
+
+    fn split_at(body: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        for &cut in cuts {
+            chunks.push(body[start..cut].to_vec());
+            start = cut;
+        }
+        chunks.push(body[start..].to_vec());
+        chunks
+    }
+
+    fn ok(events: Vec<ExecEvent>) -> Vec<std::result::Result<ExecEvent, String>> {
+        events.into_iter().map(Ok).collect()
+    }
+
+    #[test]
+    fn recorded_body_in_one_chunk() {
+        assert_eq!(decode(vec![recorded()]), ok(recorded_events()));
+    }
+
+    #[test]
+    fn every_single_split_point_gives_the_same_events() {
+        let body = recorded();
+        for cut in 0..=body.len() {
+            assert_eq!(decode(split_at(&body, &[cut])), ok(recorded_events()), "split at {cut}");
+        }
+    }
+
+    #[test]
+    fn every_pair_of_split_points_gives_the_same_events() {
+        let body = recorded();
+        for a in 0..=body.len() {
+            for b in a..=body.len() {
+                assert_eq!(
+                    decode(split_at(&body, &[a, b])),
+                    ok(recorded_events()),
+                    "split at {a},{b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn byte_by_byte() {
+        let chunks = recorded().into_iter().map(|b| vec![b]).collect();
+        assert_eq!(decode(chunks), ok(recorded_events()));
+    }
+
+    #[test]
+    fn empty_chunks_are_harmless() {
+        let body = recorded();
+        let mut chunks = vec![Vec::new()];
+        for piece in body.chunks(7) {
+            chunks.push(piece.to_vec());
+            chunks.push(Vec::new());
+        }
+        assert_eq!(decode(chunks), ok(recorded_events()));
+    }
+
+    proptest! {
+        #[test]
+        fn random_chunk_boundaries(cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..40)) {
+            let body = recorded();
+            let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(body.len() + 1)).collect();
+            cuts.sort_unstable();
+            prop_assert_eq!(decode(split_at(&body, &cuts)), ok(recorded_events()));
+        }
+
+        #[test]
+        fn random_payloads_round_trip(
+            outputs in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..20),
+            code in any::<i64>(),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..20),
+        ) {
+            let mut body = Vec::new();
+            let mut expected = Vec::new();
+            for (is_err, bytes) in &outputs {
+                let t = if *is_err { "e" } else { "o" };
+                body.extend_from_slice(format!("{{\"t\":\"{t}\",\"d\":\"{}\"}}\n", STANDARD.encode(bytes)).as_bytes());
+                let bytes = Bytes::from(bytes.clone());
+                expected.push(if *is_err { ExecEvent::Stderr(bytes) } else { ExecEvent::Stdout(bytes) });
+            }
+            body.extend_from_slice(format!("{{\"t\":\"x\",\"c\":{code}}}").as_bytes());
+            expected.push(ExecEvent::Exit { code, timed_out: false, duration_ms: None, diagnostic: None });
+            let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(body.len() + 1)).collect();
+            cuts.sort_unstable();
+            prop_assert_eq!(decode(split_at(&body, &cuts)), ok(expected));
+        }
+    }
+
+    #[test]
+    fn exit_defaults_when_fields_are_omitted() {
+        assert_eq!(
+            decode(vec![b"{\"t\":\"x\"}\n".to_vec()]),
+            ok(vec![ExecEvent::Exit {
+                code: 0,
+                timed_out: false,
+                duration_ms: None,
+                diagnostic: None
+            }])
+        );
+        // An empty diagnostic is no diagnostic; `d` on `x` is plain text, never base64-decoded.
+        assert_eq!(
+            decode(vec![b"{\"t\":\"x\",\"d\":\"\",\"ms\":5,\"to\":false}\n".to_vec()]),
+            ok(vec![ExecEvent::Exit {
+                code: 0,
+                timed_out: false,
+                duration_ms: Some(5),
+                diagnostic: None
+            }])
+        );
+        assert_eq!(
+            decode(vec![b"{\"t\":\"x\",\"c\":-1,\"d\":\"aGVsbG8=\"}".to_vec()]),
+            ok(vec![ExecEvent::Exit {
+                code: -1,
+                timed_out: false,
+                duration_ms: None,
+                diagnostic: Some("aGVsbG8=".into())
+            }])
+        );
+    }
+
+    #[test]
+    fn missing_data_is_empty_output() {
+        assert_eq!(
+            decode(vec![
+                b"{\"t\":\"o\"}\n{\"t\":\"e\",\"d\":null}\n{\"t\":\"x\"}\n".to_vec()
+            ]),
+            ok(vec![
+                ExecEvent::Stdout(Bytes::new()),
+                ExecEvent::Stderr(Bytes::new()),
+                ExecEvent::Exit {
+                    code: 0,
+                    timed_out: false,
+                    duration_ms: None,
+                    diagnostic: None
+                }
+            ])
+        );
+    }
+
+    #[test]
+    fn escaped_base64_is_decoded() {
+        // A JSON encoder may escape `/` as `\/`: the data is then not borrowed, but still decodes.
+        assert_eq!(
+            decode(vec![b"{\"t\":\"o\",\"d\":\"AAEC\\/w==\"}\n{\"t\":\"x\"}".to_vec()])[0],
+            Ok(ExecEvent::Stdout(Bytes::from_static(&[0, 1, 2, 255])))
+        );
+    }
+
+    /// Decodes `body` as one chunk and returns the events before the error, and the error.
+    fn first_error(body: &[u8]) -> (Vec<ExecEvent>, Error) {
+        let stream = ExecStream::from_chunks(futures::stream::iter([Ok(Bytes::copy_from_slice(body))]));
+        let results = futures::executor::block_on(StreamExt::collect::<Vec<_>>(stream));
+        let mut events = Vec::new();
+        for r in results {
+            match r {
+                Ok(e) => events.push(e),
+                Err(e) => return (events, e),
+            }
+        }
+        panic!("no error; events: {events:?}");
+    }
+
+    fn assert_decode_error(error: &Error, want_line: u64, message_contains: &str, snippet_starts: &str) {
+        match error {
+            Error::StreamDecode { line, message, snippet } => {
+                assert_eq!(*line, want_line, "{error}");
+                assert!(
+                    message.contains(message_contains),
+                    "{message:?} lacks {message_contains:?}"
+                );
+                assert!(
+                    snippet.starts_with(snippet_starts),
+                    "{snippet:?} does not start with {snippet_starts:?}"
+                );
+            }
+            other => panic!("expected StreamDecode, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_json_names_the_line_and_keeps_a_snippet() {
+        let body = b"{\"t\":\"o\",\"d\":\"YQ==\"}\n\n{\"t\":\"o\",\"d\":\"YQ==\"\n{\"t\":\"x\"}\n";
+        let (events, error) = first_error(body);
+        assert_eq!(events, vec![ExecEvent::Stdout(Bytes::from_static(b"a"))]);
+        assert_decode_error(&error, 3, "EOF", "{\"t\":\"o\",\"d\":\"YQ==\"");
+    }
+
+    #[test]
+    fn missing_or_non_string_type_is_an_error() {
+        let (_, error) = first_error(b"{\"d\":\"YQ==\"}\n{\"t\":\"x\"}\n");
+        assert_decode_error(&error, 1, "missing field `t`", "{\"d\"");
+        let (_, error) = first_error(b"{\"t\":1}\n");
+        assert_decode_error(&error, 1, "invalid type", "{\"t\":1}");
+        let (_, error) = first_error(b"[\"o\"]\n");
+        assert_decode_error(&error, 1, "", "[\"o\"]");
+        let (_, error) = first_error(b"{\"t\":\"x\",\"c\":\"3\"}\n");
+        assert_decode_error(&error, 1, "invalid type", "{\"t\":\"x\"");
+    }
+
+    #[test]
+    fn invalid_base64_is_an_error() {
+        let (events, error) = first_error(b"{\"t\":\"e\",\"d\":\"YQ==\"}\r\n{\"t\":\"o\",\"d\":\"not base64!\"}\r\n");
+        assert_eq!(events, vec![ExecEvent::Stderr(Bytes::from_static(b"a"))]);
+        assert_decode_error(&error, 2, "invalid base64", "{\"t\":\"o\",\"d\":\"not base64!\"}");
+    }
+
+    #[test]
+    fn truncated_stream_is_stream_closed() {
+        let results = decode(vec![b"{\"t\":\"o\",\"d\":\"YQ==\"}\n{\"t\":\"e\"}\n".to_vec()]);
+        assert_eq!(results.len(), 3);
+        assert_eq!(results[2], Err(format!("{:?}", Error::StreamClosed { events: 2 })));
+        // An empty body, and a body cut after a final line with no terminator.
+        assert_eq!(
+            decode(vec![]),
+            vec![Err(format!("{:?}", Error::StreamClosed { events: 0 }))]
+        );
+        let results = decode(vec![b"{\"t\":\"o\",\"d\":\"YQ==\"}".to_vec()]);
+        assert_eq!(results[0], Ok(ExecEvent::Stdout(Bytes::from_static(b"a"))));
+        assert_eq!(results[1], Err(format!("{:?}", Error::StreamClosed { events: 1 })));
+    }
+
+    #[test]
+    fn a_cut_final_line_is_a_decode_error() {
+        let (events, error) = first_error(b"{\"t\":\"o\",\"d\":\"YQ==\"}\n{\"t\":\"x\",\"c\"");
+        assert_eq!(events.len(), 1);
+        assert_decode_error(&error, 2, "EOF", "{\"t\":\"x\"");
+    }
+
+    #[test]
+    fn nothing_is_read_after_the_exit_event() {
+        let results = decode(vec![b"{\"t\":\"x\",\"c\":1}\n".to_vec(), b"not json at all\n".to_vec()]);
+        assert_eq!(
+            results,
+            ok(vec![ExecEvent::Exit {
+                code: 1,
+                timed_out: false,
+                duration_ms: None,
+                diagnostic: None
+            }])
+        );
+    }
+
+    #[test]
+    fn over_long_line_in_one_chunk_is_an_error() {
+        let mut body = b"{\"t\":\"o\",\"d\":\"YQ==\"}\n{\"t\":\"o\",\"d\":\"".to_vec();
+        body.resize(body.len() + MAX_LINE_BYTES, b'A');
+        body.extend_from_slice(b"\"}\n{\"t\":\"x\"}\n");
+        let (events, error) = first_error(&body);
+        assert_eq!(events.len(), 1);
+        assert_decode_error(&error, 2, "longer than", "{\"t\":\"o\",\"d\":\"AAAA");
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_accepted() {
+        let prefix = b"{\"t\":\"o\",\"d\":\"";
+        let suffix = b"\"}";
+        let payload_len = (MAX_LINE_BYTES - prefix.len() - suffix.len()) / 4 * 4;
+        let padding = MAX_LINE_BYTES - prefix.len() - suffix.len() - payload_len;
+        let mut body = Vec::with_capacity(MAX_LINE_BYTES + 16);
+        body.extend_from_slice(prefix);
+        body.resize(prefix.len() + payload_len, b'A');
+        body.extend_from_slice(suffix);
+        body.resize(body.len() + padding, b' ');
+        assert_eq!(body.len(), MAX_LINE_BYTES);
+        body.extend_from_slice(b"\n{\"t\":\"x\"}\n");
+        let chunks: Vec<Vec<u8>> = body.chunks(1 << 16).map(<[u8]>::to_vec).collect();
+        let results = decode(chunks);
+        assert_eq!(
+            results.len(),
+            2,
+            "{:?}",
+            results.iter().map(|r| r.as_ref().map(|_| ())).collect::<Vec<_>>()
+        );
+        assert!(
+            matches!(&results[0], Ok(ExecEvent::Stdout(b)) if b.len() == payload_len / 4 * 3 && b.iter().all(|&x| x == 0))
+        );
+    }
+
+    #[test]
+    fn over_long_line_across_chunks_fails_without_buffering_it_all() {
+        // 9 MiB without a newline, in 64 KiB chunks: the decoder must give up at the limit.
+        let mut decoder = LineDecoder::default();
+        let chunk = Bytes::from(vec![b'A'; 1 << 16]);
+        let mut pushed = 0usize;
+        let error = loop {
+            decoder.push(chunk.clone());
+            pushed += chunk.len();
+            assert!(pushed <= 9 << 20, "no error after {pushed} bytes");
+            if let Some(result) = decoder.next_event() {
+                break result.expect_err("an over-long line");
+            }
+            assert!(decoder.partial.len() <= MAX_LINE_BYTES);
+        };
+        assert!(pushed > MAX_LINE_BYTES);
+        assert!(decoder.partial.capacity() <= 2 * MAX_LINE_BYTES);
+        assert_decode_error(&error, 1, "longer than", "AAAA");
+    }
+
+    #[test]
+    fn body_error_is_yielded_once_then_the_stream_ends() {
+        let body = futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"{\"t\":\"o\",\"d\":\"YQ==\"}\n{\"t\":")),
+            Err(Error::Timeout { message: "read".into() }),
+            Ok(Bytes::from_static(b"\"x\"}\n")),
+        ]);
+        let mut stream = ExecStream::from_chunks(body);
+        futures::executor::block_on(async {
+            assert_eq!(
+                stream.next().await.unwrap().unwrap(),
+                ExecEvent::Stdout(Bytes::from_static(b"a"))
+            );
+            assert!(matches!(stream.next().await, Some(Err(Error::Timeout { .. }))));
+            assert!(stream.is_terminated());
+            assert!(stream.next().await.is_none());
+            assert!(stream.next().await.is_none());
+        });
+    }
+
+    #[test]
+    fn decode_error_fuses_the_stream() {
+        let mut stream = ExecStream::from_chunks(futures::stream::iter([Ok(Bytes::from_static(
+            b"oops\n{\"t\":\"x\"}\n",
+        ))]));
+        futures::executor::block_on(async {
+            assert!(matches!(
+                stream.next().await,
+                Some(Err(Error::StreamDecode { line: 1, .. }))
+            ));
+            assert!(stream.next().await.is_none());
+        });
+    }
+
+    #[tokio::test]
+    async fn deadline_ends_a_silent_stream_with_timeout() {
+        let body = futures::stream::iter([Ok(Bytes::from_static(b"{\"t\":\"o\",\"d\":\"YQ==\"}\n"))])
+            .chain(futures::stream::pending());
+        let mut stream = ExecStream::from_chunks(body).with_deadline(Duration::from_millis(20));
+        assert_eq!(
+            stream.next().await.unwrap().unwrap(),
+            ExecEvent::Stdout(Bytes::from_static(b"a"))
+        );
+        match stream.next().await {
+            Some(Err(Error::Timeout { message })) => assert!(message.contains("20ms"), "{message}"),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert!(stream.next().await.is_none());
+        assert_eq!(stream.events_received(), 1);
+    }
+
+    #[tokio::test]
+    async fn deadline_does_not_fire_once_the_exit_arrived() {
+        let body = futures::stream::iter([Ok(Bytes::from_static(b"{\"t\":\"x\",\"c\":2}\n"))]);
+        let stream = ExecStream::from_chunks(body).with_deadline(Duration::from_secs(3600));
+        let out = stream.collect().await.unwrap();
+        assert_eq!(out.exit_code, 2);
+    }
+}

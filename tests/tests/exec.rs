@@ -1,0 +1,443 @@
+//! `vms().stream` and `vms().run` against wiremock: the wire request, NDJSON decoding through
+//! the facade, error mapping, no retries, and aborting on drop.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use fastvm::exec::{Command, ExecEvent};
+use fastvm::{ApiErrorKind, Error, FastvmClient, RequestOptions};
+use fastvm_tests::schema;
+use futures::StreamExt as _;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const KEY: &str = "test-key-exec-0123456789";
+const VM: &str = "vm-exec-1";
+
+fn client(server: &MockServer) -> FastvmClient {
+    FastvmClient::builder()
+        .api_key(KEY)
+        .base_url(server.uri())
+        .build()
+        .expect("client")
+}
+
+/// An NDJSON body of `lines`, each checked against the spec's `ExecEvent` schema first.
+fn ndjson(lines: &[Value]) -> String {
+    let mut body = String::new();
+    for line in lines {
+        schema::validate_schema("ExecEvent", line, true).unwrap_or_else(|e| panic!("{line}: {e}"));
+        body.push_str(&line.to_string());
+        body.push('\n');
+    }
+    body
+}
+
+fn ndjson_response(body: impl Into<Vec<u8>>) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(body.into(), "application/x-ndjson")
+}
+
+fn exec_path() -> wiremock::matchers::PathExactMatcher {
+    path(format!("/v1/vms/{VM}/exec"))
+}
+
+#[tokio::test]
+async fn stream_sends_the_ndjson_request_and_decodes_the_events() {
+    let server = MockServer::start().await;
+    let expected_body = json!({
+        "command": ["sh", "-c", "cat; echo oops >&2; exit 3"],
+        "timeoutSec": 30,
+        "stdin": "aW5wdXQgYnl0ZXMK",
+    });
+    schema::validate_request("execVm", &expected_body).expect("request fixture matches the spec");
+    let body = ndjson(&[
+        json!({"t": "o", "d": "aW5wdXQg"}),
+        json!({"t": "o", "d": "Ynl0ZXMK"}),
+        json!({"t": "e", "d": "b29wcwo="}),
+        json!({"t": "x", "c": 3, "ms": 42}),
+    ]);
+    Mock::given(method("POST"))
+        .and(exec_path())
+        .and(header("accept", "application/x-ndjson"))
+        .and(header("content-type", "application/json"))
+        .and(header("x-api-key", KEY))
+        .and(body_json(&expected_body))
+        .respond_with(ndjson_response(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let command = Command::shell("cat; echo oops >&2; exit 3")
+        .timeout_sec(30)
+        .stdin(b"input bytes\n".to_vec());
+    let mut stream = client(&server).vms().stream(VM, command).await.expect("stream");
+    let mut events = Vec::new();
+    while let Some(event) = stream.next().await {
+        events.push(event.expect("event"));
+    }
+    assert_eq!(
+        events,
+        vec![
+            ExecEvent::Stdout(Bytes::from_static(b"input ")),
+            ExecEvent::Stdout(Bytes::from_static(b"bytes\n")),
+            ExecEvent::Stderr(Bytes::from_static(b"oops\n")),
+            ExecEvent::Exit {
+                code: 3,
+                timed_out: false,
+                duration_ms: Some(42),
+                diagnostic: None
+            },
+        ]
+    );
+    assert_eq!(stream.events_received(), 4);
+}
+
+#[tokio::test]
+async fn argv_without_options_sends_only_the_command() {
+    let server = MockServer::start().await;
+    let expected_body = json!({"command": ["python3", "-c", "print(1)"]});
+    schema::validate_request("execVm", &expected_body).expect("request fixture matches the spec");
+    Mock::given(method("POST"))
+        .and(exec_path())
+        .and(body_json(&expected_body))
+        .respond_with(ndjson_response(ndjson(&[
+            json!({"t": "o", "d": "MQo="}),
+            json!({"t": "x"}),
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = client(&server)
+        .vms()
+        .stream(VM, ["python3", "-c", "print(1)"])
+        .await
+        .expect("stream")
+        .collect()
+        .await
+        .expect("collect");
+    assert_eq!(out.stdout, b"1\n");
+    assert!(out.stderr.is_empty());
+    assert_eq!(out.exit_code, 0);
+    assert!(out.success());
+    assert_eq!(out.duration, None);
+}
+
+#[tokio::test]
+async fn collect_surfaces_timeout_duration_and_diagnostic() {
+    let server = MockServer::start().await;
+    let body = ndjson(&[
+        json!({"t": "e", "d": "c2xlZXBpbmcK"}),
+        json!({"t": "x", "c": 137, "to": true, "ms": 1500, "d": "killed after timeout"}),
+    ]);
+    Mock::given(method("POST"))
+        .and(exec_path())
+        .respond_with(ndjson_response(body))
+        .mount(&server)
+        .await;
+    let out = client(&server)
+        .vms()
+        .stream(VM, "sleep 100")
+        .await
+        .expect("stream")
+        .collect()
+        .await
+        .expect("collect");
+    assert_eq!(out.stderr, b"sleeping\n");
+    assert_eq!(out.exit_code, 137);
+    assert!(out.timed_out);
+    assert!(!out.success());
+    assert_eq!(out.duration, Some(Duration::from_millis(1500)));
+    assert_eq!(out.diagnostic.as_deref(), Some("killed after timeout"));
+}
+
+#[tokio::test]
+async fn tee_copies_both_streams_and_returns_the_exit() {
+    let server = MockServer::start().await;
+    let body = ndjson(&[
+        json!({"t": "o", "d": "b25lCg=="}),
+        json!({"t": "e", "d": "dHdvCg=="}),
+        json!({"t": "unknown-future-kind", "d": "ignored"}),
+        json!({"t": "o", "d": "dGhyZWUK"}),
+        json!({"t": "x", "c": 1}),
+    ]);
+    Mock::given(method("POST"))
+        .and(exec_path())
+        .respond_with(ndjson_response(body))
+        .mount(&server)
+        .await;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let exit = client(&server)
+        .vms()
+        .stream(VM, "x")
+        .await
+        .expect("stream")
+        .tee(&mut out, &mut err)
+        .await
+        .expect("tee");
+    assert_eq!(out, b"one\nthree\n");
+    assert_eq!(err, b"two\n");
+    assert_eq!(exit.code, 1);
+    assert!(!exit.timed_out);
+    assert!(!exit.success());
+}
+
+#[tokio::test]
+async fn unknown_event_types_are_kept_raw() {
+    let server = MockServer::start().await;
+    let body = "{\"t\":\"hb\",\"seq\":1}\n{\"t\":\"x\"}\n";
+    Mock::given(method("POST"))
+        .and(exec_path())
+        .respond_with(ndjson_response(body))
+        .mount(&server)
+        .await;
+    let mut stream = client(&server).vms().stream(VM, "x").await.expect("stream");
+    assert_eq!(
+        stream.next().await.expect("an event").expect("decodes"),
+        ExecEvent::Unknown {
+            kind: "hb".into(),
+            raw: "{\"t\":\"hb\",\"seq\":1}".into()
+        }
+    );
+    assert!(stream.next().await.expect("exit").expect("decodes").is_exit());
+    assert!(stream.next().await.is_none());
+}
+
+#[tokio::test]
+async fn a_body_without_the_exit_event_is_stream_closed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(exec_path())
+        .respond_with(ndjson_response(ndjson(&[
+            json!({"t": "o", "d": "YQ=="}),
+            json!({"t": "o", "d": "Yg=="}),
+        ])))
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .vms()
+        .stream(VM, "x")
+        .await
+        .expect("stream")
+        .collect()
+        .await
+        .expect_err("no exit event");
+    assert!(matches!(err, Error::StreamClosed { events: 2 }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_malformed_line_is_a_decode_error_with_its_line_number() {
+    let server = MockServer::start().await;
+    let body = "{\"t\":\"o\",\"d\":\"YQ==\"}\n\n{\"t\":\"o\",\"d\":\"%%%\"}\n{\"t\":\"x\"}\n";
+    Mock::given(method("POST"))
+        .and(exec_path())
+        .respond_with(ndjson_response(body))
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .vms()
+        .stream(VM, "x")
+        .await
+        .expect("stream")
+        .collect()
+        .await
+        .expect_err("bad base64");
+    match err {
+        Error::StreamDecode { line, snippet, .. } => {
+            assert_eq!(line, 3);
+            assert!(snippet.contains("%%%"), "{snippet}");
+        }
+        other => panic!("expected StreamDecode, got {other:?}"),
+    }
+}
+
+async fn error_answer(status: u16, message: &str) -> (Error, MockServer) {
+    let server = MockServer::start().await;
+    let body = json!({"error": message});
+    schema::validate_response("execVm", status, &body).expect("error fixture matches the spec");
+    Mock::given(method("POST"))
+        .and(exec_path())
+        .respond_with(ResponseTemplate::new(status).set_body_json(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client(&server).vms().stream(VM, "x").await.expect_err("an API error");
+    (err, server)
+}
+
+#[tokio::test]
+async fn not_found_maps_to_an_api_error() {
+    let (err, _server) = error_answer(404, "vm not found").await;
+    assert!(err.is_not_found(), "{err:?}");
+    let api = err.api().expect("an API error");
+    assert_eq!(api.status.as_u16(), 404);
+    assert_eq!(api.kind, ApiErrorKind::NotFound);
+    assert_eq!(api.message, "vm not found");
+    assert_eq!(api.operation, Some("execVm"));
+    assert!(!err.to_string().contains(KEY));
+}
+
+#[tokio::test]
+async fn bad_gateway_maps_to_an_api_error_and_is_not_retried() {
+    // `.expect(1)` in error_answer: verified when the server drops.
+    let (err, _server) = error_answer(502, "vm host unreachable").await;
+    let api = err.api().expect("an API error");
+    assert_eq!(api.status.as_u16(), 502);
+    assert_eq!(api.kind, ApiErrorKind::Server);
+    assert_eq!(api.message, "vm host unreachable");
+    assert!(err.is_retryable(), "the caller may retry a 502 itself");
+}
+
+#[tokio::test]
+async fn unavailable_is_not_retried_even_with_retries_configured() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(exec_path())
+        .respond_with(
+            ResponseTemplate::new(503)
+                .set_body_json(json!({"error": "busy"}))
+                .insert_header("retry-after-ms", "1"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = FastvmClient::builder()
+        .api_key(KEY)
+        .base_url(server.uri())
+        .max_retries(3)
+        .build()
+        .expect("client");
+    let err = client
+        .with_options(RequestOptions::new().max_retries(3))
+        .vms()
+        .stream(VM, "x")
+        .await
+        .expect_err("503");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn invalid_commands_are_rejected_before_sending() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let vms_client = client(&server);
+    let empty: Vec<String> = Vec::new();
+    let err = vms_client.vms().stream(VM, empty).await.expect_err("empty argv");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    let err = vms_client
+        .vms()
+        .stream(VM, Command::shell("true").timeout_sec(0))
+        .await
+        .expect_err("zero timeout");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn run_returns_the_buffered_result_with_truncation_flags() {
+    let server = MockServer::start().await;
+    let response = json!({
+        "exitCode": 2,
+        "stdout": "partial output",
+        "stderr": "err",
+        "timedOut": false,
+        "stdoutTruncated": true,
+        "stderrTruncated": false,
+        "durationMs": 77,
+    });
+    schema::validate_response("execVm", 200, &response).expect("response fixture matches the spec");
+    let expected_body = json!({"command": ["sh", "-c", "yes | head -c 5000000"], "timeoutSec": 10});
+    Mock::given(method("POST"))
+        .and(exec_path())
+        .and(header("accept", "application/json"))
+        .and(header("x-api-key", KEY))
+        .and(body_json(&expected_body))
+        .respond_with(ResponseTemplate::new(200).set_body_json(response))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = client(&server)
+        .vms()
+        .run(VM, Command::shell("yes | head -c 5000000").timeout_sec(10))
+        .await
+        .expect("a non-zero exit is a result");
+    assert_eq!(out.exit_code, 2);
+    assert_eq!(out.stdout, "partial output");
+    assert_eq!(out.stderr, "err");
+    assert!(out.stdout_truncated);
+    assert!(!out.stderr_truncated);
+    assert!(!out.timed_out);
+    assert_eq!(out.duration_ms, 77);
+}
+
+#[tokio::test]
+async fn run_is_not_retried_on_502() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(exec_path())
+        .respond_with(ResponseTemplate::new(502).set_body_json(json!({"error": "host down"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client(&server).vms().run(VM, "true").await.expect_err("502");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(502));
+}
+
+/// Dropping the stream mid-command closes the connection: a raw HTTP server sends one event,
+/// keeps the response open, and reports when the client hangs up.
+#[tokio::test]
+async fn dropping_the_stream_aborts_the_request() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Read the head and the (small) JSON body.
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") || !request.ends_with(b"}") {
+            let n = socket.read(&mut buf).await.expect("read");
+            assert!(n > 0, "client closed before sending the request");
+            request.extend_from_slice(&buf[..n]);
+        }
+        let line = b"{\"t\":\"o\",\"d\":\"c3RhcnRlZAo=\"}\n";
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n";
+        socket.write_all(head.as_bytes()).await.expect("write head");
+        socket
+            .write_all(format!("{:x}\r\n", line.len()).as_bytes())
+            .await
+            .expect("write");
+        socket.write_all(line).await.expect("write");
+        socket.write_all(b"\r\n").await.expect("write");
+        // Never finish the body: only the client closing the connection ends this read.
+        let closed = loop {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => break true,
+                Ok(_) => continue,
+            }
+        };
+        let _ = closed_tx.send(closed);
+    });
+    let client = FastvmClient::builder()
+        .api_key(KEY)
+        .base_url(format!("http://{addr}"))
+        .build()
+        .expect("client");
+    let mut stream = client.vms().stream(VM, "sleep 3600").await.expect("stream");
+    assert_eq!(
+        stream.next().await.expect("event").expect("decodes"),
+        ExecEvent::Stdout(Bytes::from_static(b"started\n"))
+    );
+    drop(stream);
+    // The guard only keeps a broken build from hanging CI; it is not what is asserted.
+    let closed = tokio::time::timeout(Duration::from_secs(30), closed_rx)
+        .await
+        .expect("the connection was not closed after the stream was dropped")
+        .expect("server task");
+    assert!(closed);
+}
