@@ -559,3 +559,309 @@ fn merge(src: &Path, dst: &Path) -> Result<(), FileTransferError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    const LIMITS: Limits = Limits {
+        max_entries: 1000,
+        max_total_bytes: 1 << 30,
+    };
+
+    fn pack(dir: &Path) -> Vec<u8> {
+        let (tx, mut rx) = mpsc::channel(DEPTH);
+        let dir = dir.to_path_buf();
+        let t = std::thread::spawn(move || pack_dir(&dir, tx));
+        let mut out = Vec::new();
+        while let Some(chunk) = rx.blocking_recv() {
+            out.extend_from_slice(&chunk.unwrap());
+        }
+        t.join().unwrap().unwrap();
+        out
+    }
+
+    fn gz(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        build(&mut b);
+        let tar = b.into_inner().unwrap();
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&tar).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// Appends an entry with a raw name (tar's own setters refuse `..` and absolute paths).
+    fn raw(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]) {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(l) = link {
+            h.as_old_mut().linkname[..l.len()].copy_from_slice(l.as_bytes());
+        }
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_600_000_000);
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+
+    fn file(b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
+        raw(b, name, tar::EntryType::Regular, None, data);
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Extracts `archive` to `<tmp>/dest` and expects an `Archive` refusal that leaves the parent
+    /// directory exactly as it was (no `dest`, no staging directory) and nothing outside.
+    fn refused(archive: &[u8], limits: Limits, needle: &str) {
+        let tmp = tempfile::tempdir().unwrap();
+        let parent = tmp.path().join("p");
+        fs::create_dir(&parent).unwrap();
+        let dest = parent.join("dest");
+        let err = extract_into_place(io::Cursor::new(archive), &dest, limits).unwrap_err();
+        assert_eq!(err.kind, Kind::Archive, "{err}");
+        assert!(err.message.contains(needle), "{err}");
+        assert!(names(&parent).is_empty(), "left behind: {:?}", names(&parent));
+        assert_eq!(names(tmp.path()), vec!["p".to_string()]);
+    }
+
+    #[test]
+    fn round_trip_keeps_tree_modes_and_links() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        fs::create_dir_all(src.join("a/b/c")).unwrap();
+        fs::create_dir_all(src.join("empty/deeper")).unwrap();
+        fs::write(src.join("a/b/c/deep.txt"), b"deep").unwrap();
+        fs::write(src.join("ünï cødé 'q' \"d\".txt"), b"names").unwrap();
+        fs::write(src.join("empty.bin"), b"").unwrap();
+        let all: Vec<u8> = (0..=255).collect();
+        fs::write(src.join("bytes"), &all).unwrap();
+        fs::write(src.join("run.sh"), b"#!/bin/sh\n").unwrap();
+        fs::set_permissions(src.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+        symlink("a/b/c/deep.txt", src.join("link")).unwrap();
+        symlink("/etc/passwd", src.join("a/outside")).unwrap();
+        fs::remove_file(src.join("a/outside")).unwrap();
+
+        let bytes = pack(&src);
+        let dest = tmp.path().join("out/dest");
+        let stats = extract_into_place(io::Cursor::new(&bytes), &dest, LIMITS).unwrap();
+        assert!(stats.entries >= 10, "{stats:?}");
+        assert_eq!(fs::read(dest.join("a/b/c/deep.txt")).unwrap(), b"deep");
+        assert_eq!(fs::read(dest.join("ünï cødé 'q' \"d\".txt")).unwrap(), b"names");
+        assert_eq!(fs::read(dest.join("bytes")).unwrap(), all);
+        assert_eq!(fs::read(dest.join("empty.bin")).unwrap(), b"");
+        assert!(dest.join("empty/deeper").is_dir());
+        let mode = fs::metadata(dest.join("run.sh")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755);
+        assert_eq!(fs::read_link(dest.join("link")).unwrap(), Path::new("a/b/c/deep.txt"));
+        assert_eq!(names(&tmp.path().join("out")), vec!["dest".to_string()]);
+    }
+
+    #[test]
+    fn packing_never_follows_symlinks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("secret");
+        fs::write(&outside, b"TOP SECRET").unwrap();
+        let src = tmp.path().join("src");
+        fs::create_dir(&src).unwrap();
+        symlink(&outside, src.join("planted")).unwrap();
+        let bytes = pack(&src);
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        let mut saw = false;
+        for e in archive.entries().unwrap() {
+            let mut e = e.unwrap();
+            if e.path().unwrap().ends_with("planted") {
+                saw = true;
+                assert_eq!(e.header().entry_type(), tar::EntryType::Symlink);
+                let mut body = Vec::new();
+                e.read_to_end(&mut body).unwrap();
+                assert!(body.is_empty());
+            }
+        }
+        assert!(saw);
+    }
+
+    #[test]
+    fn refuses_parent_components() {
+        refused(&gz(|b| file(b, "../evil", b"x")), LIMITS, "..");
+        refused(&gz(|b| file(b, "ok/../../evil", b"x")), LIMITS, "..");
+    }
+
+    #[test]
+    fn refuses_absolute_paths() {
+        refused(&gz(|b| file(b, "/tmp/fastvm-abs-evil", b"x")), LIMITS, "absolute");
+        assert!(!Path::new("/tmp/fastvm-abs-evil").exists());
+    }
+
+    #[test]
+    fn refuses_escaping_symlinks() {
+        refused(
+            &gz(|b| raw(b, "etc", tar::EntryType::Symlink, Some("/etc"), b"")),
+            LIMITS,
+            "outside",
+        );
+        refused(
+            &gz(|b| raw(b, "a/up", tar::EntryType::Symlink, Some("../.."), b"")),
+            LIMITS,
+            "outside",
+        );
+        // Each link is harmless alone; through the first, the second leaves the destination.
+        refused(
+            &gz(|b| {
+                raw(b, "a/", tar::EntryType::Directory, None, b"");
+                raw(b, "a/l", tar::EntryType::Symlink, Some(".."), b"");
+                raw(b, "b", tar::EntryType::Symlink, Some("a/l/.."), b"");
+            }),
+            LIMITS,
+            "outside",
+        );
+        // A link created after the one that goes through it.
+        refused(
+            &gz(|b| {
+                raw(b, "b", tar::EntryType::Symlink, Some("a/l/.."), b"");
+                raw(b, "a/", tar::EntryType::Directory, None, b"");
+                raw(b, "a/l", tar::EntryType::Symlink, Some(".."), b"");
+            }),
+            LIMITS,
+            "outside",
+        );
+    }
+
+    #[test]
+    fn never_writes_through_a_symlink() {
+        // `sub/link -> ..` points inside, but `sub/link/x` would be written through it.
+        refused(
+            &gz(|b| {
+                raw(b, "sub/", tar::EntryType::Directory, None, b"");
+                raw(b, "sub/link", tar::EntryType::Symlink, Some(".."), b"");
+                file(b, "sub/link/x", b"x");
+            }),
+            LIMITS,
+            "through the symlink",
+        );
+    }
+
+    #[test]
+    fn refuses_escaping_hard_links_and_devices() {
+        refused(
+            &gz(|b| raw(b, "h", tar::EntryType::Link, Some("../../etc/passwd"), b"")),
+            LIMITS,
+            "outside",
+        );
+        refused(
+            &gz(|b| raw(b, "h", tar::EntryType::Link, Some("/etc/passwd"), b"")),
+            LIMITS,
+            "outside",
+        );
+        refused(
+            &gz(|b| raw(b, "dev", tar::EntryType::Char, None, b"")),
+            LIMITS,
+            "unsupported",
+        );
+        refused(
+            &gz(|b| raw(b, "blk", tar::EntryType::Block, None, b"")),
+            LIMITS,
+            "unsupported",
+        );
+        refused(
+            &gz(|b| raw(b, "fifo", tar::EntryType::Fifo, None, b"")),
+            LIMITS,
+            "unsupported",
+        );
+    }
+
+    #[test]
+    fn hard_links_inside_work() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("d");
+        let archive = gz(|b| {
+            file(b, "f", b"data");
+            raw(b, "g", tar::EntryType::Link, Some("f"), b"");
+        });
+        extract_into_place(io::Cursor::new(archive), &dest, LIMITS).unwrap();
+        assert_eq!(fs::read(dest.join("g")).unwrap(), b"data");
+    }
+
+    #[test]
+    fn caps_entries_and_bytes() {
+        let many = gz(|b| {
+            for i in 0..11 {
+                file(b, &format!("f{i}"), b"x");
+            }
+        });
+        refused(
+            &many,
+            Limits {
+                max_entries: 10,
+                max_total_bytes: 1 << 20,
+            },
+            "entries",
+        );
+        let big = gz(|b| {
+            file(b, "a", &[0u8; 600]);
+            file(b, "b", &[0u8; 600]);
+        });
+        refused(
+            &big,
+            Limits {
+                max_entries: 10,
+                max_total_bytes: 1000,
+            },
+            "bytes",
+        );
+    }
+
+    #[test]
+    fn corrupt_or_truncated_archives_leave_nothing() {
+        let good = gz(|b| {
+            file(b, "a", &[7u8; 100_000]);
+            file(b, "b", b"b");
+        });
+        refused(&good[..good.len() / 2], LIMITS, "corrupt");
+        refused(b"definitely not gzip", LIMITS, "corrupt");
+        let mut bad_crc = good.clone();
+        let n = bad_crc.len();
+        bad_crc[n - 6] ^= 0xff;
+        refused(&bad_crc, LIMITS, "corrupt");
+    }
+
+    #[test]
+    fn abandoned_stream_leaves_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("d");
+        let good = gz(|b| file(b, "a", &[1u8; 300_000]));
+        let (tx, rx) = mpsc::channel(DEPTH);
+        tx.blocking_send(Some(Bytes::copy_from_slice(&good[..good.len() / 2])))
+            .unwrap();
+        drop(tx);
+        let err = extract_into_place(ChannelReader::new(rx), &dest, LIMITS).unwrap_err();
+        assert_eq!(err.kind, Kind::Io, "{err}");
+        assert!(names(tmp.path()).is_empty());
+    }
+
+    #[test]
+    fn merges_into_an_existing_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("d");
+        fs::create_dir_all(dest.join("sub")).unwrap();
+        fs::write(dest.join("keep"), b"mine").unwrap();
+        fs::write(dest.join("sub/old"), b"old").unwrap();
+        let archive = gz(|b| {
+            raw(b, "sub/", tar::EntryType::Directory, None, b"");
+            file(b, "sub/new", b"new");
+            file(b, "top", b"top");
+        });
+        extract_into_place(io::Cursor::new(archive), &dest, LIMITS).unwrap();
+        assert_eq!(names(&dest), vec!["keep", "sub", "top"]);
+        assert_eq!(names(&dest.join("sub")), vec!["new", "old"]);
+        assert_eq!(names(tmp.path()), vec!["d"]);
+    }
+}
