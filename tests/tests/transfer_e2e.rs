@@ -224,8 +224,9 @@ async fn a_cancelled_download_leaves_no_partial_file() {
     });
     let download = client.download(&id, s(&remote), out.join("big.bin"), opts);
     tokio::select! {
-        r = download => panic!("the download finished before it was cancelled: {r:?}"),
+        biased;
         _ = rx => {}
+        r = download => panic!("the download finished before it was cancelled: {r:?}"),
     }
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "a partial file was left");
 }
