@@ -1,0 +1,134 @@
+//! One module per command group, and what they share: the [`Ctx`] and the [`CliError`].
+
+pub mod cp;
+pub mod exec;
+pub mod firewall;
+pub mod output;
+pub mod quota;
+pub mod run;
+pub mod service;
+pub mod snapshot;
+pub mod ssh_key;
+pub mod vm;
+
+use std::fmt;
+use std::process::ExitCode;
+
+use fastvm::FastvmClient;
+
+/// What every command needs: the client and the output mode.
+pub struct Ctx {
+    pub client: FastvmClient,
+    pub json: bool,
+}
+
+impl Ctx {
+    /// Builds the client from the flags (clap already folded in the environment variables).
+    pub fn new(api_key: Option<&str>, base_url: Option<&str>, json: bool) -> Result<Self> {
+        let api_key = api_key
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| CliError::Other("no API key: pass --api-key or set FASTVM_API_KEY".to_string()))?;
+        let mut builder = FastvmClient::builder()
+            .api_key(api_key)
+            .user_agent(concat!("fastvm-cli/", env!("CARGO_PKG_VERSION")));
+        // An empty FASTVM_BASE_URL means the default, as in the SDKs.
+        if let Some(url) = base_url.map(str::trim).filter(|u| !u.is_empty()) {
+            builder = builder.base_url(url);
+        }
+        Ok(Ctx {
+            client: builder.build()?,
+            json,
+        })
+    }
+}
+
+/// Why a command failed. Messages never contain the API key or a presigned URL's signature:
+/// SDK errors are already redacted, and nothing else here prints either.
+#[derive(Debug)]
+pub enum CliError {
+    /// An SDK call failed.
+    Api(fastvm::Error),
+    /// The arguments make no sense together (exit status 2, like clap's own usage errors).
+    Usage(String),
+    /// Anything else (a local file that cannot be read, bad JSON input, ...).
+    Other(String),
+}
+
+impl CliError {
+    /// Prints `error: ...` to stderr and gives the exit status.
+    pub fn report(self) -> ExitCode {
+        eprintln!("error: {self}");
+        match self {
+            CliError::Usage(_) => ExitCode::from(2),
+            _ => ExitCode::from(1),
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Api(e) => write!(f, "{e}"),
+            CliError::Usage(m) | CliError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<fastvm::Error> for CliError {
+    fn from(e: fastvm::Error) -> Self {
+        CliError::Api(e)
+    }
+}
+
+/// Result of a command: the process exit status on success.
+pub type Result<T = u8, E = CliError> = std::result::Result<T, E>;
+
+/// Parses `KEY=VALUE` (the value may be empty and may contain `=`).
+pub fn parse_key_value(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+/// Reads a local file, or stdin for `-`.
+pub fn read_input(path: &str) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    if path == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::Other(format!("reading stdin: {e}")))?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).map_err(|e| CliError::Other(format!("reading {path}: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_value_parsing() {
+        assert_eq!(parse_key_value("a=b").unwrap(), ("a".into(), "b".into()));
+        assert_eq!(parse_key_value("a=").unwrap(), ("a".into(), "".into()));
+        assert_eq!(parse_key_value("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert!(parse_key_value("=b").is_err());
+        assert!(parse_key_value("ab").is_err());
+    }
+
+    #[test]
+    fn missing_key_is_an_error_that_names_the_variable() {
+        let e = Ctx::new(None, None, false).err().unwrap();
+        assert!(e.to_string().contains("FASTVM_API_KEY"));
+        assert!(Ctx::new(Some("  "), None, false).is_err());
+    }
+
+    #[test]
+    fn bad_base_url_error_does_not_echo_the_key() {
+        let e = Ctx::new(Some("sekrit-key-123"), Some("ftp://x"), false).err().unwrap();
+        assert!(!e.to_string().contains("sekrit"));
+    }
+}

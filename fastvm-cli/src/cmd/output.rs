@@ -1,0 +1,124 @@
+//! Printing results: the wire JSON (`--json`) or plain aligned tables.
+
+use std::io::Write as _;
+
+use serde::Serialize;
+
+use super::{CliError, Result};
+
+/// Prints `value` as pretty JSON on stdout (its wire form: the generated types serialize with
+/// the API's field names).
+pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Other(format!("encoding JSON: {e}")))?;
+    print_out(&text);
+    Ok(())
+}
+
+/// Writes a line to stdout, ignoring a closed pipe (`fastvm vm ls | head -1` is not an error).
+pub fn print_out(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
+/// A table printed as left-aligned columns separated by two spaces, headers in capitals.
+pub struct Table {
+    headers: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column headers.
+    pub fn new(headers: &[&'static str]) -> Self {
+        Table {
+            headers: headers.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row (one cell per header).
+    pub fn row(&mut self, cells: Vec<String>) {
+        debug_assert_eq!(cells.len(), self.headers.len());
+        self.rows.push(cells);
+    }
+
+    /// The table as text, one line per row, no trailing spaces.
+    pub fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(display_cell(cell).chars().count());
+            }
+        }
+        let mut text = String::new();
+        let header: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
+        for row in std::iter::once(&header).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+                let cell = display_cell(cell);
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                line.push_str(&cell);
+                line.extend(std::iter::repeat_n(' ', w - cell.chars().count()));
+            }
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Prints the table on stdout.
+    pub fn print(&self) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(self.render().as_bytes());
+    }
+}
+
+/// Control characters from the server (a VM name, say) must not move the terminal's cursor.
+fn display_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.is_empty() {
+        return "-".into();
+    }
+    if cell.chars().any(char::is_control) {
+        return cell
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect::<String>()
+            .into();
+    }
+    cell.into()
+}
+
+/// Prints `key: value` lines with the values aligned.
+pub fn fields(pairs: &[(&str, String)]) {
+    let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut out = std::io::stdout().lock();
+    for (k, v) in pairs {
+        let _ = writeln!(out, "{k:<width$}  {}", display_cell(v));
+    }
+}
+
+/// A timestamp in the compact, sortable form used in tables.
+pub fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns_and_marks_empty_cells() {
+        let mut t = Table::new(&["ID", "NAME"]);
+        t.row(vec!["a".into(), "first".into()]);
+        t.row(vec!["long-id".into(), "".into()]);
+        assert_eq!(t.render(), "ID       NAME\na        first\nlong-id  -\n");
+    }
+
+    #[test]
+    fn table_neutralizes_control_characters() {
+        let mut t = Table::new(&["NAME"]);
+        t.row(vec!["evil\x1b[2Jname".into()]);
+        assert!(!t.render().contains('\x1b'));
+    }
+}

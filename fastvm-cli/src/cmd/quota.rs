@@ -1,0 +1,36 @@
+//! `fastvm quota` and `fastvm health`.
+
+use super::output::{self, Table};
+use super::{Ctx, Result};
+
+/// Prints the org's quota limits and usage.
+pub async fn quota(ctx: &Ctx) -> Result {
+    let q = ctx.client.quotas().retrieve().await?;
+    if ctx.json {
+        output::json(&q)?;
+        return Ok(0);
+    }
+    let mut t = Table::new(&["RESOURCE", "USED", "LIMIT"]);
+    let rows = [
+        ("vcpu", q.usage.vcpu, q.limits.vcpu),
+        ("memory_mib", q.usage.memory_mi_b, q.limits.memory_mi_b),
+        ("disk_gib", q.usage.disk_gi_b, q.limits.disk_gi_b),
+        ("snapshots", q.usage.snapshot_count, q.limits.snapshot_count),
+    ];
+    for (name, used, limit) in rows {
+        t.row(vec![name.to_string(), used.to_string(), limit.to_string()]);
+    }
+    t.print();
+    Ok(0)
+}
+
+/// Checks that the API answers.
+pub async fn health(ctx: &Ctx) -> Result {
+    let h = ctx.client.health().check().await?;
+    if ctx.json {
+        output::json(&h)?;
+    } else {
+        output::print_out(h.status.as_deref().unwrap_or("ok"));
+    }
+    Ok(0)
+}

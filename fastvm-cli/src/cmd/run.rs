@@ -1,0 +1,102 @@
+//! `fastvm run -- CMD...`: a throwaway VM for one command.
+
+use std::io::IsTerminal as _;
+
+use clap::Args;
+use tokio::sync::watch;
+
+use super::exec::{build_command, stream_command};
+use super::vm::LaunchOpts;
+use super::{CliError, Ctx, Result};
+
+/// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// `run` arguments.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The VM is deleted when the command ends, when anything fails after the launch, and on Ctrl-C
+(press it twice to stop waiting for the deletion). Exit status: the command's (124 when
+--timeout killed it), 130 after Ctrl-C, 1 when launching, running or deleting failed.")]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub launch: LaunchOpts,
+    /// Kill the command after this many seconds (server-side)
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Send this process's stdin to the command (read whole before the VM is launched)
+    #[arg(long, short = 'i')]
+    pub stdin: bool,
+    /// The command and its arguments
+    #[arg(last = true, required = true, num_args = 1.., value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Runs `run`.
+pub async fn run(ctx: &Ctx, a: RunArgs) -> Result {
+    let command = build_command(a.command, a.timeout, a.stdin)?;
+    let interrupts = listen_for_ctrl_c();
+    let mut first = interrupts.clone();
+
+    // The launch request itself is not raced against Ctrl-C: dropping it midway could leave a
+    // VM whose id we never learn. It is one short request; an interrupt is acted on after it.
+    let launched = ctx.client.vms().launch_no_wait(a.launch.params()).await?;
+    let id = launched.vm.id;
+    if std::io::stderr().is_terminal() && !ctx.json {
+        eprintln!("fastvm: launched VM {id}");
+    }
+
+    let work = async {
+        if launched.vm.status.0 != "running" {
+            ctx.client.wait_for_vm_ready(&id, a.launch.wait()).await?;
+        }
+        stream_command(ctx, &id, command).await
+    };
+    let outcome = tokio::select! {
+        biased;
+        _ = interrupted(&mut first, 1) => None,
+        r = work => Some(r),
+    };
+
+    if outcome.is_none() {
+        eprintln!("fastvm: interrupted; deleting VM {id} (Ctrl-C again to stop waiting)");
+    }
+    let mut second = interrupts.clone();
+    let vms = ctx.client.vms();
+    let deleted = tokio::select! {
+        r = vms.delete(&id) => Some(r),
+        _ = interrupted(&mut second, 2) => None,
+    };
+    let delete_error = match deleted {
+        Some(Ok(_)) => None,
+        Some(Err(e)) if e.is_not_found() => None,
+        Some(Err(e)) => Some(format!("deleting VM {id}: {e}")),
+        None => Some(format!("VM {id} may still exist: delete it with `fastvm vm rm {id}`")),
+    };
+
+    match (outcome, delete_error) {
+        // A VM left behind costs money: that outranks the command's own status.
+        (_, Some(msg)) => Err(CliError::Other(msg)),
+        (None, None) => Ok(EXIT_INTERRUPTED),
+        (Some(r), None) => r,
+    }
+}
+
+/// Counts Ctrl-C presses from the moment it is called (the handler replaces the default
+/// "terminate at once", which would leave the VM running).
+fn listen_for_ctrl_c() -> watch::Receiver<u32> {
+    let (tx, rx) = watch::channel(0u32);
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            tx.send_modify(|n| *n += 1);
+        }
+    });
+    rx
+}
+
+/// Resolves once at least `n` Ctrl-C presses were seen; never if signals are unavailable.
+async fn interrupted(rx: &mut watch::Receiver<u32>, n: u32) {
+    if rx.wait_for(|&count| count >= n).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

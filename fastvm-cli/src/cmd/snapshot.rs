@@ -1,0 +1,123 @@
+//! `fastvm snapshot ...`: create, list, inspect, delete, rename and restore snapshots.
+
+use std::time::Duration;
+
+use clap::Subcommand;
+use fastvm::types::Snapshot;
+use fastvm::wait::WaitOptions;
+
+use super::output::{self, Table};
+use super::{Ctx, Result};
+
+/// Snapshot subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCmd {
+    /// Snapshot a running or paused VM
+    Create {
+        /// VM id
+        vm: String,
+        /// Snapshot name (default: snapshot-<vm id prefix>)
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+    },
+    /// List snapshots
+    #[command(alias = "list")]
+    Ls,
+    /// Show one snapshot
+    Get {
+        /// Snapshot id
+        id: String,
+    },
+    /// Delete snapshots
+    #[command(alias = "delete")]
+    Rm {
+        /// Snapshot ids
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Rename a snapshot
+    Rename {
+        /// Snapshot id
+        id: String,
+        /// The new name
+        name: String,
+    },
+    /// Launch a new VM from a snapshot and wait until it is running
+    Restore {
+        /// Snapshot id
+        id: String,
+        /// Name of the new VM
+        #[arg(long, short = 'n')]
+        name: Option<String>,
+        /// How long to wait for the VM to be running, in seconds
+        #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+        wait_timeout: u64,
+    },
+}
+
+/// Runs a `snapshot` subcommand.
+pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
+    let snapshots = ctx.client.snapshots();
+    match cmd {
+        SnapshotCmd::Create { vm, name } => print_one(ctx, &snapshots.create(&vm, name.as_deref()).await?)?,
+        SnapshotCmd::Ls => {
+            let list = snapshots.list().await?;
+            if ctx.json {
+                output::json(&list)?;
+            } else {
+                let mut t = Table::new(&["ID", "NAME", "STATUS", "VM", "CREATED"]);
+                for s in &list {
+                    t.row(vec![
+                        s.id.clone(),
+                        s.name.clone(),
+                        s.status.0.clone(),
+                        s.vm_id.clone(),
+                        output::time(&s.created_at),
+                    ]);
+                }
+                t.print();
+            }
+        }
+        SnapshotCmd::Get { id } => print_one(ctx, &snapshots.retrieve(&id).await?)?,
+        SnapshotCmd::Rm { ids } => {
+            let mut answers = Vec::new();
+            for id in &ids {
+                let r = snapshots.delete(id).await?;
+                if !ctx.json {
+                    output::print_out(&format!("deleted {}", r.id));
+                }
+                answers.push(r);
+            }
+            if ctx.json {
+                output::json(&answers)?;
+            }
+        }
+        SnapshotCmd::Rename { id, name } => print_one(ctx, &snapshots.update(&id, &name).await?)?,
+        SnapshotCmd::Restore { id, name, wait_timeout } => {
+            let mut params = fastvm::launch::snapshot(id);
+            if let Some(n) = name {
+                params = params.name(n);
+            }
+            let wait = WaitOptions::new().timeout(Duration::from_secs(wait_timeout));
+            let vm = ctx.client.vms().launch_with(params, wait).await?;
+            super::vm::print_launched(ctx, &vm)?;
+        }
+    }
+    Ok(0)
+}
+
+fn print_one(ctx: &Ctx, s: &Snapshot) -> Result<()> {
+    if ctx.json {
+        return output::json(s);
+    }
+    let services: Vec<String> = s.services.iter().map(|v| format!("{}:{}", v.name, v.port)).collect();
+    output::fields(&[
+        ("id", s.id.clone()),
+        ("name", s.name.clone()),
+        ("status", s.status.0.clone()),
+        ("vm", s.vm_id.clone()),
+        ("created", output::time(&s.created_at)),
+        ("services", services.join(", ")),
+    ]);
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! `fastvm vm ...`: launch, list, inspect, delete, rename, pause and resume VMs.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use fastvm::launch::LaunchParams;
+use fastvm::resources::LaunchedVm;
+use fastvm::types::{TtlAction, UpdateVmRequest, Vm};
+use fastvm::wait::WaitOptions;
+
+use super::output::{self, Table};
+use super::{Ctx, Result, parse_key_value};
+
+/// VM subcommands.
+#[derive(Debug, Subcommand)]
+pub enum VmCmd {
+    /// Launch a VM (a machine type, or a snapshot restore) and wait until it is running
+    Launch(LaunchArgs),
+    /// List VMs
+    #[command(alias = "list")]
+    Ls {
+        /// Only VMs with this status (e.g. running, paused)
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show one VM
+    Get {
+        /// VM id
+        id: String,
+    },
+    /// Delete VMs
+    #[command(alias = "delete")]
+    Rm {
+        /// VM ids
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Rename a VM
+    Rename {
+        /// VM id
+        id: String,
+        /// The new name
+        name: String,
+    },
+    /// Pause a VM (idempotent)
+    Pause {
+        /// VM id
+        id: String,
+    },
+    /// Resume a paused VM and wait until it is running
+    Resume {
+        /// VM id
+        id: String,
+        /// Return as soon as the server accepted the resume, without waiting
+        #[arg(long)]
+        no_wait: bool,
+    },
+}
+
+/// What a VM is launched from, and how (shared by `vm launch` and `run`).
+#[derive(Debug, Clone, Args)]
+pub struct LaunchOpts {
+    /// Machine type to cold-boot (ignored with --snapshot)
+    #[arg(long, short = 'm', default_value = "c1m2", value_name = "TYPE")]
+    pub machine: String,
+    /// Restore from this snapshot instead of cold-booting
+    #[arg(long, short = 's', value_name = "SNAPSHOT_ID")]
+    pub snapshot: Option<String>,
+    /// VM name
+    #[arg(long, short = 'n')]
+    pub name: Option<String>,
+    /// Metadata entry (repeatable)
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub metadata: Vec<(String, String)>,
+    /// Environment variable injected at boot (repeatable)
+    #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub env: Vec<(String, String)>,
+    /// Disk size in GiB
+    #[arg(long, value_name = "GIB")]
+    pub disk_gib: Option<i64>,
+    /// TTL: after this many seconds of running time, apply --ttl-action
+    #[arg(long, value_name = "SECONDS")]
+    pub ttl: Option<u64>,
+    /// What the TTL does when it runs out
+    #[arg(long, value_enum, default_value_t = TtlActionArg::Pause, requires = "ttl")]
+    pub ttl_action: TtlActionArg,
+    /// How long to wait for the VM to be running, in seconds
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub wait_timeout: u64,
+}
+
+/// `--ttl-action` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TtlActionArg {
+    /// Pause the VM (the cycle re-arms on resume)
+    Pause,
+    /// Delete the VM
+    Delete,
+}
+
+impl LaunchOpts {
+    /// The SDK's launch parameters.
+    pub fn params(&self) -> LaunchParams {
+        let mut p = match &self.snapshot {
+            Some(id) => fastvm::launch::snapshot(id),
+            None => fastvm::launch::machine(&self.machine),
+        };
+        if let Some(n) = &self.name {
+            p = p.name(n);
+        }
+        for (k, v) in &self.metadata {
+            p = p.metadata(k, v);
+        }
+        for (k, v) in &self.env {
+            p = p.env(k, v);
+        }
+        if let Some(d) = self.disk_gib {
+            p = p.disk_gib(d);
+        }
+        if let Some(t) = self.ttl {
+            let action = match self.ttl_action {
+                TtlActionArg::Pause => TtlAction::Pause,
+                TtlActionArg::Delete => TtlAction::Delete,
+            };
+            p = p.ttl_seconds(t, action);
+        }
+        p
+    }
+
+    /// Polling options for the launch.
+    pub fn wait(&self) -> WaitOptions {
+        WaitOptions::new().timeout(Duration::from_secs(self.wait_timeout))
+    }
+}
+
+/// `vm launch` arguments.
+#[derive(Debug, Args)]
+pub struct LaunchArgs {
+    #[command(flatten)]
+    pub opts: LaunchOpts,
+    /// Print the server's first answer without waiting for the VM to run
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+/// Runs a `vm` subcommand.
+pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
+    let vms = ctx.client.vms();
+    match cmd {
+        VmCmd::Launch(a) => {
+            if a.no_wait {
+                let r = vms.launch_no_wait(a.opts.params()).await?;
+                if ctx.json {
+                    output::json(&r.vm)?;
+                } else {
+                    output::fields(&[
+                        ("id", r.vm.id.clone()),
+                        ("name", r.vm.name.clone()),
+                        ("status", r.vm.status.0.clone()),
+                    ]);
+                }
+            } else {
+                let vm = vms.launch_with(a.opts.params(), a.opts.wait()).await?;
+                print_launched(ctx, &vm)?;
+            }
+        }
+        VmCmd::Ls { status } => {
+            let list = vms.list(status.as_deref()).await?;
+            if ctx.json {
+                output::json(&list)?;
+            } else {
+                print_table(&list);
+            }
+        }
+        VmCmd::Get { id } => print_vm(ctx, &vms.retrieve(&id).await?)?,
+        VmCmd::Rm { ids } => {
+            let mut answers = Vec::new();
+            for id in &ids {
+                let r = vms.delete(id).await?;
+                if !ctx.json {
+                    output::print_out(&format!("deleted {}", r.id));
+                }
+                answers.push(r);
+            }
+            if ctx.json {
+                output::json(&answers)?;
+            }
+        }
+        VmCmd::Rename { id, name } => {
+            let request = UpdateVmRequest {
+                name: Some(name),
+                ..Default::default()
+            };
+            print_vm(ctx, &vms.update(&id, request).await?)?;
+        }
+        VmCmd::Pause { id } => print_vm(ctx, &vms.pause(&id).await?)?,
+        VmCmd::Resume { id, no_wait } => {
+            let mut vm = vms.resume(&id).await?;
+            if !no_wait && vm.status.0 != "running" {
+                vm = ctx.client.wait_for_vm_ready(&id, WaitOptions::default()).await?;
+            }
+            print_vm(ctx, &vm)?;
+        }
+    }
+    Ok(0)
+}
+
+/// Prints a freshly launched VM; a partial snapshot restore is reported on stderr.
+pub fn print_launched(ctx: &Ctx, launched: &LaunchedVm) -> Result<()> {
+    if ctx.json {
+        // The same shape as the API's launch answer: the VM plus snapshotRestoreWarnings.
+        let mut value = serde_json::to_value(&launched.vm).map_err(|e| super::CliError::Other(e.to_string()))?;
+        if let (Some(w), Some(obj)) = (&launched.snapshot_restore_warnings, value.as_object_mut()) {
+            let w = serde_json::to_value(w).map_err(|e| super::CliError::Other(e.to_string()))?;
+            obj.insert("snapshotRestoreWarnings".to_string(), w);
+        }
+        output::json(&value)?;
+    } else {
+        print_vm(ctx, &launched.vm)?;
+    }
+    if let Some(w) = &launched.snapshot_restore_warnings {
+        let names: Vec<&str> = w.unregistered_services.iter().map(|s| s.name.as_str()).collect();
+        eprintln!(
+            "warning: the snapshot's services could not be re-registered ({}); add them with `fastvm service add`",
+            if names.is_empty() {
+                "no names given".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Prints one VM: JSON, or one field per line.
+pub fn print_vm(ctx: &Ctx, vm: &Vm) -> Result<()> {
+    if ctx.json {
+        return output::json(vm);
+    }
+    let mut f = vec![
+        ("id", vm.id.clone()),
+        ("name", vm.name.clone()),
+        ("status", vm.status.0.clone()),
+        ("machine", vm.machine_name.clone().unwrap_or_default()),
+        ("cpu", vm.cpu.to_string()),
+        ("memory", format!("{} MiB", vm.memory_mi_b)),
+        ("disk", format!("{} GiB", vm.disk_gi_b)),
+        ("ipv6", vm.public_ipv6.clone().unwrap_or_default()),
+        ("source", vm.source_name.clone().unwrap_or_default()),
+        ("created", output::time(&vm.created_at)),
+    ];
+    if let Some(t) = &vm.paused_at {
+        f.push(("paused", output::time(t)));
+    }
+    if let Some(ttl) = &vm.ttl {
+        f.push(("ttl", format!("{}s, then {}", ttl.seconds, ttl.action)));
+    }
+    if let Some(m) = &vm.metadata {
+        let pairs: Vec<String> = m.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        f.push(("metadata", pairs.join(", ")));
+    }
+    if let Some(e) = &vm.env_vars {
+        // Values are often secrets: the table names the variables only (--json has them all).
+        let keys: Vec<&str> = e.0.keys().map(String::as_str).collect();
+        f.push(("env", keys.join(", ")));
+    }
+    output::fields(&f);
+    Ok(())
+}
+
+fn print_table(vms: &[Vm]) {
+    let mut t = Table::new(&[
+        "ID", "NAME", "STATUS", "MACHINE", "CPU", "MEM_MIB", "DISK_GIB", "CREATED",
+    ]);
+    for vm in vms {
+        t.row(vec![
+            vm.id.clone(),
+            vm.name.clone(),
+            vm.status.0.clone(),
+            vm.machine_name.clone().unwrap_or_default(),
+            vm.cpu.to_string(),
+            vm.memory_mi_b.to_string(),
+            vm.disk_gi_b.to_string(),
+            output::time(&vm.created_at),
+        ]);
+    }
+    t.print();
+}

@@ -1,0 +1,139 @@
+//! `fastvm`: the command-line client of the [fastvm](https://fastvm.org) microVM API.
+//!
+//! A single static binary built on the `fastvm` SDK: no runtime to install, fast to start.
+//!
+//! ```text
+//! export FASTVM_API_KEY=hlm_...
+//! fastvm vm launch --machine c1m2 --name dev      # launch and wait until running
+//! fastvm vm ls                                    # a table; add --json for the wire JSON
+//! fastvm exec VM_ID -- uname -a                   # streamed live, exit code propagated
+//! fastvm run -- sh -c 'make test'                 # launch, run, always delete
+//! fastvm cp ./src VM_ID:/root/src                 # upload a directory (progress bar)
+//! fastvm cp VM_ID:/root/out.log .                 # download a file
+//! ```
+//!
+//! Every command accepts `--json` (print the API's JSON instead of a table) and the connection
+//! flags `--api-key` / `--base-url`, which fall back to `FASTVM_API_KEY` / `FASTVM_BASE_URL`.
+//!
+//! Exit status: 0 on success; 1 when the command fails (the message goes to stderr as
+//! `error: ...`); 2 for usage errors. `exec` and `run` exit with the remote command's exit code
+//! instead, 124 when the server-side `--timeout` killed it (as coreutils `timeout` does), and
+//! 130 when `run` was interrupted with Ctrl-C.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd::{Ctx, cp, exec, firewall, quota, run, service, snapshot, ssh_key, vm};
+
+/// Command-line client for the fastvm microVM API.
+///
+/// Configure it with FASTVM_API_KEY (required) and FASTVM_BASE_URL (optional), or the
+/// --api-key / --base-url flags.
+#[derive(Debug, Parser)]
+#[command(name = "fastvm", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    /// API key sent as X-API-Key (never printed)
+    #[arg(long, env = "FASTVM_API_KEY", hide_env_values = true, global = true)]
+    api_key: Option<String>,
+
+    /// API base URL (default https://api.fastvm.org)
+    #[arg(long, env = "FASTVM_BASE_URL", global = true, value_name = "URL")]
+    base_url: Option<String>,
+
+    /// Print the API's JSON instead of human-readable tables
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage VMs: launch, ls, get, rm, rename, pause, resume
+    #[command(subcommand)]
+    Vm(vm::VmCmd),
+    /// Run a command in a VM, streaming its output; exits with the command's exit code
+    Exec(exec::ExecArgs),
+    /// Launch a VM, run a command in it, and delete the VM (also on failure or Ctrl-C)
+    Run(run::RunArgs),
+    /// Copy files or directories between this machine and a VM (VM:path syntax)
+    Cp(cp::CpArgs),
+    /// Manage snapshots: create, ls, get, rm, rename, restore
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCmd),
+    /// Show or change a VM's firewall policy
+    #[command(subcommand)]
+    Firewall(firewall::FirewallCmd),
+    /// Manage a VM's services exposed through the public HTTP proxy
+    #[command(subcommand)]
+    Service(service::ServiceCmd),
+    /// Manage a VM's authorized SSH keys
+    #[command(subcommand, name = "ssh-key")]
+    SshKey(ssh_key::SshKeyCmd),
+    /// Show the org's quota limits and usage
+    Quota,
+    /// Check that the API is reachable
+    Health,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = match Ctx::new(cli.api_key.as_deref(), cli.base_url.as_deref(), cli.json) {
+        Ok(ctx) => ctx,
+        Err(e) => return e.report(),
+    };
+    let result = match cli.command {
+        Command::Vm(c) => vm::run(&ctx, c).await,
+        Command::Exec(a) => exec::run(&ctx, a).await,
+        Command::Run(a) => run::run(&ctx, a).await,
+        Command::Cp(a) => cp::run(&ctx, a).await,
+        Command::Snapshot(c) => snapshot::run(&ctx, c).await,
+        Command::Firewall(c) => firewall::run(&ctx, c).await,
+        Command::Service(c) => service::run(&ctx, c).await,
+        Command::SshKey(c) => ssh_key::run(&ctx, c).await,
+        Command::Quota => quota::quota(&ctx).await,
+        Command::Health => quota::health(&ctx).await,
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => e.report(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn json_flag_is_global() {
+        let cli = Cli::try_parse_from(["fastvm", "vm", "ls", "--json"]).unwrap();
+        assert!(cli.json);
+        let cli = Cli::try_parse_from(["fastvm", "--json", "quota"]).unwrap();
+        assert!(cli.json);
+    }
+
+    #[test]
+    fn exec_takes_the_command_after_double_dash() {
+        let cli = Cli::try_parse_from(["fastvm", "exec", "vm1", "--", "ls", "-la", "--json"]).unwrap();
+        match cli.command {
+            Command::Exec(a) => {
+                assert_eq!(a.vm, "vm1");
+                assert_eq!(a.command, ["ls", "-la", "--json"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(!cli.json, "--json after -- belongs to the remote command");
+        assert!(Cli::try_parse_from(["fastvm", "exec", "vm1"]).is_err());
+    }
+}
