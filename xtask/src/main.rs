@@ -1,1 +1,58 @@
-fn main() {}
+//! `cargo xtask <command>`: maintainer tasks for the fastvm-rs workspace.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Maintainer tasks: spec regeneration and drift checks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Rewrite openapi.json canonically (from --from if given) and regenerate the committed snapshot.
+    Regen {
+        /// A new upstream spec (OpenAPI 3.0.x, JSON or YAML) to take as openapi.json.
+        #[arg(long, value_name = "PATH")]
+        from: Option<PathBuf>,
+    },
+    /// Fail on any drift between the spec, the generated snapshot and the facade.
+    Check {
+        /// Also fail when openapi.json differs from this upstream copy of the spec.
+        #[arg(long, value_name = "PATH")]
+        upstream: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ws = xtask::Workspace::locate();
+    match cli.command {
+        Command::Regen { from } => match xtask::regen(&ws, from.as_deref()) {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Check { upstream } => {
+            let failures = xtask::check(&ws, upstream.as_deref());
+            if failures.is_empty() {
+                println!("xtask check: spec, generated snapshot, facade coverage and enums are in step");
+                return ExitCode::SUCCESS;
+            }
+            for f in &failures {
+                eprintln!("{f}\n");
+            }
+            eprintln!("xtask check: {} check(s) failed", failures.len());
+            ExitCode::FAILURE
+        }
+    }
+}

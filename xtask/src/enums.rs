@@ -1,0 +1,293 @@
+//! Every string enum in the spec is a decision: open or closed.
+//!
+//! typify turns a schema with `enum` into a closed Rust enum, and decoding a value the enum
+//! does not list is a hard error (rust-notes §1.6). For a status the server may extend, that
+//! breaks every client on the day the server ships a new value. So a string with `enum` must be
+//! listed in [`CLOSED`] with the reason it can stay closed, and a value the server may extend
+//! must be a plain string (listed in [`OPEN`]), which decodes anything.
+//!
+//! Locations are `Schema` for a component schema, `Schema.prop` (and deeper `.prop`, `[]` for
+//! array items) for an inline property, and `operationId.param`/`operationId.body` for inline
+//! schemas in operations.
+
+use serde_json::Value;
+
+use crate::summary::METHODS;
+
+/// String enums that are closed on purpose, each with the reason a new value cannot hurt.
+pub const CLOSED: &[(&str, &str)] = &[
+    // Request-side firewall vocabulary: the client only ever sends these values. Responses echo
+    // what the client set, so a value the client does not know cannot come back.
+    ("PolicyAction", "firewall input: allow/deny is the whole vocabulary"),
+    ("IngressRuleKind", "firewall input written by the client"),
+    ("EgressRuleKind", "firewall input written by the client"),
+    ("DNSMode", "firewall input written by the client"),
+    ("IngressRule.protocol", "firewall input written by the client"),
+    ("EgressRule.protocol", "firewall input written by the client"),
+    ("TTL.action", "set by the client on launch/update and echoed back"),
+    // The facade decodes exec events itself and maps an unknown `t` to `ExecEvent::Unknown`;
+    // the generated `ExecEvent` type is never used to decode the stream.
+    (
+        "ExecEvent.t",
+        "decoded by fastvm::exec with an Unknown variant, not by the generated type",
+    ),
+    // Error bodies: the facade reads non-2xx bodies as raw JSON and keeps `dimension`/`error`
+    // as strings, so the generated enums are never used for decoding.
+    (
+        "QuotaExceeded.dimension",
+        "error body, read as a string by fastvm::Error",
+    ),
+    (
+        "QuotaExceededError.error",
+        "error body, read as a string by fastvm::Error",
+    ),
+];
+
+/// Strings the server may extend, kept open (plain `type: string`, no `enum`) so unknown values
+/// decode. Each has a test in `fastvm-api/tests/spec.rs` decoding an unknown value.
+pub const OPEN: &[&str] = &["VMStatus", "SnapshotStatus", "MachineType", "BuildResponse.status"];
+
+/// The phrase the spec uses for values the server may extend.
+pub const OPEN_PHRASE: &str = "Additional values may be introduced";
+
+/// A string schema found in the spec, at its location.
+pub struct StringSchema<'a> {
+    /// Location name (see the module docs).
+    pub at: String,
+    /// The schema.
+    pub schema: &'a Value,
+}
+
+/// Every string schema in the spec (explicit `type: string`, or an `enum` of strings).
+pub fn string_schemas(spec: &Value) -> Vec<StringSchema<'_>> {
+    let mut out = Vec::new();
+    if let Some(schemas) = spec.pointer("/components/schemas").and_then(Value::as_object) {
+        for (name, schema) in schemas {
+            walk(schema, name.clone(), &mut out);
+        }
+    }
+    let Some(paths) = spec.get("paths").and_then(Value::as_object) else {
+        return out;
+    };
+    for (path, item) in paths {
+        let path_params = item.get("parameters").and_then(Value::as_array);
+        for method in METHODS {
+            let Some(op) = item.get(*method) else { continue };
+            let id = op.get("operationId").and_then(Value::as_str).map(str::to_string);
+            let id = id.unwrap_or_else(|| format!("{} {path}", method.to_uppercase()));
+            let params = op.get("parameters").and_then(Value::as_array);
+            for p in path_params.into_iter().chain(params).flatten() {
+                if let (Some(name), Some(schema)) = (p.get("name").and_then(Value::as_str), p.get("schema")) {
+                    walk(schema, format!("{id}.{name}"), &mut out);
+                }
+            }
+            if let Some(content) = op.pointer("/requestBody/content").and_then(Value::as_object) {
+                for m in content.values() {
+                    if let Some(schema) = m.get("schema") {
+                        walk(schema, format!("{id}.body"), &mut out);
+                    }
+                }
+            }
+            for (code, resp) in op.get("responses").and_then(Value::as_object).into_iter().flatten() {
+                for m in resp
+                    .get("content")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flat_map(|c| c.values())
+                {
+                    if let Some(schema) = m.get("schema") {
+                        walk(schema, format!("{id}.{code}"), &mut out);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn walk<'a>(schema: &'a Value, at: String, out: &mut Vec<StringSchema<'a>>) {
+    if schema.get("$ref").is_some() {
+        return;
+    }
+    let ty = schema.get("type").and_then(Value::as_str);
+    let string_enum = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .is_some_and(|vals| vals.iter().any(Value::is_string));
+    if ty == Some("string") || (ty.is_none() && string_enum) {
+        out.push(StringSchema { at: at.clone(), schema });
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (name, prop) in props {
+            walk(prop, format!("{at}.{name}"), out);
+        }
+    }
+    if let Some(items) = schema.get("items") {
+        walk(items, format!("{at}[]"), out);
+    }
+    if let Some(extra) = schema.get("additionalProperties").filter(|v| v.is_object()) {
+        walk(extra, format!("{at}{{*}}"), out);
+    }
+    for kw in ["allOf", "oneOf", "anyOf"] {
+        for (i, part) in schema
+            .get(kw)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            walk(part, format!("{at}#{kw}{i}"), out);
+        }
+    }
+}
+
+/// Checks the spec's string enums against [`CLOSED`] and [`OPEN`].
+pub fn check(spec: &Value) -> Vec<String> {
+    check_with(spec, CLOSED, OPEN)
+}
+
+/// [`check`] with explicit lists (for tests).
+pub fn check_with(spec: &Value, closed: &[(&str, &str)], open: &[&str]) -> Vec<String> {
+    let strings = string_schemas(spec);
+    let mut errors = Vec::new();
+    for s in &strings {
+        let has_enum = s.schema.get("enum").is_some();
+        let says_open = s
+            .schema
+            .get("description")
+            .and_then(Value::as_str)
+            .is_some_and(|d| d.contains(OPEN_PHRASE));
+        let is_closed = closed.iter().any(|(at, _)| *at == s.at);
+        let is_open = open.contains(&s.at.as_str());
+        if has_enum && says_open {
+            errors.push(format!(
+                "{}: documented as open (\"{OPEN_PHRASE}\") but has an `enum`, so an unknown value fails to \
+                 decode; drop the `enum` and list the known values in the description",
+                s.at
+            ));
+        } else if has_enum && !is_closed {
+            errors.push(format!(
+                "{}: string enum is neither open nor deliberately closed. progenitor makes it a closed Rust enum \
+                 that fails to decode any new server value. Either make it open (plain string, known values in the \
+                 description; add it to OPEN in xtask/src/enums.rs and an unknown-value test in \
+                 fastvm-api/tests/spec.rs) or add it to CLOSED in xtask/src/enums.rs with the reason",
+                s.at
+            ));
+        } else if has_enum && is_open {
+            errors.push(format!(
+                "{}: listed in OPEN but has an `enum`; unknown values would not decode",
+                s.at
+            ));
+        } else if !has_enum && says_open && !is_open {
+            errors.push(format!(
+                "{}: documented as open (\"{OPEN_PHRASE}\"); add it to OPEN in xtask/src/enums.rs and add an \
+                 unknown-value decoding test in fastvm-api/tests/spec.rs",
+                s.at
+            ));
+        }
+    }
+    for (at, _) in closed {
+        if !strings.iter().any(|s| s.at == *at && s.schema.get("enum").is_some()) {
+            errors.push(format!(
+                "{at}: listed in CLOSED but the spec has no string enum there; remove the entry"
+            ));
+        }
+    }
+    for at in open {
+        if !strings.iter().any(|s| s.at == *at) {
+            errors.push(format!(
+                "{at}: listed in OPEN but the spec has no string there; remove the entry"
+            ));
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec() -> Value {
+        json!({"paths": {"/x": {"post": {"operationId": "doIt",
+            "parameters": [{"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["a", "b"]}}],
+            "responses": {"200": {"description": "ok"}}}}},
+        "components": {"schemas": {
+            "Status": {"type": "string", "description": "Known values: a, b. Additional values may be introduced."},
+            "Kind": {"type": "string", "enum": ["x", "y"]},
+            "Thing": {"type": "object", "properties": {
+                "proto": {"type": "string", "enum": ["tcp", "udp"]},
+                "tags": {"type": "array", "items": {"type": "string", "enum": ["p", "q"]}}}}
+        }}})
+    }
+
+    const CLOSED_OK: &[(&str, &str)] = &[
+        ("Kind", "test"),
+        ("Thing.proto", "test"),
+        ("Thing.tags[]", "test"),
+        ("doIt.mode", "test"),
+    ];
+
+    #[test]
+    fn classified_enums_pass() {
+        assert_eq!(check_with(&spec(), CLOSED_OK, &["Status"]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_unclassified_enum_fails() {
+        let errors = check_with(&spec(), &CLOSED_OK[1..], &["Status"]);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("Kind: string enum is neither open nor deliberately closed"),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn inline_and_parameter_enums_are_found() {
+        let errors = check_with(&spec(), &[("Kind", "test")], &["Status"]);
+        let at: Vec<&str> = errors.iter().map(|e| e.split(':').next().unwrap()).collect();
+        assert_eq!(at, ["Thing.proto", "Thing.tags[]", "doIt.mode"], "{errors:#?}");
+    }
+
+    #[test]
+    fn an_enum_documented_as_open_fails() {
+        let mut s = spec();
+        s["components"]["schemas"]["Status"]["enum"] = json!(["a", "b"]);
+        let errors = check_with(&s, CLOSED_OK, &["Status"]);
+        assert!(
+            errors.iter().any(|e| e.starts_with("Status: documented as open")),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn an_open_string_missing_from_open_fails() {
+        let errors = check_with(&spec(), CLOSED_OK, &[]);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(errors[0].starts_with("Status: documented as open"), "{errors:#?}");
+    }
+
+    #[test]
+    fn stale_list_entries_fail() {
+        let mut closed = CLOSED_OK.to_vec();
+        closed.push(("Gone", "test"));
+        let errors = check_with(&spec(), &closed, &["Status", "Thing.gone"]);
+        assert!(
+            errors.iter().any(|e| e.starts_with("Gone: listed in CLOSED")),
+            "{errors:#?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("Thing.gone: listed in OPEN")),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn the_committed_spec_is_fully_classified() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.json");
+        let spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(check(&spec), Vec::<String>::new());
+    }
+}

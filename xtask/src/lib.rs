@@ -1,0 +1,416 @@
+//! `cargo xtask regen` and `cargo xtask check`: keeping the spec, the generated client and the
+//! facade in step.
+//!
+//! `regen` canonicalises `openapi.json` (optionally replacing it with a new upstream copy and
+//! printing what changed) and rewrites the committed snapshot of the generated client.
+//! `check` fails on every kind of drift, each with a readable message and the fix command.
+
+#[path = "../../fastvm-api/codegen.rs"]
+pub mod codegen;
+
+pub mod canon;
+pub mod coverage;
+pub mod enums;
+pub mod lint;
+pub mod summary;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// The command that fixes drift between the spec and the committed files.
+pub const FIX: &str = "cargo xtask regen";
+
+/// Longest diff printed in full; beyond that the rest is counted, not shown.
+const MAX_DIFF_LINES: usize = 200;
+
+/// The files of the workspace xtask reads and writes.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// The workspace root.
+    pub root: PathBuf,
+}
+
+impl Workspace {
+    /// The workspace this xtask was built in.
+    pub fn locate() -> Self {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Workspace {
+            root: manifest.parent().unwrap_or(manifest).to_path_buf(),
+        }
+    }
+
+    /// The canonical spec at the root.
+    pub fn spec(&self) -> PathBuf {
+        self.root.join("openapi.json")
+    }
+
+    /// The spec path build.rs reads (a link to the root spec, so the crate packages it).
+    pub fn crate_spec(&self) -> PathBuf {
+        self.root.join("fastvm-api/openapi.json")
+    }
+
+    /// The committed snapshot of the generated client.
+    pub fn snapshot(&self) -> PathBuf {
+        self.root.join("fastvm-api/generated/fastvm_api.rs")
+    }
+
+    /// The facade's sources.
+    pub fn facade_src(&self) -> PathBuf {
+        self.root.join("fastvm/src")
+    }
+}
+
+/// One failed check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Which check failed.
+    pub check: &'static str,
+    /// What is wrong (may span lines, e.g. a diff).
+    pub message: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error[{}]:", self.check)?;
+        for line in self.message.lines() {
+            writeln!(f, "  {line}")?;
+        }
+        write!(f, "  fix: {}", self.fix)
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// A unified diff from `old` to `new`, cut after [`MAX_DIFF_LINES`] lines.
+pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let text = diff
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() <= MAX_DIFF_LINES {
+        return text;
+    }
+    let mut out = lines[..MAX_DIFF_LINES].join("\n");
+    out.push_str(&format!("\n... ({} more diff lines)\n", lines.len() - MAX_DIFF_LINES));
+    out
+}
+
+/// Runs `codegen::generate`, turning a progenitor panic into an error message.
+///
+/// The pre-flight lint should have caught every shape that panics; this is the backstop for
+/// the ones nobody has met yet.
+pub fn generate(spec_json: &str) -> Result<String, String> {
+    let hook = std::panic::take_hook();
+    // Silence the default "thread panicked at" report: the message is returned instead.
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(|| codegen::generate(spec_json));
+    std::panic::set_hook(hook);
+    match result {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into());
+            Err(format!(
+                "progenitor panicked: {msg}\nThis spec shape is not caught by the pre-flight lint yet; add a rule \
+                 for it to xtask/src/lint.rs (or an adaptation to codegen::preprocess)."
+            ))
+        }
+    }
+}
+
+/// Check 1: the spec is canonical, valid OpenAPI 3.0, and what build.rs reads is the same file.
+pub fn check_spec_text(text: &str, crate_text: Option<&str>) -> Vec<Failure> {
+    let mut out = Vec::new();
+    let spec = match canon::parse_spec(text, None) {
+        Ok(v) => v,
+        Err(e) => {
+            out.push(Failure {
+                check: "spec-valid",
+                message: format!("openapi.json: {e}"),
+                fix: "repair openapi.json (or take a fresh upstream copy with `cargo xtask regen --from PATH`)".into(),
+            });
+            return out;
+        }
+    };
+    let canonical = canon::canonical_text(&spec);
+    if canonical != text {
+        out.push(Failure {
+            check: "spec-canonical",
+            message: format!(
+                "openapi.json is not in canonical form (sorted keys, 2-space indent, trailing newline):\n{}",
+                unified_diff(text, &canonical, "openapi.json", "openapi.json (canonical)")
+            ),
+            fix: FIX.into(),
+        });
+    }
+    let errors = lint::validate(&spec);
+    if !errors.is_empty() {
+        out.push(Failure {
+            check: "spec-valid",
+            message: format!("openapi.json is not valid OpenAPI 3.0:\n- {}", errors.join("\n- ")),
+            fix: "repair openapi.json, then run `cargo xtask regen`".into(),
+        });
+    }
+    if let Some(crate_text) = crate_text
+        && crate_text != text
+    {
+        out.push(Failure {
+            check: "spec-link",
+            message: format!(
+                "fastvm-api/openapi.json (what build.rs generates from) differs from the root openapi.json:\n{}",
+                unified_diff(text, crate_text, "openapi.json", "fastvm-api/openapi.json")
+            ),
+            fix: "make fastvm-api/openapi.json a symlink to ../openapi.json again".into(),
+        });
+    }
+    out
+}
+
+/// Check 5: the pre-flight lint.
+pub fn check_preflight(spec: &Value) -> Vec<Failure> {
+    let errors = lint::preflight(spec);
+    if errors.is_empty() {
+        return Vec::new();
+    }
+    vec![Failure {
+        check: "preflight",
+        message: format!(
+            "openapi.json uses constructs progenitor mishandles:\n- {}",
+            errors.join("\n- ")
+        ),
+        fix: "change the spec, or teach codegen::preprocess (fastvm-api/codegen.rs) to adapt the construct".into(),
+    }]
+}
+
+/// Check 2: the committed snapshot is what build.rs generates from `spec_text` now.
+pub fn check_snapshot(spec_text: &str, snapshot: Option<&str>) -> Vec<Failure> {
+    let generated = match generate(spec_text) {
+        Ok(code) => code,
+        Err(e) => {
+            return vec![Failure {
+                check: "generate",
+                message: format!("code generation fails: {e}"),
+                fix: "fix the spec or codegen.rs; see the pre-flight errors above".into(),
+            }];
+        }
+    };
+    match snapshot {
+        None => vec![Failure {
+            check: "snapshot",
+            message: "fastvm-api/generated/fastvm_api.rs is missing".into(),
+            fix: FIX.into(),
+        }],
+        Some(s) if s != generated => vec![Failure {
+            check: "snapshot",
+            message: format!(
+                "the committed generated client differs from what build.rs generates now:\n{}",
+                unified_diff(
+                    s,
+                    &generated,
+                    "fastvm-api/generated/fastvm_api.rs (committed)",
+                    "generated now"
+                )
+            ),
+            fix: FIX.into(),
+        }],
+        Some(_) => Vec::new(),
+    }
+}
+
+/// Check 3: every operation is reachable through the facade.
+pub fn check_coverage(spec: &Value, sources: &[(String, String)]) -> Vec<Failure> {
+    let errors = coverage::check(spec, sources, coverage::NOT_IN_FACADE);
+    if errors.is_empty() {
+        return Vec::new();
+    }
+    vec![Failure {
+        check: "facade-coverage",
+        message: errors.join("\n"),
+        fix: "expose the operation in fastvm/src/resources, or list it in NOT_IN_FACADE (xtask/src/coverage.rs) \
+              with the reason"
+            .into(),
+    }]
+}
+
+/// Check 4: every string enum is open or deliberately closed.
+pub fn check_enums(spec: &Value) -> Vec<Failure> {
+    let errors = enums::check(spec);
+    if errors.is_empty() {
+        return Vec::new();
+    }
+    vec![Failure {
+        check: "string-enums",
+        message: errors.join("\n"),
+        fix: "classify each enum in xtask/src/enums.rs (CLOSED with a reason, or OPEN without `enum`)".into(),
+    }]
+}
+
+/// Compares the committed spec with an upstream copy.
+pub fn check_upstream(spec: &Value, upstream_text: &str, upstream_path: &Path) -> Vec<Failure> {
+    let fix = format!("cargo xtask regen --from {}", upstream_path.display());
+    let upstream = match canon::parse_spec(upstream_text, Some(upstream_path)) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![Failure {
+                check: "upstream",
+                message: format!("{}: {e}", upstream_path.display()),
+                fix,
+            }];
+        }
+    };
+    let (ours, theirs) = (canon::canonical_text(spec), canon::canonical_text(&upstream));
+    if ours == theirs {
+        return Vec::new();
+    }
+    let summary = summary::summarize(spec, &upstream);
+    vec![Failure {
+        check: "upstream",
+        message: format!(
+            "openapi.json differs from the upstream spec {}.\n{}\n{}",
+            upstream_path.display(),
+            summary.render(),
+            unified_diff(&ours, &theirs, "openapi.json", "upstream (canonical)")
+        ),
+        fix,
+    }]
+}
+
+/// Runs every check on the workspace. An empty result means everything is in step.
+pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
+    let text = match read(&ws.spec()) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![Failure {
+                check: "spec-valid",
+                message: e,
+                fix: "restore openapi.json".into(),
+            }];
+        }
+    };
+    let crate_text = read(&ws.crate_spec());
+    let mut failures = check_spec_text(&text, crate_text.as_deref().ok());
+    if let Err(e) = &crate_text {
+        failures.push(Failure {
+            check: "spec-link",
+            message: e.clone(),
+            fix: "make fastvm-api/openapi.json a symlink to ../openapi.json".into(),
+        });
+    }
+    let Ok(spec) = canon::parse_spec(&text, None) else {
+        return failures;
+    };
+    let preflight = check_preflight(&spec);
+    let lint_clean = preflight.is_empty();
+    failures.extend(preflight);
+    if lint_clean {
+        // Generate from the very file build.rs reads, so the check is about what ships.
+        let build_input = crate_text.as_deref().unwrap_or(&text);
+        failures.extend(check_snapshot(
+            build_input,
+            std::fs::read_to_string(ws.snapshot()).ok().as_deref(),
+        ));
+    }
+    match coverage::read_sources(&ws.facade_src()) {
+        Ok(sources) => failures.extend(check_coverage(&spec, &sources)),
+        Err(e) => failures.push(Failure {
+            check: "facade-coverage",
+            message: format!("cannot read {}: {e}", ws.facade_src().display()),
+            fix: "run from a complete checkout".into(),
+        }),
+    }
+    failures.extend(check_enums(&spec));
+    if let Some(path) = upstream {
+        match read(path) {
+            Ok(up) => failures.extend(check_upstream(&spec, &up, path)),
+            Err(e) => failures.push(Failure {
+                check: "upstream",
+                message: e,
+                fix: "pass a readable file".into(),
+            }),
+        }
+    }
+    failures
+}
+
+/// What `regen` did, for the terminal.
+#[derive(Debug, Default)]
+pub struct RegenReport {
+    /// Summary of spec changes (empty without `--from` unless the spec was not canonical).
+    pub summary: summary::Summary,
+    /// Whether openapi.json was rewritten.
+    pub spec_written: bool,
+    /// Whether the snapshot was rewritten.
+    pub snapshot_written: bool,
+}
+
+impl fmt::Display for RegenReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary.render())?;
+        let said = |b| if b { "rewritten" } else { "unchanged" };
+        writeln!(f, "openapi.json: {}", said(self.spec_written))?;
+        writeln!(f, "fastvm-api/generated/fastvm_api.rs: {}", said(self.snapshot_written))?;
+        write!(
+            f,
+            "next: run `cargo xtask check` (facade coverage and enum classification may need updates)"
+        )
+    }
+}
+
+/// Refuses a spec generation cannot use, before anything is written.
+pub fn admit(spec: &Value) -> Result<(), String> {
+    let mut errors = lint::validate(spec);
+    if errors.is_empty() {
+        errors = lint::preflight(spec);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("refusing the spec:\n- {}", errors.join("\n- ")))
+    }
+}
+
+/// `cargo xtask regen [--from PATH]`: writes the canonical spec (from `from` if given) and the
+/// snapshot of the generated client.
+pub fn regen(ws: &Workspace, from: Option<&Path>) -> Result<RegenReport, String> {
+    let current_text = read(&ws.spec())?;
+    let new_spec = match from {
+        Some(path) => canon::parse_spec(&read(path)?, Some(path)).map_err(|e| format!("{}: {e}", path.display()))?,
+        None => canon::parse_spec(&current_text, None).map_err(|e| format!("openapi.json: {e}"))?,
+    };
+    admit(&new_spec)?;
+    let canonical = canon::canonical_text(&new_spec);
+    // Generate before writing anything, so a failure leaves the workspace untouched.
+    let code = generate(&canonical)?;
+    let mut report = RegenReport::default();
+    if let Ok(old) = canon::parse_spec(&current_text, None) {
+        report.summary = summary::summarize(&old, &new_spec);
+    }
+    if canonical != current_text {
+        write(&ws.spec(), &canonical)?;
+        report.spec_written = true;
+    }
+    if std::fs::read_to_string(ws.snapshot()).ok().as_deref() != Some(code.as_str()) {
+        if let Some(dir) = ws.snapshot().parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        write(&ws.snapshot(), &code)?;
+        report.snapshot_written = true;
+    }
+    Ok(report)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
