@@ -1,1 +1,458 @@
-//! placeholder
+//! A stateful local stand-in for the fastvm HTTP API, for quickstarts without an account,
+//! end-to-end tests over real HTTP, and testing your own code offline.
+//!
+//! It serves all 31 operations of `openapi.json` from memory (VMs, services, SSH keys,
+//! firewall, TTLs, snapshots, builds, quotas) plus presigned storage URLs for file transfers,
+//! and it can inject faults (error statuses, delays, dropped connections, truncated streams).
+//!
+//! # Not a VM: commands run on this host, unsandboxed
+//!
+//! `exec` runs the argv **directly on the machine running the fake**, as the user running it,
+//! with the VM's per-VM working directory (under a temporary root) as the current directory
+//! and the VM's `envVars` added to the environment. `files/fetch` writes to the given path
+//! **on this host** (relative paths resolve against the VM's directory). There is no
+//! isolation whatsoever: only run commands you would run in your own shell. The server binds
+//! 127.0.0.1 only, and every API call needs the API key.
+//!
+//! What it does not do: real virtualisation, networking or firewall enforcement, a console
+//! WebSocket (tokens are minted but nothing serves them), persistence across restarts, or
+//! snapshotting files (snapshots capture configuration only).
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use fastvm_fake::{FakeServer, Fault};
+//!
+//! let server = FakeServer::start().await?;
+//! println!("{} {}", server.base_url(), server.api_key());
+//! // The next two GET /v1/vms/{id} calls answer 503 with Retry-After.
+//! server.faults().push("getVm", Fault::status(503).header("Retry-After", "1").times(2));
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod error;
+mod exec;
+mod faults;
+mod fingerprint;
+mod model;
+mod routes;
+mod state;
+mod storage;
+mod validate;
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use faults::{Fault, FaultKind, Faults};
+
+use crate::error::ApiError;
+use crate::state::{Config, Shared};
+
+/// Org quota limits (the `limits` of `GET /v1/org/quotas`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// vCPUs across running VMs.
+    pub vcpu: i64,
+    /// Memory (MiB) across running VMs.
+    pub memory_mib: i64,
+    /// Disk (GiB) across running VMs.
+    pub disk_gib: i64,
+    /// Number of snapshots.
+    pub snapshot_count: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            vcpu: 64,
+            memory_mib: 128 * 1024,
+            disk_gib: 1024,
+            snapshot_count: 100,
+        }
+    }
+}
+
+/// Configures and starts a [`FakeServer`].
+#[derive(Debug, Clone)]
+pub struct FakeServerBuilder {
+    api_key: Option<String>,
+    port: u16,
+    boot_delay: Duration,
+    limits: Limits,
+    disk_gib: i64,
+    build_duration: Duration,
+}
+
+impl Default for FakeServerBuilder {
+    fn default() -> Self {
+        FakeServerBuilder {
+            api_key: None,
+            port: 0,
+            boot_delay: Duration::ZERO,
+            limits: Limits::default(),
+            disk_gib: 10,
+            build_duration: Duration::from_millis(300),
+        }
+    }
+}
+
+impl FakeServerBuilder {
+    /// The API key clients must send (default: a random one).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The port to bind on 127.0.0.1 (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Zero (the default): launch answers 201 with a `running` VM. Non-zero: launch answers 202
+    /// `provisioning`, and the VM turns `running` once this much time has passed.
+    pub fn boot_delay(mut self, delay: Duration) -> Self {
+        self.boot_delay = delay;
+        self
+    }
+
+    /// Org quota limits (see [`Limits`] for the defaults).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Default disk size of launched VMs in GiB (default 10); it also bounds presigned
+    /// uploads (`maxUploadBytes`).
+    pub fn disk_gib(mut self, gib: i64) -> Self {
+        self.disk_gib = gib.max(1);
+        self
+    }
+
+    /// How long a build takes from `pending` to `completed` (default 300 ms).
+    pub fn build_duration(mut self, d: Duration) -> Self {
+        self.build_duration = d;
+        self
+    }
+
+    /// Binds 127.0.0.1 and serves on a task of the current tokio runtime.
+    pub async fn start(self) -> std::io::Result<FakeServer> {
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))).await?;
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        let api_key = self.api_key.unwrap_or_else(random_api_key);
+        let root = tempfile::Builder::new().prefix("fastvm-fake-").tempdir()?;
+        let config = Config {
+            api_key,
+            boot_delay: self.boot_delay,
+            limits: self.limits,
+            disk_gib: self.disk_gib,
+            build_duration: self.build_duration,
+        };
+        let shared = Arc::new(Shared::new(config, base_url.clone(), root));
+        std::fs::create_dir_all(shared.objects_dir())?;
+        std::fs::create_dir_all(shared.vms_dir())?;
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(accept_loop(listener, router(shared.clone()), cancel.clone()));
+        Ok(FakeServer {
+            shared,
+            base_url,
+            cancel,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running fake fastvm server. Dropping it stops the server.
+#[derive(Debug)]
+pub struct FakeServer {
+    shared: Arc<Shared>,
+    base_url: String,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl FakeServer {
+    /// Starts a server with the defaults: a random API key, any free port, no boot delay.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let server = fastvm_fake::FakeServer::start().await?;
+    /// assert!(server.base_url().starts_with("http://127.0.0.1:"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn start() -> std::io::Result<FakeServer> {
+        Self::builder().start().await
+    }
+
+    /// A builder for non-default settings.
+    pub fn builder() -> FakeServerBuilder {
+        FakeServerBuilder::default()
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The API key the server accepts.
+    pub fn api_key(&self) -> &str {
+        &self.shared.config.api_key
+    }
+
+    /// The fault queues (see [`Fault`]).
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Moves the server's clock forward, so TTLs, boot delays and builds can be tested
+    /// without sleeping.
+    pub fn advance(&self, by: Duration) {
+        let (mut g, _) = self.shared.lock();
+        g.clock_offset_ms += by.as_millis() as i64;
+    }
+
+    /// The working directory of a VM on this host (where its commands run), if it exists.
+    pub fn vm_dir(&self, vm_id: &str) -> Option<PathBuf> {
+        let id = vm_id.parse().ok()?;
+        let (g, _) = self.shared.lock();
+        g.vms.get(&id).map(|vm| vm.dir.clone())
+    }
+
+    /// Stops accepting connections, closes open ones, and waits for the server task.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn random_api_key() -> String {
+    format!("fake_{}", hex::encode(rand::random::<[u8; 16]>()))
+}
+
+/// Marker on a response: close the connection instead of sending it.
+#[derive(Debug, Clone, Copy)]
+struct DropConnection;
+
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+// hyper is driven directly (not `axum::serve`) because closing a connection without a
+// response needs the service to fail, which only a hand-made connection loop allows.
+async fn accept_loop(listener: TcpListener, router: Router, cancel: CancellationToken) {
+    loop {
+        let stream = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(_) => { tokio::time::sleep(Duration::from_millis(50)).await; continue; }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let mut router = router.clone();
+                async move {
+                    let resp = tower_service::Service::call(&mut router, req.map(Body::new))
+                        .await
+                        .unwrap_or_else(|e: Infallible| match e {});
+                    if resp.extensions().get::<DropConnection>().is_some() {
+                        Err(Dropped)
+                    } else {
+                        Ok(resp)
+                    }
+                }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), svc);
+            tokio::select! {
+                _ = conn => {}
+                _ = cancel.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// The operationId of a matched route (storage endpoints get pseudo ids).
+fn operation_id(method: &Method, path: &str) -> Option<&'static str> {
+    let m = method.as_str();
+    Some(match (m, path) {
+        ("GET", "/healthz") => "getHealth",
+        ("GET", "/v1/vms") => "listVms",
+        ("POST", "/v1/vms") => "launchVm",
+        ("GET", "/v1/vms/{id}") => "getVm",
+        ("PATCH", "/v1/vms/{id}") => "updateVm",
+        ("DELETE", "/v1/vms/{id}") => "deleteVm",
+        ("POST", "/v1/vms/{id}/pause") => "pauseVm",
+        ("POST", "/v1/vms/{id}/resume") => "resumeVm",
+        ("POST", "/v1/vms/{id}/ttl/refresh") => "refreshVmTtl",
+        ("PUT", "/v1/vms/{id}/firewall") => "setVmFirewall",
+        ("PATCH", "/v1/vms/{id}/firewall") => "patchVmFirewall",
+        ("POST", "/v1/vms/{id}/console-token") => "createConsoleToken",
+        ("POST", "/v1/vms/{id}/exec") => "execVm",
+        ("GET", "/v1/vms/{id}/services") => "listServices",
+        ("POST", "/v1/vms/{id}/services") => "registerService",
+        ("PUT", "/v1/vms/{id}/services/{service_name}") => "updateService",
+        ("DELETE", "/v1/vms/{id}/services/{service_name}") => "deleteService",
+        ("GET", "/v1/vms/{id}/ssh-keys") => "listSshKeys",
+        ("POST", "/v1/vms/{id}/ssh-keys") => "addSshKey",
+        ("DELETE", "/v1/vms/{id}/ssh-keys/{fingerprint}") => "deleteSshKey",
+        ("POST", "/v1/vms/{id}/files/presign") => "presignFile",
+        ("POST", "/v1/vms/{id}/files/fetch") => "fetchFileToVm",
+        ("GET", "/v1/snapshots") => "listSnapshots",
+        ("POST", "/v1/snapshots") => "createSnapshot",
+        ("GET", "/v1/snapshots/{id}") => "getSnapshot",
+        ("PATCH", "/v1/snapshots/{id}") => "updateSnapshot",
+        ("DELETE", "/v1/snapshots/{id}") => "deleteSnapshot",
+        ("POST", "/v1/builds") => "createBuild",
+        ("GET", "/v1/builds/{id}") => "getBuild",
+        ("POST", "/v1/build-contexts/presign") => "presignBuildContext",
+        ("GET", "/v1/org/quotas") => "getOrgQuotas",
+        ("PUT", "/storage/{key}") => "storagePut",
+        ("GET", "/storage/{key}") => "storageGet",
+        _ => return None,
+    })
+}
+
+/// Marker on a request: the exec handler must end its NDJSON stream without an `x` event.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TruncateStream;
+
+/// Fault injection, then authentication (storage URLs carry their own signature instead).
+async fn gate(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    let op = req
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|p| operation_id(req.method(), p.as_str()));
+    if let Some(fault) = op.and_then(|op| s.faults.take(op)) {
+        match fault.kind {
+            FaultKind::Status(code) => return fault_response(code, fault.headers, fault.body),
+            FaultKind::Delay(d) => tokio::time::sleep(d).await,
+            FaultKind::DropConnection => {
+                let mut r = Response::new(Body::empty());
+                r.extensions_mut().insert(DropConnection);
+                return r;
+            }
+            FaultKind::TruncateStream => {
+                req.extensions_mut().insert(TruncateStream);
+            }
+        }
+    }
+    let needs_key = !matches!(op, Some("getHealth" | "storagePut" | "storageGet"));
+    if needs_key {
+        let sent = req.headers().get("x-api-key").map(HeaderValue::as_bytes);
+        if sent != Some(s.config.api_key.as_bytes()) {
+            let msg = if sent.is_some() {
+                "invalid API key"
+            } else {
+                "missing X-API-Key header"
+            };
+            return ApiError::new(StatusCode::UNAUTHORIZED, msg).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+fn fault_response(code: u16, headers: Vec<(String, String)>, body: Option<serde_json::Value>) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = body.unwrap_or_else(|| serde_json::json!({ "error": "injected fault" }));
+    let mut r = (status, axum::Json(body)).into_response();
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
+            r.headers_mut().append(k, v);
+        }
+    }
+    r
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such route")
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    use routes::{builds, files, quotas, services, snapshots, ssh_keys, vms};
+    Router::new()
+        .route("/healthz", get(quotas::health))
+        .route("/v1/vms", get(vms::list).post(vms::launch))
+        .route(
+            "/v1/vms/{id}",
+            get(vms::retrieve).patch(vms::update).delete(vms::delete),
+        )
+        .route("/v1/vms/{id}/pause", post(vms::pause))
+        .route("/v1/vms/{id}/resume", post(vms::resume))
+        .route("/v1/vms/{id}/ttl/refresh", post(vms::refresh_ttl))
+        .route(
+            "/v1/vms/{id}/firewall",
+            put(vms::set_firewall).patch(vms::patch_firewall),
+        )
+        .route("/v1/vms/{id}/console-token", post(vms::console_token))
+        .route("/v1/vms/{id}/exec", post(exec::handler))
+        .route("/v1/vms/{id}/services", get(services::list).post(services::register))
+        .route(
+            "/v1/vms/{id}/services/{service_name}",
+            put(services::update).delete(services::delete),
+        )
+        .route("/v1/vms/{id}/ssh-keys", get(ssh_keys::list).post(ssh_keys::add))
+        .route(
+            "/v1/vms/{id}/ssh-keys/{fingerprint}",
+            axum::routing::delete(ssh_keys::delete),
+        )
+        .route("/v1/vms/{id}/files/presign", post(files::presign))
+        .route("/v1/vms/{id}/files/fetch", post(files::fetch))
+        .route("/v1/snapshots", get(snapshots::list).post(snapshots::create))
+        .route(
+            "/v1/snapshots/{id}",
+            get(snapshots::retrieve)
+                .patch(snapshots::update)
+                .delete(snapshots::delete),
+        )
+        .route("/v1/builds", post(builds::create))
+        .route("/v1/builds/{id}", get(builds::retrieve))
+        .route("/v1/build-contexts/presign", post(builds::presign_context))
+        .route("/v1/org/quotas", get(quotas::retrieve))
+        .route("/storage/{key}", put(storage::put).get(storage::get))
+        // Exec stdin arrives base64 in the JSON body; storage bodies are streamed, not limited.
+        .layer(DefaultBodyLimit::max(64 << 20))
+        .route_layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
+        .fallback(not_found)
+        .with_state(shared)
+}

@@ -1,0 +1,309 @@
+//! VM lifecycle, TTL, firewall and console tokens.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::vm_mut;
+use crate::error::{ApiError, ApiResult, parse};
+use crate::model::{Firewall, FirewallInput, StringMap, Ttl};
+use crate::state::{Shared, Status, Vm, ms_to_time};
+use crate::validate;
+
+const DEFAULT_MACHINE: &str = "c1m2";
+
+pub async fn list(State(s): State<Arc<Shared>>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
+    let (g, _) = s.lock();
+    let vms = g
+        .vms
+        .values()
+        .filter(|vm| q.get("status").is_none_or(|st| st == vm.status.as_str()))
+        .filter(|vm| {
+            // `metadata.<key>=<value>` equality filters, as the real API accepts.
+            q.iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix("metadata.")?, v)))
+                .all(|(k, v)| vm.metadata.get(k) == Some(v))
+        })
+        .map(|vm| s.vm_json(vm))
+        .collect();
+    Json(Value::Array(vms))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LaunchBody {
+    machine_type: Option<String>,
+    snapshot_id: Option<String>,
+    name: Option<String>,
+    metadata: Option<StringMap>,
+    firewall: Option<FirewallInput>,
+    env_vars: Option<StringMap>,
+    #[serde(rename = "diskGiB")]
+    disk_gib: Option<i64>,
+    ttl: Option<Ttl>,
+}
+
+pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
+    let b: LaunchBody = parse(&body)?;
+    if b.machine_type.is_some() && b.snapshot_id.is_some() {
+        return Err(ApiError::bad_request("give machineType or snapshotId, not both"));
+    }
+    let (mut g, now) = s.lock();
+
+    let snapshot = match &b.snapshot_id {
+        Some(id) => Some(
+            id.parse::<Uuid>()
+                .ok()
+                .and_then(|u| g.snapshots.get(&u))
+                .cloned()
+                .ok_or_else(|| ApiError::not_found("snapshot", id))?,
+        ),
+        None => None,
+    };
+    let machine = match (&b.machine_type, &snapshot) {
+        (Some(m), _) => m.clone(),
+        (None, Some(snap)) => snap.machine.clone(),
+        (None, None) => DEFAULT_MACHINE.into(),
+    };
+    let (cpu, memory_mib) = validate::machine_type(&machine)?;
+    let disk_gib = b
+        .disk_gib
+        .or(snapshot.as_ref().map(|s| s.disk_gib))
+        .unwrap_or(s.config.disk_gib);
+    if !(1..=16384).contains(&disk_gib) {
+        return Err(ApiError::bad_request("diskGiB must be between 1 and 16384"));
+    }
+    // The request's values win over the snapshot's, which win over the defaults.
+    let metadata = b
+        .metadata
+        .or_else(|| snapshot.as_ref().map(|s| s.metadata.clone()))
+        .unwrap_or_default();
+    let env = b
+        .env_vars
+        .or_else(|| snapshot.as_ref().map(|s| s.env.clone()))
+        .unwrap_or_default();
+    let firewall = match b.firewall {
+        Some(fw) => Firewall::replaced_by(fw),
+        None => snapshot.as_ref().map(|s| s.firewall.clone()).unwrap_or_default(),
+    };
+    validate::metadata(&metadata)?;
+    validate::env_vars(&env)?;
+    validate::firewall(&firewall)?;
+    if let Some(t) = &b.ttl {
+        validate::ttl(t)?;
+    }
+    if let Some(dim) = s.exceeded(&g, cpu, memory_mib, disk_gib) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("org quota exceeded: {dim}"),
+        ));
+    }
+
+    let id = Uuid::new_v4();
+    let dir = s.vms_dir().join(id.to_string());
+    std::fs::create_dir_all(&dir).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    g.next_ip += 1;
+    let boot_ms = s.config.boot_delay.as_millis() as i64;
+    let booted = boot_ms == 0;
+    let vm = Vm {
+        id,
+        name: validate::normalize_name(b.name.as_deref(), || format!("vm-{}", &id.to_string()[..8])),
+        machine,
+        cpu,
+        memory_mib,
+        disk_gib,
+        status: if booted { Status::Running } else { Status::Provisioning },
+        created_at: ms_to_time(now),
+        ready_at_ms: now + boot_ms,
+        paused_at: None,
+        metadata,
+        env,
+        firewall,
+        services: snapshot
+            .as_ref()
+            .map(|s| s.services.iter().map(|sv| (sv.name.clone(), sv.clone())).collect())
+            .unwrap_or_else(BTreeMap::new),
+        ssh_keys: Vec::new(),
+        ttl: b.ttl,
+        deadline_ms: b.ttl.filter(|_| booted).map(|t| now + t.seconds * 1000),
+        remaining_ms: None,
+        source_name: snapshot.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
+        public_ipv6: format!("fd00:fa57::{:x}", g.next_ip),
+        pause_snapshot: None,
+        dir,
+    };
+    let body = s.vm_json(&vm);
+    g.vms.insert(id, vm);
+    let status = if booted {
+        StatusCode::CREATED
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+pub async fn retrieve(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let (mut g, _) = s.lock();
+    let vm = vm_mut(&mut g, &id)?;
+    Ok(Json(s.vm_json(vm)))
+}
+
+pub async fn update(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    // A map, so that an absent `ttl` (keep) differs from `ttl: null` (remove).
+    let b: serde_json::Map<String, Value> = parse(&body)?;
+    let name: Option<String> = field(&b, "name")?;
+    let metadata: Option<StringMap> = field(&b, "metadata")?;
+    let ttl: Option<Option<Ttl>> = match b.get("ttl") {
+        None => None,
+        Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| format!("invalid ttl: {e}"))?),
+    };
+    if name.is_none() && metadata.is_none() && ttl.is_none() {
+        return Err(ApiError::bad_request("give at least one of name, metadata, ttl"));
+    }
+    if let Some(m) = &metadata {
+        validate::metadata(m)?;
+    }
+    if let Some(Some(t)) = &ttl {
+        validate::ttl(t)?;
+    }
+    let (mut g, now) = s.lock();
+    let vm = vm_mut(&mut g, &id)?;
+    if let Some(n) = name {
+        let n = validate::normalize_name(Some(&n), String::new);
+        if n.is_empty() {
+            return Err(ApiError::bad_request("name must not be blank"));
+        }
+        vm.name = n;
+    }
+    if let Some(m) = metadata {
+        vm.metadata = m;
+    }
+    if let Some(t) = ttl {
+        vm.ttl = t;
+        reset_ttl(vm, now);
+    }
+    Ok(Json(s.vm_json(vm)))
+}
+
+/// Starts a fresh TTL cycle (or clears the countdown when there is no TTL).
+fn reset_ttl(vm: &mut Vm, now: i64) {
+    let budget = vm.ttl.map(|t| t.seconds * 1000);
+    vm.deadline_ms = None;
+    vm.remaining_ms = None;
+    match vm.status {
+        Status::Running => vm.deadline_ms = budget.map(|b| now + b),
+        Status::Paused => vm.remaining_ms = budget,
+        // Counting starts when the VM comes up.
+        Status::Provisioning => vm.remaining_ms = budget,
+    }
+}
+
+fn field<T: serde::de::DeserializeOwned>(b: &serde_json::Map<String, Value>, key: &str) -> ApiResult<Option<T>> {
+    match b.get(key) {
+        None => Ok(None),
+        Some(v) => serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| ApiError::bad_request(format!("invalid {key}: {e}"))),
+    }
+}
+
+pub async fn delete(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let vm = {
+        let (mut g, _) = s.lock();
+        let vm_id = vm_mut(&mut g, &id)?.id;
+        g.vms.remove(&vm_id).expect("just found")
+    };
+    let _ = tokio::fs::remove_dir_all(&vm.dir).await;
+    Ok(Json(json!({ "id": vm.id.to_string(), "deleted": true })))
+}
+
+pub async fn pause(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let (mut g, now) = s.lock();
+    let vm = vm_mut(&mut g, &id)?;
+    match vm.status {
+        Status::Paused => {}
+        Status::Provisioning => return Err(ApiError::conflict("vm is still provisioning")),
+        Status::Running => {
+            vm.status = Status::Paused;
+            vm.paused_at = Some(ms_to_time(now));
+            vm.remaining_ms = vm.deadline_ms.take().map(|d| (d - now).max(0));
+            vm.pause_snapshot = None;
+        }
+    }
+    Ok(Json(s.vm_json(vm)))
+}
+
+pub async fn resume(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Response> {
+    let (mut g, now) = s.lock();
+    let (status, cpu, mem, disk) = {
+        let vm = vm_mut(&mut g, &id)?;
+        (vm.status, vm.cpu, vm.memory_mib, vm.disk_gib)
+    };
+    if status == Status::Paused {
+        if let Some(dim) = s.exceeded(&g, cpu, mem, disk) {
+            let body = json!({ "error": format!("resuming would exceed the org {dim} quota"), "dimension": dim });
+            return Ok((StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response());
+        }
+        let vm = vm_mut(&mut g, &id)?;
+        vm.status = Status::Running;
+        vm.paused_at = None;
+        vm.deadline_ms = vm.remaining_ms.take().map(|r| now + r);
+    }
+    let vm = vm_mut(&mut g, &id)?;
+    Ok(Json(s.vm_json(vm)).into_response())
+}
+
+pub async fn refresh_ttl(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let (mut g, now) = s.lock();
+    let vm = vm_mut(&mut g, &id)?;
+    if vm.ttl.is_none() {
+        return Err(ApiError::conflict("vm has no ttl configured"));
+    }
+    reset_ttl(vm, now);
+    Ok(Json(s.vm_json(vm)))
+}
+
+pub async fn set_firewall(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    let input: FirewallInput = parse(&body)?;
+    let fw = Firewall::replaced_by(input);
+    validate::firewall(&fw)?;
+    let (mut g, _) = s.lock();
+    let vm = vm_mut(&mut g, &id)?;
+    vm.firewall = fw;
+    Ok(Json(s.vm_json(vm)))
+}
+
+pub async fn patch_firewall(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let input: FirewallInput = parse(&body)?;
+    let (mut g, _) = s.lock();
+    let vm = vm_mut(&mut g, &id)?;
+    let fw = vm.firewall.patched_by(input);
+    validate::firewall(&fw)?;
+    vm.firewall = fw;
+    Ok(Json(s.vm_json(vm)))
+}
+
+pub async fn console_token(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let (mut g, _) = s.lock();
+    let vm = vm_mut(&mut g, &id)?;
+    if vm.status != Status::Running {
+        return Err(ApiError::conflict("vm is not running"));
+    }
+    Ok(Json(json!({
+        "token": hex::encode(rand::random::<[u8; 24]>()),
+        "expiresInSec": 60,
+        "websocketPath": format!("/v1/vms/{}/console/ws", vm.id),
+    })))
+}
