@@ -297,8 +297,8 @@ async fn directory_upload_wire() {
     assert!(put.headers.get("content-length").is_none());
     assert_eq!(put.headers["transfer-encoding"], "chunked");
     let listing = tar_list(&put.body);
-    assert!(listing.iter().any(|l| l.ends_with(" ./index.html")), "{listing:?}");
-    assert!(listing.iter().any(|l| l.ends_with(" ./css/a b.css")), "{listing:?}");
+    assert!(listing.iter().any(|l| l.ends_with(" index.html")), "{listing:?}");
+    assert!(listing.iter().any(|l| l.ends_with(" css/a b.css")), "{listing:?}");
 
     let fetch = check_wire("fetchFileToVm", &reqs[2]);
     assert_eq!(fetch.json()["path"], staging.as_str());
