@@ -154,13 +154,13 @@ async fn collect_surfaces_timeout_duration_and_diagnostic() {
 #[tokio::test]
 async fn tee_copies_both_streams_and_returns_the_exit() {
     let server = MockServer::start().await;
-    let body = ndjson(&[
-        json!({"t": "o", "d": "b25lCg=="}),
-        json!({"t": "e", "d": "dHdvCg=="}),
-        json!({"t": "unknown-future-kind", "d": "ignored"}),
+    let mut body = ndjson(&[json!({"t": "o", "d": "b25lCg=="}), json!({"t": "e", "d": "dHdvCg=="})]);
+    // A type the spec does not list yet (so not schema-checked): skipped by tee.
+    body.push_str("{\"t\":\"unknown-future-kind\",\"d\":\"ignored\"}\n");
+    body.push_str(&ndjson(&[
         json!({"t": "o", "d": "dGhyZWUK"}),
         json!({"t": "x", "c": 1}),
-    ]);
+    ]));
     Mock::given(method("POST"))
         .and(exec_path())
         .respond_with(ndjson_response(body))
