@@ -1,0 +1,1124 @@
+//! Drives `fastvm-fake` over real HTTP with a raw reqwest client (not the facade) and checks
+//! every response body against `openapi.json`, plus the behaviours the fake promises.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use fastvm_fake::{FakeServer, Fault, Limits};
+use fastvm_tests::schema::{operations, validate_response, validate_schema};
+use futures::StreamExt;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOGfWKDypYxh9k4VQH+JgkxbE1p4BzWv0Gh65glAi+CQ me@host";
+// `ssh-keygen -lf` of ED25519: contains both `+` and `/`.
+const ED25519_FP: &str = "SHA256:zh+clZr1I3/nhfKn28aLGRIwOA4ff2ORSTI8Cs4Ovq4";
+
+/// A raw client that validates every JSON answer against the spec and records coverage.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    seen: Mutex<BTreeSet<String>>,
+}
+
+impl Api {
+    fn new(server: &FakeServer) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: server.base_url().to_string(),
+            key: server.api_key().to_string(),
+            seen: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// Calls `op` and validates the answer; returns the status and body (`Null` for none).
+    async fn call(&self, op: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .header("X-API-Key", &self.key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{op}: {e}"));
+        let status = resp.status().as_u16();
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string());
+        let bytes = resp.bytes().await.unwrap();
+        self.seen.lock().unwrap().insert(op.to_string());
+        if status == 204 {
+            assert!(bytes.is_empty(), "{op}: 204 with a body");
+            return (status, Value::Null);
+        }
+        assert_eq!(ctype.as_deref(), Some("application/json"), "{op} {status}");
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{op}: not JSON: {e}"));
+        if let Err(e) = validate_response(op, status, &v) {
+            panic!("{op} {status} does not conform: {e}\n{v:#}");
+        }
+        (status, v)
+    }
+
+    async fn ok(&self, op: &str, method: Method, path: &str, body: Option<Value>, want: u16) -> Value {
+        let (status, v) = self.call(op, method, path, body).await;
+        assert_eq!(status, want, "{op} {path}: {v}");
+        v
+    }
+
+    async fn launch(&self, body: Value) -> Value {
+        self.ok("launchVm", Method::POST, "/v1/vms", Some(body), 201).await
+    }
+
+    async fn exec(&self, vm: &str, command: &[&str]) -> Value {
+        let path = format!("/v1/vms/{vm}/exec");
+        self.ok("execVm", Method::POST, &path, Some(json!({ "command": command })), 200)
+            .await
+    }
+
+    /// POSTs to exec with `Accept: application/x-ndjson` and returns the parsed lines.
+    async fn stream(&self, vm: &str, body: Value) -> Vec<Value> {
+        let resp = self.stream_response(vm, body).await;
+        let text = resp.text().await.unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
+            .collect();
+        for l in &lines {
+            validate_schema("ExecEvent", l, true).unwrap();
+        }
+        lines
+    }
+
+    async fn stream_response(&self, vm: &str, body: Value) -> reqwest::Response {
+        let resp = self
+            .http
+            .post(format!("{}/v1/vms/{vm}/exec", self.base))
+            .header("X-API-Key", &self.key)
+            .header("Accept", "application/x-ndjson")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
+        self.seen.lock().unwrap().insert("execVm".into());
+        resp
+    }
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
+}
+
+fn decoded(lines: &[Value], t: &str) -> Vec<u8> {
+    lines
+        .iter()
+        .filter(|l| l["t"] == t)
+        .flat_map(|l| STANDARD.decode(l["d"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_operation_answers_per_the_spec() {
+    let server = FakeServer::start().await.unwrap();
+    let api = Api::new(&server);
+
+    let health = api.ok("getHealth", Method::GET, "/healthz", None, 200).await;
+    assert_eq!(health["status"], "ok");
+
+    let vm = api
+        .launch(
+            json!({"name": "  my   vm ", "machineType": "c2m4", "metadata": {"env": "test"},
+                       "envVars": {"GREETING": "hi"}, "ttl": {"seconds": 600, "action": "pause"}}),
+        )
+        .await;
+    let vid = id(&vm);
+    assert_eq!(
+        (vm["name"].as_str(), vm["cpu"].as_i64(), vm["memoryMiB"].as_i64()),
+        (Some("my vm"), Some(2), Some(4096))
+    );
+    assert!(vm["expiresAtMs"].is_i64() && vm.get("ttlRemainingMs").is_none());
+    let v = |p: &str| format!("/v1/vms/{vid}{p}");
+
+    let list = api.ok("listVms", Method::GET, "/v1/vms", None, 200).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let got = api.ok("getVm", Method::GET, &v(""), None, 200).await;
+    assert_eq!(got["id"], vm["id"]);
+    let upd = api
+        .ok(
+            "updateVm",
+            Method::PATCH,
+            &v(""),
+            Some(json!({"name": "renamed", "metadata": {}})),
+            200,
+        )
+        .await;
+    assert_eq!(
+        (upd["name"].as_str(), upd["metadata"].clone()),
+        (Some("renamed"), json!({}))
+    );
+
+    let fw = api
+        .ok(
+            "setVmFirewall",
+            Method::PUT,
+            &v("/firewall"),
+            Some(json!({"egress": {"default": "deny"}})),
+            200,
+        )
+        .await;
+    assert_eq!(fw["firewall"]["egress"]["default"], "deny");
+    let fw = api
+        .ok("patchVmFirewall", Method::PATCH, &v("/firewall"), Some(json!({})), 200)
+        .await;
+    assert_eq!(fw["firewall"]["egress"]["default"], "deny", "{{}} is a no-op");
+
+    let tok = api
+        .ok("createConsoleToken", Method::POST, &v("/console-token"), None, 200)
+        .await;
+    assert!(tok["websocketPath"].as_str().unwrap().contains(&vid));
+
+    let run = api.exec(&vid, &["sh", "-c", "echo $GREETING"]).await;
+    assert_eq!(run["stdout"], "hi\n");
+
+    let svc = api
+        .ok(
+            "registerService",
+            Method::POST,
+            &v("/services"),
+            Some(json!({"name": "web", "port": 8080})),
+            201,
+        )
+        .await;
+    assert_eq!(svc, json!({"name": "web", "port": 8080, "h2c": false}));
+    api.ok(
+        "updateService",
+        Method::PUT,
+        &v("/services/web"),
+        Some(json!({"port": 8081, "h2c": true})),
+        200,
+    )
+    .await;
+    let svcs = api.ok("listServices", Method::GET, &v("/services"), None, 200).await;
+    assert_eq!(svcs, json!([{"name": "web", "port": 8081, "h2c": true}]));
+    api.ok("deleteService", Method::DELETE, &v("/services/web"), None, 204)
+        .await;
+
+    let key = api
+        .ok(
+            "addSshKey",
+            Method::POST,
+            &v("/ssh-keys"),
+            Some(json!({"publicKey": ED25519, "name": "me"})),
+            201,
+        )
+        .await;
+    assert_eq!(key["fingerprint"], ED25519_FP);
+    let keys = api.ok("listSshKeys", Method::GET, &v("/ssh-keys"), None, 200).await;
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    let enc = ED25519_FP.replace('/', "%2F");
+    api.ok(
+        "deleteSshKey",
+        Method::DELETE,
+        &v(&format!("/ssh-keys/{enc}")),
+        None,
+        200,
+    )
+    .await;
+
+    let pre = api
+        .ok(
+            "presignFile",
+            Method::POST,
+            &v("/files/presign"),
+            Some(json!({"path": "/tmp/x"})),
+            200,
+        )
+        .await;
+    assert_eq!(pre["maxUploadBytes"], json!(10u64 << 30));
+    let put = api
+        .http
+        .put(pre["uploadUrl"].as_str().unwrap())
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let fetched = api
+        .ok(
+            "fetchFileToVm",
+            Method::POST,
+            &v("/files/fetch"),
+            Some(json!({"url": pre["downloadUrl"], "path": "in/payload.txt"})),
+            200,
+        )
+        .await;
+    assert_eq!(fetched["exitCode"], 0);
+    assert_eq!(api.exec(&vid, &["cat", "in/payload.txt"]).await["stdout"], "payload");
+
+    let paused = api.ok("pauseVm", Method::POST, &v("/pause"), None, 200).await;
+    assert_eq!(paused["status"], "paused");
+    assert!(paused["ttlRemainingMs"].is_i64() && paused.get("expiresAtMs").is_none());
+    assert!(paused["pausedAt"].is_string());
+    let refreshed = api
+        .ok("refreshVmTtl", Method::POST, &v("/ttl/refresh"), None, 200)
+        .await;
+    assert_eq!(refreshed["ttlRemainingMs"], 600_000);
+    let resumed = api.ok("resumeVm", Method::POST, &v("/resume"), None, 200).await;
+    assert_eq!(resumed["status"], "running");
+
+    let snap = api
+        .ok(
+            "createSnapshot",
+            Method::POST,
+            "/v1/snapshots",
+            Some(json!({"vmId": vid})),
+            201,
+        )
+        .await;
+    let sid = id(&snap);
+    assert_eq!(snap["name"], format!("snapshot-{}", &vid[..8]));
+    let s = format!("/v1/snapshots/{sid}");
+    assert_eq!(
+        api.ok("listSnapshots", Method::GET, "/v1/snapshots", None, 200)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    api.ok("getSnapshot", Method::GET, &s, None, 200).await;
+    let renamed = api
+        .ok("updateSnapshot", Method::PATCH, &s, Some(json!({"name": "base"})), 200)
+        .await;
+    assert_eq!(renamed["name"], "base");
+
+    let quotas = api.ok("getOrgQuotas", Method::GET, "/v1/org/quotas", None, 200).await;
+    assert_eq!(
+        quotas["usage"],
+        json!({"vcpu": 2, "memoryMiB": 4096, "diskGiB": 10, "snapshotCount": 1})
+    );
+
+    let ctx = api
+        .ok(
+            "presignBuildContext",
+            Method::POST,
+            "/v1/build-contexts/presign",
+            None,
+            200,
+        )
+        .await;
+    let build = api
+        .ok(
+            "createBuild",
+            Method::POST,
+            "/v1/builds",
+            Some(json!({"imageRef": "python:3.13-slim", "contextDownloadUrl": ctx["downloadUrl"]})),
+            202,
+        )
+        .await;
+    assert_eq!(build["status"], "pending");
+    let b = api
+        .ok(
+            "getBuild",
+            Method::GET,
+            &format!("/v1/builds/{}", id(&build)),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(b["imageRef"], "python:3.13-slim");
+
+    api.ok("deleteSnapshot", Method::DELETE, &s, None, 200).await;
+    let del = api.ok("deleteVm", Method::DELETE, &v(""), None, 200).await;
+    assert_eq!(del, json!({"id": vid, "deleted": true}));
+    api.ok("getVm", Method::GET, &v(""), None, 404).await;
+
+    let all: BTreeSet<String> = operations().into_iter().map(|o| o.id).collect();
+    let seen = api.seen.lock().unwrap().clone();
+    let missing: Vec<_> = all.difference(&seen).collect();
+    assert!(missing.is_empty(), "operations not exercised: {missing:?}");
+    assert_eq!(all.len(), 31);
+}
+
+#[tokio::test]
+async fn auth_is_required_except_for_healthz() {
+    let server = FakeServer::builder().api_key("sekret").start().await.unwrap();
+    let http = reqwest::Client::new();
+    let base = server.base_url();
+    for key in [None, Some("wrong")] {
+        let mut req = http.get(format!("{base}/v1/vms"));
+        if let Some(k) = key {
+            req = req.header("X-API-Key", k);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 401);
+        let body: Value = resp.json().await.unwrap();
+        validate_response("listVms", 401, &body).unwrap();
+        assert!(!body["error"].as_str().unwrap().contains("sekret"));
+    }
+    let ok = http
+        .get(format!("{base}/v1/vms"))
+        .header("X-API-Key", "sekret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn boot_delay_gives_202_provisioning_then_running() {
+    let server = FakeServer::builder()
+        .boot_delay(Duration::from_secs(30))
+        .start()
+        .await
+        .unwrap();
+    let api = Api::new(&server);
+    let vm = api
+        .ok(
+            "launchVm",
+            Method::POST,
+            "/v1/vms",
+            Some(json!({"ttl": {"seconds": 10, "action": "delete"}})),
+            202,
+        )
+        .await;
+    assert_eq!(vm["status"], "provisioning");
+    let path = format!("/v1/vms/{}", id(&vm));
+    let list = api
+        .ok("listVms", Method::GET, "/v1/vms?status=provisioning", None, 200)
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let none = api
+        .ok("listVms", Method::GET, "/v1/vms?status=hibernating", None, 200)
+        .await;
+    assert_eq!(none, json!([]));
+    let (status, _) = api
+        .call(
+            "execVm",
+            Method::POST,
+            &format!("{path}/exec"),
+            Some(json!({"command": ["true"]})),
+        )
+        .await;
+    assert_eq!(status, 409, "no exec before the VM runs");
+
+    server.advance(Duration::from_secs(30));
+    let vm2 = api.ok("getVm", Method::GET, &path, None, 200).await;
+    assert_eq!(vm2["status"], "running");
+    // The TTL only starts counting once the VM is running.
+    server.advance(Duration::from_secs(9));
+    api.ok("getVm", Method::GET, &path, None, 200).await;
+    server.advance(Duration::from_secs(2));
+    api.ok("getVm", Method::GET, &path, None, 404).await;
+}
+
+#[tokio::test]
+async fn ttl_counts_only_while_running_and_pauses_on_expiry() {
+    let server = FakeServer::start().await.unwrap();
+    let api = Api::new(&server);
+    let plain = api.launch(json!({})).await;
+    let (status, _) = api
+        .call(
+            "refreshVmTtl",
+            Method::POST,
+            &format!("/v1/vms/{}/ttl/refresh", id(&plain)),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409);
+
+    let vm = api.launch(json!({"ttl": {"seconds": 100, "action": "pause"}})).await;
+    let p = |s: &str| format!("/v1/vms/{}{s}", id(&vm));
+    server.advance(Duration::from_secs(40));
+    let paused = api.ok("pauseVm", Method::POST, &p("/pause"), None, 200).await;
+    let remaining = paused["ttlRemainingMs"].as_i64().unwrap();
+    assert!((59_000..=60_000).contains(&remaining), "{remaining}");
+    // Idempotent, and the countdown is frozen while paused.
+    server.advance(Duration::from_secs(1000));
+    let again = api.ok("pauseVm", Method::POST, &p("/pause"), None, 200).await;
+    assert_eq!(again["ttlRemainingMs"], remaining);
+    let resumed = api.ok("resumeVm", Method::POST, &p("/resume"), None, 200).await;
+    assert!(resumed["expiresAtMs"].is_i64() && resumed.get("ttlRemainingMs").is_none());
+    api.ok("resumeVm", Method::POST, &p("/resume"), None, 200).await;
+
+    server.advance(Duration::from_millis(remaining as u64 + 1));
+    let expired = api.ok("getVm", Method::GET, &p(""), None, 200).await;
+    assert_eq!(expired["status"], "paused");
+    assert_eq!(expired["ttlRemainingMs"], 100_000, "pause re-arms a full cycle");
+
+    let bad = api
+        .call(
+            "updateVm",
+            Method::PATCH,
+            &p(""),
+            Some(json!({"ttl": {"seconds": 31_536_001, "action": "pause"}})),
+        )
+        .await;
+    assert_eq!(bad.0, 400);
+    let cleared = api
+        .ok("updateVm", Method::PATCH, &p(""), Some(json!({"ttl": null})), 200)
+        .await;
+    assert_eq!(cleared["ttl"], Value::Null);
+    assert!(cleared.get("ttlRemainingMs").is_none());
+}
+
+#[tokio::test]
+async fn input_rules_answer_400() {
+    let server = FakeServer::start().await.unwrap();
+    let api = Api::new(&server);
+    let bad_launches = [
+        json!({"envVars": {"1BAD": "x"}}),
+        json!({"envVars": {"OK": "a\nb"}}),
+        json!({"metadata": {"k": "v".repeat(4097)}}),
+        json!({"ttl": {"seconds": 0, "action": "pause"}}),
+        json!({"ttl": {"seconds": 5, "action": "stop"}}),
+        json!({"machineType": "huge"}),
+        json!({"firewall": {"ingress": {"default": "deny", "rules": [
+            {"action": "allow", "kind": "cidr", "value": "::/0", "protocol": "any", "ports": "443"}]}}}),
+        json!({"firewall": {"egress": {"default": "deny", "rules": [
+            {"action": "allow", "kind": "fqdn", "value": "a.*.example.com", "protocol": "tcp", "ports": "443"}]}}}),
+    ];
+    for body in bad_launches {
+        let (status, v) = api.call("launchVm", Method::POST, "/v1/vms", Some(body.clone())).await;
+        assert_eq!(status, 400, "{body} -> {v}");
+    }
+    let vm = api.launch(json!({"firewall": null})).await;
+    let p = |s: &str| format!("/v1/vms/{}{s}", id(&vm));
+    for (name, port) in [("Web", 8080), ("a--b", 8080), ("web", 80), ("web", 70000)] {
+        let (status, _) = api
+            .call(
+                "registerService",
+                Method::POST,
+                &p("/services"),
+                Some(json!({"name": name, "port": port})),
+            )
+            .await;
+        assert_eq!(status, 400, "{name}:{port}");
+    }
+    let (status, _) = api
+        .call("execVm", Method::POST, &p("/exec"), Some(json!({"command": []})))
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = api
+        .call(
+            "addSshKey",
+            Method::POST,
+            &p("/ssh-keys"),
+            Some(json!({"publicKey": format!("{ED25519}\nssh-rsa AAAA")})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = api.call("getVm", Method::GET, "/v1/vms/not-a-uuid", None).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn firewall_put_replaces_patch_merges_and_services_add_rules() {
+    let server = FakeServer::start().await.unwrap();
+    let api = Api::new(&server);
+    let vm = api.launch(json!({})).await;
+    let p = |s: &str| format!("/v1/vms/{}{s}", id(&vm));
+    let dns = json!({"mode": "allow", "domains": ["api.example.com"], "blockBypass": true});
+    let egress = json!({"default": "deny", "rules": [
+        {"action": "allow", "kind": "fqdn", "value": "api.example.com", "protocol": "tcp", "ports": "443"}]});
+    api.ok(
+        "setVmFirewall",
+        Method::PUT,
+        &p("/firewall"),
+        Some(json!({"dns": dns, "egress": egress})),
+        200,
+    )
+    .await;
+    let patched = api
+        .ok(
+            "patchVmFirewall",
+            Method::PATCH,
+            &p("/firewall"),
+            Some(json!({"ingress": {"default": "allow", "rules": []}})),
+            200,
+        )
+        .await;
+    assert_eq!(patched["firewall"]["dns"], dns, "PATCH keeps absent blocks");
+    assert_eq!(patched["firewall"]["ingress"]["default"], "allow");
+    let replaced = api
+        .ok(
+            "setVmFirewall",
+            Method::PUT,
+            &p("/firewall"),
+            Some(json!({"ingress": {"default": "deny"}})),
+            200,
+        )
+        .await;
+    assert_eq!(
+        replaced["firewall"]["dns"],
+        json!({"mode": "deny", "domains": [], "blockBypass": false})
+    );
+    assert_eq!(replaced["firewall"]["egress"], json!({"default": "allow", "rules": []}));
+    // An fqdn rule the DNS allowlist cannot resolve is dead.
+    let (status, _) = api
+        .call(
+            "patchVmFirewall",
+            Method::PATCH,
+            &p("/firewall"),
+            Some(json!({"dns": {"mode": "allow", "domains": []}, "egress": egress})),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    // Services: idempotent 201, conflicting 409, effective firewall = policy ∪ auto rules.
+    let reg = json!({"name": "api", "port": 9000});
+    api.ok("registerService", Method::POST, &p("/services"), Some(reg.clone()), 201)
+        .await;
+    api.ok("registerService", Method::POST, &p("/services"), Some(reg), 201)
+        .await;
+    let (status, _) = api
+        .call(
+            "registerService",
+            Method::POST,
+            &p("/services"),
+            Some(json!({"name": "api", "port": 9000, "h2c": true})),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let got = api.ok("getVm", Method::GET, &p(""), None, 200).await;
+    assert_eq!(got["firewall"]["ingress"]["rules"], json!([]));
+    assert_eq!(
+        got["effectiveFirewall"]["ingress"]["rules"],
+        json!([{"action": "allow", "kind": "cidr", "value": "::/0", "protocol": "tcp", "ports": "9000",
+                "description": "auto: proxy service api"}])
+    );
+    api.ok("deleteService", Method::DELETE, &p("/services/api"), None, 204)
+        .await;
+    api.ok("deleteService", Method::DELETE, &p("/services/api"), None, 204)
+        .await;
+    for i in 0..16 {
+        api.ok(
+            "registerService",
+            Method::POST,
+            &p("/services"),
+            Some(json!({"name": format!("s{i}"), "port": 2000 + i})),
+            201,
+        )
+        .await;
+    }
+    let (status, _) = api
+        .call(
+            "registerService",
+            Method::POST,
+            &p("/services"),
+            Some(json!({"name": "one-more", "port": 3000})),
+        )
+        .await;
+    assert_eq!(status, 429, "per-VM cap of 16");
+    let names: Vec<String> = api
+        .ok("listServices", Method::GET, &p("/services"), None, 200)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+}
+
+#[tokio::test]
+async fn ssh_keys_are_fingerprinted_and_deleted_by_encoded_fingerprint() {
+    let server = FakeServer::start().await.unwrap();
+    let api = Api::new(&server);
+    let vm = api.launch(json!({})).await;
+    let p = |s: &str| format!("/v1/vms/{}{s}", id(&vm));
+    let key = api
+        .ok(
+            "addSshKey",
+            Method::POST,
+            &p("/ssh-keys"),
+            Some(json!({"publicKey": ED25519})),
+            201,
+        )
+        .await;
+    assert_eq!(
+        key["publicKey"],
+        ED25519.trim_end_matches(" me@host"),
+        "comment stripped"
+    );
+    let (status, _) = api
+        .call(
+            "addSshKey",
+            Method::POST,
+            &p("/ssh-keys"),
+            Some(json!({"publicKey": ED25519})),
+        )
+        .await;
+    assert_eq!(status, 409);
+    // `+` stays literal, `/` travels as %2F.
+    let wrong = api
+        .call("deleteSshKey", Method::DELETE, &p("/ssh-keys/SHA256:nope"), None)
+        .await;
+    assert_eq!(wrong.0, 404);
+    let path = p(&format!("/ssh-keys/{}", ED25519_FP.replace('/', "%2F")));
+    let del = api.ok("deleteSshKey", Method::DELETE, &path, None, 200).await;
+    assert_eq!(del, json!({"id": ED25519_FP, "deleted": true}));
+    assert_eq!(
+        api.ok("listSshKeys", Method::GET, &p("/ssh-keys"), None, 200).await,
+        json!({"keys": []})
+    );
+}
+
+#[tokio::test]
+async fn snapshot_restore_carries_services_env_and_firewall() {
+    let server = FakeServer::start().await.unwrap();
+    let api = Api::new(&server);
+    let fw = json!({"ingress": {"default": "allow", "rules": []}});
+    let vm = api
+        .launch(json!({"machineType": "c2m4", "envVars": {"A": "1"}, "firewall": fw}))
+        .await;
+    let p = |s: &str| format!("/v1/vms/{}{s}", id(&vm));
+    api.ok(
+        "registerService",
+        Method::POST,
+        &p("/services"),
+        Some(json!({"name": "web", "port": 8080, "h2c": true})),
+        201,
+    )
+    .await;
+    api.ok("pauseVm", Method::POST, &p("/pause"), None, 200).await;
+    let snap = api
+        .ok(
+            "createSnapshot",
+            Method::POST,
+            "/v1/snapshots",
+            Some(json!({"vmId": id(&vm), "name": "s"})),
+            201,
+        )
+        .await;
+    let again = api
+        .ok(
+            "createSnapshot",
+            Method::POST,
+            "/v1/snapshots",
+            Some(json!({"vmId": id(&vm)})),
+            201,
+        )
+        .await;
+    assert_eq!(again["id"], snap["id"], "same pause cycle, same snapshot");
+    assert_eq!(snap["services"], json!([{"name": "web", "port": 8080, "h2c": true}]));
+
+    let restored = api.launch(json!({"snapshotId": id(&snap)})).await;
+    assert_eq!(restored["envVars"], json!({"A": "1"}));
+    assert_eq!(restored["firewall"]["ingress"]["default"], "allow");
+    assert_eq!(
+        (restored["cpu"].as_i64(), restored["sourceName"].as_str()),
+        (Some(2), Some("s"))
+    );
+    let svcs = api
+        .ok(
+            "listServices",
+            Method::GET,
+            &format!("/v1/vms/{}/services", id(&restored)),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(svcs, json!([{"name": "web", "port": 8080, "h2c": true}]));
+    let (status, _) = api
+        .call(
+            "launchVm",
+            Method::POST,
+            "/v1/vms",
+            Some(json!({"snapshotId": "00000000-0000-0000-0000-000000000000"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn builds_progress_to_completed_with_a_snapshot() {
+    let server = FakeServer::builder()
+        .build_duration(Duration::from_secs(60))
+        .start()
+        .await
+        .unwrap();
+    let api = Api::new(&server);
+    let (status, _) = api
+        .call("createBuild", Method::POST, "/v1/builds", Some(json!({"name": "x"})))
+        .await;
+    assert_eq!(status, 400, "imageRef or dockerfileContent required");
+    let b = api
+        .ok(
+            "createBuild",
+            Method::POST,
+            "/v1/builds",
+            Some(json!({"name": "img", "dockerfileContent": "FROM alpine:3\nRUN true"})),
+            202,
+        )
+        .await;
+    assert_eq!(
+        (b["status"].as_str(), b["imageRef"].as_str()),
+        (Some("pending"), Some("alpine:3"))
+    );
+    let path = format!("/v1/builds/{}", id(&b));
+    server.advance(Duration::from_secs(30));
+    let running = api.ok("getBuild", Method::GET, &path, None, 200).await;
+    assert_eq!(running["status"], "running");
+    assert!(running["progress"].is_string());
+    server.advance(Duration::from_secs(30));
+    let done = api.ok("getBuild", Method::GET, &path, None, 200).await;
+    assert_eq!(done["status"], "completed");
+    assert!(done.get("progress").is_none());
+    let snap = api
+        .ok(
+            "getSnapshot",
+            Method::GET,
+            &format!("/v1/snapshots/{}", done["snapshotId"].as_str().unwrap()),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(snap["name"], "img");
+
+    let bad = api
+        .ok(
+            "createBuild",
+            Method::POST,
+            "/v1/builds",
+            Some(json!({"imageRef": "a", "contextDownloadUrl": "http://example.com/x"})),
+            202,
+        )
+        .await;
+    server.advance(Duration::from_secs(60));
+    let failed = api
+        .ok("getBuild", Method::GET, &format!("/v1/builds/{}", id(&bad)), None, 200)
+        .await;
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error"].is_string());
+}
+
+#[tokio::test]
+async fn quotas_follow_live_vms_and_resume_can_hit_them() {
+    let limits = Limits {
+        vcpu: 2,
+        memory_mib: 8192,
+        disk_gib: 100,
+        snapshot_count: 1,
+    };
+    let server = FakeServer::builder().limits(limits).start().await.unwrap();
+    let api = Api::new(&server);
+    let a = api.launch(json!({"machineType": "c2m4"})).await;
+    let (status, body) = api
+        .call(
+            "launchVm",
+            Method::POST,
+            "/v1/vms",
+            Some(json!({"machineType": "c1m2"})),
+        )
+        .await;
+    assert_eq!(status, 429, "{body}");
+    api.ok("pauseVm", Method::POST, &format!("/v1/vms/{}/pause", id(&a)), None, 200)
+        .await;
+    let q = api.ok("getOrgQuotas", Method::GET, "/v1/org/quotas", None, 200).await;
+    assert_eq!(q["usage"]["vcpu"], 0, "paused VMs free their quota");
+    assert_eq!(
+        q["limits"],
+        json!({"vcpu": 2, "memoryMiB": 8192, "diskGiB": 100, "snapshotCount": 1})
+    );
+    api.launch(json!({"machineType": "c1m2"})).await;
+    let (status, body) = api
+        .call("resumeVm", Method::POST, &format!("/v1/vms/{}/resume", id(&a)), None)
+        .await;
+    assert_eq!(status, 429);
+    assert_eq!(body["dimension"], "vcpu");
+    api.ok(
+        "createSnapshot",
+        Method::POST,
+        "/v1/snapshots",
+        Some(json!({"vmId": id(&a)})),
+        201,
+    )
+    .await;
+    let running = api
+        .ok("listVms", Method::GET, "/v1/vms?status=running", None, 200)
+        .await;
+    let (status, _) = api
+        .call(
+            "createSnapshot",
+            Method::POST,
+            "/v1/snapshots",
+            Some(json!({"vmId": id(&running[0])})),
+        )
+        .await;
+    assert_eq!(status, 429, "snapshotCount limit");
+}
+
+#[tokio::test]
+async fn presigned_storage_checks_signatures_keys_and_size() {
+    let server = FakeServer::builder().disk_gib(1).start().await.unwrap();
+    let api = Api::new(&server);
+    let vm = api.launch(json!({})).await;
+    let pre = api
+        .ok(
+            "presignFile",
+            Method::POST,
+            &format!("/v1/vms/{}/files/presign", id(&vm)),
+            Some(json!({"path": "/x"})),
+            200,
+        )
+        .await;
+    assert_eq!(pre["maxUploadBytes"], 1u64 << 30);
+    let up = pre["uploadUrl"].as_str().unwrap();
+    let down = pre["downloadUrl"].as_str().unwrap();
+    let http = &api.http;
+    assert_eq!(
+        http.get(down).send().await.unwrap().status(),
+        404,
+        "nothing uploaded yet"
+    );
+    let with_key = http
+        .put(up)
+        .header("X-API-Key", &api.key)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_key.status(), 400);
+    let tampered = up.replace("sig=", "sig=00");
+    assert_eq!(http.put(&tampered).body("x").send().await.unwrap().status(), 403);
+    assert_eq!(
+        http.put(down).body("x").send().await.unwrap().status(),
+        403,
+        "GET URL cannot PUT"
+    );
+    let unsigned = up.split('?').next().unwrap();
+    assert_eq!(http.put(unsigned).body("x").send().await.unwrap().status(), 403);
+
+    // A chunked upload (no Content-Length), then a streamed download with Content-Length.
+    let chunks = futures::stream::iter((0..4).map(|i| Ok::<_, std::io::Error>(vec![b'a' + i; 100_000])));
+    let put = http
+        .put(up)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let got = http.get(down).send().await.unwrap();
+    assert_eq!(got.headers()["content-length"], "400000");
+    let body = got.bytes().await.unwrap();
+    assert_eq!((body.len(), body[0], body[399_999]), (400_000, b'a', b'd'));
+    assert_eq!(
+        http.get(down)
+            .header("X-API-Key", &api.key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+
+    // A declared size above maxUploadBytes is refused before any byte is read.
+    let addr = server.base_url().trim_start_matches("http://").to_string();
+    let path_q = &up[server.base_url().len()..];
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let req = format!(
+        "PUT {path_q} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        (1u64 << 30) + 1
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    tcp.read_to_string(&mut resp).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
+
+    // fetch refuses URLs this server did not mint.
+    let (status, _) = api
+        .call(
+            "fetchFileToVm",
+            Method::POST,
+            &format!("/v1/vms/{}/files/fetch", id(&vm)),
+            Some(json!({"url": "https://example.com/x", "path": "x"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    // Expired URLs are refused.
+    server.advance(Duration::from_secs(3601));
+    assert_eq!(http.get(down).send().await.unwrap().status(), 403);
+}
+
+#[tokio::test]
+async fn ndjson_exec_streams_incrementally_with_wire_omissions() {
+    let server = FakeServer::start().await.unwrap();
+    let api = Api::new(&server);
+    let vm = api.launch(json!({"envVars": {"WHO": "fake"}})).await;
+    let vid = id(&vm);
+
+    let ok = api
+        .stream(&vid, json!({"command": ["sh", "-c", "printf out; printf err >&2"]}))
+        .await;
+    let exit = ok.last().unwrap();
+    assert_eq!(exit["t"], "x");
+    assert!(
+        exit.get("c").is_none() && exit.get("to").is_none() && exit.get("d").is_none(),
+        "{exit}"
+    );
+    assert!(exit["ms"].is_i64());
+    assert_eq!(
+        (decoded(&ok, "o"), decoded(&ok, "e")),
+        (b"out".to_vec(), b"err".to_vec())
+    );
+    assert_eq!(ok.iter().filter(|l| l["t"] == "x").count(), 1);
+
+    let failed = api.stream(&vid, json!({"command": ["sh", "-c", "exit 7"]})).await;
+    assert_eq!(failed, vec![json!({"t": "x", "c": 7, "ms": failed[0]["ms"]})]);
+    let timed = api
+        .stream(&vid, json!({"command": ["sleep", "30"], "timeoutSec": 1}))
+        .await;
+    assert_eq!(timed.last().unwrap()["to"], true);
+    assert_ne!(timed.last().unwrap()["c"], 0);
+    let missing = api.stream(&vid, json!({"command": ["/no/such/binary"]})).await;
+    assert!(missing[0]["d"].as_str().unwrap().contains("/no/such/binary"));
+
+    let stdin = api
+        .stream(
+            &vid,
+            json!({"command": ["sh", "-c", "cat; echo $WHO"], "stdin": STANDARD.encode("in\n")}),
+        )
+        .await;
+    assert_eq!(decoded(&stdin, "o"), b"in\nfake\n");
+
+    // The first event arrives while the command is still blocked: it waits for a file that
+    // the test creates only after reading that event.
+    let gate = tempfile::tempdir().unwrap();
+    let flag = gate.path().join("go");
+    let script = format!(
+        "echo first; while [ ! -e '{}' ]; do sleep 0.05; done; echo second",
+        flag.display()
+    );
+    let resp = api
+        .stream_response(&vid, json!({"command": ["sh", "-c", script], "timeoutSec": 60}))
+        .await;
+    let mut body = resp.bytes_stream();
+    let mut buf = Vec::new();
+    while !buf.contains(&b'\n') {
+        buf.extend_from_slice(&body.next().await.expect("an event before exit").unwrap());
+    }
+    let first: Value = serde_json::from_slice(&buf[..buf.iter().position(|b| *b == b'\n').unwrap()]).unwrap();
+    assert_eq!(STANDARD.decode(first["d"].as_str().unwrap()).unwrap(), b"first\n");
+    std::fs::write(&flag, b"").unwrap();
+    while let Some(chunk) = body.next().await {
+        buf.extend_from_slice(&chunk.unwrap());
+    }
+    let lines: Vec<Value> = buf
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(decoded(&lines, "o"), b"first\nsecond\n");
+    assert_eq!(lines.last().unwrap()["t"], "x");
+}
+
+#[tokio::test]
+async fn json_exec_caps_output_at_4_mib_with_flags() {
+    let server = FakeServer::start().await.unwrap();
+    let api = Api::new(&server);
+    let vid = id(&api.launch(json!({})).await);
+    let big = api
+        .exec(
+            &vid,
+            &[
+                "sh",
+                "-c",
+                "head -c 5000000 /dev/zero | tr '\\0' y; echo small >&2; exit 3",
+            ],
+        )
+        .await;
+    assert_eq!(big["stdout"].as_str().unwrap().len(), 4 << 20);
+    assert_eq!(
+        (big["stdoutTruncated"].as_bool(), big["stderrTruncated"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(
+        (big["stderr"].as_str(), big["exitCode"].as_i64()),
+        (Some("small\n"), Some(3))
+    );
+    let timed = api
+        .ok(
+            "execVm",
+            Method::POST,
+            &format!("/v1/vms/{vid}/exec"),
+            Some(json!({"command": ["sleep", "30"], "timeoutSec": 1})),
+            200,
+        )
+        .await;
+    assert_eq!(timed["timedOut"], true);
+    let lossy = api.exec(&vid, &["printf", "\\377ok"]).await;
+    assert_eq!(lossy["stdout"], "\u{fffd}ok");
+}
+
+#[tokio::test]
+async fn faults_are_injected_per_operation() {
+    let server = FakeServer::start().await.unwrap();
+    let api = Api::new(&server);
+    let vid = id(&api.launch(json!({})).await);
+    let path = format!("/v1/vms/{vid}");
+
+    server
+        .faults()
+        .push("getVm", Fault::status(503).header("Retry-After", "1").times(2));
+    for _ in 0..2 {
+        let resp = api
+            .http
+            .get(format!("{}{path}", api.base))
+            .header("X-API-Key", &api.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()["retry-after"], "1");
+        validate_response("getVm", 503, &resp.json().await.unwrap()).unwrap();
+    }
+    api.ok("getVm", Method::GET, &path, None, 200).await;
+    assert_eq!(server.faults().pending("getVm"), 0);
+
+    server.faults().push("listVms", Fault::drop_connection());
+    let err = api
+        .http
+        .get(format!("{}/v1/vms", api.base))
+        .header("X-API-Key", &api.key)
+        .send()
+        .await;
+    assert!(err.is_err(), "connection dropped without a response");
+    api.ok("listVms", Method::GET, "/v1/vms", None, 200).await;
+
+    server
+        .faults()
+        .push("getHealth", Fault::delay(Duration::from_millis(50)));
+    api.ok("getHealth", Method::GET, "/healthz", None, 200).await;
+    assert_eq!(server.faults().pending("getHealth"), 0);
+
+    server.faults().push("execVm", Fault::truncate_stream());
+    let cut = api.stream(&vid, json!({"command": ["echo", "hi"]})).await;
+    assert!(!cut.is_empty() && cut.iter().all(|l| l["t"] != "x"), "{cut:?}");
+    let whole = api.stream(&vid, json!({"command": ["echo", "hi"]})).await;
+    assert_eq!(whole.last().unwrap()["t"], "x");
+
+    server.faults().push("storageGet", Fault::status(500));
+    let pre = api
+        .ok(
+            "presignFile",
+            Method::POST,
+            &format!("{path}/files/presign"),
+            Some(json!({"path": "/x"})),
+            200,
+        )
+        .await;
+    let got = api.http.get(pre["downloadUrl"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(got.status(), 500);
+}
