@@ -1,0 +1,250 @@
+//! Launch-and-wait and build polling: 201 running, 202 then polling, terminal failures,
+//! deadlines, and the request sequence the server sees.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Api, check_wire, vm_full, vm_min};
+use fastvm::Error;
+use fastvm::wait::WaitOptions;
+use serde_json::json;
+
+const ID: &str = "0b5e2f9a-1c3d-4e5f-8a9b-0c1d2e3f4a5b";
+
+/// Polls as fast as the SDK allows (its floor is 500 ms).
+fn fast() -> WaitOptions {
+    WaitOptions::new()
+        .poll_interval(Duration::from_millis(1))
+        .timeout(Duration::from_secs(30))
+}
+
+/// The operations of the requests received, in order, each checked against the spec.
+async fn sequence(api: &Api) -> Vec<&'static str> {
+    api.received()
+        .await
+        .iter()
+        .map(|r| {
+            let op = match (r.method.as_str(), r.url.path()) {
+                ("POST", "/v1/vms") => "launchVm",
+                ("GET", p) if p.starts_with("/v1/vms/") => "getVm",
+                ("GET", p) if p.starts_with("/v1/builds/") => "getBuild",
+                (m, p) => panic!("unexpected {m} {p}"),
+            };
+            check_wire(op, r);
+            op
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn launch_201_running_returns_without_polling() {
+    let api = Api::start().await;
+    let mut answer = vm_full(ID, "running");
+    answer["snapshotRestoreWarnings"] = json!({ "servicesRegistrationFailed": true,
+        "unregisteredServices": [{ "name": "web", "port": 8080 }] });
+    api.expect("launchVm", "/v1/vms", 201, answer).await;
+    let vm = api
+        .client
+        .vms()
+        .launch(fastvm::launch::snapshot("snap-1").name("restored"))
+        .await
+        .unwrap();
+    assert_eq!(vm.id, ID);
+    assert_eq!(vm.status.0, "running");
+    let w = vm.snapshot_restore_warnings.as_ref().unwrap();
+    assert_eq!(w.unregistered_services[0].name, "web");
+    assert_eq!(sequence(&api).await, ["launchVm"]);
+    let body = api.received().await[0].body_json::<serde_json::Value>().unwrap();
+    assert_eq!(body, json!({ "snapshotId": "snap-1", "name": "restored" }));
+}
+
+#[tokio::test]
+async fn launch_202_polls_until_running() {
+    let api = Api::start().await;
+    api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
+    // An unknown status means "still in transition", not a failure.
+    api.respond_first(
+        "getVm",
+        &format!("/v1/vms/{ID}"),
+        common::json_response(200, &vm_min(ID, "warming-up")),
+        1,
+    )
+    .await;
+    api.expect("getVm", &format!("/v1/vms/{ID}"), 200, vm_full(ID, "running"))
+        .await;
+    let vm = api
+        .client
+        .vms()
+        .launch_with(fastvm::launch::machine("c1m2"), fast())
+        .await
+        .unwrap();
+    assert_eq!(vm.status.0, "running");
+    assert_eq!(vm.vm.machine_name.as_deref(), Some("c2m4"), "the polled VM is returned");
+    assert_eq!(vm.snapshot_restore_warnings, None);
+    assert_eq!(sequence(&api).await, ["launchVm", "getVm", "getVm"]);
+}
+
+#[tokio::test]
+async fn launch_202_then_error_is_a_launch_error() {
+    for terminal in ["error", "stopped", "deleting"] {
+        let api = Api::start().await;
+        api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
+        api.expect("getVm", &format!("/v1/vms/{ID}"), 200, vm_min(ID, terminal))
+            .await;
+        let err = api
+            .client
+            .vms()
+            .launch_with(fastvm::launch::machine("c1m2"), fast())
+            .await
+            .unwrap_err();
+        match &err {
+            Error::VmLaunch { vm_id, status } => {
+                assert_eq!((vm_id.as_str(), status.as_str()), (ID, terminal));
+            }
+            other => panic!("{terminal}: expected VmLaunch, got {other:?}"),
+        }
+        assert!(err.to_string().contains(terminal));
+        assert_eq!(sequence(&api).await, ["launchVm", "getVm"]);
+    }
+}
+
+#[tokio::test]
+async fn launch_deadline_is_vm_not_ready() {
+    let api = Api::start().await;
+    api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
+    wiremock::Mock::given(wiremock::matchers::path(format!("/v1/vms/{ID}")))
+        .respond_with(common::json_response(200, &vm_min(ID, "provisioning")))
+        .expect(1..)
+        .mount(&api.server)
+        .await;
+    let wait = WaitOptions::new()
+        .poll_interval(Duration::from_millis(1))
+        .timeout(Duration::from_millis(200));
+    let err = api
+        .client
+        .vms()
+        .launch_with(fastvm::launch::machine("c1m2"), wait)
+        .await
+        .unwrap_err();
+    match &err {
+        Error::VmNotReady { vm_id, last_status, .. } => {
+            assert_eq!((vm_id.as_str(), last_status.as_str()), (ID, "provisioning"));
+        }
+        other => panic!("expected VmNotReady, got {other:?}"),
+    }
+    let seq = sequence(&api).await;
+    assert_eq!(seq[0], "launchVm");
+    assert!(seq[1..].iter().all(|op| *op == "getVm") && seq.len() >= 2, "{seq:?}");
+}
+
+#[tokio::test]
+async fn an_api_error_while_polling_is_returned() {
+    let api = Api::start().await;
+    api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
+    api.expect(
+        "getVm",
+        &format!("/v1/vms/{ID}"),
+        404,
+        json!({ "error": "vm not found" }),
+    )
+    .await;
+    let err = api
+        .client
+        .vms()
+        .launch_with(fastvm::launch::machine("c1m2"), fast())
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+}
+
+#[tokio::test]
+async fn launch_no_wait_does_not_poll() {
+    let api = Api::start().await;
+    api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
+    let resp = api
+        .client
+        .vms()
+        .launch_no_wait(fastvm::launch::machine("c1m2"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status.as_u16(), 202);
+    assert_eq!(sequence(&api).await, ["launchVm"]);
+}
+
+#[tokio::test]
+async fn wait_for_vm_ready_returns_a_running_vm_at_once() {
+    let api = Api::start().await;
+    api.expect("getVm", &format!("/v1/vms/{ID}"), 200, vm_min(ID, "running"))
+        .await;
+    let vm = api.client.wait_for_vm_ready(ID, fast()).await.unwrap();
+    assert_eq!(vm.status.0, "running");
+    assert_eq!(sequence(&api).await, ["getVm"]);
+}
+
+fn build(status: &str, error: Option<&str>) -> serde_json::Value {
+    let mut b = json!({ "id": "b-1", "status": status, "imageRef": "alpine", "createdAt": "2026-05-15T10:00:00Z" });
+    if let Some(e) = error {
+        b["error"] = json!(e);
+    }
+    if status == "completed" {
+        b["snapshotId"] = json!("snap-77");
+    }
+    b
+}
+
+#[tokio::test]
+async fn wait_for_build_until_completed() {
+    let api = Api::start().await;
+    api.respond_first(
+        "getBuild",
+        "/v1/builds/b-1",
+        common::json_response(200, &build("running", None)),
+        1,
+    )
+    .await;
+    api.expect("getBuild", "/v1/builds/b-1", 200, build("completed", None))
+        .await;
+    let done = api.client.wait_for_build("b-1", fast()).await.unwrap();
+    assert_eq!(done.snapshot_id.as_deref(), Some("snap-77"));
+    assert_eq!(sequence(&api).await, ["getBuild", "getBuild"]);
+}
+
+#[tokio::test]
+async fn wait_for_build_failed_is_build_failed() {
+    let api = Api::start().await;
+    api.expect(
+        "getBuild",
+        "/v1/builds/b-1",
+        200,
+        build("failed", Some("buildah bud: exit 1")),
+    )
+    .await;
+    let err = api.client.wait_for_build("b-1", fast()).await.unwrap_err();
+    match err {
+        Error::BuildFailed { build_id, message } => {
+            assert_eq!((build_id.as_str(), message.as_str()), ("b-1", "buildah bud: exit 1"));
+        }
+        other => panic!("expected BuildFailed, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn wait_for_build_deadline_is_build_not_finished() {
+    let api = Api::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/v1/builds/b-1"))
+        .respond_with(common::json_response(200, &build("pending", None)))
+        .expect(1..)
+        .mount(&api.server)
+        .await;
+    let wait = WaitOptions::new().timeout(Duration::from_millis(100));
+    let err = api.client.wait_for_build("b-1", wait).await.unwrap_err();
+    match err {
+        Error::BuildNotFinished {
+            build_id, last_status, ..
+        } => {
+            assert_eq!((build_id.as_str(), last_status.as_str()), ("b-1", "pending"));
+        }
+        other => panic!("expected BuildNotFinished, got {other:?}"),
+    }
+}
