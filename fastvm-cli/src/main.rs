@@ -36,15 +36,27 @@ use crate::cmd::{Ctx, cp, exec, firewall, quota, run, service, snapshot, ssh_key
 #[command(name = "fastvm", version, propagate_version = true, max_term_width = 100)]
 struct Cli {
     /// API key sent as X-API-Key (never printed)
-    #[arg(long, env = "FASTVM_API_KEY", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "FASTVM_API_KEY",
+        hide_env_values = true,
+        global = true,
+        display_order = 900
+    )]
     api_key: Option<String>,
 
     /// API base URL (default https://api.fastvm.org)
-    #[arg(long, env = "FASTVM_BASE_URL", global = true, value_name = "URL")]
+    #[arg(
+        long,
+        env = "FASTVM_BASE_URL",
+        global = true,
+        value_name = "URL",
+        display_order = 901
+    )]
     base_url: Option<String>,
 
     /// Print the API's JSON instead of human-readable tables
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = 902)]
     json: bool,
 
     #[command(subcommand)]

@@ -86,6 +86,20 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> Result {
 /// "terminate at once", which would leave the VM running).
 fn listen_for_ctrl_c() -> watch::Receiver<u32> {
     let (tx, rx) = watch::channel(0u32);
+    // Registered here, synchronously: `tokio::signal::ctrl_c` would only register when the
+    // spawned task is first polled, and a Ctrl-C before that would kill the process.
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+        Ok(mut sigint) => {
+            tokio::spawn(async move {
+                while sigint.recv().await.is_some() {
+                    tx.send_modify(|n| *n += 1);
+                }
+            });
+        }
+        Err(e) => eprintln!("fastvm: cannot catch Ctrl-C ({e}); an interrupt may leave the VM running"),
+    }
+    #[cfg(not(unix))]
     tokio::spawn(async move {
         while tokio::signal::ctrl_c().await.is_ok() {
             tx.send_modify(|n| *n += 1);

@@ -1,0 +1,431 @@
+//! End-to-end tests of the `fastvm` binary against an in-process `fastvm_fake::FakeServer`.
+//!
+//! The fake runs exec commands on this host, so "remote" paths are host paths in temp dirs.
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use fastvm_fake::FakeServer;
+use serde_json::Value;
+
+const SSH_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL/km9mHp9ByXu1+YcjQRlhg60cYVZLQRG1GUknsZuIt test@cli";
+const SSH_FINGERPRINT: &str = "SHA256:ImoAx0gekA3wiMBGWdN4zvHxkCiXZX90wM5mWJEfENo";
+
+/// The fake plus a way to run the binary against it.
+struct Env {
+    server: FakeServer,
+}
+
+impl Env {
+    async fn start() -> Env {
+        Env {
+            server: FakeServer::start().await.expect("start the fake"),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_fastvm"));
+        c.args(args)
+            .env("FASTVM_BASE_URL", self.server.base_url())
+            .env("FASTVM_API_KEY", self.server.api_key())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        c
+    }
+
+    /// Runs the binary to completion.
+    async fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().await.expect("spawn fastvm")
+    }
+
+    /// Runs the binary, requires exit status 0, and returns stdout.
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "fastvm {args:?} failed: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Runs the binary with `--json` appended and parses stdout.
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let stdout = self.ok(&args).await;
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("fastvm {args:?} printed non-JSON ({e}): {stdout}"))
+    }
+
+    async fn launch(&self) -> String {
+        let vm = self.json(&["vm", "launch", "--name", "cli-test"]).await;
+        assert_eq!(vm["status"], "running");
+        vm["id"].as_str().expect("id").to_string()
+    }
+
+    async fn vm_ids(&self) -> Vec<String> {
+        let list = self.json(&["vm", "ls"]).await;
+        list.as_array()
+            .expect("vm ls --json is an array")
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_lifecycle() {
+    let env = Env::start().await;
+    let id = env.launch().await;
+
+    let table = env.ok(&["vm", "ls"]).await;
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().starts_with("ID"), "a header line: {table}");
+    let row = lines
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{id} not in {table}"));
+    assert!(row.contains("cli-test") && row.contains("running"), "{row}");
+    assert_eq!(env.vm_ids().await, [id.clone()]);
+
+    let got = env.ok(&["vm", "get", &id]).await;
+    assert!(
+        got.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["status", "running"]),
+        "{got}"
+    );
+
+    let renamed = env.json(&["vm", "rename", &id, "renamed"]).await;
+    assert_eq!(renamed["name"], "renamed");
+    assert_eq!(env.json(&["vm", "get", &id]).await["name"], "renamed");
+
+    assert_eq!(env.json(&["vm", "pause", &id]).await["status"], "paused");
+    assert_eq!(env.json(&["vm", "resume", &id]).await["status"], "running");
+
+    let deleted = env.ok(&["vm", "rm", &id]).await;
+    assert_eq!(deleted.trim(), format!("deleted {id}"));
+    assert!(env.vm_ids().await.is_empty());
+
+    let missing = env.run(&["vm", "get", &id]).await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).starts_with("error: "),
+        "{}",
+        text(&missing.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_streams_both_outputs_and_propagates_the_exit_code() {
+    let env = Env::start().await;
+    let id = env.launch().await;
+
+    let out = env
+        .run(&["exec", &id, "--", "sh", "-c", "echo out; echo err >&2; exit 3"])
+        .await;
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(text(&out.stdout), "out\n");
+    assert_eq!(text(&out.stderr), "err\n");
+
+    // Arguments after -- reach the command untouched, --json included.
+    let out = env.run(&["exec", &id, "--", "printf", "%s|", "a b", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "a b|--json|");
+
+    let result = {
+        let out = env
+            .run(&[
+                "exec",
+                "--json",
+                &id,
+                "--",
+                "sh",
+                "-c",
+                "printf hi; printf oops >&2; exit 5",
+            ])
+            .await;
+        assert_eq!(out.status.code(), Some(5));
+        serde_json::from_slice::<Value>(&out.stdout).expect("exec --json prints JSON")
+    };
+    assert_eq!(result["exitCode"], 5);
+    assert_eq!(result["stdout"], "hi");
+    assert_eq!(result["stderr"], "oops");
+    assert_eq!(result["timedOut"], false);
+
+    let mut child = env
+        .command(&["exec", "--stdin", &id, "--", "tr", "a-z", "A-Z"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use tokio::io::AsyncWriteExt as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"piped input").await.unwrap();
+    }
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "PIPED INPUT");
+
+    let out = env.run(&["exec", "--timeout", "1", &id, "--", "sleep", "30"]).await;
+    assert_eq!(out.status.code(), Some(124), "stderr: {}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_deletes_the_vm_whatever_the_outcome() {
+    let env = Env::start().await;
+
+    let out = env.run(&["run", "--", "echo", "hi"]).await;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hi\n");
+    assert!(env.vm_ids().await.is_empty());
+
+    let out = env.run(&["run", "--", "sh", "-c", "exit 7"]).await;
+    assert_eq!(out.status.code(), Some(7));
+    assert!(env.vm_ids().await.is_empty());
+
+    // A bad snapshot id fails the launch: nothing to delete, exit 1.
+    let out = env.run(&["run", "--snapshot", "no-such-snapshot", "--", "true"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("error: "));
+    assert!(env.vm_ids().await.is_empty());
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_deletes_the_vm_on_ctrl_c() {
+    let env = Env::start().await;
+    let marker = tempfile::tempdir().unwrap();
+    let started = marker.path().join("started");
+    let script = format!("touch {}; exec sleep 60", started.display());
+    let child = env
+        .command(&["run", "--", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Poll (no timing assertion) until the command runs in the VM, so the interrupt lands
+    // mid-stream; give up after a generous bound rather than hang.
+    for _ in 0..600 {
+        if started.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(started.exists(), "the command never started");
+    assert_eq!(env.vm_ids().await.len(), 1);
+
+    let pid = child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(130), "stderr: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("interrupted"));
+    assert!(env.vm_ids().await.is_empty(), "the VM must be deleted after Ctrl-C");
+}
+
+fn write_tree(root: &Path) {
+    std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+    std::fs::write(root.join("top.txt"), "top level\n").unwrap();
+    std::fs::write(
+        root.join("sub/data.bin"),
+        (0..=255u8).cycle().take(70_000).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    std::fs::write(root.join("sub/deeper/empty"), "").unwrap();
+}
+
+fn assert_same_tree(a: &Path, b: &Path) {
+    for rel in ["top.txt", "sub/data.bin", "sub/deeper/empty"] {
+        let (x, y) = (std::fs::read(a.join(rel)), std::fs::read(b.join(rel)));
+        assert_eq!(
+            x.unwrap(),
+            y.unwrap_or_else(|e| panic!("{rel} missing in {}: {e}", b.display())),
+            "{rel}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cp_round_trips_a_directory_and_a_file() {
+    let env = Env::start().await;
+    let id = env.launch().await;
+    let local = tempfile::tempdir().unwrap();
+    let remote = tempfile::tempdir().unwrap();
+
+    let src = local.path().join("src");
+    write_tree(&src);
+    let up = remote.path().join("up");
+    env.ok(&["cp", src.to_str().unwrap(), &format!("{id}:{}", up.display())])
+        .await;
+    assert_same_tree(&src, &up);
+
+    let down = local.path().join("down");
+    let copied = env
+        .json(&["cp", &format!("{id}:{}", up.display()), down.to_str().unwrap()])
+        .await;
+    assert_eq!(copied["copied"], true);
+    assert_same_tree(&src, &down);
+
+    // A destination ending in / is a directory to copy into.
+    let into = remote.path().join("into");
+    std::fs::create_dir(&into).unwrap();
+    env.ok(&[
+        "cp",
+        "-q",
+        src.join("top.txt").to_str().unwrap(),
+        &format!("{id}:{}/", into.display()),
+    ])
+    .await;
+    assert_eq!(std::fs::read_to_string(into.join("top.txt")).unwrap(), "top level\n");
+
+    let missing = env
+        .run(&["cp", &format!("{id}:{}/nope", remote.path().display()), "x"])
+        .await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).starts_with("error: "));
+
+    let both_local = env.run(&["cp", "a", "b"]).await;
+    assert_eq!(both_local.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots() {
+    let env = Env::start().await;
+    let vm = env.launch().await;
+
+    let snap = env.json(&["snapshot", "create", &vm, "--name", "golden"]).await;
+    let snap_id = snap["id"].as_str().unwrap().to_string();
+    assert_eq!(snap["name"], "golden");
+    assert_eq!(snap["vmId"], vm.as_str());
+
+    let table = env.ok(&["snapshot", "ls"]).await;
+    assert!(
+        table.lines().any(|l| l.starts_with(&snap_id) && l.contains("golden")),
+        "{table}"
+    );
+    let list = env.json(&["snapshot", "ls"]).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    assert_eq!(
+        env.json(&["snapshot", "rename", &snap_id, "silver"]).await["name"],
+        "silver"
+    );
+    assert_eq!(env.json(&["snapshot", "get", &snap_id]).await["name"], "silver");
+
+    let restored = env
+        .json(&["snapshot", "restore", &snap_id, "--name", "from-snap"])
+        .await;
+    assert_eq!(restored["status"], "running");
+    assert_ne!(restored["id"], vm.as_str());
+    assert_eq!(env.vm_ids().await.len(), 2);
+
+    let deleted = env.json(&["snapshot", "rm", &snap_id]).await;
+    assert_eq!(deleted[0]["deleted"], true);
+    assert!(env.json(&["snapshot", "ls"]).await.as_array().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_ssh_keys_and_firewall() {
+    let env = Env::start().await;
+    let vm = env.launch().await;
+
+    let added = env.json(&["service", "add", &vm, "web", "8080"]).await;
+    assert_eq!(added["port"], 8080);
+    env.ok(&["service", "add", &vm, "grpc", "9090", "--h2c"]).await;
+    let table = env.ok(&["service", "ls", &vm]).await;
+    let rows: Vec<Vec<&str>> = table.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows, [["grpc", "9090", "true"], ["web", "8080", "false"]]);
+    env.ok(&["service", "rm", &vm, "web"]).await;
+    let list = env.json(&["service", "ls", &vm]).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "grpc");
+
+    let key = env.json(&["ssh-key", "add", &vm, SSH_KEY, "--name", "laptop"]).await;
+    assert_eq!(key["fingerprint"], SSH_FINGERPRINT);
+    let table = env.ok(&["ssh-key", "ls", &vm]).await;
+    assert!(table.contains(SSH_FINGERPRINT) && table.contains("laptop"), "{table}");
+    env.ok(&["ssh-key", "rm", &vm, SSH_FINGERPRINT]).await;
+    assert!(
+        env.json(&["ssh-key", "ls", &vm]).await["keys"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"ingress":{"default":"deny","rules":[{"action":"allow","kind":"cidr","value":"10.0.0.0/8",
+            "protocol":"tcp","ports":"22"}]}}"#,
+    )
+    .unwrap();
+    env.ok(&["firewall", "set", &vm, policy.to_str().unwrap()]).await;
+    let shown = env.json(&["firewall", "show", &vm]).await;
+    assert_eq!(shown["ingress"]["rules"][0]["value"], "10.0.0.0/8");
+    let shown_text = env.ok(&["firewall", "show", &vm]).await;
+    assert!(shown_text.starts_with("ingress default: deny"), "{shown_text}");
+    assert!(
+        shown_text.lines().any(|l| l.contains("10.0.0.0/8") && l.contains("22")),
+        "{shown_text}"
+    );
+
+    std::fs::write(&policy, r#"{"egress":{"default":"deny"}}"#).unwrap();
+    let patched = env.json(&["firewall", "patch", &vm, policy.to_str().unwrap()]).await;
+    assert_eq!(patched["egress"]["default"], "deny");
+    assert_eq!(
+        patched["ingress"]["rules"][0]["value"], "10.0.0.0/8",
+        "patch keeps other blocks"
+    );
+
+    std::fs::write(&policy, "not json").unwrap();
+    let bad = env.run(&["firewall", "set", &vm, policy.to_str().unwrap()]).await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad.stderr).contains("not a firewall policy"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_health_and_configuration_errors() {
+    let env = Env::start().await;
+
+    assert_eq!(env.ok(&["health"]).await.trim(), "ok");
+    assert!(env.json(&["health"]).await.is_object());
+
+    env.launch().await;
+    let quota = env.json(&["quota"]).await;
+    assert!(quota["usage"]["vcpu"].as_i64().unwrap() >= 1);
+    let table = env.ok(&["quota"]).await;
+    assert!(table.lines().any(|l| l.starts_with("vcpu")), "{table}");
+
+    // No key at all: refused before any request.
+    let out = env
+        .command(&["vm", "ls"])
+        .env_remove("FASTVM_API_KEY")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no API key"), "{}", text(&out.stderr));
+
+    // A wrong key: the server's 401 is reported, the key itself never is.
+    let secret = "wrong-key-must-not-leak-7f3a";
+    for args in [["--api-key", secret, "vm", "ls"], ["vm", "ls", "--api-key", secret]] {
+        let out = env.run(&args).await;
+        assert_eq!(out.status.code(), Some(1));
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(!stderr.contains(secret) && !stdout.contains(secret));
+    }
+
+    // Usage errors exit 2.
+    assert_eq!(env.run(&["exec", "some-vm"]).await.status.code(), Some(2));
+    assert_eq!(env.run(&["vm", "frobnicate"]).await.status.code(), Some(2));
+}
