@@ -87,10 +87,10 @@ pub(crate) fn pack_dir(dir: &Path, tx: mpsc::Sender<io::Result<Bytes>>) -> io::R
         builder.append_dir_all(".", dir)?;
         builder.into_inner()?.finish()?.flush()
     })();
-    if let Err(e) = &result {
-        if !is_closed(e) {
-            let _ = tx.blocking_send(Err(io::Error::new(e.kind(), e.to_string())));
-        }
+    if let Err(e) = &result
+        && !is_closed(e)
+    {
+        let _ = tx.blocking_send(Err(io::Error::new(e.kind(), e.to_string())));
     }
     result
 }

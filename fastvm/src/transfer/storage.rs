@@ -80,12 +80,12 @@ fn body_stream(
                 Err(e) => return Some((Err(e), (rx, done, true))),
             };
             done += chunk.len() as u64;
-            if let Some((max, flag)) = &limit {
-                if done > *max {
-                    flag.store(true, Ordering::SeqCst);
-                    let e = io::Error::other("the upload exceeds maxUploadBytes");
-                    return Some((Err(e), (rx, done, true)));
-                }
+            if let Some((max, flag)) = &limit
+                && done > *max
+            {
+                flag.store(true, Ordering::SeqCst);
+                let e = io::Error::other("the upload exceeds maxUploadBytes");
+                return Some((Err(e), (rx, done, true)));
             }
             opts.report(done, total);
             Some((Ok(chunk), (rx, done, false)))
@@ -94,13 +94,12 @@ fn body_stream(
 }
 
 /// Reads `path` on a blocking thread into a bounded channel, hashing as it goes.
-fn spawn_file_reader(
-    path: &Path,
-    hash: bool,
-) -> io::Result<(
+type Reader = (
     mpsc::Receiver<io::Result<Bytes>>,
     tokio::task::JoinHandle<io::Result<Option<[u8; 32]>>>,
-)> {
+);
+
+fn spawn_file_reader(path: &Path, hash: bool) -> io::Result<Reader> {
     let mut file = std::fs::File::open(path)?;
     let (tx, rx) = mpsc::channel(DEPTH);
     let handle = tokio::task::spawn_blocking(move || {
@@ -170,13 +169,13 @@ pub(crate) async fn put_file(
                 }
             }
             Err(e) => {
-                if let Err(io) = read.as_ref() {
-                    if io.kind() != io::ErrorKind::BrokenPipe {
-                        return Err(FileTransferError::new(
-                            Kind::Io,
-                            format!("cannot read {}: {io}", path.display()),
-                        ));
-                    }
+                if let Err(io) = read.as_ref()
+                    && io.kind() != io::ErrorKind::BrokenPipe
+                {
+                    return Err(FileTransferError::new(
+                        Kind::Io,
+                        format!("cannot read {}: {io}", path.display()),
+                    ));
                 }
                 (e.is_connect(), send_error("PUT", url, e))
             }

@@ -106,11 +106,11 @@ impl FastvmClient {
             .await
             .map_err(|e| FileTransferError::new(Kind::Io, format!("the archiver failed: {e}")))?;
         // The archiver's own failure explains a broken body better than the storage error.
-        if let Err(e) = packed {
-            if !archive::is_closed(&e) {
-                let msg = format!("cannot archive {}: {e}", local.display());
-                return Err(FileTransferError::new(Kind::Io, msg).with_source(e).into());
-            }
+        if let Err(e) = packed
+            && !archive::is_closed(&e)
+        {
+            let msg = format!("cannot archive {}: {e}", local.display());
+            return Err(FileTransferError::new(Kind::Io, msg).with_source(e).into());
         }
         put?;
         let fetched = self
