@@ -109,6 +109,10 @@ pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> Str
 /// The pre-flight lint should have caught every shape that panics; this is the backstop for
 /// the ones nobody has met yet.
 pub fn generate(spec_json: &str) -> Result<String, String> {
+    // The panic hook is process-global: serialise the swap so concurrent callers (tests) cannot
+    // leave the silent hook installed.
+    static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = HOOK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let hook = std::panic::take_hook();
     // Silence the default "thread panicked at" report: the message is returned instead.
     std::panic::set_hook(Box::new(|_| {}));

@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Maintainer tasks: spec regeneration and drift checks")]
 struct Cli {
+    /// Workspace root to work on (default: the workspace xtask was built in). For tests.
+    #[arg(long, global = true, hide = true, value_name = "DIR")]
+    root: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,7 +33,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let ws = xtask::Workspace::locate();
+    let ws = match cli.root {
+        Some(root) => xtask::Workspace { root },
+        None => xtask::Workspace::locate(),
+    };
     match cli.command {
         Command::Regen { from } => match xtask::regen(&ws, from.as_deref()) {
             Ok(report) => {

@@ -1,0 +1,337 @@
+//! `cargo xtask check` and `regen` on the real workspace and on crafted copies of it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+use xtask::{Failure, Workspace};
+
+fn real() -> Workspace {
+    Workspace::locate()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of the files `check` reads, in a temporary directory.
+struct Scratch {
+    _dir: tempfile::TempDir,
+    ws: Workspace,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace {
+            root: dir.path().to_path_buf(),
+        };
+        let real = real();
+        std::fs::create_dir_all(ws.snapshot().parent().unwrap()).unwrap();
+        std::fs::copy(real.spec(), ws.spec()).unwrap();
+        link_or_copy(&ws);
+        std::fs::copy(real.snapshot(), ws.snapshot()).unwrap();
+        copy_dir(&real.facade_src(), &ws.facade_src());
+        Scratch { _dir: dir, ws }
+    }
+
+    fn spec(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.ws.spec()).unwrap()).unwrap()
+    }
+
+    /// Writes `spec` canonically, as `regen` would.
+    fn set_spec(&self, spec: &Value) {
+        std::fs::write(self.ws.spec(), xtask::canon::canonical_text(spec)).unwrap();
+    }
+
+    fn check(&self) -> Vec<Failure> {
+        xtask::check(&self.ws, None)
+    }
+}
+
+#[cfg(unix)]
+fn link_or_copy(ws: &Workspace) {
+    std::os::unix::fs::symlink("../openapi.json", ws.crate_spec()).unwrap();
+}
+
+#[cfg(not(unix))]
+fn link_or_copy(ws: &Workspace) {
+    std::fs::copy(ws.spec(), ws.crate_spec()).unwrap();
+}
+
+fn checks(failures: &[Failure]) -> Vec<&'static str> {
+    failures.iter().map(|f| f.check).collect()
+}
+
+fn render(failures: &[Failure]) -> String {
+    failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn the_real_workspace_passes() {
+    let failures = xtask::check(&real(), None);
+    assert!(
+        failures.is_empty(),
+        "cargo xtask check fails on the workspace:\n{}",
+        render(&failures)
+    );
+}
+
+#[test]
+fn the_binary_passes_on_the_real_workspace_and_fails_on_drift() {
+    let ok = Command::new(env!("CARGO_BIN_EXE_xtask")).arg("check").output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+
+    let scratch = Scratch::new();
+    let mut snapshot = std::fs::read_to_string(scratch.ws.snapshot()).unwrap();
+    snapshot.push_str("// hand edit\n");
+    std::fs::write(scratch.ws.snapshot(), snapshot).unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("check")
+        .arg("--root")
+        .arg(&scratch.ws.root)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("error[snapshot]"), "{stderr}");
+    assert!(
+        stderr.contains("-// hand edit"),
+        "the diff shows the stray line: {stderr}"
+    );
+    assert!(stderr.contains("fix: cargo xtask regen"), "{stderr}");
+}
+
+#[test]
+fn an_unchanged_copy_passes() {
+    let scratch = Scratch::new();
+    let failures = scratch.check();
+    assert!(failures.is_empty(), "{}", render(&failures));
+}
+
+#[test]
+fn a_non_canonical_spec_fails_with_a_diff() {
+    let scratch = Scratch::new();
+    let compact = serde_json::to_string(&scratch.spec()).unwrap();
+    std::fs::write(scratch.ws.spec(), compact).unwrap();
+    let failures = scratch.check();
+    // The snapshot still matches: build.rs output does not depend on formatting.
+    assert_eq!(checks(&failures), ["spec-canonical"], "{}", render(&failures));
+    assert!(
+        failures[0].message.contains("+++ openapi.json (canonical)"),
+        "{}",
+        failures[0].message
+    );
+    assert_eq!(failures[0].fix, "cargo xtask regen");
+}
+
+#[test]
+fn an_openapi_31_spec_fails_as_invalid_and_by_the_lint() {
+    let scratch = Scratch::new();
+    let mut spec = scratch.spec();
+    spec["openapi"] = json!("3.1.0");
+    scratch.set_spec(&spec);
+    let failures = scratch.check();
+    assert_eq!(checks(&failures), ["spec-valid", "preflight"], "{}", render(&failures));
+    assert!(
+        failures[0].message.contains("OpenAPI 3.1 is not supported"),
+        "{}",
+        failures[0].message
+    );
+}
+
+#[test]
+fn a_stale_snapshot_fails_with_a_diff() {
+    let scratch = Scratch::new();
+    let mut spec = scratch.spec();
+    spec["components"]["schemas"]["VM"]["properties"]["zone"] = json!({"type": "string", "description": "Zone."});
+    scratch.set_spec(&spec);
+    let failures = scratch.check();
+    assert_eq!(checks(&failures), ["snapshot"], "{}", render(&failures));
+    assert!(
+        failures[0].message.contains("+        pub zone:"),
+        "{}",
+        failures[0].message
+    );
+}
+
+#[test]
+fn an_operation_missing_from_the_facade_fails() {
+    let scratch = Scratch::new();
+    let mut removed = 0;
+    for file in xtask::coverage::read_sources(&scratch.ws.facade_src()).unwrap() {
+        if file.1.contains(".get_org_quotas(") {
+            std::fs::write(&file.0, file.1.replace(".get_org_quotas(", ".gone(")).unwrap();
+            removed += 1;
+        }
+    }
+    assert!(removed > 0, "the facade should call get_org_quotas");
+    let failures = scratch.check();
+    assert_eq!(checks(&failures), ["facade-coverage"], "{}", render(&failures));
+    assert!(
+        failures[0]
+            .message
+            .starts_with("operation getOrgQuotas is not reachable"),
+        "{}",
+        failures[0].message
+    );
+}
+
+#[test]
+fn an_unclassified_string_enum_fails() {
+    let scratch = Scratch::new();
+    let mut spec = scratch.spec();
+    spec["components"]["schemas"]["VMStatus"]["enum"] = json!(["running", "paused"]);
+    spec["components"]["schemas"]["VM"]["properties"]["tier"] = json!({"type": "string", "enum": ["a", "b"]});
+    scratch.set_spec(&spec);
+    regen_snapshot(&scratch.ws);
+    let failures = scratch.check();
+    assert_eq!(checks(&failures), ["string-enums"], "{}", render(&failures));
+    let msg = &failures[0].message;
+    assert!(msg.contains("VMStatus: documented as open"), "{msg}");
+    assert!(
+        msg.contains("VM.tier: string enum is neither open nor deliberately closed"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_construct_progenitor_mishandles_fails_the_lint_before_generation() {
+    let scratch = Scratch::new();
+    let mut spec = scratch.spec();
+    let get_vm = spec["paths"]["/v1/vms/{id}"]["get"]["responses"]
+        .as_object_mut()
+        .unwrap();
+    let error = get_vm["4XX"].clone();
+    get_vm.insert("default".into(), error);
+    scratch.set_spec(&spec);
+    let failures = scratch.check();
+    // Generation is skipped, so there is no unreadable progenitor panic next to the lint.
+    assert_eq!(checks(&failures), ["preflight"], "{}", render(&failures));
+    assert!(
+        failures[0]
+            .message
+            .contains("GET /v1/vms/{id} (getVm): `default` response"),
+        "{}",
+        failures[0].message
+    );
+}
+
+#[test]
+fn a_progenitor_panic_becomes_an_error() {
+    // 200 with a body next to 204 without one: progenitor asserts one success type.
+    let mut spec = real_spec();
+    spec["paths"]["/v1/vms/{id}"]["get"]["responses"]["204"] = json!({"description": "empty"});
+    let err = xtask::generate(&xtask::canon::canonical_text(&spec)).unwrap_err();
+    assert!(err.starts_with("progenitor panicked:"), "{err}");
+    assert!(err.contains("response_types.len() <= 1"), "{err}");
+}
+
+#[test]
+fn upstream_differences_fail_with_the_summary() {
+    let scratch = Scratch::new();
+    let upstream = scratch.ws.root.join("upstream.json");
+    std::fs::write(&upstream, std::fs::read(scratch.ws.spec()).unwrap()).unwrap();
+    assert!(xtask::check(&scratch.ws, Some(&upstream)).is_empty());
+
+    let mut spec = scratch.spec();
+    spec["paths"].as_object_mut().unwrap().remove("/healthz");
+    std::fs::write(&upstream, serde_json::to_string(&spec).unwrap()).unwrap();
+    let failures = xtask::check(&scratch.ws, Some(&upstream));
+    assert_eq!(checks(&failures), ["upstream"], "{}", render(&failures));
+    let msg = &failures[0].message;
+    assert!(
+        msg.contains("[BREAKING] operation removed: getHealth (GET /healthz)"),
+        "{msg}"
+    );
+    assert!(
+        failures[0].fix.starts_with("cargo xtask regen --from "),
+        "{}",
+        failures[0].fix
+    );
+}
+
+fn real_spec() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(real().spec()).unwrap()).unwrap()
+}
+
+fn regen_snapshot(ws: &Workspace) {
+    xtask::regen(ws, None).expect("regen");
+}
+
+#[test]
+fn regen_from_yaml_writes_the_canonical_spec_and_the_snapshot_and_summarises() {
+    let scratch = Scratch::new();
+    let mut spec = scratch.spec();
+    spec["components"]["schemas"]["CreateVMRequest"]["properties"]["zone"] = json!({"type": "string"});
+    spec["components"]["schemas"]["CreateVMRequest"]["required"] = json!(["zone"]);
+    let yaml_path: PathBuf = scratch.ws.root.join("upstream.yaml");
+    std::fs::write(&yaml_path, serde_yaml::to_string(&spec).unwrap()).unwrap();
+
+    let report = xtask::regen(&scratch.ws, Some(&yaml_path)).expect("regen");
+    assert!(report.spec_written && report.snapshot_written, "{report}");
+    let breaking = report.summary.find("CreateVMRequest: new required field `zone`");
+    assert!(
+        breaking.len() == 1 && breaking[0].breaking,
+        "{}",
+        report.summary.render()
+    );
+    assert_eq!(report.summary.changes.len(), 1, "{}", report.summary.render());
+
+    let written = std::fs::read_to_string(scratch.ws.spec()).unwrap();
+    assert_eq!(written, xtask::canon::canonical_text(&spec));
+    assert!(
+        std::fs::read_to_string(scratch.ws.snapshot())
+            .unwrap()
+            .contains("pub zone: ::std::string::String")
+    );
+    let failures = scratch.check();
+    assert!(failures.is_empty(), "{}", render(&failures));
+
+    // Running it again changes nothing.
+    let again = xtask::regen(&scratch.ws, Some(&yaml_path)).expect("regen");
+    assert!(
+        !again.spec_written && !again.snapshot_written && again.summary.is_empty(),
+        "{again}"
+    );
+}
+
+#[test]
+fn regen_refuses_31_and_missing_operation_ids_and_writes_nothing() {
+    let scratch = Scratch::new();
+    let before = (
+        std::fs::read(scratch.ws.spec()).unwrap(),
+        std::fs::read(scratch.ws.snapshot()).unwrap(),
+    );
+    let from = scratch.ws.root.join("upstream.json");
+
+    let mut v31 = scratch.spec();
+    v31["openapi"] = json!("3.1.0");
+    std::fs::write(&from, v31.to_string()).unwrap();
+    let err = xtask::regen(&scratch.ws, Some(&from)).unwrap_err();
+    assert!(err.contains("OpenAPI 3.1 is not supported"), "{err}");
+
+    let mut no_id = scratch.spec();
+    no_id["paths"]["/healthz"]["get"]
+        .as_object_mut()
+        .unwrap()
+        .remove("operationId");
+    std::fs::write(&from, no_id.to_string()).unwrap();
+    let err = xtask::regen(&scratch.ws, Some(&from)).unwrap_err();
+    assert!(err.contains("GET /healthz: no operationId"), "{err}");
+
+    let after = (
+        std::fs::read(scratch.ws.spec()).unwrap(),
+        std::fs::read(scratch.ws.snapshot()).unwrap(),
+    );
+    assert!(before == after, "a refused spec must leave the workspace untouched");
+}
