@@ -1,0 +1,226 @@
+//! Error mapping details and client-side validation.
+//!
+//! Some bodies here are deliberately off-spec (a proxy's HTML or JSON in another shape, a body
+//! that does not decode): they are served raw, not through the spec-validated helpers.
+
+mod common;
+
+use common::{Api, api_error, assert_invalid, json_response, valid_fixture, vm_min};
+use fastvm::exec::Command;
+use fastvm::types::{CreateBuildRequest, FirewallPolicy, TtlAction};
+use fastvm::{ApiErrorKind, Error};
+use serde_json::json;
+use wiremock::ResponseTemplate;
+
+const ID: &str = "0b5e2f9a-1c3d-4e5f-8a9b-0c1d2e3f4a5b";
+
+fn vm_path() -> String {
+    format!("/v1/vms/{ID}")
+}
+
+#[tokio::test]
+async fn status_table_with_json_and_text_bodies() {
+    // The table, on one representative operation of each HTTP method.
+    common::assert_error_mapping("getVm", &vm_path(), |c| async move { c.vms().retrieve(ID).await }).await;
+    common::assert_error_mapping("launchVm", "/v1/vms", |c| async move {
+        c.vms().launch_no_wait(fastvm::launch::machine("c1m2")).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn resume_quota_exceeded_carries_the_dimension() {
+    let api = Api::start().await;
+    let body = json!({ "error": "resuming would exceed the org's vcpu quota", "dimension": "vcpu" });
+    valid_fixture("resumeVm", 429, &body);
+    api.respond(
+        "resumeVm",
+        &format!("{}/resume", vm_path()),
+        json_response(429, &body),
+        1,
+    )
+    .await;
+    let r = api.client.vms().resume(ID).await;
+    let e = api_error(r, "resumeVm", 429, ApiErrorKind::QuotaExceeded);
+    assert_eq!(e.dimension.as_deref(), Some("vcpu"));
+    assert_eq!(e.message, "resuming would exceed the org's vcpu quota");
+    let shown = Error::Api(Box::new(e)).to_string();
+    assert!(shown.contains("vcpu") && shown.contains("429"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_plain_429_is_a_rate_limit() {
+    let api = Api::start().await;
+    api.respond(
+        "getVm",
+        &vm_path(),
+        json_response(429, &json!({ "error": "slow down" })),
+        1,
+    )
+    .await;
+    let e = api_error(
+        api.client.vms().retrieve(ID).await,
+        "getVm",
+        429,
+        ApiErrorKind::RateLimit,
+    );
+    assert_eq!(e.dimension, None);
+}
+
+#[tokio::test]
+async fn other_error_shapes() {
+    let api = Api::start().await;
+    // A `{message}` body (some proxies), an empty body, an unusual status, a huge body.
+    api.respond_first(
+        "getVm",
+        &vm_path(),
+        json_response(400, &json!({ "message": "from a proxy" })),
+        1,
+    )
+    .await;
+    api.respond_first("getVm", &vm_path(), ResponseTemplate::new(500), 1)
+        .await;
+    api.respond_first(
+        "getVm",
+        &vm_path(),
+        json_response(418, &json!({ "error": "teapot" })),
+        1,
+    )
+    .await;
+    let huge = "x".repeat(100_000);
+    api.respond("getVm", &vm_path(), ResponseTemplate::new(502).set_body_string(huge), 1)
+        .await;
+
+    let e = api_error(
+        api.client.vms().retrieve(ID).await,
+        "getVm",
+        400,
+        ApiErrorKind::BadRequest,
+    );
+    assert_eq!(e.message, "from a proxy");
+    let e = api_error(api.client.vms().retrieve(ID).await, "getVm", 500, ApiErrorKind::Server);
+    assert_eq!(e.message, "Internal Server Error");
+    assert_eq!(e.body, "");
+    let e = api_error(api.client.vms().retrieve(ID).await, "getVm", 418, ApiErrorKind::Other);
+    assert_eq!(e.message, "teapot");
+    let e = api_error(api.client.vms().retrieve(ID).await, "getVm", 502, ApiErrorKind::Server);
+    assert!(
+        e.body.len() <= fastvm::ApiError::BODY_SNIPPET + '…'.len_utf8(),
+        "{}",
+        e.body.len()
+    );
+    assert!(e.body.starts_with("xxxx") && e.body.ends_with('…'));
+    assert!(e.message.len() < 1000, "the message is a snippet, not the whole body");
+}
+
+#[tokio::test]
+async fn an_undecodable_success_body_is_a_decode_error() {
+    let api = Api::start().await;
+    let mut wrong = vm_min(ID, "running");
+    wrong["cpu"] = json!("two");
+    api.respond_first("getVm", &vm_path(), json_response(200, &wrong), 1)
+        .await;
+    api.respond(
+        "getVm",
+        &vm_path(),
+        ResponseTemplate::new(200).set_body_raw("<html>captive portal</html>", "application/json"),
+        1,
+    )
+    .await;
+    for expected_snippet in ["\"two\"", "captive portal"] {
+        match api.client.vms().retrieve(ID).await {
+            Err(Error::Decode { message, snippet }) => {
+                assert!(message.contains("getVm"), "{message}");
+                assert!(snippet.contains(expected_snippet), "{snippet}");
+            }
+            other => panic!("expected a decode error, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_missing_required_field_is_a_decode_error() {
+    let api = Api::start().await;
+    let mut partial = vm_min(ID, "running");
+    partial.as_object_mut().unwrap().remove("orgId");
+    api.respond("getVm", &vm_path(), json_response(200, &partial), 1).await;
+    let err = api.client.vms().retrieve(ID).await.unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn invalid_arguments_fail_before_any_request() {
+    let api = Api::start().await;
+    let c = &api.client;
+    let vms = c.vms();
+    assert_invalid(vms.retrieve("").await, "id");
+    assert_invalid(vms.retrieve("..").await, "id");
+    assert_invalid(vms.delete(".").await, "id");
+    assert_invalid(vms.pause("").await, "id");
+    assert_invalid(vms.services().register(ID, "Bad_Name", 8080, false).await, "name");
+    assert_invalid(vms.services().register(ID, "web", 80, false).await, "port");
+    assert_invalid(vms.services().register(ID, "", 8080, false).await, "name");
+    assert_invalid(vms.services().update(ID, "-web", 8080, false).await, "serviceName");
+    assert_invalid(vms.services().update(ID, "web", 1023, false).await, "port");
+    assert_invalid(vms.services().delete(ID, "a--b").await, "serviceName");
+    assert_invalid(vms.ssh_keys().add(ID, "ssh-dss AAAA", None).await, "publicKey");
+    assert_invalid(vms.ssh_keys().add(ID, "ssh-ed25519 !!!", None).await, "publicKey");
+    assert_invalid(
+        vms.ssh_keys().add(ID, "ssh-ed25519 AAAA\nssh-rsa AAAA", None).await,
+        "publicKey",
+    );
+    assert_invalid(vms.ssh_keys().delete(ID, "").await, "fingerprint");
+    let m = fastvm::launch::machine("c1m2");
+    assert_invalid(
+        vms.launch_no_wait(m.clone().ttl_seconds(31_536_001, TtlAction::Pause))
+            .await,
+        "ttl.seconds",
+    );
+    assert_invalid(vms.launch_no_wait(m.clone().env("2BAD", "x")).await, "envVars");
+    assert_invalid(vms.launch_no_wait(m.clone().env("OK", "a\nb")).await, "envVars");
+    assert_invalid(
+        vms.launch_no_wait(m.clone().metadata("k", "v".repeat(4097))).await,
+        "metadata",
+    );
+    assert_invalid(vms.launch_no_wait(m.clone().disk_gib(0)).await, "diskGiB");
+    assert_invalid(vms.launch_no_wait(fastvm::launch::snapshot("")).await, "snapshotId");
+    assert_invalid(vms.launch(fastvm::launch::snapshot("..")).await, "snapshotId");
+    let bad_ports: FirewallPolicy = serde_json::from_value(json!({ "ingress": { "default": "deny", "rules": [
+        { "action": "allow", "kind": "cidr", "value": "10.0.0.0/8", "protocol": "any", "ports": "443" }] } }))
+    .unwrap();
+    assert_invalid(
+        vms.launch_no_wait(m.clone().firewall(bad_ports.clone())).await,
+        "firewall.ingress.rules[0].ports",
+    );
+    assert_invalid(vms.set_firewall(ID, bad_ports).await, "firewall.ingress.rules[0].ports");
+    let bad_cidr: FirewallPolicy = serde_json::from_value(json!({ "egress": { "default": "allow", "rules": [
+        { "action": "deny", "kind": "cidr", "value": "10.0.0.0/33", "protocol": "tcp", "ports": "1-65535" }] } }))
+    .unwrap();
+    assert_invalid(vms.patch_firewall(ID, bad_cidr).await, "firewall.egress.rules[0].value");
+    let bad_dns: FirewallPolicy = serde_json::from_value(json!({ "dns": { "domains": ["a.*.com"] } })).unwrap();
+    assert_invalid(vms.patch_firewall(ID, bad_dns).await, "firewall.dns.domains[0]");
+    assert_invalid(c.builds().create(CreateBuildRequest::default()).await, "imageRef");
+    assert_invalid(
+        c.builds()
+            .create(CreateBuildRequest {
+                image_ref: Some("  ".into()),
+                ..Default::default()
+            })
+            .await,
+        "imageRef",
+    );
+    assert_invalid(c.builds().retrieve("").await, "id");
+    assert_invalid(vms.files().fetch(ID, "", "/p", None).await, "url");
+    assert_invalid(vms.files().presign("", "/p").await, "id");
+    assert_invalid(c.snapshots().create("", None).await, "vmId");
+    assert_invalid(c.snapshots().retrieve("..").await, "id");
+    assert_invalid(vms.run(ID, Command::argv(Vec::<String>::new())).await, "command");
+    assert_invalid(vms.run(ID, Command::argv(["", "x"])).await, "command");
+    assert_invalid(vms.run(ID, Command::shell("true").timeout_sec(0)).await, "timeoutSec");
+    assert_invalid(
+        c.wait_for_vm_ready("", fastvm::wait::WaitOptions::default()).await,
+        "id",
+    );
+    assert_invalid(c.wait_for_build("", fastvm::wait::WaitOptions::default()).await, "id");
+    assert!(api.received().await.is_empty(), "a request was sent");
+}
