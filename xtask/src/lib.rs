@@ -23,7 +23,7 @@ use serde_json::Value;
 pub const FIX: &str = "cargo xtask regen";
 
 /// Longest diff printed in full; beyond that the rest is counted, not shown.
-const MAX_DIFF_LINES: usize = 200;
+const MAX_DIFF_LINES: usize = 120;
 
 /// The files of the workspace xtask reads and writes.
 #[derive(Debug, Clone)]
@@ -153,7 +153,8 @@ pub fn check_spec_text(text: &str, crate_text: Option<&str>) -> Vec<Failure> {
         out.push(Failure {
             check: "spec-canonical",
             message: format!(
-                "openapi.json is not in canonical form (sorted keys, 2-space indent, trailing newline):\n{}",
+                "openapi.json is not in canonical form (sorted keys, 2-space indent, trailing newline); only the \
+                 formatting differs, the content is unchanged:\n{}",
                 unified_diff(text, &canonical, "openapi.json", "openapi.json (canonical)")
             ),
             fix: FIX.into(),
@@ -242,8 +243,8 @@ pub fn check_coverage(spec: &Value, sources: &[(String, String)]) -> Vec<Failure
     vec![Failure {
         check: "facade-coverage",
         message: errors.join("\n"),
-        fix: "expose the operation in fastvm/src/resources, or list it in NOT_IN_FACADE (xtask/src/coverage.rs) \
-              with the reason"
+        fix: "expose the operation in fastvm/src/resources (or list it in NOT_IN_FACADE in xtask/src/coverage.rs \
+              with the reason); correct any `call(\"..\")` label to the spec's operationId"
             .into(),
     }]
 }
@@ -327,7 +328,17 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
         ));
     }
     match coverage::read_sources(&ws.facade_src()) {
-        Ok(sources) => failures.extend(check_coverage(&spec, &sources)),
+        Ok(sources) => {
+            // Paths relative to the workspace keep messages short and clickable from the root.
+            let sources: Vec<(String, String)> = sources
+                .into_iter()
+                .map(|(p, text)| {
+                    let rel = Path::new(&p).strip_prefix(&ws.root).map(|r| r.display().to_string());
+                    (rel.unwrap_or(p), text)
+                })
+                .collect();
+            failures.extend(check_coverage(&spec, &sources))
+        }
         Err(e) => failures.push(Failure {
             check: "facade-coverage",
             message: format!("cannot read {}: {e}", ws.facade_src().display()),
