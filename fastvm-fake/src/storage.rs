@@ -80,14 +80,15 @@ pub fn verify_download_url(s: &Shared, url: &str) -> Result<String, String> {
     Ok(key.to_string())
 }
 
-/// Refusals of storage requests are plain text, like an object store's.
-fn refuse(status: StatusCode, msg: impl Into<String>) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        msg.into(),
-    )
-        .into_response()
+/// A refused storage request: status and plain-text reason, like an object store's.
+type Refusal = (StatusCode, String);
+
+fn refuse(status: StatusCode, msg: impl Into<String>) -> Refusal {
+    (status, msg.into())
+}
+
+fn respond((status, msg): Refusal) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], msg).into_response()
 }
 
 /// Shared checks of PUT and GET: no API key (signed URLs must not carry one) and a valid
@@ -98,7 +99,7 @@ fn admit(
     key: &str,
     headers: &HeaderMap,
     q: &HashMap<String, String>,
-) -> Result<Object, Response> {
+) -> Result<Object, Refusal> {
     if headers.contains_key("x-api-key") {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
@@ -127,17 +128,17 @@ pub async fn put(
 ) -> Response {
     let obj = match admit(&s, "PUT", &key, req.headers(), &q) {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return respond(r),
     };
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > obj.max_bytes) {
-        return refuse(
+        return respond(refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("object exceeds {} bytes", obj.max_bytes),
-        );
+        ));
     }
     let dir = s.objects_dir();
     // A unique part file, so concurrent PUTs of one key cannot interleave; the rename publishes.
@@ -145,16 +146,16 @@ pub async fn put(
     match write_body(req.into_body(), &part, obj.max_bytes).await {
         Ok(()) => match tokio::fs::rename(&part, dir.join(&key)).await {
             Ok(()) => StatusCode::OK.into_response(),
-            Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(e) => respond(refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
         },
         Err(r) => {
             let _ = tokio::fs::remove_file(&part).await;
-            r
+            respond(r)
         }
     }
 }
 
-async fn write_body(body: Body, path: &std::path::Path, max: u64) -> Result<(), Response> {
+async fn write_body(body: Body, path: &std::path::Path, max: u64) -> Result<(), Refusal> {
     let internal = |e: std::io::Error| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     let mut file = tokio::fs::File::create(path).await.map_err(internal)?;
     let mut stream = body.into_data_stream();
@@ -184,15 +185,15 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = admit(&s, "GET", &key, &headers, &q) {
-        return r;
+        return respond(r);
     }
     let file = match tokio::fs::File::open(s.objects_dir().join(&key)).await {
         Ok(f) => f,
-        Err(_) => return refuse(StatusCode::NOT_FOUND, "no object has been uploaded to this URL"),
+        Err(_) => return respond(refuse(StatusCode::NOT_FOUND, "no object has been uploaded to this URL")),
     };
     let len = match file.metadata().await {
         Ok(m) => m.len(),
-        Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return respond(refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     };
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
     (

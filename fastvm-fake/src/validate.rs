@@ -343,11 +343,13 @@ mod tests {
         assert!(with(rule("fqdn", "*.com", "tcp", "443"), false).is_ok());
 
         // An allowlist DNS gate that does not list the rule's domain makes the rule dead.
-        let mut f = Firewall::default();
-        f.dns = DnsPolicy {
-            mode: "allow".into(),
-            domains: vec!["api.example.com".into()],
-            block_bypass: true,
+        let mut f = Firewall {
+            dns: DnsPolicy {
+                mode: "allow".into(),
+                domains: vec!["api.example.com".into()],
+                block_bypass: true,
+            },
+            ..Firewall::default()
         };
         f.egress.rules.push(rule("fqdn", "other.example.com", "tcp", "443"));
         assert!(firewall(&f).unwrap_err().contains("dead"));

@@ -45,10 +45,10 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         return Err(ApiError::conflict("vm must be running or paused"));
     }
     // Within one pause cycle the VM cannot change, so the same snapshot is returned again.
-    if let Some(existing) = vm.pause_snapshot.filter(|_| vm.status == Status::Paused) {
-        if let Some(snap) = g.snapshots.get(&existing) {
-            return Ok((StatusCode::CREATED, Json(s.snapshot_json(snap))).into_response());
-        }
+    if let Some(existing) = vm.pause_snapshot.filter(|_| vm.status == Status::Paused)
+        && let Some(snap) = g.snapshots.get(&existing)
+    {
+        return Ok((StatusCode::CREATED, Json(s.snapshot_json(snap))).into_response());
     }
     let vm = vm_mut(&mut g, &b.vm_id)?.clone();
     if g.snapshots.len() as i64 >= s.config.limits.snapshot_count {
