@@ -111,10 +111,11 @@ impl ExecStream {
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
-    /// let events = client.vms().stream(id, "./build.sh").await?;
-    /// let exit = events.tee(tokio::io::stdout(), tokio::io::stderr()).await?;
+    /// let log = tokio::fs::File::create("build.log").await.expect("create build.log");
+    /// let mut errors = Vec::new();
+    /// let exit = client.vms().stream(id, "./build.sh").await?.tee(log, &mut errors).await?;
     /// if !exit.success() {
-    ///     eprintln!("build failed with exit {}", exit.code);
+    ///     eprintln!("build failed with exit {}: {}", exit.code, String::from_utf8_lossy(&errors));
     /// }
     /// # Ok(()) }
     /// ```
