@@ -45,7 +45,7 @@ struct Cli {
     )]
     api_key: Option<String>,
 
-    /// API base URL (default https://api.fastvm.org)
+    /// API base URL (default: https://api.fastvm.org)
     #[arg(
         long,
         env = "FASTVM_BASE_URL",

@@ -90,7 +90,7 @@ async fn vm_lifecycle() {
         .find(|l| l.starts_with(&id))
         .unwrap_or_else(|| panic!("{id} not in {table}"));
     assert!(row.contains("cli-test") && row.contains("running"), "{row}");
-    assert_eq!(env.vm_ids().await, [id.clone()]);
+    assert_eq!(env.vm_ids().await, vec![id.clone()]);
 
     let got = env.ok(&["vm", "get", &id]).await;
     assert!(

@@ -16,7 +16,7 @@ pub enum SnapshotCmd {
     Create {
         /// VM id
         vm: String,
-        /// Snapshot name (default: snapshot-<vm id prefix>)
+        /// Snapshot name (default: "snapshot-" and the first 8 characters of the VM id)
         #[arg(long, short = 'n')]
         name: Option<String>,
     },
