@@ -23,6 +23,17 @@ impl Env {
         }
     }
 
+    /// A fake whose launches answer 202 and boot after `delay`.
+    async fn with_boot_delay(delay: std::time::Duration) -> Env {
+        Env {
+            server: FakeServer::builder()
+                .boot_delay(delay)
+                .start()
+                .await
+                .expect("start the fake"),
+        }
+    }
+
     fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_fastvm"));
         c.args(args)
@@ -428,4 +439,21 @@ async fn quota_health_and_configuration_errors() {
     // Usage errors exit 2.
     assert_eq!(env.run(&["exec", "some-vm"]).await.status.code(), Some(2));
     assert_eq!(env.run(&["vm", "frobnicate"]).await.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_launches_are_waited_for() {
+    let env = Env::with_boot_delay(std::time::Duration::from_millis(300)).await;
+
+    let queued = env.json(&["vm", "launch", "--no-wait"]).await;
+    assert_ne!(queued["status"], "running", "a boot delay answers 202 first");
+
+    let id = env.launch().await; // asserts status running after the wait
+
+    let out = env.run(&["run", "--", "echo", "booted"]).await;
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "booted\n");
+    let left: Vec<String> = env.vm_ids().await;
+    assert_eq!(left.len(), 2, "run deleted its own VM only: {left:?}");
+    assert!(left.contains(&id));
 }
