@@ -105,7 +105,6 @@ impl FastvmClient {
         &self.inner.transport
     }
 
-    #[allow(dead_code)]
     pub(crate) fn storage_http(&self) -> &reqwest::Client {
         &self.inner.settings.storage
     }

@@ -94,10 +94,11 @@ impl ClientBuilder {
 
     /// A builder preset from `FASTVM_API_KEY` and `FASTVM_BASE_URL` (either may be unset).
     pub fn from_env() -> Self {
-        let mut b = Self::default();
-        b.api_key = std::env::var(ENV_API_KEY).ok().filter(|k| !k.trim().is_empty());
-        b.base_url = std::env::var(ENV_BASE_URL).ok().filter(|u| !u.trim().is_empty());
-        b
+        ClientBuilder {
+            api_key: std::env::var(ENV_API_KEY).ok().filter(|k| !k.trim().is_empty()),
+            base_url: std::env::var(ENV_BASE_URL).ok().filter(|u| !u.trim().is_empty()),
+            ..Self::default()
+        }
     }
 
     /// The API key sent as `X-API-Key` on every API request (never on presigned storage URLs).

@@ -46,6 +46,7 @@ pub mod wait;
 pub use client::FastvmClient;
 pub use config::{ClientBuilder, RequestOptions};
 pub use error::{ApiError, ApiErrorKind, Error};
+pub use transfer::{Progress, TransferOptions};
 
 /// The generated wire types, re-exported from `fastvm-api`.
 pub mod types {

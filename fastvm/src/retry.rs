@@ -38,7 +38,12 @@ pub fn is_idempotent(operation_id: &str) -> bool {
 
 /// Compares operation ids across spelling conventions: `launchVm` == `launch_vm`.
 pub fn same_operation(a: &str, b: &str) -> bool {
-    let norm = |s: &str| s.chars().filter(|c| *c != '_').map(|c| c.to_ascii_lowercase()).collect::<String>();
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| *c != '_')
+            .map(|c| c.to_ascii_lowercase())
+            .collect::<String>()
+    };
     norm(a) == norm(b)
 }
 
@@ -67,18 +72,19 @@ pub fn response_decision(status: StatusCode, headers: &HeaderMap) -> Option<Opti
 /// The server's requested delay: `retry-after-ms`, else `Retry-After` in seconds (fractions
 /// allowed) or as an HTTP date. Unparseable or negative values are ignored.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    // `try_from_secs_f64` refuses negative, NaN and absurdly large values instead of panicking:
+    // a server's header must never crash the client.
     if let Some(ms) = headers
         .get("retry-after-ms")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
+        .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
     {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
-        }
+        return Some(ms);
     }
     let raw = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = raw.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let when = httpdate::parse_http_date(raw).ok()?;
     Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
@@ -158,6 +164,11 @@ mod tests {
             Some(Duration::from_millis(500))
         );
         assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
+        // Hostile values are ignored, never a panic.
+        assert_eq!(retry_after(&headers(&[("retry-after", "1e300")])), None);
+        assert_eq!(retry_after(&headers(&[("retry-after", "-1")])), None);
+        assert_eq!(retry_after(&headers(&[("retry-after", "NaN")])), None);
+        assert_eq!(retry_after(&headers(&[("retry-after-ms", "1e300")])), None);
         let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
         let d = retry_after(&headers(&[("retry-after", &date)])).unwrap();
         assert!(d <= Duration::from_secs(30) && d >= Duration::from_secs(28), "{d:?}");

@@ -57,8 +57,18 @@ impl WaitOptions {
     /// The sleep before the next poll: the interval ±10 %, at least 500 ms, at most `remaining`.
     pub(crate) fn next_sleep(&self, remaining: Duration) -> Duration {
         let jitter = 0.9 + 0.2 * rand::random::<f64>();
-        self.poll_interval.mul_f64(jitter).max(MIN_POLL_INTERVAL).min(remaining)
+        // `try_from` rather than `mul_f64`: an absurd interval from the caller must not panic.
+        let jittered =
+            Duration::try_from_secs_f64(self.poll_interval.as_secs_f64() * jitter).unwrap_or(self.poll_interval);
+        jittered.max(MIN_POLL_INTERVAL).min(remaining)
     }
+}
+
+/// `start + timeout`, saturating (a caller may pass `Duration::MAX` to mean "forever").
+fn deadline(start: Instant, timeout: Duration) -> Instant {
+    start
+        .checked_add(timeout)
+        .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// VM statuses that end a wait with [`Error::VmLaunch`].
@@ -79,7 +89,7 @@ impl FastvmClient {
     pub async fn wait_for_vm_ready(&self, id: &str, opts: WaitOptions) -> Result<Vm> {
         crate::validate::id("id", id)?;
         let started = Instant::now();
-        let deadline = started + opts.timeout;
+        let deadline = deadline(started, opts.timeout);
         loop {
             let vm = self.vms().retrieve(id).await?;
             let status = vm.status.0.as_str();
@@ -121,7 +131,7 @@ impl FastvmClient {
     pub async fn wait_for_build(&self, id: &str, opts: WaitOptions) -> Result<BuildResponse> {
         crate::validate::id("id", id)?;
         let started = Instant::now();
-        let deadline = started + opts.timeout;
+        let deadline = deadline(started, opts.timeout);
         loop {
             let build = self.builds().retrieve(id).await?;
             match build.status.as_str() {
@@ -164,5 +174,8 @@ mod tests {
         let fast = WaitOptions::new().poll_interval(Duration::from_millis(10));
         assert_eq!(fast.next_sleep(Duration::from_secs(100)), MIN_POLL_INTERVAL);
         assert_eq!(o.next_sleep(Duration::from_millis(100)), Duration::from_millis(100));
+        let huge = WaitOptions::new().poll_interval(Duration::MAX);
+        assert_eq!(huge.next_sleep(Duration::from_secs(1)), Duration::from_secs(1));
+        assert!(deadline(Instant::now(), Duration::MAX) > Instant::now());
     }
 }

@@ -104,10 +104,10 @@ fn validate_launch(req: &CreateVmRequest) -> Result<()> {
     if let Some(f) = &req.firewall {
         validate::firewall("firewall", f)?;
     }
-    if let Some(d) = req.disk_gi_b {
-        if d < 1 {
-            return Err(crate::Error::invalid("diskGiB", "must be at least 1"));
-        }
+    if let Some(d) = req.disk_gi_b
+        && d < 1
+    {
+        return Err(crate::Error::invalid("diskGiB", "must be at least 1"));
     }
     if let Some(s) = &req.snapshot_id {
         validate::id("snapshotId", s)?;
