@@ -1,0 +1,58 @@
+//! How errors look: validation before any request, API errors with their kind, a missing VM,
+//! a failed command (a result, not an error), and per-call retry/timeout options.
+//!
+//! `cargo run --example error_handling`
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use fastvm::{ApiErrorKind, Error, RequestOptions, launch};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let support::Target {
+        client, fake: _fake, ..
+    } = support::connect().await?;
+
+    // Rejected client-side: nothing is sent.
+    match client
+        .vms()
+        .services()
+        .register("some-vm", "Not_Valid", 80, false)
+        .await
+    {
+        Err(Error::InvalidInput { field, message }) => println!("invalid input in {field}: {message}"),
+        other => println!("unexpected: {other:?}"),
+    }
+
+    // A 404 from the API.
+    match client.vms().retrieve("00000000-0000-0000-0000-000000000000").await {
+        Err(e) if e.is_not_found() => println!("not found: {e}"),
+        other => println!("unexpected: {other:?}"),
+    }
+
+    // Authentication failures carry their kind.
+    let bad = fastvm::FastvmClient::builder()
+        .api_key("wrong-key")
+        .base_url(client.base_url())
+        .build()?;
+    if let Err(Error::Api(e)) = bad.vms().list(None).await {
+        assert_eq!(e.kind, ApiErrorKind::Authentication);
+        println!("authentication error: {e}");
+    }
+
+    // A failing command is a result: look at exit_code.
+    let vm = client.vms().launch(launch::machine("c1m2")).await?;
+    let out = client.vms().run(&vm.id, "echo oops >&2; exit 42").await?;
+    println!("command exited {} with stderr {:?}", out.exit_code, out.stderr.trim());
+
+    // Per-call options: more retries and a tighter timeout for this one call.
+    let patient = client.with_options(RequestOptions::new().max_retries(5).timeout(Duration::from_secs(10)));
+    let vm_again = patient.vms().retrieve(&vm.id).await?;
+    println!("retrieved {} with custom options", vm_again.id);
+
+    client.vms().delete(&vm.id).await?;
+    Ok(())
+}

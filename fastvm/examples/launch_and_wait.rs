@@ -1,0 +1,52 @@
+//! Launch a VM three ways: wait for it (default), with custom polling, and without waiting
+//! followed by `wait_for_vm_ready`.
+//!
+//! `cargo run --example launch_and_wait` (local fake unless FASTVM_API_KEY is set)
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use fastvm::launch;
+use fastvm::wait::WaitOptions;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let support::Target {
+        client, fake: _fake, ..
+    } = support::connect().await?;
+
+    let vm = client.vms().launch(launch::machine("c1m2").name("waited")).await?;
+    println!("launched and running: {} ({})", vm.id, vm.status.0);
+
+    let opts = WaitOptions::new()
+        .poll_interval(Duration::from_millis(500))
+        .timeout(Duration::from_secs(120));
+    let vm2 = client
+        .vms()
+        .launch_with(
+            launch::machine("c1m2").ttl_seconds(3600, fastvm::types::TtlAction::Pause),
+            opts,
+        )
+        .await?;
+    println!(
+        "launched with a 1 h pause TTL: {} expires at {:?} ms",
+        vm2.id, vm2.expires_at_ms
+    );
+
+    let raw = client.vms().launch_no_wait(launch::machine("c1m2")).await?;
+    println!(
+        "launch answered {} with status {}",
+        raw.status.as_u16(),
+        raw.vm.status.0
+    );
+    let vm3 = client.wait_for_vm_ready(&raw.vm.id, WaitOptions::default()).await?;
+    println!("{} is now {}", vm3.id, vm3.status.0);
+
+    for id in [&vm.id, &vm2.id, &vm3.id] {
+        client.vms().delete(id).await?;
+    }
+    println!("deleted all three");
+    Ok(())
+}

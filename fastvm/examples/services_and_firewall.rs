@@ -1,0 +1,73 @@
+//! Expose a service and shape the firewall: PUT replaces the policy, PATCH replaces only the
+//! blocks it carries; `effectiveFirewall` shows the policy plus the services' auto-rules.
+//!
+//! `cargo run --example services_and_firewall`
+
+#[path = "support/mod.rs"]
+mod support;
+
+use fastvm::launch;
+use fastvm::types::{
+    DnsMode, DnsPolicy, EgressPolicy, EgressRule, EgressRuleKind, EgressRuleProtocol, FirewallPolicy, IngressPolicy,
+    IngressRule, IngressRuleKind, IngressRuleProtocol, PolicyAction,
+};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let support::Target {
+        client, fake: _fake, ..
+    } = support::connect().await?;
+    let vm = client.vms().launch(launch::machine("c1m2")).await?;
+
+    let svc = client.vms().services().register(&vm.id, "api", 8080, false).await?;
+    println!("service {} on port {} (h2c {})", svc.name, svc.port, svc.h2c);
+    let svc = client.vms().services().update(&vm.id, "api", 9090, true).await?;
+    println!("moved to port {} with h2c {}", svc.port, svc.h2c);
+
+    let policy = FirewallPolicy {
+        ingress: Some(IngressPolicy {
+            default: PolicyAction::Deny,
+            rules: vec![IngressRule {
+                action: PolicyAction::Allow,
+                kind: IngressRuleKind::Cidr,
+                value: "2001:db8::/32".into(),
+                protocol: IngressRuleProtocol::Tcp,
+                ports: "22".into(),
+                description: Some("office ssh".into()),
+            }],
+        }),
+        egress: Some(EgressPolicy {
+            default: PolicyAction::Deny,
+            rules: vec![EgressRule {
+                action: PolicyAction::Allow,
+                kind: EgressRuleKind::Fqdn,
+                value: "*.pypi.org".into(),
+                protocol: EgressRuleProtocol::Tcp,
+                ports: "443".into(),
+                description: None,
+            }],
+        }),
+        dns: None,
+    };
+    let vm = client.vms().set_firewall(&vm.id, policy).await?;
+    println!("policy: {:?}", vm.firewall);
+    println!("effective (with service auto-rules): {:?}", vm.effective_firewall);
+
+    let patch = FirewallPolicy {
+        dns: Some(DnsPolicy {
+            mode: Some(DnsMode::Deny),
+            domains: vec!["ads.example.com".into()],
+            block_bypass: Some(true),
+        }),
+        ..Default::default()
+    };
+    let vm = client.vms().patch_firewall(&vm.id, patch).await?;
+    println!(
+        "after PATCH, egress kept: {:?}",
+        vm.firewall.as_ref().and_then(|f| f.egress.as_ref())
+    );
+
+    client.vms().services().delete(&vm.id, "api").await?;
+    client.vms().delete(&vm.id).await?;
+    Ok(())
+}

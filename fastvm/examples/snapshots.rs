@@ -1,0 +1,43 @@
+//! Snapshot a configured VM (env, service, firewall) and restore a VM from it.
+//!
+//! `cargo run --example snapshots`
+
+#[path = "support/mod.rs"]
+mod support;
+
+use fastvm::launch;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let support::Target {
+        client, fake: _fake, ..
+    } = support::connect().await?;
+    let vm = client
+        .vms()
+        .launch(launch::machine("c1m2").env("GREETING", "hello"))
+        .await?;
+    client.vms().services().register(&vm.id, "web", 8080, false).await?;
+
+    let snap = client.snapshots().create(&vm.id, Some("configured")).await?;
+    println!("snapshot {} ({}) of {}", snap.id, snap.status.0, snap.vm_id);
+    let snap = client.snapshots().update(&snap.id, "configured-v1").await?;
+    println!("renamed to {}", snap.name);
+
+    let restored = client.vms().launch(launch::snapshot(&snap.id)).await?;
+    let services = client.vms().services().list(&restored.id).await?;
+    println!(
+        "restored {} with services {:?}",
+        restored.id,
+        services.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+    let out = client.vms().run(&restored.id, "echo $GREETING").await?;
+    println!("GREETING in the restored VM: {}", out.stdout.trim());
+
+    for s in client.snapshots().list().await? {
+        println!("snapshot {} {}", s.id, s.name);
+    }
+    client.vms().delete(&restored.id).await?;
+    client.vms().delete(&vm.id).await?;
+    client.snapshots().delete(&snap.id).await?;
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! Shared setup of the examples: a client for the real API when `FASTVM_API_KEY` is set,
+//! otherwise for `fastvm-fake` started in this process.
+
+#![allow(dead_code)]
+
+use fastvm::FastvmClient;
+use fastvm_fake::FakeServer;
+
+/// Where the examples talk to.
+pub struct Target {
+    /// The client.
+    pub client: FastvmClient,
+    /// The in-process fake, kept alive for the example's duration (None on the real API).
+    pub fake: Option<FakeServer>,
+    /// A directory inside the VM the example may write to.
+    pub remote_root: String,
+}
+
+/// Connects to the real API when `FASTVM_API_KEY` is set, else starts the local fake.
+pub async fn connect() -> Result<Target, Box<dyn std::error::Error>> {
+    let suffix: String = format!("{:08x}", rand_u32());
+    if std::env::var("FASTVM_API_KEY").is_ok_and(|k| !k.trim().is_empty()) {
+        let client = FastvmClient::from_env()?;
+        println!("using the fastvm API at {}", client.base_url());
+        return Ok(Target {
+            client,
+            fake: None,
+            remote_root: format!("/root/fastvm-example-{suffix}"),
+        });
+    }
+    let fake = FakeServer::start().await?;
+    println!(
+        "FASTVM_API_KEY is not set: using fastvm-fake, a local stand-in server, at {}",
+        fake.base_url()
+    );
+    println!("  (its \"VMs\" run commands on this machine, unsandboxed, in scratch directories)");
+    let client = FastvmClient::builder()
+        .api_key(fake.api_key())
+        .base_url(fake.base_url())
+        .build()?;
+    // The fake's VMs share this host's filesystem: keep "remote" paths inside a scratch dir.
+    let remote_root = std::env::temp_dir()
+        .join(format!("fastvm-example-{suffix}"))
+        .to_string_lossy()
+        .into_owned();
+    Ok(Target {
+        client,
+        fake: Some(fake),
+        remote_root,
+    })
+}
+
+fn rand_u32() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    nanos ^ std::process::id().rotate_left(16)
+}

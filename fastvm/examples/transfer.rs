@@ -1,0 +1,95 @@
+//! Upload a file and a directory with a progress bar, download them back, verify integrity.
+//!
+//! `cargo run --example transfer`
+
+#[path = "support/mod.rs"]
+mod support;
+
+use fastvm::launch;
+use fastvm::transfer::{Progress, TransferOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+
+fn bar(label: &'static str) -> (ProgressBar, TransferOptions) {
+    let pb = ProgressBar::new(0);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(label);
+    let handle = pb.clone();
+    let progress = move |p: Progress| {
+        if let Some(total) = p.bytes_total {
+            handle.set_length(total);
+        }
+        handle.set_position(p.bytes_done);
+    };
+    (pb, TransferOptions::default().progress(progress).verify(true))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let support::Target {
+        client,
+        fake,
+        remote_root,
+    } = support::connect().await?;
+    let vm = client.vms().launch(launch::machine("c1m2")).await?;
+
+    let result = async {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("blob.bin");
+        std::fs::write(&file, (0..=255u8).cycle().take(32 << 20).collect::<Vec<_>>())?;
+        let tree = dir.path().join("tree");
+        for i in 0..50 {
+            std::fs::create_dir_all(tree.join(format!("d{}", i % 5)))?;
+            std::fs::write(
+                tree.join(format!("d{}/f{i}.txt", i % 5)),
+                format!("file {i}\n").repeat(100),
+            )?;
+        }
+
+        let (pb, opts) = bar("upload");
+        client
+            .upload(&vm.id, &file, &format!("{remote_root}/blob.bin"), opts)
+            .await?;
+        pb.finish();
+        let (pb, opts) = bar("upload");
+        client
+            .upload(&vm.id, &tree, &format!("{remote_root}/tree"), opts)
+            .await?;
+        pb.finish();
+
+        let (pb, opts) = bar("download");
+        client
+            .download(
+                &vm.id,
+                &format!("{remote_root}/blob.bin"),
+                dir.path().join("blob.back"),
+                opts,
+            )
+            .await?;
+        pb.finish();
+        let (pb, opts) = bar("download");
+        client
+            .download(
+                &vm.id,
+                &format!("{remote_root}/tree"),
+                dir.path().join("tree.back"),
+                opts,
+            )
+            .await?;
+        pb.finish();
+
+        let same = std::fs::read(&file)? == std::fs::read(dir.path().join("blob.back"))?;
+        println!("file round trip identical: {same}");
+        Ok::<_, Box<dyn std::error::Error>>(())
+    }
+    .await;
+
+    client.vms().delete(&vm.id).await?;
+    if fake.is_some() {
+        let _ = std::fs::remove_dir_all(&remote_root);
+    }
+    result
+}
