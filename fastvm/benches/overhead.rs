@@ -16,7 +16,9 @@ async fn serve() -> String {
         "/v1/vms/{id}",
         get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/json")], VM_JSON) }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     format!("http://{addr}")
@@ -38,14 +40,21 @@ async fn bare(http: &reqwest::Client, base: &str) -> fastvm::types::Vm {
 
 fn report(label: &str, calls: usize, elapsed: Duration) -> f64 {
     let per = elapsed.as_secs_f64() * 1e6 / calls as f64;
-    println!("{label:<40} {calls:>6} calls in {:>8.1} ms = {per:>7.1} µs/call", elapsed.as_secs_f64() * 1e3);
+    println!(
+        "{label:<40} {calls:>6} calls in {:>8.1} ms = {per:>7.1} µs/call",
+        elapsed.as_secs_f64() * 1e3
+    );
     per
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let base = serve().await;
-    let client = fastvm::FastvmClient::builder().api_key("bench-key").base_url(&base).build().expect("client");
+    let client = fastvm::FastvmClient::builder()
+        .api_key("bench-key")
+        .base_url(&base)
+        .build()
+        .expect("client");
     let http = reqwest::Client::new();
     let sequential = 5_000;
     let concurrent_tasks = 64;
@@ -85,7 +94,11 @@ async fn main() {
         for task in tasks {
             task.await.expect("task");
         }
-        let f = report("fastvm retrieve, 64 concurrent", concurrent_tasks * per_task, t.elapsed());
+        let f = report(
+            "fastvm retrieve, 64 concurrent",
+            concurrent_tasks * per_task,
+            t.elapsed(),
+        );
         let t = Instant::now();
         let tasks: Vec<_> = (0..concurrent_tasks)
             .map(|_| {
