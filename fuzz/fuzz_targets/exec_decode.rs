@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 use fastvm::exec::{ExecEvent, ExecStream};
-use futures::StreamExt as _;
+use futures::StreamExt;
 use libfuzzer_sys::fuzz_target;
 
 /// Every item of the stream, errors rendered so runs can be compared.
@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
     let split = decode(chunks);
     assert_eq!(whole, split, "chunking changed the result");
 
-    let terminal = |r: &Result<ExecEvent, String>| r.as_ref().map_or(true, ExecEvent::is_exit);
+    let terminal = |r: &Result<ExecEvent, String>| !matches!(r, Ok(e) if !e.is_exit());
     let last = whole.last().expect("a stream always ends with an exit or an error");
     assert!(terminal(last), "the stream ended without a terminal item: {last:?}");
     assert!(
