@@ -234,6 +234,38 @@ pub(crate) async fn map_error(e: progenitor_client::Error<()>, operation: &'stat
     }
 }
 
+/// Sends a JSON request the generated client cannot express, through the same transport, and
+/// decodes a JSON answer. `path` starts with `/` and has its parameters already encoded.
+pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
+    client: &crate::FastvmClient,
+    method: reqwest::Method,
+    path: &str,
+    body: &serde_json::Value,
+    operation: &'static str,
+) -> Result<T> {
+    use fastvm_api::hooks::Transport as _;
+    let request = client
+        .http()
+        .request(method, format!("{}{path}", client.base_url()))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .json(body)
+        .build()
+        .map_err(Error::from_reqwest)?;
+    let response = client
+        .transport()
+        .send(client.http(), request, operation)
+        .await
+        .map_err(Error::from_reqwest)?;
+    if !response.status().is_success() {
+        return Err(api_error(response, Some(operation)).await);
+    }
+    let bytes = response.bytes().await.map_err(Error::from_reqwest)?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
+        message: format!("{operation}: {e}"),
+        snippet: crate::redact::text(&snippet(&bytes, 512)),
+    })
+}
+
 /// Awaits a generated call and returns its body.
 pub(crate) async fn call<T>(
     operation: &'static str,

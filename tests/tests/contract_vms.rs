@@ -188,14 +188,22 @@ async fn path_parameters_are_percent_encoded() {
     api.sent("pauseVm").await;
 }
 
+/// progenitor's path encoding leaves `\ [ ] ^ |` alone and the URL parser turns `\` into `/`,
+/// so the facade refuses ids containing them (no fastvm id or fingerprint can) before sending.
 #[tokio::test]
-#[ignore = "facade bug: a `\\` in a path parameter is not percent-encoded, so the URL parser turns it into `/`"]
-async fn backslash_in_path_parameter_is_encoded() {
-    let id = r"a\b";
+async fn path_parameters_the_url_parser_would_rewrite_are_refused() {
     let api = Api::start().await;
-    api.expect("getVm", "/v1/vms/a%5Cb", 200, vm_min(id, "running")).await;
-    api.client.vms().retrieve(id).await.unwrap();
-    assert_eq!(api.sent("getVm").await.path, "/v1/vms/a%5Cb");
+    for id in [r"a\b", "a[b", "a]b", "a^b", "a|b"] {
+        match api.client.vms().retrieve(id).await {
+            Err(fastvm::Error::InvalidInput { field, .. }) => assert_eq!(field, "id"),
+            other => panic!("{id}: expected InvalidInput, got {other:?}"),
+        }
+    }
+    match api.client.vms().ssh_keys().delete("vm", r"SHA256:a\b").await {
+        Err(fastvm::Error::InvalidInput { field, .. }) => assert_eq!(field, "fingerprint"),
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+    assert!(api.server.received_requests().await.unwrap_or_default().is_empty());
 }
 
 #[tokio::test]
@@ -375,4 +383,17 @@ async fn vm_errors_map_to_kinds() {
         c.vms().console_token(ID).await
     })
     .await;
+}
+
+/// Removing a TTL needs an explicit `"ttl": null`, which the generated request type cannot
+/// carry; `clear_ttl` sends it through the same transport (checked against the spec).
+#[tokio::test]
+async fn clear_ttl_sends_an_explicit_null() {
+    let api = Api::start().await;
+    api.expect("updateVm", &vm_path(""), 200, vm_min(ID, "running")).await;
+    let vm = api.client.vms().clear_ttl(ID).await.unwrap();
+    assert!(vm.ttl.is_none());
+    let sent = api.sent("updateVm").await;
+    assert_eq!(sent.method, "PATCH");
+    assert_eq!(sent.json(), &serde_json::json!({ "ttl": null }));
 }

@@ -199,8 +199,9 @@ impl<'a> Vms<'a> {
         call("getVm", self.client.api().get_vm().id(id).send()).await
     }
 
-    /// `PATCH /v1/vms/{id}`: name, metadata (replaced whole; empty clears) and TTL (`Some(None)`
-    /// in the builder removes it).
+    /// `PATCH /v1/vms/{id}`: name, metadata (replaced whole; empty clears) and TTL (set and
+    /// restart the cycle). To remove a TTL use [`Vms::clear_ttl`]: the wire type cannot say
+    /// `"ttl": null`.
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
@@ -219,6 +220,24 @@ impl<'a> Vms<'a> {
             validate::ttl("ttl", t)?;
         }
         call("updateVm", self.client.api().update_vm().id(id).body(request).send()).await
+    }
+
+    /// `PATCH /v1/vms/{id}` with `{"ttl": null}`: removes the VM's TTL.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let vm = client.vms().clear_ttl(id).await?;
+    /// assert!(vm.ttl.is_none());
+    /// # Ok(()) }
+    /// ```
+    pub async fn clear_ttl(&self, id: &str) -> Result<Vm> {
+        validate::id("id", id)?;
+        // The generated `UpdateVmRequest.ttl` is an `Option` skipped when `None`, so it cannot
+        // carry the explicit `null` the API uses to remove a TTL; this one body is sent by hand
+        // through the same transport (auth, timeout, retries) as generated calls.
+        let path = format!("/v1/vms/{}", progenitor_client::encode_path(id));
+        let body = serde_json::json!({ "ttl": null });
+        crate::http::send_json(self.client, reqwest::Method::PATCH, &path, &body, "updateVm").await
     }
 
     /// `DELETE /v1/vms/{id}`.
