@@ -86,6 +86,18 @@ impl FastvmClient {
         Self::with_settings(self.inner.settings.clone(), &merged)
     }
 
+    /// The view for a call that runs a VM-side command with `timeout_sec`: the command may
+    /// legitimately run that long, so the HTTP request gets it plus a minute of grace. Without
+    /// a command timeout the view is this client (long-running operations have no default timeout).
+    pub(crate) fn for_command_timeout(&self, timeout_sec: Option<u64>) -> FastvmClient {
+        match timeout_sec {
+            Some(t) => {
+                self.with_options(RequestOptions::new().timeout(std::time::Duration::from_secs(t.saturating_add(60))))
+            }
+            None => self.clone(),
+        }
+    }
+
     /// The API base URL in use (no trailing slash).
     pub fn base_url(&self) -> &str {
         &self.inner.settings.base_url

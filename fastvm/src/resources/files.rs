@@ -1,8 +1,6 @@
-use std::time::Duration;
-
 use crate::http::call;
 use crate::types::{ExecVmResponse, FileFetchRequest, FilePresignRequest, FilePresignResponse};
-use crate::{Error, FastvmClient, RequestOptions, Result, validate};
+use crate::{Error, FastvmClient, Result, validate};
 
 /// `client.vms().files()`: the raw presigned-URL file flow. Most callers want
 /// [`FastvmClient::upload`] and [`FastvmClient::download`], which compose these.
@@ -48,18 +46,11 @@ impl<'a> Files<'a> {
         let body = FileFetchRequest {
             url: url.to_string(),
             path: path.to_string(),
-            timeout_sec: timeout_sec.map(|t| t as i64),
+            timeout_sec: timeout_sec
+                .map(|t| i64::try_from(t).map_err(|_| Error::invalid("timeoutSec", "is too large")))
+                .transpose()?,
         };
-        let view;
-        let client = match timeout_sec {
-            Some(t) => {
-                view = self
-                    .client
-                    .with_options(RequestOptions::new().timeout(Duration::from_secs(t.saturating_add(60))));
-                &view
-            }
-            None => self.client,
-        };
+        let client = self.client.for_command_timeout(timeout_sec);
         call(
             "fetchFileToVm",
             client.api().fetch_file_to_vm().id(vm_id).body(body).send(),

@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use crate::exec::{Command, ExecStream};
 use crate::http::{call, call_with_status};
 use crate::resources::{Files, Services, SshKeys};
@@ -8,7 +6,7 @@ use crate::types::{
     UpdateVmRequest, Vm, VmCreateResponse,
 };
 use crate::wait::WaitOptions;
-use crate::{FastvmClient, RequestOptions, Result, validate};
+use crate::{FastvmClient, Result, validate};
 
 /// `client.vms()`: virtual machines.
 #[derive(Debug, Clone, Copy)]
@@ -316,17 +314,7 @@ impl<'a> Vms<'a> {
         validate::id("id", id)?;
         let command = command.into();
         let body = command.to_request()?;
-        let view;
-        let client = match command.timeout() {
-            // The command may legitimately run up to its timeout; give the HTTP request a minute more.
-            Some(t) => {
-                view = self
-                    .client
-                    .with_options(RequestOptions::new().timeout(Duration::from_secs(t.saturating_add(60))));
-                &view
-            }
-            None => self.client,
-        };
+        let client = self.client.for_command_timeout(command.timeout());
         call("execVm", client.api().exec_vm().id(id).body(body).send()).await
     }
 
