@@ -227,7 +227,6 @@ const NON_IDEMPOTENT: &[(&str, &str)] = &[
 ];
 
 #[tokio::test]
-#[ignore = "facade bug: the transport gets progenitor's snake_case operation id (`launch_vm`), so the camelCase NON_IDEMPOTENT table never matches"]
 async fn launch_is_not_retried_on_503() {
     let api = Api::start_with(|b| b.max_retries(2)).await;
     api.respond("launchVm", "/v1/vms", failing(503, FAST), 1).await;
@@ -246,7 +245,6 @@ async fn launch_is_not_retried_on_503() {
 }
 
 #[tokio::test]
-#[ignore = "facade bug: the transport gets progenitor's snake_case operation id (`launch_vm`), so the camelCase NON_IDEMPOTENT table never matches"]
 async fn non_idempotent_operations_are_not_retried() {
     for (op, path) in NON_IDEMPOTENT {
         let api = Api::start_with(|b| b.max_retries(2)).await;
@@ -390,7 +388,6 @@ async fn launch_is_retried_after_a_connect_error() {
 }
 
 #[tokio::test]
-#[ignore = "facade bug: the transport gets progenitor's snake_case operation id (`exec_vm`), so the camelCase LONG_RUNNING table never matches and exec gets the default timeout"]
 async fn exec_and_fetch_are_not_cut_by_the_default_timeout() {
     // The client's default timeout is for ordinary calls; exec and files/fetch last as long as
     // the command (their own `timeoutSec` bounds them server-side).
