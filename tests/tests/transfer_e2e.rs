@@ -216,10 +216,10 @@ async fn a_cancelled_download_leaves_no_partial_file() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let tx = std::sync::Mutex::new(Some(tx));
     let opts = TransferOptions::new().progress(move |p| {
-        if p.bytes_done > 0 {
-            if let Some(tx) = tx.lock().unwrap().take() {
-                let _ = tx.send(());
-            }
+        if p.bytes_done > 0
+            && let Some(tx) = tx.lock().unwrap().take()
+        {
+            let _ = tx.send(());
         }
     });
     let download = client.download(&id, s(&remote), out.join("big.bin"), opts);
