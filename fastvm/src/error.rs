@@ -126,6 +126,17 @@ pub enum Error {
         snippet: String,
     },
 
+    /// Local I/O failed outside a transfer (for example writing a streamed command's output
+    /// with [`ExecStream::tee`](crate::exec::ExecStream::tee)).
+    #[error("{message}")]
+    Io {
+        /// What was being done.
+        message: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A file or directory transfer failed.
     #[error(transparent)]
     FileTransfer(Box<crate::transfer::FileTransferError>),

@@ -9,7 +9,7 @@ mod output;
 pub use command::Command;
 pub use decode::{ExecStream, MAX_LINE_BYTES};
 pub use event::ExecEvent;
-pub use output::ExecOutput;
+pub use output::{ExecExit, ExecOutput};
 
 use crate::types::ExecVmRequest;
 use crate::{Error, FastvmClient, Result};

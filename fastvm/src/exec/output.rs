@@ -6,7 +6,6 @@ use futures::StreamExt as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use super::{ExecEvent, ExecStream};
-use crate::transfer::{FileTransferError, FileTransferErrorKind};
 use crate::{Error, Result};
 
 /// The collected output of a streamed command ([`ExecStream::collect`]).
@@ -57,9 +56,7 @@ impl ExecExit {
 }
 
 fn write_error(which: &str, e: std::io::Error) -> Error {
-    FileTransferError::new(FileTransferErrorKind::Io, format!("writing the command's {which}: {e}"))
-        .with_source(e)
-        .into()
+    Error::Io { message: format!("writing the command's {which}: {e}"), source: e }
 }
 
 impl ExecStream {
@@ -107,7 +104,7 @@ impl ExecStream {
     ///
     /// Memory stays bounded by one event whatever the command prints. Both writers are flushed
     /// before returning. A failed write ends the stream and the request, and is reported as
-    /// [`Error::FileTransfer`] of kind [`FileTransferErrorKind::Io`] with the I/O error as source.
+    /// [`Error::Io`] with the I/O error as source.
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
