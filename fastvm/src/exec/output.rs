@@ -56,7 +56,10 @@ impl ExecExit {
 }
 
 fn write_error(which: &str, e: std::io::Error) -> Error {
-    Error::Io { message: format!("writing the command's {which}: {e}"), source: e }
+    Error::Io {
+        message: format!("writing the command's {which}: {e}"),
+        source: e,
+    }
 }
 
 impl ExecStream {
@@ -146,5 +149,62 @@ impl ExecStream {
         Err(Error::StreamClosed {
             events: self.events_received(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use bytes::Bytes;
+
+    use super::*;
+
+    /// A writer whose every write fails, like a closed pipe.
+    struct Broken;
+
+    impl AsyncWrite for Broken {
+        fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, _: &[u8]) -> Poll<std::io::Result<usize>> {
+            Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "pipe closed")))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn body(lines: &str) -> ExecStream {
+        ExecStream::from_chunks(futures::stream::iter([Ok(Bytes::from(lines.to_string()))]))
+    }
+
+    #[tokio::test]
+    async fn tee_reports_a_failed_write_as_io() {
+        let stream = body("{\"t\":\"o\",\"d\":\"aGk=\"}\n{\"t\":\"x\",\"ms\":1}\n");
+        let err = stream.tee(Broken, Vec::new()).await.unwrap_err();
+        match err {
+            Error::Io { message, source } => {
+                assert!(message.contains("stdout"), "{message}");
+                assert_eq!(source.kind(), std::io::ErrorKind::BrokenPipe);
+            }
+            other => panic!("expected Error::Io, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn tee_returns_the_exit_and_copies_both_streams() {
+        let stream = body(
+            "{\"t\":\"o\",\"d\":\"aGk=\"}\n{\"t\":\"e\",\"d\":\"ZXJy\"}\n{\"t\":\"x\",\"c\":3,\"to\":true,\"ms\":7}\n",
+        );
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let exit = stream.tee(&mut out, &mut err).await.unwrap();
+        assert_eq!((out.as_slice(), err.as_slice()), (&b"hi"[..], &b"err"[..]));
+        assert_eq!(
+            (exit.code, exit.timed_out, exit.duration),
+            (3, true, Some(std::time::Duration::from_millis(7)))
+        );
+        assert!(!exit.success());
     }
 }
