@@ -78,8 +78,13 @@ impl ApiTransport {
     ) -> reqwest::Result<reqwest::Response> {
         self.prepare(&mut request, operation_id);
         let idempotent = retry::is_idempotent(operation_id) || self.retry_non_idempotent;
-        let method = request.method().clone();
-        let path = request.url().path().to_string();
+        // Only pay for the log fields when someone listens.
+        let trace = tracing::enabled!(tracing::Level::DEBUG);
+        let (method, path) = if trace {
+            (request.method().to_string(), request.url().path().to_string())
+        } else {
+            (String::new(), String::new())
+        };
         let mut attempt: u32 = 0;
         loop {
             // A streaming body cannot be cloned: such a request is sent exactly once.
@@ -93,7 +98,7 @@ impl ApiTransport {
             let elapsed = started.elapsed();
             let delay = match &result {
                 Ok(resp) => {
-                    let request_id = request_id(resp.headers());
+                    let request_id = if trace { request_id(resp.headers()) } else { None };
                     tracing::debug!(operation = operation_id, %method, path = %path, attempt, status = resp.status().as_u16(), ?elapsed, request_id = request_id.as_deref().unwrap_or(""), "fastvm request");
                     if resp.status().is_success() || !idempotent {
                         None
