@@ -172,6 +172,53 @@ async fn main() {
         let out = t.join("curl-out");
         let d = curl(&["-o", out.to_str().unwrap(), &urls.download_url]);
         rows.push(row(format!("curl GET (storage only) {mib} MiB"), bytes, d, None));
+
+        // Like-for-like references: the whole operation the SDK performs, with curl doing the
+        // client's storage leg (same presign, same VM-side fetch / VM-side curl, same server).
+        let started = std::time::Instant::now();
+        let urls = client.vms().files().presign(&vm.id, remote_s).await.unwrap();
+        curl(&[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/octet-stream",
+            "-T",
+            local.to_str().unwrap(),
+            &urls.upload_url,
+        ]);
+        let fetched = client
+            .vms()
+            .files()
+            .fetch(&vm.id, &urls.download_url, remote_s, Some(600))
+            .await
+            .unwrap();
+        assert_eq!(fetched.exit_code, 0, "reference fetch failed: {}", fetched.stderr);
+        rows.push(row(
+            format!("reference upload: presign + curl -T + fetch {mib} MiB"),
+            bytes,
+            started.elapsed(),
+            None,
+        ));
+        let started = std::time::Instant::now();
+        let urls = client.vms().files().presign(&vm.id, remote_s).await.unwrap();
+        let push = format!(
+            "curl --fail --silent --show-error -X PUT -H 'Content-Type: application/octet-stream' -T {} {}",
+            fastvm::shell::quote(remote_s),
+            fastvm::shell::quote(&urls.upload_url)
+        );
+        let pushed = client
+            .vms()
+            .run(&vm.id, fastvm::exec::Command::shell(push))
+            .await
+            .unwrap();
+        assert_eq!(pushed.exit_code, 0, "reference VM-side curl failed: {}", pushed.stderr);
+        curl(&["-o", out.to_str().unwrap(), &urls.download_url]);
+        rows.push(row(
+            format!("reference download: VM curl -T + curl GET {mib} MiB"),
+            bytes,
+            started.elapsed(),
+            None,
+        ));
         for p in [&local, &remote, &back, &out] {
             let _ = std::fs::remove_file(p);
         }
