@@ -117,6 +117,11 @@ impl FastvmClient {
         &self.inner.transport
     }
 
+    /// The retry budget of this view (the client's, or a `with_options` override).
+    pub(crate) fn max_retries(&self) -> u32 {
+        self.inner.transport.max_retries
+    }
+
     pub(crate) fn storage_http(&self) -> &reqwest::Client {
         &self.inner.settings.storage
     }

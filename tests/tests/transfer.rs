@@ -192,12 +192,12 @@ async fn verify_mismatch_is_a_verify_error() {
 
 #[tokio::test]
 async fn storage_500_is_a_storage_error_with_the_url_redacted() {
-    let api = Api::start_with(|b| b.max_retries(0)).await;
+    let api = Api::start_with(|b| b.max_retries(2)).await;
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("f");
     std::fs::write(&local, b"hello").unwrap();
     presign(&api, 1 << 30, 1).await;
-    // File PUTs are retried on 5xx: the initial attempt plus two retries.
+    // File PUTs are retried on 5xx with the client's budget: the initial attempt plus two retries.
     storage(&api, "PUT", ResponseTemplate::new(500).set_body_string("boom"), 3).await;
     let e = transfer_error(
         api.client
@@ -209,6 +209,23 @@ async fn storage_500_is_a_storage_error_with_the_url_redacted() {
     assert!(e.message.contains("/storage/obj?<redacted>"), "{e}");
     assert!(e.message.contains("boom"), "{e}");
     assert_redacted(&e);
+}
+
+#[tokio::test]
+async fn storage_put_retries_follow_the_client_setting() {
+    let api = Api::start_with(|b| b.max_retries(0)).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("f");
+    std::fs::write(&local, b"hello").unwrap();
+    presign(&api, 1 << 30, 1).await;
+    // max_retries(0): one attempt, no retry.
+    storage(&api, "PUT", ResponseTemplate::new(503), 1).await;
+    let e = transfer_error(
+        api.client
+            .upload(VM, &local, "/root/f", TransferOptions::default())
+            .await,
+    );
+    assert_eq!(e.status.map(|s| s.as_u16()), Some(503));
 }
 
 #[tokio::test]

@@ -129,7 +129,8 @@ fn spawn_file_reader(path: &Path, hash: bool) -> io::Result<Reader> {
 }
 
 /// PUTs the file at `path` (`size` bytes) with `Content-Length`, streamed from disk. Retried on
-/// connection failures and retryable statuses, reopening the file each time. Returns the
+/// connection failures and retryable statuses up to `max_retries` times (the client's setting),
+/// reopening the file each time. Returns the
 /// SHA-256 of what was sent when `hash`.
 pub(crate) async fn put_file(
     http: &reqwest::Client,
@@ -138,6 +139,7 @@ pub(crate) async fn put_file(
     size: u64,
     opts: &TransferOptions,
     hash: bool,
+    max_retries: u32,
 ) -> Result<Option<[u8; 32]>, FileTransferError> {
     let mut attempt = 0u32;
     loop {
@@ -180,7 +182,7 @@ pub(crate) async fn put_file(
                 (e.is_connect(), send_error("PUT", url, e))
             }
         };
-        if !retryable || attempt >= crate::retry::DEFAULT_MAX_RETRIES {
+        if !retryable || attempt >= max_retries {
             return Err(err);
         }
         tracing::debug!(attempt, error = %err, "retrying storage PUT");

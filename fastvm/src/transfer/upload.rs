@@ -78,8 +78,16 @@ impl FastvmClient {
             return Err(FileTransferError::new(Kind::TooLarge, msg).into());
         }
         opts.report(0, Some(size));
-        let sent_hash =
-            storage::put_file(self.storage_http(), &urls.upload_url, local, size, opts, opts.verify).await?;
+        let sent_hash = storage::put_file(
+            self.storage_http(),
+            &urls.upload_url,
+            local,
+            size,
+            opts,
+            opts.verify,
+            self.max_retries(),
+        )
+        .await?;
         let fetched = self
             .vms()
             .files()
