@@ -239,21 +239,27 @@ pub(crate) async fn map_error(e: progenitor_client::Error<()>, operation: &'stat
     }
 }
 
-/// Sends a JSON request the generated client cannot express, through the same transport, and
-/// decodes a JSON answer. `path` starts with `/` and has its parameters already encoded.
-pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
+/// Sends a request the generated client cannot express (an NDJSON exec, an explicit `null`)
+/// through the same transport as generated calls: the one place hand-built API requests are
+/// made. `path` starts with `/` and has its parameters encoded with
+/// `progenitor_client::encode_path`, as generated calls do. A non-2xx answer is an
+/// [`Error::Api`].
+pub(crate) async fn send_raw(
     client: &crate::FastvmClient,
     method: reqwest::Method,
     path: &str,
-    body: &serde_json::Value,
+    accept: &'static str,
+    body: &impl serde::Serialize,
     operation: &'static str,
-) -> Result<T> {
+) -> Result<reqwest::Response> {
     use fastvm_api::hooks::Transport as _;
+    let json = serde_json::to_vec(body).map_err(|e| Error::invalid("body", e.to_string()))?;
     let request = client
         .http()
         .request(method, format!("{}{path}", client.base_url()))
-        .header(reqwest::header::ACCEPT, "application/json")
-        .json(body)
+        .header(reqwest::header::ACCEPT, accept)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(json)
         .build()
         .map_err(Error::from_reqwest)?;
     let response = client
@@ -264,6 +270,18 @@ pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
     if !response.status().is_success() {
         return Err(api_error(response, Some(operation)).await);
     }
+    Ok(response)
+}
+
+/// [`send_raw`] for a JSON answer, decoded into `T`.
+pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
+    client: &crate::FastvmClient,
+    method: reqwest::Method,
+    path: &str,
+    body: &impl serde::Serialize,
+    operation: &'static str,
+) -> Result<T> {
+    let response = send_raw(client, method, path, "application/json", body, operation).await?;
     let bytes = response.bytes().await.map_err(Error::from_reqwest)?;
     serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
         message: format!("{operation}: {e}"),
