@@ -77,7 +77,8 @@ impl ApiTransport {
         operation_id: &'static str,
     ) -> reqwest::Result<reqwest::Response> {
         self.prepare(&mut request, operation_id);
-        let idempotent = retry::is_idempotent(operation_id) || self.retry_non_idempotent;
+        // Only looked at when an attempt fails.
+        let idempotent = || self.retry_non_idempotent || retry::is_idempotent(operation_id);
         // Only pay for the log fields when someone listens.
         let trace = tracing::enabled!(tracing::Level::DEBUG);
         let (method, path) = if trace {
@@ -93,14 +94,14 @@ impl ApiTransport {
             } else {
                 None
             };
-            let started = Instant::now();
+            let started = trace.then(Instant::now);
             let result = client.execute(request).await;
-            let elapsed = started.elapsed();
+            let elapsed = started.map(|s| s.elapsed()).unwrap_or_default();
             let delay = match &result {
                 Ok(resp) => {
                     let request_id = if trace { request_id(resp.headers()) } else { None };
                     tracing::debug!(operation = operation_id, %method, path = %path, attempt, status = resp.status().as_u16(), ?elapsed, request_id = request_id.as_deref().unwrap_or(""), "fastvm request");
-                    if resp.status().is_success() || !idempotent {
+                    if resp.status().is_success() || !idempotent() {
                         None
                     } else {
                         retry::response_decision(resp.status(), resp.headers())
@@ -110,7 +111,7 @@ impl ApiTransport {
                 Err(e) => {
                     tracing::debug!(operation = operation_id, %method, path = %path, attempt, ?elapsed, error = %crate::redact::text(&e.to_string()), "fastvm request failed");
                     // A connect error provably never reached the server: safe to repeat anything.
-                    let safe = idempotent || e.is_connect();
+                    let safe = e.is_connect() || idempotent();
                     let transient = e.is_connect() || e.is_timeout() || e.is_request();
                     (safe && transient).then(|| retry::backoff(attempt))
                 }
