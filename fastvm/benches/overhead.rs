@@ -73,6 +73,22 @@ async fn main() {
         bare(&http, &base).await;
     }
 
+    // `ONLY=facade|bare|generated CALLS=n`: run one path n times and exit, for instruction counts
+    // under `valgrind --tool=callgrind` (loopback wall times are too noisy to split a 2 µs gap).
+    if let Ok(only) = std::env::var("ONLY") {
+        let calls: usize = std::env::var("CALLS").ok().and_then(|c| c.parse().ok()).unwrap_or(1000);
+        for _ in 0..calls {
+            match only.as_str() {
+                "facade" => drop(std::hint::black_box(client.vms().retrieve(ID).await.expect("facade"))),
+                "bare" => drop(std::hint::black_box(bare_with_timeout(&http, &base).await)),
+                _ => drop(std::hint::black_box(
+                    generated.get_vm().id(ID).send().await.expect("generated"),
+                )),
+            }
+        }
+        return;
+    }
+
     // Interleaved rounds; the medians are what docs/benchmarks.md reports (loopback timings on a
     // shared 2-core machine vary by ±10 % from round to round).
     let rounds = 9;
