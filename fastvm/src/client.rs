@@ -122,8 +122,8 @@ impl FastvmClient {
         self.inner.transport.max_retries
     }
 
-    pub(crate) fn storage_http(&self) -> &reqwest::Client {
-        &self.inner.settings.storage
+    pub(crate) fn storage_http(&self) -> std::result::Result<&reqwest::Client, crate::transfer::FileTransferError> {
+        self.inner.settings.storage.get()
     }
 
     /// Health check (`GET /healthz`).

@@ -192,11 +192,6 @@ impl ClientBuilder {
                 .build()
                 .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
         };
-        // Storage gets its own client: presigned URLs must never see the API key or default headers.
-        let storage = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .build()
-            .map_err(|e| Error::config(format!("cannot build the storage HTTP client: {e}")))?;
         Ok(FastvmClient::from_parts(Settings {
             api_key,
             base_url,
@@ -205,7 +200,7 @@ impl ClientBuilder {
             user_agent,
             default_headers: headers,
             http,
-            storage,
+            storage: StorageClient::new(connect_timeout),
         }))
     }
 }
@@ -238,7 +233,7 @@ pub(crate) struct Settings {
     pub(crate) user_agent: HeaderValue,
     pub(crate) default_headers: HeaderMap,
     pub(crate) http: reqwest::Client,
-    pub(crate) storage: reqwest::Client,
+    pub(crate) storage: StorageClient,
 }
 
 impl fmt::Debug for Settings {
@@ -249,6 +244,42 @@ impl fmt::Debug for Settings {
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
             .finish_non_exhaustive()
+    }
+}
+
+/// The HTTP client for presigned storage URLs: its own client, so that presigned requests never
+/// carry the API key or the API's default headers, even when the caller injected an API client.
+/// Built on first use (loading the TLS roots costs milliseconds that a client which never
+/// transfers files should not pay), then shared by every clone of the client.
+#[derive(Clone)]
+pub(crate) struct StorageClient {
+    connect_timeout: Duration,
+    client: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
+}
+
+impl StorageClient {
+    fn new(connect_timeout: Duration) -> Self {
+        StorageClient {
+            connect_timeout,
+            client: Default::default(),
+        }
+    }
+
+    pub(crate) fn get(&self) -> std::result::Result<&reqwest::Client, crate::transfer::FileTransferError> {
+        if let Some(c) = self.client.get() {
+            return Ok(c);
+        }
+        let built = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .build()
+            .map_err(|e| {
+                crate::transfer::FileTransferError::new(
+                    crate::transfer::FileTransferErrorKind::Storage,
+                    format!("cannot build the storage HTTP client: {e}"),
+                )
+            })?;
+        // A concurrent first use may have won the race; either client is equivalent.
+        Ok(self.client.get_or_init(|| built))
     }
 }
 

@@ -154,7 +154,7 @@ impl FastvmClient {
     ) -> Result<(), FileTransferError> {
         let limit = Duration::from_secs(opts.fetch_timeout_sec);
         let work = async {
-            let resp = storage::get(self.storage_http(), url).await?;
+            let resp = storage::get(self.storage_http()?, url).await?;
             let total = resp.content_length();
             let mut done = 0u64;
             opts.report(0, total);

@@ -79,7 +79,7 @@ impl FastvmClient {
         }
         opts.report(0, Some(size));
         let sent_hash = storage::put_file(
-            self.storage_http(),
+            self.storage_http()?,
             &urls.upload_url,
             local,
             size,
@@ -109,7 +109,7 @@ impl FastvmClient {
         // Dropping this future drops the body and with it the receiver: the packer's next write
         // fails and its thread ends.
         let packer = tokio::task::spawn_blocking(move || archive::pack_dir(&dir, tx));
-        let put = storage::put_stream(self.storage_http(), &urls.upload_url, rx, opts, max).await;
+        let put = storage::put_stream(self.storage_http()?, &urls.upload_url, rx, opts, max).await;
         let packed = packer
             .await
             .map_err(|e| FileTransferError::new(Kind::Io, format!("the archiver failed: {e}")))?;
