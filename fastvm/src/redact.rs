@@ -1,7 +1,7 @@
 //! URL redaction: the one place that decides what of a URL may appear in messages and logs.
 //!
 //! Presigned storage URLs carry their signature in the query string, and a base URL could carry
-//! credentials in its userinfo. Everything the SDK prints about a URL goes through [`url`].
+//! credentials in its userinfo. Everything the SDK prints about a URL goes through [`url()`](fn@url).
 
 /// Returns `raw` without its query string, fragment and userinfo, for error messages and logs.
 ///

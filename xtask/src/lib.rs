@@ -87,7 +87,7 @@ fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-/// A unified diff from `old` to `new`, cut after [`MAX_DIFF_LINES`] lines.
+/// A unified diff from `old` to `new`, cut after `MAX_DIFF_LINES` lines.
 pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
     let diff = similar::TextDiff::from_lines(old, new);
     let text = diff
