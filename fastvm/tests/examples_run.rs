@@ -1,0 +1,59 @@
+//! Runs the examples end to end against the embedded fake server, so the README's main job
+//! (`cargo run --example quickstart`) cannot rot. `cargo test` builds the examples before the
+//! tests run; this test runs the built binaries.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// `target/<profile>/examples/<name>`, next to this test's own `deps/` directory.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+#[test]
+fn examples_run_against_the_fake() {
+    for name in [
+        "quickstart",
+        "launch_and_wait",
+        "stream_exec",
+        "transfer",
+        "snapshots",
+        "services_and_firewall",
+        "error_handling",
+    ] {
+        let path = example(name);
+        if !path.exists() {
+            // `cargo test` (the README command) builds the examples first; a filtered run such
+            // as `cargo test --test examples_run` does not, so build them here.
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "-p", "fastvm", "--examples"])
+                .status()
+                .expect("run cargo build --examples");
+            assert!(status.success(), "building the examples failed");
+        }
+        let out = Command::new(&path)
+            .env_remove("FASTVM_API_KEY")
+            .env_remove("FASTVM_BASE_URL")
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", path.display()));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name} failed: {}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("using fastvm-fake"),
+            "{name} did not say it uses the fake:\n{stdout}"
+        );
+        if name == "quickstart" {
+            assert!(stdout.contains("identical = true"), "{stdout}");
+            assert!(stdout.contains("done: everything created was deleted"), "{stdout}");
+        }
+    }
+}
