@@ -141,7 +141,7 @@ mod tests {
         match cli.command {
             Command::Exec(a) => {
                 assert_eq!(a.vm, "vm1");
-                assert_eq!(a.command, ["ls", "-la", "--json"]);
+                assert_eq!(a.command.command, ["ls", "-la", "--json"]);
             }
             other => panic!("parsed as {other:?}"),
         }

@@ -23,10 +23,17 @@ With --json, the output is collected and printed once as the API's exec result
 pub struct ExecArgs {
     /// VM id
     pub vm: String,
+    #[command(flatten)]
+    pub command: CommandArgs,
+}
+
+/// The command part shared by `exec` and `run`.
+#[derive(Debug, Args)]
+pub struct CommandArgs {
     /// Kill the command after this many seconds (server-side)
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
-    /// Send this process's stdin to the command (read whole before the command starts)
+    /// Send this process's stdin to the command (read whole before anything starts)
     #[arg(long, short = 'i')]
     pub stdin: bool,
     /// The command and its arguments
@@ -36,12 +43,17 @@ pub struct ExecArgs {
 
 /// Runs `exec`.
 pub async fn run(ctx: &Ctx, a: ExecArgs) -> Result {
-    let command = build_command(a.command, a.timeout, a.stdin)?;
+    let command = build_command(a.command)?;
     stream_command(ctx, &a.vm, command).await
 }
 
 /// The SDK command from the CLI's argv and flags.
-pub fn build_command(argv: Vec<String>, timeout: Option<u64>, stdin: bool) -> Result<Command> {
+pub fn build_command(args: CommandArgs) -> Result<Command> {
+    let CommandArgs {
+        timeout,
+        stdin,
+        command: argv,
+    } = args;
     let mut command = Command::argv(argv);
     if let Some(t) = timeout {
         command = command.timeout_sec(t);

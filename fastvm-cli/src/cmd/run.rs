@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 use clap::Args;
 use tokio::sync::watch;
 
-use super::exec::{build_command, stream_command};
+use super::exec::{CommandArgs, build_command, stream_command};
 use super::vm::LaunchOpts;
 use super::{CliError, Ctx, Result};
 
@@ -21,20 +21,13 @@ The VM is deleted when the command ends, when anything fails after the launch, a
 pub struct RunArgs {
     #[command(flatten)]
     pub launch: LaunchOpts,
-    /// Kill the command after this many seconds (server-side)
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<u64>,
-    /// Send this process's stdin to the command (read whole before the VM is launched)
-    #[arg(long, short = 'i')]
-    pub stdin: bool,
-    /// The command and its arguments
-    #[arg(last = true, required = true, num_args = 1.., value_name = "CMD")]
-    pub command: Vec<String>,
+    #[command(flatten)]
+    pub command: CommandArgs,
 }
 
 /// Runs `run`.
 pub async fn run(ctx: &Ctx, a: RunArgs) -> Result {
-    let command = build_command(a.command, a.timeout, a.stdin)?;
+    let command = build_command(a.command)?;
     let interrupts = listen_for_ctrl_c();
     let mut first = interrupts.clone();
 
