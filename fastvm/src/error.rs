@@ -263,7 +263,7 @@ impl Error {
 
     /// Maps a transport-level `reqwest` error; URLs in its message are redacted.
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
-        let message = crate::redact::text(&e.without_url_string());
+        let message = crate::redact::text(&describe_reqwest(&e));
         if e.is_timeout() {
             Error::Timeout { message }
         } else if e.is_decode() {
@@ -282,27 +282,22 @@ impl Error {
     }
 }
 
-/// A `reqwest::Error` rendered with its whole source chain, without its URL.
-trait WithoutUrlString {
-    fn without_url_string(&self) -> String;
-}
-
-impl WithoutUrlString for reqwest::Error {
-    fn without_url_string(&self) -> String {
-        use std::error::Error as _;
-        let mut msg = self.to_string();
-        // reqwest appends " for url (..)" to its messages; the URL may carry a signature.
-        if let Some(i) = msg.find(" for url (") {
-            msg.truncate(i);
-        }
-        let mut source = self.source();
-        while let Some(s) = source {
-            msg.push_str(": ");
-            msg.push_str(&s.to_string());
-            source = s.source();
-        }
-        msg
+/// A `reqwest::Error` rendered with its whole source chain, without its URL (which may carry a
+/// presigned signature) and with any other URL in the chain redacted.
+pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut msg = e.to_string();
+    // reqwest appends " for url (..)" to its messages.
+    if let Some(i) = msg.find(" for url (") {
+        msg.truncate(i);
     }
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    crate::redact::text(&msg)
 }
 
 /// Cuts `bytes` to at most `max` bytes of lossy UTF-8, for snippets kept in errors.

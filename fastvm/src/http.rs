@@ -200,7 +200,7 @@ pub(crate) async fn api_error(resp: reqwest::Response, operation: Option<&'stati
 }
 
 /// Reads at most `max` bytes of a body (an error body can be arbitrarily large).
-async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Vec<u8> {
+pub(crate) async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Vec<u8> {
     let mut out = Vec::new();
     while let Ok(Some(chunk)) = resp.chunk().await {
         let room = max + 1 - out.len().min(max + 1);

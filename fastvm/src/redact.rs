@@ -16,7 +16,7 @@
 pub fn url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut u) => {
-            let had_query = u.query().is_some() || u.fragment().is_some();
+            let had_query = u.query().is_some_and(|q| !q.is_empty()) || u.fragment().is_some_and(|f| !f.is_empty());
             u.set_query(None);
             u.set_fragment(None);
             let _ = u.set_username("");
@@ -24,6 +24,9 @@ pub fn url(raw: &str) -> String {
             let mut s = u.to_string();
             if had_query {
                 s.push_str("?<redacted>");
+            } else if raw.ends_with('?') {
+                // Keep an empty query's `?`: re-redacting `…/o?<redacted>` cuts the URL there.
+                s.push('?');
             }
             s
         }
@@ -58,6 +61,32 @@ pub fn text(s: &str) -> String {
     out
 }
 
+/// Redacts `s` as [`text`] does, and also every query value of `url` wherever it appears: a
+/// storage server may echo the signature in an error body without the URL's scheme and host.
+pub fn text_for(s: &str, url: &str) -> String {
+    let mut secrets: Vec<String> = Vec::new();
+    if let Some((_, query)) = url.split_once('?') {
+        let query = query.split('#').next().unwrap_or(query);
+        secrets.push(query.to_string());
+        for pair in query.split('&') {
+            let value = pair.split_once('=').map_or(pair, |(_, v)| v);
+            secrets.push(value.to_string());
+            if let Ok(decoded) = percent_encoding::percent_decode_str(value).decode_utf8() {
+                secrets.push(decoded.into_owned());
+            }
+        }
+    }
+    // Short values (`op=put`, `1`) are not secrets and would mangle the text; longest first so
+    // that a whole query is replaced before its parts.
+    secrets.retain(|v| v.len() >= 8);
+    secrets.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    let mut out = text(s);
+    for secret in secrets {
+        out = out.replace(&secret, "<redacted>");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +99,23 @@ mod tests {
         );
         assert_eq!(url("http://127.0.0.1:8080/x"), "http://127.0.0.1:8080/x");
         assert_eq!(url("not a url?sig=secret"), "not a url?<redacted>");
+    }
+
+    #[test]
+    fn redacts_echoed_query_values_of_a_known_url() {
+        let url = "https://s.example/o/k?X-Amz-Signature=abcdef0123456789&X-Amz-Credential=AKIA%2F2026&op=put";
+        let body = "denied /o/k?X-Amz-Signature=abcdef0123456789 cred AKIA/2026 sig abcdef0123456789 op=put";
+        let out = text_for(body, url);
+        assert!(!out.contains("abcdef0123456789") && !out.contains("AKIA"), "{out}");
+        assert!(out.contains("op=put"), "short values stay: {out}");
+        assert_eq!(text_for("no secrets here", "https://s.example/o"), "no secrets here");
+    }
+
+    #[test]
+    fn redacting_twice_changes_nothing() {
+        let once = text("see https://h.example/a?sig=1 now");
+        assert_eq!(text(&once), once);
+        assert_eq!(once, "see https://h.example/a?<redacted> now");
     }
 
     #[test]

@@ -21,25 +21,13 @@ use super::options::TransferOptions;
 
 const OCTET_STREAM: &str = "application/octet-stream";
 
-/// A `reqwest` error as text, its own URL and any URL in its sources redacted.
-fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut msg = e.to_string();
-    if let Some(i) = msg.find(" for url (") {
-        msg.truncate(i);
-    }
-    let mut source = e.source();
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    crate::redact::text(&msg)
-}
-
 /// A failed storage request (connection, body or timeout).
 pub(crate) fn send_error(method: &str, url: &str, e: reqwest::Error) -> FileTransferError {
-    let msg = format!("storage {method} {} failed: {}", crate::redact::url(url), describe(&e));
+    let msg = format!(
+        "storage {method} {} failed: {}",
+        crate::redact::url(url),
+        crate::redact::text_for(&crate::error::describe_reqwest(&e), url)
+    );
     FileTransferError::new(Kind::Storage, msg).with_source(e.without_url())
 }
 
@@ -49,8 +37,9 @@ async fn check(method: &str, url: &str, resp: reqwest::Response) -> Result<reqwe
     if status.is_success() {
         return Ok(resp);
     }
-    let body = resp.bytes().await.unwrap_or_default();
-    let snippet = crate::error::snippet(&body, 512);
+    // Bounded: an error body can be arbitrarily large; and it may echo the signature.
+    let body = crate::http::read_bounded(resp, 512).await;
+    let snippet = crate::redact::text_for(&crate::error::snippet(&body, 512), url);
     let msg = format!(
         "storage {method} {} answered {}: {}",
         crate::redact::url(url),

@@ -1,0 +1,119 @@
+//! Secrets never reach the logs: with a subscriber listening at TRACE, a retried API call and a
+//! retried presigned upload log neither the API key nor the presigned URL's signature.
+
+use std::sync::{Arc, Mutex};
+
+use fastvm::{FastvmClient, TransferOptions};
+use serde_json::json;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const KEY: &str = "hlm_log_test_key_7c3e91";
+const SIGNATURE: &str = "X-Amz-Signature=logsecret0123456789";
+
+/// Records every event's fields as text.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+struct Fields(String);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::TRACE)
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        self.0.lock().unwrap().push(fields.0);
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[tokio::test]
+async fn retried_calls_and_uploads_log_no_secret() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+
+    let server = MockServer::start().await;
+    let base = server.uri();
+    // An API call retried once (503 then 200).
+    Mock::given(method("GET"))
+        .and(path("/v1/org/quotas"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after-ms", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let values = json!({"vcpu": 1, "memoryMiB": 1, "diskGiB": 1, "snapshotCount": 0});
+    Mock::given(method("GET"))
+        .and(path("/v1/org/quotas"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"orgId": "o", "limits": values, "usage": values})),
+        )
+        .mount(&server)
+        .await;
+    // A presigned upload whose storage PUT fails with 500 every time (retried, then an error).
+    Mock::given(method("POST"))
+        .and(path("/v1/vms/vm-1/files/presign"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "uploadUrl": format!("{base}/storage/obj?{SIGNATURE}&op=put"),
+            "downloadUrl": format!("{base}/storage/obj?{SIGNATURE}&op=get"),
+            "expiresInSec": 600,
+            "maxUploadBytes": 1_000_000,
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/storage/obj"))
+        .respond_with(ResponseTemplate::new(500).set_body_string(format!("denied for /storage/obj?{SIGNATURE}")))
+        .mount(&server)
+        .await;
+
+    let client = FastvmClient::builder()
+        .api_key(KEY)
+        .base_url(&base)
+        .max_retries(1)
+        .build()
+        .unwrap();
+    client.quotas().retrieve().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f");
+    std::fs::write(&file, b"data").unwrap();
+    let err = client
+        .upload("vm-1", &file, "/root/f", TransferOptions::default())
+        .await
+        .unwrap_err();
+    let shown = format!("{err} {err:?}");
+
+    let logs = capture.0.lock().unwrap().join("\n");
+    assert!(
+        logs.contains("getOrgQuotas") || logs.contains("get_org_quotas"),
+        "the API calls were logged:\n{logs}"
+    );
+    assert!(
+        logs.contains("retrying storage PUT"),
+        "the storage retry was logged:\n{logs}"
+    );
+    for secret in [KEY, SIGNATURE, "logsecret"] {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs:\n{logs}");
+        assert!(!shown.contains(secret), "{secret} leaked into the error: {shown}");
+    }
+}
