@@ -156,3 +156,47 @@ impl FastvmClient {
         Quotas::new(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync + 'static>() {}
+    fn send<T: Send + 'static>() {}
+
+    /// The client is shared across tasks and threads; errors cross `?` into `anyhow`-style
+    /// boxes; streams and transfer futures are spawned.
+    #[test]
+    fn public_types_are_thread_safe() {
+        send_sync::<FastvmClient>();
+        send_sync::<crate::Error>();
+        send_sync::<crate::RequestOptions>();
+        send_sync::<crate::TransferOptions>();
+        send::<crate::exec::ExecStream>();
+    }
+
+    #[tokio::test]
+    async fn futures_are_send() {
+        fn is_send<F: std::future::Future + Send>(_: F) {}
+        let client = FastvmClient::builder()
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        is_send(client.vms().launch(crate::launch::machine("c1m2")));
+        is_send(client.vms().stream("id", "true"));
+        is_send(client.upload("id", "/nonexistent", "/x", Default::default()));
+        is_send(client.download("id", "/x", "/nonexistent", Default::default()));
+        is_send(client.wait_for_vm_ready("id", Default::default()));
+    }
+
+    #[test]
+    fn clones_share_one_pool_and_debug_hides_the_key() {
+        let client = FastvmClient::builder().api_key("secret-key-123").build().unwrap();
+        let other = client.clone();
+        assert!(Arc::ptr_eq(&client.inner, &other.inner));
+        let debug = format!("{client:?}");
+        assert!(!debug.contains("secret-key-123"), "{debug}");
+        assert!(debug.contains("https://api.fastvm.org"), "{debug}");
+    }
+}
