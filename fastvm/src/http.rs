@@ -50,7 +50,7 @@ impl ApiTransport {
     fn timeout_for(&self, operation_id: &str) -> Option<Duration> {
         match self.timeout_override {
             Some(t) => t,
-            None if LONG_RUNNING.iter().any(|op| retry::same_operation(op, operation_id)) => None,
+            None if LONG_RUNNING.contains(&operation_id) => None,
             None => Some(self.timeout),
         }
     }

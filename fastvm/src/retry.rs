@@ -30,18 +30,9 @@ pub const NON_IDEMPOTENT: &[&str] = &[
     "presignBuildContext",
 ];
 
-/// Whether `operation_id` is safe to repeat. Accepts the spec's operationId (`launchVm`) and
-/// progenitor's snake_case form of it (`launch_vm`, what generated calls report to the hooks).
+/// Whether `operation_id` (the spec's operationId, e.g. `launchVm`) is safe to repeat.
 pub fn is_idempotent(operation_id: &str) -> bool {
-    !NON_IDEMPOTENT.iter().any(|op| same_operation(op, operation_id))
-}
-
-/// Compares operation ids across spelling conventions: `launchVm` == `launch_vm`.
-pub fn same_operation(a: &str, b: &str) -> bool {
-    // Runs on every request: compare without allocating.
-    let a = a.bytes().filter(|c| *c != b'_').map(|c| c.to_ascii_lowercase());
-    let b = b.bytes().filter(|c| *c != b'_').map(|c| c.to_ascii_lowercase());
-    a.eq(b)
+    !NON_IDEMPOTENT.contains(&operation_id)
 }
 
 /// Statuses worth retrying: 408, 429, 500, 502, 503, 504. 409 is a permanent conflict here.
@@ -195,9 +186,7 @@ mod tests {
     fn idempotency_table() {
         assert!(!is_idempotent("launchVm"));
         assert!(!is_idempotent("execVm"));
-        assert!(!is_idempotent("launch_vm"), "progenitor reports snake_case ids");
-        assert!(!is_idempotent("fetch_file_to_vm"));
-        assert!(is_idempotent("get_vm"));
+        assert!(!is_idempotent("fetchFileToVm"));
         assert!(is_idempotent("getVm"));
         assert!(is_idempotent("deleteVm"));
     }
