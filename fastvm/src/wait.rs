@@ -71,6 +71,45 @@ fn deadline(start: Instant, timeout: Duration) -> Instant {
         .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
+/// One poll's outcome: finished (with the result to return) or still going (with its status).
+enum Step<T> {
+    Done(Result<T>),
+    Pending(String),
+}
+
+/// Why a poll loop ended without a result of its own.
+enum Timeout {
+    /// A call failed, or the resource reached a failure status.
+    Error(Error),
+    /// The deadline passed; the caller turns this into its own error.
+    After { last_status: String, waited: Duration },
+}
+
+/// The one poll loop: `fetch` immediately, then every `opts.next_sleep(..)` until it is done or
+/// `opts.timeout` (counted from the start) has passed.
+async fn poll<T, F, Fut>(opts: WaitOptions, mut fetch: F) -> std::result::Result<T, Timeout>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Step<T>>>,
+{
+    let started = Instant::now();
+    let deadline = deadline(started, opts.timeout);
+    loop {
+        let last_status = match fetch().await.map_err(Timeout::Error)? {
+            Step::Done(result) => return result.map_err(Timeout::Error),
+            Step::Pending(status) => status,
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Timeout::After {
+                last_status,
+                waited: now - started,
+            });
+        }
+        tokio::time::sleep(opts.next_sleep(deadline - now)).await;
+    }
+}
+
 /// VM statuses that end a wait with [`Error::VmLaunch`].
 pub const VM_FAILURE_STATUSES: &[&str] = &["error", "stopped", "deleting"];
 
@@ -88,30 +127,26 @@ impl FastvmClient {
     /// ```
     pub async fn wait_for_vm_ready(&self, id: &str, opts: WaitOptions) -> Result<Vm> {
         crate::validate::id("id", id)?;
-        let started = Instant::now();
-        let deadline = deadline(started, opts.timeout);
-        loop {
+        poll(opts, || async {
             let vm = self.vms().retrieve(id).await?;
-            let status = vm.status.0.as_str();
-            if status == "running" {
-                return Ok(vm);
-            }
-            if VM_FAILURE_STATUSES.contains(&status) {
-                return Err(Error::VmLaunch {
+            Ok(match vm.status.0.as_str() {
+                "running" => Step::Done(Ok(vm)),
+                s if VM_FAILURE_STATUSES.contains(&s) => Step::Done(Err(Error::VmLaunch {
                     vm_id: id.to_string(),
-                    status: status.to_string(),
-                });
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::VmNotReady {
-                    vm_id: id.to_string(),
-                    last_status: status.to_string(),
-                    waited: now - started,
-                });
-            }
-            tokio::time::sleep(opts.next_sleep(deadline - now)).await;
-        }
+                    status: s.to_string(),
+                })),
+                s => Step::Pending(s.to_string()),
+            })
+        })
+        .await
+        .map_err(|timeout| match timeout {
+            Timeout::Error(e) => e,
+            Timeout::After { last_status, waited } => Error::VmNotReady {
+                vm_id: id.to_string(),
+                last_status,
+                waited,
+            },
+        })
     }
 
     /// Polls `GET /v1/builds/{id}` until the build is `completed` (returned) or `failed`
@@ -130,30 +165,26 @@ impl FastvmClient {
     /// ```
     pub async fn wait_for_build(&self, id: &str, opts: WaitOptions) -> Result<BuildResponse> {
         crate::validate::id("id", id)?;
-        let started = Instant::now();
-        let deadline = deadline(started, opts.timeout);
-        loop {
+        poll(opts, || async {
             let build = self.builds().retrieve(id).await?;
-            match build.status.as_str() {
-                "completed" => return Ok(build),
-                "failed" => {
-                    return Err(Error::BuildFailed {
-                        build_id: id.to_string(),
-                        message: build.error.clone().unwrap_or_default(),
-                    });
-                }
-                _ => {}
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::BuildNotFinished {
+            Ok(match build.status.as_str() {
+                "completed" => Step::Done(Ok(build)),
+                "failed" => Step::Done(Err(Error::BuildFailed {
                     build_id: id.to_string(),
-                    last_status: build.status,
-                    waited: now - started,
-                });
-            }
-            tokio::time::sleep(opts.next_sleep(deadline - now)).await;
-        }
+                    message: build.error.clone().unwrap_or_default(),
+                })),
+                _ => Step::Pending(build.status),
+            })
+        })
+        .await
+        .map_err(|timeout| match timeout {
+            Timeout::Error(e) => e,
+            Timeout::After { last_status, waited } => Error::BuildNotFinished {
+                build_id: id.to_string(),
+                last_status,
+                waited,
+            },
+        })
     }
 }
 
