@@ -9,19 +9,7 @@ use fastvm_fake::FakeServer;
 use futures::StreamExt as _;
 
 async fn setup() -> (FakeServer, FastvmClient, String) {
-    let server = FakeServer::start().await.expect("fake server");
-    let client = FastvmClient::builder()
-        .api_key(server.api_key())
-        .base_url(server.base_url())
-        .build()
-        .expect("client");
-    let vm = client
-        .vms()
-        .launch(fastvm::launch::machine("c1m2").name("exec-e2e"))
-        .await
-        .expect("launch");
-    let id = vm.id.clone();
-    (server, client, id)
+    fastvm_tests::fake::with_vm("exec-e2e").await
 }
 
 #[tokio::test]

@@ -3,16 +3,7 @@
 
 use std::time::Duration;
 
-use fastvm::FastvmClient;
 use fastvm_fake::{FakeServer, Fault};
-
-fn client(server: &FakeServer) -> FastvmClient {
-    FastvmClient::builder()
-        .api_key(server.api_key())
-        .base_url(server.base_url())
-        .build()
-        .unwrap()
-}
 
 #[tokio::test]
 async fn quickstart_launch_waits_through_provisioning_then_runs_and_streams() {
@@ -21,7 +12,7 @@ async fn quickstart_launch_waits_through_provisioning_then_runs_and_streams() {
         .start()
         .await
         .unwrap();
-    let client = client(&server);
+    let client = fastvm_tests::fake::client(&server);
     let vm = client
         .vms()
         .launch(fastvm::launch::machine("c1m2").name("qs"))
@@ -51,7 +42,7 @@ async fn quickstart_launch_waits_through_provisioning_then_runs_and_streams() {
 #[tokio::test]
 async fn facade_retries_injected_503s_and_reports_truncated_streams() {
     let server = FakeServer::start().await.unwrap();
-    let client = client(&server);
+    let client = fastvm_tests::fake::client(&server);
     let vm = client.vms().launch(fastvm::launch::machine("c1m2")).await.unwrap();
 
     server

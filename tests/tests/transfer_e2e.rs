@@ -12,19 +12,7 @@ use fastvm::{Error, FastvmClient};
 use fastvm_fake::FakeServer;
 
 async fn setup() -> (FakeServer, FastvmClient, String) {
-    let server = FakeServer::start().await.expect("fake server");
-    let client = FastvmClient::builder()
-        .api_key(server.api_key())
-        .base_url(server.base_url())
-        .build()
-        .expect("client");
-    let vm = client
-        .vms()
-        .launch(fastvm::launch::machine("c1m2").name("transfer-e2e"))
-        .await
-        .expect("launch");
-    let id = vm.id.clone();
-    (server, client, id)
+    fastvm_tests::fake::with_vm("transfer-e2e").await
 }
 
 fn s(p: &Path) -> &str {

@@ -1,0 +1,27 @@
+//! Setting up the facade against `fastvm-fake` for the end-to-end tests.
+
+use fastvm::FastvmClient;
+use fastvm_fake::FakeServer;
+
+/// A facade client for `server`.
+pub fn client(server: &FakeServer) -> FastvmClient {
+    FastvmClient::builder()
+        .api_key(server.api_key())
+        .base_url(server.base_url())
+        .build()
+        .expect("client for the fake")
+}
+
+/// A fresh fake server, a client for it, and the id of a running VM named `name`. Keep the
+/// server alive for the test: dropping it stops it.
+pub async fn with_vm(name: &str) -> (FakeServer, FastvmClient, String) {
+    let server = FakeServer::start().await.expect("fake server");
+    let client = client(&server);
+    let vm = client
+        .vms()
+        .launch(fastvm::launch::machine("c1m2").name(name))
+        .await
+        .expect("launch");
+    let id = vm.id.clone();
+    (server, client, id)
+}
