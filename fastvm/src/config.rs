@@ -76,16 +76,6 @@ impl fmt::Debug for HttpClient {
     }
 }
 
-impl fmt::Debug for RedactedKey<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(_) => f.write_str("Some(<redacted>)"),
-            None => f.write_str("None"),
-        }
-    }
-}
-struct RedactedKey<'a>(&'a Option<String>);
-
 impl ClientBuilder {
     /// A builder with nothing set: `build` then needs an API key.
     pub fn new() -> Self {
@@ -208,7 +198,7 @@ impl ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("api_key", &RedactedKey(&self.api_key))
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("base_url", &self.base_url)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
