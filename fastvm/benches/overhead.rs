@@ -24,10 +24,17 @@ async fn serve() -> String {
     format!("http://{addr}")
 }
 
-async fn bare(http: &reqwest::Client, base: &str) -> fastvm::types::Vm {
-    http.get(format!("{base}/v1/vms/{ID}"))
+/// The same request by hand: GET + `X-API-Key` + JSON decode into the same type, optionally
+/// with the facade's per-request timeout.
+async fn bare_request(http: &reqwest::Client, base: &str, timeout: Option<Duration>) -> fastvm::types::Vm {
+    let mut request = http
+        .get(format!("{base}/v1/vms/{ID}"))
         .header("x-api-key", "bench-key")
-        .header("accept", "application/json")
+        .header("accept", "application/json");
+    if let Some(t) = timeout {
+        request = request.timeout(t);
+    }
+    request
         .send()
         .await
         .expect("send")
@@ -38,19 +45,12 @@ async fn bare(http: &reqwest::Client, base: &str) -> fastvm::types::Vm {
         .expect("decode")
 }
 
+async fn bare(http: &reqwest::Client, base: &str) -> fastvm::types::Vm {
+    bare_request(http, base, None).await
+}
+
 async fn bare_with_timeout(http: &reqwest::Client, base: &str) -> fastvm::types::Vm {
-    http.get(format!("{base}/v1/vms/{ID}"))
-        .header("x-api-key", "bench-key")
-        .header("accept", "application/json")
-        .timeout(Duration::from_secs(60))
-        .send()
-        .await
-        .expect("send")
-        .error_for_status()
-        .expect("status")
-        .json()
-        .await
-        .expect("decode")
+    bare_request(http, base, Some(Duration::from_secs(60))).await
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
