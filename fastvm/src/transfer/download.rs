@@ -48,10 +48,7 @@ impl FastvmClient {
         opts: TransferOptions,
     ) -> Result<()> {
         let local = local.as_ref();
-        crate::validate::id("id", vm_id)?;
-        if remote.is_empty() {
-            return Err(Error::invalid("remote", "must not be empty"));
-        }
+        super::check_target(vm_id, remote)?;
         if local.file_name().is_none() {
             return Err(Error::invalid(
                 "local",

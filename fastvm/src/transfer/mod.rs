@@ -46,6 +46,15 @@ impl FastvmClient {
     }
 }
 
+/// The arguments both directions share: a VM id and a non-empty remote path.
+pub(crate) fn check_target(vm_id: &str, remote: &str) -> Result<()> {
+    crate::validate::id("id", vm_id)?;
+    if remote.is_empty() {
+        return Err(crate::Error::invalid("remote", "must not be empty"));
+    }
+    Ok(())
+}
+
 /// A VM-side command's result as a `RemoteCommand` error unless it exited 0 in time.
 pub(crate) fn check_exec(what: &str, out: ExecVmResponse, timeout_sec: u64) -> Result<ExecVmResponse> {
     if out.timed_out {

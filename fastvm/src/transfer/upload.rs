@@ -8,7 +8,7 @@ use super::archive::{self, DEPTH};
 use super::error::{FileTransferError, FileTransferErrorKind as Kind};
 use super::options::TransferOptions;
 use super::{remote, storage};
-use crate::{Error, FastvmClient, Result};
+use crate::{FastvmClient, Result};
 
 impl FastvmClient {
     /// Uploads a local file or directory to `remote` in the VM.
@@ -38,10 +38,7 @@ impl FastvmClient {
         opts: TransferOptions,
     ) -> Result<()> {
         let local = local.as_ref();
-        crate::validate::id("id", vm_id)?;
-        if remote.is_empty() {
-            return Err(Error::invalid("remote", "must not be empty"));
-        }
+        super::check_target(vm_id, remote)?;
         let meta = match tokio::fs::metadata(local).await {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
