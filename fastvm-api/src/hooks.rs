@@ -12,6 +12,39 @@ use std::sync::Arc;
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 
+/// Characters left literal in a path segment: RFC 3986 `pchar` (unreserved, sub-delims, `:`,
+/// `@`). Everything else is percent-encoded, notably `/`, `%`, `?`, `#`, `\\`, space and non-ASCII.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
+/// Percent-encodes one path parameter as a URL path segment: the encoder of every generated call
+/// and of the facade's hand-built requests. An SSH fingerprint `SHA256:ab+c/d=` becomes
+/// `SHA256:ab+c%2Fd=`.
+///
+/// ```
+/// assert_eq!(fastvm_api::hooks::encode_path("SHA256:ab+c/d="), "SHA256:ab+c%2Fd=");
+/// assert_eq!(fastvm_api::hooks::encode_path(r"a\b c"), "a%5Cb%20c");
+/// ```
+pub fn encode_path(segment: &str) -> String {
+    percent_encoding::utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+}
+
 /// A boxed, sendable future returned by [`Transport::send`].
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a>>;
 

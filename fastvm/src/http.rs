@@ -243,7 +243,7 @@ pub(crate) async fn map_error(e: progenitor_client::Error<()>, operation: &'stat
 /// Sends a request the generated client cannot express (an NDJSON exec, an explicit `null`)
 /// through the same transport as generated calls: the one place hand-built API requests are
 /// made. `path` starts with `/` and has its parameters encoded with
-/// `progenitor_client::encode_path`, as generated calls do. A non-2xx answer is an
+/// `fastvm_api::hooks::encode_path`, as generated calls do. A non-2xx answer is an
 /// [`Error::Api`].
 pub(crate) async fn send_raw(
     client: &crate::FastvmClient,

@@ -19,7 +19,7 @@ use crate::{FastvmClient, Result};
 pub(crate) async fn send_stream(client: &FastvmClient, id: &str, body: &ExecVmRequest) -> Result<ExecStream> {
     // The generated client cannot ask for NDJSON (progenitor always sends Accept:
     // application/json), so this request is hand-built, with the same path encoding.
-    let path = format!("/v1/vms/{}/exec", progenitor_client::encode_path(id));
+    let path = format!("/v1/vms/{}/exec", fastvm_api::hooks::encode_path(id));
     let response = crate::http::send_raw(
         client,
         reqwest::Method::POST,

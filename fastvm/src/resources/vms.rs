@@ -233,7 +233,7 @@ impl<'a> Vms<'a> {
         // The generated `UpdateVmRequest.ttl` is an `Option` skipped when `None`, so it cannot
         // carry the explicit `null` the API uses to remove a TTL; this one body is sent by hand
         // through the same transport (auth, timeout, retries) as generated calls.
-        let path = format!("/v1/vms/{}", progenitor_client::encode_path(id));
+        let path = format!("/v1/vms/{}", fastvm_api::hooks::encode_path(id));
         let body = serde_json::json!({ "ttl": null });
         crate::http::send_json(self.client, reqwest::Method::PATCH, &path, &body, "updateVm").await
     }
