@@ -19,7 +19,7 @@ impl FastvmClient {
     /// links), streamed to a staging path under `/var/tmp`, fetched and extracted into `remote`,
     /// which is created if needed: `download(vm, remote, dir)` gives back the same tree.
     ///
-    /// Errors are [`Error::FileTransfer`] with a kind saying which step failed (`NotFound` for a
+    /// Errors are [`Error::FileTransfer`](crate::Error::FileTransfer) with a kind saying which step failed (`NotFound` for a
     /// missing local path, `TooLarge`, `Storage`, `RemoteCommand`, `Io`, `Verify`), or the API
     /// error of a presign/fetch/exec call. Dropping the future stops the transfer.
     ///
