@@ -15,6 +15,9 @@ use crate::config::{ApiKey, RequestOptions, Settings};
 use crate::error::{ApiError, ApiErrorKind, snippet};
 use crate::{Error, Result, retry};
 
+/// progenitor's version header (the spec document's version, not a header of the fastvm API).
+const API_VERSION_HEADER: HeaderName = HeaderName::from_static("api-version");
+
 /// Header carrying the API key.
 pub(crate) const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
 
@@ -59,7 +62,7 @@ impl ApiTransport {
         let headers = request.headers_mut();
         // progenitor adds `api-version: <info.version>`; that is our spec document's version,
         // not a header of the fastvm API, so it is not sent.
-        headers.remove("api-version");
+        headers.remove(API_VERSION_HEADER);
         for (name, value) in &self.default_headers {
             headers.insert(name, value.clone());
         }
@@ -290,24 +293,31 @@ pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Awaits a generated call and returns its body.
-pub(crate) async fn call<T>(
-    operation: &'static str,
-    fut: impl std::future::Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>>,
-) -> Result<T> {
-    match fut.await {
-        Ok(v) => Ok(v.into_inner()),
-        Err(e) => Err(map_error(e, operation).await),
-    }
-}
+/// The result of a generated call.
+type Generated<T> = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>;
 
 /// Awaits a generated call and returns its status with its body.
-pub(crate) async fn call_with_status<T>(
+///
+/// A plain function returning a combinator rather than an `async fn`: an `async fn` keeps its
+/// future argument twice in its state (the argument and the awaited copy), which made every
+/// facade call's future over twice the generated one's size, copied through each async layer.
+/// The error path is boxed for the same reason: it is large and rarely taken.
+pub(crate) fn call_with_status<T>(
     operation: &'static str,
-    fut: impl std::future::Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>>,
-) -> Result<(reqwest::StatusCode, T)> {
-    match fut.await {
-        Ok(v) => Ok((v.status(), v.into_inner())),
-        Err(e) => Err(map_error(e, operation).await),
-    }
+    fut: impl std::future::Future<Output = Generated<T>>,
+) -> impl std::future::Future<Output = Result<(reqwest::StatusCode, T)>> {
+    use futures::FutureExt as _;
+    fut.then(move |result| match result {
+        Ok(v) => futures::future::Either::Left(futures::future::ready(Ok((v.status(), v.into_inner())))),
+        Err(e) => futures::future::Either::Right(Box::pin(async move { Err(map_error(e, operation).await) })),
+    })
+}
+
+/// Awaits a generated call and returns its body (see [`call_with_status`]).
+pub(crate) fn call<T>(
+    operation: &'static str,
+    fut: impl std::future::Future<Output = Generated<T>>,
+) -> impl std::future::Future<Output = Result<T>> {
+    use futures::FutureExt as _;
+    call_with_status(operation, fut).map(|r| r.map(|(_, body)| body))
 }
