@@ -56,12 +56,14 @@ async fn bare_with_timeout(http: &reqwest::Client, base: &str) -> fastvm::types:
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let base = serve().await;
+    // One connection pool for every path, so pool state cannot explain a difference.
+    let http = reqwest::Client::new();
     let client = fastvm::FastvmClient::builder()
         .api_key("bench-key")
         .base_url(&base)
+        .http_client(http.clone())
         .build()
         .expect("client");
-    let http = reqwest::Client::new();
     let generated = fastvm_api::Client::new_with_client(&base, http.clone(), fastvm_api::hooks::Policy::default());
     let sequential = 5_000;
     let concurrent_tasks = 64;
