@@ -103,7 +103,8 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
     let tokens = generator
         .generate_tokens(&spec)
         .map_err(|e| format!("progenitor: {e}"))?;
-    let file: syn::File = syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
+    let mut file: syn::File = syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
+    trim_requests(&mut file)?;
     let body = restore_operation_ids(&prettyplease::unparse(&file), &operation_ids)?;
     let body = use_own_path_encoding(&body)?;
     Ok(format!(
@@ -182,6 +183,145 @@ pub fn use_own_path_encoding(code: &str) -> Result<String, String> {
     Ok(code.replacen(FROM, TO, 1))
 }
 
+/// Removes two per-request costs from the generated operations, on the syntax tree:
+///
+/// - progenitor adds `api-version: <info.version>` to every request. That is our spec
+///   document's version, not a header of the fastvm API, so it is not sent; and where the
+///   operation has no header parameter of its own, the then-empty `header_map` (an allocation
+///   and a merge per request) goes too.
+/// - Path parameters are passed as `encode_path(&id.to_string())`, a copy of a `String` just to
+///   borrow it; `encode_path(&id)` borrows it directly (a path parameter that is not a string
+///   then fails to compile, loudly).
+///
+/// Fails when no `api-version` header or no such path argument is found, so a progenitor that
+/// changes these shapes is noticed here, not in production.
+pub fn trim_requests(file: &mut syn::File) -> Result<(), String> {
+    use syn::visit_mut::VisitMut;
+    let mut trim = TrimRequests::default();
+    trim.visit_file_mut(file);
+    if trim.api_version_headers == 0 {
+        return Err("no `api-version` header found in the generated operations: has progenitor changed?".into());
+    }
+    if trim.path_arguments == 0 {
+        return Err(
+            "no `encode_path(&x.to_string())` found in the generated operations: has progenitor changed?".into(),
+        );
+    }
+    let left = quote::ToTokens::to_token_stream(file).to_string();
+    if left.contains("\"api-version\"") {
+        return Err("an `api-version` header is left in the generated code".into());
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct TrimRequests {
+    api_version_headers: usize,
+    path_arguments: usize,
+    /// Set while rewriting a block whose `header_map` is dropped: `.headers(header_map)` goes.
+    drop_header_map_use: bool,
+}
+
+impl TrimRequests {
+    /// `header_map.append(HeaderName::from_static("api-version"), ..);`
+    fn is_api_version_append(stmt: &syn::Stmt) -> bool {
+        let syn::Stmt::Expr(syn::Expr::MethodCall(call), Some(_)) = stmt else {
+            return false;
+        };
+        let first_is_api_version = match call.args.first() {
+            Some(syn::Expr::Call(name)) => matches!(
+                name.args.first(),
+                Some(syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. })) if s.value() == "api-version"
+            ),
+            _ => false,
+        };
+        call.method == "append" && is_ident(&call.receiver, "header_map") && first_is_api_version
+    }
+
+    /// `let mut header_map = ..;`
+    fn is_header_map_let(stmt: &syn::Stmt) -> bool {
+        let syn::Stmt::Local(local) = stmt else { return false };
+        let pat = match &local.pat {
+            syn::Pat::Type(t) => &*t.pat,
+            p => p,
+        };
+        matches!(pat, syn::Pat::Ident(p) if p.ident == "header_map")
+    }
+}
+
+fn is_ident(expr: &syn::Expr, name: &str) -> bool {
+    matches!(expr, syn::Expr::Path(p) if p.path.is_ident(name))
+}
+
+impl syn::visit_mut::VisitMut for TrimRequests {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        let before = block.stmts.len();
+        block.stmts.retain(|s| !Self::is_api_version_append(s));
+        let removed = before - block.stmts.len();
+        self.api_version_headers += removed;
+        let outer = self.drop_header_map_use;
+        if removed > 0 {
+            // Does anything but the `let` and `.headers(header_map)` still touch the map?
+            let uses = block
+                .stmts
+                .iter()
+                .filter(|s| !Self::is_header_map_let(s))
+                .map(|s| quote::ToTokens::to_token_stream(s).to_string())
+                .map(|s| s.matches("header_map").count() - s.matches(". headers (header_map)").count())
+                .sum::<usize>();
+            if uses == 0 {
+                block.stmts.retain(|s| !Self::is_header_map_let(s));
+                self.drop_header_map_use = true;
+            }
+        }
+        syn::visit_mut::visit_block_mut(self, block);
+        self.drop_header_map_use = outer;
+    }
+
+    fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+        syn::visit_mut::visit_expr_mut(self, expr);
+        if let syn::Expr::MethodCall(call) = expr
+            && self.drop_header_map_use
+            && call.method == "headers"
+            && call.args.len() == 1
+            && is_ident(&call.args[0], "header_map")
+        {
+            *expr = (*call.receiver).clone();
+        }
+    }
+
+    /// The path arguments sit inside `format!(..)`, whose body syn leaves as tokens.
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        if !mac.path.is_ident("format") {
+            return;
+        }
+        let parser = syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated;
+        let Ok(mut args) = mac.parse_body_with(parser) else {
+            return;
+        };
+        for arg in args.iter_mut() {
+            self.visit_expr_mut(arg);
+        }
+        mac.tokens = quote::ToTokens::to_token_stream(&args);
+    }
+
+    fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
+        syn::visit_mut::visit_expr_call_mut(self, call);
+        if !is_ident(&call.func, "encode_path") || call.args.len() != 1 {
+            return;
+        }
+        if let Some(syn::Expr::Reference(r)) = call.args.first_mut()
+            && let syn::Expr::MethodCall(m) = &*r.expr
+            && m.method == "to_string"
+            && m.args.is_empty()
+        {
+            let receiver = (*m.receiver).clone();
+            *r.expr = receiver;
+            self.path_arguments += 1;
+        }
+    }
+}
+
 fn quote_inner() -> proc_macro2::TokenStream {
     "crate::hooks::Policy".parse().expect("static token stream")
 }
@@ -217,6 +357,56 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn trimmed(code: &str) -> Result<String, String> {
+        let mut file: syn::File = syn::parse_str(code).unwrap();
+        trim_requests(&mut file)?;
+        Ok(quote::ToTokens::to_token_stream(&file).to_string())
+    }
+
+    const OPERATION: &str = r#"
+        async fn send(id: String) {
+            let url = format!("{}/v1/vms/{}", base, encode_path(&id.to_string()),);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Client::api_version()),
+            );
+            let mut request = client.get(url).header(ACCEPT, json).headers(header_map).build()?;
+        }"#;
+
+    #[test]
+    fn requests_lose_the_api_version_header_and_the_path_copy() {
+        let out = trimmed(OPERATION).unwrap();
+        assert!(!out.contains("api-version") && !out.contains("header_map"), "{out}");
+        assert!(out.contains("encode_path (& id)"), "{out}");
+        assert!(
+            out.contains("client . get (url) . header (ACCEPT , json) . build ()"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_header_map_with_other_headers_is_kept() {
+        let code = OPERATION.replace(
+            "let mut request",
+            "if let Some(v) = trace { header_map.append(\"x-trace\", v.to_string().try_into()?); }\n let mut request",
+        );
+        let out = trimmed(&code).unwrap();
+        assert!(!out.contains("api-version"), "{out}");
+        assert!(
+            out.contains("let mut header_map") && out.contains(". headers (header_map)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_changed_progenitor_shape_is_an_error() {
+        let no_header = OPERATION.replace("\"api-version\"", "\"x-other\"");
+        assert!(trimmed(&no_header).unwrap_err().contains("api-version"));
+        let no_copy = OPERATION.replace("&id.to_string()", "id");
+        assert!(trimmed(&no_copy).unwrap_err().contains("encode_path"));
+    }
 
     fn op(responses: Value) -> Value {
         json!({"openapi": "3.0.3", "paths": {"/v1/x": {"post": {"operationId": "x", "responses": responses}}}})

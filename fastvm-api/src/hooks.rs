@@ -35,14 +35,15 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
 
 /// Percent-encodes one path parameter as a URL path segment: the encoder of every generated call
 /// and of the facade's hand-built requests. An SSH fingerprint `SHA256:ab+c/d=` becomes
-/// `SHA256:ab+c%2Fd=`.
+/// `SHA256:ab+c%2Fd=`. A segment with nothing to encode (a VM id) is borrowed, not copied.
 ///
 /// ```
 /// assert_eq!(fastvm_api::hooks::encode_path("SHA256:ab+c/d="), "SHA256:ab+c%2Fd=");
 /// assert_eq!(fastvm_api::hooks::encode_path(r"a\b c"), "a%5Cb%20c");
+/// assert!(matches!(fastvm_api::hooks::encode_path("vm-1"), std::borrow::Cow::Borrowed("vm-1")));
 /// ```
-pub fn encode_path(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+pub fn encode_path(segment: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::utf8_percent_encode(segment, PATH_SEGMENT).into()
 }
 
 /// A boxed, sendable future returned by [`Transport::send`].

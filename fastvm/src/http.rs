@@ -15,9 +15,6 @@ use crate::config::{ApiKey, RequestOptions, Settings};
 use crate::error::{ApiError, ApiErrorKind, snippet};
 use crate::{Error, Result, retry};
 
-/// progenitor's version header (the spec document's version, not a header of the fastvm API).
-const API_VERSION_HEADER: HeaderName = HeaderName::from_static("api-version");
-
 /// Header carrying the API key.
 pub(crate) const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
 
@@ -59,10 +56,8 @@ impl ApiTransport {
     }
 
     fn prepare(&self, request: &mut reqwest::Request, operation_id: &str) {
+        // (progenitor's `api-version` header is removed from the generated code by codegen.rs.)
         let headers = request.headers_mut();
-        // progenitor adds `api-version: <info.version>`; that is our spec document's version,
-        // not a header of the fastvm API, so it is not sent.
-        headers.remove(API_VERSION_HEADER);
         for (name, value) in &self.default_headers {
             headers.insert(name, value.clone());
         }
@@ -80,6 +75,7 @@ impl ApiTransport {
         operation_id: &'static str,
     ) -> reqwest::Result<reqwest::Response> {
         self.prepare(&mut request, operation_id);
+        let timeout = request.timeout().copied();
         // Only looked at when an attempt fails.
         let idempotent = || self.retry_non_idempotent || retry::is_idempotent(operation_id);
         // Only pay for the log fields when someone listens.
@@ -91,9 +87,8 @@ impl ApiTransport {
         };
         let mut attempt: u32 = 0;
         loop {
-            // A streaming body cannot be cloned: such a request is sent exactly once.
             let spare = if attempt < self.max_retries {
-                request.try_clone()
+                spare(&request)
             } else {
                 None
             };
@@ -120,9 +115,10 @@ impl ApiTransport {
                 }
             };
             match (delay, spare) {
-                (Some(delay), Some(next)) => {
+                (Some(delay), Some(mut next)) => {
                     tracing::debug!(operation = operation_id, attempt, ?delay, "fastvm retrying");
                     tokio::time::sleep(delay).await;
+                    *next.timeout_mut() = timeout;
                     request = next;
                     attempt += 1;
                 }
@@ -141,6 +137,23 @@ impl Transport for ApiTransport {
     ) -> SendFuture<'a> {
         Box::pin(self.send_with_retries(client, request, operation_id))
     }
+}
+
+/// A copy of `request` for a later attempt, or `None` when its body is a stream (such a request
+/// is sent exactly once).
+///
+/// A request without a body (every `GET`/`DELETE`) is copied without its extensions, where
+/// reqwest keeps the per-request timeout: copying that map costs allocations on every call,
+/// retried or not, so the caller sets the timeout again on the rare retry instead. API requests
+/// carry no other extension. (reqwest only lets `try_clone` share a body's bytes.)
+fn spare(request: &reqwest::Request) -> Option<reqwest::Request> {
+    if request.body().is_some() {
+        return request.try_clone();
+    }
+    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    Some(copy)
 }
 
 fn request_id(headers: &HeaderMap) -> Option<String> {
