@@ -1,8 +1,11 @@
 //! Per-call overhead of the facade compared with bare reqwest, against a minimal local server
 //! (so the numbers reflect the client, not a server's work).
 //!
-//! `cargo bench -p fastvm --bench overhead` (results in docs/benchmarks.md)
+//! `cargo bench -p fastvm --bench overhead` (results in docs/benchmarks.md). `ROUNDS=n` sets the
+//! number of rounds (default 31); `ONLY=<path> CALLS=n [TASKS=k]` runs one path n times (over k
+//! concurrent tasks) and exits, for instruction counts under `valgrind --tool=callgrind`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -10,6 +13,8 @@ use axum::routing::get;
 
 const VM_JSON: &str = r#"{"id":"9b0c6a34-0a2b-4c1e-9d6f-2f6a8b9c0d1e","name":"bench","orgId":"org","cpu":2,"memoryMiB":4096,"diskGiB":20,"status":"running","createdAt":"2026-05-15T10:00:00Z","machineName":"c2m4","metadata":{"team":"infra"},"envVars":{},"firewall":{"ingress":{"default":"deny","rules":[]},"egress":{"default":"allow","rules":[]},"dns":{"mode":"deny","domains":[],"blockBypass":false}},"publicIpv6":"2001:db8::1","ttl":null,"deletedAt":null,"pausedAt":null}"#;
 const ID: &str = "9b0c6a34-0a2b-4c1e-9d6f-2f6a8b9c0d1e";
+/// The facade's per-request timeout (its default).
+const TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn serve() -> String {
     let app = Router::new().route(
@@ -24,162 +29,224 @@ async fn serve() -> String {
     format!("http://{addr}")
 }
 
-/// The same request by hand: GET + `X-API-Key` + JSON decode into the same type, optionally
-/// with the facade's per-request timeout.
-async fn bare_request(http: &reqwest::Client, base: &str, timeout: Option<Duration>) -> fastvm::types::Vm {
-    let mut request = http
-        .get(format!("{base}/v1/vms/{ID}"))
-        .header("x-api-key", "bench-key")
-        .header("accept", "application/json");
-    if let Some(t) = timeout {
-        request = request.timeout(t);
+/// The ways of getting the VM that are compared.
+#[derive(Clone, Copy)]
+enum Path {
+    /// `client.vms().retrieve(id)`.
+    Facade,
+    /// GET + `X-API-Key` + JSON decode into the same type: the least a hand-written call does.
+    Bare,
+    /// The request the facade sends, by hand: `X-API-Key`, `Accept`, `User-Agent` and the
+    /// facade's 60 s per-request timeout, decoded into the same type.
+    BareSameRequest,
+    /// The generated `fastvm-api` client alone (no auth, retry or timeout transport).
+    Generated,
+}
+
+const PATHS: [(Path, &str); 4] = [
+    (Path::Facade, "fastvm retrieve"),
+    (Path::Bare, "bare reqwest, minimal"),
+    (Path::BareSameRequest, "bare reqwest, same request"),
+    (Path::Generated, "generated client alone"),
+];
+
+/// Everything the paths share; one reqwest connection pool for all of them, so pool state
+/// cannot explain a difference.
+struct Bench {
+    base: String,
+    user_agent: String,
+    http: reqwest::Client,
+    client: fastvm::FastvmClient,
+    generated: fastvm_api::Client,
+}
+
+impl Bench {
+    async fn call(&self, path: Path) {
+        match path {
+            Path::Facade => drop(std::hint::black_box(
+                self.client.vms().retrieve(ID).await.expect("facade"),
+            )),
+            Path::Bare => drop(std::hint::black_box(
+                self.bare(
+                    self.http
+                        .get(format!("{}/v1/vms/{ID}", self.base))
+                        .header("x-api-key", "bench-key"),
+                )
+                .await,
+            )),
+            Path::BareSameRequest => drop(std::hint::black_box(
+                self.bare(
+                    self.http
+                        .get(format!("{}/v1/vms/{ID}", self.base))
+                        .header("x-api-key", "bench-key")
+                        .header("accept", "application/json")
+                        .header("user-agent", &self.user_agent)
+                        .timeout(TIMEOUT),
+                )
+                .await,
+            )),
+            Path::Generated => drop(std::hint::black_box(
+                self.generated.get_vm().id(ID).send().await.expect("generated"),
+            )),
+        }
     }
-    request
-        .send()
-        .await
-        .expect("send")
-        .error_for_status()
-        .expect("status")
-        .json()
-        .await
-        .expect("decode")
-}
 
-async fn bare(http: &reqwest::Client, base: &str) -> fastvm::types::Vm {
-    bare_request(http, base, None).await
-}
-
-async fn bare_with_timeout(http: &reqwest::Client, base: &str) -> fastvm::types::Vm {
-    bare_request(http, base, Some(Duration::from_secs(60))).await
+    async fn bare(&self, request: reqwest::RequestBuilder) -> fastvm::types::Vm {
+        request
+            .send()
+            .await
+            .expect("send")
+            .error_for_status()
+            .expect("status")
+            .json()
+            .await
+            .expect("decode")
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let base = serve().await;
-    // One connection pool for every path, so pool state cannot explain a difference.
     let http = reqwest::Client::new();
-    let client = fastvm::FastvmClient::builder()
-        .api_key("bench-key")
-        .base_url(&base)
-        .http_client(http.clone())
-        .build()
-        .expect("client");
-    let generated = fastvm_api::Client::new_with_client(&base, http.clone(), fastvm_api::hooks::Policy::default());
-    let sequential = 5_000;
+    let bench = Arc::new(Bench {
+        base: base.clone(),
+        user_agent: format!("fastvm-rs/{}", env!("CARGO_PKG_VERSION")),
+        client: fastvm::FastvmClient::builder()
+            .api_key("bench-key")
+            .base_url(&base)
+            .http_client(http.clone())
+            .build()
+            .expect("client"),
+        generated: fastvm_api::Client::new_with_client(&base, http.clone(), fastvm_api::hooks::Policy::default()),
+        http,
+    });
+    let sequential = 2_000;
     let concurrent_tasks = 64;
     let per_task = 100;
 
-    // Warm both pools.
+    // Warm the pool.
     for _ in 0..200 {
-        client.vms().retrieve(ID).await.expect("warm facade");
-        bare(&http, &base).await;
+        bench.call(Path::Facade).await;
+        bench.call(Path::Bare).await;
     }
 
-    // `ONLY=facade|bare|generated CALLS=n`: run one path n times and exit, for instruction counts
-    // under `valgrind --tool=callgrind` (loopback wall times are too noisy to split a 2 µs gap).
+    // `ONLY=facade|bare|same|generated CALLS=n [TASKS=k]`: run one path n times and exit, for
+    // instruction counts under callgrind (they do not depend on scheduling, unlike loopback wall
+    // times).
     if let Ok(only) = std::env::var("ONLY") {
         let calls: usize = std::env::var("CALLS").ok().and_then(|c| c.parse().ok()).unwrap_or(1000);
-        for _ in 0..calls {
-            match only.as_str() {
-                "facade" => drop(std::hint::black_box(client.vms().retrieve(ID).await.expect("facade"))),
-                "bare" => drop(std::hint::black_box(bare_with_timeout(&http, &base).await)),
-                _ => drop(std::hint::black_box(
-                    generated.get_vm().id(ID).send().await.expect("generated"),
-                )),
-            }
+        let path = match only.as_str() {
+            "facade" => Path::Facade,
+            "bare" => Path::Bare,
+            "same" => Path::BareSameRequest,
+            "generated" => Path::Generated,
+            other => panic!("ONLY={other}: expected facade, bare, same or generated"),
+        };
+        // `TASKS=k`: the calls are spread over k concurrent tasks.
+        let tasks: usize = std::env::var("TASKS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
+        let handles: Vec<_> = (0..tasks)
+            .map(|_| {
+                let bench = bench.clone();
+                tokio::spawn(async move {
+                    for _ in 0..calls / tasks {
+                        bench.call(path).await;
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await.expect("task");
         }
         return;
     }
 
-    // Interleaved rounds; the medians are what docs/benchmarks.md reports (loopback timings on a
-    // shared 2-core machine vary by ±10 % from round to round).
-    let rounds = 9;
-    let mut rows: Vec<(&str, Vec<f64>)> = vec![
-        ("fastvm retrieve, sequential", vec![]),
-        ("bare reqwest, sequential", vec![]),
-        ("bare reqwest + 60 s timeout, sequential", vec![]),
-        ("generated client alone, sequential", vec![]),
-        ("fastvm retrieve, 64 concurrent", vec![]),
-        ("bare reqwest, 64 concurrent", vec![]),
-        ("bare reqwest + 60 s timeout, 64 concurrent", vec![]),
-        ("generated client alone, 64 concurrent", vec![]),
-    ];
+    // Interleaved rounds, the order of the paths rotating from round to round so that no path
+    // always follows the same one. Loopback timings on a shared 2-core machine vary by ±10 %
+    // from round to round, so many short rounds are taken and their medians reported, for wall
+    // time and for the CPU time of the whole process (client and server) per call.
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(31);
+    // samples[mode][path]: (wall µs per call, CPU µs per call); mode 0 sequential, 1 concurrent.
+    let mut samples = vec![vec![Vec::<(f64, f64)>::new(); PATHS.len()]; 2];
     for round in 0..rounds {
-        let t = Instant::now();
-        for _ in 0..sequential {
-            std::hint::black_box(client.vms().retrieve(ID).await.expect("facade"));
-        }
-        rows[0].1.push(per_call(sequential, t.elapsed()));
-        let t = Instant::now();
-        for _ in 0..sequential {
-            std::hint::black_box(bare(&http, &base).await);
-        }
-        rows[1].1.push(per_call(sequential, t.elapsed()));
-        let t = Instant::now();
-        for _ in 0..sequential {
-            std::hint::black_box(bare_with_timeout(&http, &base).await);
-        }
-        rows[2].1.push(per_call(sequential, t.elapsed()));
-        let t = Instant::now();
-        for _ in 0..sequential {
-            std::hint::black_box(generated.get_vm().id(ID).send().await.expect("generated"));
-        }
-        rows[3].1.push(per_call(sequential, t.elapsed()));
-
-        let calls = concurrent_tasks * per_task;
-        // The paths take turns going first, so that no path always follows the same one.
-        let order = [(4, 0u8), (5, 1), (6, 2), (7, 3)];
-        for i in 0..order.len() {
-            let (row, kind) = order[(i + round) % order.len()];
-            let t = Instant::now();
-            let tasks: Vec<_> = (0..concurrent_tasks)
-                .map(|_| {
-                    let (c, h, b, g) = (client.clone(), http.clone(), base.clone(), generated.clone());
-                    tokio::spawn(async move {
-                        for _ in 0..per_task {
-                            match kind {
-                                0 => drop(std::hint::black_box(c.vms().retrieve(ID).await.expect("facade"))),
-                                1 => drop(std::hint::black_box(bare(&h, &b).await)),
-                                2 => drop(std::hint::black_box(bare_with_timeout(&h, &b).await)),
-                                _ => drop(std::hint::black_box(g.get_vm().id(ID).send().await.expect("generated"))),
-                            }
-                        }
-                    })
-                })
-                .collect();
-            for task in tasks {
-                task.await.expect("task");
+        for (mode, mode_samples) in samples.iter_mut().enumerate() {
+            for i in 0..PATHS.len() {
+                let index = (i + round) % PATHS.len();
+                let path = PATHS[index].0;
+                let (wall, cpu) = (Instant::now(), cpu_time());
+                let calls = if mode == 0 {
+                    for _ in 0..sequential {
+                        bench.call(path).await;
+                    }
+                    sequential
+                } else {
+                    let tasks: Vec<_> = (0..concurrent_tasks)
+                        .map(|_| {
+                            let bench = bench.clone();
+                            tokio::spawn(async move {
+                                for _ in 0..per_task {
+                                    bench.call(path).await;
+                                }
+                            })
+                        })
+                        .collect();
+                    for task in tasks {
+                        task.await.expect("task");
+                    }
+                    concurrent_tasks * per_task
+                };
+                mode_samples[index].push((per_call(calls, wall.elapsed()), per_call(calls, cpu_time() - cpu)));
             }
-            rows[row].1.push(per_call(calls, t.elapsed()));
         }
     }
-    println!("median of {rounds} rounds (µs per call):");
-    let medians: Vec<f64> = rows.iter_mut().map(|(_, v)| median(v)).collect();
-    for ((label, _), m) in rows.iter().zip(&medians) {
-        println!("  {label:<45} {m:>7.1}");
+    println!("medians of {rounds} rounds, µs per call (wall / CPU of client and server together):");
+    let mut medians = [[(0.0, 0.0); PATHS.len()]; 2];
+    for (mode, label) in ["sequential", "64 concurrent"].iter().enumerate() {
+        for (index, (_, name)) in PATHS.iter().enumerate() {
+            let wall = median(samples[mode][index].iter().map(|s| s.0).collect());
+            let cpu = median(samples[mode][index].iter().map(|s| s.1).collect());
+            medians[mode][index] = (wall, cpu);
+            println!("  {:<45} {wall:>7.1} / {cpu:>6.1}", format!("{name}, {label}"));
+        }
+    }
+    for (against, name) in [(2, "bare reqwest, same request"), (1, "bare reqwest, minimal")] {
+        println!(
+            "facade vs {name}: sequential {:+.1} % wall / {:+.1} % CPU, 64 concurrent {:+.1} % wall / {:+.1} % CPU",
+            pct(medians[0][0].0, medians[0][against].0),
+            pct(medians[0][0].1, medians[0][against].1),
+            pct(medians[1][0].0, medians[1][against].0),
+            pct(medians[1][0].1, medians[1][against].1),
+        );
     }
     println!(
-        "facade vs bare reqwest: sequential {:+.1} %, concurrent {:+.1} %",
-        pct(medians[0], medians[1]),
-        pct(medians[4], medians[5])
+        "generated client alone vs bare reqwest, minimal: sequential {:+.1} % wall, 64 concurrent {:+.1} % wall",
+        pct(medians[0][3].0, medians[0][1].0),
+        pct(medians[1][3].0, medians[1][1].0)
     );
-    println!(
-        "facade vs bare reqwest with the same 60 s timeout: sequential {:+.1} %, concurrent {:+.1} %",
-        pct(medians[0], medians[2]),
-        pct(medians[4], medians[6])
-    );
-    println!(
-        "generated client alone vs bare reqwest: sequential {:+.1} %, concurrent {:+.1} %",
-        pct(medians[3], medians[1]),
-        pct(medians[7], medians[5])
-    );
+}
+
+/// CPU time of the whole process so far: the sum over its threads of the nanosecond counter in
+/// `/proc/self/task/*/schedstat` (Linux; `getrusage` would need `unsafe`, which the workspace
+/// forbids). The runtime's threads live for the whole run, so none is missed.
+fn cpu_time() -> Duration {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task (Linux only)") {
+        let path = task.expect("task entry").path().join("schedstat");
+        if let Ok(stat) = std::fs::read_to_string(path) {
+            total += stat
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(total)
 }
 
 fn per_call(calls: usize, elapsed: Duration) -> f64 {
     elapsed.as_secs_f64() * 1e6 / calls as f64
 }
 
-fn median(v: &mut [f64]) -> f64 {
+fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }

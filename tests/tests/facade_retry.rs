@@ -419,3 +419,27 @@ async fn exec_and_fetch_are_not_cut_by_the_default_timeout() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_retried_attempt_keeps_the_per_request_timeout() {
+    // The retry copy of a request is made without reqwest's extensions (where the timeout
+    // lives) and the timeout is set again: a slow answer to the retry must still time out,
+    // for a body-less GET and for a PATCH with a body alike.
+    let api = Api::start_with(|b| b.max_retries(1).timeout(Duration::from_millis(300))).await;
+    let slow = json_response(200, &vm_min(ID, "running")).set_delay(Duration::from_secs(5));
+    api.respond_first("getVm", &vm_path(), failing(503, FAST), 1).await;
+    api.respond("getVm", &vm_path(), slow.clone(), 1).await;
+    let err = api.client.vms().retrieve(ID).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+
+    api.next_case().await;
+    api.respond_first("updateVm", &vm_path(), failing(503, FAST), 1).await;
+    api.respond("updateVm", &vm_path(), slow, 1).await;
+    let req = UpdateVmRequest {
+        name: Some("again".into()),
+        ..Default::default()
+    };
+    let err = api.client.vms().update(ID, req).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert_eq!(api.sent_all("updateVm").await.len(), 2);
+}
