@@ -8,7 +8,6 @@
 use std::time::{Duration, Instant};
 
 use fastvm_api::hooks::{SendFuture, Transport};
-use progenitor_client::ResponseValue;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::{ApiKey, RequestOptions, Settings};
@@ -214,7 +213,7 @@ fn spare(request: &reqwest::Request) -> Option<reqwest::Request> {
     Some(copy)
 }
 
-fn request_id(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
     ["x-request-id", "request-id", "x-amzn-requestid"]
         .iter()
         .find_map(|h| headers.get(*h))
@@ -286,34 +285,6 @@ pub(crate) async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Vec
     out
 }
 
-/// Maps an error of a generated call.
-pub(crate) async fn map_error(e: progenitor_client::Error<()>, operation: &'static str) -> Error {
-    use progenitor_client::Error as E;
-    match e {
-        E::UnexpectedResponse(resp) => api_error(resp, Some(operation)).await,
-        E::ErrorResponse(rv) => Error::Api(Box::new(ApiError {
-            status: rv.status(),
-            kind: ApiErrorKind::Other,
-            message: rv.status().canonical_reason().unwrap_or("error").to_string(),
-            body: String::new(),
-            request_id: request_id(rv.headers()),
-            dimension: None,
-            operation: Some(operation),
-        })),
-        E::CommunicationError(e) | E::ResponseBodyError(e) => Error::from_reqwest(e),
-        E::InvalidResponsePayload(bytes, e) => Error::Decode {
-            message: format!("{operation}: {e}"),
-            snippet: crate::redact::text(&snippet(&bytes, 512)),
-        },
-        E::InvalidRequest(m) => Error::invalid("request", m),
-        E::InvalidUpgrade(e) => Error::from_reqwest(e),
-        E::Custom(m) => Error::Decode {
-            message: m,
-            snippet: String::new(),
-        },
-    }
-}
-
 /// Sends a request the generated client cannot express (an NDJSON exec, an explicit `null`)
 /// through the same transport as generated calls: the one place hand-built API requests are
 /// made. `path` starts with `/` and has its parameters encoded with
@@ -364,36 +335,6 @@ pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// The result of a generated call.
-type Generated<T> = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>;
-
-/// Awaits a generated call and returns its status with its body.
-///
-/// A plain function returning a combinator rather than an `async fn`: an `async fn` keeps its
-/// future argument twice in its state (the argument and the awaited copy), which made every
-/// facade call's future over twice the generated one's size, copied through each async layer.
-/// The error path is boxed for the same reason: it is large and rarely taken. The generated
-/// future itself (about 1.6 KiB) is not boxed: measured, one allocation of that size (beyond
-/// glibc's per-thread cache) cost as much as the copies it saves.
-pub(crate) fn call_with_status<T>(
-    operation: &'static str,
-    fut: impl std::future::Future<Output = Generated<T>>,
-) -> impl std::future::Future<Output = Result<(reqwest::StatusCode, T)>> {
-    use futures::FutureExt as _;
-    fut.then(move |result| match result {
-        Ok(v) => futures::future::Either::Left(futures::future::ready(Ok((v.status(), v.into_inner())))),
-        Err(e) => futures::future::Either::Right(Box::pin(async move { Err(map_error(e, operation).await) })),
-    })
-}
-
-/// Awaits a generated call and returns its body (see [`call_with_status`]).
-pub(crate) fn call<T>(
-    operation: &'static str,
-    fut: impl std::future::Future<Output = Generated<T>>,
-) -> impl std::future::Future<Output = Result<T>> {
-    use futures::FutureExt as _;
-    call_with_status(operation, fut).map(|r| r.map(|(_, body)| body))
-}
 #[cfg(test)]
 mod tests {
     /// The transport's future is boxed on every call: kept under glibc's per-thread cache limit

@@ -29,6 +29,7 @@
 
 #![deny(missing_docs)]
 
+mod call;
 mod client;
 mod config;
 pub mod error;

@@ -1,4 +1,4 @@
-use crate::http::call;
+use crate::call::call;
 use crate::types::{BuildResponse, CreateBuildRequest};
 use crate::{Error, FastvmClient, Result, validate};
 

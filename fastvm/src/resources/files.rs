@@ -1,4 +1,4 @@
-use crate::http::call;
+use crate::call::call;
 use crate::types::{ExecVmResponse, FileFetchRequest, FilePresignRequest, FilePresignResponse};
 use crate::{Error, FastvmClient, Result, validate};
 

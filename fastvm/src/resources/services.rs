@@ -1,4 +1,4 @@
-use crate::http::call;
+use crate::call::call;
 use crate::types::{RegisterServiceRequest, Service, UpdateServiceRequest};
 use crate::{Error, FastvmClient, Result, validate};
 

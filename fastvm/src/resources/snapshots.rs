@@ -1,4 +1,4 @@
-use crate::http::call;
+use crate::call::call;
 use crate::types::{CreateSnapshotRequest, DeleteResponse, Snapshot, UpdateSnapshotRequest};
 use crate::{FastvmClient, Result, validate};
 

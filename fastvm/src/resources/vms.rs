@@ -1,5 +1,5 @@
+use crate::call::{call, call_with_status};
 use crate::exec::{Command, ExecStream};
-use crate::http::{call, call_with_status};
 use crate::resources::{Files, Services, SshKeys};
 use crate::types::{
     ConsoleTokenResponse, CreateVmRequest, DeleteResponse, ExecVmResponse, FirewallPolicy, SnapshotRestoreWarnings,
