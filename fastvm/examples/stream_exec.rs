@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "collected {} stdout bytes, exit {}",
             output.stdout.len(),
-            output.exit_code
+            output.exit.code
         );
 
         let exit = client

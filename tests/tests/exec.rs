@@ -118,9 +118,9 @@ async fn argv_without_options_sends_only_the_command() {
         .expect("collect");
     assert_eq!(out.stdout, b"1\n");
     assert!(out.stderr.is_empty());
-    assert_eq!(out.exit_code, 0);
+    assert_eq!(out.exit.code, 0);
     assert!(out.success());
-    assert_eq!(out.duration, None);
+    assert_eq!(out.exit.duration, None);
 }
 
 #[tokio::test]
@@ -144,11 +144,11 @@ async fn collect_surfaces_timeout_duration_and_diagnostic() {
         .await
         .expect("collect");
     assert_eq!(out.stderr, b"sleeping\n");
-    assert_eq!(out.exit_code, 137);
-    assert!(out.timed_out);
+    assert_eq!(out.exit.code, 137);
+    assert!(out.exit.timed_out);
     assert!(!out.success());
-    assert_eq!(out.duration, Some(Duration::from_millis(1500)));
-    assert_eq!(out.diagnostic.as_deref(), Some("killed after timeout"));
+    assert_eq!(out.exit.duration, Some(Duration::from_millis(1500)));
+    assert_eq!(out.exit.diagnostic.as_deref(), Some("killed after timeout"));
 }
 
 #[tokio::test]

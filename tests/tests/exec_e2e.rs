@@ -90,7 +90,7 @@ async fn the_server_side_timeout_is_reported_as_timed_out() {
         .await
         .expect("collect");
     assert_eq!(out.stdout, b"started");
-    assert!(out.timed_out);
+    assert!(out.exit.timed_out);
     assert!(!out.success());
 }
 

@@ -762,6 +762,6 @@ mod tests {
         let body = futures::stream::iter([Ok(Bytes::from_static(b"{\"t\":\"x\",\"c\":2}\n"))]);
         let stream = ExecStream::from_chunks(body).with_deadline(Duration::from_secs(3600));
         let out = stream.collect().await.unwrap();
-        assert_eq!(out.exit_code, 2);
+        assert_eq!(out.exit.code, 2);
     }
 }

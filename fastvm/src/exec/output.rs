@@ -18,20 +18,14 @@ pub struct ExecOutput {
     pub stdout: Vec<u8>,
     /// All stderr bytes.
     pub stderr: Vec<u8>,
-    /// Exit code.
-    pub exit_code: i64,
-    /// Whether the server-side timeout killed the command.
-    pub timed_out: bool,
-    /// Guest-reported run time, when the server sent it.
-    pub duration: Option<Duration>,
-    /// The server's diagnostic (e.g. why the command could not be spawned), if any.
-    pub diagnostic: Option<String>,
+    /// How the command ended.
+    pub exit: ExecExit,
 }
 
 impl ExecOutput {
     /// True when the command exited 0 without being killed by the timeout.
     pub fn success(&self) -> bool {
-        self.exit_code == 0 && !self.timed_out
+        self.exit.success()
     }
 }
 
@@ -73,34 +67,13 @@ impl ExecStream {
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
     /// let out = client.vms().stream(id, "cargo test 2>&1").await?.collect().await?;
-    /// println!("exit {}: {}", out.exit_code, String::from_utf8_lossy(&out.stdout));
+    /// println!("exit {}: {}", out.exit.code, String::from_utf8_lossy(&out.stdout));
     /// # Ok(()) }
     /// ```
-    pub async fn collect(mut self) -> Result<ExecOutput> {
+    pub async fn collect(self) -> Result<ExecOutput> {
         let mut out = ExecOutput::default();
-        while let Some(event) = self.next().await {
-            match event? {
-                ExecEvent::Stdout(b) => out.stdout.extend_from_slice(&b),
-                ExecEvent::Stderr(b) => out.stderr.extend_from_slice(&b),
-                ExecEvent::Exit {
-                    code,
-                    timed_out,
-                    duration_ms,
-                    diagnostic,
-                } => {
-                    out.exit_code = code;
-                    out.timed_out = timed_out;
-                    out.duration = duration_ms.map(Duration::from_millis);
-                    out.diagnostic = diagnostic;
-                    return Ok(out);
-                }
-                _ => {}
-            }
-        }
-        // Only reachable when the caller already consumed the exit event before collecting.
-        Err(Error::StreamClosed {
-            events: self.events_received(),
-        })
+        out.exit = self.tee(&mut out.stdout, &mut out.stderr).await?;
+        Ok(out)
     }
 
     /// Copies stdout and stderr into two writers as the output arrives, and returns the exit.
