@@ -11,7 +11,7 @@ use std::task::{Context, Poll, ready};
 
 use progenitor_client::ResponseValue;
 
-use crate::error::{ApiError, ApiErrorKind, snippet};
+use crate::error::{ApiError, ApiErrorKind};
 use crate::{Error, Result};
 
 /// The result of a generated call.
@@ -91,7 +91,7 @@ async fn map_error(e: progenitor_client::Error<()>, operation: &'static str) -> 
         E::UnexpectedResponse(resp) => crate::http::api_error(resp, Some(operation)).await,
         E::ErrorResponse(rv) => Error::Api(Box::new(ApiError {
             status: rv.status(),
-            kind: ApiErrorKind::Other,
+            kind: ApiErrorKind::from_status(rv.status(), false),
             message: rv.status().canonical_reason().unwrap_or("error").to_string(),
             body: String::new(),
             request_id: crate::http::request_id(rv.headers()),
@@ -99,10 +99,7 @@ async fn map_error(e: progenitor_client::Error<()>, operation: &'static str) -> 
             operation: Some(operation),
         })),
         E::CommunicationError(e) | E::ResponseBodyError(e) => Error::from_reqwest(e),
-        E::InvalidResponsePayload(bytes, e) => Error::Decode {
-            message: format!("{operation}: {e}"),
-            snippet: crate::redact::text(&snippet(&bytes, 512)),
-        },
+        E::InvalidResponsePayload(bytes, e) => Error::decode(operation, e, &bytes),
         E::InvalidRequest(m) => Error::invalid("request", m),
         E::InvalidUpgrade(e) => Error::from_reqwest(e),
         E::Custom(m) => Error::Decode {

@@ -27,16 +27,15 @@ pub struct FastvmClient {
 }
 
 struct Inner {
-    settings: Settings,
-    options: RequestOptions,
     api: fastvm_api::Client,
+    /// The view's policy; its `settings` are shared by every view of the client.
     transport: Arc<ApiTransport>,
 }
 
 impl fmt::Debug for FastvmClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FastvmClient")
-            .field("settings", &self.inner.settings)
+            .field("settings", &self.inner.transport.settings)
             .finish()
     }
 }
@@ -54,36 +53,31 @@ impl FastvmClient {
     }
 
     pub(crate) fn from_parts(settings: Settings) -> Self {
-        Self::with_settings(settings, &RequestOptions::default())
+        Self::view(Arc::new(settings), RequestOptions::default())
     }
 
-    fn with_settings(settings: Settings, options: &RequestOptions) -> Self {
-        let transport = Arc::new(ApiTransport::new(&settings, options));
+    fn view(settings: Arc<Settings>, options: RequestOptions) -> Self {
+        let transport = Arc::new(ApiTransport { settings, options });
         let api = fastvm_api::Client::new_with_client(
-            &settings.base_url,
-            settings.http.clone(),
+            &transport.settings.base_url,
+            transport.settings.http.clone(),
             Policy::from_arc(transport.clone()),
         );
         FastvmClient {
-            inner: Arc::new(Inner {
-                settings,
-                options: options.clone(),
-                api,
-                transport,
-            }),
+            inner: Arc::new(Inner { api, transport }),
         }
     }
 
     /// A view of this client whose calls use `options` (timeout, retries) on top of this
     /// view's own. It shares the connection pool; creating one is cheap.
     pub fn with_options(&self, options: RequestOptions) -> Self {
-        let base = &self.inner.options;
+        let base = &self.inner.transport.options;
         let merged = RequestOptions {
             timeout: options.timeout.or(base.timeout),
             max_retries: options.max_retries.or(base.max_retries),
             retry_non_idempotent: options.retry_non_idempotent || base.retry_non_idempotent,
         };
-        Self::with_settings(self.inner.settings.clone(), &merged)
+        Self::view(self.inner.transport.settings.clone(), merged)
     }
 
     /// The view for a call that runs a VM-side command with `timeout_sec`: the command may
@@ -100,7 +94,7 @@ impl FastvmClient {
 
     /// The API base URL in use (no trailing slash).
     pub fn base_url(&self) -> &str {
-        &self.inner.settings.base_url
+        &self.inner.transport.settings.base_url
     }
 
     /// The generated low-level client, for anything the facade does not wrap. Its calls go
@@ -110,7 +104,7 @@ impl FastvmClient {
     }
 
     pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.inner.settings.http
+        &self.inner.transport.settings.http
     }
 
     pub(crate) fn transport(&self) -> &ApiTransport {
@@ -119,11 +113,11 @@ impl FastvmClient {
 
     /// The retry budget of this view (the client's, or a `with_options` override).
     pub(crate) fn max_retries(&self) -> u32 {
-        self.inner.transport.max_retries
+        self.inner.transport.max_retries()
     }
 
     pub(crate) fn storage_http(&self) -> std::result::Result<&reqwest::Client, crate::transfer::FileTransferError> {
-        self.inner.settings.storage.get()
+        self.inner.transport.settings.storage.get()
     }
 
     /// Health check (`GET /healthz`).

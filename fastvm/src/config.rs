@@ -129,7 +129,9 @@ impl ClientBuilder {
         self
     }
 
-    /// A header sent on every API request (not on presigned storage URLs).
+    /// A header sent on every API request (not on presigned storage URLs), unless the request
+    /// sets that header itself (an exec stream's `Accept`). Given several times for one name,
+    /// every value is sent.
     pub fn default_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.default_headers.push((name.into(), value.into()));
         self
@@ -213,8 +215,7 @@ impl fmt::Debug for ClientBuilder {
     }
 }
 
-/// Everything the client needs, resolved.
-#[derive(Clone)]
+/// Everything the client needs, resolved; shared (in an `Arc`) by every view of a client.
 pub(crate) struct Settings {
     pub(crate) api_key: ApiKey,
     pub(crate) base_url: String,

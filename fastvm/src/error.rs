@@ -168,6 +168,25 @@ pub enum ApiErrorKind {
     Other,
 }
 
+impl ApiErrorKind {
+    /// The kind of an answer with `status`; `quota` tells a 429 with a `QuotaExceeded` body
+    /// (one naming a `dimension`) from a plain rate limit.
+    pub(crate) fn from_status(status: reqwest::StatusCode, quota: bool) -> Self {
+        match status.as_u16() {
+            400 => ApiErrorKind::BadRequest,
+            401 => ApiErrorKind::Authentication,
+            403 => ApiErrorKind::PermissionDenied,
+            404 => ApiErrorKind::NotFound,
+            409 => ApiErrorKind::Conflict,
+            422 => ApiErrorKind::Unprocessable,
+            429 if quota => ApiErrorKind::QuotaExceeded,
+            429 => ApiErrorKind::RateLimit,
+            500..=599 => ApiErrorKind::Server,
+            _ => ApiErrorKind::Other,
+        }
+    }
+}
+
 /// A non-2xx answer of the API.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -239,11 +258,12 @@ impl Error {
     }
 
     /// True when repeating the same call later may succeed: connection failures, timeouts,
-    /// and 408, 429, 500, 502, 503 and 504 answers. 409 is a permanent conflict here.
+    /// and 408, 429, 500, 502, 503 and 504 answers. 409 is a permanent conflict here, and a
+    /// 429 [`ApiErrorKind::QuotaExceeded`] lasts until something is freed, not for a while.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Connection { .. } | Error::Timeout { .. } => true,
-            Error::Api(e) => crate::retry::is_retryable_status(e.status),
+            Error::Api(e) => e.kind != ApiErrorKind::QuotaExceeded && crate::retry::is_retryable_status(e.status),
             _ => false,
         }
     }
@@ -255,6 +275,14 @@ impl Error {
         }
     }
 
+    /// A body of `operation` that did not decode: the decoder's message and a redacted snippet.
+    pub(crate) fn decode(operation: &str, error: impl std::fmt::Display, body: &[u8]) -> Self {
+        Error::Decode {
+            message: format!("{operation}: {error}"),
+            snippet: crate::redact::text(&snippet(body, 512)),
+        }
+    }
+
     pub(crate) fn config(message: impl Into<String>) -> Self {
         Error::Config {
             message: message.into(),
@@ -263,7 +291,7 @@ impl Error {
 
     /// Maps a transport-level `reqwest` error; URLs in its message are redacted.
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
-        let message = crate::redact::text(&describe_reqwest(&e));
+        let message = describe_reqwest(&e);
         if e.is_timeout() {
             Error::Timeout { message }
         } else if e.is_decode() {
@@ -308,4 +336,40 @@ pub(crate) fn snippet(bytes: &[u8], max: usize) -> String {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, dimension: Option<&str>) -> Error {
+        let status = reqwest::StatusCode::from_u16(status).unwrap();
+        Error::Api(Box::new(ApiError {
+            status,
+            kind: ApiErrorKind::from_status(status, dimension.is_some()),
+            message: "m".into(),
+            body: String::new(),
+            request_id: None,
+            dimension: dimension.map(str::to_string),
+            operation: None,
+        }))
+    }
+
+    #[test]
+    fn a_rate_limit_is_retryable_an_exceeded_quota_is_not() {
+        assert!(api(429, None).is_retryable());
+        assert!(api(503, None).is_retryable());
+        assert!(!api(429, Some("vcpu")).is_retryable());
+        assert!(!api(409, None).is_retryable());
+    }
+
+    #[test]
+    fn status_kinds() {
+        let kind = |s: u16, q| ApiErrorKind::from_status(reqwest::StatusCode::from_u16(s).unwrap(), q);
+        assert_eq!(kind(404, false), ApiErrorKind::NotFound);
+        assert_eq!(kind(429, true), ApiErrorKind::QuotaExceeded);
+        assert_eq!(kind(429, false), ApiErrorKind::RateLimit);
+        assert_eq!(kind(502, false), ApiErrorKind::Server);
+        assert_eq!(kind(418, false), ApiErrorKind::Other);
+    }
 }

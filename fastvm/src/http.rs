@@ -5,12 +5,13 @@
 //! attempt. Generated operations reach it through `fastvm-api`'s hooks; the hand-written NDJSON
 //! exec request is sent through it directly.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fastvm_api::hooks::{SendFuture, Transport};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName};
 
-use crate::config::{ApiKey, RequestOptions, Settings};
+use crate::config::{RequestOptions, Settings};
 use crate::error::{ApiError, ApiErrorKind, snippet};
 use crate::{Error, Result, retry};
 
@@ -23,45 +24,41 @@ const LONG_RUNNING: &[&str] = &["execVm", "fetchFileToVm"];
 
 /// The transport of one client view (the shared client, or a `with_options` view).
 pub(crate) struct ApiTransport {
-    pub(crate) api_key: ApiKey,
-    pub(crate) user_agent: HeaderValue,
-    pub(crate) default_headers: HeaderMap,
-    pub(crate) timeout: Duration,
-    /// `Some(None)`: no timeout for any operation; `Some(Some(t))`: `t` for every operation.
-    pub(crate) timeout_override: Option<Option<Duration>>,
-    pub(crate) max_retries: u32,
-    pub(crate) retry_non_idempotent: bool,
+    /// The client's configuration, shared by all its views.
+    pub(crate) settings: Arc<Settings>,
+    /// This view's overrides (already merged with those of the view it was made from).
+    pub(crate) options: RequestOptions,
 }
 
 impl ApiTransport {
-    pub(crate) fn new(settings: &Settings, options: &RequestOptions) -> Self {
-        ApiTransport {
-            api_key: settings.api_key.clone(),
-            user_agent: settings.user_agent.clone(),
-            default_headers: settings.default_headers.clone(),
-            timeout: settings.timeout,
-            timeout_override: options.timeout,
-            max_retries: options.max_retries.unwrap_or(settings.max_retries),
-            retry_non_idempotent: options.retry_non_idempotent,
-        }
+    /// The retry budget of this view.
+    pub(crate) fn max_retries(&self) -> u32 {
+        self.options.max_retries.unwrap_or(self.settings.max_retries)
     }
 
     fn timeout_for(&self, operation_id: &str) -> Option<Duration> {
-        match self.timeout_override {
+        match self.options.timeout {
             Some(t) => t,
             None if LONG_RUNNING.contains(&operation_id) => None,
-            None => Some(self.timeout),
+            None => Some(self.settings.timeout),
         }
     }
 
     fn prepare(&self, request: &mut reqwest::Request, operation_id: &str) {
         // (progenitor's `api-version` header is removed from the generated code by codegen.rs.)
         let headers = request.headers_mut();
-        for (name, value) in &self.default_headers {
-            headers.insert(name, value.clone());
+        // Default headers fill in what the request does not set itself (an exec stream's
+        // `Accept` stays), with every value of a header given several times.
+        let defaults = &self.settings.default_headers;
+        for name in defaults.keys() {
+            if !headers.contains_key(name) {
+                for value in defaults.get_all(name) {
+                    headers.append(name, value.clone());
+                }
+            }
         }
-        headers.insert(reqwest::header::USER_AGENT, self.user_agent.clone());
-        headers.insert(API_KEY_HEADER, self.api_key.0.clone());
+        headers.insert(reqwest::header::USER_AGENT, self.settings.user_agent.clone());
+        headers.insert(API_KEY_HEADER, self.settings.api_key.0.clone());
         if request.timeout().is_none() {
             *request.timeout_mut() = self.timeout_for(operation_id);
         }
@@ -85,7 +82,7 @@ impl ApiTransport {
         self.prepare(&mut request, operation_id);
         // Only pay for the log fields when someone listens.
         let method = tracing::enabled!(tracing::Level::DEBUG).then(|| request.method().clone());
-        let spare = if self.max_retries > 0 { spare(&request) } else { None };
+        let spare = if self.max_retries() > 0 { spare(&request) } else { None };
         let started = method.is_some().then(Instant::now);
         let pending = client.execute(request);
         async move {
@@ -122,7 +119,7 @@ impl ApiTransport {
             if request.timeout().is_none() {
                 *request.timeout_mut() = timeout;
             }
-            let spare = if attempt < self.max_retries {
+            let spare = if attempt < self.max_retries() {
                 spare(&request)
             } else {
                 None
@@ -149,18 +146,11 @@ impl ApiTransport {
         attempt: u32,
         operation_id: &str,
     ) -> Option<Duration> {
-        let idempotent = || self.retry_non_idempotent || retry::is_idempotent(operation_id);
+        let idempotent = || self.options.retry_non_idempotent || retry::is_idempotent(operation_id);
         match result {
             Ok(resp) if resp.status().is_success() || !idempotent() => None,
-            Ok(resp) => {
-                retry::response_decision(resp.status(), resp.headers()).and_then(|hint| retry::delay(attempt, hint))
-            }
-            Err(e) => {
-                // A connect error provably never reached the server: safe to repeat anything.
-                let safe = e.is_connect() || idempotent();
-                let transient = e.is_connect() || e.is_timeout() || e.is_request();
-                (safe && transient).then(|| retry::backoff(attempt))
-            }
+            Ok(resp) => retry::response_delay(attempt, resp.status(), resp.headers()),
+            Err(e) => retry::error_delay(attempt, e, idempotent()),
         }
     }
 }
@@ -249,18 +239,7 @@ pub(crate) async fn api_error(resp: reqwest::Response, operation: Option<&'stati
                 crate::redact::text(&snippet(&body, 200))
             }
         });
-    let kind = match status.as_u16() {
-        400 => ApiErrorKind::BadRequest,
-        401 => ApiErrorKind::Authentication,
-        403 => ApiErrorKind::PermissionDenied,
-        404 => ApiErrorKind::NotFound,
-        409 => ApiErrorKind::Conflict,
-        422 => ApiErrorKind::Unprocessable,
-        429 if dimension.is_some() => ApiErrorKind::QuotaExceeded,
-        429 => ApiErrorKind::RateLimit,
-        500..=599 => ApiErrorKind::Server,
-        _ => ApiErrorKind::Other,
-    };
+    let kind = ApiErrorKind::from_status(status, dimension.is_some());
     Error::Api(Box::new(ApiError {
         status,
         kind,
@@ -329,14 +308,35 @@ pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
 ) -> Result<T> {
     let response = send_raw(client, method, path, "application/json", body, operation).await?;
     let bytes = response.bytes().await.map_err(Error::from_reqwest)?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
-        message: format!("{operation}: {e}"),
-        snippet: crate::redact::text(&snippet(&bytes, 512)),
-    })
+    serde_json::from_slice(&bytes).map_err(|e| Error::decode(operation, e, &bytes))
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn default_headers_keep_every_value_and_do_not_override_the_request() {
+        let client = crate::FastvmClient::builder()
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .default_header("x-team", "infra")
+            .default_header("x-team", "db")
+            .default_header("accept", "text/plain")
+            .build()
+            .unwrap();
+        let mut request = client
+            .http()
+            .get("http://127.0.0.1:9/v1/vms/x/exec")
+            .header("accept", "application/x-ndjson")
+            .build()
+            .unwrap();
+        client.transport().prepare(&mut request, "execVm");
+        let headers = request.headers();
+        let teams: Vec<_> = headers.get_all("x-team").iter().collect();
+        assert_eq!(teams, ["infra", "db"]);
+        assert_eq!(headers["accept"], "application/x-ndjson");
+        assert_eq!(headers["x-api-key"], "k");
+    }
+
     /// The transport's future is boxed on every call: kept under glibc's per-thread cache limit
     /// (1032 bytes), its allocation stays cheap (see `send_with_retries`).
     #[tokio::test]

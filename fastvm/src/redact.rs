@@ -42,13 +42,12 @@ pub fn url(raw: &str) -> String {
 pub fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(start) = rest.find("http://").or_else(|| rest.find("https://")).map(|i| {
-        // Take whichever scheme occurs first.
-        match (rest.find("http://"), rest.find("https://")) {
-            (Some(a), Some(b)) => a.min(b),
-            _ => i,
-        }
-    }) {
+    // Whichever scheme occurs first.
+    while let Some(start) = [rest.find("http://"), rest.find("https://")]
+        .into_iter()
+        .flatten()
+        .min()
+    {
         out.push_str(&rest[..start]);
         let tail = &rest[start..];
         let end = tail

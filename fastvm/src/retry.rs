@@ -98,6 +98,21 @@ pub fn delay(retry: u32, hint: Option<Duration>) -> Option<Duration> {
     }
 }
 
+/// The delay before retry number `retry` after a response with `status` and `headers`, or
+/// `None` when it is not retried: [`response_decision`] then [`delay`].
+pub fn response_delay(retry: u32, status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
+    response_decision(status, headers).and_then(|hint| delay(retry, hint))
+}
+
+/// The delay before retry number `retry` after an attempt that got no response, or `None` when
+/// it is not retried. A connect error provably never reached the server, so it is retried even
+/// for an operation that is not `idempotent`; a timeout or an error sending the request is
+/// retried only for one that is.
+pub fn error_delay(retry: u32, error: &reqwest::Error, idempotent: bool) -> Option<Duration> {
+    let transient = error.is_connect() || ((error.is_timeout() || error.is_request()) && idempotent);
+    transient.then(|| backoff(retry))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

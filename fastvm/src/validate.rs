@@ -20,19 +20,16 @@ pub(crate) fn id(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Service name: 1–29 chars, lowercase letters and digits, single inner hyphens.
-pub(crate) fn service_name(field: &str, name: &str) -> Result<()> {
-    let ok_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    let ok_hyphens = !name.starts_with('-') && !name.ends_with('-') && !name.contains("--");
-    if name.is_empty() || name.len() > 29 || !ok_chars || !ok_hyphens {
-        return Err(Error::invalid(
+/// Service name: 1–29 chars, lowercase letters and digits, single inner hyphens. The rule is the
+/// spec's, enforced by the generated type's `FromStr` (`T`); this gives its error a message that
+/// says the rule and names the field.
+pub(crate) fn service_name<T: std::str::FromStr>(field: &str, name: &str) -> Result<T> {
+    name.parse().map_err(|_| {
+        Error::invalid(
             field,
             format!("{name:?} is not a service name (1–29 lowercase letters and digits, single inner hyphens)"),
-        ));
-    }
-    Ok(())
+        )
+    })
 }
 
 /// Service port: 1024–65535.
@@ -266,7 +263,8 @@ mod tests {
     #[test]
     fn service_names() {
         for ok in ["a", "web", "my-app-2", "a1b2", "abcdefghijklmnopqrstuvwxyz123"] {
-            service_name("name", ok).unwrap();
+            let parsed: crate::types::RegisterServiceRequestName = service_name("name", ok).unwrap();
+            assert_eq!(&*parsed, ok);
         }
         for bad in [
             "",
@@ -278,7 +276,8 @@ mod tests {
             "abcdefghijklmnopqrstuvwxyz1234",
             "a b",
         ] {
-            assert!(service_name("name", bad).is_err(), "{bad}");
+            let err = service_name::<crate::types::RegisterServiceRequestName>("name", bad).unwrap_err();
+            assert!(err.to_string().contains("not a service name"), "{bad}: {err}");
         }
     }
 

@@ -77,17 +77,14 @@ enum Step<T> {
     Pending(String),
 }
 
-/// Why a poll loop ended without a result of its own.
-enum Timeout {
-    /// A call failed, or the resource reached a failure status.
-    Error(Error),
-    /// The deadline passed; the caller turns this into its own error.
-    After { last_status: String, waited: Duration },
-}
-
 /// The one poll loop: `fetch` immediately, then every `opts.next_sleep(..)` until it is done or
-/// `opts.timeout` (counted from the start) has passed.
-async fn poll<T, F, Fut>(opts: WaitOptions, mut fetch: F) -> std::result::Result<T, Timeout>
+/// `opts.timeout` (counted from the start) has passed; then `on_deadline(last_status, waited)`
+/// is the error.
+async fn poll<T, F, Fut>(
+    opts: WaitOptions,
+    mut fetch: F,
+    on_deadline: impl FnOnce(String, Duration) -> Error,
+) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Step<T>>>,
@@ -95,16 +92,13 @@ where
     let started = Instant::now();
     let deadline = deadline(started, opts.timeout);
     loop {
-        let last_status = match fetch().await.map_err(Timeout::Error)? {
-            Step::Done(result) => return result.map_err(Timeout::Error),
+        let last_status = match fetch().await? {
+            Step::Done(result) => return result,
             Step::Pending(status) => status,
         };
         let now = Instant::now();
         if now >= deadline {
-            return Err(Timeout::After {
-                last_status,
-                waited: now - started,
-            });
+            return Err(on_deadline(last_status, now - started));
         }
         tokio::time::sleep(opts.next_sleep(deadline - now)).await;
     }
@@ -127,26 +121,26 @@ impl FastvmClient {
     /// ```
     pub async fn wait_for_vm_ready(&self, id: &str, opts: WaitOptions) -> Result<Vm> {
         crate::validate::id("id", id)?;
-        poll(opts, || async {
-            let vm = self.vms().retrieve(id).await?;
-            Ok(match vm.status.0.as_str() {
-                "running" => Step::Done(Ok(vm)),
-                s if VM_FAILURE_STATUSES.contains(&s) => Step::Done(Err(Error::VmLaunch {
-                    vm_id: id.to_string(),
-                    status: s.to_string(),
-                })),
-                s => Step::Pending(s.to_string()),
-            })
-        })
-        .await
-        .map_err(|timeout| match timeout {
-            Timeout::Error(e) => e,
-            Timeout::After { last_status, waited } => Error::VmNotReady {
+        poll(
+            opts,
+            || async {
+                let vm = self.vms().retrieve(id).await?;
+                Ok(match vm.status.0.as_str() {
+                    "running" => Step::Done(Ok(vm)),
+                    s if VM_FAILURE_STATUSES.contains(&s) => Step::Done(Err(Error::VmLaunch {
+                        vm_id: id.to_string(),
+                        status: s.to_string(),
+                    })),
+                    s => Step::Pending(s.to_string()),
+                })
+            },
+            |last_status, waited| Error::VmNotReady {
                 vm_id: id.to_string(),
                 last_status,
                 waited,
             },
-        })
+        )
+        .await
     }
 
     /// Polls `GET /v1/builds/{id}` until the build is `completed` (returned) or `failed`
@@ -165,26 +159,26 @@ impl FastvmClient {
     /// ```
     pub async fn wait_for_build(&self, id: &str, opts: WaitOptions) -> Result<BuildResponse> {
         crate::validate::id("id", id)?;
-        poll(opts, || async {
-            let build = self.builds().retrieve(id).await?;
-            Ok(match build.status.as_str() {
-                "completed" => Step::Done(Ok(build)),
-                "failed" => Step::Done(Err(Error::BuildFailed {
-                    build_id: id.to_string(),
-                    message: build.error.clone().unwrap_or_default(),
-                })),
-                _ => Step::Pending(build.status),
-            })
-        })
-        .await
-        .map_err(|timeout| match timeout {
-            Timeout::Error(e) => e,
-            Timeout::After { last_status, waited } => Error::BuildNotFinished {
+        poll(
+            opts,
+            || async {
+                let build = self.builds().retrieve(id).await?;
+                Ok(match build.status.as_str() {
+                    "completed" => Step::Done(Ok(build)),
+                    "failed" => Step::Done(Err(Error::BuildFailed {
+                        build_id: id.to_string(),
+                        message: build.error.clone().unwrap_or_default(),
+                    })),
+                    _ => Step::Pending(build.status),
+                })
+            },
+            |last_status, waited| Error::BuildNotFinished {
                 build_id: id.to_string(),
                 last_status,
                 waited,
             },
-        })
+        )
+        .await
     }
 }
 

@@ -1,6 +1,6 @@
 use crate::call::call;
 use crate::types::{RegisterServiceRequest, Service, UpdateServiceRequest};
-use crate::{Error, FastvmClient, Result, validate};
+use crate::{FastvmClient, Result, validate};
 
 /// `client.vms().services()`: per-VM services exposed through the public HTTP proxy.
 #[derive(Debug, Clone, Copy)]
@@ -31,10 +31,10 @@ impl<'a> Services<'a> {
     /// ```
     pub async fn register(&self, vm_id: &str, name: &str, port: u16, h2c: bool) -> Result<Service> {
         validate::id("id", vm_id)?;
-        validate::service_name("name", name)?;
+        let name = validate::service_name("name", name)?;
         validate::port("port", i64::from(port))?;
         let body = RegisterServiceRequest {
-            name: name.parse().map_err(|e| Error::invalid("name", format!("{e}")))?,
+            name,
             port: i64::from(port),
             h2c: Some(h2c),
         };
@@ -48,11 +48,8 @@ impl<'a> Services<'a> {
     /// `PUT /v1/vms/{id}/services/{serviceName}`: register or update the port and transport.
     pub async fn update(&self, vm_id: &str, name: &str, port: u16, h2c: bool) -> Result<Service> {
         validate::id("id", vm_id)?;
-        validate::service_name("serviceName", name)?;
+        let service_name: crate::types::UpdateServiceServiceName = validate::service_name("serviceName", name)?;
         validate::port("port", i64::from(port))?;
-        let service_name: crate::types::UpdateServiceServiceName = name
-            .parse()
-            .map_err(|e| Error::invalid("serviceName", format!("{e}")))?;
         let body = UpdateServiceRequest {
             port: i64::from(port),
             h2c: Some(h2c),
@@ -73,10 +70,7 @@ impl<'a> Services<'a> {
     /// `DELETE /v1/vms/{id}/services/{serviceName}` (204, also when it did not exist).
     pub async fn delete(&self, vm_id: &str, name: &str) -> Result<()> {
         validate::id("id", vm_id)?;
-        validate::service_name("serviceName", name)?;
-        let service_name: crate::types::DeleteServiceServiceName = name
-            .parse()
-            .map_err(|e| Error::invalid("serviceName", format!("{e}")))?;
+        let service_name: crate::types::DeleteServiceServiceName = validate::service_name("serviceName", name)?;
         call(
             "deleteService",
             self.client
