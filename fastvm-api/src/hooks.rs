@@ -90,11 +90,6 @@ impl Policy {
     pub fn from_arc(transport: Arc<dyn Transport>) -> Self {
         Policy(transport)
     }
-
-    /// The transport itself.
-    pub fn transport(&self) -> &Arc<dyn Transport> {
-        &self.0
-    }
 }
 
 impl Default for Policy {

@@ -49,37 +49,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )?;
         }
 
-        let (pb, opts) = bar("upload");
-        client
-            .upload(&vm.id, &file, &format!("{remote_root}/blob.bin"), opts)
-            .await?;
-        pb.finish();
-        let (pb, opts) = bar("upload");
-        client
-            .upload(&vm.id, &tree, &format!("{remote_root}/tree"), opts)
-            .await?;
-        pb.finish();
-
-        let (pb, opts) = bar("download");
-        client
-            .download(
-                &vm.id,
-                &format!("{remote_root}/blob.bin"),
-                dir.path().join("blob.back"),
-                opts,
-            )
-            .await?;
-        pb.finish();
-        let (pb, opts) = bar("download");
-        client
-            .download(
-                &vm.id,
-                &format!("{remote_root}/tree"),
-                dir.path().join("tree.back"),
-                opts,
-            )
-            .await?;
-        pb.finish();
+        // Each step: (upload?, local path, remote name). Downloads land beside the originals.
+        let steps = [
+            (true, file.clone(), "blob.bin"),
+            (true, tree, "tree"),
+            (false, dir.path().join("blob.back"), "blob.bin"),
+            (false, dir.path().join("tree.back"), "tree"),
+        ];
+        for (upload, local, name) in steps {
+            let remote = format!("{remote_root}/{name}");
+            let (pb, opts) = bar(if upload { "upload" } else { "download" });
+            if upload {
+                client.upload(&vm.id, &local, &remote, opts).await?;
+            } else {
+                client.download(&vm.id, &remote, &local, opts).await?;
+            }
+            pb.finish();
+        }
 
         let same = std::fs::read(&file)? == std::fs::read(dir.path().join("blob.back"))?;
         println!("file round trip identical: {same}");

@@ -18,7 +18,7 @@ pub struct Target {
 
 /// Connects to the real API when `FASTVM_API_KEY` is set, else starts the local fake.
 pub async fn connect() -> Result<Target, Box<dyn std::error::Error>> {
-    let suffix: String = format!("{:08x}", rand_u32());
+    let suffix: String = format!("{:08x}", rand::random::<u32>());
     if std::env::var("FASTVM_API_KEY").is_ok_and(|k| !k.trim().is_empty()) {
         let client = FastvmClient::from_env()?;
         println!("using the fastvm API at {}", client.base_url());
@@ -48,12 +48,4 @@ pub async fn connect() -> Result<Target, Box<dyn std::error::Error>> {
         fake: Some(fake),
         remote_root,
     })
-}
-
-fn rand_u32() -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    nanos ^ std::process::id().rotate_left(16)
 }

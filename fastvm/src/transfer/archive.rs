@@ -4,7 +4,7 @@
 //! stays bounded, and dropping the async side (cancellation) makes the thread stop at its next
 //! read or write.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
@@ -195,12 +195,17 @@ pub(crate) fn sibling_temp(dest: &Path) -> io::Result<PathBuf> {
     Ok(dest.with_file_name(tmp))
 }
 
-fn refuse(msg: impl Into<String>) -> FileTransferError {
-    FileTransferError::new(Kind::Archive, msg)
+/// Creates the missing parent directories of `dest` and returns a fresh [`sibling_temp`] path
+/// for staging it (a file on download, a directory on extraction).
+pub(crate) fn temp_beside(dest: &Path) -> Result<PathBuf, FileTransferError> {
+    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| FileTransferError::io("cannot create directory", parent, e))?;
+    }
+    sibling_temp(dest).map_err(|e| FileTransferError::io("bad destination", dest, e))
 }
 
-fn local_io(what: &str, path: &Path, e: io::Error) -> FileTransferError {
-    FileTransferError::new(Kind::Io, format!("{what} {}: {e}", path.display())).with_source(e)
+fn refuse(msg: impl Into<String>) -> FileTransferError {
+    FileTransferError::new(Kind::Archive, msg)
 }
 
 fn read_err(e: io::Error) -> FileTransferError {
@@ -301,12 +306,22 @@ fn ensure_dirs(root: &Path, rel: &Path) -> Result<(), FileTransferError> {
                 )));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir(&cur).map_err(|e| local_io("cannot create directory", &cur, e))?;
+                fs::create_dir(&cur).map_err(|e| FileTransferError::io("cannot create directory", &cur, e))?;
             }
-            Err(e) => return Err(local_io("cannot inspect", &cur, e)),
+            Err(e) => return Err(FileTransferError::io("cannot inspect", &cur, e)),
         }
     }
     Ok(())
+}
+
+/// Whether every component of `rel` under `root` already is a real directory (not a symlink).
+/// Only checks: a hard link's target must have been extracted earlier, so nothing is created.
+fn real_dirs(root: &Path, rel: &Path) -> bool {
+    let mut cur = root.to_path_buf();
+    rel.iter().all(|c| {
+        cur.push(c);
+        fs::symlink_metadata(&cur).is_ok_and(|m| m.is_dir())
+    })
 }
 
 /// Makes room for a non-directory entry at `path`: an earlier file or link of the same name is
@@ -314,7 +329,7 @@ fn ensure_dirs(root: &Path, rel: &Path) -> Result<(), FileTransferError> {
 fn clear_slot(path: &Path, rel: &Path) -> Result<(), FileTransferError> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => Err(refuse(format!("entry {} would replace a directory", rel.display()))),
-        Ok(_) => fs::remove_file(path).map_err(|e| local_io("cannot replace", path, e)),
+        Ok(_) => fs::remove_file(path).map_err(|e| FileTransferError::io("cannot replace", path, e)),
         Err(_) => Ok(()),
     }
 }
@@ -333,15 +348,52 @@ pub(crate) struct Extracted {
     pub(crate) bytes: u64,
 }
 
+/// A directory entry whose mode and mtime are applied only once the tree is in its final place:
+/// a read-only directory (0o555) would otherwise block moving its children out of staging.
+#[derive(Debug)]
+pub(crate) struct DirMeta {
+    rel: PathBuf,
+    mode: u32,
+    mtime: Option<SystemTime>,
+}
+
+/// Applies the deferred directory metadata under `base`, deepest first, so that a read-only
+/// directory never blocks its children; each mtime before its mode, as opening a directory to
+/// set the mtime needs it to be readable.
+fn apply_dir_meta(base: &Path, mut dirs: Vec<DirMeta>) -> Result<(), FileTransferError> {
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
+    for d in dirs {
+        let p = base.join(&d.rel);
+        // Placing only ever puts real directories at these paths; never chmod through a link.
+        if !fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        if let (Some(t), Ok(f)) = (d.mtime, fs::File::open(&p)) {
+            let _ = f.set_modified(t);
+        }
+        fs::set_permissions(&p, fs::Permissions::from_mode(d.mode))
+            .map_err(|e| FileTransferError::io("cannot set the mode of", &p, e))?;
+    }
+    Ok(())
+}
+
 /// Extracts a gzip tar from `reader` into `root`, an existing empty directory, entry by entry:
 /// absolute paths, `..`, links leaving `root`, device and fifo entries are refused with an
 /// error; nothing is ever written through a symlink; setuid/setgid bits are dropped. The
 /// archive is read to its very end (gzip trailer included) before this returns `Ok`.
-pub(crate) fn extract(reader: impl Read, root: &Path, limits: Limits) -> Result<Extracted, FileTransferError> {
+///
+/// Directory modes and mtimes are not applied here but returned, for [`apply_dir_meta`] once
+/// the tree is in its final place.
+pub(crate) fn extract(
+    reader: impl Read,
+    root: &Path,
+    limits: Limits,
+) -> Result<(Extracted, Vec<DirMeta>), FileTransferError> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
     let mut stats = Extracted::default();
-    let mut dirs: Vec<(PathBuf, u32, Option<SystemTime>)> = Vec::new();
-    let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut dirs: Vec<DirMeta> = Vec::new();
+    // Symlinks by name with their target; a later entry of the same name overwrites the record.
+    let mut links: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
     let mut buf = vec![0u8; CHUNK];
     for entry in archive.entries().map_err(read_err)? {
         let mut entry = entry.map_err(read_err)?;
@@ -360,13 +412,18 @@ pub(crate) fn extract(reader: impl Read, root: &Path, limits: Limits) -> Result<
         match kind {
             tar::EntryType::Directory => {
                 ensure_dirs(root, &rel)?;
-                dirs.push((rel, mode, mtime_of(entry.header())));
+                dirs.push(DirMeta {
+                    rel,
+                    mode,
+                    mtime: mtime_of(entry.header()),
+                });
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 if rel.as_os_str().is_empty() {
                     return Err(refuse("a file entry has an empty name"));
                 }
-                let size = entry.header().size().map_err(read_err)?;
+                // `entry.size()` honours a PAX `size` record, which is what the reads below use.
+                let size = entry.size();
                 stats.bytes = stats.bytes.saturating_add(size);
                 if stats.bytes > limits.max_total_bytes {
                     return Err(refuse(format!(
@@ -382,7 +439,7 @@ pub(crate) fn extract(reader: impl Read, root: &Path, limits: Limits) -> Result<
                     .create_new(true)
                     .mode(0o600)
                     .open(&dst)
-                    .map_err(|e| local_io("cannot create", &dst, e))?;
+                    .map_err(|e| FileTransferError::io("cannot create", &dst, e))?;
                 loop {
                     let n = match entry.read(&mut buf) {
                         Ok(0) => break,
@@ -391,10 +448,10 @@ pub(crate) fn extract(reader: impl Read, root: &Path, limits: Limits) -> Result<
                         Err(e) => return Err(read_err(e)),
                     };
                     file.write_all(&buf[..n])
-                        .map_err(|e| local_io("cannot write", &dst, e))?;
+                        .map_err(|e| FileTransferError::io("cannot write", &dst, e))?;
                 }
                 file.set_permissions(fs::Permissions::from_mode(mode))
-                    .map_err(|e| local_io("cannot set the mode of", &dst, e))?;
+                    .map_err(|e| FileTransferError::io("cannot set the mode of", &dst, e))?;
                 if let Some(t) = mtime_of(entry.header()) {
                     let _ = file.set_modified(t);
                 }
@@ -405,18 +462,16 @@ pub(crate) fn extract(reader: impl Read, root: &Path, limits: Limits) -> Result<
                     .map_err(read_err)?
                     .ok_or_else(|| refuse(format!("symlink {} has no target", rel.display())))?
                     .into_owned();
-                let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
-                if rel.as_os_str().is_empty() || link_escapes(root, &parent, &target) {
-                    return Err(refuse(format!(
-                        "symlink {} -> {} points outside the destination",
-                        rel.display(),
-                        target.display()
-                    )));
+                if rel.as_os_str().is_empty() {
+                    return Err(refuse("a symlink entry has an empty name"));
                 }
-                ensure_dirs(root, &parent)?;
+                // Where the link points is checked once, against the final tree, below: a later
+                // link can redirect an earlier one, so an early check would not be enough.
+                ensure_dirs(root, rel.parent().unwrap_or(Path::new("")))?;
                 clear_slot(&dst, &rel)?;
-                std::os::unix::fs::symlink(&target, &dst).map_err(|e| local_io("cannot create symlink", &dst, e))?;
-                links.push((parent, rel));
+                std::os::unix::fs::symlink(&target, &dst)
+                    .map_err(|e| FileTransferError::io("cannot create symlink", &dst, e))?;
+                links.insert(rel, target);
             }
             tar::EntryType::Link => {
                 let target = entry
@@ -431,21 +486,20 @@ pub(crate) fn extract(reader: impl Read, root: &Path, limits: Limits) -> Result<
                         target.display()
                     ))
                 })?;
-                ensure_dirs(root, target_rel.parent().unwrap_or(Path::new("")))?;
                 let src = root.join(&target_rel);
-                match fs::symlink_metadata(&src) {
-                    Ok(m) if m.is_file() => {}
-                    _ => {
-                        return Err(refuse(format!(
-                            "hard link {} -> {} does not point to a file extracted earlier",
-                            rel.display(),
-                            target.display()
-                        )));
-                    }
+                // The target must already exist as a file reached through real directories only.
+                let exists = real_dirs(root, target_rel.parent().unwrap_or(Path::new("")))
+                    && fs::symlink_metadata(&src).is_ok_and(|m| m.is_file());
+                if !exists {
+                    return Err(refuse(format!(
+                        "hard link {} -> {} does not point to a file extracted earlier",
+                        rel.display(),
+                        target.display()
+                    )));
                 }
                 ensure_dirs(root, rel.parent().unwrap_or(Path::new("")))?;
                 clear_slot(&dst, &rel)?;
-                fs::hard_link(&src, &dst).map_err(|e| local_io("cannot create hard link", &dst, e))?;
+                fs::hard_link(&src, &dst).map_err(|e| FileTransferError::io("cannot create hard link", &dst, e))?;
             }
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
             other => {
@@ -457,9 +511,14 @@ pub(crate) fn extract(reader: impl Read, root: &Path, limits: Limits) -> Result<
         }
     }
     // A later link may have redirected an earlier one: check every link against the final tree.
-    for (parent, rel) in &links {
-        let target = fs::read_link(root.join(rel)).map_err(|e| local_io("cannot read symlink", &root.join(rel), e))?;
-        if link_escapes(root, parent, &target) {
+    // A link that a later entry replaced (by a file, say) is gone and has nothing to check.
+    for (rel, target) in &links {
+        let still_link = fs::symlink_metadata(root.join(rel)).is_ok_and(|m| m.file_type().is_symlink());
+        if !still_link {
+            continue;
+        }
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        if link_escapes(root, parent, target) {
             return Err(refuse(format!(
                 "symlink {} -> {} points outside the destination",
                 rel.display(),
@@ -473,17 +532,7 @@ pub(crate) fn extract(reader: impl Read, root: &Path, limits: Limits) -> Result<
     if extra >= 64 << 20 {
         return Err(refuse("the archive has too much trailing data"));
     }
-    // Directory modes last, deepest first: a read-only directory must not block its children.
-    dirs.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.components().count()));
-    for (rel, mode, mtime) in dirs {
-        let p = root.join(&rel);
-        fs::set_permissions(&p, fs::Permissions::from_mode(mode))
-            .map_err(|e| local_io("cannot set the mode of", &p, e))?;
-        if let (Some(t), Ok(f)) = (mtime, fs::File::open(&p)) {
-            let _ = f.set_modified(t);
-        }
-    }
-    Ok(stats)
+    Ok((stats, dirs))
 }
 
 /// Extracts into a staging directory beside `dest`, then moves the result into place; on any
@@ -493,15 +542,14 @@ pub(crate) fn extract_into_place(
     dest: &Path,
     limits: Limits,
 ) -> Result<Extracted, FileTransferError> {
-    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(|e| local_io("cannot create directory", parent, e))?;
-    }
-    let staging = sibling_temp(dest).map_err(|e| local_io("bad destination", dest, e))?;
-    fs::create_dir(&staging).map_err(|e| local_io("cannot create directory", &staging, e))?;
+    let staging = temp_beside(dest)?;
+    fs::create_dir(&staging).map_err(|e| FileTransferError::io("cannot create directory", &staging, e))?;
     let guard = TempGuard::new(staging);
-    let stats = extract(reader, guard.path(), limits)?;
+    let (stats, dirs) = extract(reader, guard.path(), limits)?;
     place_dir(guard.path(), dest)?;
     guard.disarm();
+    // Only now, with nothing left to move, may a directory become read-only.
+    apply_dir_meta(dest, dirs)?;
     Ok(stats)
 }
 
@@ -510,51 +558,47 @@ pub(crate) fn extract_into_place(
 fn place_dir(staging: &Path, dest: &Path) -> Result<(), FileTransferError> {
     match fs::metadata(dest) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::rename(staging, dest).map_err(|e| local_io("cannot move into place", dest, e))
+            fs::rename(staging, dest).map_err(|e| FileTransferError::io("cannot move into place", dest, e))
         }
-        Err(e) => Err(local_io("cannot inspect", dest, e)),
+        Err(e) => Err(FileTransferError::io("cannot inspect", dest, e)),
         Ok(m) if !m.is_dir() => Err(FileTransferError::new(
             Kind::Io,
             format!("{} exists and is not a directory", dest.display()),
         )),
         Ok(_) => {
             let empty = fs::read_dir(dest)
-                .map_err(|e| local_io("cannot read", dest, e))?
+                .map_err(|e| FileTransferError::io("cannot read", dest, e))?
                 .next()
                 .is_none();
             if empty && fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
-                return fs::rename(staging, dest).map_err(|e| local_io("cannot move into place", dest, e));
+                return fs::rename(staging, dest).map_err(|e| FileTransferError::io("cannot move into place", dest, e));
             }
             merge(staging, dest)?;
-            fs::remove_dir_all(staging).map_err(|e| local_io("cannot remove", staging, e))
+            fs::remove_dir_all(staging).map_err(|e| FileTransferError::io("cannot remove", staging, e))
         }
     }
 }
 
 fn merge(src: &Path, dst: &Path) -> Result<(), FileTransferError> {
-    for entry in fs::read_dir(src).map_err(|e| local_io("cannot read", src, e))? {
-        let entry = entry.map_err(|e| local_io("cannot read", src, e))?;
+    for entry in fs::read_dir(src).map_err(|e| FileTransferError::io("cannot read", src, e))? {
+        let entry = entry.map_err(|e| FileTransferError::io("cannot read", src, e))?;
         let s = entry.path();
         let d = dst.join(entry.file_name());
         let s_dir = entry
             .file_type()
-            .map_err(|e| local_io("cannot inspect", &s, e))?
+            .map_err(|e| FileTransferError::io("cannot inspect", &s, e))?
             .is_dir();
         let d_dir = fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir());
         match (s_dir, d_dir) {
-            (true, true) => {
-                merge(&s, &d)?;
-                if let Ok(m) = fs::metadata(&s) {
-                    let _ = fs::set_permissions(&d, m.permissions());
-                }
-            }
+            // Modes of merged directories come from the archive, via `apply_dir_meta`.
+            (true, true) => merge(&s, &d)?,
             (false, true) => {
                 return Err(FileTransferError::new(
                     Kind::Io,
                     format!("{} is a directory and would be replaced by a file", d.display()),
                 ));
             }
-            _ => fs::rename(&s, &d).map_err(|e| local_io("cannot move into place", &d, e))?,
+            _ => fs::rename(&s, &d).map_err(|e| FileTransferError::io("cannot move into place", &d, e))?,
         }
     }
     Ok(())
@@ -788,6 +832,136 @@ mod tests {
         });
         extract_into_place(io::Cursor::new(archive), &dest, LIMITS).unwrap();
         assert_eq!(fs::read(dest.join("g")).unwrap(), b"data");
+    }
+
+    #[test]
+    fn a_symlink_replaced_by_a_later_file_extracts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("d");
+        // The first `x` even points outside: only what is left at the end matters.
+        let archive = gz(|b| {
+            raw(b, "x", tar::EntryType::Symlink, Some("/etc/passwd"), b"");
+            raw(b, "y", tar::EntryType::Symlink, Some("x"), b"");
+            file(b, "x", b"plain");
+        });
+        extract_into_place(io::Cursor::new(archive), &dest, LIMITS).unwrap();
+        let meta = fs::symlink_metadata(dest.join("x")).unwrap();
+        assert!(meta.is_file());
+        assert_eq!(fs::read(dest.join("x")).unwrap(), b"plain");
+        assert_eq!(fs::read_link(dest.join("y")).unwrap(), Path::new("x"));
+    }
+
+    #[test]
+    fn a_symlink_redirected_by_a_later_one_is_checked_with_its_final_target() {
+        // `l` first points inside, then is replaced by a link leaving the destination.
+        refused(
+            &gz(|b| {
+                raw(b, "l", tar::EntryType::Symlink, Some("a"), b"");
+                raw(b, "l", tar::EntryType::Symlink, Some("../.."), b"");
+            }),
+            LIMITS,
+            "outside",
+        );
+        // And the other way round extracts fine.
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("d");
+        let archive = gz(|b| {
+            raw(b, "l", tar::EntryType::Symlink, Some("../.."), b"");
+            raw(b, "l", tar::EntryType::Symlink, Some("a"), b"");
+        });
+        extract_into_place(io::Cursor::new(archive), &dest, LIMITS).unwrap();
+        assert_eq!(fs::read_link(dest.join("l")).unwrap(), Path::new("a"));
+    }
+
+    #[test]
+    fn hard_link_to_a_missing_directory_creates_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let parent = tmp.path().join("p");
+        fs::create_dir(&parent).unwrap();
+        let staging = parent.join("staging");
+        fs::create_dir(&staging).unwrap();
+        let archive = gz(|b| raw(b, "h", tar::EntryType::Link, Some("no/such/f"), b""));
+        let err = extract(io::Cursor::new(archive), &staging, LIMITS).unwrap_err();
+        assert_eq!(err.kind, Kind::Archive, "{err}");
+        assert!(err.message.contains("extracted earlier"), "{err}");
+        assert!(names(&staging).is_empty(), "created: {:?}", names(&staging));
+    }
+
+    /// Appends a regular file whose real size is only in a PAX `size` record (the ustar size
+    /// field says 0), as archivers do for files over 8 GiB.
+    fn pax_sized_file(b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
+        let len = data.len().to_string();
+        b.append_pax_extensions([("size", len.as_bytes())]).unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_path(name).unwrap();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+
+    #[test]
+    fn pax_sizes_count_toward_the_byte_cap() {
+        let big = gz(|b| {
+            pax_sized_file(b, "a", &[1u8; 600]);
+            pax_sized_file(b, "b", &[2u8; 600]);
+        });
+        // The archive itself is sound: it extracts in full under the default caps.
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("d");
+        let stats = extract_into_place(io::Cursor::new(&big), &dest, LIMITS).unwrap();
+        assert_eq!(stats.bytes, 1200);
+        assert_eq!(fs::read(dest.join("b")).unwrap(), [2u8; 600]);
+        refused(
+            &big,
+            Limits {
+                max_entries: 10,
+                max_total_bytes: 1000,
+            },
+            "bytes",
+        );
+    }
+
+    #[test]
+    fn directory_modes_are_applied_after_placing() {
+        // A read-only directory with children: applied in staging, its mode would block moving
+        // the children out during a merge (for non-root users).
+        let archive = gz(|b| {
+            let mut h = tar::Header::new_ustar();
+            h.set_path("ro/").unwrap();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            h.set_mode(0o555);
+            h.set_mtime(1_500_000_000);
+            h.set_cksum();
+            b.append(&h, io::empty()).unwrap();
+            file(b, "ro/inner/f", b"f");
+            file(b, "ro/g", b"g");
+        });
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let tmp = tempfile::tempdir().unwrap();
+
+        let fresh = tmp.path().join("fresh");
+        extract_into_place(io::Cursor::new(&archive), &fresh, LIMITS).unwrap();
+        assert_eq!(mode(&fresh.join("ro")), 0o555);
+        let mtime = fs::metadata(fresh.join("ro")).unwrap().modified().unwrap();
+        assert_eq!(mtime, SystemTime::UNIX_EPOCH + Duration::from_secs(1_500_000_000));
+
+        // Merged into an existing tree that already has `ro` (writable) with other content.
+        let merged = tmp.path().join("merged");
+        fs::create_dir_all(merged.join("ro")).unwrap();
+        fs::write(merged.join("ro/mine"), b"mine").unwrap();
+        extract_into_place(io::Cursor::new(&archive), &merged, LIMITS).unwrap();
+        assert_eq!(names(&merged.join("ro")), vec!["g", "inner", "mine"]);
+        assert_eq!(fs::read(merged.join("ro/inner/f")).unwrap(), b"f");
+        assert_eq!(mode(&merged.join("ro")), 0o555);
+        assert_eq!(names(tmp.path()), vec!["fresh", "merged"]);
+
+        // Let the temporary directory be removed.
+        for d in [&fresh, &merged] {
+            fs::set_permissions(d.join("ro"), fs::Permissions::from_mode(0o755)).unwrap();
+        }
     }
 
     #[test]

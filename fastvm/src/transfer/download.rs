@@ -60,7 +60,7 @@ impl FastvmClient {
                 vm_id,
                 "classifying the remote path",
                 remote::classify(remote),
-                opts.exec_timeout_sec,
+                opts.exec_timeout(),
             )
             .await?;
         match remote::parse_classify(&out.stdout) {
@@ -91,7 +91,7 @@ impl FastvmClient {
             vm_id,
             "uploading the file to storage (curl)",
             remote::put_file(remote, &urls.upload_url),
-            opts.exec_timeout_sec,
+            opts.exec_timeout(),
         )
         .await?;
         let (tmp, file) = create_temp_beside(local)?;
@@ -100,15 +100,13 @@ impl FastvmClient {
         let hash = opts.verify;
         let writer = tokio::task::spawn_blocking(move || write_file(file, rx, hash));
         let pumped = self.pump(&urls.download_url, tx, opts).await;
-        let written = writer
-            .await
-            .map_err(|e| FileTransferError::new(Kind::Io, format!("the file writer failed: {e}")))?;
+        let written = writer.await.map_err(|e| FileTransferError::join("file writer", e))?;
         pumped?;
-        let hash = written.map_err(|e| local_io("cannot write", guard.path(), e))?;
+        let hash = written.map_err(|e| FileTransferError::io("cannot write", guard.path(), e))?;
         if let Some(hash) = hash {
             self.verify_remote(vm_id, remote, &hash, opts).await?;
         }
-        std::fs::rename(guard.path(), local).map_err(|e| local_io("cannot move into place", local, e))?;
+        std::fs::rename(guard.path(), local).map_err(|e| FileTransferError::io("cannot move into place", local, e))?;
         guard.disarm();
         Ok(())
     }
@@ -119,7 +117,7 @@ impl FastvmClient {
             vm_id,
             "archiving the directory to storage (tar | curl)",
             remote::put_dir(remote, &urls.upload_url, &remote::tar_status_path()),
-            opts.exec_timeout_sec,
+            opts.exec_timeout(),
         )
         .await?;
         let (tx, rx) = mpsc::channel(DEPTH);
@@ -133,9 +131,7 @@ impl FastvmClient {
         let extractor =
             tokio::task::spawn_blocking(move || archive::extract_into_place(ChannelReader::new(rx), &dest, limits));
         let pumped = self.pump(&urls.download_url, tx, opts).await;
-        let extracted = extractor
-            .await
-            .map_err(|e| FileTransferError::new(Kind::Io, format!("the extractor failed: {e}")))?;
+        let extracted = extractor.await.map_err(|e| FileTransferError::join("extractor", e))?;
         pumped?;
         extracted?;
         Ok(())
@@ -149,7 +145,7 @@ impl FastvmClient {
         tx: mpsc::Sender<Option<Bytes>>,
         opts: &TransferOptions,
     ) -> Result<(), FileTransferError> {
-        let limit = Duration::from_secs(opts.fetch_timeout_sec);
+        let limit = Duration::from_secs(opts.fetch_timeout());
         let work = async {
             let resp = storage::get(self.storage_http()?, url).await?;
             let total = resp.content_length();
@@ -181,29 +177,22 @@ impl FastvmClient {
                 format!(
                     "storage GET {} did not finish within {} s (fetch_timeout_sec)",
                     crate::redact::url(url),
-                    opts.fetch_timeout_sec
+                    opts.fetch_timeout()
                 ),
             )),
         }
     }
 }
 
-fn local_io(what: &str, path: &Path, e: io::Error) -> FileTransferError {
-    FileTransferError::new(Kind::Io, format!("{what} {}: {e}", path.display())).with_source(e)
-}
-
 /// Creates an empty temporary file beside `dest` (and `dest`'s missing parents). It is created
 /// here, before any task could outlive the caller, so the caller's guard always covers it.
 fn create_temp_beside(dest: &Path) -> Result<(PathBuf, std::fs::File), FileTransferError> {
-    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| local_io("cannot create directory", parent, e))?;
-    }
-    let tmp = archive::sibling_temp(dest).map_err(|e| local_io("bad destination", dest, e))?;
+    let tmp = archive::temp_beside(dest)?;
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&tmp)
-        .map_err(|e| local_io("cannot create", &tmp, e))?;
+        .map_err(|e| FileTransferError::io("cannot create", &tmp, e))?;
     Ok((tmp, file))
 }
 

@@ -56,9 +56,21 @@ impl FileTransferError {
         }
     }
 
-    /// The storage status, if any.
+    /// The storage status, if any: the `status` field, kept as a method because
+    /// [`crate::Error::status`] and existing callers use it.
     pub fn status(&self) -> Option<reqwest::StatusCode> {
         self.status
+    }
+
+    /// A local I/O failure: `Io`, with the message "`what` `path`: `e`" and `e` as the source.
+    pub(crate) fn io(what: &str, path: &std::path::Path, e: std::io::Error) -> Self {
+        FileTransferError::new(FileTransferErrorKind::Io, format!("{what} {}: {e}", path.display())).with_source(e)
+    }
+
+    /// A blocking helper thread (`what`: "file reader", "extractor", ...) that panicked or was
+    /// cancelled: `Io`, with the join error as the source.
+    pub(crate) fn join(what: &str, e: tokio::task::JoinError) -> Self {
+        FileTransferError::new(FileTransferErrorKind::Io, format!("the {what} failed: {e}")).with_source(e)
     }
 
     pub(crate) fn with_status(mut self, status: reqwest::StatusCode) -> Self {

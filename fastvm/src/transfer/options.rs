@@ -35,10 +35,10 @@ pub struct Progress {
 #[non_exhaustive]
 pub struct TransferOptions {
     /// Upload: the VM-side `files/fetch` timeout. Download: the deadline of the client's
-    /// storage GET (and extraction). Seconds; default 600.
+    /// storage GET (and extraction). Seconds; default 600; 0 is taken as 1.
     pub fetch_timeout_sec: u64,
     /// The timeout of each VM-side command (classify, `curl`, `tar`, `sha256sum`). Seconds;
-    /// default 600.
+    /// default 600; 0 is taken as 1.
     pub exec_timeout_sec: u64,
     /// Called as bytes move between the client and storage.
     pub progress: Option<ProgressFn>,
@@ -103,6 +103,17 @@ impl TransferOptions {
     pub fn max_total_bytes(mut self, n: u64) -> Self {
         self.max_total_bytes = n;
         self
+    }
+
+    /// `fetch_timeout_sec` as used: at least 1, because the public field bypasses the setter's
+    /// clamp and 0 would time the download out at once (and send `timeoutSec: 0`).
+    pub(crate) fn fetch_timeout(&self) -> u64 {
+        self.fetch_timeout_sec.max(1)
+    }
+
+    /// `exec_timeout_sec` as used: at least 1, for the same reason as [`Self::fetch_timeout`].
+    pub(crate) fn exec_timeout(&self) -> u64 {
+        self.exec_timeout_sec.max(1)
     }
 
     pub(crate) fn report(&self, bytes_done: u64, bytes_total: Option<u64>) {

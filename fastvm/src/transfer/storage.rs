@@ -49,6 +49,16 @@ async fn check(method: &str, url: &str, resp: reqwest::Response) -> Result<reqwe
     Err(FileTransferError::new(Kind::Storage, msg).with_status(status))
 }
 
+/// The state of [`body_stream`], owned by the stream: nothing is cloned per chunk.
+struct Body {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    opts: TransferOptions,
+    total: Option<u64>,
+    limit: Option<(u64, Arc<AtomicBool>)>,
+    done: u64,
+    stop: bool,
+}
+
 /// Streams `rx` as a request body, reporting progress and stopping the body with an error once
 /// more than `limit` bytes went out.
 fn body_stream(
@@ -57,28 +67,36 @@ fn body_stream(
     total: Option<u64>,
     limit: Option<(u64, Arc<AtomicBool>)>,
 ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
-    futures::stream::unfold((rx, 0u64, false), move |(mut rx, mut done, stop)| {
-        let opts = opts.clone();
-        let limit = limit.clone();
-        async move {
-            if stop {
-                return None;
-            }
-            let chunk = match rx.recv().await? {
-                Ok(c) => c,
-                Err(e) => return Some((Err(e), (rx, done, true))),
-            };
-            done += chunk.len() as u64;
-            if let Some((max, flag)) = &limit
-                && done > *max
-            {
-                flag.store(true, Ordering::SeqCst);
-                let e = io::Error::other("the upload exceeds maxUploadBytes");
-                return Some((Err(e), (rx, done, true)));
-            }
-            opts.report(done, total);
-            Some((Ok(chunk), (rx, done, false)))
+    let state = Body {
+        rx,
+        opts,
+        total,
+        limit,
+        done: 0,
+        stop: false,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        if st.stop {
+            return None;
         }
+        let chunk = match st.rx.recv().await? {
+            Ok(c) => c,
+            Err(e) => {
+                st.stop = true;
+                return Some((Err(e), st));
+            }
+        };
+        st.done += chunk.len() as u64;
+        if let Some((max, flag)) = &st.limit
+            && st.done > *max
+        {
+            flag.store(true, Ordering::SeqCst);
+            st.stop = true;
+            let e = io::Error::other("the upload exceeds maxUploadBytes");
+            return Some((Err(e), st));
+        }
+        st.opts.report(st.done, st.total);
+        Some((Ok(chunk), st))
     })
 }
 
@@ -117,24 +135,23 @@ fn spawn_file_reader(path: &Path, hash: bool) -> io::Result<Reader> {
     Ok((rx, handle))
 }
 
-/// PUTs the file at `path` (`size` bytes) with `Content-Length`, streamed from disk. Retried on
-/// connection failures and retryable statuses up to `max_retries` times (the client's setting),
-/// reopening the file each time. Returns the
-/// SHA-256 of what was sent when `hash`.
+/// PUTs the file at `path` (`size` bytes) with `Content-Length`, streamed from disk, reopening
+/// the file for each attempt. Retried up to `max_retries` times (the client's setting) under the
+/// shared policy of [`crate::retry`]: retryable statuses, `Retry-After` and `x-should-retry`,
+/// and failures without a response, timeouts included (a presigned PUT of a whole file can be
+/// safely resent). Returns the SHA-256 of what was sent when `opts.verify` is on.
 pub(crate) async fn put_file(
     http: &reqwest::Client,
     url: &str,
     path: &Path,
     size: u64,
     opts: &TransferOptions,
-    hash: bool,
     max_retries: u32,
 ) -> Result<Option<[u8; 32]>, FileTransferError> {
     let mut attempt = 0u32;
     loop {
-        let (rx, reader) = spawn_file_reader(path, hash).map_err(|e| {
-            FileTransferError::new(Kind::Io, format!("cannot open {}: {e}", path.display())).with_source(e)
-        })?;
+        let (rx, reader) =
+            spawn_file_reader(path, opts.verify).map_err(|e| FileTransferError::io("cannot open", path, e))?;
         let body = reqwest::Body::wrap_stream(body_stream(rx, opts.clone(), Some(size), None));
         let sent = http
             .put(url)
@@ -143,39 +160,31 @@ pub(crate) async fn put_file(
             .body(body)
             .send()
             .await;
-        let read = reader
-            .await
-            .map_err(|e| FileTransferError::new(Kind::Io, format!("the file reader failed: {e}")))?;
-        let (retryable, err) = match sent {
+        let read = reader.await.map_err(|e| FileTransferError::join("file reader", e))?;
+        let (delay, err) = match sent {
             Ok(resp) => {
-                let retryable = crate::retry::is_retryable_status(resp.status());
+                // Decided before `check` consumes the response and its headers.
+                let delay = crate::retry::response_delay(attempt, resp.status(), resp.headers());
                 match check("PUT", url, resp).await {
-                    Ok(_) => {
-                        return read.map_err(|e| {
-                            FileTransferError::new(Kind::Io, format!("cannot read {}: {e}", path.display()))
-                                .with_source(e)
-                        });
-                    }
-                    Err(e) => (retryable, e),
+                    Ok(_) => return read.map_err(|e| FileTransferError::io("cannot read", path, e)),
+                    Err(e) => (delay, e),
                 }
             }
             Err(e) => {
-                if let Err(io) = read.as_ref()
+                // A failed read explains the broken request better, and is not retried.
+                if let Err(io) = read
                     && io.kind() != io::ErrorKind::BrokenPipe
                 {
-                    return Err(FileTransferError::new(
-                        Kind::Io,
-                        format!("cannot read {}: {io}", path.display()),
-                    ));
+                    return Err(FileTransferError::io("cannot read", path, io));
                 }
-                (e.is_connect(), send_error("PUT", url, e))
+                (crate::retry::error_delay(attempt, &e, true), send_error("PUT", url, e))
             }
         };
-        if !retryable || attempt >= max_retries {
+        let Some(delay) = delay.filter(|_| attempt < max_retries) else {
             return Err(err);
-        }
-        tracing::debug!(attempt, error = %err, "retrying storage PUT");
-        tokio::time::sleep(crate::retry::backoff(attempt)).await;
+        };
+        tracing::debug!(attempt, error = %err, ?delay, "retrying storage PUT");
+        tokio::time::sleep(delay).await;
         attempt += 1;
     }
 }

@@ -8,6 +8,7 @@ use super::archive::{self, DEPTH};
 use super::error::{FileTransferError, FileTransferErrorKind as Kind};
 use super::options::TransferOptions;
 use super::{remote, storage};
+use crate::types::FilePresignResponse;
 use crate::{FastvmClient, Result};
 
 impl FastvmClient {
@@ -45,10 +46,7 @@ impl FastvmClient {
                 let msg = format!("cannot stat {}: no such file or directory", local.display());
                 return Err(FileTransferError::new(Kind::NotFound, msg).with_source(e).into());
             }
-            Err(e) => {
-                let msg = format!("cannot stat {}: {e}", local.display());
-                return Err(FileTransferError::new(Kind::Io, msg).with_source(e).into());
-            }
+            Err(e) => return Err(FileTransferError::io("cannot stat", local, e).into()),
         };
         if meta.is_file() {
             self.upload_file(vm_id, local, meta.len(), remote, &opts).await
@@ -69,7 +67,7 @@ impl FastvmClient {
         opts: &TransferOptions,
     ) -> Result<()> {
         let urls = self.vms().files().presign(vm_id, remote).await?;
-        let max = u64::try_from(urls.max_upload_bytes).unwrap_or(0);
+        let max = max_upload(&urls);
         if size > max {
             let msg = format!("upload size {size} exceeds the VM limit {max} (maxUploadBytes)");
             return Err(FileTransferError::new(Kind::TooLarge, msg).into());
@@ -81,16 +79,10 @@ impl FastvmClient {
             local,
             size,
             opts,
-            opts.verify,
             self.max_retries(),
         )
         .await?;
-        let fetched = self
-            .vms()
-            .files()
-            .fetch(vm_id, &urls.download_url, remote, Some(opts.fetch_timeout_sec))
-            .await?;
-        super::check_exec("files/fetch", fetched, opts.fetch_timeout_sec)?;
+        self.fetch_into_vm(vm_id, &urls.download_url, remote, opts).await?;
         if let Some(hash) = sent_hash {
             self.verify_remote(vm_id, remote, &hash, opts).await?;
         }
@@ -100,31 +92,22 @@ impl FastvmClient {
     async fn upload_dir(&self, vm_id: &str, local: &Path, remote: &str, opts: &TransferOptions) -> Result<()> {
         let staging = remote::upload_staging_path();
         let urls = self.vms().files().presign(vm_id, &staging).await?;
-        let max = u64::try_from(urls.max_upload_bytes).unwrap_or(0);
+        let max = max_upload(&urls);
         let (tx, rx) = mpsc::channel(DEPTH);
         let dir = local.to_path_buf();
         // Dropping this future drops the body and with it the receiver: the packer's next write
         // fails and its thread ends.
         let packer = tokio::task::spawn_blocking(move || archive::pack_dir(&dir, tx));
         let put = storage::put_stream(self.storage_http()?, &urls.upload_url, rx, opts, max).await;
-        let packed = packer
-            .await
-            .map_err(|e| FileTransferError::new(Kind::Io, format!("the archiver failed: {e}")))?;
+        let packed = packer.await.map_err(|e| FileTransferError::join("archiver", e))?;
         // The archiver's own failure explains a broken body better than the storage error.
         if let Err(e) = packed
             && !archive::is_closed(&e)
         {
-            let msg = format!("cannot archive {}: {e}", local.display());
-            return Err(FileTransferError::new(Kind::Io, msg).with_source(e).into());
+            return Err(FileTransferError::io("cannot archive", local, e).into());
         }
         put?;
-        let fetched = self
-            .vms()
-            .files()
-            .fetch(vm_id, &urls.download_url, &staging, Some(opts.fetch_timeout_sec))
-            .await
-            .and_then(|out| super::check_exec("files/fetch", out, opts.fetch_timeout_sec));
-        if let Err(e) = fetched {
+        if let Err(e) = self.fetch_into_vm(vm_id, &urls.download_url, &staging, opts).await {
             // Best effort: a partly fetched staging file should not linger in the VM.
             let _ = self.vms().run(vm_id, remote::remove(&staging)).await;
             return Err(e);
@@ -133,9 +116,18 @@ impl FastvmClient {
             vm_id,
             "extracting the archive",
             remote::extract_upload(&staging, remote),
-            opts.exec_timeout_sec,
+            opts.exec_timeout(),
         )
         .await?;
+        Ok(())
+    }
+
+    /// Has the VM fetch `url` into `path` (`files/fetch`, within `fetch_timeout_sec`); a failed
+    /// or timed-out fetch is a `RemoteCommand` error.
+    async fn fetch_into_vm(&self, vm_id: &str, url: &str, path: &str, opts: &TransferOptions) -> Result<()> {
+        let timeout = opts.fetch_timeout();
+        let out = self.vms().files().fetch(vm_id, url, path, Some(timeout)).await?;
+        super::check_exec("files/fetch", out, timeout)?;
         Ok(())
     }
 
@@ -148,7 +140,7 @@ impl FastvmClient {
         opts: &TransferOptions,
     ) -> Result<()> {
         let out = self
-            .transfer_exec(vm_id, "sha256sum", remote::sha256(remote), opts.exec_timeout_sec)
+            .transfer_exec(vm_id, "sha256sum", remote::sha256(remote), opts.exec_timeout())
             .await?;
         let theirs = remote::parse_sha256(&out.stdout).ok_or_else(|| {
             FileTransferError::new(Kind::RemoteCommand, "sha256sum printed no digest")
@@ -161,4 +153,9 @@ impl FastvmClient {
         }
         Ok(())
     }
+}
+
+/// The VM's upload limit (`maxUploadBytes`); a negative value, which the API never sends, as 0.
+fn max_upload(urls: &FilePresignResponse) -> u64 {
+    u64::try_from(urls.max_upload_bytes).unwrap_or(0)
 }
