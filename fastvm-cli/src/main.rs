@@ -32,7 +32,7 @@ use crate::cmd::{Ctx, cp, exec, firewall, quota, run, service, snapshot, ssh_key
 ///
 /// Configure it with FASTVM_API_KEY (required) and FASTVM_BASE_URL (optional), or the
 /// --api-key / --base-url flags.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "fastvm", version, propagate_version = true, max_term_width = 100)]
 struct Cli {
     /// API key sent as X-API-Key (never printed)
@@ -61,6 +61,18 @@ struct Cli {
 
     #[command(subcommand)]
     command: Command,
+}
+
+// By hand, not derived: the API key must never reach a debug print or a log.
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cli")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("json", &self.json)
+            .field("command", &self.command)
+            .finish()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +137,14 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn debug_output_redacts_the_api_key() {
+        let cli = Cli::try_parse_from(["fastvm", "--api-key", "sekrit-key-123", "quota"]).unwrap();
+        let debug = format!("{cli:?}");
+        assert!(!debug.contains("sekrit"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
     }
 
     #[test]

@@ -240,14 +240,36 @@ async fn collect(mut rx: mpsc::Receiver<Msg>) -> Value {
     if let Some(d) = outcome.diagnostic.take() {
         err.extend_from_slice(d.as_bytes());
     }
+    exec_result_json(
+        outcome.code,
+        &String::from_utf8_lossy(&out),
+        &String::from_utf8_lossy(&err),
+        outcome.timed_out,
+        out_trunc,
+        err_trunc,
+        outcome.ms,
+    )
+}
+
+/// The buffered exec answer (`ExecVMResponse`): what `exec` without streaming and
+/// `files/fetch` both return.
+pub fn exec_result_json(
+    exit_code: i32,
+    stdout: &str,
+    stderr: &str,
+    timed_out: bool,
+    stdout_truncated: bool,
+    stderr_truncated: bool,
+    duration_ms: i64,
+) -> Value {
     json!({
-        "exitCode": outcome.code,
-        "stdout": String::from_utf8_lossy(&out),
-        "stderr": String::from_utf8_lossy(&err),
-        "timedOut": outcome.timed_out,
-        "stdoutTruncated": out_trunc,
-        "stderrTruncated": err_trunc,
-        "durationMs": outcome.ms,
+        "exitCode": exit_code,
+        "stdout": stdout,
+        "stderr": stderr,
+        "timedOut": timed_out,
+        "stdoutTruncated": stdout_truncated,
+        "stderrTruncated": stderr_truncated,
+        "durationMs": duration_ms,
     })
 }
 

@@ -92,7 +92,7 @@ impl Default for Limits {
 }
 
 /// Configures and starts a [`FakeServer`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FakeServerBuilder {
     api_key: Option<String>,
     port: u16,
@@ -100,6 +100,20 @@ pub struct FakeServerBuilder {
     limits: Limits,
     disk_gib: i64,
     build_duration: Duration,
+}
+
+// By hand, not derived: the API key must never reach a debug print or a log.
+impl std::fmt::Debug for FakeServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeServerBuilder")
+            .field("api_key", &self.api_key.as_ref().map(|_| REDACTED))
+            .field("port", &self.port)
+            .field("boot_delay", &self.boot_delay)
+            .field("limits", &self.limits)
+            .field("disk_gib", &self.disk_gib)
+            .field("build_duration", &self.build_duration)
+            .finish()
+    }
 }
 
 impl Default for FakeServerBuilder {
@@ -168,14 +182,13 @@ impl FakeServerBuilder {
             disk_gib: self.disk_gib,
             build_duration: self.build_duration,
         };
-        let shared = Arc::new(Shared::new(config, base_url.clone(), root));
+        let shared = Arc::new(Shared::new(config, base_url, root));
         std::fs::create_dir_all(shared.objects_dir())?;
         std::fs::create_dir_all(shared.vms_dir())?;
         let cancel = CancellationToken::new();
         let task = tokio::spawn(accept_loop(listener, router(shared.clone()), cancel.clone()));
         Ok(FakeServer {
             shared,
-            base_url,
             cancel,
             task: Some(task),
         })
@@ -183,10 +196,11 @@ impl FakeServerBuilder {
 }
 
 /// A running fake fastvm server. Dropping it stops the server.
+///
+/// Its `Debug` output shows neither the API key nor the URL-signing secret (see [`Shared`]).
 #[derive(Debug)]
 pub struct FakeServer {
     shared: Arc<Shared>,
-    base_url: String,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -211,7 +225,7 @@ impl FakeServer {
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.shared.base_url
     }
 
     /// The API key the server accepts.
@@ -252,6 +266,9 @@ impl Drop for FakeServer {
         self.cancel.cancel();
     }
 }
+
+/// What `Debug` output shows instead of a secret.
+pub(crate) const REDACTED: &str = "<redacted>";
 
 fn random_api_key() -> String {
     format!("fake_{}", hex::encode(rand::random::<[u8; 16]>()))
@@ -455,4 +472,36 @@ fn router(shared: Arc<Shared>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
         .fallback(not_found)
         .with_state(shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "sekrit-key-123";
+
+    #[test]
+    fn builder_debug_redacts_the_api_key() {
+        let debug = format!("{:?}", FakeServer::builder().api_key(KEY));
+        assert!(!debug.contains("sekrit"), "{debug}");
+        assert!(debug.contains(REDACTED), "{debug}");
+    }
+
+    #[tokio::test]
+    async fn server_debug_redacts_the_api_key_and_the_secret() {
+        let server = FakeServer::builder().api_key(KEY).start().await.unwrap();
+        let secret = format!("{:?}", server.shared.secret);
+        let hex_secret = hex::encode(server.shared.secret);
+        for debug in [
+            format!("{server:?}"),
+            format!("{:?}", server.shared),
+            format!("{:?}", server.shared.config),
+        ] {
+            assert!(!debug.contains("sekrit"), "{debug}");
+            assert!(!debug.contains(&secret) && !debug.contains(&hex_secret), "{debug}");
+            assert!(debug.contains(REDACTED), "{debug}");
+        }
+        assert!(server.base_url().starts_with("http://127.0.0.1:"));
+        server.shutdown().await;
+    }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use clap::Parser;
 
 /// A local stand-in for the fastvm API. Commands "run in VMs" on THIS host, unsandboxed.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "fastvm-fake", version, about)]
 struct Args {
     /// Port on 127.0.0.1 (0 = any free port).

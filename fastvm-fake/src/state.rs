@@ -10,18 +10,31 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::Limits;
 use crate::faults::Faults;
 use crate::model::{Firewall, Rule, Service, StringMap, Ttl, TtlAction};
+use crate::{Limits, REDACTED};
 
 /// Settings fixed at start.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub api_key: String,
     pub boot_delay: Duration,
     pub limits: Limits,
     pub disk_gib: i64,
     pub build_duration: Duration,
+}
+
+// By hand, not derived: the API key must never reach a debug print or a log.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("api_key", &REDACTED)
+            .field("boot_delay", &self.boot_delay)
+            .field("limits", &self.limits)
+            .field("disk_gib", &self.disk_gib)
+            .field("build_duration", &self.build_duration)
+            .finish()
+    }
 }
 
 /// Lifecycle states the fake models (`VMStatus` values).
@@ -104,7 +117,7 @@ pub struct Build {
     pub id: Uuid,
     pub name: Option<String>,
     pub image_ref: String,
-    pub created_at: DateTime<Utc>,
+    /// Creation time (ms since the epoch, fake clock); the build's progress follows from it.
     pub created_ms: i64,
     pub machine: String,
     pub disk_gib: i64,
@@ -133,7 +146,6 @@ pub struct Inner {
 }
 
 /// State shared by all requests of one server.
-#[derive(Debug)]
 pub struct Shared {
     pub config: Config,
     pub org_id: String,
@@ -142,6 +154,22 @@ pub struct Shared {
     pub faults: Faults,
     pub root: tempfile::TempDir,
     inner: Mutex<Inner>,
+}
+
+// By hand, not derived: the API key (in `config`) and the URL-signing secret must never reach
+// a debug print or a log.
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .field("org_id", &self.org_id)
+            .field("base_url", &self.base_url)
+            .field("secret", &REDACTED)
+            .field("faults", &self.faults)
+            .field("root", &self.root)
+            .field("inner", &self.inner)
+            .finish()
+    }
 }
 
 impl Shared {
@@ -298,7 +326,7 @@ impl Shared {
         let mut v = json!({
             "id": b.id.to_string(),
             "imageRef": b.image_ref,
-            "createdAt": rfc3339(b.created_at),
+            "createdAt": rfc3339(ms_to_time(b.created_ms)),
         });
         if let Some(n) = &b.name {
             v["name"] = json!(n);

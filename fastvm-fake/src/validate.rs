@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use crate::model::{DirectionPolicy, Firewall, Rule, StringMap, Ttl};
 
+/// Machine type of launches and builds that name none (and restore no snapshot).
+pub const DEFAULT_MACHINE: &str = "c1m2";
 /// Longest TTL cycle the API accepts (one year).
 pub const MAX_TTL_SECONDS: i64 = 31_536_000;
 /// Limit of metadata and env-var JSON encodings.
@@ -92,6 +94,24 @@ pub fn normalize_name(name: Option<&str>, fallback: impl FnOnce() -> String) -> 
     } else {
         collapsed.chars().take(64).collect()
     }
+}
+
+/// A new name for an existing VM or snapshot: normalized like [`normalize_name`], but a blank
+/// one is refused instead of replaced by a default.
+pub fn rename(name: &str) -> Result<String, String> {
+    let n = normalize_name(Some(name), String::new);
+    if n.is_empty() {
+        return Err("name must not be blank".into());
+    }
+    Ok(n)
+}
+
+/// `diskGiB` of launches and builds: 1–16384.
+pub fn disk_gib(gib: i64) -> Result<(), String> {
+    if !(1..=16384).contains(&gib) {
+        return Err("diskGiB must be between 1 and 16384".into());
+    }
+    Ok(())
 }
 
 /// Machine types are `c{vCPUs}m{GiB}`; returns (vcpu, memory MiB).
@@ -294,6 +314,14 @@ mod tests {
         assert_eq!(normalize_name(Some("  a \t b  "), || "x".into()), "a b");
         assert_eq!(normalize_name(Some("   "), || "vm-1234".into()), "vm-1234");
         assert_eq!(normalize_name(Some(&"é".repeat(70)), String::new).chars().count(), 64);
+    }
+
+    #[test]
+    fn renames_and_disk_sizes() {
+        assert_eq!(rename("  a \t b ").unwrap(), "a b");
+        assert_eq!(rename(" \t ").unwrap_err(), "name must not be blank");
+        assert!(disk_gib(1).is_ok() && disk_gib(16384).is_ok());
+        assert!(disk_gib(0).is_err() && disk_gib(16385).is_err());
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! `fastvm exec VM -- CMD...`: run a command in a VM with its output streamed live.
 
-use std::io::{IsTerminal as _, Read as _, Write};
+use std::io::{IsTerminal as _, Write};
 
 use clap::Args;
-use fastvm::exec::{Command, ExecEvent};
+use fastvm::exec::{Command, ExecEvent, ExecOutput};
+use fastvm::types::ExecVmResponse;
 use futures::StreamExt as _;
 
-use super::{CliError, Ctx, Result, output};
+use super::{CliError, Ctx, Result, output, read_input};
 
 /// Exit status when the server-side timeout killed the command, as coreutils `timeout` uses.
 pub const EXIT_TIMED_OUT: u8 = 124;
@@ -62,11 +63,7 @@ pub fn build_command(args: CommandArgs) -> Result<Command> {
         if std::io::stdin().is_terminal() {
             eprintln!("reading the command's stdin from the terminal; end it with Ctrl-D");
         }
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| CliError::Other(format!("reading stdin: {e}")))?;
-        command = command.stdin(buf);
+        command = command.stdin(read_input("-")?);
     }
     Ok(command)
 }
@@ -84,8 +81,20 @@ pub fn exit_status(code: i64, timed_out: bool) -> u8 {
 /// `--json`, collected and printed as one exec result). Returns the exit status to use.
 pub async fn stream_command(ctx: &Ctx, vm: &str, command: Command) -> Result {
     let mut events = ctx.client.vms().stream(vm, command).await?;
-    let mut stdout = Sink::new(std::io::stdout(), ctx.json);
-    let mut stderr = Sink::new(std::io::stderr(), ctx.json);
+    if ctx.json {
+        // Nothing is printed before the end, so the SDK's own collector does the whole job.
+        let out = events.collect().await?;
+        if let Some(d) = &out.exit.diagnostic {
+            eprintln!("fastvm: {d}");
+        }
+        let status = exit_status(out.exit.code, out.exit.timed_out);
+        output::json(&exec_response(out))?;
+        return Ok(status);
+    }
+    // Not `ExecStream::tee`: a failed write ends `tee`, while a closed pipe here must only
+    // stop the copy (see `Sink`).
+    let mut stdout = Sink::new(std::io::stdout());
+    let mut stderr = Sink::new(std::io::stderr());
     while let Some(event) = events.next().await {
         match event? {
             ExecEvent::Stdout(b) => stdout.write(&b),
@@ -93,24 +102,13 @@ pub async fn stream_command(ctx: &Ctx, vm: &str, command: Command) -> Result {
             ExecEvent::Exit {
                 code,
                 timed_out,
-                duration_ms,
                 diagnostic,
+                ..
             } => {
                 if let Some(d) = diagnostic {
                     eprintln!("fastvm: {d}");
                 }
-                if ctx.json {
-                    let result = fastvm::types::ExecVmResponse {
-                        duration_ms: duration_ms.map_or(0, |ms| i64::try_from(ms).unwrap_or(i64::MAX)),
-                        exit_code: code,
-                        stderr: String::from_utf8_lossy(&stderr.collected).into_owned(),
-                        stderr_truncated: false,
-                        stdout: String::from_utf8_lossy(&stdout.collected).into_owned(),
-                        stdout_truncated: false,
-                        timed_out,
-                    };
-                    output::json(&result)?;
-                } else if timed_out {
+                if timed_out {
                     eprintln!("fastvm: the command was killed by its timeout");
                 }
                 return Ok(exit_status(code, timed_out));
@@ -120,32 +118,40 @@ pub async fn stream_command(ctx: &Ctx, vm: &str, command: Command) -> Result {
         }
     }
     // The SDK reports a stream that ends early as an error; this is only a safety net.
-    Err(CliError::Api(fastvm::Error::StreamClosed { events: 0 }))
+    Err(CliError::Api(fastvm::Error::StreamClosed {
+        events: events.events_received(),
+    }))
 }
 
-/// Where one output stream goes: the terminal/pipe live, or a buffer for `--json`.
+/// A collected stream in the shape of the API's buffered exec answer (what `--json` prints).
+/// A stream is never truncated, and a missing duration prints as 0.
+fn exec_response(out: ExecOutput) -> ExecVmResponse {
+    let ExecOutput { stdout, stderr, exit } = out;
+    ExecVmResponse {
+        duration_ms: exit
+            .duration
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        exit_code: exit.code,
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        stderr_truncated: false,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stdout_truncated: false,
+        timed_out: exit.timed_out,
+    }
+}
+
+/// One output stream written live to the terminal or pipe.
 struct Sink<W: Write> {
     out: W,
-    collect: bool,
-    collected: Vec<u8>,
     closed: bool,
 }
 
 impl<W: Write> Sink<W> {
-    fn new(out: W, collect: bool) -> Self {
-        Sink {
-            out,
-            collect,
-            collected: Vec::new(),
-            closed: false,
-        }
+    fn new(out: W) -> Self {
+        Sink { out, closed: false }
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        if self.collect {
-            self.collected.extend_from_slice(bytes);
-            return;
-        }
         // A reader that went away (`| head`) stops the copy, not the command: the exit status
         // must still be the command's.
         if !self.closed && (self.out.write_all(bytes).is_err() || self.out.flush().is_err()) {
@@ -170,12 +176,32 @@ mod tests {
     }
 
     #[test]
-    fn sink_collects_in_json_mode_and_survives_a_closed_pipe() {
-        let mut s = Sink::new(Vec::new(), true);
+    fn json_result_is_the_collected_output() {
+        let out = ExecOutput {
+            stdout: b"abc".to_vec(),
+            stderr: b"\xffe".to_vec(),
+            exit: fastvm::exec::ExecExit {
+                code: 3,
+                timed_out: true,
+                duration: Some(std::time::Duration::from_millis(42)),
+                diagnostic: None,
+            },
+        };
+        let r = exec_response(out);
+        assert_eq!(r.stdout, "abc");
+        assert_eq!(r.stderr, "\u{fffd}e");
+        assert_eq!((r.exit_code, r.timed_out, r.duration_ms), (3, true, 42));
+        assert!(!r.stdout_truncated && !r.stderr_truncated);
+        assert_eq!(exec_response(ExecOutput::default()).duration_ms, 0);
+    }
+
+    #[test]
+    fn sink_writes_through_and_survives_a_closed_pipe() {
+        let mut s = Sink::new(Vec::new());
         s.write(b"ab");
         s.write(b"c");
-        assert_eq!(s.collected, b"abc");
-        assert!(s.out.is_empty());
+        assert_eq!(s.out, b"abc");
+        assert!(!s.closed);
 
         struct Broken;
         impl Write for Broken {
@@ -186,7 +212,7 @@ mod tests {
                 Ok(())
             }
         }
-        let mut s = Sink::new(Broken, false);
+        let mut s = Sink::new(Broken);
         s.write(b"x");
         assert!(s.closed);
         s.write(b"y");

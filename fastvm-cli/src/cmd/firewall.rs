@@ -1,5 +1,7 @@
 //! `fastvm firewall ...`: show, replace or patch a VM's firewall policy.
 
+use std::fmt::Display;
+
 use clap::Subcommand;
 use fastvm::types::{FirewallPolicy, Vm};
 
@@ -99,29 +101,15 @@ fn render(p: &FirewallPolicy) -> String {
     if let Some(i) = &p.ingress {
         lines.push(format!("ingress default: {}", i.default));
         for r in &i.rules {
-            t.row(vec![
-                "ingress".into(),
-                r.action.to_string(),
-                r.protocol.to_string(),
-                r.ports.clone(),
-                r.kind.to_string(),
-                r.value.clone(),
-                r.description.clone().unwrap_or_default(),
-            ]);
+            let d = r.description.as_deref();
+            t.row(rule_row("ingress", r.action, r.protocol, &r.ports, r.kind, &r.value, d));
         }
     }
     if let Some(e) = &p.egress {
         lines.push(format!("egress default: {}", e.default));
         for r in &e.rules {
-            t.row(vec![
-                "egress".into(),
-                r.action.to_string(),
-                r.protocol.to_string(),
-                r.ports.clone(),
-                r.kind.to_string(),
-                r.value.clone(),
-                r.description.clone().unwrap_or_default(),
-            ]);
+            let d = r.description.as_deref();
+            t.row(rule_row("egress", r.action, r.protocol, &r.ports, r.kind, &r.value, d));
         }
     }
     if let Some(d) = &p.dns {
@@ -142,6 +130,28 @@ fn render(p: &FirewallPolicy) -> String {
         text.push_str(rules.trim_end());
     }
     text
+}
+
+/// One row of the rules table, cells in column order. Ingress and egress rules have the same
+/// fields but their own generated enum types, hence `impl Display`.
+fn rule_row(
+    direction: &str,
+    action: impl Display,
+    protocol: impl Display,
+    ports: &str,
+    kind: impl Display,
+    value: &str,
+    description: Option<&str>,
+) -> Vec<String> {
+    vec![
+        direction.to_string(),
+        action.to_string(),
+        protocol.to_string(),
+        ports.to_string(),
+        kind.to_string(),
+        value.to_string(),
+        description.unwrap_or_default().to_string(),
+    ]
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use std::fmt;
 use std::process::ExitCode;
 
 use fastvm::FastvmClient;
+use fastvm::types::DeleteResponse;
 
 /// What every command needs: the client and the output mode.
 pub struct Ctx {
@@ -103,6 +104,41 @@ pub fn read_input(path: &str) -> Result<Vec<u8>> {
         Ok(buf)
     } else {
         std::fs::read(path).map_err(|e| CliError::Other(format!("reading {path}: {e}")))
+    }
+}
+
+/// `rm` of VMs or snapshots: deletes `ids` in order with `delete`, printing `deleted ID` lines
+/// as it goes (or, with `--json`, one array of the API's answers at the end). It stops at the
+/// first failure, but prints what was already deleted before returning that error, so `--json`
+/// never hides a partial deletion.
+pub async fn delete_each<'a, F, Fut>(ctx: &Ctx, ids: &'a [String], mut delete: F) -> Result
+where
+    F: FnMut(&'a str) -> Fut,
+    Fut: Future<Output = fastvm::Result<DeleteResponse>>,
+{
+    let mut answers = Vec::new();
+    let mut failure = None;
+    for id in ids {
+        match delete(id).await {
+            Ok(r) => {
+                if !ctx.json {
+                    output::print_out(&format!("deleted {}", r.id));
+                }
+                answers.push(r);
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    // On failure with nothing deleted, stdout stays empty as for any other failed command.
+    if ctx.json && (failure.is_none() || !answers.is_empty()) {
+        output::json(&answers)?;
+    }
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(0),
     }
 }
 

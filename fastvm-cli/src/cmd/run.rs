@@ -6,7 +6,7 @@ use clap::Args;
 use tokio::sync::watch;
 
 use super::exec::{CommandArgs, build_command, stream_command};
-use super::vm::LaunchOpts;
+use super::vm::{LaunchOpts, print_restore_warnings};
 use super::{CliError, Ctx, Result};
 
 /// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
@@ -38,6 +38,8 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> Result {
     if std::io::stderr().is_terminal() && !ctx.json {
         eprintln!("fastvm: launched VM {id}");
     }
+    // As `vm launch` does: the command may rely on services the restore could not re-register.
+    print_restore_warnings(launched.vm.snapshot_restore_warnings.as_ref());
 
     let work = async {
         if launched.vm.status.0 != "running" {

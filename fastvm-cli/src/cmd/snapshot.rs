@@ -79,19 +79,7 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
             }
         }
         SnapshotCmd::Get { id } => print_one(ctx, &snapshots.retrieve(&id).await?)?,
-        SnapshotCmd::Rm { ids } => {
-            let mut answers = Vec::new();
-            for id in &ids {
-                let r = snapshots.delete(id).await?;
-                if !ctx.json {
-                    output::print_out(&format!("deleted {}", r.id));
-                }
-                answers.push(r);
-            }
-            if ctx.json {
-                output::json(&answers)?;
-            }
-        }
+        SnapshotCmd::Rm { ids } => return super::delete_each(ctx, &ids, |id| snapshots.delete(id)).await,
         SnapshotCmd::Rename { id, name } => print_one(ctx, &snapshots.update(&id, &name).await?)?,
         SnapshotCmd::Restore { id, name, wait_timeout } => {
             let mut params = fastvm::launch::snapshot(id);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use fastvm::launch::LaunchParams;
 use fastvm::resources::LaunchedVm;
-use fastvm::types::{TtlAction, UpdateVmRequest, Vm};
+use fastvm::types::{SnapshotRestoreWarnings, TtlAction, UpdateVmRequest, Vm};
 use fastvm::wait::WaitOptions;
 
 use super::output::{self, Table};
@@ -173,19 +173,7 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
             }
         }
         VmCmd::Get { id } => print_vm(ctx, &vms.retrieve(&id).await?)?,
-        VmCmd::Rm { ids } => {
-            let mut answers = Vec::new();
-            for id in &ids {
-                let r = vms.delete(id).await?;
-                if !ctx.json {
-                    output::print_out(&format!("deleted {}", r.id));
-                }
-                answers.push(r);
-            }
-            if ctx.json {
-                output::json(&answers)?;
-            }
-        }
+        VmCmd::Rm { ids } => return super::delete_each(ctx, &ids, |id| vms.delete(id)).await,
         VmCmd::Rename { id, name } => {
             let request = UpdateVmRequest {
                 name: Some(name),
@@ -218,7 +206,14 @@ pub fn print_launched(ctx: &Ctx, launched: &LaunchedVm) -> Result<()> {
     } else {
         print_vm(ctx, &launched.vm)?;
     }
-    if let Some(w) = &launched.snapshot_restore_warnings {
+    print_restore_warnings(launched.snapshot_restore_warnings.as_ref());
+    Ok(())
+}
+
+/// Reports a partial snapshot restore on stderr (shared by `vm launch`, `snapshot restore` and
+/// `run`); nothing when the restore was complete.
+pub fn print_restore_warnings(warnings: Option<&SnapshotRestoreWarnings>) {
+    if let Some(w) = warnings {
         let names: Vec<&str> = w.unregistered_services.iter().map(|s| s.name.as_str()).collect();
         eprintln!(
             "warning: the snapshot's services could not be re-registered ({}); add them with `fastvm service add`",
@@ -229,7 +224,6 @@ pub fn print_launched(ctx: &Ctx, launched: &LaunchedVm) -> Result<()> {
             }
         );
     }
-    Ok(())
 }
 
 /// Prints one VM: JSON, or one field per line.

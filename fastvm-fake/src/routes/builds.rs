@@ -12,7 +12,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, parse};
-use crate::state::{Build, Shared, ms_to_time};
+use crate::state::{Build, Shared};
 use crate::{storage, validate};
 
 /// Build contexts may be this large.
@@ -44,12 +44,10 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         (None, Some(_)) => dockerfile_from.unwrap_or_else(|| "scratch".into()),
         (None, None) => return Err(ApiError::bad_request("give imageRef or dockerfileContent")),
     };
-    let machine = b.machine_type.unwrap_or_else(|| "c1m2".into());
+    let machine = b.machine_type.unwrap_or_else(|| validate::DEFAULT_MACHINE.into());
     validate::machine_type(&machine)?;
     let disk_gib = b.disk_gib.unwrap_or(10);
-    if !(1..=16384).contains(&disk_gib) {
-        return Err(ApiError::bad_request("diskGiB must be between 1 and 16384"));
-    }
+    validate::disk_gib(disk_gib)?;
     // A bad context URL is only discovered by the build VM, so the build fails later.
     let failure = b
         .context_download_url
@@ -61,7 +59,6 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         id: Uuid::new_v4(),
         name: b.name.filter(|n| !n.trim().is_empty()),
         image_ref,
-        created_at: ms_to_time(now),
         created_ms: now,
         machine,
         disk_gib,

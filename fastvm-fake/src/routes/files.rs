@@ -9,10 +9,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::vm_mut;
 use crate::error::{ApiResult, parse};
+use crate::exec::exec_result_json;
 use crate::state::Shared;
 use crate::storage;
 
@@ -67,13 +68,14 @@ pub async fn fetch(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: B
         Ok(Err(e)) => (1, format!("fetch: writing {}: {e}\n", b.path), false),
         Err(_) => (124, "fetch: timed out\n".to_string(), true),
     };
-    Ok(Json(json!({
-        "exitCode": exit_code,
-        "stdout": "",
-        "stderr": stderr,
-        "timedOut": timed_out,
-        "stdoutTruncated": false,
-        "stderrTruncated": false,
-        "durationMs": started.elapsed().as_millis() as i64,
-    })))
+    let duration_ms = started.elapsed().as_millis() as i64;
+    Ok(Json(exec_result_json(
+        exit_code,
+        "",
+        &stderr,
+        timed_out,
+        false,
+        false,
+        duration_ms,
+    )))
 }

@@ -92,11 +92,7 @@ pub async fn update(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
     let (mut g, _) = s.lock();
     let snap = snapshot_mut(&mut g, &id)?;
     if let Some(n) = b.name {
-        let n = validate::normalize_name(Some(&n), String::new);
-        if n.is_empty() {
-            return Err(ApiError::bad_request("name must not be blank"));
-        }
-        snap.name = n;
+        snap.name = validate::rename(&n)?;
     }
     Ok(Json(s.snapshot_json(snap)))
 }

@@ -18,8 +18,6 @@ use crate::model::{Firewall, FirewallInput, StringMap, Ttl};
 use crate::state::{Shared, Status, Vm, ms_to_time};
 use crate::validate;
 
-const DEFAULT_MACHINE: &str = "c1m2";
-
 pub async fn list(State(s): State<Arc<Shared>>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
     let (g, _) = s.lock();
     let vms = g
@@ -71,16 +69,14 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     let machine = match (&b.machine_type, &snapshot) {
         (Some(m), _) => m.clone(),
         (None, Some(snap)) => snap.machine.clone(),
-        (None, None) => DEFAULT_MACHINE.into(),
+        (None, None) => validate::DEFAULT_MACHINE.into(),
     };
     let (cpu, memory_mib) = validate::machine_type(&machine)?;
     let disk_gib = b
         .disk_gib
         .or(snapshot.as_ref().map(|s| s.disk_gib))
         .unwrap_or(s.config.disk_gib);
-    if !(1..=16384).contains(&disk_gib) {
-        return Err(ApiError::bad_request("diskGiB must be between 1 and 16384"));
-    }
+    validate::disk_gib(disk_gib)?;
     // The request's values win over the snapshot's, which win over the defaults.
     let metadata = b
         .metadata
@@ -161,10 +157,8 @@ pub async fn update(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
     let b: serde_json::Map<String, Value> = parse(&body)?;
     let name: Option<String> = field(&b, "name")?;
     let metadata: Option<StringMap> = field(&b, "metadata")?;
-    let ttl: Option<Option<Ttl>> = match b.get("ttl") {
-        None => None,
-        Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| format!("invalid ttl: {e}"))?),
-    };
+    // Absent: None (keep); `null`: Some(None) (remove).
+    let ttl: Option<Option<Ttl>> = field(&b, "ttl")?;
     if name.is_none() && metadata.is_none() && ttl.is_none() {
         return Err(ApiError::bad_request("give at least one of name, metadata, ttl"));
     }
@@ -177,11 +171,7 @@ pub async fn update(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
     let (mut g, now) = s.lock();
     let vm = vm_mut(&mut g, &id)?;
     if let Some(n) = name {
-        let n = validate::normalize_name(Some(&n), String::new);
-        if n.is_empty() {
-            return Err(ApiError::bad_request("name must not be blank"));
-        }
-        vm.name = n;
+        vm.name = validate::rename(&n)?;
     }
     if let Some(m) = metadata {
         vm.metadata = m;
