@@ -12,10 +12,19 @@ use fastvm::{ApiErrorKind, Error, RequestOptions, launch};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let support::Target {
-        client, fake: _fake, ..
-    } = support::connect().await?;
+    let target = support::connect().await?;
+    let mut created = support::Created::default();
+    let result = example(&target.client, &mut created).await;
+    created.cleanup(&target.client).await;
+    result
+}
 
+/// The example itself; what it launches is recorded in `created`, deleted by `main` even when a
+/// step fails.
+async fn example(
+    client: &fastvm::FastvmClient,
+    created: &mut support::Created,
+) -> Result<(), Box<dyn std::error::Error>> {
     // Rejected client-side: nothing is sent.
     match client
         .vms()
@@ -45,6 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A failing command is a result: look at exit_code.
     let vm = client.vms().launch(launch::machine("c1m2")).await?;
+    created.vms.push(vm.id.clone());
     let out = client.vms().run(&vm.id, "echo oops >&2; exit 42").await?;
     println!("command exited {} with stderr {:?}", out.exit_code, out.stderr.trim());
 

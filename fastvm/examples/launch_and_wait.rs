@@ -13,11 +13,21 @@ use fastvm::wait::WaitOptions;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let support::Target {
-        client, fake: _fake, ..
-    } = support::connect().await?;
+    let target = support::connect().await?;
+    let mut created = support::Created::default();
+    let result = example(&target.client, &mut created).await;
+    created.cleanup(&target.client).await;
+    result
+}
 
+/// The example itself; what it launches is recorded in `created`, deleted by `main` even when a
+/// step fails.
+async fn example(
+    client: &fastvm::FastvmClient,
+    created: &mut support::Created,
+) -> Result<(), Box<dyn std::error::Error>> {
     let vm = client.vms().launch(launch::machine("c1m2").name("waited")).await?;
+    created.vms.push(vm.id.clone());
     println!("launched and running: {} ({})", vm.id, vm.status.0);
 
     let opts = WaitOptions::new()
@@ -30,12 +40,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             opts,
         )
         .await?;
+    created.vms.push(vm2.id.clone());
     println!(
         "launched with a 1 h pause TTL: {} expires at {:?} ms",
         vm2.id, vm2.expires_at_ms
     );
 
     let raw = client.vms().launch_no_wait(launch::machine("c1m2")).await?;
+    created.vms.push(raw.vm.id.clone());
     println!(
         "launch answered {} with status {}",
         raw.status.as_u16(),

@@ -17,19 +17,13 @@ use fastvm::transfer::TransferOptions;
 use fastvm::{FastvmClient, launch};
 use futures::StreamExt;
 
-/// What the tour created, deleted at the end whatever happened.
-#[derive(Default)]
-struct Created {
-    vms: Vec<String>,
-    snapshots: Vec<String>,
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = support::connect().await?;
-    let mut created = Created::default();
+    let mut created = support::Created::default();
     let result = tour(&target.client, &target.remote_root, &mut created).await;
-    cleanup(&target.client, &created).await;
+    println!("\ncleaning up");
+    created.cleanup(&target.client).await;
     if target.fake.is_some() {
         // The fake's "VM" wrote into this host's scratch directory.
         let _ = std::fs::remove_dir_all(&target.remote_root);
@@ -49,7 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn tour(
     client: &FastvmClient,
     remote_root: &str,
-    created: &mut Created,
+    created: &mut support::Created,
 ) -> Result<(), Box<dyn std::error::Error>> {
     println!("\n1. launch a VM and wait until it runs");
     let vm = client
@@ -133,25 +127,6 @@ async fn tour(
         println!("   restore warnings: {w:?}");
     }
     Ok(())
-}
-
-/// Deletes what the tour created; reports but does not stop on failures.
-async fn cleanup(client: &FastvmClient, created: &Created) {
-    println!("\ncleaning up");
-    for id in &created.vms {
-        match client.vms().delete(id).await {
-            Ok(_) => println!("   deleted VM {id}"),
-            Err(e) if e.is_not_found() => {}
-            Err(e) => eprintln!("   could not delete VM {id}: {e}"),
-        }
-    }
-    for id in &created.snapshots {
-        match client.snapshots().delete(id).await {
-            Ok(_) => println!("   deleted snapshot {id}"),
-            Err(e) if e.is_not_found() => {}
-            Err(e) => eprintln!("   could not delete snapshot {id}: {e}"),
-        }
-    }
 }
 
 fn indent(s: &str) -> String {

@@ -14,10 +14,21 @@ use fastvm::types::{
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let support::Target {
-        client, fake: _fake, ..
-    } = support::connect().await?;
+    let target = support::connect().await?;
+    let mut created = support::Created::default();
+    let result = example(&target.client, &mut created).await;
+    created.cleanup(&target.client).await;
+    result
+}
+
+/// The example itself; what it launches is recorded in `created`, deleted by `main` even when a
+/// step fails.
+async fn example(
+    client: &fastvm::FastvmClient,
+    created: &mut support::Created,
+) -> Result<(), Box<dyn std::error::Error>> {
     let vm = client.vms().launch(launch::machine("c1m2")).await?;
+    created.vms.push(vm.id.clone());
 
     let svc = client.vms().services().register(&vm.id, "api", 8080, false).await?;
     println!("service {} on port {} (h2c {})", svc.name, svc.port, svc.h2c);

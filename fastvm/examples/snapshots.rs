@@ -9,21 +9,34 @@ use fastvm::launch;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let support::Target {
-        client, fake: _fake, ..
-    } = support::connect().await?;
+    let target = support::connect().await?;
+    let mut created = support::Created::default();
+    let result = example(&target.client, &mut created).await;
+    created.cleanup(&target.client).await;
+    result
+}
+
+/// The example itself; what it launches is recorded in `created`, deleted by `main` even when a
+/// step fails.
+async fn example(
+    client: &fastvm::FastvmClient,
+    created: &mut support::Created,
+) -> Result<(), Box<dyn std::error::Error>> {
     let vm = client
         .vms()
         .launch(launch::machine("c1m2").env("GREETING", "hello"))
         .await?;
+    created.vms.push(vm.id.clone());
     client.vms().services().register(&vm.id, "web", 8080, false).await?;
 
     let snap = client.snapshots().create(&vm.id, Some("configured")).await?;
+    created.snapshots.push(snap.id.clone());
     println!("snapshot {} ({}) of {}", snap.id, snap.status.0, snap.vm_id);
     let snap = client.snapshots().update(&snap.id, "configured-v1").await?;
     println!("renamed to {}", snap.name);
 
     let restored = client.vms().launch(launch::snapshot(&snap.id)).await?;
+    created.vms.push(restored.id.clone());
     let services = client.vms().services().list(&restored.id).await?;
     println!(
         "restored {} with services {:?}",

@@ -49,3 +49,34 @@ pub async fn connect() -> Result<Target, Box<dyn std::error::Error>> {
         remote_root,
     })
 }
+
+/// What an example created, deleted at the end whatever happened: on the real API, a VM left
+/// behind by a failed step keeps running.
+#[derive(Default)]
+pub struct Created {
+    /// VM ids.
+    pub vms: Vec<String>,
+    /// Snapshot ids.
+    pub snapshots: Vec<String>,
+}
+
+impl Created {
+    /// Deletes everything recorded (what is already gone is skipped); reports but does not stop
+    /// on failures.
+    pub async fn cleanup(&self, client: &FastvmClient) {
+        for id in &self.vms {
+            match client.vms().delete(id).await {
+                Ok(_) => println!("cleanup: deleted VM {id}"),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => eprintln!("cleanup: could not delete VM {id}: {e}"),
+            }
+        }
+        for id in &self.snapshots {
+            match client.snapshots().delete(id).await {
+                Ok(_) => println!("cleanup: deleted snapshot {id}"),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => eprintln!("cleanup: could not delete snapshot {id}: {e}"),
+            }
+        }
+    }
+}
