@@ -10,6 +10,21 @@
 
 use serde_json::Value;
 
+/// The HTTP methods a path item holds operations under. Its other keys (`parameters`,
+/// `summary`, `description`, `servers`, `$ref`) are not operations and are skipped everywhere.
+pub const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// Every operation of the spec as `(path, path item, method, operation)`: paths in document
+/// order, methods in [`METHODS`] order. The path item is there for its path-level `parameters`.
+pub fn operations(spec: &Value) -> impl Iterator<Item = (&str, &Value, &'static str, &Value)> {
+    let paths = spec.get("paths").and_then(Value::as_object).into_iter().flatten();
+    paths.flat_map(|(path, item)| {
+        METHODS
+            .iter()
+            .filter_map(move |&method| item.get(method).map(|op| (path.as_str(), item, method, op)))
+    })
+}
+
 /// Media types progenitor can type; any other success media type next to one of these is
 /// dropped (exec's `application/x-ndjson` stream is hand-written in the `fastvm` facade).
 const JSON_MEDIA: &str = "application/json";
@@ -37,10 +52,8 @@ pub fn preprocess(spec: &Value) -> Result<Value, String> {
         .ok_or("spec has no paths object")?;
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else { continue };
-        for (method, op) in item.iter_mut() {
-            if method == "parameters" {
-                continue;
-            }
+        // Only the HTTP-method keys hold operations (see `METHODS`).
+        for (method, op) in item.iter_mut().filter(|(key, _)| METHODS.contains(&key.as_str())) {
             let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
                 return Err(format!("{method} {path} has no responses"));
             };
@@ -113,16 +126,10 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
 }
 
 /// Every operationId of the spec.
-fn operation_ids(spec: &Value) -> Vec<String> {
-    let mut ids = Vec::new();
-    for item in spec["paths"].as_object().into_iter().flat_map(|p| p.values()) {
-        for (method, op) in item.as_object().into_iter().flatten() {
-            if let (false, Some(id)) = (method == "parameters", op["operationId"].as_str()) {
-                ids.push(id.to_string());
-            }
-        }
-    }
-    ids
+pub fn operation_ids(spec: &Value) -> Vec<String> {
+    operations(spec)
+        .filter_map(|(_, _, _, op)| op.get("operationId").and_then(Value::as_str).map(str::to_string))
+        .collect()
 }
 
 /// progenitor reports its snake_case method name (`launch_vm`) as `OperationInfo::operation_id`.
@@ -484,6 +491,20 @@ mod tests {
             op(json!({"200": json_schema("#/components/schemas/A"), "202": json_schema("#/components/schemas/B")}));
         let err = preprocess(&spec).unwrap_err();
         assert!(err.contains("post /v1/x: 2xx responses use different schemas"), "{err}");
+    }
+
+    #[test]
+    fn path_item_keys_that_are_not_methods_are_not_operations() {
+        let mut spec = op(json!({"200": json_schema("#/components/schemas/R")}));
+        let item = &mut spec["paths"]["/v1/x"];
+        item["summary"] = json!("Things");
+        item["description"] = json!("All the things.");
+        item["servers"] = json!([{"url": "https://example.com"}]);
+        item["parameters"] = json!([{"name": "q", "in": "query", "schema": {"type": "string"}}]);
+        assert_eq!(preprocess(&spec).unwrap(), spec);
+        assert_eq!(operation_ids(&spec), ["x"]);
+        let ops: Vec<_> = operations(&spec).map(|(path, _, method, _)| (path, method)).collect();
+        assert_eq!(ops, [("/v1/x", "post")]);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! OpenAPI 3.0 schemas are JSON Schema draft 4 plus a few keywords; the one that changes
 //! validation is `nullable`, rewritten here as `anyOf: [schema, {type: null}]`.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Value, json};
 
@@ -31,29 +32,33 @@ pub struct Operation {
     pub value: Value,
 }
 
-/// Every operation of the spec, in path order.
-pub fn operations() -> Vec<Operation> {
-    let mut out = Vec::new();
-    for (path, item) in spec()["paths"].as_object().expect("paths") {
-        for (method, op) in item.as_object().expect("path item") {
-            if method == "parameters" {
-                continue;
+/// Every operation of the spec, in path order. Collected once: every mock and every wire check
+/// looks an operation up.
+pub fn operations() -> &'static [Operation] {
+    static OPERATIONS: OnceLock<Vec<Operation>> = OnceLock::new();
+    OPERATIONS.get_or_init(|| {
+        let mut out = Vec::new();
+        for (path, item) in spec()["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                if method == "parameters" {
+                    continue;
+                }
+                out.push(Operation {
+                    id: op["operationId"].as_str().expect("operationId").to_string(),
+                    method: method.to_uppercase(),
+                    path: path.clone(),
+                    value: op.clone(),
+                });
             }
-            out.push(Operation {
-                id: op["operationId"].as_str().expect("operationId").to_string(),
-                method: method.to_uppercase(),
-                path: path.clone(),
-                value: op.clone(),
-            });
         }
-    }
-    out
+        out
+    })
 }
 
 /// The operation with `operation_id`. Panics when there is none (a test typo).
-pub fn operation(operation_id: &str) -> Operation {
+pub fn operation(operation_id: &str) -> &'static Operation {
     operations()
-        .into_iter()
+        .iter()
         .find(|o| o.id == operation_id)
         .unwrap_or_else(|| panic!("no operation {operation_id} in openapi.json"))
 }
@@ -99,18 +104,44 @@ fn make_strict(v: &mut Value) {
     }
 }
 
-/// Validates `instance` against `schema` (which may `$ref` the spec's components).
-/// `strict` also refuses properties the spec does not declare.
-pub fn validate(schema: &Value, instance: &Value, strict: bool) -> Result<(), String> {
-    let mut components = rewrite_nullable(&spec()["components"]);
+/// The spec's components in draft-4 form (made strict when `strict`), rewritten once per setting.
+fn components(strict: bool) -> &'static Value {
+    static COMPONENTS: [OnceLock<Value>; 2] = [OnceLock::new(), OnceLock::new()];
+    COMPONENTS[usize::from(strict)].get_or_init(|| {
+        let mut components = rewrite_nullable(&spec()["components"]);
+        if strict {
+            make_strict(&mut components);
+        }
+        components
+    })
+}
+
+/// The compiled validator for `schema` with the spec's components, compiled once per schema and
+/// setting: the suite validates the same few schemas hundreds of times.
+fn validator(schema: &Value, strict: bool) -> Result<Arc<jsonschema::Validator>, String> {
+    type Cache = Mutex<HashMap<(String, bool), Arc<jsonschema::Validator>>>;
+    static VALIDATORS: OnceLock<Cache> = OnceLock::new();
+    let key = (schema.to_string(), strict);
+    let cache = VALIDATORS.get_or_init(Cache::default);
+    if let Some(v) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(v.clone());
+    }
     let mut target = rewrite_nullable(schema);
     if strict {
         // VMCreateResponse-style schemas are flat objects here, so strictness is safe.
-        make_strict(&mut components);
         make_strict(&mut target);
     }
-    let root = json!({ "components": components, "allOf": [target] });
-    let validator = jsonschema::draft4::new(&root).map_err(|e| format!("bad schema: {e}"))?;
+    let root = json!({ "components": components(strict), "allOf": [target] });
+    let compiled = Arc::new(jsonschema::draft4::new(&root).map_err(|e| format!("bad schema: {e}"))?);
+    // Two threads may compile the same schema at once; either result is the same validator.
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(cache.entry(key).or_insert(compiled).clone())
+}
+
+/// Validates `instance` against `schema` (which may `$ref` the spec's components).
+/// `strict` also refuses properties the spec does not declare.
+pub fn validate(schema: &Value, instance: &Value, strict: bool) -> Result<(), String> {
+    let validator = validator(schema, strict)?;
     let errors: Vec<String> = validator
         .iter_errors(instance)
         .map(|e| format!("{} at {}", e, e.instance_path()))
@@ -156,11 +187,11 @@ pub fn validate_response(operation_id: &str, status: u16, body: &Value) -> Resul
 /// Validates a request body sent for `operation_id`.
 pub fn validate_request(operation_id: &str, body: &Value) -> Result<(), String> {
     let op = operation(operation_id);
-    let schema = op.value["requestBody"]["content"]["application/json"]["schema"].clone();
+    let schema = &op.value["requestBody"]["content"]["application/json"]["schema"];
     if schema.is_null() {
         return Err(format!("{operation_id} has no JSON request body"));
     }
-    validate(&schema, body, true)
+    validate(schema, body, true)
 }
 
 #[cfg(test)]

@@ -89,14 +89,8 @@ async fn fetch_file_to_vm_wire() {
 async fn fetch_error_echoing_the_url_does_not_leak_the_signature() {
     let api = Api::start().await;
     let body = json!({ "error": format!("cannot fetch {SIGNED}: 403") });
-    common::valid_fixture("fetchFileToVm", 400, &body);
-    api.respond(
-        "fetchFileToVm",
-        &format!("/v1/vms/{ID}/files/fetch"),
-        common::json_response(400, &body),
-        1,
-    )
-    .await;
+    api.expect("fetchFileToVm", &format!("/v1/vms/{ID}/files/fetch"), 400, body)
+        .await;
     let err = api
         .client
         .vms()

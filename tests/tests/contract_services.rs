@@ -132,14 +132,8 @@ async fn register_conflict_is_a_conflict_error() {
     // The spec's own 409 for registerService: a different port under the same name.
     let api = Api::start_with(|b| b.max_retries(2)).await;
     let body = json!({ "error": "service web exists with port 8080; use PUT" });
-    common::valid_fixture("registerService", 409, &body);
-    api.respond(
-        "registerService",
-        &format!("/v1/vms/{ID}/services"),
-        common::json_response(409, &body),
-        1,
-    )
-    .await;
+    api.expect("registerService", &format!("/v1/vms/{ID}/services"), 409, body)
+        .await;
     let err = api.client.vms().services().register(ID, "web", 9090, false).await;
     let err = common::api_error(err, "registerService", 409, fastvm::ApiErrorKind::Conflict);
     assert_eq!(err.message, "service web exists with port 8080; use PUT");

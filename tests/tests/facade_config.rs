@@ -92,8 +92,6 @@ fn from_env_reads_the_environment() {
 #[tokio::test]
 async fn from_env_client_sends_the_env_key() {
     let api = Api::start().await;
-    api.server.reset().await;
-    common::mount_catch_all(&api.server).await;
     wiremock::Mock::given(wiremock::matchers::path("/healthz"))
         .and(wiremock::matchers::header("x-api-key", "hlm_from_env"))
         .respond_with(common::json_response(200, &json!({ "status": "ok" })))

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Api, api_error, assert_invalid, json_response, valid_fixture, vm_min};
+use common::{Api, api_error, assert_invalid, json_response, vm_min};
 use fastvm::exec::Command;
 use fastvm::types::{CreateBuildRequest, FirewallPolicy, TtlAction};
 use fastvm::{ApiErrorKind, Error};
@@ -32,14 +32,8 @@ async fn status_table_with_json_and_text_bodies() {
 async fn resume_quota_exceeded_carries_the_dimension() {
     let api = Api::start().await;
     let body = json!({ "error": "resuming would exceed the org's vcpu quota", "dimension": "vcpu" });
-    valid_fixture("resumeVm", 429, &body);
-    api.respond(
-        "resumeVm",
-        &format!("{}/resume", vm_path()),
-        json_response(429, &body),
-        1,
-    )
-    .await;
+    api.expect("resumeVm", &format!("{}/resume", vm_path()), 429, body)
+        .await;
     let r = api.client.vms().resume(ID).await;
     let e = api_error(r, "resumeVm", 429, ApiErrorKind::QuotaExceeded);
     assert_eq!(e.dimension.as_deref(), Some("vcpu"));

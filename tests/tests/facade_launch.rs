@@ -113,10 +113,7 @@ async fn launch_202_then_error_is_a_launch_error() {
 async fn launch_deadline_is_vm_not_ready() {
     let api = Api::start().await;
     api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
-    wiremock::Mock::given(wiremock::matchers::path(format!("/v1/vms/{ID}")))
-        .respond_with(common::json_response(200, &vm_min(ID, "provisioning")))
-        .expect(1..)
-        .mount(&api.server)
+    api.expect_times("getVm", &format!("/v1/vms/{ID}"), 200, vm_min(ID, "provisioning"), 1..)
         .await;
     let wait = WaitOptions::new()
         .poll_interval(Duration::from_millis(1))
@@ -232,10 +229,7 @@ async fn wait_for_build_failed_is_build_failed() {
 #[tokio::test]
 async fn wait_for_build_deadline_is_build_not_finished() {
     let api = Api::start().await;
-    wiremock::Mock::given(wiremock::matchers::path("/v1/builds/b-1"))
-        .respond_with(common::json_response(200, &build("pending", None)))
-        .expect(1..)
-        .mount(&api.server)
+    api.expect_times("getBuild", "/v1/builds/b-1", 200, build("pending", None), 1..)
         .await;
     let wait = WaitOptions::new().timeout(Duration::from_millis(100));
     let err = api.client.wait_for_build("b-1", wait).await.unwrap_err();

@@ -293,8 +293,7 @@ async fn per_call_max_retries_overrides_the_client() {
     view.vms().retrieve(ID).await.unwrap_err();
     assert_eq!(api.received().await.len(), 4);
     // The view does not change the client it came from.
-    api.server.reset().await;
-    common::mount_catch_all(&api.server).await;
+    api.next_case().await;
     api.respond("getVm", &vm_path(), failing(503, FAST), 1).await;
     api.client.vms().retrieve(ID).await.unwrap_err();
     assert_eq!(api.received().await.len(), 1);

@@ -340,7 +340,7 @@ async fn every_operation_answers_per_the_spec() {
     assert_eq!(del, json!({"id": vid, "deleted": true}));
     api.ok("getVm", Method::GET, &v(""), None, 404).await;
 
-    let all: BTreeSet<String> = operations().into_iter().map(|o| o.id).collect();
+    let all: BTreeSet<String> = operations().iter().map(|o| o.id.clone()).collect();
     let seen = api.seen.lock().unwrap().clone();
     let missing: Vec<_> = all.difference(&seen).collect();
     assert!(missing.is_empty(), "operations not exercised: {missing:?}");

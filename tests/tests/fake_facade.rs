@@ -41,15 +41,13 @@ async fn quickstart_launch_waits_through_provisioning_then_runs_and_streams() {
 
 #[tokio::test]
 async fn facade_retries_injected_503s_and_reports_truncated_streams() {
-    let server = FakeServer::start().await.unwrap();
-    let client = fastvm_tests::fake::client(&server);
-    let vm = client.vms().launch(fastvm::launch::machine("c1m2")).await.unwrap();
+    let (server, client, vm_id) = fastvm_tests::fake::with_vm("retries").await;
 
     server
         .faults()
         .push("getVm", Fault::status(503).header("Retry-After", "0").times(2));
-    let got = client.vms().retrieve(&vm.vm.id).await.unwrap();
-    assert_eq!(got.id, vm.vm.id);
+    let got = client.vms().retrieve(&vm_id).await.unwrap();
+    assert_eq!(got.id, vm_id);
     assert_eq!(
         server.faults().pending("getVm"),
         0,
@@ -57,7 +55,7 @@ async fn facade_retries_injected_503s_and_reports_truncated_streams() {
     );
 
     server.faults().push("execVm", Fault::truncate_stream());
-    let stream = client.vms().stream(&vm.vm.id, "echo hi").await.unwrap();
+    let stream = client.vms().stream(&vm_id, "echo hi").await.unwrap();
     let err = stream.collect().await.unwrap_err();
     assert!(matches!(err, fastvm::Error::StreamClosed { .. }), "{err:?}");
 }

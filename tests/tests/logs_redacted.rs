@@ -1,17 +1,19 @@
 //! Secrets never reach the logs: with a subscriber listening at TRACE, a retried API call and a
 //! retried presigned upload log neither the API key nor the presigned URL's signature.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
-use fastvm::{FastvmClient, TransferOptions};
+use common::{API_KEY, Api};
+use fastvm::TransferOptions;
 use serde_json::json;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
-const KEY: &str = "hlm_log_test_key_7c3e91";
 const SIGNATURE: &str = "X-Amz-Signature=logsecret0123456789";
 
 /// Records every event's fields as text.
@@ -52,47 +54,31 @@ async fn retried_calls_and_uploads_log_no_secret() {
     let capture = Capture::default();
     let _guard = tracing::subscriber::set_default(capture.clone());
 
-    let server = MockServer::start().await;
-    let base = server.uri();
+    let api = Api::start_with(|b| b.max_retries(1)).await;
+    let base = api.server.uri();
     // An API call retried once (503 then 200).
-    Mock::given(method("GET"))
-        .and(path("/v1/org/quotas"))
-        .respond_with(ResponseTemplate::new(503).insert_header("retry-after-ms", "1"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    let retry_soon = ResponseTemplate::new(503).insert_header("retry-after-ms", "1");
+    api.respond_first("getOrgQuotas", "/v1/org/quotas", retry_soon, 1).await;
     let values = json!({"vcpu": 1, "memoryMiB": 1, "diskGiB": 1, "snapshotCount": 0});
-    Mock::given(method("GET"))
-        .and(path("/v1/org/quotas"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"orgId": "o", "limits": values, "usage": values})),
-        )
-        .mount(&server)
-        .await;
+    let quotas = json!({"orgId": "o", "limits": values, "usage": values});
+    api.expect("getOrgQuotas", "/v1/org/quotas", 200, quotas).await;
     // A presigned upload whose storage PUT fails with 500 every time (retried, then an error).
-    Mock::given(method("POST"))
-        .and(path("/v1/vms/vm-1/files/presign"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "uploadUrl": format!("{base}/storage/obj?{SIGNATURE}&op=put"),
-            "downloadUrl": format!("{base}/storage/obj?{SIGNATURE}&op=get"),
-            "expiresInSec": 600,
-            "maxUploadBytes": 1_000_000,
-        })))
-        .mount(&server)
+    let presigned = json!({
+        "uploadUrl": format!("{base}/storage/obj?{SIGNATURE}&op=put"),
+        "downloadUrl": format!("{base}/storage/obj?{SIGNATURE}&op=get"),
+        "expiresInSec": 600,
+        "maxUploadBytes": 1_000_000,
+    });
+    api.expect("presignFile", "/v1/vms/vm-1/files/presign", 200, presigned)
         .await;
+    // Storage is not an operation of the spec: a plain mock.
     Mock::given(method("PUT"))
         .and(path("/storage/obj"))
         .respond_with(ResponseTemplate::new(500).set_body_string(format!("denied for /storage/obj?{SIGNATURE}")))
-        .mount(&server)
+        .mount(&api.server)
         .await;
 
-    let client = FastvmClient::builder()
-        .api_key(KEY)
-        .base_url(&base)
-        .max_retries(1)
-        .build()
-        .unwrap();
+    let client = &api.client;
     client.quotas().retrieve().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("f");
@@ -112,7 +98,7 @@ async fn retried_calls_and_uploads_log_no_secret() {
         logs.contains("retrying storage PUT"),
         "the storage retry was logged:\n{logs}"
     );
-    for secret in [KEY, SIGNATURE, "logsecret"] {
+    for secret in [API_KEY, SIGNATURE, "logsecret"] {
         assert!(!logs.contains(secret), "{secret} leaked into the logs:\n{logs}");
         assert!(!shown.contains(secret), "{secret} leaked into the error: {shown}");
     }

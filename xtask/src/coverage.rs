@@ -9,7 +9,7 @@ use std::path::Path;
 use heck::ToSnakeCase;
 use serde_json::Value;
 
-use crate::summary::METHODS;
+use crate::codegen::operation_ids;
 
 /// Operations deliberately not exposed by the facade, with the reason. Empty: the facade covers
 /// the whole API. An entry needs a comment saying why and where users should go instead.
@@ -42,17 +42,6 @@ const RUST_KEYWORDS: &[&str] = &[
     "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become",
     "box", "do", "final", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
 ];
-
-/// The operationIds of the spec, in document order.
-pub fn operation_ids(spec: &Value) -> Vec<String> {
-    let empty = serde_json::Map::new();
-    let paths = spec.get("paths").and_then(Value::as_object).unwrap_or(&empty);
-    paths
-        .values()
-        .flat_map(|item| METHODS.iter().filter_map(move |m| item.get(*m)))
-        .filter_map(|op| op.get("operationId").and_then(Value::as_str).map(str::to_string))
-        .collect()
-}
 
 /// The facade's source files as (path, text) pairs.
 pub fn read_sources(dir: &Path) -> std::io::Result<Vec<(String, String)>> {

@@ -135,7 +135,10 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
 }
 
 /// Check 1: the spec is canonical, valid OpenAPI 3.0, and what build.rs reads is the same file.
-pub fn check_spec_text(text: &str, crate_text: Option<&str>) -> Vec<Failure> {
+///
+/// Also returns the parsed spec (`None` when `text` does not parse), so the other checks need
+/// not parse it again.
+pub fn check_spec_text(text: &str, crate_text: Option<&str>) -> (Vec<Failure>, Option<Value>) {
     let mut out = Vec::new();
     let spec = match canon::parse_spec(text, None) {
         Ok(v) => v,
@@ -145,7 +148,7 @@ pub fn check_spec_text(text: &str, crate_text: Option<&str>) -> Vec<Failure> {
                 message: format!("openapi.json: {e}"),
                 fix: "repair openapi.json (or take a fresh upstream copy with `cargo xtask regen --from PATH`)".into(),
             });
-            return out;
+            return (out, None);
         }
     };
     let canonical = canon::canonical_text(&spec);
@@ -180,23 +183,34 @@ pub fn check_spec_text(text: &str, crate_text: Option<&str>) -> Vec<Failure> {
             fix: "make fastvm-api/openapi.json a symlink to ../openapi.json again".into(),
         });
     }
-    out
+    (out, Some(spec))
+}
+
+/// The failure named `check` listing `errors`, or none when there are no errors. With a
+/// `heading`, the errors are a bulleted list under it; without, one per line.
+fn failures_of(check: &'static str, heading: Option<&str>, errors: Vec<String>, fix: &str) -> Vec<Failure> {
+    if errors.is_empty() {
+        return Vec::new();
+    }
+    let message = match heading {
+        Some(heading) => format!("{heading}\n- {}", errors.join("\n- ")),
+        None => errors.join("\n"),
+    };
+    vec![Failure {
+        check,
+        message,
+        fix: fix.into(),
+    }]
 }
 
 /// Check 5: the pre-flight lint.
 pub fn check_preflight(spec: &Value) -> Vec<Failure> {
-    let errors = lint::preflight(spec);
-    if errors.is_empty() {
-        return Vec::new();
-    }
-    vec![Failure {
-        check: "preflight",
-        message: format!(
-            "openapi.json uses constructs progenitor mishandles:\n- {}",
-            errors.join("\n- ")
-        ),
-        fix: "change the spec, or teach codegen::preprocess (fastvm-api/codegen.rs) to adapt the construct".into(),
-    }]
+    failures_of(
+        "preflight",
+        Some("openapi.json uses constructs progenitor mishandles:"),
+        lint::preflight(spec),
+        "change the spec, or teach codegen::preprocess (fastvm-api/codegen.rs) to adapt the construct",
+    )
 }
 
 /// Check 2: the committed snapshot is what build.rs generates from `spec_text` now.
@@ -236,30 +250,23 @@ pub fn check_snapshot(spec_text: &str, snapshot: Option<&str>) -> Vec<Failure> {
 
 /// Check 3: every operation is reachable through the facade.
 pub fn check_coverage(spec: &Value, sources: &[(String, String)]) -> Vec<Failure> {
-    let errors = coverage::check(spec, sources, coverage::NOT_IN_FACADE);
-    if errors.is_empty() {
-        return Vec::new();
-    }
-    vec![Failure {
-        check: "facade-coverage",
-        message: errors.join("\n"),
-        fix: "expose the operation in fastvm/src/resources (or list it in NOT_IN_FACADE in xtask/src/coverage.rs \
-              with the reason); correct any `call(\"..\")` label to the spec's operationId"
-            .into(),
-    }]
+    failures_of(
+        "facade-coverage",
+        None,
+        coverage::check(spec, sources, coverage::NOT_IN_FACADE),
+        "expose the operation in fastvm/src/resources (or list it in NOT_IN_FACADE in xtask/src/coverage.rs \
+         with the reason); correct any `call(\"..\")` label to the spec's operationId",
+    )
 }
 
 /// Check 4: every string enum is open or deliberately closed.
 pub fn check_enums(spec: &Value) -> Vec<Failure> {
-    let errors = enums::check(spec);
-    if errors.is_empty() {
-        return Vec::new();
-    }
-    vec![Failure {
-        check: "string-enums",
-        message: errors.join("\n"),
-        fix: "classify each enum in xtask/src/enums.rs (CLOSED with a reason, or OPEN without `enum`)".into(),
-    }]
+    failures_of(
+        "string-enums",
+        None,
+        enums::check(spec),
+        "classify each enum in xtask/src/enums.rs (CLOSED with a reason, or OPEN without `enum`)",
+    )
 }
 
 /// Compares the committed spec with an upstream copy.
@@ -305,7 +312,7 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
         }
     };
     let crate_text = read(&ws.crate_spec());
-    let mut failures = check_spec_text(&text, crate_text.as_deref().ok());
+    let (mut failures, spec) = check_spec_text(&text, crate_text.as_deref().ok());
     if let Err(e) = &crate_text {
         failures.push(Failure {
             check: "spec-link",
@@ -313,13 +320,16 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
             fix: "make fastvm-api/openapi.json a symlink to ../openapi.json".into(),
         });
     }
-    let Ok(spec) = canon::parse_spec(&text, None) else {
+    let Some(spec) = spec else {
         return failures;
     };
+    // An invalid spec (say OpenAPI 3.1) also fails generation, for the reason already reported:
+    // generate only from a valid, lint-clean spec.
+    let valid = !failures.iter().any(|f| f.check == "spec-valid");
     let preflight = check_preflight(&spec);
     let lint_clean = preflight.is_empty();
     failures.extend(preflight);
-    if lint_clean {
+    if valid && lint_clean {
         // Generate from the very file build.rs reads, so the check is about what ships.
         let build_input = crate_text.as_deref().unwrap_or(&text);
         failures.extend(check_snapshot(
@@ -400,17 +410,18 @@ pub fn admit(spec: &Value) -> Result<(), String> {
 /// snapshot of the generated client.
 pub fn regen(ws: &Workspace, from: Option<&Path>) -> Result<RegenReport, String> {
     let current_text = read(&ws.spec())?;
+    let current = canon::parse_spec(&current_text, None).map_err(|e| format!("openapi.json: {e}"));
     let new_spec = match from {
         Some(path) => canon::parse_spec(&read(path)?, Some(path)).map_err(|e| format!("{}: {e}", path.display()))?,
-        None => canon::parse_spec(&current_text, None).map_err(|e| format!("openapi.json: {e}"))?,
+        None => current.clone()?,
     };
     admit(&new_spec)?;
     let canonical = canon::canonical_text(&new_spec);
     // Generate before writing anything, so a failure leaves the workspace untouched.
     let code = generate(&canonical)?;
     let mut report = RegenReport::default();
-    if let Ok(old) = canon::parse_spec(&current_text, None) {
-        report.summary = summary::summarize(&old, &new_spec);
+    if let Ok(old) = &current {
+        report.summary = summary::summarize(old, &new_spec);
     }
     if canonical != current_text {
         write(&ws.spec(), &canonical)?;

@@ -10,9 +10,6 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-/// HTTP methods an OpenAPI path item can hold.
-pub const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
-
 /// Keywords that only document; changing them never changes generated behaviour.
 const DOC_KEYWORDS: &[&str] = &[
     "description",
@@ -125,31 +122,22 @@ impl Op<'_> {
 }
 
 fn operations(spec: &Value) -> BTreeMap<String, Op<'_>> {
-    let mut ops = BTreeMap::new();
-    let Some(paths) = spec.get("paths").and_then(Value::as_object) else {
-        return ops;
-    };
-    for (path, item) in paths {
-        for method in METHODS {
-            if let Some(op) = item.get(*method) {
-                let key = op
-                    .get("operationId")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("{} {path}", method.to_uppercase()));
-                ops.insert(
-                    key,
-                    Op {
-                        method: method.to_string(),
-                        path: path.clone(),
-                        op,
-                        path_params: item.get("parameters"),
-                    },
-                );
-            }
-        }
-    }
-    ops
+    crate::codegen::operations(spec)
+        .map(|(path, item, method, op)| {
+            let key = op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{} {path}", method.to_uppercase()));
+            let op = Op {
+                method: method.to_string(),
+                path: path.to_string(),
+                op,
+                path_params: item.get("parameters"),
+            };
+            (key, op)
+        })
+        .collect()
 }
 
 fn compare_operations(old: &Value, new: &Value, s: &mut Summary) {

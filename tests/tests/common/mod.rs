@@ -19,7 +19,7 @@ use fastvm::{ApiErrorKind, ClientBuilder, Error, FastvmClient};
 use fastvm_tests::schema;
 use serde_json::{Value, json};
 use wiremock::matchers::{any, method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, Times};
 
 /// The API key of every test client; the wire checks compare the `X-API-Key` header with it.
 pub const API_KEY: &str = "hlm_contract_test_key_5f1c9a";
@@ -74,8 +74,8 @@ impl Api {
         self.expect_times(op, raw_path, status, body, 1).await;
     }
 
-    /// [`Api::expect`] for `times` calls.
-    pub async fn expect_times(&self, op: &str, raw_path: &str, status: u16, body: Value, times: u64) {
+    /// [`Api::expect`] for `times` calls (a count, or a range such as `1..` for polling).
+    pub async fn expect_times(&self, op: &str, raw_path: &str, status: u16, body: Value, times: impl Into<Times>) {
         valid_fixture(op, status, &body);
         self.respond(op, raw_path, json_response(status, &body), times).await;
     }
@@ -90,9 +90,9 @@ impl Api {
         self.respond(op, raw_path, json_response(status, &body), 1).await;
     }
 
-    /// Mounts `template` for `op` at `raw_path`, expected `times` times. The caller is responsible
-    /// for the body (used for non-JSON error bodies, delays and retry headers).
-    pub async fn respond(&self, op: &str, raw_path: &str, template: ResponseTemplate, times: u64) {
+    /// Mounts `template` for `op` at `raw_path`, expected `times` times (a count or a range). The
+    /// caller is responsible for the body (used for non-JSON error bodies, delays and retry headers).
+    pub async fn respond(&self, op: &str, raw_path: &str, template: ResponseTemplate, times: impl Into<Times>) {
         let spec = schema::operation(op);
         assert!(
             path_fits_template(&spec.path, raw_path),
@@ -243,7 +243,7 @@ pub fn check_wire(op_id: &str, req: &Request) -> Sent {
     );
     assert_eq!(
         header("accept").as_deref(),
-        Some(expected_accept(&op)),
+        Some(expected_accept(op)),
         "{op_id}: Accept"
     );
     let has_body = op.value["requestBody"]["content"]["application/json"].is_object();
@@ -393,7 +393,8 @@ where
         assert_eq!(wrapped.is_not_found(), status == 404, "{op} {status}: is_not_found");
         assert_eq!(
             wrapped.is_retryable(),
-            matches!(status, 429 | 500 | 502),
+            // An exceeded quota (a 429 naming its dimension) lasts until something is freed.
+            matches!(status, 429 | 500 | 502) && kind != ApiErrorKind::QuotaExceeded,
             "{op} {status}: is_retryable"
         );
         api.sent(op).await;
