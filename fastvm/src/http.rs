@@ -337,6 +337,25 @@ mod tests {
         assert_eq!(headers["x-api-key"], "k");
     }
 
+    #[test]
+    fn the_default_timeout_is_60_s_except_for_exec_and_fetch() {
+        let client = crate::FastvmClient::builder()
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let timeout_of = |operation| {
+            let mut request = client.http().get("http://127.0.0.1:9/v1/vms/x").build().unwrap();
+            client.transport().prepare(&mut request, operation);
+            request.timeout().copied()
+        };
+        assert_eq!(timeout_of("getVm"), Some(std::time::Duration::from_secs(60)));
+        assert_eq!(timeout_of("launchVm"), Some(std::time::Duration::from_secs(60)));
+        assert_eq!(timeout_of("execVm"), None);
+        assert_eq!(timeout_of("fetchFileToVm"), None);
+        assert_eq!(client.max_retries(), 2);
+    }
+
     /// The transport's future is boxed on every call: kept under glibc's per-thread cache limit
     /// (1032 bytes), its allocation stays cheap (see `send_with_retries`).
     #[tokio::test]

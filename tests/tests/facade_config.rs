@@ -245,3 +245,43 @@ async fn the_api_key_never_shows_in_debug_or_display() {
     let received = api.received().await;
     assert_eq!(received[0].headers["x-api-key"], key);
 }
+
+#[tokio::test]
+async fn connect_timeout_applies() {
+    // A loopback listener whose accept queue is full: Linux drops further SYNs, so a new
+    // connection hangs in the handshake, as to an unreachable host, until the connect timeout.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..2 {
+        if let Ok(Ok(c)) = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            fillers.push(c);
+        }
+    }
+    let client = FastvmClient::builder()
+        .api_key(common::API_KEY)
+        .base_url(format!("http://{addr}"))
+        .connect_timeout(std::time::Duration::from_millis(200))
+        .timeout(std::time::Duration::from_secs(120))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    // The outer bound only tells the configured 200 ms apart from the 10 s default and the 120 s
+    // request timeout; it is not a speed target.
+    let result = tokio::time::timeout(std::time::Duration::from_secs(5), client.vms().retrieve("vm-1"))
+        .await
+        .expect("the connect timeout did not end the call");
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout { .. } | Error::Connection { connect: true, .. }),
+        "{err:?}"
+    );
+    drop((listener, fillers));
+}
