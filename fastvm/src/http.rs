@@ -335,6 +335,9 @@ mod tests {
         assert_eq!(teams, ["infra", "db"]);
         assert_eq!(headers["accept"], "application/x-ndjson");
         assert_eq!(headers["x-api-key"], "k");
+        // Sensitive: never printed by `http`'s Debug, never indexed by HPACK.
+        assert!(headers["x-api-key"].is_sensitive());
+        assert!(!format!("{request:?}").contains("\"k\""), "{request:?}");
     }
 
     #[test]
