@@ -123,7 +123,18 @@ impl ChannelReader {
     }
 }
 
-const ABORTED: &str = "the download was abandoned";
+/// The inner error of what [`ChannelReader`] returns when the channel closed without the end
+/// marker: a type, so that [`is_abandoned`] recognises it without comparing messages.
+#[derive(Debug)]
+struct Abandoned;
+
+impl std::fmt::Display for Abandoned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the download was abandoned")
+    }
+}
+
+impl std::error::Error for Abandoned {}
 
 impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
@@ -134,7 +145,7 @@ impl Read for ChannelReader {
             match self.rx.blocking_recv() {
                 Some(Some(b)) => self.cur = b,
                 Some(None) => self.done = true,
-                None => return Err(io::Error::new(io::ErrorKind::ConnectionAborted, ABORTED)),
+                None => return Err(io::Error::new(io::ErrorKind::ConnectionAborted, Abandoned)),
             }
         }
         let n = out.len().min(self.cur.len());
@@ -144,8 +155,9 @@ impl Read for ChannelReader {
     }
 }
 
-fn aborted(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::ConnectionAborted && e.to_string() == ABORTED
+/// Whether `e` is (unwrapped) the error a [`ChannelReader`] returns for an abandoned download.
+fn is_abandoned(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Abandoned>())
 }
 
 /// Removes a path when dropped, unless disarmed: nothing half-written survives an error, a
@@ -209,8 +221,8 @@ fn refuse(msg: impl Into<String>) -> FileTransferError {
 }
 
 fn read_err(e: io::Error) -> FileTransferError {
-    if aborted(&e) {
-        FileTransferError::new(Kind::Io, ABORTED).with_source(e)
+    if is_abandoned(&e) {
+        FileTransferError::new(Kind::Io, Abandoned.to_string()).with_source(e)
     } else {
         FileTransferError::new(Kind::Archive, format!("corrupt archive: {e}")).with_source(e)
     }

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::archive::{self, ChannelReader, DEPTH, Limits, TempGuard};
+use super::archive::{self, CHUNK, ChannelReader, DEPTH, Limits, TempGuard};
 use super::error::{FileTransferError, FileTransferErrorKind as Kind};
 use super::options::TransferOptions;
 use super::remote::{self, RemoteKind};
@@ -86,23 +86,21 @@ impl FastvmClient {
     }
 
     async fn download_file(&self, vm_id: &str, remote: &str, local: &Path, opts: &TransferOptions) -> Result<()> {
-        let urls = self.vms().files().presign(vm_id, remote).await?;
-        self.transfer_exec(
-            vm_id,
-            "uploading the file to storage (curl)",
-            remote::put_file(remote, &urls.upload_url),
-            opts.exec_timeout(),
-        )
-        .await?;
+        let step = "uploading the file to storage (curl)";
+        let download_url = self
+            .push_to_storage(vm_id, remote, step, |url| remote::put_file(remote, url), opts)
+            .await?;
+        // Created and guarded on the caller's side: a cancelled download (this future dropped)
+        // removes it at once, not when the writer thread notices.
         let (tmp, file) = create_temp_beside(local)?;
         let guard = TempGuard::new(tmp);
-        let (tx, rx) = mpsc::channel(DEPTH);
-        let hash = opts.verify;
-        let writer = tokio::task::spawn_blocking(move || write_file(file, rx, hash));
-        let pumped = self.pump(&urls.download_url, tx, opts).await;
-        let written = writer.await.map_err(|e| FileTransferError::join("file writer", e))?;
-        pumped?;
-        let hash = written.map_err(|e| FileTransferError::io("cannot write", guard.path(), e))?;
+        let tmp = guard.path().to_path_buf();
+        let verify = opts.verify;
+        let hash = self
+            .stream_from_storage(&download_url, "file writer", opts, move |reader| {
+                write_file(file, reader, verify).map_err(|e| FileTransferError::io("cannot write", &tmp, e))
+            })
+            .await?;
         if let Some(hash) = hash {
             self.verify_remote(vm_id, remote, &hash, opts).await?;
         }
@@ -112,15 +110,17 @@ impl FastvmClient {
     }
 
     async fn download_dir(&self, vm_id: &str, remote: &str, local: &Path, opts: &TransferOptions) -> Result<()> {
-        let urls = self.vms().files().presign(vm_id, remote).await?;
-        self.transfer_exec(
-            vm_id,
-            "archiving the directory to storage (tar | curl)",
-            remote::put_dir(remote, &urls.upload_url, &remote::tar_status_path()),
-            opts.exec_timeout(),
-        )
-        .await?;
-        let (tx, rx) = mpsc::channel(DEPTH);
+        let step = "archiving the directory to storage (tar | curl)";
+        let status_file = remote::tar_status_path();
+        let download_url = self
+            .push_to_storage(
+                vm_id,
+                remote,
+                step,
+                |url| remote::put_dir(remote, url, &status_file),
+                opts,
+            )
+            .await?;
         let limits = Limits {
             max_entries: opts.max_entries,
             max_total_bytes: opts.max_total_bytes,
@@ -128,13 +128,46 @@ impl FastvmClient {
         let dest = local.to_path_buf();
         // The extractor owns its staging directory: if this future is dropped, the channel
         // closes, extraction fails at its next read and the staging directory is removed.
-        let extractor =
-            tokio::task::spawn_blocking(move || archive::extract_into_place(ChannelReader::new(rx), &dest, limits));
-        let pumped = self.pump(&urls.download_url, tx, opts).await;
-        let extracted = extractor.await.map_err(|e| FileTransferError::join("extractor", e))?;
-        pumped?;
-        extracted?;
+        self.stream_from_storage(&download_url, "extractor", opts, move |reader| {
+            archive::extract_into_place(reader, &dest, limits)
+        })
+        .await?;
         Ok(())
+    }
+
+    /// Presigns `remote` and has the VM push it to storage with `command(upload_url)` (described
+    /// as `step` in errors). Returns the URL to download it from.
+    async fn push_to_storage(
+        &self,
+        vm_id: &str,
+        remote: &str,
+        step: &str,
+        command: impl FnOnce(&str) -> String,
+        opts: &TransferOptions,
+    ) -> Result<String> {
+        let urls = self.vms().files().presign(vm_id, remote).await?;
+        self.transfer_exec(vm_id, step, command(&urls.upload_url), opts.exec_timeout())
+            .await?;
+        Ok(urls.download_url)
+    }
+
+    /// Streams the storage object at `url` into `consume`, which runs on a blocking thread
+    /// (`consumer` names it in errors), and returns what it produced. Errors are reported in
+    /// this order: a consumer that panicked, a failed storage GET, then the consumer's own error
+    /// (which may only say that the stream broke off).
+    async fn stream_from_storage<T: Send + 'static>(
+        &self,
+        url: &str,
+        consumer: &str,
+        opts: &TransferOptions,
+        consume: impl FnOnce(ChannelReader) -> Result<T, FileTransferError> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = mpsc::channel(DEPTH);
+        let task = tokio::task::spawn_blocking(move || consume(ChannelReader::new(rx)));
+        let pumped = self.pump(url, tx, opts).await;
+        let consumed = task.await.map_err(|e| FileTransferError::join(consumer, e))?;
+        pumped?;
+        Ok(consumed?)
     }
 
     /// Streams a storage GET into `tx` (ending with `None`), within `fetch_timeout_sec`. Stops
@@ -185,7 +218,7 @@ impl FastvmClient {
 }
 
 /// Creates an empty temporary file beside `dest` (and `dest`'s missing parents). It is created
-/// here, before any task could outlive the caller, so the caller's guard always covers it.
+/// before any task could outlive the caller, so the caller's guard always covers it.
 fn create_temp_beside(dest: &Path) -> Result<(PathBuf, std::fs::File), FileTransferError> {
     let tmp = archive::temp_beside(dest)?;
     let file = std::fs::OpenOptions::new()
@@ -196,30 +229,82 @@ fn create_temp_beside(dest: &Path) -> Result<(PathBuf, std::fs::File), FileTrans
     Ok((tmp, file))
 }
 
-/// Writes chunks from `rx` to `file` until the end marker, hashing when asked.
-fn write_file(
-    mut file: std::fs::File,
-    mut rx: mpsc::Receiver<Option<Bytes>>,
-    hash: bool,
-) -> io::Result<Option<[u8; 32]>> {
-    let mut hasher = hash.then(Sha256::new);
-    loop {
-        match rx.blocking_recv() {
-            Some(Some(chunk)) => {
-                if let Some(h) = hasher.as_mut() {
-                    h.update(&chunk);
-                }
-                file.write_all(&chunk)?;
-            }
-            Some(None) => break,
-            None => {
-                return Err(io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    "the download was abandoned",
-                ));
-            }
-        }
-    }
-    file.flush()?;
+/// Copies the download from `reader` into `file`, hashing it when asked.
+fn write_file(file: std::fs::File, mut reader: ChannelReader, hash: bool) -> io::Result<Option<[u8; 32]>> {
+    // Chunk-sized buffering keeps the writes (and hash updates) as large as the chunks sent;
+    // `io::copy` reads straight into a `BufWriter`'s buffer.
+    let mut out = io::BufWriter::with_capacity(
+        CHUNK,
+        Hashing {
+            inner: file,
+            hasher: hash.then(Sha256::new),
+        },
+    );
+    io::copy(&mut reader, &mut out)?;
+    out.flush()?;
+    let (Hashing { hasher, .. }, _) = out.into_parts();
     Ok(hasher.map(|h| h.finalize().into()))
+}
+
+/// A `Write` that also feeds what it writes to a SHA-256 hasher, when there is one.
+struct Hashing<W> {
+    inner: W,
+    hasher: Option<Sha256>,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(data)?;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&data[..n]);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends `chunks` (then the end marker, if `end`) and runs [`write_file`] on a fresh file.
+    fn write(chunks: &[&[u8]], end: bool, hash: bool) -> (tempfile::TempDir, io::Result<Option<[u8; 32]>>) {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = std::fs::File::create(tmp.path().join("f")).unwrap();
+        let (tx, rx) = mpsc::channel(chunks.len() + 1);
+        for c in chunks {
+            tx.blocking_send(Some(Bytes::copy_from_slice(c))).unwrap();
+        }
+        if end {
+            tx.blocking_send(None).unwrap();
+        }
+        drop(tx);
+        let r = write_file(file, ChannelReader::new(rx), hash);
+        (tmp, r)
+    }
+
+    #[test]
+    fn write_file_copies_and_hashes_up_to_the_end_marker() {
+        let big = vec![7u8; CHUNK + 5];
+        let (tmp, r) = write(&[b"abc", &big, b""], true, true);
+        let mut all = b"abc".to_vec();
+        all.extend_from_slice(&big);
+        assert_eq!(r.unwrap(), Some(<[u8; 32]>::from(Sha256::digest(&all))));
+        assert_eq!(std::fs::read(tmp.path().join("f")).unwrap(), all);
+
+        let (tmp, r) = write(&[b"xyz"], true, false);
+        assert_eq!(r.unwrap(), None);
+        assert_eq!(std::fs::read(tmp.path().join("f")).unwrap(), b"xyz");
+    }
+
+    #[test]
+    fn write_file_reports_an_abandoned_download() {
+        let (_tmp, r) = write(&[b"partial"], false, true);
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted);
+        assert_eq!(e.to_string(), "the download was abandoned");
+    }
 }
