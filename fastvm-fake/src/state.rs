@@ -138,7 +138,8 @@ pub struct Object {
 pub struct Inner {
     pub vms: BTreeMap<Uuid, Vm>,
     pub snapshots: BTreeMap<Uuid, Snapshot>,
-    pub builds: HashMap<Uuid, Build>,
+    /// A `BTreeMap` like the VMs and snapshots, so `routes::find_mut` looks up all three.
+    pub builds: BTreeMap<Uuid, Build>,
     pub objects: HashMap<String, Object>,
     /// Added to the wall clock (see `FakeServer::advance`).
     pub clock_offset_ms: i64,

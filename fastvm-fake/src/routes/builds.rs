@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::find_mut;
 use crate::error::{ApiError, ApiResult, parse};
 use crate::state::{Build, Shared};
 use crate::{storage, validate};
@@ -72,12 +73,8 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
 }
 
 pub async fn retrieve(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let (g, now) = s.lock();
-    let b = id
-        .parse::<Uuid>()
-        .ok()
-        .and_then(|u| g.builds.get(&u))
-        .ok_or_else(|| ApiError::not_found("build", &id))?;
+    let (mut g, now) = s.lock();
+    let b = find_mut(&mut g.builds, &id, "build")?;
     Ok(Json(s.build_json(b, now)))
 }
 

@@ -11,17 +11,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::vm_mut;
+use super::{find_mut, remove};
 use crate::error::{ApiError, ApiResult, parse};
 use crate::state::{Inner, Shared, Snapshot, Status, ms_to_time};
 use crate::validate;
-
-fn snapshot_mut<'a>(g: &'a mut Inner, id: &str) -> ApiResult<&'a mut Snapshot> {
-    id.parse::<Uuid>()
-        .ok()
-        .and_then(|u| g.snapshots.get_mut(&u))
-        .ok_or_else(|| ApiError::not_found("snapshot", id))
-}
 
 pub async fn list(State(s): State<Arc<Shared>>) -> Json<Value> {
     let (g, _) = s.lock();
@@ -40,18 +33,19 @@ struct CreateBody {
 pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
     let b: CreateBody = parse(&body)?;
     let (mut g, now) = s.lock();
-    let vm = vm_mut(&mut g, &b.vm_id)?;
+    // Split borrow: the VM stays borrowed while the snapshots are read and added to.
+    let Inner { vms, snapshots, .. } = &mut *g;
+    let vm = find_mut(vms, &b.vm_id, "vm")?;
     if vm.status == Status::Provisioning {
         return Err(ApiError::conflict("vm must be running or paused"));
     }
     // Within one pause cycle the VM cannot change, so the same snapshot is returned again.
     if let Some(existing) = vm.pause_snapshot.filter(|_| vm.status == Status::Paused)
-        && let Some(snap) = g.snapshots.get(&existing)
+        && let Some(snap) = snapshots.get(&existing)
     {
         return Ok((StatusCode::CREATED, Json(s.snapshot_json(snap))).into_response());
     }
-    let vm = vm_mut(&mut g, &b.vm_id)?.clone();
-    if g.snapshots.len() as i64 >= s.config.limits.snapshot_count {
+    if snapshots.len() as i64 >= s.config.limits.snapshot_count {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "org quota exceeded: snapshot_count",
@@ -70,16 +64,16 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         disk_gib: vm.disk_gib,
     };
     if vm.status == Status::Paused {
-        vm_mut(&mut g, &b.vm_id)?.pause_snapshot = Some(snap.id);
+        vm.pause_snapshot = Some(snap.id);
     }
     let body = s.snapshot_json(&snap);
-    g.snapshots.insert(snap.id, snap);
+    snapshots.insert(snap.id, snap);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 pub async fn retrieve(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let (mut g, _) = s.lock();
-    Ok(Json(s.snapshot_json(snapshot_mut(&mut g, &id)?)))
+    Ok(Json(s.snapshot_json(find_mut(&mut g.snapshots, &id, "snapshot")?)))
 }
 
 #[derive(Deserialize)]
@@ -90,7 +84,7 @@ struct UpdateBody {
 pub async fn update(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
     let b: UpdateBody = parse(&body)?;
     let (mut g, _) = s.lock();
-    let snap = snapshot_mut(&mut g, &id)?;
+    let snap = find_mut(&mut g.snapshots, &id, "snapshot")?;
     if let Some(n) = b.name {
         snap.name = validate::rename(&n)?;
     }
@@ -99,7 +93,6 @@ pub async fn update(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
 
 pub async fn delete(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let (mut g, _) = s.lock();
-    let sid = snapshot_mut(&mut g, &id)?.id;
-    g.snapshots.remove(&sid);
-    Ok(Json(json!({ "id": sid.to_string(), "deleted": true })))
+    let snap = remove(&mut g.snapshots, &id, "snapshot")?;
+    Ok(Json(json!({ "id": snap.id.to_string(), "deleted": true })))
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::vm_mut;
+use super::{find_mut, remove, vm_mut};
 use crate::error::{ApiError, ApiResult, parse};
 use crate::model::{Firewall, FirewallInput, StringMap, Ttl};
 use crate::state::{Shared, Status, Vm, ms_to_time};
@@ -57,13 +57,7 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     let (mut g, now) = s.lock();
 
     let snapshot = match &b.snapshot_id {
-        Some(id) => Some(
-            id.parse::<Uuid>()
-                .ok()
-                .and_then(|u| g.snapshots.get(&u))
-                .cloned()
-                .ok_or_else(|| ApiError::not_found("snapshot", id))?,
-        ),
+        Some(id) => Some(find_mut(&mut g.snapshots, id, "snapshot")?.clone()),
         None => None,
     };
     let machine = match (&b.machine_type, &snapshot) {
@@ -206,10 +200,10 @@ fn field<T: serde::de::DeserializeOwned>(b: &serde_json::Map<String, Value>, key
 }
 
 pub async fn delete(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    // The lock is released before the await.
     let vm = {
         let (mut g, _) = s.lock();
-        let vm_id = vm_mut(&mut g, &id)?.id;
-        g.vms.remove(&vm_id).expect("just found")
+        remove(&mut g.vms, &id, "vm")?
     };
     let _ = tokio::fs::remove_dir_all(&vm.dir).await;
     Ok(Json(json!({ "id": vm.id.to_string(), "deleted": true })))
@@ -233,11 +227,11 @@ pub async fn pause(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiR
 
 pub async fn resume(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Response> {
     let (mut g, now) = s.lock();
-    let (status, cpu, mem, disk) = {
-        let vm = vm_mut(&mut g, &id)?;
-        (vm.status, vm.cpu, vm.memory_mib, vm.disk_gib)
-    };
-    if status == Status::Paused {
+    let vm = vm_mut(&mut g, &id)?;
+    if vm.status == Status::Paused {
+        let (cpu, mem, disk) = (vm.cpu, vm.memory_mib, vm.disk_gib);
+        // The quota check reads every VM, so the borrow of this one ends here and the VM is
+        // looked up again to be resumed.
         if let Some(dim) = s.exceeded(&g, cpu, mem, disk) {
             let body = json!({ "error": format!("resuming would exceed the org {dim} quota"), "dimension": dim });
             return Ok((StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response());
@@ -246,8 +240,8 @@ pub async fn resume(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api
         vm.status = Status::Running;
         vm.paused_at = None;
         vm.deadline_ms = vm.remaining_ms.take().map(|r| now + r);
+        return Ok(Json(s.vm_json(vm)).into_response());
     }
-    let vm = vm_mut(&mut g, &id)?;
     Ok(Json(s.vm_json(vm)).into_response())
 }
 
