@@ -63,6 +63,22 @@ pub fn operation(operation_id: &str) -> &'static Operation {
         .unwrap_or_else(|| panic!("no operation {operation_id} in openapi.json"))
 }
 
+/// True when `raw_path` (a path without its query) has the shape of the spec `template`: the
+/// same literal segments, and a non-empty segment for each `{parameter}`. Tests use it to
+/// catch a call or mock labelled with the wrong operation.
+pub fn path_fits_template(template: &str, raw_path: &str) -> bool {
+    let t: Vec<&str> = template.split('/').collect();
+    let p: Vec<&str> = raw_path.split('/').collect();
+    t.len() == p.len()
+        && t.iter().zip(&p).all(|(t, p)| {
+            if t.starts_with('{') && t.ends_with('}') {
+                !p.is_empty()
+            } else {
+                t == p
+            }
+        })
+}
+
 /// Rewrites `nullable: true` into draft-4 form, everywhere in `v`.
 fn rewrite_nullable(v: &Value) -> Value {
     match v {
@@ -224,5 +240,14 @@ mod tests {
         validate_response("resumeVm", 429, &json!({"error": "quota", "dimension": "vcpu"})).unwrap();
         assert!(validate_response("deleteService", 204, &json!({})).is_err());
         assert_eq!(operations().len(), 31);
+    }
+
+    #[test]
+    fn paths_fit_their_templates() {
+        assert!(path_fits_template("/v1/vms/{id}/exec", "/v1/vms/vm-1/exec"));
+        assert!(path_fits_template("/v1/vms", "/v1/vms"));
+        assert!(!path_fits_template("/v1/vms/{id}/exec", "/v1/vms//exec"));
+        assert!(!path_fits_template("/v1/vms/{id}/exec", "/v1/vms/vm-1/pause"));
+        assert!(!path_fits_template("/v1/vms/{id}", "/v1/vms/vm-1/exec"));
     }
 }

@@ -1,27 +1,20 @@
 //! `vms().stream` and `vms().run` against wiremock: the wire request, NDJSON decoding through
 //! the facade, error mapping, no retries, and aborting on drop.
 
+mod common;
+
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastvm::exec::{Command, ExecEvent};
+use common::{API_KEY, Api};
+use fastvm::exec::{Command, ExecEvent, ExecOutput};
 use fastvm::{ApiErrorKind, Error, FastvmClient, RequestOptions};
 use fastvm_tests::schema;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
-use wiremock::matchers::{body_json, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
-const KEY: &str = "test-key-exec-0123456789";
 const VM: &str = "vm-exec-1";
-
-fn client(server: &MockServer) -> FastvmClient {
-    FastvmClient::builder()
-        .api_key(KEY)
-        .base_url(server.uri())
-        .build()
-        .expect("client")
-}
 
 /// An NDJSON body of `lines`, each checked against the spec's `ExecEvent` schema first.
 fn ndjson(lines: &[Value]) -> String {
@@ -38,13 +31,53 @@ fn ndjson_response(body: impl Into<Vec<u8>>) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_raw(body.into(), "application/x-ndjson")
 }
 
-fn exec_path() -> wiremock::matchers::PathExactMatcher {
-    path(format!("/v1/vms/{VM}/exec"))
+/// The raw path of `execVm` for [`VM`].
+fn exec_path() -> String {
+    format!("/v1/vms/{VM}/exec")
+}
+
+/// A client that would retry (the retry-sensitive tests assert that exec is still sent once).
+async fn retrying_api() -> Api {
+    Api::start_with(|b| b.max_retries(3)).await
+}
+
+/// Serves `body` as the one NDJSON answer of `execVm` on `api`, streams `command` and collects
+/// the output (the stream itself must open: only the body is under test).
+async fn stream_and_collect(
+    api: &Api,
+    command: impl Into<Command>,
+    body: impl Into<Vec<u8>>,
+) -> fastvm::Result<ExecOutput> {
+    api.respond("execVm", &exec_path(), ndjson_response(body), 1).await;
+    api.client
+        .vms()
+        .stream(VM, command)
+        .await
+        .expect("stream")
+        .collect()
+        .await
+}
+
+/// Asserts the one request `api` received is the streaming `execVm` request with `expected_body`.
+///
+/// `Api::sent` does not fit here: it expects the JSON `Accept` of the buffered `run`.
+async fn assert_stream_request(api: &Api, expected_body: &Value) {
+    let received = api.received().await;
+    assert_eq!(received.len(), 1, "exactly one exec request");
+    let req = &received[0];
+    assert_eq!(req.method.as_str(), "POST");
+    assert_eq!(req.url.path(), exec_path());
+    let header = |name: &str| req.headers.get(name).map(|v| v.to_str().expect("ascii header"));
+    assert_eq!(header("accept"), Some("application/x-ndjson"));
+    assert_eq!(header("content-type"), Some("application/json"));
+    assert_eq!(header("x-api-key"), Some(API_KEY));
+    let body: Value = serde_json::from_slice(&req.body).expect("a JSON request body");
+    assert_eq!(&body, expected_body);
 }
 
 #[tokio::test]
 async fn stream_sends_the_ndjson_request_and_decodes_the_events() {
-    let server = MockServer::start().await;
+    let api = Api::start().await;
     let expected_body = json!({
         "command": ["sh", "-c", "cat; echo oops >&2; exit 3"],
         "timeoutSec": 30,
@@ -57,21 +90,12 @@ async fn stream_sends_the_ndjson_request_and_decodes_the_events() {
         json!({"t": "e", "d": "b29wcwo="}),
         json!({"t": "x", "c": 3, "ms": 42}),
     ]);
-    Mock::given(method("POST"))
-        .and(exec_path())
-        .and(header("accept", "application/x-ndjson"))
-        .and(header("content-type", "application/json"))
-        .and(header("x-api-key", KEY))
-        .and(body_json(&expected_body))
-        .respond_with(ndjson_response(body))
-        .expect(1)
-        .mount(&server)
-        .await;
+    api.respond("execVm", &exec_path(), ndjson_response(body), 1).await;
 
     let command = Command::shell("cat; echo oops >&2; exit 3")
         .timeout_sec(30)
         .stdin(b"input bytes\n".to_vec());
-    let mut stream = client(&server).vms().stream(VM, command).await.expect("stream");
+    let mut stream = api.client.vms().stream(VM, command).await.expect("stream");
     let mut events = Vec::new();
     while let Some(event) = stream.next().await {
         events.push(event.expect("event"));
@@ -91,31 +115,19 @@ async fn stream_sends_the_ndjson_request_and_decodes_the_events() {
         ]
     );
     assert_eq!(stream.events_received(), 4);
+    assert_stream_request(&api, &expected_body).await;
 }
 
 #[tokio::test]
 async fn argv_without_options_sends_only_the_command() {
-    let server = MockServer::start().await;
+    let api = Api::start().await;
     let expected_body = json!({"command": ["python3", "-c", "print(1)"]});
     schema::validate_request("execVm", &expected_body).expect("request fixture matches the spec");
-    Mock::given(method("POST"))
-        .and(exec_path())
-        .and(body_json(&expected_body))
-        .respond_with(ndjson_response(ndjson(&[
-            json!({"t": "o", "d": "MQo="}),
-            json!({"t": "x"}),
-        ])))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let out = client(&server)
-        .vms()
-        .stream(VM, ["python3", "-c", "print(1)"])
-        .await
-        .expect("stream")
-        .collect()
+    let body = ndjson(&[json!({"t": "o", "d": "MQo="}), json!({"t": "x"})]);
+    let out = stream_and_collect(&api, ["python3", "-c", "print(1)"], body)
         .await
         .expect("collect");
+    assert_stream_request(&api, &expected_body).await;
     assert_eq!(out.stdout, b"1\n");
     assert!(out.stderr.is_empty());
     assert_eq!(out.exit.code, 0);
@@ -125,24 +137,12 @@ async fn argv_without_options_sends_only_the_command() {
 
 #[tokio::test]
 async fn collect_surfaces_timeout_duration_and_diagnostic() {
-    let server = MockServer::start().await;
+    let api = Api::start().await;
     let body = ndjson(&[
         json!({"t": "e", "d": "c2xlZXBpbmcK"}),
         json!({"t": "x", "c": 137, "to": true, "ms": 1500, "d": "killed after timeout"}),
     ]);
-    Mock::given(method("POST"))
-        .and(exec_path())
-        .respond_with(ndjson_response(body))
-        .mount(&server)
-        .await;
-    let out = client(&server)
-        .vms()
-        .stream(VM, "sleep 100")
-        .await
-        .expect("stream")
-        .collect()
-        .await
-        .expect("collect");
+    let out = stream_and_collect(&api, "sleep 100", body).await.expect("collect");
     assert_eq!(out.stderr, b"sleeping\n");
     assert_eq!(out.exit.code, 137);
     assert!(out.exit.timed_out);
@@ -153,7 +153,7 @@ async fn collect_surfaces_timeout_duration_and_diagnostic() {
 
 #[tokio::test]
 async fn tee_copies_both_streams_and_returns_the_exit() {
-    let server = MockServer::start().await;
+    let api = Api::start().await;
     let mut body = ndjson(&[json!({"t": "o", "d": "b25lCg=="}), json!({"t": "e", "d": "dHdvCg=="})]);
     // A type the spec does not list yet (so not schema-checked): skipped by tee.
     body.push_str("{\"t\":\"unknown-future-kind\",\"d\":\"ignored\"}\n");
@@ -161,13 +161,10 @@ async fn tee_copies_both_streams_and_returns_the_exit() {
         json!({"t": "o", "d": "dGhyZWUK"}),
         json!({"t": "x", "c": 1}),
     ]));
-    Mock::given(method("POST"))
-        .and(exec_path())
-        .respond_with(ndjson_response(body))
-        .mount(&server)
-        .await;
+    api.respond("execVm", &exec_path(), ndjson_response(body), 1).await;
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let exit = client(&server)
+    let exit = api
+        .client
         .vms()
         .stream(VM, "x")
         .await
@@ -184,14 +181,10 @@ async fn tee_copies_both_streams_and_returns_the_exit() {
 
 #[tokio::test]
 async fn unknown_event_types_are_kept_raw() {
-    let server = MockServer::start().await;
+    let api = Api::start().await;
     let body = "{\"t\":\"hb\",\"seq\":1}\n{\"t\":\"x\"}\n";
-    Mock::given(method("POST"))
-        .and(exec_path())
-        .respond_with(ndjson_response(body))
-        .mount(&server)
-        .await;
-    let mut stream = client(&server).vms().stream(VM, "x").await.expect("stream");
+    api.respond("execVm", &exec_path(), ndjson_response(body), 1).await;
+    let mut stream = api.client.vms().stream(VM, "x").await.expect("stream");
     assert_eq!(
         stream.next().await.expect("an event").expect("decodes"),
         ExecEvent::Unknown {
@@ -205,43 +198,17 @@ async fn unknown_event_types_are_kept_raw() {
 
 #[tokio::test]
 async fn a_body_without_the_exit_event_is_stream_closed() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(exec_path())
-        .respond_with(ndjson_response(ndjson(&[
-            json!({"t": "o", "d": "YQ=="}),
-            json!({"t": "o", "d": "Yg=="}),
-        ])))
-        .mount(&server)
-        .await;
-    let err = client(&server)
-        .vms()
-        .stream(VM, "x")
-        .await
-        .expect("stream")
-        .collect()
-        .await
-        .expect_err("no exit event");
+    let api = Api::start().await;
+    let body = ndjson(&[json!({"t": "o", "d": "YQ=="}), json!({"t": "o", "d": "Yg=="})]);
+    let err = stream_and_collect(&api, "x", body).await.expect_err("no exit event");
     assert!(matches!(err, Error::StreamClosed { events: 2 }), "{err:?}");
 }
 
 #[tokio::test]
 async fn a_malformed_line_is_a_decode_error_with_its_line_number() {
-    let server = MockServer::start().await;
+    let api = Api::start().await;
     let body = "{\"t\":\"o\",\"d\":\"YQ==\"}\n\n{\"t\":\"o\",\"d\":\"%%%\"}\n{\"t\":\"x\"}\n";
-    Mock::given(method("POST"))
-        .and(exec_path())
-        .respond_with(ndjson_response(body))
-        .mount(&server)
-        .await;
-    let err = client(&server)
-        .vms()
-        .stream(VM, "x")
-        .await
-        .expect("stream")
-        .collect()
-        .await
-        .expect_err("bad base64");
+    let err = stream_and_collect(&api, "x", body).await.expect_err("bad base64");
     match err {
         Error::StreamDecode { line, snippet, .. } => {
             assert_eq!(line, 3);
@@ -251,36 +218,32 @@ async fn a_malformed_line_is_a_decode_error_with_its_line_number() {
     }
 }
 
-async fn error_answer(status: u16, message: &str) -> (Error, MockServer) {
-    let server = MockServer::start().await;
-    let body = json!({"error": message});
-    schema::validate_response("execVm", status, &body).expect("error fixture matches the spec");
-    Mock::given(method("POST"))
-        .and(exec_path())
-        .respond_with(ResponseTemplate::new(status).set_body_json(body))
-        .expect(1)
-        .mount(&server)
+/// Answers one `stream` with `status` and an `{error}` body (checked against the spec), on a
+/// client that would retry; the returned `Api` verifies on drop that exactly one request came.
+async fn error_answer(status: u16, message: &str) -> (Error, Api) {
+    let api = retrying_api().await;
+    api.expect("execVm", &exec_path(), status, json!({"error": message}))
         .await;
-    let err = client(&server).vms().stream(VM, "x").await.expect_err("an API error");
-    (err, server)
+    let err = api.client.vms().stream(VM, "x").await.expect_err("an API error");
+    (err, api)
 }
 
 #[tokio::test]
 async fn not_found_maps_to_an_api_error() {
-    let (err, _server) = error_answer(404, "vm not found").await;
+    let (err, _api) = error_answer(404, "vm not found").await;
     assert!(err.is_not_found(), "{err:?}");
     let api = err.api().expect("an API error");
     assert_eq!(api.status.as_u16(), 404);
     assert_eq!(api.kind, ApiErrorKind::NotFound);
     assert_eq!(api.message, "vm not found");
     assert_eq!(api.operation, Some("execVm"));
-    assert!(!err.to_string().contains(KEY));
+    assert!(!err.to_string().contains(API_KEY));
 }
 
 #[tokio::test]
 async fn bad_gateway_maps_to_an_api_error_and_is_not_retried() {
-    // `.expect(1)` in error_answer: verified when the server drops.
-    let (err, _server) = error_answer(502, "vm host unreachable").await;
+    // `api.expect` (exactly once) in error_answer: verified when the server drops.
+    let (err, _api) = error_answer(502, "vm host unreachable").await;
     let api = err.api().expect("an API error");
     assert_eq!(api.status.as_u16(), 502);
     assert_eq!(api.kind, ApiErrorKind::Server);
@@ -290,42 +253,32 @@ async fn bad_gateway_maps_to_an_api_error_and_is_not_retried() {
 
 #[tokio::test]
 async fn unavailable_is_not_retried_even_with_retries_configured() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(exec_path())
-        .respond_with(
-            ResponseTemplate::new(503)
-                .set_body_json(json!({"error": "busy"}))
-                .insert_header("retry-after-ms", "1"),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let client = FastvmClient::builder()
-        .api_key(KEY)
-        .base_url(server.uri())
-        .max_retries(3)
-        .build()
-        .expect("client");
-    let err = client
+    let api = retrying_api().await;
+    api.respond(
+        "execVm",
+        &exec_path(),
+        ResponseTemplate::new(503)
+            .set_body_json(json!({"error": "busy"}))
+            .insert_header("retry-after-ms", "1"),
+        1,
+    )
+    .await;
+    let err = api
+        .client
         .with_options(RequestOptions::new().max_retries(3))
         .vms()
         .stream(VM, "x")
         .await
         .expect_err("503");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
-    server.verify().await;
+    api.server.verify().await;
 }
 
 #[tokio::test]
 async fn invalid_commands_are_rejected_before_sending() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&server)
-        .await;
-    let vms_client = client(&server);
+    // Nothing is mounted: the catch-all (`expect(0)`) fails the test if a request is sent.
+    let api = Api::start().await;
+    let vms_client = &api.client;
     let empty: Vec<String> = Vec::new();
     let err = vms_client.vms().stream(VM, empty).await.expect_err("empty argv");
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
@@ -335,11 +288,12 @@ async fn invalid_commands_are_rejected_before_sending() {
         .await
         .expect_err("zero timeout");
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    api.server.verify().await;
 }
 
 #[tokio::test]
 async fn run_returns_the_buffered_result_with_truncation_flags() {
-    let server = MockServer::start().await;
+    let api = Api::start().await;
     let response = json!({
         "exitCode": 2,
         "stdout": "partial output",
@@ -349,18 +303,11 @@ async fn run_returns_the_buffered_result_with_truncation_flags() {
         "stderrTruncated": false,
         "durationMs": 77,
     });
-    schema::validate_response("execVm", 200, &response).expect("response fixture matches the spec");
     let expected_body = json!({"command": ["sh", "-c", "yes | head -c 5000000"], "timeoutSec": 10});
-    Mock::given(method("POST"))
-        .and(exec_path())
-        .and(header("accept", "application/json"))
-        .and(header("x-api-key", KEY))
-        .and(body_json(&expected_body))
-        .respond_with(ResponseTemplate::new(200).set_body_json(response))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let out = client(&server)
+    // Validates the fixture against the spec's 200 response.
+    api.expect("execVm", &exec_path(), 200, response).await;
+    let out = api
+        .client
         .vms()
         .run(VM, Command::shell("yes | head -c 5000000").timeout_sec(10))
         .await
@@ -372,18 +319,17 @@ async fn run_returns_the_buffered_result_with_truncation_flags() {
     assert!(!out.stderr_truncated);
     assert!(!out.timed_out);
     assert_eq!(out.duration_ms, 77);
+    // Checks method, path, `Accept: application/json`, `X-API-Key` and the body's schema.
+    let sent = api.sent("execVm").await;
+    assert_eq!(sent.json(), &expected_body);
 }
 
 #[tokio::test]
 async fn run_is_not_retried_on_502() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(exec_path())
-        .respond_with(ResponseTemplate::new(502).set_body_json(json!({"error": "host down"})))
-        .expect(1)
-        .mount(&server)
+    let api = retrying_api().await;
+    api.expect("execVm", &exec_path(), 502, json!({"error": "host down"}))
         .await;
-    let err = client(&server).vms().run(VM, "true").await.expect_err("502");
+    let err = api.client.vms().run(VM, "true").await.expect_err("502");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(502));
 }
 
@@ -424,7 +370,7 @@ async fn dropping_the_stream_aborts_the_request() {
         let _ = closed_tx.send(closed);
     });
     let client = FastvmClient::builder()
-        .api_key(KEY)
+        .api_key(API_KEY)
         .base_url(format!("http://{addr}"))
         .build()
         .expect("client");

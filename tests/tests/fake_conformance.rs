@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use fastvm_fake::{FakeServer, Fault, Limits};
-use fastvm_tests::schema::{operations, validate_response, validate_schema};
+use fastvm_tests::schema::{operation, operations, path_fits_template, validate_response, validate_schema};
 use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -36,8 +36,20 @@ impl Api {
         }
     }
 
-    /// Calls `op` and validates the answer; returns the status and body (`Null` for none).
-    async fn call(&self, op: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    /// Calls `op` at `path` (which may carry a query) with the spec's method for `op`, validates
+    /// the answer and records `op` as exercised; returns the status and body (`Null` for none).
+    ///
+    /// The method comes from the spec and the path must fit `op`'s template, so a call labelled
+    /// with the wrong operation fails here instead of counting that operation as covered.
+    async fn call(&self, op: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let spec = operation(op);
+        let raw_path = path.split_once('?').map_or(path, |(p, _)| p);
+        assert!(
+            path_fits_template(&spec.path, raw_path),
+            "test bug: {path} is not a path of {op} ({})",
+            spec.path
+        );
+        let method = Method::from_bytes(spec.method.as_bytes()).expect("the spec's method is an HTTP method");
         let mut req = self
             .http
             .request(method, format!("{}{}", self.base, path))
@@ -65,20 +77,20 @@ impl Api {
         (status, v)
     }
 
-    async fn ok(&self, op: &str, method: Method, path: &str, body: Option<Value>, want: u16) -> Value {
-        let (status, v) = self.call(op, method, path, body).await;
+    /// [`Api::call`] that asserts the answer has status `want`; returns the body.
+    async fn ok(&self, op: &str, path: &str, body: Option<Value>, want: u16) -> Value {
+        let (status, v) = self.call(op, path, body).await;
         assert_eq!(status, want, "{op} {path}: {v}");
         v
     }
 
     async fn launch(&self, body: Value) -> Value {
-        self.ok("launchVm", Method::POST, "/v1/vms", Some(body), 201).await
+        self.ok("launchVm", "/v1/vms", Some(body), 201).await
     }
 
     async fn exec(&self, vm: &str, command: &[&str]) -> Value {
         let path = format!("/v1/vms/{vm}/exec");
-        self.ok("execVm", Method::POST, &path, Some(json!({ "command": command })), 200)
-            .await
+        self.ok("execVm", &path, Some(json!({ "command": command })), 200).await
     }
 
     /// POSTs to exec with `Accept: application/x-ndjson` and returns the parsed lines.
@@ -129,7 +141,7 @@ async fn every_operation_answers_per_the_spec() {
     let server = FakeServer::start().await.unwrap();
     let api = Api::new(&server);
 
-    let health = api.ok("getHealth", Method::GET, "/healthz", None, 200).await;
+    let health = api.ok("getHealth", "/healthz", None, 200).await;
     assert_eq!(health["status"], "ok");
 
     let vm = api
@@ -146,14 +158,13 @@ async fn every_operation_answers_per_the_spec() {
     assert!(vm["expiresAtMs"].is_i64() && vm.get("ttlRemainingMs").is_none());
     let v = |p: &str| format!("/v1/vms/{vid}{p}");
 
-    let list = api.ok("listVms", Method::GET, "/v1/vms", None, 200).await;
+    let list = api.ok("listVms", "/v1/vms", None, 200).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let got = api.ok("getVm", Method::GET, &v(""), None, 200).await;
+    let got = api.ok("getVm", &v(""), None, 200).await;
     assert_eq!(got["id"], vm["id"]);
     let upd = api
         .ok(
             "updateVm",
-            Method::PATCH,
             &v(""),
             Some(json!({"name": "renamed", "metadata": {}})),
             200,
@@ -167,21 +178,16 @@ async fn every_operation_answers_per_the_spec() {
     let fw = api
         .ok(
             "setVmFirewall",
-            Method::PUT,
             &v("/firewall"),
             Some(json!({"egress": {"default": "deny"}})),
             200,
         )
         .await;
     assert_eq!(fw["firewall"]["egress"]["default"], "deny");
-    let fw = api
-        .ok("patchVmFirewall", Method::PATCH, &v("/firewall"), Some(json!({})), 200)
-        .await;
+    let fw = api.ok("patchVmFirewall", &v("/firewall"), Some(json!({})), 200).await;
     assert_eq!(fw["firewall"]["egress"]["default"], "deny", "{{}} is a no-op");
 
-    let tok = api
-        .ok("createConsoleToken", Method::POST, &v("/console-token"), None, 200)
-        .await;
+    let tok = api.ok("createConsoleToken", &v("/console-token"), None, 200).await;
     assert!(tok["websocketPath"].as_str().unwrap().contains(&vid));
 
     let run = api.exec(&vid, &["sh", "-c", "echo $GREETING"]).await;
@@ -190,7 +196,6 @@ async fn every_operation_answers_per_the_spec() {
     let svc = api
         .ok(
             "registerService",
-            Method::POST,
             &v("/services"),
             Some(json!({"name": "web", "port": 8080})),
             201,
@@ -199,43 +204,32 @@ async fn every_operation_answers_per_the_spec() {
     assert_eq!(svc, json!({"name": "web", "port": 8080, "h2c": false}));
     api.ok(
         "updateService",
-        Method::PUT,
         &v("/services/web"),
         Some(json!({"port": 8081, "h2c": true})),
         200,
     )
     .await;
-    let svcs = api.ok("listServices", Method::GET, &v("/services"), None, 200).await;
+    let svcs = api.ok("listServices", &v("/services"), None, 200).await;
     assert_eq!(svcs, json!([{"name": "web", "port": 8081, "h2c": true}]));
-    api.ok("deleteService", Method::DELETE, &v("/services/web"), None, 204)
-        .await;
+    api.ok("deleteService", &v("/services/web"), None, 204).await;
 
     let key = api
         .ok(
             "addSshKey",
-            Method::POST,
             &v("/ssh-keys"),
             Some(json!({"publicKey": ED25519, "name": "me"})),
             201,
         )
         .await;
     assert_eq!(key["fingerprint"], ED25519_FP);
-    let keys = api.ok("listSshKeys", Method::GET, &v("/ssh-keys"), None, 200).await;
+    let keys = api.ok("listSshKeys", &v("/ssh-keys"), None, 200).await;
     assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
     let enc = ED25519_FP.replace('/', "%2F");
-    api.ok(
-        "deleteSshKey",
-        Method::DELETE,
-        &v(&format!("/ssh-keys/{enc}")),
-        None,
-        200,
-    )
-    .await;
+    api.ok("deleteSshKey", &v(&format!("/ssh-keys/{enc}")), None, 200).await;
 
     let pre = api
         .ok(
             "presignFile",
-            Method::POST,
             &v("/files/presign"),
             Some(json!({"path": "/tmp/x"})),
             200,
@@ -253,7 +247,6 @@ async fn every_operation_answers_per_the_spec() {
     let fetched = api
         .ok(
             "fetchFileToVm",
-            Method::POST,
             &v("/files/fetch"),
             Some(json!({"url": pre["downloadUrl"], "path": "in/payload.txt"})),
             200,
@@ -262,62 +255,45 @@ async fn every_operation_answers_per_the_spec() {
     assert_eq!(fetched["exitCode"], 0);
     assert_eq!(api.exec(&vid, &["cat", "in/payload.txt"]).await["stdout"], "payload");
 
-    let paused = api.ok("pauseVm", Method::POST, &v("/pause"), None, 200).await;
+    let paused = api.ok("pauseVm", &v("/pause"), None, 200).await;
     assert_eq!(paused["status"], "paused");
     assert!(paused["ttlRemainingMs"].is_i64() && paused.get("expiresAtMs").is_none());
     assert!(paused["pausedAt"].is_string());
-    let refreshed = api
-        .ok("refreshVmTtl", Method::POST, &v("/ttl/refresh"), None, 200)
-        .await;
+    let refreshed = api.ok("refreshVmTtl", &v("/ttl/refresh"), None, 200).await;
     assert_eq!(refreshed["ttlRemainingMs"], 600_000);
-    let resumed = api.ok("resumeVm", Method::POST, &v("/resume"), None, 200).await;
+    let resumed = api.ok("resumeVm", &v("/resume"), None, 200).await;
     assert_eq!(resumed["status"], "running");
 
     let snap = api
-        .ok(
-            "createSnapshot",
-            Method::POST,
-            "/v1/snapshots",
-            Some(json!({"vmId": vid})),
-            201,
-        )
+        .ok("createSnapshot", "/v1/snapshots", Some(json!({"vmId": vid})), 201)
         .await;
     let sid = id(&snap);
     assert_eq!(snap["name"], format!("snapshot-{}", &vid[..8]));
     let s = format!("/v1/snapshots/{sid}");
     assert_eq!(
-        api.ok("listSnapshots", Method::GET, "/v1/snapshots", None, 200)
+        api.ok("listSnapshots", "/v1/snapshots", None, 200)
             .await
             .as_array()
             .unwrap()
             .len(),
         1
     );
-    api.ok("getSnapshot", Method::GET, &s, None, 200).await;
-    let renamed = api
-        .ok("updateSnapshot", Method::PATCH, &s, Some(json!({"name": "base"})), 200)
-        .await;
+    api.ok("getSnapshot", &s, None, 200).await;
+    let renamed = api.ok("updateSnapshot", &s, Some(json!({"name": "base"})), 200).await;
     assert_eq!(renamed["name"], "base");
 
-    let quotas = api.ok("getOrgQuotas", Method::GET, "/v1/org/quotas", None, 200).await;
+    let quotas = api.ok("getOrgQuotas", "/v1/org/quotas", None, 200).await;
     assert_eq!(
         quotas["usage"],
         json!({"vcpu": 2, "memoryMiB": 4096, "diskGiB": 10, "snapshotCount": 1})
     );
 
     let ctx = api
-        .ok(
-            "presignBuildContext",
-            Method::POST,
-            "/v1/build-contexts/presign",
-            None,
-            200,
-        )
+        .ok("presignBuildContext", "/v1/build-contexts/presign", None, 200)
         .await;
     let build = api
         .ok(
             "createBuild",
-            Method::POST,
             "/v1/builds",
             Some(json!({"imageRef": "python:3.13-slim", "contextDownloadUrl": ctx["downloadUrl"]})),
             202,
@@ -325,20 +301,14 @@ async fn every_operation_answers_per_the_spec() {
         .await;
     assert_eq!(build["status"], "pending");
     let b = api
-        .ok(
-            "getBuild",
-            Method::GET,
-            &format!("/v1/builds/{}", id(&build)),
-            None,
-            200,
-        )
+        .ok("getBuild", &format!("/v1/builds/{}", id(&build)), None, 200)
         .await;
     assert_eq!(b["imageRef"], "python:3.13-slim");
 
-    api.ok("deleteSnapshot", Method::DELETE, &s, None, 200).await;
-    let del = api.ok("deleteVm", Method::DELETE, &v(""), None, 200).await;
+    api.ok("deleteSnapshot", &s, None, 200).await;
+    let del = api.ok("deleteVm", &v(""), None, 200).await;
     assert_eq!(del, json!({"id": vid, "deleted": true}));
-    api.ok("getVm", Method::GET, &v(""), None, 404).await;
+    api.ok("getVm", &v(""), None, 404).await;
 
     let all: BTreeSet<String> = operations().iter().map(|o| o.id.clone()).collect();
     let seen = api.seen.lock().unwrap().clone();
@@ -384,7 +354,6 @@ async fn boot_delay_gives_202_provisioning_then_running() {
     let vm = api
         .ok(
             "launchVm",
-            Method::POST,
             "/v1/vms",
             Some(json!({"ttl": {"seconds": 10, "action": "delete"}})),
             202,
@@ -392,32 +361,23 @@ async fn boot_delay_gives_202_provisioning_then_running() {
         .await;
     assert_eq!(vm["status"], "provisioning");
     let path = format!("/v1/vms/{}", id(&vm));
-    let list = api
-        .ok("listVms", Method::GET, "/v1/vms?status=provisioning", None, 200)
-        .await;
+    let list = api.ok("listVms", "/v1/vms?status=provisioning", None, 200).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let none = api
-        .ok("listVms", Method::GET, "/v1/vms?status=hibernating", None, 200)
-        .await;
+    let none = api.ok("listVms", "/v1/vms?status=hibernating", None, 200).await;
     assert_eq!(none, json!([]));
     let (status, _) = api
-        .call(
-            "execVm",
-            Method::POST,
-            &format!("{path}/exec"),
-            Some(json!({"command": ["true"]})),
-        )
+        .call("execVm", &format!("{path}/exec"), Some(json!({"command": ["true"]})))
         .await;
     assert_eq!(status, 409, "no exec before the VM runs");
 
     server.advance(Duration::from_secs(30));
-    let vm2 = api.ok("getVm", Method::GET, &path, None, 200).await;
+    let vm2 = api.ok("getVm", &path, None, 200).await;
     assert_eq!(vm2["status"], "running");
     // The TTL only starts counting once the VM is running.
     server.advance(Duration::from_secs(9));
-    api.ok("getVm", Method::GET, &path, None, 200).await;
+    api.ok("getVm", &path, None, 200).await;
     server.advance(Duration::from_secs(2));
-    api.ok("getVm", Method::GET, &path, None, 404).await;
+    api.ok("getVm", &path, None, 404).await;
 }
 
 #[tokio::test]
@@ -426,46 +386,38 @@ async fn ttl_counts_only_while_running_and_pauses_on_expiry() {
     let api = Api::new(&server);
     let plain = api.launch(json!({})).await;
     let (status, _) = api
-        .call(
-            "refreshVmTtl",
-            Method::POST,
-            &format!("/v1/vms/{}/ttl/refresh", id(&plain)),
-            None,
-        )
+        .call("refreshVmTtl", &format!("/v1/vms/{}/ttl/refresh", id(&plain)), None)
         .await;
     assert_eq!(status, 409);
 
     let vm = api.launch(json!({"ttl": {"seconds": 100, "action": "pause"}})).await;
     let p = |s: &str| format!("/v1/vms/{}{s}", id(&vm));
     server.advance(Duration::from_secs(40));
-    let paused = api.ok("pauseVm", Method::POST, &p("/pause"), None, 200).await;
+    let paused = api.ok("pauseVm", &p("/pause"), None, 200).await;
     let remaining = paused["ttlRemainingMs"].as_i64().unwrap();
     assert!((59_000..=60_000).contains(&remaining), "{remaining}");
     // Idempotent, and the countdown is frozen while paused.
     server.advance(Duration::from_secs(1000));
-    let again = api.ok("pauseVm", Method::POST, &p("/pause"), None, 200).await;
+    let again = api.ok("pauseVm", &p("/pause"), None, 200).await;
     assert_eq!(again["ttlRemainingMs"], remaining);
-    let resumed = api.ok("resumeVm", Method::POST, &p("/resume"), None, 200).await;
+    let resumed = api.ok("resumeVm", &p("/resume"), None, 200).await;
     assert!(resumed["expiresAtMs"].is_i64() && resumed.get("ttlRemainingMs").is_none());
-    api.ok("resumeVm", Method::POST, &p("/resume"), None, 200).await;
+    api.ok("resumeVm", &p("/resume"), None, 200).await;
 
     server.advance(Duration::from_millis(remaining as u64 + 1));
-    let expired = api.ok("getVm", Method::GET, &p(""), None, 200).await;
+    let expired = api.ok("getVm", &p(""), None, 200).await;
     assert_eq!(expired["status"], "paused");
     assert_eq!(expired["ttlRemainingMs"], 100_000, "pause re-arms a full cycle");
 
     let bad = api
         .call(
             "updateVm",
-            Method::PATCH,
             &p(""),
             Some(json!({"ttl": {"seconds": 31_536_001, "action": "pause"}})),
         )
         .await;
     assert_eq!(bad.0, 400);
-    let cleared = api
-        .ok("updateVm", Method::PATCH, &p(""), Some(json!({"ttl": null})), 200)
-        .await;
+    let cleared = api.ok("updateVm", &p(""), Some(json!({"ttl": null})), 200).await;
     assert_eq!(cleared["ttl"], Value::Null);
     assert!(cleared.get("ttlRemainingMs").is_none());
 }
@@ -487,7 +439,7 @@ async fn input_rules_answer_400() {
             {"action": "allow", "kind": "fqdn", "value": "a.*.example.com", "protocol": "tcp", "ports": "443"}]}}}),
     ];
     for body in bad_launches {
-        let (status, v) = api.call("launchVm", Method::POST, "/v1/vms", Some(body.clone())).await;
+        let (status, v) = api.call("launchVm", "/v1/vms", Some(body.clone())).await;
         assert_eq!(status, 400, "{body} -> {v}");
     }
     let vm = api.launch(json!({"firewall": null})).await;
@@ -496,27 +448,23 @@ async fn input_rules_answer_400() {
         let (status, _) = api
             .call(
                 "registerService",
-                Method::POST,
                 &p("/services"),
                 Some(json!({"name": name, "port": port})),
             )
             .await;
         assert_eq!(status, 400, "{name}:{port}");
     }
-    let (status, _) = api
-        .call("execVm", Method::POST, &p("/exec"), Some(json!({"command": []})))
-        .await;
+    let (status, _) = api.call("execVm", &p("/exec"), Some(json!({"command": []}))).await;
     assert_eq!(status, 400);
     let (status, _) = api
         .call(
             "addSshKey",
-            Method::POST,
             &p("/ssh-keys"),
             Some(json!({"publicKey": format!("{ED25519}\nssh-rsa AAAA")})),
         )
         .await;
     assert_eq!(status, 400);
-    let (status, _) = api.call("getVm", Method::GET, "/v1/vms/not-a-uuid", None).await;
+    let (status, _) = api.call("getVm", "/v1/vms/not-a-uuid", None).await;
     assert_eq!(status, 404);
 }
 
@@ -531,7 +479,6 @@ async fn firewall_put_replaces_patch_merges_and_services_add_rules() {
         {"action": "allow", "kind": "fqdn", "value": "api.example.com", "protocol": "tcp", "ports": "443"}]});
     api.ok(
         "setVmFirewall",
-        Method::PUT,
         &p("/firewall"),
         Some(json!({"dns": dns, "egress": egress})),
         200,
@@ -540,7 +487,6 @@ async fn firewall_put_replaces_patch_merges_and_services_add_rules() {
     let patched = api
         .ok(
             "patchVmFirewall",
-            Method::PATCH,
             &p("/firewall"),
             Some(json!({"ingress": {"default": "allow", "rules": []}})),
             200,
@@ -551,7 +497,6 @@ async fn firewall_put_replaces_patch_merges_and_services_add_rules() {
     let replaced = api
         .ok(
             "setVmFirewall",
-            Method::PUT,
             &p("/firewall"),
             Some(json!({"ingress": {"default": "deny"}})),
             200,
@@ -566,7 +511,6 @@ async fn firewall_put_replaces_patch_merges_and_services_add_rules() {
     let (status, _) = api
         .call(
             "patchVmFirewall",
-            Method::PATCH,
             &p("/firewall"),
             Some(json!({"dns": {"mode": "allow", "domains": []}, "egress": egress})),
         )
@@ -575,34 +519,28 @@ async fn firewall_put_replaces_patch_merges_and_services_add_rules() {
 
     // Services: idempotent 201, conflicting 409, effective firewall = policy ∪ auto rules.
     let reg = json!({"name": "api", "port": 9000});
-    api.ok("registerService", Method::POST, &p("/services"), Some(reg.clone()), 201)
-        .await;
-    api.ok("registerService", Method::POST, &p("/services"), Some(reg), 201)
-        .await;
+    api.ok("registerService", &p("/services"), Some(reg.clone()), 201).await;
+    api.ok("registerService", &p("/services"), Some(reg), 201).await;
     let (status, _) = api
         .call(
             "registerService",
-            Method::POST,
             &p("/services"),
             Some(json!({"name": "api", "port": 9000, "h2c": true})),
         )
         .await;
     assert_eq!(status, 409);
-    let got = api.ok("getVm", Method::GET, &p(""), None, 200).await;
+    let got = api.ok("getVm", &p(""), None, 200).await;
     assert_eq!(got["firewall"]["ingress"]["rules"], json!([]));
     assert_eq!(
         got["effectiveFirewall"]["ingress"]["rules"],
         json!([{"action": "allow", "kind": "cidr", "value": "::/0", "protocol": "tcp", "ports": "9000",
                 "description": "auto: proxy service api"}])
     );
-    api.ok("deleteService", Method::DELETE, &p("/services/api"), None, 204)
-        .await;
-    api.ok("deleteService", Method::DELETE, &p("/services/api"), None, 204)
-        .await;
+    api.ok("deleteService", &p("/services/api"), None, 204).await;
+    api.ok("deleteService", &p("/services/api"), None, 204).await;
     for i in 0..16 {
         api.ok(
             "registerService",
-            Method::POST,
             &p("/services"),
             Some(json!({"name": format!("s{i}"), "port": 2000 + i})),
             201,
@@ -612,14 +550,13 @@ async fn firewall_put_replaces_patch_merges_and_services_add_rules() {
     let (status, _) = api
         .call(
             "registerService",
-            Method::POST,
             &p("/services"),
             Some(json!({"name": "one-more", "port": 3000})),
         )
         .await;
     assert_eq!(status, 429, "per-VM cap of 16");
     let names: Vec<String> = api
-        .ok("listServices", Method::GET, &p("/services"), None, 200)
+        .ok("listServices", &p("/services"), None, 200)
         .await
         .as_array()
         .unwrap()
@@ -638,13 +575,7 @@ async fn ssh_keys_are_fingerprinted_and_deleted_by_encoded_fingerprint() {
     let vm = api.launch(json!({})).await;
     let p = |s: &str| format!("/v1/vms/{}{s}", id(&vm));
     let key = api
-        .ok(
-            "addSshKey",
-            Method::POST,
-            &p("/ssh-keys"),
-            Some(json!({"publicKey": ED25519})),
-            201,
-        )
+        .ok("addSshKey", &p("/ssh-keys"), Some(json!({"publicKey": ED25519})), 201)
         .await;
     assert_eq!(
         key["publicKey"],
@@ -652,24 +583,17 @@ async fn ssh_keys_are_fingerprinted_and_deleted_by_encoded_fingerprint() {
         "comment stripped"
     );
     let (status, _) = api
-        .call(
-            "addSshKey",
-            Method::POST,
-            &p("/ssh-keys"),
-            Some(json!({"publicKey": ED25519})),
-        )
+        .call("addSshKey", &p("/ssh-keys"), Some(json!({"publicKey": ED25519})))
         .await;
     assert_eq!(status, 409);
     // `+` stays literal, `/` travels as %2F.
-    let wrong = api
-        .call("deleteSshKey", Method::DELETE, &p("/ssh-keys/SHA256:nope"), None)
-        .await;
+    let wrong = api.call("deleteSshKey", &p("/ssh-keys/SHA256:nope"), None).await;
     assert_eq!(wrong.0, 404);
     let path = p(&format!("/ssh-keys/{}", ED25519_FP.replace('/', "%2F")));
-    let del = api.ok("deleteSshKey", Method::DELETE, &path, None, 200).await;
+    let del = api.ok("deleteSshKey", &path, None, 200).await;
     assert_eq!(del, json!({"id": ED25519_FP, "deleted": true}));
     assert_eq!(
-        api.ok("listSshKeys", Method::GET, &p("/ssh-keys"), None, 200).await,
+        api.ok("listSshKeys", &p("/ssh-keys"), None, 200).await,
         json!({"keys": []})
     );
 }
@@ -685,30 +609,22 @@ async fn snapshot_restore_carries_services_env_and_firewall() {
     let p = |s: &str| format!("/v1/vms/{}{s}", id(&vm));
     api.ok(
         "registerService",
-        Method::POST,
         &p("/services"),
         Some(json!({"name": "web", "port": 8080, "h2c": true})),
         201,
     )
     .await;
-    api.ok("pauseVm", Method::POST, &p("/pause"), None, 200).await;
+    api.ok("pauseVm", &p("/pause"), None, 200).await;
     let snap = api
         .ok(
             "createSnapshot",
-            Method::POST,
             "/v1/snapshots",
             Some(json!({"vmId": id(&vm), "name": "s"})),
             201,
         )
         .await;
     let again = api
-        .ok(
-            "createSnapshot",
-            Method::POST,
-            "/v1/snapshots",
-            Some(json!({"vmId": id(&vm)})),
-            201,
-        )
+        .ok("createSnapshot", "/v1/snapshots", Some(json!({"vmId": id(&vm)})), 201)
         .await;
     assert_eq!(again["id"], snap["id"], "same pause cycle, same snapshot");
     assert_eq!(snap["services"], json!([{"name": "web", "port": 8080, "h2c": true}]));
@@ -723,7 +639,6 @@ async fn snapshot_restore_carries_services_env_and_firewall() {
     let svcs = api
         .ok(
             "listServices",
-            Method::GET,
             &format!("/v1/vms/{}/services", id(&restored)),
             None,
             200,
@@ -733,7 +648,6 @@ async fn snapshot_restore_carries_services_env_and_firewall() {
     let (status, _) = api
         .call(
             "launchVm",
-            Method::POST,
             "/v1/vms",
             Some(json!({"snapshotId": "00000000-0000-0000-0000-000000000000"})),
         )
@@ -749,14 +663,11 @@ async fn builds_progress_to_completed_with_a_snapshot() {
         .await
         .unwrap();
     let api = Api::new(&server);
-    let (status, _) = api
-        .call("createBuild", Method::POST, "/v1/builds", Some(json!({"name": "x"})))
-        .await;
+    let (status, _) = api.call("createBuild", "/v1/builds", Some(json!({"name": "x"}))).await;
     assert_eq!(status, 400, "imageRef or dockerfileContent required");
     let b = api
         .ok(
             "createBuild",
-            Method::POST,
             "/v1/builds",
             Some(json!({"name": "img", "dockerfileContent": "FROM alpine:3\nRUN true"})),
             202,
@@ -768,17 +679,16 @@ async fn builds_progress_to_completed_with_a_snapshot() {
     );
     let path = format!("/v1/builds/{}", id(&b));
     server.advance(Duration::from_secs(30));
-    let running = api.ok("getBuild", Method::GET, &path, None, 200).await;
+    let running = api.ok("getBuild", &path, None, 200).await;
     assert_eq!(running["status"], "running");
     assert!(running["progress"].is_string());
     server.advance(Duration::from_secs(30));
-    let done = api.ok("getBuild", Method::GET, &path, None, 200).await;
+    let done = api.ok("getBuild", &path, None, 200).await;
     assert_eq!(done["status"], "completed");
     assert!(done.get("progress").is_none());
     let snap = api
         .ok(
             "getSnapshot",
-            Method::GET,
             &format!("/v1/snapshots/{}", done["snapshotId"].as_str().unwrap()),
             None,
             200,
@@ -789,16 +699,13 @@ async fn builds_progress_to_completed_with_a_snapshot() {
     let bad = api
         .ok(
             "createBuild",
-            Method::POST,
             "/v1/builds",
             Some(json!({"imageRef": "a", "contextDownloadUrl": "http://example.com/x"})),
             202,
         )
         .await;
     server.advance(Duration::from_secs(60));
-    let failed = api
-        .ok("getBuild", Method::GET, &format!("/v1/builds/{}", id(&bad)), None, 200)
-        .await;
+    let failed = api.ok("getBuild", &format!("/v1/builds/{}", id(&bad)), None, 200).await;
     assert_eq!(failed["status"], "failed");
     assert!(failed["error"].is_string());
 }
@@ -815,43 +722,26 @@ async fn quotas_follow_live_vms_and_resume_can_hit_them() {
     let api = Api::new(&server);
     let a = api.launch(json!({"machineType": "c2m4"})).await;
     let (status, body) = api
-        .call(
-            "launchVm",
-            Method::POST,
-            "/v1/vms",
-            Some(json!({"machineType": "c1m2"})),
-        )
+        .call("launchVm", "/v1/vms", Some(json!({"machineType": "c1m2"})))
         .await;
     assert_eq!(status, 429, "{body}");
-    api.ok("pauseVm", Method::POST, &format!("/v1/vms/{}/pause", id(&a)), None, 200)
-        .await;
-    let q = api.ok("getOrgQuotas", Method::GET, "/v1/org/quotas", None, 200).await;
+    api.ok("pauseVm", &format!("/v1/vms/{}/pause", id(&a)), None, 200).await;
+    let q = api.ok("getOrgQuotas", "/v1/org/quotas", None, 200).await;
     assert_eq!(q["usage"]["vcpu"], 0, "paused VMs free their quota");
     assert_eq!(
         q["limits"],
         json!({"vcpu": 2, "memoryMiB": 8192, "diskGiB": 100, "snapshotCount": 1})
     );
     api.launch(json!({"machineType": "c1m2"})).await;
-    let (status, body) = api
-        .call("resumeVm", Method::POST, &format!("/v1/vms/{}/resume", id(&a)), None)
-        .await;
+    let (status, body) = api.call("resumeVm", &format!("/v1/vms/{}/resume", id(&a)), None).await;
     assert_eq!(status, 429);
     assert_eq!(body["dimension"], "vcpu");
-    api.ok(
-        "createSnapshot",
-        Method::POST,
-        "/v1/snapshots",
-        Some(json!({"vmId": id(&a)})),
-        201,
-    )
-    .await;
-    let running = api
-        .ok("listVms", Method::GET, "/v1/vms?status=running", None, 200)
+    api.ok("createSnapshot", "/v1/snapshots", Some(json!({"vmId": id(&a)})), 201)
         .await;
+    let running = api.ok("listVms", "/v1/vms?status=running", None, 200).await;
     let (status, _) = api
         .call(
             "createSnapshot",
-            Method::POST,
             "/v1/snapshots",
             Some(json!({"vmId": id(&running[0])})),
         )
@@ -867,7 +757,6 @@ async fn presigned_storage_checks_signatures_keys_and_size() {
     let pre = api
         .ok(
             "presignFile",
-            Method::POST,
             &format!("/v1/vms/{}/files/presign", id(&vm)),
             Some(json!({"path": "/x"})),
             200,
@@ -940,7 +829,6 @@ async fn presigned_storage_checks_signatures_keys_and_size() {
     let (status, _) = api
         .call(
             "fetchFileToVm",
-            Method::POST,
             &format!("/v1/vms/{}/files/fetch", id(&vm)),
             Some(json!({"url": "https://example.com/x", "path": "x"})),
         )
@@ -1051,7 +939,6 @@ async fn json_exec_caps_output_at_4_mib_with_flags() {
     let timed = api
         .ok(
             "execVm",
-            Method::POST,
             &format!("/v1/vms/{vid}/exec"),
             Some(json!({"command": ["sleep", "30"], "timeoutSec": 1})),
             200,
@@ -1084,7 +971,7 @@ async fn faults_are_injected_per_operation() {
         assert_eq!(resp.headers()["retry-after"], "1");
         validate_response("getVm", 503, &resp.json().await.unwrap()).unwrap();
     }
-    api.ok("getVm", Method::GET, &path, None, 200).await;
+    api.ok("getVm", &path, None, 200).await;
     assert_eq!(server.faults().pending("getVm"), 0);
 
     server.faults().push("listVms", Fault::drop_connection());
@@ -1095,12 +982,12 @@ async fn faults_are_injected_per_operation() {
         .send()
         .await;
     assert!(err.is_err(), "connection dropped without a response");
-    api.ok("listVms", Method::GET, "/v1/vms", None, 200).await;
+    api.ok("listVms", "/v1/vms", None, 200).await;
 
     server
         .faults()
         .push("getHealth", Fault::delay(Duration::from_millis(50)));
-    api.ok("getHealth", Method::GET, "/healthz", None, 200).await;
+    api.ok("getHealth", "/healthz", None, 200).await;
     assert_eq!(server.faults().pending("getHealth"), 0);
 
     server.faults().push("execVm", Fault::truncate_stream());
@@ -1113,7 +1000,6 @@ async fn faults_are_injected_per_operation() {
     let pre = api
         .ok(
             "presignFile",
-            Method::POST,
             &format!("{path}/files/presign"),
             Some(json!({"path": "/x"})),
             200,

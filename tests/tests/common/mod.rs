@@ -17,6 +17,7 @@ use std::future::Future;
 
 use fastvm::{ApiErrorKind, ClientBuilder, Error, FastvmClient};
 use fastvm_tests::schema;
+use fastvm_tests::schema::path_fits_template;
 use serde_json::{Value, json};
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, Times};
@@ -186,21 +187,6 @@ pub fn json_response(status: u16, body: &Value) -> ResponseTemplate {
 pub fn valid_fixture(op: &str, status: u16, body: &Value) {
     schema::validate_response(op, status, body)
         .unwrap_or_else(|e| panic!("fixture for {op} {status} does not match openapi.json: {e}\n{body:#}"));
-}
-
-/// True when `raw_path` has the shape of the spec template (same literal segments, non-empty
-/// parameter segments).
-pub fn path_fits_template(template: &str, raw_path: &str) -> bool {
-    let t: Vec<&str> = template.split('/').collect();
-    let p: Vec<&str> = raw_path.split('/').collect();
-    t.len() == p.len()
-        && t.iter().zip(&p).all(|(t, p)| {
-            if t.starts_with('{') && t.ends_with('}') {
-                !p.is_empty()
-            } else {
-                t == p
-            }
-        })
 }
 
 /// The `Accept` the SDK must send for `op`: JSON when a success response has a JSON body, else
