@@ -12,15 +12,11 @@ use fastvm::{ApiErrorKind, Error, RequestOptions, launch};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let target = support::connect().await?;
-    let mut created = support::Created::default();
-    let result = example(&target.client, &mut created).await;
-    created.cleanup(&target.client).await;
-    result
+    support::run(example).await
 }
 
-/// The example itself; what it launches is recorded in `created`, deleted by `main` even when a
-/// step fails.
+/// The example itself; what it launches is recorded in `created`, deleted by `support::run`
+/// even when a step fails.
 async fn example(
     client: &fastvm::FastvmClient,
     created: &mut support::Created,

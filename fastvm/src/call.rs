@@ -58,17 +58,23 @@ where
     }
 }
 
+impl<F, T, O> Call<F, T, O> {
+    fn new(operation: &'static str, generated: F, ok: fn(ResponseValue<T>) -> O) -> Self {
+        Call {
+            generated,
+            error: None,
+            operation,
+            ok,
+        }
+    }
+}
+
 /// Awaits a generated call and returns its body.
 pub(crate) fn call<F, T>(operation: &'static str, generated: F) -> Call<F, T, T>
 where
     F: Future<Output = Generated<T>>,
 {
-    Call {
-        generated,
-        error: None,
-        operation,
-        ok: ResponseValue::into_inner,
-    }
+    Call::new(operation, generated, ResponseValue::into_inner)
 }
 
 /// Awaits a generated call and returns its status with its body (launch's 201 or 202).
@@ -76,12 +82,7 @@ pub(crate) fn call_with_status<F, T>(operation: &'static str, generated: F) -> C
 where
     F: Future<Output = Generated<T>>,
 {
-    Call {
-        generated,
-        error: None,
-        operation,
-        ok: |value| (value.status(), value.into_inner()),
-    }
+    Call::new(operation, generated, |value| (value.status(), value.into_inner()))
 }
 
 /// Maps an error of a generated call.

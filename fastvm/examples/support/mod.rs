@@ -50,6 +50,18 @@ pub async fn connect() -> Result<Target, Box<dyn std::error::Error>> {
     })
 }
 
+/// Runs `example` against [`connect`]'s target, then deletes what it recorded in [`Created`],
+/// whether it succeeded or not.
+pub async fn run(
+    example: impl for<'a> AsyncFnOnce(&'a FastvmClient, &'a mut Created) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let target = connect().await?;
+    let mut created = Created::default();
+    let result = example(&target.client, &mut created).await;
+    created.cleanup(&target.client).await;
+    result
+}
+
 /// What an example created, deleted at the end whatever happened: on the real API, a VM left
 /// behind by a failed step keeps running.
 #[derive(Default)]
