@@ -197,7 +197,7 @@ impl FakeServerBuilder {
 
 /// A running fake fastvm server. Dropping it stops the server.
 ///
-/// Its `Debug` output shows neither the API key nor the URL-signing secret (see [`Shared`]).
+/// Its `Debug` output shows neither the API key nor the URL-signing secret.
 #[derive(Debug)]
 pub struct FakeServer {
     shared: Arc<Shared>,
