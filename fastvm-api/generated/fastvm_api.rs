@@ -26,14 +26,21 @@ pub mod types {
     ///Build state snapshot. Returned by POST /v1/builds (initial pending state) and GET /v1/builds/{id} (current state on each poll).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct BuildResponse {
-        #[serde(rename = "createdAt")]
-        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///Set when status is failed. Diagnostic from the worker (truncated to ~4 KiB).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::std::string::String>,
         ///Build ID (UUID). Use this to poll status.
         pub id: ::std::string::String,
-        #[serde(rename = "imageRef")]
+        #[serde(
+            rename = "imageRef",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub image_ref: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
@@ -46,18 +53,47 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub snapshot_id: ::std::option::Option<::std::string::String>,
-        ///Current state. Known values: pending (accepted, not yet started), running (worker is executing), completed (snapshot is ready), failed (build did not produce a snapshot). Additional values may be introduced in future server versions; clients should treat unknown values as "in progress" rather than as hard errors.
-        pub status: ::std::string::String,
+        pub status: BuildStatus,
     }
     impl BuildResponse {
         pub fn builder() -> builder::BuildResponse {
             Default::default()
         }
     }
+    ///Current state. Known values: pending (accepted, not yet started), running (worker is executing), completed (snapshot is ready), failed (build did not produce a snapshot). Additional values may be introduced in future server versions; clients should treat unknown values as "in progress" rather than as hard errors.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum BuildStatus {
+        #[serde(rename = "pending")]
+        Pending,
+        #[serde(rename = "running")]
+        Running,
+        #[serde(rename = "completed")]
+        Completed,
+        #[serde(rename = "failed")]
+        Failed,
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
+    }
     ///A short-lived console session token.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ConsoleTokenResponse {
-        #[serde(rename = "expiresInSec")]
+        #[serde(
+            rename = "expiresInSec",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub expires_in_sec: i64,
         pub token: ::std::string::String,
         ///Relative WebSocket path; combine with your API host as wss://<host><websocketPath>?session=<token>.
@@ -167,9 +203,11 @@ pub mod types {
         }
     }
     ///Result of a delete operation.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct DeleteResponse {
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub deleted: bool,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub id: ::std::string::String,
     }
     impl DeleteResponse {
@@ -244,7 +282,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -257,42 +294,10 @@ pub mod types {
         Allow,
         #[serde(rename = "deny")]
         Deny,
-    }
-    impl ::std::fmt::Display for DnsMode {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Allow => f.write_str("allow"),
-                Self::Deny => f.write_str("deny"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for DnsMode {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "allow" => Ok(Self::Allow),
-                "deny" => Ok(Self::Deny),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for DnsMode {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for DnsMode {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
     ///DNS-layer filtering, independent of egress L4 rules. The resolver applies the DNS gate BEFORE L4 enforcement; a domain blocked here returns NXDOMAIN regardless of what egress.rules says about its IPs. All fields are optional — the server defaults mode to deny when missing, domains to [], and blockBypass to false.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -303,7 +308,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub block_bypass: ::std::option::Option<bool>,
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub domains: ::std::vec::Vec<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub mode: ::std::option::Option<DnsMode>,
@@ -317,7 +322,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct EgressPolicy {
         pub default: PolicyAction,
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub rules: ::std::vec::Vec<EgressRule>,
     }
     impl EgressPolicy {
@@ -333,10 +338,12 @@ pub mod types {
         pub description: ::std::option::Option<::std::string::String>,
         pub kind: EgressRuleKind,
         ///Single port (443), inclusive range (8080-8090), or any. When protocol is any, ports MUST be any.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub ports: ::std::string::String,
         ///Transport protocol the rule matches.
         pub protocol: EgressRuleProtocol,
         ///For kind: cidr, an IPv4 or IPv6 CIDR. For kind: fqdn, a domain name with optional leading *. wildcard. Must be reachable through the dns gate — a fqdn value blocked by dns.mode/dns.domains is rejected at PUT time as a dead rule.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub value: ::std::string::String,
     }
     impl EgressRule {
@@ -349,7 +356,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -362,49 +368,16 @@ pub mod types {
         Cidr,
         #[serde(rename = "fqdn")]
         Fqdn,
-    }
-    impl ::std::fmt::Display for EgressRuleKind {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Cidr => f.write_str("cidr"),
-                Self::Fqdn => f.write_str("fqdn"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for EgressRuleKind {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "cidr" => Ok(Self::Cidr),
-                "fqdn" => Ok(Self::Fqdn),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for EgressRuleKind {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for EgressRuleKind {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
     ///Transport protocol the rule matches.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -419,44 +392,10 @@ pub mod types {
         Udp,
         #[serde(rename = "any")]
         Any,
-    }
-    impl ::std::fmt::Display for EgressRuleProtocol {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Tcp => f.write_str("tcp"),
-                Self::Udp => f.write_str("udp"),
-                Self::Any => f.write_str("any"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for EgressRuleProtocol {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "tcp" => Ok(Self::Tcp),
-                "udp" => Ok(Self::Udp),
-                "any" => Ok(Self::Any),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for EgressRuleProtocol {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for EgressRuleProtocol {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
     ///Environment variable string→string map injected into the VM at boot. Keys must be 1–256 bytes and match shell-variable name ([A-Za-z_][A-Za-z0-9_]*); values may not contain newline, carriage return, or null bytes. Total JSON encoding ≤65536 bytes.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -535,7 +474,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -550,44 +488,10 @@ pub mod types {
         E,
         #[serde(rename = "x")]
         X,
-    }
-    impl ::std::fmt::Display for ExecEventT {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::O => f.write_str("o"),
-                Self::E => f.write_str("e"),
-                Self::X => f.write_str("x"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for ExecEventT {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "o" => Ok(Self::O),
-                "e" => Ok(Self::E),
-                "x" => Ok(Self::X),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ExecEventT {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ExecEventT {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
     ///Body of POST /v1/vms/{id}/exec.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -610,21 +514,43 @@ pub mod types {
         }
     }
     ///Buffered response shape for POST /v1/vms/{id}/exec under Accept: application/json. The server collects the streamed events and returns this aggregate once the command exits. Per-stream output is capped at 4 MiB; overflow bytes are dropped and signalled via stdoutTruncated / stderrTruncated. Streaming clients (Accept: application/x-ndjson) receive every byte without a cap.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ExecVmResponse {
-        #[serde(rename = "durationMs")]
+        #[serde(
+            rename = "durationMs",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub duration_ms: i64,
-        #[serde(rename = "exitCode")]
+        #[serde(
+            rename = "exitCode",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub exit_code: i64,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub stderr: ::std::string::String,
         ///True if the collector dropped stderr bytes past the 4 MiB cap.
-        #[serde(rename = "stderrTruncated")]
+        #[serde(
+            rename = "stderrTruncated",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub stderr_truncated: bool,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub stdout: ::std::string::String,
         ///True if the collector dropped stdout bytes past the 4 MiB cap.
-        #[serde(rename = "stdoutTruncated")]
+        #[serde(
+            rename = "stdoutTruncated",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub stdout_truncated: bool,
-        #[serde(rename = "timedOut")]
+        #[serde(
+            rename = "timedOut",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub timed_out: bool,
     }
     impl ExecVmResponse {
@@ -669,10 +595,18 @@ pub mod types {
         #[serde(rename = "downloadUrl")]
         pub download_url: ::std::string::String,
         ///Lifetime of both URLs in seconds.
-        #[serde(rename = "expiresInSec")]
+        #[serde(
+            rename = "expiresInSec",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub expires_in_sec: i64,
         ///Upper bound on upload size (equals the VM's disk size in bytes).
-        #[serde(rename = "maxUploadBytes")]
+        #[serde(
+            rename = "maxUploadBytes",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub max_upload_bytes: i64,
         ///Presigned PUT URL for the staging object. Accepts Content-Type: application/octet-stream. Used by the client on upload, or by the VM (via an exec'd curl -T -) on download.
         #[serde(rename = "uploadUrl")]
@@ -713,7 +647,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct IngressPolicy {
         pub default: PolicyAction,
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub rules: ::std::vec::Vec<IngressRule>,
     }
     impl IngressPolicy {
@@ -729,10 +663,12 @@ pub mod types {
         pub description: ::std::option::Option<::std::string::String>,
         pub kind: IngressRuleKind,
         ///Single port (443), inclusive range (8080-8090), or any. When protocol is any, ports MUST be any.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub ports: ::std::string::String,
         ///Transport protocol the rule matches.
         pub protocol: IngressRuleProtocol,
         ///CIDR (e.g. ::/0, 10.0.0.0/8). IPv4 and IPv6 CIDRs are both accepted in the schema; L3 enforcement coverage per family is a worker-side concern.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub value: ::std::string::String,
     }
     impl IngressRule {
@@ -745,7 +681,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -756,47 +691,16 @@ pub mod types {
     pub enum IngressRuleKind {
         #[serde(rename = "cidr")]
         Cidr,
-    }
-    impl ::std::fmt::Display for IngressRuleKind {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Cidr => f.write_str("cidr"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for IngressRuleKind {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "cidr" => Ok(Self::Cidr),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for IngressRuleKind {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for IngressRuleKind {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
     ///Transport protocol the rule matches.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -811,44 +715,10 @@ pub mod types {
         Udp,
         #[serde(rename = "any")]
         Any,
-    }
-    impl ::std::fmt::Display for IngressRuleProtocol {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Tcp => f.write_str("tcp"),
-                Self::Udp => f.write_str("udp"),
-                Self::Any => f.write_str("any"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for IngressRuleProtocol {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "tcp" => Ok(Self::Tcp),
-                "udp" => Ok(Self::Udp),
-                "any" => Ok(Self::Any),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for IngressRuleProtocol {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for IngressRuleProtocol {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
     ///Machine size identifier (e.g. c1m2, c2m4). Controls CPU and memory allocation. Must be supplied on launch unless restoring from a snapshot.
     #[derive(
@@ -932,9 +802,15 @@ pub mod types {
     ///The org's quota limits and current usage.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct OrgQuotaUsage {
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub limits: OrgQuotaValues,
-        #[serde(rename = "orgId")]
+        #[serde(
+            rename = "orgId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub org_id: ::std::string::String,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub usage: OrgQuotaValues,
     }
     impl OrgQuotaUsage {
@@ -943,14 +819,27 @@ pub mod types {
         }
     }
     ///One set of org quota values.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct OrgQuotaValues {
-        #[serde(rename = "diskGiB")]
+        #[serde(
+            rename = "diskGiB",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub disk_gi_b: i64,
-        #[serde(rename = "memoryMiB")]
+        #[serde(
+            rename = "memoryMiB",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub memory_mi_b: i64,
-        #[serde(rename = "snapshotCount")]
+        #[serde(
+            rename = "snapshotCount",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub snapshot_count: i64,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub vcpu: i64,
     }
     impl OrgQuotaValues {
@@ -963,7 +852,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -976,42 +864,10 @@ pub mod types {
         Allow,
         #[serde(rename = "deny")]
         Deny,
-    }
-    impl ::std::fmt::Display for PolicyAction {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Allow => f.write_str("allow"),
-                Self::Deny => f.write_str("deny"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for PolicyAction {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "allow" => Ok(Self::Allow),
-                "deny" => Ok(Self::Deny),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for PolicyAction {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for PolicyAction {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
     ///Error body of a 429 from POST /v1/vms/{id}/resume: re-acquiring the VM's resources would exceed an org quota.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -1031,7 +887,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -1048,46 +903,10 @@ pub mod types {
         DiskGib,
         #[serde(rename = "snapshot_count")]
         SnapshotCount,
-    }
-    impl ::std::fmt::Display for QuotaExceededDimension {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Vcpu => f.write_str("vcpu"),
-                Self::MemoryMib => f.write_str("memory_mib"),
-                Self::DiskGib => f.write_str("disk_gib"),
-                Self::SnapshotCount => f.write_str("snapshot_count"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for QuotaExceededDimension {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "vcpu" => Ok(Self::Vcpu),
-                "memory_mib" => Ok(Self::MemoryMib),
-                "disk_gib" => Ok(Self::DiskGib),
-                "snapshot_count" => Ok(Self::SnapshotCount),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for QuotaExceededDimension {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for QuotaExceededDimension {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
     ///Per-VM service quota exceeded.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -1107,7 +926,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -1118,40 +936,10 @@ pub mod types {
     pub enum QuotaExceededErrorError {
         #[serde(rename = "vm_service_quota_exceeded")]
         VmServiceQuotaExceeded,
-    }
-    impl ::std::fmt::Display for QuotaExceededErrorError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::VmServiceQuotaExceeded => f.write_str("vm_service_quota_exceeded"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for QuotaExceededErrorError {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "vm_service_quota_exceeded" => Ok(Self::VmServiceQuotaExceeded),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for QuotaExceededErrorError {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for QuotaExceededErrorError {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
     ///Body of POST /v1/vms/{id}/services.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -1232,13 +1020,16 @@ pub mod types {
         }
     }
     ///A service registration exposed via the public HTTP proxy.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct Service {
         ///When true, the proxy speaks HTTP/2 cleartext (h2c) to the backend. Required for gRPC and h2c-only apps. When false (default), the proxy uses HTTP/1.1 — covers HTTP/1.1 apps, Server-Sent Events, and WebSocket pass-through.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub h2c: bool,
         ///Service name (1–29 chars). Embedded in the public URL as <name>--<vmIdHexNoHyphens>.proxy.<stack-domain>.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub name: ::std::string::String,
         ///TCP port the service listens on inside the VM. Privileged ports (<1024) are rejected.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub port: i64,
     }
     impl Service {
@@ -1249,8 +1040,11 @@ pub mod types {
     ///A snapshot of a VM.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Snapshot {
-        #[serde(rename = "createdAt")]
-        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(
             rename = "envVars",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -1262,15 +1056,24 @@ pub mod types {
         pub id: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub metadata: ::std::option::Option<Metadata>,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub name: ::std::string::String,
-        #[serde(rename = "orgId")]
+        #[serde(
+            rename = "orgId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub org_id: ::std::string::String,
         ///Captured service registrations from the source VM at snapshot time.
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub services: ::std::vec::Vec<SnapshotService>,
         pub status: SnapshotStatus,
         ///ID of the source VM.
-        #[serde(rename = "vmId")]
+        #[serde(
+            rename = "vmId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub vm_id: ::std::string::String,
     }
     impl Snapshot {
@@ -1279,19 +1082,23 @@ pub mod types {
         }
     }
     ///Non-fatal problems of a snapshot restore. Absent on cold boots and warning-free restores.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct SnapshotRestoreWarnings {
         ///Operator diagnostic.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub reason: ::std::option::Option<::std::string::String>,
         ///Always true when the object is present: the snapshot's service registrations could not be replayed (bulk registration is all or none).
-        #[serde(rename = "servicesRegistrationFailed")]
+        #[serde(
+            rename = "servicesRegistrationFailed",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub services_registration_failed: bool,
         ///Services that did not land; re-register them via POST /v1/vms/{id}/services.
         #[serde(
             rename = "unregisteredServices",
             default,
-            skip_serializing_if = "::std::vec::Vec::is_empty"
+            deserialize_with = "crate::decode::null_as_default"
         )]
         pub unregistered_services: ::std::vec::Vec<SnapshotService>,
     }
@@ -1301,11 +1108,13 @@ pub mod types {
         }
     }
     ///Captured (name, port, h2c) tuple for a single service registration on a snapshotted VM. Carried across snapshot/restore by POST /v1/vms (snapshot-restore branch) so the new VM gets the same service registrations the source VM had at snapshot time.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct SnapshotService {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub h2c: ::std::option::Option<bool>,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub name: ::std::string::String,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub port: i64,
     }
     impl SnapshotService {
@@ -1325,47 +1134,38 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
-    #[serde(transparent)]
-    pub struct SnapshotStatus(pub ::std::string::String);
-    impl ::std::ops::Deref for SnapshotStatus {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<SnapshotStatus> for ::std::string::String {
-        fn from(value: SnapshotStatus) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for SnapshotStatus {
-        fn from(value: ::std::string::String) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::fmt::Display for SnapshotStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    impl ::std::str::FromStr for SnapshotStatus {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.to_string()))
-        }
+    pub enum SnapshotStatus {
+        #[serde(rename = "creating")]
+        Creating,
+        #[serde(rename = "ready")]
+        Ready,
+        #[serde(rename = "error")]
+        Error,
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
     ///An authorized SSH public key of a VM.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct SshKey {
-        #[serde(rename = "createdAt")]
-        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///OpenSSH SHA256 fingerprint, e.g. SHA256:abc.... This is the identifier — matches what ssh-keygen -lf prints and what your ssh client shows on first connect; pass it back as the {fingerprint} path segment to deleteSshKey.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub fingerprint: ::std::string::String,
         ///Optional human label.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         ///OpenSSH-format public key, of the form <type> <base64-blob> — the optional comment is stripped server-side. Supported types: ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp{256,384,521}, plus FIDO2 hardware-backed variants (sk-...@openssh.com).
-        #[serde(rename = "publicKey")]
+        #[serde(
+            rename = "publicKey",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub public_key: ::std::string::String,
     }
     impl SshKey {
@@ -1374,8 +1174,9 @@ pub mod types {
         }
     }
     ///The authorized SSH keys of a VM.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct SshKeyListResponse {
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub keys: ::std::vec::Vec<SshKey>,
     }
     impl SshKeyListResponse {
@@ -1401,7 +1202,6 @@ pub mod types {
         ::serde::Deserialize,
         ::serde::Serialize,
         Clone,
-        Copy,
         Debug,
         Eq,
         Hash,
@@ -1414,42 +1214,10 @@ pub mod types {
         Pause,
         #[serde(rename = "delete")]
         Delete,
-    }
-    impl ::std::fmt::Display for TtlAction {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Pause => f.write_str("pause"),
-                Self::Delete => f.write_str("delete"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for TtlAction {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "pause" => Ok(Self::Pause),
-                "delete" => Ok(Self::Delete),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TtlAction {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for TtlAction {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
     ///Body of PUT /v1/vms/{id}/services/{serviceName}.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -1559,15 +1327,23 @@ pub mod types {
     ///A virtual machine.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Vm {
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub cpu: i64,
-        #[serde(rename = "createdAt")]
-        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(
             rename = "deletedAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        #[serde(rename = "diskGiB")]
+        #[serde(
+            rename = "diskGiB",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub disk_gi_b: i64,
         ///Read-only composed view: firewall (the user policy) unioned with per-service auto-rules from this VM's registered services. Each auto-rule has source CIDR ::/0 and a description of the form auto: proxy service <name>. The same policy is what the worker firewall actually enforces. Set firewall to mutate; this field is computed per-response from firewall and the current service registry, never persisted.
         #[serde(
@@ -1595,12 +1371,21 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub machine_name: ::std::option::Option<::std::string::String>,
-        #[serde(rename = "memoryMiB")]
+        #[serde(
+            rename = "memoryMiB",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub memory_mi_b: i64,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub metadata: ::std::option::Option<Metadata>,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub name: ::std::string::String,
-        #[serde(rename = "orgId")]
+        #[serde(
+            rename = "orgId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub org_id: ::std::string::String,
         ///When the VM became paused; null otherwise.
         #[serde(
@@ -1638,15 +1423,23 @@ pub mod types {
     ///201 body of POST /v1/vms: the running VM, plus snapshotRestoreWarnings when a snapshot restore only partly succeeded.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct VmCreateResponse {
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub cpu: i64,
-        #[serde(rename = "createdAt")]
-        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(
             rename = "deletedAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        #[serde(rename = "diskGiB")]
+        #[serde(
+            rename = "diskGiB",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub disk_gi_b: i64,
         ///Read-only composed view: firewall (the user policy) unioned with per-service auto-rules from this VM's registered services. Each auto-rule has source CIDR ::/0 and a description of the form auto: proxy service <name>. The same policy is what the worker firewall actually enforces. Set firewall to mutate; this field is computed per-response from firewall and the current service registry, never persisted.
         #[serde(
@@ -1674,12 +1467,21 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub machine_name: ::std::option::Option<::std::string::String>,
-        #[serde(rename = "memoryMiB")]
+        #[serde(
+            rename = "memoryMiB",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub memory_mi_b: i64,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub metadata: ::std::option::Option<Metadata>,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub name: ::std::string::String,
-        #[serde(rename = "orgId")]
+        #[serde(
+            rename = "orgId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub org_id: ::std::string::String,
         ///When the VM became paused; null otherwise.
         #[serde(
@@ -1731,34 +1533,27 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
-    #[serde(transparent)]
-    pub struct VmStatus(pub ::std::string::String);
-    impl ::std::ops::Deref for VmStatus {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<VmStatus> for ::std::string::String {
-        fn from(value: VmStatus) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for VmStatus {
-        fn from(value: ::std::string::String) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::fmt::Display for VmStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    impl ::std::str::FromStr for VmStatus {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.to_string()))
-        }
+    pub enum VmStatus {
+        #[serde(rename = "provisioning")]
+        Provisioning,
+        #[serde(rename = "running")]
+        Running,
+        #[serde(rename = "stopped")]
+        Stopped,
+        #[serde(rename = "pausing")]
+        Pausing,
+        #[serde(rename = "paused")]
+        Paused,
+        #[serde(rename = "resuming")]
+        Resuming,
+        #[serde(rename = "deleting")]
+        Deleting,
+        #[serde(rename = "error")]
+        Error,
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
     }
     /// Types for composing complex structures.
     pub mod builder {
@@ -1829,7 +1624,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct BuildResponse {
             created_at: ::std::result::Result<
-                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
             error: ::std::result::Result<
@@ -1853,15 +1648,15 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<super::BuildStatus, ::std::string::String>,
         }
         impl ::std::default::Default for BuildResponse {
             fn default() -> Self {
                 Self {
-                    created_at: Err("no value supplied for created_at".to_string()),
+                    created_at: Ok(Default::default()),
                     error: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
-                    image_ref: Err("no value supplied for image_ref".to_string()),
+                    image_ref: Ok(Default::default()),
                     name: Ok(Default::default()),
                     progress: Ok(Default::default()),
                     snapshot_id: Ok(Default::default()),
@@ -1872,7 +1667,9 @@ pub mod types {
         impl BuildResponse {
             pub fn created_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.created_at = value
@@ -1954,7 +1751,7 @@ pub mod types {
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::BuildStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -2008,9 +1805,7 @@ pub mod types {
         impl ::std::default::Default for ConsoleTokenResponse {
             fn default() -> Self {
                 Self {
-                    expires_in_sec: Err(
-                        "no value supplied for expires_in_sec".to_string(),
-                    ),
+                    expires_in_sec: Ok(Default::default()),
                     token: Err("no value supplied for token".to_string()),
                     websocket_path: Err(
                         "no value supplied for websocket_path".to_string(),
@@ -2475,8 +2270,8 @@ pub mod types {
         impl ::std::default::Default for DeleteResponse {
             fn default() -> Self {
                 Self {
-                    deleted: Err("no value supplied for deleted".to_string()),
-                    id: Err("no value supplied for id".to_string()),
+                    deleted: Ok(Default::default()),
+                    id: Ok(Default::default()),
                 }
             }
         }
@@ -2688,9 +2483,9 @@ pub mod types {
                     action: Err("no value supplied for action".to_string()),
                     description: Ok(Default::default()),
                     kind: Err("no value supplied for kind".to_string()),
-                    ports: Err("no value supplied for ports".to_string()),
+                    ports: Ok(Default::default()),
                     protocol: Err("no value supplied for protocol".to_string()),
-                    value: Err("no value supplied for value".to_string()),
+                    value: Ok(Default::default()),
                 }
             }
         }
@@ -3033,17 +2828,13 @@ pub mod types {
         impl ::std::default::Default for ExecVmResponse {
             fn default() -> Self {
                 Self {
-                    duration_ms: Err("no value supplied for duration_ms".to_string()),
-                    exit_code: Err("no value supplied for exit_code".to_string()),
-                    stderr: Err("no value supplied for stderr".to_string()),
-                    stderr_truncated: Err(
-                        "no value supplied for stderr_truncated".to_string(),
-                    ),
-                    stdout: Err("no value supplied for stdout".to_string()),
-                    stdout_truncated: Err(
-                        "no value supplied for stdout_truncated".to_string(),
-                    ),
-                    timed_out: Err("no value supplied for timed_out".to_string()),
+                    duration_ms: Ok(Default::default()),
+                    exit_code: Ok(Default::default()),
+                    stderr: Ok(Default::default()),
+                    stderr_truncated: Ok(Default::default()),
+                    stdout: Ok(Default::default()),
+                    stdout_truncated: Ok(Default::default()),
+                    timed_out: Ok(Default::default()),
                 }
             }
         }
@@ -3298,12 +3089,8 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     download_url: Err("no value supplied for download_url".to_string()),
-                    expires_in_sec: Err(
-                        "no value supplied for expires_in_sec".to_string(),
-                    ),
-                    max_upload_bytes: Err(
-                        "no value supplied for max_upload_bytes".to_string(),
-                    ),
+                    expires_in_sec: Ok(Default::default()),
+                    max_upload_bytes: Ok(Default::default()),
                     upload_url: Err("no value supplied for upload_url".to_string()),
                 }
             }
@@ -3592,9 +3379,9 @@ pub mod types {
                     action: Err("no value supplied for action".to_string()),
                     description: Ok(Default::default()),
                     kind: Err("no value supplied for kind".to_string()),
-                    ports: Err("no value supplied for ports".to_string()),
+                    ports: Ok(Default::default()),
                     protocol: Err("no value supplied for protocol".to_string()),
-                    value: Err("no value supplied for value".to_string()),
+                    value: Ok(Default::default()),
                 }
             }
         }
@@ -3709,7 +3496,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     limits: Err("no value supplied for limits".to_string()),
-                    org_id: Err("no value supplied for org_id".to_string()),
+                    org_id: Ok(Default::default()),
                     usage: Err("no value supplied for usage".to_string()),
                 }
             }
@@ -3783,12 +3570,10 @@ pub mod types {
         impl ::std::default::Default for OrgQuotaValues {
             fn default() -> Self {
                 Self {
-                    disk_gi_b: Err("no value supplied for disk_gi_b".to_string()),
-                    memory_mi_b: Err("no value supplied for memory_mi_b".to_string()),
-                    snapshot_count: Err(
-                        "no value supplied for snapshot_count".to_string(),
-                    ),
-                    vcpu: Err("no value supplied for vcpu".to_string()),
+                    disk_gi_b: Ok(Default::default()),
+                    memory_mi_b: Ok(Default::default()),
+                    snapshot_count: Ok(Default::default()),
+                    vcpu: Ok(Default::default()),
                 }
             }
         }
@@ -4080,9 +3865,9 @@ pub mod types {
         impl ::std::default::Default for Service {
             fn default() -> Self {
                 Self {
-                    h2c: Err("no value supplied for h2c".to_string()),
-                    name: Err("no value supplied for name".to_string()),
-                    port: Err("no value supplied for port".to_string()),
+                    h2c: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    port: Ok(Default::default()),
                 }
             }
         }
@@ -4148,7 +3933,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct Snapshot {
             created_at: ::std::result::Result<
-                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
             env_vars: ::std::result::Result<
@@ -4176,23 +3961,25 @@ pub mod types {
         impl ::std::default::Default for Snapshot {
             fn default() -> Self {
                 Self {
-                    created_at: Err("no value supplied for created_at".to_string()),
+                    created_at: Ok(Default::default()),
                     env_vars: Ok(Default::default()),
                     firewall: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
                     metadata: Ok(Default::default()),
-                    name: Err("no value supplied for name".to_string()),
-                    org_id: Err("no value supplied for org_id".to_string()),
+                    name: Ok(Default::default()),
+                    org_id: Ok(Default::default()),
                     services: Ok(Default::default()),
                     status: Err("no value supplied for status".to_string()),
-                    vm_id: Err("no value supplied for vm_id".to_string()),
+                    vm_id: Ok(Default::default()),
                 }
             }
         }
         impl Snapshot {
             pub fn created_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.created_at = value
@@ -4363,9 +4150,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     reason: Ok(Default::default()),
-                    services_registration_failed: Err(
-                        "no value supplied for services_registration_failed".to_string(),
-                    ),
+                    services_registration_failed: Ok(Default::default()),
                     unregistered_services: Ok(Default::default()),
                 }
             }
@@ -4448,8 +4233,8 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     h2c: Ok(Default::default()),
-                    name: Err("no value supplied for name".to_string()),
-                    port: Err("no value supplied for port".to_string()),
+                    name: Ok(Default::default()),
+                    port: Ok(Default::default()),
                 }
             }
         }
@@ -4515,7 +4300,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct SshKey {
             created_at: ::std::result::Result<
-                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
             fingerprint: ::std::result::Result<
@@ -4534,17 +4319,19 @@ pub mod types {
         impl ::std::default::Default for SshKey {
             fn default() -> Self {
                 Self {
-                    created_at: Err("no value supplied for created_at".to_string()),
-                    fingerprint: Err("no value supplied for fingerprint".to_string()),
+                    created_at: Ok(Default::default()),
+                    fingerprint: Ok(Default::default()),
                     name: Ok(Default::default()),
-                    public_key: Err("no value supplied for public_key".to_string()),
+                    public_key: Ok(Default::default()),
                 }
             }
         }
         impl SshKey {
             pub fn created_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.created_at = value
@@ -4624,7 +4411,7 @@ pub mod types {
         impl ::std::default::Default for SshKeyListResponse {
             fn default() -> Self {
                 Self {
-                    keys: Err("no value supplied for keys".to_string()),
+                    keys: Ok(Default::default()),
                 }
             }
         }
@@ -4908,7 +4695,7 @@ pub mod types {
         pub struct Vm {
             cpu: ::std::result::Result<i64, ::std::string::String>,
             created_at: ::std::result::Result<
-                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
             deleted_at: ::std::result::Result<
@@ -4969,20 +4756,20 @@ pub mod types {
         impl ::std::default::Default for Vm {
             fn default() -> Self {
                 Self {
-                    cpu: Err("no value supplied for cpu".to_string()),
-                    created_at: Err("no value supplied for created_at".to_string()),
+                    cpu: Ok(Default::default()),
+                    created_at: Ok(Default::default()),
                     deleted_at: Ok(Default::default()),
-                    disk_gi_b: Err("no value supplied for disk_gi_b".to_string()),
+                    disk_gi_b: Ok(Default::default()),
                     effective_firewall: Ok(Default::default()),
                     env_vars: Ok(Default::default()),
                     expires_at_ms: Ok(Default::default()),
                     firewall: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
                     machine_name: Ok(Default::default()),
-                    memory_mi_b: Err("no value supplied for memory_mi_b".to_string()),
+                    memory_mi_b: Ok(Default::default()),
                     metadata: Ok(Default::default()),
-                    name: Err("no value supplied for name".to_string()),
-                    org_id: Err("no value supplied for org_id".to_string()),
+                    name: Ok(Default::default()),
+                    org_id: Ok(Default::default()),
                     paused_at: Ok(Default::default()),
                     public_ipv6: Ok(Default::default()),
                     source_name: Ok(Default::default()),
@@ -5007,7 +4794,9 @@ pub mod types {
             }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.created_at = value
@@ -5299,7 +5088,7 @@ pub mod types {
         pub struct VmCreateResponse {
             cpu: ::std::result::Result<i64, ::std::string::String>,
             created_at: ::std::result::Result<
-                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
             deleted_at: ::std::result::Result<
@@ -5364,20 +5153,20 @@ pub mod types {
         impl ::std::default::Default for VmCreateResponse {
             fn default() -> Self {
                 Self {
-                    cpu: Err("no value supplied for cpu".to_string()),
-                    created_at: Err("no value supplied for created_at".to_string()),
+                    cpu: Ok(Default::default()),
+                    created_at: Ok(Default::default()),
                     deleted_at: Ok(Default::default()),
-                    disk_gi_b: Err("no value supplied for disk_gi_b".to_string()),
+                    disk_gi_b: Ok(Default::default()),
                     effective_firewall: Ok(Default::default()),
                     env_vars: Ok(Default::default()),
                     expires_at_ms: Ok(Default::default()),
                     firewall: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
                     machine_name: Ok(Default::default()),
-                    memory_mi_b: Err("no value supplied for memory_mi_b".to_string()),
+                    memory_mi_b: Ok(Default::default()),
                     metadata: Ok(Default::default()),
-                    name: Err("no value supplied for name".to_string()),
-                    org_id: Err("no value supplied for org_id".to_string()),
+                    name: Ok(Default::default()),
+                    org_id: Ok(Default::default()),
                     paused_at: Ok(Default::default()),
                     public_ipv6: Ok(Default::default()),
                     snapshot_restore_warnings: Ok(Default::default()),
@@ -5403,7 +5192,9 @@ pub mod types {
             }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.created_at = value
@@ -5740,6 +5531,601 @@ pub mod types {
             fn from(value: String) -> Self {
                 Self(value.into())
             }
+        }
+    }
+    impl BuildStatus {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Pending => "pending",
+                Self::Running => "running",
+                Self::Completed => "completed",
+                Self::Failed => "failed",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for BuildStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for BuildStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "pending" => Self::Pending,
+                "running" => Self::Running,
+                "completed" => Self::Completed,
+                "failed" => Self::Failed,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for BuildStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "pending" => Self::Pending,
+                "running" => Self::Running,
+                "completed" => Self::Completed,
+                "failed" => Self::Failed,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BuildStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl DnsMode {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Allow => "allow",
+                Self::Deny => "deny",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for DnsMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for DnsMode {
+        fn from(value: &str) -> Self {
+            match value {
+                "allow" => Self::Allow,
+                "deny" => Self::Deny,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for DnsMode {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "allow" => Self::Allow,
+                "deny" => Self::Deny,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for DnsMode {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl EgressRuleKind {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Cidr => "cidr",
+                Self::Fqdn => "fqdn",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for EgressRuleKind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for EgressRuleKind {
+        fn from(value: &str) -> Self {
+            match value {
+                "cidr" => Self::Cidr,
+                "fqdn" => Self::Fqdn,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for EgressRuleKind {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "cidr" => Self::Cidr,
+                "fqdn" => Self::Fqdn,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EgressRuleKind {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl EgressRuleProtocol {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Tcp => "tcp",
+                Self::Udp => "udp",
+                Self::Any => "any",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for EgressRuleProtocol {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for EgressRuleProtocol {
+        fn from(value: &str) -> Self {
+            match value {
+                "tcp" => Self::Tcp,
+                "udp" => Self::Udp,
+                "any" => Self::Any,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for EgressRuleProtocol {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "tcp" => Self::Tcp,
+                "udp" => Self::Udp,
+                "any" => Self::Any,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EgressRuleProtocol {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl ExecEventT {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::O => "o",
+                Self::E => "e",
+                Self::X => "x",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for ExecEventT {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for ExecEventT {
+        fn from(value: &str) -> Self {
+            match value {
+                "o" => Self::O,
+                "e" => Self::E,
+                "x" => Self::X,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for ExecEventT {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "o" => Self::O,
+                "e" => Self::E,
+                "x" => Self::X,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ExecEventT {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl IngressRuleKind {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Cidr => "cidr",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for IngressRuleKind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for IngressRuleKind {
+        fn from(value: &str) -> Self {
+            match value {
+                "cidr" => Self::Cidr,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for IngressRuleKind {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "cidr" => Self::Cidr,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for IngressRuleKind {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl IngressRuleProtocol {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Tcp => "tcp",
+                Self::Udp => "udp",
+                Self::Any => "any",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for IngressRuleProtocol {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for IngressRuleProtocol {
+        fn from(value: &str) -> Self {
+            match value {
+                "tcp" => Self::Tcp,
+                "udp" => Self::Udp,
+                "any" => Self::Any,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for IngressRuleProtocol {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "tcp" => Self::Tcp,
+                "udp" => Self::Udp,
+                "any" => Self::Any,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for IngressRuleProtocol {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl PolicyAction {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Allow => "allow",
+                Self::Deny => "deny",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for PolicyAction {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for PolicyAction {
+        fn from(value: &str) -> Self {
+            match value {
+                "allow" => Self::Allow,
+                "deny" => Self::Deny,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for PolicyAction {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "allow" => Self::Allow,
+                "deny" => Self::Deny,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for PolicyAction {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl QuotaExceededDimension {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Vcpu => "vcpu",
+                Self::MemoryMib => "memory_mib",
+                Self::DiskGib => "disk_gib",
+                Self::SnapshotCount => "snapshot_count",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for QuotaExceededDimension {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for QuotaExceededDimension {
+        fn from(value: &str) -> Self {
+            match value {
+                "vcpu" => Self::Vcpu,
+                "memory_mib" => Self::MemoryMib,
+                "disk_gib" => Self::DiskGib,
+                "snapshot_count" => Self::SnapshotCount,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for QuotaExceededDimension {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "vcpu" => Self::Vcpu,
+                "memory_mib" => Self::MemoryMib,
+                "disk_gib" => Self::DiskGib,
+                "snapshot_count" => Self::SnapshotCount,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for QuotaExceededDimension {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl QuotaExceededErrorError {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::VmServiceQuotaExceeded => "vm_service_quota_exceeded",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for QuotaExceededErrorError {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for QuotaExceededErrorError {
+        fn from(value: &str) -> Self {
+            match value {
+                "vm_service_quota_exceeded" => Self::VmServiceQuotaExceeded,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for QuotaExceededErrorError {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "vm_service_quota_exceeded" => Self::VmServiceQuotaExceeded,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for QuotaExceededErrorError {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl SnapshotStatus {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Creating => "creating",
+                Self::Ready => "ready",
+                Self::Error => "error",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for SnapshotStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for SnapshotStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "creating" => Self::Creating,
+                "ready" => Self::Ready,
+                "error" => Self::Error,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for SnapshotStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "creating" => Self::Creating,
+                "ready" => Self::Ready,
+                "error" => Self::Error,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SnapshotStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl TtlAction {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Pause => "pause",
+                Self::Delete => "delete",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for TtlAction {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for TtlAction {
+        fn from(value: &str) -> Self {
+            match value {
+                "pause" => Self::Pause,
+                "delete" => Self::Delete,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for TtlAction {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "pause" => Self::Pause,
+                "delete" => Self::Delete,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for TtlAction {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl VmStatus {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Provisioning => "provisioning",
+                Self::Running => "running",
+                Self::Stopped => "stopped",
+                Self::Pausing => "pausing",
+                Self::Paused => "paused",
+                Self::Resuming => "resuming",
+                Self::Deleting => "deleting",
+                Self::Error => "error",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for VmStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for VmStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "provisioning" => Self::Provisioning,
+                "running" => Self::Running,
+                "stopped" => Self::Stopped,
+                "pausing" => Self::Pausing,
+                "paused" => Self::Paused,
+                "resuming" => Self::Resuming,
+                "deleting" => Self::Deleting,
+                "error" => Self::Error,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for VmStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "provisioning" => Self::Provisioning,
+                "running" => Self::Running,
+                "stopped" => Self::Stopped,
+                "pausing" => Self::Pausing,
+                "paused" => Self::Paused,
+                "resuming" => Self::Resuming,
+                "deleting" => Self::Deleting,
+                "error" => Self::Error,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for VmStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
         }
     }
 }
@@ -6349,7 +6735,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -6388,7 +6774,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -6461,7 +6847,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                202u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -6517,7 +6903,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -6556,7 +6942,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -6595,7 +6981,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -6668,7 +7054,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                201u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -6722,7 +7108,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -6778,7 +7164,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -6866,7 +7252,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -6921,7 +7307,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -6994,8 +7380,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                201u16 => ResponseValue::from_response(response).await,
-                202u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7049,7 +7434,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7105,7 +7490,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7191,7 +7576,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7249,7 +7634,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7335,7 +7720,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7425,7 +7810,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7515,7 +7900,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7603,7 +7988,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7691,7 +8076,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7745,7 +8130,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7799,8 +8184,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                202u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7858,7 +8242,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -7948,7 +8332,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                201u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -8054,7 +8438,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -8119,7 +8503,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                204u16 => Ok(ResponseValue::empty(response)),
+                200..=299 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -8177,7 +8561,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -8265,7 +8649,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                201u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -8339,7 +8723,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -8395,7 +8779,7 @@ pub mod builder {
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200..=299 => crate::decode::success(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

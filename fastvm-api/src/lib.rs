@@ -17,6 +17,8 @@
 // as plain text, not HTML or links.
 #![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 
+pub mod decode;
 pub mod hooks;
+mod status;
 
 include!(concat!(env!("OUT_DIR"), "/codegen.rs"));

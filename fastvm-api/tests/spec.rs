@@ -92,7 +92,7 @@ fn build_with_an_unknown_status_decodes() {
         "createdAt": "2026-11-29T12:00:00Z"
     }))
     .expect("unknown build status must decode");
-    assert_eq!(build.status, "queued-for-review");
+    assert_eq!(build.status, types::BuildStatus::Unknown("queued-for-review".into()));
 }
 
 #[test]

@@ -28,7 +28,7 @@ async fn example(
         .register("some-vm", "Not_Valid", 80, false)
         .await
     {
-        Err(Error::InvalidInput { field, message }) => println!("invalid input in {field}: {message}"),
+        Err(Error::InvalidInput { field, message, .. }) => println!("invalid input in {field}: {message}"),
         other => println!("unexpected: {other:?}"),
     }
 
@@ -43,7 +43,9 @@ async fn example(
         .api_key("wrong-key")
         .base_url(client.base_url())
         .build()?;
-    if let Err(Error::Api(e)) = bad.vms().list(None).await {
+    if let Err(err) = bad.vms().list(None).await
+        && let Some(e) = err.api()
+    {
         assert_eq!(e.kind, ApiErrorKind::Authentication);
         println!("authentication error: {e}");
     }

@@ -24,7 +24,7 @@ async fn example(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let vm = client.vms().launch(launch::machine("c1m2").name("waited")).await?;
     created.vms.push(vm.id.clone());
-    println!("launched and running: {} ({})", vm.id, vm.status.0);
+    println!("launched and running: {} ({})", vm.id, vm.status);
 
     let opts = WaitOptions::new()
         .poll_interval(Duration::from_millis(500))
@@ -44,13 +44,9 @@ async fn example(
 
     let raw = client.vms().launch_no_wait(launch::machine("c1m2")).await?;
     created.vms.push(raw.vm.id.clone());
-    println!(
-        "launch answered {} with status {}",
-        raw.status.as_u16(),
-        raw.vm.status.0
-    );
+    println!("launch answered {} with status {}", raw.status.as_u16(), raw.vm.status);
     let vm3 = client.wait_for_vm_ready(&raw.vm.id, WaitOptions::default()).await?;
-    println!("{} is now {}", vm3.id, vm3.status.0);
+    println!("{} is now {}", vm3.id, vm3.status);
 
     for id in [&vm.id, &vm2.id, &vm3.id] {
         client.vms().delete(id).await?;

@@ -57,7 +57,7 @@ async fn tour(
     created.vms.push(vm.id.clone());
     println!(
         "   {} is {} ({} vCPU, {} MiB)",
-        vm.id, vm.status.0, vm.cpu, vm.memory_mi_b
+        vm.id, vm.status, vm.cpu, vm.memory_mi_b
     );
 
     println!("\n2. run a command (buffered)");
@@ -109,7 +109,7 @@ async fn tour(
     println!("\n5. snapshot the VM");
     let snap = client.snapshots().create(&vm.id, Some("quickstart")).await?;
     created.snapshots.push(snap.id.clone());
-    println!("   snapshot {} is {}", snap.id, snap.status.0);
+    println!("   snapshot {} is {}", snap.id, snap.status);
 
     println!("\n6. restore a new VM from the snapshot");
     let restored = client
@@ -120,7 +120,7 @@ async fn tour(
     println!(
         "   {} is {} (from {})",
         restored.id,
-        restored.status.0,
+        restored.status,
         restored.source_name.clone().unwrap_or_default()
     );
     if let Some(w) = &restored.snapshot_restore_warnings {

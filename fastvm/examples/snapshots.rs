@@ -27,7 +27,7 @@ async fn example(
 
     let snap = client.snapshots().create(&vm.id, Some("configured")).await?;
     created.snapshots.push(snap.id.clone());
-    println!("snapshot {} ({}) of {}", snap.id, snap.status.0, snap.vm_id);
+    println!("snapshot {} ({}) of {}", snap.id, snap.status, snap.vm_id);
     let snap = client.snapshots().update(&snap.id, "configured-v1").await?;
     println!("renamed to {}", snap.name);
 

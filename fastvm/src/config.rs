@@ -5,18 +5,20 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::{Error, FastvmClient, Result};
+use crate::{Error, FastvmClient, Result, RetryPolicy};
 
 /// The API's default base URL.
-pub const DEFAULT_BASE_URL: &str = "https://api.fastvm.org";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.fastvm.org";
 /// Environment variable holding the API key.
-pub const ENV_API_KEY: &str = "FASTVM_API_KEY";
+pub(crate) const ENV_API_KEY: &str = "FASTVM_API_KEY";
 /// Environment variable overriding the base URL.
-pub const ENV_BASE_URL: &str = "FASTVM_BASE_URL";
+pub(crate) const ENV_BASE_URL: &str = "FASTVM_BASE_URL";
+/// Environment variable with extra headers, one `Name: value` per line (as the official SDKs).
+pub(crate) const ENV_CUSTOM_HEADERS: &str = "FASTVM_CUSTOM_HEADERS";
 /// Default per-request timeout of ordinary API calls.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The API key. Its `Debug` output is redacted so it cannot leak through logs.
 #[derive(Clone)]
@@ -44,6 +46,12 @@ impl ApiKey {
 
 /// Builds a [`FastvmClient`].
 ///
+/// Every option left unset is taken from the environment, as the official SDKs' constructors
+/// do: the API key from `FASTVM_API_KEY`, the base URL from `FASTVM_BASE_URL` (an empty
+/// variable counts as unset), and extra headers from `FASTVM_CUSTOM_HEADERS` (one `Name: value`
+/// per line, under the headers set with [`default_header`](Self::default_header)). What is set
+/// here wins.
+///
 /// ```
 /// use std::time::Duration;
 /// let client = fastvm::FastvmClient::builder()
@@ -55,15 +63,17 @@ impl ApiKey {
 /// # Ok::<(), fastvm::Error>(())
 /// ```
 #[derive(Clone, Default)]
+#[must_use]
 pub struct ClientBuilder {
     api_key: Option<String>,
     base_url: Option<String>,
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
-    max_retries: Option<u32>,
+    retry: RetryPolicy,
     user_agent: Option<String>,
     default_headers: Vec<(String, String)>,
     http_client: Option<HttpClient>,
+    storage_client: Option<HttpClient>,
 }
 
 /// Wrapper so that the builder stays `Debug` without printing the injected client's internals.
@@ -77,35 +87,27 @@ impl fmt::Debug for HttpClient {
 }
 
 impl ClientBuilder {
-    /// A builder with nothing set: `build` then needs an API key.
+    /// A builder with nothing set: `build` takes what is unset from the environment.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// A builder preset from `FASTVM_API_KEY` and `FASTVM_BASE_URL` (either may be unset).
-    pub fn from_env() -> Self {
-        ClientBuilder {
-            api_key: std::env::var(ENV_API_KEY).ok().filter(|k| !k.trim().is_empty()),
-            base_url: std::env::var(ENV_BASE_URL).ok().filter(|u| !u.trim().is_empty()),
-            ..Self::default()
-        }
-    }
-
     /// The API key sent as `X-API-Key` on every API request (never on presigned storage URLs).
+    /// Default: `FASTVM_API_KEY`.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
         self
     }
 
-    /// The API base URL (default `https://api.fastvm.org`). A trailing `/` is trimmed; a URL with
-    /// a query string or fragment is refused by `build`.
+    /// The API base URL. Default: `FASTVM_BASE_URL`, else `https://api.fastvm.org`. A trailing
+    /// `/` is trimmed; a URL with a query string, fragment or credentials is refused by `build`.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
     }
 
     /// Per-request timeout of ordinary API calls (default 60 s). It does not apply to exec
-    /// streams, buffered exec without a `timeout_sec`, or transfers, which run as long as needed.
+    /// streams, buffered exec without a timeout, or transfers, which run as long as needed.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -117,9 +119,16 @@ impl ClientBuilder {
         self
     }
 
-    /// Retries after the first attempt (default 2; 0 disables retries).
+    /// How failed calls are retried (default [`RetryPolicy::new`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Retries after the first attempt (default 2; 0 disables retries): a shortcut for the
+    /// [`RetryPolicy`]'s own setting.
     pub fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = Some(retries);
+        self.retry = self.retry.max_retries(retries);
         self
     }
 
@@ -131,42 +140,68 @@ impl ClientBuilder {
 
     /// A header sent on every API request (not on presigned storage URLs), unless the request
     /// sets that header itself (an exec stream's `Accept`). Given several times for one name,
-    /// every value is sent.
+    /// every value is sent. Values are never printed by `Debug`.
     pub fn default_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.default_headers.push((name.into(), value.into()));
         self
     }
 
-    /// Uses `client` for API requests instead of building one (it is shared, not copied).
-    /// Give it no total timeout (`reqwest::ClientBuilder::timeout`): it would cut exec streams.
+    /// Uses `client` for API requests instead of building one (it is shared, not copied), and
+    /// for presigned storage URLs too unless [`storage_http_client`](Self::storage_http_client)
+    /// gives another: its proxy, roots and other settings apply to transfers as well. The API
+    /// key and default headers are added per API request, never to storage requests (headers
+    /// configured on `client` itself go wherever it sends). Give it no total timeout
+    /// (`reqwest::ClientBuilder::timeout`): it would cut exec streams and transfers.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(HttpClient(client));
         self
     }
 
+    /// Uses `client` for presigned storage URLs (uploads and downloads) only.
+    pub fn storage_http_client(mut self, client: reqwest::Client) -> Self {
+        self.storage_client = Some(HttpClient(client));
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<FastvmClient> {
+        self.build_with_env(&|name| std::env::var(name).ok())
+    }
+
+    /// [`build`](Self::build) with the environment read through `env` (tests give their own).
+    pub(crate) fn build_with_env(self, env: &dyn Fn(&str) -> Option<String>) -> Result<FastvmClient> {
+        let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let key = self
             .api_key
-            .as_deref()
+            .or_else(|| set(ENV_API_KEY))
             .ok_or_else(|| Error::config(format!("no API key: set {ENV_API_KEY} or call ClientBuilder::api_key")))?;
-        let api_key = ApiKey::new(key)?;
-        let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        let api_key = ApiKey::new(&key)?;
+        let base_url = self.base_url.or_else(|| set(ENV_BASE_URL));
+        let base_url = normalize_base_url(base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
         let mut headers = HeaderMap::new();
         for (name, value) in &self.default_headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| Error::config(format!("default header name {name:?} is not a valid header name")))?;
-            if name.as_str().eq_ignore_ascii_case("x-api-key") {
-                return Err(Error::config(
-                    "set the API key with ClientBuilder::api_key, not as a default header",
-                ));
+            append_header(&mut headers, name, value, "default header")?;
+        }
+        // The environment's headers come under the explicit ones: a name set in code wins.
+        let explicit: Vec<HeaderName> = headers.keys().cloned().collect();
+        for (line, entry) in set(ENV_CUSTOM_HEADERS).iter().flat_map(|v| v.lines()).enumerate() {
+            if entry.trim().is_empty() {
+                continue;
             }
-            let value = HeaderValue::from_str(value).map_err(|_| {
+            let (name, value) = entry.split_once(':').ok_or_else(|| {
                 Error::config(format!(
-                    "default header {name} has a value not allowed in an HTTP header"
+                    "{ENV_CUSTOM_HEADERS} line {}: expected `Name: value`",
+                    line + 1
                 ))
             })?;
-            headers.append(name, value);
+            let what = format!("{ENV_CUSTOM_HEADERS} line {}", line + 1);
+            let mut single = HeaderMap::new();
+            append_header(&mut single, name.trim(), value.trim(), &what)?;
+            for (name, value) in single {
+                if let Some(name) = name.filter(|n| !explicit.contains(n)) {
+                    headers.append(name, value);
+                }
+            }
         }
         let user_agent = match &self.user_agent {
             Some(s) => format!("fastvm-rs/{} {s}", env!("CARGO_PKG_VERSION")),
@@ -184,17 +219,38 @@ impl ClientBuilder {
                 .build()
                 .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
         };
+        let storage = self
+            .storage_client
+            .map(|HttpClient(c)| c)
+            .unwrap_or_else(|| http.clone());
         Ok(FastvmClient::from_parts(Settings {
             api_key,
             base_url,
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
-            max_retries: self.max_retries.unwrap_or(crate::retry::DEFAULT_MAX_RETRIES),
+            retry: self.retry,
             user_agent,
             default_headers: headers,
             http,
-            storage: StorageClient::new(connect_timeout),
+            storage,
         }))
     }
+}
+
+/// Appends the header `name: value` (from `what`, for messages) to `headers`, refusing invalid
+/// names and values and the API key's header. Values are marked sensitive: never printed.
+fn append_header(headers: &mut HeaderMap, name: &str, value: &str, what: &str) -> Result<()> {
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| Error::config(format!("{what}: {name:?} is not a valid header name")))?;
+    if name == crate::http::API_KEY_HEADER {
+        return Err(Error::config(format!(
+            "{what}: the API key is set with ClientBuilder::api_key or {ENV_API_KEY}, not as a header"
+        )));
+    }
+    let mut value = HeaderValue::from_str(value)
+        .map_err(|_| Error::config(format!("{what}: the value of {name} is not allowed in an HTTP header")))?;
+    value.set_sensitive(true);
+    headers.append(name, value);
+    Ok(())
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -204,13 +260,14 @@ impl fmt::Debug for ClientBuilder {
             .field("base_url", &self.base_url)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
-            .field("max_retries", &self.max_retries)
+            .field("retry", &self.retry)
             .field("user_agent", &self.user_agent)
             .field(
                 "default_headers",
                 &self.default_headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
             .field("http_client", &self.http_client)
+            .field("storage_client", &self.storage_client)
             .finish()
     }
 }
@@ -220,11 +277,13 @@ pub(crate) struct Settings {
     pub(crate) api_key: ApiKey,
     pub(crate) base_url: String,
     pub(crate) timeout: Duration,
-    pub(crate) max_retries: u32,
+    pub(crate) retry: RetryPolicy,
     pub(crate) user_agent: HeaderValue,
     pub(crate) default_headers: HeaderMap,
+    /// The client of API requests.
     pub(crate) http: reqwest::Client,
-    pub(crate) storage: StorageClient,
+    /// The client of presigned storage URLs (the API's unless the caller gave another).
+    pub(crate) storage: reqwest::Client,
 }
 
 impl fmt::Debug for Settings {
@@ -233,44 +292,9 @@ impl fmt::Debug for Settings {
             .field("api_key", &self.api_key)
             .field("base_url", &self.base_url)
             .field("timeout", &self.timeout)
-            .field("max_retries", &self.max_retries)
+            .field("retry", &self.retry)
+            .field("default_headers", &self.default_headers.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
-    }
-}
-
-/// The HTTP client for presigned storage URLs: its own client, so that presigned requests never
-/// carry the API key or the API's default headers, even when the caller injected an API client.
-/// Built on first use (loading the TLS roots costs milliseconds that a client which never
-/// transfers files should not pay), then shared by every clone of the client.
-#[derive(Clone)]
-pub(crate) struct StorageClient {
-    connect_timeout: Duration,
-    client: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
-}
-
-impl StorageClient {
-    fn new(connect_timeout: Duration) -> Self {
-        StorageClient {
-            connect_timeout,
-            client: Default::default(),
-        }
-    }
-
-    pub(crate) fn get(&self) -> std::result::Result<&reqwest::Client, crate::transfer::FileTransferError> {
-        if let Some(c) = self.client.get() {
-            return Ok(c);
-        }
-        let built = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .build()
-            .map_err(|e| {
-                crate::transfer::FileTransferError::new(
-                    crate::transfer::FileTransferErrorKind::Storage,
-                    format!("cannot build the storage HTTP client: {e}"),
-                )
-            })?;
-        // A concurrent first use may have won the race; either client is equivalent.
-        Ok(self.client.get_or_init(|| built))
     }
 }
 
@@ -312,11 +336,11 @@ pub(crate) fn normalize_base_url(raw: &str) -> Result<String> {
 /// # }
 /// ```
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
+#[must_use]
 pub struct RequestOptions {
     pub(crate) timeout: Option<Option<Duration>>,
     pub(crate) max_retries: Option<u32>,
-    pub(crate) retry_non_idempotent: bool,
+    pub(crate) retry_non_idempotent: Option<bool>,
 }
 
 impl RequestOptions {
@@ -346,8 +370,17 @@ impl RequestOptions {
     /// Also retry operations that are not idempotent (launch, exec, snapshot create, …) on
     /// retryable failures. Only do this when a duplicate is harmless to you.
     pub fn retry_non_idempotent(mut self, yes: bool) -> Self {
-        self.retry_non_idempotent = yes;
+        self.retry_non_idempotent = Some(yes);
         self
+    }
+
+    /// These options over `base`: what is set here wins, the rest comes from `base`.
+    pub(crate) fn over(&self, base: &RequestOptions) -> RequestOptions {
+        RequestOptions {
+            timeout: self.timeout.or(base.timeout),
+            max_retries: self.max_retries.or(base.max_retries),
+            retry_non_idempotent: self.retry_non_idempotent.or(base.retry_non_idempotent),
+        }
     }
 }
 

@@ -2,16 +2,21 @@
 
 use std::time::Duration;
 
+use crate::types::{BuildStatus, VmStatus};
+
 /// Everything a `fastvm` call can fail with.
 ///
-/// Match on the variant for control flow, or use the helpers [`Error::status`],
-/// [`Error::is_retryable`] and [`Error::is_not_found`]. Messages are one line and never contain
-/// the API key or a presigned URL's signature.
+/// Ask it what happened with the predicates ([`is_not_found`](Error::is_not_found),
+/// [`is_retryable`](Error::is_retryable), [`is_timeout`](Error::is_timeout),
+/// [`is_connect`](Error::is_connect)) and accessors ([`status`](Error::status),
+/// [`api`](Error::api), [`file_transfer`](Error::file_transfer)), or match on the variant.
+/// Messages are one line and never contain the API key, a presigned URL's signature or a
+/// command's environment values.
 ///
 /// ```
 /// # async fn demo(client: fastvm::FastvmClient) {
 /// match client.vms().retrieve("vm-id").await {
-///     Ok(vm) => println!("{} is {}", vm.id, vm.status.0),
+///     Ok(vm) => println!("{} is {}", vm.id, vm.status),
 ///     Err(e) if e.is_not_found() => println!("no such VM"),
 ///     Err(e) => eprintln!("fastvm: {e}"),
 /// }
@@ -22,6 +27,7 @@ use std::time::Duration;
 pub enum Error {
     /// The client could not be configured (missing API key, bad base URL, …).
     #[error("configuration error: {message}")]
+    #[non_exhaustive]
     Config {
         /// What is wrong, naming the setting or environment variable.
         message: String,
@@ -29,6 +35,7 @@ pub enum Error {
 
     /// An argument was rejected before any request was sent.
     #[error("invalid input: {field}: {message}")]
+    #[non_exhaustive]
     InvalidInput {
         /// The argument or field at fault (wire name where there is one).
         field: String,
@@ -38,58 +45,84 @@ pub enum Error {
 
     /// The API answered with a non-2xx status.
     #[error(transparent)]
-    Api(Box<ApiError>),
+    #[non_exhaustive]
+    Api {
+        /// What the API said.
+        error: Box<ApiError>,
+    },
 
     /// The request could not be sent or the connection failed (DNS, connect, TLS, reset).
-    #[error("connection error: {message}")]
+    #[error("{}connection error: {message}", on(*operation))]
+    #[non_exhaustive]
     Connection {
         /// A description of the failure, with URLs redacted.
         message: String,
         /// True when the failure happened before the request could reach the server.
         connect: bool,
+        /// The operation (the spec's operationId), when known.
+        operation: Option<&'static str>,
         /// The underlying error.
         #[source]
         source: Option<reqwest::Error>,
     },
 
-    /// The request or a client-side deadline timed out.
-    #[error("timed out: {message}")]
+    /// The request, or a client-side deadline, timed out.
+    #[error("{}timed out: {message}", on(*operation))]
+    #[non_exhaustive]
     Timeout {
         /// What timed out.
         message: String,
+        /// The operation (the spec's operationId), when known.
+        operation: Option<&'static str>,
+        /// The underlying error (none for a deadline of the SDK's own, such as
+        /// [`ExecStream::with_deadline`](crate::exec::ExecStream::with_deadline)).
+        #[source]
+        source: Option<reqwest::Error>,
     },
 
-    /// A 2xx response body could not be decoded.
-    #[error("cannot decode the response: {message} (body starts: {snippet:?})")]
+    /// A 2xx answer could not be decoded: its body does not fit the operation's type (a missing
+    /// id or status, a value of the wrong JSON type), or it has no body where one is needed.
+    #[error("{}cannot decode the answer{}: {message} (body starts: {snippet:?})", on(*operation), with_status(*status))]
+    #[non_exhaustive]
     Decode {
+        /// The operation (the spec's operationId), when known.
+        operation: Option<&'static str>,
+        /// The answer's HTTP status, when known.
+        status: Option<reqwest::StatusCode>,
         /// The decoder's message.
         message: String,
-        /// The start of the body (bounded).
+        /// The start of the body (bounded, URLs redacted).
         snippet: String,
+        /// The decoder's error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The VM reached a terminal failure status while the SDK waited for it to run.
     #[error("VM {vm_id} failed to launch: status {status}")]
+    #[non_exhaustive]
     VmLaunch {
         /// The VM's id.
         vm_id: String,
         /// The terminal status (`error`, `stopped` or `deleting`).
-        status: String,
+        status: VmStatus,
     },
 
     /// The VM was not running when the wait deadline passed.
     #[error("VM {vm_id} not ready after {waited:?} (last status {last_status})")]
+    #[non_exhaustive]
     VmNotReady {
         /// The VM's id.
         vm_id: String,
         /// The last status seen.
-        last_status: String,
+        last_status: VmStatus,
         /// How long the SDK waited.
         waited: Duration,
     },
 
     /// A build ended in `failed`.
     #[error("build {build_id} failed: {message}")]
+    #[non_exhaustive]
     BuildFailed {
         /// The build's id.
         build_id: String,
@@ -99,17 +132,19 @@ pub enum Error {
 
     /// A build did not finish before the wait deadline.
     #[error("build {build_id} not finished after {waited:?} (last status {last_status})")]
+    #[non_exhaustive]
     BuildNotFinished {
         /// The build's id.
         build_id: String,
         /// The last status seen.
-        last_status: String,
+        last_status: BuildStatus,
         /// How long the SDK waited.
         waited: Duration,
     },
 
     /// An exec stream ended without its terminal exit event.
     #[error("exec stream closed before the exit event (after {events} events)")]
+    #[non_exhaustive]
     StreamClosed {
         /// How many events had been received.
         events: u64,
@@ -117,6 +152,7 @@ pub enum Error {
 
     /// An exec stream line could not be decoded.
     #[error("exec stream line {line}: {message} (line starts: {snippet:?})")]
+    #[non_exhaustive]
     StreamDecode {
         /// 1-based line number in the stream.
         line: u64,
@@ -129,6 +165,7 @@ pub enum Error {
     /// Local I/O failed outside a transfer (for example writing a streamed command's output
     /// with [`ExecStream::tee`](crate::exec::ExecStream::tee)).
     #[error("{message}")]
+    #[non_exhaustive]
     Io {
         /// What was being done.
         message: String,
@@ -139,7 +176,21 @@ pub enum Error {
 
     /// A file or directory transfer failed.
     #[error(transparent)]
-    FileTransfer(Box<crate::transfer::FileTransferError>),
+    #[non_exhaustive]
+    FileTransfer {
+        /// What went wrong.
+        error: Box<crate::transfer::FileTransferError>,
+    },
+}
+
+/// `"getVm: "` for a known operation, nothing otherwise.
+fn on(operation: Option<&'static str>) -> String {
+    operation.map(|op| format!("{op}: ")).unwrap_or_default()
+}
+
+/// `" (status 204)"` for a known status, nothing otherwise.
+fn with_status(status: Option<reqwest::StatusCode>) -> String {
+    status.map(|s| format!(" (status {})", s.as_u16())).unwrap_or_default()
 }
 
 /// How an [`ApiError`] is classified, from its status code and body.
@@ -158,7 +209,9 @@ pub enum ApiErrorKind {
     Conflict,
     /// 422.
     Unprocessable,
-    /// 429 with a `QuotaExceeded` body: an org quota would be exceeded (see [`ApiError::dimension`]).
+    /// A quota would be exceeded: a 429 `QuotaExceeded` body naming an org quota's
+    /// [`dimension`](ApiError::dimension), or the per-VM service cap
+    /// (`vm_service_quota_exceeded`). Not retried: it lasts until something is freed.
     QuotaExceeded,
     /// 429 otherwise.
     RateLimit,
@@ -169,17 +222,17 @@ pub enum ApiErrorKind {
 }
 
 impl ApiErrorKind {
-    /// The kind of an answer with `status`; `quota` tells a 429 with a `QuotaExceeded` body
-    /// (one naming a `dimension`) from a plain rate limit.
+    /// The kind of an answer with `status`; `quota` tells an exceeded quota (see
+    /// [`ErrorBody::quota`]) from a plain rate limit or conflict.
     pub(crate) fn from_status(status: reqwest::StatusCode, quota: bool) -> Self {
         match status.as_u16() {
+            400..=599 if quota => ApiErrorKind::QuotaExceeded,
             400 => ApiErrorKind::BadRequest,
             401 => ApiErrorKind::Authentication,
             403 => ApiErrorKind::PermissionDenied,
             404 => ApiErrorKind::NotFound,
             409 => ApiErrorKind::Conflict,
             422 => ApiErrorKind::Unprocessable,
-            429 if quota => ApiErrorKind::QuotaExceeded,
             429 => ApiErrorKind::RateLimit,
             500..=599 => ApiErrorKind::Server,
             _ => ApiErrorKind::Other,
@@ -230,40 +283,93 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl Error {
-    /// The HTTP status of an API error.
-    pub fn status(&self) -> Option<reqwest::StatusCode> {
-        match self {
-            Error::Api(e) => Some(e.status),
-            Error::FileTransfer(e) => e.status(),
-            _ => None,
+/// What the SDK reads from an error body (JSON or not; never a decode failure).
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct ErrorBody {
+    /// The server's `error` (or `message`) text.
+    pub(crate) message: Option<String>,
+    /// The `dimension` of a `QuotaExceeded` body.
+    pub(crate) dimension: Option<String>,
+    /// The body tells of an exceeded quota: a `QuotaExceeded` (it names a `dimension`) or a
+    /// `QuotaExceededError` (`"error": "vm_service_quota_exceeded"`).
+    pub(crate) quota: bool,
+}
+
+impl ErrorBody {
+    /// The per-VM service cap's error code.
+    const SERVICE_QUOTA: &'static str = "vm_service_quota_exceeded";
+
+    pub(crate) fn parse(body: &[u8]) -> Self {
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) else {
+            return ErrorBody::default();
+        };
+        let text = |name: &str| map.get(name).and_then(|v| v.as_str()).map(str::to_string);
+        let message = text("error").or_else(|| text("message"));
+        let dimension = text("dimension");
+        let quota = dimension.is_some() || message.as_deref() == Some(Self::SERVICE_QUOTA);
+        ErrorBody {
+            message,
+            dimension,
+            quota,
         }
+    }
+}
+
+impl Error {
+    /// The HTTP status of an API error (a non-2xx answer of the fastvm API). A transfer's
+    /// storage status is on the transfer error ([`FileTransferError::status`](crate::transfer::FileTransferError::status)).
+    pub fn status(&self) -> Option<reqwest::StatusCode> {
+        self.api().map(|e| e.status)
     }
 
     /// The API error, if this is one.
     pub fn api(&self) -> Option<&ApiError> {
         match self {
-            Error::Api(e) => Some(e),
+            Error::Api { error, .. } => Some(error),
             _ => None,
         }
     }
 
-    /// True for a 404 from the API, and for a transfer whose remote path does not exist.
+    /// The transfer error, if this is one.
+    pub fn file_transfer(&self) -> Option<&crate::transfer::FileTransferError> {
+        match self {
+            Error::FileTransfer { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// True for a 404 from the API, and for a transfer whose source path does not exist.
     pub fn is_not_found(&self) -> bool {
         match self {
-            Error::Api(e) => e.kind == ApiErrorKind::NotFound,
-            Error::FileTransfer(e) => e.kind == crate::transfer::FileTransferErrorKind::NotFound,
+            Error::Api { error, .. } => error.kind == ApiErrorKind::NotFound,
+            Error::FileTransfer { error, .. } => error.kind == crate::transfer::FileTransferErrorKind::NotFound,
             _ => false,
         }
     }
 
-    /// True when repeating the same call later may succeed: connection failures, timeouts,
-    /// and 408, 429, 500, 502, 503 and 504 answers. 409 is a permanent conflict here, and a
-    /// 429 [`ApiErrorKind::QuotaExceeded`] lasts until something is freed, not for a while.
+    /// True when a request or a client-side deadline timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// True when the connection could not be made: the request never reached the server.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Error::Connection { connect: true, .. })
+    }
+
+    /// True when repeating the same call later may succeed and is safe: a failed connect; a
+    /// broken connection or a timeout of an operation that is safe to repeat (not of exec,
+    /// launch, snapshot create, …, which may have taken effect); and 408, 429, 500, 502, 503 and
+    /// 504 answers. Not a 409 conflict, nor a 429 [`ApiErrorKind::QuotaExceeded`], which lasts
+    /// until something is freed.
     pub fn is_retryable(&self) -> bool {
+        let safe = |operation: &Option<&'static str>| operation.is_none_or(crate::ops::is_idempotent);
         match self {
-            Error::Connection { .. } | Error::Timeout { .. } => true,
-            Error::Api(e) => e.kind != ApiErrorKind::QuotaExceeded && crate::retry::is_retryable_status(e.status),
+            Error::Connection { connect: true, .. } => true,
+            Error::Connection { operation, .. } | Error::Timeout { operation, .. } => safe(operation),
+            Error::Api { error, .. } => {
+                error.kind != ApiErrorKind::QuotaExceeded && crate::retry::is_retryable_status(error.status)
+            }
             _ => false,
         }
     }
@@ -275,11 +381,26 @@ impl Error {
         }
     }
 
-    /// A body of `operation` that did not decode: the decoder's message and a redacted snippet.
-    pub(crate) fn decode(operation: &str, error: impl std::fmt::Display, body: &[u8]) -> Self {
+    /// A body of `operation` that did not decode: the decoder's message, a redacted snippet and
+    /// the decoder's error.
+    pub(crate) fn decode(operation: &'static str, error: serde_json::Error, body: &[u8]) -> Self {
         Error::Decode {
-            message: format!("{operation}: {error}"),
+            operation: Some(operation),
+            status: None,
+            message: error.to_string(),
             snippet: crate::redact::text(&snippet(body, 512)),
+            source: Some(Box::new(error)),
+        }
+    }
+
+    /// A 2xx answer of `operation` with no body, where the result needs one.
+    pub(crate) fn empty_body(operation: &'static str, status: reqwest::StatusCode) -> Self {
+        Error::Decode {
+            operation: Some(operation),
+            status: Some(status),
+            message: "the answer has no body".into(),
+            snippet: String::new(),
+            source: None,
         }
     }
 
@@ -289,21 +410,28 @@ impl Error {
         }
     }
 
-    /// Maps a transport-level `reqwest` error; URLs in its message are redacted.
-    pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
+    /// Maps a transport-level `reqwest` error of `operation`; URLs in its message are redacted.
+    pub(crate) fn from_reqwest(e: reqwest::Error, operation: Option<&'static str>) -> Self {
         let message = describe_reqwest(&e);
         if e.is_timeout() {
-            Error::Timeout { message }
+            Error::Timeout {
+                message,
+                operation,
+                source: Some(e.without_url()),
+            }
         } else if e.is_decode() {
             Error::Decode {
+                operation,
+                status: e.status(),
                 message,
                 snippet: String::new(),
+                source: Some(Box::new(e.without_url())),
             }
         } else {
-            let connect = e.is_connect();
             Error::Connection {
                 message,
-                connect,
+                connect: e.is_connect(),
+                operation,
                 source: Some(e.without_url()),
             }
         }
@@ -342,25 +470,28 @@ pub(crate) fn snippet(bytes: &[u8], max: usize) -> String {
 mod tests {
     use super::*;
 
-    fn api(status: u16, dimension: Option<&str>) -> Error {
+    fn api(status: u16, quota: bool) -> Error {
         let status = reqwest::StatusCode::from_u16(status).unwrap();
-        Error::Api(Box::new(ApiError {
-            status,
-            kind: ApiErrorKind::from_status(status, dimension.is_some()),
-            message: "m".into(),
-            body: String::new(),
-            request_id: None,
-            dimension: dimension.map(str::to_string),
-            operation: None,
-        }))
+        Error::Api {
+            error: Box::new(ApiError {
+                status,
+                kind: ApiErrorKind::from_status(status, quota),
+                message: "m".into(),
+                body: String::new(),
+                request_id: None,
+                dimension: quota.then(|| "vcpu".to_string()),
+                operation: None,
+            }),
+        }
     }
 
     #[test]
     fn a_rate_limit_is_retryable_an_exceeded_quota_is_not() {
-        assert!(api(429, None).is_retryable());
-        assert!(api(503, None).is_retryable());
-        assert!(!api(429, Some("vcpu")).is_retryable());
-        assert!(!api(409, None).is_retryable());
+        assert!(api(429, false).is_retryable());
+        assert!(api(503, false).is_retryable());
+        assert!(!api(429, true).is_retryable());
+        assert!(!api(409, false).is_retryable());
+        assert!(!api(409, true).is_retryable());
     }
 
     #[test]
@@ -368,8 +499,48 @@ mod tests {
         let kind = |s: u16, q| ApiErrorKind::from_status(reqwest::StatusCode::from_u16(s).unwrap(), q);
         assert_eq!(kind(404, false), ApiErrorKind::NotFound);
         assert_eq!(kind(429, true), ApiErrorKind::QuotaExceeded);
+        assert_eq!(kind(409, true), ApiErrorKind::QuotaExceeded);
         assert_eq!(kind(429, false), ApiErrorKind::RateLimit);
         assert_eq!(kind(502, false), ApiErrorKind::Server);
         assert_eq!(kind(418, false), ApiErrorKind::Other);
+    }
+
+    #[test]
+    fn error_bodies_are_read_without_failing() {
+        let quota = ErrorBody::parse(br#"{"error":"over","dimension":"vcpu"}"#);
+        assert_eq!(
+            (quota.message.as_deref(), quota.dimension.as_deref(), quota.quota),
+            (Some("over"), Some("vcpu"), true)
+        );
+        let cap = ErrorBody::parse(br#"{"error":"vm_service_quota_exceeded","count":16}"#);
+        assert!(cap.quota && cap.dimension.is_none());
+        assert_eq!(ErrorBody::parse(br#"{"message":"m"}"#).message.as_deref(), Some("m"));
+        assert_eq!(ErrorBody::parse(b"<html>"), ErrorBody::default());
+        assert_eq!(ErrorBody::parse(b"[1]"), ErrorBody::default());
+        assert!(!ErrorBody::parse(br#"{"error":"slow down"}"#).quota);
+    }
+
+    /// Timeouts and broken connections are retryable only for operations safe to repeat: an
+    /// exec stream that passed its deadline may have run.
+    #[test]
+    fn a_timeout_of_an_operation_not_safe_to_repeat_is_not_retryable() {
+        let timeout = |operation| Error::Timeout {
+            message: "deadline".into(),
+            operation,
+            source: None,
+        };
+        assert!(!timeout(Some("execVm")).is_retryable());
+        assert!(timeout(Some("getVm")).is_retryable());
+        assert!(timeout(None).is_retryable());
+        assert!(timeout(Some("execVm")).is_timeout());
+        let conn = |connect, operation| Error::Connection {
+            message: "reset".into(),
+            connect,
+            operation,
+            source: None,
+        };
+        assert!(conn(true, Some("execVm")).is_retryable() && conn(true, Some("execVm")).is_connect());
+        assert!(!conn(false, Some("launchVm")).is_retryable() && !conn(false, None).is_connect());
+        assert!(conn(false, Some("getVm")).is_retryable());
     }
 }

@@ -1,9 +1,9 @@
 //! The API transport: the one path every API request takes to the network.
 //!
 //! It adds the auth header (the only place that does), the `User-Agent` and default headers,
-//! applies the per-operation timeout and the retry policy of [`crate::retry`], and traces each
-//! attempt. Generated operations reach it through `fastvm-api`'s hooks; the hand-written NDJSON
-//! exec request is sent through it directly.
+//! applies the per-operation timeout and the [`RetryPolicy`](crate::RetryPolicy), and traces
+//! each attempt. Generated operations reach it through `fastvm-api`'s hooks; the hand-written
+//! requests (NDJSON exec, an explicit `null`) through [`send_raw`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,15 +12,12 @@ use fastvm_api::hooks::{SendFuture, Transport};
 use reqwest::header::{HeaderMap, HeaderName};
 
 use crate::config::{RequestOptions, Settings};
-use crate::error::{ApiError, ApiErrorKind, snippet};
-use crate::{Error, Result, retry};
+use crate::error::{ApiError, ApiErrorKind, ErrorBody, snippet};
+use crate::ops::{self, Op};
+use crate::{Error, Result};
 
 /// Header carrying the API key.
 pub(crate) const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
-
-/// Operations with no default per-request timeout: they last as long as the command or transfer
-/// they run (exec and files/fetch carry their own server-side `timeoutSec`).
-const LONG_RUNNING: &[&str] = &["execVm", "fetchFileToVm"];
 
 /// The transport of one client view (the shared client, or a `with_options` view).
 pub(crate) struct ApiTransport {
@@ -33,19 +30,18 @@ pub(crate) struct ApiTransport {
 impl ApiTransport {
     /// The retry budget of this view.
     pub(crate) fn max_retries(&self) -> u32 {
-        self.options.max_retries.unwrap_or(self.settings.max_retries)
+        self.options.max_retries.unwrap_or(self.settings.retry.max_retries)
     }
 
-    fn timeout_for(&self, operation_id: &str) -> Option<Duration> {
+    fn timeout_for(&self, op: &Op) -> Option<Duration> {
         match self.options.timeout {
             Some(t) => t,
-            None if LONG_RUNNING.contains(&operation_id) => None,
+            None if op.long_running => None,
             None => Some(self.settings.timeout),
         }
     }
 
-    fn prepare(&self, request: &mut reqwest::Request, operation_id: &str) {
-        // (progenitor's `api-version` header is removed from the generated code by codegen.rs.)
+    fn prepare(&self, request: &mut reqwest::Request, op: &Op) {
         let headers = request.headers_mut();
         // Default headers fill in what the request does not set itself (an exec stream's
         // `Accept` stays), with every value of a header given several times.
@@ -60,104 +56,82 @@ impl ApiTransport {
         headers.insert(reqwest::header::USER_AGENT, self.settings.user_agent.clone());
         headers.insert(API_KEY_HEADER, self.settings.api_key.0.clone());
         if request.timeout().is_none() {
-            *request.timeout_mut() = self.timeout_for(operation_id);
+            *request.timeout_mut() = self.timeout_for(op);
         }
     }
 
-    /// Sends `request`, repeating it as the retry policy allows.
-    ///
-    /// Written with the future's size in mind: it is boxed for every API call, and an
-    /// allocation over 1 KiB leaves the allocator's per-thread cache (glibc's tcache), which
-    /// showed as a cost of several percent per call with calls in flight on several threads.
-    /// So the preparation happens before the `async` block (an `async fn` would keep the
-    /// request twice in its state), only the first attempt happens in it, the rarely needed
-    /// retries run in their own boxed future, and the values used around an `.await` live in
-    /// blocks that end before it (rustc reserves a local's space until its scope ends).
-    fn send_with_retries<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        mut request: reqwest::Request,
-        operation_id: &'static str,
-    ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a {
-        self.prepare(&mut request, operation_id);
-        // Only pay for the log fields when someone listens.
-        let method = tracing::enabled!(tracing::Level::DEBUG).then(|| request.method().clone());
-        let spare = if self.max_retries() > 0 { spare(&request) } else { None };
-        let started = method.is_some().then(Instant::now);
-        let pending = client.execute(request);
-        async move {
-            let retry = {
-                let result = pending.await;
-                if let (Some(method), Some(started)) = (&method, started) {
-                    trace_attempt(operation_id, method, 0, started.elapsed(), &result);
-                }
-                match (self.retry_delay(&result, 0, operation_id), spare) {
-                    (Some(delay), Some(next)) => Box::pin(self.retry(client, next, operation_id, delay, method)),
-                    _ => return result,
-                }
-            };
-            retry.await
-        }
-    }
-
-    /// The attempts after the first: waits `delay`, sends `request` (attempt 1), and so on while
-    /// the policy allows.
-    async fn retry(
+    /// Sends `request` for `op`, repeating it as the retry policy allows.
+    pub(crate) async fn send(
         &self,
         client: &reqwest::Client,
         mut request: reqwest::Request,
-        operation_id: &'static str,
-        mut delay: Duration,
-        method: Option<reqwest::Method>,
+        op: &'static Op,
     ) -> reqwest::Result<reqwest::Response> {
-        // `spare` leaves reqwest's extensions out: the per-request timeout is set again here.
-        let timeout = self.timeout_for(operation_id);
-        let mut attempt: u32 = 1;
+        self.prepare(&mut request, op);
+        let idempotent = op.idempotent || self.options.retry_non_idempotent.unwrap_or(false);
+        let max_retries = self.max_retries();
+        let mut attempt = 0;
         loop {
-            tracing::debug!(operation = operation_id, attempt, ?delay, "fastvm retrying");
-            tokio::time::sleep(delay).await;
-            if request.timeout().is_none() {
-                *request.timeout_mut() = timeout;
-            }
-            let spare = if attempt < self.max_retries() {
-                spare(&request)
+            // A request with a streaming body cannot be copied: it is sent exactly once.
+            let spare = if attempt < max_retries {
+                request.try_clone()
             } else {
                 None
             };
-            let started = method.is_some().then(Instant::now);
-            let result = client.execute(request).await;
-            if let (Some(method), Some(started)) = (&method, started) {
-                trace_attempt(operation_id, method, attempt, started.elapsed(), &result);
-            }
-            match (self.retry_delay(&result, attempt, operation_id), spare) {
-                (Some(next_delay), Some(next)) => {
-                    (request, delay) = (next, next_delay);
+            let started = Instant::now();
+            let method = request.method().clone();
+            let mut result = client.execute(request).await;
+            trace_attempt(op, &method, attempt, started.elapsed(), &result);
+            let delay = match result {
+                Ok(resp) if resp.status().is_success() || !idempotent => return Ok(resp),
+                Ok(resp) => {
+                    // Telling an exceeded quota from a rate limit takes the body; it is read
+                    // (bounded) and put back for whoever reads the answer.
+                    let (resp, quota) = if resp.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                        let (resp, body) = read_back(resp).await;
+                        (resp, ErrorBody::parse(&body).quota)
+                    } else {
+                        (resp, false)
+                    };
+                    let delay = self
+                        .settings
+                        .retry
+                        .response_delay(attempt, resp.status(), resp.headers(), quota);
+                    result = Ok(resp);
+                    delay
+                }
+                Err(ref e) => self.settings.retry.error_delay(attempt, e, idempotent),
+            };
+            match (delay, spare) {
+                (Some(delay), Some(next)) => {
+                    tracing::debug!(operation = op.id, attempt, ?delay, "fastvm retrying");
+                    tokio::time::sleep(delay).await;
+                    request = next;
                     attempt += 1;
                 }
                 _ => return result,
             }
         }
     }
+}
 
-    /// How long to wait before repeating an attempt that ended with `result`; `None`: do not.
-    fn retry_delay(
-        &self,
-        result: &reqwest::Result<reqwest::Response>,
-        attempt: u32,
-        operation_id: &str,
-    ) -> Option<Duration> {
-        let idempotent = || self.options.retry_non_idempotent || retry::is_idempotent(operation_id);
-        match result {
-            Ok(resp) if resp.status().is_success() || !idempotent() => None,
-            Ok(resp) => retry::response_delay(attempt, resp.status(), resp.headers()),
-            Err(e) => retry::error_delay(attempt, e, idempotent()),
-        }
-    }
+/// Reads (a bounded part of) an error answer's body and rebuilds the answer around it, with the
+/// same status and headers.
+async fn read_back(resp: reqwest::Response) -> (reqwest::Response, bytes::Bytes) {
+    let status = resp.status();
+    let version = resp.version();
+    let headers = resp.headers().clone();
+    let body = bytes::Bytes::from(read_bounded(resp, ApiError::BODY_SNIPPET).await);
+    let mut rebuilt = http::Response::new(reqwest::Body::from(body.clone()));
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    (reqwest::Response::from(rebuilt), body)
 }
 
 /// Logs one attempt at DEBUG level (the URL's path only: never its query or the host's secrets).
 fn trace_attempt(
-    operation_id: &str,
+    op: &Op,
     method: &reqwest::Method,
     attempt: u32,
     elapsed: Duration,
@@ -166,11 +140,11 @@ fn trace_attempt(
     match result {
         Ok(resp) => {
             let request_id = request_id(resp.headers());
-            tracing::debug!(operation = operation_id, %method, path = resp.url().path(), attempt, status = resp.status().as_u16(), ?elapsed, request_id = request_id.as_deref().unwrap_or(""), "fastvm request");
+            tracing::debug!(operation = op.id, %method, path = resp.url().path(), attempt, status = resp.status().as_u16(), ?elapsed, request_id = request_id.as_deref().unwrap_or(""), "fastvm request");
         }
         Err(e) => {
             let path = e.url().map(|u| u.path()).unwrap_or("");
-            tracing::debug!(operation = operation_id, %method, path, attempt, ?elapsed, error = %crate::redact::text(&e.to_string()), "fastvm request failed");
+            tracing::debug!(operation = op.id, %method, path, attempt, ?elapsed, error = %crate::redact::text(&e.to_string()), "fastvm request failed");
         }
     }
 }
@@ -182,25 +156,8 @@ impl Transport for ApiTransport {
         request: reqwest::Request,
         operation_id: &'static str,
     ) -> SendFuture<'a> {
-        Box::pin(self.send_with_retries(client, request, operation_id))
+        Box::pin(ApiTransport::send(self, client, request, ops::find(operation_id)))
     }
-}
-
-/// A copy of `request` for a later attempt, or `None` when its body is a stream (such a request
-/// is sent exactly once).
-///
-/// A request without a body (every `GET`/`DELETE`) is copied without its extensions, where
-/// reqwest keeps the per-request timeout: copying that map costs allocations on every call,
-/// retried or not, so the caller sets the timeout again on the rare retry instead. API requests
-/// carry no other extension. (reqwest only lets `try_clone` share a body's bytes.)
-fn spare(request: &reqwest::Request) -> Option<reqwest::Request> {
-    if request.body().is_some() {
-        return request.try_clone();
-    }
-    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
-    *copy.headers_mut() = request.headers().clone();
-    *copy.version_mut() = request.version();
-    Some(copy)
 }
 
 pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
@@ -216,39 +173,23 @@ pub(crate) async fn api_error(resp: reqwest::Response, operation: Option<&'stati
     let status = resp.status();
     let request_id = request_id(resp.headers());
     let body = read_bounded(resp, ApiError::BODY_SNIPPET).await;
-    let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-    let field = |name: &str| {
-        parsed
-            .as_ref()
-            .and_then(|v| v.get(name))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
+    let parsed = ErrorBody::parse(&body);
+    let message = match parsed.message {
+        Some(m) => crate::redact::text(&m),
+        None if body.is_empty() => status.canonical_reason().unwrap_or("error").to_string(),
+        None => crate::redact::text(&snippet(&body, 200)),
     };
-    let dimension = if status.as_u16() == 429 {
-        field("dimension")
-    } else {
-        None
-    };
-    let message = field("error")
-        .or_else(|| field("message"))
-        .map(|m| crate::redact::text(&m))
-        .unwrap_or_else(|| {
-            if body.is_empty() {
-                status.canonical_reason().unwrap_or("error").to_string()
-            } else {
-                crate::redact::text(&snippet(&body, 200))
-            }
-        });
-    let kind = ApiErrorKind::from_status(status, dimension.is_some());
-    Error::Api(Box::new(ApiError {
-        status,
-        kind,
-        message,
-        body: crate::redact::text(&snippet(&body, ApiError::BODY_SNIPPET)),
-        request_id,
-        dimension,
-        operation,
-    }))
+    Error::Api {
+        error: Box::new(ApiError {
+            status,
+            kind: ApiErrorKind::from_status(status, parsed.quota),
+            message,
+            body: crate::redact::text(&snippet(&body, ApiError::BODY_SNIPPET)),
+            request_id,
+            dimension: parsed.dimension,
+            operation,
+        }),
+    }
 }
 
 /// Reads at most `max` bytes of a body (an error body can be arbitrarily large).
@@ -275,9 +216,8 @@ pub(crate) async fn send_raw(
     path: &str,
     accept: &'static str,
     body: &impl serde::Serialize,
-    operation: &'static str,
+    op: &'static Op,
 ) -> Result<reqwest::Response> {
-    use fastvm_api::hooks::Transport as _;
     let json = serde_json::to_vec(body).map_err(|e| Error::invalid("body", e.to_string()))?;
     let request = client
         .http()
@@ -286,14 +226,14 @@ pub(crate) async fn send_raw(
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(json)
         .build()
-        .map_err(Error::from_reqwest)?;
+        .map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
     let response = client
         .transport()
-        .send(client.http(), request, operation)
+        .send(client.http(), request, op)
         .await
-        .map_err(Error::from_reqwest)?;
+        .map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
     if !response.status().is_success() {
-        return Err(api_error(response, Some(operation)).await);
+        return Err(api_error(response, Some(op.id)).await);
     }
     Ok(response)
 }
@@ -304,15 +244,24 @@ pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
     method: reqwest::Method,
     path: &str,
     body: &impl serde::Serialize,
-    operation: &'static str,
+    op: &'static Op,
 ) -> Result<T> {
-    let response = send_raw(client, method, path, "application/json", body, operation).await?;
-    let bytes = response.bytes().await.map_err(Error::from_reqwest)?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::decode(operation, e, &bytes))
+    let response = send_raw(client, method, path, "application/json", body, op).await?;
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::empty_body(op.id, status));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| Error::decode(op.id, e, &bytes))
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::ops;
+
     #[test]
     fn default_headers_keep_every_value_and_do_not_override_the_request() {
         let client = crate::FastvmClient::builder()
@@ -329,7 +278,7 @@ mod tests {
             .header("accept", "application/x-ndjson")
             .build()
             .unwrap();
-        client.transport().prepare(&mut request, "execVm");
+        client.transport().prepare(&mut request, ops::find("execVm"));
         let headers = request.headers();
         let teams: Vec<_> = headers.get_all("x-team").iter().collect();
         assert_eq!(teams, ["infra", "db"]);
@@ -349,7 +298,7 @@ mod tests {
             .unwrap();
         let timeout_of = |operation| {
             let mut request = client.http().get("http://127.0.0.1:9/v1/vms/x").build().unwrap();
-            client.transport().prepare(&mut request, operation);
+            client.transport().prepare(&mut request, ops::find(operation));
             request.timeout().copied()
         };
         assert_eq!(timeout_of("getVm"), Some(std::time::Duration::from_secs(60)));
@@ -357,20 +306,5 @@ mod tests {
         assert_eq!(timeout_of("execVm"), None);
         assert_eq!(timeout_of("fetchFileToVm"), None);
         assert_eq!(client.max_retries(), 2);
-    }
-
-    /// The transport's future is boxed on every call: kept under glibc's per-thread cache limit
-    /// (1032 bytes), its allocation stays cheap (see `send_with_retries`).
-    #[tokio::test]
-    async fn the_boxed_transport_future_stays_small() {
-        let client = crate::FastvmClient::builder()
-            .api_key("k")
-            .base_url("http://127.0.0.1:9")
-            .build()
-            .unwrap();
-        let request = client.http().get("http://127.0.0.1:9/v1/vms/x").build().unwrap();
-        let future = client.transport().send_with_retries(client.http(), request, "getVm");
-        let size = std::mem::size_of_val(&future);
-        assert!(size <= 1024, "transport future {size} bytes");
     }
 }

@@ -22,7 +22,7 @@
 //! - [`exec`]: [`exec::Command`], the NDJSON [`exec::ExecStream`] and its events.
 //! - [`transfer`]: file and directory upload/download through presigned URLs.
 //! - [`wait`]: launch-and-wait and build polling.
-//! - [`Error`]: the one error type; [`retry`]: the retry policy.
+//! - [`Error`]: the one error type; [`RetryPolicy`]: how failed calls are retried.
 //!
 //! Every request goes through one transport that adds the `X-API-Key` header, applies the
 //! per-operation timeout and the retry policy, and traces each attempt with `tracing`.
@@ -36,9 +36,10 @@ pub mod error;
 pub mod exec;
 mod http;
 pub mod launch;
+mod ops;
 pub mod redact;
 pub mod resources;
-pub mod retry;
+mod retry;
 pub mod shell;
 pub mod transfer;
 mod validate;
@@ -47,6 +48,7 @@ pub mod wait;
 pub use client::FastvmClient;
 pub use config::{ClientBuilder, RequestOptions};
 pub use error::{ApiError, ApiErrorKind, Error};
+pub use retry::RetryPolicy;
 pub use transfer::{Progress, TransferOptions};
 
 /// The generated wire types, re-exported from `fastvm-api`.

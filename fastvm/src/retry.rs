@@ -1,67 +1,151 @@
-//! The retry policy: which failures are retried, how long to wait, and which operations are safe
-//! to repeat. Applied by the API transport (every generated call) and by the storage client.
+//! [`RetryPolicy`]: which failures are retried, and how long to wait. Applied by the API
+//! transport (every API call) and by the storage client (file uploads).
 
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-/// Default number of retries after the first attempt.
-pub const DEFAULT_MAX_RETRIES: u32 = 2;
-/// First backoff delay.
-pub const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
-/// Largest backoff delay.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
-/// A server-requested delay longer than this is not waited for: the error is returned instead.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// How calls are retried after a failure that may clear by itself.
+///
+/// Retried: failures without an answer (connect errors always; timeouts and broken requests
+/// only for an operation that is safe to repeat) and the statuses 408, 429, 500, 502, 503 and
+/// 504 of such an operation, unless the server says otherwise with `x-should-retry: false` (or
+/// asks for a retry of any status with `x-should-retry: true`). Not retried: a 429 whose body is
+/// an exceeded quota (it lasts until something is freed), 409 conflicts, and anything of an
+/// operation that is not safe to repeat (launch, exec, snapshot create, …) unless the request
+/// never reached the server.
+///
+/// The wait before retry *n* (0 for the first) is the server's `retry-after-ms` or
+/// `Retry-After` (seconds or an HTTP date) when it names one up to
+/// [`max_retry_after`](Self::max_retry_after), and otherwise exponential backoff: the initial
+/// backoff doubling per retry, capped, minus up to 25 % random jitter so that clients do not
+/// retry in lockstep.
+///
+/// ```
+/// use std::time::Duration;
+/// let client = fastvm::FastvmClient::builder()
+///     .api_key("hlm_example")
+///     .retry_policy(
+///         fastvm::RetryPolicy::new()
+///             .max_retries(5)
+///             .max_retry_after(Duration::from_secs(120)),
+///     )
+///     .build()?;
+/// # Ok::<(), fastvm::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct RetryPolicy {
+    pub(crate) max_retries: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    max_retry_after: Duration,
+}
 
-/// Operations that are not idempotent: repeating them could launch a second VM, run a command
-/// twice, and so on. They are retried only when the request provably never reached the server
-/// (a connect error), or when the caller opts in with [`RequestOptions::retry_non_idempotent`](crate::RequestOptions::retry_non_idempotent).
-pub const NON_IDEMPOTENT: &[&str] = &[
-    "launchVm",
-    "execVm",
-    "presignFile",
-    "fetchFileToVm",
-    "registerService",
-    "addSshKey",
-    "createSnapshot",
-    "createBuild",
-    "presignBuildContext",
-];
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 2,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
 
-/// Whether `operation_id` (the spec's operationId, e.g. `launchVm`) is safe to repeat.
-pub fn is_idempotent(operation_id: &str) -> bool {
-    !NON_IDEMPOTENT.contains(&operation_id)
+impl RetryPolicy {
+    /// The defaults, as the official SDKs: 2 retries, backoff from 0.5 s doubling up to 8 s, a
+    /// server's `Retry-After` honoured up to 60 s.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No retries at all.
+    pub fn never() -> Self {
+        Self::default().max_retries(0)
+    }
+
+    /// Retries after the first attempt (default 2; 0 disables retries).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The first backoff delay (default 500 ms).
+    pub fn initial_backoff(mut self, delay: Duration) -> Self {
+        self.initial_backoff = delay;
+        self
+    }
+
+    /// The largest backoff delay (default 8 s).
+    pub fn max_backoff(mut self, delay: Duration) -> Self {
+        self.max_backoff = delay;
+        self
+    }
+
+    /// The longest server-requested delay (`Retry-After`) that is waited for (default 60 s).
+    /// A longer one is not obeyed: the retry waits the normal backoff instead, still within
+    /// [`max_retries`](Self::max_retries).
+    pub fn max_retry_after(mut self, delay: Duration) -> Self {
+        self.max_retry_after = delay;
+        self
+    }
+
+    /// Exponential backoff for retry number `retry` (0 for the first retry), with jitter.
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+        let factor = 1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX);
+        let base = self.initial_backoff.saturating_mul(factor).min(self.max_backoff);
+        let jitter = 1.0 - 0.25 * rand::random::<f64>();
+        // Not `mul_f64`: it panics where the product rounds past `Duration::MAX`.
+        Duration::try_from_secs_f64(base.as_secs_f64() * jitter).unwrap_or(base)
+    }
+
+    /// The wait before retry number `retry`, given the server's hint.
+    fn delay(&self, retry: u32, hint: Option<Duration>) -> Duration {
+        match hint {
+            Some(h) if h <= self.max_retry_after => h,
+            _ => self.backoff(retry),
+        }
+    }
+
+    /// The wait before retry number `retry` after an answer with `status` and `headers`, or
+    /// `None` when it is not retried. `quota` tells that the body is an exceeded quota.
+    pub(crate) fn response_delay(
+        &self,
+        retry: u32,
+        status: StatusCode,
+        headers: &HeaderMap,
+        quota: bool,
+    ) -> Option<Duration> {
+        let forced = headers
+            .get("x-should-retry")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().eq_ignore_ascii_case("true"));
+        let retry_it = forced.unwrap_or(!quota && is_retryable_status(status));
+        retry_it.then(|| self.delay(retry, retry_after(headers)))
+    }
+
+    /// The wait before retry number `retry` after an attempt that got no answer, or `None` when
+    /// it is not retried. A connect error provably never reached the server, so it is retried
+    /// even for an operation that is not `idempotent`; a timeout or an error sending the request
+    /// only for one that is.
+    pub(crate) fn error_delay(&self, retry: u32, error: &reqwest::Error, idempotent: bool) -> Option<Duration> {
+        let transient = error.is_connect() || ((error.is_timeout() || error.is_request()) && idempotent);
+        transient.then(|| self.backoff(retry))
+    }
 }
 
 /// Statuses worth retrying: 408, 429, 500, 502, 503, 504. 409 is a permanent conflict here.
-pub fn is_retryable_status(status: StatusCode) -> bool {
+pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
-/// What to do after a response with `status` and `headers`: `None` means do not retry;
-/// `Some(delay)` means retry after `delay` (the server's hint, or `None` inside for backoff).
-pub fn response_decision(status: StatusCode, headers: &HeaderMap) -> Option<Option<Duration>> {
-    let forced = headers
-        .get("x-should-retry")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().eq_ignore_ascii_case("true"));
-    let retry = match forced {
-        Some(f) => f,
-        None => is_retryable_status(status),
-    };
-    if !retry {
-        return None;
-    }
-    Some(retry_after(headers))
-}
-
 /// The server's requested delay: `retry-after-ms`, else `Retry-After` in seconds (fractions
-/// allowed) or as an HTTP date. Unparseable or negative values are ignored.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    // `try_from_secs_f64` refuses negative, NaN and absurdly large values instead of panicking:
-    // a server's header must never crash the client.
+/// allowed) or as an HTTP date. Unparseable, negative or absurd values are ignored.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    // `try_from_secs_f64` refuses negative, NaN and huge values instead of panicking: a
+    // server's header must never crash the client.
     if let Some(ms) = headers
         .get("retry-after-ms")
         .and_then(|v| v.to_str().ok())
@@ -78,41 +162,6 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
-/// Exponential backoff for retry number `retry` (0 for the first retry): 0.5 s doubling, capped
-/// at 8 s, minus up to 25 % random jitter so that clients do not retry in lockstep.
-pub fn backoff(retry: u32) -> Duration {
-    let base = INITIAL_BACKOFF
-        .saturating_mul(1u32.checked_shl(retry.min(16)).unwrap_or(u32::MAX))
-        .min(MAX_BACKOFF);
-    let jitter = 1.0 - 0.25 * rand::random::<f64>();
-    base.mul_f64(jitter)
-}
-
-/// The delay before retry number `retry`, given the server's hint. `None` when the hint is
-/// longer than [`MAX_RETRY_AFTER`] (the caller should give up and return the error).
-pub fn delay(retry: u32, hint: Option<Duration>) -> Option<Duration> {
-    match hint {
-        Some(h) if h > MAX_RETRY_AFTER => None,
-        Some(h) => Some(h),
-        None => Some(backoff(retry)),
-    }
-}
-
-/// The delay before retry number `retry` after a response with `status` and `headers`, or
-/// `None` when it is not retried: [`response_decision`] then [`delay`].
-pub fn response_delay(retry: u32, status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
-    response_decision(status, headers).and_then(|hint| delay(retry, hint))
-}
-
-/// The delay before retry number `retry` after an attempt that got no response, or `None` when
-/// it is not retried. A connect error provably never reached the server, so it is retried even
-/// for an operation that is not `idempotent`; a timeout or an error sending the request is
-/// retried only for one that is.
-pub fn error_delay(retry: u32, error: &reqwest::Error, idempotent: bool) -> Option<Duration> {
-    let transient = error.is_connect() || ((error.is_timeout() || error.is_request()) && idempotent);
-    transient.then(|| backoff(retry))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,30 +175,36 @@ mod tests {
         h
     }
 
+    fn status(code: u16) -> StatusCode {
+        StatusCode::from_u16(code).unwrap()
+    }
+
     #[test]
     fn statuses() {
         for s in [408, 429, 500, 502, 503, 504] {
-            assert!(is_retryable_status(StatusCode::from_u16(s).unwrap()), "{s}");
+            assert!(is_retryable_status(status(s)), "{s}");
         }
         for s in [400, 401, 403, 404, 409, 422, 501] {
-            assert!(!is_retryable_status(StatusCode::from_u16(s).unwrap()), "{s}");
+            assert!(!is_retryable_status(status(s)), "{s}");
         }
     }
 
     #[test]
-    fn should_retry_header_overrides_status() {
-        assert_eq!(
-            response_decision(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &headers(&[("x-should-retry", "false")])
-            ),
-            None
-        );
-        assert_eq!(
-            response_decision(StatusCode::CONFLICT, &headers(&[("x-should-retry", "true")])),
-            Some(None)
-        );
-        assert_eq!(response_decision(StatusCode::CONFLICT, &HeaderMap::new()), None);
+    fn should_retry_header_overrides_status_and_quota() {
+        let p = RetryPolicy::new().initial_backoff(Duration::from_millis(1));
+        let no = headers(&[("x-should-retry", "false")]);
+        let yes = headers(&[("x-should-retry", "true")]);
+        assert_eq!(p.response_delay(0, status(503), &no, false), None);
+        assert!(p.response_delay(0, status(409), &yes, false).is_some());
+        assert!(p.response_delay(0, status(429), &yes, true).is_some());
+        assert_eq!(p.response_delay(0, status(409), &HeaderMap::new(), false), None);
+    }
+
+    #[test]
+    fn an_exceeded_quota_is_not_retried_a_rate_limit_is() {
+        let p = RetryPolicy::new();
+        assert_eq!(p.response_delay(0, status(429), &HeaderMap::new(), true), None);
+        assert!(p.response_delay(0, status(429), &HeaderMap::new(), false).is_some());
     }
 
     #[test]
@@ -180,7 +235,29 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_after_past_the_cap_falls_back_to_backoff() {
+        let p = RetryPolicy::new();
+        let long = headers(&[("retry-after", "61")]);
+        let d = p.response_delay(0, status(503), &long, false).unwrap();
+        assert!(
+            d <= Duration::from_millis(500) && d >= Duration::from_millis(375),
+            "{d:?}"
+        );
+        let short = headers(&[("retry-after", "3")]);
+        assert_eq!(
+            p.response_delay(0, status(503), &short, false),
+            Some(Duration::from_secs(3))
+        );
+        let patient = RetryPolicy::new().max_retry_after(Duration::from_secs(120));
+        assert_eq!(
+            patient.response_delay(0, status(503), &long, false),
+            Some(Duration::from_secs(61))
+        );
+    }
+
+    #[test]
     fn backoff_doubles_with_jitter_and_caps() {
+        let p = RetryPolicy::new();
         for (n, base) in [
             (0u32, 0.5f64),
             (1, 1.0),
@@ -190,19 +267,12 @@ mod tests {
             (10, 8.0),
             (40, 8.0),
         ] {
-            let d = backoff(n).as_secs_f64();
+            let d = p.backoff(n).as_secs_f64();
             assert!(d <= base && d >= base * 0.75 - 1e-9, "retry {n}: {d}");
         }
-        assert_eq!(delay(0, Some(Duration::from_secs(61))), None);
-        assert_eq!(delay(0, Some(Duration::from_secs(1))), Some(Duration::from_secs(1)));
-    }
-
-    #[test]
-    fn idempotency_table() {
-        assert!(!is_idempotent("launchVm"));
-        assert!(!is_idempotent("execVm"));
-        assert!(!is_idempotent("fetchFileToVm"));
-        assert!(is_idempotent("getVm"));
-        assert!(is_idempotent("deleteVm"));
+        let huge = RetryPolicy::new()
+            .initial_backoff(Duration::MAX)
+            .max_backoff(Duration::MAX);
+        assert!(huge.backoff(40) > Duration::from_secs(1));
     }
 }

@@ -100,6 +100,7 @@ fn json_size<T: serde::Serialize>(field: &str, value: &T) -> Result<()> {
 
 /// TTL: 1..=31536000 seconds.
 pub(crate) fn ttl(field: &str, t: &Ttl) -> Result<()> {
+    known(&format!("{field}.action"), t.action.as_str(), t.action.is_unknown())?;
     if t.seconds.get() > MAX_TTL_SECONDS {
         return Err(Error::invalid(
             format!("{field}.seconds"),
@@ -123,20 +124,45 @@ pub(crate) fn command(argv: &[String]) -> Result<()> {
 
 /// Firewall rules: `ports` is `443`, `8080-8090` or `any`; protocol `any` needs ports `any`;
 /// cidr values parse; fqdn wildcards only as a leading `*.`.
+///
+/// A value this SDK does not know (an `Unknown` enum variant, for example from a policy read
+/// back from the server) is sent verbatim, and what depends on it is left to the server to
+/// check; an empty one is refused.
 pub(crate) fn firewall(field: &str, f: &FirewallPolicy) -> Result<()> {
     if let Some(ingress) = &f.ingress {
+        known(
+            &format!("{field}.ingress.default"),
+            ingress.default.as_str(),
+            ingress.default.is_unknown(),
+        )?;
         for (i, r) in ingress.rules.iter().enumerate() {
             let IngressRule {
-                value, protocol, ports, ..
+                action,
+                kind,
+                value,
+                protocol,
+                ports,
+                ..
             } = r;
             let at = format!("{field}.ingress.rules[{i}]");
-            rule_ports(&at, &protocol.to_string(), ports)?;
-            cidr(&format!("{at}.value"), value)?;
+            known(&format!("{at}.action"), action.as_str(), action.is_unknown())?;
+            if known(&format!("{at}.protocol"), protocol.as_str(), protocol.is_unknown())? {
+                rule_ports(&at, protocol.as_str(), ports)?;
+            }
+            if known(&format!("{at}.kind"), kind.as_str(), kind.is_unknown())? {
+                cidr(&format!("{at}.value"), value)?;
+            }
         }
     }
     if let Some(egress) = &f.egress {
+        known(
+            &format!("{field}.egress.default"),
+            egress.default.as_str(),
+            egress.default.is_unknown(),
+        )?;
         for (i, r) in egress.rules.iter().enumerate() {
             let EgressRule {
+                action,
                 kind,
                 value,
                 protocol,
@@ -144,19 +170,37 @@ pub(crate) fn firewall(field: &str, f: &FirewallPolicy) -> Result<()> {
                 ..
             } = r;
             let at = format!("{field}.egress.rules[{i}]");
-            rule_ports(&at, &protocol.to_string(), ports)?;
+            known(&format!("{at}.action"), action.as_str(), action.is_unknown())?;
+            if known(&format!("{at}.protocol"), protocol.as_str(), protocol.is_unknown())? {
+                rule_ports(&at, protocol.as_str(), ports)?;
+            }
             match kind {
                 EgressRuleKind::Cidr => cidr(&format!("{at}.value"), value)?,
                 EgressRuleKind::Fqdn => fqdn(&format!("{at}.value"), value)?,
+                other => {
+                    known(&format!("{at}.kind"), other.as_str(), true)?;
+                }
             }
         }
     }
     if let Some(dns) = &f.dns {
+        if let Some(mode) = &dns.mode {
+            known(&format!("{field}.dns.mode"), mode.as_str(), mode.is_unknown())?;
+        }
         for (i, d) in dns.domains.iter().enumerate() {
             fqdn(&format!("{field}.dns.domains[{i}]"), d)?;
         }
     }
     Ok(())
+}
+
+/// Whether an enum value is one this SDK knows (and can check what depends on it). An unknown
+/// one is sent verbatim, unless it is empty.
+fn known(at: &str, value: &str, unknown: bool) -> Result<bool> {
+    if unknown && value.trim().is_empty() {
+        return Err(Error::invalid(at, "must not be empty"));
+    }
+    Ok(!unknown)
 }
 
 fn rule_ports(at: &str, protocol: &str, ports: &str) -> Result<()> {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::types::{BuildResponse, Vm};
+use crate::types::{BuildResponse, BuildStatus, Vm, VmStatus};
 use crate::{Error, FastvmClient, Result};
 
 /// Default interval between polls.
@@ -72,22 +72,22 @@ fn deadline(start: Instant, timeout: Duration) -> Instant {
 }
 
 /// One poll's outcome: finished (with the result to return) or still going (with its status).
-enum Step<T> {
+enum Step<T, S> {
     Done(Result<T>),
-    Pending(String),
+    Pending(S),
 }
 
 /// The one poll loop: `fetch` immediately, then every `opts.next_sleep(..)` until it is done or
 /// `opts.timeout` (counted from the start) has passed; then `on_deadline(last_status, waited)`
 /// is the error.
-async fn poll<T, F, Fut>(
+async fn poll<T, S, F, Fut>(
     opts: WaitOptions,
     mut fetch: F,
-    on_deadline: impl FnOnce(String, Duration) -> Error,
+    on_deadline: impl FnOnce(S, Duration) -> Error,
 ) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Step<T>>>,
+    Fut: std::future::Future<Output = Result<Step<T, S>>>,
 {
     let started = Instant::now();
     let deadline = deadline(started, opts.timeout);
@@ -104,8 +104,11 @@ where
     }
 }
 
-/// VM statuses that end a wait with [`Error::VmLaunch`].
-pub const VM_FAILURE_STATUSES: &[&str] = &["error", "stopped", "deleting"];
+/// Whether a VM in `status` will not become `running`: the spec's terminal failures (`error`,
+/// `stopped`) and `deleting`, as the official SDKs' helpers and the reference's launch text.
+fn ends_launch(status: &VmStatus) -> bool {
+    status.is_terminal() || *status == VmStatus::Deleting
+}
 
 impl FastvmClient {
     /// Polls `GET /v1/vms/{id}` (the first poll immediately) until the VM is `running`.
@@ -116,7 +119,7 @@ impl FastvmClient {
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
     /// let vm = client.wait_for_vm_ready(id, fastvm::wait::WaitOptions::default()).await?;
-    /// assert_eq!(vm.status.0, "running");
+    /// assert_eq!(vm.status, fastvm::types::VmStatus::Running);
     /// # Ok(()) }
     /// ```
     pub async fn wait_for_vm_ready(&self, id: &str, opts: WaitOptions) -> Result<Vm> {
@@ -125,13 +128,13 @@ impl FastvmClient {
             opts,
             || async {
                 let vm = self.vms().retrieve(id).await?;
-                Ok(match vm.status.0.as_str() {
-                    "running" => Step::Done(Ok(vm)),
-                    s if VM_FAILURE_STATUSES.contains(&s) => Step::Done(Err(Error::VmLaunch {
+                Ok(match vm.status {
+                    VmStatus::Running => Step::Done(Ok(vm)),
+                    status if ends_launch(&status) => Step::Done(Err(Error::VmLaunch {
                         vm_id: id.to_string(),
-                        status: s.to_string(),
+                        status,
                     })),
-                    s => Step::Pending(s.to_string()),
+                    status => Step::Pending(status),
                 })
             },
             |last_status, waited| Error::VmNotReady {
@@ -163,13 +166,13 @@ impl FastvmClient {
             opts,
             || async {
                 let build = self.builds().retrieve(id).await?;
-                Ok(match build.status.as_str() {
-                    "completed" => Step::Done(Ok(build)),
-                    "failed" => Step::Done(Err(Error::BuildFailed {
+                Ok(match build.status {
+                    BuildStatus::Completed => Step::Done(Ok(build)),
+                    BuildStatus::Failed => Step::Done(Err(Error::BuildFailed {
                         build_id: id.to_string(),
                         message: build.error.clone().unwrap_or_default(),
                     })),
-                    _ => Step::Pending(build.status),
+                    status => Step::Pending(status),
                 })
             },
             |last_status, waited| Error::BuildNotFinished {

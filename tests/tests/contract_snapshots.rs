@@ -31,7 +31,7 @@ async fn list_snapshots_wire() {
     let answer = json!([snapshot_full("ready"), snapshot_min("archived")]);
     api.expect("listSnapshots", "/v1/snapshots", 200, answer.clone()).await;
     let snaps = api.client.snapshots().list().await.unwrap();
-    assert_eq!(snaps[1].status.0, "archived");
+    assert_eq!(snaps[1].status.as_str(), "archived");
     assert_eq!(snaps[0].services[1].h2c, None);
     assert_lossless(&answer, &snaps);
     let sent = api.sent("listSnapshots").await;

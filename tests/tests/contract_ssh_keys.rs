@@ -21,7 +21,10 @@ async fn list_ssh_keys_wire() {
     assert_eq!(keys.keys.len(), 2);
     assert_eq!(keys.keys[0].name.as_deref(), Some("laptop"));
     assert_eq!(keys.keys[1].name, None);
-    assert_eq!(keys.keys[1].created_at.to_rfc3339(), "2026-05-15T08:00:01+00:00");
+    assert_eq!(
+        keys.keys[1].created_at.unwrap().to_rfc3339(),
+        "2026-05-15T08:00:01+00:00"
+    );
     assert_lossless(&answer["keys"][0], &keys.keys[0]);
     assert_eq!(api.sent("listSshKeys").await.body, None);
 

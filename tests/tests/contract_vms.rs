@@ -103,7 +103,7 @@ async fn launch_vm_wire() {
         .unwrap();
     assert_eq!(api.sent("launchVm").await.json(), &json!({ "snapshotId": "snap-9" }));
     assert_eq!(resp.status.as_u16(), 202);
-    assert_eq!(resp.vm.status.0, "provisioning");
+    assert_eq!(resp.vm.status.as_str(), "provisioning");
     assert_eq!(resp.vm.snapshot_restore_warnings, None);
     assert_lossless(&vm_min(ID, "provisioning"), &resp.vm);
 }
@@ -157,7 +157,7 @@ async fn get_vm_decodes_unknown_fields_open_strings_and_limits() {
     v["anotherNewField"] = json!("x");
     api.expect_lenient("getVm", &vm_path(""), 200, v).await;
     let vm = api.client.vms().retrieve(ID).await.unwrap();
-    assert_eq!(vm.status.0, "hibernating");
+    assert_eq!(vm.status.as_str(), "hibernating");
     assert_eq!(vm.cpu, i64::MAX);
     assert_eq!(vm.memory_mi_b, i64::MAX);
     assert_eq!(vm.disk_gi_b, 0);
@@ -259,7 +259,7 @@ async fn pause_vm_wire() {
     api.expect("pauseVm", &vm_path("/pause"), 200, vm_full(ID, "paused"))
         .await;
     let vm = api.client.vms().pause(ID).await.unwrap();
-    assert_eq!(vm.status.0, "paused");
+    assert_eq!(vm.status.as_str(), "paused");
     assert_lossless(&vm_full(ID, "paused"), &vm);
     assert_eq!(api.sent("pauseVm").await.body, None);
 }
@@ -272,7 +272,7 @@ async fn resume_vm_wire() {
         api.expect("resumeVm", &vm_path("/resume"), status, vm_min(ID, vm_status))
             .await;
         let vm = api.client.vms().resume(ID).await.unwrap();
-        assert_eq!(vm.status.0, vm_status);
+        assert_eq!(vm.status.as_str(), vm_status);
         assert_eq!(api.sent("resumeVm").await.body, None);
     }
 }
@@ -316,15 +316,17 @@ async fn patch_vm_firewall_wire() {
     api.client.vms().patch_firewall(ID, firewall_full()).await.unwrap();
     assert_eq!(api.sent("patchVmFirewall").await.json(), &firewall_full_json());
 
-    // Minimal: only the ingress block, with no rules.
+    // Minimal: only the ingress block, with no rules. An empty list is sent as written (the
+    // documented way to clear ingress rules with PATCH), never dropped.
     let api = Api::start().await;
     api.expect("patchVmFirewall", &vm_path("/firewall"), 200, vm_min(ID, "running"))
         .await;
-    let only_ingress: FirewallPolicy = serde_json::from_value(json!({ "ingress": { "default": "allow" } })).unwrap();
-    api.client.vms().patch_firewall(ID, only_ingress).await.unwrap();
+    let clear: FirewallPolicy =
+        serde_json::from_value(json!({ "ingress": { "default": "deny", "rules": [] } })).unwrap();
+    api.client.vms().patch_firewall(ID, clear).await.unwrap();
     assert_eq!(
         api.sent("patchVmFirewall").await.json(),
-        &json!({ "ingress": { "default": "allow" } })
+        &json!({ "ingress": { "default": "deny", "rules": [] } })
     );
 }
 

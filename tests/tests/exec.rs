@@ -201,7 +201,7 @@ async fn a_body_without_the_exit_event_is_stream_closed() {
     let api = Api::start().await;
     let body = ndjson(&[json!({"t": "o", "d": "YQ=="}), json!({"t": "o", "d": "Yg=="})]);
     let err = stream_and_collect(&api, "x", body).await.expect_err("no exit event");
-    assert!(matches!(err, Error::StreamClosed { events: 2 }), "{err:?}");
+    assert!(matches!(err, Error::StreamClosed { events: 2, .. }), "{err:?}");
 }
 
 #[tokio::test]

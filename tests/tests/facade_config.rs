@@ -29,7 +29,7 @@ fn env_probe() {
                 println!("PROBE-RESULT health {}", health.status.unwrap_or_default());
             }
         }
-        Err(Error::Config { message }) => println!("PROBE-RESULT config {message}"),
+        Err(Error::Config { message, .. }) => println!("PROBE-RESULT config {message}"),
         Err(other) => println!("PROBE-RESULT other {other:?}"),
     }
 }
@@ -114,7 +114,7 @@ async fn from_env_client_sends_the_env_key() {
 
 fn config_message(r: fastvm::Result<FastvmClient>) -> String {
     match r {
-        Err(Error::Config { message }) => message,
+        Err(Error::Config { message, .. }) => message,
         other => panic!("expected a configuration error, got {other:?}"),
     }
 }

@@ -35,10 +35,10 @@ async fn resume_quota_exceeded_carries_the_dimension() {
     api.expect("resumeVm", &format!("{}/resume", vm_path()), 429, body)
         .await;
     let r = api.client.vms().resume(ID).await;
-    let e = api_error(r, "resumeVm", 429, ApiErrorKind::QuotaExceeded);
+    let (err, e) = common::api_error_of(r, "resumeVm", 429, ApiErrorKind::QuotaExceeded);
     assert_eq!(e.dimension.as_deref(), Some("vcpu"));
     assert_eq!(e.message, "resuming would exceed the org's vcpu quota");
-    let shown = Error::Api(Box::new(e)).to_string();
+    let shown = err.to_string();
     assert!(shown.contains("vcpu") && shown.contains("429"), "{shown}");
 }
 
@@ -123,9 +123,17 @@ async fn an_undecodable_success_body_is_a_decode_error() {
     .await;
     for expected_snippet in ["\"two\"", "captive portal"] {
         match api.client.vms().retrieve(ID).await {
-            Err(Error::Decode { message, snippet }) => {
-                assert!(message.contains("getVm"), "{message}");
+            Err(e @ Error::Decode { .. }) => {
+                let Error::Decode { snippet, operation, .. } = &e else {
+                    unreachable!()
+                };
+                assert!(e.to_string().contains("getVm"), "{e}");
+                assert_eq!(*operation, Some("getVm"));
                 assert!(snippet.contains(expected_snippet), "{snippet}");
+                assert!(
+                    std::error::Error::source(&e).is_some(),
+                    "a decode error keeps its source: {e:?}"
+                );
             }
             other => panic!("expected a decode error, got {other:?}"),
         }
@@ -133,10 +141,12 @@ async fn an_undecodable_success_body_is_a_decode_error() {
 }
 
 #[tokio::test]
-async fn a_missing_required_field_is_a_decode_error() {
+async fn a_missing_essential_field_is_a_decode_error() {
+    // Only what the SDK cannot work without (a VM's id and status) must be present; the
+    // tolerant reader accepts every other field missing (see `tolerant_reader.rs`).
     let api = Api::start().await;
     let mut partial = vm_min(ID, "running");
-    partial.as_object_mut().unwrap().remove("orgId");
+    partial.as_object_mut().unwrap().remove("id");
     api.respond("getVm", &vm_path(), json_response(200, &partial), 1).await;
     let err = api.client.vms().retrieve(ID).await.unwrap_err();
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");

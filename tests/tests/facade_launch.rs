@@ -51,7 +51,7 @@ async fn launch_201_running_returns_without_polling() {
         .await
         .unwrap();
     assert_eq!(vm.id, ID);
-    assert_eq!(vm.status.0, "running");
+    assert_eq!(vm.status.as_str(), "running");
     let w = vm.snapshot_restore_warnings.as_ref().unwrap();
     assert_eq!(w.unregistered_services[0].name, "web");
     assert_eq!(sequence(&api).await, ["launchVm"]);
@@ -79,7 +79,7 @@ async fn launch_202_polls_until_running() {
         .launch_with(fastvm::launch::machine("c1m2"), fast())
         .await
         .unwrap();
-    assert_eq!(vm.status.0, "running");
+    assert_eq!(vm.status.as_str(), "running");
     assert_eq!(vm.vm.machine_name.as_deref(), Some("c2m4"), "the polled VM is returned");
     assert_eq!(vm.snapshot_restore_warnings, None);
     assert_eq!(sequence(&api).await, ["launchVm", "getVm", "getVm"]);
@@ -99,7 +99,7 @@ async fn launch_202_then_error_is_a_launch_error() {
             .await
             .unwrap_err();
         match &err {
-            Error::VmLaunch { vm_id, status } => {
+            Error::VmLaunch { vm_id, status, .. } => {
                 assert_eq!((vm_id.as_str(), status.as_str()), (ID, terminal));
             }
             other => panic!("{terminal}: expected VmLaunch, got {other:?}"),
@@ -175,7 +175,7 @@ async fn wait_for_vm_ready_returns_a_running_vm_at_once() {
     api.expect("getVm", &format!("/v1/vms/{ID}"), 200, vm_min(ID, "running"))
         .await;
     let vm = api.client.wait_for_vm_ready(ID, fast()).await.unwrap();
-    assert_eq!(vm.status.0, "running");
+    assert_eq!(vm.status.as_str(), "running");
     assert_eq!(sequence(&api).await, ["getVm"]);
 }
 
@@ -219,7 +219,7 @@ async fn wait_for_build_failed_is_build_failed() {
     .await;
     let err = api.client.wait_for_build("b-1", fast()).await.unwrap_err();
     match err {
-        Error::BuildFailed { build_id, message } => {
+        Error::BuildFailed { build_id, message, .. } => {
             assert_eq!((build_id.as_str(), message.as_str()), ("b-1", "buildah bud: exit 1"));
         }
         other => panic!("expected BuildFailed, got {other:?}"),

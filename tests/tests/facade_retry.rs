@@ -63,14 +63,108 @@ async fn retry_after_http_date_in_the_past_retries_at_once() {
 }
 
 #[tokio::test]
-async fn retry_after_beyond_the_limit_returns_the_error() {
-    // A server asking for two minutes is not waited for: the caller gets the 429 at once.
-    let api = Api::start_with(|b| b.max_retries(2)).await;
-    api.respond("getVm", &vm_path(), failing(429, &[("retry-after", "120")]), 1)
+async fn retry_after_beyond_the_cap_falls_back_to_backoff() {
+    // A server asking for two minutes is not obeyed past the cap (60 s by default): the retry
+    // waits the normal backoff instead, still within max_retries (the test would hang for
+    // minutes otherwise).
+    let policy = fastvm::RetryPolicy::new()
+        .max_retries(2)
+        .initial_backoff(std::time::Duration::from_millis(5));
+    let api = Api::start_with(|b| b.retry_policy(policy)).await;
+    api.respond_first("getVm", &vm_path(), failing(429, &[("retry-after", "120")]), 2)
+        .await;
+    api.expect("getVm", &vm_path(), 200, vm_min(ID, "running")).await;
+    api.client.vms().retrieve(ID).await.unwrap();
+    assert_eq!(api.received().await.len(), 3);
+
+    // And the budget still ends it: with max_retries(1), two attempts and the 429.
+    let policy = fastvm::RetryPolicy::new()
+        .max_retries(1)
+        .initial_backoff(std::time::Duration::from_millis(5));
+    let api = Api::start_with(|b| b.retry_policy(policy)).await;
+    api.respond("getVm", &vm_path(), failing(429, &[("retry-after", "120")]), 2)
         .await;
     let err = api.client.vms().retrieve(ID).await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(429));
+    assert_eq!(api.received().await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_retry_after_within_a_raised_cap_is_obeyed() {
+    let policy = fastvm::RetryPolicy::new()
+        .max_retries(1)
+        .initial_backoff(std::time::Duration::from_secs(600))
+        .max_retry_after(std::time::Duration::from_secs(120));
+    let api = Api::start_with(|b| b.retry_policy(policy)).await;
+    // 0.05 s asked; the backoff (600 s) would hang the test.
+    api.respond_first("getVm", &vm_path(), failing(503, &[("retry-after", "0.05")]), 1)
+        .await;
+    api.expect("getVm", &vm_path(), 200, vm_min(ID, "running")).await;
+    api.client.vms().retrieve(ID).await.unwrap();
+    assert_eq!(api.received().await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_429_quota_exceeded_is_not_retried_a_rate_limit_is() {
+    let policy = fastvm::RetryPolicy::new()
+        .max_retries(2)
+        .initial_backoff(std::time::Duration::from_millis(5));
+    let api = Api::start_with(|b| b.retry_policy(policy.clone())).await;
+    let quota = json!({ "error": "resuming would exceed the org's vcpu quota", "dimension": "vcpu" });
+    api.respond(
+        "resumeVm",
+        &format!("{}/resume", vm_path()),
+        json_response(429, &quota),
+        1,
+    )
+    .await;
+    let err = api.client.vms().resume(ID).await.unwrap_err();
+    assert_eq!(err.api().map(|e| e.kind), Some(fastvm::ApiErrorKind::QuotaExceeded));
+    assert_eq!(
+        err.api().and_then(|e| e.dimension.as_deref()),
+        Some("vcpu"),
+        "the body is kept"
+    );
+    assert_eq!(
+        api.received().await.len(),
+        1,
+        "an exceeded quota does not clear by itself"
+    );
+
+    // The per-VM service cap's body counts as a quota too.
+    let api = Api::start_with(|b| b.retry_policy(policy.clone())).await;
+    let cap = json!({ "error": "vm_service_quota_exceeded", "count": 16 });
+    api.respond("getVm", &vm_path(), json_response(429, &cap), 1).await;
+    let err = api.client.vms().retrieve(ID).await.unwrap_err();
+    assert_eq!(err.api().map(|e| e.kind), Some(fastvm::ApiErrorKind::QuotaExceeded));
     assert_eq!(api.received().await.len(), 1);
+
+    // x-should-retry keeps its meaning: the server may still ask for a retry.
+    let api = Api::start_with(|b| b.retry_policy(policy.clone())).await;
+    api.respond_first(
+        "resumeVm",
+        &format!("{}/resume", vm_path()),
+        json_response(429, &quota).insert_header("x-should-retry", "true"),
+        1,
+    )
+    .await;
+    api.expect("resumeVm", &format!("{}/resume", vm_path()), 200, vm_min(ID, "running"))
+        .await;
+    api.client.vms().resume(ID).await.unwrap();
+    assert_eq!(api.received().await.len(), 2);
+
+    // A plain 429 (a rate limit) is retried.
+    let api = Api::start_with(|b| b.retry_policy(policy)).await;
+    api.respond_first(
+        "getVm",
+        &vm_path(),
+        json_response(429, &json!({"error": "slow down"})),
+        1,
+    )
+    .await;
+    api.expect("getVm", &vm_path(), 200, vm_min(ID, "running")).await;
+    api.client.vms().retrieve(ID).await.unwrap();
+    assert_eq!(api.received().await.len(), 2);
 }
 
 #[tokio::test]

@@ -73,7 +73,7 @@ async fn storage(api: &Api, verb: &str, template: ResponseTemplate, times: u64) 
 
 fn transfer_error(r: fastvm::Result<()>) -> Box<FileTransferError> {
     match r {
-        Err(Error::FileTransfer(e)) => e,
+        Err(Error::FileTransfer { error, .. }) => error,
         other => panic!("expected a FileTransfer error, got {other:?}"),
     }
 }

@@ -142,7 +142,7 @@ async fn missing_remote_path_is_not_found() {
         )
         .await;
     match &r {
-        Err(Error::FileTransfer(e)) => assert_eq!(e.kind, Kind::NotFound, "{e}"),
+        Err(Error::FileTransfer { error: e, .. }) => assert_eq!(e.kind, Kind::NotFound, "{e}"),
         other => panic!("expected NotFound, got {other:?}"),
     }
     assert!(r.unwrap_err().is_not_found());
@@ -163,7 +163,7 @@ async fn a_remote_directory_with_an_escaping_symlink_is_refused_and_leaves_nothi
         .download(&id, s(&remote), out.join("data"), TransferOptions::default())
         .await;
     match r {
-        Err(Error::FileTransfer(e)) => assert_eq!(e.kind, Kind::Archive, "{e}"),
+        Err(Error::FileTransfer { error: e, .. }) => assert_eq!(e.kind, Kind::Archive, "{e}"),
         other => panic!("expected an Archive refusal, got {other:?}"),
     }
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);

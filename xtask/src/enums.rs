@@ -1,10 +1,11 @@
-//! Every string enum in the spec is a decision: open or closed.
+//! Strings the server may extend stay plain strings in the spec.
 //!
-//! typify turns a schema with `enum` into a closed Rust enum, and decoding a value the enum
-//! does not list is a hard error (rust-notes §1.6). For a status the server may extend, that
-//! breaks every client on the day the server ships a new value. So a string with `enum` must be
-//! listed in [`CLOSED`] with the reason it can stay closed, and a value the server may extend
-//! must be a plain string (listed in [`OPEN`]), which decodes anything.
+//! Every string `enum` of the spec decodes open: code generation gives each generated enum an
+//! `Unknown(String)` catch-all (`codegen::tolerance`, step 4), so a value the server adds never
+//! fails to decode. What is left to check is the spec's faithfulness: a string the spec
+//! documents as open ("Additional values may be introduced") must not gain an `enum` in the spec
+//! (its known values are typed by `codegen::tolerance::KNOWN_VALUES`, from the description),
+//! and must be listed in [`OPEN`], each with an unknown-value test in `fastvm-api/tests/spec.rs`.
 //!
 //! Locations are `Schema` for a component schema, `Schema.prop` (and deeper `.prop`, `[]` for
 //! array items) for an inline property, and `operationId.param`/`operationId.body` for inline
@@ -13,35 +14,6 @@
 use serde_json::Value;
 
 use crate::codegen::operations;
-
-/// String enums that are closed on purpose, each with the reason a new value cannot hurt.
-pub const CLOSED: &[(&str, &str)] = &[
-    // Request-side firewall vocabulary: the client only ever sends these values. Responses echo
-    // what the client set, so a value the client does not know cannot come back.
-    ("PolicyAction", "firewall input: allow/deny is the whole vocabulary"),
-    ("IngressRuleKind", "firewall input written by the client"),
-    ("EgressRuleKind", "firewall input written by the client"),
-    ("DNSMode", "firewall input written by the client"),
-    ("IngressRule.protocol", "firewall input written by the client"),
-    ("EgressRule.protocol", "firewall input written by the client"),
-    ("TTL.action", "set by the client on launch/update and echoed back"),
-    // The facade decodes exec events itself and maps an unknown `t` to `ExecEvent::Unknown`;
-    // the generated `ExecEvent` type is never used to decode the stream.
-    (
-        "ExecEvent.t",
-        "decoded by fastvm::exec with an Unknown variant, not by the generated type",
-    ),
-    // Error bodies: the facade reads non-2xx bodies as raw JSON and keeps `dimension`/`error`
-    // as strings, so the generated enums are never used for decoding.
-    (
-        "QuotaExceeded.dimension",
-        "error body, read as a string by fastvm::Error",
-    ),
-    (
-        "QuotaExceededError.error",
-        "error body, read as a string by fastvm::Error",
-    ),
-];
 
 /// Strings the server may extend, kept open (plain `type: string`, no `enum`) so unknown values
 /// decode. Each has a test in `fastvm-api/tests/spec.rs` decoding an unknown value.
@@ -135,13 +107,13 @@ fn walk<'a>(schema: &'a Value, at: String, out: &mut Vec<StringSchema<'a>>) {
     }
 }
 
-/// Checks the spec's string enums against [`CLOSED`] and [`OPEN`].
+/// Checks the spec's open strings against [`OPEN`].
 pub fn check(spec: &Value) -> Vec<String> {
-    check_with(spec, CLOSED, OPEN)
+    check_with(spec, OPEN)
 }
 
-/// [`check`] with explicit lists (for tests).
-pub fn check_with(spec: &Value, closed: &[(&str, &str)], open: &[&str]) -> Vec<String> {
+/// [`check`] with an explicit list (for tests).
+pub fn check_with(spec: &Value, open: &[&str]) -> Vec<String> {
     let strings = string_schemas(spec);
     let mut errors = Vec::new();
     for s in &strings {
@@ -151,41 +123,24 @@ pub fn check_with(spec: &Value, closed: &[(&str, &str)], open: &[&str]) -> Vec<S
             .get("description")
             .and_then(Value::as_str)
             .is_some_and(|d| d.contains(OPEN_PHRASE));
-        let is_closed = closed.iter().any(|(at, _)| *at == s.at);
         let is_open = open.contains(&s.at.as_str());
         if has_enum && says_open {
             errors.push(format!(
-                "{}: documented as open (\"{OPEN_PHRASE}\") but has an `enum`, so an unknown value fails to \
-                 decode; drop the `enum` and list the known values in the description",
+                "{}: documented as open (\"{OPEN_PHRASE}\") but has an `enum`: keep the spec faithful (a plain \
+                 string with the known values in the description; codegen::tolerance::KNOWN_VALUES types them)",
                 s.at
             ));
         } else if has_enum && is_open {
-            // Before the CLOSED test: an OPEN entry that gained an `enum` is (rightly) not in
-            // CLOSED, and must be told it is open, not that it is unclassified.
             errors.push(format!(
-                "{}: listed in OPEN but has an `enum`; unknown values would not decode",
-                s.at
-            ));
-        } else if has_enum && !is_closed {
-            errors.push(format!(
-                "{}: string enum is neither open nor deliberately closed. progenitor makes it a closed Rust enum \
-                 that fails to decode any new server value. Either make it open (plain string, known values in the \
-                 description; add it to OPEN in xtask/src/enums.rs and an unknown-value test in \
-                 fastvm-api/tests/spec.rs) or add it to CLOSED in xtask/src/enums.rs with the reason",
+                "{}: listed in OPEN but has an `enum`; the spec should keep it a plain string",
                 s.at
             ));
         } else if !has_enum && says_open && !is_open {
             errors.push(format!(
-                "{}: documented as open (\"{OPEN_PHRASE}\"); add it to OPEN in xtask/src/enums.rs and add an \
-                 unknown-value decoding test in fastvm-api/tests/spec.rs",
+                "{}: documented as open (\"{OPEN_PHRASE}\"); add it to OPEN in xtask/src/enums.rs (and to \
+                 codegen::tolerance::KNOWN_VALUES if it names known values) and add an unknown-value decoding \
+                 test in fastvm-api/tests/spec.rs",
                 s.at
-            ));
-        }
-    }
-    for (at, _) in closed {
-        if !strings.iter().any(|s| s.at == *at && s.schema.get("enum").is_some()) {
-            errors.push(format!(
-                "{at}: listed in CLOSED but the spec has no string enum there; remove the entry"
             ));
         }
     }
@@ -218,40 +173,17 @@ mod tests {
         }}})
     }
 
-    const CLOSED_OK: &[(&str, &str)] = &[
-        ("Kind", "test"),
-        ("Thing.proto", "test"),
-        ("Thing.tags[]", "test"),
-        ("doIt.mode", "test"),
-    ];
-
     #[test]
-    fn classified_enums_pass() {
-        assert_eq!(check_with(&spec(), CLOSED_OK, &["Status"]), Vec::<String>::new());
-    }
-
-    #[test]
-    fn an_unclassified_enum_fails() {
-        let errors = check_with(&spec(), &CLOSED_OK[1..], &["Status"]);
-        assert_eq!(errors.len(), 1, "{errors:#?}");
-        assert!(
-            errors[0].starts_with("Kind: string enum is neither open nor deliberately closed"),
-            "{errors:#?}"
-        );
-    }
-
-    #[test]
-    fn inline_and_parameter_enums_are_found() {
-        let errors = check_with(&spec(), &[("Kind", "test")], &["Status"]);
-        let at: Vec<&str> = errors.iter().map(|e| e.split(':').next().unwrap()).collect();
-        assert_eq!(at, ["Thing.proto", "Thing.tags[]", "doIt.mode"], "{errors:#?}");
+    fn open_strings_listed_pass_and_closed_enums_need_no_listing() {
+        // `Kind`, `Thing.proto`, `Thing.tags[]` and `doIt.mode` are enums: decoded open by codegen.
+        assert_eq!(check_with(&spec(), &["Status"]), Vec::<String>::new());
     }
 
     #[test]
     fn an_enum_documented_as_open_fails() {
         let mut s = spec();
         s["components"]["schemas"]["Status"]["enum"] = json!(["a", "b"]);
-        let errors = check_with(&s, CLOSED_OK, &["Status"]);
+        let errors = check_with(&s, &["Status"]);
         assert!(
             errors.iter().any(|e| e.starts_with("Status: documented as open")),
             "{errors:#?}"
@@ -260,7 +192,7 @@ mod tests {
 
     #[test]
     fn an_open_string_missing_from_open_fails() {
-        let errors = check_with(&spec(), CLOSED_OK, &[]);
+        let errors = check_with(&spec(), &[]);
         assert_eq!(errors.len(), 1, "{errors:#?}");
         assert!(errors[0].starts_with("Status: documented as open"), "{errors:#?}");
     }
@@ -269,7 +201,7 @@ mod tests {
     fn an_open_entry_that_gains_an_enum_fails_as_open() {
         let mut s = spec();
         s["components"]["schemas"]["Status"] = json!({"type": "string", "enum": ["a", "b"]});
-        let errors = check_with(&s, CLOSED_OK, &["Status"]);
+        let errors = check_with(&s, &["Status"]);
         assert_eq!(errors.len(), 1, "{errors:#?}");
         assert!(
             errors[0].starts_with("Status: listed in OPEN but has an `enum`"),
@@ -279,13 +211,7 @@ mod tests {
 
     #[test]
     fn stale_list_entries_fail() {
-        let mut closed = CLOSED_OK.to_vec();
-        closed.push(("Gone", "test"));
-        let errors = check_with(&spec(), &closed, &["Status", "Thing.gone"]);
-        assert!(
-            errors.iter().any(|e| e.starts_with("Gone: listed in CLOSED")),
-            "{errors:#?}"
-        );
+        let errors = check_with(&spec(), &["Status", "Thing.gone"]);
         assert!(
             errors.iter().any(|e| e.starts_with("Thing.gone: listed in OPEN")),
             "{errors:#?}"

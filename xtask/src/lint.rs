@@ -110,6 +110,9 @@ pub fn preflight(spec: &Value) -> Vec<String> {
             Ok(pre) => errors.extend(lint_success_types(&pre)),
             Err(e) => errors.push(format!("codegen::preprocess cannot adapt the spec: {e}")),
         }
+        if let Err(e) = crate::codegen::adapt(spec) {
+            errors.push(format!("codegen::tolerance cannot adapt the spec: {e}"));
+        }
     }
     errors
 }

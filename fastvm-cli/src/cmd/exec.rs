@@ -118,9 +118,10 @@ pub async fn stream_command(ctx: &Ctx, vm: &str, command: Command) -> Result {
         }
     }
     // The SDK reports a stream that ends early as an error; this is only a safety net.
-    Err(CliError::Api(fastvm::Error::StreamClosed {
-        events: events.events_received(),
-    }))
+    Err(CliError::Other(format!(
+        "exec stream closed before the exit event (after {} events)",
+        events.events_received()
+    )))
 }
 
 /// A collected stream in the shape of the API's buffered exec answer (what `--json` prints).

@@ -102,18 +102,34 @@ fn render(p: &FirewallPolicy) -> String {
         lines.push(format!("ingress default: {}", i.default));
         for r in &i.rules {
             let d = r.description.as_deref();
-            t.row(rule_row("ingress", r.action, r.protocol, &r.ports, r.kind, &r.value, d));
+            t.row(rule_row(
+                "ingress",
+                &r.action,
+                &r.protocol,
+                &r.ports,
+                &r.kind,
+                &r.value,
+                d,
+            ));
         }
     }
     if let Some(e) = &p.egress {
         lines.push(format!("egress default: {}", e.default));
         for r in &e.rules {
             let d = r.description.as_deref();
-            t.row(rule_row("egress", r.action, r.protocol, &r.ports, r.kind, &r.value, d));
+            t.row(rule_row(
+                "egress",
+                &r.action,
+                &r.protocol,
+                &r.ports,
+                &r.kind,
+                &r.value,
+                d,
+            ));
         }
     }
     if let Some(d) = &p.dns {
-        let mode = d.mode.map_or_else(|| "default".to_string(), |m| m.to_string());
+        let mode = d.mode.as_ref().map_or_else(|| "default".to_string(), |m| m.to_string());
         let mut line = format!("dns mode: {mode}");
         if !d.domains.is_empty() {
             line.push_str(&format!(", domains: {}", d.domains.join(", ")));

@@ -99,8 +99,12 @@ pub fn fields(pairs: &[(&str, String)]) {
 }
 
 /// A timestamp in the compact, sortable form used in tables.
-pub fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+/// A time as `YYYY-MM-DD HH:MM:SSZ`, or `-` when the answer left it out.
+pub fn time(t: &Option<chrono::DateTime<chrono::Utc>>) -> String {
+    match t {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+        None => "-".to_string(),
+    }
 }
 
 #[cfg(test)]

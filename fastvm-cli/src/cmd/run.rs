@@ -42,7 +42,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> Result {
     print_restore_warnings(launched.vm.snapshot_restore_warnings.as_ref());
 
     let work = async {
-        if launched.vm.status.0 != "running" {
+        if launched.vm.status != fastvm::types::VmStatus::Running {
             ctx.client.wait_for_vm_ready(&id, a.launch.wait()).await?;
         }
         stream_command(ctx, &id, command).await

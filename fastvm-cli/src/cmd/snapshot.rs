@@ -70,7 +70,7 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
                     t.row(vec![
                         s.id.clone(),
                         s.name.clone(),
-                        s.status.0.clone(),
+                        s.status.to_string(),
                         s.vm_id.clone(),
                         output::time(&s.created_at),
                     ]);
@@ -102,7 +102,7 @@ fn print_one(ctx: &Ctx, s: &Snapshot) -> Result<()> {
     output::fields(&[
         ("id", s.id.clone()),
         ("name", s.name.clone()),
-        ("status", s.status.0.clone()),
+        ("status", s.status.to_string()),
         ("vm", s.vm_id.clone()),
         ("created", output::time(&s.created_at)),
         ("services", services.join(", ")),

@@ -156,7 +156,7 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
                     output::fields(&[
                         ("id", r.vm.id.clone()),
                         ("name", r.vm.name.clone()),
-                        ("status", r.vm.status.0.clone()),
+                        ("status", r.vm.status.to_string()),
                     ]);
                 }
             } else {
@@ -184,7 +184,7 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
         VmCmd::Pause { id } => print_vm(ctx, &vms.pause(&id).await?)?,
         VmCmd::Resume { id, no_wait } => {
             let mut vm = vms.resume(&id).await?;
-            if !no_wait && vm.status.0 != "running" {
+            if !no_wait && vm.status != fastvm::types::VmStatus::Running {
                 vm = ctx.client.wait_for_vm_ready(&id, WaitOptions::default()).await?;
             }
             print_vm(ctx, &vm)?;
@@ -234,7 +234,7 @@ pub fn print_vm(ctx: &Ctx, vm: &Vm) -> Result<()> {
     let mut f = vec![
         ("id", vm.id.clone()),
         ("name", vm.name.clone()),
-        ("status", vm.status.0.clone()),
+        ("status", vm.status.to_string()),
         ("machine", vm.machine_name.clone().unwrap_or_default()),
         ("cpu", vm.cpu.to_string()),
         ("memory", format!("{} MiB", vm.memory_mi_b)),
@@ -244,7 +244,7 @@ pub fn print_vm(ctx: &Ctx, vm: &Vm) -> Result<()> {
         ("created", output::time(&vm.created_at)),
     ];
     if let Some(t) = &vm.paused_at {
-        f.push(("paused", output::time(t)));
+        f.push(("paused", output::time(&Some(*t))));
     }
     if let Some(ttl) = &vm.ttl {
         f.push(("ttl", format!("{}s, then {}", ttl.seconds, ttl.action)));
@@ -270,7 +270,7 @@ fn print_table(vms: &[Vm]) {
         t.row(vec![
             vm.id.clone(),
             vm.name.clone(),
-            vm.status.0.clone(),
+            vm.status.to_string(),
             vm.machine_name.clone().unwrap_or_default(),
             vm.cpu.to_string(),
             vm.memory_mi_b.to_string(),

@@ -229,7 +229,7 @@ impl ExecStream {
     where
         S: Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
     {
-        Self::from_chunks(body.map(|chunk| chunk.map_err(Error::from_reqwest)))
+        Self::from_chunks(body.map(|chunk| chunk.map_err(|e| Error::from_reqwest(e, Some("execVm")))))
     }
 
     /// Decodes a body given as a stream of chunks, as if it had come from the server.
@@ -324,7 +324,11 @@ impl Stream for ExecStream {
                 .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
             if sleep.as_mut().poll(cx).is_ready() {
                 let message = format!("exec stream: no exit event within {:?}", deadline.after);
-                return this.fail(Error::Timeout { message });
+                return this.fail(Error::Timeout {
+                    message,
+                    operation: Some("execVm"),
+                    source: None,
+                });
             }
         }
         loop {
@@ -710,7 +714,11 @@ mod tests {
     fn body_error_is_yielded_once_then_the_stream_ends() {
         let body = futures::stream::iter(vec![
             Ok(Bytes::from_static(b"{\"t\":\"o\",\"d\":\"YQ==\"}\n{\"t\":")),
-            Err(Error::Timeout { message: "read".into() }),
+            Err(Error::Timeout {
+                message: "read".into(),
+                operation: None,
+                source: None,
+            }),
             Ok(Bytes::from_static(b"\"x\"}\n")),
         ]);
         let mut stream = ExecStream::from_chunks(body);
@@ -750,7 +758,10 @@ mod tests {
             ExecEvent::Stdout(Bytes::from_static(b"a"))
         );
         match stream.next().await {
-            Some(Err(Error::Timeout { message })) => assert!(message.contains("20ms"), "{message}"),
+            Some(Err(e @ Error::Timeout { .. })) => {
+                assert!(e.to_string().contains("20ms"), "{e}");
+                assert!(!e.is_retryable(), "an exec past its deadline may have run: {e}");
+            }
             other => panic!("expected a timeout, got {other:?}"),
         }
         assert!(stream.next().await.is_none());

@@ -26,7 +26,7 @@ pub(crate) async fn send_stream(client: &FastvmClient, id: &str, body: &ExecVmRe
         &path,
         "application/x-ndjson",
         body,
-        "execVm",
+        crate::ops::find("execVm"),
     )
     .await?;
     Ok(ExecStream::new(response.bytes_stream()))

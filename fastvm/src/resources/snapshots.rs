@@ -1,4 +1,5 @@
-use crate::call::call;
+use crate::call::{call, call_or};
+use crate::resources::vms::{deleted, known_id};
 use crate::types::{CreateSnapshotRequest, DeleteResponse, Snapshot, UpdateSnapshotRequest};
 use crate::{FastvmClient, Result, validate};
 
@@ -58,6 +59,8 @@ impl<'a> Snapshots<'a> {
     /// `DELETE /v1/snapshots/{id}`.
     pub async fn delete(&self, id: &str) -> Result<DeleteResponse> {
         validate::id("id", id)?;
-        call("deleteSnapshot", self.client.api().delete_snapshot().id(id).send()).await
+        let generated = self.client.api().delete_snapshot().id(id).send();
+        let deleted = call_or("deleteSnapshot", generated, || deleted(id)).await?;
+        Ok(known_id(deleted, id))
     }
 }

@@ -1,4 +1,5 @@
-use crate::call::call;
+use crate::call::{call, call_or};
+use crate::resources::vms::{deleted, known_id};
 use crate::types::{AddSshKeyRequest, DeleteResponse, SshKey, SshKeyListResponse};
 use crate::{Error, FastvmClient, Result, validate};
 
@@ -48,15 +49,14 @@ impl<'a> SshKeys<'a> {
             return Err(Error::invalid("fingerprint", "must not be empty"));
         }
         validate::id("fingerprint", fingerprint)?;
-        call(
-            "deleteSshKey",
-            self.client
-                .api()
-                .delete_ssh_key()
-                .id(vm_id)
-                .fingerprint(fingerprint)
-                .send(),
-        )
-        .await
+        let generated = self
+            .client
+            .api()
+            .delete_ssh_key()
+            .id(vm_id)
+            .fingerprint(fingerprint)
+            .send();
+        let deleted = call_or("deleteSshKey", generated, || deleted(fingerprint)).await?;
+        Ok(known_id(deleted, fingerprint))
     }
 }

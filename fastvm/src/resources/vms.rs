@@ -1,4 +1,4 @@
-use crate::call::{call, call_with_status};
+use crate::call::{call, call_or, call_with_status};
 use crate::exec::{Command, ExecStream};
 use crate::resources::{Files, Services, SshKeys};
 use crate::types::{
@@ -89,6 +89,22 @@ fn vm_of(r: VmCreateResponse) -> (Vm, Option<SnapshotRestoreWarnings>) {
     (vm, snapshot_restore_warnings)
 }
 
+/// The result of a delete whose answer has no body: the id the caller gave, deleted.
+pub(crate) fn deleted(id: &str) -> DeleteResponse {
+    DeleteResponse {
+        id: id.to_string(),
+        deleted: true,
+    }
+}
+
+/// A delete's result with the caller's id where the answer left it out.
+pub(crate) fn known_id(mut response: DeleteResponse, id: &str) -> DeleteResponse {
+    if response.id.is_empty() {
+        response.id = id.to_string();
+    }
+    response
+}
+
 fn validate_launch(req: &CreateVmRequest) -> Result<()> {
     if let Some(m) = &req.metadata {
         validate::metadata("metadata", m)?;
@@ -159,7 +175,7 @@ impl<'a> Vms<'a> {
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
     /// let vm = client.vms().launch(fastvm::launch::machine("c1m2").name("dev")).await?;
-    /// println!("{} is {}", vm.id, vm.status.0);
+    /// println!("{} is {}", vm.id, vm.status);
     /// # Ok(()) }
     /// ```
     pub async fn launch(&self, request: impl Into<CreateVmRequest>) -> Result<LaunchedVm> {
@@ -170,7 +186,7 @@ impl<'a> Vms<'a> {
     pub async fn launch_with(&self, request: impl Into<CreateVmRequest>, wait: WaitOptions) -> Result<LaunchedVm> {
         let LaunchResponse { vm, .. } = self.launch_no_wait(request).await?;
         let (vm, warnings) = vm_of(vm);
-        if vm.status.0 == "running" {
+        if vm.status == crate::types::VmStatus::Running {
             return Ok(LaunchedVm {
                 vm,
                 snapshot_restore_warnings: warnings,
@@ -235,13 +251,21 @@ impl<'a> Vms<'a> {
         // through the same transport (auth, timeout, retries) as generated calls.
         let path = format!("/v1/vms/{}", fastvm_api::hooks::encode_path(id));
         let body = serde_json::json!({ "ttl": null });
-        crate::http::send_json(self.client, reqwest::Method::PATCH, &path, &body, "updateVm").await
+        crate::http::send_json(
+            self.client,
+            reqwest::Method::PATCH,
+            &path,
+            &body,
+            crate::ops::find("updateVm"),
+        )
+        .await
     }
 
     /// `DELETE /v1/vms/{id}`.
     pub async fn delete(&self, id: &str) -> Result<DeleteResponse> {
         validate::id("id", id)?;
-        call("deleteVm", self.client.api().delete_vm().id(id).send()).await
+        let deleted = call_or("deleteVm", self.client.api().delete_vm().id(id).send(), || deleted(id)).await?;
+        Ok(known_id(deleted, id))
     }
 
     /// `POST /v1/vms/{id}/pause` (idempotent).

@@ -111,6 +111,6 @@ impl std::error::Error for FileTransferError {
 
 impl From<FileTransferError> for crate::Error {
     fn from(e: FileTransferError) -> Self {
-        crate::Error::FileTransfer(Box::new(e))
+        crate::Error::FileTransfer { error: Box::new(e) }
     }
 }

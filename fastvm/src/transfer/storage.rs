@@ -136,8 +136,8 @@ fn spawn_file_reader(path: &Path, hash: bool) -> io::Result<Reader> {
 }
 
 /// PUTs the file at `path` (`size` bytes) with `Content-Length`, streamed from disk, reopening
-/// the file for each attempt. Retried up to `max_retries` times (the client's setting) under the
-/// shared policy of [`crate::retry`]: retryable statuses, `Retry-After` and `x-should-retry`,
+/// the file for each attempt. Retried under the client's [`RetryPolicy`](crate::RetryPolicy):
+/// retryable statuses, `Retry-After` and `x-should-retry`,
 /// and failures without a response, timeouts included (a presigned PUT of a whole file can be
 /// safely resent). Returns the SHA-256 of what was sent when `opts.verify` is on.
 pub(crate) async fn put_file(
@@ -146,7 +146,7 @@ pub(crate) async fn put_file(
     path: &Path,
     size: u64,
     opts: &TransferOptions,
-    max_retries: u32,
+    retry: &crate::RetryPolicy,
 ) -> Result<Option<[u8; 32]>, FileTransferError> {
     let mut attempt = 0u32;
     loop {
@@ -164,7 +164,7 @@ pub(crate) async fn put_file(
         let (delay, err) = match sent {
             Ok(resp) => {
                 // Decided before `check` consumes the response and its headers.
-                let delay = crate::retry::response_delay(attempt, resp.status(), resp.headers());
+                let delay = retry.response_delay(attempt, resp.status(), resp.headers(), false);
                 match check("PUT", url, resp).await {
                     Ok(_) => return read.map_err(|e| FileTransferError::io("cannot read", path, e)),
                     Err(e) => (delay, e),
@@ -177,10 +177,10 @@ pub(crate) async fn put_file(
                 {
                     return Err(FileTransferError::io("cannot read", path, io));
                 }
-                (crate::retry::error_delay(attempt, &e, true), send_error("PUT", url, e))
+                (retry.error_delay(attempt, &e, true), send_error("PUT", url, e))
             }
         };
-        let Some(delay) = delay.filter(|_| attempt < max_retries) else {
+        let Some(delay) = delay.filter(|_| attempt < retry.max_retries) else {
             return Err(err);
         };
         tracing::debug!(attempt, error = %err, ?delay, "retrying storage PUT");

@@ -67,8 +67,9 @@ impl FastvmClient {
         opts: &TransferOptions,
     ) -> Result<()> {
         let urls = self.vms().files().presign(vm_id, remote).await?;
-        let max = max_upload(&urls);
-        if size > max {
+        if let Some(max) = max_upload(&urls)
+            && size > max
+        {
             let msg = format!("upload size {size} exceeds the VM limit {max} (maxUploadBytes)");
             return Err(FileTransferError::new(Kind::TooLarge, msg).into());
         }
@@ -79,7 +80,7 @@ impl FastvmClient {
             local,
             size,
             opts,
-            self.max_retries(),
+            &self.retry_policy().clone().max_retries(self.max_retries()),
         )
         .await?;
         self.fetch_into_vm(vm_id, &urls.download_url, remote, opts).await?;
@@ -98,7 +99,14 @@ impl FastvmClient {
         // Dropping this future drops the body and with it the receiver: the packer's next write
         // fails and its thread ends.
         let packer = tokio::task::spawn_blocking(move || archive::pack_dir(&dir, tx));
-        let put = storage::put_stream(self.storage_http()?, &urls.upload_url, rx, opts, max).await;
+        let put = storage::put_stream(
+            self.storage_http()?,
+            &urls.upload_url,
+            rx,
+            opts,
+            max.unwrap_or(u64::MAX),
+        )
+        .await;
         let packed = packer.await.map_err(|e| FileTransferError::join("archiver", e))?;
         // The archiver's own failure explains a broken body better than the storage error.
         if let Err(e) = packed
@@ -155,7 +163,8 @@ impl FastvmClient {
     }
 }
 
-/// The VM's upload limit (`maxUploadBytes`); a negative value, which the API never sends, as 0.
-fn max_upload(urls: &FilePresignResponse) -> u64 {
-    u64::try_from(urls.max_upload_bytes).unwrap_or(0)
+/// The VM's upload limit (`maxUploadBytes`), when the answer names one: an absent (decoded as 0)
+/// or negative value means the limit is not known, and the server is left to enforce it.
+fn max_upload(urls: &FilePresignResponse) -> Option<u64> {
+    u64::try_from(urls.max_upload_bytes).ok().filter(|max| *max > 0)
 }

@@ -321,14 +321,27 @@ pub const ERROR_STATUSES: &[u16] = &[400, 401, 403, 404, 409, 422, 429, 500, 502
 
 /// Asserts `result` is an [`Error::Api`] with `status` and `kind` for `op`, and returns it.
 pub fn api_error<T: Debug>(result: fastvm::Result<T>, op: &str, status: u16, kind: ApiErrorKind) -> fastvm::ApiError {
-    let err = match result {
-        Err(Error::Api(e)) => *e,
+    api_error_of(result, op, status, kind).1
+}
+
+/// [`api_error`], also returning the whole error.
+pub fn api_error_of<T: Debug>(
+    result: fastvm::Result<T>,
+    op: &str,
+    status: u16,
+    kind: ApiErrorKind,
+) -> (Error, fastvm::ApiError) {
+    let (wrapped, err) = match result {
+        Err(e @ Error::Api { .. }) => {
+            let api = e.api().cloned().expect("an Api error has an ApiError");
+            (e, api)
+        }
         other => panic!("{op} {status}: expected Error::Api, got {other:?}"),
     };
     assert_eq!(err.status.as_u16(), status, "{op}: status");
     assert_eq!(err.kind, kind, "{op} {status}: kind");
     assert_eq!(err.operation, Some(op), "{op} {status}: operation");
-    err
+    (wrapped, err)
 }
 
 /// For each status of [`ERROR_STATUSES`], with an `{error}` JSON body and with a non-JSON body:
@@ -365,16 +378,15 @@ where
         )
         .await;
         let result = call(api.client.clone()).await;
-        let err = api_error(result, op, status, kind);
+        let (wrapped, err) = api_error_of(result, op, status, kind);
         assert_eq!(err.message, message, "{op} {status}: message from the error body");
         assert_eq!(err.dimension, dimension, "{op} {status}: dimension");
         assert_eq!(err.request_id.as_deref(), Some("req-42"), "{op} {status}: request id");
-        let shown = fastvm::Error::Api(Box::new(err.clone())).to_string();
+        let shown = wrapped.to_string();
         assert!(
             shown.contains(&status.to_string()) && shown.contains(&message) && shown.contains(op),
             "{op} {status}: Display {shown:?}"
         );
-        let wrapped = fastvm::Error::Api(Box::new(err));
         assert_eq!(wrapped.status().map(|s| s.as_u16()), Some(status));
         assert_eq!(wrapped.is_not_found(), status == 404, "{op} {status}: is_not_found");
         assert_eq!(
@@ -417,7 +429,7 @@ where
 /// Asserts `result` is [`Error::InvalidInput`] naming `field`.
 pub fn assert_invalid<T: Debug>(result: fastvm::Result<T>, field: &str) {
     match result {
-        Err(Error::InvalidInput { field: f, message }) => {
+        Err(Error::InvalidInput { field: f, message, .. }) => {
             assert_eq!(f, field, "InvalidInput field (message: {message})");
             assert!(!message.is_empty());
         }

@@ -1,0 +1,784 @@
+// Tolerant reading, decided at generation time (part of `codegen.rs`).
+//
+// The official SDKs accept any 2xx answer and never validate response bodies (api-notes §12);
+// the real server is free to answer within what the reference documents. The root spec stays a
+// faithful description of the wire, so the client is made tolerant here, in two small steps:
+//
+// On a copy of the spec (`adapt`):
+// 1. **Any 2xx is success.** The success responses of an operation become one `2XX` response
+//    (with the widest body, see `preprocess`), so progenitor decodes every 2xx status; the
+//    facade still reads the exact status (launch's 201/202) from `ResponseValue::status`.
+// 2. **Open strings with known values** (`VMStatus`, `SnapshotStatus`, the build status) get
+//    those values as an `enum`, so they are typed; step 4 keeps them open.
+// 3. **Response fields tolerate absence.** In every schema a 2xx answer can carry, a required
+//    property that is not `ESSENTIAL` (an id or status the SDK cannot work without) stops being
+//    required: one with a natural empty value (`false`, `0`, `""`, `[]`) gets it as its default,
+//    so its Rust type is unchanged and an absent member decodes as empty (Go `omitempty`); any
+//    other (a date, an object, an enum) becomes optional, so it decodes as `None` — except in a
+//    schema the client also sends, where such a property stays required so that what the
+//    caller builds stays complete.
+//
+// On the generated syntax tree (`adapt_code`), where the spec cannot say it:
+// 4. **Open enums.** Every string enum gains a last variant `Unknown(String)` (serde
+//    `untagged`): a value this SDK version does not know decodes into it, keeps its raw string
+//    and is sent back verbatim. Conversions from strings (`From`, `FromStr`) take any string the
+//    same way; `as_str` and `Display` give the wire value of every variant.
+// 5. **`null` is absent.** A field decoded with a default also takes `null` as that default
+//    (`crate::decode::null_as_default`), as the official SDKs do.
+// 6. **Empty lists are sent.** A list field is serialised even when empty, so a policy written
+//    as `{"default": "deny", "rules": []}` is sent as written.
+// 7. **Empty bodies go back to the caller.** Success bodies decode through
+//    `crate::decode::success`, which hands a 2xx with no body back as an `UnexpectedResponse`
+//    whose status is kept, so the facade can accept it where the result is known (a delete) and
+//    name the operation and status otherwise.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+/// Response properties the SDK cannot work without: absent, the answer is a decode error that
+/// names them. Everything else a response carries tolerates being absent or `null`.
+pub const ESSENTIAL: &[(&str, &str)] = &[
+    ("VM", "id"),
+    ("VM", "status"),
+    ("VMCreateResponse", "id"),
+    ("VMCreateResponse", "status"),
+    ("Snapshot", "id"),
+    ("Snapshot", "status"),
+    ("BuildResponse", "id"),
+    ("BuildResponse", "status"),
+    ("FilePresignResponse", "uploadUrl"),
+    ("FilePresignResponse", "downloadUrl"),
+    ("ConsoleTokenResponse", "token"),
+    ("ConsoleTokenResponse", "websocketPath"),
+];
+
+/// Open strings typed with the values the spec names: `(location, type name, known values)`.
+/// A location is a component schema (`VMStatus`) or a component's property
+/// (`BuildResponse.status`, which becomes the component `type name`). Each value must appear in
+/// the schema's description ("Known values: …"), so this table cannot drift from the spec.
+pub const KNOWN_VALUES: &[(&str, &str, &[&str])] = &[
+    (
+        "VMStatus",
+        "VMStatus",
+        &[
+            "provisioning",
+            "running",
+            "stopped",
+            "pausing",
+            "paused",
+            "resuming",
+            "deleting",
+            "error",
+        ],
+    ),
+    ("SnapshotStatus", "SnapshotStatus", &["creating", "ready", "error"]),
+    (
+        "BuildResponse.status",
+        "BuildStatus",
+        &["pending", "running", "completed", "failed"],
+    ),
+];
+
+/// The catch-all variant every generated enum gains.
+pub const UNKNOWN_VARIANT: &str = "Unknown";
+
+/// Steps 1–3 on the (already preprocessed) copy of the spec.
+pub fn adapt(spec: &mut Value) -> Result<(), String> {
+    success_as_any_2xx(spec)?;
+    known_values(spec)?;
+    tolerant_responses(spec)
+}
+
+/// Step 1: one `2XX` response per operation.
+fn success_as_any_2xx(spec: &mut Value) -> Result<(), String> {
+    let paths = spec
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .ok_or("spec has no paths object")?;
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (method, op) in item.iter_mut().filter(|(k, _)| super::METHODS.contains(&k.as_str())) {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                return Err(format!("{method} {path} has no responses"));
+            };
+            let success: Vec<String> = responses.keys().filter(|c| c.starts_with('2')).cloned().collect();
+            // The widest body: `preprocess` has given every 2xx with content the same schema, so
+            // any one with content will do; with none, the operation answers no body.
+            let chosen = success
+                .iter()
+                .find(|c| responses[c.as_str()].get("content").is_some())
+                .or(success.first())
+                .cloned();
+            let Some(chosen) = chosen else {
+                return Err(format!("{method} {path} has no 2xx response"));
+            };
+            let mut merged = responses[chosen.as_str()].clone();
+            let described: Vec<String> = success
+                .iter()
+                .map(|c| {
+                    let d = responses[c.as_str()]
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    format!("{c}: {d}")
+                })
+                .collect();
+            merged["description"] = json!(described.join(" "));
+            for code in &success {
+                responses.remove(code);
+            }
+            responses.insert("2XX".to_string(), merged);
+        }
+    }
+    Ok(())
+}
+
+/// Step 2: typed open strings.
+fn known_values(spec: &mut Value) -> Result<(), String> {
+    for (location, name, values) in KNOWN_VALUES {
+        let (schema_name, property) = match location.split_once('.') {
+            Some((s, p)) => (s, Some(p)),
+            None => (*location, None),
+        };
+        let pointer = match property {
+            Some(p) => format!("/components/schemas/{schema_name}/properties/{p}"),
+            None => format!("/components/schemas/{schema_name}"),
+        };
+        // A spec without the schema at all (a test's small spec) has nothing to type; the tests
+        // check that every entry applies to the workspace's spec.
+        if spec.pointer(&format!("/components/schemas/{schema_name}")).is_none() {
+            continue;
+        }
+        let schema = spec
+            .pointer_mut(&pointer)
+            .ok_or_else(|| format!("known values: no schema at {location}"))?;
+        if schema.get("type").and_then(Value::as_str) != Some("string") || schema.get("enum").is_some() {
+            return Err(format!("known values: {location} is not a plain string schema"));
+        }
+        let description = schema.get("description").and_then(Value::as_str).unwrap_or("");
+        if let Some(missing) = values.iter().find(|v| !names_word(description, v)) {
+            return Err(format!(
+                "known values: {location}'s description does not name the value {missing:?}"
+            ));
+        }
+        schema["enum"] = json!(values);
+        if property.is_some() {
+            let typed = schema.take();
+            *schema = json!({ "$ref": format!("#/components/schemas/{name}") });
+            spec["components"]["schemas"][*name] = typed;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `text` has `word` as a whole word.
+fn names_word(text: &str, word: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .any(|w| w == word)
+}
+
+/// Step 3: response fields that tolerate absence.
+fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
+    let (responses, requests) = reachable(spec);
+    for (schema, property) in ESSENTIAL {
+        if spec.pointer(&format!("/components/schemas/{schema}")).is_none() {
+            continue;
+        }
+        let required = spec
+            .pointer(&format!("/components/schemas/{schema}/required"))
+            .and_then(Value::as_array);
+        if !required.is_some_and(|r| r.iter().any(|p| p == property)) {
+            return Err(format!(
+                "essential property {schema}.{property} is not a required property of the spec"
+            ));
+        }
+    }
+    let Some(schemas) = spec.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    let objects: BTreeSet<String> = schemas
+        .iter()
+        .filter(|(_, s)| s.get("properties").is_some())
+        .map(|(name, _)| format!("#/components/schemas/{name}"))
+        .collect();
+    for name in &responses {
+        let Some(schema) = schemas.get_mut(name.as_str()) else {
+            continue;
+        };
+        let Some(required) = schema.get("required").and_then(Value::as_array).cloned() else {
+            continue;
+        };
+        let mut keep = Vec::new();
+        for property in required.iter().filter_map(Value::as_str) {
+            if ESSENTIAL.contains(&(name.as_str(), property)) {
+                keep.push(property.to_string());
+                continue;
+            }
+            let Some(prop) = schema.pointer_mut(&format!("/properties/{property}")) else {
+                keep.push(property.to_string());
+                continue;
+            };
+            match natural_empty(prop, &objects) {
+                Empty::Default(value) => prop["default"] = value,
+                Empty::Implied => {}
+                Empty::Object => keep.push(property.to_string()),
+                Empty::None if requests.contains(name) => keep.push(property.to_string()),
+                Empty::None => {}
+            }
+        }
+        if keep.is_empty() {
+            schema.as_object_mut().map(|o| o.remove("required"));
+        } else {
+            schema["required"] = json!(keep);
+        }
+    }
+    Ok(())
+}
+
+/// What an absent property decodes as.
+enum Empty {
+    /// This default (`false`, `0`, `""`): the Rust type stays as it is.
+    Default(Value),
+    /// The type's own empty value, without a `default` (a list: typify defaults it to `[]`).
+    Implied,
+    /// An object with properties: it stays required here, and decodes as its type's default
+    /// when every one of its own fields has one (`adapt_code` adds that default).
+    Object,
+    /// Nothing natural: the property must become optional to tolerate absence.
+    None,
+}
+
+fn natural_empty(prop: &Value, objects: &BTreeSet<String>) -> Empty {
+    if prop
+        .get("$ref")
+        .and_then(Value::as_str)
+        .is_some_and(|r| objects.contains(r))
+    {
+        return Empty::Object;
+    }
+    if prop.get("$ref").is_some() || prop.get("allOf").is_some() || prop.get("enum").is_some() {
+        return Empty::None;
+    }
+    // A constraint the empty value would break: a string's format, pattern or length, a number's
+    // positive minimum (typify makes `minimum: 1` a `NonZero` type). An integer's `format`
+    // (`int64`) is only its width.
+    let positive_minimum = ["minimum", "exclusiveMinimum"]
+        .iter()
+        .any(|k| prop.get(*k).and_then(Value::as_f64).is_some_and(|m| m > 0.0));
+    let constrained_string = ["format", "pattern", "minLength", "maxLength"]
+        .iter()
+        .any(|k| prop.get(*k).is_some());
+    match prop.get("type").and_then(Value::as_str) {
+        Some("boolean") => Empty::Default(json!(false)),
+        Some("integer" | "number") if !positive_minimum => Empty::Default(json!(0)),
+        Some("string") if !constrained_string => Empty::Default(json!("")),
+        Some("array") => Empty::Implied,
+        _ => Empty::None,
+    }
+}
+
+/// The component schemas a 2xx answer can carry, and those a request can carry.
+fn reachable(spec: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut response_roots = Vec::new();
+    let mut request_roots = Vec::new();
+    for (_, item, _, op) in super::operations(spec) {
+        if let Some(responses) = op.get("responses").and_then(Value::as_object) {
+            for (code, r) in responses {
+                if code.starts_with('2') {
+                    response_roots.extend(
+                        r.get("content")
+                            .and_then(Value::as_object)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|(_, m)| m.get("schema")),
+                    );
+                }
+            }
+        }
+        request_roots.extend(
+            op.pointer("/requestBody/content")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, m)| m.get("schema")),
+        );
+        let params = [item.get("parameters"), op.get("parameters")];
+        request_roots.extend(
+            params
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_array)
+                .flatten()
+                .filter_map(|p| p.get("schema")),
+        );
+    }
+    (closure(spec, response_roots), closure(spec, request_roots))
+}
+
+/// Every component named from `roots`, transitively.
+fn closure<'a>(spec: &'a Value, roots: Vec<&'a Value>) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = roots;
+    while let Some(schema) = todo.pop() {
+        match schema {
+            Value::Object(map) => {
+                if let Some(name) = map
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                    && seen.insert(name.to_string())
+                    && let Some(target) = spec.pointer(&format!("/components/schemas/{name}"))
+                {
+                    todo.push(target);
+                }
+                todo.extend(map.iter().filter(|(k, _)| k.as_str() != "$ref").map(|(_, v)| v));
+            }
+            Value::Array(items) => todo.extend(items),
+            _ => {}
+        }
+    }
+    seen
+}
+
+// ---- On the generated code (steps 4–7) -------------------------------------------------------
+
+/// Steps 4–6 on the syntax tree of the generated file.
+pub fn adapt_code(file: &mut syn::File) -> Result<(), String> {
+    let types = file
+        .items
+        .iter_mut()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "types" => m.content.as_mut().map(|(_, items)| items),
+            _ => None,
+        })
+        .ok_or("the generated code has no `types` module")?;
+    let opened = open_enums(types)?;
+    if opened == 0 {
+        return Err("no enum found in the generated types: has typify changed?".into());
+    }
+    let fields = tolerant_field_attrs(types)?;
+    if fields == 0 {
+        return Err("no defaulted field found in the generated types: has typify changed?".into());
+    }
+    Ok(())
+}
+
+/// Step 7, on the text: success bodies decode through `crate::decode::success`.
+pub fn decode_success_bodies(code: &str) -> Result<String, String> {
+    const FROM: &str = "ResponseValue::from_response(response).await";
+    const TO: &str = "crate::decode::success(response).await";
+    if !code.contains(FROM) {
+        return Err(format!("expected `{FROM}` in the generated operations"));
+    }
+    Ok(code.replace(FROM, TO))
+}
+
+fn has_derive(attrs: &[syn::Attribute], name: &str) -> bool {
+    attrs.iter().filter(|a| a.path().is_ident("derive")).any(|a| {
+        a.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
+            .is_ok_and(|paths| paths.iter().any(|p| p.segments.last().is_some_and(|s| s.ident == name)))
+    })
+}
+
+/// The `#[serde(rename = "…")]` value of a variant.
+fn serde_rename(attrs: &[syn::Attribute]) -> Option<String> {
+    let mut rename = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                let lit: syn::LitStr = meta.value()?.parse()?;
+                rename = Some(lit.value());
+            } else if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        });
+    }
+    rename
+}
+
+/// Step 4. Returns how many enums were opened.
+fn open_enums(items: &mut Vec<syn::Item>) -> Result<usize, String> {
+    let mut opened: Vec<(syn::Ident, Vec<(syn::Ident, String)>)> = Vec::new();
+    for item in items.iter_mut() {
+        let syn::Item::Enum(e) = item else { continue };
+        if !has_derive(&e.attrs, "Deserialize") {
+            continue;
+        }
+        let mut values = Vec::new();
+        for v in &e.variants {
+            let wire = serde_rename(&v.attrs).filter(|_| matches!(v.fields, syn::Fields::Unit));
+            let Some(wire) = wire else {
+                return Err(format!("enum {} is not a plain string enum; cannot open it", e.ident));
+            };
+            if v.ident == UNKNOWN_VARIANT {
+                return Err(format!("enum {} already has a variant {UNKNOWN_VARIANT}", e.ident));
+            }
+            values.push((v.ident.clone(), wire));
+        }
+        drop_copy(&mut e.attrs);
+        e.variants.push(syn::parse_quote! {
+            /// A value this version of the SDK does not know, kept as the server sent it (and
+            /// sent back verbatim).
+            #[serde(untagged)]
+            Unknown(::std::string::String)
+        });
+        opened.push((e.ident.clone(), values));
+    }
+    for (name, values) in &opened {
+        // typify's conversions from strings refuse unknown values; an open enum takes any
+        // string, as decoding does. Its `Display` gives the wire value of every variant.
+        items.retain(|item| match item {
+            syn::Item::Impl(i) => !["Display", "FromStr", "TryFrom"].iter().any(|t| impl_of(i, t, name)),
+            _ => true,
+        });
+        let arms = values
+            .iter()
+            .map(|(variant, wire)| quote::quote! { Self::#variant => #wire, });
+        let from_arms: Vec<_> = values
+            .iter()
+            .map(|(variant, wire)| quote::quote! { #wire => Self::#variant, })
+            .collect();
+        items.push(syn::parse_quote! {
+            impl #name {
+                /// The value as it is on the wire.
+                pub fn as_str(&self) -> &str {
+                    match self {
+                        #(#arms)*
+                        Self::Unknown(value) => value,
+                    }
+                }
+
+                /// Whether this is a value this version of the SDK does not know.
+                pub fn is_unknown(&self) -> bool {
+                    matches!(self, Self::Unknown(_))
+                }
+            }
+        });
+        items.push(syn::parse_quote! {
+            impl ::std::fmt::Display for #name {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str(self.as_str())
+                }
+            }
+        });
+        items.push(syn::parse_quote! {
+            impl ::std::convert::From<&str> for #name {
+                fn from(value: &str) -> Self {
+                    match value {
+                        #(#from_arms)*
+                        other => Self::Unknown(other.to_string()),
+                    }
+                }
+            }
+        });
+        items.push(syn::parse_quote! {
+            impl ::std::convert::From<::std::string::String> for #name {
+                fn from(value: ::std::string::String) -> Self {
+                    match value.as_str() {
+                        #(#from_arms)*
+                        _ => Self::Unknown(value),
+                    }
+                }
+            }
+        });
+        items.push(syn::parse_quote! {
+            impl ::std::str::FromStr for #name {
+                type Err = ::std::convert::Infallible;
+                fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+                    Ok(Self::from(value))
+                }
+            }
+        });
+    }
+    Ok(opened.len())
+}
+
+fn impl_of(i: &syn::ItemImpl, trait_name: &str, ty: &syn::Ident) -> bool {
+    let is_trait = i
+        .trait_
+        .as_ref()
+        .and_then(|(path, _)| path.segments.last())
+        .is_some_and(|s| s.ident == trait_name);
+    let is_type = matches!(&*i.self_ty, syn::Type::Path(p) if p.path.is_ident(ty));
+    is_trait && is_type
+}
+
+/// An enum holding a `String` cannot be `Copy`.
+fn drop_copy(attrs: &mut [syn::Attribute]) {
+    for attr in attrs.iter_mut().filter(|a| a.path().is_ident("derive")) {
+        let Ok(paths) =
+            attr.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
+        else {
+            continue;
+        };
+        let kept: Vec<&syn::Path> = paths.iter().filter(|p| !p.is_ident("Copy")).collect();
+        *attr = syn::parse_quote! { #[derive(#(#kept),*)] };
+    }
+}
+
+/// Steps 5 and 6 on every generated struct. Returns how many fields take `null` as default.
+///
+/// A field whose type is a generated struct with a `Default` (every one of its fields has one)
+/// gets the same treatment: absent or `null`, it is that default (step 3 leaves such properties
+/// required in the spec so that their type stays the struct, not an `Option`).
+fn tolerant_field_attrs(items: &mut [syn::Item]) -> Result<usize, String> {
+    let defaultable: BTreeSet<String> = items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Struct(s) if has_derive(&s.attrs, "Default") => Some(s.ident.to_string()),
+            _ => None,
+        })
+        .collect();
+    let mut defaulted = 0;
+    for item in items.iter_mut() {
+        let syn::Item::Struct(s) = item else { continue };
+        let syn::Fields::Named(fields) = &mut s.fields else {
+            continue;
+        };
+        let decodes = has_derive(&s.attrs, "Deserialize");
+        for field in fields.named.iter_mut() {
+            let of_defaultable = matches!(&field.ty, syn::Type::Path(p) if p.path.get_ident().is_some_and(|i| defaultable.contains(&i.to_string())));
+            if decodes && of_defaultable && !field.attrs.iter().any(|a| a.path().is_ident("serde")) {
+                field.attrs.push(syn::parse_quote!(#[serde(default)]));
+            }
+            for attr in field.attrs.iter_mut().filter(|a| a.path().is_ident("serde")) {
+                let metas = attr
+                    .parse_args_with(syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
+                    .map_err(|e| format!("unexpected serde attribute in {}: {e}", s.ident))?;
+                let has = |name: &str| metas.iter().any(|m| m.path().is_ident(name));
+                let mut metas = metas.clone();
+                if decodes && of_defaultable && !has("default") {
+                    metas.push(syn::parse_quote!(default));
+                }
+                let has = |name: &str| metas.iter().any(|m| m.path().is_ident(name));
+                let mut kept: Vec<syn::Meta> = metas.iter().filter(|m| !is_skip_empty_vec(m)).cloned().collect();
+                if decodes && has("default") && !has("deserialize_with") && !has("with") {
+                    if metas
+                        .iter()
+                        .any(|m| m.path().is_ident("default") && !matches!(m, syn::Meta::Path(_)))
+                    {
+                        return Err(format!(
+                            "{}: a field has a non-empty default; `null` cannot stand for it",
+                            s.ident
+                        ));
+                    }
+                    kept.push(syn::parse_quote!(deserialize_with = "crate::decode::null_as_default"));
+                    defaulted += 1;
+                }
+                *attr = syn::parse_quote! { #[serde(#(#kept),*)] };
+            }
+            // An attribute left empty by step 6 goes.
+            field
+                .attrs
+                .retain(|a| !(a.path().is_ident("serde") && a.meta.require_list().is_ok_and(|l| l.tokens.is_empty())));
+        }
+    }
+    Ok(defaulted)
+}
+
+/// `skip_serializing_if = "::std::vec::Vec::is_empty"`.
+fn is_skip_empty_vec(meta: &syn::Meta) -> bool {
+    let syn::Meta::NameValue(nv) = meta else { return false };
+    let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Str(s), ..
+    }) = &nv.value
+    else {
+        return false;
+    };
+    nv.path.is_ident("skip_serializing_if") && s.value().ends_with("Vec::is_empty")
+}
+
+// Compiled into xtask's unit tests, as `codegen.rs`'s own (`cargo test -p xtask`).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn real_spec() -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn adapted() -> Value {
+        super::super::adapt(&real_spec()).unwrap()
+    }
+
+    fn schema<'a>(spec: &'a Value, name: &str) -> &'a Value {
+        &spec["components"]["schemas"][name]
+    }
+
+    fn required(spec: &Value, name: &str) -> Vec<String> {
+        schema(spec, name)["required"]
+            .as_array()
+            .map(|r| r.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_operation_has_one_2xx_response() {
+        let spec = adapted();
+        for (path, _, method, op) in super::super::operations(&spec) {
+            let codes: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+            assert_eq!(codes, ["2XX"], "{method} {path}");
+        }
+        // Launch keeps the widest body; services delete keeps no body.
+        let launch = &spec["paths"]["/v1/vms"]["post"]["responses"]["2XX"];
+        assert_eq!(
+            launch["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/VMCreateResponse"
+        );
+        assert!(
+            spec["paths"]["/v1/vms/{id}/services/{serviceName}"]["delete"]["responses"]["2XX"]
+                .get("content")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn every_table_entry_applies_to_the_spec() {
+        let spec = adapted();
+        for (_, name, values) in KNOWN_VALUES {
+            assert_eq!(schema(&spec, name)["enum"], json!(values), "{name}");
+        }
+        assert_eq!(
+            spec["components"]["schemas"]["BuildResponse"]["properties"]["status"]["$ref"],
+            "#/components/schemas/BuildStatus"
+        );
+        for (name, property) in ESSENTIAL {
+            assert!(required(&spec, name).iter().any(|p| p == property), "{name}.{property}");
+        }
+    }
+
+    #[test]
+    fn response_fields_tolerate_absence_request_fields_stay_required() {
+        let spec = adapted();
+        // Response-only: only the essentials stay required.
+        assert_eq!(required(&spec, "VM"), ["id", "status"]);
+        assert!(required(&spec, "ExecVMResponse").is_empty());
+        let exec = &schema(&spec, "ExecVMResponse")["properties"];
+        assert_eq!(exec["exitCode"]["default"], 0);
+        assert_eq!(exec["timedOut"]["default"], false);
+        assert_eq!(exec["stdout"]["default"], "");
+        // An object with properties stays required (it decodes as its default, see adapt_code).
+        assert_eq!(required(&spec, "OrgQuotaUsage"), ["limits", "usage"]);
+        // Shared with requests: the enum and TTL seconds stay required, strings get a default.
+        assert_eq!(required(&spec, "IngressRule"), ["action", "kind", "protocol"]);
+        assert_eq!(required(&spec, "TTL"), ["seconds", "action"]);
+        // Request-only schemas are left alone.
+        assert_eq!(
+            required(&spec, "ExecVMRequest"),
+            required(&real_spec(), "ExecVMRequest")
+        );
+    }
+
+    #[test]
+    fn a_known_value_missing_from_the_description_is_an_error() {
+        let mut spec = real_spec();
+        spec["components"]["schemas"]["SnapshotStatus"]["description"] = json!("Known values: creating, ready.");
+        let err = super::super::adapt(&spec).unwrap_err();
+        assert!(err.contains("SnapshotStatus") && err.contains("\"error\""), "{err}");
+    }
+
+    #[test]
+    fn an_essential_property_the_spec_does_not_require_is_an_error() {
+        let mut spec = real_spec();
+        let required = spec["components"]["schemas"]["Snapshot"]["required"]
+            .as_array_mut()
+            .unwrap();
+        required.retain(|p| p != "status");
+        let err = super::super::adapt(&spec).unwrap_err();
+        assert!(err.contains("Snapshot.status"), "{err}");
+    }
+
+    #[test]
+    fn words_are_matched_whole() {
+        assert!(names_word("Known values: pending (accepted), running.", "running"));
+        assert!(!names_word("Known values: runningish.", "running"));
+    }
+
+    fn code() -> syn::File {
+        syn::parse_str(
+            r#"
+            pub mod types {
+                #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Copy, Debug, PartialEq)]
+                pub enum Proto {
+                    #[serde(rename = "tcp")]
+                    Tcp,
+                    #[serde(rename = "udp")]
+                    Udp,
+                }
+                impl ::std::fmt::Display for Proto {
+                    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                        match *self { Self::Tcp => f.write_str("tcp"), Self::Udp => f.write_str("udp") }
+                    }
+                }
+                impl ::std::str::FromStr for Proto {
+                    type Err = ();
+                    fn from_str(value: &str) -> Result<Self, ()> { Err(()) }
+                }
+                #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+                pub struct Inner { #[serde(default)] pub n: i64 }
+                #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+                pub struct Outer {
+                    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+                    pub rules: ::std::vec::Vec<Proto>,
+                    pub inner: Inner,
+                    pub proto: Proto,
+                }
+            }"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn enums_are_opened_and_fields_made_tolerant() {
+        let mut file = code();
+        adapt_code(&mut file).unwrap();
+        let out = quote::ToTokens::to_token_stream(&file).to_string();
+        assert!(
+            out.contains("# [serde (untagged)] Unknown (:: std :: string :: String)"),
+            "{out}"
+        );
+        assert!(!out.contains("Copy"), "an enum with a String is not Copy: {out}");
+        assert!(out.contains("pub fn as_str (& self) -> & str"), "{out}");
+        assert!(
+            out.contains("impl :: std :: convert :: From < & str > for Proto"),
+            "{out}"
+        );
+        assert!(
+            out.contains("type Err = :: std :: convert :: Infallible"),
+            "typify's strict FromStr is replaced: {out}"
+        );
+        assert_eq!(
+            out.matches("impl :: std :: fmt :: Display for Proto").count(),
+            1,
+            "{out}"
+        );
+        // Lists are sent even when empty, and take `null`; a defaultable struct field too.
+        assert!(!out.contains("Vec :: is_empty"), "{out}");
+        assert_eq!(
+            out.matches("deserialize_with = \"crate::decode::null_as_default\"")
+                .count(),
+            3,
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "# [serde (default , deserialize_with = \"crate::decode::null_as_default\")] pub inner : Inner"
+            ),
+            "{out}"
+        );
+        // The enum field stays required.
+        assert!(out.contains("pub proto : Proto"));
+    }
+
+    #[test]
+    fn a_code_shape_typify_no_longer_makes_is_an_error() {
+        let mut file: syn::File = syn::parse_str("pub mod other {}").unwrap();
+        assert!(adapt_code(&mut file).unwrap_err().contains("no `types` module"));
+        let mut file: syn::File = syn::parse_str("pub mod types { pub struct A { pub x: i64 } }").unwrap();
+        assert!(adapt_code(&mut file).unwrap_err().contains("no enum"));
+        assert!(decode_success_bodies("nothing here").is_err());
+    }
+}

@@ -1,0 +1,40 @@
+//! How the generated operations decode answers: tolerant, as the official SDKs are.
+//!
+//! `codegen/tolerance.rs` points the generated code here; see its module comment for the whole
+//! set of adaptations.
+
+use progenitor_client::{Error, ResponseValue};
+use serde::{Deserialize, Deserializer, de::DeserializeOwned};
+
+/// Decodes the JSON body of a 2xx answer into `T`.
+///
+/// A 2xx without a body (a `204`, or a `200` with nothing in it) is handed back as
+/// [`Error::UnexpectedResponse`], with its status and headers kept and an empty body: whether
+/// that is acceptable depends on the operation (a delete's result is known to its caller), so
+/// the caller decides. A body that does not decode is [`Error::InvalidResponsePayload`], with the
+/// bytes, as progenitor's own decoder does.
+pub async fn success<T: DeserializeOwned, E>(response: reqwest::Response) -> Result<ResponseValue<T>, Error<E>> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.map_err(Error::ResponseBodyError)?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        let mut empty = http::Response::new(reqwest::Body::from(Vec::<u8>::new()));
+        *empty.status_mut() = status;
+        *empty.headers_mut() = headers;
+        return Err(Error::UnexpectedResponse(reqwest::Response::from(empty)));
+    }
+    match serde_json::from_slice(&body) {
+        Ok(inner) => Ok(ResponseValue::new(inner, status, headers)),
+        Err(e) => Err(Error::InvalidResponsePayload(body, e)),
+    }
+}
+
+/// Deserializes `null` as `T::default()`: for the fields that decode an absent member as their
+/// empty value, a `null` member means the same.
+pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
