@@ -29,6 +29,10 @@ struct Args {
     /// Default disk size (GiB) of launched VMs; also the upload limit.
     #[arg(long, default_value_t = 10)]
     disk_gib: i64,
+    /// Wire variance, to test client tolerance: comma-separated rules from new-enums,
+    /// omitempty, nulls, extra-fields, other-2xx; or all, or none.
+    #[arg(long, default_value_t = fastvm_fake::Variance::none())]
+    variance: fastvm_fake::Variance,
 }
 
 #[tokio::main]
@@ -37,7 +41,8 @@ async fn main() -> std::io::Result<()> {
     let mut builder = fastvm_fake::FakeServer::builder()
         .port(args.port)
         .boot_delay(Duration::from_millis(args.boot_delay_ms))
-        .disk_gib(args.disk_gib);
+        .disk_gib(args.disk_gib)
+        .variance(args.variance);
     if let Some(key) = args.api_key {
         builder = builder.api_key(key);
     }
