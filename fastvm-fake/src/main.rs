@@ -56,3 +56,47 @@ async fn main() -> std::io::Result<()> {
     server.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use fastvm_fake::{Rule, Variance};
+
+    use super::Args;
+
+    fn variance(arg: &str) -> Result<Variance, String> {
+        Args::try_parse_from(["fastvm-fake", "--variance", arg])
+            .map(|a| a.variance)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn variance_is_off_by_default() {
+        assert_eq!(
+            Args::try_parse_from(["fastvm-fake"]).unwrap().variance,
+            Variance::none()
+        );
+    }
+
+    #[test]
+    fn variance_accepts_each_name_lists_and_all() {
+        for rule in Rule::ALL {
+            assert_eq!(variance(rule.name()), Ok(Variance::from(rule)));
+        }
+        assert_eq!(variance("all"), Ok(Variance::all()));
+        assert_eq!(variance("none"), Ok(Variance::none()));
+        assert_eq!(
+            variance("omitempty,extra-fields"),
+            Ok(Variance::from(Rule::Omitempty).with(Rule::ExtraFields))
+        );
+    }
+
+    #[test]
+    fn unknown_variance_names_are_refused_with_the_valid_ones() {
+        let err = variance("omitempty,nul").unwrap_err();
+        assert!(err.contains("\"nul\""), "{err}");
+        for name in ["new-enums", "omitempty", "nulls", "extra-fields", "other-2xx", "all"] {
+            assert!(err.contains(name), "{err}");
+        }
+    }
+}
