@@ -4,6 +4,9 @@
 //! It serves all 31 operations of `openapi.json` from memory (VMs, services, SSH keys,
 //! firewall, TTLs, snapshots, builds, quotas) plus presigned storage URLs for file transfers,
 //! and it can inject faults (error statuses, delays, dropped connections, truncated streams).
+//! With a [`Variance`] it also answers the way the real server is allowed to but usually does
+//! not (another 2xx, Go `omitempty`, explicit `null`s, unknown members, new enum values), to
+//! test a client's tolerance; by default it does not.
 //!
 //! # Not a VM: commands run on this host, unsandboxed
 //!
@@ -264,6 +267,14 @@ impl FakeServer {
     }
 
     /// The wire variance the server applies (see [`FakeServerBuilder::variance`]).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let server = fastvm_fake::FakeServer::start().await?;
+    /// assert!(server.variance().is_none());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
     pub fn variance(&self) -> Variance {
         self.shared.config.variance
     }

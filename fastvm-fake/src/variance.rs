@@ -15,6 +15,7 @@ use std::str::FromStr;
 /// assert_eq!("extra-fields".parse::<Rule>().unwrap(), Rule::ExtraFields);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive] // More liberties may be modelled later.
 pub enum Rule {
     /// `new-enums`: server-computed data uses values no client has seen yet. Every VM's
     /// `effectiveFirewall` gains an ingress rule with `"protocol": "icmp"`, a VM still booting
@@ -43,6 +44,13 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in the order they are applied.
+    ///
+    /// ```
+    /// use fastvm_fake::{Rule, Variance};
+    /// // One server per rule, e.g. to see which one a client trips over.
+    /// let each: Vec<Variance> = Rule::ALL.into_iter().map(Variance::from).collect();
+    /// assert_eq!(each.len(), Rule::ALL.len());
+    /// ```
     pub const ALL: [Rule; 5] = [
         Rule::NewEnums,
         Rule::Omitempty,
@@ -118,7 +126,13 @@ pub struct Variance {
 }
 
 impl Variance {
-    /// No variance: the fake answers as it always has.
+    /// No variance: the fake answers as it always has (also the [`Default`]).
+    ///
+    /// ```
+    /// use fastvm_fake::Variance;
+    /// assert_eq!(Variance::none(), Variance::default());
+    /// assert_eq!(Variance::none().to_string(), "none");
+    /// ```
     #[must_use]
     pub const fn none() -> Self {
         Variance { bits: 0 }
@@ -248,6 +262,11 @@ pub struct ParseVarianceError {
 
 impl ParseVarianceError {
     /// The name that was not recognised.
+    ///
+    /// ```
+    /// let err = "nul".parse::<fastvm_fake::Rule>().unwrap_err();
+    /// assert_eq!(err.name(), "nul");
+    /// ```
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name

@@ -15,6 +15,8 @@ const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOGfWKDypYxh9k4VQH+Jg
 struct Answer {
     status: u16,
     content_type: Option<String>,
+    /// Header names, sorted, without `date`.
+    header_names: Vec<String>,
     body: Bytes,
 }
 
@@ -55,7 +57,11 @@ async fn call(server: &FakeServer, method: &str, path: &str, body: Option<Value>
     };
     let resp = sender.send_request(req.body(body).unwrap()).await.unwrap();
     let (parts, incoming) = resp.into_parts();
+    let mut header_names: Vec<String> = parts.headers.keys().map(|k| k.to_string()).collect();
+    header_names.retain(|k| k != "date");
+    header_names.sort();
     Answer {
+        header_names,
         status: parts.status.as_u16(),
         content_type: parts
             .headers
@@ -199,14 +205,14 @@ fn normalize(v: &mut Value) {
 }
 
 /// An answer with the values that differ between servers blanked out.
-fn comparable(a: &Answer) -> (u16, Option<String>, Vec<Value>) {
+fn comparable(a: &Answer) -> (u16, Option<String>, Vec<String>, Vec<Value>) {
     let mut docs: Vec<Value> = match a.content_type.as_deref() {
         Some("application/x-ndjson") => a.lines(),
         Some(_) => vec![a.json()],
         None => vec![json!(String::from_utf8_lossy(&a.body))],
     };
     docs.iter_mut().for_each(normalize);
-    (a.status, a.content_type.clone(), docs)
+    (a.status, a.content_type.clone(), a.header_names.clone(), docs)
 }
 
 #[tokio::test]
