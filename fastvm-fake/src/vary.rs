@@ -228,6 +228,71 @@ mod tests {
         assert_eq!(no_body, ["deleteVm", "deleteSshKey", "deleteSnapshot"]);
     }
 
+    /// One request to `server` over loopback, with hyper's own client.
+    async fn http(
+        server: &crate::FakeServer,
+        method: &str,
+        path: &str,
+        accept: &str,
+        body: &str,
+    ) -> (StatusCode, Bytes) {
+        let addr = server.base_url().strip_prefix("http://").unwrap();
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let io = hyper_util::rt::TokioIo::new(tcp);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, addr)
+            .header(header::ACCEPT, accept)
+            .header("x-api-key", server.api_key())
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let (status, headers, bytes) = parts(sender.send_request(req).await.unwrap().map(Body::new)).await;
+        assert_eq!(headers[header::CONTENT_TYPE], accept);
+        (status, bytes)
+    }
+
+    /// The guard that variance off changes nothing: the bytes a client receives from a default
+    /// server are exactly what the handlers produce.
+    #[tokio::test]
+    async fn without_variance_clients_get_the_handlers_bytes() {
+        let server = crate::FakeServer::start().await.unwrap();
+        let (status, bytes) = http(&server, "POST", "/v1/vms", "application/json", "{}").await;
+        assert_eq!(status, StatusCode::CREATED);
+        let id: uuid::Uuid = serde_json::from_slice::<Value>(&bytes).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let vm = format!("/v1/vms/{id}");
+        let (status, bytes) = http(&server, "GET", &vm, "application/json", "").await;
+        let expected = {
+            let (g, _) = server.shared.lock();
+            serde_json::to_vec(&server.shared.vm_json(&g.vms[&id])).unwrap()
+        };
+        assert_eq!((status, &bytes[..]), (StatusCode::OK, &expected[..]));
+
+        let echo = r#"{"command":["echo","hi"]}"#;
+        let (_, stream) = http(&server, "POST", &format!("{vm}/exec"), NDJSON, echo).await;
+        let mut keys = Vec::new();
+        for line in stream.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let line: Value = serde_json::from_slice(line).unwrap();
+            let mut k: Vec<String> = line.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            keys.push(k);
+        }
+        assert_eq!(keys, [vec!["d", "t"], vec!["ms", "t"]]);
+
+        let (status, bytes) = http(&server, "DELETE", &vm, "application/json", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            bytes,
+            serde_json::to_vec(&json!({ "id": id.to_string(), "deleted": true })).unwrap()
+        );
+    }
+
     async fn parts(resp: Response) -> (StatusCode, HeaderMap, Bytes) {
         let (p, body) = resp.into_parts();
         (
