@@ -4,6 +4,9 @@
 //! It serves all 31 operations of `openapi.json` from memory (VMs, services, SSH keys,
 //! firewall, TTLs, snapshots, builds, quotas) plus presigned storage URLs for file transfers,
 //! and it can inject faults (error statuses, delays, dropped connections, truncated streams).
+//! With a [`Variance`] it also answers the way the real server is allowed to but usually does
+//! not (another 2xx, Go `omitempty`, explicit `null`s, unknown members, new enum values), to
+//! test a client's tolerance; by default it does not.
 //!
 //! # Not a VM: commands run on this host, unsandboxed
 //!
@@ -39,10 +42,14 @@ mod exec;
 mod faults;
 mod fingerprint;
 mod model;
+mod reshape;
 mod routes;
+mod shape;
 mod state;
 mod storage;
 mod validate;
+mod variance;
+mod vary;
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -63,6 +70,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use faults::{Fault, FaultKind, Faults};
+pub use variance::{ParseVarianceError, Rule, Variance};
 
 use crate::error::ApiError;
 use crate::state::{Config, Shared};
@@ -100,6 +108,7 @@ pub struct FakeServerBuilder {
     limits: Limits,
     disk_gib: i64,
     build_duration: Duration,
+    variance: Variance,
 }
 
 // By hand, not derived: the API key must never reach a debug print or a log.
@@ -112,6 +121,7 @@ impl std::fmt::Debug for FakeServerBuilder {
             .field("limits", &self.limits)
             .field("disk_gib", &self.disk_gib)
             .field("build_duration", &self.build_duration)
+            .field("variance", &self.variance)
             .finish()
     }
 }
@@ -125,6 +135,7 @@ impl Default for FakeServerBuilder {
             limits: Limits::default(),
             disk_gib: 10,
             build_duration: Duration::from_millis(300),
+            variance: Variance::none(),
         }
     }
 }
@@ -168,6 +179,27 @@ impl FakeServerBuilder {
         self
     }
 
+    /// Wire variance: answer the way the real server is allowed to (another 2xx, Go
+    /// `omitempty`, explicit `null`s, unknown members, new enum values), to test a client's
+    /// tolerance. Default [`Variance::none()`]: every answer exactly as without it. See
+    /// [`Variance`] and [`Rule`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use fastvm_fake::{FakeServer, Rule, Variance};
+    ///
+    /// let server = FakeServer::builder()
+    ///     .variance(Variance::none().with(Rule::Omitempty).with(Rule::ExtraFields))
+    ///     .start()
+    ///     .await?;
+    /// assert!(server.variance().contains(Rule::Omitempty));
+    /// # Ok(()) }
+    /// ```
+    pub fn variance(mut self, variance: Variance) -> Self {
+        self.variance = variance;
+        self
+    }
+
     /// Binds 127.0.0.1 and serves on a task of the current tokio runtime.
     pub async fn start(self) -> std::io::Result<FakeServer> {
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))).await?;
@@ -181,6 +213,7 @@ impl FakeServerBuilder {
             limits: self.limits,
             disk_gib: self.disk_gib,
             build_duration: self.build_duration,
+            variance: self.variance,
         };
         let shared = Arc::new(Shared::new(config, base_url, root));
         std::fs::create_dir_all(shared.objects_dir())?;
@@ -231,6 +264,19 @@ impl FakeServer {
     /// The API key the server accepts.
     pub fn api_key(&self) -> &str {
         &self.shared.config.api_key
+    }
+
+    /// The wire variance the server applies (see [`FakeServerBuilder::variance`]).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let server = fastvm_fake::FakeServer::start().await?;
+    /// assert!(server.variance().is_none());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn variance(&self) -> Variance {
+        self.shared.config.variance
     }
 
     /// The fault queues (see [`Fault`]).
@@ -469,6 +515,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/storage/{key}", put(storage::put).get(storage::get))
         // Exec stdin arrives base64 in the JSON body; storage bodies are streamed, not limited.
         .layer(DefaultBodyLimit::max(64 << 20))
+        // Inside `gate`: injected faults and 401s are sent as they are, never varied.
+        .route_layer(axum::middleware::from_fn_with_state(shared.clone(), vary::respond))
         .route_layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
         .fallback(not_found)
         .with_state(shared)

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::faults::Faults;
 use crate::model::{Firewall, Rule, Service, StringMap, Ttl, TtlAction};
-use crate::{Limits, REDACTED};
+use crate::{Limits, REDACTED, Variance};
 
 /// Settings fixed at start.
 #[derive(Clone)]
@@ -22,6 +22,7 @@ pub struct Config {
     pub limits: Limits,
     pub disk_gib: i64,
     pub build_duration: Duration,
+    pub variance: Variance,
 }
 
 // By hand, not derived: the API key must never reach a debug print or a log.
@@ -33,6 +34,7 @@ impl std::fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("disk_gib", &self.disk_gib)
             .field("build_duration", &self.build_duration)
+            .field("variance", &self.variance)
             .finish()
     }
 }
