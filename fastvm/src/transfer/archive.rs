@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use super::error::{FileTransferError, FileTransferErrorKind as Kind};
+use super::merge;
 
 /// Size of the chunks moved through the channels.
 pub(crate) const CHUNK: usize = 256 * 1024;
@@ -547,73 +548,54 @@ pub(crate) fn extract(
     Ok((stats, dirs))
 }
 
-/// Extracts into a staging directory beside `dest`, then moves the result into place; on any
-/// error the staging directory is removed and `dest` is untouched.
+/// Extracts into a staging directory, then moves the result into place; on any error the
+/// staging directory is removed and `dest` is as it was.
+///
+/// A missing `dest` is created by renaming the staging directory (made beside it) to it. An
+/// existing directory (or a symlink to one) is merged into, all or nothing (see
+/// [`merge`](super::merge)); its staging directory is made inside it, so that only `dest` itself
+/// must be writable, even when it has no usable parent (`.`, `/`), and the moves stay on one
+/// filesystem. Anything else at `dest` is refused before extracting.
 pub(crate) fn extract_into_place(
     reader: impl Read,
     dest: &Path,
     limits: Limits,
 ) -> Result<Extracted, FileTransferError> {
-    let staging = temp_beside(dest)?;
+    let existing = existing_dir(dest)?;
+    let staging = if existing {
+        dest.join(format!(".fastvm-tmp-{}", hex::encode(rand::random::<[u8; 8]>())))
+    } else {
+        temp_beside(dest)?
+    };
     fs::create_dir(&staging).map_err(|e| FileTransferError::io("cannot create directory", &staging, e))?;
     let guard = TempGuard::new(staging);
     let (stats, dirs) = extract(reader, guard.path(), limits)?;
-    place_dir(guard.path(), dest)?;
-    guard.disarm();
+    if existing {
+        merge::merge(guard.path(), dest)?;
+        // Left in staging: the skeleton of the directories merged into, removed by the guard.
+        drop(guard);
+    } else {
+        // Fails rather than replaces if a file or a non-empty directory appeared meanwhile.
+        fs::rename(guard.path(), dest).map_err(|e| FileTransferError::io("cannot move into place", dest, e))?;
+        guard.disarm();
+    }
     // Only now, with nothing left to move, may a directory become read-only.
     apply_dir_meta(dest, dirs)?;
     Ok(stats)
 }
 
-/// Moves the extracted tree `staging` to `dest`: a rename when `dest` is missing or an empty
-/// directory, else a merge into the existing directory (as `tar -x` into it would).
-fn place_dir(staging: &Path, dest: &Path) -> Result<(), FileTransferError> {
+/// Whether `dest` is an existing directory (following symlinks, as the caller named it):
+/// `false` when it is missing, an error when it is something else.
+pub(crate) fn existing_dir(dest: &Path) -> Result<bool, FileTransferError> {
     match fs::metadata(dest) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::rename(staging, dest).map_err(|e| FileTransferError::io("cannot move into place", dest, e))
-        }
-        Err(e) => Err(FileTransferError::io("cannot inspect", dest, e)),
-        Ok(m) if !m.is_dir() => Err(FileTransferError::new(
+        Ok(m) if m.is_dir() => Ok(true),
+        Ok(_) => Err(FileTransferError::new(
             Kind::Io,
             format!("{} exists and is not a directory", dest.display()),
         )),
-        Ok(_) => {
-            let empty = fs::read_dir(dest)
-                .map_err(|e| FileTransferError::io("cannot read", dest, e))?
-                .next()
-                .is_none();
-            if empty && fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
-                return fs::rename(staging, dest).map_err(|e| FileTransferError::io("cannot move into place", dest, e));
-            }
-            merge(staging, dest)?;
-            fs::remove_dir_all(staging).map_err(|e| FileTransferError::io("cannot remove", staging, e))
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(FileTransferError::io("cannot inspect", dest, e)),
     }
-}
-
-fn merge(src: &Path, dst: &Path) -> Result<(), FileTransferError> {
-    for entry in fs::read_dir(src).map_err(|e| FileTransferError::io("cannot read", src, e))? {
-        let entry = entry.map_err(|e| FileTransferError::io("cannot read", src, e))?;
-        let s = entry.path();
-        let d = dst.join(entry.file_name());
-        let s_dir = entry
-            .file_type()
-            .map_err(|e| FileTransferError::io("cannot inspect", &s, e))?
-            .is_dir();
-        let d_dir = fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir());
-        match (s_dir, d_dir) {
-            // Modes of merged directories come from the archive, via `apply_dir_meta`.
-            (true, true) => merge(&s, &d)?,
-            (false, true) => {
-                return Err(FileTransferError::new(
-                    Kind::Io,
-                    format!("{} is a directory and would be replaced by a file", d.display()),
-                ));
-            }
-            _ => fs::rename(&s, &d).map_err(|e| FileTransferError::io("cannot move into place", &d, e))?,
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
