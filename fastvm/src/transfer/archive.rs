@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -94,6 +93,85 @@ pub(crate) fn pack_dir(dir: &Path, tx: mpsc::Sender<io::Result<Bytes>>) -> io::R
         let _ = tx.blocking_send(Err(io::Error::new(e.kind(), e.to_string())));
     }
     result
+}
+
+// ---------------------------------------------------------------------------------------------
+// What extraction does differently off Unix
+
+/// The filesystem calls of extraction that need Unix: permission bits and symlinks.
+#[cfg(unix)]
+mod sys {
+    use std::fs;
+    use std::io;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::path::Path;
+
+    /// Creates `path` exclusively (`O_EXCL`: never through a symlink planted there), readable by
+    /// the owner only until [`set_file_mode`] gives it its archive mode.
+    pub(super) fn create_new(path: &Path) -> io::Result<fs::File> {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+    }
+
+    pub(super) fn set_file_mode(file: &fs::File, mode: u32) -> io::Result<()> {
+        file.set_permissions(fs::Permissions::from_mode(mode))
+    }
+
+    pub(super) fn set_dir_mode(path: &Path, mode: u32) -> io::Result<()> {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+
+    pub(super) fn symlink(target: &Path, link: &Path) -> io::Result<()> {
+        std::os::unix::fs::symlink(target, link)
+    }
+}
+
+/// The same calls elsewhere. Archive modes are skipped, not faked: no permission model there
+/// maps them faithfully (a read-only flag would turn 0o444 and 0o644 into the same thing). A
+/// symlink entry is refused, failing the download ([`symlink_error`]): creating one off Unix
+/// needs privileges and knowing whether the target is a directory, and silently dropping it
+/// would leave a tree that looks complete but is not. Compiled on Unix too, for its tests.
+#[cfg(any(test, not(unix)))]
+mod portable {
+    use std::fs;
+    use std::io;
+    use std::path::Path;
+
+    /// Creates `path` exclusively (never through an entry already there, symlinks included).
+    pub(super) fn create_new(path: &Path) -> io::Result<fs::File> {
+        fs::OpenOptions::new().write(true).create_new(true).open(path)
+    }
+
+    pub(super) fn set_file_mode(_file: &fs::File, _mode: u32) -> io::Result<()> {
+        Ok(())
+    }
+
+    pub(super) fn set_dir_mode(_path: &Path, _mode: u32) -> io::Result<()> {
+        Ok(())
+    }
+
+    pub(super) fn symlink(_target: &Path, _link: &Path) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "symlinks are not created on this platform",
+        ))
+    }
+}
+
+#[cfg(not(unix))]
+use portable as sys;
+
+/// The error for a symlink entry that could not be created: a refusal of the entry when the
+/// platform has no symlinks, an I/O error otherwise.
+fn symlink_error(rel: &Path, dst: &Path, e: io::Error) -> FileTransferError {
+    if e.kind() == io::ErrorKind::Unsupported {
+        refuse(format!("entry {} is a symlink: {e}", rel.display())).with_source(e)
+    } else {
+        FileTransferError::io("cannot create symlink", dst, e)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,8 +462,7 @@ fn apply_dir_meta(base: &Path, mut dirs: Vec<DirMeta>) -> Result<(), FileTransfe
         if let (Some(t), Ok(f)) = (d.mtime, fs::File::open(&p)) {
             let _ = f.set_modified(t);
         }
-        fs::set_permissions(&p, fs::Permissions::from_mode(d.mode))
-            .map_err(|e| FileTransferError::io("cannot set the mode of", &p, e))?;
+        sys::set_dir_mode(&p, d.mode).map_err(|e| FileTransferError::io("cannot set the mode of", &p, e))?;
     }
     Ok(())
 }
@@ -446,13 +523,7 @@ pub(crate) fn extract(
                 }
                 ensure_dirs(root, rel.parent().unwrap_or(Path::new("")))?;
                 clear_slot(&dst, &rel)?;
-                // create_new is O_EXCL: it never follows a symlink planted at the final name.
-                let mut file = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&dst)
-                    .map_err(|e| FileTransferError::io("cannot create", &dst, e))?;
+                let mut file = sys::create_new(&dst).map_err(|e| FileTransferError::io("cannot create", &dst, e))?;
                 loop {
                     let n = match entry.read(&mut buf) {
                         Ok(0) => break,
@@ -463,7 +534,7 @@ pub(crate) fn extract(
                     file.write_all(&buf[..n])
                         .map_err(|e| FileTransferError::io("cannot write", &dst, e))?;
                 }
-                file.set_permissions(fs::Permissions::from_mode(mode))
+                sys::set_file_mode(&file, mode)
                     .map_err(|e| FileTransferError::io("cannot set the mode of", &dst, e))?;
                 if let Some(t) = mtime_of(entry.header()) {
                     let _ = file.set_modified(t);
@@ -482,8 +553,7 @@ pub(crate) fn extract(
                 // link can redirect an earlier one, so an early check would not be enough.
                 ensure_dirs(root, rel.parent().unwrap_or(Path::new("")))?;
                 clear_slot(&dst, &rel)?;
-                std::os::unix::fs::symlink(&target, &dst)
-                    .map_err(|e| FileTransferError::io("cannot create symlink", &dst, e))?;
+                sys::symlink(&target, &dst).map_err(|e| symlink_error(&rel, &dst, e))?;
                 links.insert(rel, target);
             }
             tar::EntryType::Link => {
@@ -598,10 +668,12 @@ pub(crate) fn existing_dir(dest: &Path) -> Result<bool, FileTransferError> {
     }
 }
 
-#[cfg(test)]
+// These tests create symlinks, check modes and expect symlink entries to extract: Unix only.
+// The portable fallback has its own tests below.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
+    use std::os::unix::fs::{PermissionsExt, symlink};
 
     const LIMITS: Limits = Limits {
         max_entries: 1000,
@@ -1031,5 +1103,55 @@ mod tests {
         assert_eq!(names(&dest), vec!["keep", "sub", "top"]);
         assert_eq!(names(&dest.join("sub")), vec!["new", "old"]);
         assert_eq!(names(tmp.path()), vec!["d"]);
+    }
+}
+
+/// The fallback used off Unix, exercised wherever the tests run.
+#[cfg(test)]
+mod portable_tests {
+    use super::*;
+
+    #[test]
+    fn portable_create_new_never_reuses_an_existing_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("f");
+        portable::create_new(&p).unwrap().write_all(b"one").unwrap();
+        let e = portable::create_new(&p).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&p).unwrap(), b"one");
+    }
+
+    #[test]
+    fn portable_modes_are_skipped_not_faked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("f");
+        let file = portable::create_new(&p).unwrap();
+        let before = fs::metadata(&p).unwrap().permissions();
+        // 0o444 would be "read-only" if modes were approximated; they are left alone.
+        portable::set_file_mode(&file, 0o444).unwrap();
+        portable::set_dir_mode(tmp.path(), 0o555).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().permissions(), before);
+        assert!(!fs::metadata(tmp.path()).unwrap().permissions().readonly());
+    }
+
+    #[test]
+    fn portable_symlinks_are_refused_naming_the_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let link = tmp.path().join("l");
+        let e = portable::symlink(Path::new("target"), &link).unwrap_err();
+        assert!(fs::symlink_metadata(&link).is_err(), "something was created");
+        let err = symlink_error(Path::new("sub/l"), &link, e);
+        assert_eq!(err.kind, Kind::Archive, "{err}");
+        assert_eq!(
+            err.message,
+            format!(
+                "entry {} is a symlink: symlinks are not created on this platform",
+                Path::new("sub/l").display()
+            )
+        );
+        // Any other failure stays an I/O error on the local path.
+        let err = symlink_error(Path::new("l"), &link, io::Error::from(io::ErrorKind::PermissionDenied));
+        assert_eq!(err.kind, Kind::Io, "{err}");
+        assert!(err.message.contains(&link.display().to_string()), "{err}");
     }
 }

@@ -31,6 +31,10 @@ impl FastvmClient {
     /// Missing parent directories of `local` are created. `fetch_timeout_sec` bounds the storage
     /// download on the client.
     ///
+    /// Off Unix, the archive's file and directory modes are skipped (not approximated), and a
+    /// directory whose archive holds a symlink is refused (kind `Archive`, naming the entry)
+    /// rather than downloaded without it.
+    ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
     /// use fastvm::transfer::TransferOptions;
