@@ -116,10 +116,12 @@ mod sys {
             .open(path)
     }
 
+    /// Gives a just-written file its archive mode (already masked to the permission bits).
     pub(super) fn set_file_mode(file: &fs::File, mode: u32) -> io::Result<()> {
         file.set_permissions(fs::Permissions::from_mode(mode))
     }
 
+    /// Gives a placed directory its archive mode.
     pub(super) fn set_dir_mode(path: &Path, mode: u32) -> io::Result<()> {
         fs::set_permissions(path, fs::Permissions::from_mode(mode))
     }

@@ -298,6 +298,7 @@ fn base_name(remote: &str) -> Option<&str> {
     }
 }
 
+/// Whether `p` is written with a trailing separator (`out/`), which asks for a directory.
 fn ends_with_separator(p: &Path) -> bool {
     p.as_os_str()
         .as_encoded_bytes()
