@@ -548,3 +548,28 @@ async fn malicious_archives_are_refused_and_leave_nothing() {
         assert!(!abs_target.exists());
     }
 }
+
+#[tokio::test]
+async fn a_file_without_a_base_name_for_an_existing_directory_is_invalid_input() {
+    // A VM cannot call such a path a file (a trailing `/`, `.` or `..` resolves to directories
+    // only), but if it does, nothing names the file inside the directory: refused after the one
+    // classify command, before presigning or moving any byte.
+    let tmp = tempfile::tempdir().unwrap();
+    for remote in ["/root/..", "/root/.", "/root/", "/"] {
+        let api = Api::start().await;
+        exec_when(&api, "if [ -d", exec_ok("file\n"), 1).await;
+        let r = api
+            .client
+            .download(VM, remote, tmp.path(), TransferOptions::default())
+            .await;
+        match &r {
+            Err(Error::InvalidInput { field, message }) => {
+                assert_eq!(field, "remote", "{remote}: {message}");
+                assert!(message.contains("base name"), "{remote}: {message}");
+            }
+            other => panic!("{remote}: expected InvalidInput, got {other:?}"),
+        }
+        assert_eq!(api.received().await.len(), 1, "{remote}: only the classify command");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{remote}");
+    }
+}

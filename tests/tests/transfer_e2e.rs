@@ -218,3 +218,43 @@ async fn a_cancelled_download_leaves_no_partial_file() {
     }
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "a partial file was left");
 }
+
+#[tokio::test]
+async fn a_merge_with_a_late_conflict_leaves_the_destination_exactly_as_it_was() {
+    let (_server, client, id) = setup().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let remote = tmp.path().join("vm/data");
+    std::fs::create_dir_all(remote.join("sub")).unwrap();
+    for i in 0..50 {
+        std::fs::write(remote.join(format!("f{i:02}")), format!("new {i}")).unwrap();
+    }
+    std::fs::write(remote.join("sub/inner"), b"new inner").unwrap();
+    let local = tmp.path().join("local");
+    // The conflict: a local directory where the archive has a file.
+    std::fs::create_dir_all(local.join("f45")).unwrap();
+    std::fs::write(local.join("f45/mine"), b"mine").unwrap();
+    // Entries a merge would replace or add to, and one it would not touch.
+    std::fs::write(local.join("f03"), b"old 3").unwrap();
+    std::fs::create_dir(local.join("sub")).unwrap();
+    std::fs::write(local.join("sub/old"), b"old").unwrap();
+    std::fs::write(local.join("keep"), b"keep").unwrap();
+    let before = tree(&local);
+
+    let r = client
+        .download(&id, s(&remote), &local, TransferOptions::default())
+        .await;
+    match r {
+        Err(Error::FileTransfer(e)) => {
+            assert_eq!(e.kind, Kind::Io, "{e}");
+            assert!(e.message.contains("f45"), "the conflict is named: {e}");
+        }
+        other => panic!("expected the conflict to be refused, got {other:?}"),
+    }
+    assert_eq!(tree(&local), before, "the destination changed");
+    let mut left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["local", "vm"], "a staging directory was left behind");
+}

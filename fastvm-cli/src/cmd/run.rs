@@ -94,12 +94,19 @@ fn listen_for_ctrl_c() -> watch::Receiver<u32> {
         }
         Err(e) => eprintln!("fastvm: cannot catch Ctrl-C ({e}); an interrupt may leave the VM running"),
     }
-    #[cfg(not(unix))]
-    tokio::spawn(async move {
-        while tokio::signal::ctrl_c().await.is_ok() {
-            tx.send_modify(|n| *n += 1);
+    // The same on Windows (Tokio's signals exist on Unix and Windows only): `windows::ctrl_c`
+    // installs the console handler at once.
+    #[cfg(windows)]
+    match tokio::signal::windows::ctrl_c() {
+        Ok(mut ctrl_c) => {
+            tokio::spawn(async move {
+                while ctrl_c.recv().await.is_some() {
+                    tx.send_modify(|n| *n += 1);
+                }
+            });
         }
-    });
+        Err(e) => eprintln!("fastvm: cannot catch Ctrl-C ({e}); an interrupt may leave the VM running"),
+    }
     rx
 }
 

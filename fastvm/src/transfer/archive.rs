@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -16,6 +15,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use super::error::{FileTransferError, FileTransferErrorKind as Kind};
+use super::merge;
 
 /// Size of the chunks moved through the channels.
 pub(crate) const CHUNK: usize = 256 * 1024;
@@ -93,6 +93,87 @@ pub(crate) fn pack_dir(dir: &Path, tx: mpsc::Sender<io::Result<Bytes>>) -> io::R
         let _ = tx.blocking_send(Err(io::Error::new(e.kind(), e.to_string())));
     }
     result
+}
+
+// ---------------------------------------------------------------------------------------------
+// What extraction does differently off Unix
+
+/// The filesystem calls of extraction that need Unix: permission bits and symlinks.
+#[cfg(unix)]
+mod sys {
+    use std::fs;
+    use std::io;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::path::Path;
+
+    /// Creates `path` exclusively (`O_EXCL`: never through a symlink planted there), readable by
+    /// the owner only until [`set_file_mode`] gives it its archive mode.
+    pub(super) fn create_new(path: &Path) -> io::Result<fs::File> {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+    }
+
+    /// Gives a just-written file its archive mode (already masked to the permission bits).
+    pub(super) fn set_file_mode(file: &fs::File, mode: u32) -> io::Result<()> {
+        file.set_permissions(fs::Permissions::from_mode(mode))
+    }
+
+    /// Gives a placed directory its archive mode.
+    pub(super) fn set_dir_mode(path: &Path, mode: u32) -> io::Result<()> {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+
+    pub(super) fn symlink(target: &Path, link: &Path) -> io::Result<()> {
+        std::os::unix::fs::symlink(target, link)
+    }
+}
+
+/// The same calls elsewhere. Archive modes are skipped, not faked: no permission model there
+/// maps them faithfully (a read-only flag would turn 0o444 and 0o644 into the same thing). A
+/// symlink entry is refused, failing the download ([`symlink_error`]): creating one off Unix
+/// needs privileges and knowing whether the target is a directory, and silently dropping it
+/// would leave a tree that looks complete but is not. Compiled on Unix too, for its tests.
+#[cfg(any(test, not(unix)))]
+mod portable {
+    use std::fs;
+    use std::io;
+    use std::path::Path;
+
+    /// Creates `path` exclusively (never through an entry already there, symlinks included).
+    pub(super) fn create_new(path: &Path) -> io::Result<fs::File> {
+        fs::OpenOptions::new().write(true).create_new(true).open(path)
+    }
+
+    pub(super) fn set_file_mode(_file: &fs::File, _mode: u32) -> io::Result<()> {
+        Ok(())
+    }
+
+    pub(super) fn set_dir_mode(_path: &Path, _mode: u32) -> io::Result<()> {
+        Ok(())
+    }
+
+    pub(super) fn symlink(_target: &Path, _link: &Path) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "symlinks are not created on this platform",
+        ))
+    }
+}
+
+#[cfg(not(unix))]
+use portable as sys;
+
+/// The error for a symlink entry that could not be created: a refusal of the entry when the
+/// platform has no symlinks, an I/O error otherwise.
+fn symlink_error(rel: &Path, dst: &Path, e: io::Error) -> FileTransferError {
+    if e.kind() == io::ErrorKind::Unsupported {
+        refuse(format!("entry {} is a symlink: {e}", rel.display())).with_source(e)
+    } else {
+        FileTransferError::io("cannot create symlink", dst, e)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,8 +464,7 @@ fn apply_dir_meta(base: &Path, mut dirs: Vec<DirMeta>) -> Result<(), FileTransfe
         if let (Some(t), Ok(f)) = (d.mtime, fs::File::open(&p)) {
             let _ = f.set_modified(t);
         }
-        fs::set_permissions(&p, fs::Permissions::from_mode(d.mode))
-            .map_err(|e| FileTransferError::io("cannot set the mode of", &p, e))?;
+        sys::set_dir_mode(&p, d.mode).map_err(|e| FileTransferError::io("cannot set the mode of", &p, e))?;
     }
     Ok(())
 }
@@ -445,13 +525,7 @@ pub(crate) fn extract(
                 }
                 ensure_dirs(root, rel.parent().unwrap_or(Path::new("")))?;
                 clear_slot(&dst, &rel)?;
-                // create_new is O_EXCL: it never follows a symlink planted at the final name.
-                let mut file = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&dst)
-                    .map_err(|e| FileTransferError::io("cannot create", &dst, e))?;
+                let mut file = sys::create_new(&dst).map_err(|e| FileTransferError::io("cannot create", &dst, e))?;
                 loop {
                     let n = match entry.read(&mut buf) {
                         Ok(0) => break,
@@ -462,7 +536,7 @@ pub(crate) fn extract(
                     file.write_all(&buf[..n])
                         .map_err(|e| FileTransferError::io("cannot write", &dst, e))?;
                 }
-                file.set_permissions(fs::Permissions::from_mode(mode))
+                sys::set_file_mode(&file, mode)
                     .map_err(|e| FileTransferError::io("cannot set the mode of", &dst, e))?;
                 if let Some(t) = mtime_of(entry.header()) {
                     let _ = file.set_modified(t);
@@ -481,8 +555,7 @@ pub(crate) fn extract(
                 // link can redirect an earlier one, so an early check would not be enough.
                 ensure_dirs(root, rel.parent().unwrap_or(Path::new("")))?;
                 clear_slot(&dst, &rel)?;
-                std::os::unix::fs::symlink(&target, &dst)
-                    .map_err(|e| FileTransferError::io("cannot create symlink", &dst, e))?;
+                sys::symlink(&target, &dst).map_err(|e| symlink_error(&rel, &dst, e))?;
                 links.insert(rel, target);
             }
             tar::EntryType::Link => {
@@ -547,79 +620,62 @@ pub(crate) fn extract(
     Ok((stats, dirs))
 }
 
-/// Extracts into a staging directory beside `dest`, then moves the result into place; on any
-/// error the staging directory is removed and `dest` is untouched.
+/// Extracts into a staging directory, then moves the result into place; on any error the
+/// staging directory is removed and `dest` is as it was.
+///
+/// A missing `dest` is created by renaming the staging directory (made beside it) to it. An
+/// existing directory (or a symlink to one) is merged into, all or nothing (see
+/// [`merge`](super::merge)); its staging directory is made inside it, so that only `dest` itself
+/// must be writable, even when it has no usable parent (`.`, `/`), and the moves stay on one
+/// filesystem. Anything else at `dest` is refused before extracting.
 pub(crate) fn extract_into_place(
     reader: impl Read,
     dest: &Path,
     limits: Limits,
 ) -> Result<Extracted, FileTransferError> {
-    let staging = temp_beside(dest)?;
+    let existing = existing_dir(dest)?;
+    let staging = if existing {
+        dest.join(format!(".fastvm-tmp-{}", hex::encode(rand::random::<[u8; 8]>())))
+    } else {
+        temp_beside(dest)?
+    };
     fs::create_dir(&staging).map_err(|e| FileTransferError::io("cannot create directory", &staging, e))?;
     let guard = TempGuard::new(staging);
     let (stats, dirs) = extract(reader, guard.path(), limits)?;
-    place_dir(guard.path(), dest)?;
-    guard.disarm();
+    if existing {
+        merge::merge(guard.path(), dest)?;
+        // Left in staging: the skeleton of the directories merged into, removed by the guard.
+        drop(guard);
+    } else {
+        // Fails rather than replaces if a file or a non-empty directory appeared meanwhile.
+        fs::rename(guard.path(), dest).map_err(|e| FileTransferError::io("cannot move into place", dest, e))?;
+        guard.disarm();
+    }
     // Only now, with nothing left to move, may a directory become read-only.
     apply_dir_meta(dest, dirs)?;
     Ok(stats)
 }
 
-/// Moves the extracted tree `staging` to `dest`: a rename when `dest` is missing or an empty
-/// directory, else a merge into the existing directory (as `tar -x` into it would).
-fn place_dir(staging: &Path, dest: &Path) -> Result<(), FileTransferError> {
+/// Whether `dest` is an existing directory (following symlinks, as the caller named it):
+/// `false` when it is missing, an error when it is something else.
+pub(crate) fn existing_dir(dest: &Path) -> Result<bool, FileTransferError> {
     match fs::metadata(dest) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::rename(staging, dest).map_err(|e| FileTransferError::io("cannot move into place", dest, e))
-        }
-        Err(e) => Err(FileTransferError::io("cannot inspect", dest, e)),
-        Ok(m) if !m.is_dir() => Err(FileTransferError::new(
+        Ok(m) if m.is_dir() => Ok(true),
+        Ok(_) => Err(FileTransferError::new(
             Kind::Io,
             format!("{} exists and is not a directory", dest.display()),
         )),
-        Ok(_) => {
-            let empty = fs::read_dir(dest)
-                .map_err(|e| FileTransferError::io("cannot read", dest, e))?
-                .next()
-                .is_none();
-            if empty && fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
-                return fs::rename(staging, dest).map_err(|e| FileTransferError::io("cannot move into place", dest, e));
-            }
-            merge(staging, dest)?;
-            fs::remove_dir_all(staging).map_err(|e| FileTransferError::io("cannot remove", staging, e))
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(FileTransferError::io("cannot inspect", dest, e)),
     }
 }
 
-fn merge(src: &Path, dst: &Path) -> Result<(), FileTransferError> {
-    for entry in fs::read_dir(src).map_err(|e| FileTransferError::io("cannot read", src, e))? {
-        let entry = entry.map_err(|e| FileTransferError::io("cannot read", src, e))?;
-        let s = entry.path();
-        let d = dst.join(entry.file_name());
-        let s_dir = entry
-            .file_type()
-            .map_err(|e| FileTransferError::io("cannot inspect", &s, e))?
-            .is_dir();
-        let d_dir = fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir());
-        match (s_dir, d_dir) {
-            // Modes of merged directories come from the archive, via `apply_dir_meta`.
-            (true, true) => merge(&s, &d)?,
-            (false, true) => {
-                return Err(FileTransferError::new(
-                    Kind::Io,
-                    format!("{} is a directory and would be replaced by a file", d.display()),
-                ));
-            }
-            _ => fs::rename(&s, &d).map_err(|e| FileTransferError::io("cannot move into place", &d, e))?,
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
+// These tests create symlinks, check modes and expect symlink entries to extract: Unix only.
+// The portable fallback has its own tests below.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
+    use std::os::unix::fs::{PermissionsExt, symlink};
 
     const LIMITS: Limits = Limits {
         max_entries: 1000,
@@ -1049,5 +1105,55 @@ mod tests {
         assert_eq!(names(&dest), vec!["keep", "sub", "top"]);
         assert_eq!(names(&dest.join("sub")), vec!["new", "old"]);
         assert_eq!(names(tmp.path()), vec!["d"]);
+    }
+}
+
+/// The fallback used off Unix, exercised wherever the tests run.
+#[cfg(test)]
+mod portable_tests {
+    use super::*;
+
+    #[test]
+    fn portable_create_new_never_reuses_an_existing_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("f");
+        portable::create_new(&p).unwrap().write_all(b"one").unwrap();
+        let e = portable::create_new(&p).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&p).unwrap(), b"one");
+    }
+
+    #[test]
+    fn portable_modes_are_skipped_not_faked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("f");
+        let file = portable::create_new(&p).unwrap();
+        let before = fs::metadata(&p).unwrap().permissions();
+        // 0o444 would be "read-only" if modes were approximated; they are left alone.
+        portable::set_file_mode(&file, 0o444).unwrap();
+        portable::set_dir_mode(tmp.path(), 0o555).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().permissions(), before);
+        assert!(!fs::metadata(tmp.path()).unwrap().permissions().readonly());
+    }
+
+    #[test]
+    fn portable_symlinks_are_refused_naming_the_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let link = tmp.path().join("l");
+        let e = portable::symlink(Path::new("target"), &link).unwrap_err();
+        assert!(fs::symlink_metadata(&link).is_err(), "something was created");
+        let err = symlink_error(Path::new("sub/l"), &link, e);
+        assert_eq!(err.kind, Kind::Archive, "{err}");
+        assert_eq!(
+            err.message,
+            format!(
+                "entry {} is a symlink: symlinks are not created on this platform",
+                Path::new("sub/l").display()
+            )
+        );
+        // Any other failure stays an I/O error on the local path.
+        let err = symlink_error(Path::new("l"), &link, io::Error::from(io::ErrorKind::PermissionDenied));
+        assert_eq!(err.kind, Kind::Io, "{err}");
+        assert!(err.message.contains(&link.display().to_string()), "{err}");
     }
 }

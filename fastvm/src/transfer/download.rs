@@ -1,7 +1,7 @@
 //! [`FastvmClient::download`].
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,11 +25,37 @@ impl FastvmClient {
     /// streamed to disk; a directory is tarred VM-side and streamed through gunzip and a safe
     /// extractor (no absolute paths, `..`, escaping links or device files; caps from `opts`).
     ///
-    /// Nothing half-written is left at `local`: a file lands under a temporary name beside it
-    /// and is renamed into place; a directory is extracted into a staging directory beside it and
-    /// moved into place (merged into an existing directory) only after the whole archive was read.
-    /// Missing parent directories of `local` are created. `fetch_timeout_sec` bounds the storage
-    /// download on the client.
+    /// Where it lands, as with `cp` (an existing directory counts through a symlink to it, and
+    /// `.` is one):
+    ///
+    /// | `remote` is | `local` is an existing directory | `local` does not exist |
+    /// |-------------|----------------------------------|------------------------|
+    /// | a file      | `local/<base name of remote>` (a file there is replaced) | the file `local` |
+    /// | a directory | its contents are merged into `local` | the directory `local` |
+    ///
+    /// Missing parent directories of `local` are created. Refused, with nothing written: a file
+    /// whose destination is a directory, a directory onto an existing file (kind `Io`); an empty
+    /// `local`, one that names no entry to create (`missing/..`), a file to a missing `local`
+    /// ending in a separator, and a file into an existing directory when `remote`'s base name
+    /// (after its last `/`) is empty, `.` or `..` ([`Error::InvalidInput`]). That last one is
+    /// decided once the VM has called `remote` a file, which such a path cannot be on a POSIX
+    /// VM: before it, `/root/.` into `.` is a valid directory merge. Nothing but the classify
+    /// command has run then.
+    ///
+    /// Nothing half-written is left at `local`: a file lands under a temporary name beside its
+    /// destination and is renamed into place; a directory is extracted into a staging directory
+    /// and moved into place only after the whole archive was read. A merge into an existing
+    /// directory is all or nothing: every conflict (a directory where the download has a file,
+    /// a file or a symlink where it has a directory) is found before the first move, and if a
+    /// move still fails the ones already made are undone, so that on error the directory holds
+    /// the same entries with the same contents as before; files of the same name are replaced
+    /// only when the whole merge lands. This holds for errors and cancellation, not for a crash
+    /// or power loss midway (nothing is fsynced), and not against other processes changing the
+    /// directory during the merge. `fetch_timeout_sec` bounds the storage download on the client.
+    ///
+    /// Off Unix, the archive's file and directory modes are skipped (not approximated), and a
+    /// directory whose archive holds a symlink is refused (kind `Archive`, naming the entry)
+    /// rather than downloaded without it.
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
@@ -38,6 +64,8 @@ impl FastvmClient {
     ///     Err(e) if e.is_not_found() => println!("nothing to fetch"),
     ///     other => other?,
     /// }
+    /// // Into the current directory, as `./out.log`.
+    /// client.download(vm_id, "/root/out.log", ".", TransferOptions::default()).await?;
     /// # Ok(()) }
     /// ```
     pub async fn download(
@@ -49,10 +77,17 @@ impl FastvmClient {
     ) -> Result<()> {
         let local = local.as_ref();
         super::check_target(vm_id, remote)?;
-        if local.file_name().is_none() {
+        if local.as_os_str().is_empty() {
+            return Err(Error::invalid("local", "must not be empty"));
+        }
+        let into_dir = tokio::fs::metadata(local).await.is_ok_and(|m| m.is_dir());
+        if !into_dir && local.file_name().is_none() {
             return Err(Error::invalid(
                 "local",
-                "must name a file or directory (not end in `..` or `/`)",
+                format!(
+                    "{} is not an existing directory and names no file or directory to create",
+                    local.display()
+                ),
             ));
         }
         let out = self
@@ -64,8 +99,19 @@ impl FastvmClient {
             )
             .await?;
         match remote::parse_classify(&out.stdout) {
-            Some(RemoteKind::File) => self.download_file(vm_id, remote, local, &opts).await,
-            Some(RemoteKind::Dir) => self.download_dir(vm_id, remote, local, &opts).await,
+            Some(RemoteKind::File) => {
+                let dest = file_destination(remote, local, into_dir)?;
+                if tokio::fs::metadata(&dest).await.is_ok_and(|m| m.is_dir()) {
+                    let msg = format!("{} is a directory and would be replaced by a file", dest.display());
+                    return Err(FileTransferError::new(Kind::Io, msg).into());
+                }
+                self.download_file(vm_id, remote, &dest, &opts).await
+            }
+            Some(RemoteKind::Dir) => {
+                // Refused now, not after the whole archive came in.
+                archive::existing_dir(local)?;
+                self.download_dir(vm_id, remote, local, &opts).await
+            }
             Some(RemoteKind::Missing) => {
                 Err(FileTransferError::new(Kind::NotFound, format!("remote path not found: {remote}")).into())
             }
@@ -217,6 +263,49 @@ impl FastvmClient {
     }
 }
 
+/// Where the remote file `remote` goes: inside `local` under its base name when `local` is an
+/// existing directory (`into_dir`), else at `local` itself.
+fn file_destination(remote: &str, local: &Path, into_dir: bool) -> Result<PathBuf> {
+    if !into_dir {
+        if ends_with_separator(local) {
+            let msg = format!(
+                "{} ends in a separator but is not an existing directory",
+                local.display()
+            );
+            return Err(Error::invalid("local", msg));
+        }
+        return Ok(local.to_path_buf());
+    }
+    let name = base_name(remote).ok_or_else(|| {
+        let msg = format!(
+            "{remote} is a file but has no base name to name it inside the directory {}",
+            local.display()
+        );
+        Error::invalid("remote", msg)
+    })?;
+    Ok(local.join(name))
+}
+
+/// The part of the VM path `remote` after its last `/`, when it is one plain name here too: not
+/// empty, `.` or `..`, and (off Unix) without a separator or drive prefix that would make
+/// joining it leave the destination directory.
+fn base_name(remote: &str) -> Option<&str> {
+    let name = remote.rsplit('/').next()?;
+    let mut parts = Path::new(name).components();
+    match (parts.next(), parts.next()) {
+        (Some(Component::Normal(n)), None) if n == name => Some(name),
+        _ => None,
+    }
+}
+
+/// Whether `p` is written with a trailing separator (`out/`), which asks for a directory.
+fn ends_with_separator(p: &Path) -> bool {
+    p.as_os_str()
+        .as_encoded_bytes()
+        .last()
+        .is_some_and(|&b| std::path::is_separator(char::from(b)))
+}
+
 /// Creates an empty temporary file beside `dest` (and `dest`'s missing parents). It is created
 /// before any task could outlive the caller, so the caller's guard always covers it.
 fn create_temp_beside(dest: &Path) -> Result<(PathBuf, std::fs::File), FileTransferError> {
@@ -298,6 +387,21 @@ mod tests {
         let (tmp, r) = write(&[b"xyz"], true, false);
         assert_eq!(r.unwrap(), None);
         assert_eq!(std::fs::read(tmp.path().join("f")).unwrap(), b"xyz");
+    }
+
+    #[test]
+    fn base_names_are_single_plain_names() {
+        assert_eq!(base_name("/root/out.log"), Some("out.log"));
+        assert_eq!(base_name("rel name"), Some("rel name"));
+        assert_eq!(base_name("/a/..."), Some("..."));
+        for none in ["/", "/root/", "/root/.", "/root/..", ".", "..", ""] {
+            assert_eq!(base_name(none), None, "{none:?}");
+        }
+        // A name that is more than one component here would leave the destination directory.
+        #[cfg(windows)]
+        for none in ["/root/..\\x", "/root/C:x"] {
+            assert_eq!(base_name(none), None, "{none:?}");
+        }
     }
 
     #[test]

@@ -14,8 +14,8 @@ pub enum FileTransferErrorKind {
     RemoteCommand,
     /// Reading or writing local files failed.
     Io,
-    /// An archive entry was refused (absolute path, `..`, escaping link, device file, caps exceeded)
-    /// or the archive is corrupt.
+    /// An archive entry was refused (absolute path, `..`, escaping link, device file, caps exceeded,
+    /// or any symlink on a platform other than Unix) or the archive is corrupt.
     Archive,
     /// The SHA-256 computed while streaming differs from the one computed VM-side.
     Verify,

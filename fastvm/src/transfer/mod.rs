@@ -4,7 +4,9 @@
 //! Files go through presigned storage URLs with their exact length; directories are archived
 //! in process as gzip tar (no `tar` binary needed on the client), streamed with bounded memory,
 //! and extracted VM-side with one quoted shell command. Downloads land under a temporary name
-//! beside the destination and are moved into place only once complete.
+//! and are moved into place only once complete; a directory downloaded into an existing one is
+//! merged into it all or nothing: a conflict found, or a move that fails, leaves it as it was.
+//! That covers errors and cancellation, not crashes: nothing is fsynced.
 //!
 //! Directory uploads are sent chunked (no `Content-Length`, as their size is only known at
 //! the end). Storage that rejects chunked PUTs (Amazon S3 presigned URLs, MinIO) cannot take
@@ -16,6 +18,7 @@
 mod archive;
 mod download;
 mod error;
+mod merge;
 mod options;
 pub(crate) mod remote;
 mod storage;

@@ -103,7 +103,9 @@ pub(crate) fn tar_status_path() -> String {
     format!("/var/tmp/fastvm-download-{}.status", random_hex())
 }
 
-#[cfg(test)]
+// These tests run the commands with the host's `sh`, `tar` and `sha256sum`, and make symlinks
+// and executable scripts: Unix only.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::process::Command;
