@@ -563,7 +563,7 @@ async fn a_file_without_a_base_name_for_an_existing_directory_is_invalid_input()
             .download(VM, remote, tmp.path(), TransferOptions::default())
             .await;
         match &r {
-            Err(Error::InvalidInput { field, message }) => {
+            Err(Error::InvalidInput { field, message, .. }) => {
                 assert_eq!(field, "remote", "{remote}: {message}");
                 assert!(message.contains("base name"), "{remote}: {message}");
             }

@@ -59,7 +59,7 @@ fn remote_tree(root: &Path) -> (PathBuf, PathBuf) {
 
 fn io_error(r: fastvm::Result<()>) -> String {
     match r {
-        Err(Error::FileTransfer(e)) if e.kind == Kind::Io => e.message,
+        Err(Error::FileTransfer { error: e, .. }) if e.kind == Kind::Io => e.message,
         other => panic!("expected an Io error, got {other:?}"),
     }
 }

@@ -244,7 +244,7 @@ async fn a_merge_with_a_late_conflict_leaves_the_destination_exactly_as_it_was()
         .download(&id, s(&remote), &local, TransferOptions::default())
         .await;
     match r {
-        Err(Error::FileTransfer(e)) => {
+        Err(Error::FileTransfer { error: e, .. }) => {
             assert_eq!(e.kind, Kind::Io, "{e}");
             assert!(e.message.contains("f45"), "the conflict is named: {e}");
         }
