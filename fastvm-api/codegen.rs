@@ -32,6 +32,9 @@ pub fn operations(spec: &Value) -> impl Iterator<Item = (&str, &Value, &'static 
 /// dropped (exec's `application/x-ndjson` stream is hand-written in the `fastvm` facade).
 const JSON_MEDIA: &str = "application/json";
 
+/// The extension naming a query parameter's key prefix (see [`preprocess`], 4).
+pub const KEY_PREFIX: &str = "x-fastvm-key-prefix";
+
 /// Adapts the wire spec for progenitor. Pure function of its input; unit-tested below.
 ///
 /// 1. Success responses that offer `application/json` and other media types keep only JSON:
@@ -46,6 +49,9 @@ const JSON_MEDIA: &str = "application/json";
 ///    single success type. `VMCreateResponse` is `VM` plus one optional field, so a 202 `VM`
 ///    body decodes into it unchanged. The widest is the one whose schema name is listed in
 ///    `WIDER`; any other mismatch is an error, so a new case is seen rather than guessed.
+/// 4. Query parameters named by a key prefix (`x-fastvm-key-prefix`: list VMs'
+///    `metadata.<key>=<value>` filters) are removed: OpenAPI 3.0 cannot name a parameter by a
+///    prefix, and progenitor would send the object's keys bare. The facade sends them.
 pub fn preprocess(spec: &Value) -> Result<Value, String> {
     const WIDER: &[(&str, &str)] = &[("VM", "VMCreateResponse")];
     let mut spec = spec.clone();
@@ -57,6 +63,9 @@ pub fn preprocess(spec: &Value) -> Result<Value, String> {
         let Some(item) = item.as_object_mut() else { continue };
         // Only the HTTP-method keys hold operations (see `METHODS`).
         for (method, op) in item.iter_mut().filter(|(key, _)| METHODS.contains(&key.as_str())) {
+            if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                params.retain(|p| p.get(KEY_PREFIX).is_none());
+            }
             let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
                 return Err(format!("{method} {path} has no responses"));
             };
@@ -518,6 +527,24 @@ mod tests {
         assert_eq!(operation_ids(&spec), ["x"]);
         let ops: Vec<_> = operations(&spec).map(|(path, _, method, _)| (path, method)).collect();
         assert_eq!(ops, [("/v1/x", "post")]);
+    }
+
+    #[test]
+    fn prefixed_query_parameters_are_left_to_the_facade() {
+        let mut spec = op(json!({"200": json_schema("#/components/schemas/R")}));
+        spec["paths"]["/v1/x"]["post"]["parameters"] = json!([
+            {"name": "status", "in": "query", "schema": {"type": "string"}},
+            {"name": "metadata", "in": "query", "x-fastvm-key-prefix": "metadata.",
+             "schema": {"type": "object", "additionalProperties": {"type": "string"}}}
+        ]);
+        let out = preprocess(&spec).unwrap();
+        let names: Vec<&str> = out["paths"]["/v1/x"]["post"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["status"]);
     }
 
     #[test]

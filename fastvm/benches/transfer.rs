@@ -12,7 +12,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fastvm::FastvmClient;
-use fastvm::transfer::TransferOptions;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -115,7 +114,7 @@ fn row(what: impl Into<String>, bytes: u64, t: Duration, rss: Option<f64>) -> Ro
     r
 }
 
-async fn timed<F: std::future::Future<Output = fastvm::Result<()>>>(f: F) -> (Duration, f64) {
+async fn timed<F: std::future::IntoFuture<Output = fastvm::Result<()>>>(f: F) -> (Duration, f64) {
     reset_peak();
     let t = Instant::now();
     f.await.expect("transfer");
@@ -151,10 +150,10 @@ async fn main() {
         write_noise(&local, bytes, mib);
         let remote = t.join(format!("vm/f{mib}"));
         let remote_s = remote.to_str().unwrap();
-        let (d, rss) = timed(client.upload(&vm.id, &local, remote_s, TransferOptions::default())).await;
+        let (d, rss) = timed(client.upload(&vm.id, &local, remote_s)).await;
         rows.push(row(format!("upload file {mib} MiB"), bytes, d, Some(rss)));
         let back = t.join(format!("back{mib}"));
-        let (d, rss) = timed(client.download(&vm.id, remote_s, &back, TransferOptions::default())).await;
+        let (d, rss) = timed(client.download(&vm.id, remote_s, &back)).await;
         rows.push(row(format!("download file {mib} MiB"), bytes, d, Some(rss)));
 
         // The physical reference: the same bytes through the same fake storage with curl.
@@ -189,7 +188,8 @@ async fn main() {
         let fetched = client
             .vms()
             .files()
-            .fetch(&vm.id, &urls.download_url, remote_s, Some(600))
+            .fetch(&vm.id, &urls.download_url, remote_s)
+            .timeout(Duration::from_secs(600))
             .await
             .unwrap();
         assert_eq!(fetched.exit_code, 0, "reference fetch failed: {}", fetched.stderr);
@@ -203,8 +203,8 @@ async fn main() {
         let urls = client.vms().files().presign(&vm.id, remote_s).await.unwrap();
         let push = format!(
             "curl --fail --silent --show-error -X PUT -H 'Content-Type: application/octet-stream' -T {} {}",
-            fastvm::shell::quote(remote_s),
-            fastvm::shell::quote(&urls.upload_url)
+            fastvm::exec::shell_quote(remote_s),
+            fastvm::exec::shell_quote(&urls.upload_url)
         );
         let pushed = client
             .vms()
@@ -234,10 +234,10 @@ async fn main() {
     let dir_bytes = dir_files * per_file;
     let remote = t.join("vm/dir");
     let remote_s = remote.to_str().unwrap();
-    let (d, rss) = timed(client.upload(&vm.id, &src, remote_s, TransferOptions::default())).await;
+    let (d, rss) = timed(client.upload(&vm.id, &src, remote_s)).await;
     rows.push(row(format!("upload dir {dir_files} files"), dir_bytes, d, Some(rss)));
     let back = t.join("dir-back");
-    let (d, rss) = timed(client.download(&vm.id, remote_s, &back, TransferOptions::default())).await;
+    let (d, rss) = timed(client.download(&vm.id, remote_s, &back)).await;
     rows.push(row(format!("download dir {dir_files} files"), dir_bytes, d, Some(rss)));
     // Reference for the directory: tar + curl by hand (what the VM side of a download runs).
     let urls = client.vms().files().presign(&vm.id, "/tmp/ref.tgz").await.unwrap();
@@ -246,8 +246,8 @@ async fn main() {
         .arg("-c")
         .arg(format!(
             "tar -czf - -C {} . | curl -sS --fail -X PUT -H 'Content-Type: application/octet-stream' -T - {}",
-            fastvm::shell::quote(src.to_str().unwrap()),
-            fastvm::shell::quote(&urls.upload_url)
+            fastvm::exec::shell_quote(src.to_str().unwrap()),
+            fastvm::exec::shell_quote(&urls.upload_url)
         ))
         .status()
         .unwrap();

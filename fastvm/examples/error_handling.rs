@@ -22,12 +22,7 @@ async fn example(
     created: &mut support::Created,
 ) -> Result<(), Box<dyn std::error::Error>> {
     // Rejected client-side: nothing is sent.
-    match client
-        .vms()
-        .services()
-        .register("some-vm", "Not_Valid", 80, false)
-        .await
-    {
+    match client.vms().services().register("some-vm", "Not_Valid", 80).await {
         Err(Error::InvalidInput { field, message, .. }) => println!("invalid input in {field}: {message}"),
         other => println!("unexpected: {other:?}"),
     }
@@ -43,7 +38,7 @@ async fn example(
         .api_key("wrong-key")
         .base_url(client.base_url())
         .build()?;
-    if let Err(err) = bad.vms().list(None).await
+    if let Err(err) = bad.vms().list().await
         && let Some(e) = err.api()
     {
         assert_eq!(e.kind, ApiErrorKind::Authentication);

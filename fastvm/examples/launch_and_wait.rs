@@ -9,7 +9,6 @@ mod support;
 use std::time::Duration;
 
 use fastvm::launch;
-use fastvm::wait::WaitOptions;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,15 +25,12 @@ async fn example(
     created.vms.push(vm.id.clone());
     println!("launched and running: {} ({})", vm.id, vm.status);
 
-    let opts = WaitOptions::new()
-        .poll_interval(Duration::from_millis(500))
-        .timeout(Duration::from_secs(120));
+    let with_ttl = launch::machine("c1m2").ttl(Duration::from_secs(3600), fastvm::types::TtlAction::Pause);
     let vm2 = client
         .vms()
-        .launch_with(
-            launch::machine("c1m2").ttl_seconds(3600, fastvm::types::TtlAction::Pause),
-            opts,
-        )
+        .launch(with_ttl)
+        .poll_interval(Duration::from_millis(500))
+        .wait_timeout(Duration::from_secs(120))
         .await?;
     created.vms.push(vm2.id.clone());
     println!(
@@ -45,7 +41,7 @@ async fn example(
     let raw = client.vms().launch_no_wait(launch::machine("c1m2")).await?;
     created.vms.push(raw.vm.id.clone());
     println!("launch answered {} with status {}", raw.status.as_u16(), raw.vm.status);
-    let vm3 = client.wait_for_vm_ready(&raw.vm.id, WaitOptions::default()).await?;
+    let vm3 = client.wait_for_vm_ready(&raw.vm.id).await?;
     println!("{} is now {}", vm3.id, vm3.status);
 
     for id in [&vm.id, &vm2.id, &vm3.id] {

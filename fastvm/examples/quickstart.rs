@@ -13,7 +13,6 @@ mod support;
 use std::path::Path;
 
 use fastvm::exec::{Command, ExecEvent};
-use fastvm::transfer::TransferOptions;
 use fastvm::{FastvmClient, launch};
 use futures::StreamExt;
 
@@ -68,7 +67,10 @@ async fn tour(
     let script = "for i in 1 2 3; do echo \"tick $i\"; echo \"warn $i\" >&2; sleep 0.2; done; exit 7";
     let mut events = client
         .vms()
-        .stream(&vm.id, Command::shell(script).timeout_sec(60))
+        .stream(
+            &vm.id,
+            Command::shell(script).timeout(std::time::Duration::from_secs(60)),
+        )
         .await?;
     while let Some(event) = events.next().await {
         match event? {
@@ -90,16 +92,14 @@ async fn tour(
         (0..=255u8).cycle().take(100_000).collect::<Vec<_>>(),
     )?;
     let remote = format!("{remote_root}/project");
-    client.upload(&vm.id, &src, &remote, TransferOptions::default()).await?;
+    client.upload(&vm.id, &src, &remote).await?;
     let listing = client
         .vms()
         .run(&vm.id, Command::argv(["ls", "-R", remote.as_str()]))
         .await?;
     println!("   uploaded; the VM sees:\n{}", indent(&listing.stdout));
     let back = local.path().join("project-back");
-    client
-        .download(&vm.id, &remote, &back, TransferOptions::default())
-        .await?;
+    client.download(&vm.id, &remote, &back).await?;
     let same = same_tree(&src, &back)?;
     println!("   downloaded to {}: identical = {same}", back.display());
     if !same {
@@ -107,7 +107,7 @@ async fn tour(
     }
 
     println!("\n5. snapshot the VM");
-    let snap = client.snapshots().create(&vm.id, Some("quickstart")).await?;
+    let snap = client.snapshots().create(&vm.id).name("quickstart").await?;
     created.snapshots.push(snap.id.clone());
     println!("   snapshot {} is {}", snap.id, snap.status);
 

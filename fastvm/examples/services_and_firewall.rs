@@ -26,9 +26,9 @@ async fn example(
     let vm = client.vms().launch(launch::machine("c1m2")).await?;
     created.vms.push(vm.id.clone());
 
-    let svc = client.vms().services().register(&vm.id, "api", 8080, false).await?;
+    let svc = client.vms().services().register(&vm.id, "api", 8080).await?;
     println!("service {} on port {} (h2c {})", svc.name, svc.port, svc.h2c);
-    let svc = client.vms().services().update(&vm.id, "api", 9090, true).await?;
+    let svc = client.vms().services().update(&vm.id, "api", 9090).h2c(true).await?;
     println!("moved to port {} with h2c {}", svc.port, svc.h2c);
 
     let policy = FirewallPolicy {

@@ -23,9 +23,9 @@ async fn example(
         .launch(launch::machine("c1m2").env("GREETING", "hello"))
         .await?;
     created.vms.push(vm.id.clone());
-    client.vms().services().register(&vm.id, "web", 8080, false).await?;
+    client.vms().services().register(&vm.id, "web", 8080).await?;
 
-    let snap = client.snapshots().create(&vm.id, Some("configured")).await?;
+    let snap = client.snapshots().create(&vm.id).name("configured").await?;
     created.snapshots.push(snap.id.clone());
     println!("snapshot {} ({}) of {}", snap.id, snap.status, snap.vm_id);
     let snap = client.snapshots().update(&snap.id, "configured-v1").await?;

@@ -6,10 +6,11 @@
 mod support;
 
 use fastvm::launch;
-use fastvm::transfer::{Progress, TransferOptions};
+use fastvm::transfer::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 
-fn bar(label: &'static str) -> (ProgressBar, TransferOptions) {
+/// A progress bar, and the callback that moves it.
+fn bar(label: &'static str) -> (ProgressBar, impl Fn(Progress) + Send + Sync + 'static) {
     let pb = ProgressBar::new(0);
     pb.set_style(
         ProgressStyle::with_template("{msg:10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
@@ -24,7 +25,7 @@ fn bar(label: &'static str) -> (ProgressBar, TransferOptions) {
         }
         handle.set_position(p.bytes_done);
     };
-    (pb, TransferOptions::default().progress(progress).verify(true))
+    (pb, progress)
 }
 
 #[tokio::main]
@@ -58,11 +59,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ];
         for (upload, local, name) in steps {
             let remote = format!("{remote_root}/{name}");
-            let (pb, opts) = bar(if upload { "upload" } else { "download" });
+            let (pb, progress) = bar(if upload { "upload" } else { "download" });
             if upload {
-                client.upload(&vm.id, &local, &remote, opts).await?;
+                client
+                    .upload(&vm.id, &local, &remote)
+                    .progress(progress)
+                    .verify(true)
+                    .await?;
             } else {
-                client.download(&vm.id, &remote, &local, opts).await?;
+                client
+                    .download(&vm.id, &remote, &local)
+                    .progress(progress)
+                    .verify(true)
+                    .await?;
             }
             pb.finish();
         }

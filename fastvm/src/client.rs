@@ -75,13 +75,13 @@ impl FastvmClient {
         Self::view(self.inner.transport.settings.clone(), merged)
     }
 
-    /// The view for a call that runs a VM-side command with `timeout_sec`: the command may
+    /// The view for a call that runs a VM-side command with `timeout`: the command may
     /// legitimately run that long, so the HTTP request gets it plus a minute of grace. Without
     /// a command timeout the view is this client (long-running operations have no default timeout).
-    pub(crate) fn for_command_timeout(&self, timeout_sec: Option<u64>) -> FastvmClient {
-        match timeout_sec {
+    pub(crate) fn for_command_timeout(&self, timeout: Option<std::time::Duration>) -> FastvmClient {
+        match timeout {
             Some(t) => {
-                self.with_options(RequestOptions::new().timeout(std::time::Duration::from_secs(t.saturating_add(60))))
+                self.with_options(RequestOptions::new().timeout(t.saturating_add(std::time::Duration::from_secs(60))))
             }
             None => self.clone(),
         }
@@ -165,23 +165,26 @@ mod tests {
         send_sync::<FastvmClient>();
         send_sync::<crate::Error>();
         send_sync::<crate::RequestOptions>();
-        send_sync::<crate::TransferOptions>();
+        send_sync::<crate::RetryPolicy>();
         send::<crate::exec::ExecStream>();
     }
 
+    /// Every request builder is awaited as a `Send` future, so it can be spawned.
     #[tokio::test]
     async fn futures_are_send() {
+        use std::future::IntoFuture;
         fn is_send<F: std::future::Future + Send>(_: F) {}
         let client = FastvmClient::builder()
             .api_key("k")
             .base_url("http://127.0.0.1:9")
             .build()
             .unwrap();
-        is_send(client.vms().launch(crate::launch::machine("c1m2")));
+        is_send(client.vms().launch(crate::launch::machine("c1m2")).into_future());
+        is_send(client.vms().list().into_future());
         is_send(client.vms().stream("id", "true"));
-        is_send(client.upload("id", "/nonexistent", "/x", Default::default()));
-        is_send(client.download("id", "/x", "/nonexistent", Default::default()));
-        is_send(client.wait_for_vm_ready("id", Default::default()));
+        is_send(client.upload("id", "/nonexistent", "/x").into_future());
+        is_send(client.download("id", "/x", "/nonexistent").into_future());
+        is_send(client.wait_for_vm_ready("id").into_future());
     }
 
     #[test]

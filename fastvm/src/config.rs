@@ -405,6 +405,106 @@ mod tests {
         assert!(normalize_base_url("nope").is_err());
     }
 
+    /// An environment of `pairs`, for `build_with_env`.
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn unset_options_come_from_the_environment_and_setters_win() {
+        let vars = env(&[
+            ("FASTVM_API_KEY", "hlm_env"),
+            ("FASTVM_BASE_URL", "http://127.0.0.1:7/"),
+        ]);
+        let client = ClientBuilder::new().max_retries(1).build_with_env(&vars).unwrap();
+        assert_eq!(client.base_url(), "http://127.0.0.1:7");
+        assert_eq!(client.transport().settings.api_key.0, "hlm_env");
+        assert_eq!(client.max_retries(), 1);
+        let client = ClientBuilder::new()
+            .api_key("hlm_code")
+            .base_url("http://127.0.0.1:8")
+            .build_with_env(&vars)
+            .unwrap();
+        assert_eq!(client.transport().settings.api_key.0, "hlm_code");
+        assert_eq!(client.base_url(), "http://127.0.0.1:8");
+        // An empty variable counts as unset.
+        let empty = env(&[("FASTVM_API_KEY", " "), ("FASTVM_BASE_URL", "")]);
+        match ClientBuilder::new().build_with_env(&empty) {
+            Err(Error::Config { message, .. }) => assert!(message.contains("FASTVM_API_KEY"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        let client = ClientBuilder::new().api_key("k").build_with_env(&empty).unwrap();
+        assert_eq!(client.base_url(), DEFAULT_BASE_URL);
+    }
+
+    #[test]
+    fn custom_headers_come_under_the_explicit_ones_and_stay_secret() {
+        let vars = env(&[
+            ("FASTVM_API_KEY", "k"),
+            (
+                "FASTVM_CUSTOM_HEADERS",
+                "X-Team: infra\n\nX-Trace:  abc-secret-1 \nX-Both: from-env",
+            ),
+        ]);
+        let client = ClientBuilder::new()
+            .default_header("x-both", "from-code")
+            .build_with_env(&vars)
+            .unwrap();
+        let headers = &client.transport().settings.default_headers;
+        assert_eq!(headers["x-team"], "infra");
+        assert_eq!(headers["x-trace"], "abc-secret-1");
+        assert_eq!(headers.get_all("x-both").iter().collect::<Vec<_>>(), ["from-code"]);
+        assert!(headers.values().all(HeaderValue::is_sensitive));
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("abc-secret-1") && shown.contains("x-trace"), "{shown}");
+
+        let sets_key = env(&[("FASTVM_API_KEY", "k"), ("FASTVM_CUSTOM_HEADERS", "x-api-key: other")]);
+        match ClientBuilder::new().build_with_env(&sets_key) {
+            Err(Error::Config { message, .. }) => {
+                assert!(
+                    message.contains("FASTVM_CUSTOM_HEADERS line 1") && !message.contains("other"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let malformed = env(&[
+            ("FASTVM_API_KEY", "k"),
+            ("FASTVM_CUSTOM_HEADERS", "X-Ok: 1\nno colon secret"),
+        ]);
+        match ClientBuilder::new().build_with_env(&malformed) {
+            Err(Error::Config { message, .. }) => {
+                assert!(message.contains("line 2") && !message.contains("secret"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            ClientBuilder::new()
+                .api_key("k")
+                .default_header("X-API-Key", "x")
+                .build_with_env(&env(&[]))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_derived_view_can_switch_retrying_non_idempotent_calls_off_again() {
+        let on = RequestOptions::new().retry_non_idempotent(true);
+        assert_eq!(
+            RequestOptions::new()
+                .retry_non_idempotent(false)
+                .over(&on)
+                .retry_non_idempotent,
+            Some(false)
+        );
+        assert_eq!(RequestOptions::new().over(&on).retry_non_idempotent, Some(true));
+        let client = ClientBuilder::new().api_key("k").build_with_env(&env(&[])).unwrap();
+        let view = client
+            .with_options(on)
+            .with_options(RequestOptions::new().retry_non_idempotent(false));
+        assert_eq!(view.transport().options.retry_non_idempotent, Some(false));
+    }
+
     #[test]
     fn builder_debug_redacts_key() {
         let b = ClientBuilder::new().api_key("super-secret-key");

@@ -205,28 +205,22 @@ pub(crate) async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Vec
     out
 }
 
-/// Sends a request the generated client cannot express (an NDJSON exec, an explicit `null`)
-/// through the same transport as generated calls: the one place hand-built API requests are
-/// made. `path` starts with `/` and has its parameters encoded with
-/// `fastvm_api::hooks::encode_path`, as generated calls do. A non-2xx answer is an
-/// [`Error::Api`].
+/// A request the generated client cannot express (an NDJSON exec, an explicit `null`, a
+/// prefixed query parameter), to be sent with [`send_raw`] or [`send_json`]: the one place
+/// hand-built API requests are started. `path` starts with `/` and has its parameters encoded
+/// with `fastvm_api::hooks::encode_path`, as generated calls do.
+pub(crate) fn request(client: &crate::FastvmClient, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    client.http().request(method, format!("{}{path}", client.base_url()))
+}
+
+/// Sends a hand-built request through the same transport as generated calls (auth, timeout,
+/// retries, tracing). A non-2xx answer is an [`Error::Api`].
 pub(crate) async fn send_raw(
     client: &crate::FastvmClient,
-    method: reqwest::Method,
-    path: &str,
-    accept: &'static str,
-    body: &impl serde::Serialize,
+    request: reqwest::RequestBuilder,
     op: &'static Op,
 ) -> Result<reqwest::Response> {
-    let json = serde_json::to_vec(body).map_err(|e| Error::invalid("body", e.to_string()))?;
-    let request = client
-        .http()
-        .request(method, format!("{}{path}", client.base_url()))
-        .header(reqwest::header::ACCEPT, accept)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(json)
-        .build()
-        .map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
+    let request = request.build().map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
     let response = client
         .transport()
         .send(client.http(), request, op)
@@ -238,15 +232,15 @@ pub(crate) async fn send_raw(
     Ok(response)
 }
 
-/// [`send_raw`] for a JSON answer, decoded into `T`.
+/// [`send_raw`] for a JSON answer, decoded into `T` as generated calls decode theirs: a 2xx
+/// with no body is an [`Error::Decode`] naming the operation and the status.
 pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
     client: &crate::FastvmClient,
-    method: reqwest::Method,
-    path: &str,
-    body: &impl serde::Serialize,
+    request: reqwest::RequestBuilder,
     op: &'static Op,
 ) -> Result<T> {
-    let response = send_raw(client, method, path, "application/json", body, op).await?;
+    let request = request.header(reqwest::header::ACCEPT, "application/json");
+    let response = send_raw(client, request, op).await?;
     let status = response.status();
     let bytes = response
         .bytes()

@@ -1,26 +1,34 @@
-//! Ergonomic launch parameters: `launch::machine("c1m2")` or `launch::snapshot(id)`.
+//! What to launch: `launch::machine("c1m2")` (a cold boot) or `launch::snapshot(id)` (a restore),
+//! with the optional settings of a new VM.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::types::{CreateVmRequest, EnvVars, FirewallPolicy, MachineType, Metadata, Ttl, TtlAction};
+use crate::{Result, validate};
 
-/// Launch parameters built step by step; converts into the wire [`CreateVmRequest`].
+/// Launch parameters, built step by step; the argument of
+/// [`Vms::launch`](crate::resources::Vms::launch).
 ///
 /// ```
+/// use std::time::Duration;
 /// let params = fastvm::launch::machine("c1m2")
 ///     .name("dev")
 ///     .metadata("team", "infra")
 ///     .env("RUST_LOG", "debug")
-///     .ttl_seconds(3600, fastvm::types::TtlAction::Pause);
-/// let wire: fastvm::types::CreateVmRequest = params.into();
-/// assert_eq!(wire.machine_type.unwrap().0, "c1m2");
+///     .ttl(Duration::from_secs(3600), fastvm::types::TtlAction::Pause);
+/// # let _ = params;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LaunchParams(CreateVmRequest);
+#[must_use]
+pub struct LaunchParams {
+    request: CreateVmRequest,
+    ttl: Option<(Duration, TtlAction)>,
+}
 
 /// Cold-boot a VM of `machine_type` (e.g. `c1m2`, `c2m4`).
 pub fn machine(machine_type: impl Into<String>) -> LaunchParams {
-    LaunchParams(CreateVmRequest {
+    LaunchParams::from(CreateVmRequest {
         machine_type: Some(MachineType(machine_type.into())),
         ..Default::default()
     })
@@ -28,7 +36,7 @@ pub fn machine(machine_type: impl Into<String>) -> LaunchParams {
 
 /// Restore a VM from a snapshot.
 pub fn snapshot(snapshot_id: impl Into<String>) -> LaunchParams {
-    LaunchParams(CreateVmRequest {
+    LaunchParams::from(CreateVmRequest {
         snapshot_id: Some(snapshot_id.into()),
         ..Default::default()
     })
@@ -37,13 +45,13 @@ pub fn snapshot(snapshot_id: impl Into<String>) -> LaunchParams {
 impl LaunchParams {
     /// The VM's name (trimmed, at most 64 characters kept by the server).
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.0.name = Some(name.into());
+        self.request.name = Some(name.into());
         self
     }
 
     /// Adds one metadata entry.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.0
+        self.request
             .metadata
             .get_or_insert_with(|| Metadata(BTreeMap::new()))
             .0
@@ -53,7 +61,7 @@ impl LaunchParams {
 
     /// Adds one environment variable injected at boot.
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.0
+        self.request
             .env_vars
             .get_or_insert_with(|| EnvVars(BTreeMap::new()))
             .0
@@ -61,33 +69,93 @@ impl LaunchParams {
         self
     }
 
-    /// Overrides the disk size in GiB.
-    pub fn disk_gib(mut self, gib: i64) -> Self {
-        self.0.disk_gi_b = Some(gib);
+    /// Overrides the disk size in GiB (at least 1).
+    pub fn disk_gib(mut self, gib: u32) -> Self {
+        self.request.disk_gi_b = Some(i64::from(gib));
         self
     }
 
-    /// Sets a TTL: after `seconds` of running time, `action` (pause or delete). `seconds` of 0
-    /// is kept as "no TTL".
-    pub fn ttl_seconds(mut self, seconds: u64, action: TtlAction) -> Self {
-        self.0.ttl = std::num::NonZeroU64::new(seconds).map(|seconds| Ttl { seconds, action });
+    /// A TTL: after `after` of running time (whole seconds, at least 1, at most a year), the
+    /// server carries out `action` (pause or delete). Without one the VM has no TTL; a zero
+    /// duration is refused when the VM is launched.
+    pub fn ttl(mut self, after: Duration, action: TtlAction) -> Self {
+        self.ttl = Some((after, action));
         self
     }
 
-    /// Sets the initial firewall policy.
+    /// The initial firewall policy.
     pub fn firewall(mut self, policy: FirewallPolicy) -> Self {
-        self.0.firewall = Some(policy);
+        self.request.firewall = Some(policy);
         self
     }
 
-    /// The wire request, for anything not covered above.
-    pub fn into_request(self) -> CreateVmRequest {
-        self.0
+    /// The wire request, validated: what the API would refuse is refused here, before any
+    /// request.
+    pub(crate) fn to_request(&self) -> Result<CreateVmRequest> {
+        let mut request = self.request.clone();
+        if let Some((after, action)) = &self.ttl {
+            request.ttl = Some(Ttl {
+                seconds: validate::seconds("ttl.seconds", *after)?,
+                action: action.clone(),
+            });
+        }
+        if let Some(m) = &request.metadata {
+            validate::metadata("metadata", m)?;
+        }
+        if let Some(e) = &request.env_vars {
+            validate::env_vars("envVars", e)?;
+        }
+        if let Some(t) = &request.ttl {
+            validate::ttl("ttl", t)?;
+        }
+        if let Some(f) = &request.firewall {
+            validate::firewall("firewall", f)?;
+        }
+        if let Some(d) = request.disk_gi_b
+            && d < 1
+        {
+            return Err(crate::Error::invalid("diskGiB", "must be at least 1"));
+        }
+        if let Some(s) = &request.snapshot_id {
+            validate::id("snapshotId", s)?;
+        }
+        Ok(request)
     }
 }
 
-impl From<LaunchParams> for CreateVmRequest {
-    fn from(p: LaunchParams) -> Self {
-        p.0
+/// Launch parameters from a wire request, for settings this builder does not cover.
+impl From<CreateVmRequest> for LaunchParams {
+    fn from(request: CreateVmRequest) -> Self {
+        LaunchParams { request, ttl: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_ttl_is_refused_and_fractions_round_up() {
+        let zero = machine("c1m2").ttl(Duration::ZERO, TtlAction::Delete);
+        match zero.to_request() {
+            Err(crate::Error::InvalidInput { field, .. }) => assert_eq!(field, "ttl.seconds"),
+            other => panic!("{other:?}"),
+        }
+        let wire = machine("c1m2")
+            .ttl(Duration::from_millis(1500), TtlAction::Pause)
+            .to_request()
+            .unwrap();
+        assert_eq!(wire.ttl.unwrap().seconds.get(), 2);
+        assert!(
+            machine("c1m2").to_request().unwrap().ttl.is_none(),
+            "no TTL unless one is set"
+        );
+        let year_and_a_second = Duration::from_secs(31_536_001);
+        assert!(
+            machine("c1m2")
+                .ttl(year_and_a_second, TtlAction::Pause)
+                .to_request()
+                .is_err()
+        );
     }
 }

@@ -32,15 +32,15 @@
 mod call;
 mod client;
 mod config;
-pub mod error;
+mod error;
 pub mod exec;
 mod http;
 pub mod launch;
 mod ops;
-pub mod redact;
+mod redact;
 pub mod resources;
 mod retry;
-pub mod shell;
+mod shell;
 pub mod transfer;
 mod validate;
 pub mod wait;
@@ -49,12 +49,16 @@ pub use client::FastvmClient;
 pub use config::{ClientBuilder, RequestOptions};
 pub use error::{ApiError, ApiErrorKind, Error};
 pub use retry::RetryPolicy;
-pub use transfer::{Progress, TransferOptions};
 
 /// The generated wire types, re-exported from `fastvm-api`.
 pub mod types {
     pub use fastvm_api::types::*;
 }
+
+/// The README's examples, compiled (and the `no_run` ones type-checked) by `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,14 +6,9 @@
 /// Returns `raw` without its query string, fragment and userinfo, for error messages and logs.
 ///
 /// Unparseable input is cut at the first `?` or `#` so that nothing after it can leak.
-///
-/// ```
-/// assert_eq!(
-///     fastvm::redact::url("https://store.example/o/abc?X-Amz-Signature=secret"),
-///     "https://store.example/o/abc?<redacted>"
-/// );
-/// ```
-pub fn url(raw: &str) -> String {
+/// (`https://store.example/o/abc?X-Amz-Signature=secret` becomes
+/// `https://store.example/o/abc?<redacted>`.)
+pub(crate) fn url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut u) => {
             let had_query = u.query().is_some_and(|q| !q.is_empty()) || u.fragment().is_some_and(|f| !f.is_empty());
@@ -39,7 +34,7 @@ pub fn url(raw: &str) -> String {
 
 /// Redacts every `http(s)://` URL inside free text (for example a VM-side `curl` error
 /// message that echoes the presigned URL it was given).
-pub fn text(s: &str) -> String {
+pub(crate) fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     // Whichever scheme occurs first.
@@ -62,7 +57,7 @@ pub fn text(s: &str) -> String {
 
 /// Redacts `s` as [`text`] does, and also every query value of `url` wherever it appears: a
 /// storage server may echo the signature in an error body without the URL's scheme and host.
-pub fn text_for(s: &str, url: &str) -> String {
+pub(crate) fn text_for(s: &str, url: &str) -> String {
     let mut secrets: Vec<String> = Vec::new();
     if let Some((_, query)) = url.split_once('?') {
         let query = query.split('#').next().unwrap_or(query);

@@ -1,9 +1,14 @@
 //! POSIX shell quoting: the one place that turns arbitrary strings into shell words.
 
-/// Quotes `s` as one POSIX shell word (single quotes; embedded `'` becomes `'\''`).
+/// Quotes `s` as one POSIX shell word (single quotes; an embedded `'` becomes `'\''`), for
+/// building a shell command line from arbitrary strings. Public as
+/// [`fastvm::exec::shell_quote`](crate::exec::shell_quote).
 ///
 /// ```
-/// assert_eq!(fastvm::shell::quote("it's here"), r#"'it'\''s here'"#);
+/// use fastvm::exec::shell_quote;
+/// assert_eq!(shell_quote("it's here"), r#"'it'\''s here'"#);
+/// let line = format!("grep -r {} /srv", shell_quote("a b; rm -rf /"));
+/// assert_eq!(line, "grep -r 'a b; rm -rf /' /srv");
 /// ```
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -17,19 +22,6 @@ pub fn quote(s: &str) -> String {
     }
     out.push('\'');
     out
-}
-
-/// Joins `words` into one shell command line, quoting each.
-pub fn join<I, S>(words: I) -> String
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<str>,
-{
-    words
-        .into_iter()
-        .map(|w| quote(w.as_ref()))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -5,7 +5,20 @@ use crate::types::{EgressRule, EgressRuleKind, EnvVars, FirewallPolicy, IngressR
 use crate::{Error, Result};
 
 /// Largest TTL: one year.
-pub const MAX_TTL_SECONDS: u64 = 31_536_000;
+pub(crate) const MAX_TTL_SECONDS: u64 = 31_536_000;
+
+/// A time the wire carries in whole seconds (`timeoutSec`, `ttl.seconds`): the one conversion
+/// from the `Duration`s of the public API. A fraction of a second rounds up (so a timeout is
+/// never shorter than asked); zero is refused, as the wire has no zero seconds.
+pub(crate) fn seconds(field: &str, d: std::time::Duration) -> Result<std::num::NonZeroU64> {
+    let whole = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
+    std::num::NonZeroU64::new(whole).ok_or_else(|| Error::invalid(field, "must be at least 1 second"))
+}
+
+/// [`seconds`] for a wire field that is a signed integer.
+pub(crate) fn seconds_i64(field: &str, d: std::time::Duration) -> Result<i64> {
+    i64::try_from(seconds(field, d)?.get()).map_err(|_| Error::invalid(field, "is too large"))
+}
 const MAX_MAP_JSON: usize = 65_536;
 
 /// A path id (VM, snapshot, build): non-empty and not a dot segment, which URL normalization
@@ -302,6 +315,20 @@ pub(crate) fn ssh_public_key(field: &str, key: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_round_up_and_refuse_zero() {
+        use std::time::Duration;
+        assert_eq!(seconds("t", Duration::from_secs(3)).unwrap().get(), 3);
+        assert_eq!(seconds("t", Duration::from_millis(1500)).unwrap().get(), 2);
+        assert_eq!(seconds("t", Duration::from_millis(1)).unwrap().get(), 1);
+        assert_eq!(seconds("t", Duration::MAX).unwrap().get(), u64::MAX);
+        match seconds("ttl.seconds", Duration::ZERO) {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "ttl.seconds"),
+            other => panic!("{other:?}"),
+        }
+        assert!(seconds_i64("t", Duration::MAX).is_err());
+    }
     use std::collections::BTreeMap;
 
     #[test]

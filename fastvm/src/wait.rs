@@ -1,5 +1,6 @@
 //! Polling until a VM runs or a build finishes: launch-and-wait, [`FastvmClient::wait_for_vm_ready`]
-//! and [`FastvmClient::wait_for_build`].
+//! and [`FastvmClient::wait_for_build`], whose request builders are [`WaitForVm`] and
+//! [`WaitForBuild`].
 
 use std::time::{Duration, Instant};
 
@@ -7,24 +8,20 @@ use crate::types::{BuildResponse, BuildStatus, Vm, VmStatus};
 use crate::{Error, FastvmClient, Result};
 
 /// Default interval between polls.
-pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// Default total wait.
-pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Polls are never closer together than this, whatever the configured interval.
-pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(500);
+pub(crate) const MIN_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-/// How long and how often to poll.
-///
-/// ```
-/// use std::time::Duration;
-/// let opts = fastvm::wait::WaitOptions::new().poll_interval(Duration::from_secs(1)).timeout(Duration::from_secs(60));
-/// ```
+/// How long and how often to poll: set on the waiting request builders with `poll_interval`
+/// and `timeout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WaitOptions {
+pub(crate) struct WaitOptions {
     /// Time between polls (±10 % jitter, never under 500 ms). Default 2 s.
-    pub poll_interval: Duration,
+    pub(crate) poll_interval: Duration,
     /// Total deadline, counted from the start of polling. Default 300 s.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl Default for WaitOptions {
@@ -37,23 +34,6 @@ impl Default for WaitOptions {
 }
 
 impl WaitOptions {
-    /// The defaults: every 2 s, for up to 300 s.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the poll interval.
-    pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
-        self
-    }
-
-    /// Sets the total deadline.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
     /// The sleep before the next poll: the interval ±10 %, at least 500 ms, at most `remaining`.
     pub(crate) fn next_sleep(&self, remaining: Duration) -> Duration {
         let jitter = 0.9 + 0.2 * rand::random::<f64>();
@@ -115,14 +95,44 @@ impl FastvmClient {
     ///
     /// `error`, `stopped` and `deleting` fail with [`Error::VmLaunch`]; the deadline passing
     /// fails with [`Error::VmNotReady`]. Any other status, known or not, means keep waiting.
+    /// By default it polls every 2 s (±10 %, never under 500 ms) for up to 300 s.
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
-    /// let vm = client.wait_for_vm_ready(id, fastvm::wait::WaitOptions::default()).await?;
+    /// use std::time::Duration;
+    /// let vm = client.wait_for_vm_ready(id).timeout(Duration::from_secs(60)).await?;
     /// assert_eq!(vm.status, fastvm::types::VmStatus::Running);
     /// # Ok(()) }
     /// ```
-    pub async fn wait_for_vm_ready(&self, id: &str, opts: WaitOptions) -> Result<Vm> {
+    pub fn wait_for_vm_ready<'a>(&'a self, id: &'a str) -> WaitForVm<'a> {
+        WaitForVm {
+            client: self,
+            id,
+            options: WaitOptions::default(),
+        }
+    }
+
+    /// Polls `GET /v1/builds/{id}` until the build is `completed` (returned) or `failed`
+    /// ([`Error::BuildFailed`]). Unknown statuses mean in progress; the deadline passing gives
+    /// [`Error::BuildNotFinished`]. Polls as [`wait_for_vm_ready`](Self::wait_for_vm_ready).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// let build = client.builds().create().image_ref("python:3.13-slim").await?;
+    /// let done = client.wait_for_build(&build.id).await?;
+    /// println!("snapshot {}", done.snapshot_id.unwrap_or_default());
+    /// # Ok(()) }
+    /// ```
+    pub fn wait_for_build<'a>(&'a self, id: &'a str) -> WaitForBuild<'a> {
+        WaitForBuild {
+            client: self,
+            id,
+            options: WaitOptions::default(),
+        }
+    }
+
+    /// [`wait_for_vm_ready`](Self::wait_for_vm_ready) with explicit options.
+    pub(crate) async fn wait_vm(&self, id: &str, opts: WaitOptions) -> Result<Vm> {
         crate::validate::id("id", id)?;
         poll(
             opts,
@@ -145,27 +155,64 @@ impl FastvmClient {
         )
         .await
     }
+}
 
-    /// Polls `GET /v1/builds/{id}` until the build is `completed` (returned) or `failed`
-    /// ([`Error::BuildFailed`]). Unknown statuses mean in progress; the deadline passing gives
-    /// [`Error::BuildNotFinished`].
-    ///
-    /// ```no_run
-    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-    /// let build = client.builds().create(fastvm::types::CreateBuildRequest {
-    ///     image_ref: Some("python:3.13-slim".into()),
-    ///     ..Default::default()
-    /// }).await?;
-    /// let done = client.wait_for_build(&build.id, fastvm::wait::WaitOptions::default()).await?;
-    /// println!("snapshot {}", done.snapshot_id.unwrap_or_default());
-    /// # Ok(()) }
-    /// ```
-    pub async fn wait_for_build(&self, id: &str, opts: WaitOptions) -> Result<BuildResponse> {
+/// The `poll_interval` and `timeout` setters of a waiting request builder (a struct with an
+/// `options: WaitOptions` field).
+macro_rules! wait_setters {
+    () => {
+        /// Time between polls (default 2 s; ±10 % jitter, never under 500 ms).
+        pub fn poll_interval(mut self, interval: Duration) -> Self {
+            self.options.poll_interval = interval;
+            self
+        }
+
+        /// Total deadline, counted from the first poll (default 300 s).
+        pub fn timeout(mut self, timeout: Duration) -> Self {
+            self.options.timeout = timeout;
+            self
+        }
+    };
+}
+
+/// The request of [`FastvmClient::wait_for_vm_ready`]; await it.
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct WaitForVm<'a> {
+    client: &'a FastvmClient,
+    id: &'a str,
+    options: WaitOptions,
+}
+
+impl WaitForVm<'_> {
+    wait_setters!();
+
+    async fn send(self) -> Result<Vm> {
+        self.client.wait_vm(self.id, self.options).await
+    }
+}
+
+crate::resources::into_future!(WaitForVm => Vm);
+
+/// The request of [`FastvmClient::wait_for_build`]; await it.
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct WaitForBuild<'a> {
+    client: &'a FastvmClient,
+    id: &'a str,
+    options: WaitOptions,
+}
+
+impl WaitForBuild<'_> {
+    wait_setters!();
+
+    async fn send(self) -> Result<BuildResponse> {
+        let (client, id) = (self.client, self.id);
         crate::validate::id("id", id)?;
         poll(
-            opts,
+            self.options,
             || async {
-                let build = self.builds().retrieve(id).await?;
+                let build = client.builds().retrieve(id).await?;
                 Ok(match build.status {
                     BuildStatus::Completed => Step::Done(Ok(build)),
                     BuildStatus::Failed => Step::Done(Err(Error::BuildFailed {
@@ -185,13 +232,18 @@ impl FastvmClient {
     }
 }
 
+crate::resources::into_future!(WaitForBuild => BuildResponse);
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn sleep_is_jittered_floored_and_capped() {
-        let o = WaitOptions::new().poll_interval(Duration::from_secs(2));
+        let o = WaitOptions {
+            poll_interval: Duration::from_secs(2),
+            ..WaitOptions::default()
+        };
         for _ in 0..100 {
             let s = o.next_sleep(Duration::from_secs(100));
             assert!(
@@ -199,10 +251,16 @@ mod tests {
                 "{s:?}"
             );
         }
-        let fast = WaitOptions::new().poll_interval(Duration::from_millis(10));
+        let fast = WaitOptions {
+            poll_interval: Duration::from_millis(10),
+            ..WaitOptions::default()
+        };
         assert_eq!(fast.next_sleep(Duration::from_secs(100)), MIN_POLL_INTERVAL);
         assert_eq!(o.next_sleep(Duration::from_millis(100)), Duration::from_millis(100));
-        let huge = WaitOptions::new().poll_interval(Duration::MAX);
+        let huge = WaitOptions {
+            poll_interval: Duration::MAX,
+            ..WaitOptions::default()
+        };
         assert_eq!(huge.next_sleep(Duration::from_secs(1)), Duration::from_secs(1));
         assert!(deadline(Instant::now(), Duration::MAX) > Instant::now());
     }

@@ -3,7 +3,6 @@
 mod common;
 
 use common::{Api, assert_error_mapping, assert_lossless};
-use fastvm::types::{CreateBuildRequest, MachineType};
 use serde_json::{Value, json};
 
 const BUILD: &str = "b0b0b0b0-0000-4000-8000-000000000001";
@@ -25,15 +24,18 @@ async fn create_build_wire() {
     let api = Api::start().await;
     api.expect("createBuild", "/v1/builds", 202, build_full("pending"))
         .await;
-    let req = CreateBuildRequest {
-        image_ref: Some("python:3.13-slim".into()),
-        dockerfile_content: Some("FROM python:3.13-slim\nRUN pip install flask\n".into()),
-        context_download_url: Some("https://storage.example/ctx.tar.gz?sig=abc".into()),
-        disk_gi_b: Some(40),
-        machine_type: Some(MachineType("c4m8".into())),
-        name: Some("py313".into()),
-    };
-    let build = api.client.builds().create(req).await.unwrap();
+    let build = api
+        .client
+        .builds()
+        .create()
+        .image_ref("python:3.13-slim")
+        .dockerfile("FROM python:3.13-slim\nRUN pip install flask\n")
+        .context_url("https://storage.example/ctx.tar.gz?sig=abc")
+        .disk_gib(40)
+        .machine_type("c4m8")
+        .name("py313")
+        .await
+        .unwrap();
     assert_lossless(&build_full("pending"), &build);
     assert_eq!(
         api.sent("createBuild").await.json(),
@@ -50,11 +52,7 @@ async fn create_build_wire() {
     // Minimal: a Dockerfile only.
     let api = Api::start().await;
     api.expect("createBuild", "/v1/builds", 202, build_min("pending")).await;
-    let req = CreateBuildRequest {
-        dockerfile_content: Some("FROM scratch\n".into()),
-        ..Default::default()
-    };
-    let build = api.client.builds().create(req).await.unwrap();
+    let build = api.client.builds().create().dockerfile("FROM scratch\n").await.unwrap();
     assert_eq!(build.snapshot_id, None);
     assert_eq!(
         api.sent("createBuild").await.json(),
@@ -77,12 +75,7 @@ async fn get_build_wire() {
 #[tokio::test]
 async fn build_errors_map_to_kinds() {
     assert_error_mapping("createBuild", "/v1/builds", |c| async move {
-        c.builds()
-            .create(CreateBuildRequest {
-                image_ref: Some("alpine".into()),
-                ..Default::default()
-            })
-            .await
+        c.builds().create().image_ref("alpine").await
     })
     .await;
     assert_error_mapping("getBuild", &format!("/v1/builds/{BUILD}"), |c| async move {

@@ -3,6 +3,8 @@
 mod common;
 
 use common::{Api, assert_error_mapping, assert_lossless};
+use std::time::Duration;
+
 use serde_json::json;
 
 const ID: &str = "0b5e2f9a-1c3d-4e5f-8a9b-0c1d2e3f4a5b";
@@ -57,7 +59,8 @@ async fn fetch_file_to_vm_wire() {
         .client
         .vms()
         .files()
-        .fetch(ID, SIGNED, "/root/f.txt", Some(600))
+        .fetch(ID, SIGNED, "/root/f.txt")
+        .timeout(Duration::from_secs(600))
         .await
         .unwrap();
     assert_eq!(out.exit_code, 0);
@@ -70,13 +73,7 @@ async fn fetch_file_to_vm_wire() {
     // Minimal: no timeout. A failed VM-side fetch is a result (exit code), not an error.
     let api = Api::start().await;
     api.expect("fetchFileToVm", &path, 200, exec_answer(22)).await;
-    let out = api
-        .client
-        .vms()
-        .files()
-        .fetch(ID, SIGNED, "/root/f.txt", None)
-        .await
-        .unwrap();
+    let out = api.client.vms().files().fetch(ID, SIGNED, "/root/f.txt").await.unwrap();
     assert_eq!(out.exit_code, 22);
     assert_eq!(out.stderr, "curl: (22) 403");
     assert_eq!(
@@ -95,7 +92,7 @@ async fn fetch_error_echoing_the_url_does_not_leak_the_signature() {
         .client
         .vms()
         .files()
-        .fetch(ID, SIGNED, "/root/f.txt", None)
+        .fetch(ID, SIGNED, "/root/f.txt")
         .await
         .unwrap_err();
     for shown in [err.to_string(), format!("{err:?}")] {
@@ -114,7 +111,11 @@ async fn file_errors_map_to_kinds() {
     })
     .await;
     assert_error_mapping("fetchFileToVm", &format!("/v1/vms/{ID}/files/fetch"), |c| async move {
-        c.vms().files().fetch(ID, SIGNED, "/root/f", Some(1)).await
+        c.vms()
+            .files()
+            .fetch(ID, SIGNED, "/root/f")
+            .timeout(Duration::from_secs(1))
+            .await
     })
     .await;
 }

@@ -48,7 +48,8 @@ async fn register_service_wire() {
         .client
         .vms()
         .services()
-        .register(ID, LONG_NAME, 65535, true)
+        .register(ID, LONG_NAME, 65535)
+        .h2c(true)
         .await
         .unwrap();
     assert_lossless(&answer, &svc);
@@ -66,12 +67,7 @@ async fn register_service_wire() {
         json!({ "name": "w", "port": 1024, "h2c": false }),
     )
     .await;
-    api.client
-        .vms()
-        .services()
-        .register(ID, "w", 1024, false)
-        .await
-        .unwrap();
+    api.client.vms().services().register(ID, "w", 1024).await.unwrap();
     assert_eq!(
         api.sent("registerService").await.json(),
         &json!({ "name": "w", "port": 1024, "h2c": false })
@@ -88,7 +84,8 @@ async fn update_service_wire() {
         .client
         .vms()
         .services()
-        .update(ID, LONG_NAME, 9090, true)
+        .update(ID, LONG_NAME, 9090)
+        .h2c(true)
         .await
         .unwrap();
     assert_lossless(&answer, &svc);
@@ -107,13 +104,26 @@ async fn update_service_wire() {
     api.client
         .vms()
         .services()
-        .update(ID, "web", 1024, false)
+        .update(ID, "web", 1024)
+        .h2c(false)
         .await
         .unwrap();
     assert_eq!(
         api.sent("updateService").await.json(),
         &json!({ "port": 1024, "h2c": false })
     );
+
+    // Without `h2c`, the transport is left as it is: the body carries only the port.
+    let api = Api::start().await;
+    api.expect(
+        "updateService",
+        &format!("/v1/vms/{ID}/services/web"),
+        200,
+        json!({ "name": "web", "port": 1025, "h2c": false }),
+    )
+    .await;
+    api.client.vms().services().update(ID, "web", 1025).await.unwrap();
+    assert_eq!(api.sent("updateService").await.json(), &json!({ "port": 1025 }));
 }
 
 #[tokio::test]
@@ -134,7 +144,7 @@ async fn register_conflict_is_a_conflict_error() {
     let body = json!({ "error": "service web exists with port 8080; use PUT" });
     api.expect("registerService", &format!("/v1/vms/{ID}/services"), 409, body)
         .await;
-    let err = api.client.vms().services().register(ID, "web", 9090, false).await;
+    let err = api.client.vms().services().register(ID, "web", 9090).await;
     let err = common::api_error(err, "registerService", 409, fastvm::ApiErrorKind::Conflict);
     assert_eq!(err.message, "service web exists with port 8080; use PUT");
     // 409 is permanent: not retried even with retries enabled.
@@ -152,11 +162,11 @@ async fn service_errors_map_to_kinds() {
     )
     .await;
     assert_error_mapping("registerService", &list, |c| async move {
-        c.vms().services().register(ID, "web", 8080, false).await
+        c.vms().services().register(ID, "web", 8080).await
     })
     .await;
     assert_error_mapping("updateService", &one, |c| async move {
-        c.vms().services().update(ID, "web", 8080, true).await
+        c.vms().services().update(ID, "web", 8080).h2c(true).await
     })
     .await;
     assert_error_mapping("deleteService", &one, |c| async move {

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{Api, assert_error_mapping, assert_lossless, firewall_full_json};
+use fastvm::types::SnapshotStatus;
 use serde_json::{Value, json};
 
 const SNAP: &str = "5d6e7f80-1111-2222-3333-444455556666";
@@ -31,7 +32,7 @@ async fn list_snapshots_wire() {
     let answer = json!([snapshot_full("ready"), snapshot_min("archived")]);
     api.expect("listSnapshots", "/v1/snapshots", 200, answer.clone()).await;
     let snaps = api.client.snapshots().list().await.unwrap();
-    assert_eq!(snaps[1].status.as_str(), "archived");
+    assert_eq!(snaps[1].status, SnapshotStatus::Unknown("archived".into()));
     assert_eq!(snaps[0].services[1].h2c, None);
     assert_lossless(&answer, &snaps);
     let sent = api.sent("listSnapshots").await;
@@ -47,7 +48,7 @@ async fn create_snapshot_wire() {
     let api = Api::start().await;
     api.expect("createSnapshot", "/v1/snapshots", 201, snapshot_full("creating"))
         .await;
-    let snap = api.client.snapshots().create(VM, Some("golden")).await.unwrap();
+    let snap = api.client.snapshots().create(VM).name("golden").await.unwrap();
     assert_lossless(&snapshot_full("creating"), &snap);
     assert_eq!(
         api.sent("createSnapshot").await.json(),
@@ -58,7 +59,7 @@ async fn create_snapshot_wire() {
     let api = Api::start().await;
     api.expect("createSnapshot", "/v1/snapshots", 201, snapshot_min("creating"))
         .await;
-    let snap = api.client.snapshots().create(VM, None).await.unwrap();
+    let snap = api.client.snapshots().create(VM).await.unwrap();
     assert!(snap.services.is_empty());
     assert_eq!(snap.env_vars, None);
     assert_eq!(api.sent("createSnapshot").await.json(), &json!({ "vmId": VM }));
@@ -134,7 +135,7 @@ async fn snapshot_errors_map_to_kinds() {
     })
     .await;
     assert_error_mapping("createSnapshot", "/v1/snapshots", |c| async move {
-        c.snapshots().create(VM, None).await
+        c.snapshots().create(VM).await
     })
     .await;
     assert_error_mapping(

@@ -45,7 +45,8 @@ async fn add_ssh_key_wire() {
         .client
         .vms()
         .ssh_keys()
-        .add(ID, &format!("{KEY} me@laptop\n"), Some("laptop"))
+        .add(ID, &format!("{KEY} me@laptop\n"))
+        .name("laptop")
         .await
         .unwrap();
     assert_lossless(&answer, &key);
@@ -63,7 +64,7 @@ async fn add_ssh_key_wire() {
         json!({ "publicKey": KEY, "fingerprint": "SHA256:x", "createdAt": "2026-05-15T10:00:00Z" }),
     )
     .await;
-    let key = api.client.vms().ssh_keys().add(ID, KEY, None).await.unwrap();
+    let key = api.client.vms().ssh_keys().add(ID, KEY).await.unwrap();
     assert_eq!(key.name, None);
     assert_eq!(api.sent("addSshKey").await.json(), &json!({ "publicKey": KEY }));
 }
@@ -103,9 +104,11 @@ async fn ssh_key_errors_map_to_kinds() {
         |c| async move { c.vms().ssh_keys().list(ID).await },
     )
     .await;
-    assert_error_mapping("addSshKey", &path, |c| async move {
-        c.vms().ssh_keys().add(ID, KEY, None).await
-    })
+    assert_error_mapping(
+        "addSshKey",
+        &path,
+        |c| async move { c.vms().ssh_keys().add(ID, KEY).await },
+    )
     .await;
     assert_error_mapping("deleteSshKey", &format!("{path}/SHA256:a%2Fb"), |c| async move {
         c.vms().ssh_keys().delete(ID, "SHA256:a/b").await

@@ -5,8 +5,12 @@
 
 mod common;
 
-use common::{Api, assert_error_mapping, assert_lossless, firewall_full, firewall_full_json, vm_full, vm_min};
-use fastvm::types::{FirewallPolicy, Metadata, Ttl, TtlAction, UpdateVmRequest};
+use std::time::Duration;
+
+use common::{
+    Api, assert_error_mapping, assert_invalid, assert_lossless, firewall_full, firewall_full_json, vm_full, vm_min,
+};
+use fastvm::types::{FirewallPolicy, TtlAction, VmStatus};
 use serde_json::json;
 
 const ID: &str = "0b5e2f9a-1c3d-4e5f-8a9b-0c1d2e3f4a5b";
@@ -21,7 +25,7 @@ async fn list_vms_wire() {
     let api = Api::start().await;
     let body = json!([vm_full(ID, "running"), vm_min("vm-2", "running")]);
     api.expect("listVms", "/v1/vms", 200, body.clone()).await;
-    let vms = api.client.vms().list(Some("running")).await.unwrap();
+    let vms = api.client.vms().list().status(VmStatus::Running).await.unwrap();
     let sent = api.sent("listVms").await;
     assert_eq!(sent.query.as_deref(), Some("status=running"));
     assert_eq!(vms.len(), 2);
@@ -30,7 +34,7 @@ async fn list_vms_wire() {
     // Minimal: no filter, empty list.
     let api = Api::start().await;
     api.expect("listVms", "/v1/vms", 200, json!([])).await;
-    assert!(api.client.vms().list(None).await.unwrap().is_empty());
+    assert!(api.client.vms().list().await.unwrap().is_empty());
     assert_eq!(api.sent("listVms").await.query, None);
 }
 
@@ -38,11 +42,39 @@ async fn list_vms_wire() {
 async fn list_vms_status_is_query_encoded() {
     let api = Api::start().await;
     api.expect("listVms", "/v1/vms", 200, json!([])).await;
-    api.client.vms().list(Some("a b&c=d")).await.unwrap();
+    let status = VmStatus::from("a b&c=d");
+    assert_eq!(status, VmStatus::Unknown("a b&c=d".into()));
+    api.client.vms().list().status(status).await.unwrap();
     let sent = api.sent("listVms").await;
     let url = url_with_query(sent.query.as_deref());
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     assert_eq!(pairs, vec![("status".to_string(), "a b&c=d".to_string())]);
+}
+
+#[tokio::test]
+async fn list_vms_metadata_filters_are_query_params() {
+    let api = Api::start().await;
+    api.expect("listVms", "/v1/vms", 200, json!([])).await;
+    api.client
+        .vms()
+        .list()
+        .status(VmStatus::Paused)
+        .metadata("team", "infra")
+        .metadata("env", "a b&c")
+        .await
+        .unwrap();
+    let sent = api.sent("listVms").await;
+    let url = url_with_query(sent.query.as_deref());
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(
+        pairs,
+        vec![
+            pair("status", "paused"),
+            pair("metadata.team", "infra"),
+            pair("metadata.env", "a b&c")
+        ]
+    );
 }
 
 fn url_with_query(q: Option<&str>) -> reqwest::Url {
@@ -69,7 +101,7 @@ async fn launch_vm_wire() {
         .env("RUST_LOG", "debug")
         .env("_X1", "a=b c")
         .disk_gib(20)
-        .ttl_seconds(3600, TtlAction::Delete)
+        .ttl(Duration::from_secs(3600), TtlAction::Delete)
         .firewall(firewall_full());
     let resp = api.client.vms().launch_no_wait(params).await.unwrap();
     let sent = api.sent("launchVm").await;
@@ -103,7 +135,7 @@ async fn launch_vm_wire() {
         .unwrap();
     assert_eq!(api.sent("launchVm").await.json(), &json!({ "snapshotId": "snap-9" }));
     assert_eq!(resp.status.as_u16(), 202);
-    assert_eq!(resp.vm.status.as_str(), "provisioning");
+    assert_eq!(resp.vm.status, VmStatus::Provisioning);
     assert_eq!(resp.vm.snapshot_restore_warnings, None);
     assert_lossless(&vm_min(ID, "provisioning"), &resp.vm);
 }
@@ -157,7 +189,7 @@ async fn get_vm_decodes_unknown_fields_open_strings_and_limits() {
     v["anotherNewField"] = json!("x");
     api.expect_lenient("getVm", &vm_path(""), 200, v).await;
     let vm = api.client.vms().retrieve(ID).await.unwrap();
-    assert_eq!(vm.status.as_str(), "hibernating");
+    assert_eq!(vm.status, VmStatus::Unknown("hibernating".into()));
     assert_eq!(vm.cpu, i64::MAX);
     assert_eq!(vm.memory_mi_b, i64::MAX);
     assert_eq!(vm.disk_gi_b, 0);
@@ -211,34 +243,40 @@ async fn update_vm_wire() {
     let api = Api::start().await;
     let answer = vm_full(ID, "running");
     api.expect("updateVm", &vm_path(""), 200, answer.clone()).await;
-    let req = UpdateVmRequest {
-        name: Some("renamed".into()),
-        metadata: Some(Metadata([("k".to_string(), "v".to_string())].into_iter().collect())),
-        ttl: Some(Ttl {
-            seconds: std::num::NonZeroU64::new(31_536_000).unwrap(),
-            action: TtlAction::Pause,
-        }),
-    };
-    let vm = api.client.vms().update(ID, req).await.unwrap();
+    let vm = api
+        .client
+        .vms()
+        .update(ID)
+        .name("renamed")
+        .metadata([("k", "v")])
+        .ttl(Duration::from_secs(31_536_000), TtlAction::Pause)
+        .await
+        .unwrap();
     assert_eq!(
         api.sent("updateVm").await.json(),
         &json!({ "name": "renamed", "metadata": { "k": "v" }, "ttl": { "seconds": 31_536_000, "action": "pause" } })
     );
     assert_lossless(&answer, &vm);
 
-    // Minimal: nothing to change, and an empty metadata map (which clears it) is kept.
+    // Minimal: nothing to change is refused before any request (the catch-all would fail the
+    // test otherwise), and an empty metadata map (which clears it) is kept.
     let api = Api::start().await;
-    api.expect_times("updateVm", &vm_path(""), 200, vm_min(ID, "running"), 2)
-        .await;
-    api.client.vms().update(ID, UpdateVmRequest::default()).await.unwrap();
-    let clear = UpdateVmRequest {
-        metadata: Some(Metadata(Default::default())),
-        ..Default::default()
-    };
-    api.client.vms().update(ID, clear).await.unwrap();
-    let sent = api.sent_all("updateVm").await;
-    assert_eq!(sent[0].json(), &json!({}));
-    assert_eq!(sent[1].json(), &json!({ "metadata": {} }));
+    assert_invalid(api.client.vms().update(ID).await, "body");
+    assert!(api.received().await.is_empty());
+    api.expect("updateVm", &vm_path(""), 200, vm_min(ID, "running")).await;
+    api.client
+        .vms()
+        .update(ID)
+        .metadata(Vec::<(String, String)>::new())
+        .await
+        .unwrap();
+    assert_eq!(api.sent("updateVm").await.json(), &json!({ "metadata": {} }));
+
+    // A name alone is just the name.
+    let api = Api::start().await;
+    api.expect("updateVm", &vm_path(""), 200, vm_min(ID, "running")).await;
+    api.client.vms().update(ID).name("n").await.unwrap();
+    assert_eq!(api.sent("updateVm").await.json(), &json!({ "name": "n" }));
 }
 
 #[tokio::test]
@@ -259,7 +297,7 @@ async fn pause_vm_wire() {
     api.expect("pauseVm", &vm_path("/pause"), 200, vm_full(ID, "paused"))
         .await;
     let vm = api.client.vms().pause(ID).await.unwrap();
-    assert_eq!(vm.status.as_str(), "paused");
+    assert_eq!(vm.status, VmStatus::Paused);
     assert_lossless(&vm_full(ID, "paused"), &vm);
     assert_eq!(api.sent("pauseVm").await.body, None);
 }
@@ -267,12 +305,15 @@ async fn pause_vm_wire() {
 #[tokio::test]
 async fn resume_vm_wire() {
     // 200: running again; 202: queued (still a VM body).
-    for (status, vm_status) in [(200, "running"), (202, "resuming")] {
+    for (status, vm_status, expected) in [
+        (200, "running", VmStatus::Running),
+        (202, "resuming", VmStatus::Resuming),
+    ] {
         let api = Api::start().await;
         api.expect("resumeVm", &vm_path("/resume"), status, vm_min(ID, vm_status))
             .await;
         let vm = api.client.vms().resume(ID).await.unwrap();
-        assert_eq!(vm.status.as_str(), vm_status);
+        assert_eq!(vm.status, expected);
         assert_eq!(api.sent("resumeVm").await.body, None);
     }
 }
@@ -346,15 +387,17 @@ async fn create_console_token_wire() {
 #[tokio::test]
 async fn vm_errors_map_to_kinds() {
     let p = vm_path("");
-    assert_error_mapping("listVms", "/v1/vms", |c| async move { c.vms().list(None).await }).await;
+    assert_error_mapping("listVms", "/v1/vms", |c| async move { c.vms().list().await }).await;
     assert_error_mapping("launchVm", "/v1/vms", |c| async move {
         c.vms().launch_no_wait(fastvm::launch::machine("c1m2")).await
     })
     .await;
     assert_error_mapping("getVm", &p, |c| async move { c.vms().retrieve(ID).await }).await;
-    assert_error_mapping("updateVm", &p, |c| async move {
-        c.vms().update(ID, UpdateVmRequest::default()).await
-    })
+    assert_error_mapping(
+        "updateVm",
+        &p,
+        |c| async move { c.vms().update(ID).name("renamed").await },
+    )
     .await;
     assert_error_mapping("deleteVm", &p, |c| async move { c.vms().delete(ID).await }).await;
     assert_error_mapping(
@@ -393,9 +436,18 @@ async fn vm_errors_map_to_kinds() {
 async fn clear_ttl_sends_an_explicit_null() {
     let api = Api::start().await;
     api.expect("updateVm", &vm_path(""), 200, vm_min(ID, "running")).await;
-    let vm = api.client.vms().clear_ttl(ID).await.unwrap();
+    let vm = api.client.vms().update(ID).clear_ttl().await.unwrap();
     assert!(vm.ttl.is_none());
     let sent = api.sent("updateVm").await;
     assert_eq!(sent.method, "PATCH");
     assert_eq!(sent.json(), &serde_json::json!({ "ttl": null }));
+
+    // Together with other changes: the null sits beside them.
+    let api = Api::start().await;
+    api.expect("updateVm", &vm_path(""), 200, vm_min(ID, "running")).await;
+    api.client.vms().update(ID).name("n").clear_ttl().await.unwrap();
+    assert_eq!(
+        api.sent("updateVm").await.json(),
+        &serde_json::json!({ "name": "n", "ttl": null })
+    );
 }

@@ -93,7 +93,7 @@ async fn stream_sends_the_ndjson_request_and_decodes_the_events() {
     api.respond("execVm", &exec_path(), ndjson_response(body), 1).await;
 
     let command = Command::shell("cat; echo oops >&2; exit 3")
-        .timeout_sec(30)
+        .timeout(Duration::from_secs(30))
         .stdin(b"input bytes\n".to_vec());
     let mut stream = api.client.vms().stream(VM, command).await.expect("stream");
     let mut events = Vec::new();
@@ -284,7 +284,7 @@ async fn invalid_commands_are_rejected_before_sending() {
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     let err = vms_client
         .vms()
-        .stream(VM, Command::shell("true").timeout_sec(0))
+        .stream(VM, Command::shell("true").timeout(Duration::ZERO))
         .await
         .expect_err("zero timeout");
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
@@ -309,7 +309,10 @@ async fn run_returns_the_buffered_result_with_truncation_flags() {
     let out = api
         .client
         .vms()
-        .run(VM, Command::shell("yes | head -c 5000000").timeout_sec(10))
+        .run(
+            VM,
+            Command::shell("yes | head -c 5000000").timeout(Duration::from_secs(10)),
+        )
         .await
         .expect("a non-zero exit is a result");
     assert_eq!(out.exit_code, 2);
@@ -322,6 +325,23 @@ async fn run_returns_the_buffered_result_with_truncation_flags() {
     // Checks method, path, `Accept: application/json`, `X-API-Key` and the body's schema.
     let sent = api.sent("execVm").await;
     assert_eq!(sent.json(), &expected_body);
+}
+
+#[tokio::test]
+async fn a_fractional_timeout_is_rounded_up_to_whole_seconds() {
+    let api = Api::start().await;
+    let response = json!({
+        "exitCode": 0, "stdout": "", "stderr": "", "timedOut": false,
+        "stdoutTruncated": false, "stderrTruncated": false, "durationMs": 1,
+    });
+    api.expect("execVm", &exec_path(), 200, response).await;
+    api.client
+        .vms()
+        .run(VM, Command::shell("true").timeout(Duration::from_millis(1500)))
+        .await
+        .expect("run");
+    let sent = api.sent("execVm").await;
+    assert_eq!(sent.json(), &json!({"command": ["sh", "-c", "true"], "timeoutSec": 2}));
 }
 
 #[tokio::test]

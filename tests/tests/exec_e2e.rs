@@ -83,7 +83,10 @@ async fn the_server_side_timeout_is_reported_as_timed_out() {
     let (_server, client, id) = setup().await;
     let out = client
         .vms()
-        .stream(&id, Command::shell("printf started; sleep 30").timeout_sec(1))
+        .stream(
+            &id,
+            Command::shell("printf started; sleep 30").timeout(std::time::Duration::from_secs(1)),
+        )
         .await
         .expect("stream")
         .collect()

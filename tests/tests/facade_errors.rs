@@ -5,9 +5,11 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Api, api_error, assert_invalid, json_response, vm_min};
 use fastvm::exec::Command;
-use fastvm::types::{CreateBuildRequest, FirewallPolicy, TtlAction};
+use fastvm::types::{FirewallPolicy, TtlAction};
 use fastvm::{ApiErrorKind, Error};
 use serde_json::json;
 use wiremock::ResponseTemplate;
@@ -161,23 +163,34 @@ async fn invalid_arguments_fail_before_any_request() {
     assert_invalid(vms.retrieve("..").await, "id");
     assert_invalid(vms.delete(".").await, "id");
     assert_invalid(vms.pause("").await, "id");
-    assert_invalid(vms.services().register(ID, "Bad_Name", 8080, false).await, "name");
-    assert_invalid(vms.services().register(ID, "web", 80, false).await, "port");
-    assert_invalid(vms.services().register(ID, "", 8080, false).await, "name");
-    assert_invalid(vms.services().update(ID, "-web", 8080, false).await, "serviceName");
-    assert_invalid(vms.services().update(ID, "web", 1023, false).await, "port");
+    assert_invalid(vms.services().register(ID, "Bad_Name", 8080).await, "name");
+    assert_invalid(vms.services().register(ID, "web", 80).await, "port");
+    assert_invalid(vms.services().register(ID, "", 8080).await, "name");
+    assert_invalid(vms.services().update(ID, "-web", 8080).h2c(false).await, "serviceName");
+    assert_invalid(vms.services().update(ID, "web", 1023).h2c(false).await, "port");
     assert_invalid(vms.services().delete(ID, "a--b").await, "serviceName");
-    assert_invalid(vms.ssh_keys().add(ID, "ssh-dss AAAA", None).await, "publicKey");
-    assert_invalid(vms.ssh_keys().add(ID, "ssh-ed25519 !!!", None).await, "publicKey");
+    assert_invalid(vms.ssh_keys().add(ID, "ssh-dss AAAA").await, "publicKey");
+    assert_invalid(vms.ssh_keys().add(ID, "ssh-ed25519 !!!").await, "publicKey");
     assert_invalid(
-        vms.ssh_keys().add(ID, "ssh-ed25519 AAAA\nssh-rsa AAAA", None).await,
+        vms.ssh_keys().add(ID, "ssh-ed25519 AAAA\nssh-rsa AAAA").await,
         "publicKey",
     );
     assert_invalid(vms.ssh_keys().delete(ID, "").await, "fingerprint");
     let m = fastvm::launch::machine("c1m2");
     assert_invalid(
-        vms.launch_no_wait(m.clone().ttl_seconds(31_536_001, TtlAction::Pause))
+        vms.launch_no_wait(m.clone().ttl(Duration::from_secs(31_536_001), TtlAction::Pause))
             .await,
+        "ttl.seconds",
+    );
+    assert_invalid(
+        vms.launch_no_wait(m.clone().ttl(Duration::ZERO, TtlAction::Delete))
+            .await,
+        "ttl.seconds",
+    );
+    assert_invalid(vms.update(ID).await, "body");
+    assert_invalid(vms.update("").name("x").await, "id");
+    assert_invalid(
+        vms.update(ID).ttl(Duration::ZERO, TtlAction::Pause).await,
         "ttl.seconds",
     );
     assert_invalid(vms.launch_no_wait(m.clone().env("2BAD", "x")).await, "envVars");
@@ -203,28 +216,28 @@ async fn invalid_arguments_fail_before_any_request() {
     assert_invalid(vms.patch_firewall(ID, bad_cidr).await, "firewall.egress.rules[0].value");
     let bad_dns: FirewallPolicy = serde_json::from_value(json!({ "dns": { "domains": ["a.*.com"] } })).unwrap();
     assert_invalid(vms.patch_firewall(ID, bad_dns).await, "firewall.dns.domains[0]");
-    assert_invalid(c.builds().create(CreateBuildRequest::default()).await, "imageRef");
-    assert_invalid(
-        c.builds()
-            .create(CreateBuildRequest {
-                image_ref: Some("  ".into()),
-                ..Default::default()
-            })
-            .await,
-        "imageRef",
-    );
+    assert_invalid(c.builds().create().await, "imageRef");
+    assert_invalid(c.builds().create().image_ref("  ").await, "imageRef");
+    assert_invalid(c.builds().create().image_ref("alpine").disk_gib(0).await, "diskGiB");
     assert_invalid(c.builds().retrieve("").await, "id");
-    assert_invalid(vms.files().fetch(ID, "", "/p", None).await, "url");
+    assert_invalid(vms.files().fetch(ID, "", "/p").await, "url");
+    assert_invalid(
+        vms.files()
+            .fetch(ID, "https://s.example/o", "/p")
+            .timeout(Duration::ZERO)
+            .await,
+        "timeoutSec",
+    );
     assert_invalid(vms.files().presign("", "/p").await, "id");
-    assert_invalid(c.snapshots().create("", None).await, "vmId");
+    assert_invalid(c.snapshots().create("").await, "vmId");
     assert_invalid(c.snapshots().retrieve("..").await, "id");
     assert_invalid(vms.run(ID, Command::argv(Vec::<String>::new())).await, "command");
     assert_invalid(vms.run(ID, Command::argv(["", "x"])).await, "command");
-    assert_invalid(vms.run(ID, Command::shell("true").timeout_sec(0)).await, "timeoutSec");
     assert_invalid(
-        c.wait_for_vm_ready("", fastvm::wait::WaitOptions::default()).await,
-        "id",
+        vms.run(ID, Command::shell("true").timeout(Duration::ZERO)).await,
+        "timeoutSec",
     );
-    assert_invalid(c.wait_for_build("", fastvm::wait::WaitOptions::default()).await, "id");
+    assert_invalid(c.wait_for_vm_ready("").await, "id");
+    assert_invalid(c.wait_for_build("").await, "id");
     assert!(api.received().await.is_empty(), "a request was sent");
 }

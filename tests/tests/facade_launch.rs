@@ -7,17 +7,15 @@ use std::time::Duration;
 
 use common::{Api, check_wire, vm_full, vm_min};
 use fastvm::Error;
-use fastvm::wait::WaitOptions;
+use fastvm::types::{BuildStatus, VmStatus};
 use serde_json::json;
 
 const ID: &str = "0b5e2f9a-1c3d-4e5f-8a9b-0c1d2e3f4a5b";
 
-/// Polls as fast as the SDK allows (its floor is 500 ms).
-fn fast() -> WaitOptions {
-    WaitOptions::new()
-        .poll_interval(Duration::from_millis(1))
-        .timeout(Duration::from_secs(30))
-}
+/// Polls as fast as the SDK allows (its floor is 500 ms)...
+const FAST: Duration = Duration::from_millis(1);
+/// ... for at most this long.
+const DEADLINE: Duration = Duration::from_secs(30);
 
 /// The operations of the requests received, in order, each checked against the spec.
 async fn sequence(api: &Api) -> Vec<&'static str> {
@@ -51,7 +49,7 @@ async fn launch_201_running_returns_without_polling() {
         .await
         .unwrap();
     assert_eq!(vm.id, ID);
-    assert_eq!(vm.status.as_str(), "running");
+    assert_eq!(vm.status, VmStatus::Running);
     let w = vm.snapshot_restore_warnings.as_ref().unwrap();
     assert_eq!(w.unregistered_services[0].name, "web");
     assert_eq!(sequence(&api).await, ["launchVm"]);
@@ -76,10 +74,12 @@ async fn launch_202_polls_until_running() {
     let vm = api
         .client
         .vms()
-        .launch_with(fastvm::launch::machine("c1m2"), fast())
+        .launch(fastvm::launch::machine("c1m2"))
+        .poll_interval(FAST)
+        .wait_timeout(DEADLINE)
         .await
         .unwrap();
-    assert_eq!(vm.status.as_str(), "running");
+    assert_eq!(vm.status, VmStatus::Running);
     assert_eq!(vm.vm.machine_name.as_deref(), Some("c2m4"), "the polled VM is returned");
     assert_eq!(vm.snapshot_restore_warnings, None);
     assert_eq!(sequence(&api).await, ["launchVm", "getVm", "getVm"]);
@@ -87,7 +87,11 @@ async fn launch_202_polls_until_running() {
 
 #[tokio::test]
 async fn launch_202_then_error_is_a_launch_error() {
-    for terminal in ["error", "stopped", "deleting"] {
+    for (terminal, expected) in [
+        ("error", VmStatus::Error),
+        ("stopped", VmStatus::Stopped),
+        ("deleting", VmStatus::Deleting),
+    ] {
         let api = Api::start().await;
         api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
         api.expect("getVm", &format!("/v1/vms/{ID}"), 200, vm_min(ID, terminal))
@@ -95,12 +99,14 @@ async fn launch_202_then_error_is_a_launch_error() {
         let err = api
             .client
             .vms()
-            .launch_with(fastvm::launch::machine("c1m2"), fast())
+            .launch(fastvm::launch::machine("c1m2"))
+            .poll_interval(FAST)
+            .wait_timeout(DEADLINE)
             .await
             .unwrap_err();
         match &err {
             Error::VmLaunch { vm_id, status, .. } => {
-                assert_eq!((vm_id.as_str(), status.as_str()), (ID, terminal));
+                assert_eq!((vm_id.as_str(), status), (ID, &expected));
             }
             other => panic!("{terminal}: expected VmLaunch, got {other:?}"),
         }
@@ -115,18 +121,17 @@ async fn launch_deadline_is_vm_not_ready() {
     api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
     api.expect_times("getVm", &format!("/v1/vms/{ID}"), 200, vm_min(ID, "provisioning"), 1..)
         .await;
-    let wait = WaitOptions::new()
-        .poll_interval(Duration::from_millis(1))
-        .timeout(Duration::from_millis(200));
     let err = api
         .client
         .vms()
-        .launch_with(fastvm::launch::machine("c1m2"), wait)
+        .launch(fastvm::launch::machine("c1m2"))
+        .poll_interval(FAST)
+        .wait_timeout(Duration::from_millis(200))
         .await
         .unwrap_err();
     match &err {
         Error::VmNotReady { vm_id, last_status, .. } => {
-            assert_eq!((vm_id.as_str(), last_status.as_str()), (ID, "provisioning"));
+            assert_eq!((vm_id.as_str(), last_status), (ID, &VmStatus::Provisioning));
         }
         other => panic!("expected VmNotReady, got {other:?}"),
     }
@@ -149,7 +154,9 @@ async fn an_api_error_while_polling_is_returned() {
     let err = api
         .client
         .vms()
-        .launch_with(fastvm::launch::machine("c1m2"), fast())
+        .launch(fastvm::launch::machine("c1m2"))
+        .poll_interval(FAST)
+        .wait_timeout(DEADLINE)
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
@@ -174,8 +181,14 @@ async fn wait_for_vm_ready_returns_a_running_vm_at_once() {
     let api = Api::start().await;
     api.expect("getVm", &format!("/v1/vms/{ID}"), 200, vm_min(ID, "running"))
         .await;
-    let vm = api.client.wait_for_vm_ready(ID, fast()).await.unwrap();
-    assert_eq!(vm.status.as_str(), "running");
+    let vm = api
+        .client
+        .wait_for_vm_ready(ID)
+        .poll_interval(FAST)
+        .timeout(DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(vm.status, VmStatus::Running);
     assert_eq!(sequence(&api).await, ["getVm"]);
 }
 
@@ -202,7 +215,13 @@ async fn wait_for_build_until_completed() {
     .await;
     api.expect("getBuild", "/v1/builds/b-1", 200, build("completed", None))
         .await;
-    let done = api.client.wait_for_build("b-1", fast()).await.unwrap();
+    let done = api
+        .client
+        .wait_for_build("b-1")
+        .poll_interval(FAST)
+        .timeout(DEADLINE)
+        .await
+        .unwrap();
     assert_eq!(done.snapshot_id.as_deref(), Some("snap-77"));
     assert_eq!(sequence(&api).await, ["getBuild", "getBuild"]);
 }
@@ -217,7 +236,13 @@ async fn wait_for_build_failed_is_build_failed() {
         build("failed", Some("buildah bud: exit 1")),
     )
     .await;
-    let err = api.client.wait_for_build("b-1", fast()).await.unwrap_err();
+    let err = api
+        .client
+        .wait_for_build("b-1")
+        .poll_interval(FAST)
+        .timeout(DEADLINE)
+        .await
+        .unwrap_err();
     match err {
         Error::BuildFailed { build_id, message, .. } => {
             assert_eq!((build_id.as_str(), message.as_str()), ("b-1", "buildah bud: exit 1"));
@@ -231,13 +256,17 @@ async fn wait_for_build_deadline_is_build_not_finished() {
     let api = Api::start().await;
     api.expect_times("getBuild", "/v1/builds/b-1", 200, build("pending", None), 1..)
         .await;
-    let wait = WaitOptions::new().timeout(Duration::from_millis(100));
-    let err = api.client.wait_for_build("b-1", wait).await.unwrap_err();
+    let err = api
+        .client
+        .wait_for_build("b-1")
+        .timeout(Duration::from_millis(100))
+        .await
+        .unwrap_err();
     match err {
         Error::BuildNotFinished {
             build_id, last_status, ..
         } => {
-            assert_eq!((build_id.as_str(), last_status.as_str()), ("b-1", "pending"));
+            assert_eq!((build_id.as_str(), last_status), ("b-1", BuildStatus::Pending));
         }
         other => panic!("expected BuildNotFinished, got {other:?}"),
     }

@@ -8,7 +8,6 @@ mod common;
 use std::time::Duration;
 
 use common::{Api, closed_port, json_response, vm_min};
-use fastvm::types::{CreateBuildRequest, UpdateVmRequest};
 use fastvm::{Error, FastvmClient, RequestOptions};
 use serde_json::json;
 use wiremock::ResponseTemplate;
@@ -229,11 +228,7 @@ async fn idempotent_operations_are_retried_with_the_same_request() {
     let api = Api::start_with(|b| b.max_retries(1)).await;
     api.respond_first("updateVm", &vm_path(), failing(503, FAST), 1).await;
     api.expect("updateVm", &vm_path(), 200, vm_min(ID, "running")).await;
-    let req = UpdateVmRequest {
-        name: Some("again".into()),
-        ..Default::default()
-    };
-    api.client.vms().update(ID, req).await.unwrap();
+    api.client.vms().update(ID).name("again").await.unwrap();
     let sent = api.sent_all("updateVm").await;
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].json(), &json!({ "name": "again" }));
@@ -276,24 +271,17 @@ async fn call_non_idempotent(client: &FastvmClient, op: &str) -> fastvm::Result<
         "presignFile" => vms.files().presign(ID, "/root/f").await.map(drop),
         "fetchFileToVm" => vms
             .files()
-            .fetch(ID, "https://storage.example/o?sig=1", "/root/f", None)
+            .fetch(ID, "https://storage.example/o?sig=1", "/root/f")
             .await
             .map(drop),
-        "registerService" => vms.services().register(ID, "web", 8080, false).await.map(drop),
+        "registerService" => vms.services().register(ID, "web", 8080).await.map(drop),
         "addSshKey" => vms
             .ssh_keys()
-            .add(ID, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE7x", None)
+            .add(ID, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE7x")
             .await
             .map(drop),
-        "createSnapshot" => client.snapshots().create(ID, None).await.map(drop),
-        "createBuild" => client
-            .builds()
-            .create(CreateBuildRequest {
-                image_ref: Some("alpine".into()),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
+        "createSnapshot" => client.snapshots().create(ID).await.map(drop),
+        "createBuild" => client.builds().create().image_ref("alpine").await.map(drop),
         "presignBuildContext" => client.build_contexts().presign().await.map(drop),
         other => panic!("no call for {other}"),
     }
@@ -408,6 +396,7 @@ async fn slow_answer_past_the_timeout_is_a_timeout_error() {
         .with_options(RequestOptions::new().timeout(Duration::from_millis(200)));
     let err = view.vms().retrieve(ID).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(err.is_timeout() && !err.is_connect(), "{err:?}");
     assert!(err.is_retryable());
 }
 
@@ -440,6 +429,7 @@ async fn connect_error_on_a_closed_port() {
         Error::Connection { connect, .. } => assert!(*connect, "{err:?}"),
         other => panic!("expected a connection error, got {other:?}"),
     }
+    assert!(err.is_connect() && !err.is_timeout(), "{err:?}");
     assert!(err.is_retryable());
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains(common::API_KEY), "{shown}");
@@ -508,7 +498,7 @@ async fn exec_and_fetch_are_not_cut_by_the_default_timeout() {
     api.client
         .vms()
         .files()
-        .fetch(ID, "https://storage.example/o?sig=1", "/root/f", None)
+        .fetch(ID, "https://storage.example/o?sig=1", "/root/f")
         .await
         .unwrap();
 }
@@ -528,11 +518,8 @@ async fn a_retried_attempt_keeps_the_per_request_timeout() {
     api.next_case().await;
     api.respond_first("updateVm", &vm_path(), failing(503, FAST), 1).await;
     api.respond("updateVm", &vm_path(), slow, 1).await;
-    let req = UpdateVmRequest {
-        name: Some("again".into()),
-        ..Default::default()
-    };
-    let err = api.client.vms().update(ID, req).await.unwrap_err();
+    let err = api.client.vms().update(ID).name("again").await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(err.is_timeout() && !err.is_connect(), "{err:?}");
     assert_eq!(api.sent_all("updateVm").await.len(), 2);
 }

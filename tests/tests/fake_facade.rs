@@ -18,7 +18,7 @@ async fn quickstart_launch_waits_through_provisioning_then_runs_and_streams() {
         .launch(fastvm::launch::machine("c1m2").name("qs"))
         .await
         .unwrap();
-    assert_eq!(vm.vm.status.as_str(), "running");
+    assert_eq!(vm.vm.status, fastvm::types::VmStatus::Running);
 
     let out = client
         .vms()

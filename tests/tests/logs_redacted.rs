@@ -6,7 +6,6 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::{API_KEY, Api};
-use fastvm::TransferOptions;
 use serde_json::json;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -83,10 +82,7 @@ async fn retried_calls_and_uploads_log_no_secret() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("f");
     std::fs::write(&file, b"data").unwrap();
-    let err = client
-        .upload("vm-1", &file, "/root/f", TransferOptions::default())
-        .await
-        .unwrap_err();
+    let err = client.upload("vm-1", &file, "/root/f").await.unwrap_err();
     let shown = format!("{err} {err:?}");
 
     let logs = capture.0.lock().unwrap().join("\n");

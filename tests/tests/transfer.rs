@@ -5,10 +5,11 @@
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
 use common::{Api, check_wire, json_response};
 use fastvm::Error;
-use fastvm::transfer::{FileTransferError, FileTransferErrorKind as Kind, TransferOptions};
+use fastvm::transfer::{FileTransferError, FileTransferErrorKind as Kind};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, Request, ResponseTemplate};
@@ -110,10 +111,7 @@ async fn file_upload_wire() {
     api.expect("fetchFileToVm", &format!("/v1/vms/{VM}/files/fetch"), 200, exec_ok(""))
         .await;
 
-    api.client
-        .upload(VM, &local, "/root/it's here.bin", TransferOptions::default())
-        .await
-        .unwrap();
+    api.client.upload(VM, &local, "/root/it's here.bin").await.unwrap();
 
     let reqs = api.received().await;
     assert_eq!(
@@ -157,11 +155,13 @@ async fn file_upload_verify_and_progress() {
     exec_when(&api, "sha256sum", exec_ok(&format!("{digest}  -\n")), 1).await;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
-    let opts = TransferOptions::new()
+    api.client
+        .upload(VM, &local, "/root/abc.txt")
         .verify(true)
-        .fetch_timeout_sec(42)
-        .progress(move |p| log.lock().unwrap().push((p.bytes_done, p.bytes_total)));
-    api.client.upload(VM, &local, "/root/abc.txt", opts).await.unwrap();
+        .fetch_timeout(Duration::from_secs(42))
+        .progress(move |p| log.lock().unwrap().push((p.bytes_done, p.bytes_total)))
+        .await
+        .unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.first(), Some(&(0, Some(3))));
     assert_eq!(seen.last(), Some(&(3, Some(3))));
@@ -182,11 +182,7 @@ async fn verify_mismatch_is_a_verify_error() {
     api.expect("fetchFileToVm", &format!("/v1/vms/{VM}/files/fetch"), 200, exec_ok(""))
         .await;
     exec_when(&api, "sha256sum", exec_ok(&format!("{}  -\n", "0".repeat(64))), 1).await;
-    let e = transfer_error(
-        api.client
-            .upload(VM, &local, "/root/abc.txt", TransferOptions::new().verify(true))
-            .await,
-    );
+    let e = transfer_error(api.client.upload(VM, &local, "/root/abc.txt").verify(true).await);
     assert_eq!(e.kind, Kind::Verify, "{e}");
 }
 
@@ -199,11 +195,7 @@ async fn storage_500_is_a_storage_error_with_the_url_redacted() {
     presign(&api, 1 << 30, 1).await;
     // File PUTs are retried on 5xx with the client's budget: the initial attempt plus two retries.
     storage(&api, "PUT", ResponseTemplate::new(500).set_body_string("boom"), 3).await;
-    let e = transfer_error(
-        api.client
-            .upload(VM, &local, "/root/f", TransferOptions::default())
-            .await,
-    );
+    let e = transfer_error(api.client.upload(VM, &local, "/root/f").await);
     assert_eq!(e.kind, Kind::Storage, "{e}");
     assert_eq!(e.status.map(|s| s.as_u16()), Some(500));
     assert!(e.message.contains("/storage/obj?<redacted>"), "{e}");
@@ -220,11 +212,7 @@ async fn storage_put_retries_follow_the_client_setting() {
     presign(&api, 1 << 30, 1).await;
     // max_retries(0): one attempt, no retry.
     storage(&api, "PUT", ResponseTemplate::new(503), 1).await;
-    let e = transfer_error(
-        api.client
-            .upload(VM, &local, "/root/f", TransferOptions::default())
-            .await,
-    );
+    let e = transfer_error(api.client.upload(VM, &local, "/root/f").await);
     assert_eq!(e.status.map(|s| s.as_u16()), Some(503));
 }
 
@@ -235,11 +223,7 @@ async fn oversized_upload_is_refused_before_any_storage_request() {
     let local = tmp.path().join("big");
     std::fs::write(&local, vec![1u8; 101]).unwrap();
     presign(&api, 100, 1).await;
-    let e = transfer_error(
-        api.client
-            .upload(VM, &local, "/root/big", TransferOptions::default())
-            .await,
-    );
+    let e = transfer_error(api.client.upload(VM, &local, "/root/big").await);
     assert_eq!(e.kind, Kind::TooLarge, "{e}");
     assert!(e.message.contains("101") && e.message.contains("100"), "{e}");
     assert!(!api.received().await.iter().any(is_storage));
@@ -250,14 +234,37 @@ async fn missing_local_path_is_not_found_without_any_request() {
     let api = Api::start().await;
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nope");
-    let r = api
-        .client
-        .upload(VM, &missing, "/root/x", TransferOptions::default())
-        .await;
+    let r = api.client.upload(VM, &missing, "/root/x").await;
     assert!(r.as_ref().is_err_and(|e| e.is_not_found()), "{r:?}");
     let e = transfer_error(r);
     assert_eq!(e.kind, Kind::NotFound);
     assert!(e.message.contains("nope"), "{e}");
+    assert!(api.received().await.is_empty());
+}
+
+#[tokio::test]
+async fn zero_transfer_timeouts_are_invalid_input_without_any_request() {
+    let api = Api::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("f");
+    std::fs::write(&local, b"x").unwrap();
+    let zero = Duration::ZERO;
+    common::assert_invalid(
+        api.client.upload(VM, &local, "/root/f").fetch_timeout(zero).await,
+        "fetch_timeout",
+    );
+    common::assert_invalid(
+        api.client.upload(VM, &local, "/root/f").exec_timeout(zero).await,
+        "exec_timeout",
+    );
+    common::assert_invalid(
+        api.client.download(VM, "/root/f", &local).fetch_timeout(zero).await,
+        "fetch_timeout",
+    );
+    common::assert_invalid(
+        api.client.download(VM, "/root/f", &local).exec_timeout(zero).await,
+        "exec_timeout",
+    );
     assert!(api.received().await.is_empty());
 }
 
@@ -288,7 +295,8 @@ async fn directory_upload_wire() {
         .await;
     exec_when(&api, "tar -xzf", exec_ok(""), 1).await;
     api.client
-        .upload(VM, &dir, "/srv/my 'site'", TransferOptions::new().exec_timeout_sec(77))
+        .upload(VM, &dir, "/srv/my 'site'")
+        .exec_timeout(Duration::from_secs(77))
         .await
         .unwrap();
 
@@ -345,11 +353,7 @@ async fn failed_vm_side_extraction_is_a_remote_command_error() {
         1,
     )
     .await;
-    let e = transfer_error(
-        api.client
-            .upload(VM, tmp.path(), "/srv", TransferOptions::default())
-            .await,
-    );
+    let e = transfer_error(api.client.upload(VM, tmp.path(), "/srv").await);
     assert_eq!(e.kind, Kind::RemoteCommand, "{e}");
     assert_eq!(e.exit_code, Some(2));
     assert!(e.stderr.as_deref().unwrap().contains("Read-only file system"), "{e}");
@@ -371,10 +375,7 @@ async fn file_download_wire() {
     .await;
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("new/sub/out.bin");
-    api.client
-        .download(VM, "/root/a b.bin", &local, TransferOptions::default())
-        .await
-        .unwrap();
+    api.client.download(VM, "/root/a b.bin", &local).await.unwrap();
     assert_eq!(std::fs::read(&local).unwrap(), content);
     assert_eq!(std::fs::read_dir(local.parent().unwrap()).unwrap().count(), 1);
 
@@ -409,28 +410,21 @@ async fn missing_remote_path_is_not_found_and_distinct_from_failed_classificatio
     exec_when(&api, "if [ -d", exec_ok("missing\n"), 1).await;
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("x");
-    let r = api
-        .client
-        .download(VM, "/nope", &local, TransferOptions::default())
-        .await;
+    let r = api.client.download(VM, "/nope", &local).await;
     assert!(r.as_ref().is_err_and(Error::is_not_found), "{r:?}");
     assert_eq!(transfer_error(r).kind, Kind::NotFound);
     assert!(!local.exists());
 
     let api = Api::start().await;
     exec_when(&api, "if [ -d", exec_result(-1, "", "killed", true), 1).await;
-    let e = transfer_error(
-        api.client
-            .download(VM, "/slow", &local, TransferOptions::default())
-            .await,
-    );
+    let e = transfer_error(api.client.download(VM, "/slow", &local).await);
     assert_eq!(e.kind, Kind::RemoteCommand, "{e}");
     assert!(e.message.contains("timed out"), "{e}");
     assert!(!local.exists());
 
     let api = Api::start().await;
     exec_when(&api, "if [ -d", exec_result(127, "", "sh: not found", false), 1).await;
-    let e = transfer_error(api.client.download(VM, "/x", &local, TransferOptions::default()).await);
+    let e = transfer_error(api.client.download(VM, "/x", &local).await);
     assert_eq!(e.kind, Kind::RemoteCommand, "{e}");
     assert_eq!(e.exit_code, Some(127));
 }
@@ -447,11 +441,7 @@ async fn vm_side_tar_failure_is_a_remote_command_error_with_stderr() {
     exec_when(&api, "tar -czf - -C '/data'", exec_result(2, "", &stderr, false), 1).await;
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("data");
-    let e = transfer_error(
-        api.client
-            .download(VM, "/data", &local, TransferOptions::default())
-            .await,
-    );
+    let e = transfer_error(api.client.download(VM, "/data", &local).await);
     assert_eq!(e.kind, Kind::RemoteCommand, "{e}");
     assert_eq!(e.exit_code, Some(2));
     assert!(e.stderr.as_deref().unwrap().contains("Permission denied"), "{e}");
@@ -469,7 +459,7 @@ async fn storage_get_500_leaves_nothing_behind() {
     storage(&api, "GET", ResponseTemplate::new(500).set_body_string("nope"), 1).await;
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("out.bin");
-    let e = transfer_error(api.client.download(VM, "/f", &local, TransferOptions::default()).await);
+    let e = transfer_error(api.client.download(VM, "/f", &local).await);
     assert_eq!(e.kind, Kind::Storage, "{e}");
     assert_eq!(e.status.map(|s| s.as_u16()), Some(500));
     assert_redacted(&e);
@@ -502,10 +492,7 @@ async fn download_dir_serving(archive: Vec<u8>) -> (Box<FileTransferError>, temp
     exec_when(&api, "tar -czf", exec_ok(""), 1).await;
     storage(&api, "GET", ResponseTemplate::new(200).set_body_bytes(archive), 1).await;
     let tmp = tempfile::tempdir().unwrap();
-    let r = api
-        .client
-        .download(VM, "/data", tmp.path().join("dest"), TransferOptions::default())
-        .await;
+    let r = api.client.download(VM, "/data", tmp.path().join("dest")).await;
     (transfer_error(r), tmp)
 }
 
@@ -558,10 +545,7 @@ async fn a_file_without_a_base_name_for_an_existing_directory_is_invalid_input()
     for remote in ["/root/..", "/root/.", "/root/", "/"] {
         let api = Api::start().await;
         exec_when(&api, "if [ -d", exec_ok("file\n"), 1).await;
-        let r = api
-            .client
-            .download(VM, remote, tmp.path(), TransferOptions::default())
-            .await;
+        let r = api.client.download(VM, remote, tmp.path()).await;
         match &r {
             Err(Error::InvalidInput { field, message, .. }) => {
                 assert_eq!(field, "remote", "{remote}: {message}");

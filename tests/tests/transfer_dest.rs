@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use fastvm::transfer::{FileTransferErrorKind as Kind, TransferOptions};
+use fastvm::transfer::FileTransferErrorKind as Kind;
 use fastvm::{Error, FastvmClient};
 use fastvm_fake::FakeServer;
 
@@ -71,9 +71,8 @@ async fn a_file_into_an_existing_directory_lands_inside_under_its_base_name() {
     let (report, _) = remote_tree(tmp.path());
     let out = tmp.path().join("out");
     write(out.join("other"), "other");
-    let opts = TransferOptions::default;
 
-    client.download(&id, s(&report), &out, opts()).await.unwrap();
+    client.download(&id, s(&report), &out).await.unwrap();
     let want = BTreeMap::from([("other".into(), file("other")), ("report.txt".into(), file("report"))]);
     assert_eq!(tree(&out), want);
 
@@ -81,19 +80,16 @@ async fn a_file_into_an_existing_directory_lands_inside_under_its_base_name() {
     // still inside it; a file of that name there is replaced.
     write(out.join("report.txt"), "old");
     let trailing = format!("{}/", s(&out));
-    client.download(&id, s(&report), &trailing, opts()).await.unwrap();
+    client.download(&id, s(&report), &trailing).await.unwrap();
     assert_eq!(tree(&out), want);
     std::fs::create_dir(out.join("sub")).unwrap();
-    client
-        .download(&id, s(&report), out.join("sub/.."), opts())
-        .await
-        .unwrap();
+    client.download(&id, s(&report), out.join("sub/..")).await.unwrap();
     std::fs::remove_dir(out.join("sub")).unwrap();
     assert_eq!(tree(&out), want);
     let link = tmp.path().join("link");
     std::os::unix::fs::symlink(&out, &link).unwrap();
     std::fs::remove_file(out.join("report.txt")).unwrap();
-    client.download(&id, s(&report), &link, opts()).await.unwrap();
+    client.download(&id, s(&report), &link).await.unwrap();
     assert_eq!(tree(&out), want);
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
 }
@@ -106,7 +102,7 @@ async fn a_file_over_a_directory_of_its_name_is_refused_and_changes_nothing() {
     let out = tmp.path().join("out");
     write(out.join("report.txt/mine"), "mine");
     let before = tree(&out);
-    let msg = io_error(client.download(&id, s(&report), &out, TransferOptions::default()).await);
+    let msg = io_error(client.download(&id, s(&report), &out).await);
     assert!(msg.contains(s(&out.join("report.txt"))), "{msg}");
     assert!(msg.contains("is a directory"), "{msg}");
     assert_eq!(tree(&out), before);
@@ -120,10 +116,7 @@ async fn a_directory_into_an_existing_directory_merges_its_contents() {
     let out = tmp.path().join("out");
     write(out.join("keep"), "keep");
     write(out.join("sub/old"), "old");
-    client
-        .download(&id, s(&data), &out, TransferOptions::default())
-        .await
-        .unwrap();
+    client.download(&id, s(&data), &out).await.unwrap();
     let want = BTreeMap::from([
         ("keep".into(), file("keep")),
         ("sub".into(), None),
@@ -136,10 +129,7 @@ async fn a_directory_into_an_existing_directory_merges_its_contents() {
     // A remote path ending in `.` names the same directory: no base name is needed to merge.
     let again = tmp.path().join("again");
     std::fs::create_dir(&again).unwrap();
-    client
-        .download(&id, &format!("{}/.", s(&data)), &again, TransferOptions::default())
-        .await
-        .unwrap();
+    client.download(&id, &format!("{}/.", s(&data)), &again).await.unwrap();
     assert_eq!(tree(&again), tree(&data));
 }
 
@@ -149,17 +139,11 @@ async fn missing_local_paths_are_created_with_their_parents() {
     let tmp = tempfile::tempdir().unwrap();
     let (report, data) = remote_tree(tmp.path());
     let new_file = tmp.path().join("new/a/renamed.txt");
-    client
-        .download(&id, s(&report), &new_file, TransferOptions::default())
-        .await
-        .unwrap();
+    client.download(&id, s(&report), &new_file).await.unwrap();
     assert_eq!(std::fs::read(&new_file).unwrap(), b"report");
     assert_eq!(tree(&tmp.path().join("new")).len(), 2, "nothing but a/renamed.txt");
     let new_dir = tmp.path().join("new/b/copy");
-    client
-        .download(&id, s(&data), &new_dir, TransferOptions::default())
-        .await
-        .unwrap();
+    client.download(&id, s(&data), &new_dir).await.unwrap();
     assert_eq!(tree(&new_dir), tree(&data));
 }
 
@@ -170,11 +154,7 @@ async fn a_directory_onto_an_existing_file_is_refused_and_the_file_kept() {
     let (_, data) = remote_tree(tmp.path());
     let out = tmp.path().join("out");
     write(out.join("taken"), "mine");
-    let msg = io_error(
-        client
-            .download(&id, s(&data), out.join("taken"), TransferOptions::default())
-            .await,
-    );
+    let msg = io_error(client.download(&id, s(&data), out.join("taken")).await);
     assert!(msg.contains("exists and is not a directory"), "{msg}");
     assert_eq!(tree(&out), BTreeMap::from([("taken".into(), file("mine"))]));
 }
@@ -198,18 +178,9 @@ async fn dot_receives_the_file_or_the_directory_contents() {
     let _restore = Cwd(std::env::current_dir().unwrap());
     std::env::set_current_dir(&here).unwrap();
 
-    client
-        .download(&id, s(&report), ".", TransferOptions::default())
-        .await
-        .unwrap();
-    client
-        .download(&id, s(&data), ".", TransferOptions::default())
-        .await
-        .unwrap();
-    client
-        .download(&id, s(&report), "./", TransferOptions::default())
-        .await
-        .unwrap();
+    client.download(&id, s(&report), ".").await.unwrap();
+    client.download(&id, s(&data), ".").await.unwrap();
+    client.download(&id, s(&report), "./").await.unwrap();
     let want = BTreeMap::from([
         ("mine".into(), file("mine")),
         ("report.txt".into(), file("report")),

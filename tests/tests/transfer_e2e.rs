@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use fastvm::transfer::{FileTransferErrorKind as Kind, TransferOptions};
+use fastvm::transfer::FileTransferErrorKind as Kind;
 use fastvm::{Error, FastvmClient};
 use fastvm_fake::FakeServer;
 
@@ -79,12 +79,14 @@ async fn files_round_trip_byte_for_byte() {
         let back = tmp.path().join(format!("back/{name}"));
         let verify = i % 2 == 0;
         client
-            .upload(&id, &local, s(&remote), TransferOptions::new().verify(verify))
+            .upload(&id, &local, s(&remote))
+            .verify(verify)
             .await
             .unwrap_or_else(|e| panic!("upload {name}: {e}"));
         assert!(std::fs::read(&remote).unwrap() == content, "{name}: remote differs");
         client
-            .download(&id, s(&remote), &back, TransferOptions::new().verify(!verify))
+            .download(&id, s(&remote), &back)
+            .verify(!verify)
             .await
             .unwrap_or_else(|e| panic!("download {name}: {e}"));
         assert!(std::fs::read(&back).unwrap() == content, "{name}: round trip differs");
@@ -113,17 +115,11 @@ async fn directories_round_trip_with_names_links_and_modes() {
     std::os::unix::fs::symlink("../zero", src.join("a/up-but-inside")).unwrap();
 
     let remote = tmp.path().join("vm/srv/my 'site'");
-    client
-        .upload(&id, &src, s(&remote), TransferOptions::default())
-        .await
-        .unwrap();
+    client.upload(&id, &src, s(&remote)).await.unwrap();
     assert_eq!(tree(&remote), tree(&src));
 
     let back = tmp.path().join("back/site");
-    client
-        .download(&id, s(&remote), &back, TransferOptions::default())
-        .await
-        .unwrap();
+    client.download(&id, s(&remote), &back).await.unwrap();
     assert_eq!(tree(&back), tree(&src));
     assert_eq!(std::fs::read_dir(tmp.path().join("back")).unwrap().count(), 1);
 }
@@ -133,14 +129,7 @@ async fn missing_remote_path_is_not_found() {
     let (_server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("x");
-    let r = client
-        .download(
-            &id,
-            s(&tmp.path().join("no such path")),
-            &local,
-            TransferOptions::default(),
-        )
-        .await;
+    let r = client.download(&id, s(&tmp.path().join("no such path")), &local).await;
     match &r {
         Err(Error::FileTransfer { error: e, .. }) => assert_eq!(e.kind, Kind::NotFound, "{e}"),
         other => panic!("expected NotFound, got {other:?}"),
@@ -159,9 +148,7 @@ async fn a_remote_directory_with_an_escaping_symlink_is_refused_and_leaves_nothi
     std::os::unix::fs::symlink("/etc", remote.join("etc")).unwrap();
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let r = client
-        .download(&id, s(&remote), out.join("data"), TransferOptions::default())
-        .await;
+    let r = client.download(&id, s(&remote), out.join("data")).await;
     match r {
         Err(Error::FileTransfer { error: e, .. }) => assert_eq!(e.kind, Kind::Archive, "{e}"),
         other => panic!("expected an Archive refusal, got {other:?}"),
@@ -179,12 +166,12 @@ async fn progress_reaches_the_total() {
     let last = Arc::new(std::sync::Mutex::new(None));
     let monotonic = Arc::new(AtomicU64::new(0));
     let (l, m) = (last.clone(), monotonic.clone());
-    let opts = TransferOptions::new().progress(move |p| {
-        assert!(p.bytes_done >= m.swap(p.bytes_done, Ordering::SeqCst));
-        *l.lock().unwrap() = Some(p);
-    });
     client
-        .download(&id, s(&remote), tmp.path().join("f.bin"), opts)
+        .download(&id, s(&remote), tmp.path().join("f.bin"))
+        .progress(move |p| {
+            assert!(p.bytes_done >= m.swap(p.bytes_done, Ordering::SeqCst));
+            *l.lock().unwrap() = Some(p);
+        })
         .await
         .unwrap();
     let p = last.lock().unwrap().expect("progress was reported");
@@ -203,14 +190,15 @@ async fn a_cancelled_download_leaves_no_partial_file() {
     std::fs::create_dir(&out).unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let tx = std::sync::Mutex::new(Some(tx));
-    let opts = TransferOptions::new().progress(move |p| {
-        if p.bytes_done > 0
-            && let Some(tx) = tx.lock().unwrap().take()
-        {
-            let _ = tx.send(());
-        }
-    });
-    let download = client.download(&id, s(&remote), out.join("big.bin"), opts);
+    let download = client
+        .download(&id, s(&remote), out.join("big.bin"))
+        .progress(move |p| {
+            if p.bytes_done > 0
+                && let Some(tx) = tx.lock().unwrap().take()
+            {
+                let _ = tx.send(());
+            }
+        });
     tokio::select! {
         biased;
         _ = rx => {}
@@ -240,9 +228,7 @@ async fn a_merge_with_a_late_conflict_leaves_the_destination_exactly_as_it_was()
     std::fs::write(local.join("keep"), b"keep").unwrap();
     let before = tree(&local);
 
-    let r = client
-        .download(&id, s(&remote), &local, TransferOptions::default())
-        .await;
+    let r = client.download(&id, s(&remote), &local).await;
     match r {
         Err(Error::FileTransfer { error: e, .. }) => {
             assert_eq!(e.kind, Kind::Io, "{e}");

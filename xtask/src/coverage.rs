@@ -1,8 +1,10 @@
 //! Every operation in the spec must be reachable through the `fastvm` facade.
 //!
 //! The facade calls generated operations as `api().<method>()`, where `<method>` is the
-//! operationId in snake case (progenitor's naming, via `heck`). So an operation is covered when
-//! a non-comment line of `fastvm/src/**/*.rs` calls `.<method>(`.
+//! operationId in snake case (progenitor's naming, via `heck`), and names the operation of a
+//! request it builds by hand (an NDJSON exec, list VMs' metadata filters) with
+//! `ops::find("<operationId>")`. So an operation is covered when a non-comment line of
+//! `fastvm/src/**/*.rs` calls `.<method>(` or `ops::find("<operationId>")`.
 
 use std::path::Path;
 
@@ -74,7 +76,7 @@ pub fn check(spec: &Value, sources: &[(String, String)], allow: &[(&str, &str)])
     let mut errors = Vec::new();
     for id in &ids {
         let method = method_name(id);
-        let called = code.match_indices(&format!(".{method}(")).next().is_some();
+        let called = code.contains(&format!(".{method}(")) || code.contains(&format!("ops::find(\"{id}\")"));
         let allowed = allow.iter().any(|(a, _)| a == id);
         if !called && !allowed {
             errors.push(format!(
@@ -103,7 +105,7 @@ pub fn check(spec: &Value, sources: &[(String, String)], allow: &[(&str, &str)])
             if line.trim_start().starts_with("//") {
                 continue;
             }
-            for pat in ["call(\"", "call_with_status(\""] {
+            for pat in ["call(\"", "call_with_status(\"", "call_or(\"", "ops::find(\""] {
                 for (pos, _) in line.match_indices(pat) {
                     let rest = &line[pos + pat.len()..];
                     let Some(end) = rest.find('"') else { continue };
@@ -182,6 +184,24 @@ mod tests {
         );
         assert!(
             errors.iter().any(|e| e.contains("NOT_IN_FACADE lists gone")),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn a_hand_built_request_names_its_operation() {
+        let code = "send_json(client, request, crate::ops::find(\"listVms\"))\napi().launch_vm()";
+        assert_eq!(check(&spec(), &src(code), &[]), Vec::<String>::new());
+        let code = "send_json(client, request, crate::ops::find(\"listVM\"))\napi().launch_vm()";
+        let errors = check(&spec(), &src(code), &[]);
+        assert!(
+            errors.iter().any(|e| e.contains("listVms is not reachable")),
+            "{errors:#?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("`ops::find(\"listVM\"` names no operation")),
             "{errors:#?}"
         );
     }

@@ -92,24 +92,22 @@ pub async fn run(ctx: &Ctx, a: CpArgs) -> Result {
     Ok(0)
 }
 
-/// Transfer options whose progress callback drives `bar`.
-fn transfer_options(bar: &ProgressBar, verify: bool) -> fastvm::transfer::TransferOptions {
+/// A progress callback that drives `bar`.
+fn progress(bar: &ProgressBar) -> impl Fn(fastvm::transfer::Progress) + Send + Sync + 'static {
     let bar = bar.clone();
-    fastvm::transfer::TransferOptions::new()
-        .verify(verify)
-        .progress(move |p| {
-            if let Some(total) = p.bytes_total {
-                if bar.length() != Some(total) {
-                    bar.set_style(bar_style());
-                    bar.set_length(total);
-                }
-            } else if bar.length().is_some() {
-                // A retried upload restarts without a known total.
-                bar.unset_length();
-                bar.set_style(spinner_style());
+    move |p| {
+        if let Some(total) = p.bytes_total {
+            if bar.length() != Some(total) {
+                bar.set_style(bar_style());
+                bar.set_length(total);
             }
-            bar.set_position(p.bytes_done);
-        })
+        } else if bar.length().is_some() {
+            // A retried upload restarts without a known total.
+            bar.unset_length();
+            bar.set_style(spinner_style());
+        }
+        bar.set_position(p.bytes_done);
+    }
 }
 
 fn bar_style() -> ProgressStyle {
@@ -127,7 +125,9 @@ async fn upload(ctx: &Ctx, vm: &str, local: &Path, remote: &str, bar: &ProgressB
     let remote = into_dir(remote, name);
     bar.set_style(spinner_style());
     ctx.client
-        .upload(vm, local, &remote, transfer_options(bar, verify))
+        .upload(vm, local, &remote)
+        .verify(verify)
+        .progress(progress(bar))
         .await?;
     Ok(())
 }
@@ -137,7 +137,9 @@ async fn download(ctx: &Ctx, vm: &str, remote: &str, local: &Path, bar: &Progres
     let local = PathBuf::from(into_dir(&local.to_string_lossy(), name));
     bar.set_style(spinner_style());
     ctx.client
-        .download(vm, remote, &local, transfer_options(bar, verify))
+        .download(vm, remote, &local)
+        .verify(verify)
+        .progress(progress(bar))
         .await?;
     Ok(())
 }

@@ -57,7 +57,7 @@ pub fn build_command(args: CommandArgs) -> Result<Command> {
     } = args;
     let mut command = Command::argv(argv);
     if let Some(t) = timeout {
-        command = command.timeout_sec(t);
+        command = command.timeout(std::time::Duration::from_secs(t));
     }
     if stdin {
         if std::io::stdin().is_terminal() {

@@ -43,7 +43,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> Result {
 
     let work = async {
         if launched.vm.status != fastvm::types::VmStatus::Running {
-            ctx.client.wait_for_vm_ready(&id, a.launch.wait()).await?;
+            a.launch.wait(ctx.client.wait_for_vm_ready(&id)).await?;
         }
         stream_command(ctx, &id, command).await
     };

@@ -53,7 +53,7 @@ pub async fn run(ctx: &Ctx, cmd: ServiceCmd) -> Result {
             }
         }
         ServiceCmd::Add { vm, name, port, h2c } => {
-            let s = services.register(&vm, &name, port, h2c).await?;
+            let s = services.register(&vm, &name, port).h2c(h2c).await?;
             if ctx.json {
                 output::json(&s)?;
             } else {

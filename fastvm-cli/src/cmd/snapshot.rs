@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use fastvm::types::Snapshot;
-use fastvm::wait::WaitOptions;
 
 use super::output::{self, Table};
 use super::{Ctx, Result};
@@ -59,7 +58,13 @@ pub enum SnapshotCmd {
 pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
     let snapshots = ctx.client.snapshots();
     match cmd {
-        SnapshotCmd::Create { vm, name } => print_one(ctx, &snapshots.create(&vm, name.as_deref()).await?)?,
+        SnapshotCmd::Create { vm, name } => {
+            let mut create = snapshots.create(&vm);
+            if let Some(name) = name {
+                create = create.name(name);
+            }
+            print_one(ctx, &create.await?)?
+        }
         SnapshotCmd::Ls => {
             let list = snapshots.list().await?;
             if ctx.json {
@@ -86,8 +91,8 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
             if let Some(n) = name {
                 params = params.name(n);
             }
-            let wait = WaitOptions::new().timeout(Duration::from_secs(wait_timeout));
-            let vm = ctx.client.vms().launch_with(params, wait).await?;
+            let launch = ctx.client.vms().launch(params);
+            let vm = launch.wait_timeout(Duration::from_secs(wait_timeout)).await?;
             super::vm::print_launched(ctx, &vm)?;
         }
     }

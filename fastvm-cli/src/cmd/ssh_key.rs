@@ -67,7 +67,11 @@ pub async fn run(ctx: &Ctx, cmd: SshKeyCmd) -> Result {
                     .map_err(|_| CliError::Other(format!("{f} is not a text public key")))?,
                 (None, None) => unreachable!("clap requires KEY or --file"),
             };
-            let added = keys.add(&vm, key.trim(), name.as_deref()).await?;
+            let mut add = keys.add(&vm, key.trim());
+            if let Some(name) = name {
+                add = add.name(name);
+            }
+            let added = add.await?;
             if ctx.json {
                 output::json(&added)?;
             } else {

@@ -5,8 +5,8 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use fastvm::launch::LaunchParams;
 use fastvm::resources::LaunchedVm;
-use fastvm::types::{SnapshotRestoreWarnings, TtlAction, UpdateVmRequest, Vm};
-use fastvm::wait::WaitOptions;
+use fastvm::types::{SnapshotRestoreWarnings, TtlAction, Vm, VmStatus};
+use fastvm::wait::WaitForVm;
 
 use super::output::{self, Table};
 use super::{Ctx, Result, parse_key_value};
@@ -22,6 +22,9 @@ pub enum VmCmd {
         /// Only VMs with this status (e.g. running, paused)
         #[arg(long)]
         status: Option<String>,
+        /// Only VMs whose metadata has KEY set to VALUE (repeatable: every one must match)
+        #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+        labels: Vec<(String, String)>,
     },
     /// Show one VM
     Get {
@@ -77,7 +80,7 @@ pub struct LaunchOpts {
     pub env: Vec<(String, String)>,
     /// Disk size in GiB
     #[arg(long, value_name = "GIB")]
-    pub disk_gib: Option<i64>,
+    pub disk_gib: Option<u32>,
     /// TTL: after this many seconds of running time, apply --ttl-action
     #[arg(long, value_name = "SECONDS")]
     pub ttl: Option<u64>,
@@ -122,14 +125,14 @@ impl LaunchOpts {
                 TtlActionArg::Pause => TtlAction::Pause,
                 TtlActionArg::Delete => TtlAction::Delete,
             };
-            p = p.ttl_seconds(t, action);
+            p = p.ttl(Duration::from_secs(t), action);
         }
         p
     }
 
-    /// Polling options for the launch.
-    pub fn wait(&self) -> WaitOptions {
-        WaitOptions::new().timeout(Duration::from_secs(self.wait_timeout))
+    /// `wait` with these options' deadline.
+    pub fn wait<'a>(&self, wait: WaitForVm<'a>) -> WaitForVm<'a> {
+        wait.timeout(Duration::from_secs(self.wait_timeout))
     }
 }
 
@@ -160,12 +163,22 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
                     ]);
                 }
             } else {
-                let vm = vms.launch_with(a.opts.params(), a.opts.wait()).await?;
+                let vm = vms
+                    .launch(a.opts.params())
+                    .wait_timeout(Duration::from_secs(a.opts.wait_timeout))
+                    .await?;
                 print_launched(ctx, &vm)?;
             }
         }
-        VmCmd::Ls { status } => {
-            let list = vms.list(status.as_deref()).await?;
+        VmCmd::Ls { status, labels } => {
+            let mut list = vms.list();
+            if let Some(status) = status {
+                list = list.status(VmStatus::from(status));
+            }
+            for (k, v) in labels {
+                list = list.metadata(k, v);
+            }
+            let list = list.await?;
             if ctx.json {
                 output::json(&list)?;
             } else {
@@ -175,17 +188,13 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
         VmCmd::Get { id } => print_vm(ctx, &vms.retrieve(&id).await?)?,
         VmCmd::Rm { ids } => return super::delete_each(ctx, &ids, |id| vms.delete(id)).await,
         VmCmd::Rename { id, name } => {
-            let request = UpdateVmRequest {
-                name: Some(name),
-                ..Default::default()
-            };
-            print_vm(ctx, &vms.update(&id, request).await?)?;
+            print_vm(ctx, &vms.update(&id).name(name).await?)?;
         }
         VmCmd::Pause { id } => print_vm(ctx, &vms.pause(&id).await?)?,
         VmCmd::Resume { id, no_wait } => {
             let mut vm = vms.resume(&id).await?;
-            if !no_wait && vm.status != fastvm::types::VmStatus::Running {
-                vm = ctx.client.wait_for_vm_ready(&id, WaitOptions::default()).await?;
+            if !no_wait && vm.status != VmStatus::Running {
+                vm = ctx.client.wait_for_vm_ready(&id).await?;
             }
             print_vm(ctx, &vm)?;
         }

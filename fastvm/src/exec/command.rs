@@ -1,9 +1,11 @@
 //! [`Command`]: what to run in a VM.
 
+use std::time::Duration;
+
 use base64::Engine as _;
 
+use crate::Result;
 use crate::types::ExecVmRequest;
-use crate::{Error, Result};
 
 /// A command to run in a VM: an argv, optional server-side timeout, optional stdin.
 ///
@@ -14,13 +16,15 @@ use crate::{Error, Result};
 /// use fastvm::exec::Command;
 /// let shell: Command = "ls -la /root | head".into();
 /// assert_eq!(shell.args(), ["sh", "-c", "ls -la /root | head"]);
-/// let argv = Command::argv(["python3", "main.py", "--flag"]).timeout_sec(30).stdin(b"input".to_vec());
+/// let argv = Command::argv(["python3", "main.py", "--flag"])
+///     .timeout(std::time::Duration::from_secs(30))
+///     .stdin(b"input".to_vec());
 /// assert_eq!(argv.args()[0], "python3");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
     argv: Vec<String>,
-    timeout_sec: Option<u64>,
+    timeout: Option<Duration>,
     stdin: Option<Vec<u8>>,
 }
 
@@ -33,7 +37,7 @@ impl Command {
     {
         Command {
             argv: argv.into_iter().map(Into::into).collect(),
-            timeout_sec: None,
+            timeout: None,
             stdin: None,
         }
     }
@@ -43,9 +47,10 @@ impl Command {
         Command::argv(["sh".to_string(), "-c".to_string(), line.into()])
     }
 
-    /// Server-side timeout in seconds (at least 1); the command is killed after it.
-    pub fn timeout_sec(mut self, seconds: u64) -> Self {
-        self.timeout_sec = Some(seconds);
+    /// Server-side timeout (whole seconds, rounded up; at least 1 s): the command is killed
+    /// after it and its result says `timed_out`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -61,19 +66,17 @@ impl Command {
     }
 
     /// The server-side timeout, if set.
-    pub fn timeout(&self) -> Option<u64> {
-        self.timeout_sec
+    pub(crate) fn timeout_duration(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// Validates the command and builds the wire request.
-    pub fn to_request(&self) -> Result<ExecVmRequest> {
+    pub(crate) fn to_request(&self) -> Result<ExecVmRequest> {
         crate::validate::command(&self.argv)?;
-        let timeout_sec = match self.timeout_sec {
-            None => None,
-            Some(t) => {
-                Some(std::num::NonZeroU64::new(t).ok_or_else(|| Error::invalid("timeoutSec", "must be at least 1"))?)
-            }
-        };
+        let timeout_sec = self
+            .timeout
+            .map(|t| crate::validate::seconds("timeoutSec", t))
+            .transpose()?;
         Ok(ExecVmRequest {
             command: self.argv.clone(),
             timeout_sec,

@@ -6,6 +6,7 @@ mod decode;
 mod event;
 mod output;
 
+pub use crate::shell::quote as shell_quote;
 pub use command::Command;
 pub use decode::{ExecStream, MAX_LINE_BYTES};
 pub use event::ExecEvent;
@@ -20,14 +21,9 @@ pub(crate) async fn send_stream(client: &FastvmClient, id: &str, body: &ExecVmRe
     // The generated client cannot ask for NDJSON (progenitor always sends Accept:
     // application/json), so this request is hand-built, with the same path encoding.
     let path = format!("/v1/vms/{}/exec", fastvm_api::hooks::encode_path(id));
-    let response = crate::http::send_raw(
-        client,
-        reqwest::Method::POST,
-        &path,
-        "application/x-ndjson",
-        body,
-        crate::ops::find("execVm"),
-    )
-    .await?;
+    let request = crate::http::request(client, reqwest::Method::POST, &path)
+        .header(reqwest::header::ACCEPT, "application/x-ndjson")
+        .json(body);
+    let response = crate::http::send_raw(client, request, crate::ops::find("execVm")).await?;
     Ok(ExecStream::new(response.bytes_stream()))
 }

@@ -1,4 +1,5 @@
 use crate::call::call;
+use crate::resources::into_future;
 use crate::types::{BuildResponse, CreateBuildRequest};
 use crate::{Error, FastvmClient, Result, validate};
 
@@ -13,27 +14,25 @@ impl<'a> Builds<'a> {
         Builds { client }
     }
 
-    /// `POST /v1/builds` (202, status `pending`). At least one of `imageRef` and
-    /// `dockerfileContent` is required. Not retried automatically. Follow with
-    /// [`FastvmClient::wait_for_build`].
+    /// `POST /v1/builds` (answered with status `pending`): builds a snapshot from an image
+    /// reference or a Dockerfile (set at least one on the returned [`CreateBuild`]). Not
+    /// retried automatically. Follow with [`FastvmClient::wait_for_build`].
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-    /// let build = client.builds().create(fastvm::types::CreateBuildRequest {
-    ///     dockerfile_content: Some("FROM python:3.13-slim\nRUN pip install flask\n".into()),
-    ///     ..Default::default()
-    /// }).await?;
+    /// let build = client
+    ///     .builds()
+    ///     .create()
+    ///     .dockerfile("FROM python:3.13-slim\nRUN pip install flask\n")
+    ///     .name("flask")
+    ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub async fn create(&self, request: CreateBuildRequest) -> Result<BuildResponse> {
-        let empty = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
-        if empty(&request.image_ref) && empty(&request.dockerfile_content) {
-            return Err(Error::invalid(
-                "imageRef",
-                "one of imageRef and dockerfileContent is required",
-            ));
+    pub fn create(&self) -> CreateBuild<'a> {
+        CreateBuild {
+            client: self.client,
+            request: CreateBuildRequest::default(),
         }
-        call("createBuild", self.client.api().create_build().body(request).send()).await
     }
 
     /// `GET /v1/builds/{id}`: the build's current state.
@@ -42,3 +41,68 @@ impl<'a> Builds<'a> {
         call("getBuild", self.client.api().get_build().id(id).send()).await
     }
 }
+
+/// The request of [`Builds::create`]; await it.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CreateBuild<'a> {
+    client: &'a FastvmClient,
+    request: CreateBuildRequest,
+}
+
+impl CreateBuild<'_> {
+    /// The image to build from (e.g. `python:3.13-slim`); with a Dockerfile, its fallback `FROM`.
+    pub fn image_ref(mut self, image: impl Into<String>) -> Self {
+        self.request.image_ref = Some(image.into());
+        self
+    }
+
+    /// The Dockerfile, run with `buildah bud` in the build VM.
+    pub fn dockerfile(mut self, content: impl Into<String>) -> Self {
+        self.request.dockerfile_content = Some(content.into());
+        self
+    }
+
+    /// The name of the resulting snapshot (default: the build's id).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.request.name = Some(name.into());
+        self
+    }
+
+    /// The machine type of the build VM.
+    pub fn machine_type(mut self, machine_type: impl Into<String>) -> Self {
+        self.request.machine_type = Some(crate::types::MachineType(machine_type.into()));
+        self
+    }
+
+    /// The build VM's disk in GiB (default 10, at least 1).
+    pub fn disk_gib(mut self, gib: u32) -> Self {
+        self.request.disk_gi_b = Some(i64::from(gib));
+        self
+    }
+
+    /// A presigned GET URL of a tar.gz build context (see
+    /// [`BuildContexts::presign`](crate::resources::BuildContexts::presign)), extracted where the
+    /// Dockerfile runs.
+    pub fn context_url(mut self, url: impl Into<String>) -> Self {
+        self.request.context_download_url = Some(url.into());
+        self
+    }
+
+    async fn send(self) -> Result<BuildResponse> {
+        let request = self.request;
+        let empty = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
+        if empty(&request.image_ref) && empty(&request.dockerfile_content) {
+            return Err(Error::invalid(
+                "imageRef",
+                "one of imageRef and dockerfileContent is required",
+            ));
+        }
+        if request.disk_gi_b.is_some_and(|d| d < 1) {
+            return Err(Error::invalid("diskGiB", "must be at least 1"));
+        }
+        call("createBuild", self.client.api().create_build().body(request).send()).await
+    }
+}
+
+into_future!(CreateBuild => BuildResponse);

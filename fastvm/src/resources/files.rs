@@ -1,4 +1,7 @@
+use std::time::Duration;
+
 use crate::call::call;
+use crate::resources::into_future;
 use crate::types::{ExecVmResponse, FileFetchRequest, FilePresignRequest, FilePresignResponse};
 use crate::{Error, FastvmClient, Result, validate};
 
@@ -21,7 +24,7 @@ impl<'a> Files<'a> {
     /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
     /// let urls = client.vms().files().presign(vm_id, "/root/file.txt").await?;
     /// // PUT the bytes to urls.upload_url, then:
-    /// client.vms().files().fetch(vm_id, &urls.download_url, "/root/file.txt", None).await?;
+    /// client.vms().files().fetch(vm_id, &urls.download_url, "/root/file.txt").await?;
     /// # Ok(()) }
     /// ```
     pub async fn presign(&self, vm_id: &str, path: &str) -> Result<FilePresignResponse> {
@@ -36,25 +39,57 @@ impl<'a> Files<'a> {
 
     /// `POST /v1/vms/{id}/files/fetch`: the VM downloads `url` (a `downloadUrl` from
     /// [`Files::presign`]) to `path`. The result reports the VM-side command's exit; check it.
-    /// Not retried automatically. With `timeout_sec`, the HTTP request waits that long plus a
-    /// minute of grace; without, it has no client-side timeout.
-    pub async fn fetch(&self, vm_id: &str, url: &str, path: &str, timeout_sec: Option<u64>) -> Result<ExecVmResponse> {
-        validate::id("id", vm_id)?;
-        if url.is_empty() {
+    /// Not retried automatically. With a [`timeout`](FetchFile::timeout), the HTTP request waits
+    /// that long plus a minute of grace; without, it has no client-side timeout.
+    pub fn fetch(&self, vm_id: &'a str, url: &'a str, path: &'a str) -> FetchFile<'a> {
+        FetchFile {
+            client: self.client,
+            vm_id,
+            url,
+            path,
+            timeout: None,
+        }
+    }
+}
+
+/// The request of [`Files::fetch`]; await it.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct FetchFile<'a> {
+    client: &'a FastvmClient,
+    vm_id: &'a str,
+    url: &'a str,
+    path: &'a str,
+    timeout: Option<Duration>,
+}
+
+impl FetchFile<'_> {
+    /// The VM-side timeout of the download (whole seconds, at least 1; server default without).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    async fn send(self) -> Result<ExecVmResponse> {
+        validate::id("id", self.vm_id)?;
+        if self.url.is_empty() {
             return Err(Error::invalid("url", "must not be empty"));
         }
         let body = FileFetchRequest {
-            url: url.to_string(),
-            path: path.to_string(),
-            timeout_sec: timeout_sec
-                .map(|t| i64::try_from(t).map_err(|_| Error::invalid("timeoutSec", "is too large")))
+            url: self.url.to_string(),
+            path: self.path.to_string(),
+            timeout_sec: self
+                .timeout
+                .map(|t| validate::seconds_i64("timeoutSec", t))
                 .transpose()?,
         };
-        let client = self.client.for_command_timeout(timeout_sec);
+        let client = self.client.for_command_timeout(self.timeout);
         call(
             "fetchFileToVm",
-            client.api().fetch_file_to_vm().id(vm_id).body(body).send(),
+            client.api().fetch_file_to_vm().id(self.vm_id).body(body).send(),
         )
         .await
     }
 }
+
+into_future!(FetchFile => ExecVmResponse);

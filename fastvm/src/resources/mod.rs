@@ -1,4 +1,16 @@
 //! Resource groups mirroring the reference: `client.vms()`, `client.vms().services()`, ….
+//!
+//! One convention throughout: what a call needs is positional; everything optional is set on
+//! the request builder the method returns, which is awaited directly:
+//!
+//! ```no_run
+//! # async fn demo(client: fastvm::FastvmClient, vm: &str) -> fastvm::Result<()> {
+//! use fastvm::types::VmStatus;
+//! let running = client.vms().list().status(VmStatus::Running).metadata("team", "red").await?;
+//! let web = client.vms().services().register(vm, "web", 8080).h2c(true).await?;
+//! let snap = client.snapshots().create(vm).name("golden").await?;
+//! # Ok(()) }
+//! ```
 
 mod build_contexts;
 mod builds;
@@ -11,11 +23,29 @@ mod ssh_keys;
 mod vms;
 
 pub use build_contexts::BuildContexts;
-pub use builds::Builds;
-pub use files::Files;
+pub use builds::{Builds, CreateBuild};
+pub use files::{FetchFile, Files};
 pub use health::Health;
 pub use quotas::Quotas;
-pub use services::Services;
-pub use snapshots::Snapshots;
-pub use ssh_keys::SshKeys;
-pub use vms::{LaunchResponse, LaunchedVm, Vms};
+pub use services::{RegisterService, Services, UpdateService};
+pub use snapshots::{CreateSnapshot, Snapshots};
+pub use ssh_keys::{AddSshKey, SshKeys};
+pub use vms::{Launch, LaunchResponse, LaunchedVm, ListVms, UpdateVm, Vms};
+
+pub(crate) use vms::{deleted, known_id};
+
+/// Makes a request builder awaitable: `impl IntoFuture for $builder<'a>`, running its
+/// `async fn send(self) -> Result<$out>`.
+macro_rules! into_future {
+    ($builder:ident => $out:ty) => {
+        impl<'a> ::std::future::IntoFuture for $builder<'a> {
+            type Output = $crate::Result<$out>;
+            type IntoFuture = ::futures::future::BoxFuture<'a, $crate::Result<$out>>;
+
+            fn into_future(self) -> Self::IntoFuture {
+                Box::pin(self.send())
+            }
+        }
+    };
+}
+pub(crate) use into_future;

@@ -1,4 +1,5 @@
 use crate::call::call;
+use crate::resources::into_future;
 use crate::types::{RegisterServiceRequest, Service, UpdateServiceRequest};
 use crate::{FastvmClient, Result, validate};
 
@@ -19,55 +20,41 @@ impl<'a> Services<'a> {
         call("listServices", self.client.api().list_services().id(vm_id).send()).await
     }
 
-    /// `POST /v1/vms/{id}/services` (201; also 201 for an identical existing entry, 409 for a
-    /// conflicting one). `h2c: true` makes the proxy speak HTTP/2 cleartext (gRPC). Not retried
-    /// automatically.
+    /// `POST /v1/vms/{id}/services`: exposes `port` as the service `name` (1–29 lowercase
+    /// letters, digits and single inner hyphens; port 1024–65535). Registering the same name
+    /// with the same settings again answers the existing entry; a conflicting one is a 409.
+    /// Set `h2c(true)` for HTTP/2 cleartext to the backend (gRPC). Not retried automatically.
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
-    /// let svc = client.vms().services().register(vm_id, "web", 8080, false).await?;
+    /// let svc = client.vms().services().register(vm_id, "web", 8080).await?;
+    /// let grpc = client.vms().services().register(vm_id, "api", 9090).h2c(true).await?;
     /// assert_eq!(svc.port, 8080);
     /// # Ok(()) }
     /// ```
-    pub async fn register(&self, vm_id: &str, name: &str, port: u16, h2c: bool) -> Result<Service> {
-        validate::id("id", vm_id)?;
-        let name = validate::service_name("name", name)?;
-        validate::port("port", i64::from(port))?;
-        let body = RegisterServiceRequest {
+    pub fn register(&self, vm_id: &'a str, name: &'a str, port: u16) -> RegisterService<'a> {
+        RegisterService {
+            client: self.client,
+            vm_id,
             name,
-            port: i64::from(port),
-            h2c: Some(h2c),
-        };
-        call(
-            "registerService",
-            self.client.api().register_service().id(vm_id).body(body).send(),
-        )
-        .await
+            port,
+            h2c: false,
+        }
     }
 
-    /// `PUT /v1/vms/{id}/services/{serviceName}`: register or update the port and transport.
-    pub async fn update(&self, vm_id: &str, name: &str, port: u16, h2c: bool) -> Result<Service> {
-        validate::id("id", vm_id)?;
-        let service_name: crate::types::UpdateServiceServiceName = validate::service_name("serviceName", name)?;
-        validate::port("port", i64::from(port))?;
-        let body = UpdateServiceRequest {
-            port: i64::from(port),
-            h2c: Some(h2c),
-        };
-        call(
-            "updateService",
-            self.client
-                .api()
-                .update_service()
-                .id(vm_id)
-                .service_name(service_name)
-                .body(body)
-                .send(),
-        )
-        .await
+    /// `PUT /v1/vms/{id}/services/{serviceName}`: registers or updates `name` to `port`. The
+    /// transport (`h2c`) is changed only when set on the returned [`UpdateService`].
+    pub fn update(&self, vm_id: &'a str, name: &'a str, port: u16) -> UpdateService<'a> {
+        UpdateService {
+            client: self.client,
+            vm_id,
+            name,
+            port,
+            h2c: None,
+        }
     }
 
-    /// `DELETE /v1/vms/{id}/services/{serviceName}` (204, also when it did not exist).
+    /// `DELETE /v1/vms/{id}/services/{serviceName}` (also succeeds when it did not exist).
     pub async fn delete(&self, vm_id: &str, name: &str) -> Result<()> {
         validate::id("id", vm_id)?;
         let service_name: crate::types::DeleteServiceServiceName = validate::service_name("serviceName", name)?;
@@ -83,3 +70,78 @@ impl<'a> Services<'a> {
         .await
     }
 }
+
+/// The request of [`Services::register`]; await it.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct RegisterService<'a> {
+    client: &'a FastvmClient,
+    vm_id: &'a str,
+    name: &'a str,
+    port: u16,
+    h2c: bool,
+}
+
+impl RegisterService<'_> {
+    /// Whether the proxy speaks HTTP/2 cleartext to the backend (default `false`: HTTP/1.1,
+    /// which covers Server-Sent Events and WebSockets).
+    pub fn h2c(mut self, h2c: bool) -> Self {
+        self.h2c = h2c;
+        self
+    }
+
+    async fn send(self) -> Result<Service> {
+        validate::id("id", self.vm_id)?;
+        let name = validate::service_name("name", self.name)?;
+        validate::port("port", i64::from(self.port))?;
+        let body = RegisterServiceRequest {
+            name,
+            port: i64::from(self.port),
+            h2c: Some(self.h2c),
+        };
+        let generated = self.client.api().register_service().id(self.vm_id).body(body).send();
+        call("registerService", generated).await
+    }
+}
+
+into_future!(RegisterService => Service);
+
+/// The request of [`Services::update`]; await it.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct UpdateService<'a> {
+    client: &'a FastvmClient,
+    vm_id: &'a str,
+    name: &'a str,
+    port: u16,
+    h2c: Option<bool>,
+}
+
+impl UpdateService<'_> {
+    /// Switches the backend transport: HTTP/2 cleartext (`true`) or HTTP/1.1 (`false`).
+    pub fn h2c(mut self, h2c: bool) -> Self {
+        self.h2c = Some(h2c);
+        self
+    }
+
+    async fn send(self) -> Result<Service> {
+        validate::id("id", self.vm_id)?;
+        let service_name: crate::types::UpdateServiceServiceName = validate::service_name("serviceName", self.name)?;
+        validate::port("port", i64::from(self.port))?;
+        let body = UpdateServiceRequest {
+            port: i64::from(self.port),
+            h2c: self.h2c,
+        };
+        let generated = self
+            .client
+            .api()
+            .update_service()
+            .id(self.vm_id)
+            .service_name(service_name)
+            .body(body)
+            .send();
+        call("updateService", generated).await
+    }
+}
+
+into_future!(UpdateService => Service);

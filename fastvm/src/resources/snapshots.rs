@@ -1,5 +1,5 @@
 use crate::call::{call, call_or};
-use crate::resources::vms::{deleted, known_id};
+use crate::resources::{deleted, into_future, known_id};
 use crate::types::{CreateSnapshotRequest, DeleteResponse, Snapshot, UpdateSnapshotRequest};
 use crate::{FastvmClient, Result, validate};
 
@@ -19,22 +19,22 @@ impl<'a> Snapshots<'a> {
         call("listSnapshots", self.client.api().list_snapshots().send()).await
     }
 
-    /// `POST /v1/snapshots` (201) from a running or paused VM. `name` empty or `None` lets the
-    /// server name it `snapshot-<8-char-vm-id-prefix>`. Not retried automatically.
+    /// `POST /v1/snapshots` from a running or paused VM. Without a name (set one on the returned
+    /// [`CreateSnapshot`]) the server names it `snapshot-<8-char-vm-id-prefix>`. Not retried
+    /// automatically.
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
-    /// let snap = client.snapshots().create(vm_id, Some("golden")).await?;
+    /// let snap = client.snapshots().create(vm_id).name("golden").await?;
     /// let restored = client.vms().launch(fastvm::launch::snapshot(&snap.id)).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn create(&self, vm_id: &str, name: Option<&str>) -> Result<Snapshot> {
-        validate::id("vmId", vm_id)?;
-        let body = CreateSnapshotRequest {
-            vm_id: vm_id.to_string(),
-            name: name.map(str::to_string),
-        };
-        call("createSnapshot", self.client.api().create_snapshot().body(body).send()).await
+    pub fn create(&self, vm_id: &'a str) -> CreateSnapshot<'a> {
+        CreateSnapshot {
+            client: self.client,
+            vm_id,
+            name: None,
+        }
     }
 
     /// `GET /v1/snapshots/{id}`.
@@ -64,3 +64,32 @@ impl<'a> Snapshots<'a> {
         Ok(known_id(deleted, id))
     }
 }
+
+/// The request of [`Snapshots::create`]; await it.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct CreateSnapshot<'a> {
+    client: &'a FastvmClient,
+    vm_id: &'a str,
+    name: Option<String>,
+}
+
+impl CreateSnapshot<'_> {
+    /// The snapshot's name (trimmed and whitespace-collapsed, at most 64 characters kept by the
+    /// server).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    async fn send(self) -> Result<Snapshot> {
+        validate::id("vmId", self.vm_id)?;
+        let body = CreateSnapshotRequest {
+            vm_id: self.vm_id.to_string(),
+            name: self.name,
+        };
+        call("createSnapshot", self.client.api().create_snapshot().body(body).send()).await
+    }
+}
+
+into_future!(CreateSnapshot => Snapshot);

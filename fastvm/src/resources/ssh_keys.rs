@@ -1,5 +1,6 @@
 use crate::call::{call, call_or};
-use crate::resources::vms::{deleted, known_id};
+use crate::resources::into_future;
+use crate::resources::{deleted, known_id};
 use crate::types::{AddSshKeyRequest, DeleteResponse, SshKey, SshKeyListResponse};
 use crate::{Error, FastvmClient, Result, validate};
 
@@ -21,24 +22,23 @@ impl<'a> SshKeys<'a> {
     }
 
     /// `POST /v1/vms/{id}/ssh-keys`: authorize an OpenSSH public key (`ssh-ed25519 AAAA… [comment]`;
-    /// the comment is stripped server-side, a trailing newline is removed here). Not retried
-    /// automatically.
+    /// the comment is stripped server-side, a trailing newline is removed here). Name it on the
+    /// returned [`AddSshKey`]. Not retried automatically.
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
     /// let key = std::fs::read_to_string("/home/me/.ssh/id_ed25519.pub").unwrap();
-    /// let added = client.vms().ssh_keys().add(vm_id, &key, Some("laptop")).await?;
+    /// let added = client.vms().ssh_keys().add(vm_id, &key).name("laptop").await?;
     /// println!("{}", added.fingerprint);
     /// # Ok(()) }
     /// ```
-    pub async fn add(&self, vm_id: &str, public_key: &str, name: Option<&str>) -> Result<SshKey> {
-        validate::id("id", vm_id)?;
-        validate::ssh_public_key("publicKey", public_key)?;
-        let body = AddSshKeyRequest {
-            public_key: public_key.trim_end_matches(['\n', '\r']).to_string(),
-            name: name.map(str::to_string),
-        };
-        call("addSshKey", self.client.api().add_ssh_key().id(vm_id).body(body).send()).await
+    pub fn add(&self, vm_id: &'a str, public_key: &'a str) -> AddSshKey<'a> {
+        AddSshKey {
+            client: self.client,
+            vm_id,
+            public_key,
+            name: None,
+        }
     }
 
     /// `DELETE /v1/vms/{id}/ssh-keys/{fingerprint}`. The fingerprint (`SHA256:…`) is
@@ -60,3 +60,37 @@ impl<'a> SshKeys<'a> {
         Ok(known_id(deleted, fingerprint))
     }
 }
+
+/// The request of [`SshKeys::add`]; await it.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct AddSshKey<'a> {
+    client: &'a FastvmClient,
+    vm_id: &'a str,
+    public_key: &'a str,
+    name: Option<String>,
+}
+
+impl AddSshKey<'_> {
+    /// A human label for the key.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    async fn send(self) -> Result<SshKey> {
+        validate::id("id", self.vm_id)?;
+        validate::ssh_public_key("publicKey", self.public_key)?;
+        let body = AddSshKeyRequest {
+            public_key: self.public_key.trim_end_matches(['\n', '\r']).to_string(),
+            name: self.name,
+        };
+        call(
+            "addSshKey",
+            self.client.api().add_ssh_key().id(self.vm_id).body(body).send(),
+        )
+        .await
+    }
+}
+
+into_future!(AddSshKey => SshKey);

@@ -1,12 +1,15 @@
+use std::time::Duration;
+
 use crate::call::{call, call_or, call_with_status};
 use crate::exec::{Command, ExecStream};
-use crate::resources::{Files, Services, SshKeys};
+use crate::launch::LaunchParams;
+use crate::resources::{Files, Services, SshKeys, into_future};
 use crate::types::{
-    ConsoleTokenResponse, CreateVmRequest, DeleteResponse, ExecVmResponse, FirewallPolicy, SnapshotRestoreWarnings,
-    UpdateVmRequest, Vm, VmCreateResponse,
+    ConsoleTokenResponse, DeleteResponse, ExecVmResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings, Ttl,
+    TtlAction, UpdateVmRequest, Vm, VmCreateResponse, VmStatus,
 };
 use crate::wait::WaitOptions;
-use crate::{FastvmClient, Result, validate};
+use crate::{Error, FastvmClient, Result, validate};
 
 /// `client.vms()`: virtual machines.
 #[derive(Debug, Clone, Copy)]
@@ -16,8 +19,10 @@ pub struct Vms<'a> {
 
 /// The raw answer of a launch without waiting: 201 (running) or 202 (queued).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LaunchResponse {
-    /// `201 Created` (the VM runs) or `202 Accepted` (queued: poll it).
+    /// `201 Created` (the VM runs) or `202 Accepted` (queued: poll it); any other 2xx is
+    /// taken as "poll until running".
     pub status: reqwest::StatusCode,
     /// The body. A 202 body is a plain VM: `snapshot_restore_warnings` is then `None`.
     pub vm: VmCreateResponse,
@@ -25,6 +30,7 @@ pub struct LaunchResponse {
 
 /// A launched, running VM, with the warnings of a partly successful snapshot restore.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LaunchedVm {
     /// The VM (status `running`).
     pub vm: Vm,
@@ -105,30 +111,6 @@ pub(crate) fn known_id(mut response: DeleteResponse, id: &str) -> DeleteResponse
     response
 }
 
-fn validate_launch(req: &CreateVmRequest) -> Result<()> {
-    if let Some(m) = &req.metadata {
-        validate::metadata("metadata", m)?;
-    }
-    if let Some(e) = &req.env_vars {
-        validate::env_vars("envVars", e)?;
-    }
-    if let Some(t) = &req.ttl {
-        validate::ttl("ttl", t)?;
-    }
-    if let Some(f) = &req.firewall {
-        validate::firewall("firewall", f)?;
-    }
-    if let Some(d) = req.disk_gi_b
-        && d < 1
-    {
-        return Err(crate::Error::invalid("diskGiB", "must be at least 1"));
-    }
-    if let Some(s) = &req.snapshot_id {
-        validate::id("snapshotId", s)?;
-    }
-    Ok(())
-}
-
 impl<'a> Vms<'a> {
     pub(crate) fn new(client: &'a FastvmClient) -> Self {
         Vms { client }
@@ -149,28 +131,31 @@ impl<'a> Vms<'a> {
         Files::new(self.client)
     }
 
-    /// `GET /v1/vms`, optionally only VMs with `status` (any string: an unknown one gives an
-    /// empty list).
+    /// `GET /v1/vms`: the org's VMs, optionally only those with a status and matching metadata
+    /// (every filter must match).
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-    /// for vm in client.vms().list(Some("running")).await? {
+    /// use fastvm::types::VmStatus;
+    /// for vm in client.vms().list().status(VmStatus::Running).metadata("team", "red").await? {
     ///     println!("{} {}", vm.id, vm.name);
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn list(&self, status: Option<&str>) -> Result<Vec<Vm>> {
-        let mut b = self.client.api().list_vms();
-        if let Some(s) = status {
-            b = b.status(s.to_string());
+    pub fn list(&self) -> ListVms<'a> {
+        ListVms {
+            client: self.client,
+            status: None,
+            metadata: Vec::new(),
         }
-        call("listVms", b.send()).await
     }
 
-    /// Launches a VM and waits until it is `running` (polling every 2 s for up to 300 s).
+    /// Launches a VM and waits until it is `running` (polling every 2 s for up to 300 s; set
+    /// other values on the returned [`Launch`]).
     ///
-    /// A 201 answer returns at once; a 202 is polled as by [`FastvmClient::wait_for_vm_ready`].
-    /// Launch is not retried automatically (a retry could create a second VM).
+    /// A 201 answer with a running VM returns at once; otherwise (202, or another 2xx) the VM is
+    /// polled as by [`FastvmClient::wait_for_vm_ready`]. Launch is not retried automatically (a
+    /// retry could create a second VM).
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
@@ -178,31 +163,17 @@ impl<'a> Vms<'a> {
     /// println!("{} is {}", vm.id, vm.status);
     /// # Ok(()) }
     /// ```
-    pub async fn launch(&self, request: impl Into<CreateVmRequest>) -> Result<LaunchedVm> {
-        self.launch_with(request, WaitOptions::default()).await
-    }
-
-    /// [`Vms::launch`] with explicit polling options.
-    pub async fn launch_with(&self, request: impl Into<CreateVmRequest>, wait: WaitOptions) -> Result<LaunchedVm> {
-        let LaunchResponse { vm, .. } = self.launch_no_wait(request).await?;
-        let (vm, warnings) = vm_of(vm);
-        if vm.status == crate::types::VmStatus::Running {
-            return Ok(LaunchedVm {
-                vm,
-                snapshot_restore_warnings: warnings,
-            });
+    pub fn launch(&self, params: impl Into<LaunchParams>) -> Launch<'a> {
+        Launch {
+            vms: *self,
+            params: params.into(),
+            wait: WaitOptions::default(),
         }
-        let vm = self.client.wait_for_vm_ready(&vm.id, wait).await?;
-        Ok(LaunchedVm {
-            vm,
-            snapshot_restore_warnings: warnings,
-        })
     }
 
     /// `POST /v1/vms` without waiting: the raw 201/202 answer with its status.
-    pub async fn launch_no_wait(&self, request: impl Into<CreateVmRequest>) -> Result<LaunchResponse> {
-        let request = request.into();
-        validate_launch(&request)?;
+    pub async fn launch_no_wait(&self, params: impl Into<LaunchParams>) -> Result<LaunchResponse> {
+        let request = params.into().to_request()?;
         let (status, vm) = call_with_status("launchVm", self.client.api().launch_vm().body(request).send()).await?;
         Ok(LaunchResponse { status, vm })
     }
@@ -213,52 +184,25 @@ impl<'a> Vms<'a> {
         call("getVm", self.client.api().get_vm().id(id).send()).await
     }
 
-    /// `PATCH /v1/vms/{id}`: name, metadata (replaced whole; empty clears) and TTL (set and
-    /// restart the cycle). To remove a TTL use [`Vms::clear_ttl`]: the wire type cannot say
-    /// `"ttl": null`.
+    /// `PATCH /v1/vms/{id}`: set its name, metadata or TTL on the returned [`UpdateVm`] (at
+    /// least one).
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
-    /// let vm = client.vms().update(id, fastvm::types::UpdateVmRequest {
-    ///     name: Some("renamed".into()),
-    ///     ..Default::default()
-    /// }).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn update(&self, id: &str, request: UpdateVmRequest) -> Result<Vm> {
-        validate::id("id", id)?;
-        if let Some(m) = &request.metadata {
-            validate::metadata("metadata", m)?;
-        }
-        if let Some(t) = &request.ttl {
-            validate::ttl("ttl", t)?;
-        }
-        call("updateVm", self.client.api().update_vm().id(id).body(request).send()).await
-    }
-
-    /// `PATCH /v1/vms/{id}` with `{"ttl": null}`: removes the VM's TTL.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
-    /// let vm = client.vms().clear_ttl(id).await?;
+    /// use std::time::Duration;
+    /// let vm = client.vms().update(id).name("renamed").ttl(Duration::from_secs(600), fastvm::types::TtlAction::Delete).await?;
+    /// let vm = client.vms().update(id).clear_ttl().await?;
     /// assert!(vm.ttl.is_none());
     /// # Ok(()) }
     /// ```
-    pub async fn clear_ttl(&self, id: &str) -> Result<Vm> {
-        validate::id("id", id)?;
-        // The generated `UpdateVmRequest.ttl` is an `Option` skipped when `None`, so it cannot
-        // carry the explicit `null` the API uses to remove a TTL; this one body is sent by hand
-        // through the same transport (auth, timeout, retries) as generated calls.
-        let path = format!("/v1/vms/{}", fastvm_api::hooks::encode_path(id));
-        let body = serde_json::json!({ "ttl": null });
-        crate::http::send_json(
-            self.client,
-            reqwest::Method::PATCH,
-            &path,
-            &body,
-            crate::ops::find("updateVm"),
-        )
-        .await
+    pub fn update(&self, id: &'a str) -> UpdateVm<'a> {
+        UpdateVm {
+            client: self.client,
+            id,
+            name: None,
+            metadata: None,
+            ttl: TtlChange::Keep,
+        }
     }
 
     /// `DELETE /v1/vms/{id}`.
@@ -299,7 +243,8 @@ impl<'a> Vms<'a> {
         .await
     }
 
-    /// `PATCH /v1/vms/{id}/firewall`: replace only the blocks present.
+    /// `PATCH /v1/vms/{id}/firewall`: replace only the blocks present (an empty list is sent as
+    /// written: `{"ingress": {"default": "deny", "rules": []}}` clears the ingress rules).
     pub async fn patch_firewall(&self, id: &str, policy: FirewallPolicy) -> Result<Vm> {
         validate::id("id", id)?;
         validate::firewall("firewall", &policy)?;
@@ -328,9 +273,11 @@ impl<'a> Vms<'a> {
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// use std::time::Duration;
     /// use fastvm::exec::Command;
     /// let out = client.vms().run(id, "uname -a").await?;
-    /// let out = client.vms().run(id, Command::argv(["python3", "-c", "print(1)"]).timeout_sec(30)).await?;
+    /// let argv = Command::argv(["python3", "-c", "print(1)"]).timeout(Duration::from_secs(30));
+    /// let out = client.vms().run(id, argv).await?;
     /// println!("exit {}: {}", out.exit_code, out.stdout);
     /// # Ok(()) }
     /// ```
@@ -338,7 +285,7 @@ impl<'a> Vms<'a> {
         validate::id("id", id)?;
         let command = command.into();
         let body = command.to_request()?;
-        let client = self.client.for_command_timeout(command.timeout());
+        let client = self.client.for_command_timeout(command.timeout_duration());
         call("execVm", client.api().exec_vm().id(id).body(body).send()).await
     }
 
@@ -370,3 +317,176 @@ impl<'a> Vms<'a> {
         crate::exec::send_stream(self.client, id, &body).await
     }
 }
+
+/// The request of [`Vms::list`]; await it.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct ListVms<'a> {
+    client: &'a FastvmClient,
+    status: Option<VmStatus>,
+    metadata: Vec<(String, String)>,
+}
+
+impl ListVms<'_> {
+    /// Only VMs with this status (an unknown one gives an empty list).
+    pub fn status(mut self, status: VmStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only VMs whose metadata has `key` set to `value`. Given several times, every filter must
+    /// match.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.push((key.into(), value.into()));
+        self
+    }
+
+    async fn send(self) -> Result<Vec<Vm>> {
+        // The metadata filters are query parameters named `metadata.<key>`, which the spec can
+        // only describe (codegen leaves them out), so this request is built by hand.
+        let mut query: Vec<(String, String)> = Vec::new();
+        if let Some(status) = &self.status {
+            query.push(("status".into(), status.to_string()));
+        }
+        for (key, value) in self.metadata {
+            let filter = Metadata([(key.clone(), value.clone())].into_iter().collect());
+            validate::metadata("metadata", &filter)?;
+            query.push((format!("metadata.{key}"), value));
+        }
+        let request = crate::http::request(self.client, reqwest::Method::GET, "/v1/vms").query(&query);
+        crate::http::send_json(self.client, request, crate::ops::find("listVms")).await
+    }
+}
+
+into_future!(ListVms => Vec<Vm>);
+
+/// The request of [`Vms::launch`]: launches, then waits until the VM runs; await it.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct Launch<'a> {
+    vms: Vms<'a>,
+    params: LaunchParams,
+    wait: WaitOptions,
+}
+
+impl Launch<'_> {
+    /// Time between polls while the VM boots (default 2 s; ±10 % jitter, never under 500 ms).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.wait.poll_interval = interval;
+        self
+    }
+
+    /// How long to wait for the VM to run, counted from the first poll (default 300 s).
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait.timeout = timeout;
+        self
+    }
+
+    async fn send(self) -> Result<LaunchedVm> {
+        let LaunchResponse { vm, .. } = self.vms.launch_no_wait(self.params).await?;
+        let (vm, snapshot_restore_warnings) = vm_of(vm);
+        let vm = if vm.status == VmStatus::Running {
+            vm
+        } else {
+            self.vms.client.wait_vm(&vm.id, self.wait).await?
+        };
+        Ok(LaunchedVm {
+            vm,
+            snapshot_restore_warnings,
+        })
+    }
+}
+
+into_future!(Launch => LaunchedVm);
+
+/// What an update does to the TTL.
+#[derive(Debug, Clone)]
+enum TtlChange {
+    Keep,
+    Set(Duration, TtlAction),
+    Clear,
+}
+
+/// The request of [`Vms::update`]; await it.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct UpdateVm<'a> {
+    client: &'a FastvmClient,
+    id: &'a str,
+    name: Option<String>,
+    metadata: Option<Metadata>,
+    ttl: TtlChange,
+}
+
+impl UpdateVm<'_> {
+    /// The new name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The new metadata: it replaces the whole map (an empty one clears it).
+    pub fn metadata<K, V>(mut self, entries: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.metadata = Some(Metadata(
+            entries.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        ));
+        self
+    }
+
+    /// A new TTL, which also restarts the cycle: after `after` of running time (whole seconds,
+    /// at least 1), `action`.
+    pub fn ttl(mut self, after: Duration, action: TtlAction) -> Self {
+        self.ttl = TtlChange::Set(after, action);
+        self
+    }
+
+    /// Removes the VM's TTL (sends `"ttl": null`).
+    pub fn clear_ttl(mut self) -> Self {
+        self.ttl = TtlChange::Clear;
+        self
+    }
+
+    async fn send(self) -> Result<Vm> {
+        let (client, id) = (self.client, self.id);
+        validate::id("id", id)?;
+        if self.name.is_none() && self.metadata.is_none() && matches!(self.ttl, TtlChange::Keep) {
+            return Err(Error::invalid("body", "set at least one of name, metadata and ttl"));
+        }
+        if let Some(m) = &self.metadata {
+            validate::metadata("metadata", m)?;
+        }
+        let ttl = match &self.ttl {
+            TtlChange::Set(after, action) => {
+                let ttl = Ttl {
+                    seconds: validate::seconds("ttl.seconds", *after)?,
+                    action: action.clone(),
+                };
+                validate::ttl("ttl", &ttl)?;
+                Some(ttl)
+            }
+            TtlChange::Keep | TtlChange::Clear => None,
+        };
+        let request = UpdateVmRequest {
+            name: self.name,
+            metadata: self.metadata,
+            ttl,
+        };
+        if !matches!(self.ttl, TtlChange::Clear) {
+            return call("updateVm", client.api().update_vm().id(id).body(request).send()).await;
+        }
+        // The generated `UpdateVmRequest.ttl` is skipped when `None`, so it cannot carry the
+        // explicit `null` that removes a TTL: this body is the generated one plus that `null`,
+        // sent through the same transport (auth, timeout, retries) as generated calls.
+        let mut body = serde_json::to_value(&request).map_err(|e| Error::invalid("body", e.to_string()))?;
+        body["ttl"] = serde_json::Value::Null;
+        let path = format!("/v1/vms/{}", fastvm_api::hooks::encode_path(id));
+        let request = crate::http::request(client, reqwest::Method::PATCH, &path).json(&body);
+        crate::http::send_json(client, request, crate::ops::find("updateVm")).await
+    }
+}
+
+into_future!(UpdateVm => Vm);

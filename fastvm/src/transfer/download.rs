@@ -17,65 +17,14 @@ use super::storage;
 use crate::{Error, FastvmClient, Result};
 
 impl FastvmClient {
-    /// Downloads the file or directory at `remote` in the VM to `local`.
-    ///
-    /// One VM-side command classifies `remote`: a missing path is [`Error::FileTransfer`] with
-    /// kind `NotFound` (see [`Error::is_not_found`]), distinct from a failed or timed-out command
-    /// (`RemoteCommand`). A file is pushed by a VM-side `curl -T` to presigned storage and
-    /// streamed to disk; a directory is tarred VM-side and streamed through gunzip and a safe
-    /// extractor (no absolute paths, `..`, escaping links or device files; caps from `opts`).
-    ///
-    /// Where it lands, as with `cp` (an existing directory counts through a symlink to it, and
-    /// `.` is one):
-    ///
-    /// | `remote` is | `local` is an existing directory | `local` does not exist |
-    /// |-------------|----------------------------------|------------------------|
-    /// | a file      | `local/<base name of remote>` (a file there is replaced) | the file `local` |
-    /// | a directory | its contents are merged into `local` | the directory `local` |
-    ///
-    /// Missing parent directories of `local` are created. Refused, with nothing written: a file
-    /// whose destination is a directory, a directory onto an existing file (kind `Io`); an empty
-    /// `local`, one that names no entry to create (`missing/..`), a file to a missing `local`
-    /// ending in a separator, and a file into an existing directory when `remote`'s base name
-    /// (after its last `/`) is empty, `.` or `..` ([`Error::InvalidInput`]). That last one is
-    /// decided once the VM has called `remote` a file, which such a path cannot be on a POSIX
-    /// VM: before it, `/root/.` into `.` is a valid directory merge. Nothing but the classify
-    /// command has run then.
-    ///
-    /// Nothing half-written is left at `local`: a file lands under a temporary name beside its
-    /// destination and is renamed into place; a directory is extracted into a staging directory
-    /// and moved into place only after the whole archive was read. A merge into an existing
-    /// directory is all or nothing: every conflict (a directory where the download has a file,
-    /// a file or a symlink where it has a directory) is found before the first move, and if a
-    /// move still fails the ones already made are undone, so that on error the directory holds
-    /// the same entries with the same contents as before; files of the same name are replaced
-    /// only when the whole merge lands. This holds for errors and cancellation, not for a crash
-    /// or power loss midway (nothing is fsynced), and not against other processes changing the
-    /// directory during the merge. `fetch_timeout_sec` bounds the storage download on the client.
-    ///
-    /// Off Unix, the archive's file and directory modes are skipped (not approximated), and a
-    /// directory whose archive holds a symlink is refused (kind `Archive`, naming the entry)
-    /// rather than downloaded without it.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
-    /// use fastvm::transfer::TransferOptions;
-    /// match client.download(vm_id, "/var/log/app", "./logs", TransferOptions::default()).await {
-    ///     Err(e) if e.is_not_found() => println!("nothing to fetch"),
-    ///     other => other?,
-    /// }
-    /// // Into the current directory, as `./out.log`.
-    /// client.download(vm_id, "/root/out.log", ".", TransferOptions::default()).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn download(
+    /// [`FastvmClient::download`](crate::FastvmClient::download), with its options resolved.
+    pub(crate) async fn download_with(
         &self,
         vm_id: &str,
         remote: &str,
-        local: impl AsRef<Path>,
-        opts: TransferOptions,
+        local: &Path,
+        opts: &TransferOptions,
     ) -> Result<()> {
-        let local = local.as_ref();
         super::check_target(vm_id, remote)?;
         if local.as_os_str().is_empty() {
             return Err(Error::invalid("local", "must not be empty"));
@@ -105,12 +54,12 @@ impl FastvmClient {
                     let msg = format!("{} is a directory and would be replaced by a file", dest.display());
                     return Err(FileTransferError::new(Kind::Io, msg).into());
                 }
-                self.download_file(vm_id, remote, &dest, &opts).await
+                self.download_file(vm_id, remote, &dest, opts).await
             }
             Some(RemoteKind::Dir) => {
                 // Refused now, not after the whole archive came in.
                 archive::existing_dir(local)?;
-                self.download_dir(vm_id, remote, local, &opts).await
+                self.download_dir(vm_id, remote, local, opts).await
             }
             Some(RemoteKind::Missing) => {
                 Err(FileTransferError::new(Kind::NotFound, format!("remote path not found: {remote}")).into())

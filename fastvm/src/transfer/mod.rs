@@ -21,11 +21,13 @@ mod error;
 mod merge;
 mod options;
 pub(crate) mod remote;
+mod request;
 mod storage;
 mod upload;
 
 pub use error::{FileTransferError, FileTransferErrorKind};
-pub use options::{Progress, ProgressFn, TransferOptions};
+pub use options::Progress;
+pub use request::{Download, Upload};
 
 use crate::types::ExecVmResponse;
 use crate::{FastvmClient, Result};
@@ -43,7 +45,10 @@ impl FastvmClient {
     ) -> Result<ExecVmResponse> {
         let out = self
             .vms()
-            .run(vm_id, crate::exec::Command::shell(line).timeout_sec(timeout_sec))
+            .run(
+                vm_id,
+                crate::exec::Command::shell(line).timeout(std::time::Duration::from_secs(timeout_sec)),
+            )
             .await?;
         check_exec(what, out, timeout_sec)
     }

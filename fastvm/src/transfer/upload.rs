@@ -12,33 +12,14 @@ use crate::types::FilePresignResponse;
 use crate::{FastvmClient, Result};
 
 impl FastvmClient {
-    /// Uploads a local file or directory to `remote` in the VM.
-    ///
-    /// A file is sent with its exact length straight from disk (presign, PUT to storage,
-    /// `files/fetch`); a file larger than the VM accepts (`maxUploadBytes`) is refused before any
-    /// byte is sent. A directory's contents are archived in process (gzip tar, symlinks kept as
-    /// links), streamed to a staging path under `/var/tmp`, fetched and extracted into `remote`,
-    /// which is created if needed: `download(vm, remote, dir)` gives back the same tree.
-    ///
-    /// Errors are [`Error::FileTransfer`](crate::Error::FileTransfer) with a kind saying which step failed (`NotFound` for a
-    /// missing local path, `TooLarge`, `Storage`, `RemoteCommand`, `Io`, `Verify`), or the API
-    /// error of a presign/fetch/exec call. Dropping the future stops the transfer.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
-    /// use fastvm::transfer::TransferOptions;
-    /// client.upload(vm_id, "./site", "/srv/site", TransferOptions::default()).await?;
-    /// client.upload(vm_id, "model.bin", "/root/model.bin", TransferOptions::new().verify(true)).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn upload(
+    /// [`FastvmClient::upload`](crate::FastvmClient::upload), with its options resolved.
+    pub(crate) async fn upload_with(
         &self,
         vm_id: &str,
-        local: impl AsRef<Path>,
+        local: &Path,
         remote: &str,
-        opts: TransferOptions,
+        opts: &TransferOptions,
     ) -> Result<()> {
-        let local = local.as_ref();
         super::check_target(vm_id, remote)?;
         let meta = match tokio::fs::metadata(local).await {
             Ok(m) => m,
@@ -49,9 +30,9 @@ impl FastvmClient {
             Err(e) => return Err(FileTransferError::io("cannot stat", local, e).into()),
         };
         if meta.is_file() {
-            self.upload_file(vm_id, local, meta.len(), remote, &opts).await
+            self.upload_file(vm_id, local, meta.len(), remote, opts).await
         } else if meta.is_dir() {
-            self.upload_dir(vm_id, local, remote, &opts).await
+            self.upload_dir(vm_id, local, remote, opts).await
         } else {
             let msg = format!("{} is neither a file nor a directory", local.display());
             Err(FileTransferError::new(Kind::Unsupported, msg).into())
@@ -134,7 +115,12 @@ impl FastvmClient {
     /// or timed-out fetch is a `RemoteCommand` error.
     async fn fetch_into_vm(&self, vm_id: &str, url: &str, path: &str, opts: &TransferOptions) -> Result<()> {
         let timeout = opts.fetch_timeout();
-        let out = self.vms().files().fetch(vm_id, url, path, Some(timeout)).await?;
+        let out = self
+            .vms()
+            .files()
+            .fetch(vm_id, url, path)
+            .timeout(std::time::Duration::from_secs(timeout))
+            .await?;
         super::check_exec("files/fetch", out, timeout)?;
         Ok(())
     }
