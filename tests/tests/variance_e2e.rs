@@ -233,7 +233,7 @@ async fn launch_201(client: &FastvmClient, server: &FakeServer) -> Vm {
 
 /// Launch with a boot delay: the raw answer is 202 with a VM still booting (`scheduling` under
 /// new-enums, a status this SDK does not know: waiting treats it as in progress), then
-/// launch-and-wait polls until it runs.
+/// launch-and-wait polls until it runs; a restore from a snapshot likewise.
 async fn launch_202(client: &FastvmClient, v: Variance) {
     let booting_status = if v.contains(Rule::NewEnums) {
         VmStatus::Unknown("scheduling".into())
@@ -282,7 +282,25 @@ async fn launch_202(client: &FastvmClient, v: Variance) {
     let mut want = [raw.vm.id.as_str(), vm.id.as_str()];
     want.sort_unstable();
     assert_eq!(ids, want);
-    for id in [&raw.vm.id, &vm.id] {
+
+    // A restore from a snapshot is a launch too: 202, polled until it runs.
+    let snap = client
+        .snapshots()
+        .create(&vm.id, Some("e2e-boot-snap"))
+        .await
+        .expect("snapshot");
+    let restored = client
+        .vms()
+        .launch_with(launch::snapshot(&snap.id).name("e2e-boot-restored"), FAST_POLL)
+        .await
+        .expect("restore through a 202");
+    assert_eq!(restored.status, VmStatus::Running);
+    assert_eq!(restored.source_name.as_deref(), Some("e2e-boot-snap"));
+    assert!(restored.snapshot_restore_warnings.is_none());
+    let gone = client.snapshots().delete(&snap.id).await.expect("delete the snapshot");
+    assert_eq!((gone.id.as_str(), gone.deleted), (snap.id.as_str(), true));
+
+    for id in [&raw.vm.id, &vm.id, &restored.vm.id] {
         let gone = client.vms().delete(id).await.expect("delete");
         assert_eq!((gone.id.as_str(), gone.deleted), (id.as_str(), true));
     }
@@ -587,25 +605,21 @@ async fn streamed_exec(client: &FastvmClient, id: &str) {
         .stream(id, "printf a; sleep 0.1; printf b >&2; sleep 0.1; printf c; exit 5")
         .await
         .expect("stream");
-    // Chunk boundaries are the server's: adjacent chunks of one stream are merged.
-    let mut events: Vec<ExecEvent> = Vec::new();
+    // Chunk boundaries are the server's, and stdout and stderr are read concurrently: each
+    // stream's bytes are checked in order, and the exit event comes last, once.
+    let (mut stdout, mut stderr, mut exit) = (Vec::new(), Vec::new(), None);
     while let Some(event) = stream.next().await {
-        match (events.last_mut(), event.expect("event")) {
-            (Some(ExecEvent::Stdout(a)), ExecEvent::Stdout(b)) => *a = [&a[..], &b[..]].concat().into(),
-            (Some(ExecEvent::Stderr(a)), ExecEvent::Stderr(b)) => *a = [&a[..], &b[..]].concat().into(),
-            (_, event) => events.push(event),
+        assert!(exit.is_none(), "an event after the exit");
+        match event.expect("event") {
+            ExecEvent::Stdout(b) => stdout.extend_from_slice(&b),
+            ExecEvent::Stderr(b) => stderr.extend_from_slice(&b),
+            e @ ExecEvent::Exit { .. } => exit = Some(e),
+            other => panic!("an event the server never sends: {other:?}"),
         }
     }
-    let (exit, output) = events.split_last().expect("events");
-    assert_eq!(
-        output,
-        [
-            ExecEvent::Stdout("a".into()),
-            ExecEvent::Stderr("b".into()),
-            ExecEvent::Stdout("c".into())
-        ]
-    );
-    match exit {
+    assert_eq!((stdout.as_slice(), stderr.as_slice()), (&b"ac"[..], &b"b"[..]));
+    let exit = exit.expect("the exit event");
+    match &exit {
         ExecEvent::Exit {
             code,
             timed_out,
