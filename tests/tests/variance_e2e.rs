@@ -643,6 +643,17 @@ async fn streamed_exec(client: &FastvmClient, id: &str) {
     assert_eq!((ok.exit.code, ok.exit.timed_out), (0, false));
     assert!(ok.success());
 
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let exit = vms
+        .stream(id, "printf to-out; printf to-err >&2; exit 2")
+        .await
+        .expect("stream")
+        .tee(&mut out, &mut err)
+        .await
+        .expect("tee");
+    assert_eq!((out.as_slice(), err.as_slice()), (&b"to-out"[..], &b"to-err"[..]));
+    assert_eq!((exit.code, exit.timed_out, exit.diagnostic), (2, false, None));
+
     let slow = vms
         .stream(id, Command::shell("printf started; sleep 30").timeout_sec(1))
         .await
