@@ -311,7 +311,7 @@ async fn launch_202(client: &FastvmClient, v: Variance) {
 /// the one running VM.
 async fn list_and_retrieve(client: &FastvmClient, vm: &Vm) {
     let all = client.vms().list(None).await.expect("list");
-    assert_eq!(all, [vm.clone()], "the list shows the VM as launched");
+    assert_eq!(all, std::slice::from_ref(vm), "the list shows the VM as launched");
     let running = client.vms().list(Some("running")).await.expect("list running");
     assert_eq!(running.len(), 1);
     assert_eq!(running[0].id, vm.id);
@@ -680,7 +680,7 @@ async fn ssh_keys(client: &FastvmClient, id: &str) {
     assert!(added.created_at.is_some());
     let err = keys.add(id, ED25519, None).await.expect_err("a duplicate");
     assert_eq!(err.api().map(|a| a.kind), Some(ApiErrorKind::Conflict), "{err:?}");
-    assert_eq!(keys.list(id).await.expect("list").keys, [added.clone()]);
+    assert_eq!(keys.list(id).await.expect("list").keys, std::slice::from_ref(&added));
     let gone = keys.delete(id, &added.fingerprint).await.expect("delete");
     assert_eq!((gone.id.as_str(), gone.deleted), (ED25519_FINGERPRINT, true));
     assert!(keys.list(id).await.expect("list").keys.is_empty());
@@ -773,7 +773,7 @@ async fn snapshots(client: &FastvmClient, vm: &Vm) -> String {
     );
     let services: Vec<(&str, i64)> = snap.services.iter().map(|s| (s.name.as_str(), s.port)).collect();
     assert_eq!(services, [("web", 8081)]);
-    assert_eq!(snaps.list().await.expect("list"), [snap.clone()]);
+    assert_eq!(snaps.list().await.expect("list"), std::slice::from_ref(&snap));
     assert_eq!(snaps.retrieve(&snap.id).await.expect("retrieve"), snap);
     let renamed = snaps.update(&snap.id, "e2e-snap-renamed").await.expect("rename");
     assert_eq!(renamed.name, "e2e-snap-renamed");
