@@ -13,20 +13,9 @@ use serde_json::Value;
 #[path = "codegen/tolerance.rs"]
 pub mod tolerance;
 
-/// The HTTP methods a path item holds operations under. Its other keys (`parameters`,
-/// `summary`, `description`, `servers`, `$ref`) are not operations and are skipped everywhere.
-pub const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
-
-/// Every operation of the spec as `(path, path item, method, operation)`: paths in document
-/// order, methods in [`METHODS`] order. The path item is there for its path-level `parameters`.
-pub fn operations(spec: &Value) -> impl Iterator<Item = (&str, &Value, &'static str, &Value)> {
-    let paths = spec.get("paths").and_then(Value::as_object).into_iter().flatten();
-    paths.flat_map(|(path, item)| {
-        METHODS
-            .iter()
-            .filter_map(move |&method| item.get(method).map(|op| (path.as_str(), item, method, op)))
-    })
-}
+#[path = "spec_walk.rs"]
+mod spec_walk;
+pub use spec_walk::{METHODS, operations};
 
 /// Media types progenitor can type; any other success media type next to one of these is
 /// dropped (exec's `application/x-ndjson` stream is hand-written in the `fastvm` facade).

@@ -32,27 +32,28 @@ pub struct Operation {
     pub value: Value,
 }
 
+/// The workspace's one walker of the spec's operations (shared with code generation), so a
+/// path-level `summary` or `parameters` is never taken for an operation.
+#[path = "../../fastvm-api/spec_walk.rs"]
+mod spec_walk;
+
 /// Every operation of the spec, in path order. Collected once: every mock and every wire check
 /// looks an operation up.
 pub fn operations() -> &'static [Operation] {
     static OPERATIONS: OnceLock<Vec<Operation>> = OnceLock::new();
-    OPERATIONS.get_or_init(|| {
-        let mut out = Vec::new();
-        for (path, item) in spec()["paths"].as_object().expect("paths") {
-            for (method, op) in item.as_object().expect("path item") {
-                if method == "parameters" {
-                    continue;
-                }
-                out.push(Operation {
-                    id: op["operationId"].as_str().expect("operationId").to_string(),
-                    method: method.to_uppercase(),
-                    path: path.clone(),
-                    value: op.clone(),
-                });
-            }
-        }
-        out
-    })
+    OPERATIONS.get_or_init(|| operations_of(spec()))
+}
+
+/// The operations of `spec`.
+fn operations_of(spec: &Value) -> Vec<Operation> {
+    spec_walk::operations(spec)
+        .map(|(path, _, method, op)| Operation {
+            id: op["operationId"].as_str().expect("operationId").to_string(),
+            method: method.to_uppercase(),
+            path: path.to_string(),
+            value: op.clone(),
+        })
+        .collect()
 }
 
 /// The operation with `operation_id`. Panics when there is none (a test typo).
@@ -240,6 +241,20 @@ mod tests {
         validate_response("resumeVm", 429, &json!({"error": "quota", "dimension": "vcpu"})).unwrap();
         assert!(validate_response("deleteService", 204, &json!({})).is_err());
         assert_eq!(operations().len(), 31);
+    }
+
+    #[test]
+    fn path_level_keys_are_not_operations() {
+        let spec = json!({"paths": {"/v1/x": {
+            "summary": "Things", "description": "All of them",
+            "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}],
+            "servers": [{"url": "https://example.com"}],
+            "get": {"operationId": "getX", "responses": {}},
+            "post": {"operationId": "makeX", "responses": {}}
+        }}});
+        let ops = operations_of(&spec);
+        let found: Vec<(&str, &str)> = ops.iter().map(|o| (o.id.as_str(), o.method.as_str())).collect();
+        assert_eq!(found, [("getX", "GET"), ("makeX", "POST")]);
     }
 
     #[test]
