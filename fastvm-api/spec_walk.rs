@@ -20,4 +20,3 @@ pub fn operations(spec: &Value) -> impl Iterator<Item = (&str, &Value, &'static 
             .filter_map(move |&method| item.get(method).map(|op| (path.as_str(), item, method, op)))
     })
 }
-

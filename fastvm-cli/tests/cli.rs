@@ -131,6 +131,55 @@ async fn vm_lifecycle() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_ls_filters_by_label_every_label_matching() {
+    let env = Env::start().await;
+    let launch = |team: &'static str, tier: &'static str| {
+        let env = &env;
+        async move {
+            let team = format!("team={team}");
+            let tier = format!("tier={tier}");
+            let vm = env.json(&["vm", "launch", "--meta", &team, "--meta", &tier]).await;
+            vm["id"].as_str().unwrap().to_string()
+        }
+    };
+    let red_web = launch("red", "web").await;
+    let red_db = launch("red", "db").await;
+    let blue_web = launch("blue", "web").await;
+    let listed = |args: &'static [&'static str]| {
+        let env = &env;
+        async move {
+            let mut all = vec!["vm", "ls"];
+            all.extend_from_slice(args);
+            let mut ids: Vec<String> = env
+                .json(&all)
+                .await
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_string())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut red = vec![red_web.clone(), red_db.clone()];
+    red.sort();
+    assert_eq!(listed(&["--label", "team=red"]).await, red);
+    assert_eq!(
+        listed(&["--label", "team=red", "--label", "tier=web"]).await,
+        [red_web.clone()]
+    );
+    assert_eq!(
+        listed(&["--label", "tier=web", "--status", "running"]).await.len(),
+        2,
+        "{blue_web}"
+    );
+    assert!(listed(&["--label", "team=green"]).await.is_empty());
+    let bad = env.run(&["vm", "ls", "--label", "no-equals-sign"]).await;
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_streams_both_outputs_and_propagates_the_exit_code() {
     let env = Env::start().await;
     let id = env.launch().await;

@@ -59,3 +59,59 @@ async fn facade_retries_injected_503s_and_reports_truncated_streams() {
     let err = stream.collect().await.unwrap_err();
     assert!(matches!(err, fastvm::Error::StreamClosed { .. }), "{err:?}");
 }
+
+/// `list().metadata(k, v)` filters on the fake as on the API: every filter must match, and it
+/// combines with the status filter.
+#[tokio::test]
+async fn list_filters_by_metadata_all_filters_matching() {
+    use fastvm::types::VmStatus;
+    let server = FakeServer::start().await.unwrap();
+    let client = fastvm_tests::fake::client(&server);
+    let launch = |name: &'static str, team: &'static str, env: &'static str| {
+        let client = client.clone();
+        async move {
+            let params = fastvm::launch::machine("c1m2")
+                .name(name)
+                .metadata("team", team)
+                .metadata("env", env);
+            client.vms().launch(params).await.unwrap().vm.id
+        }
+    };
+    let red_prod = launch("a", "red", "prod").await;
+    let red_dev = launch("b", "red", "dev").await;
+    let blue_prod = launch("c", "blue", "prod").await;
+    let ids = |vms: Vec<fastvm::types::Vm>| {
+        let mut ids: Vec<String> = vms.into_iter().map(|vm| vm.id).collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let red = client.vms().list().metadata("team", "red").await.unwrap();
+    assert_eq!(ids(red), sorted(vec![red_prod.clone(), red_dev.clone()]));
+    let red_and_prod = client
+        .vms()
+        .list()
+        .metadata("team", "red")
+        .metadata("env", "prod")
+        .await
+        .unwrap();
+    assert_eq!(ids(red_and_prod), [red_prod.clone()]);
+    let nobody = client.vms().list().metadata("team", "green").await.unwrap();
+    assert!(nobody.is_empty());
+    client.vms().pause(&red_prod).await.unwrap();
+    let running_red = client
+        .vms()
+        .list()
+        .status(VmStatus::Running)
+        .metadata("team", "red")
+        .await
+        .unwrap();
+    assert_eq!(ids(running_red), [red_dev.clone()]);
+    assert_eq!(ids(client.vms().list().await.unwrap()).len(), 3, "{blue_prod}");
+    // A filter the API would refuse is refused before any request.
+    let err = client.vms().list().metadata("", "x").await.unwrap_err();
+    assert!(matches!(err, fastvm::Error::InvalidInput { .. }), "{err:?}");
+}

@@ -557,3 +557,92 @@ async fn a_file_without_a_base_name_for_an_existing_directory_is_invalid_input()
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{remote}");
     }
 }
+
+/// `Error::status()` is the API's status only: a storage 404 is a transfer failure with the
+/// storage status on the transfer error, not an API 404.
+#[tokio::test]
+async fn a_storage_404_keeps_its_status_on_the_transfer_error() {
+    let api = Api::start_with(|b| b.max_retries(0)).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("f");
+    std::fs::write(&local, b"hello").unwrap();
+    presign(&api, 1 << 30, 1).await;
+    storage(
+        &api,
+        "PUT",
+        ResponseTemplate::new(404).set_body_string("NoSuchBucket"),
+        1,
+    )
+    .await;
+    let err = api.client.upload(VM, &local, "/root/f").await.unwrap_err();
+    assert_eq!(err.status(), None, "not an API status: {err}");
+    assert!(
+        !err.is_not_found(),
+        "a missing bucket is not a missing source path: {err}"
+    );
+    let transfer = err.file_transfer().expect("a transfer error");
+    assert_eq!(transfer.kind, Kind::Storage);
+    assert_eq!(transfer.status.map(|s| s.as_u16()), Some(404));
+}
+
+/// A `reqwest::Client` given to the builder (its proxy, roots, own headers) carries the storage
+/// requests too, unless a storage client is given; API key and default headers stay off them.
+#[tokio::test]
+async fn an_injected_http_client_carries_the_storage_requests() {
+    fn marked(value: &'static str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-client", reqwest::header::HeaderValue::from_static(value));
+        reqwest::Client::builder().default_headers(headers).build().unwrap()
+    }
+    for (storage_client, expected) in [(None, "api"), (Some(marked("storage")), "storage")] {
+        let api = Api::start_with(|b| {
+            let b = b.http_client(marked("api")).default_header("x-team", "infra");
+            match storage_client.clone() {
+                Some(c) => b.storage_http_client(c),
+                None => b,
+            }
+        })
+        .await;
+        let tmp = tempfile::tempdir().unwrap();
+        let local = tmp.path().join("f");
+        std::fs::write(&local, b"hello").unwrap();
+        presign(&api, 1 << 30, 1).await;
+        storage(&api, "PUT", ResponseTemplate::new(200), 1).await;
+        api.expect("fetchFileToVm", &format!("/v1/vms/{VM}/files/fetch"), 200, exec_ok(""))
+            .await;
+        api.client.upload(VM, &local, "/root/f").await.unwrap();
+        let requests = api.received().await;
+        let put = requests.iter().find(|r| is_storage(r)).expect("a storage PUT");
+        assert_eq!(put.headers["x-client"], expected);
+        assert!(put.headers.get("x-api-key").is_none() && put.headers.get("x-team").is_none());
+        let fetch = requests
+            .iter()
+            .find(|r| r.url.path().ends_with("/files/fetch"))
+            .unwrap();
+        assert_eq!(fetch.headers["x-client"], "api");
+        assert_eq!(fetch.headers["x-team"], "infra");
+    }
+}
+
+/// An answer without `maxUploadBytes` (omitted as empty) sets no client-side limit: the
+/// server enforces its own.
+#[tokio::test]
+async fn an_absent_upload_limit_refuses_nothing_client_side() {
+    let api = Api::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("f");
+    std::fs::write(&local, b"hello").unwrap();
+    let mut body = presign_body(&api, 0);
+    body.as_object_mut().unwrap().remove("maxUploadBytes");
+    // Not spec-valid on purpose (the spec requires the member), so mounted without validation.
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/vms/{VM}/files/presign")))
+        .respond_with(json_response(200, &body))
+        .expect(1)
+        .mount(&api.server)
+        .await;
+    storage(&api, "PUT", ResponseTemplate::new(200), 1).await;
+    api.expect("fetchFileToVm", &format!("/v1/vms/{VM}/files/fetch"), 200, exec_ok(""))
+        .await;
+    api.client.upload(VM, &local, "/root/f").await.unwrap();
+}
