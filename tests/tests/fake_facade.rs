@@ -98,7 +98,7 @@ async fn list_filters_by_metadata_all_filters_matching() {
         .metadata("env", "prod")
         .await
         .unwrap();
-    assert_eq!(ids(red_and_prod), [red_prod.clone()]);
+    assert_eq!(ids(red_and_prod), std::slice::from_ref(&red_prod));
     let nobody = client.vms().list().metadata("team", "green").await.unwrap();
     assert!(nobody.is_empty());
     client.vms().pause(&red_prod).await.unwrap();
@@ -109,7 +109,7 @@ async fn list_filters_by_metadata_all_filters_matching() {
         .metadata("team", "red")
         .await
         .unwrap();
-    assert_eq!(ids(running_red), [red_dev.clone()]);
+    assert_eq!(ids(running_red), std::slice::from_ref(&red_dev));
     assert_eq!(ids(client.vms().list().await.unwrap()).len(), 3, "{blue_prod}");
     // A filter the API would refuse is refused before any request.
     let err = client.vms().list().metadata("", "x").await.unwrap_err();
