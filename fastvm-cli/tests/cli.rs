@@ -167,7 +167,7 @@ async fn vm_ls_filters_by_label_every_label_matching() {
     assert_eq!(listed(&["--label", "team=red"]).await, red);
     assert_eq!(
         listed(&["--label", "team=red", "--label", "tier=web"]).await,
-        [red_web.clone()]
+        std::slice::from_ref(&red_web)
     );
     assert_eq!(
         listed(&["--label", "tier=web", "--status", "running"]).await.len(),
