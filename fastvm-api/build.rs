@@ -9,6 +9,8 @@ fn main() {
     let spec_path = std::path::Path::new(&manifest).join("openapi.json");
     println!("cargo:rerun-if-changed={}", spec_path.display());
     println!("cargo:rerun-if-changed=codegen.rs");
+    // `codegen.rs` includes `codegen/tolerance.rs`: a change there changes the generated code too.
+    println!("cargo:rerun-if-changed=codegen");
     let spec =
         std::fs::read_to_string(&spec_path).unwrap_or_else(|e| panic!("cannot read {}: {e}", spec_path.display()));
     let code = match codegen::generate(&spec) {
