@@ -70,7 +70,7 @@ impl LaunchParams {
     /// Sets a TTL: after `seconds` of running time, `action` (pause or delete). `seconds` of 0
     /// is kept as "no TTL".
     pub fn ttl_seconds(mut self, seconds: u64, action: TtlAction) -> Self {
-        self.0.ttl = std::num::NonZeroU64::new(seconds).map(|seconds| Ttl { seconds, action });
+        self.0.ttl = (seconds > 0).then_some(Ttl { seconds, action });
         self
     }
 
