@@ -636,7 +636,7 @@ fn every_single_member_removed_or_nulled_decodes() {
     let mut failures = Vec::new();
     for f in fixtures() {
         let (_, members) = objects_and_members(&f.full);
-        for p in members.iter().filter(|p| !is_essential(&f, p)) {
+        for p in members.iter().filter(|p| !is_essential(f, p)) {
             let mut removed = f.full.clone();
             let parent = &p[..p.len() - 1];
             let key = last_key(p).unwrap().to_string();
@@ -725,7 +725,7 @@ fn extra_members_in_every_object_at_once_decode() {
 fn every_essential_removed_or_nulled_is_an_error_naming_it() {
     for f in fixtures() {
         let (_, members) = objects_and_members(&f.full);
-        for p in members.iter().filter(|p| is_essential(&f, p)) {
+        for p in members.iter().filter(|p| is_essential(f, p)) {
             let key = last_key(p).unwrap().to_string();
             let mut removed = f.full.clone();
             at_mut(&mut removed, &p[..p.len() - 1])
