@@ -16,13 +16,20 @@
 //    so its Rust type is unchanged and an absent member decodes as empty (Go `omitempty`); any
 //    other (a date, an object, an enum) becomes optional, so it decodes as `None` — except in a
 //    schema the client also sends, where such a property stays required so that what the
-//    caller builds stays complete.
+//    caller builds stays complete, and its absence is still tolerated: an enum decodes an
+//    absent member as `Unknown("")` (step 4), and an integer whose positive minimum excludes
+//    its natural empty is listed in `RELAXED_MINIMUM`, gets the minimum 0 and the default 0,
+//    and has the spec's minimum checked by the facade before it is sent. Any other such
+//    property is an error, so a new case is seen rather than left intolerant.
 //
 // On the generated syntax tree (`adapt_code`), where the spec cannot say it:
 // 4. **Open enums.** Every string enum gains a last variant `Unknown(String)` (serde
 //    `untagged`): a value this SDK version does not know decodes into it, keeps its raw string
 //    and is sent back verbatim. Conversions from strings (`From`, `FromStr`) take any string the
-//    same way; `as_str` and `Display` give the wire value of every variant.
+//    same way; `as_str` and `Display` give the wire value of every variant. A struct field of
+//    an enum type that stays required (step 3; the `ESSENTIAL` statuses excepted) decodes an
+//    absent or `null` member as `Unknown("")` (`crate::decode::unknown_when_absent`): the value
+//    is visibly unknown, and the facade refuses to send an empty unknown value back.
 // 5. **`null` is absent.** A field decoded with a default also takes `null` as that default
 //    (`crate::decode::null_as_default`), as the official SDKs do.
 // 6. **Empty lists are sent.** A list field is serialised even when empty, so a policy written
@@ -52,6 +59,12 @@ pub const ESSENTIAL: &[(&str, &str)] = &[
     ("ConsoleTokenResponse", "token"),
     ("ConsoleTokenResponse", "websocketPath"),
 ];
+
+/// Required integer properties of schemas a 2xx answer and a request both carry, whose spec
+/// `minimum` is positive, so that 0 (what an absent member would decode as) is not a value of
+/// their type: the generated type gets the minimum 0 and the default 0 instead, and the facade
+/// refuses a value under the spec's minimum before sending it (`fastvm::validate`).
+pub const RELAXED_MINIMUM: &[(&str, &str)] = &[("TTL", "seconds")];
 
 /// Open strings typed with the values the spec names: `(location, type name, known values)`.
 /// A location is a component schema (`VMStatus`) or a component's property
@@ -202,6 +215,11 @@ fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
         .filter(|(_, s)| s.get("properties").is_some())
         .map(|(name, _)| format!("#/components/schemas/{name}"))
         .collect();
+    let enums: BTreeSet<String> = schemas
+        .iter()
+        .filter(|(_, s)| s.get("enum").is_some())
+        .map(|(name, _)| format!("#/components/schemas/{name}"))
+        .collect();
     for name in &responses {
         let Some(schema) = schemas.get_mut(name.as_str()) else {
             continue;
@@ -223,7 +241,20 @@ fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
                 Empty::Default(value) => prop["default"] = value,
                 Empty::Implied => {}
                 Empty::Object => keep.push(property.to_string()),
-                Empty::None if requests.contains(name) => keep.push(property.to_string()),
+                Empty::None if requests.contains(name) => {
+                    if RELAXED_MINIMUM.contains(&(name.as_str(), property)) {
+                        relax_minimum(prop).map_err(|e| format!("relaxed minimum {name}.{property}: {e}"))?;
+                    } else if is_enum(prop, &enums) {
+                        // Stays required; `adapt_code` decodes an absent member as `Unknown("")`.
+                        keep.push(property.to_string());
+                    } else {
+                        return Err(format!(
+                            "{name}.{property} is required in a schema that answers and requests both carry, and \
+                             nothing of its type can stand for its absence in an answer: teach \
+                             codegen/tolerance.rs a way (an open enum's Unknown(\"\"), RELAXED_MINIMUM)"
+                        ));
+                    }
+                }
                 Empty::None => {}
             }
         }
@@ -233,6 +264,29 @@ fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
             schema["required"] = json!(keep);
         }
     }
+    Ok(())
+}
+
+/// Whether `prop` is a string enum, inline or a `$ref` to one of `enums`.
+fn is_enum(prop: &Value, enums: &BTreeSet<String>) -> bool {
+    prop.get("enum").is_some()
+        || prop
+            .get("$ref")
+            .and_then(Value::as_str)
+            .is_some_and(|r| enums.contains(r))
+}
+
+/// A `RELAXED_MINIMUM` property: an integer whose positive minimum becomes 0, with the
+/// default 0, so that an absent member decodes as 0. It stays unsigned (typify makes a
+/// positive minimum a `NonZeroU64`; it would make an `int64` with the minimum 0 an `i64`).
+fn relax_minimum(prop: &mut Value) -> Result<(), String> {
+    let positive = prop.get("minimum").and_then(Value::as_f64).is_some_and(|m| m > 0.0);
+    if prop.get("type").and_then(Value::as_str) != Some("integer") || !positive {
+        return Err("not an integer with a positive minimum".into());
+    }
+    prop["minimum"] = json!(0);
+    prop["format"] = json!("uint64");
+    prop["default"] = json!(0);
     Ok(())
 }
 
@@ -354,14 +408,75 @@ pub fn adapt_code(file: &mut syn::File) -> Result<(), String> {
         })
         .ok_or("the generated code has no `types` module")?;
     let opened = open_enums(types)?;
-    if opened == 0 {
+    if opened.is_empty() {
         return Err("no enum found in the generated types: has typify changed?".into());
     }
     let fields = tolerant_field_attrs(types)?;
     if fields == 0 {
         return Err("no defaulted field found in the generated types: has typify changed?".into());
     }
+    let absent = absent_enums_as_unknown(types, &opened)?;
+    if absent == 0 {
+        return Err("no required enum field found in the generated types: has typify changed?".into());
+    }
     Ok(())
+}
+
+/// `Vm` and `VM`, `VmCreateResponse` and `VMCreateResponse`: a type name and a schema name fold
+/// to the same string.
+fn fold(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Step 4, on struct fields: a field of an opened enum type that is required (no `Option`, no
+/// default) and not `ESSENTIAL` decodes an absent or `null` member as `Unknown("")`. Returns
+/// how many fields it changed.
+fn absent_enums_as_unknown(items: &mut [syn::Item], enums: &BTreeSet<String>) -> Result<usize, String> {
+    let mut changed = 0;
+    for item in items.iter_mut() {
+        let syn::Item::Struct(s) = item else { continue };
+        if !has_derive(&s.attrs, "Deserialize") {
+            continue;
+        }
+        let schema = fold(&s.ident.to_string());
+        let syn::Fields::Named(fields) = &mut s.fields else {
+            continue;
+        };
+        for field in fields.named.iter_mut() {
+            let syn::Type::Path(ty) = &field.ty else { continue };
+            if !ty.path.get_ident().is_some_and(|i| enums.contains(&i.to_string())) {
+                continue;
+            }
+            let wire = serde_rename(&field.attrs)
+                .or_else(|| field.ident.as_ref().map(ToString::to_string))
+                .unwrap_or_default();
+            if ESSENTIAL.iter().any(|(e, p)| fold(e) == schema && *p == wire) {
+                continue;
+            }
+            if field
+                .attrs
+                .iter()
+                .any(|a| a.path().is_ident("serde") && has_meta(a, "default"))
+            {
+                return Err(format!("{}.{wire}: an enum field with a default already", s.ident));
+            }
+            field.attrs.push(syn::parse_quote!(#[serde(
+                default = "crate::decode::unknown_when_absent",
+                deserialize_with = "crate::decode::null_as_unknown"
+            )]));
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// Whether a `#[serde(..)]` attribute has the meta `name` (`default`, `default = ".."`).
+fn has_meta(attr: &syn::Attribute, name: &str) -> bool {
+    attr.parse_args_with(syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
+        .is_ok_and(|metas| metas.iter().any(|m| m.path().is_ident(name)))
 }
 
 /// Step 7, on the text: success bodies decode through `crate::decode::success`.
@@ -398,8 +513,8 @@ fn serde_rename(attrs: &[syn::Attribute]) -> Option<String> {
     rename
 }
 
-/// Step 4. Returns how many enums were opened.
-fn open_enums(items: &mut Vec<syn::Item>) -> Result<usize, String> {
+/// Step 4. Returns the names of the enums it opened.
+fn open_enums(items: &mut Vec<syn::Item>) -> Result<BTreeSet<String>, String> {
     let mut opened: Vec<(syn::Ident, Vec<(syn::Ident, String)>)> = Vec::new();
     for item in items.iter_mut() {
         let syn::Item::Enum(e) = item else { continue };
@@ -492,7 +607,7 @@ fn open_enums(items: &mut Vec<syn::Item>) -> Result<usize, String> {
             }
         });
     }
-    Ok(opened.len())
+    Ok(opened.into_iter().map(|(name, _)| name.to_string()).collect())
 }
 
 fn impl_of(i: &syn::ItemImpl, trait_name: &str, ty: &syn::Ident) -> bool {
@@ -648,6 +763,15 @@ mod tests {
         for (name, property) in ESSENTIAL {
             assert!(required(&spec, name).iter().any(|p| p == property), "{name}.{property}");
         }
+        for (name, property) in RELAXED_MINIMUM {
+            let prop = &schema(&spec, name)["properties"][property];
+            assert_eq!(
+                (&prop["minimum"], &prop["default"]),
+                (&json!(0), &json!(0)),
+                "{name}.{property}"
+            );
+            assert!(real_spec()["components"]["schemas"][name]["properties"][property]["minimum"].as_f64() > Some(0.0));
+        }
     }
 
     #[test]
@@ -662,9 +786,11 @@ mod tests {
         assert_eq!(exec["stdout"]["default"], "");
         // An object with properties stays required (it decodes as its default, see adapt_code).
         assert_eq!(required(&spec, "OrgQuotaUsage"), ["limits", "usage"]);
-        // Shared with requests: the enum and TTL seconds stay required, strings get a default.
+        // Shared with requests: the enums stay required (absent, they decode as `Unknown("")`),
+        // strings get a default, TTL seconds its relaxed minimum 0 as default.
         assert_eq!(required(&spec, "IngressRule"), ["action", "kind", "protocol"]);
-        assert_eq!(required(&spec, "TTL"), ["seconds", "action"]);
+        assert_eq!(required(&spec, "TTL"), ["action"]);
+        assert_eq!(schema(&spec, "TTL")["properties"]["seconds"]["default"], 0);
         // Request-only schemas are left alone.
         assert_eq!(
             required(&spec, "ExecVMRequest"),
@@ -689,6 +815,17 @@ mod tests {
         required.retain(|p| p != "status");
         let err = super::super::adapt(&spec).unwrap_err();
         assert!(err.contains("Snapshot.status"), "{err}");
+    }
+
+    #[test]
+    fn a_shared_property_nothing_can_stand_in_for_is_an_error() {
+        // A date the client also sends: neither an enum nor a relaxed minimum.
+        let mut spec = real_spec();
+        let ttl = &mut spec["components"]["schemas"]["TTL"];
+        ttl["properties"]["since"] = json!({ "type": "string", "format": "date-time" });
+        ttl["required"].as_array_mut().unwrap().push(json!("since"));
+        let err = super::super::adapt(&spec).unwrap_err();
+        assert!(err.contains("TTL.since"), "{err}");
     }
 
     #[test]
@@ -769,8 +906,34 @@ mod tests {
             ),
             "{out}"
         );
-        // The enum field stays required.
-        assert!(out.contains("pub proto : Proto"));
+        // The enum field stays required, and decodes an absent or null member as `Unknown("")`.
+        assert!(
+            out.contains(
+                "# [serde (default = \"crate::decode::unknown_when_absent\" , deserialize_with = \"crate::decode::null_as_unknown\")] pub proto : Proto"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn essential_enum_fields_stay_strict() {
+        let mut file: syn::File = syn::parse_str(
+            r#"
+            pub mod types {
+                #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+                pub enum VmStatus {
+                    #[serde(rename = "running")]
+                    Running,
+                }
+                #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+                pub struct Vm { pub status: VmStatus, pub other: VmStatus, #[serde(default)] pub n: i64 }
+            }"#,
+        )
+        .unwrap();
+        adapt_code(&mut file).unwrap();
+        let out = quote::ToTokens::to_token_stream(&file).to_string();
+        assert_eq!(out.matches("crate::decode::unknown_when_absent").count(), 1, "{out}");
+        assert!(out.contains("pub status : VmStatus"), "{out}");
     }
 
     #[test]

@@ -321,6 +321,10 @@ pub mod types {
     ///Outbound firewall policy: a default posture plus rules.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct EgressPolicy {
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
         pub default: PolicyAction,
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub rules: ::std::vec::Vec<EgressRule>,
@@ -333,14 +337,26 @@ pub mod types {
     ///One egress firewall rule.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct EgressRule {
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
         pub action: PolicyAction,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
         pub kind: EgressRuleKind,
         ///Single port (443), inclusive range (8080-8090), or any. When protocol is any, ports MUST be any.
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub ports: ::std::string::String,
         ///Transport protocol the rule matches.
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
         pub protocol: EgressRuleProtocol,
         ///For kind: cidr, an IPv4 or IPv6 CIDR. For kind: fqdn, a domain name with optional leading *. wildcard. Must be reachable through the dns gate — a fqdn value blocked by dns.mode/dns.domains is rejected at PUT time as a dead rule.
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
@@ -459,6 +475,10 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ms: ::std::option::Option<i64>,
         ///Event type: o = stdout chunk, e = stderr chunk, x = terminal exit event.
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
         pub t: ExecEventT,
         ///True if the command was killed by the timeout. x events only; omitted when false.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -646,6 +666,10 @@ pub mod types {
     ///Inbound firewall policy: a default posture plus rules.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct IngressPolicy {
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
         pub default: PolicyAction,
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub rules: ::std::vec::Vec<IngressRule>,
@@ -658,14 +682,26 @@ pub mod types {
     ///One ingress firewall rule.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct IngressRule {
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
         pub action: PolicyAction,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
         pub kind: IngressRuleKind,
         ///Single port (443), inclusive range (8080-8090), or any. When protocol is any, ports MUST be any.
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub ports: ::std::string::String,
         ///Transport protocol the rule matches.
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
         pub protocol: IngressRuleProtocol,
         ///CIDR (e.g. ::/0, 10.0.0.0/8). IPv4 and IPv6 CIDRs are both accepted in the schema; L3 enforcement coverage per family is a worker-side concern.
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
@@ -873,6 +909,10 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct QuotaExceeded {
         ///The org quota dimension that would be exceeded.
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
         pub dimension: QuotaExceededDimension,
         ///Human-readable error message.
         pub error: ::std::string::String,
@@ -914,6 +954,10 @@ pub mod types {
         ///The per-VM service cap that was reached.
         pub count: i64,
         ///Always vm_service_quota_exceeded.
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
         pub error: QuotaExceededErrorError,
     }
     impl QuotaExceededError {
@@ -1188,9 +1232,14 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Ttl {
         ///What happens when the cycle runs out: pause re-arms the cycle for the next running session; delete is terminal.
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
         pub action: TtlAction,
         ///Cycle duration in seconds. The countdown ticks only while the VM is running and freezes while it is paused; refresh and PATCH-time updates reset the cycle to this value. At most one year (31536000); larger values are rejected with 400.
-        pub seconds: ::std::num::NonZeroU64,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub seconds: u64,
     }
     impl Ttl {
         pub fn builder() -> builder::Ttl {
@@ -4445,16 +4494,13 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct Ttl {
             action: ::std::result::Result<super::TtlAction, ::std::string::String>,
-            seconds: ::std::result::Result<
-                ::std::num::NonZeroU64,
-                ::std::string::String,
-            >,
+            seconds: ::std::result::Result<u64, ::std::string::String>,
         }
         impl ::std::default::Default for Ttl {
             fn default() -> Self {
                 Self {
                     action: Err("no value supplied for action".to_string()),
-                    seconds: Err("no value supplied for seconds".to_string()),
+                    seconds: Ok(Default::default()),
                 }
             }
         }
@@ -4473,7 +4519,7 @@ pub mod types {
             }
             pub fn seconds<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::num::NonZeroU64>,
+                T: ::std::convert::TryInto<u64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seconds = value

@@ -38,3 +38,20 @@ where
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
+
+/// The value of an absent member of a required enum field (in a type the client also sends):
+/// `Unknown("")`, a value visibly not one the server named. The facade refuses to send an empty
+/// unknown value back, so it can never go out in place of the absent one.
+pub fn unknown_when_absent<T: From<&'static str>>() -> T {
+    T::from("")
+}
+
+/// Deserializes `null` as [`unknown_when_absent`]: for a required enum field, a `null` member
+/// means the same as an absent one.
+pub fn null_as_unknown<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + From<&'static str>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_else(unknown_when_absent))
+}

@@ -95,7 +95,7 @@ impl LaunchParams {
         let mut request = self.request.clone();
         if let Some((after, action)) = &self.ttl {
             request.ttl = Some(Ttl {
-                seconds: validate::seconds("ttl.seconds", *after)?,
+                seconds: validate::seconds("ttl.seconds", *after)?.get(),
                 action: action.clone(),
             });
         }
@@ -145,7 +145,7 @@ mod tests {
             .ttl(Duration::from_millis(1500), TtlAction::Pause)
             .to_request()
             .unwrap();
-        assert_eq!(wire.ttl.unwrap().seconds.get(), 2);
+        assert_eq!(wire.ttl.unwrap().seconds, 2);
         assert!(
             machine("c1m2").to_request().unwrap().ttl.is_none(),
             "no TTL unless one is set"

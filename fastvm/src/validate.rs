@@ -111,10 +111,14 @@ fn json_size<T: serde::Serialize>(field: &str, value: &T) -> Result<()> {
     Ok(())
 }
 
-/// TTL: 1..=31536000 seconds.
+/// TTL: 1..=31536000 seconds (the generated type takes 0, which an answer without `seconds`
+/// decodes as), and an action that is not an empty unknown value.
 pub(crate) fn ttl(field: &str, t: &Ttl) -> Result<()> {
     known(&format!("{field}.action"), t.action.as_str(), t.action.is_unknown())?;
-    if t.seconds.get() > MAX_TTL_SECONDS {
+    if t.seconds < 1 {
+        return Err(Error::invalid(format!("{field}.seconds"), "must be at least 1"));
+    }
+    if t.seconds > MAX_TTL_SECONDS {
         return Err(Error::invalid(
             format!("{field}.seconds"),
             format!("{} is more than one year ({MAX_TTL_SECONDS})", t.seconds),

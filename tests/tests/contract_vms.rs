@@ -195,7 +195,7 @@ async fn get_vm_decodes_unknown_fields_open_strings_and_limits() {
     assert_eq!(vm.disk_gi_b, 0);
     assert_eq!(vm.expires_at_ms, Some(i64::MAX));
     assert_eq!(vm.ttl_remaining_ms, Some(0));
-    assert_eq!(vm.ttl.as_ref().unwrap().seconds.get(), 31_536_000);
+    assert_eq!(vm.ttl.as_ref().unwrap().seconds, 31_536_000);
     assert_eq!(vm.ttl.as_ref().unwrap().action, TtlAction::Delete);
     assert_eq!(vm.machine_name.as_deref(), Some("c64m512-future"));
 }
@@ -324,7 +324,7 @@ async fn refresh_vm_ttl_wire() {
     api.expect("refreshVmTtl", &vm_path("/ttl/refresh"), 200, vm_full(ID, "running"))
         .await;
     let vm = api.client.vms().refresh_ttl(ID).await.unwrap();
-    assert_eq!(vm.ttl.unwrap().seconds.get(), 3600);
+    assert_eq!(vm.ttl.unwrap().seconds, 3600);
     assert_eq!(api.sent("refreshVmTtl").await.body, None);
 }
 

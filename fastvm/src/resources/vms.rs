@@ -462,7 +462,7 @@ impl UpdateVm<'_> {
         let ttl = match &self.ttl {
             TtlChange::Set(after, action) => {
                 let ttl = Ttl {
-                    seconds: validate::seconds("ttl.seconds", *after)?,
+                    seconds: validate::seconds("ttl.seconds", *after)?.get(),
                     action: action.clone(),
                 };
                 validate::ttl("ttl", &ttl)?;
