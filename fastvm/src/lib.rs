@@ -57,7 +57,7 @@ pub mod types {
 
 /// The README's examples, compiled (and the `no_run` ones type-checked) by `cargo test --doc`.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
 /// Result alias of this crate.
