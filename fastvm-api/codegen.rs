@@ -8,6 +8,7 @@
 // progenitor 0.15 can generate, so `preprocess` adapts a copy before generation; each
 // adaptation is listed there with its reason.
 
+use progenitor_impl as progenitor;
 use serde_json::Value;
 
 #[path = "codegen/tolerance.rs"]
