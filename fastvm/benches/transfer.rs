@@ -208,7 +208,7 @@ async fn main() {
         );
         let pushed = client
             .vms()
-            .run(&vm.id, fastvm::exec::Command::shell(push))
+            .run(&vm.id, fastvm::exec::Command::sh(push))
             .await
             .unwrap();
         assert_eq!(pushed.exit_code, 0, "reference VM-side curl failed: {}", pushed.stderr);

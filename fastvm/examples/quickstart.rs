@@ -69,7 +69,7 @@ async fn tour(
         .vms()
         .stream(
             &vm.id,
-            Command::shell(script).timeout(std::time::Duration::from_secs(60)),
+            Command::sh(script).timeout(std::time::Duration::from_secs(60)),
         )
         .await?;
     while let Some(event) = events.next().await {

@@ -57,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .vms()
             .stream(
                 &vm.id,
-                Command::shell("cat; echo done >&2").stdin(b"piped stdin\n".to_vec()),
+                Command::sh("cat; echo done >&2").stdin(b"piped stdin\n".to_vec()),
             )
             .await?
             .tee(tokio::io::stdout(), tokio::io::stderr())

@@ -92,7 +92,7 @@ async fn stream_sends_the_ndjson_request_and_decodes_the_events() {
     ]);
     api.respond("execVm", &exec_path(), ndjson_response(body), 1).await;
 
-    let command = Command::shell("cat; echo oops >&2; exit 3")
+    let command = Command::sh("cat; echo oops >&2; exit 3")
         .timeout(Duration::from_secs(30))
         .stdin(b"input bytes\n".to_vec());
     let mut stream = api.client.vms().stream(VM, command).await.expect("stream");
@@ -284,7 +284,7 @@ async fn invalid_commands_are_rejected_before_sending() {
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     let err = vms_client
         .vms()
-        .stream(VM, Command::shell("true").timeout(Duration::ZERO))
+        .stream(VM, Command::sh("true").timeout(Duration::ZERO))
         .await
         .expect_err("zero timeout");
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
@@ -311,7 +311,7 @@ async fn run_returns_the_buffered_result_with_truncation_flags() {
         .vms()
         .run(
             VM,
-            Command::shell("yes | head -c 5000000").timeout(Duration::from_secs(10)),
+            Command::sh("yes | head -c 5000000").timeout(Duration::from_secs(10)),
         )
         .await
         .expect("a non-zero exit is a result");
@@ -337,7 +337,7 @@ async fn a_fractional_timeout_is_rounded_up_to_whole_seconds() {
     api.expect("execVm", &exec_path(), 200, response).await;
     api.client
         .vms()
-        .run(VM, Command::shell("true").timeout(Duration::from_millis(1500)))
+        .run(VM, Command::sh("true").timeout(Duration::from_millis(1500)))
         .await
         .expect("run");
     let sent = api.sent("execVm").await;

@@ -85,7 +85,7 @@ async fn the_server_side_timeout_is_reported_as_timed_out() {
         .vms()
         .stream(
             &id,
-            Command::shell("printf started; sleep 30").timeout(std::time::Duration::from_secs(1)),
+            Command::sh("printf started; sleep 30").timeout(std::time::Duration::from_secs(1)),
         )
         .await
         .expect("stream")

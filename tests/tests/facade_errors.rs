@@ -234,7 +234,7 @@ async fn invalid_arguments_fail_before_any_request() {
     assert_invalid(vms.run(ID, Command::argv(Vec::<String>::new())).await, "command");
     assert_invalid(vms.run(ID, Command::argv(["", "x"])).await, "command");
     assert_invalid(
-        vms.run(ID, Command::shell("true").timeout(Duration::ZERO)).await,
+        vms.run(ID, Command::sh("true").timeout(Duration::ZERO)).await,
         "timeoutSec",
     );
     assert_invalid(c.wait_for_vm_ready("").await, "id");

@@ -602,7 +602,7 @@ async fn buffered_exec(client: &FastvmClient, id: &str) {
     let slow = vms
         .run(
             id,
-            Command::shell("printf started; sleep 30").timeout(Duration::from_secs(1)),
+            Command::sh("printf started; sleep 30").timeout(Duration::from_secs(1)),
         )
         .await
         .expect("run with a timeout");
@@ -671,7 +671,7 @@ async fn streamed_exec(client: &FastvmClient, id: &str) {
     let slow = vms
         .stream(
             id,
-            Command::shell("printf started; sleep 30").timeout(Duration::from_secs(1)),
+            Command::sh("printf started; sleep 30").timeout(Duration::from_secs(1)),
         )
         .await
         .expect("stream")

@@ -7,29 +7,43 @@ use base64::Engine as _;
 use crate::Result;
 use crate::types::ExecVmRequest;
 
-/// A command to run in a VM: an argv, optional server-side timeout, optional stdin.
+/// A command to run in a VM: an argv (or a shell line), and optionally a working directory,
+/// environment variables, stdin and a server-side timeout.
 ///
-/// A `&str`/`String` converts into a shell command (`["sh", "-c", s]`); an array, slice or `Vec`
-/// of strings converts into an argv passed as is.
+/// A `&str`/`String` converts into a shell command ([`Command::sh`]); an array, slice or `Vec`
+/// of strings into an argv passed as is ([`Command::argv`]).
 ///
 /// ```
+/// use std::time::Duration;
 /// use fastvm::exec::Command;
 /// let shell: Command = "ls -la /root | head".into();
 /// assert_eq!(shell.args(), ["sh", "-c", "ls -la /root | head"]);
-/// let argv = Command::argv(["python3", "main.py", "--flag"])
-///     .timeout(std::time::Duration::from_secs(30))
-///     .stdin(b"input".to_vec());
-/// assert_eq!(argv.args()[0], "python3");
+/// let test = Command::bash("set -euo pipefail; cargo test 2>&1 | tee test.log")
+///     .cwd("/workspace/repo")
+///     .env("RUST_LOG", "debug")
+///     .env("API_TOKEN", "secret-value")
+///     .timeout(Duration::from_secs(600));
+/// // Environment values never appear in `Debug` output, tracing or error messages.
+/// assert!(!format!("{test:?}").contains("secret-value"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `sh` in most Linux images is dash, which has no `set -o pipefail` or `[[ ]]`: use
+/// [`Command::bash`] for bash syntax. Working directory and environment are applied by a small
+/// POSIX `sh` wrapper around the argv (`cd -- DIR && export K=V … && exec "$@"`), built here with
+/// every value quoted; the values travel in the request body and are visible to the VM's own
+/// process list, like any process argument, but nowhere on the client.
+#[derive(Clone, PartialEq, Eq)]
+#[must_use]
 pub struct Command {
     argv: Vec<String>,
+    cwd: Option<String>,
+    env: Vec<(String, String)>,
     timeout: Option<Duration>,
     stdin: Option<Vec<u8>>,
 }
 
 impl Command {
-    /// A command from an argv (the first element is the program).
+    /// A command from an argv (the first element is the program), passed as is.
     pub fn argv<I, S>(argv: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -37,14 +51,37 @@ impl Command {
     {
         Command {
             argv: argv.into_iter().map(Into::into).collect(),
+            cwd: None,
+            env: Vec::new(),
             timeout: None,
             stdin: None,
         }
     }
 
-    /// A shell command line, run as `["sh", "-c", line]`.
-    pub fn shell(line: impl Into<String>) -> Self {
+    /// A POSIX shell command line, run as `["sh", "-c", line]`.
+    pub fn sh(line: impl Into<String>) -> Self {
         Command::argv(["sh".to_string(), "-c".to_string(), line.into()])
+    }
+
+    /// A bash command line, run as `["bash", "-c", line]` (for `pipefail`, arrays, `[[ ]]`, …;
+    /// the VM needs bash).
+    pub fn bash(line: impl Into<String>) -> Self {
+        Command::argv(["bash".to_string(), "-c".to_string(), line.into()])
+    }
+
+    /// Runs the command in `dir` (a path in the VM).
+    pub fn cwd(mut self, dir: impl Into<String>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Sets the environment variable `key` (letters, digits and `_`, not starting with a digit)
+    /// for the command. Its value never appears in `Debug` output, tracing or error messages.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let key = key.into();
+        self.env.retain(|(k, _)| *k != key);
+        self.env.push((key, value.into()));
+        self
     }
 
     /// Server-side timeout (whole seconds, rounded up; at least 1 s): the command is killed
@@ -60,7 +97,7 @@ impl Command {
         self
     }
 
-    /// The argv that will be sent.
+    /// The argv as given (without the working-directory and environment wrapper).
     pub fn args(&self) -> &[String] {
         &self.argv
     }
@@ -70,15 +107,77 @@ impl Command {
         self.timeout
     }
 
+    /// The command for messages: its argv, quoted, with the working directory and the names of
+    /// its environment variables, never their values.
+    pub(crate) fn describe(&self) -> String {
+        let mut out = self
+            .argv
+            .iter()
+            .map(|a| crate::shell::quote_if_needed(a))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if let Some(dir) = &self.cwd {
+            out.push_str(&format!(" (in {dir})"));
+        }
+        if !self.env.is_empty() {
+            let keys: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+            out.push_str(&format!(" (env {})", keys.join(", ")));
+        }
+        crate::redact::text(&out)
+    }
+
+    /// The argv sent: the command's own, or the `sh` wrapper that applies the working
+    /// directory and environment first.
+    fn wire_argv(&self) -> Vec<String> {
+        if self.cwd.is_none() && self.env.is_empty() {
+            return self.argv.clone();
+        }
+        let mut steps = Vec::new();
+        if let Some(dir) = &self.cwd {
+            steps.push(format!("cd -- {}", crate::shell::quote(dir)));
+        }
+        if !self.env.is_empty() {
+            let assignments: Vec<String> = self
+                .env
+                .iter()
+                .map(|(k, v)| format!("{k}={}", crate::shell::quote(v)))
+                .collect();
+            steps.push(format!("export {}", assignments.join(" ")));
+        }
+        steps.push("exec \"$@\"".to_string());
+        // `sh -c SCRIPT NAME ARGS…`: NAME is `$0`, ARGS are `"$@"`, passed without re-quoting.
+        let mut argv = vec!["sh".to_string(), "-c".to_string(), steps.join(" && "), "sh".to_string()];
+        argv.extend(self.argv.iter().cloned());
+        argv
+    }
+
     /// Validates the command and builds the wire request.
     pub(crate) fn to_request(&self) -> Result<ExecVmRequest> {
         crate::validate::command(&self.argv)?;
+        if let Some(dir) = &self.cwd
+            && (dir.is_empty() || dir.contains('\0'))
+        {
+            return Err(crate::Error::invalid("cwd", "must be a non-empty path without NUL"));
+        }
+        for (key, value) in &self.env {
+            let valid_key = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid_key {
+                return Err(crate::Error::invalid(
+                    "env",
+                    format!("{key:?} is not a variable name (letters, digits and _, not starting with a digit)"),
+                ));
+            }
+            if value.contains('\0') {
+                return Err(crate::Error::invalid("env", format!("the value of {key} contains NUL")));
+            }
+        }
         let timeout_sec = self
             .timeout
             .map(|t| crate::validate::seconds("timeoutSec", t))
             .transpose()?;
         Ok(ExecVmRequest {
-            command: self.argv.clone(),
+            command: self.wire_argv(),
             timeout_sec,
             stdin: self
                 .stdin
@@ -88,21 +187,35 @@ impl Command {
     }
 }
 
+/// Names the environment variables but never shows their values, nor stdin's bytes.
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Command")
+            .field("argv", &self.argv)
+            .field("cwd", &self.cwd)
+            .field("env", &env)
+            .field("timeout", &self.timeout)
+            .field("stdin", &self.stdin.as_ref().map(|b| format!("<{} bytes>", b.len())))
+            .finish()
+    }
+}
+
 impl From<&str> for Command {
     fn from(line: &str) -> Self {
-        Command::shell(line)
+        Command::sh(line)
     }
 }
 
 impl From<String> for Command {
     fn from(line: String) -> Self {
-        Command::shell(line)
+        Command::sh(line)
     }
 }
 
 impl From<&String> for Command {
     fn from(line: &String) -> Self {
-        Command::shell(line.clone())
+        Command::sh(line.clone())
     }
 }
 
@@ -133,5 +246,68 @@ impl<const N: usize> From<[&str; N]> for Command {
 impl From<&Command> for Command {
     fn from(c: &Command) -> Self {
         c.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cwd_and_env_wrap_the_argv_in_one_quoted_sh_script() {
+        let cmd = Command::argv(["printf", "%s|%s", "it's", "$HOME"])
+            .cwd("/srv/my app")
+            .env("A_B", "x'y z")
+            .env("N", "1")
+            .env("N", "2");
+        let argv = cmd.to_request().unwrap().command;
+        assert_eq!(
+            argv,
+            [
+                "sh",
+                "-c",
+                "cd -- '/srv/my app' && export A_B='x'\\''y z' N='2' && exec \"$@\"",
+                "sh",
+                "printf",
+                "%s|%s",
+                "it's",
+                "$HOME",
+            ]
+        );
+        // Without cwd or env the argv is sent as is.
+        assert_eq!(Command::bash("echo $0").to_request().unwrap().command, ["bash", "-c", "echo $0"]);
+    }
+
+    /// The wrapper really runs: the argv reaches the program unchanged, in the directory, with
+    /// the environment (this host's `sh`, as a VM's would).
+    #[cfg(unix)]
+    #[test]
+    fn the_wrapper_runs_under_sh() {
+        let dir = std::env::temp_dir();
+        let cmd = Command::argv(["sh", "-c", "printf '%s|%s|%s' \"$PWD\" \"$V\" \"$1\"", "x", "a b'c"])
+            .cwd(dir.to_str().unwrap())
+            .env("V", "v\"al' ue");
+        let argv = cmd.to_request().unwrap().command;
+        let out = std::process::Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
+        let expected = format!("{}|v\"al' ue|a b'c", dir.canonicalize().unwrap().display());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    }
+
+    #[test]
+    fn bad_names_and_nul_are_refused() {
+        for key in ["", "1A", "A-B", "A B"] {
+            assert!(Command::sh("true").env(key, "v").to_request().is_err(), "{key:?}");
+        }
+        assert!(Command::sh("true").env("K", "a\0b").to_request().is_err());
+        assert!(Command::sh("true").cwd("").to_request().is_err());
+    }
+
+    #[test]
+    fn values_stay_out_of_debug_and_descriptions() {
+        let cmd = Command::sh("deploy --verbose").cwd("/srv").env("TOKEN", "hunter2").stdin(b"pw".to_vec());
+        let debug = format!("{cmd:?}");
+        assert!(!debug.contains("hunter2") && !debug.contains("pw\"") && debug.contains("TOKEN"), "{debug}");
+        let described = cmd.describe();
+        assert_eq!(described, "sh -c 'deploy --verbose' (in /srv) (env TOKEN)");
     }
 }

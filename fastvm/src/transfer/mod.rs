@@ -47,7 +47,7 @@ impl FastvmClient {
             .vms()
             .run(
                 vm_id,
-                crate::exec::Command::shell(line).timeout(std::time::Duration::from_secs(timeout_sec)),
+                crate::exec::Command::sh(line).timeout(std::time::Duration::from_secs(timeout_sec)),
             )
             .await?;
         check_exec(what, out, timeout_sec)
