@@ -1,6 +1,7 @@
-//! `POST /v1/vms/{id}/exec`: runs the argv **on this host** (no sandbox) in the VM's working
-//! directory, answering either a buffered `ExecVMResponse` or an NDJSON stream of `ExecEvent`
-//! lines written as the child produces output.
+//! `POST /v1/vms/{id}/exec`: runs the argv in the VM (its own namespaces with isolation, else
+//! this host; see [`crate::vmfs::VmFs::command`]), answering either a buffered
+//! `ExecVMResponse` or an NDJSON stream of `ExecEvent` lines written as the child produces
+//! output.
 
 use std::convert::Infallible;
 use std::os::unix::process::ExitStatusExt;
@@ -20,7 +21,7 @@ use nix::unistd::Pid;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use crate::TruncateStream;
@@ -82,33 +83,33 @@ pub async fn handler(
         ),
         None => None,
     };
-    let (dir, env) = {
+    let (fs, env) = {
         let (mut g, _) = s.lock();
         let vm = vm_mut(&mut g, &id)?;
         if vm.status != Status::Running {
             return Err(ApiError::conflict(format!("vm is {}, not running", vm.status.as_str())));
         }
-        (vm.dir.clone(), vm.env.clone())
+        (vm.fs.clone(), vm.env.clone())
     };
     let ndjson = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/x-ndjson"));
 
-    let mut cmd = Command::new(&b.command[0]);
-    cmd.args(&b.command[1..])
-        .current_dir(&dir)
-        .envs(&env)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a timeout kills `sh -c` and everything it started.
-        .process_group(0)
-        .kill_on_drop(true);
     let (tx, rx) = mpsc::channel(16);
-    match cmd.spawn() {
+    let spawned = fs.command(&b.command, &env).await.and_then(|mut cmd| {
+        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so a timeout kills `sh -c` and everything it started.
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+    });
+    match spawned {
         Ok(child) => {
-            tokio::spawn(pump(child, stdin, timeout, tx));
+            let watch = SpawnWatch::new(fs.spawn_failure_prefix(), &b.command[0]);
+            tokio::spawn(pump(child, stdin, timeout, watch, tx));
         }
         Err(e) => {
             let outcome = Outcome {
@@ -145,7 +146,85 @@ impl Drop for Group {
     }
 }
 
-async fn pump(mut child: Child, stdin: Option<Vec<u8>>, timeout: Duration, tx: mpsc::Sender<Msg>) {
+/// Holds back the first stderr bytes while they may be the launcher's "failed to execute"
+/// message (isolation: `nsenter` executes the argv, so an exec failure reaches us as its
+/// stderr and exit status 126/127, not as a spawn error). If the command then exits 126 or 127
+/// with exactly that one line, it becomes the exit event's diagnostic, as a spawn failure is;
+/// otherwise the bytes are passed on as stderr, in order.
+#[derive(Debug)]
+struct SpawnWatch {
+    prefix: Option<&'static str>,
+    argv0: String,
+    held: Vec<u8>,
+}
+
+impl SpawnWatch {
+    /// The longest line held back.
+    const MAX: usize = 4096;
+
+    fn new(prefix: Option<&'static str>, argv0: &str) -> SpawnWatch {
+        SpawnWatch {
+            prefix,
+            argv0: argv0.to_string(),
+            held: Vec::new(),
+        }
+    }
+
+    fn holding(&self) -> bool {
+        self.prefix.is_some()
+    }
+
+    /// Whether the held bytes can still be (the start of) the launcher's one-line message.
+    fn plausible(&self) -> bool {
+        let Some(p) = self.prefix.map(str::as_bytes) else {
+            return false;
+        };
+        let h = &self.held;
+        if h.len() < p.len() {
+            return p.starts_with(h);
+        }
+        let newline = h.iter().position(|&b| b == b'\n');
+        h.starts_with(p) && h.len() <= Self::MAX && newline.is_none_or(|i| i == h.len() - 1)
+    }
+
+    /// Stops holding; what was held, to send as stderr.
+    fn release(&mut self) -> Option<Bytes> {
+        self.prefix = None;
+        (!self.held.is_empty()).then(|| Bytes::from(std::mem::take(&mut self.held)))
+    }
+
+    /// A chunk of stderr: what to send now.
+    fn stderr(&mut self, chunk: Bytes) -> Option<Bytes> {
+        if !self.holding() {
+            return Some(chunk);
+        }
+        self.held.extend_from_slice(&chunk);
+        if self.plausible() { None } else { self.release() }
+    }
+
+    /// At exit with `code`: the diagnostic, if the held bytes were the launcher's message.
+    fn diagnostic(&mut self, code: i32) -> Option<String> {
+        let prefix = self.prefix?;
+        let line = std::str::from_utf8(&self.held).ok()?.strip_suffix('\n')?;
+        let rest = line.strip_prefix(prefix)?;
+        let reason = rest.strip_prefix(self.argv0.as_str())?.strip_prefix(": ")?;
+        if !(code == 126 || code == 127) {
+            return None;
+        }
+        let d = format!("cannot start {:?}: {reason}", self.argv0);
+        self.held.clear();
+        self.prefix = None;
+        Some(d)
+    }
+}
+
+async fn pump(
+    mut child: Child,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+    mut watch: SpawnWatch,
+    tx: mpsc::Sender<Msg>,
+) {
     let started = Instant::now();
     let mut group = Group { pid: child.id() };
     if let (Some(mut pipe), Some(data)) = (child.stdin.take(), stdin) {
@@ -157,7 +236,7 @@ async fn pump(mut child: Child, stdin: Option<Vec<u8>>, timeout: Duration, tx: m
     let out = child.stdout.take();
     let err = child.stderr.take();
     let run = async {
-        read_both(out, err, &tx).await?;
+        read_both(out, err, &mut watch, &tx).await?;
         child.wait().await.ok()
     };
     let (status, timed_out) = match tokio::time::timeout(timeout, run).await {
@@ -171,11 +250,17 @@ async fn pump(mut child: Child, stdin: Option<Vec<u8>>, timeout: Duration, tx: m
     };
     group.pid = None;
     let code = status.map_or(-1, |s| s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(9)));
+    let diagnostic = if timed_out { None } else { watch.diagnostic(code) };
+    if let Some(held) = watch.release()
+        && tx.send(Msg::Err(held)).await.is_err()
+    {
+        return;
+    }
     let outcome = Outcome {
         code,
         timed_out,
         ms: started.elapsed().as_millis() as i64,
-        diagnostic: None,
+        diagnostic,
     };
     let _ = tx.send(Msg::Exit(outcome)).await;
 }
@@ -184,6 +269,7 @@ async fn pump(mut child: Child, stdin: Option<Vec<u8>>, timeout: Duration, tx: m
 async fn read_both(
     mut out: Option<impl AsyncRead + Unpin>,
     mut err: Option<impl AsyncRead + Unpin>,
+    watch: &mut SpawnWatch,
     tx: &mpsc::Sender<Msg>,
 ) -> Option<()> {
     let mut obuf = vec![0u8; 64 * 1024];
@@ -193,6 +279,17 @@ async fn read_both(
             r = read_some(&mut out, &mut obuf) => r.map(|b| Msg::Out(Bytes::copy_from_slice(b))),
             r = read_some(&mut err, &mut ebuf) => r.map(|b| Msg::Err(Bytes::copy_from_slice(b))),
             _ = tx.closed() => return None,
+        };
+        let msg = match msg {
+            Some(Msg::Err(b)) => watch.stderr(b).map(Msg::Err),
+            Some(Msg::Out(b)) => {
+                // Output first: the command did start.
+                if let Some(held) = watch.release() {
+                    tx.send(Msg::Err(held)).await.ok()?;
+                }
+                Some(Msg::Out(b))
+            }
+            other => other,
         };
         if let Some(msg) = msg {
             tx.send(msg).await.ok()?;
