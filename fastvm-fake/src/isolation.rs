@@ -57,6 +57,10 @@ use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 pub enum Isolation {
     /// Isolate VMs where this host allows it; elsewhere (macOS, a kernel that forbids user
     /// namespaces, no util-linux) print one warning to stderr and run commands on this host.
+    ///
+    /// The environment variable `FASTVM_FAKE_ISOLATION` (`auto`, `required` or `off`), when
+    /// set, replaces `Auto` (only `Auto`): a CI job can require isolation, or turn it off,
+    /// without a code change.
     #[default]
     Auto,
     /// Isolate VMs, or fail [`FakeServerBuilder::start`](crate::FakeServerBuilder::start)
@@ -76,6 +80,30 @@ impl Isolation {
         }
     }
 }
+
+impl Isolation {
+    /// `Auto` replaced by `FASTVM_FAKE_ISOLATION`, when that is set.
+    pub(crate) fn or_env(self) -> std::io::Result<Isolation> {
+        if self != Isolation::Auto {
+            return Ok(self);
+        }
+        let Some(v) = std::env::var_os(ISOLATION_ENV) else {
+            return Ok(self);
+        };
+        match v.to_str().map(str::trim) {
+            Some("auto" | "") => Ok(Isolation::Auto),
+            Some("required") => Ok(Isolation::Required),
+            Some("off") => Ok(Isolation::Off),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{ISOLATION_ENV}={v:?}: expected auto, required or off"),
+            )),
+        }
+    }
+}
+
+/// Replaces [`Isolation::Auto`] when set.
+pub const ISOLATION_ENV: &str = "FASTVM_FAKE_ISOLATION";
 
 impl std::fmt::Display for Isolation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -256,7 +256,7 @@ impl FakeServerBuilder {
     /// [`Isolation::Required`] and no isolation, this fails with
     /// [`std::io::ErrorKind::Unsupported`] and the reason.
     pub async fn start(self) -> std::io::Result<FakeServer> {
-        let host = match self.isolation {
+        let host = match self.isolation.or_env()? {
             Isolation::Off => None,
             Isolation::Auto => match isolation::probe().await {
                 Ok(host) => Some(host),

@@ -38,8 +38,9 @@ struct Args {
     #[arg(long, default_value_t = 300)]
     snapshot_duration_ms: u64,
     /// Per-VM filesystems: auto (where this host allows it; otherwise warn and run commands
-    /// on the host), required (fail to start without), off (commands run on the host).
-    #[arg(long, value_enum, default_value_t = IsolationArg::Auto, env = "FASTVM_FAKE_ISOLATION")]
+    /// on the host), required (fail to start without), off (commands run on the host). With
+    /// auto, FASTVM_FAKE_ISOLATION (auto, required, off) decides when set.
+    #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
     isolation: IsolationArg,
 }
 
@@ -110,10 +111,7 @@ mod tests {
     #[test]
     fn isolation_is_auto_by_default_and_parses_each_name() {
         let parse = |args: &[&str]| Args::try_parse_from(args).map(|a| fastvm_fake::Isolation::from(a.isolation));
-        // Unless the environment says otherwise (clap reads FASTVM_FAKE_ISOLATION).
-        if std::env::var_os("FASTVM_FAKE_ISOLATION").is_none() {
-            assert_eq!(parse(&["fastvm-fake"]).unwrap(), fastvm_fake::Isolation::Auto);
-        }
+        assert_eq!(parse(&["fastvm-fake"]).unwrap(), fastvm_fake::Isolation::Auto);
         for i in [
             fastvm_fake::Isolation::Auto,
             fastvm_fake::Isolation::Required,

@@ -469,3 +469,37 @@ async fn put(url: &str, body: Bytes) -> u16 {
         .unwrap();
     sender.send_request(req).await.unwrap().status().as_u16()
 }
+
+#[tokio::test]
+async fn the_binary_reports_a_bad_isolation_environment_value_and_says_when_it_isolates() {
+    let bin = env!("CARGO_BIN_EXE_fastvm-fake");
+    let bad = tokio::process::Command::new(bin)
+        .env("FASTVM_FAKE_ISOLATION", "bogus")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("FASTVM_FAKE_ISOLATION") && err.contains("auto, required or off"),
+        "{err}"
+    );
+
+    if isolated().await.is_none() {
+        return;
+    }
+    let mut child = tokio::process::Command::new(bin)
+        .args(["--port", "0", "--isolation", "required"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut stderr, &mut line)
+        .await
+        .unwrap();
+    assert!(line.contains("each VM has its own filesystem"), "{line}");
+    child.kill().await.unwrap();
+}
