@@ -7,11 +7,11 @@
 //! ```text
 //! unshare --user --map-root-user --mount --pid --fork --kill-child --propagation private \
 //!     -- /bin/sh -c SETUP fastvm-vm-init <root> <system dir>...
-//!   mount --bind <root> <root>                       # pivot_root needs a mount point
-//!   mount --rbind /usr <root>/usr; mount -o remount,bind,ro <root>/usr   # each system dir
-//!   mount --rbind /dev <root>/dev; tmpfs on <root>/dev/shm; proc on <root>/proc
-//!   mount --rbind /sys <root>/sys (read-only where the kernel allows)
-//!   cd <root>; pivot_root . .; umount -l .           # the host's root is gone from view
+//!   mount -n --bind <root> <root>                    # pivot_root needs a mount point
+//!   mount -n --rbind -o ro /usr <root>/usr           # each system dir, read-only
+//!   mount -n --rbind /dev <root>/dev; tmpfs on <root>/dev/shm; proc on <root>/proc
+//!   mount -n --rbind -o ro /sys <root>/sys           # (read-only where the kernel allows)
+//!   cd <root>; pivot_root . .; umount -n -l .        # the host's root is gone from view
 //!   cd /root; exec unshare --user --map-root-user --mount -- sh -c 'echo ready; read...'
 //! ```
 //!
@@ -146,23 +146,24 @@ const KERNEL_DIRS: &[&str] = &["dev", "proc", "sys"];
 
 /// The mount steps, run by `sh` as PID 1 of the VM's new PID namespace (see the module docs).
 /// `$1` is the VM's root, the other arguments are directories (relative to `/`) to mount
-/// read-only.
+/// read-only. `-n`: never write the host's `/run/mount/utab`. `--rbind -o ro` is a bind and a
+/// read-only remount in one `mount` (util-linux 2.27+, implied by `unshare --propagation`);
+/// when the remount is refused (flags such as `nosuid` locked from the host), it is retried
+/// with them.
 const SETUP: &str = r#"set -eu
 read -r hostpid _ < /proc/self/stat
 r=$1; shift
-mount --bind "$r" "$r"
+mount -n --bind "$r" "$r"
 for d in "$@"; do
-  mount --rbind "/$d" "$r/$d"
-  mount -o remount,bind,ro "$r/$d" 2>/dev/null || mount -o remount,bind,ro,nosuid,nodev "$r/$d"
+  mount -n --rbind -o ro "/$d" "$r/$d" 2>/dev/null || mount -n -o remount,bind,ro,nosuid,nodev "$r/$d"
 done
-mount --rbind /dev "$r/dev"
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs "$r/dev/shm" 2>/dev/null || true
-mount -t proc -o nosuid,nodev,noexec proc "$r/proc" 2>/dev/null || mount --rbind /proc "$r/proc"
-mount --rbind /sys "$r/sys"
-mount -o remount,bind,ro "$r/sys" 2>/dev/null || mount -o remount,bind,ro,nosuid,nodev,noexec "$r/sys" 2>/dev/null || true
+mount -n --rbind /dev "$r/dev"
+mount -n -t tmpfs -o nosuid,nodev,mode=1777 tmpfs "$r/dev/shm" 2>/dev/null || true
+mount -n -t proc -o nosuid,nodev,noexec proc "$r/proc" 2>/dev/null || mount -n --rbind /proc "$r/proc"
+mount -n --rbind -o ro /sys "$r/sys" 2>/dev/null || mount -n -o remount,bind,ro,nosuid,nodev,noexec "$r/sys" 2>/dev/null || true
 cd "$r"
 pivot_root . .
-umount -l .
+umount -n -l .
 cd /root
 exec unshare --user --map-root-user --mount -- /bin/sh -c 'echo "ready $1"; while read -r _; do :; done' fastvm-vm-init "$hostpid"
 "#;
@@ -308,7 +309,10 @@ async fn run_probe() -> Result<&'static Host, String> {
         .map_err(|e| format!("preparing a probe root: {e}"))?;
     let sandbox = Sandbox::new(host, root.clone());
     let result = async {
-        let argv = ["/bin/sh", "-c", "echo ok > /root/probe"].map(String::from);
+        // Writes land in the VM's root, and the host's /usr is read-only (`test -w` asks the
+        // kernel, which answers EROFS without writing anything).
+        let script = "echo ok > /root/probe && if test -w /usr; then echo '/usr is writable' >&2; exit 1; fi";
+        let argv = ["/bin/sh", "-c", script].map(String::from);
         let mut cmd = sandbox.command(&argv).await.map_err(|e| e.to_string())?;
         let out = cmd
             .env("PATH", VM_PATH)
