@@ -1,28 +1,32 @@
 //! Per-VM filesystems on Linux, from user, mount and PID namespaces made with util-linux.
 //!
-//! A VM's namespaces start on its first command. `unshare` creates them and runs [`SETUP`],
-//! which turns the VM's directory (its writable root) into the root of a private mount
-//! namespace:
+//! A VM's namespaces start on its first command (or `files/fetch`). `unshare` makes a user and
+//! a mount namespace and runs [`SETUP`] in them, which turns the VM's directory (its writable
+//! root) into the root of that mount namespace:
 //!
 //! ```text
-//! unshare --user --map-root-user --mount --pid --fork --kill-child --propagation private \
+//! unshare --user --map-root-user --mount --propagation private \
 //!     -- /bin/sh -c SETUP fastvm-vm-init <root> <system dir>...
 //!   mount -n --bind <root> <root>                    # pivot_root needs a mount point
 //!   mount -n --rbind -o ro /usr <root>/usr           # each system dir, read-only
-//!   mount -n --rbind /dev <root>/dev; tmpfs on <root>/dev/shm; proc on <root>/proc
+//!   mount -n --rbind /dev <root>/dev; tmpfs on <root>/dev/shm; --rbind /proc <root>/proc
 //!   mount -n --rbind -o ro /sys <root>/sys           # (read-only where the kernel allows)
 //!   cd <root>; pivot_root . .; umount -n -l .        # the host's root is gone from view
-//!   cd /root; exec unshare --user --map-root-user --mount -- sh -c 'echo ready; read...'
+//!   cd /root
+//!   exec unshare --user --map-root-user --mount --pid --fork --kill-child -- sh -c INIT
+//!     INIT (PID 1): read its host PID from /proc/self/stat (still the host's /proc);
+//!       mount the VM's own proc on /proc; echo "ready <host pid>"; wait for stdin to close
 //! ```
 //!
-//! The last, nested user namespace locks those mounts: inside the VM, root can mount what it
-//! likes but cannot make the host's system directories writable or unmount them. The VM's init
-//! (PID 1 of its PID namespace) then waits on a pipe from the server; when the server goes away
-//! the pipe closes, init exits and the kernel kills every process of the VM.
+//! The second, nested user namespace locks those mounts: inside the VM, root can mount what it
+//! likes but cannot make the host's system directories writable or unmount them. It also owns
+//! the VM's PID namespace, which is what lets an unprivileged server enter it. The VM's init
+//! waits on a pipe from the server; when the server goes away the pipe closes, init exits and
+//! the kernel kills every process of the VM (as it does when the server kills init on delete).
 //!
 //! Each command then enters those namespaces with
-//! `nsenter --target=<init> --user --mount --pid --root --wd -- argv...` (cwd `/root`, the VM's
-//! environment only). Deleting the VM kills its init, which kills all its processes.
+//! `nsenter --target=<init> --user --mount --pid --root --wd --preserve-credentials -- argv...`
+//! (cwd `/root`, the VM's environment only).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -151,7 +155,6 @@ const KERNEL_DIRS: &[&str] = &["dev", "proc", "sys"];
 /// when the remount is refused (flags such as `nosuid` locked from the host), it is retried
 /// with them.
 const SETUP: &str = r#"set -eu
-read -r hostpid _ < /proc/self/stat
 r=$1; shift
 mount -n --bind "$r" "$r"
 for d in "$@"; do
@@ -159,14 +162,21 @@ for d in "$@"; do
 done
 mount -n --rbind /dev "$r/dev"
 mount -n -t tmpfs -o nosuid,nodev,mode=1777 tmpfs "$r/dev/shm" 2>/dev/null || true
-mount -n -t proc -o nosuid,nodev,noexec proc "$r/proc" 2>/dev/null || mount -n --rbind /proc "$r/proc"
+mount -n --rbind /proc "$r/proc"
 mount -n --rbind -o ro /sys "$r/sys" 2>/dev/null || mount -n -o remount,bind,ro,nosuid,nodev,noexec "$r/sys" 2>/dev/null || true
 cd "$r"
 pivot_root . .
 umount -n -l .
 cd /root
-exec unshare --user --map-root-user --mount -- /bin/sh -c 'echo "ready $1"; while read -r _; do :; done' fastvm-vm-init "$hostpid"
+exec unshare --user --map-root-user --mount --pid --fork --kill-child -- /bin/sh -c "$INIT" fastvm-vm-init
 "#;
+
+/// PID 1 of the VM: reports its host PID (read through the host's `/proc`, still mounted), mounts
+/// the VM's own `/proc` over it where the kernel allows, then waits for its stdin to close.
+const INIT: &str = r#"read -r hostpid _ < /proc/self/stat
+mount -n -t proc -o nosuid,nodev,noexec proc /proc 2>/dev/null || true
+echo "ready $hostpid"
+while read -r _; do :; done"#;
 
 /// How long a VM's namespaces may take to come up.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -372,8 +382,8 @@ enum State {
 
 /// A running set of namespaces.
 struct Ns {
-    /// The outer `unshare`: its stdin is the pipe whose closing ends the VM; killing it kills
-    /// init too (`--kill-child`).
+    /// `unshare` (the inner one, after the exec chain): its stdin is the pipe whose closing
+    /// ends the VM; killing it kills init too (`--kill-child`), and it exits once init is reaped.
     child: Child,
     /// Host PID of the VM's init.
     init: i32,
@@ -475,9 +485,6 @@ impl Sandbox {
             "--user",
             "--map-root-user",
             "--mount",
-            "--pid",
-            "--fork",
-            "--kill-child",
             "--propagation",
             "private",
             "--",
@@ -490,6 +497,7 @@ impl Sandbox {
         .args(&self.host.read_only)
         .env_clear()
         .env("PATH", &self.host.setup_path)
+        .env("INIT", INIT)
         .current_dir("/")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -533,7 +541,17 @@ impl Sandbox {
         let mut cmd = Command::new(&self.host.nsenter);
         cmd.arg0(EXEC_ARG0)
             .arg(format!("--target={init}"))
-            .args(["--user", "--mount", "--pid", "--root", "--wd", "--"])
+            // Keeping our IDs (which the VM's maps show as root) skips setgroups, which user
+            // namespaces deny.
+            .args([
+                "--user",
+                "--mount",
+                "--pid",
+                "--root",
+                "--wd",
+                "--preserve-credentials",
+                "--",
+            ])
             .args(argv)
             .env_clear()
             // Where nsenter itself runs before it enters the VM; the VM's cwd is init's.

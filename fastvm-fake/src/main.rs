@@ -1,4 +1,4 @@
-//! `fastvm-fake`: serve the fake fastvm API on 127.0.0.1 until Ctrl-C.
+//! `fastvm-fake`: serve the fake fastvm API on 127.0.0.1 until Ctrl-C (or SIGTERM).
 //!
 //! Prints two lines a shell can `eval`:
 //! ```text
@@ -90,7 +90,12 @@ async fn main() -> std::io::Result<()> {
     writeln!(out, "FASTVM_API_KEY={}", server.api_key())?;
     out.flush()?;
     drop(out);
-    tokio::signal::ctrl_c().await?;
+    // Ctrl-C or SIGTERM: stop the VMs' processes and remove the temporary directory.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     server.shutdown().await;
     Ok(())
 }

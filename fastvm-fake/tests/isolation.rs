@@ -501,5 +501,9 @@ async fn the_binary_reports_a_bad_isolation_environment_value_and_says_when_it_i
         .await
         .unwrap();
     assert!(line.contains("each VM has its own filesystem"), "{line}");
-    child.kill().await.unwrap();
+    // SIGTERM: the server shuts down and removes its temporary directory.
+    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    assert!(status.unwrap().unwrap().success());
 }
