@@ -8,18 +8,30 @@
 //! not (another 2xx, Go `omitempty`, explicit `null`s, unknown members, new enum values), to
 //! test a client's tolerance; by default it does not.
 //!
-//! # Not a VM: commands run on this host, unsandboxed
+//! # Not a VM: commands run on this host, each VM with its own filesystem
 //!
-//! `exec` runs the argv **directly on the machine running the fake**, as the user running it,
-//! with the VM's per-VM working directory (under a temporary root) as the current directory
-//! and the VM's `envVars` added to the environment. `files/fetch` writes to the given path
-//! **on this host** (relative paths resolve against the VM's directory). There is no
-//! isolation whatsoever: only run commands you would run in your own shell. The server binds
-//! 127.0.0.1 only, and every API call needs the API key.
+//! `exec` runs the argv **on the machine running the fake**, as the user running it. With
+//! [`Isolation`] (the default where the host allows it: Linux with user namespaces and
+//! util-linux) each VM's commands see a private filesystem: a per-VM writable root (its
+//! `/root`, `/home`, `/tmp`, `/var/tmp`, `/srv`, `/opt`, `/workspace`, and anything else made
+//! outside the system directories) over the host's system directories (`/usr`, `/etc`, `/bin`,
+//! `/lib`, ...) mounted read-only, so the usual tools work. Commands start in `/root` with a
+//! VM-like environment (`PATH`, `HOME=/root`, `USER=root`) plus the VM's `envVars`; they appear
+//! as root inside the VM and can be killed all at once (a PID namespace per VM, killed on delete
+//! and on shutdown). `files/fetch` writes inside the VM too. Two VMs never see each other's
+//! files; a snapshot copies the VM's files and a VM launched from it starts with that copy.
+//! [`FakeServer::vm_dir`] is the VM's root on the host and [`FakeServer::vm_path`] maps a VM
+//! path to a host path.
 //!
-//! What it does not do: real virtualisation, networking or firewall enforcement, a console
-//! WebSocket (tokens are minted but nothing serves them), persistence across restarts, or
-//! snapshotting files (snapshots capture configuration only).
+//! This is a filesystem view for tests, **not a security boundary**: the kernel, the network,
+//! other users' processes and devices are the host's. Without isolation (macOS, a kernel that
+//! forbids user namespaces, [`Isolation::Off`]) commands run directly on this host in the VM's
+//! working directory, and absolute paths are host paths; `Auto` says so once on stderr. The
+//! server binds 127.0.0.1 only, and every API call needs the API key.
+//!
+//! What it does not do: real virtualisation, networking or firewall enforcement, freezing
+//! paused VMs' processes, a console WebSocket (tokens are minted but nothing serves them), or
+//! persistence across restarts.
 //!
 //! # Example
 //!
