@@ -156,22 +156,32 @@ struct SpawnWatch {
     prefix: Option<&'static str>,
     argv0: String,
     held: Vec<u8>,
+    /// After this nothing is held back: a failed exec reports at once.
+    until: tokio::time::Instant,
 }
 
 impl SpawnWatch {
     /// The longest line held back.
     const MAX: usize = 4096;
+    /// How long after the spawn bytes may be held back.
+    const WINDOW: Duration = Duration::from_secs(2);
 
     fn new(prefix: Option<&'static str>, argv0: &str) -> SpawnWatch {
         SpawnWatch {
             prefix,
             argv0: argv0.to_string(),
             held: Vec::new(),
+            until: tokio::time::Instant::now() + Self::WINDOW,
         }
     }
 
     fn holding(&self) -> bool {
         self.prefix.is_some()
+    }
+
+    /// Whether bytes are held back now (and the window timer matters).
+    fn has_held(&self) -> bool {
+        self.holding() && !self.held.is_empty()
     }
 
     /// Whether the held bytes can still be (the start of) the launcher's one-line message.
@@ -197,6 +207,10 @@ impl SpawnWatch {
     fn stderr(&mut self, chunk: Bytes) -> Option<Bytes> {
         if !self.holding() {
             return Some(chunk);
+        }
+        if tokio::time::Instant::now() >= self.until {
+            self.held.extend_from_slice(&chunk);
+            return self.release();
         }
         self.held.extend_from_slice(&chunk);
         if self.plausible() { None } else { self.release() }
@@ -275,13 +289,16 @@ async fn read_both(
     let mut obuf = vec![0u8; 64 * 1024];
     let mut ebuf = vec![0u8; 64 * 1024];
     while out.is_some() || err.is_some() {
+        let until = watch.until;
         let msg = tokio::select! {
             r = read_some(&mut out, &mut obuf) => r.map(|b| Msg::Out(Bytes::copy_from_slice(b))),
             r = read_some(&mut err, &mut ebuf) => r.map(|b| Msg::Err(Bytes::copy_from_slice(b))),
             _ = tx.closed() => return None,
+            // Held bytes are not kept past the window: the command did start.
+            _ = tokio::time::sleep_until(until), if watch.has_held() => watch.release().map(Msg::Err),
         };
         let msg = match msg {
-            Some(Msg::Err(b)) => watch.stderr(b).map(Msg::Err),
+            Some(Msg::Err(b)) if watch.holding() => watch.stderr(b).map(Msg::Err),
             Some(Msg::Out(b)) => {
                 // Output first: the command did start.
                 if let Some(held) = watch.release() {
@@ -434,6 +451,57 @@ mod tests {
         assert_eq!(bad, json!({"t": "x", "ms": 9, "c": 137, "to": true}));
         let out = parse_line(&event_line(&Msg::Err(Bytes::from_static(b"\xffhi"))));
         assert_eq!(out, json!({"t": "e", "d": STANDARD.encode(b"\xffhi")}));
+    }
+
+    const P: &str = crate::isolation::SPAWN_FAILURE_PREFIX;
+
+    #[tokio::test]
+    async fn a_launcher_exec_failure_becomes_the_diagnostic() {
+        let mut w = SpawnWatch::new(Some(P), "/no/such");
+        // Split anywhere, it is held back while it can still be the message.
+        let line = format!("{P}/no/such: No such file or directory\n");
+        let (a, b) = line.split_at(7);
+        assert_eq!(w.stderr(Bytes::copy_from_slice(a.as_bytes())), None);
+        assert_eq!(w.stderr(Bytes::copy_from_slice(b.as_bytes())), None);
+        assert_eq!(
+            w.diagnostic(127).as_deref(),
+            Some("cannot start \"/no/such\": No such file or directory")
+        );
+        assert_eq!(w.release(), None, "nothing left to send as stderr");
+    }
+
+    #[tokio::test]
+    async fn anything_else_is_passed_on_as_stderr_in_order() {
+        // Another program's name, another exit code, a second line, plain output.
+        let line = format!("{P}other: No such file or directory\n");
+        let mut w = SpawnWatch::new(Some(P), "/no/such");
+        assert_eq!(w.stderr(Bytes::from(line.clone())), None);
+        assert_eq!(w.diagnostic(127), None);
+        assert_eq!(w.release(), Some(Bytes::from(line)));
+
+        let line = format!("{P}/x: denied\n");
+        let mut w = SpawnWatch::new(Some(P), "/x");
+        assert_eq!(w.stderr(Bytes::from(line.clone())), None);
+        assert_eq!(w.diagnostic(1), None);
+        assert_eq!(w.release(), Some(Bytes::from(line)));
+
+        let mut w = SpawnWatch::new(Some(P), "/x");
+        let two = format!("{P}/x: denied\nmore\n");
+        assert_eq!(w.stderr(Bytes::from(two.clone())), Some(Bytes::from(two)));
+        assert!(!w.holding());
+
+        let mut w = SpawnWatch::new(Some(P), "sh");
+        assert_eq!(w.stderr(Bytes::from_static(b"fast")), None, "still a prefix");
+        assert_eq!(
+            w.stderr(Bytes::from_static(b"er\n")),
+            Some(Bytes::from_static(b"faster\n"))
+        );
+        assert_eq!(w.stderr(Bytes::from_static(b"x")), Some(Bytes::from_static(b"x")));
+
+        // Without isolation nothing is ever held.
+        let mut w = SpawnWatch::new(None, "sh");
+        assert_eq!(w.stderr(Bytes::from_static(b"f")), Some(Bytes::from_static(b"f")));
+        assert_eq!(w.diagnostic(127), None);
     }
 
     #[tokio::test]
