@@ -148,8 +148,9 @@ const WRITABLE_DIRS: &[(&str, u32)] = &[
 /// Mount points of the kernel file systems.
 const KERNEL_DIRS: &[&str] = &["dev", "proc", "sys"];
 
-/// The mount steps, run by `sh` as PID 1 of the VM's new PID namespace (see the module docs).
-/// `$1` is the VM's root, the other arguments are directories (relative to `/`) to mount
+/// The mount steps, run by `sh` in the VM's first user and mount namespace (see the module
+/// docs); it ends by executing the second `unshare`, whose child runs [`INIT`] (from the
+/// environment). `$1` is the VM's root, the other arguments are directories (relative to `/`) to mount
 /// read-only. `-n`: never write the host's `/run/mount/utab`. `--rbind -o ro` is a bind and a
 /// read-only remount in one `mount` (util-linux 2.27+, implied by `unshare --propagation`);
 /// when the remount is refused (flags such as `nosuid` locked from the host), it is retried
