@@ -1,6 +1,7 @@
-//! `POST /v1/vms/{id}/exec`: runs the argv **on this host** (no sandbox) in the VM's working
-//! directory, answering either a buffered `ExecVMResponse` or an NDJSON stream of `ExecEvent`
-//! lines written as the child produces output.
+//! `POST /v1/vms/{id}/exec`: runs the argv in the VM (its own namespaces with isolation, else
+//! this host; see [`crate::vmfs::VmFs::command`]), answering either a buffered
+//! `ExecVMResponse` or an NDJSON stream of `ExecEvent` lines written as the child produces
+//! output.
 
 use std::convert::Infallible;
 use std::os::unix::process::ExitStatusExt;
@@ -20,7 +21,7 @@ use nix::unistd::Pid;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use crate::TruncateStream;
@@ -82,33 +83,33 @@ pub async fn handler(
         ),
         None => None,
     };
-    let (dir, env) = {
+    let (fs, env) = {
         let (mut g, _) = s.lock();
         let vm = vm_mut(&mut g, &id)?;
         if vm.status != Status::Running {
             return Err(ApiError::conflict(format!("vm is {}, not running", vm.status.as_str())));
         }
-        (vm.dir.clone(), vm.env.clone())
+        (vm.fs.clone(), vm.env.clone())
     };
     let ndjson = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/x-ndjson"));
 
-    let mut cmd = Command::new(&b.command[0]);
-    cmd.args(&b.command[1..])
-        .current_dir(&dir)
-        .envs(&env)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a timeout kills `sh -c` and everything it started.
-        .process_group(0)
-        .kill_on_drop(true);
     let (tx, rx) = mpsc::channel(16);
-    match cmd.spawn() {
+    let spawned = fs.command(&b.command, &env).await.and_then(|mut cmd| {
+        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so a timeout kills `sh -c` and everything it started.
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+    });
+    match spawned {
         Ok(child) => {
-            tokio::spawn(pump(child, stdin, timeout, tx));
+            let watch = SpawnWatch::new(fs.spawn_failure_prefix(), &b.command[0]);
+            tokio::spawn(pump(child, stdin, timeout, watch, tx));
         }
         Err(e) => {
             let outcome = Outcome {
@@ -145,7 +146,99 @@ impl Drop for Group {
     }
 }
 
-async fn pump(mut child: Child, stdin: Option<Vec<u8>>, timeout: Duration, tx: mpsc::Sender<Msg>) {
+/// Holds back the first stderr bytes while they may be the launcher's "failed to execute"
+/// message (isolation: `nsenter` executes the argv, so an exec failure reaches us as its
+/// stderr and exit status 126/127, not as a spawn error). If the command then exits 126 or 127
+/// with exactly that one line, it becomes the exit event's diagnostic, as a spawn failure is;
+/// otherwise the bytes are passed on as stderr, in order.
+#[derive(Debug)]
+struct SpawnWatch {
+    prefix: Option<&'static str>,
+    argv0: String,
+    held: Vec<u8>,
+    /// After this nothing is held back: a failed exec reports at once.
+    until: tokio::time::Instant,
+}
+
+impl SpawnWatch {
+    /// The longest line held back.
+    const MAX: usize = 4096;
+    /// How long after the spawn bytes may be held back.
+    const WINDOW: Duration = Duration::from_secs(2);
+
+    fn new(prefix: Option<&'static str>, argv0: &str) -> SpawnWatch {
+        SpawnWatch {
+            prefix,
+            argv0: argv0.to_string(),
+            held: Vec::new(),
+            until: tokio::time::Instant::now() + Self::WINDOW,
+        }
+    }
+
+    fn holding(&self) -> bool {
+        self.prefix.is_some()
+    }
+
+    /// Whether bytes are held back now (and the window timer matters).
+    fn has_held(&self) -> bool {
+        self.holding() && !self.held.is_empty()
+    }
+
+    /// Whether the held bytes can still be (the start of) the launcher's one-line message.
+    fn plausible(&self) -> bool {
+        let Some(p) = self.prefix.map(str::as_bytes) else {
+            return false;
+        };
+        let h = &self.held;
+        if h.len() < p.len() {
+            return p.starts_with(h);
+        }
+        let newline = h.iter().position(|&b| b == b'\n');
+        h.starts_with(p) && h.len() <= Self::MAX && newline.is_none_or(|i| i == h.len() - 1)
+    }
+
+    /// Stops holding; what was held, to send as stderr.
+    fn release(&mut self) -> Option<Bytes> {
+        self.prefix = None;
+        (!self.held.is_empty()).then(|| Bytes::from(std::mem::take(&mut self.held)))
+    }
+
+    /// A chunk of stderr: what to send now.
+    fn stderr(&mut self, chunk: Bytes) -> Option<Bytes> {
+        if !self.holding() {
+            return Some(chunk);
+        }
+        if tokio::time::Instant::now() >= self.until {
+            self.held.extend_from_slice(&chunk);
+            return self.release();
+        }
+        self.held.extend_from_slice(&chunk);
+        if self.plausible() { None } else { self.release() }
+    }
+
+    /// At exit with `code`: the diagnostic, if the held bytes were the launcher's message.
+    fn diagnostic(&mut self, code: i32) -> Option<String> {
+        let prefix = self.prefix?;
+        let line = std::str::from_utf8(&self.held).ok()?.strip_suffix('\n')?;
+        let rest = line.strip_prefix(prefix)?;
+        let reason = rest.strip_prefix(self.argv0.as_str())?.strip_prefix(": ")?;
+        if !(code == 126 || code == 127) {
+            return None;
+        }
+        let d = format!("cannot start {:?}: {reason}", self.argv0);
+        self.held.clear();
+        self.prefix = None;
+        Some(d)
+    }
+}
+
+async fn pump(
+    mut child: Child,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+    mut watch: SpawnWatch,
+    tx: mpsc::Sender<Msg>,
+) {
     let started = Instant::now();
     let mut group = Group { pid: child.id() };
     if let (Some(mut pipe), Some(data)) = (child.stdin.take(), stdin) {
@@ -157,7 +250,7 @@ async fn pump(mut child: Child, stdin: Option<Vec<u8>>, timeout: Duration, tx: m
     let out = child.stdout.take();
     let err = child.stderr.take();
     let run = async {
-        read_both(out, err, &tx).await?;
+        read_both(out, err, &mut watch, &tx).await?;
         child.wait().await.ok()
     };
     let (status, timed_out) = match tokio::time::timeout(timeout, run).await {
@@ -171,11 +264,17 @@ async fn pump(mut child: Child, stdin: Option<Vec<u8>>, timeout: Duration, tx: m
     };
     group.pid = None;
     let code = status.map_or(-1, |s| s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(9)));
+    let diagnostic = if timed_out { None } else { watch.diagnostic(code) };
+    if let Some(held) = watch.release()
+        && tx.send(Msg::Err(held)).await.is_err()
+    {
+        return;
+    }
     let outcome = Outcome {
         code,
         timed_out,
         ms: started.elapsed().as_millis() as i64,
-        diagnostic: None,
+        diagnostic,
     };
     let _ = tx.send(Msg::Exit(outcome)).await;
 }
@@ -184,15 +283,30 @@ async fn pump(mut child: Child, stdin: Option<Vec<u8>>, timeout: Duration, tx: m
 async fn read_both(
     mut out: Option<impl AsyncRead + Unpin>,
     mut err: Option<impl AsyncRead + Unpin>,
+    watch: &mut SpawnWatch,
     tx: &mpsc::Sender<Msg>,
 ) -> Option<()> {
     let mut obuf = vec![0u8; 64 * 1024];
     let mut ebuf = vec![0u8; 64 * 1024];
     while out.is_some() || err.is_some() {
+        let until = watch.until;
         let msg = tokio::select! {
             r = read_some(&mut out, &mut obuf) => r.map(|b| Msg::Out(Bytes::copy_from_slice(b))),
             r = read_some(&mut err, &mut ebuf) => r.map(|b| Msg::Err(Bytes::copy_from_slice(b))),
             _ = tx.closed() => return None,
+            // Held bytes are not kept past the window: the command did start.
+            _ = tokio::time::sleep_until(until), if watch.has_held() => watch.release().map(Msg::Err),
+        };
+        let msg = match msg {
+            Some(Msg::Err(b)) if watch.holding() => watch.stderr(b).map(Msg::Err),
+            Some(Msg::Out(b)) => {
+                // Output first: the command did start.
+                if let Some(held) = watch.release() {
+                    tx.send(Msg::Err(held)).await.ok()?;
+                }
+                Some(Msg::Out(b))
+            }
+            other => other,
         };
         if let Some(msg) = msg {
             tx.send(msg).await.ok()?;
@@ -337,6 +451,57 @@ mod tests {
         assert_eq!(bad, json!({"t": "x", "ms": 9, "c": 137, "to": true}));
         let out = parse_line(&event_line(&Msg::Err(Bytes::from_static(b"\xffhi"))));
         assert_eq!(out, json!({"t": "e", "d": STANDARD.encode(b"\xffhi")}));
+    }
+
+    const P: &str = crate::isolation::SPAWN_FAILURE_PREFIX;
+
+    #[tokio::test]
+    async fn a_launcher_exec_failure_becomes_the_diagnostic() {
+        let mut w = SpawnWatch::new(Some(P), "/no/such");
+        // Split anywhere, it is held back while it can still be the message.
+        let line = format!("{P}/no/such: No such file or directory\n");
+        let (a, b) = line.split_at(7);
+        assert_eq!(w.stderr(Bytes::copy_from_slice(a.as_bytes())), None);
+        assert_eq!(w.stderr(Bytes::copy_from_slice(b.as_bytes())), None);
+        assert_eq!(
+            w.diagnostic(127).as_deref(),
+            Some("cannot start \"/no/such\": No such file or directory")
+        );
+        assert_eq!(w.release(), None, "nothing left to send as stderr");
+    }
+
+    #[tokio::test]
+    async fn anything_else_is_passed_on_as_stderr_in_order() {
+        // Another program's name, another exit code, a second line, plain output.
+        let line = format!("{P}other: No such file or directory\n");
+        let mut w = SpawnWatch::new(Some(P), "/no/such");
+        assert_eq!(w.stderr(Bytes::from(line.clone())), None);
+        assert_eq!(w.diagnostic(127), None);
+        assert_eq!(w.release(), Some(Bytes::from(line)));
+
+        let line = format!("{P}/x: denied\n");
+        let mut w = SpawnWatch::new(Some(P), "/x");
+        assert_eq!(w.stderr(Bytes::from(line.clone())), None);
+        assert_eq!(w.diagnostic(1), None);
+        assert_eq!(w.release(), Some(Bytes::from(line)));
+
+        let mut w = SpawnWatch::new(Some(P), "/x");
+        let two = format!("{P}/x: denied\nmore\n");
+        assert_eq!(w.stderr(Bytes::from(two.clone())), Some(Bytes::from(two)));
+        assert!(!w.holding());
+
+        let mut w = SpawnWatch::new(Some(P), "sh");
+        assert_eq!(w.stderr(Bytes::from_static(b"fast")), None, "still a prefix");
+        assert_eq!(
+            w.stderr(Bytes::from_static(b"er\n")),
+            Some(Bytes::from_static(b"faster\n"))
+        );
+        assert_eq!(w.stderr(Bytes::from_static(b"x")), Some(Bytes::from_static(b"x")));
+
+        // Without isolation nothing is ever held.
+        let mut w = SpawnWatch::new(None, "sh");
+        assert_eq!(w.stderr(Bytes::from_static(b"f")), Some(Bytes::from_static(b"f")));
+        assert_eq!(w.diagnostic(127), None);
     }
 
     #[tokio::test]

@@ -8,18 +8,30 @@
 //! not (another 2xx, Go `omitempty`, explicit `null`s, unknown members, new enum values), to
 //! test a client's tolerance; by default it does not.
 //!
-//! # Not a VM: commands run on this host, unsandboxed
+//! # Not a VM: commands run on this host, each VM with its own filesystem
 //!
-//! `exec` runs the argv **directly on the machine running the fake**, as the user running it,
-//! with the VM's per-VM working directory (under a temporary root) as the current directory
-//! and the VM's `envVars` added to the environment. `files/fetch` writes to the given path
-//! **on this host** (relative paths resolve against the VM's directory). There is no
-//! isolation whatsoever: only run commands you would run in your own shell. The server binds
-//! 127.0.0.1 only, and every API call needs the API key.
+//! `exec` runs the argv **on the machine running the fake**, as the user running it. With
+//! [`Isolation`] (the default where the host allows it: Linux with user namespaces and
+//! util-linux) each VM's commands see a private filesystem: a per-VM writable root (its
+//! `/root`, `/home`, `/tmp`, `/var/tmp`, `/srv`, `/opt`, `/workspace`, and anything else made
+//! outside the system directories) over the host's system directories (`/usr`, `/etc`, `/bin`,
+//! `/lib`, ...) mounted read-only, so the usual tools work. Commands start in `/root` with a
+//! VM-like environment (`PATH`, `HOME=/root`, `USER=root`) plus the VM's `envVars`; they appear
+//! as root inside the VM and can be killed all at once (a PID namespace per VM, killed on delete
+//! and on shutdown). `files/fetch` writes inside the VM too. Two VMs never see each other's
+//! files; a snapshot copies the VM's files and a VM launched from it starts with that copy.
+//! [`FakeServer::vm_dir`] is the VM's root on the host and [`FakeServer::vm_path`] maps a VM
+//! path to a host path.
 //!
-//! What it does not do: real virtualisation, networking or firewall enforcement, a console
-//! WebSocket (tokens are minted but nothing serves them), persistence across restarts, or
-//! snapshotting files (snapshots capture configuration only).
+//! This is a filesystem view for tests, **not a security boundary**: the kernel, the network,
+//! other users' processes and devices are the host's. Without isolation (macOS, a kernel that
+//! forbids user namespaces, [`Isolation::Off`]) commands run directly on this host in the VM's
+//! working directory, and absolute paths are host paths; `Auto` says so once on stderr. The
+//! server binds 127.0.0.1 only, and every API call needs the API key.
+//!
+//! What it does not do: real virtualisation, networking or firewall enforcement, freezing
+//! paused VMs' processes, a console WebSocket (tokens are minted but nothing serves them), or
+//! persistence across restarts.
 //!
 //! # Example
 //!
@@ -41,6 +53,7 @@ mod error;
 mod exec;
 mod faults;
 mod fingerprint;
+mod isolation;
 mod model;
 mod reshape;
 mod routes;
@@ -50,10 +63,11 @@ mod storage;
 mod validate;
 mod variance;
 mod vary;
+mod vmfs;
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,6 +84,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use faults::{Fault, FaultKind, Faults};
+pub use isolation::Isolation;
 pub use variance::{ParseVarianceError, Rule, Variance};
 
 use crate::error::ApiError;
@@ -108,7 +123,9 @@ pub struct FakeServerBuilder {
     limits: Limits,
     disk_gib: i64,
     build_duration: Duration,
+    snapshot_duration: Duration,
     variance: Variance,
+    isolation: Isolation,
 }
 
 // By hand, not derived: the API key must never reach a debug print or a log.
@@ -121,7 +138,9 @@ impl std::fmt::Debug for FakeServerBuilder {
             .field("limits", &self.limits)
             .field("disk_gib", &self.disk_gib)
             .field("build_duration", &self.build_duration)
+            .field("snapshot_duration", &self.snapshot_duration)
             .field("variance", &self.variance)
+            .field("isolation", &self.isolation)
             .finish()
     }
 }
@@ -135,7 +154,9 @@ impl Default for FakeServerBuilder {
             limits: Limits::default(),
             disk_gib: 10,
             build_duration: Duration::from_millis(300),
+            snapshot_duration: Duration::from_millis(300),
             variance: Variance::none(),
+            isolation: Isolation::Auto,
         }
     }
 }
@@ -179,6 +200,46 @@ impl FakeServerBuilder {
         self
     }
 
+    /// How long a snapshot is `creating` before it turns `ready` (default 300 ms, on the fake
+    /// clock, so [`FakeServer::advance`] skips it). Its files are copied at once; the wait only
+    /// exercises clients' polling.
+    ///
+    /// A VM launched from a snapshot that is still `creating` is accepted: the launch answers
+    /// 202 with the VM `provisioning` until the snapshot is ready (plus the
+    /// [`boot delay`](Self::boot_delay)), then the VM is `running` with the snapshot's files,
+    /// so launch-and-wait works right after creating a snapshot. A `creating` snapshot can be
+    /// renamed and deleted (VMs already launched from it keep their copy).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// // Snapshots are `ready` as soon as they are created.
+    /// let server = fastvm_fake::FakeServer::builder()
+    ///     .snapshot_duration(std::time::Duration::ZERO)
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn snapshot_duration(mut self, d: Duration) -> Self {
+        self.snapshot_duration = d;
+        self
+    }
+
+    /// Whether each VM gets its own filesystem (default [`Isolation::Auto`]: where this host
+    /// allows it). See [`Isolation`] and [`FakeServer::vm_path`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use fastvm_fake::{FakeServer, Isolation};
+    ///
+    /// let server = FakeServer::builder().isolation(Isolation::Off).start().await?;
+    /// assert!(!server.isolated());
+    /// # Ok(()) }
+    /// ```
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
     /// Wire variance: answer the way the real server is allowed to (another 2xx, Go
     /// `omitempty`, explicit `null`s, unknown members, new enum values), to test a client's
     /// tolerance. Default [`Variance::none()`]: every answer exactly as without it. See
@@ -201,7 +262,28 @@ impl FakeServerBuilder {
     }
 
     /// Binds 127.0.0.1 and serves on a task of the current tokio runtime.
+    ///
+    /// Unless isolation is [`Isolation::Off`], the first start in a process checks whether this
+    /// host can isolate VMs (about 50 ms on Linux); the answer is kept for later starts. With
+    /// [`Isolation::Required`] and no isolation, this fails with
+    /// [`std::io::ErrorKind::Unsupported`] and the reason.
     pub async fn start(self) -> std::io::Result<FakeServer> {
+        let host = match self.isolation.or_env()? {
+            Isolation::Off => None,
+            Isolation::Auto => match isolation::probe().await {
+                Ok(host) => Some(host),
+                Err(reason) => {
+                    isolation::warn_unisolated(&reason);
+                    None
+                }
+            },
+            Isolation::Required => Some(isolation::probe().await.map_err(|reason| {
+                std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    format!("fastvm-fake: VM isolation is required but not available here: {reason}"),
+                )
+            })?),
+        };
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))).await?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
@@ -213,11 +295,15 @@ impl FakeServerBuilder {
             limits: self.limits,
             disk_gib: self.disk_gib,
             build_duration: self.build_duration,
+            snapshot_duration: self.snapshot_duration,
             variance: self.variance,
+            isolation: self.isolation,
+            host,
         };
         let shared = Arc::new(Shared::new(config, base_url, root));
         std::fs::create_dir_all(shared.objects_dir())?;
         std::fs::create_dir_all(shared.vms_dir())?;
+        std::fs::create_dir_all(shared.snapshots_dir())?;
         let cancel = CancellationToken::new();
         let task = tokio::spawn(accept_loop(listener, router(shared.clone()), cancel.clone()));
         Ok(FakeServer {
@@ -291,25 +377,67 @@ impl FakeServer {
         g.clock_offset_ms += by.as_millis() as i64;
     }
 
-    /// The working directory of a VM on this host (where its commands run), if it exists.
+    /// Whether this server's VMs are isolated (see [`Isolation`]): decided at start.
+    #[must_use]
+    pub fn isolated(&self) -> bool {
+        self.shared.config.host.is_some()
+    }
+
+    /// The directory of a VM on this host, if the VM exists. With isolation it is the VM's
+    /// writable root: the VM's `/root/x` is `vm_dir(id)/root/x` (see [`FakeServer::vm_path`]).
+    /// Without, it is the working directory its commands run in.
     pub fn vm_dir(&self, vm_id: &str) -> Option<PathBuf> {
         let id = vm_id.parse().ok()?;
         let (g, _) = self.shared.lock();
-        g.vms.get(&id).map(|vm| vm.dir.clone())
+        g.vms.get(&id).map(|vm| vm.fs.dir().to_path_buf())
     }
 
-    /// Stops accepting connections, closes open ones, and waits for the server task.
+    /// Where the VM's `path` is on this host, to look at or prepare a VM's files from a test.
+    ///
+    /// With isolation, a relative path is relative to the VM's working directory `/root`; `.`
+    /// and `..` are resolved lexically (symlinks inside the VM are not followed). A path in one
+    /// of the host directories mounted into the VM (`/usr`, `/etc`, `/bin`, `/lib`, ..., `/dev`,
+    /// `/sys`) is that host path; `/proc` and `/dev/shm` are the VM's own and have no host path
+    /// (`None`); everything else is under [`FakeServer::vm_dir`]: `/root/x` is
+    /// `vm_dir(id)/root/x`. Without isolation an absolute path is itself and a relative one is
+    /// under `vm_dir`. `None` too when there is no such VM.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// # let (server, vm_id) = (fastvm_fake::FakeServer::start().await?, String::new());
+    /// // Prepare a file the VM will find at /srv/data/input.txt.
+    /// let host = server.vm_path(&vm_id, "/srv/data/input.txt").unwrap();
+    /// std::fs::create_dir_all(host.parent().unwrap())?;
+    /// std::fs::write(&host, "42")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn vm_path(&self, vm_id: &str, path: impl AsRef<Path>) -> Option<PathBuf> {
+        let id = vm_id.parse().ok()?;
+        let fs = {
+            let (g, _) = self.shared.lock();
+            g.vms.get(&id)?.fs.clone()
+        };
+        fs.host_path(path.as_ref())
+    }
+
+    /// Stops accepting connections, closes open ones, waits for the server task, and kills
+    /// every VM's processes (waiting until they are gone). The server's temporary directory
+    /// (VM roots, snapshots, staged files) is removed once the last request has finished.
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        let vms = self.shared.take_vms();
+        futures::future::join_all(vms.iter().map(|vm| vm.fs.stop())).await;
     }
 }
 
 impl Drop for FakeServer {
     fn drop(&mut self) {
         self.cancel.cancel();
+        // Without waiting: `shutdown` is the way to wait.
+        self.shared.kill_vms();
     }
 }
 

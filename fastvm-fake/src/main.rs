@@ -1,4 +1,4 @@
-//! `fastvm-fake`: serve the fake fastvm API on 127.0.0.1 until Ctrl-C.
+//! `fastvm-fake`: serve the fake fastvm API on 127.0.0.1 until Ctrl-C (or SIGTERM).
 //!
 //! Prints two lines a shell can `eval`:
 //! ```text
@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-/// A local stand-in for the fastvm API. Commands "run in VMs" on THIS host, unsandboxed.
+/// A local stand-in for the fastvm API. Commands "run in VMs" on THIS host: with isolation
+/// (Linux) each VM has its own filesystem, without it they are unsandboxed.
 #[derive(Parser)]
 #[command(name = "fastvm-fake", version, about)]
 struct Args {
@@ -33,6 +34,32 @@ struct Args {
     /// omitempty, nulls, extra-fields, other-2xx; or all, or none.
     #[arg(long, default_value_t = fastvm_fake::Variance::none())]
     variance: fastvm_fake::Variance,
+    /// How long a snapshot stays `creating` before it is `ready`, in milliseconds.
+    #[arg(long, default_value_t = 300)]
+    snapshot_duration_ms: u64,
+    /// Per-VM filesystems: auto (where this host allows it; otherwise warn and run commands
+    /// on the host), required (fail to start without), off (commands run on the host). With
+    /// auto, FASTVM_FAKE_ISOLATION (auto, required, off) decides when set.
+    #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
+    isolation: IsolationArg,
+}
+
+/// `--isolation` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum IsolationArg {
+    Auto,
+    Required,
+    Off,
+}
+
+impl From<IsolationArg> for fastvm_fake::Isolation {
+    fn from(a: IsolationArg) -> Self {
+        match a {
+            IsolationArg::Auto => fastvm_fake::Isolation::Auto,
+            IsolationArg::Required => fastvm_fake::Isolation::Required,
+            IsolationArg::Off => fastvm_fake::Isolation::Off,
+        }
+    }
 }
 
 #[tokio::main]
@@ -42,17 +69,33 @@ async fn main() -> std::io::Result<()> {
         .port(args.port)
         .boot_delay(Duration::from_millis(args.boot_delay_ms))
         .disk_gib(args.disk_gib)
-        .variance(args.variance);
+        .variance(args.variance)
+        .snapshot_duration(Duration::from_millis(args.snapshot_duration_ms))
+        .isolation(args.isolation.into());
     if let Some(key) = args.api_key {
         builder = builder.api_key(key);
     }
-    let server = builder.start().await?;
+    let server = match builder.start().await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    if server.isolated() {
+        eprintln!("fastvm-fake: each VM has its own filesystem (host system directories read-only)");
+    }
     let mut out = std::io::stdout().lock();
     writeln!(out, "FASTVM_BASE_URL={}", server.base_url())?;
     writeln!(out, "FASTVM_API_KEY={}", server.api_key())?;
     out.flush()?;
     drop(out);
-    tokio::signal::ctrl_c().await?;
+    // Ctrl-C or SIGTERM: stop the VMs' processes and remove the temporary directory.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     server.shutdown().await;
     Ok(())
 }
@@ -68,6 +111,27 @@ mod tests {
         Args::try_parse_from(["fastvm-fake", "--variance", arg])
             .map(|a| a.variance)
             .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn isolation_is_auto_by_default_and_parses_each_name() {
+        let parse = |args: &[&str]| Args::try_parse_from(args).map(|a| fastvm_fake::Isolation::from(a.isolation));
+        assert_eq!(parse(&["fastvm-fake"]).unwrap(), fastvm_fake::Isolation::Auto);
+        for i in [
+            fastvm_fake::Isolation::Auto,
+            fastvm_fake::Isolation::Required,
+            fastvm_fake::Isolation::Off,
+        ] {
+            assert_eq!(parse(&["fastvm-fake", "--isolation", i.name()]).unwrap(), i);
+        }
+        assert!(parse(&["fastvm-fake", "--isolation", "on"]).is_err());
+    }
+
+    #[test]
+    fn snapshot_duration_defaults_to_300_ms() {
+        assert_eq!(Args::try_parse_from(["fastvm-fake"]).unwrap().snapshot_duration_ms, 300);
+        let a = Args::try_parse_from(["fastvm-fake", "--snapshot-duration-ms", "0"]).unwrap();
+        assert_eq!(a.snapshot_duration_ms, 0);
     }
 
     #[test]

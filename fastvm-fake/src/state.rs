@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
@@ -11,8 +11,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::faults::Faults;
+use crate::isolation::Host;
 use crate::model::{Firewall, Rule, Service, StringMap, Ttl, TtlAction};
-use crate::{Limits, REDACTED, Variance};
+use crate::vmfs::{Tree, VmFs, discard};
+use crate::{Isolation, Limits, REDACTED, Variance};
 
 /// Settings fixed at start.
 #[derive(Clone)]
@@ -22,7 +24,12 @@ pub struct Config {
     pub limits: Limits,
     pub disk_gib: i64,
     pub build_duration: Duration,
+    pub snapshot_duration: Duration,
     pub variance: Variance,
+    /// What the builder asked for.
+    pub isolation: Isolation,
+    /// Set when VMs are isolated (the probe succeeded).
+    pub host: Option<&'static Host>,
 }
 
 // By hand, not derived: the API key must never reach a debug print or a log.
@@ -34,7 +41,10 @@ impl std::fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("disk_gib", &self.disk_gib)
             .field("build_duration", &self.build_duration)
+            .field("snapshot_duration", &self.snapshot_duration)
             .field("variance", &self.variance)
+            .field("isolation", &self.isolation)
+            .field("isolated", &self.host.is_some())
             .finish()
     }
 }
@@ -94,17 +104,21 @@ pub struct Vm {
     pub public_ipv6: String,
     /// The snapshot already taken in the current pause cycle (returned again on repeat).
     pub pause_snapshot: Option<Uuid>,
-    /// The VM's working directory on this host.
-    pub dir: PathBuf,
+    /// The VM's files and how its commands run.
+    pub fs: Arc<VmFs>,
 }
 
-/// A snapshot: the VM's configuration at the time it was taken.
+/// A snapshot: the VM's configuration and files at the time it was taken.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub id: Uuid,
     pub name: String,
     pub vm_id: Uuid,
     pub created_at: DateTime<Utc>,
+    /// When it turns from `creating` to `ready` (ms since the epoch, fake clock).
+    pub ready_at_ms: i64,
+    /// A copy of the VM's directory (none for a build's snapshot).
+    pub files: Option<Arc<Tree>>,
     pub firewall: Firewall,
     pub metadata: StringMap,
     pub env: StringMap,
@@ -155,8 +169,10 @@ pub struct Shared {
     pub base_url: String,
     pub secret: [u8; 32],
     pub faults: Faults,
-    pub root: tempfile::TempDir,
+    // Before `root`: fields drop in order, and the VMs' processes must be killed before their
+    // directories are removed.
     inner: Mutex<Inner>,
+    pub root: tempfile::TempDir,
 }
 
 // By hand, not derived: the API key (in `config`) and the URL-signing secret must never reach
@@ -169,8 +185,8 @@ impl std::fmt::Debug for Shared {
             .field("base_url", &self.base_url)
             .field("secret", &REDACTED)
             .field("faults", &self.faults)
-            .field("root", &self.root)
             .field("inner", &self.inner)
+            .field("root", &self.root)
             .finish()
     }
 }
@@ -183,8 +199,8 @@ impl Shared {
             base_url,
             secret: rand::random(),
             faults: Faults::default(),
-            root,
             inner: Mutex::new(Inner::default()),
+            root,
         }
     }
 
@@ -201,9 +217,28 @@ impl Shared {
         self.root.path().join("objects")
     }
 
-    /// Where VM working directories live.
+    /// Where VM directories live.
     pub fn vms_dir(&self) -> PathBuf {
         self.root.path().join("vms")
+    }
+
+    /// Where snapshots' copies of VM directories live.
+    pub fn snapshots_dir(&self) -> PathBuf {
+        self.root.path().join("snapshots")
+    }
+
+    /// Takes every VM out (for shutdown).
+    pub fn take_vms(&self) -> Vec<Vm> {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut g.vms).into_values().collect()
+    }
+
+    /// Kills every VM's processes now, without waiting (for `Drop`).
+    pub fn kill_vms(&self) {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for vm in g.vms.values() {
+            vm.fs.kill_now();
+        }
     }
 
     fn sweep(&self, g: &mut Inner, now: i64) {
@@ -238,7 +273,7 @@ impl Shared {
         }
         for id in deleted {
             if let Some(vm) = g.vms.remove(&id) {
-                let _ = std::fs::remove_dir_all(&vm.dir);
+                destroy(vm.fs);
             }
         }
 
@@ -265,6 +300,8 @@ impl Shared {
                 name: b.name.clone().unwrap_or_else(|| b.id.to_string()),
                 vm_id: b.id,
                 created_at: ms_to_time(b.created_ms + build_ms),
+                ready_at_ms: b.created_ms + build_ms,
+                files: None,
                 firewall: Firewall::default(),
                 metadata: StringMap::new(),
                 env: StringMap::new(),
@@ -309,13 +346,13 @@ impl Shared {
         v
     }
 
-    pub fn snapshot_json(&self, s: &Snapshot) -> Value {
+    pub fn snapshot_json(&self, s: &Snapshot, now: i64) -> Value {
         json!({
             "id": s.id.to_string(),
             "name": s.name,
             "orgId": self.org_id,
             "vmId": s.vm_id.to_string(),
-            "status": "ready",
+            "status": if now < s.ready_at_ms { "creating" } else { "ready" },
             "createdAt": rfc3339(s.created_at),
             "firewall": s.firewall,
             "metadata": s.metadata,
@@ -396,6 +433,23 @@ pub fn effective_firewall(vm: &Vm) -> Firewall {
         });
     }
     fw
+}
+
+/// Kills a removed VM's processes and removes its directory, in the background when there is a
+/// runtime.
+pub fn destroy(fs: Arc<VmFs>) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn(async move {
+                fs.stop().await;
+                discard(fs.dir().to_path_buf());
+            });
+        }
+        Err(_) => {
+            fs.kill_now();
+            discard(fs.dir().to_path_buf());
+        }
+    }
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {

@@ -600,7 +600,11 @@ async fn ssh_keys_are_fingerprinted_and_deleted_by_encoded_fingerprint() {
 
 #[tokio::test]
 async fn snapshot_restore_carries_services_env_and_firewall() {
-    let server = FakeServer::start().await.unwrap();
+    let server = FakeServer::builder()
+        .snapshot_duration(Duration::ZERO)
+        .start()
+        .await
+        .unwrap();
     let api = Api::new(&server);
     let fw = json!({"ingress": {"default": "allow", "rules": []}});
     let vm = api

@@ -1,15 +1,17 @@
-//! File staging for transfers: presign (served by [`crate::storage`]) and fetch into the "VM",
-//! which is this host.
+//! File staging for transfers: presign (served by [`crate::storage`]) and fetch into the VM.
 
-use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::io::AsyncReadExt;
 
 use super::vm_mut;
 use crate::error::{ApiResult, parse};
@@ -38,35 +40,41 @@ struct FetchBody {
     timeout_sec: Option<u64>,
 }
 
+/// Writes the object into the VM: inside its namespaces with isolation (so symlinks resolve
+/// in the VM, read-only system directories refuse it, and nothing lands on the host), else on
+/// this host (relative paths against the VM's directory). Missing parent directories are made.
+const FETCH_SCRIPT: &str =
+    r#"d=$(dirname -- "$1") && mkdir -p -- "$d" && cat > "$1" || { echo "fetch: cannot write $1" >&2; exit 1; }"#;
+
 pub async fn fetch(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
     let b: FetchBody = parse(&body)?;
-    let dir = {
+    let (fs, env) = {
         let (mut g, _) = s.lock();
-        vm_mut(&mut g, &id)?.dir.clone()
+        let vm = vm_mut(&mut g, &id)?;
+        (vm.fs.clone(), vm.env.clone())
     };
     let key = storage::verify_download_url(&s, &b.url)?;
     if b.path.is_empty() {
         return Err("path must not be empty".to_string().into());
     }
-    // Relative paths land in the VM's directory; absolute ones are host paths (no isolation).
-    let dest = dir.join(PathBuf::from(&b.path));
     let started = Instant::now();
-    let copy = async {
-        if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await?;
+    let limit = Duration::from_secs(b.timeout_sec.filter(|t| *t > 0).unwrap_or(600));
+    let (exit_code, stderr, timed_out) = match std::fs::File::open(storage::object_path(&s, &key)) {
+        Err(e) => (1, format!("fetch: no object at the URL ({e})\n"), false),
+        Ok(object) => {
+            let argv = ["sh", "-c", FETCH_SCRIPT, "fetch", &b.path].map(String::from);
+            match fs.command(&argv, &env).await {
+                Err(e) => (1, format!("fetch: cannot start the copy in the VM: {e}\n"), false),
+                Ok(mut cmd) => {
+                    cmd.stdin(Stdio::from(object))
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::piped())
+                        .process_group(0)
+                        .kill_on_drop(true);
+                    run(cmd, limit).await
+                }
+            }
         }
-        tokio::fs::copy(storage::object_path(&s, &key), &dest).await
-    };
-    let limit = std::time::Duration::from_secs(b.timeout_sec.filter(|t| *t > 0).unwrap_or(600));
-    let (exit_code, stderr, timed_out) = match tokio::time::timeout(limit, copy).await {
-        Ok(Ok(_)) => (0, String::new(), false),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => (
-            1,
-            format!("fetch: no object at the URL, or cannot create {}: {e}\n", b.path),
-            false,
-        ),
-        Ok(Err(e)) => (1, format!("fetch: writing {}: {e}\n", b.path), false),
-        Err(_) => (124, "fetch: timed out\n".to_string(), true),
     };
     let duration_ms = started.elapsed().as_millis() as i64;
     Ok(Json(exec_result_json(
@@ -78,4 +86,31 @@ pub async fn fetch(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: B
         false,
         duration_ms,
     )))
+}
+
+/// Runs the copy; on timeout kills its process group. Exit code, stderr, timed out.
+async fn run(mut cmd: tokio::process::Command, limit: Duration) -> (i32, String, bool) {
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return (1, format!("fetch: cannot start the copy: {e}\n"), false),
+    };
+    let pid = child.id();
+    let mut err = child.stderr.take().expect("piped stderr");
+    let wait = async {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf).await;
+        (child.wait().await, buf)
+    };
+    match tokio::time::timeout(limit, wait).await {
+        Ok((status, buf)) => {
+            let code = status.ok().and_then(|s| s.code()).unwrap_or(1);
+            (code, String::from_utf8_lossy(&buf).into_owned(), false)
+        }
+        Err(_) => {
+            if let Some(pid) = pid {
+                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+            (124, "fetch: timed out\n".to_string(), true)
+        }
+    }
 }

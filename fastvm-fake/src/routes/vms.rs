@@ -15,8 +15,9 @@ use uuid::Uuid;
 use super::{find_mut, remove, vm_mut};
 use crate::error::{ApiError, ApiResult, parse};
 use crate::model::{Firewall, FirewallInput, StringMap, Ttl};
-use crate::state::{Shared, Status, Vm, ms_to_time};
+use crate::state::{Inner, Shared, Snapshot, Status, Vm, ms_to_time};
 use crate::validate;
+use crate::vmfs::{VmFs, discard, remove_tree};
 
 pub async fn list(State(s): State<Arc<Shared>>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
     let (g, _) = s.lock();
@@ -49,13 +50,21 @@ struct LaunchBody {
     ttl: Option<Ttl>,
 }
 
-pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
-    let b: LaunchBody = parse(&body)?;
-    if b.machine_type.is_some() && b.snapshot_id.is_some() {
-        return Err(ApiError::bad_request("give machineType or snapshotId, not both"));
-    }
-    let (mut g, now) = s.lock();
+/// A launch checked against the state: everything but the VM's files.
+struct Plan {
+    snapshot: Option<Snapshot>,
+    machine: String,
+    cpu: i64,
+    memory_mib: i64,
+    disk_gib: i64,
+    metadata: StringMap,
+    env: StringMap,
+    firewall: Firewall,
+    id: Uuid,
+    public_ipv6: String,
+}
 
+fn plan(s: &Shared, g: &mut Inner, b: &mut LaunchBody) -> ApiResult<Plan> {
     let snapshot = match &b.snapshot_id {
         Some(id) => Some(find_mut(&mut g.snapshots, id, "snapshot")?.clone()),
         None => None,
@@ -74,13 +83,15 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     // The request's values win over the snapshot's, which win over the defaults.
     let metadata = b
         .metadata
+        .take()
         .or_else(|| snapshot.as_ref().map(|s| s.metadata.clone()))
         .unwrap_or_default();
     let env = b
         .env_vars
+        .take()
         .or_else(|| snapshot.as_ref().map(|s| s.env.clone()))
         .unwrap_or_default();
-    let firewall = match b.firewall {
+    let firewall = match b.firewall.take() {
         Some(fw) => Firewall::replaced_by(fw),
         None => snapshot.as_ref().map(|s| s.firewall.clone()).unwrap_or_default(),
     };
@@ -90,34 +101,82 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     if let Some(t) = &b.ttl {
         validate::ttl(t)?;
     }
-    if let Some(dim) = s.exceeded(&g, cpu, memory_mib, disk_gib) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("org quota exceeded: {dim}"),
-        ));
-    }
-
-    let id = Uuid::new_v4();
-    let dir = s.vms_dir().join(id.to_string());
-    std::fs::create_dir_all(&dir).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    within_quota(s, g, cpu, memory_mib, disk_gib)?;
     g.next_ip += 1;
-    let boot_ms = s.config.boot_delay.as_millis() as i64;
-    let booted = boot_ms == 0;
-    let vm = Vm {
-        id,
-        name: validate::normalize_name(b.name.as_deref(), || format!("vm-{}", &id.to_string()[..8])),
+    Ok(Plan {
+        snapshot,
         machine,
         cpu,
         memory_mib,
         disk_gib,
-        status: if booted { Status::Running } else { Status::Provisioning },
-        created_at: ms_to_time(now),
-        ready_at_ms: now + boot_ms,
-        paused_at: None,
         metadata,
         env,
         firewall,
-        services: snapshot
+        id: Uuid::new_v4(),
+        public_ipv6: format!("fd00:fa57::{:x}", g.next_ip),
+    })
+}
+
+pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
+    let mut b: LaunchBody = parse(&body)?;
+    if b.machine_type.is_some() && b.snapshot_id.is_some() {
+        return Err(ApiError::bad_request("give machineType or snapshotId, not both"));
+    }
+    let (p, now) = {
+        let (mut g, now) = s.lock();
+        (plan(&s, &mut g, &mut b)?, now)
+    };
+
+    // The VM's files (a copy of the snapshot's, if any), made without holding the lock.
+    let dir = s.vms_dir().join(p.id.to_string());
+    let host = s.config.host;
+    let files = p.snapshot.as_ref().and_then(|snap| snap.files.clone());
+    let made = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || VmFs::create(host, dir, files.as_ref().map(|f| f.dir()))
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r.map_err(|e| e.to_string()));
+    let fs = match made {
+        Ok(fs) => Arc::new(fs),
+        Err(e) => {
+            discard(dir);
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("creating the VM's files: {e}"),
+            ));
+        }
+    };
+
+    let (mut g, _) = s.lock();
+    // Checked again: other launches may have used up the quota meanwhile.
+    if let Err(e) = within_quota(&s, &g, p.cpu, p.memory_mib, p.disk_gib) {
+        drop(g);
+        discard(fs.dir().to_path_buf());
+        return Err(e);
+    }
+    // A VM from a snapshot that is still `creating` boots once the snapshot is ready.
+    let boot_ms = s.config.boot_delay.as_millis() as i64;
+    let ready_at_ms = p.snapshot.as_ref().map_or(now, |snap| snap.ready_at_ms.max(now)) + boot_ms;
+    let booted = ready_at_ms <= now;
+    let id = p.id;
+    let vm = Vm {
+        id,
+        name: validate::normalize_name(b.name.as_deref(), || format!("vm-{}", &id.to_string()[..8])),
+        machine: p.machine,
+        cpu: p.cpu,
+        memory_mib: p.memory_mib,
+        disk_gib: p.disk_gib,
+        status: if booted { Status::Running } else { Status::Provisioning },
+        created_at: ms_to_time(now),
+        ready_at_ms,
+        paused_at: None,
+        metadata: p.metadata,
+        env: p.env,
+        firewall: p.firewall,
+        services: p
+            .snapshot
             .as_ref()
             .map(|s| s.services.iter().map(|sv| (sv.name.clone(), sv.clone())).collect())
             .unwrap_or_else(BTreeMap::new),
@@ -125,10 +184,10 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         ttl: b.ttl,
         deadline_ms: b.ttl.filter(|_| booted).map(|t| now + t.seconds * 1000),
         remaining_ms: None,
-        source_name: snapshot.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
-        public_ipv6: format!("fd00:fa57::{:x}", g.next_ip),
+        source_name: p.snapshot.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
+        public_ipv6: p.public_ipv6,
         pause_snapshot: None,
-        dir,
+        fs,
     };
     let body = s.vm_json(&vm);
     g.vms.insert(id, vm);
@@ -138,6 +197,17 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         StatusCode::ACCEPTED
     };
     Ok((status, Json(body)).into_response())
+}
+
+/// A 429 when launching a VM of this size would exceed the org's quota.
+fn within_quota(s: &Shared, g: &Inner, cpu: i64, mem: i64, disk: i64) -> ApiResult<()> {
+    match s.exceeded(g, cpu, mem, disk) {
+        Some(dim) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("org quota exceeded: {dim}"),
+        )),
+        None => Ok(()),
+    }
 }
 
 pub async fn retrieve(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -205,7 +275,10 @@ pub async fn delete(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api
         let (mut g, _) = s.lock();
         remove(&mut g.vms, &id, "vm")?
     };
-    let _ = tokio::fs::remove_dir_all(&vm.dir).await;
+    // Every process of the VM is gone before the answer (with isolation).
+    vm.fs.stop().await;
+    let dir = vm.fs.dir().to_path_buf();
+    let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
     Ok(Json(json!({ "id": vm.id.to_string(), "deleted": true })))
 }
 
