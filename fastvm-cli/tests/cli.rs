@@ -1,6 +1,7 @@
 //! End-to-end tests of the `fastvm` binary against an in-process `fastvm_fake::FakeServer`.
 //!
-//! The fake runs exec commands on this host, so "remote" paths are host paths in temp dirs.
+//! "Remote" paths are VM paths named after temp directories of this host; the tests look at the
+//! remote side through `FakeServer::vm_path` (the VM's own files when the fake isolates VMs).
 
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -258,25 +259,27 @@ async fn run_deletes_the_vm_whatever_the_outcome() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_deletes_the_vm_on_ctrl_c() {
+    use tokio::io::AsyncBufReadExt;
     let env = Env::start().await;
-    let marker = tempfile::tempdir().unwrap();
-    let started = marker.path().join("started");
-    let script = format!("touch {}; exec sleep 60", started.display());
-    let child = env
-        .command(&["run", "--", "sh", "-c", &script])
+    let mut child = env
+        .command(&["run", "--", "sh", "-c", "echo started; exec sleep 60"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Poll (no timing assertion) until the command runs in the VM, so the interrupt lands
-    // mid-stream; give up after a generous bound rather than hang.
-    for _ in 0..600 {
-        if started.exists() {
-            break;
+    // Wait (no timing assertion) until the command runs in the VM and says so, so the
+    // interrupt lands mid-stream; give up after a generous bound rather than hang.
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let started = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            if line == "started" {
+                return true;
+            }
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(started.exists(), "the command never started");
+        false
+    })
+    .await;
+    assert_eq!(started, Ok(true), "the command never started");
     assert_eq!(env.vm_ids().await.len(), 1);
 
     let pid = child.id().unwrap().to_string();
@@ -325,7 +328,8 @@ async fn cp_round_trips_a_directory_and_a_file() {
     let up = remote.path().join("up");
     env.ok(&["cp", src.to_str().unwrap(), &format!("{id}:{}", up.display())])
         .await;
-    assert_same_tree(&src, &up);
+    let in_vm = |p: &Path| env.server.vm_path(&id, p).unwrap();
+    assert_same_tree(&src, &in_vm(&up));
 
     let down = local.path().join("down");
     let copied = env
@@ -336,7 +340,7 @@ async fn cp_round_trips_a_directory_and_a_file() {
 
     // A destination ending in / is a directory to copy into.
     let into = remote.path().join("into");
-    std::fs::create_dir(&into).unwrap();
+    std::fs::create_dir_all(in_vm(&into)).unwrap();
     env.ok(&[
         "cp",
         "-q",
@@ -344,7 +348,10 @@ async fn cp_round_trips_a_directory_and_a_file() {
         &format!("{id}:{}/", into.display()),
     ])
     .await;
-    assert_eq!(std::fs::read_to_string(into.join("top.txt")).unwrap(), "top level\n");
+    assert_eq!(
+        std::fs::read_to_string(in_vm(&into.join("top.txt"))).unwrap(),
+        "top level\n"
+    );
 
     let missing = env
         .run(&["cp", &format!("{id}:{}/nope", remote.path().display()), "x"])

@@ -886,13 +886,10 @@ async fn ndjson_exec_streams_incrementally_with_wire_omissions() {
     assert_eq!(decoded(&stdin, "o"), b"in\nfake\n");
 
     // The first event arrives while the command is still blocked: it waits for a file that
-    // the test creates only after reading that event.
-    let gate = tempfile::tempdir().unwrap();
-    let flag = gate.path().join("go");
-    let script = format!(
-        "echo first; while [ ! -e '{}' ]; do sleep 0.05; done; echo second",
-        flag.display()
-    );
+    // the test creates (in the VM's files, from the host) only after reading that event.
+    let vm_flag = format!("/tmp/go-{vid}");
+    let flag = server.vm_path(&vid, &vm_flag).unwrap();
+    let script = format!("echo first; while [ ! -e '{vm_flag}' ]; do sleep 0.05; done; echo second");
     let resp = api
         .stream_response(&vid, json!({"command": ["sh", "-c", script], "timeoutSec": 60}))
         .await;

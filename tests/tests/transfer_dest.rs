@@ -2,9 +2,10 @@
 //! existing directory lands inside it under its base name, a directory into an existing
 //! directory is merged into it, and a missing local path is created, as `cp` does.
 //!
-//! The fake runs VM-side commands on this host, so "remote" paths are host paths inside temp
-//! directories. Every test here uses absolute paths only, because one of them changes the
-//! working directory of this test process (to download into `.`).
+//! "Remote" paths are VM paths named after temp directories of this host; the tests write the
+//! remote files through `FakeServer::vm_path` (the VM's own files when the fake isolates VMs,
+//! the same host paths when it does not). Every test here uses absolute paths only, because
+//! one of them changes the working directory of this test process (to download into `.`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,11 +50,13 @@ fn write(path: PathBuf, content: &str) {
     std::fs::write(path, content).unwrap();
 }
 
-/// A remote file `vm/report.txt` and a remote directory `vm/data` (`x`, `sub/y`).
-fn remote_tree(root: &Path) -> (PathBuf, PathBuf) {
-    write(root.join("vm/report.txt"), "report");
-    write(root.join("vm/data/x"), "x");
-    write(root.join("vm/data/sub/y"), "y");
+/// A remote file `vm/report.txt` and a remote directory `vm/data` (`x`, `sub/y`) below `root`,
+/// written into VM `id`; their VM paths.
+fn remote_tree(server: &FakeServer, id: &str, root: &Path) -> (PathBuf, PathBuf) {
+    let host = |p: &str| server.vm_path(id, root.join(p)).expect("the VM exists");
+    write(host("vm/report.txt"), "report");
+    write(host("vm/data/x"), "x");
+    write(host("vm/data/sub/y"), "y");
     (root.join("vm/report.txt"), root.join("vm/data"))
 }
 
@@ -66,9 +69,9 @@ fn io_error(r: fastvm::Result<()>) -> String {
 
 #[tokio::test]
 async fn a_file_into_an_existing_directory_lands_inside_under_its_base_name() {
-    let (_server, client, id) = setup().await;
+    let (server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
-    let (report, _) = remote_tree(tmp.path());
+    let (report, _) = remote_tree(&server, &id, tmp.path());
     let out = tmp.path().join("out");
     write(out.join("other"), "other");
 
@@ -96,9 +99,9 @@ async fn a_file_into_an_existing_directory_lands_inside_under_its_base_name() {
 
 #[tokio::test]
 async fn a_file_over_a_directory_of_its_name_is_refused_and_changes_nothing() {
-    let (_server, client, id) = setup().await;
+    let (server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
-    let (report, _) = remote_tree(tmp.path());
+    let (report, _) = remote_tree(&server, &id, tmp.path());
     let out = tmp.path().join("out");
     write(out.join("report.txt/mine"), "mine");
     let before = tree(&out);
@@ -110,9 +113,9 @@ async fn a_file_over_a_directory_of_its_name_is_refused_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_directory_into_an_existing_directory_merges_its_contents() {
-    let (_server, client, id) = setup().await;
+    let (server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
-    let (_, data) = remote_tree(tmp.path());
+    let (_, data) = remote_tree(&server, &id, tmp.path());
     let out = tmp.path().join("out");
     write(out.join("keep"), "keep");
     write(out.join("sub/old"), "old");
@@ -130,28 +133,28 @@ async fn a_directory_into_an_existing_directory_merges_its_contents() {
     let again = tmp.path().join("again");
     std::fs::create_dir(&again).unwrap();
     client.download(&id, &format!("{}/.", s(&data)), &again).await.unwrap();
-    assert_eq!(tree(&again), tree(&data));
+    assert_eq!(tree(&again), tree(&server.vm_path(&id, &data).unwrap()));
 }
 
 #[tokio::test]
 async fn missing_local_paths_are_created_with_their_parents() {
-    let (_server, client, id) = setup().await;
+    let (server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
-    let (report, data) = remote_tree(tmp.path());
+    let (report, data) = remote_tree(&server, &id, tmp.path());
     let new_file = tmp.path().join("new/a/renamed.txt");
     client.download(&id, s(&report), &new_file).await.unwrap();
     assert_eq!(std::fs::read(&new_file).unwrap(), b"report");
     assert_eq!(tree(&tmp.path().join("new")).len(), 2, "nothing but a/renamed.txt");
     let new_dir = tmp.path().join("new/b/copy");
     client.download(&id, s(&data), &new_dir).await.unwrap();
-    assert_eq!(tree(&new_dir), tree(&data));
+    assert_eq!(tree(&new_dir), tree(&server.vm_path(&id, &data).unwrap()));
 }
 
 #[tokio::test]
 async fn a_directory_onto_an_existing_file_is_refused_and_the_file_kept() {
-    let (_server, client, id) = setup().await;
+    let (server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
-    let (_, data) = remote_tree(tmp.path());
+    let (_, data) = remote_tree(&server, &id, tmp.path());
     let out = tmp.path().join("out");
     write(out.join("taken"), "mine");
     let msg = io_error(client.download(&id, s(&data), out.join("taken")).await);
@@ -170,9 +173,9 @@ impl Drop for Cwd {
 
 #[tokio::test]
 async fn dot_receives_the_file_or_the_directory_contents() {
-    let (_server, client, id) = setup().await;
+    let (server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
-    let (report, data) = remote_tree(tmp.path());
+    let (report, data) = remote_tree(&server, &id, tmp.path());
     let here = tmp.path().join("here");
     write(here.join("mine"), "mine");
     let _restore = Cwd(std::env::current_dir().unwrap());

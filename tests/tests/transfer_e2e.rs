@@ -1,5 +1,7 @@
-//! `client.upload` / `client.download` end to end against the local fake server. The fake runs
-//! VM-side commands on this host, so "remote" paths are host paths inside temp directories.
+//! `client.upload` / `client.download` end to end against the local fake server. "Remote" paths
+//! are VM paths named after temp directories of this host; the tests look at and prepare the
+//! remote files through `FakeServer::vm_path` (the VM's own files when the fake isolates VMs,
+//! the same host paths when it does not).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -64,7 +66,7 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, Node> {
 
 #[tokio::test]
 async fn files_round_trip_byte_for_byte() {
-    let (_server, client, id) = setup().await;
+    let (server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
@@ -83,7 +85,8 @@ async fn files_round_trip_byte_for_byte() {
             .verify(verify)
             .await
             .unwrap_or_else(|e| panic!("upload {name}: {e}"));
-        assert!(std::fs::read(&remote).unwrap() == content, "{name}: remote differs");
+        let in_vm = server.vm_path(&id, &remote).unwrap();
+        assert!(std::fs::read(in_vm).unwrap() == content, "{name}: remote differs");
         client
             .download(&id, s(&remote), &back)
             .verify(!verify)
@@ -97,7 +100,7 @@ async fn files_round_trip_byte_for_byte() {
 
 #[tokio::test]
 async fn directories_round_trip_with_names_links_and_modes() {
-    let (_server, client, id) = setup().await;
+    let (server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     std::fs::create_dir_all(src.join("a/b/c")).unwrap();
@@ -116,7 +119,7 @@ async fn directories_round_trip_with_names_links_and_modes() {
 
     let remote = tmp.path().join("vm/srv/my 'site'");
     client.upload(&id, &src, s(&remote)).await.unwrap();
-    assert_eq!(tree(&remote), tree(&src));
+    assert_eq!(tree(&server.vm_path(&id, &remote).unwrap()), tree(&src));
 
     let back = tmp.path().join("back/site");
     client.download(&id, s(&remote), &back).await.unwrap();
@@ -140,12 +143,13 @@ async fn missing_remote_path_is_not_found() {
 
 #[tokio::test]
 async fn a_remote_directory_with_an_escaping_symlink_is_refused_and_leaves_nothing() {
-    let (_server, client, id) = setup().await;
+    let (server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
     let remote = tmp.path().join("vm/data");
-    std::fs::create_dir_all(&remote).unwrap();
-    std::fs::write(remote.join("fine.txt"), b"ok").unwrap();
-    std::os::unix::fs::symlink("/etc", remote.join("etc")).unwrap();
+    let in_vm = server.vm_path(&id, &remote).unwrap();
+    std::fs::create_dir_all(&in_vm).unwrap();
+    std::fs::write(in_vm.join("fine.txt"), b"ok").unwrap();
+    std::os::unix::fs::symlink("/etc", in_vm.join("etc")).unwrap();
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let r = client.download(&id, s(&remote), out.join("data")).await;
@@ -158,11 +162,12 @@ async fn a_remote_directory_with_an_escaping_symlink_is_refused_and_leaves_nothi
 
 #[tokio::test]
 async fn progress_reaches_the_total() {
-    let (_server, client, id) = setup().await;
+    let (server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
     let remote = tmp.path().join("vm/f.bin");
-    std::fs::create_dir_all(remote.parent().unwrap()).unwrap();
-    std::fs::write(&remote, noise(5 << 20, 11)).unwrap();
+    let in_vm = server.vm_path(&id, &remote).unwrap();
+    std::fs::create_dir_all(in_vm.parent().unwrap()).unwrap();
+    std::fs::write(&in_vm, noise(5 << 20, 11)).unwrap();
     let last = Arc::new(std::sync::Mutex::new(None));
     let monotonic = Arc::new(AtomicU64::new(0));
     let (l, m) = (last.clone(), monotonic.clone());
@@ -181,11 +186,12 @@ async fn progress_reaches_the_total() {
 
 #[tokio::test]
 async fn a_cancelled_download_leaves_no_partial_file() {
-    let (_server, client, id) = setup().await;
+    let (server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
     let remote = tmp.path().join("vm/big.bin");
-    std::fs::create_dir_all(remote.parent().unwrap()).unwrap();
-    std::fs::write(&remote, noise(64 << 20, 5)).unwrap();
+    let in_vm = server.vm_path(&id, &remote).unwrap();
+    std::fs::create_dir_all(in_vm.parent().unwrap()).unwrap();
+    std::fs::write(&in_vm, noise(64 << 20, 5)).unwrap();
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -209,14 +215,15 @@ async fn a_cancelled_download_leaves_no_partial_file() {
 
 #[tokio::test]
 async fn a_merge_with_a_late_conflict_leaves_the_destination_exactly_as_it_was() {
-    let (_server, client, id) = setup().await;
+    let (server, client, id) = setup().await;
     let tmp = tempfile::tempdir().unwrap();
     let remote = tmp.path().join("vm/data");
-    std::fs::create_dir_all(remote.join("sub")).unwrap();
+    let in_vm = server.vm_path(&id, &remote).unwrap();
+    std::fs::create_dir_all(in_vm.join("sub")).unwrap();
     for i in 0..50 {
-        std::fs::write(remote.join(format!("f{i:02}")), format!("new {i}")).unwrap();
+        std::fs::write(in_vm.join(format!("f{i:02}")), format!("new {i}")).unwrap();
     }
-    std::fs::write(remote.join("sub/inner"), b"new inner").unwrap();
+    std::fs::write(in_vm.join("sub/inner"), b"new inner").unwrap();
     let local = tmp.path().join("local");
     // The conflict: a local directory where the archive has a file.
     std::fs::create_dir_all(local.join("f45")).unwrap();
@@ -237,10 +244,12 @@ async fn a_merge_with_a_late_conflict_leaves_the_destination_exactly_as_it_was()
         other => panic!("expected the conflict to be refused, got {other:?}"),
     }
     assert_eq!(tree(&local), before, "the destination changed");
+    // (`vm` is there too when the fake does not isolate VMs: the remote side.)
     let mut left: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "vm")
         .collect();
     left.sort();
-    assert_eq!(left, ["local", "vm"], "a staging directory was left behind");
+    assert_eq!(left, ["local"], "a staging directory was left behind");
 }
