@@ -206,11 +206,7 @@ async fn main() {
             fastvm::exec::shell_quote(remote_s),
             fastvm::exec::shell_quote(&urls.upload_url)
         );
-        let pushed = client
-            .vms()
-            .run(&vm.id, fastvm::exec::Command::sh(push))
-            .await
-            .unwrap();
+        let pushed = client.vms().run(&vm.id, fastvm::exec::Command::sh(push)).await.unwrap();
         assert_eq!(pushed.exit_code, 0, "reference VM-side curl failed: {}", pushed.stderr);
         curl(&["-o", out.to_str().unwrap(), &urls.download_url]);
         rows.push(row(

@@ -67,10 +67,7 @@ async fn tour(
     let script = "for i in 1 2 3; do echo \"tick $i\"; echo \"warn $i\" >&2; sleep 0.2; done; exit 7";
     let mut events = client
         .vms()
-        .stream(
-            &vm.id,
-            Command::sh(script).timeout(std::time::Duration::from_secs(60)),
-        )
+        .stream(&vm.id, Command::sh(script).timeout(std::time::Duration::from_secs(60)))
         .await?;
     while let Some(event) = events.next().await {
         match event? {

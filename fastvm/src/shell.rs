@@ -27,8 +27,7 @@ pub fn quote(s: &str) -> String {
 /// `s` as one shell word, quoted only when it needs to be (for readable messages).
 pub(crate) fn quote_if_needed(s: &str) -> String {
     let plain = !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b));
     if plain { s.to_string() } else { quote(s) }
 }

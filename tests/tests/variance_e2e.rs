@@ -61,6 +61,8 @@ impl Fakes {
                 .variance(variance)
                 .boot_delay(boot)
                 .build_duration(BUILD_DURATION)
+                // Snapshots are ready at once here; waiting for one is tested on its own.
+                .snapshot_duration(Duration::ZERO)
                 .start()
         };
         let server = start(Duration::ZERO).await.expect("fake server");
@@ -143,8 +145,8 @@ async fn scenario(f: &Fakes) {
     console_token(client, &vm.id).await;
     tokio::join!(buffered_exec(client, &vm.id), streamed_exec(client, &vm.id));
     ssh_keys(client, &vm.id).await;
-    raw_files(client, &vm.id, tmp.path()).await;
-    transfers(client, &vm.id, tmp.path()).await;
+    raw_files(client, &f.server, &vm.id).await;
+    transfers(client, &f.server, &vm.id, tmp.path()).await;
     let restored = snapshots(client, &vm).await;
     builds(client, v).await;
     errors(client, &vm.id).await;
@@ -703,9 +705,9 @@ async fn ssh_keys(client: &FastvmClient, id: &str) {
 }
 
 /// The raw file flow: presign, PUT the bytes to storage, have the VM fetch them.
-async fn raw_files(client: &FastvmClient, id: &str, tmp: &Path) {
-    let dest = tmp.join("raw/fetched.bin");
-    let urls = client.vms().files().presign(id, s(&dest)).await.expect("presign");
+async fn raw_files(client: &FastvmClient, server: &FakeServer, id: &str) {
+    let dest = Path::new("/root/raw/fetched.bin");
+    let urls = client.vms().files().presign(id, s(dest)).await.expect("presign");
     assert!(urls.expires_in_sec > 0, "{urls:?}");
     assert_eq!(urls.max_upload_bytes, 10 << 30, "the VM's disk");
     let content: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
@@ -720,33 +722,34 @@ async fn raw_files(client: &FastvmClient, id: &str, tmp: &Path) {
     let fetched = client
         .vms()
         .files()
-        .fetch(id, &urls.download_url, s(&dest))
+        .fetch(id, &urls.download_url, s(dest))
         .timeout(Duration::from_secs(30))
         .await
         .expect("fetch");
     assert_eq!((fetched.exit_code, fetched.timed_out), (0, false), "{fetched:?}");
-    assert!(std::fs::read(&dest).expect("fetched file") == content);
+    let in_vm = server.vm_path(id, dest).expect("a VM path");
+    assert!(std::fs::read(in_vm).expect("fetched file") == content);
     let back = reqwest::get(&urls.download_url).await.expect("GET from storage");
     assert!(back.bytes().await.expect("body") == content);
 }
 
 /// `upload` and `download` of a file and of a directory, both verified, round-tripping their
 /// contents.
-async fn transfers(client: &FastvmClient, id: &str, tmp: &Path) {
+async fn transfers(client: &FastvmClient, server: &FakeServer, id: &str, tmp: &Path) {
     let file = tmp.join("local/file.bin");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&file, &content).unwrap();
-    let remote = tmp.join("vm/home/file.bin");
+    let remote = Path::new("/home/e2e/file.bin");
     client
-        .upload(id, &file, s(&remote))
+        .upload(id, &file, s(remote))
         .verify(true)
         .await
         .expect("upload a file");
-    assert!(std::fs::read(&remote).expect("remote file") == content);
+    assert!(std::fs::read(server.vm_path(id, remote).unwrap()).expect("remote file") == content);
     let back = tmp.join("back/file.bin");
     client
-        .download(id, s(&remote), &back)
+        .download(id, s(remote), &back)
         .verify(true)
         .await
         .expect("download a file");
@@ -759,16 +762,16 @@ async fn transfers(client: &FastvmClient, id: &str, tmp: &Path) {
     std::fs::write(dir.join("src/main.rs"), "fn main() {}\n").unwrap();
     std::fs::write(dir.join("src/nested/data.bin"), &content).unwrap();
     std::fs::write(dir.join("zero"), b"").unwrap();
-    let remote = tmp.join("vm/srv/project");
+    let remote = Path::new("/srv/project");
     client
-        .upload(id, &dir, s(&remote))
+        .upload(id, &dir, s(remote))
         .verify(true)
         .await
         .expect("upload a directory");
-    assert_eq!(tree(&remote), tree(&dir));
+    assert_eq!(tree(&server.vm_path(id, remote).unwrap()), tree(&dir));
     let back = tmp.join("back/project");
     client
-        .download(id, s(&remote), &back)
+        .download(id, s(remote), &back)
         .verify(true)
         .await
         .expect("download a directory");

@@ -275,7 +275,10 @@ mod tests {
             ]
         );
         // Without cwd or env the argv is sent as is.
-        assert_eq!(Command::bash("echo $0").to_request().unwrap().command, ["bash", "-c", "echo $0"]);
+        assert_eq!(
+            Command::bash("echo $0").to_request().unwrap().command,
+            ["bash", "-c", "echo $0"]
+        );
     }
 
     /// The wrapper really runs: the argv reaches the program unchanged, in the directory, with
@@ -304,9 +307,15 @@ mod tests {
 
     #[test]
     fn values_stay_out_of_debug_and_descriptions() {
-        let cmd = Command::sh("deploy --verbose").cwd("/srv").env("TOKEN", "hunter2").stdin(b"pw".to_vec());
+        let cmd = Command::sh("deploy --verbose")
+            .cwd("/srv")
+            .env("TOKEN", "hunter2")
+            .stdin(b"pw".to_vec());
         let debug = format!("{cmd:?}");
-        assert!(!debug.contains("hunter2") && !debug.contains("pw\"") && debug.contains("TOKEN"), "{debug}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("pw\"") && debug.contains("TOKEN"),
+            "{debug}"
+        );
         let described = cmd.describe();
         assert_eq!(described, "sh -c 'deploy --verbose' (in /srv) (env TOKEN)");
     }
