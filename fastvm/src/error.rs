@@ -142,6 +142,25 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// A command exited non-zero or was killed by its timeout, and the caller asked for that to
+    /// be an error ([`RunOutput::check`](crate::exec::RunOutput::check),
+    /// [`ExecOutput::check`](crate::exec::ExecOutput::check)).
+    #[error("{}", command_failed(command, *exit_code, *timed_out, stderr_tail, stdout_tail))]
+    #[non_exhaustive]
+    CommandFailed {
+        /// The command as messages show it: quoted argv, working directory and the names of its
+        /// environment variables (never their values).
+        command: String,
+        /// The exit code (what the server reported; meaningless when `timed_out`).
+        exit_code: i64,
+        /// Whether the server-side timeout killed the command.
+        timed_out: bool,
+        /// The end of stdout (at most 4 KiB, URLs redacted).
+        stdout_tail: String,
+        /// The end of stderr (at most 4 KiB, URLs redacted).
+        stderr_tail: String,
+    },
+
     /// An exec stream ended without its terminal exit event.
     #[error("exec stream closed before the exit event (after {events} events)")]
     #[non_exhaustive]
@@ -181,6 +200,22 @@ pub enum Error {
         /// What went wrong.
         error: Box<crate::transfer::FileTransferError>,
     },
+}
+
+/// `command `make test` exited with exit code 2: make: *** [test] Error 2`: the last line of
+/// stderr (else stdout) says why.
+fn command_failed(command: &str, exit_code: i64, timed_out: bool, stderr: &str, stdout: &str) -> String {
+    let how = if timed_out {
+        "timed out".to_string()
+    } else {
+        format!("exited with exit code {exit_code}")
+    };
+    let last = [stderr, stdout]
+        .iter()
+        .find_map(|s| s.lines().rev().find(|l| !l.trim().is_empty()))
+        .map(|l| format!(": {}", l.trim()))
+        .unwrap_or_default();
+    format!("command `{command}` {how}{last}")
 }
 
 /// `"getVm: "` for a known operation, nothing otherwise.

@@ -127,7 +127,9 @@ pub async fn stream_command(ctx: &Ctx, vm: &str, command: Command) -> Result {
 /// A collected stream in the shape of the API's buffered exec answer (what `--json` prints).
 /// A stream is never truncated, and a missing duration prints as 0.
 fn exec_response(out: ExecOutput) -> ExecVmResponse {
-    let ExecOutput { stdout, stderr, exit } = out;
+    let ExecOutput {
+        stdout, stderr, exit, ..
+    } = out;
     ExecVmResponse {
         duration_ms: exit
             .duration
@@ -178,15 +180,14 @@ mod tests {
 
     #[test]
     fn json_result_is_the_collected_output() {
-        let out = ExecOutput {
-            stdout: b"abc".to_vec(),
-            stderr: b"\xffe".to_vec(),
-            exit: fastvm::exec::ExecExit {
-                code: 3,
-                timed_out: true,
-                duration: Some(std::time::Duration::from_millis(42)),
-                diagnostic: None,
-            },
+        let mut out = ExecOutput::default();
+        out.stdout = b"abc".to_vec();
+        out.stderr = b"\xffe".to_vec();
+        out.exit = fastvm::exec::ExecExit {
+            code: 3,
+            timed_out: true,
+            duration: Some(std::time::Duration::from_millis(42)),
+            diagnostic: None,
         };
         let r = exec_response(out);
         assert_eq!(r.stdout, "abc");

@@ -33,16 +33,22 @@ pub async fn connect() -> Result<Target, Box<dyn std::error::Error>> {
         "FASTVM_API_KEY is not set: using fastvm-fake, a local stand-in server, at {}",
         fake.base_url()
     );
-    println!("  (its \"VMs\" run commands on this machine, unsandboxed, in scratch directories)");
     let client = FastvmClient::builder()
         .api_key(fake.api_key())
         .base_url(fake.base_url())
         .build()?;
-    // The fake's VMs share this host's filesystem: keep "remote" paths inside a scratch dir.
-    let remote_root = std::env::temp_dir()
-        .join(format!("fastvm-example-{suffix}"))
-        .to_string_lossy()
-        .into_owned();
+    let remote_root = if fake.isolated() {
+        println!("  (its \"VMs\" run commands on this machine, each with a filesystem of its own)");
+        format!("/root/fastvm-example-{suffix}")
+    } else {
+        // Without isolation the fake's VMs share this host's filesystem: keep "remote" paths
+        // inside a scratch directory.
+        println!("  (its \"VMs\" run commands on this machine, unsandboxed, in scratch directories)");
+        std::env::temp_dir()
+            .join(format!("fastvm-example-{suffix}"))
+            .to_string_lossy()
+            .into_owned()
+    };
     Ok(Target {
         client,
         fake: Some(fake),

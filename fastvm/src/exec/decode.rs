@@ -205,6 +205,8 @@ struct Deadline {
 /// [`ExecOutput`](crate::exec::ExecOutput) and [`ExecStream::tee`] copies the output into
 /// writers.
 pub struct ExecStream {
+    /// The command, described for messages (redacted; empty when not known).
+    pub(crate) command: String,
     body: Option<Body>,
     decoder: LineDecoder,
     events: u64,
@@ -242,6 +244,7 @@ impl ExecStream {
         S: Stream<Item = Result<Bytes>> + Send + 'static,
     {
         ExecStream {
+            command: String::new(),
             body: Some(Box::pin(chunks)),
             decoder: LineDecoder::default(),
             events: 0,

@@ -5,19 +5,26 @@ mod command;
 mod decode;
 mod event;
 mod output;
+mod run;
 
 pub use crate::shell::quote as shell_quote;
 pub use command::Command;
 pub use decode::{ExecStream, MAX_LINE_BYTES};
 pub use event::ExecEvent;
 pub use output::{ExecExit, ExecOutput};
+pub use run::RunOutput;
 
 use crate::types::ExecVmRequest;
 use crate::{FastvmClient, Result};
 
 /// Sends the NDJSON exec request through the client's transport (same auth, tracing and
 /// timeout policy as generated calls; `execVm` is never retried) and starts decoding.
-pub(crate) async fn send_stream(client: &FastvmClient, id: &str, body: &ExecVmRequest) -> Result<ExecStream> {
+pub(crate) async fn send_stream(
+    client: &FastvmClient,
+    id: &str,
+    body: &ExecVmRequest,
+    command: String,
+) -> Result<ExecStream> {
     // The generated client cannot ask for NDJSON (progenitor always sends Accept:
     // application/json), so this request is hand-built, with the same path encoding.
     let path = format!("/v1/vms/{}/exec", fastvm_api::hooks::encode_path(id));
@@ -25,5 +32,7 @@ pub(crate) async fn send_stream(client: &FastvmClient, id: &str, body: &ExecVmRe
         .header(reqwest::header::ACCEPT, "application/x-ndjson")
         .json(body);
     let response = crate::http::send_raw(client, request, crate::ops::find("execVm")).await?;
-    Ok(ExecStream::new(response.bytes_stream()))
+    let mut stream = ExecStream::new(response.bytes_stream());
+    stream.command = command;
+    Ok(stream)
 }

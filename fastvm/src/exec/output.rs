@@ -13,6 +13,7 @@ use crate::{Error, Result};
 /// Unlike the buffered [`Vms::run`](crate::resources::Vms::run), nothing is truncated: the
 /// buffers hold everything the command printed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExecOutput {
     /// All stdout bytes.
     pub stdout: Vec<u8>,
@@ -20,12 +21,54 @@ pub struct ExecOutput {
     pub stderr: Vec<u8>,
     /// How the command ended.
     pub exit: ExecExit,
+    /// The order the output arrived in: `(from stdout, length)` per chunk.
+    order: Vec<(bool, usize)>,
+    /// The command, for [`check`](Self::check)'s error.
+    command: String,
 }
 
 impl ExecOutput {
     /// True when the command exited 0 without being killed by the timeout.
     pub fn success(&self) -> bool {
         self.exit.success()
+    }
+
+    /// This output when the command succeeded; otherwise [`Error::CommandFailed`] with the exit
+    /// code, whether the timeout killed it, the end of stdout and stderr, and the command.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let out = client.vms().stream(id, "cargo test").await?.collect().await?.check()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn check(self) -> Result<Self> {
+        if self.success() {
+            return Ok(self);
+        }
+        Err(super::run::failed(
+            &self.command,
+            self.exit.code,
+            self.exit.timed_out,
+            &self.stdout,
+            &self.stderr,
+        ))
+    }
+
+    /// stdout and stderr interleaved as the chunks arrived (as a terminal would have shown
+    /// them, to the granularity of the stream's chunks).
+    pub fn combined(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.stdout.len() + self.stderr.len());
+        let (mut o, mut e) = (0, 0);
+        for &(from_stdout, len) in &self.order {
+            if from_stdout {
+                out.extend_from_slice(&self.stdout[o..o + len]);
+                o += len;
+            } else {
+                out.extend_from_slice(&self.stderr[e..e + len]);
+                e += len;
+            }
+        }
+        out
     }
 }
 
@@ -46,6 +89,24 @@ impl ExecExit {
     /// True when the command exited 0 without being killed by the timeout.
     pub fn success(&self) -> bool {
         self.code == 0 && !self.timed_out
+    }
+
+    /// The exit of an [`ExecEvent::Exit`] (the default for any other event).
+    fn from_event(event: ExecEvent) -> Self {
+        match event {
+            ExecEvent::Exit {
+                code,
+                timed_out,
+                duration_ms,
+                diagnostic,
+            } => ExecExit {
+                code,
+                timed_out,
+                duration: duration_ms.map(Duration::from_millis),
+                diagnostic,
+            },
+            _ => ExecExit::default(),
+        }
     }
 }
 
@@ -70,10 +131,31 @@ impl ExecStream {
     /// println!("exit {}: {}", out.exit.code, String::from_utf8_lossy(&out.stdout));
     /// # Ok(()) }
     /// ```
-    pub async fn collect(self) -> Result<ExecOutput> {
-        let mut out = ExecOutput::default();
-        out.exit = self.tee(&mut out.stdout, &mut out.stderr).await?;
-        Ok(out)
+    pub async fn collect(mut self) -> Result<ExecOutput> {
+        let mut out = ExecOutput {
+            command: std::mem::take(&mut self.command),
+            ..ExecOutput::default()
+        };
+        while let Some(event) = self.next().await {
+            match event? {
+                ExecEvent::Stdout(b) => {
+                    out.order.push((true, b.len()));
+                    out.stdout.extend_from_slice(&b);
+                }
+                ExecEvent::Stderr(b) => {
+                    out.order.push((false, b.len()));
+                    out.stderr.extend_from_slice(&b);
+                }
+                exit @ ExecEvent::Exit { .. } => {
+                    out.exit = ExecExit::from_event(exit);
+                    return Ok(out);
+                }
+                _ => {}
+            }
+        }
+        Err(Error::StreamClosed {
+            events: self.events_received(),
+        })
     }
 
     /// Copies stdout and stderr into two writers as the output arrives, and returns the exit.
@@ -101,20 +183,10 @@ impl ExecStream {
             match event? {
                 ExecEvent::Stdout(b) => stdout.write_all(&b).await.map_err(|e| write_error("stdout", e))?,
                 ExecEvent::Stderr(b) => stderr.write_all(&b).await.map_err(|e| write_error("stderr", e))?,
-                ExecEvent::Exit {
-                    code,
-                    timed_out,
-                    duration_ms,
-                    diagnostic,
-                } => {
+                exit @ ExecEvent::Exit { .. } => {
                     stdout.flush().await.map_err(|e| write_error("stdout", e))?;
                     stderr.flush().await.map_err(|e| write_error("stderr", e))?;
-                    return Ok(ExecExit {
-                        code,
-                        timed_out,
-                        duration: duration_ms.map(Duration::from_millis),
-                        diagnostic,
-                    });
+                    return Ok(ExecExit::from_event(exit));
                 }
                 _ => {}
             }
@@ -164,6 +236,30 @@ mod tests {
             }
             other => panic!("expected Error::Io, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn collect_interleaves_combined_output_and_checks_the_exit() {
+        let mut stream = body(
+            "{\"t\":\"o\",\"d\":\"YQ==\"}\n{\"t\":\"e\",\"d\":\"Yg==\"}\n{\"t\":\"o\",\"d\":\"Yw==\"}\n{\"t\":\"x\",\"c\":1}\n",
+        );
+        stream.command = "make".into();
+        let out = stream.collect().await.unwrap();
+        assert_eq!(out.combined(), b"abc");
+        assert_eq!((out.stdout.as_slice(), out.stderr.as_slice()), (&b"ac"[..], &b"b"[..]));
+        match out.check().unwrap_err() {
+            Error::CommandFailed {
+                command,
+                exit_code,
+                stderr_tail,
+                ..
+            } => {
+                assert_eq!((command.as_str(), exit_code, stderr_tail.as_str()), ("make", 1, "b"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let ok = body("{\"t\":\"x\"}\n").collect().await.unwrap();
+        assert!(ok.check().is_ok());
     }
 
     #[tokio::test]

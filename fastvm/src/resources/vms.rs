@@ -1,12 +1,12 @@
 use std::time::Duration;
 
 use crate::call::{call, call_or, call_with_status};
-use crate::exec::{Command, ExecStream};
+use crate::exec::{Command, ExecStream, RunOutput};
 use crate::launch::LaunchParams;
 use crate::resources::{Files, Services, SshKeys, into_future};
 use crate::types::{
-    ConsoleTokenResponse, DeleteResponse, ExecVmResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings, Ttl,
-    TtlAction, UpdateVmRequest, Vm, VmCreateResponse, VmStatus,
+    ConsoleTokenResponse, DeleteResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings, Ttl, TtlAction,
+    UpdateVmRequest, Vm, VmCreateResponse, VmStatus,
 };
 use crate::wait::WaitOptions;
 use crate::{Error, FastvmClient, Result, validate};
@@ -267,9 +267,11 @@ impl<'a> Vms<'a> {
 
     /// Runs a command and returns its buffered output (`POST /v1/vms/{id}/exec`).
     ///
-    /// A string runs through `sh -c`; an array is an argv. A non-zero exit is a result, not an
-    /// error. Output is capped at 4 MiB per stream server-side (`stdout_truncated`,
-    /// `stderr_truncated`); use [`Vms::stream`] for unbounded output. Not retried automatically.
+    /// A string runs through `sh -c`; an array is an argv; [`Command`] adds a working directory,
+    /// environment, stdin and a timeout. A non-zero exit is a result, not an error, until you
+    /// ask for one with [`RunOutput::check`]. Output is capped at 4 MiB per stream server-side
+    /// (`stdout_truncated`, `stderr_truncated`); use [`Vms::stream`] for unbounded output. Not
+    /// retried automatically.
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
@@ -277,16 +279,17 @@ impl<'a> Vms<'a> {
     /// use fastvm::exec::Command;
     /// let out = client.vms().run(id, "uname -a").await?;
     /// let argv = Command::argv(["python3", "-c", "print(1)"]).timeout(Duration::from_secs(30));
-    /// let out = client.vms().run(id, argv).await?;
-    /// println!("exit {}: {}", out.exit_code, out.stdout);
+    /// let out = client.vms().run(id, argv).await?.check()?; // an error unless it exited 0
+    /// println!("{}", out.stdout);
     /// # Ok(()) }
     /// ```
-    pub async fn run(&self, id: &str, command: impl Into<Command>) -> Result<ExecVmResponse> {
+    pub async fn run(&self, id: &str, command: impl Into<Command>) -> Result<RunOutput> {
         validate::id("id", id)?;
         let command = command.into();
         let body = command.to_request()?;
         let client = self.client.for_command_timeout(command.timeout_duration());
-        call("execVm", client.api().exec_vm().id(id).body(body).send()).await
+        let result = call("execVm", client.api().exec_vm().id(id).body(body).send()).await?;
+        Ok(RunOutput::new(result, command.describe()))
     }
 
     /// Runs a command and streams its output as it is produced (`Accept: application/x-ndjson`).
@@ -313,8 +316,9 @@ impl<'a> Vms<'a> {
     /// ```
     pub async fn stream(&self, id: &str, command: impl Into<Command>) -> Result<ExecStream> {
         validate::id("id", id)?;
-        let body = command.into().to_request()?;
-        crate::exec::send_stream(self.client, id, &body).await
+        let command = command.into();
+        let body = command.to_request()?;
+        crate::exec::send_stream(self.client, id, &body, command.describe()).await
     }
 }
 

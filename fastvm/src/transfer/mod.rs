@@ -50,7 +50,7 @@ impl FastvmClient {
                 crate::exec::Command::sh(line).timeout(std::time::Duration::from_secs(timeout_sec)),
             )
             .await?;
-        check_exec(what, out, timeout_sec)
+        check_exec(what, out.into_result(), timeout_sec)
     }
 }
 
