@@ -59,6 +59,12 @@ impl LaunchParams {
         self
     }
 
+    /// Adds a label: a metadata entry to find the VM by later
+    /// (`client.vms().list().metadata(key, value)`). The same as [`metadata`](Self::metadata).
+    pub fn label(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata(key, value)
+    }
+
     /// Adds one environment variable injected at boot.
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.request
@@ -87,6 +93,11 @@ impl LaunchParams {
     pub fn firewall(mut self, policy: FirewallPolicy) -> Self {
         self.request.firewall = Some(policy);
         self
+    }
+
+    /// Whether a TTL is set.
+    pub(crate) fn has_ttl(&self) -> bool {
+        self.ttl.is_some() || self.request.ttl.is_some()
     }
 
     /// The wire request, validated: what the API would refuse is refused here, before any

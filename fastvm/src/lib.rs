@@ -43,6 +43,7 @@ mod retry;
 mod shell;
 pub mod transfer;
 mod validate;
+pub mod vm;
 pub mod wait;
 
 pub use client::FastvmClient;

@@ -38,6 +38,13 @@ pub struct LaunchedVm {
     pub snapshot_restore_warnings: Option<SnapshotRestoreWarnings>,
 }
 
+impl LaunchResponse {
+    /// The VM, and the warnings of a partly successful snapshot restore.
+    pub fn into_parts(self) -> (Vm, Option<SnapshotRestoreWarnings>) {
+        vm_of(self.vm)
+    }
+}
+
 impl std::ops::Deref for LaunchedVm {
     type Target = Vm;
     fn deref(&self) -> &Vm {

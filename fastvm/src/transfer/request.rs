@@ -17,7 +17,7 @@ impl FastvmClient {
     /// links), streamed to a staging path under `/var/tmp`, fetched and extracted into `remote`,
     /// which is created if needed: `download(vm, remote, dir)` gives back the same tree.
     ///
-    /// Errors are [`Error::FileTransfer`](crate::Error::FileTransfer) with a kind saying which step
+    /// Errors are [`Error::FileTransfer`](crate::Error::FileTransfer)(crate::Error::FileTransfer) with a kind saying which step
     /// failed (`NotFound` for a missing local path, `TooLarge`, `Storage`, `RemoteCommand`, `Io`,
     /// `Verify`, `Unsupported` for a local path that is neither a file nor a directory), or the
     /// API error of a presign/fetch/exec call. Dropping the future stops the transfer.
@@ -40,8 +40,8 @@ impl FastvmClient {
 
     /// Downloads the file or directory at `remote` in the VM to `local`.
     ///
-    /// One VM-side command classifies `remote`: a missing path is [`Error::FileTransfer`] with
-    /// kind `NotFound` (see [`Error::is_not_found`]), distinct from a failed or timed-out command
+    /// One VM-side command classifies `remote`: a missing path is [`Error::FileTransfer`](crate::Error::FileTransfer) with
+    /// kind `NotFound` (see [`Error::is_not_found`](crate::Error::is_not_found)), distinct from a failed or timed-out command
     /// (`RemoteCommand`). A file is pushed by a VM-side `curl -T` to presigned storage and
     /// streamed to disk; a directory is tarred VM-side and streamed through gunzip and a safe
     /// extractor (no absolute paths, `..`, escaping links or device files; caps set on the request).
@@ -58,7 +58,7 @@ impl FastvmClient {
     /// whose destination is a directory, a directory onto an existing file (kind `Io`); an empty
     /// `local`, one that names no entry to create (`missing/..`), a file to a missing `local`
     /// ending in a separator, and a file into an existing directory when `remote`'s base name
-    /// (after its last `/`) is empty, `.` or `..` ([`Error::InvalidInput`]). That last one is
+    /// (after its last `/`) is empty, `.` or `..` ([`Error::InvalidInput`](crate::Error::InvalidInput)). That last one is
     /// decided once the VM has called `remote` a file, which such a path cannot be on a POSIX
     /// VM: before it, `/root/.` into `.` is a valid directory merge. Nothing but the classify
     /// command has run then.

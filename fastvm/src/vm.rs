@@ -1,0 +1,422 @@
+//! VM handles: [`Vm`], one VM and what you do with it, and [`OwnedVm`], a `Vm` that is deleted
+//! on every exit path.
+//!
+//! ```no_run
+//! # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+//! use fastvm::launch;
+//! // Deleted when `vm` goes out of scope, on error and on panic too (in the background), or
+//! // explicitly with `delete().await`, which reports errors.
+//! let vm = client.launch_vm(launch::machine("c1m2").label("job", "ci-42")).await?;
+//! vm.run("make test").await?.check()?;
+//! vm.delete().await?;
+//!
+//! // The same, scoped: the VM is deleted after the closure, whatever it returns.
+//! let kernel = client
+//!     .with_vm(launch::machine("c1m2"), |vm| async move {
+//!         Ok::<_, fastvm::Error>(vm.run("uname -r").await?.check()?.stdout.clone())
+//!     })
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::FutureExt as _;
+
+use crate::exec::{Command, ExecStream, RunOutput};
+use crate::launch::LaunchParams;
+use crate::resources::{CreateSnapshot, into_future};
+use crate::transfer::{Download, Upload};
+use crate::types::{DeleteResponse, SnapshotRestoreWarnings, TtlAction, VmStatus};
+use crate::wait::WaitOptions;
+use crate::{Error, FastvmClient, Result, types};
+
+/// The server-side TTL a guarded launch gets when the caller set none: if the program dies
+/// without deleting its VM, the server deletes it after this much running time.
+pub(crate) const SAFETY_TTL: Duration = Duration::from_secs(600);
+
+/// A handle on one VM: its id, the state last seen, and the operations on it.
+///
+/// Cheap to clone (the client is shared). Get one from [`FastvmClient::attach`] (an existing
+/// VM), [`Vm::from_state`], or as the [`OwnedVm`] of [`FastvmClient::launch_vm`].
+#[derive(Clone)]
+pub struct Vm {
+    client: FastvmClient,
+    state: types::Vm,
+}
+
+impl std::fmt::Debug for Vm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vm")
+            .field("id", &self.state.id)
+            .field("name", &self.state.name)
+            .field("status", &self.state.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vm {
+    /// A handle on the VM `state` describes (no request is made).
+    pub fn from_state(client: FastvmClient, state: types::Vm) -> Self {
+        Vm { client, state }
+    }
+
+    /// The VM's id.
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    /// The VM as last seen (by the launch, or the last call that returned it).
+    pub fn state(&self) -> &types::Vm {
+        &self.state
+    }
+
+    /// The client this handle uses.
+    pub fn client(&self) -> &FastvmClient {
+        &self.client
+    }
+
+    /// Fetches the VM's current state (`GET /v1/vms/{id}`).
+    pub async fn refresh(&mut self) -> Result<&types::Vm> {
+        self.state = self.client.vms().retrieve(&self.state.id).await?;
+        Ok(&self.state)
+    }
+
+    /// Runs a command and returns its buffered output; see
+    /// [`Vms::run`](crate::resources::Vms::run).
+    pub async fn run(&self, command: impl Into<Command>) -> Result<RunOutput> {
+        self.client.vms().run(&self.state.id, command).await
+    }
+
+    /// Runs a command and streams its output; see [`Vms::stream`](crate::resources::Vms::stream).
+    pub async fn stream(&self, command: impl Into<Command>) -> Result<ExecStream> {
+        self.client.vms().stream(&self.state.id, command).await
+    }
+
+    /// Uploads a local file or directory to `remote`; see [`FastvmClient::upload`].
+    pub fn upload<'a>(&'a self, local: impl Into<PathBuf>, remote: &'a str) -> Upload<'a> {
+        self.client.upload(&self.state.id, local, remote)
+    }
+
+    /// Downloads `remote` to a local path; see [`FastvmClient::download`].
+    pub fn download<'a>(&'a self, remote: &'a str, local: impl Into<PathBuf>) -> Download<'a> {
+        self.client.download(&self.state.id, remote, local)
+    }
+
+    /// Snapshots the VM; see [`Snapshots::create`](crate::resources::Snapshots::create).
+    pub fn snapshot(&self) -> CreateSnapshot<'_> {
+        self.client.snapshots().create(&self.state.id)
+    }
+
+    /// Pauses the VM (idempotent).
+    pub async fn pause(&mut self) -> Result<&types::Vm> {
+        self.state = self.client.vms().pause(&self.state.id).await?;
+        Ok(&self.state)
+    }
+
+    /// Resumes the VM and waits until it runs again (a queued resume is polled as
+    /// [`FastvmClient::wait_for_vm_ready`] polls).
+    pub async fn resume(&mut self) -> Result<&types::Vm> {
+        let state = self.client.vms().resume(&self.state.id).await?;
+        self.state = if state.status == VmStatus::Running {
+            state
+        } else {
+            self.client.wait_vm(&self.state.id, WaitOptions::default()).await?
+        };
+        Ok(&self.state)
+    }
+
+    /// Restarts the VM's TTL cycle (409 when it has none).
+    pub async fn refresh_ttl(&mut self) -> Result<&types::Vm> {
+        self.state = self.client.vms().refresh_ttl(&self.state.id).await?;
+        Ok(&self.state)
+    }
+
+    /// Deletes the VM.
+    pub async fn delete(self) -> Result<DeleteResponse> {
+        self.client.vms().delete(&self.state.id).await
+    }
+
+    /// Takes ownership of the VM: the returned guard deletes it when dropped (see [`OwnedVm`]).
+    pub fn own(self) -> OwnedVm {
+        OwnedVm {
+            vm: Some(self),
+            restore_warnings: None,
+            _keepalive: None,
+        }
+    }
+
+    /// Refreshes the VM's TTL every `every` in the background until the returned [`Keepalive`]
+    /// is dropped, so a VM launched with a TTL lives as long as you hold it (and no longer than
+    /// its TTL once you stop). Refresh failures are logged (`tracing`, at `warn`), not fatal; a
+    /// VM that is gone ends the keepalive.
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm) {
+    /// use std::time::Duration;
+    /// let _alive = vm.keepalive(Duration::from_secs(120));
+    /// // ... long work: the VM's TTL (say 5 min) never runs out meanwhile.
+    /// # }
+    /// ```
+    pub fn keepalive(&self, every: Duration) -> Keepalive {
+        let (client, id) = (self.client.clone(), self.state.id.clone());
+        let every = every.max(Duration::from_secs(1));
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match client.vms().refresh_ttl(&id).await {
+                    Ok(_) => tracing::debug!(vm = %id, "fastvm keepalive: TTL refreshed"),
+                    Err(e) if e.is_not_found() => return,
+                    Err(e) => tracing::warn!(vm = %id, error = %e, "fastvm keepalive: cannot refresh the TTL"),
+                }
+            }
+        });
+        Keepalive { task }
+    }
+}
+
+/// A background TTL refresh ([`Vm::keepalive`]); it stops when this is dropped.
+#[derive(Debug)]
+#[must_use = "the keepalive stops when this is dropped"]
+pub struct Keepalive {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Keepalive {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A [`Vm`] you own: it is deleted on every exit path.
+///
+/// - [`delete`](Self::delete)`.await` deletes it and reports errors (a VM already gone counts
+///   as deleted);
+/// - dropped (an early return, an error propagated with `?`, a panic, a cancelled future), it
+///   is deleted by a best-effort background task on the current Tokio runtime, with a failure
+///   logged (`tracing`, at `warn`). A runtime shutting down at that moment may not finish it,
+///   and without a runtime nothing can be sent: the server-side safety TTL is then what
+///   removes the VM;
+/// - [`release`](Self::release) gives the VM back as a plain [`Vm`], not to be deleted.
+///
+/// It dereferences to [`Vm`] for everything else.
+#[must_use = "an owned VM is deleted when dropped"]
+pub struct OwnedVm {
+    vm: Option<Vm>,
+    /// The warnings of a partly successful snapshot restore, for a launched VM.
+    restore_warnings: Option<SnapshotRestoreWarnings>,
+    /// Keeps the safety TTL of a guarded launch from running out while the guard lives.
+    _keepalive: Option<Keepalive>,
+}
+
+impl std::fmt::Debug for OwnedVm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("OwnedVm").field(&self.vm).finish()
+    }
+}
+
+impl OwnedVm {
+    /// The VM, as a handle (the guard still owns it).
+    pub fn vm(&self) -> &Vm {
+        self.vm.as_ref().expect("an OwnedVm holds its VM until it is consumed")
+    }
+
+    /// The warnings of a snapshot restore whose service registrations could not all be
+    /// replayed (a launch from a snapshot only).
+    pub fn restore_warnings(&self) -> Option<&SnapshotRestoreWarnings> {
+        self.restore_warnings.as_ref()
+    }
+
+    /// Deletes the VM now and reports the outcome (a VM that is already gone is not an error).
+    pub async fn delete(mut self) -> Result<DeleteResponse> {
+        let vm = self.vm.take().expect("an OwnedVm holds its VM until it is consumed");
+        let id = vm.state.id.clone();
+        match vm.delete().await {
+            Err(e) if e.is_not_found() => Ok(crate::resources::deleted(&id)),
+            other => other,
+        }
+    }
+
+    /// Gives the VM back without deleting it.
+    pub fn release(mut self) -> Vm {
+        self.vm.take().expect("an OwnedVm holds its VM until it is consumed")
+    }
+}
+
+impl std::ops::Deref for OwnedVm {
+    type Target = Vm;
+
+    fn deref(&self) -> &Vm {
+        self.vm()
+    }
+}
+
+impl std::ops::DerefMut for OwnedVm {
+    fn deref_mut(&mut self) -> &mut Vm {
+        self.vm.as_mut().expect("an OwnedVm holds its VM until it is consumed")
+    }
+}
+
+impl Drop for OwnedVm {
+    fn drop(&mut self) {
+        let Some(vm) = self.vm.take() else { return };
+        let id = vm.state.id.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    match vm.delete().await {
+                        Ok(_) => tracing::debug!(vm = %id, "fastvm: deleted the dropped OwnedVm"),
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => tracing::warn!(vm = %id, error = %e, "fastvm: cannot delete a dropped OwnedVm"),
+                    }
+                });
+            }
+            Err(_) => tracing::warn!(
+                vm = %id,
+                "fastvm: an OwnedVm was dropped outside a Tokio runtime; it cannot be deleted now"
+            ),
+        }
+    }
+}
+
+impl FastvmClient {
+    /// A handle on the existing VM `id` (its state is fetched).
+    pub async fn attach(&self, id: &str) -> Result<Vm> {
+        let state = self.vms().retrieve(id).await?;
+        Ok(Vm::from_state(self.clone(), state))
+    }
+
+    /// Launches a VM you own ([`OwnedVm`]): it is deleted when the guard is dropped or
+    /// [`delete`](OwnedVm::delete)d, and waited for until it runs (as
+    /// [`Vms::launch`](crate::resources::Vms::launch) waits).
+    ///
+    /// Unless `params` set a TTL, the VM gets a server-side safety TTL with action `delete`
+    /// (10 minutes by default, [`safety_ttl`](LaunchVm::safety_ttl)), refreshed in the
+    /// background while the guard lives: if the program dies without deleting the VM, the
+    /// server does. A VM whose launch was cancelled before its id was known is deleted by that
+    /// TTL too.
+    pub fn launch_vm(&self, params: impl Into<LaunchParams>) -> LaunchVm<'_> {
+        LaunchVm {
+            client: self,
+            params: params.into(),
+            wait: WaitOptions::default(),
+            safety_ttl: Some(SAFETY_TTL),
+        }
+    }
+
+    /// Launches a VM, runs `f` with it, and deletes it afterwards, also when `f` fails or
+    /// panics (the panic is resumed after the delete). Returns what `f` returns; when `f`
+    /// succeeds but the delete fails, the delete's error. `f`'s error type only needs
+    /// `From<fastvm::Error>`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// let tests = client
+    ///     .with_vm(fastvm::launch::machine("c2m4"), |vm| async move {
+    ///         vm.upload("./repo", "/workspace/repo").await?;
+    ///         let out = vm.run(fastvm::exec::Command::sh("cargo test").cwd("/workspace/repo")).await?;
+    ///         Ok::<_, fastvm::Error>(out.check()?.stdout.clone())
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn with_vm<T, E, F, Fut>(&self, params: impl Into<LaunchParams>, f: F) -> std::result::Result<T, E>
+    where
+        F: FnOnce(Vm) -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: From<Error>,
+    {
+        let owned = self.launch_vm(params).await?;
+        let outcome = AssertUnwindSafe(f(owned.vm().clone())).catch_unwind().await;
+        let id = owned.id().to_string();
+        let deleted = owned.delete().await;
+        match outcome {
+            Ok(Ok(value)) => {
+                deleted?;
+                Ok(value)
+            }
+            Ok(Err(e)) => {
+                if let Err(d) = deleted {
+                    tracing::warn!(vm = %id, error = %d, "fastvm: with_vm cannot delete the VM after the closure failed");
+                }
+                Err(e)
+            }
+            Err(panic) => {
+                if let Err(d) = deleted {
+                    tracing::warn!(vm = %id, error = %d, "fastvm: with_vm cannot delete the VM after the closure panicked");
+                }
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+}
+
+/// The request of [`FastvmClient::launch_vm`]; await it.
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct LaunchVm<'a> {
+    client: &'a FastvmClient,
+    params: LaunchParams,
+    wait: WaitOptions,
+    safety_ttl: Option<Duration>,
+}
+
+impl LaunchVm<'_> {
+    /// Time between polls while the VM boots (default 2 s; ±10 % jitter, never under 500 ms).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.wait.poll_interval = interval;
+        self
+    }
+
+    /// How long to wait for the VM to run, counted from the first poll (default 300 s).
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait.timeout = timeout;
+        self
+    }
+
+    /// The safety TTL used when the launch parameters set none (default 10 minutes; whole
+    /// seconds, at least 1): kept alive in the background while the guard lives.
+    pub fn safety_ttl(mut self, ttl: Duration) -> Self {
+        self.safety_ttl = Some(ttl);
+        self
+    }
+
+    /// No safety TTL: a VM whose program dies without deleting it keeps running.
+    pub fn no_safety_ttl(mut self) -> Self {
+        self.safety_ttl = None;
+        self
+    }
+
+    async fn send(self) -> Result<OwnedVm> {
+        let LaunchVm {
+            client,
+            mut params,
+            wait,
+            safety_ttl,
+        } = self;
+        let keepalive_every = match safety_ttl {
+            Some(ttl) if !params.has_ttl() => {
+                params = params.ttl(ttl, TtlAction::Delete);
+                // A third of the TTL: two refreshes may fail before it runs out.
+                Some((ttl / 3).max(Duration::from_secs(1)))
+            }
+            _ => None,
+        };
+        let launched = client.vms().launch_no_wait(params).await?;
+        let (state, warnings) = launched.into_parts();
+        // Owned from here on: a failed or cancelled wait deletes the VM.
+        let mut owned = Vm::from_state(client.clone(), state).own();
+        owned.restore_warnings = warnings;
+        if owned.state.status != VmStatus::Running {
+            let id = owned.state.id.clone();
+            owned.state = client.wait_vm(&id, wait).await?;
+        }
+        owned._keepalive = keepalive_every.map(|every| owned.keepalive(every));
+        Ok(owned)
+    }
+}
+
+into_future!(LaunchVm => OwnedVm);
