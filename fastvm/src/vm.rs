@@ -302,7 +302,7 @@ impl FastvmClient {
         LaunchVm {
             client: self,
             params: params.into(),
-            wait: WaitOptions::default(),
+            wait: Some(WaitOptions::default()),
             safety_ttl: Some(SAFETY_TTL),
         }
     }
@@ -360,20 +360,30 @@ impl FastvmClient {
 pub struct LaunchVm<'a> {
     client: &'a FastvmClient,
     params: LaunchParams,
-    wait: WaitOptions,
+    /// `None`: do not wait for the VM to run.
+    wait: Option<WaitOptions>,
     safety_ttl: Option<Duration>,
 }
 
 impl LaunchVm<'_> {
     /// Time between polls while the VM boots (default 2 s; ±10 % jitter, never under 500 ms).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.wait.poll_interval = interval;
+        self.wait.get_or_insert_with(WaitOptions::default).poll_interval = interval;
         self
     }
 
     /// How long to wait for the VM to run, counted from the first poll (default 300 s).
     pub fn wait_timeout(mut self, timeout: Duration) -> Self {
-        self.wait.timeout = timeout;
+        self.wait.get_or_insert_with(WaitOptions::default).timeout = timeout;
+        self
+    }
+
+    /// Returns as soon as the server accepted the launch, owned already: the VM may still be
+    /// booting (see its [`state`](Vm::state)); wait with [`FastvmClient::wait_for_vm_ready`]
+    /// and [`Vm::refresh`]. For callers that race the wait against something else (a Ctrl-C)
+    /// without risking a VM whose id they never learn.
+    pub fn no_wait(mut self) -> Self {
+        self.wait = None;
         self
     }
 
@@ -410,11 +420,13 @@ impl LaunchVm<'_> {
         // Owned from here on: a failed or cancelled wait deletes the VM.
         let mut owned = Vm::from_state(client.clone(), state).own();
         owned.restore_warnings = warnings;
-        if owned.state.status != VmStatus::Running {
+        owned._keepalive = keepalive_every.map(|every| owned.keepalive(every));
+        if let Some(wait) = wait
+            && owned.state.status != VmStatus::Running
+        {
             let id = owned.state.id.clone();
             owned.state = client.wait_vm(&id, wait).await?;
         }
-        owned._keepalive = keepalive_every.map(|every| owned.keepalive(every));
         Ok(owned)
     }
 }

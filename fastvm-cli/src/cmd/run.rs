@@ -32,18 +32,22 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> Result {
     let mut first = interrupts.clone();
 
     // The launch request itself is not raced against Ctrl-C: dropping it midway could leave a
-    // VM whose id we never learn. It is one short request; an interrupt is acted on after it.
-    let launched = ctx.client.vms().launch_no_wait(a.launch.params()).await?;
-    let id = launched.vm.id;
+    // VM whose id we never learn (its safety TTL would delete it, but only after minutes). It
+    // is one short request; an interrupt is acted on after it. From here on the VM is owned:
+    // whatever happens below, it is deleted (the guard's drop deletes it in the background if
+    // this function ends early).
+    let mut vm = ctx.client.launch_vm(a.launch.params()).no_wait().await?;
+    let id = vm.id().to_string();
     if std::io::stderr().is_terminal() && !ctx.json {
         eprintln!("fastvm: launched VM {id}");
     }
     // As `vm launch` does: the command may rely on services the restore could not re-register.
-    print_restore_warnings(launched.vm.snapshot_restore_warnings.as_ref());
+    print_restore_warnings(vm.restore_warnings());
 
     let work = async {
-        if launched.vm.status != fastvm::types::VmStatus::Running {
+        if vm.state().status != fastvm::types::VmStatus::Running {
             a.launch.wait(ctx.client.wait_for_vm_ready(&id)).await?;
+            vm.refresh().await?;
         }
         stream_command(ctx, &id, command).await
     };
@@ -57,14 +61,12 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> Result {
         eprintln!("fastvm: interrupted; deleting VM {id} (Ctrl-C again to stop waiting)");
     }
     let mut second = interrupts.clone();
-    let vms = ctx.client.vms();
     let deleted = tokio::select! {
-        r = vms.delete(&id) => Some(r),
+        r = vm.delete() => Some(r),
         _ = interrupted(&mut second, 2) => None,
     };
     let delete_error = match deleted {
         Some(Ok(_)) => None,
-        Some(Err(e)) if e.is_not_found() => None,
         Some(Err(e)) => Some(format!("deleting VM {id}: {e}")),
         None => Some(format!("VM {id} may still exist: delete it with `fastvm vm rm {id}`")),
     };
