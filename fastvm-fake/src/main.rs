@@ -75,6 +75,11 @@ async fn main() -> std::io::Result<()> {
     if let Some(key) = args.api_key {
         builder = builder.api_key(key);
     }
+    // Ctrl-C or SIGTERM: stop the VMs' processes and remove the temporary directory. Registered
+    // before anything is printed: a signal sent as soon as the first line appears must find
+    // the handler (the default action would kill the process and leave its files behind).
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let server = match builder.start().await {
         Ok(s) => s,
         Err(e) => {
@@ -90,10 +95,8 @@ async fn main() -> std::io::Result<()> {
     writeln!(out, "FASTVM_API_KEY={}", server.api_key())?;
     out.flush()?;
     drop(out);
-    // Ctrl-C or SIGTERM: stop the VMs' processes and remove the temporary directory.
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
+        _ = int.recv() => {}
         _ = term.recv() => {}
     }
     server.shutdown().await;

@@ -17,18 +17,26 @@
 //!
 //! # Map
 //! - [`FastvmClient`]: configuration ([`ClientBuilder`]), resource groups mirroring the API
-//!   reference ([`resources`]), per-call [`RequestOptions`].
-//! - [`types`]: the wire types, generated from `openapi.json` by progenitor (crate `fastvm-api`).
-//! - [`exec`]: [`exec::Command`], the NDJSON [`exec::ExecStream`] and its events.
+//!   reference ([`resources`]), per-call [`RequestOptions`]. Required parameters are positional;
+//!   optional ones are set on the request builder a method returns, which is awaited directly.
+//! - [`vm`]: a [`vm::Vm`] handle, and [`vm::OwnedVm`], deleted on every exit path
+//!   ([`FastvmClient::launch_vm`], [`FastvmClient::with_vm`]).
+//! - [`types`]: the wire types, generated from `openapi.json` by progenitor (crate `fastvm-api`);
+//!   tolerant of what the server may add or leave out, with open enums for statuses.
+//! - [`exec`]: [`exec::Command`] (`sh`, `bash`, argv; cwd, env, stdin, timeout), checked results
+//!   ([`exec::RunOutput::check`]), the NDJSON [`exec::ExecStream`] and its events.
 //! - [`transfer`]: file and directory upload/download through presigned URLs.
 //! - [`wait`]: launch-and-wait and build polling.
 //! - [`Error`]: the one error type; [`RetryPolicy`]: how failed calls are retried.
+//! - `blocking` (feature `blocking`): the same API for callers without an async runtime.
 //!
 //! Every request goes through one transport that adds the `X-API-Key` header, applies the
 //! per-operation timeout and the retry policy, and traces each attempt with `tracing`.
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod call;
 mod client;
 mod config;

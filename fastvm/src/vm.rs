@@ -152,7 +152,8 @@ impl Vm {
     /// Refreshes the VM's TTL every `every` in the background until the returned [`Keepalive`]
     /// is dropped, so a VM launched with a TTL lives as long as you hold it (and no longer than
     /// its TTL once you stop). Refresh failures are logged (`tracing`, at `warn`), not fatal; a
-    /// VM that is gone ends the keepalive.
+    /// VM that is gone ends the keepalive. It runs on the current Tokio runtime (or the
+    /// blocking client's); called outside any, it is not started (and says so at `warn`).
     ///
     /// ```no_run
     /// # async fn demo(vm: fastvm::vm::Vm) {
@@ -164,7 +165,7 @@ impl Vm {
     pub fn keepalive(&self, every: Duration) -> Keepalive {
         let (client, id) = (self.client.clone(), self.state.id.clone());
         let every = every.max(Duration::from_secs(1));
-        let task = tokio::spawn(async move {
+        let refresh = async move {
             loop {
                 tokio::time::sleep(every).await;
                 match client.vms().refresh_ttl(&id).await {
@@ -173,21 +174,40 @@ impl Vm {
                     Err(e) => tracing::warn!(vm = %id, error = %e, "fastvm keepalive: cannot refresh the TTL"),
                 }
             }
-        });
+        };
+        let task = match background_runtime() {
+            Some(runtime) => Some(runtime.spawn(refresh)),
+            None => {
+                tracing::warn!(vm = %self.state.id, "fastvm keepalive: no Tokio runtime to run it on; not started");
+                None
+            }
+        };
         Keepalive { task }
     }
+}
+
+/// Where background work (a keepalive, the delete of a dropped guard) runs: the caller's Tokio
+/// runtime, else the blocking client's (a blocking caller has no runtime of its own).
+fn background_runtime() -> Option<tokio::runtime::Handle> {
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    #[cfg(feature = "blocking")]
+    let runtime = runtime.or_else(crate::blocking::started_runtime);
+    runtime
 }
 
 /// A background TTL refresh ([`Vm::keepalive`]); it stops when this is dropped.
 #[derive(Debug)]
 #[must_use = "the keepalive stops when this is dropped"]
 pub struct Keepalive {
-    task: tokio::task::JoinHandle<()>,
+    /// `None` when there was no runtime to run it on.
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Keepalive {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -264,8 +284,8 @@ impl Drop for OwnedVm {
     fn drop(&mut self) {
         let Some(vm) = self.vm.take() else { return };
         let id = vm.state.id.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
+        match background_runtime() {
+            Some(runtime) => {
                 runtime.spawn(async move {
                     match vm.delete().await {
                         Ok(_) => tracing::debug!(vm = %id, "fastvm: deleted the dropped OwnedVm"),
@@ -274,7 +294,7 @@ impl Drop for OwnedVm {
                     }
                 });
             }
-            Err(_) => tracing::warn!(
+            None => tracing::warn!(
                 vm = %id,
                 "fastvm: an OwnedVm was dropped outside a Tokio runtime; it cannot be deleted now"
             ),

@@ -24,13 +24,22 @@ fn examples_run_against_the_fake() {
         "snapshots",
         "services_and_firewall",
         "error_handling",
+        "blocking",
     ] {
         let path = example(name);
         if !path.exists() {
             // `cargo test` (the README command) builds the examples first; a filtered run such
             // as `cargo test --test examples_run` does not, so build them here.
             let status = Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "fastvm", "--examples"])
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "fastvm",
+                    "--examples",
+                    "--features",
+                    "blocking",
+                ])
                 .status()
                 .expect("run cargo build --examples");
             assert!(status.success(), "building the examples failed");

@@ -56,6 +56,30 @@ pub async fn connect() -> Result<Target, Box<dyn std::error::Error>> {
     })
 }
 
+/// [`connect`] for an example without async code of its own: the fake (when used) runs on a
+/// runtime kept alive for the rest of the process, and the client is a blocking one.
+#[cfg(feature = "blocking")]
+pub fn connect_blocking() -> Result<BlockingTarget, Box<dyn std::error::Error>> {
+    let runtime = Box::leak(Box::new(tokio::runtime::Runtime::new()?));
+    let target = runtime.block_on(connect())?;
+    Ok(BlockingTarget {
+        client: fastvm::blocking::FastvmClient::from(target.client),
+        _fake: target.fake,
+        remote_root: target.remote_root,
+    })
+}
+
+/// What [`connect_blocking`] gives.
+#[cfg(feature = "blocking")]
+pub struct BlockingTarget {
+    /// The client.
+    pub client: fastvm::blocking::FastvmClient,
+    /// The in-process fake, kept alive (None on the real API).
+    pub _fake: Option<FakeServer>,
+    /// A directory inside the VM the example may write to.
+    pub remote_root: String,
+}
+
 /// Runs `example` against [`connect`]'s target, then deletes what it recorded in [`Created`],
 /// whether it succeeded or not.
 pub async fn run(

@@ -1,0 +1,179 @@
+//! `fastvm::blocking` against `fastvm-fake`, from plain threads with no async runtime of their
+//! own: every call of the async API made blocking with `.block()`, streams as iterators, the
+//! owned-VM guard, `with_vm`, and the clear refusal inside an async runtime.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use fastvm::Error;
+use fastvm::blocking::{Block, BlockingStream, FastvmClient};
+use fastvm::exec::{Command, ExecEvent};
+use fastvm::launch;
+use fastvm::types::VmStatus;
+use fastvm_fake::FakeServer;
+
+/// The fake runs on a runtime of the test's own (the blocking client has its own too).
+struct Fake {
+    server: FakeServer,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn fake() -> (Fake, FastvmClient) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime
+        .block_on(FakeServer::builder().boot_delay(Duration::from_millis(100)).start())
+        .expect("fake server");
+    let client = FastvmClient::builder()
+        .api_key(server.api_key())
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    (
+        Fake {
+            server,
+            _runtime: runtime,
+        },
+        client,
+    )
+}
+
+fn vm_count(client: &FastvmClient) -> usize {
+    client.vms().list().block().unwrap().len()
+}
+
+#[test]
+fn the_whole_async_api_blocks_with_block() {
+    let (fake, client) = fake();
+    assert_eq!(client.health().check().block().unwrap().status.as_deref(), Some("ok"));
+    // Launch-and-wait through a 202 (the fake boots for 100 ms).
+    let mut vm = client
+        .launch_vm(launch::machine("c1m2").name("blocking"))
+        .block()
+        .unwrap();
+    assert_eq!(vm.state().status, VmStatus::Running);
+    let listed = client.vms().list().status(VmStatus::Running).block().unwrap();
+    assert_eq!(listed.len(), 1);
+
+    let out = vm
+        .run(Command::sh("printf %s \"$X\"").env("X", "y"))
+        .block()
+        .unwrap()
+        .check()
+        .unwrap();
+    assert_eq!(out.stdout, "y");
+    let events: Vec<ExecEvent> = vm
+        .stream("printf a; printf b >&2; exit 3")
+        .block()
+        .unwrap()
+        .iter()
+        .collect::<fastvm::Result<_>>()
+        .unwrap();
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert!(matches!(events.last(), Some(ExecEvent::Exit { code: 3, .. })));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("data.bin");
+    std::fs::write(&local, vec![7u8; 200_000]).unwrap();
+    let seen = Arc::new(AtomicU64::new(0));
+    let progress = seen.clone();
+    vm.upload(&local, "/root/data.bin")
+        .verify(true)
+        .progress(move |p| progress.store(p.bytes_done, Ordering::SeqCst))
+        .block()
+        .unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 200_000);
+    let back = tmp.path().join("back.bin");
+    vm.download("/root/data.bin", &back).verify(true).block().unwrap();
+    assert_eq!(std::fs::read(&back).unwrap(), vec![7u8; 200_000]);
+    let in_vm = fake.server.vm_path(vm.id(), "/root/data.bin").unwrap();
+    assert_eq!(std::fs::metadata(in_vm).unwrap().len(), 200_000);
+
+    assert_eq!(vm.pause().block().unwrap().status, VmStatus::Paused);
+    assert_eq!(vm.resume().block().unwrap().status, VmStatus::Running);
+
+    let snap = vm.snapshot().name("blocking").block().unwrap();
+    let build = client.builds().create().image_ref("alpine:3").block().unwrap();
+    let done = client
+        .wait_for_build(&build.id)
+        .poll_interval(Duration::from_millis(500))
+        .block()
+        .unwrap();
+    assert_eq!(done.status, fastvm::types::BuildStatus::Completed);
+
+    let err = client.vms().retrieve("no-such-vm").block().unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    client.snapshots().delete(&snap.id).block().unwrap();
+    client
+        .snapshots()
+        .delete(done.snapshot_id.as_deref().unwrap())
+        .block()
+        .unwrap();
+    vm.delete().block().unwrap();
+    assert_eq!(vm_count(&client), 0);
+}
+
+#[test]
+fn a_dropped_guard_deletes_its_vm_on_the_blocking_runtime() {
+    let (_fake, client) = fake();
+    let vm = client.launch_vm(launch::machine("c1m2")).block().unwrap();
+    assert_eq!(vm_count(&client), 1);
+    drop(vm);
+    for _ in 0..100 {
+        if vm_count(&client) == 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the dropped guard's VM was not deleted");
+}
+
+#[test]
+fn with_vm_deletes_after_success_error_and_panic() {
+    let (_fake, client) = fake();
+    let kernel = client
+        .with_vm(launch::machine("c1m2"), |vm| {
+            Ok::<_, Error>(vm.run("echo up").block()?.check()?.stdout.clone())
+        })
+        .unwrap();
+    assert_eq!(kernel, "up\n");
+    assert_eq!(vm_count(&client), 0);
+    let err = client
+        .with_vm(launch::machine("c1m2"), |vm| {
+            vm.run("exit 9").block()?.check()?;
+            Ok::<(), Error>(())
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::CommandFailed { exit_code: 9, .. }), "{err:?}");
+    assert_eq!(vm_count(&client), 0);
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _: Result<(), Error> = client.with_vm(launch::machine("c1m2"), |_vm| panic!("boom"));
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(vm_count(&client), 0, "deleted before the panic resumed");
+}
+
+#[test]
+fn inside_an_async_runtime_block_is_a_clear_error_not_a_deadlock() {
+    let (_fake, client) = fake();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = runtime.block_on(async { client.vms().list().block().unwrap_err() });
+    match &err {
+        Error::Config { message, .. } => assert!(message.contains("inside an async runtime"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    // The stream iterator says the same and ends.
+    let stream = client
+        .with_vm(launch::machine("c1m2"), |vm| vm.stream("echo hi").block())
+        .unwrap();
+    let mut events = runtime.block_on(async { stream.iter().collect::<Vec<_>>() });
+    assert!(matches!(events.pop(), Some(Err(Error::Config { .. }))));
+    assert!(events.is_empty());
+}
