@@ -22,6 +22,8 @@
 //! - [`exec`]: [`exec::Command`], the NDJSON [`exec::ExecStream`] and its events.
 //! - [`transfer`]: file and directory upload/download through presigned URLs.
 //! - [`wait`]: launch-and-wait and build polling.
+//! - [`vm`]: VM handles; [`readiness`]: waiting for a port or a command in a VM, and
+//!   background processes.
 //! - [`Error`]: the one error type; [`RetryPolicy`]: how failed calls are retried.
 //!
 //! Every request goes through one transport that adds the `X-API-Key` header, applies the
@@ -37,6 +39,7 @@ pub mod exec;
 mod http;
 pub mod launch;
 mod ops;
+pub mod readiness;
 mod redact;
 pub mod resources;
 mod retry;
