@@ -199,7 +199,9 @@ impl WaitUntil<'_> {
                 if own {
                     command.clone()
                 } else {
-                    command.clone().timeout(remaining.clamp(Duration::from_secs(1), PROBE_TIMEOUT))
+                    command
+                        .clone()
+                        .timeout(remaining.clamp(Duration::from_secs(1), PROBE_TIMEOUT))
                 }
             },
             |out| {
@@ -376,7 +378,11 @@ fn tail(s: &str) -> String {
     while !s.is_char_boundary(start) {
         start += 1;
     }
-    let cut = if start > 0 { format!("…{}", &s[start..]) } else { s.to_string() };
+    let cut = if start > 0 {
+        format!("…{}", &s[start..])
+    } else {
+        s.to_string()
+    };
     crate::redact::text(&cut)
 }
 
@@ -403,11 +409,18 @@ mod tests {
     #[test]
     fn outcomes_name_the_status_and_keep_the_end_of_the_output() {
         assert_eq!(outcome(&out(1, false, "", "")), "exit 1");
-        assert_eq!(outcome(&out(3, false, "waiting\n", "no db\n")), "exit 3: waiting\nno db");
+        assert_eq!(
+            outcome(&out(3, false, "waiting\n", "no db\n")),
+            "exit 3: waiting\nno db"
+        );
         assert_eq!(outcome(&out(0, true, "", "")), "timed out");
         let long = format!("{}é{}", "a".repeat(5000), "z".repeat(OUTPUT_TAIL - 1));
         let t = outcome(&out(1, false, &long, ""));
-        assert!(t.starts_with("exit 1: …") && t.ends_with('z') && t.len() < OUTPUT_TAIL + 20, "{}", t.len());
+        assert!(
+            t.starts_with("exit 1: …") && t.ends_with('z') && t.len() < OUTPUT_TAIL + 20,
+            "{}",
+            t.len()
+        );
         let msg = not_ready_message("vm-1", "`true` to exit 0", Duration::from_secs(2), "exit 1: a\nb\n");
         assert_eq!(
             msg,

@@ -107,7 +107,11 @@ fn tar_list(bytes: &[u8], args: &[&str]) -> Vec<String> {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// The member names, in archive order.
@@ -196,7 +200,11 @@ async fn one_presign_one_put_one_fetch_one_extraction() {
         ]
     );
     let listing = tar_listing(&put.body);
-    assert!(listing[5].starts_with('l') && listing[5].ends_with(" -> index.html"), "{}", listing[5]);
+    assert!(
+        listing[5].starts_with('l') && listing[5].ends_with(" -> index.html"),
+        "{}",
+        listing[5]
+    );
     // Modes kept, owned by root, no parent directory of a pair in the archive.
     assert!(listing[0].starts_with("-rw------- 0/0 "), "{}", listing[0]);
     assert!(listing[1].starts_with("-rwxr-xr-x 0/0 "), "{}", listing[1]);
@@ -242,7 +250,12 @@ async fn verify_checks_the_staged_archive_in_the_same_command() {
     // the staging file).
     api.next_case().await;
     let theirs = "ab".repeat(32);
-    mount(&api, exec_result(1, &format!("fastvm-sha256-mismatch {theirs}\n"), ""), 1).await;
+    mount(
+        &api,
+        exec_result(1, &format!("fastvm-sha256-mismatch {theirs}\n"), ""),
+        1,
+    )
+    .await;
     let e = transfer_error(api.client.upload_many(VM).file(&config, "/etc/a").verify(true).await);
     assert_eq!(e.kind, Kind::Verify, "{e}");
     assert!(e.message.contains(&theirs), "{e}");
@@ -271,16 +284,31 @@ async fn refused_inputs_send_no_request() {
         other => panic!("expected InvalidInput for {field}, got {other:?}"),
     };
     invalid(c.upload_many(VM).await, "pairs", "nothing to upload");
-    invalid(c.upload_many(VM).file(&config, "etc/app.toml").await, "pairs[0].remote", "absolute");
+    invalid(
+        c.upload_many(VM).file(&config, "etc/app.toml").await,
+        "pairs[0].remote",
+        "absolute",
+    );
     invalid(c.upload_many(VM).file(&config, "").await, "pairs[0].remote", "absolute");
     invalid(
-        c.upload_many(VM).file(&config, "/etc/a").file(&data, "/srv/../etc/passwd").await,
+        c.upload_many(VM)
+            .file(&config, "/etc/a")
+            .file(&data, "/srv/../etc/passwd")
+            .await,
         "pairs[1].remote",
         "`..`",
     );
-    invalid(c.upload_many(VM).file(&config, "/etc/a\0b").await, "pairs[0].remote", "NUL");
+    invalid(
+        c.upload_many(VM).file(&config, "/etc/a\0b").await,
+        "pairs[0].remote",
+        "NUL",
+    );
     invalid(c.upload_many(VM).dir(&site, "/").await, "pairs[0].remote", "`/` itself");
-    invalid(c.upload_many(VM).dir(&site, "//./").await, "pairs[0].remote", "`/` itself");
+    invalid(
+        c.upload_many(VM).dir(&site, "//./").await,
+        "pairs[0].remote",
+        "`/` itself",
+    );
     invalid(
         c.upload_many(VM)
             .file(&config, "/etc/app/config.toml")
@@ -290,21 +318,39 @@ async fn refused_inputs_send_no_request() {
         "pairs[2].remote",
         "pairs[0]",
     );
-    invalid(c.upload_many(VM).file(&config, "/etc/app/").await, "pairs[0].remote", "names a directory");
     invalid(
-        c.upload_many(VM).file(&config, "/etc/app").dir(&site, "/etc/app/site").await,
+        c.upload_many(VM).file(&config, "/etc/app/").await,
+        "pairs[0].remote",
+        "names a directory",
+    );
+    invalid(
+        c.upload_many(VM)
+            .file(&config, "/etc/app")
+            .dir(&site, "/etc/app/site")
+            .await,
         "pairs[1].remote",
         "pairs[0] uploads as a file",
     );
-    invalid(c.upload_many(VM).file(&site, "/srv/site").await, "pairs[0].local", "is a directory");
-    invalid(c.upload_many(VM).dir(&config, "/srv/site").await, "pairs[0].local", "is a file");
+    invalid(
+        c.upload_many(VM).file(&site, "/srv/site").await,
+        "pairs[0].local",
+        "is a directory",
+    );
+    invalid(
+        c.upload_many(VM).dir(&config, "/srv/site").await,
+        "pairs[0].local",
+        "is a file",
+    );
     invalid(
         c.upload_many(VM).file(&config, "/a").exec_timeout(Duration::ZERO).await,
         "exec_timeout",
         "second",
     );
     invalid(
-        c.upload_many(VM).file(&config, "/a").fetch_timeout(Duration::ZERO).await,
+        c.upload_many(VM)
+            .file(&config, "/a")
+            .fetch_timeout(Duration::ZERO)
+            .await,
         "fetch_timeout",
         "second",
     );
@@ -327,8 +373,13 @@ async fn a_failed_fetch_removes_the_staging_file_and_extracts_nothing() {
     let api = Api::start().await;
     let tmp = tempfile::tempdir().unwrap();
     let (config, _, _) = sources(tmp.path());
-    api.expect("presignFile", &format!("/v1/vms/{VM}/files/presign"), 200, presign_body(&api))
-        .await;
+    api.expect(
+        "presignFile",
+        &format!("/v1/vms/{VM}/files/presign"),
+        200,
+        presign_body(&api),
+    )
+    .await;
     Mock::given(method("PUT"))
         .and(path("/storage/obj"))
         .respond_with(ResponseTemplate::new(200))
@@ -347,7 +398,10 @@ async fn a_failed_fetch_removes_the_staging_file_and_extracts_nothing() {
     assert_eq!(e.kind, Kind::RemoteCommand, "{e}");
     assert!(e.stderr.as_deref().unwrap().contains("403"), "{e}");
     let reqs = api.received().await;
-    let staging = check_wire("presignFile", &reqs[0]).json()["path"].as_str().unwrap().to_string();
+    let staging = check_wire("presignFile", &reqs[0]).json()["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(reqs.len(), 4);
     assert_eq!(exec_line(&reqs[3]), format!("rm -f '{staging}'"));
 }
@@ -376,8 +430,13 @@ async fn a_storage_failure_sends_nothing_to_the_vm() {
     let api = Api::start().await;
     let tmp = tempfile::tempdir().unwrap();
     let (config, _, _) = sources(tmp.path());
-    api.expect("presignFile", &format!("/v1/vms/{VM}/files/presign"), 200, presign_body(&api))
-        .await;
+    api.expect(
+        "presignFile",
+        &format!("/v1/vms/{VM}/files/presign"),
+        200,
+        presign_body(&api),
+    )
+    .await;
     Mock::given(method("PUT"))
         .and(path("/storage/obj"))
         .respond_with(ResponseTemplate::new(503).set_body_string("slow down"))
@@ -436,7 +495,10 @@ async fn files_and_a_directory_land_at_their_absolute_paths() {
     let at = |rel: &str| server.vm_path(&id, remote(rel)).unwrap();
     assert_eq!(std::fs::read(at("etc/app/config.toml")).unwrap(), b"port = 8080\n");
     assert_eq!(mode(&at("etc/app/config.toml")), 0o600);
-    assert_eq!(std::fs::read(at("srv/data.bin")).unwrap(), std::fs::read(&data).unwrap());
+    assert_eq!(
+        std::fs::read(at("srv/data.bin")).unwrap(),
+        std::fs::read(&data).unwrap()
+    );
     assert_eq!(mode(&at("srv/data.bin")), 0o755);
     assert_eq!(std::fs::read(at("srv/site/css/a b.css")).unwrap(), b"body{}");
     assert_eq!(
@@ -447,7 +509,10 @@ async fn files_and_a_directory_land_at_their_absolute_paths() {
     assert_eq!(std::fs::read(at("srv/site/index.html")).unwrap(), b"<h1>patched</h1>");
     // Owned by the user that extracted them (the VM's root; without isolation, this user).
     let out = vm
-        .run(format!("stat -c %u {}", fastvm::exec::shell_quote(&remote("etc/app/config.toml"))))
+        .run(format!(
+            "stat -c %u {}",
+            fastvm::exec::shell_quote(&remote("etc/app/config.toml"))
+        ))
         .await
         .unwrap()
         .check()
@@ -483,10 +548,16 @@ async fn a_failed_fetch_in_the_fake_leaves_no_staging_file() {
     let tmp = tempfile::tempdir().unwrap();
     let (config, _, _) = sources(tmp.path());
     let before = staged(&server, &id);
-    server.faults().push("fetchFileToVm", fastvm_fake::Fault::status(500).times(10));
+    server
+        .faults()
+        .push("fetchFileToVm", fastvm_fake::Fault::status(500).times(10));
     let dest = format!("{}/vm/a", tmp.path().display());
     let r = client.upload_many(&id).file(&config, &dest).await;
-    assert_eq!(r.as_ref().err().and_then(Error::status).map(|s| s.as_u16()), Some(500), "{r:?}");
+    assert_eq!(
+        r.as_ref().err().and_then(Error::status).map(|s| s.as_u16()),
+        Some(500),
+        "{r:?}"
+    );
     assert_eq!(staged(&server, &id), before);
     assert!(server.vm_path(&id, &dest).is_some_and(|p| !p.exists()));
 }

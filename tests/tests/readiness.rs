@@ -112,7 +112,10 @@ async fn wait_for_port_waits_while_nothing_listens_and_returns_once_something_do
         .await
         .unwrap();
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(1500), "returned before anything listened: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "returned before anything listened: {waited:?}"
+    );
     assert!(waited < Duration::from_secs(30), "{waited:?}");
     // It really listens (the fake's VMs share this host's network).
     std::net::TcpStream::connect(("127.0.0.1", port)).expect("the server accepts connections");
@@ -138,7 +141,11 @@ async fn wait_until_succeeds_once_a_file_appears_and_fails_at_the_deadline_with_
         .await
         .unwrap();
     assert_eq!(out.stdout, "ready!");
-    assert!(started.elapsed() >= Duration::from_millis(1400), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
     writer.await.unwrap();
 
     let e = vm
@@ -157,12 +164,18 @@ async fn wait_until_succeeds_once_a_file_appears_and_fails_at_the_deadline_with_
             assert!(what.contains("still-waiting") && what.contains("exit 0"), "{what}");
             assert!(*waited >= Duration::from_millis(1200), "{waited:?}");
             assert!(last_output.starts_with("exit 3: "), "{last_output}");
-            assert!(last_output.contains("still-waiting") && last_output.contains("no flag"), "{last_output}");
+            assert!(
+                last_output.contains("still-waiting") && last_output.contains("no flag"),
+                "{last_output}"
+            );
         }
         other => panic!("expected NotReady, got {other:?}"),
     }
     let msg = e.to_string();
-    assert!(msg.contains("not ready") && msg.contains("exit 3") && !msg.contains('\n'), "{msg}");
+    assert!(
+        msg.contains("not ready") && msg.contains("exit 3") && !msg.contains('\n'),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -170,7 +183,12 @@ async fn a_spawned_process_keeps_running_after_the_exec_and_dies_with_the_vm() {
     let (server, vm) = setup("readiness-spawn").await;
     let marker = marker("tick");
     let spawned = vm
-        .spawn(Command::argv(["sh", "-c", "while :; do echo tick; sleep 0.2; done", &marker]))
+        .spawn(Command::argv([
+            "sh",
+            "-c",
+            "while :; do echo tick; sleep 0.2; done",
+            &marker,
+        ]))
         .await
         .unwrap();
     assert!(
@@ -212,9 +230,16 @@ async fn a_spawned_process_keeps_running_after_the_exec_and_dies_with_the_vm() {
         stop(&server, vm, pid).await;
         return;
     }
-    assert!(!processes_with(&marker).is_empty(), "the host does not see the VM's process");
+    assert!(
+        !processes_with(&marker).is_empty(),
+        "the host does not see the VM's process"
+    );
     vm.delete().await.unwrap();
-    assert_eq!(processes_with(&marker), Vec::<u32>::new(), "the process outlived its VM");
+    assert_eq!(
+        processes_with(&marker),
+        Vec::<u32>::new(),
+        "the process outlived its VM"
+    );
 }
 
 #[tokio::test]
@@ -261,7 +286,10 @@ async fn spawn_applies_cwd_and_env_and_reports_a_start_that_fails() {
                 assert!(!timed_out);
                 assert!(stderr_tail.contains(needle), "{command:?}: {stderr_tail}");
                 assert!(stderr_tail.contains("exited at once"), "{stderr_tail}");
-                assert!(!shown.contains("nohup"), "the error shows the caller's command: {shown}");
+                assert!(
+                    !shown.contains("nohup"),
+                    "the error shows the caller's command: {shown}"
+                );
             }
             other => panic!("{command:?}: expected CommandFailed, got {other:?}"),
         }
@@ -305,8 +333,13 @@ async fn refused_inputs_send_no_request() {
 async fn a_spawn_is_one_exec_that_detaches_and_returns_the_pid() {
     let api = Api::start().await;
     let vm = handle(&api);
-    api.expect("execVm", &format!("/v1/vms/{VM_ID}/exec"), 200, exec_result(0, "4242\n"))
-        .await;
+    api.expect(
+        "execVm",
+        &format!("/v1/vms/{VM_ID}/exec"),
+        200,
+        exec_result(0, "4242\n"),
+    )
+    .await;
     let spawned = vm
         .spawn(Command::argv(["./server", "--name", "it's"]).env("TOKEN", "s3cret"))
         .log("/var/log/app.log")
@@ -318,10 +351,19 @@ async fn a_spawn_is_one_exec_that_detaches_and_returns_the_pid() {
     let argv = sent.json()["command"].as_array().unwrap();
     assert_eq!((argv[0].as_str(), argv[1].as_str()), (Some("sh"), Some("-c")));
     let line = argv[2].as_str().unwrap();
-    for needle in ["setsid", "nohup", "< /dev/null >> '/var/log/app.log' 2>&1 &", "'./server' '--name' 'it'\\''s'"] {
+    for needle in [
+        "setsid",
+        "nohup",
+        "< /dev/null >> '/var/log/app.log' 2>&1 &",
+        "'./server' '--name' 'it'\\''s'",
+    ] {
         assert!(line.contains(needle), "{needle:?} missing from {line}");
     }
-    assert_eq!(sent.json()["timeoutSec"], 31, "30 s to start, plus the grace (rounded up)");
+    assert_eq!(
+        sent.json()["timeoutSec"],
+        31,
+        "30 s to start, plus the grace (rounded up)"
+    );
 
     // No PID printed: an error, not a made-up PID.
     api.next_case().await;
@@ -338,26 +380,29 @@ async fn transient_probe_failures_are_repeated_and_others_end_the_wait() {
     let api = Api::start().await;
     let vm = handle(&api);
     let exec = format!("/v1/vms/{VM_ID}/exec");
-    api.respond_first(
-        "execVm",
-        &exec,
-        json_response(503, &json!({"error": "try again"})),
-        1,
-    )
-    .await;
+    api.respond_first("execVm", &exec, json_response(503, &json!({"error": "try again"})), 1)
+        .await;
     api.respond_first("execVm", &exec, json_response(200, &exec_result(1, "")), 1)
         .await;
     api.expect("execVm", &exec, 200, exec_result(0, "")).await;
     vm.wait_for_port(8080).poll_interval(FAST).await.unwrap();
     let probes = api.received().await;
     assert_eq!(probes.len(), 3);
-    let line = common::check_wire("execVm", &probes[0]).json()["command"][2].as_str().unwrap().to_string();
+    let line = common::check_wire("execVm", &probes[0]).json()["command"][2]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(line.contains(":1F90 ") && line.contains("/proc/net/tcp6"), "{line}");
 
     // A VM that is gone is not waited for.
     api.next_case().await;
-    api.respond("execVm", &exec, json_response(404, &json!({"error": "vm not found"})), 1)
-        .await;
+    api.respond(
+        "execVm",
+        &exec,
+        json_response(404, &json!({"error": "vm not found"})),
+        1,
+    )
+    .await;
     let e = vm.wait_until("true").await.unwrap_err();
     assert!(e.is_not_found(), "{e:?}");
 
@@ -366,15 +411,22 @@ async fn transient_probe_failures_are_repeated_and_others_end_the_wait() {
     api.respond(
         "execVm",
         &exec,
-        json_response(200, &json!({
-            "exitCode": 3, "stdout": "", "stderr": "no readable /proc/net/tcp or /proc/net/tcp6 in the VM\n",
-            "durationMs": 1, "stdoutTruncated": false, "stderrTruncated": false, "timedOut": false,
-        })),
+        json_response(
+            200,
+            &json!({
+                "exitCode": 3, "stdout": "", "stderr": "no readable /proc/net/tcp or /proc/net/tcp6 in the VM\n",
+                "durationMs": 1, "stdoutTruncated": false, "stderrTruncated": false, "timedOut": false,
+            }),
+        ),
         1,
     )
     .await;
     match vm.wait_for_port(8080).await {
-        Err(Error::CommandFailed { exit_code: 3, stderr_tail, .. }) => {
+        Err(Error::CommandFailed {
+            exit_code: 3,
+            stderr_tail,
+            ..
+        }) => {
             assert!(stderr_tail.contains("/proc/net/tcp"), "{stderr_tail}")
         }
         other => panic!("expected CommandFailed, got {other:?}"),

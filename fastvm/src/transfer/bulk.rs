@@ -127,7 +127,11 @@ pub struct UploadMany<'a> {
 
 impl fmt::Debug for UploadMany<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pairs: Vec<(&Path, &str)> = self.pairs.iter().map(|p| (p.local.as_path(), p.remote.as_str())).collect();
+        let pairs: Vec<(&Path, &str)> = self
+            .pairs
+            .iter()
+            .map(|p| (p.local.as_path(), p.remote.as_str()))
+            .collect();
         f.debug_struct("UploadMany")
             .field("vm_id", &self.vm_id)
             .field("pairs", &pairs)
@@ -255,8 +259,12 @@ async fn plan(pairs: &[Pair]) -> Result<Vec<Member>> {
     let mut names = Vec::with_capacity(pairs.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, p) in pairs.iter().enumerate() {
-        let name = member_name(&p.remote)
-            .map_err(|why| Error::invalid(field(i, "remote"), format!("{:?} (from {}) {why}", p.remote, p.local.display())))?;
+        let name = member_name(&p.remote).map_err(|why| {
+            Error::invalid(
+                field(i, "remote"),
+                format!("{:?} (from {}) {why}", p.remote, p.local.display()),
+            )
+        })?;
         if let Some(j) = seen.insert(name.clone(), i) {
             return Err(Error::invalid(
                 field(i, "remote"),

@@ -418,7 +418,10 @@ mod tests {
         std::fs::remove_dir_all(root.join("srv")).unwrap();
         tarball(&staging);
         let theirs = digest(&staging);
-        let out = sh(&at(extract_bulk(staging.to_str().unwrap(), Some(&"0".repeat(64)))), None);
+        let out = sh(
+            &at(extract_bulk(staging.to_str().unwrap(), Some(&"0".repeat(64)))),
+            None,
+        );
         assert_eq!(out.status.code(), Some(1));
         assert_eq!(parse_mismatch(&String::from_utf8_lossy(&out.stdout)), Some(theirs));
         assert!(!root.join("srv").exists() && !staging.exists());
@@ -439,7 +442,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let tcp = tmp.path().join("tcp");
         let tcp6 = tmp.path().join("tcp6");
-        let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+        let header =
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
         std::fs::write(
             &tcp,
             format!(
@@ -463,7 +467,11 @@ mod tests {
         assert_eq!(code(80, &[t4, t6]), Some(1), "a remote port");
         assert_eq!(code(8081, &[t4, t6]), Some(1));
         let missing = tmp.path().join("missing");
-        assert_eq!(code(3000, &[missing.to_str().unwrap(), t6]), Some(0), "one table is enough");
+        assert_eq!(
+            code(3000, &[missing.to_str().unwrap(), t6]),
+            Some(0),
+            "one table is enough"
+        );
         assert_eq!(code(8080, &[missing.to_str().unwrap()]), Some(3));
         assert_eq!(
             port_probe(8080),
@@ -510,12 +518,25 @@ mod tests {
         );
         assert_eq!(out.status.code(), Some(127), "{out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("status 127") && stderr.contains("/no/such/program"), "{stderr}");
+        assert!(
+            stderr.contains("status 127") && stderr.contains("/no/such/program"),
+            "{stderr}"
+        );
 
         // A quick command that succeeds is fine; without grace nothing is checked.
         let quick = vec!["true".to_string()];
-        assert!(sh(&spawn_detached(&quick, log.to_str().unwrap(), std::time::Duration::from_millis(200)), None).status.success());
-        let out = sh(&spawn_detached(&argv, log.to_str().unwrap(), std::time::Duration::ZERO), None);
+        assert!(
+            sh(
+                &spawn_detached(&quick, log.to_str().unwrap(), std::time::Duration::from_millis(200)),
+                None
+            )
+            .status
+            .success()
+        );
+        let out = sh(
+            &spawn_detached(&argv, log.to_str().unwrap(), std::time::Duration::ZERO),
+            None,
+        );
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().is_ok());
 
@@ -523,7 +544,10 @@ mod tests {
         let file = tmp.path().join("a file");
         std::fs::write(&file, b"").unwrap();
         let bad = file.join("log");
-        let out = sh(&spawn_detached(&quick, bad.to_str().unwrap(), std::time::Duration::ZERO), None);
+        let out = sh(
+            &spawn_detached(&quick, bad.to_str().unwrap(), std::time::Duration::ZERO),
+            None,
+        );
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the log"));
         assert!(out.stdout.is_empty());
