@@ -161,6 +161,23 @@ pub enum Error {
         stderr_tail: String,
     },
 
+    /// A readiness wait ([`Vm::wait_for_port`](crate::vm::Vm::wait_for_port),
+    /// [`Vm::wait_until`](crate::vm::Vm::wait_until)) passed its deadline without the probe
+    /// succeeding.
+    #[error("{}", crate::readiness::not_ready_message(vm_id, what, *waited, last_output))]
+    #[non_exhaustive]
+    NotReady {
+        /// The VM's id.
+        vm_id: String,
+        /// What was waited for (`TCP port 8080 listening`, `` `test -f /tmp/ready` exiting 0 ``).
+        what: String,
+        /// How long the SDK waited.
+        waited: Duration,
+        /// The last probe's outcome: its exit status and the end of its output (at most 2 KiB,
+        /// URLs redacted), or why the probe request failed.
+        last_output: String,
+    },
+
     /// An exec stream ended without its terminal exit event.
     #[error("exec stream closed before the exit event (after {events} events)")]
     #[non_exhaustive]

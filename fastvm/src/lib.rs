@@ -27,6 +27,8 @@
 //!   ([`exec::RunOutput::check`]), the NDJSON [`exec::ExecStream`] and its events.
 //! - [`transfer`]: file and directory upload/download through presigned URLs.
 //! - [`wait`]: launch-and-wait and build polling.
+//! - [`vm`]: VM handles; [`readiness`]: waiting for a port or a command in a VM, and
+//!   background processes.
 //! - [`Error`]: the one error type; [`RetryPolicy`]: how failed calls are retried.
 //! - `blocking` (feature `blocking`): the same API for callers without an async runtime.
 //!
@@ -45,6 +47,7 @@ pub mod exec;
 mod http;
 pub mod launch;
 mod ops;
+pub mod readiness;
 mod redact;
 pub mod resources;
 mod retry;

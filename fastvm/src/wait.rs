@@ -52,7 +52,7 @@ fn deadline(start: Instant, timeout: Duration) -> Instant {
 }
 
 /// One poll's outcome: finished (with the result to return) or still going (with its status).
-enum Step<T, S> {
+pub(crate) enum Step<T, S> {
     Done(Result<T>),
     Pending(S),
 }
@@ -60,7 +60,7 @@ enum Step<T, S> {
 /// The one poll loop: `fetch` immediately, then every `opts.next_sleep(..)` until it is done or
 /// `opts.timeout` (counted from the start) has passed; then `on_deadline(last_status, waited)`
 /// is the error.
-async fn poll<T, S, F, Fut>(
+pub(crate) async fn poll<T, S, F, Fut>(
     opts: WaitOptions,
     mut fetch: F,
     on_deadline: impl FnOnce(S, Duration) -> Error,
@@ -174,6 +174,7 @@ macro_rules! wait_setters {
         }
     };
 }
+pub(crate) use wait_setters;
 
 /// The request of [`FastvmClient::wait_for_vm_ready`]; await it.
 #[derive(Debug)]

@@ -1,5 +1,6 @@
-//! File and directory transfer between the client and a VM: [`FastvmClient::upload`] and
-//! [`FastvmClient::download`].
+//! File and directory transfer between the client and a VM: [`FastvmClient::upload`],
+//! [`FastvmClient::download`], and [`FastvmClient::upload_many`] (many files and directories
+//! to absolute paths in one archive and one VM-side extraction).
 //!
 //! Files go through presigned storage URLs with their exact length; directories are archived
 //! in process as gzip tar (no `tar` binary needed on the client), streamed with bounded memory,
@@ -8,14 +9,16 @@
 //! merged into it all or nothing: a conflict found, or a move that fails, leaves it as it was.
 //! That covers errors and cancellation, not crashes: nothing is fsynced.
 //!
-//! Directory uploads are sent chunked (no `Content-Length`, as their size is only known at
+//! Directory and bulk uploads are sent chunked (no `Content-Length`, as their size is only known at
 //! the end). Storage that rejects chunked PUTs (Amazon S3 presigned URLs, MinIO) cannot take
 //! them; file uploads always carry `Content-Length`.
 //!
 //! [`FastvmClient::upload`]: crate::FastvmClient::upload
 //! [`FastvmClient::download`]: crate::FastvmClient::download
+//! [`FastvmClient::upload_many`]: crate::FastvmClient::upload_many
 
 mod archive;
+mod bulk;
 mod download;
 mod error;
 mod merge;
@@ -25,6 +28,7 @@ mod request;
 mod storage;
 mod upload;
 
+pub use bulk::UploadMany;
 pub use error::{FileTransferError, FileTransferErrorKind};
 pub use options::Progress;
 pub use request::{Download, Upload};

@@ -103,6 +103,97 @@ pub(crate) fn tar_status_path() -> String {
     format!("/var/tmp/fastvm-download-{}.status", random_hex())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Bulk upload
+
+/// What the verifying extraction prints on stdout, before the VM's digest, when the staged
+/// archive is not the one the client sent.
+const MISMATCH: &str = "fastvm-sha256-mismatch";
+
+/// Extracts the bulk archive `staging` at `/` (its members are paths relative to `/`) and
+/// always removes the staging file. With `sha256`, the staged bytes are checked first: on a
+/// mismatch nothing is extracted, the file is removed and stdout says [`MISMATCH`] and the
+/// VM's digest (see [`parse_mismatch`]).
+pub(crate) fn extract_bulk(staging: &str, sha256: Option<&str>) -> String {
+    let s = quote(staging);
+    let check = match sha256 {
+        Some(hash) => format!(
+            "h=$(sha256sum < {s}) && h=${{h%% *}} && [ \"$h\" = {hash} ] || \
+             {{ rm -f {s}; echo \"{MISMATCH} ${{h:-none}}\"; exit 1; }}; ",
+            hash = quote(hash)
+        ),
+        None => String::new(),
+    };
+    format!("{check}tar -xzf {s} -C /; st=$?; rm -f {s}; exit $st")
+}
+
+/// The VM's digest when a verifying [`extract_bulk`] found a mismatch; `None` otherwise
+/// (including when `sha256sum` could not run: no 64-digit digest).
+pub(crate) fn parse_mismatch(stdout: &str) -> Option<String> {
+    let rest = stdout.lines().find_map(|l| l.strip_prefix(MISMATCH))?;
+    parse_sha256(rest)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readiness and background processes
+
+/// The files a port probe reads: the kernel's TCP socket tables.
+const TCP_TABLES: &[&str] = &["/proc/net/tcp", "/proc/net/tcp6"];
+
+/// Exits 0 when a TCP socket listens on `port` in the VM, 1 when none does, 3 (with a message)
+/// when the VM has no readable `/proc/net/tcp*`; any other status means `grep` failed. Needs
+/// only `sh` and `grep`: a LISTEN socket (state `0A`) whose local address ends in the port's
+/// 4 uppercase hex digits, in the tables the kernel prints for IPv4 and IPv6.
+pub(crate) fn port_probe(port: u16) -> String {
+    port_probe_in(port, TCP_TABLES)
+}
+
+fn port_probe_in(port: u16, tables: &[&str]) -> String {
+    let files: Vec<String> = tables.iter().map(|t| quote(t)).collect();
+    format!(
+        "f=; for t in {files}; do [ -r \"$t\" ] && f=\"$f $t\"; done; \
+         [ -n \"$f\" ] || {{ echo 'no readable /proc/net/tcp or /proc/net/tcp6 in the VM' >&2; exit 3; }}; \
+         grep -q -e '^ *[0-9][0-9]*: [0-9A-F]*:{port:04X} [0-9A-F]*:[0-9A-F]* 0A ' $f",
+        files = files.join(" ")
+    )
+}
+
+/// A fresh default log path of a spawned process.
+pub(crate) fn spawn_log_path() -> String {
+    format!("/tmp/fastvm-spawn-{}.log", random_hex())
+}
+
+/// Starts `argv` detached: in a new session (`setsid`, where the VM has it) immune to hangups
+/// (`nohup`, where it has it), stdin from `/dev/null`, stdout and stderr appended to `log`
+/// (created with its parent directories), and prints its PID. With a non-zero `grace`, waits
+/// that long and, if the process has exited with a non-zero status by then, exits with that
+/// status and the end of the log on stderr.
+pub(crate) fn spawn_detached(argv: &[String], log: &str, grace: std::time::Duration) -> String {
+    let l = quote(log);
+    let cmd: Vec<String> = argv.iter().map(|a| quote(a)).collect();
+    let check = if grace.is_zero() {
+        String::new()
+    } else {
+        // `kill -0` is true for a zombie, but the shell reaps its children while it waits for
+        // the `sleep`: a process that died during the grace period is gone and `wait` has its
+        // status.
+        format!(
+            "sleep {secs}.{millis:03} 2>/dev/null || sleep 1; \
+             if ! kill -0 \"$pid\" 2>/dev/null; then wait \"$pid\"; st=$?; \
+             if [ \"$st\" != 0 ]; then echo \"the process exited at once with status $st; its log ends with:\" >&2; \
+             tail -c 2048 {l} >&2; exit \"$st\"; fi; fi; ",
+            secs = grace.as_secs(),
+            millis = grace.subsec_millis()
+        )
+    };
+    format!(
+        "d=$(dirname {l}) && mkdir -p \"$d\" && : >> {l} || {{ echo cannot write the log {l} >&2; exit 1; }}; \
+         p=; command -v setsid >/dev/null 2>&1 && p=setsid; command -v nohup >/dev/null 2>&1 && p=\"$p nohup\"; \
+         $p {cmd} < /dev/null >> {l} 2>&1 & pid=$!; {check}echo \"$pid\"",
+        cmd = cmd.join(" ")
+    )
+}
+
 // These tests run the commands with the host's `sh`, `tar` and `sha256sum`, and make symlinks
 // and executable scripts: Unix only.
 #[cfg(all(test, unix))]
@@ -279,5 +370,187 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with("/var/tmp/fastvm-upload-") && a.ends_with(".tar.gz"));
         assert_eq!(a.len(), "/var/tmp/fastvm-upload-".len() + 32 + ".tar.gz".len());
+    }
+
+    #[test]
+    fn bulk_extraction_extracts_at_the_root_given_and_always_removes_the_staging_file() {
+        // `-C /` is the VM's root; here the "root" is a temp dir, so the command is run with
+        // `/` replaced, which is the only path in it besides the staging file.
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root dir");
+        std::fs::create_dir(&root).unwrap();
+        let src = tmp.path().join("src");
+        std::fs::create_dir_all(src.join("srv/x")).unwrap();
+        std::fs::write(src.join("srv/x/f"), b"hi").unwrap();
+        let staging = tmp.path().join("it's staged.tar.gz");
+        let tarball = |staging: &std::path::Path| {
+            let st = Command::new("tar")
+                .arg("-czf")
+                .arg(staging)
+                .arg("-C")
+                .arg(&src)
+                .arg("srv")
+                .status()
+                .unwrap();
+            assert!(st.success());
+        };
+        let at = |line: String| line.replace(" -C /;", &format!(" -C {};", quote(root.to_str().unwrap())));
+        let digest = |p: &std::path::Path| {
+            let out = sh(&sha256(p.to_str().unwrap()), None);
+            parse_sha256(&String::from_utf8_lossy(&out.stdout)).unwrap()
+        };
+
+        tarball(&staging);
+        let out = sh(&at(extract_bulk(staging.to_str().unwrap(), None)), None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read(root.join("srv/x/f")).unwrap(), b"hi");
+        assert!(!staging.exists());
+
+        // Verified: the right digest extracts, a wrong one extracts nothing and says why.
+        std::fs::remove_dir_all(root.join("srv")).unwrap();
+        tarball(&staging);
+        let good = digest(&staging);
+        let out = sh(&at(extract_bulk(staging.to_str().unwrap(), Some(&good))), None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(root.join("srv/x/f").exists() && !staging.exists());
+        assert_eq!(parse_mismatch(&String::from_utf8_lossy(&out.stdout)), None);
+
+        std::fs::remove_dir_all(root.join("srv")).unwrap();
+        tarball(&staging);
+        let theirs = digest(&staging);
+        let out = sh(
+            &at(extract_bulk(staging.to_str().unwrap(), Some(&"0".repeat(64)))),
+            None,
+        );
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(parse_mismatch(&String::from_utf8_lossy(&out.stdout)), Some(theirs));
+        assert!(!root.join("srv").exists() && !staging.exists());
+
+        // A corrupt archive fails with tar's status and still removes the staging file.
+        std::fs::write(&staging, b"not gzip").unwrap();
+        let out = sh(&at(extract_bulk(staging.to_str().unwrap(), None)), None);
+        assert!(!out.status.success() && !out.stderr.is_empty());
+        assert!(!staging.exists());
+        // A missing staging file under verification is not called a mismatch.
+        let out = sh(&at(extract_bulk(staging.to_str().unwrap(), Some(&good))), None);
+        assert!(!out.status.success());
+        assert_eq!(parse_mismatch(&String::from_utf8_lossy(&out.stdout)), None);
+    }
+
+    #[test]
+    fn port_probe_finds_only_listening_sockets_on_the_port() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tcp = tmp.path().join("tcp");
+        let tcp6 = tmp.path().join("tcp6");
+        let header =
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+        std::fs::write(
+            &tcp,
+            format!(
+                "{header}   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0\n\
+                 \x20 12: 0100007F:D431 0100007F:0050 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            &tcp6,
+            format!(
+                "{header}   0: 00000000000000000000000001000000:0BB8 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  0 0 3 1 0\n"
+            ),
+        )
+        .unwrap();
+        let (t4, t6) = (tcp.to_str().unwrap(), tcp6.to_str().unwrap());
+        let code = |port: u16, tables: &[&str]| sh(&port_probe_in(port, tables), None).status.code();
+        assert_eq!(code(8080, &[t4, t6]), Some(0), "IPv4 listener");
+        assert_eq!(code(3000, &[t4, t6]), Some(0), "IPv6 listener");
+        assert_eq!(code(54321, &[t4, t6]), Some(1), "an established connection's port");
+        assert_eq!(code(80, &[t4, t6]), Some(1), "a remote port");
+        assert_eq!(code(8081, &[t4, t6]), Some(1));
+        let missing = tmp.path().join("missing");
+        assert_eq!(
+            code(3000, &[missing.to_str().unwrap(), t6]),
+            Some(0),
+            "one table is enough"
+        );
+        assert_eq!(code(8080, &[missing.to_str().unwrap()]), Some(3));
+        assert_eq!(
+            port_probe(8080),
+            port_probe_in(8080, &["/proc/net/tcp", "/proc/net/tcp6"])
+        );
+    }
+
+    fn alive(pid: u32) -> bool {
+        // Not a zombie: the test process is not the parent, so the state is read from /proc.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_string()))
+            .is_some_and(|r| !r.starts_with('Z') && !r.starts_with('X'))
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn spawned_processes_outlive_the_launcher_and_log_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("new dir/it's.log");
+        let argv: Vec<String> = ["sh", "-c", "echo started; echo oops >&2; exec sleep 30"]
+            .map(String::from)
+            .to_vec();
+        let out = sh(
+            &spawn_detached(&argv, log.to_str().unwrap(), std::time::Duration::from_millis(200)),
+            None,
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert!(alive(pid), "the process ended with the launcher");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("started") && text.contains("oops"), "{text:?}");
+        // Its own session: setsid made it the leader.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+        assert_eq!(fields[3], pid.to_string(), "session id (stat field 6) {stat}");
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+
+        // A command that cannot start fails the launcher with its status and log.
+        let argv = vec!["/no/such/program".to_string()];
+        let out = sh(
+            &spawn_detached(&argv, log.to_str().unwrap(), std::time::Duration::from_millis(300)),
+            None,
+        );
+        assert_eq!(out.status.code(), Some(127), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("status 127") && stderr.contains("/no/such/program"),
+            "{stderr}"
+        );
+
+        // A quick command that succeeds is fine; without grace nothing is checked.
+        let quick = vec!["true".to_string()];
+        assert!(
+            sh(
+                &spawn_detached(&quick, log.to_str().unwrap(), std::time::Duration::from_millis(200)),
+                None
+            )
+            .status
+            .success()
+        );
+        let out = sh(
+            &spawn_detached(&argv, log.to_str().unwrap(), std::time::Duration::ZERO),
+            None,
+        );
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().is_ok());
+
+        // An unwritable log is refused before anything starts.
+        let file = tmp.path().join("a file");
+        std::fs::write(&file, b"").unwrap();
+        let bad = file.join("log");
+        let out = sh(
+            &spawn_detached(&quick, bad.to_str().unwrap(), std::time::Duration::ZERO),
+            None,
+        );
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the log"));
+        assert!(out.stdout.is_empty());
+        assert!(spawn_log_path().starts_with("/tmp/fastvm-spawn-") && spawn_log_path().ends_with(".log"));
     }
 }
