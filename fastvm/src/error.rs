@@ -142,6 +142,28 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// A snapshot ended in `error` while the SDK waited for it to be ready.
+    #[error("snapshot {snapshot_id} ({name:?}) failed: its status is error")]
+    #[non_exhaustive]
+    SnapshotFailed {
+        /// The snapshot's id.
+        snapshot_id: String,
+        /// The snapshot's name.
+        name: String,
+    },
+
+    /// A snapshot was not ready when the wait deadline passed.
+    #[error("snapshot {snapshot_id} not ready after {waited:?} (last status {last_status})")]
+    #[non_exhaustive]
+    SnapshotNotReady {
+        /// The snapshot's id.
+        snapshot_id: String,
+        /// The last status seen.
+        last_status: crate::types::SnapshotStatus,
+        /// How long the SDK waited.
+        waited: Duration,
+    },
+
     /// A command exited non-zero or was killed by its timeout, and the caller asked for that to
     /// be an error ([`RunOutput::check`](crate::exec::RunOutput::check),
     /// [`ExecOutput::check`](crate::exec::ExecOutput::check)).

@@ -36,6 +36,7 @@ mod error;
 pub mod exec;
 mod http;
 pub mod launch;
+pub mod names;
 mod ops;
 mod redact;
 pub mod resources;
