@@ -164,6 +164,23 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// A step of an [image build](crate::image) failed: its command failed
+    /// ([`Error::CommandFailed`], with the ends of its output) or could not be run. The builder
+    /// VM was deleted and no snapshot was made.
+    #[error("image {image:?}: step {step} of {steps} failed: {source}")]
+    #[non_exhaustive]
+    ImageStepFailed {
+        /// The image's (sanitised) name.
+        image: String,
+        /// Which step failed, counted from 1 (the first `.step(..)` is step 1).
+        step: usize,
+        /// How many steps the image has.
+        steps: usize,
+        /// Why: usually [`Error::CommandFailed`].
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A command exited non-zero or was killed by its timeout, and the caller asked for that to
     /// be an error ([`RunOutput::check`](crate::exec::RunOutput::check),
     /// [`ExecOutput::check`](crate::exec::ExecOutput::check)).
