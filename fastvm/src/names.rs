@@ -48,7 +48,9 @@ pub(crate) fn clean(name: &str) -> String {
 }
 
 /// What the server makes of `name`: trimmed, whitespace runs collapsed to one space, at most
-/// [`MAX_CHARS`] characters (control characters are left alone; empty stays empty).
+/// [`MAX_CHARS`] characters (control characters are left alone; empty stays empty). A space
+/// left at the cut is removed, so that the form of a stored name and the form of the name it
+/// was stored from are equal whether or not the server keeps that space.
 pub(crate) fn server_form(name: &str) -> String {
     let collapsed = name.split_whitespace().collect::<Vec<_>>().join(" ");
     let cut: String = collapsed.chars().take(MAX_CHARS).collect();

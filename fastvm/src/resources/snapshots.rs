@@ -91,7 +91,11 @@ impl<'a> Snapshots<'a> {
             return Err(Error::invalid("name", "must not be empty or blank"));
         }
         let all = self.list().await?;
-        Ok(newest(all.into_iter().filter(|s| s.name == wanted)))
+        // Both sides in the same form: whether the server keeps a space left at its 64-character
+        // cut or not, the name it stored matches the name it was given.
+        Ok(newest(
+            all.into_iter().filter(|s| crate::names::server_form(&s.name) == wanted),
+        ))
     }
 
     /// The newest snapshot (by `created_at`; one without it counts as the oldest) whose name
