@@ -432,7 +432,10 @@ async fn rotation_deletes_the_previous_image_only_once_the_new_one_is_ready() {
         let (client, done, v1_id) = (client.clone(), done.clone(), v1.snapshot.id.clone());
         tokio::spawn(async move {
             let mut seen_v1_while_v2_creating = false;
-            while !done.load(Ordering::SeqCst) {
+            // Until the build returned and v2 was seen ready: a build that returned early must
+            // not hide a deletion made before v2 is ready.
+            for _ in 0..400 {
+                let returned = done.load(Ordering::SeqCst);
                 let all = client.snapshots().list().await.unwrap();
                 let v1_there = all.iter().any(|s| s.id == v1_id);
                 let new_app = all.iter().filter(|s| s.name == "app" && s.id != v1_id);
@@ -440,6 +443,9 @@ async fn rotation_deletes_the_previous_image_only_once_the_new_one_is_ready() {
                 let new_creating = new_app.clone().any(|s| s.status == SnapshotStatus::Creating);
                 assert!(v1_there || new_ready, "v1 was deleted before v2 was ready: {all:?}");
                 seen_v1_while_v2_creating |= v1_there && new_creating;
+                if returned && new_ready {
+                    break;
+                }
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
             seen_v1_while_v2_creating
