@@ -532,7 +532,15 @@ async fn sweep_lists_with_dry_run_and_deletes_without() {
 
     // --dry-run: a table of what would go, nothing deleted.
     let table = env
-        .ok(&["sweep", "--label", "team=x", "--older-than", "0s", "--snapshots", "--dry-run"])
+        .ok(&[
+            "sweep",
+            "--label",
+            "team=x",
+            "--older-than",
+            "0s",
+            "--snapshots",
+            "--dry-run",
+        ])
         .await;
     let mut lines = table.lines();
     assert!(lines.next().unwrap().starts_with("KIND"), "{table}");

@@ -201,12 +201,7 @@ impl LaunchFleet<'_> {
         loop {
             while failure.is_none() && running.len() < concurrency && next < n {
                 let (params, stopped, index) = (params.clone(), stopped.clone(), next);
-                running.push(async move {
-                    (
-                        index,
-                        launch_one(client, params, until, poll_interval, stopped).await,
-                    )
-                });
+                running.push(async move { (index, launch_one(client, params, until, poll_interval, stopped).await) });
                 next += 1;
             }
             let Some((index, outcome)) = running.next().await else {
@@ -480,7 +475,8 @@ struct Filter {
 
 impl Filter {
     fn vm(&self, vm: &Vm) -> bool {
-        vm.status != VmStatus::Deleting && self.matches(vm.metadata.as_ref(), &vm.name, vm.created_at.map(SystemTime::from))
+        vm.status != VmStatus::Deleting
+            && self.matches(vm.metadata.as_ref(), &vm.name, vm.created_at.map(SystemTime::from))
     }
 
     fn snapshot(&self, s: &Snapshot) -> bool {
@@ -510,9 +506,15 @@ mod tests {
     fn quota_waits_double_up_to_the_cap_with_jitter() {
         for _ in 0..50 {
             let first = quota_backoff(0);
-            assert!(first >= Duration::from_millis(250) && first <= Duration::from_millis(500), "{first:?}");
+            assert!(
+                first >= Duration::from_millis(250) && first <= Duration::from_millis(500),
+                "{first:?}"
+            );
             let third = quota_backoff(2);
-            assert!(third >= Duration::from_secs(1) && third <= Duration::from_secs(2), "{third:?}");
+            assert!(
+                third >= Duration::from_secs(1) && third <= Duration::from_secs(2),
+                "{third:?}"
+            );
             let late = quota_backoff(40);
             assert!(late >= QUOTA_BACKOFF_MAX / 2 && late <= QUOTA_BACKOFF_MAX, "{late:?}");
         }
@@ -529,7 +531,13 @@ mod tests {
 
     #[test]
     fn every_filter_must_match_and_undated_is_never_old() {
-        let meta = Metadata([("job".to_string(), "ci".to_string()), ("team".to_string(), "red".to_string())].into());
+        let meta = Metadata(
+            [
+                ("job".to_string(), "ci".to_string()),
+                ("team".to_string(), "red".to_string()),
+            ]
+            .into(),
+        );
         let hour_ago = Some(SystemTime::now() - Duration::from_secs(3600));
         let f = filter(&[("job", "ci")], None, None);
         assert!(f.matches(Some(&meta), "x", None), "no age filter: age does not matter");
@@ -564,11 +572,30 @@ mod tests {
         };
         let machine = || crate::launch::machine("c1m2");
         assert_eq!(field(client.fleet(machine(), 0).await.unwrap_err()), "n");
-        assert_eq!(field(client.fleet(machine(), 2).concurrency(0).await.unwrap_err()), "concurrency");
-        assert_eq!(field(client.fleet(machine(), 2).deadline(Duration::ZERO).await.unwrap_err()), "deadline");
-        assert_eq!(field(client.fleet(machine().disk_gib(0), 2).await.unwrap_err()), "diskGiB");
+        assert_eq!(
+            field(client.fleet(machine(), 2).concurrency(0).await.unwrap_err()),
+            "concurrency"
+        );
+        assert_eq!(
+            field(client.fleet(machine(), 2).deadline(Duration::ZERO).await.unwrap_err()),
+            "deadline"
+        );
+        assert_eq!(
+            field(client.fleet(machine().disk_gib(0), 2).await.unwrap_err()),
+            "diskGiB"
+        );
         assert_eq!(field(client.sweep().dry_run(false).await.unwrap_err()), "filter");
-        assert_eq!(field(client.sweep().name_prefix("").older_than(Duration::ZERO).await.unwrap_err()), "filter");
+        assert_eq!(
+            field(
+                client
+                    .sweep()
+                    .name_prefix("")
+                    .older_than(Duration::ZERO)
+                    .await
+                    .unwrap_err()
+            ),
+            "filter"
+        );
         assert_eq!(field(client.sweep().label("", "x").await.unwrap_err()), "label");
     }
 
@@ -576,7 +603,9 @@ mod tests {
     fn the_futures_are_send() {
         fn is_send<F: std::future::Future + Send>(_: F) {}
         let client = FastvmClient::builder().api_key("k").build().unwrap();
-        is_send(std::future::IntoFuture::into_future(client.fleet(crate::launch::machine("c1m2"), 2)));
+        is_send(std::future::IntoFuture::into_future(
+            client.fleet(crate::launch::machine("c1m2"), 2),
+        ));
         is_send(std::future::IntoFuture::into_future(client.sweep().label("a", "b")));
     }
 }

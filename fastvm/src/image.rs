@@ -316,7 +316,10 @@ mod tests {
         assert!(replaced_by(&snap("a", "app", Some("2026-05-14T10:00:00Z")), &new));
         assert!(replaced_by(&snap("b", "app", None), &new), "no created_at: the oldest");
         assert!(!replaced_by(&new, &new), "never the new one");
-        assert!(!replaced_by(&snap("c", "app", Some("2026-05-16T10:00:00Z")), &new), "not a newer one");
+        assert!(
+            !replaced_by(&snap("c", "app", Some("2026-05-16T10:00:00Z")), &new),
+            "not a newer one"
+        );
         assert!(!replaced_by(&snap("d", "app-old", Some("2026-05-14T10:00:00Z")), &new));
         assert!(!replaced_by(&snap("e", "App", Some("2026-05-14T10:00:00Z")), &new));
         let undated = snap("new", "app", None);
@@ -341,7 +344,13 @@ mod tests {
         let machine = || crate::launch::machine("c1m2");
         assert_eq!(field(client.build_image(" \t\u{1b} ", machine()).await), "name");
         assert_eq!(
-            field(client.build_image("x", machine()).step("true").step(Command::sh("true").cwd("")).await),
+            field(
+                client
+                    .build_image("x", machine())
+                    .step("true")
+                    .step(Command::sh("true").cwd(""))
+                    .await
+            ),
             "step 2: cwd"
         );
         assert_eq!(

@@ -74,7 +74,11 @@ mod tests {
     #[test]
     fn control_characters_are_dropped() {
         assert_eq!(sanitize("a\u{0}b\u{7}c\u{7f}d"), "abcd");
-        assert_eq!(sanitize("a \u{1b} b"), "a b", "the gap left by a dropped character collapses");
+        assert_eq!(
+            sanitize("a \u{1b} b"),
+            "a b",
+            "the gap left by a dropped character collapses"
+        );
         assert_eq!(sanitize("\u{85}x\u{9f}"), "x", "C1 controls too (NEL is whitespace)");
         // Not control characters: format characters and emoji stay.
         assert_eq!(sanitize("a\u{200d}b 🦀"), "a\u{200d}b 🦀");

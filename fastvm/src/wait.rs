@@ -380,7 +380,9 @@ impl SnapshotGuard {
         match self.client.snapshots().delete(&id).await {
             Ok(_) => tracing::debug!(snapshot = %id, "fastvm: deleted the snapshot of a failed helper"),
             Err(e) if e.is_not_found() => {}
-            Err(e) => tracing::warn!(snapshot = %id, error = %e, "fastvm: cannot delete the snapshot of a failed helper"),
+            Err(e) => {
+                tracing::warn!(snapshot = %id, error = %e, "fastvm: cannot delete the snapshot of a failed helper")
+            }
         }
     }
 }

@@ -31,7 +31,14 @@ async fn vm_ids(client: &FastvmClient) -> BTreeSet<String> {
 }
 
 async fn snapshot_ids(client: &FastvmClient) -> BTreeSet<String> {
-    client.snapshots().list().await.unwrap().into_iter().map(|s| s.id).collect()
+    client
+        .snapshots()
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
 }
 
 /// Polls `cond` (every 50 ms, for up to 10 s): background work finishes on its own time.
@@ -70,13 +77,7 @@ async fn a_fleet_launches_with_a_concurrency_limit_and_is_deleted_when_dropped()
         let (client, done, most) = (client.clone(), done.clone(), most.clone());
         tokio::spawn(async move {
             while !done.load(Ordering::SeqCst) {
-                let booting = client
-                    .vms()
-                    .list()
-                    .status(VmStatus::Provisioning)
-                    .await
-                    .unwrap()
-                    .len();
+                let booting = client.vms().list().status(VmStatus::Provisioning).await.unwrap().len();
                 most.fetch_max(booting, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -101,7 +102,10 @@ async fn a_fleet_launches_with_a_concurrency_limit_and_is_deleted_when_dropped()
         assert_eq!(vm.state().metadata.as_ref().unwrap().get("fleet").unwrap(), "f1");
     }
     assert_eq!(vm_ids(&client).await, ids);
-    assert!(most.load(Ordering::SeqCst) <= 2, "at most 2 booting at once, saw {most:?}");
+    assert!(
+        most.load(Ordering::SeqCst) <= 2,
+        "at most 2 booting at once, saw {most:?}"
+    );
     assert!(
         took >= Duration::from_millis(1200),
         "6 VMs 2 at a time take 3 boots of 400 ms: {took:?}"
@@ -134,7 +138,11 @@ async fn a_failed_launch_deletes_every_vm_of_the_fleet() {
         vm_ids(&client).await.is_empty(),
         "the VMs launched before the failure were deleted before the fleet returned"
     );
-    assert_eq!(faults.pending("launchVm"), 10, "no launch was started after the failure");
+    assert_eq!(
+        faults.pending("launchVm"),
+        10,
+        "no launch was started after the failure"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,7 +158,10 @@ async fn an_exceeded_quota_that_clears_is_waited_out() {
         .unwrap();
     assert_eq!(fleet.len(), 2);
     assert_eq!(server.faults().pending("launchVm"), 0, "all three refusals were met");
-    assert!(started.elapsed() >= Duration::from_millis(250), "it waited before trying again");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "it waited before trying again"
+    );
     for vm in fleet {
         vm.delete().await.unwrap();
     }
@@ -194,7 +205,11 @@ async fn a_fleet_waits_for_room_under_the_org_quota() {
     let client = fastvm_tests::fake::client(&server);
     let blocker = client.launch_vm(launch::machine("c1m2")).await.unwrap();
     let refused = client.vms().launch_no_wait(launch::machine("c2m4")).await.unwrap_err();
-    assert_eq!(refused.api().map(|a| a.kind), Some(ApiErrorKind::RateLimit), "{refused:?}");
+    assert_eq!(
+        refused.api().map(|a| a.kind),
+        Some(ApiErrorKind::RateLimit),
+        "{refused:?}"
+    );
 
     let freer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -209,7 +224,10 @@ async fn a_fleet_waits_for_room_under_the_org_quota() {
         .unwrap();
     freer.await.unwrap();
     assert_eq!(fleet.len(), 2);
-    assert!(started.elapsed() >= Duration::from_millis(1400), "the second waited for room");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "the second waited for room"
+    );
     for vm in fleet {
         vm.delete().await.unwrap();
     }
@@ -258,7 +276,11 @@ async fn a_dry_run_lists_and_a_real_sweep_deletes_only_what_matches() {
     let matched: BTreeSet<String> = dry.vms.iter().map(|v| v.id.clone()).collect();
     assert_eq!(matched, BTreeSet::from([a.clone(), b.clone()]));
     assert!(!dry.deleted && dry.errors.is_empty() && dry.snapshots.is_empty());
-    assert_eq!(vm_ids(&client).await.len(), 4, "a dry run deletes nothing (the default)");
+    assert_eq!(
+        vm_ids(&client).await.len(),
+        4,
+        "a dry run deletes nothing (the default)"
+    );
 
     let both = client.sweep().label("team", "x").label("job", "1").await.unwrap();
     assert_eq!(both.vms.len(), 1, "every label must match");
@@ -297,7 +319,11 @@ async fn a_sweep_deletes_only_what_is_old_enough_and_sweeps_snapshots_by_label()
     let old_snap = client.snapshots().create(&old).await.unwrap();
     let control_snap = client.snapshots().create(&control).await.unwrap();
     assert_eq!(
-        old_snap.metadata.as_ref().and_then(|m| m.get("job")).map(String::as_str),
+        old_snap
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("job"))
+            .map(String::as_str),
         Some("ci"),
         "a snapshot carries its VM's metadata"
     );
@@ -315,7 +341,10 @@ async fn a_sweep_deletes_only_what_is_old_enough_and_sweeps_snapshots_by_label()
         .await
         .unwrap();
     assert!(report.errors.is_empty(), "{report:?}");
-    assert_eq!(report.vms.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(), [old.as_str()]);
+    assert_eq!(
+        report.vms.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
+        [old.as_str()]
+    );
     assert_eq!(
         report.snapshots.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
         [old_snap.id.as_str()]
@@ -332,7 +361,10 @@ async fn a_sweep_that_would_match_everything_is_refused_before_any_request() {
     let api = Api::start().await;
     let sweep = || api.client.sweep().dry_run(false);
     assert_invalid(sweep().await, "filter");
-    assert_invalid(sweep().older_than(Duration::from_secs(60)).snapshots(true).await, "filter");
+    assert_invalid(
+        sweep().older_than(Duration::from_secs(60)).snapshots(true).await,
+        "filter",
+    );
     assert_invalid(sweep().name_prefix("").await, "filter");
     assert_invalid(sweep().label("", "x").await, "label");
     assert!(api.received().await.is_empty());
@@ -403,8 +435,13 @@ async fn ages_deleting_vms_stray_labels_and_failed_deletes() {
         snapshot("s-unlabelled", None, "2020-01-01T00:00:00Z"),
     ]);
     api.expect("listSnapshots", "/v1/snapshots", 200, snaps).await;
-    api.expect("deleteVm", "/v1/vms/old1", 200, json!({ "id": "old1", "deleted": true }))
-        .await;
+    api.expect(
+        "deleteVm",
+        "/v1/vms/old1",
+        200,
+        json!({ "id": "old1", "deleted": true }),
+    )
+    .await;
     api.respond(
         "deleteVm",
         "/v1/vms/old2",
@@ -445,6 +482,10 @@ async fn ages_deleting_vms_stray_labels_and_failed_deletes() {
         .into_iter()
         .find(|r| r.url.path() == "/v1/vms")
         .unwrap();
-    assert_eq!(list.url.query(), Some("metadata.team=x"), "the server filters by label too");
+    assert_eq!(
+        list.url.query(),
+        Some("metadata.team=x"),
+        "the server filters by label too"
+    );
     api.server.verify().await;
 }

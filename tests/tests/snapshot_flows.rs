@@ -37,7 +37,14 @@ async fn vm_ids(client: &FastvmClient) -> Vec<String> {
 }
 
 async fn snapshot_ids(client: &FastvmClient) -> Vec<String> {
-    client.snapshots().list().await.unwrap().into_iter().map(|s| s.id).collect()
+    client
+        .snapshots()
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
 }
 
 fn snapshot_json(id: &str, name: &str, status: &str, created_at: Option<&str>) -> Value {
@@ -63,11 +70,23 @@ async fn waits_for_a_snapshot_through_creating() {
         .poll_interval(FAST)
         .await
         .unwrap();
-    assert_eq!((ready.id.as_str(), ready.status.clone()), (snap.id.as_str(), SnapshotStatus::Ready));
-    assert!(started.elapsed() >= Duration::from_millis(400), "it polled while creating");
+    assert_eq!(
+        (ready.id.as_str(), ready.status.clone()),
+        (snap.id.as_str(), SnapshotStatus::Ready)
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "it polled while creating"
+    );
 
     // Create and wait in one.
-    let made = vm.snapshot().name("second").wait_ready().poll_interval(FAST).await.unwrap();
+    let made = vm
+        .snapshot()
+        .name("second")
+        .wait_ready()
+        .poll_interval(FAST)
+        .await
+        .unwrap();
     assert_eq!((made.name.as_str(), made.status), ("second", SnapshotStatus::Ready));
     vm.delete().await.unwrap();
 }
@@ -98,7 +117,11 @@ async fn the_deadline_gives_snapshot_not_ready_and_wait_ready_deletes_its_snapsh
         other => panic!("{other:?}"),
     }
     assert!(err.to_string().contains("not ready"), "{err}");
-    assert_eq!(snapshot_ids(&client).await, [snap.id.clone()], "a plain wait leaves the snapshot");
+    assert_eq!(
+        snapshot_ids(&client).await,
+        [snap.id.clone()],
+        "a plain wait leaves the snapshot"
+    );
 
     let err = vm
         .snapshot()
@@ -232,7 +255,11 @@ async fn find_by_name_and_newest_with_prefix_choose_the_newest() {
     let snaps = api.client.snapshots();
     let id = |s: Option<fastvm::types::Snapshot>| s.map(|s| s.id);
 
-    assert_eq!(id(snaps.find_by_name("app").await.unwrap()), Some("b".into()), "newest of three");
+    assert_eq!(
+        id(snaps.find_by_name("app").await.unwrap()),
+        Some("b".into()),
+        "newest of three"
+    );
     assert_eq!(
         id(snaps.find_by_name("  app\t").await.unwrap()),
         Some("b".into()),
@@ -387,7 +414,10 @@ async fn a_failing_step_leaves_nothing_behind_and_names_the_step() {
     }
     let shown = err.to_string();
     assert!(shown.contains("step 2 of 3") && shown.contains("boom"), "{shown}");
-    assert!(std::error::Error::source(&err).is_some(), "the step's error is the source");
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the step's error is the source"
+    );
     assert!(vm_ids(&client).await.is_empty(), "the builder VM is deleted");
     assert!(snapshot_ids(&client).await.is_empty(), "no snapshot was made");
 }
@@ -404,7 +434,10 @@ async fn an_image_whose_snapshot_is_not_ready_in_time_leaves_nothing_behind() {
         .unwrap_err();
     assert!(matches!(err, Error::SnapshotNotReady { .. }), "{err:?}");
     assert!(vm_ids(&client).await.is_empty(), "the builder VM is deleted");
-    assert!(snapshot_ids(&client).await.is_empty(), "the unfinished snapshot is deleted");
+    assert!(
+        snapshot_ids(&client).await.is_empty(),
+        "the unfinished snapshot is deleted"
+    );
 }
 
 #[tokio::test]
@@ -422,8 +455,20 @@ async fn rotation_deletes_the_previous_image_only_once_the_new_one_is_ready() {
 
     // Snapshots that rotation must keep: another name, one starting with the image's name.
     let vm = client.launch_vm(launch::machine("c1m2")).await.unwrap();
-    let keep = vm.snapshot().name("app-other").wait_ready().poll_interval(FAST).await.unwrap();
-    let keep2 = vm.snapshot().name("unrelated").wait_ready().poll_interval(FAST).await.unwrap();
+    let keep = vm
+        .snapshot()
+        .name("app-other")
+        .wait_ready()
+        .poll_interval(FAST)
+        .await
+        .unwrap();
+    let keep2 = vm
+        .snapshot()
+        .name("unrelated")
+        .wait_ready()
+        .poll_interval(FAST)
+        .await
+        .unwrap();
     vm.delete().await.unwrap();
 
     // Watch the snapshots while v2 is built: v1 may only disappear once another `app` is ready.

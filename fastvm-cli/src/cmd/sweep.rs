@@ -62,7 +62,10 @@ pub async fn run(ctx: &Ctx, a: SweepArgs) -> Result {
         print_table(&report);
     }
     for failure in &report.errors {
-        eprintln!("error: cannot delete {} {}: {}", failure.kind, failure.id, failure.error);
+        eprintln!(
+            "error: cannot delete {} {}: {}",
+            failure.kind, failure.id, failure.error
+        );
     }
     Ok(if report.errors.is_empty() { 0 } else { 1 })
 }
@@ -187,7 +190,10 @@ mod tests {
         assert!(parse(&["--name-prefix", "ci-", "--older-than", "0s", "--dry-run"]).is_ok());
         assert!(parse(&["--older-than", "15m"]).is_err(), "no filter");
         assert!(parse(&["--label", "a=b"]).is_err(), "no age");
-        assert!(parse(&["--label", "a=b", "--older-than", "15"]).is_err(), "an age without a unit");
+        assert!(
+            parse(&["--label", "a=b", "--older-than", "15"]).is_err(),
+            "an age without a unit"
+        );
     }
 
     #[test]
