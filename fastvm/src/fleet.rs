@@ -139,8 +139,8 @@ pub struct LaunchFleet<'a> {
 
 /// How one launch of a fleet ended.
 enum Launched {
-    /// Running, and owned.
-    Vm(OwnedVm),
+    /// Running, and owned (boxed: an `OwnedVm` is large).
+    Vm(Box<OwnedVm>),
     /// It failed: the fleet fails with this.
     Failed(Error),
     /// The deadline passed before it could launch; the last refusal, if any.
@@ -209,7 +209,7 @@ impl LaunchFleet<'_> {
             };
             let error = match outcome {
                 Launched::Vm(vm) => {
-                    launched.push((index, vm));
+                    launched.push((index, *vm));
                     continue;
                 }
                 Launched::Stopped => continue,
@@ -263,7 +263,7 @@ async fn launch_one(
             .poll_interval(poll_interval)
             .wait_timeout(remaining);
         match launch.await {
-            Ok(vm) => return Launched::Vm(vm),
+            Ok(vm) => return Launched::Vm(Box::new(vm)),
             Err(e) if refused_for_now(&e) => {
                 let wait = quota_backoff(refusals).min(until.saturating_duration_since(Instant::now()));
                 tracing::debug!(error = %e, ?wait, "fastvm fleet: a launch was refused for quota; trying again");

@@ -57,6 +57,17 @@ impl FastvmClient {
     ///
     /// Refused before any request, with [`Error::InvalidInput`]: a name with nothing left after
     /// sanitising, invalid launch parameters, and an invalid step (the field is `step N: …`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// use fastvm::{Error, launch};
+    /// match client.build_image("ci-base", launch::machine("c1m2")).step("make deps").await {
+    ///     Ok(image) => println!("image {} is ready", image.snapshot.id),
+    ///     Err(Error::ImageStepFailed { step, source, .. }) => eprintln!("step {step}: {source}"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn build_image(&self, name: impl Into<String>, from: impl Into<LaunchParams>) -> BuildImage<'_> {
         BuildImage {
             client: self,

@@ -119,7 +119,7 @@ async fn the_deadline_gives_snapshot_not_ready_and_wait_ready_deletes_its_snapsh
     assert!(err.to_string().contains("not ready"), "{err}");
     assert_eq!(
         snapshot_ids(&client).await,
-        [snap.id.clone()],
+        std::slice::from_ref(&snap.id),
         "a plain wait leaves the snapshot"
     );
 
@@ -134,7 +134,7 @@ async fn the_deadline_gives_snapshot_not_ready_and_wait_ready_deletes_its_snapsh
     assert!(matches!(err, Error::SnapshotNotReady { .. }), "{err:?}");
     assert_eq!(
         snapshot_ids(&client).await,
-        [snap.id.clone()],
+        std::slice::from_ref(&snap.id),
         "wait_ready deleted the snapshot it made"
     );
     vm.delete().await.unwrap();
@@ -502,7 +502,7 @@ async fn rotation_deletes_the_previous_image_only_once_the_new_one_is_ready() {
         watcher.await.unwrap(),
         "the watcher saw v1 kept while v2 was being made"
     );
-    assert_eq!(v2.rotated, [v1.snapshot.id.clone()]);
+    assert_eq!(v2.rotated, std::slice::from_ref(&v1.snapshot.id));
     assert!(v2.cleanup_errors.is_empty(), "{:?}", v2.cleanup_errors);
     let mut left = snapshot_ids(&client).await;
     left.sort();
