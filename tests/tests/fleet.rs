@@ -120,28 +120,46 @@ async fn a_fleet_launches_with_a_concurrency_limit_and_is_deleted_when_dropped()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_launch_deletes_every_vm_of_the_fleet() {
+    // One at a time: two launches go through, the third fails, and no fourth is started (it
+    // would be answered 418).
     let (server, client) = fake().await;
     let faults = server.faults();
-    // Two launches go through, the third fails; a fourth would be answered 418.
     faults.push("launchVm", Fault::delay(Duration::ZERO).times(2));
     faults.push("launchVm", Fault::status(500));
     faults.push("launchVm", Fault::status(418).times(10));
-
     let err = client
         .fleet(launch::machine("c1m2"), 5)
-        .concurrency(2)
+        .concurrency(1)
         .poll_interval(FAST)
         .await
         .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(500), "{err:?}");
     assert!(
         vm_ids(&client).await.is_empty(),
-        "the VMs launched before the failure were deleted before the fleet returned"
+        "the two VMs launched before the failure were deleted before the fleet returned"
     );
     assert_eq!(
         faults.pending("launchVm"),
         10,
         "no launch was started after the failure"
+    );
+
+    // Three at a time: the launches under way when one fails finish, and are deleted too.
+    let (server, client) = fake().await;
+    let faults = server.faults();
+    faults.push("launchVm", Fault::delay(Duration::ZERO).times(2));
+    faults.push("launchVm", Fault::status(500).times(10));
+    let err = client
+        .fleet(launch::machine("c1m2"), 6)
+        .concurrency(3)
+        .poll_interval(FAST)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(500), "{err:?}");
+    assert!(vm_ids(&client).await.is_empty(), "every launched VM was deleted");
+    assert!(
+        faults.pending("launchVm") >= 10 - 3,
+        "at most the launches under way failed"
     );
 }
 
@@ -328,14 +346,16 @@ async fn a_sweep_deletes_only_what_is_old_enough_and_sweeps_snapshots_by_label()
         "a snapshot carries its VM's metadata"
     );
 
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // `old` is at least 3 s old at the sweep; `young` would have to take 2.9 s to launch and
+    // snapshot to be swept too.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let young = labelled(&client, "young", &[("job", "ci")]).await;
     let young_snap = client.snapshots().create(&young).await.unwrap();
 
     let report = client
         .sweep()
         .label("job", "ci")
-        .older_than(Duration::from_secs(2))
+        .older_than(Duration::from_millis(2900))
         .snapshots(true)
         .dry_run(false)
         .await
