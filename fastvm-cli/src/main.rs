@@ -10,6 +10,7 @@
 //! fastvm run -- sh -c 'make test'                 # launch, run, always delete
 //! fastvm cp ./src VM_ID:/root/src                 # upload a directory (progress bar)
 //! fastvm cp VM_ID:/root/out.log .                 # download a file
+//! fastvm sweep --label job=ci --older-than 15m    # delete leftovers (--dry-run: only list)
 //! ```
 //!
 //! Every command accepts `--json` (print the API's JSON instead of a table) and the connection
@@ -26,7 +27,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{Ctx, cp, exec, firewall, quota, run, service, snapshot, ssh_key, vm};
+use crate::cmd::{Ctx, cp, exec, firewall, quota, run, service, snapshot, ssh_key, sweep, vm};
 
 /// Command-line client for the fastvm microVM API.
 ///
@@ -98,6 +99,8 @@ enum Command {
     /// Manage a VM's authorized SSH keys
     #[command(subcommand, name = "ssh-key")]
     SshKey(ssh_key::SshKeyCmd),
+    /// Delete leftover VMs (and snapshots) by label or name prefix and age; --dry-run only lists
+    Sweep(sweep::SweepArgs),
     /// Show the org's quota limits and usage
     Quota,
     /// Check that the API is reachable
@@ -120,6 +123,7 @@ async fn main() -> ExitCode {
         Command::Firewall(c) => firewall::run(&ctx, c).await,
         Command::Service(c) => service::run(&ctx, c).await,
         Command::SshKey(c) => ssh_key::run(&ctx, c).await,
+        Command::Sweep(a) => sweep::run(&ctx, a).await,
         Command::Quota => quota::quota(&ctx).await,
         Command::Health => quota::health(&ctx).await,
     };

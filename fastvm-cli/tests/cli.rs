@@ -513,3 +513,87 @@ async fn queued_launches_are_waited_for() {
     assert_eq!(left.len(), 2, "run deleted its own VM only: {left:?}");
     assert!(left.contains(&id));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_lists_with_dry_run_and_deletes_without() {
+    let env = Env::start().await;
+    let launch = |name: &'static str, meta: &'static str| {
+        let env = &env;
+        async move {
+            let vm = env.json(&["vm", "launch", "--name", name, "--meta", meta]).await;
+            vm["id"].as_str().unwrap().to_string()
+        }
+    };
+    let a = launch("sweep-a", "team=x").await;
+    let b = launch("sweep-b", "team=x").await;
+    let control = launch("control", "team=y").await;
+    let snap = env.json(&["snapshot", "create", &a, "--name", "a-snap"]).await;
+    let snap_id = snap["id"].as_str().unwrap().to_string();
+
+    // --dry-run: a table of what would go, nothing deleted.
+    let table = env
+        .ok(&[
+            "sweep",
+            "--label",
+            "team=x",
+            "--older-than",
+            "0s",
+            "--snapshots",
+            "--dry-run",
+        ])
+        .await;
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().starts_with("KIND"), "{table}");
+    for (kind, id) in [("vm", &a), ("vm", &b), ("snapshot", &snap_id)] {
+        assert!(
+            table.lines().any(|l| l.starts_with(kind) && l.contains(id.as_str())),
+            "{kind} {id} in {table}"
+        );
+    }
+    assert!(!table.contains(&control), "{table}");
+    assert!(table.contains("would delete 2 VMs and 1 snapshot"), "{table}");
+    assert_eq!(env.vm_ids().await.len(), 3, "a dry run deletes nothing");
+
+    // Too young for --older-than 1h: nothing matches.
+    let none = env.ok(&["sweep", "--label", "team=x", "--older-than", "1h"]).await;
+    assert_eq!(none.trim(), "nothing to sweep");
+    assert_eq!(env.vm_ids().await.len(), 3);
+
+    // Without --dry-run it deletes, and --json reports it.
+    let report = env
+        .json(&["sweep", "--label", "team=x", "--older-than", "0s", "--snapshots"])
+        .await;
+    assert_eq!(report["deleted"], true);
+    assert_eq!(report["dryRun"], false);
+    assert_eq!(report["vms"].as_array().unwrap().len(), 2);
+    assert_eq!(report["snapshots"][0]["id"], snap_id.as_str());
+    assert_eq!(report["errors"], serde_json::json!([]));
+    assert_eq!(env.vm_ids().await, vec![control.clone()]);
+    assert_eq!(env.json(&["snapshot", "ls"]).await, serde_json::json!([]));
+
+    // By name prefix, as a table.
+    launch("ci-1", "k=v").await;
+    let out = env.ok(&["sweep", "--name-prefix", "ci-", "--older-than", "0"]).await;
+    assert!(out.contains("deleted 1 VM and 0 snapshots"), "{out}");
+    assert_eq!(env.vm_ids().await, vec![control]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_refuses_to_match_everything() {
+    let env = Env::start().await;
+    env.launch().await;
+    for args in [
+        &["sweep", "--older-than", "15m"][..],
+        &["sweep", "--name-prefix", "", "--older-than", "15m"],
+        &["sweep", "--label", "team=x"],
+        &["sweep", "--label", "team=x", "--older-than", "15"],
+        &["sweep", "--label", "nokey", "--older-than", "15m"],
+    ] {
+        let out = env.run(args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let out = env.run(&["sweep", "--older-than", "15m"]).await;
+    assert!(text(&out.stderr).contains("--label"), "{}", text(&out.stderr));
+    assert_eq!(env.vm_ids().await.len(), 1, "nothing was deleted");
+}

@@ -142,6 +142,45 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// A snapshot ended in `error` while the SDK waited for it to be ready.
+    #[error("snapshot {snapshot_id} ({name:?}) failed: its status is error")]
+    #[non_exhaustive]
+    SnapshotFailed {
+        /// The snapshot's id.
+        snapshot_id: String,
+        /// The snapshot's name.
+        name: String,
+    },
+
+    /// A snapshot was not ready when the wait deadline passed.
+    #[error("snapshot {snapshot_id} not ready after {waited:?} (last status {last_status})")]
+    #[non_exhaustive]
+    SnapshotNotReady {
+        /// The snapshot's id.
+        snapshot_id: String,
+        /// The last status seen.
+        last_status: crate::types::SnapshotStatus,
+        /// How long the SDK waited.
+        waited: Duration,
+    },
+
+    /// A step of an [image build](crate::image) failed: its command failed
+    /// ([`Error::CommandFailed`], with the ends of its output) or could not be run. The builder
+    /// VM was deleted and no snapshot was made.
+    #[error("image {image:?}: step {step} of {steps} failed: {source}")]
+    #[non_exhaustive]
+    ImageStepFailed {
+        /// The image's (sanitised) name.
+        image: String,
+        /// Which step failed, counted from 1 (the first `.step(..)` is step 1).
+        step: usize,
+        /// How many steps the image has.
+        steps: usize,
+        /// Why: usually [`Error::CommandFailed`].
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A command exited non-zero or was killed by its timeout, and the caller asked for that to
     /// be an error ([`RunOutput::check`](crate::exec::RunOutput::check),
     /// [`ExecOutput::check`](crate::exec::ExecOutput::check)).

@@ -9,6 +9,7 @@ pub mod run;
 pub mod service;
 pub mod snapshot;
 pub mod ssh_key;
+pub mod sweep;
 pub mod vm;
 
 use std::fmt;

@@ -1,7 +1,8 @@
 use crate::call::{call, call_or};
 use crate::resources::{deleted, into_future, known_id};
 use crate::types::{CreateSnapshotRequest, DeleteResponse, Snapshot, UpdateSnapshotRequest};
-use crate::{FastvmClient, Result, validate};
+use crate::wait::{CreateSnapshotReady, WaitOptions};
+use crate::{Error, FastvmClient, Result, validate};
 
 /// `client.snapshots()`: VM snapshots.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +64,67 @@ impl<'a> Snapshots<'a> {
         let deleted = call_or("deleteSnapshot", generated, || deleted(id)).await?;
         Ok(known_id(deleted, id))
     }
+
+    /// The snapshot named `name`, or `None`; the newest by `created_at` if several have that
+    /// name (one without `created_at` counts as the oldest). Any status: check
+    /// [`status`](Snapshot::status) before relying on it.
+    ///
+    /// `name` is compared as the server stores names: trimmed, each whitespace run collapsed
+    /// to one space, at most 64 characters (see [`names`](crate::names)). An empty or blank
+    /// `name` is refused ([`Error::InvalidInput`](crate::Error::InvalidInput)) before any
+    /// request. Lists every snapshot (`GET /v1/snapshots`) and chooses locally.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// use fastvm::launch;
+    /// let base = client.snapshots().find_by_name("reviewer-base").await?;
+    /// let params = match base {
+    ///     Some(snap) => launch::snapshot(snap.id),
+    ///     None => launch::machine("c2m4"),
+    /// };
+    /// let vm = client.launch_vm(params).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn find_by_name(&self, name: &str) -> Result<Option<Snapshot>> {
+        let wanted = crate::names::server_form(name);
+        if wanted.is_empty() {
+            return Err(Error::invalid("name", "must not be empty or blank"));
+        }
+        let all = self.list().await?;
+        // Both sides in the same form: whether the server keeps a space left at its 64-character
+        // cut or not, the name it stored matches the name it was given.
+        Ok(newest(
+            all.into_iter().filter(|s| crate::names::server_form(&s.name) == wanted),
+        ))
+    }
+
+    /// The newest snapshot (by `created_at`; one without it counts as the oldest) whose name
+    /// starts with `prefix`, or `None`. Any status: check [`status`](Snapshot::status) before
+    /// relying on it. The prefix is compared as given, case-sensitively; an empty one is refused
+    /// ([`Error::InvalidInput`](crate::Error::InvalidInput)) before any request. Lists every
+    /// snapshot (`GET /v1/snapshots`) and chooses locally.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// // Images named `app-2026-05-14`, `app-2026-05-15`, …: the latest build.
+    /// if let Some(snap) = client.snapshots().newest_with_prefix("app-").await? {
+    ///     println!("restoring {} ({})", snap.name, snap.id);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn newest_with_prefix(&self, prefix: &str) -> Result<Option<Snapshot>> {
+        if prefix.is_empty() {
+            return Err(Error::invalid("prefix", "must not be empty"));
+        }
+        let all = self.list().await?;
+        Ok(newest(all.into_iter().filter(|s| s.name.starts_with(prefix))))
+    }
+}
+
+/// The newest of `snapshots` by `created_at`, one without it ranking oldest; of several equally
+/// new, the last listed.
+pub(crate) fn newest(snapshots: impl Iterator<Item = Snapshot>) -> Option<Snapshot> {
+    snapshots.max_by_key(|s| s.created_at)
 }
 
 /// The request of [`Snapshots::create`]; await it.
@@ -74,12 +136,38 @@ pub struct CreateSnapshot<'a> {
     name: Option<String>,
 }
 
-impl CreateSnapshot<'_> {
+impl<'a> CreateSnapshot<'a> {
     /// The snapshot's name (trimmed and whitespace-collapsed, at most 64 characters kept by the
     /// server).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
+    }
+
+    /// Creates the snapshot and waits until it is `ready` (polling as
+    /// [`FastvmClient::wait_for_snapshot_ready`]; set `poll_interval` and `timeout` on the
+    /// returned [`CreateSnapshotReady`]). If the snapshot ends in `error`, the deadline passes
+    /// or the wait fails in any other way, the snapshot is deleted before the error is returned.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
+    /// use std::time::Duration;
+    /// let snap = client
+    ///     .snapshots()
+    ///     .create(vm_id)
+    ///     .name("golden")
+    ///     .wait_ready()
+    ///     .timeout(Duration::from_secs(600))
+    ///     .await?;
+    /// let vm = client.launch_vm(fastvm::launch::snapshot(&snap.id)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn wait_ready(self) -> CreateSnapshotReady<'a> {
+        CreateSnapshotReady {
+            client: self.client,
+            create: self,
+            options: WaitOptions::default(),
+        }
     }
 
     async fn send(self) -> Result<Snapshot> {

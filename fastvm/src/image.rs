@@ -1,0 +1,384 @@
+//! Images: snapshots made from setup steps, with [`FastvmClient::build_image`].
+//!
+//! An image build launches a builder VM, runs the steps in it in order (stopping at the first
+//! that fails), snapshots the VM under the image's name, waits until the snapshot is ready,
+//! and deletes the builder VM, on every exit path. With [`rotate`](BuildImage::rotate), the
+//! previous snapshots of that name are deleted once the new one is ready.
+//!
+//! ```no_run
+//! # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+//! use std::time::Duration;
+//! use fastvm::{exec::Command, launch};
+//!
+//! let image = client
+//!     .build_image("reviewer-base", launch::machine("c2m4"))
+//!     .step("apt-get update")
+//!     .step(Command::bash("apt-get install -y git ripgrep").timeout(Duration::from_secs(900)))
+//!     .step(Command::sh("git clone https://github.com/example/app").cwd("/workspace"))
+//!     .rotate(true)
+//!     .await?;
+//! let vm = client.launch_vm(launch::snapshot(&image.snapshot.id)).await?;
+//! # Ok(()) }
+//! ```
+
+use std::time::Duration;
+
+use crate::exec::{Command, RunOutput};
+use crate::launch::LaunchParams;
+use crate::resources::into_future;
+use crate::types::Snapshot;
+use crate::wait::WaitOptions;
+use crate::{Error, FastvmClient, Result};
+
+impl FastvmClient {
+    /// Builds an image: a snapshot named `name` (sanitised with
+    /// [`names::sanitize`](crate::names::sanitize)) of a VM launched from `from` (a machine
+    /// type or a snapshot) after the steps set on the returned [`BuildImage`] ran in it.
+    ///
+    /// In order:
+    /// 1. the builder VM is launched as [`launch_vm`](Self::launch_vm) launches (an
+    ///    [`OwnedVm`](crate::vm::OwnedVm) with a safety TTL), and waited for until it runs;
+    /// 2. each step runs ([`Vm::run`](crate::vm::Vm::run)) and must succeed
+    ///    ([`RunOutput::check`]): the first that fails, or cannot be run, stops the build with
+    ///    [`Error::ImageStepFailed`] naming the step and carrying its error (for a failed
+    ///    command, [`Error::CommandFailed`] with the ends of its output);
+    /// 3. the VM is snapshotted and the snapshot waited for until `ready`
+    ///    ([`CreateSnapshot::wait_ready`](crate::resources::CreateSnapshot::wait_ready));
+    /// 4. the builder VM is deleted;
+    /// 5. with [`rotate`](BuildImage::rotate), the older snapshots with the image's name are
+    ///    deleted.
+    ///
+    /// Nothing the build created is left behind when it fails: the builder VM is deleted after
+    /// a failure (and, through its guard, after a panic or when the future is dropped), and a
+    /// snapshot that is not ready is deleted too. Once the snapshot is ready the build has
+    /// succeeded: a failure to delete the builder VM or an old snapshot is reported in
+    /// [`BuiltImage::cleanup_errors`] (and logged), not as an error, and the new snapshot is
+    /// kept.
+    ///
+    /// Refused before any request, with [`Error::InvalidInput`]: a name with nothing left after
+    /// sanitising, invalid launch parameters, and an invalid step (the field is `step N: …`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// use fastvm::{Error, launch};
+    /// match client.build_image("ci-base", launch::machine("c1m2")).step("make deps").await {
+    ///     Ok(image) => println!("image {} is ready", image.snapshot.id),
+    ///     Err(Error::ImageStepFailed { step, source, .. }) => eprintln!("step {step}: {source}"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn build_image(&self, name: impl Into<String>, from: impl Into<LaunchParams>) -> BuildImage<'_> {
+        BuildImage {
+            client: self,
+            name: name.into(),
+            from: from.into(),
+            steps: Vec::new(),
+            rotate: false,
+            wait: WaitOptions::default(),
+        }
+    }
+}
+
+/// The request of [`FastvmClient::build_image`]; await it.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct BuildImage<'a> {
+    client: &'a FastvmClient,
+    name: String,
+    from: LaunchParams,
+    steps: Vec<Command>,
+    rotate: bool,
+    wait: WaitOptions,
+}
+
+/// A built image: its snapshot, ready, and what the steps printed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BuiltImage {
+    /// The new snapshot (status `ready`): launch VMs from it with
+    /// [`launch::snapshot`](crate::launch::snapshot).
+    pub snapshot: Snapshot,
+    /// The output of each step, in order (all succeeded).
+    pub steps: Vec<RunOutput>,
+    /// The ids of the older snapshots deleted by [`rotate`](BuildImage::rotate).
+    pub rotated: Vec<String>,
+    /// What went wrong after the image was ready: deleting the builder VM (its safety TTL
+    /// removes it within 10 minutes) or an older snapshot (the next rotation deletes it again).
+    /// Empty when everything was cleaned up.
+    pub cleanup_errors: Vec<Error>,
+}
+
+impl BuildImage<'_> {
+    /// Adds a step: a command run in the builder VM after the previous steps succeeded. A
+    /// string runs through `sh -c`; a [`Command`] sets the shell, working directory,
+    /// environment and a timeout.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// use std::time::Duration;
+    /// use fastvm::exec::Command;
+    /// let image = client
+    ///     .build_image("python-base", fastvm::launch::machine("c1m2"))
+    ///     .step("apt-get update && apt-get install -y python3")
+    ///     .step(Command::bash("set -euo pipefail; python3 -m venv /opt/venv").timeout(Duration::from_secs(300)))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn step(mut self, command: impl Into<Command>) -> Self {
+        self.steps.push(command.into());
+        self
+    }
+
+    /// Adds several steps, in order (see [`step`](Self::step)).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// let setup = ["apt-get update", "apt-get install -y git"];
+    /// let image = client.build_image("git-base", fastvm::launch::machine("c1m2")).steps(setup).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn steps<I>(mut self, commands: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<Command>,
+    {
+        self.steps.extend(commands.into_iter().map(Into::into));
+        self
+    }
+
+    /// Whether to delete the older snapshots with the image's name once the new one is ready
+    /// (default `false`). Only snapshots with exactly that name are deleted, never the new one
+    /// nor one created after it, and never before the new one is ready.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// let image = client
+    ///     .build_image("nightly", fastvm::launch::machine("c1m2"))
+    ///     .step("make deps")
+    ///     .rotate(true)
+    ///     .await?;
+    /// println!("replaced {:?}", image.rotated);
+    /// # Ok(()) }
+    /// ```
+    pub fn rotate(mut self, rotate: bool) -> Self {
+        self.rotate = rotate;
+        self
+    }
+
+    /// Time between polls while the builder VM boots and while the snapshot is made (default
+    /// 2 s; ±10 % jitter, never under 500 ms).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.wait.poll_interval = interval;
+        self
+    }
+
+    /// How long to wait for the builder VM to run, and then for the snapshot to be ready: each
+    /// wait, counted from its first poll (default 300 s). The steps have no deadline of their
+    /// own: give long ones a [`Command::timeout`].
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait.timeout = timeout;
+        self
+    }
+
+    async fn send(self) -> Result<BuiltImage> {
+        let BuildImage {
+            client,
+            name,
+            from,
+            steps,
+            rotate,
+            wait,
+        } = self;
+        let image = crate::names::clean(&name);
+        if image.is_empty() {
+            return Err(Error::invalid(
+                "name",
+                "must not be empty (nothing is left of it without whitespace and control characters)",
+            ));
+        }
+        from.to_request()?;
+        for (i, step) in steps.iter().enumerate() {
+            step.to_request().map_err(|e| match e {
+                Error::InvalidInput { field, message } => Error::invalid(format!("step {}: {field}", i + 1), message),
+                other => other,
+            })?;
+        }
+
+        let vm = client
+            .launch_vm(from)
+            .poll_interval(wait.poll_interval)
+            .wait_timeout(wait.timeout)
+            .await?;
+        let total = steps.len();
+        let built = async {
+            let mut outputs = Vec::with_capacity(total);
+            for (i, step) in steps.into_iter().enumerate() {
+                let out = vm
+                    .run(step)
+                    .await
+                    .and_then(RunOutput::check)
+                    .map_err(|e| Error::ImageStepFailed {
+                        image: image.clone(),
+                        step: i + 1,
+                        steps: total,
+                        source: Box::new(e),
+                    })?;
+                outputs.push(out);
+            }
+            let snapshot = client
+                .snapshots()
+                .create(vm.id())
+                .name(image.as_str())
+                .wait_ready()
+                .poll_interval(wait.poll_interval)
+                .timeout(wait.timeout)
+                .await?;
+            Ok::<_, Error>((snapshot, outputs))
+        }
+        .await;
+
+        let vm_id = vm.id().to_string();
+        let deleted = vm.delete().await;
+        let (snapshot, outputs) = match built {
+            Ok(done) => done,
+            Err(e) => {
+                if let Err(d) = deleted {
+                    tracing::warn!(vm = %vm_id, error = %d, "fastvm: cannot delete the builder VM of a failed image build");
+                }
+                return Err(e);
+            }
+        };
+        let mut cleanup_errors = Vec::new();
+        if let Err(d) = deleted {
+            tracing::warn!(vm = %vm_id, error = %d, "fastvm: cannot delete the builder VM of an image");
+            cleanup_errors.push(d);
+        }
+        let rotated = if rotate {
+            rotate_out(client, &snapshot, &mut cleanup_errors).await
+        } else {
+            Vec::new()
+        };
+        Ok(BuiltImage {
+            snapshot,
+            steps: outputs,
+            rotated,
+            cleanup_errors,
+        })
+    }
+}
+
+into_future!(BuildImage => BuiltImage);
+
+/// Deletes the snapshots `new` replaces: the same name, another id, and not created after it
+/// (one without `created_at` counts as the oldest). Returns the ids deleted; failures go to
+/// `errors`.
+async fn rotate_out(client: &FastvmClient, new: &Snapshot, errors: &mut Vec<Error>) -> Vec<String> {
+    let all = match client.snapshots().list().await {
+        Ok(all) => all,
+        Err(e) => {
+            tracing::warn!(snapshot = %new.id, error = %e, "fastvm: cannot list snapshots to rotate an image");
+            errors.push(e);
+            return Vec::new();
+        }
+    };
+    let mut rotated = Vec::new();
+    for old in all.iter().filter(|s| replaced_by(s, new)) {
+        match client.snapshots().delete(&old.id).await {
+            Ok(_) => rotated.push(old.id.clone()),
+            Err(e) if e.is_not_found() => rotated.push(old.id.clone()),
+            Err(e) => {
+                tracing::warn!(snapshot = %old.id, error = %e, "fastvm: cannot delete a rotated image snapshot");
+                errors.push(e);
+            }
+        }
+    }
+    rotated
+}
+
+/// Whether `old` is an older snapshot of the image `new` is the new snapshot of.
+fn replaced_by(old: &Snapshot, new: &Snapshot) -> bool {
+    old.name == new.name && old.id != new.id && old.created_at <= new.created_at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::SnapshotStatus;
+
+    fn snap(id: &str, name: &str, created: Option<&str>) -> Snapshot {
+        Snapshot {
+            created_at: created.map(|t| t.parse().unwrap()),
+            env_vars: None,
+            firewall: None,
+            id: id.into(),
+            metadata: None,
+            name: name.into(),
+            org_id: String::new(),
+            services: Vec::new(),
+            status: SnapshotStatus::Ready,
+            vm_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn rotation_takes_older_snapshots_of_the_same_name_only() {
+        let new = snap("new", "app", Some("2026-05-15T10:00:00Z"));
+        assert!(replaced_by(&snap("a", "app", Some("2026-05-14T10:00:00Z")), &new));
+        assert!(replaced_by(&snap("b", "app", None), &new), "no created_at: the oldest");
+        assert!(!replaced_by(&new, &new), "never the new one");
+        assert!(
+            !replaced_by(&snap("c", "app", Some("2026-05-16T10:00:00Z")), &new),
+            "not a newer one"
+        );
+        assert!(!replaced_by(&snap("d", "app-old", Some("2026-05-14T10:00:00Z")), &new));
+        assert!(!replaced_by(&snap("e", "App", Some("2026-05-14T10:00:00Z")), &new));
+        let undated = snap("new", "app", None);
+        assert!(
+            !replaced_by(&snap("f", "app", Some("2026-05-14T10:00:00Z")), &undated),
+            "a new snapshot without created_at replaces only undated ones"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_refused_before_any_request() {
+        // Nothing listens there: a request would fail with a connection error instead.
+        let client = FastvmClient::builder()
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let field = |r: Result<BuiltImage>| match r {
+            Err(Error::InvalidInput { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        let machine = || crate::launch::machine("c1m2");
+        assert_eq!(field(client.build_image(" \t\u{1b} ", machine()).await), "name");
+        assert_eq!(
+            field(
+                client
+                    .build_image("x", machine())
+                    .step("true")
+                    .step(Command::sh("true").cwd(""))
+                    .await
+            ),
+            "step 2: cwd"
+        );
+        assert_eq!(
+            field(client.build_image("x", machine().disk_gib(0)).step("true").await),
+            "diskGiB"
+        );
+    }
+
+    #[test]
+    fn the_build_future_is_send() {
+        fn is_send<F: std::future::Future + Send>(_: F) {}
+        let client = FastvmClient::builder().api_key("k").build().unwrap();
+        is_send(std::future::IntoFuture::into_future(
+            client.build_image("x", crate::launch::machine("c1m2")).step("true"),
+        ));
+        is_send(std::future::IntoFuture::into_future(
+            client.snapshots().create("vm").wait_ready(),
+        ));
+    }
+}
