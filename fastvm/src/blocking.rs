@@ -192,24 +192,7 @@ impl FastvmClient {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(owned.vm().clone())));
         let id = owned.id().to_string();
         let deleted = owned.delete().block();
-        match outcome {
-            Ok(Ok(value)) => {
-                deleted?;
-                Ok(value)
-            }
-            Ok(Err(e)) => {
-                if let Err(d) = deleted {
-                    tracing::warn!(vm = %id, error = %d, "fastvm: with_vm cannot delete the VM after the closure failed");
-                }
-                Err(e)
-            }
-            Err(panic) => {
-                if let Err(d) = deleted {
-                    tracing::warn!(vm = %id, error = %d, "fastvm: with_vm cannot delete the VM after the closure panicked");
-                }
-                std::panic::resume_unwind(panic)
-            }
-        }
+        crate::vm::scoped_result(&id, outcome, deleted)
     }
 }
 

@@ -353,23 +353,34 @@ impl FastvmClient {
         let outcome = AssertUnwindSafe(f(owned.vm().clone())).catch_unwind().await;
         let id = owned.id().to_string();
         let deleted = owned.delete().await;
-        match outcome {
-            Ok(Ok(value)) => {
-                deleted?;
-                Ok(value)
+        scoped_result(&id, outcome, deleted)
+    }
+}
+
+/// What a scoped use of a VM ([`FastvmClient::with_vm`], and the blocking one) returns once the
+/// VM is deleted: the closure's value, or the delete's error when the closure succeeded; the
+/// closure's error (a failed delete is then logged); a panic is resumed.
+pub(crate) fn scoped_result<T, E: From<Error>>(
+    id: &str,
+    outcome: std::thread::Result<std::result::Result<T, E>>,
+    deleted: Result<DeleteResponse>,
+) -> std::result::Result<T, E> {
+    match outcome {
+        Ok(Ok(value)) => {
+            deleted?;
+            Ok(value)
+        }
+        Ok(Err(e)) => {
+            if let Err(d) = deleted {
+                tracing::warn!(vm = %id, error = %d, "fastvm: cannot delete the VM after the closure failed");
             }
-            Ok(Err(e)) => {
-                if let Err(d) = deleted {
-                    tracing::warn!(vm = %id, error = %d, "fastvm: with_vm cannot delete the VM after the closure failed");
-                }
-                Err(e)
+            Err(e)
+        }
+        Err(panic) => {
+            if let Err(d) = deleted {
+                tracing::warn!(vm = %id, error = %d, "fastvm: cannot delete the VM after the closure panicked");
             }
-            Err(panic) => {
-                if let Err(d) = deleted {
-                    tracing::warn!(vm = %id, error = %d, "fastvm: with_vm cannot delete the VM after the closure panicked");
-                }
-                std::panic::resume_unwind(panic)
-            }
+            std::panic::resume_unwind(panic)
         }
     }
 }

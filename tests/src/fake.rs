@@ -1,5 +1,7 @@
 //! Setting up the facade against `fastvm-fake` for the end-to-end tests.
 
+use std::collections::BTreeSet;
+
 use fastvm::FastvmClient;
 use fastvm_fake::FakeServer;
 
@@ -24,4 +26,22 @@ pub async fn with_vm(name: &str) -> (FakeServer, FastvmClient, String) {
         .expect("launch");
     let id = vm.id.clone();
     (server, client, id)
+}
+
+/// The ids of the VMs `client` lists.
+pub async fn vm_ids(client: &FastvmClient) -> BTreeSet<String> {
+    client
+        .vms()
+        .list()
+        .await
+        .expect("list VMs")
+        .into_iter()
+        .map(|v| v.id)
+        .collect()
+}
+
+/// The ids of the snapshots `client` lists.
+pub async fn snapshot_ids(client: &FastvmClient) -> BTreeSet<String> {
+    let snapshots = client.snapshots().list().await.expect("list snapshots");
+    snapshots.into_iter().map(|s| s.id).collect()
 }

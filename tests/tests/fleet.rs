@@ -16,6 +16,7 @@ use fastvm::fleet::SweptKind;
 use fastvm::types::VmStatus;
 use fastvm::{ApiErrorKind, Error, FastvmClient, launch};
 use fastvm_fake::{FakeServer, Fault, Limits};
+use fastvm_tests::fake::{snapshot_ids, vm_ids};
 use serde_json::{Value, json};
 
 const FAST: Duration = Duration::from_millis(100);
@@ -24,21 +25,6 @@ async fn fake() -> (FakeServer, FastvmClient) {
     let server = FakeServer::start().await.expect("fake server");
     let client = fastvm_tests::fake::client(&server);
     (server, client)
-}
-
-async fn vm_ids(client: &FastvmClient) -> BTreeSet<String> {
-    client.vms().list().await.unwrap().into_iter().map(|v| v.id).collect()
-}
-
-async fn snapshot_ids(client: &FastvmClient) -> BTreeSet<String> {
-    client
-        .snapshots()
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect()
 }
 
 /// Polls `cond` (every 50 ms, for up to 10 s): background work finishes on its own time.

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use fastvm::exec::Command;
 use fastvm::types::SnapshotStatus;
 use fastvm::{Error, FastvmClient, launch, names};
 use fastvm_fake::FakeServer;
+use fastvm_tests::fake::{snapshot_ids, vm_ids};
 use serde_json::{Value, json};
 
 const SNAP: &str = "5d6e7f80-1111-2222-3333-444455556666";
@@ -30,21 +32,6 @@ async fn fake_with_snapshot_duration(d: Duration) -> (FakeServer, FastvmClient) 
         .expect("fake server");
     let client = fastvm_tests::fake::client(&server);
     (server, client)
-}
-
-async fn vm_ids(client: &FastvmClient) -> Vec<String> {
-    client.vms().list().await.unwrap().into_iter().map(|v| v.id).collect()
-}
-
-async fn snapshot_ids(client: &FastvmClient) -> Vec<String> {
-    client
-        .snapshots()
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect()
 }
 
 fn snapshot_json(id: &str, name: &str, status: &str, created_at: Option<&str>) -> Value {
@@ -119,7 +106,7 @@ async fn the_deadline_gives_snapshot_not_ready_and_wait_ready_deletes_its_snapsh
     assert!(err.to_string().contains("not ready"), "{err}");
     assert_eq!(
         snapshot_ids(&client).await,
-        std::slice::from_ref(&snap.id),
+        BTreeSet::from([snap.id.clone()]),
         "a plain wait leaves the snapshot"
     );
 
@@ -134,7 +121,7 @@ async fn the_deadline_gives_snapshot_not_ready_and_wait_ready_deletes_its_snapsh
     assert!(matches!(err, Error::SnapshotNotReady { .. }), "{err:?}");
     assert_eq!(
         snapshot_ids(&client).await,
-        std::slice::from_ref(&snap.id),
+        BTreeSet::from([snap.id.clone()]),
         "wait_ready deleted the snapshot it made"
     );
     vm.delete().await.unwrap();
@@ -504,10 +491,8 @@ async fn rotation_deletes_the_previous_image_only_once_the_new_one_is_ready() {
     );
     assert_eq!(v2.rotated, std::slice::from_ref(&v1.snapshot.id));
     assert!(v2.cleanup_errors.is_empty(), "{:?}", v2.cleanup_errors);
-    let mut left = snapshot_ids(&client).await;
-    left.sort();
-    let mut want = vec![v2.snapshot.id.clone(), keep.id, keep2.id];
-    want.sort();
+    let left = snapshot_ids(&client).await;
+    let want = BTreeSet::from([v2.snapshot.id.clone(), keep.id, keep2.id]);
     assert_eq!(left, want, "v1 is gone; v2 and the other names stay");
 
     // The image restores v2's files.
