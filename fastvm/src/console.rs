@@ -531,7 +531,10 @@ fn handshake_error(e: tungstenite::Error, shown: &str, hide: &dyn Fn(String) -> 
 /// TLS over `tcp` to `host`, with reqwest's own choice: rustls (aws-lc-rs, the platform's
 /// verifier, HTTP/1.1 by ALPN).
 #[cfg(feature = "rustls")]
-async fn tls_connect(host: &str, tcp: TcpStream) -> std::result::Result<Box<dyn Io>, Box<dyn std::error::Error + Send + Sync>> {
+async fn tls_connect(
+    host: &str,
+    tcp: TcpStream,
+) -> std::result::Result<Box<dyn Io>, Box<dyn std::error::Error + Send + Sync>> {
     use std::sync::OnceLock;
     static CONFIG: OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
     let config = CONFIG
@@ -557,13 +560,19 @@ async fn tls_connect(host: &str, tcp: TcpStream) -> std::result::Result<Box<dyn 
 
 /// TLS over `tcp` to `host` with the system's TLS library.
 #[cfg(all(feature = "native-tls", not(feature = "rustls")))]
-async fn tls_connect(host: &str, tcp: TcpStream) -> std::result::Result<Box<dyn Io>, Box<dyn std::error::Error + Send + Sync>> {
+async fn tls_connect(
+    host: &str,
+    tcp: TcpStream,
+) -> std::result::Result<Box<dyn Io>, Box<dyn std::error::Error + Send + Sync>> {
     let connector = tokio_native_tls::TlsConnector::from(native_tls::TlsConnector::new()?);
     Ok(Box::new(connector.connect(host, tcp).await?))
 }
 
 #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
-async fn tls_connect(_host: &str, _tcp: TcpStream) -> std::result::Result<Box<dyn Io>, Box<dyn std::error::Error + Send + Sync>> {
+async fn tls_connect(
+    _host: &str,
+    _tcp: TcpStream,
+) -> std::result::Result<Box<dyn Io>, Box<dyn std::error::Error + Send + Sync>> {
     Err("this build of fastvm has no TLS (enable the `rustls` or `native-tls` feature)".into())
 }
 
@@ -590,7 +599,10 @@ mod tests {
             url("https://api", "wss://console.example/ws/1", "t-1_2.3~"),
             "wss://console.example/ws/1?session=t-1_2.3~"
         );
-        assert_eq!(url("https://api", "HTTPS://c.example/ws", "t"), "wss://c.example/ws?session=t");
+        assert_eq!(
+            url("https://api", "HTTPS://c.example/ws", "t"),
+            "wss://c.example/ws?session=t"
+        );
     }
 
     #[test]
