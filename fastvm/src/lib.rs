@@ -21,6 +21,7 @@
 //! - [`types`]: the wire types, generated from `openapi.json` by progenitor (crate `fastvm-api`).
 //! - [`exec`]: [`exec::Command`], the NDJSON [`exec::ExecStream`] and its events.
 //! - [`transfer`]: file and directory upload/download through presigned URLs.
+//! - [`config_file`]: the official CLI's configuration file (read only when asked).
 //! - [`console`]: interactive console sessions (a terminal on a VM over a WebSocket).
 //! - [`wait`]: launch-and-wait and build polling.
 //! - [`Error`]: the one error type; [`RetryPolicy`]: how failed calls are retried.
@@ -33,6 +34,7 @@
 mod call;
 mod client;
 mod config;
+pub mod config_file;
 pub mod console;
 mod error;
 pub mod exec;
