@@ -107,7 +107,7 @@ impl ConfigFile {
                 .strip_prefix('=')
                 .ok_or_else(|| at("expected `=` after the key"))?
                 .trim();
-            let (value, tail) = parse_value(rest).map_err(|e| at(e))?;
+            let (value, tail) = parse_value(rest).map_err(&at)?;
             let tail = tail.trim();
             if !(tail.is_empty() || tail.starts_with('#')) {
                 return Err(at("unexpected text after the value"));
