@@ -228,15 +228,26 @@ impl ConsoleInput {
             reason: "".into(),
         };
         match state.sink.send(Message::Close(Some(frame))).await {
-            Ok(()) | Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => Ok(()),
+            Ok(()) => Ok(()),
+            Err(e) if is_closed(&e) => Ok(()),
             Err(e) => Err(io_error("closing the console", e)),
         }
     }
 }
 
+/// Whether `e` says the connection is already closed (by either side).
+fn is_closed(e: &tungstenite::Error) -> bool {
+    matches!(
+        e,
+        tungstenite::Error::ConnectionClosed
+            | tungstenite::Error::AlreadyClosed
+            | tungstenite::Error::Protocol(tungstenite::error::ProtocolError::SendAfterClosing)
+    )
+}
+
 async fn send(sink: &mut SplitSink<Ws, Message>, msg: Message) -> Result<()> {
     sink.send(msg).await.map_err(|e| match e {
-        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => Error::Console {
+        e if is_closed(&e) => Error::Console {
             message: "the console is closed".to_string(),
             status: None,
             source: None,
