@@ -14,7 +14,9 @@
 //! ```
 //!
 //! Every command accepts `--json` (print the API's JSON instead of a table) and the connection
-//! flags `--api-key` / `--base-url`, which fall back to `FASTVM_API_KEY` / `FASTVM_BASE_URL`.
+//! flags `--api-key` / `--base-url`, which fall back to `FASTVM_API_KEY` / `FASTVM_BASE_URL`,
+//! then to the configuration file shared with the official Python CLI (`fastvm config set`,
+//! `$XDG_CONFIG_HOME/fastvm/config.toml`). `fastvm console VM` opens an interactive terminal.
 //!
 //! Exit status: 0 on success; 1 when the command fails (the message goes to stderr as
 //! `error: ...`); 2 for usage errors. `exec` and `run` exit with the remote command's exit code
@@ -27,12 +29,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{Ctx, cp, exec, firewall, quota, run, service, snapshot, ssh_key, sweep, vm};
+use crate::cmd::{Ctx, config, console, cp, exec, firewall, quota, run, service, snapshot, ssh_key, sweep, vm};
 
 /// Command-line client for the fastvm microVM API.
 ///
-/// Configure it with FASTVM_API_KEY (required) and FASTVM_BASE_URL (optional), or the
-/// --api-key / --base-url flags.
+/// Configure it with the --api-key / --base-url flags, FASTVM_API_KEY / FASTVM_BASE_URL, or
+/// `fastvm config set` (in that order of precedence).
 #[derive(Parser)]
 #[command(name = "fastvm", version, propagate_version = true, max_term_width = 100)]
 struct Cli {
@@ -105,11 +107,23 @@ enum Command {
     Quota,
     /// Check that the API is reachable
     Health,
+    /// Open an interactive terminal on a VM (Ctrl-] detaches)
+    Console(console::ConsoleArgs),
+    /// Show or change the configuration file (api_key, base_url), shared with the Python CLI
+    #[command(subcommand)]
+    Config(config::ConfigCmd),
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // No API call, so no client (and no API key needed).
+    if let Command::Config(c) = cli.command {
+        return match config::run(cli.json, c) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => e.report(),
+        };
+    }
     let ctx = match Ctx::new(cli.api_key.as_deref(), cli.base_url.as_deref(), cli.json) {
         Ok(ctx) => ctx,
         Err(e) => return e.report(),
@@ -126,6 +140,8 @@ async fn main() -> ExitCode {
         Command::Sweep(a) => sweep::run(&ctx, a).await,
         Command::Quota => quota::quota(&ctx).await,
         Command::Health => quota::health(&ctx).await,
+        Command::Console(a) => console::run(&ctx, a).await,
+        Command::Config(_) => unreachable!("handled above"),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -149,6 +165,13 @@ mod tests {
         let debug = format!("{cli:?}");
         assert!(!debug.contains("sekrit"), "{debug}");
         assert!(debug.contains("<redacted>"), "{debug}");
+    }
+
+    #[test]
+    fn config_set_does_not_debug_print_the_value() {
+        let cli = Cli::try_parse_from(["fastvm", "config", "set", "api_key", "sekrit-key-123"]).unwrap();
+        let debug = format!("{cli:?}");
+        assert!(!debug.contains("sekrit"), "{debug}");
     }
 
     #[test]

@@ -29,9 +29,12 @@
 //! working directory, and absolute paths are host paths; `Auto` says so once on stderr. The
 //! server binds 127.0.0.1 only, and every API call needs the API key.
 //!
+//! The console WebSocket is served too: the `websocketPath` of a console token attaches to an
+//! interactive shell on a pseudo-terminal in the VM (single-use tokens that expire after 60 s on
+//! the server's clock; output as binary frames, keystrokes as text frames, JSON resize frames).
+//!
 //! What it does not do: real virtualisation, networking or firewall enforcement, freezing
-//! paused VMs' processes, a console WebSocket (tokens are minted but nothing serves them), or
-//! persistence across restarts.
+//! paused VMs' processes, or persistence across restarts.
 //!
 //! # Example
 //!
@@ -49,12 +52,14 @@
 
 #![deny(missing_docs)]
 
+mod console;
 mod error;
 mod exec;
 mod faults;
 mod fingerprint;
 mod isolation;
 mod model;
+mod pty;
 mod reshape;
 mod routes;
 mod shape;
@@ -494,7 +499,9 @@ async fn accept_loop(listener: TcpListener, router: Router, cancel: Cancellation
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), svc);
+                .serve_connection(TokioIo::new(stream), svc)
+                // The console's WebSocket upgrade.
+                .with_upgrades();
             tokio::select! {
                 _ = conn => {}
                 _ = cancel.cancelled() => {}
@@ -519,6 +526,9 @@ fn operation_id(method: &Method, path: &str) -> Option<&'static str> {
         ("PUT", "/v1/vms/{id}/firewall") => "setVmFirewall",
         ("PATCH", "/v1/vms/{id}/firewall") => "patchVmFirewall",
         ("POST", "/v1/vms/{id}/console-token") => "createConsoleToken",
+        // Not an operation of the spec (the WebSocket is not modelled there): a pseudo id for
+        // fault injection.
+        ("GET", "/v1/vms/{id}/console/ws") => "consoleWebSocket",
         ("POST", "/v1/vms/{id}/exec") => "execVm",
         ("GET", "/v1/vms/{id}/services") => "listServices",
         ("POST", "/v1/vms/{id}/services") => "registerService",
@@ -568,7 +578,8 @@ async fn gate(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Res
             }
         }
     }
-    let needs_key = !matches!(op, Some("getHealth" | "storagePut" | "storageGet"));
+    // The console's WebSocket is a capability URL: its session token is the credential.
+    let needs_key = !matches!(op, Some("getHealth" | "storagePut" | "storageGet" | "consoleWebSocket"));
     if needs_key {
         let sent = req.headers().get("x-api-key").map(HeaderValue::as_bytes);
         if sent != Some(s.config.api_key.as_bytes()) {
@@ -615,7 +626,7 @@ fn router(shared: Arc<Shared>) -> Router {
             "/v1/vms/{id}/firewall",
             put(vms::set_firewall).patch(vms::patch_firewall),
         )
-        .route("/v1/vms/{id}/console-token", post(vms::console_token))
+        .merge(console::routes(shared.clone()))
         .route("/v1/vms/{id}/exec", post(exec::handler))
         .route("/v1/vms/{id}/services", get(services::list).post(services::register))
         .route(

@@ -74,6 +74,8 @@ pub struct ClientBuilder {
     default_headers: Vec<(String, String)>,
     http_client: Option<HttpClient>,
     storage_client: Option<HttpClient>,
+    /// Read the CLI's configuration file: `Some(None)` at its default path.
+    config_file: Option<Option<std::path::PathBuf>>,
 }
 
 /// Wrapper so that the builder stays `Debug` without printing the injected client's internals.
@@ -163,6 +165,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Also reads `api_key` and `base_url` from the CLI's configuration file
+    /// (`$XDG_CONFIG_HOME/fastvm/config.toml`, default `~/.config/fastvm/config.toml`; see
+    /// [`config_file`](crate::config_file)), below the setters and the environment: a value set
+    /// here or in `FASTVM_API_KEY` / `FASTVM_BASE_URL` wins. Other keys are ignored; a missing
+    /// file is no error, a malformed one is (when a value is needed from it). The SDK never reads
+    /// the file unless asked with this method or [`config_file_at`](Self::config_file_at).
+    pub fn config_file(mut self) -> Self {
+        self.config_file = Some(None);
+        self
+    }
+
+    /// [`config_file`](Self::config_file) at `path` instead of the default location.
+    pub fn config_file_at(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.config_file = Some(Some(path.into()));
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<FastvmClient> {
         self.build_with_env(&|name| std::env::var(name).ok())
@@ -171,12 +190,29 @@ impl ClientBuilder {
     /// [`build`](Self::build) with the environment read through `env` (tests give their own).
     pub(crate) fn build_with_env(self, env: &dyn Fn(&str) -> Option<String>) -> Result<FastvmClient> {
         let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        let key = self
-            .api_key
-            .or_else(|| set(ENV_API_KEY))
-            .ok_or_else(|| Error::config(format!("no API key: set {ENV_API_KEY} or call ClientBuilder::api_key")))?;
+        let mut key = self.api_key.or_else(|| set(ENV_API_KEY));
+        let mut base_url = self.base_url.or_else(|| set(ENV_BASE_URL));
+        // The configuration file, when asked for, fills in what is still unset.
+        let file_path = match &self.config_file {
+            Some(Some(path)) => Some(path.clone()),
+            Some(None) => crate::config_file::default_path_with(&|n| env(n).map(Into::into)),
+            None => None,
+        };
+        if let Some(path) = file_path.as_deref().filter(|_| key.is_none() || base_url.is_none()) {
+            let file = crate::config_file::ConfigFile::load(path)?;
+            let value = |k: &str| file.get(k).filter(|v| !v.trim().is_empty()).map(str::to_string);
+            key = key.or_else(|| value("api_key"));
+            base_url = base_url.or_else(|| value("base_url"));
+        }
+        let in_file = file_path
+            .map(|p| format!(", or api_key in {}", p.display()))
+            .unwrap_or_default();
+        let key = key.ok_or_else(|| {
+            Error::config(format!(
+                "no API key: set {ENV_API_KEY} or call ClientBuilder::api_key{in_file}"
+            ))
+        })?;
         let api_key = ApiKey::new(&key)?;
-        let base_url = self.base_url.or_else(|| set(ENV_BASE_URL));
         let base_url = normalize_base_url(base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
         let mut headers = HeaderMap::new();
         for (name, value) in &self.default_headers {
@@ -268,6 +304,7 @@ impl fmt::Debug for ClientBuilder {
             )
             .field("http_client", &self.http_client)
             .field("storage_client", &self.storage_client)
+            .field("config_file", &self.config_file)
             .finish()
     }
 }
@@ -503,6 +540,57 @@ mod tests {
             .with_options(on)
             .with_options(RequestOptions::new().retry_non_idempotent(false));
         assert_eq!(view.transport().options.retry_non_idempotent, Some(false));
+    }
+
+    #[test]
+    fn the_config_file_comes_under_setters_and_environment_and_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "api_key = \"hlm_file\"\nbase_url = \"http://127.0.0.1:5\"\nother = 1\n",
+        )
+        .unwrap();
+        let none = env(&[]);
+        let client = ClientBuilder::new()
+            .config_file_at(&path)
+            .build_with_env(&none)
+            .unwrap();
+        assert_eq!(client.transport().settings.api_key.0, "hlm_file");
+        assert_eq!(client.base_url(), "http://127.0.0.1:5");
+        let vars = env(&[("FASTVM_BASE_URL", "http://127.0.0.1:6")]);
+        let client = ClientBuilder::new()
+            .config_file_at(&path)
+            .build_with_env(&vars)
+            .unwrap();
+        assert_eq!(client.transport().settings.api_key.0, "hlm_file");
+        assert_eq!(client.base_url(), "http://127.0.0.1:6");
+        let client = ClientBuilder::new()
+            .api_key("hlm_code")
+            .config_file_at(&path)
+            .build_with_env(&vars)
+            .unwrap();
+        assert_eq!(client.transport().settings.api_key.0, "hlm_code");
+        // Not asked: not read.
+        assert!(ClientBuilder::new().build_with_env(&none).is_err());
+        // The default location follows XDG_CONFIG_HOME.
+        std::fs::create_dir_all(dir.path().join("fastvm")).unwrap();
+        std::fs::copy(&path, dir.path().join("fastvm/config.toml")).unwrap();
+        let xdg: &'static str = Box::leak(dir.path().to_str().unwrap().to_string().into_boxed_str());
+        let pairs: &'static [(&'static str, &'static str)] = Box::leak(Box::new([("XDG_CONFIG_HOME", xdg)]));
+        let client = ClientBuilder::new().config_file().build_with_env(&env(pairs)).unwrap();
+        assert_eq!(client.transport().settings.api_key.0, "hlm_file");
+        // A malformed file is an error that names it, not its contents.
+        std::fs::write(&path, "api_key = \"hlm_secret").unwrap();
+        match ClientBuilder::new().config_file_at(&path).build_with_env(&none) {
+            Err(Error::Config { message, .. }) => {
+                assert!(
+                    message.contains("config.toml") && !message.contains("hlm_secret"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -249,6 +249,22 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// An interactive console session ([`crate::console`]) could not be opened or failed: the
+    /// WebSocket connection or its upgrade was refused (an invalid, used or expired session
+    /// token is a 401 or 403 `status`), or the connection broke. The message never contains the
+    /// session token.
+    #[error("console: {message}")]
+    #[non_exhaustive]
+    Console {
+        /// What went wrong (URLs without their query, so without the token).
+        message: String,
+        /// The HTTP status of a refused upgrade.
+        status: Option<reqwest::StatusCode>,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
     /// A file or directory transfer failed.
     #[error(transparent)]
     #[non_exhaustive]

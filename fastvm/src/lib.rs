@@ -26,6 +26,8 @@
 //! - [`exec`]: [`exec::Command`] (`sh`, `bash`, argv; cwd, env, stdin, timeout), checked results
 //!   ([`exec::RunOutput::check`]), the NDJSON [`exec::ExecStream`] and its events.
 //! - [`transfer`]: file and directory upload/download through presigned URLs.
+//! - [`config_file`]: the official CLI's configuration file (read only when asked).
+//! - [`console`]: interactive console sessions (a terminal on a VM over a WebSocket).
 //! - [`wait`]: launch-and-wait and build polling.
 //! - [`vm`]: VM handles; [`readiness`]: waiting for a port or a command in a VM, and
 //!   background processes.
@@ -42,6 +44,8 @@ pub mod blocking;
 mod call;
 mod client;
 mod config;
+pub mod config_file;
+pub mod console;
 mod error;
 pub mod exec;
 pub mod fleet;

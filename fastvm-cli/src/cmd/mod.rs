@@ -1,5 +1,7 @@
 //! One module per command group, and what they share: the [`Ctx`] and the [`CliError`].
 
+pub mod config;
+pub mod console;
 pub mod cp;
 pub mod exec;
 pub mod firewall;
@@ -25,17 +27,28 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Builds the client from the flags (clap already folded in the environment variables).
+    /// Builds the client from the flags (clap already folded in the environment variables),
+    /// then the configuration file (`fastvm config`) for what they leave unset.
     pub fn new(api_key: Option<&str>, base_url: Option<&str>, json: bool) -> Result<Self> {
-        let api_key = api_key
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| CliError::Other("no API key: pass --api-key or set FASTVM_API_KEY".to_string()))?;
+        let given = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+        let (mut api_key, mut base_url) = (given(api_key), given(base_url));
+        if (api_key.is_none() || base_url.is_none())
+            && let Some(path) = fastvm::config_file::default_path()
+        {
+            let file = fastvm::config_file::ConfigFile::load(&path)?;
+            api_key = api_key.or_else(|| given(file.get("api_key")));
+            base_url = base_url.or_else(|| given(file.get("base_url")));
+        }
+        let api_key = api_key.ok_or_else(|| {
+            CliError::Other(
+                "no API key: pass --api-key, set FASTVM_API_KEY, or run `fastvm config set api_key KEY`".to_string(),
+            )
+        })?;
         let mut builder = FastvmClient::builder()
             .api_key(api_key)
             .user_agent(concat!("fastvm-cli/", env!("CARGO_PKG_VERSION")));
         // An empty FASTVM_BASE_URL means the default, as in the SDKs.
-        if let Some(url) = base_url.map(str::trim).filter(|u| !u.is_empty()) {
+        if let Some(url) = base_url {
             builder = builder.base_url(url);
         }
         Ok(Ctx {

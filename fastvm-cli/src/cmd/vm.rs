@@ -142,8 +142,11 @@ pub struct LaunchArgs {
     #[command(flatten)]
     pub opts: LaunchOpts,
     /// Print the server's first answer without waiting for the VM to run
-    #[arg(long)]
+    #[arg(long, conflicts_with = "console")]
     pub no_wait: bool,
+    /// Open a console on the VM once it runs (see `fastvm console`)
+    #[arg(long)]
+    pub console: bool,
 }
 
 /// Runs a `vm` subcommand.
@@ -168,6 +171,9 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
                     .wait_timeout(Duration::from_secs(a.opts.wait_timeout))
                     .await?;
                 print_launched(ctx, &vm)?;
+                if a.console {
+                    return super::console::attach(ctx, &vm.id).await;
+                }
             }
         }
         VmCmd::Ls { status, labels } => {

@@ -1,4 +1,4 @@
-//! VM lifecycle, TTL, firewall and console tokens.
+//! VM lifecycle, TTL and firewall (console tokens: `crate::console`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -350,17 +350,4 @@ pub async fn patch_firewall(
     validate::firewall(&fw)?;
     vm.firewall = fw;
     Ok(Json(s.vm_json(vm)))
-}
-
-pub async fn console_token(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let (mut g, _) = s.lock();
-    let vm = vm_mut(&mut g, &id)?;
-    if vm.status != Status::Running {
-        return Err(ApiError::conflict("vm is not running"));
-    }
-    Ok(Json(json!({
-        "token": hex::encode(rand::random::<[u8; 24]>()),
-        "expiresInSec": 60,
-        "websocketPath": format!("/v1/vms/{}/console/ws", vm.id),
-    })))
 }

@@ -1,0 +1,266 @@
+//! `fastvm console` in a real terminal: the binary runs in a tmux pane against an in-process
+//! `fastvm_fake::FakeServer`, keys are typed with `send-keys` and the screen is read with
+//! `capture-pane`.
+//!
+//! tmux is required (it is on the development machines and in CI). Without it these tests say
+//! so on stderr and pass without running; with `FASTVM_REQUIRE_TMUX=1` they fail instead.
+
+#![cfg(unix)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fastvm_fake::FakeServer;
+
+/// Whether tmux can run here; prints why not.
+fn tmux_available() -> bool {
+    let found = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        let msg = "SKIPPED: `tmux` is not installed, so the console tests in a real terminal did not run";
+        assert!(std::env::var_os("FASTVM_REQUIRE_TMUX").is_none(), "{msg}");
+        eprintln!("{msg}");
+    }
+    found
+}
+
+/// A tmux server of its own (its own socket) with one session running `script`; killed when
+/// dropped.
+struct Pane {
+    socket: String,
+}
+
+impl Pane {
+    fn start(script: &str, cols: u16, rows: u16) -> Pane {
+        let socket = format!("fastvm-console-test-{}-{}", std::process::id(), rand_suffix());
+        let pane = Pane { socket };
+        let status = pane
+            .tmux()
+            .args(["-f", "/dev/null", "new-session", "-d", "-s", "t"])
+            .args(["-x", &cols.to_string(), "-y", &rows.to_string()])
+            .args(["sh", "-c", script])
+            .status()
+            .expect("run tmux");
+        assert!(status.success(), "tmux new-session failed");
+        // Keep the pane (and its screen) after the command exits.
+        let _ = pane
+            .tmux()
+            .args(["set-option", "-t", "t", "remain-on-exit", "on"])
+            .status();
+        pane
+    }
+
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    /// Types `keys` (tmux key names, e.g. `Enter`, `C-]`) or, with `literal`, text.
+    fn send(&self, keys: &[&str], literal: bool) {
+        let mut c = self.tmux();
+        c.args(["send-keys", "-t", "t"]);
+        if literal {
+            c.arg("-l");
+        }
+        assert!(c.args(keys).status().unwrap().success(), "send-keys {keys:?}");
+    }
+
+    fn type_line(&self, line: &str) {
+        self.send(&[line], true);
+        self.send(&["Enter"], false);
+    }
+
+    /// The visible screen plus its scrollback.
+    fn screen(&self) -> String {
+        let out = self
+            .tmux()
+            .args(["capture-pane", "-p", "-J", "-S", "-200", "-t", "t"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits (20 s at most) until the screen contains `needle`; the screen.
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} on the screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn resize(&self, cols: u16, rows: u16) {
+        let status = self
+            .tmux()
+            .args([
+                "resize-window",
+                "-t",
+                "t",
+                "-x",
+                &cols.to_string(),
+                "-y",
+                &rows.to_string(),
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "resize-window");
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        let _ = self.tmux().arg("kill-server").status();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish()
+}
+
+/// A fake with one running VM: (server, vm id).
+async fn fake_with_vm() -> (FakeServer, String) {
+    let server = FakeServer::start().await.expect("start the fake");
+    let client = fastvm::FastvmClient::builder()
+        .api_key(server.api_key())
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let vm = client.vms().launch(fastvm::launch::machine("c1m2")).await.unwrap();
+    (server, vm.id.clone())
+}
+
+/// A shell script for the pane: the terminal's settings before, `fastvm ARGS`, its exit status,
+/// and the settings after (to compare: the terminal must be restored).
+fn script(server: &FakeServer, args: &str) -> String {
+    format!(
+        "stty -g > \"$STTY_FILE.before\"; echo PID=$$; \
+         FASTVM_API_KEY='{key}' FASTVM_BASE_URL='{url}' '{bin}' {args}; echo \"EXIT=$?\"; \
+         stty -g > \"$STTY_FILE.after\"; echo SAVED; sleep 600",
+        key = server.api_key(),
+        url = server.base_url(),
+        bin = env!("CARGO_BIN_EXE_fastvm"),
+    )
+}
+
+/// The pane's script with `STTY_FILE` set to a path in `dir`.
+fn with_stty_file(dir: &std::path::Path, script: &str) -> String {
+    format!("STTY_FILE='{}'; export STTY_FILE; {script}", dir.join("stty").display())
+}
+
+fn assert_restored(dir: &std::path::Path) {
+    let before = std::fs::read_to_string(dir.join("stty.before")).unwrap();
+    let after = std::fs::read_to_string(dir.join("stty.after")).unwrap();
+    assert_eq!(before, after, "the terminal's settings were not restored");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typed_commands_resizes_the_ctrl_c_hint_and_ctrl_bracket_detach() {
+    if !tmux_available() {
+        return;
+    }
+    let (server, vm) = fake_with_vm().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pane = Pane::start(
+        &with_stty_file(dir.path(), &script(&server, &format!("console {vm}"))),
+        100,
+        30,
+    );
+    pane.wait_for("Press Ctrl-] to detach");
+
+    // A typed command runs in the VM and its output appears.
+    pane.type_line("echo typed-$((6*7))");
+    pane.wait_for("typed-42");
+
+    // The initial size, then a resize, reach the VM's terminal.
+    pane.type_line("stty size; echo sized-$((10+1))");
+    let screen = pane.wait_for("sized-11");
+    assert!(screen.contains("30 100"), "initial size:\n{screen}");
+    pane.resize(120, 40);
+    std::thread::sleep(Duration::from_millis(300));
+    pane.type_line("stty size; echo sized-$((20+2))");
+    let screen = pane.wait_for("sized-22");
+    assert!(screen.contains("40 120"), "after the resize:\n{screen}");
+
+    // Two Ctrl-C within a second: the hint (and the VM's shell gets them).
+    pane.send(&["C-c", "C-c"], false);
+    pane.wait_for("(To disconnect, press Ctrl-])");
+
+    // Ctrl-] detaches with status 0 and the terminal as it was.
+    pane.send(&["C-]"], false);
+    let screen = pane.wait_for("SAVED");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(screen.contains(&format!("Detached from VM {vm}")), "{screen}");
+    assert_restored(dir.path());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shell_exiting_sigterm_and_launch_console_restore_the_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    let (server, vm) = fake_with_vm().await;
+
+    // The VM's shell exits: the server closes the console; status 0, terminal restored.
+    let dir = tempfile::tempdir().unwrap();
+    let pane = Pane::start(
+        &with_stty_file(dir.path(), &script(&server, &format!("console {vm}"))),
+        80,
+        24,
+    );
+    pane.wait_for("Press Ctrl-] to detach");
+    pane.type_line("exit");
+    let screen = pane.wait_for("SAVED");
+    assert!(screen.contains("EXIT=0") && screen.contains("closed"), "{screen}");
+    assert_restored(dir.path());
+    drop(pane);
+
+    // SIGTERM while attached: 143 and the terminal restored.
+    let dir = tempfile::tempdir().unwrap();
+    let pane = Pane::start(
+        &with_stty_file(dir.path(), &script(&server, &format!("console {vm}"))),
+        80,
+        24,
+    );
+    pane.wait_for("Press Ctrl-] to detach");
+    let pids = Command::new("pgrep")
+        .args(["-f", &format!("^{} console {vm}", env!("CARGO_BIN_EXE_fastvm"))])
+        .output()
+        .unwrap();
+    let pids = String::from_utf8_lossy(&pids.stdout).into_owned();
+    let pid = pids
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no fastvm process: {pids:?}"));
+    assert!(Command::new("kill").args(["-TERM", pid]).status().unwrap().success());
+    let screen = pane.wait_for("SAVED");
+    assert!(screen.contains("EXIT=143"), "{screen}");
+    assert_restored(dir.path());
+    drop(pane);
+
+    // `vm launch --console` attaches to the new VM.
+    let dir = tempfile::tempdir().unwrap();
+    let pane = Pane::start(
+        &with_stty_file(dir.path(), &script(&server, "vm launch --machine c1m2 --console")),
+        80,
+        24,
+    );
+    pane.wait_for("Press Ctrl-] to detach");
+    pane.type_line("echo launched-$((2*21))");
+    pane.wait_for("launched-42");
+    pane.send(&["C-]"], false);
+    let screen = pane.wait_for("SAVED");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert_restored(dir.path());
+    server.shutdown().await;
+}
