@@ -8,10 +8,11 @@
 //!
 //! # async fn demo() -> fastvm::Result<()> {
 //! let client = FastvmClient::from_env()?; // FASTVM_API_KEY, optional FASTVM_BASE_URL
-//! let vm = client.vms().launch(launch::machine("c1m2").name("dev")).await?; // waits until running
-//! let out = client.vms().run(&vm.id, "echo hello from $(hostname)").await?;
+//! // Waits until running; deleted when `vm` is dropped (or explicitly, below).
+//! let vm = client.launch_vm(launch::machine("c1m2").name("dev")).await?;
+//! let out = vm.run("echo hello from $(hostname)").await?.check()?;
 //! println!("{}", out.stdout);
-//! client.vms().delete(&vm.id).await?;
+//! vm.delete().await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -25,12 +26,14 @@
 //!   tolerant of what the server may add or leave out, with open enums for statuses.
 //! - [`exec`]: [`exec::Command`] (`sh`, `bash`, argv; cwd, env, stdin, timeout), checked results
 //!   ([`exec::RunOutput::check`]), the NDJSON [`exec::ExecStream`] and its events.
-//! - [`transfer`]: file and directory upload/download through presigned URLs.
-//! - [`config_file`]: the official CLI's configuration file (read only when asked).
+//! - [`transfer`]: file and directory upload/download through presigned URLs, and many files at
+//!   once ([`transfer::UploadMany`]).
+//! - [`wait`]: launch-and-wait, build and snapshot polling.
+//! - [`image`]: snapshots made from setup steps; [`fleet`]: many VMs at once, and sweeping
+//!   leftovers by label and age; [`names`]: names within the server's rules.
+//! - [`readiness`]: waiting for a port or a command in a VM, and background processes.
 //! - [`console`]: interactive console sessions (a terminal on a VM over a WebSocket).
-//! - [`wait`]: launch-and-wait and build polling.
-//! - [`vm`]: VM handles; [`readiness`]: waiting for a port or a command in a VM, and
-//!   background processes.
+//! - [`config_file`]: the official CLI's configuration file (read only when asked).
 //! - [`Error`]: the one error type; [`RetryPolicy`]: how failed calls are retried.
 //! - `blocking` (feature `blocking`): the same API for callers without an async runtime.
 //!
