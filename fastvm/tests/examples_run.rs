@@ -32,19 +32,35 @@ const EXAMPLES: &[(&str, &[&str])] = &[
     ),
     (
         "stream_exec",
-        &["[stdout] out 3", "collected 10 stdout bytes, exit 3", "tee finished with exit 0"],
+        &[
+            "[stdout] out 3",
+            "collected 10 stdout bytes, exit 3",
+            "tee finished with exit 0",
+        ],
     ),
     ("transfer", &["file round trip identical: true"]),
     (
         "snapshots",
         &["found by name: true", "restored ", "GREETING in the restored VM: hello"],
     ),
-    ("services_and_firewall", &["moved to port 9090 with h2c true", "deleted the VM"]),
+    (
+        "services_and_firewall",
+        &["moved to port 9090 with h2c true", "deleted the VM"],
+    ),
     (
         "error_handling",
         &["command exited 42", "checked: command", "retrieved "],
     ),
     ("blocking", &["round trip identical = true", "with_vm ran uname: "]),
+    (
+        "pr_review",
+        &[
+            "baseline rebuilt: replaced 1 older snapshot",
+            "checked out feature: 1 commit(s) ahead of main",
+            "[test] 3 passed, 0 failed",
+            "review: 2 steps passed",
+        ],
+    ),
 ];
 
 #[test]
