@@ -61,6 +61,16 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "review: 2 steps passed",
         ],
     ),
+    (
+        "agent_sandbox",
+        &[
+            "discovery: 1 running VM for the task",
+            "keepalive: the TTL was refreshed",
+            "discovery: 0 running VMs while the task sleeps",
+            "wake: the task's files survived (goal.txt, plan.md)",
+            "sweep: deleted 1 VM(s) and 1 snapshot(s)",
+        ],
+    ),
 ];
 
 #[test]
