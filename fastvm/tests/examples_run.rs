@@ -71,6 +71,16 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "sweep: deleted 1 VM(s) and 1 snapshot(s)",
         ],
     ),
+    (
+        "test_fleet",
+        &[
+            "uploaded 20 test files",
+            "8 VMs running after",
+            "shard-3.xml: 3 tests (t03, t11, t19), 0 failed",
+            "fleet: 8 VMs ran 20 tests: 20 passed, 0 failed",
+            "deleted 8 of 8 fleet VMs",
+        ],
+    ),
 ];
 
 #[test]
