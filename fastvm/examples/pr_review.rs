@@ -174,24 +174,36 @@ async fn review(target: &support::Target, baseline: &str, root: &str) -> Result<
                 .timeout(Duration::from_secs(300)),
         ),
     ];
+    // Every step runs, as a reviewer reports them all; the example fails at the end if one did.
     let mut report = Vec::new();
     for (name, command) in steps {
         let started = Instant::now();
-        let out = support::stream_lines(&vm, &format!("   [{name}]"), command)
+        let outcome = support::stream_lines(&vm, &format!("   [{name}]"), command)
             .await?
-            .check()?;
-        let last = out.stdout.lines().last().unwrap_or_default().to_string();
-        report.push((name, started.elapsed(), last));
+            .check();
+        report.push((name, started.elapsed(), outcome));
     }
+    let deleted = vm.delete().await?;
+    println!("   deleted the review VM {}", deleted.id);
 
     println!("\nreview of feature against main ({summary}):");
-    for (name, took, last) in &report {
-        println!("  {name:<5} passed in {:.2} s: {last}", took.as_secs_f64());
+    for (name, took, outcome) in &report {
+        match outcome {
+            Ok(out) => println!(
+                "  {name:<5} passed in {:.2} s: {}",
+                took.as_secs_f64(),
+                out.stdout.lines().last().unwrap_or_default()
+            ),
+            Err(e) => println!("  {name:<5} FAILED in {:.2} s: {e}", took.as_secs_f64()),
+        }
+    }
+    let failed = report.iter().filter(|(_, _, o)| o.is_err()).count();
+    if failed > 0 {
+        println!("review: {failed} of {} steps failed", report.len());
+        return Err(format!("the review found problems in {failed} step(s)").into());
     }
     println!("review: {} steps passed", report.len());
 
-    let deleted = vm.delete().await?;
-    println!("\ndeleted the review VM {}", deleted.id);
     Ok(())
 }
 

@@ -199,7 +199,7 @@ fn write_suite(dir: &Path) -> std::io::Result<()> {
         std::fs::write(
             dir.join(format!("tests/t{k:02}.sh")),
             format!(
-                "# test {k}\nsleep 0.{}\n[ $(({k} * {k})) -eq {} ]\n[ \"$(echo t{k:02} | tr t T)\" = T{k:02} ]\n",
+                "# test {k}\nset -e\nsleep 0.{}\n[ $(({k} * {k})) -eq {} ]\n[ \"$(echo t{k:02} | tr t T)\" = T{k:02} ]\n",
                 k % 3,
                 k * k
             ),

@@ -263,7 +263,7 @@ impl Streamed {
 /// step runner a CI-like flow needs.
 pub async fn stream_lines(vm: &Vm, prefix: &str, command: impl Into<Command>) -> Result<Streamed, BoxError> {
     let command = command.into();
-    let what = format!("{prefix} `{}`", command.args().join(" "));
+    let what = format!("{} `{}`", prefix.trim(), command.args().join(" "));
     let mut events = vm.stream(command).await?;
     let (mut stdout, mut stderr) = (Lines::new(prefix, ""), Lines::new(prefix, "! "));
     while let Some(event) = events.next().await {
