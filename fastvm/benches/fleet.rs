@@ -201,7 +201,10 @@ async fn main() {
     let col = |f: fn(&Round) -> f64| stats(all.iter().map(f).collect());
     eprintln!("\n| phase | median | min | max |\n|---|---:|---:|---:|");
     for (name, f) in [
-        ("launch (fleet)", (|r: &Round| r.launch.as_secs_f64()) as fn(&Round) -> f64),
+        (
+            "launch (fleet)",
+            (|r: &Round| r.launch.as_secs_f64()) as fn(&Round) -> f64,
+        ),
         ("exec (one `echo $i` each)", |r: &Round| r.exec.as_secs_f64()),
         ("delete", |r: &Round| r.delete.as_secs_f64()),
         ("total", |r: &Round| r.total.as_secs_f64()),
