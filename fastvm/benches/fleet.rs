@@ -9,7 +9,8 @@
 //! the process's VmHWM, reset before each round through `/proc/self/clear_refs`; the fake's own
 //! peak RSS is read from `/proc/<pid>/status`. CPU time is the client process's (all threads,
 //! `/proc/self/task/*/schedstat`). One VM is launched, used and deleted before the rounds, so
-//! that none of them pays the fake's one-time isolation probe or the first connection.
+//! that none of them pays the fake's one-time isolation probe or the first connection
+//! (`BENCH_WARMUP=0` skips it).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -176,12 +177,14 @@ async fn main() {
         "fleet of {n} VMs, concurrency {k}, {rounds} rounds, fake --isolation {isolation}; load average before: {}",
         loadavg()
     );
-    let warm = round(&client, 1, 1).await;
-    eprintln!(
-        "warm-up (1 VM): {:.3} s; client RSS after it: {:.1} MiB",
-        warm.total.as_secs_f64(),
-        status_mib("self", "VmRSS:")
-    );
+    if std::env::var("BENCH_WARMUP").as_deref() != Ok("0") {
+        let warm = round(&client, 1, 1).await;
+        eprintln!(
+            "warm-up (1 VM): {:.3} s; client RSS after it: {:.1} MiB",
+            warm.total.as_secs_f64(),
+            status_mib("self", "VmRSS:")
+        );
+    }
 
     let mut all = Vec::new();
     for r in 1..=rounds {
