@@ -12,10 +12,19 @@ use fastvm::launch;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = support::connect_blocking()?;
+    let result = example(&target);
+    // Whatever happened: check that nothing is left.
+    let left = target.finish();
+    result.and(left)
+}
+
+fn example(target: &support::BlockingTarget) -> Result<(), Box<dyn std::error::Error>> {
     let client = &target.client;
 
     // Owned: deleted when dropped, on every path; `delete()` below reports errors.
-    let vm = client.launch_vm(launch::machine("c1m2").name("blocking")).block()?;
+    let vm = client
+        .launch_vm(target.labelled(launch::machine("c1m2").name("blocking")))
+        .block()?;
     println!("launched {} ({})", vm.id(), vm.state().status);
 
     let out = vm
@@ -44,5 +53,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let deleted = vm.delete().block()?;
     println!("deleted {}", deleted.id);
+
+    // The scoped form: deleted when the closure returns, also when it fails.
+    let kernel = client.with_vm(target.labelled(launch::machine("c1m2")), |vm| {
+        Ok::<_, fastvm::Error>(vm.run("uname -s").block()?.check()?.stdout.trim().to_string())
+    })?;
+    println!("with_vm ran uname: {kernel}");
     Ok(())
 }

@@ -15,12 +15,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     support::run(example).await
 }
 
-/// The example itself; what it launches is recorded in `created`, deleted by `support::run`
-/// even when a step fails.
-async fn example(
-    client: &fastvm::FastvmClient,
-    created: &mut support::Created,
-) -> Result<(), Box<dyn std::error::Error>> {
+/// The example itself; the VM it needs lives inside `with_vm`, deleted when the closure ends
+/// (also when a step in it fails).
+async fn example(target: &support::Target) -> Result<(), Box<dyn std::error::Error>> {
+    let client = &target.client;
     // Rejected client-side: nothing is sent.
     match client.vms().services().register("some-vm", "Not_Valid", 80).await {
         Err(Error::InvalidInput { field, message, .. }) => println!("invalid input in {field}: {message}"),
@@ -45,17 +43,22 @@ async fn example(
         println!("authentication error: {e}");
     }
 
-    // A failing command is a result: look at exit_code.
-    let vm = client.vms().launch(launch::machine("c1m2")).await?;
-    created.vms.push(vm.id.clone());
-    let out = client.vms().run(&vm.id, "echo oops >&2; exit 42").await?;
-    println!("command exited {} with stderr {:?}", out.exit_code, out.stderr.trim());
+    client
+        .with_vm(target.labelled(launch::machine("c1m2")), |vm| async move {
+            // A failing command is a result: look at exit_code...
+            let out = vm.run("echo oops >&2; exit 42").await?;
+            println!("command exited {} with stderr {:?}", out.exit_code, out.stderr.trim());
+            // ...or make it an error with `check()`, which carries the exit and the output's end.
+            match out.check() {
+                Err(e @ Error::CommandFailed { .. }) => println!("checked: {e}"),
+                other => println!("unexpected: {other:?}"),
+            }
 
-    // Per-call options: more retries and a tighter timeout for this one call.
-    let patient = client.with_options(RequestOptions::new().max_retries(5).timeout(Duration::from_secs(10)));
-    let vm_again = patient.vms().retrieve(&vm.id).await?;
-    println!("retrieved {} with custom options", vm_again.id);
-
-    client.vms().delete(&vm.id).await?;
-    Ok(())
+            // Per-call options: more retries and a tighter timeout for this one call.
+            let patient = client.with_options(RequestOptions::new().max_retries(5).timeout(Duration::from_secs(10)));
+            let vm_again = patient.vms().retrieve(vm.id()).await?;
+            println!("retrieved {} with custom options", vm_again.id);
+            Ok::<_, Box<dyn std::error::Error>>(())
+        })
+        .await
 }

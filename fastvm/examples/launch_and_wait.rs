@@ -1,4 +1,5 @@
-//! Launch a VM three ways: wait for it (default), with custom polling, and without waiting
+//! Launch a VM three ways, each owned by the guard (`client.launch_vm`, deleted when dropped or
+//! by `delete()`): waiting for it (default), with custom polling and a TTL, and without waiting
 //! followed by `wait_for_vm_ready`.
 //!
 //! `cargo run --example launch_and_wait` (local fake unless FASTVM_API_KEY is set)
@@ -15,37 +16,44 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     support::run(example).await
 }
 
-/// The example itself; what it launches is recorded in `created`, deleted by `support::run`
-/// even when a step fails.
-async fn example(
-    client: &fastvm::FastvmClient,
-    created: &mut support::Created,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let vm = client.vms().launch(launch::machine("c1m2").name("waited")).await?;
-    created.vms.push(vm.id.clone());
-    println!("launched and running: {} ({})", vm.id, vm.status);
+/// The example itself. Each VM is an `OwnedVm`: a step that fails drops the guards and deletes
+/// the VMs launched so far; `support::run` then checks nothing is left.
+async fn example(target: &support::Target) -> Result<(), Box<dyn std::error::Error>> {
+    let client = &target.client;
+    let vm = client
+        .launch_vm(target.labelled(launch::machine("c1m2").name("waited")))
+        .await?;
+    println!("launched and running: {} ({})", vm.id(), vm.state().status);
+    // Without a TTL of its own the guarded launch got a safety TTL (action delete), refreshed
+    // in the background while the guard lives.
+    if let Some(ttl) = &vm.state().ttl {
+        println!("  its safety TTL: {} s, then {}", ttl.seconds, ttl.action);
+    }
 
     let with_ttl = launch::machine("c1m2").ttl(Duration::from_secs(3600), fastvm::types::TtlAction::Pause);
     let vm2 = client
-        .vms()
-        .launch(with_ttl)
+        .launch_vm(target.labelled(with_ttl))
         .poll_interval(Duration::from_millis(500))
         .wait_timeout(Duration::from_secs(120))
         .await?;
-    created.vms.push(vm2.id.clone());
     println!(
         "launched with a 1 h pause TTL: {} expires at {:?} ms",
-        vm2.id, vm2.expires_at_ms
+        vm2.id(),
+        vm2.state().expires_at_ms
     );
 
-    let raw = client.vms().launch_no_wait(launch::machine("c1m2")).await?;
-    created.vms.push(raw.vm.id.clone());
-    println!("launch answered {} with status {}", raw.status.as_u16(), raw.vm.status);
-    let vm3 = client.wait_for_vm_ready(&raw.vm.id).await?;
-    println!("{} is now {}", vm3.id, vm3.status);
+    // Owned as soon as the server accepted it: the VM may still be booting.
+    let mut vm3 = client
+        .launch_vm(target.labelled(launch::machine("c1m2")))
+        .no_wait()
+        .await?;
+    println!("launch answered with status {}", vm3.state().status);
+    let ready = client.wait_for_vm_ready(vm3.id()).await?;
+    println!("{} is now {}", ready.id, ready.status);
+    vm3.refresh().await?;
 
-    for id in [&vm.id, &vm2.id, &vm3.id] {
-        client.vms().delete(id).await?;
+    for owned in [vm, vm2, vm3] {
+        owned.delete().await?;
     }
     println!("deleted all three");
     Ok(())

@@ -18,16 +18,7 @@ use futures::StreamExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let target = support::connect().await?;
-    let mut created = support::Created::default();
-    let result = tour(&target.client, &target.remote_root, &mut created).await;
-    println!("\ncleaning up");
-    created.cleanup(&target.client).await;
-    if target.fake.is_some() {
-        // The fake's "VM" wrote into this host's scratch directory.
-        let _ = std::fs::remove_dir_all(&target.remote_root);
-    }
-    match result {
+    match support::run(tour).await {
         Ok(()) => {
             println!("\ndone: everything created was deleted");
             Ok(())
@@ -39,35 +30,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-async fn tour(
-    client: &FastvmClient,
-    remote_root: &str,
-    created: &mut support::Created,
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn tour(target: &support::Target) -> Result<(), Box<dyn std::error::Error>> {
+    let client = &target.client;
     println!("\n1. launch a VM and wait until it runs");
+    // An owned VM: deleted by `delete()` below, or, if a step fails first, when `vm` is dropped.
     let vm = client
-        .vms()
-        .launch(
-            launch::machine("c1m2")
-                .name("quickstart")
-                .metadata("example", "quickstart"),
+        .launch_vm(
+            target.labelled(
+                launch::machine("c1m2")
+                    .name("quickstart")
+                    .label("example", "quickstart"),
+            ),
         )
         .await?;
-    created.vms.push(vm.id.clone());
+    let state = vm.state();
     println!(
         "   {} is {} ({} vCPU, {} MiB)",
-        vm.id, vm.status, vm.cpu, vm.memory_mi_b
+        state.id, state.status, state.cpu, state.memory_mi_b
     );
 
     println!("\n2. run a command (buffered)");
-    let out = client.vms().run(&vm.id, "echo \"hello from $(uname -s)\"").await?;
+    let out = vm.run("echo \"hello from $(uname -s)\"").await?.check()?;
     println!("   exit {}: {}", out.exit_code, out.stdout.trim());
 
     println!("\n3. stream a command's output live");
     let script = "for i in 1 2 3; do echo \"tick $i\"; echo \"warn $i\" >&2; sleep 0.2; done; exit 7";
-    let mut events = client
-        .vms()
-        .stream(&vm.id, Command::sh(script).timeout(std::time::Duration::from_secs(60)))
+    let mut events = vm
+        .stream(Command::sh(script).timeout(std::time::Duration::from_secs(60)))
         .await?;
     while let Some(event) = events.next().await {
         match event? {
@@ -88,41 +77,63 @@ async fn tour(
         src.join("src/nested/data.bin"),
         (0..=255u8).cycle().take(100_000).collect::<Vec<_>>(),
     )?;
-    let remote = format!("{remote_root}/project");
-    client.upload(&vm.id, &src, &remote).await?;
-    let listing = client
-        .vms()
-        .run(&vm.id, Command::argv(["ls", "-R", remote.as_str()]))
-        .await?;
+    let remote = format!("{}/project", target.remote_root);
+    vm.upload(&src, &remote).await?;
+    let listing = vm.run(Command::argv(["ls", "-R", remote.as_str()])).await?.check()?;
     println!("   uploaded; the VM sees:\n{}", indent(&listing.stdout));
     let back = local.path().join("project-back");
-    client.download(&vm.id, &remote, &back).await?;
+    vm.download(&remote, &back).await?;
     let same = same_tree(&src, &back)?;
     println!("   downloaded to {}: identical = {same}", back.display());
     if !same {
         return Err("the downloaded tree differs from the uploaded one".into());
     }
 
-    println!("\n5. snapshot the VM");
-    let snap = client.snapshots().create(&vm.id).name("quickstart").await?;
-    created.snapshots.push(snap.id.clone());
+    println!("\n5. snapshot the VM and wait until the snapshot is ready");
+    // If the snapshot ends in `error` or is not ready in time, `wait_ready` deletes it.
+    let snap = vm.snapshot().name("quickstart").wait_ready().await?;
     println!("   snapshot {} is {}", snap.id, snap.status);
 
+    // From here the snapshot exists: it is deleted after the restore, whatever the restore did.
+    let restored = restore(client, target, &snap.id, &remote).await;
+    println!("\ncleaning up");
+    client.snapshots().delete(&snap.id).await?;
+    println!("   deleted snapshot {}", snap.id);
+    let deleted = vm.delete().await?;
+    println!("   deleted VM {}", deleted.id);
+    restored
+}
+
+/// Step 6: a second VM from the snapshot, scoped with `with_vm` (deleted when the closure ends).
+async fn restore(
+    client: &FastvmClient,
+    target: &support::Target,
+    snapshot_id: &str,
+    project: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
     println!("\n6. restore a new VM from the snapshot");
-    let restored = client
-        .vms()
-        .launch(launch::snapshot(&snap.id).name("quickstart-restored"))
+    let params = target.labelled(launch::snapshot(snapshot_id).name("quickstart-restored"));
+    let id = client
+        .with_vm(params, |restored| async move {
+            let state = restored.state();
+            println!(
+                "   {} is {} (from {})",
+                state.id,
+                state.status,
+                state.source_name.clone().unwrap_or_default()
+            );
+            let readme = restored
+                .run(Command::argv(["cat", "README.md"]).cwd(project))
+                .await?
+                .check()?;
+            println!(
+                "   the snapshot kept the upload: README.md says {:?}",
+                readme.stdout.trim()
+            );
+            Ok::<_, Box<dyn std::error::Error>>(restored.id().to_string())
+        })
         .await?;
-    created.vms.push(restored.id.clone());
-    println!(
-        "   {} is {} (from {})",
-        restored.id,
-        restored.status,
-        restored.source_name.clone().unwrap_or_default()
-    );
-    if let Some(w) = &restored.snapshot_restore_warnings {
-        println!("   restore warnings: {w:?}");
-    }
+    println!("   with_vm deleted the restored VM {id}");
     Ok(())
 }
 

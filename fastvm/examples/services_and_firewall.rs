@@ -17,18 +17,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     support::run(example).await
 }
 
-/// The example itself; what it launches is recorded in `created`, deleted by `support::run`
-/// even when a step fails.
-async fn example(
-    client: &fastvm::FastvmClient,
-    created: &mut support::Created,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let vm = client.vms().launch(launch::machine("c1m2")).await?;
-    created.vms.push(vm.id.clone());
+/// The example itself: the VM lives inside `with_vm`, deleted when the closure ends (also when
+/// a step in it fails).
+async fn example(target: &support::Target) -> Result<(), Box<dyn std::error::Error>> {
+    let client = &target.client;
+    client
+        .with_vm(target.labelled(launch::machine("c1m2")), |vm| async move {
+            configure(client, vm.id()).await
+        })
+        .await?;
+    println!("deleted the VM");
+    Ok(())
+}
 
-    let svc = client.vms().services().register(&vm.id, "api", 8080).await?;
+async fn configure(client: &fastvm::FastvmClient, id: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let svc = client.vms().services().register(id, "api", 8080).await?;
     println!("service {} on port {} (h2c {})", svc.name, svc.port, svc.h2c);
-    let svc = client.vms().services().update(&vm.id, "api", 9090).h2c(true).await?;
+    let svc = client.vms().services().update(id, "api", 9090).h2c(true).await?;
     println!("moved to port {} with h2c {}", svc.port, svc.h2c);
 
     let policy = FirewallPolicy {
@@ -56,7 +61,7 @@ async fn example(
         }),
         dns: None,
     };
-    let vm = client.vms().set_firewall(&vm.id, policy).await?;
+    let vm = client.vms().set_firewall(id, policy).await?;
     println!("policy: {:?}", vm.firewall);
     println!("effective (with service auto-rules): {:?}", vm.effective_firewall);
 
@@ -68,13 +73,13 @@ async fn example(
         }),
         ..Default::default()
     };
-    let vm = client.vms().patch_firewall(&vm.id, patch).await?;
+    let vm = client.vms().patch_firewall(id, patch).await?;
     println!(
         "after PATCH, egress kept: {:?}",
         vm.firewall.as_ref().and_then(|f| f.egress.as_ref())
     );
 
-    client.vms().services().delete(&vm.id, "api").await?;
-    client.vms().delete(&vm.id).await?;
+    client.vms().services().delete(id, "api").await?;
+    println!("service api removed");
     Ok(())
 }

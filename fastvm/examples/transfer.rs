@@ -30,61 +30,47 @@ fn bar(label: &'static str) -> (ProgressBar, impl Fn(Progress) + Send + Sync + '
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let support::Target {
-        client,
-        fake,
-        remote_root,
-    } = support::connect().await?;
-    let vm = client.vms().launch(launch::machine("c1m2")).await?;
+    support::run(example).await
+}
 
-    let result = async {
-        let dir = tempfile::tempdir()?;
-        let file = dir.path().join("blob.bin");
-        std::fs::write(&file, (0..=255u8).cycle().take(32 << 20).collect::<Vec<_>>())?;
-        let tree = dir.path().join("tree");
-        for i in 0..50 {
-            std::fs::create_dir_all(tree.join(format!("d{}", i % 5)))?;
-            std::fs::write(
-                tree.join(format!("d{}/f{i}.txt", i % 5)),
-                format!("file {i}\n").repeat(100),
-            )?;
-        }
-
-        // Each step: (upload?, local path, remote name). Downloads land beside the originals.
-        let steps = [
-            (true, file.clone(), "blob.bin"),
-            (true, tree, "tree"),
-            (false, dir.path().join("blob.back"), "blob.bin"),
-            (false, dir.path().join("tree.back"), "tree"),
-        ];
-        for (upload, local, name) in steps {
-            let remote = format!("{remote_root}/{name}");
-            let (pb, progress) = bar(if upload { "upload" } else { "download" });
-            if upload {
-                client
-                    .upload(&vm.id, &local, &remote)
-                    .progress(progress)
-                    .verify(true)
-                    .await?;
-            } else {
-                client
-                    .download(&vm.id, &remote, &local)
-                    .progress(progress)
-                    .verify(true)
-                    .await?;
+async fn example(target: &support::Target) -> Result<(), Box<dyn std::error::Error>> {
+    let remote_root = &target.remote_root;
+    target
+        .client
+        .with_vm(target.labelled(launch::machine("c1m2")), |vm| async move {
+            let dir = tempfile::tempdir()?;
+            let file = dir.path().join("blob.bin");
+            std::fs::write(&file, (0..=255u8).cycle().take(32 << 20).collect::<Vec<_>>())?;
+            let tree = dir.path().join("tree");
+            for i in 0..50 {
+                std::fs::create_dir_all(tree.join(format!("d{}", i % 5)))?;
+                std::fs::write(
+                    tree.join(format!("d{}/f{i}.txt", i % 5)),
+                    format!("file {i}\n").repeat(100),
+                )?;
             }
-            pb.finish();
-        }
 
-        let same = std::fs::read(&file)? == std::fs::read(dir.path().join("blob.back"))?;
-        println!("file round trip identical: {same}");
-        Ok::<_, Box<dyn std::error::Error>>(())
-    }
-    .await;
+            // Each step: (upload?, local path, remote name). Downloads land beside the originals.
+            let steps = [
+                (true, file.clone(), "blob.bin"),
+                (true, tree, "tree"),
+                (false, dir.path().join("blob.back"), "blob.bin"),
+                (false, dir.path().join("tree.back"), "tree"),
+            ];
+            for (upload, local, name) in steps {
+                let remote = format!("{remote_root}/{name}");
+                let (pb, progress) = bar(if upload { "upload" } else { "download" });
+                if upload {
+                    vm.upload(&local, &remote).progress(progress).verify(true).await?;
+                } else {
+                    vm.download(&remote, &local).progress(progress).verify(true).await?;
+                }
+                pb.finish();
+            }
 
-    client.vms().delete(&vm.id).await?;
-    if fake.is_some() {
-        let _ = std::fs::remove_dir_all(&remote_root);
-    }
-    result
+            let same = std::fs::read(&file)? == std::fs::read(dir.path().join("blob.back"))?;
+            println!("file round trip identical: {same}");
+            Ok::<_, Box<dyn std::error::Error>>(())
+        })
+        .await
 }

@@ -14,18 +14,78 @@ fn example(name: &str) -> PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
+/// Each example, and lines its output must contain on success. Every example also ends with
+/// `cleanup: nothing left`: after it ran, the fake has no VM and no snapshot (the examples'
+/// `support::Target::nothing_left` lists both).
+const EXAMPLES: &[(&str, &[&str])] = &[
+    (
+        "quickstart",
+        &[
+            "identical = true",
+            "the snapshot kept the upload: README.md says \"# demo\"",
+            "done: everything created was deleted",
+        ],
+    ),
+    (
+        "launch_and_wait",
+        &["its safety TTL: 600 s, then delete", "deleted all three"],
+    ),
+    (
+        "stream_exec",
+        &[
+            "[stdout] out 3",
+            "collected 10 stdout bytes, exit 3",
+            "tee finished with exit 0",
+        ],
+    ),
+    ("transfer", &["file round trip identical: true"]),
+    (
+        "snapshots",
+        &["found by name: true", "restored ", "GREETING in the restored VM: hello"],
+    ),
+    (
+        "services_and_firewall",
+        &["moved to port 9090 with h2c true", "deleted the VM"],
+    ),
+    (
+        "error_handling",
+        &["command exited 42", "checked: command", "retrieved "],
+    ),
+    ("blocking", &["round trip identical = true", "with_vm ran uname: "]),
+    (
+        "pr_review",
+        &[
+            "baseline rebuilt: replaced 1 older snapshot",
+            "checked out feature: 1 commit(s) ahead of main",
+            "[test] 3 passed, 0 failed",
+            "review: 2 steps passed",
+        ],
+    ),
+    (
+        "agent_sandbox",
+        &[
+            "discovery: 1 running VM for the task",
+            "keepalive: the TTL was refreshed",
+            "discovery: 0 running VMs while the task sleeps",
+            "wake: the task's files survived (goal.txt, plan.md)",
+            "sweep: deleted 1 VM(s) and 1 snapshot(s)",
+        ],
+    ),
+    (
+        "test_fleet",
+        &[
+            "uploaded 20 test files",
+            "8 VMs running after",
+            "shard-3.xml: 3 tests (t03, t11, t19), 0 failed",
+            "fleet: 8 VMs ran 20 tests: 20 passed, 0 failed",
+            "deleted 8 of 8 fleet VMs",
+        ],
+    ),
+];
+
 #[test]
 fn examples_run_against_the_fake() {
-    for name in [
-        "quickstart",
-        "launch_and_wait",
-        "stream_exec",
-        "transfer",
-        "snapshots",
-        "services_and_firewall",
-        "error_handling",
-        "blocking",
-    ] {
+    for (name, expected) in EXAMPLES {
         let path = example(name);
         if !path.exists() {
             // `cargo test` (the README command) builds the examples first; a filtered run such
@@ -60,9 +120,8 @@ fn examples_run_against_the_fake() {
             stdout.contains("using fastvm-fake"),
             "{name} did not say it uses the fake:\n{stdout}"
         );
-        if name == "quickstart" {
-            assert!(stdout.contains("identical = true"), "{stdout}");
-            assert!(stdout.contains("done: everything created was deleted"), "{stdout}");
+        for line in expected.iter().chain(&["cleanup: nothing left"]) {
+            assert!(stdout.contains(line), "{name} did not print {line:?}:\n{stdout}");
         }
     }
 }

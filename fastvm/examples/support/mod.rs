@@ -1,10 +1,29 @@
 //! Shared setup of the examples: a client for the real API when `FASTVM_API_KEY` is set,
-//! otherwise for `fastvm-fake` started in this process.
+//! otherwise for `fastvm-fake` started in this process; and a last check that the example
+//! deleted everything it created.
+//!
+//! The examples own their VMs with the SDK's guard ([`FastvmClient::launch_vm`] /
+//! [`FastvmClient::with_vm`]) and delete their snapshots themselves; this module only connects,
+//! labels, and checks afterwards.
 
 #![allow(dead_code)]
 
+use std::time::{Duration, Instant};
+
 use fastvm::FastvmClient;
+use fastvm::exec::{Command, ExecEvent, ExecExit};
+use fastvm::launch::LaunchParams;
+use fastvm::types::VmStatus;
+use fastvm::vm::Vm;
 use fastvm_fake::FakeServer;
+use futures::StreamExt as _;
+
+/// The label every VM of an example carries (`<label>=<example>-<random>`), so that on the real
+/// API its leftovers, if any, can be found among the account's other VMs.
+pub const RUN_LABEL: &str = "fastvm-example-run";
+
+/// The errors of an example.
+pub type BoxError = Box<dyn std::error::Error>;
 
 /// Where the examples talk to.
 pub struct Target {
@@ -14,11 +33,87 @@ pub struct Target {
     pub fake: Option<FakeServer>,
     /// A directory inside the VM the example may write to.
     pub remote_root: String,
+    /// This run's value of [`RUN_LABEL`].
+    pub run: String,
+}
+
+impl Target {
+    /// `params` with this run's label: what the final check looks for on the real API.
+    pub fn labelled(&self, params: impl Into<LaunchParams>) -> LaunchParams {
+        params.into().label(RUN_LABEL, &self.run)
+    }
+
+    /// Whether the VMs' absolute paths are this host's (a fake without isolation).
+    fn scratch_on_host(&self) -> bool {
+        self.fake.as_ref().is_some_and(|f| !f.isolated())
+    }
+
+    /// Checks that nothing the example created is left: on the fake every VM and snapshot (the
+    /// fake is this example's alone), on the real API those with this run's label. A guard
+    /// dropped on an error path deletes its VM in the background, so this waits a few seconds
+    /// for that. Prints `cleanup: nothing left`, or deletes the leftovers and fails.
+    pub async fn nothing_left(&self) -> Result<(), BoxError> {
+        let started = Instant::now();
+        loop {
+            let (vms, snapshots) = self.leftovers().await?;
+            if vms.is_empty() && snapshots.is_empty() {
+                println!("cleanup: nothing left");
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                for id in &vms {
+                    eprintln!("cleanup: VM {id} was left behind; deleting it");
+                    let _ = self.client.vms().delete(id).await;
+                }
+                for id in &snapshots {
+                    eprintln!("cleanup: snapshot {id} was left behind; deleting it");
+                    let _ = self.client.snapshots().delete(id).await;
+                }
+                return Err(format!(
+                    "the example left {} VM(s) and {} snapshot(s) behind",
+                    vms.len(),
+                    snapshots.len()
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The ids of the VMs (not being deleted) and snapshots the check counts.
+    async fn leftovers(&self) -> Result<(Vec<String>, Vec<String>), BoxError> {
+        let on_fake = self.fake.is_some();
+        let mut list = self.client.vms().list();
+        if !on_fake {
+            list = list.metadata(RUN_LABEL, &self.run);
+        }
+        let vms = list
+            .await?
+            .into_iter()
+            .filter(|vm| vm.status != VmStatus::Deleting)
+            .map(|vm| vm.id)
+            .collect();
+        let snapshots = self
+            .client
+            .snapshots()
+            .list()
+            .await?
+            .into_iter()
+            .filter(|s| on_fake || s.metadata.as_ref().and_then(|m| m.get(RUN_LABEL)) == Some(&self.run))
+            .map(|s| s.id)
+            .collect();
+        Ok((vms, snapshots))
+    }
 }
 
 /// Connects to the real API when `FASTVM_API_KEY` is set, else starts the local fake.
-pub async fn connect() -> Result<Target, Box<dyn std::error::Error>> {
+pub async fn connect() -> Result<Target, BoxError> {
     let suffix: String = format!("{:08x}", rand::random::<u32>());
+    let example = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "example".into());
+    let run = format!("{example}-{suffix}");
     if std::env::var("FASTVM_API_KEY").is_ok_and(|k| !k.trim().is_empty()) {
         let client = FastvmClient::from_env()?;
         println!("using the fastvm API at {}", client.base_url());
@@ -26,6 +121,7 @@ pub async fn connect() -> Result<Target, Box<dyn std::error::Error>> {
             client,
             fake: None,
             remote_root: format!("/root/fastvm-example-{suffix}"),
+            run,
         });
     }
     let fake = FakeServer::start().await?;
@@ -53,19 +149,38 @@ pub async fn connect() -> Result<Target, Box<dyn std::error::Error>> {
         client,
         fake: Some(fake),
         remote_root,
+        run,
     })
+}
+
+/// Runs `example` against [`connect`]'s target, then checks that it left nothing behind
+/// ([`Target::nothing_left`]), whether it succeeded or not; the example's own error wins.
+pub async fn run(example: impl for<'a> AsyncFnOnce(&'a Target) -> Result<(), BoxError>) -> Result<(), BoxError> {
+    let target = connect().await?;
+    let result = example(&target).await;
+    let left = target.nothing_left().await;
+    if target.scratch_on_host() {
+        // The fake's unisolated "VM" wrote into this host's scratch directory.
+        let _ = std::fs::remove_dir_all(&target.remote_root);
+    }
+    if let Err(e) = &result {
+        eprintln!("the example failed: {e}");
+    }
+    result.and(left)
 }
 
 /// [`connect`] for an example without async code of its own: the fake (when used) runs on a
 /// runtime kept alive for the rest of the process, and the client is a blocking one.
 #[cfg(feature = "blocking")]
-pub fn connect_blocking() -> Result<BlockingTarget, Box<dyn std::error::Error>> {
-    let runtime = Box::leak(Box::new(tokio::runtime::Runtime::new()?));
+pub fn connect_blocking() -> Result<BlockingTarget, BoxError> {
+    let runtime: &'static tokio::runtime::Runtime = Box::leak(Box::new(tokio::runtime::Runtime::new()?));
     let target = runtime.block_on(connect())?;
     Ok(BlockingTarget {
-        client: fastvm::blocking::FastvmClient::from(target.client),
-        _fake: target.fake,
-        remote_root: target.remote_root,
+        client: fastvm::blocking::FastvmClient::from(target.client.clone()),
+        remote_root: target.remote_root.clone(),
+        run: target.run.clone(),
+        target,
+        runtime,
     })
 }
 
@@ -74,51 +189,140 @@ pub fn connect_blocking() -> Result<BlockingTarget, Box<dyn std::error::Error>> 
 pub struct BlockingTarget {
     /// The client.
     pub client: fastvm::blocking::FastvmClient,
-    /// The in-process fake, kept alive (None on the real API).
-    pub _fake: Option<FakeServer>,
     /// A directory inside the VM the example may write to.
     pub remote_root: String,
+    /// This run's value of [`RUN_LABEL`].
+    pub run: String,
+    /// The async target (and the in-process fake, kept alive).
+    target: Target,
+    runtime: &'static tokio::runtime::Runtime,
 }
 
-/// Runs `example` against [`connect`]'s target, then deletes what it recorded in [`Created`],
-/// whether it succeeded or not.
-pub async fn run(
-    example: impl for<'a> AsyncFnOnce(&'a FastvmClient, &'a mut Created) -> Result<(), Box<dyn std::error::Error>>,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let target = connect().await?;
-    let mut created = Created::default();
-    let result = example(&target.client, &mut created).await;
-    created.cleanup(&target.client).await;
-    result
-}
+#[cfg(feature = "blocking")]
+impl BlockingTarget {
+    /// `params` with this run's label (see [`Target::labelled`]).
+    pub fn labelled(&self, params: impl Into<LaunchParams>) -> LaunchParams {
+        self.target.labelled(params)
+    }
 
-/// What an example created, deleted at the end whatever happened: on the real API, a VM left
-/// behind by a failed step keeps running.
-#[derive(Default)]
-pub struct Created {
-    /// VM ids.
-    pub vms: Vec<String>,
-    /// Snapshot ids.
-    pub snapshots: Vec<String>,
-}
-
-impl Created {
-    /// Deletes everything recorded (what is already gone is skipped); reports but does not stop
-    /// on failures.
-    pub async fn cleanup(&self, client: &FastvmClient) {
-        for id in &self.vms {
-            match client.vms().delete(id).await {
-                Ok(_) => println!("cleanup: deleted VM {id}"),
-                Err(e) if e.is_not_found() => {}
-                Err(e) => eprintln!("cleanup: could not delete VM {id}: {e}"),
-            }
+    /// [`Target::nothing_left`], blocking; then removes the scratch directory of a fake without
+    /// isolation.
+    pub fn finish(&self) -> Result<(), BoxError> {
+        let left = self.runtime.block_on(self.target.nothing_left());
+        if self.target.scratch_on_host() {
+            let _ = std::fs::remove_dir_all(&self.target.remote_root);
         }
-        for id in &self.snapshots {
-            match client.snapshots().delete(id).await {
-                Ok(_) => println!("cleanup: deleted snapshot {id}"),
-                Err(e) if e.is_not_found() => {}
-                Err(e) => eprintln!("cleanup: could not delete snapshot {id}: {e}"),
-            }
+        left
+    }
+}
+
+/// What [`stream_lines`] collected.
+#[derive(Debug)]
+pub struct Streamed {
+    /// The command, for messages.
+    pub what: String,
+    /// All stdout.
+    pub stdout: String,
+    /// All stderr.
+    pub stderr: String,
+    /// How the command ended.
+    pub exit: ExecExit,
+}
+
+impl Streamed {
+    /// This output when the command succeeded, else an error with its exit and the end of its
+    /// output (what `ExecOutput::check` gives a collected stream, which cannot print live).
+    pub fn check(self) -> Result<Self, BoxError> {
+        if self.exit.success() {
+            return Ok(self);
         }
+        let tail = |s: &str| {
+            let lines: Vec<&str> = s.lines().collect();
+            lines[lines.len().saturating_sub(5)..].join("\n")
+        };
+        Err(format!(
+            "{} {}: stdout ends {:?}, stderr ends {:?}",
+            self.what,
+            if self.exit.timed_out {
+                "timed out".to_string()
+            } else {
+                format!("exited {}", self.exit.code)
+            },
+            tail(&self.stdout),
+            tail(&self.stderr)
+        )
+        .into())
+    }
+}
+
+/// Streams `command` in `vm`, printing each line of its output as it arrives behind `prefix`
+/// (stderr lines also marked `!`), and returns everything it printed and its exit.
+///
+/// The SDK streams (`vm.stream`) and collects-then-checks (`ExecStream::collect` +
+/// `ExecOutput::check`), but has no form that does both: this loop over the events is the
+/// step runner a CI-like flow needs.
+pub async fn stream_lines(vm: &Vm, prefix: &str, command: impl Into<Command>) -> Result<Streamed, BoxError> {
+    let command = command.into();
+    let what = format!("{} `{}`", prefix.trim(), command.args().join(" "));
+    let mut events = vm.stream(command).await?;
+    let (mut stdout, mut stderr) = (Lines::new(prefix, ""), Lines::new(prefix, "! "));
+    while let Some(event) = events.next().await {
+        match event? {
+            ExecEvent::Stdout(b) => stdout.push(&b),
+            ExecEvent::Stderr(b) => stderr.push(&b),
+            ExecEvent::Exit {
+                code,
+                timed_out,
+                duration_ms,
+                diagnostic,
+            } => {
+                return Ok(Streamed {
+                    what,
+                    stdout: stdout.finish(),
+                    stderr: stderr.finish(),
+                    exit: ExecExit {
+                        code,
+                        timed_out,
+                        duration: duration_ms.map(Duration::from_millis),
+                        diagnostic,
+                    },
+                });
+            }
+            _ => {}
+        }
+    }
+    Err(format!("{what}: the stream ended without an exit").into())
+}
+
+/// Prints whole lines of one output stream behind a prefix, keeping everything.
+struct Lines {
+    prefix: String,
+    all: Vec<u8>,
+    printed: usize,
+}
+
+impl Lines {
+    fn new(prefix: &str, mark: &str) -> Self {
+        Lines {
+            prefix: format!("{prefix} {mark}"),
+            all: Vec::new(),
+            printed: 0,
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.all.extend_from_slice(bytes);
+        while let Some(nl) = self.all[self.printed..].iter().position(|&b| b == b'\n') {
+            let line = &self.all[self.printed..self.printed + nl];
+            println!("{}{}", self.prefix, String::from_utf8_lossy(line));
+            self.printed += nl + 1;
+        }
+    }
+
+    fn finish(self) -> String {
+        if self.printed < self.all.len() {
+            println!("{}{}", self.prefix, String::from_utf8_lossy(&self.all[self.printed..]));
+        }
+        String::from_utf8_lossy(&self.all).into_owned()
     }
 }
