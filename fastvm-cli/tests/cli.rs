@@ -554,6 +554,24 @@ async fn sweep_lists_with_dry_run_and_deletes_without() {
     assert!(table.contains("would delete 2 VMs and 1 snapshot"), "{table}");
     assert_eq!(env.vm_ids().await.len(), 3, "a dry run deletes nothing");
 
+    // Snapshots only.
+    let snaps = env
+        .ok(&[
+            "sweep",
+            "--label",
+            "team=x",
+            "--older-than",
+            "0s",
+            "--snapshots-only",
+            "--dry-run",
+        ])
+        .await;
+    assert!(
+        snaps.contains(snap_id.as_str()) && !snaps.contains(a.as_str()),
+        "{snaps}"
+    );
+    assert!(snaps.contains("would delete 0 VMs and 1 snapshot"), "{snaps}");
+
     // Too young for --older-than 1h: nothing matches.
     let none = env.ok(&["sweep", "--label", "team=x", "--older-than", "1h"]).await;
     assert_eq!(none.trim(), "nothing to sweep");

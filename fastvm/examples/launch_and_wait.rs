@@ -1,6 +1,6 @@
 //! Launch a VM three ways, each owned by the guard (`client.launch_vm`, deleted when dropped or
 //! by `delete()`): waiting for it (default), with custom polling and a TTL, and without waiting
-//! followed by `wait_for_vm_ready`.
+//! followed by `Vm::wait_ready`.
 //!
 //! `cargo run --example launch_and_wait` (local fake unless FASTVM_API_KEY is set)
 
@@ -48,9 +48,8 @@ async fn example(target: &support::Target) -> Result<(), Box<dyn std::error::Err
         .no_wait()
         .await?;
     println!("launch answered with status {}", vm3.state().status);
-    let ready = client.wait_for_vm_ready(vm3.id()).await?;
+    let ready = vm3.wait_ready().await?;
     println!("{} is now {}", ready.id, ready.status);
-    vm3.refresh().await?;
 
     for owned in [vm, vm2, vm3] {
         owned.delete().await?;

@@ -192,7 +192,7 @@ async fn review(target: &support::Target, baseline: &str, root: &str) -> Result<
             Ok(out) => println!(
                 "  {name:<5} passed in {:.2} s: {}",
                 took.as_secs_f64(),
-                out.stdout.lines().last().unwrap_or_default()
+                String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default()
             ),
             Err(e) => println!("  {name:<5} FAILED in {:.2} s: {e}", took.as_secs_f64()),
         }

@@ -120,6 +120,7 @@ impl FastvmClient {
             name_prefix: None,
             older_than: None,
             dry_run: true,
+            vms: true,
             snapshots: false,
         }
     }
@@ -315,6 +316,7 @@ pub struct Sweep<'a> {
     name_prefix: Option<String>,
     older_than: Option<Duration>,
     dry_run: bool,
+    vms: bool,
     snapshots: bool,
 }
 
@@ -322,7 +324,8 @@ pub struct Sweep<'a> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct SweepReport {
-    /// The VMs that matched (as listed before the sweep deleted anything).
+    /// The VMs that matched (as listed before the sweep deleted anything; empty with
+    /// [`Sweep::vms`]`(false)`).
     pub vms: Vec<Vm>,
     /// The snapshots that matched (only with [`Sweep::snapshots`]).
     pub snapshots: Vec<Snapshot>,
@@ -398,6 +401,13 @@ impl Sweep<'_> {
         self
     }
 
+    /// Sweep VMs (default `true`). `vms(false).snapshots(true)` sweeps snapshots only; a sweep
+    /// of neither is [`Error::InvalidInput`].
+    pub fn vms(mut self, vms: bool) -> Self {
+        self.vms = vms;
+        self
+    }
+
     async fn send(self) -> Result<SweepReport> {
         let filter = Filter {
             labels: self.labels,
@@ -416,6 +426,12 @@ impl Sweep<'_> {
             labels.insert(k.clone(), v.clone());
         }
         crate::validate::metadata("label", &Metadata(labels))?;
+        if !self.vms && !self.snapshots {
+            return Err(Error::invalid(
+                "filter",
+                "a sweep of neither VMs nor snapshots would do nothing",
+            ));
+        }
 
         let client = self.client;
         let mut list = client.vms().list();
@@ -424,7 +440,11 @@ impl Sweep<'_> {
         }
         // The server filters by label; matched again here, so a server that ignored a filter
         // never makes the sweep delete more.
-        let vms: Vec<Vm> = list.await?.into_iter().filter(|vm| filter.vm(vm)).collect();
+        let vms: Vec<Vm> = if self.vms {
+            list.await?.into_iter().filter(|vm| filter.vm(vm)).collect()
+        } else {
+            Vec::new()
+        };
         let snapshots: Vec<Snapshot> = if self.snapshots {
             let all = client.snapshots().list().await?;
             all.into_iter().filter(|s| filter.snapshot(s)).collect()

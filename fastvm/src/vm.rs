@@ -129,6 +129,31 @@ impl Vm {
         Ok(&self.state)
     }
 
+    /// Waits until the VM runs (after [`LaunchVm::no_wait`], or for a VM [`attach`]ed while it
+    /// boots), polling as [`FastvmClient::wait_for_vm_ready`] does with its defaults (every
+    /// 2 s, for at most 300 s); bound it yourself with a timeout or a `select!` to wait less.
+    /// Returns the state once running; a VM that fails or is deleted meanwhile is an error.
+    ///
+    /// [`attach`]: FastvmClient::attach
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// let mut vm = client.launch_vm(fastvm::launch::machine("c1m2")).no_wait().await?;
+    /// // The VM is owned already: giving up on the wait still deletes it.
+    /// tokio::select! {
+    ///     ready = vm.wait_ready() => { ready?; }
+    ///     _ = tokio::time::sleep(std::time::Duration::from_secs(90)) => return Ok(()),
+    /// }
+    /// vm.run("uname -a").await?.check()?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_ready(&mut self) -> Result<&types::Vm> {
+        if self.state.status != VmStatus::Running {
+            self.state = self.client.wait_vm(&self.state.id, WaitOptions::default()).await?;
+        }
+        Ok(&self.state)
+    }
+
     /// Restarts the VM's TTL cycle (409 when it has none).
     pub async fn refresh_ttl(&mut self) -> Result<&types::Vm> {
         self.state = self.client.vms().refresh_ttl(&self.state.id).await?;
@@ -343,17 +368,16 @@ impl FastvmClient {
     ///     .await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// To configure the launch (wait timeout, safety TTL), use [`LaunchVm::with`]:
+    /// `client.launch_vm(params).wait_timeout(t).with(f)`.
     pub async fn with_vm<T, E, F, Fut>(&self, params: impl Into<LaunchParams>, f: F) -> std::result::Result<T, E>
     where
         F: FnOnce(Vm) -> Fut,
         Fut: Future<Output = std::result::Result<T, E>>,
         E: From<Error>,
     {
-        let owned = self.launch_vm(params).await?;
-        let outcome = AssertUnwindSafe(f(owned.vm().clone())).catch_unwind().await;
-        let id = owned.id().to_string();
-        let deleted = owned.delete().await;
-        scoped_result(&id, outcome, deleted)
+        self.launch_vm(params).with(f).await
     }
 }
 
@@ -410,8 +434,7 @@ impl LaunchVm<'_> {
     }
 
     /// Returns as soon as the server accepted the launch, owned already: the VM may still be
-    /// booting (see its [`state`](Vm::state)); wait with [`FastvmClient::wait_for_vm_ready`]
-    /// and [`Vm::refresh`]. For callers that race the wait against something else (a Ctrl-C)
+    /// booting (see its [`state`](Vm::state)); wait with [`Vm::wait_ready`]. For callers that race the wait against something else (a Ctrl-C)
     /// without risking a VM whose id they never learn.
     pub fn no_wait(mut self) -> Self {
         self.wait = None;
@@ -429,6 +452,33 @@ impl LaunchVm<'_> {
     pub fn no_safety_ttl(mut self) -> Self {
         self.safety_ttl = None;
         self
+    }
+
+    /// Launches the VM as configured, runs `f` with it, and deletes it afterwards: what
+    /// [`FastvmClient::with_vm`] does, with this launch's options.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// use std::time::Duration;
+    /// let uname = client
+    ///     .launch_vm(fastvm::launch::machine("c1m2"))
+    ///     .wait_timeout(Duration::from_secs(60))
+    ///     .safety_ttl(Duration::from_secs(120))
+    ///     .with(|vm| async move { Ok::<_, fastvm::Error>(vm.run("uname -a").await?.check()?.stdout.clone()) })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn with<T, E, F, Fut>(self, f: F) -> std::result::Result<T, E>
+    where
+        F: FnOnce(Vm) -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: From<Error>,
+    {
+        let owned = self.send().await?;
+        let outcome = AssertUnwindSafe(f(owned.vm().clone())).catch_unwind().await;
+        let id = owned.id().to_string();
+        let deleted = owned.delete().await;
+        scoped_result(&id, outcome, deleted)
     }
 
     async fn send(self) -> Result<OwnedVm> {

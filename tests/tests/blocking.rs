@@ -97,7 +97,11 @@ fn the_whole_async_api_blocks_with_block() {
     assert_eq!(vm.resume().block().unwrap().status, VmStatus::Running);
 
     let snap = vm.snapshot().name("blocking").wait_ready().block().unwrap();
-    assert_eq!(snap.status, fastvm::types::SnapshotStatus::Ready, "waited through creating");
+    assert_eq!(
+        snap.status,
+        fastvm::types::SnapshotStatus::Ready,
+        "waited through creating"
+    );
     let waited = client.wait_for_snapshot_ready(&snap.id).block().unwrap();
     assert_eq!(waited.id, snap.id);
     let build = client.builds().create().image_ref("alpine:3").block().unwrap();

@@ -338,6 +338,24 @@ async fn a_sweep_deletes_only_what_is_old_enough_and_sweeps_snapshots_by_label()
     let young = labelled(&client, "young", &[("job", "ci")]).await;
     let young_snap = client.snapshots().create(&young).await.unwrap();
 
+    // Snapshots only: the VMs stay (and are not even listed).
+    let snaps_only = client
+        .sweep()
+        .label("job", "ci")
+        .vms(false)
+        .snapshots(true)
+        .await
+        .unwrap();
+    assert!(snaps_only.vms.is_empty(), "{snaps_only:?}");
+    assert_eq!(
+        snaps_only
+            .snapshots
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from([old_snap.id.as_str(), young_snap.id.as_str()])
+    );
+
     let report = client
         .sweep()
         .label("job", "ci")
@@ -372,6 +390,7 @@ async fn a_sweep_that_would_match_everything_is_refused_before_any_request() {
         "filter",
     );
     assert_invalid(sweep().name_prefix("").await, "filter");
+    assert_invalid(sweep().name_prefix("ci-").vms(false).await, "filter");
     assert_invalid(sweep().label("", "x").await, "label");
     assert!(api.received().await.is_empty());
 }

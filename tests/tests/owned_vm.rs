@@ -169,6 +169,43 @@ async fn with_vm_deletes_after_success_error_and_panic() {
     assert_eq!(vm_count(&client).await, 0, "deleted before the panic resumed");
 }
 
+#[tokio::test]
+async fn a_no_wait_launch_is_owned_at_once_and_waits_with_wait_ready() {
+    let server = FakeServer::builder()
+        .boot_delay(Duration::from_millis(400))
+        .start()
+        .await
+        .unwrap();
+    let client = fastvm_tests::fake::client(&server);
+    let mut vm = client.launch_vm(launch::machine("c1m2")).no_wait().await.unwrap();
+    assert_ne!(vm.state().status, VmStatus::Running, "returned before the boot");
+    let state = vm.wait_ready().await.unwrap();
+    assert_eq!(state.status, VmStatus::Running);
+    assert_eq!(vm.state().status, VmStatus::Running, "the handle keeps the new state");
+    vm.wait_ready().await.expect("a running VM is ready at once");
+    vm.run("true").await.unwrap().check().unwrap();
+    drop(vm);
+    eventually("the dropped no-wait guard deletes its VM", || async {
+        vm_count(&client).await == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_configured_launch_runs_a_closure_and_deletes_the_vm() {
+    let (_server, client) = fake().await;
+    let ttl = client
+        .launch_vm(launch::machine("c1m2"))
+        .safety_ttl(Duration::from_secs(30))
+        .wait_timeout(Duration::from_secs(20))
+        .with(|vm| async move { Ok::<_, Error>(vm.state().ttl.clone()) })
+        .await
+        .unwrap()
+        .expect("the configured safety TTL");
+    assert_eq!((ttl.seconds, ttl.action), (30, TtlAction::Delete));
+    assert_eq!(vm_count(&client).await, 0, "deleted before with returned");
+}
+
 /// Always true; keeps the panic above from making the closure's `Ok` unreachable.
 fn vm_count_is_one() -> bool {
     std::hint::black_box(true)

@@ -30,6 +30,9 @@ pub struct SweepArgs {
     /// Also sweep snapshots, matched by the same filters (their metadata is their VM's)
     #[arg(long)]
     pub snapshots: bool,
+    /// Sweep snapshots only, not VMs
+    #[arg(long, conflicts_with = "snapshots")]
+    pub snapshots_only: bool,
     /// Only list what would be deleted
     #[arg(long)]
     pub dry_run: bool,
@@ -47,7 +50,8 @@ pub async fn run(ctx: &Ctx, a: SweepArgs) -> Result {
         .client
         .sweep()
         .older_than(a.older_than)
-        .snapshots(a.snapshots)
+        .vms(!a.snapshots_only)
+        .snapshots(a.snapshots || a.snapshots_only)
         .dry_run(a.dry_run);
     for (k, v) in a.labels {
         sweep = sweep.label(k, v);

@@ -11,12 +11,11 @@
 use std::time::{Duration, Instant};
 
 use fastvm::FastvmClient;
-use fastvm::exec::{Command, ExecEvent, ExecExit};
+use fastvm::exec::{Command, ExecEvent, ExecOutput};
 use fastvm::launch::LaunchParams;
 use fastvm::types::VmStatus;
 use fastvm::vm::Vm;
 use fastvm_fake::FakeServer;
-use futures::StreamExt as _;
 
 /// The label every VM of an example carries (`<label>=<example>-<random>`), so that on the real
 /// API its leftovers, if any, can be found among the account's other VMs.
@@ -216,113 +215,51 @@ impl BlockingTarget {
     }
 }
 
-/// What [`stream_lines`] collected.
-#[derive(Debug)]
-pub struct Streamed {
-    /// The command, for messages.
-    pub what: String,
-    /// All stdout.
-    pub stdout: String,
-    /// All stderr.
-    pub stderr: String,
-    /// How the command ended.
-    pub exit: ExecExit,
-}
-
-impl Streamed {
-    /// This output when the command succeeded, else an error with its exit and the end of its
-    /// output (what `ExecOutput::check` gives a collected stream, which cannot print live).
-    pub fn check(self) -> Result<Self, BoxError> {
-        if self.exit.success() {
-            return Ok(self);
-        }
-        let tail = |s: &str| {
-            let lines: Vec<&str> = s.lines().collect();
-            lines[lines.len().saturating_sub(5)..].join("\n")
-        };
-        Err(format!(
-            "{} {}: stdout ends {:?}, stderr ends {:?}",
-            self.what,
-            if self.exit.timed_out {
-                "timed out".to_string()
-            } else {
-                format!("exited {}", self.exit.code)
-            },
-            tail(&self.stdout),
-            tail(&self.stderr)
-        )
-        .into())
-    }
-}
-
 /// Streams `command` in `vm`, printing each line of its output as it arrives behind `prefix`
-/// (stderr lines also marked `!`), and returns everything it printed and its exit.
-///
-/// The SDK streams (`vm.stream`) and collects-then-checks (`ExecStream::collect` +
-/// `ExecOutput::check`), but has no form that does both: this loop over the events is the
-/// step runner a CI-like flow needs.
-pub async fn stream_lines(vm: &Vm, prefix: &str, command: impl Into<Command>) -> Result<Streamed, BoxError> {
-    let command = command.into();
-    let what = format!("{} `{}`", prefix.trim(), command.args().join(" "));
-    let mut events = vm.stream(command).await?;
+/// (stderr lines also marked `!`), and returns everything it printed and its exit
+/// (`ExecStream::collect_with`: print live, keep all, then `check` it).
+pub async fn stream_lines(vm: &Vm, prefix: &str, command: impl Into<Command>) -> fastvm::Result<ExecOutput> {
     let (mut stdout, mut stderr) = (Lines::new(prefix, ""), Lines::new(prefix, "! "));
-    while let Some(event) = events.next().await {
-        match event? {
-            ExecEvent::Stdout(b) => stdout.push(&b),
-            ExecEvent::Stderr(b) => stderr.push(&b),
-            ExecEvent::Exit {
-                code,
-                timed_out,
-                duration_ms,
-                diagnostic,
-            } => {
-                return Ok(Streamed {
-                    what,
-                    stdout: stdout.finish(),
-                    stderr: stderr.finish(),
-                    exit: ExecExit {
-                        code,
-                        timed_out,
-                        duration: duration_ms.map(Duration::from_millis),
-                        diagnostic,
-                    },
-                });
-            }
+    let out = vm
+        .stream(command)
+        .await?
+        .collect_with(|event| match event {
+            ExecEvent::Stdout(b) => stdout.push(b),
+            ExecEvent::Stderr(b) => stderr.push(b),
             _ => {}
-        }
-    }
-    Err(format!("{what}: the stream ended without an exit").into())
+        })
+        .await?;
+    stdout.finish();
+    stderr.finish();
+    Ok(out)
 }
 
-/// Prints whole lines of one output stream behind a prefix, keeping everything.
+/// Prints whole lines of one output stream behind a prefix.
 struct Lines {
     prefix: String,
-    all: Vec<u8>,
-    printed: usize,
+    partial: Vec<u8>,
 }
 
 impl Lines {
     fn new(prefix: &str, mark: &str) -> Self {
         Lines {
             prefix: format!("{prefix} {mark}"),
-            all: Vec::new(),
-            printed: 0,
+            partial: Vec::new(),
         }
     }
 
     fn push(&mut self, bytes: &[u8]) {
-        self.all.extend_from_slice(bytes);
-        while let Some(nl) = self.all[self.printed..].iter().position(|&b| b == b'\n') {
-            let line = &self.all[self.printed..self.printed + nl];
-            println!("{}{}", self.prefix, String::from_utf8_lossy(line));
-            self.printed += nl + 1;
+        self.partial.extend_from_slice(bytes);
+        while let Some(nl) = self.partial.iter().position(|&b| b == b'\n') {
+            println!("{}{}", self.prefix, String::from_utf8_lossy(&self.partial[..nl]));
+            self.partial.drain(..=nl);
         }
     }
 
-    fn finish(self) -> String {
-        if self.printed < self.all.len() {
-            println!("{}{}", self.prefix, String::from_utf8_lossy(&self.all[self.printed..]));
+    /// Prints the last line when the output did not end with a newline.
+    fn finish(self) {
+        if !self.partial.is_empty() {
+            println!("{}{}", self.prefix, String::from_utf8_lossy(&self.partial));
         }
-        String::from_utf8_lossy(&self.all).into_owned()
     }
 }

@@ -131,13 +131,40 @@ impl ExecStream {
     /// println!("exit {}: {}", out.exit.code, String::from_utf8_lossy(&out.stdout));
     /// # Ok(()) }
     /// ```
-    pub async fn collect(mut self) -> Result<ExecOutput> {
+    pub async fn collect(self) -> Result<ExecOutput> {
+        self.collect_with(|_| {}).await
+    }
+
+    /// [`collect`](Self::collect), also handing each event to `on_event` as it arrives: print
+    /// output live and still get all of it, and its exit, to [`check`](ExecOutput::check).
+    ///
+    /// `on_event` sees every event, [`ExecEvent::Exit`] included, before it is collected.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// use fastvm::exec::ExecEvent;
+    /// let out = client
+    ///     .vms()
+    ///     .stream(id, "cargo test")
+    ///     .await?
+    ///     .collect_with(|event| match event {
+    ///         ExecEvent::Stdout(b) => print!("{}", String::from_utf8_lossy(b)),
+    ///         ExecEvent::Stderr(b) => eprint!("{}", String::from_utf8_lossy(b)),
+    ///         _ => {}
+    ///     })
+    ///     .await?
+    ///     .check()?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn collect_with(mut self, mut on_event: impl FnMut(&ExecEvent)) -> Result<ExecOutput> {
         let mut out = ExecOutput {
             command: std::mem::take(&mut self.command),
             ..ExecOutput::default()
         };
         while let Some(event) = self.next().await {
-            match event? {
+            let event = event?;
+            on_event(&event);
+            match event {
                 ExecEvent::Stdout(b) => {
                     out.order.push((true, b.len()));
                     out.stdout.extend_from_slice(&b);
@@ -260,6 +287,25 @@ mod tests {
         }
         let ok = body("{\"t\":\"x\"}\n").collect().await.unwrap();
         assert!(ok.check().is_ok());
+    }
+
+    #[tokio::test]
+    async fn collect_with_sees_every_event_in_order_and_still_collects() {
+        let stream = body("{\"t\":\"o\",\"d\":\"YQ==\"}\n{\"t\":\"e\",\"d\":\"Yg==\"}\n{\"t\":\"x\",\"c\":2}\n");
+        let mut seen = Vec::new();
+        let out = stream
+            .collect_with(|event| {
+                seen.push(match event {
+                    ExecEvent::Stdout(b) => format!("o:{}", String::from_utf8_lossy(b)),
+                    ExecEvent::Stderr(b) => format!("e:{}", String::from_utf8_lossy(b)),
+                    ExecEvent::Exit { code, .. } => format!("x:{code}"),
+                    other => format!("{other:?}"),
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen, ["o:a", "e:b", "x:2"]);
+        assert_eq!((out.combined(), out.exit.code), (b"ab".to_vec(), 2));
     }
 
     #[tokio::test]
