@@ -5,10 +5,13 @@
 //! each attempt. Generated operations reach it through `fastvm-api`'s hooks; the hand-written
 //! requests (NDJSON exec, an explicit `null`) through [`send_raw`].
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fastvm_api::hooks::{SendFuture, Transport};
+use futures::FutureExt;
+use futures::future::Either;
 use reqwest::header::{HeaderMap, HeaderName};
 
 use crate::config::{RequestOptions, Settings};
@@ -61,27 +64,43 @@ impl ApiTransport {
     }
 
     /// Sends `request` for `op`, repeating it as the retry policy allows.
-    pub(crate) async fn send(
-        &self,
-        client: &reqwest::Client,
+    ///
+    /// The first attempt is all that most calls take, so it runs here and the retries in their
+    /// own boxed future: this future is boxed on every call (see `Transport::send`), and kept
+    /// under 1 KiB its allocation stays in the allocator's per-thread cache, which matters with
+    /// many concurrent calls (docs/benchmarks.md, "Per-call overhead").
+    pub(crate) fn send<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
         mut request: reqwest::Request,
         op: &'static Op,
-    ) -> reqwest::Result<reqwest::Response> {
+    ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a {
         self.prepare(&mut request, op);
         let idempotent = op.idempotent || self.options.retry_non_idempotent.unwrap_or(false);
         let max_retries = self.max_retries();
-        let mut attempt = 0;
+        // A request with a streaming body cannot be copied: it is sent exactly once.
+        let spare = if max_retries > 0 { request.try_clone() } else { None };
+        // Combinators rather than `async`: an `async` block would keep the request twice (as
+        // captured and as sent) besides the spare.
+        attempt(client, request, op, 0).then(move |result| match result {
+            Ok(resp) if resp.status().is_success() || !idempotent => Either::Left(std::future::ready(Ok(resp))),
+            _ => Either::Right(Box::pin(self.retry(client, result, spare, op, idempotent, max_retries))),
+        })
+    }
+
+    /// The attempts after the first: waits as the policy says after `result` and sends `spare`
+    /// again, until an answer is final, the policy says stop, or the budget is spent.
+    async fn retry(
+        &self,
+        client: &reqwest::Client,
+        mut result: reqwest::Result<reqwest::Response>,
+        mut spare: Option<reqwest::Request>,
+        op: &'static Op,
+        idempotent: bool,
+        max_retries: u32,
+    ) -> reqwest::Result<reqwest::Response> {
+        let mut attempt_no = 0;
         loop {
-            // A request with a streaming body cannot be copied: it is sent exactly once.
-            let spare = if attempt < max_retries {
-                request.try_clone()
-            } else {
-                None
-            };
-            let started = Instant::now();
-            let method = request.method().clone();
-            let mut result = client.execute(request).await;
-            trace_attempt(op, &method, attempt, started.elapsed(), &result);
             let delay = match result {
                 Ok(resp) if resp.status().is_success() || !idempotent => return Ok(resp),
                 Ok(resp) => {
@@ -96,23 +115,43 @@ impl ApiTransport {
                     let delay = self
                         .settings
                         .retry
-                        .response_delay(attempt, resp.status(), resp.headers(), quota);
+                        .response_delay(attempt_no, resp.status(), resp.headers(), quota);
                     result = Ok(resp);
                     delay
                 }
-                Err(ref e) => self.settings.retry.error_delay(attempt, e, idempotent),
+                Err(ref e) => self.settings.retry.error_delay(attempt_no, e, idempotent),
             };
-            match (delay, spare) {
+            match (delay, spare.take()) {
                 (Some(delay), Some(next)) => {
-                    tracing::debug!(operation = op.id, attempt, ?delay, "fastvm retrying");
+                    tracing::debug!(operation = op.id, attempt = attempt_no, ?delay, "fastvm retrying");
                     tokio::time::sleep(delay).await;
-                    request = next;
-                    attempt += 1;
+                    attempt_no += 1;
+                    spare = if attempt_no < max_retries {
+                        next.try_clone()
+                    } else {
+                        None
+                    };
+                    result = attempt(client, next, op, attempt_no).await;
                 }
                 _ => return result,
             }
         }
     }
+}
+
+/// Sends `request` once and traces the attempt.
+fn attempt(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    op: &'static Op,
+    attempt: u32,
+) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static {
+    let started = Instant::now();
+    let method = request.method().clone();
+    client.execute(request).map(move |result| {
+        trace_attempt(op, &method, attempt, started.elapsed(), &result);
+        result
+    })
 }
 
 /// Reads (a bounded part of) an error answer's body and rebuilds the answer around it, with the
@@ -137,6 +176,10 @@ fn trace_attempt(
     elapsed: Duration,
     result: &reqwest::Result<reqwest::Response>,
 ) {
+    // Looking up the request id parses three header names: not worth it when nobody listens.
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
     match result {
         Ok(resp) => {
             let request_id = request_id(resp.headers());
@@ -255,6 +298,23 @@ pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use crate::ops;
+
+    /// The transport's future is boxed on every call; under 1 KiB the allocation stays in the
+    /// allocator's per-thread cache, worth several percent of wall time with many concurrent
+    /// calls (docs/benchmarks.md, "Per-call overhead"). A size, not a timing: it cannot flake.
+    #[tokio::test]
+    async fn the_boxed_transport_future_stays_under_one_kib() {
+        let client = crate::FastvmClient::builder()
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let http = reqwest::Client::new();
+        let request = http.get("http://127.0.0.1:9/v1/vms/x").build().unwrap();
+        let future = client.transport().send(&http, request, ops::find("getVm"));
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 1024, "the transport future is {size} bytes");
+    }
 
     #[test]
     fn default_headers_keep_every_value_and_do_not_override_the_request() {
