@@ -571,15 +571,15 @@ mod tests {
             .build_with_env(&vars)
             .unwrap();
         assert_eq!(client.transport().settings.api_key.0, "hlm_code");
-        // Not asked: not read.
-        assert!(ClientBuilder::new().build_with_env(&none).is_err());
-        // The default location follows XDG_CONFIG_HOME.
+        // The default location follows XDG_CONFIG_HOME ...
         std::fs::create_dir_all(dir.path().join("fastvm")).unwrap();
         std::fs::copy(&path, dir.path().join("fastvm/config.toml")).unwrap();
         let xdg: &'static str = Box::leak(dir.path().to_str().unwrap().to_string().into_boxed_str());
         let pairs: &'static [(&'static str, &'static str)] = Box::leak(Box::new([("XDG_CONFIG_HOME", xdg)]));
         let client = ClientBuilder::new().config_file().build_with_env(&env(pairs)).unwrap();
         assert_eq!(client.transport().settings.api_key.0, "hlm_file");
+        // ... and, not asked, the file there is not read: no key.
+        assert!(ClientBuilder::new().build_with_env(&env(pairs)).is_err());
         // A malformed file is an error that names it, not its contents.
         std::fs::write(&path, "api_key = \"hlm_secret").unwrap();
         match ClientBuilder::new().config_file_at(&path).build_with_env(&none) {

@@ -169,8 +169,11 @@ impl ConfigFile {
         out
     }
 
-    /// Writes the file at `path`, creating its directory if needed. A new file is created with
-    /// mode 0600 (on Unix; an existing file keeps its mode).
+    /// Writes the file at `path`, creating its directory if needed, with mode 0600 on Unix
+    /// (also when it existed with a wider mode: it holds an API key).
+    ///
+    /// The write is atomic: the text goes to a new file beside it, which then replaces `path`,
+    /// so a failure (a full disk) leaves the old file whole.
     pub fn save(&self, path: &Path) -> Result<()> {
         let io = |what: &str, e: std::io::Error| Error::config(format!("cannot {what} {}: {e}", path.display()));
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -180,12 +183,25 @@ impl ConfigFile {
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
             builder.create(dir).map_err(|e| io("create the directory of", e))?;
         }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|e| io("write", e))?;
-        std::io::Write::write_all(&mut file, self.to_toml().as_bytes()).map_err(|e| io("write", e))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let staging = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let written = (|| {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&staging)?;
+            std::io::Write::write_all(&mut file, self.to_toml().as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&staging, path)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&staging);
+            return Err(io("write", e));
+        }
         Ok(())
     }
 }
@@ -364,5 +380,47 @@ mod tests {
         assert_eq!(mode, 0o600);
         assert_eq!(ConfigFile::load(&path).unwrap(), file);
         assert!(ConfigFile::load(&dir.path().join("missing.toml")).unwrap().is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saving_over_a_readable_file_makes_it_private_and_leaves_no_staging_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "base_url = \"http://old\"\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut file = ConfigFile::load(&path).unwrap();
+        file.set("api_key", "secret");
+        file.save(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the key is never written into a world-readable file");
+        let loaded = ConfigFile::load(&path).unwrap();
+        assert_eq!(loaded.get("api_key"), Some("secret"));
+        assert_eq!(loaded.get("base_url"), Some("http://old"));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("config.toml")]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failed_save_removes_its_staging_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The destination is a directory that is not empty: the staging file is written, the
+        // rename over it fails.
+        let path = dir.path().join("config.toml");
+        std::fs::create_dir_all(path.join("inner")).unwrap();
+        let mut file = ConfigFile::default();
+        file.set("api_key", "new");
+        let err = file.save(&path).unwrap_err();
+        assert!(err.to_string().contains("config.toml"), "{err}");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("config.toml")]);
     }
 }

@@ -242,9 +242,10 @@ impl Drop for Keepalive {
 ///   as deleted);
 /// - dropped (an early return, an error propagated with `?`, a panic, a cancelled future), it
 ///   is deleted by a best-effort background task on the current Tokio runtime, with a failure
-///   logged (`tracing`, at `warn`). A runtime shutting down at that moment may not finish it,
-///   and without a runtime nothing can be sent: the server-side safety TTL is then what
-///   removes the VM;
+///   logged (`tracing`, at `warn`). A runtime shutting down at that moment may not finish it.
+///   Dropped on a thread with no runtime by a program using `fastvm::blocking`, the drop waits
+///   for the delete (up to 30 s), so that the end of `main` cannot outrun it. Without any
+///   runtime nothing can be sent: the server-side safety TTL is then what removes the VM;
 /// - [`release`](Self::release) gives the VM back as a plain [`Vm`], not to be deleted.
 ///
 /// It dereferences to [`Vm`] for everything else.
@@ -309,23 +310,39 @@ impl Drop for OwnedVm {
     fn drop(&mut self) {
         let Some(vm) = self.vm.take() else { return };
         let id = vm.state.id.clone();
-        match background_runtime() {
-            Some(runtime) => {
-                runtime.spawn(async move {
-                    match vm.delete().await {
-                        Ok(_) => tracing::debug!(vm = %id, "fastvm: deleted the dropped OwnedVm"),
-                        Err(e) if e.is_not_found() => {}
-                        Err(e) => tracing::warn!(vm = %id, error = %e, "fastvm: cannot delete a dropped OwnedVm"),
-                    }
-                });
+        let delete = async move {
+            match vm.delete().await {
+                Ok(_) => tracing::debug!(vm = %id, "fastvm: deleted the dropped OwnedVm"),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => tracing::warn!(vm = %id, error = %e, "fastvm: cannot delete a dropped OwnedVm"),
             }
-            None => tracing::warn!(
-                vm = %id,
-                "fastvm: an OwnedVm was dropped outside a Tokio runtime; it cannot be deleted now"
-            ),
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(delete);
+            return;
         }
+        // No runtime on this thread: a blocking program. A background delete would race the
+        // process's exit (the end of `main`, an early `?`), so the drop waits for it, bounded.
+        #[cfg(feature = "blocking")]
+        if let Some(runtime) = crate::blocking::started_runtime() {
+            // The timer is made inside: outside a runtime's context it would panic.
+            if runtime
+                .block_on(async { tokio::time::timeout(DROP_DELETE_WAIT, delete).await })
+                .is_err()
+            {
+                tracing::warn!(
+                    "fastvm: deleting a dropped OwnedVm took longer than {DROP_DELETE_WAIT:?}; left to its TTL"
+                );
+            }
+            return;
+        }
+        tracing::warn!("fastvm: an OwnedVm was dropped outside a Tokio runtime; it cannot be deleted now");
     }
 }
+
+/// How long dropping an [`OwnedVm`] of the blocking client waits for its delete.
+#[cfg(feature = "blocking")]
+const DROP_DELETE_WAIT: Duration = Duration::from_secs(30);
 
 impl FastvmClient {
     /// A handle on the existing VM `id` (its state is fetched).
