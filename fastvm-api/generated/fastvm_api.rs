@@ -87,7 +87,7 @@ pub mod types {
         Unknown(::std::string::String),
     }
     ///A short-lived console session token.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     pub struct ConsoleTokenResponse {
         #[serde(
             rename = "expiresInSec",
@@ -106,7 +106,7 @@ pub mod types {
         }
     }
     ///Body of POST /v1/builds. All fields are optional, but at least one of imageRef and dockerfileContent must be given.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
     pub struct CreateBuildRequest {
         ///Presigned GET URL for a tar.gz of the build context. The worker downloads and extracts this into /tmp/buildctx before invoking buildah, so COPY instructions resolve against the user's files. Obtain via POST /v1/build-contexts/presign.
         #[serde(
@@ -162,7 +162,7 @@ pub mod types {
         }
     }
     ///Body of POST /v1/vms. Every field is optional; machineType must be supplied unless snapshotId is.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
     pub struct CreateVmRequest {
         ///Override the default disk size (GiB).
         #[serde(
@@ -414,7 +414,7 @@ pub mod types {
         Unknown(::std::string::String),
     }
     ///Environment variable string→string map injected into the VM at boot. Keys must be 1–256 bytes and match shell-variable name ([A-Za-z_][A-Za-z0-9_]*); values may not contain newline, carriage return, or null bytes. Total JSON encoding ≤65536 bytes.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     #[serde(transparent)]
     pub struct EnvVars(
         pub ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
@@ -579,7 +579,7 @@ pub mod types {
         }
     }
     ///Body of POST /v1/vms/{id}/files/fetch.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     pub struct FileFetchRequest {
         ///Absolute destination path inside the guest filesystem.
         pub path: ::std::string::String,
@@ -609,7 +609,7 @@ pub mod types {
         }
     }
     ///Pair of signed URLs scoped to the same per-VM staging object. Usable in either direction: either side (client or VM) PUTs bytes to uploadUrl, and either side GETs them back via downloadUrl. URLs expire after expiresInSec seconds and the staging object is auto-deleted after about a day.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     pub struct FilePresignResponse {
         ///Presigned GET URL for the same staging object. Used by the VM (via POST /v1/vms/{id}/files/fetch) on upload, or by the client on download.
         #[serde(rename = "downloadUrl")]
@@ -1082,7 +1082,7 @@ pub mod types {
         }
     }
     ///A snapshot of a VM.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     pub struct Snapshot {
         #[serde(
             rename = "createdAt",
@@ -1374,7 +1374,7 @@ pub mod types {
         }
     }
     ///A virtual machine.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     pub struct Vm {
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub cpu: i64,
@@ -1470,7 +1470,7 @@ pub mod types {
         }
     }
     ///201 body of POST /v1/vms: the running VM, plus snapshotRestoreWarnings when a snapshot restore only partly succeeded.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     pub struct VmCreateResponse {
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub cpu: i64,
@@ -1842,7 +1842,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct ConsoleTokenResponse {
             expires_in_sec: ::std::result::Result<i64, ::std::string::String>,
             token: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -1926,7 +1926,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct CreateBuildRequest {
             context_download_url: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -2133,7 +2133,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct CreateVmRequest {
             disk_gi_b: ::std::result::Result<
                 ::std::option::Option<i64>,
@@ -3006,7 +3006,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct FileFetchRequest {
             path: ::std::result::Result<::std::string::String, ::std::string::String>,
             timeout_sec: ::std::result::Result<
@@ -3121,7 +3121,7 @@ pub mod types {
                 Self { path: Ok(value.path) }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct FilePresignResponse {
             download_url: ::std::result::Result<
                 ::std::string::String,
@@ -3979,7 +3979,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct Snapshot {
             created_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -4737,7 +4737,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct Vm {
             cpu: ::std::result::Result<i64, ::std::string::String>,
             created_at: ::std::result::Result<
@@ -5130,7 +5130,7 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         pub struct VmCreateResponse {
             cpu: ::std::result::Result<i64, ::std::string::String>,
             created_at: ::std::result::Result<
@@ -5544,6 +5544,129 @@ pub mod types {
                     ttl: Ok(value.ttl),
                     ttl_remaining_ms: Ok(value.ttl_remaining_ms),
                 }
+            }
+        }
+        impl ::std::fmt::Debug for ConsoleTokenResponse {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("ConsoleTokenResponse")
+                    .field("expires_in_sec", &self.expires_in_sec)
+                    .field("token", &crate::secret_debug::Hidden)
+                    .field("websocket_path", &self.websocket_path)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for CreateBuildRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("CreateBuildRequest")
+                    .field("context_download_url", &crate::secret_debug::Hidden)
+                    .field("disk_gi_b", &self.disk_gi_b)
+                    .field("dockerfile_content", &self.dockerfile_content)
+                    .field("image_ref", &self.image_ref)
+                    .field("machine_type", &self.machine_type)
+                    .field("name", &self.name)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for CreateVmRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("CreateVmRequest")
+                    .field("disk_gi_b", &self.disk_gi_b)
+                    .field("env_vars", &crate::secret_debug::Hidden)
+                    .field("firewall", &self.firewall)
+                    .field("machine_type", &self.machine_type)
+                    .field("metadata", &self.metadata)
+                    .field("name", &self.name)
+                    .field("snapshot_id", &self.snapshot_id)
+                    .field("ttl", &self.ttl)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for FileFetchRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("FileFetchRequest")
+                    .field("path", &self.path)
+                    .field("timeout_sec", &self.timeout_sec)
+                    .field("url", &crate::secret_debug::Hidden)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for FilePresignResponse {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("FilePresignResponse")
+                    .field("download_url", &crate::secret_debug::Hidden)
+                    .field("expires_in_sec", &self.expires_in_sec)
+                    .field("max_upload_bytes", &self.max_upload_bytes)
+                    .field("upload_url", &crate::secret_debug::Hidden)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for Snapshot {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("Snapshot")
+                    .field("created_at", &self.created_at)
+                    .field("env_vars", &crate::secret_debug::Hidden)
+                    .field("firewall", &self.firewall)
+                    .field("id", &self.id)
+                    .field("metadata", &self.metadata)
+                    .field("name", &self.name)
+                    .field("org_id", &self.org_id)
+                    .field("services", &self.services)
+                    .field("status", &self.status)
+                    .field("vm_id", &self.vm_id)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for Vm {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("Vm")
+                    .field("cpu", &self.cpu)
+                    .field("created_at", &self.created_at)
+                    .field("deleted_at", &self.deleted_at)
+                    .field("disk_gi_b", &self.disk_gi_b)
+                    .field("effective_firewall", &self.effective_firewall)
+                    .field("env_vars", &crate::secret_debug::Hidden)
+                    .field("expires_at_ms", &self.expires_at_ms)
+                    .field("firewall", &self.firewall)
+                    .field("id", &self.id)
+                    .field("machine_name", &self.machine_name)
+                    .field("memory_mi_b", &self.memory_mi_b)
+                    .field("metadata", &self.metadata)
+                    .field("name", &self.name)
+                    .field("org_id", &self.org_id)
+                    .field("paused_at", &self.paused_at)
+                    .field("public_ipv6", &self.public_ipv6)
+                    .field("source_name", &self.source_name)
+                    .field("status", &self.status)
+                    .field("ttl", &self.ttl)
+                    .field("ttl_remaining_ms", &self.ttl_remaining_ms)
+                    .finish()
+            }
+        }
+        impl ::std::fmt::Debug for VmCreateResponse {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("VmCreateResponse")
+                    .field("cpu", &self.cpu)
+                    .field("created_at", &self.created_at)
+                    .field("deleted_at", &self.deleted_at)
+                    .field("disk_gi_b", &self.disk_gi_b)
+                    .field("effective_firewall", &self.effective_firewall)
+                    .field("env_vars", &crate::secret_debug::Hidden)
+                    .field("expires_at_ms", &self.expires_at_ms)
+                    .field("firewall", &self.firewall)
+                    .field("id", &self.id)
+                    .field("machine_name", &self.machine_name)
+                    .field("memory_mi_b", &self.memory_mi_b)
+                    .field("metadata", &self.metadata)
+                    .field("name", &self.name)
+                    .field("org_id", &self.org_id)
+                    .field("paused_at", &self.paused_at)
+                    .field("public_ipv6", &self.public_ipv6)
+                    .field("snapshot_restore_warnings", &self.snapshot_restore_warnings)
+                    .field("source_name", &self.source_name)
+                    .field("status", &self.status)
+                    .field("ttl", &self.ttl)
+                    .field("ttl_remaining_ms", &self.ttl_remaining_ms)
+                    .finish()
             }
         }
     }
@@ -6172,6 +6295,149 @@ pub mod types {
         type Err = ::std::convert::Infallible;
         fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
             Ok(Self::from(value))
+        }
+    }
+    impl ::std::fmt::Debug for ConsoleTokenResponse {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("ConsoleTokenResponse")
+                .field("expires_in_sec", &self.expires_in_sec)
+                .field("token", &crate::secret_debug::Hidden)
+                .field("websocket_path", &self.websocket_path)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for CreateBuildRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateBuildRequest")
+                .field(
+                    "context_download_url",
+                    &crate::secret_debug::Url::of(&self.context_download_url),
+                )
+                .field("disk_gi_b", &self.disk_gi_b)
+                .field("dockerfile_content", &self.dockerfile_content)
+                .field("image_ref", &self.image_ref)
+                .field("machine_type", &self.machine_type)
+                .field("name", &self.name)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for CreateVmRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateVmRequest")
+                .field("disk_gi_b", &self.disk_gi_b)
+                .field(
+                    "env_vars",
+                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
+                )
+                .field("firewall", &self.firewall)
+                .field("machine_type", &self.machine_type)
+                .field("metadata", &self.metadata)
+                .field("name", &self.name)
+                .field("snapshot_id", &self.snapshot_id)
+                .field("ttl", &self.ttl)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for EnvVars {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_tuple("EnvVars").field(&crate::secret_debug::Names(&self.0)).finish()
+        }
+    }
+    impl ::std::fmt::Debug for FileFetchRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("FileFetchRequest")
+                .field("path", &self.path)
+                .field("timeout_sec", &self.timeout_sec)
+                .field("url", &crate::secret_debug::Url::of(&self.url))
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for FilePresignResponse {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("FilePresignResponse")
+                .field("download_url", &crate::secret_debug::Url::of(&self.download_url))
+                .field("expires_in_sec", &self.expires_in_sec)
+                .field("max_upload_bytes", &self.max_upload_bytes)
+                .field("upload_url", &crate::secret_debug::Url::of(&self.upload_url))
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for Snapshot {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Snapshot")
+                .field("created_at", &self.created_at)
+                .field(
+                    "env_vars",
+                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
+                )
+                .field("firewall", &self.firewall)
+                .field("id", &self.id)
+                .field("metadata", &self.metadata)
+                .field("name", &self.name)
+                .field("org_id", &self.org_id)
+                .field("services", &self.services)
+                .field("status", &self.status)
+                .field("vm_id", &self.vm_id)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for Vm {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Vm")
+                .field("cpu", &self.cpu)
+                .field("created_at", &self.created_at)
+                .field("deleted_at", &self.deleted_at)
+                .field("disk_gi_b", &self.disk_gi_b)
+                .field("effective_firewall", &self.effective_firewall)
+                .field(
+                    "env_vars",
+                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
+                )
+                .field("expires_at_ms", &self.expires_at_ms)
+                .field("firewall", &self.firewall)
+                .field("id", &self.id)
+                .field("machine_name", &self.machine_name)
+                .field("memory_mi_b", &self.memory_mi_b)
+                .field("metadata", &self.metadata)
+                .field("name", &self.name)
+                .field("org_id", &self.org_id)
+                .field("paused_at", &self.paused_at)
+                .field("public_ipv6", &self.public_ipv6)
+                .field("source_name", &self.source_name)
+                .field("status", &self.status)
+                .field("ttl", &self.ttl)
+                .field("ttl_remaining_ms", &self.ttl_remaining_ms)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for VmCreateResponse {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("VmCreateResponse")
+                .field("cpu", &self.cpu)
+                .field("created_at", &self.created_at)
+                .field("deleted_at", &self.deleted_at)
+                .field("disk_gi_b", &self.disk_gi_b)
+                .field("effective_firewall", &self.effective_firewall)
+                .field(
+                    "env_vars",
+                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
+                )
+                .field("expires_at_ms", &self.expires_at_ms)
+                .field("firewall", &self.firewall)
+                .field("id", &self.id)
+                .field("machine_name", &self.machine_name)
+                .field("memory_mi_b", &self.memory_mi_b)
+                .field("metadata", &self.metadata)
+                .field("name", &self.name)
+                .field("org_id", &self.org_id)
+                .field("paused_at", &self.paused_at)
+                .field("public_ipv6", &self.public_ipv6)
+                .field("snapshot_restore_warnings", &self.snapshot_restore_warnings)
+                .field("source_name", &self.source_name)
+                .field("status", &self.status)
+                .field("ttl", &self.ttl)
+                .field("ttl_remaining_ms", &self.ttl_remaining_ms)
+                .finish()
         }
     }
 }

@@ -19,6 +19,8 @@
 
 pub mod decode;
 pub mod hooks;
+#[doc(hidden)]
+pub mod secret_debug;
 mod status;
 
 include!(concat!(env!("OUT_DIR"), "/codegen.rs"));

@@ -153,7 +153,9 @@ impl ClientBuilder {
     /// gives another: its proxy, roots and other settings apply to transfers as well. The API
     /// key and default headers are added per API request, never to storage requests (headers
     /// configured on `client` itself go wherever it sends). Give it no total timeout
-    /// (`reqwest::ClientBuilder::timeout`): it would cut exec streams and transfers.
+    /// (`reqwest::ClientBuilder::timeout`): it would cut exec streams and transfers. Its redirect
+    /// policy is yours: the SDK's own client follows a redirect only to the same origin, so that
+    /// the API key goes nowhere else (`reqwest::redirect::Policy::none()` is the safe choice).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(HttpClient(client));
         self
@@ -252,6 +254,10 @@ impl ClientBuilder {
                 .connect_timeout(connect_timeout)
                 // No total timeout: per-request timeouts are set per operation by the transport.
                 .pool_idle_timeout(Duration::from_secs(90))
+                // reqwest strips only `Authorization` and cookies on a redirect to another
+                // host: `X-API-Key` and the custom headers would follow it. (The official Python
+                // SDK follows no redirect at all; storage URLs are presigned and do not redirect.)
+                .redirect(same_origin_redirects())
                 .build()
                 .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
         };
@@ -419,6 +425,25 @@ impl RequestOptions {
             retry_non_idempotent: self.retry_non_idempotent.or(base.retry_non_idempotent),
         }
     }
+}
+
+/// The API client's redirect policy: a redirect is followed only to the same origin (scheme,
+/// host and port) as the request, so the API key is never sent anywhere else; any other
+/// redirect is handed back as the answer (an [`Error::Api`] with its 3xx status).
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .first()
+            .is_none_or(|first| first.origin() == attempt.url().origin());
+        if attempt.previous().len() > 10 {
+            attempt.error("too many redirects")
+        } else if same {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 #[cfg(test)]

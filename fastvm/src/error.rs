@@ -494,8 +494,8 @@ impl Error {
         Error::Decode {
             operation: Some(operation),
             status: None,
-            message: error.to_string(),
-            snippet: crate::redact::text(&snippet(body, 512)),
+            message: crate::redact::quoted_values(&error.to_string()),
+            snippet: crate::redact::json(&snippet(body, 512)),
             source: Some(Box::new(error)),
         }
     }

@@ -146,6 +146,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn debug_shows_environment_names_not_values() {
+        let params = machine("c1m2").env("DB_PASSWORD", "pw-s3cret");
+        let shown = format!("{params:?}");
+        assert!(shown.contains("DB_PASSWORD") && !shown.contains("pw-s3cret"), "{shown}");
+    }
+
+    #[test]
     fn a_zero_ttl_is_refused_and_fractions_round_up() {
         let zero = machine("c1m2").ttl(Duration::ZERO, TtlAction::Delete);
         match zero.to_request() {

@@ -86,6 +86,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn json_snippets_hide_secret_members_and_keep_the_shape() {
+        let body = r#"{"token":"tok-s3cret","websocketPath":"/c","envVars":{"A":"env-s3cret","B":"x\"y"},"url":"https://s.example/o?sig=abc"}"#;
+        let shown = json(body);
+        for secret in ["tok-s3cret", "env-s3cret", "x\\\"y", "sig=abc"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains(r#""websocketPath":"/c""#) && shown.contains(r#""A":"<redacted>""#),
+            "{shown}"
+        );
+        // Cut in the middle of a secret value: nothing of it shows.
+        let cut = json(r#"{"id":"vm-1","token":"tok-s3"#);
+        assert_eq!(cut, r#"{"id":"vm-1","token":"<redacted>""#);
+        // After the secret member, values show again.
+        assert_eq!(
+            json(r#"{"env":{"K":"v"},"name":"n"}"#),
+            r#"{"env":{"K":"<redacted>"},"name":"n"}"#
+        );
+    }
+
+    #[test]
+    fn serde_messages_lose_their_quoted_values() {
+        assert_eq!(
+            quoted_values(r#"invalid type: string "s3cret", expected u64 at line 1 column 9"#),
+            r#"invalid type: string "<redacted>", expected u64 at line 1 column 9"#
+        );
+        assert_eq!(quoted_values("missing field `id`"), "missing field `id`");
+    }
+
+    #[test]
     fn strips_query_fragment_and_userinfo() {
         assert_eq!(
             url("https://u:p@h.example/a/b?sig=1#frag"),
@@ -120,4 +150,103 @@ mod tests {
         assert!(out.contains("https://s.example/o?<redacted>"));
         assert!(out.contains("http://x/y?<redacted>"));
     }
+}
+
+/// Members of an answer whose values are secrets: a console token, the environment of a VM or
+/// a command. Their values never appear in an error's body snippet.
+const SECRET_MEMBERS: &[&str] = &["token", "envVars", "env", "apiKey"];
+
+/// Redacts a (possibly truncated) JSON text for an error message: [`text`]'s URL redaction,
+/// and the string values of [`SECRET_MEMBERS`] (inside an object member such as `envVars`,
+/// every value) become `"<redacted>"`. Keys stay: they tell what the server sent.
+pub(crate) fn json(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    // Per open object or array: whether its values are secret.
+    let mut secret_scopes: Vec<bool> = Vec::new();
+    // The last member name was a secret one, and its value has not been read yet.
+    let mut secret_next = false;
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => {
+                // The whole string literal, to its closing quote (or the end of a cut snippet).
+                let mut end = s.len();
+                let mut escaped = false;
+                for (j, d) in chars.by_ref() {
+                    if escaped {
+                        escaped = false;
+                    } else if d == '\\' {
+                        escaped = true;
+                    } else if d == '"' {
+                        end = j + 1;
+                        break;
+                    }
+                }
+                let literal = &s[i..end];
+                let rest = s[end..].trim_start();
+                let is_key = rest.starts_with(':');
+                let in_secret = secret_scopes.last().copied().unwrap_or(false);
+                if is_key {
+                    let name = literal.trim_matches('"');
+                    secret_next = SECRET_MEMBERS.contains(&name);
+                    out.push_str(literal);
+                } else if secret_next || in_secret {
+                    secret_next = false;
+                    out.push_str("\"<redacted>\"");
+                } else {
+                    out.push_str(&text(literal));
+                }
+            }
+            '{' | '[' => {
+                let in_secret = secret_scopes.last().copied().unwrap_or(false);
+                secret_scopes.push(secret_next || in_secret);
+                secret_next = false;
+                out.push(c);
+            }
+            '}' | ']' => {
+                secret_scopes.pop();
+                secret_next = false;
+                out.push(c);
+            }
+            ':' => out.push(c),
+            c if c.is_whitespace() => out.push(c),
+            // A number, `true`, `null`: a value that is not a string.
+            _ => {
+                if c == ',' {
+                    secret_next = false;
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// A decoding error's message without the values it quotes (`invalid type: string "…"`): the
+/// value may be a secret member's.
+pub(crate) fn quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    let mut escaped = false;
+    for c in message.chars() {
+        if inside {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                inside = false;
+                out.push_str("<redacted>\"");
+            }
+        } else {
+            out.push(c);
+            if c == '"' {
+                inside = true;
+            }
+        }
+    }
+    if inside {
+        out.push_str("<redacted>");
+    }
+    out
 }

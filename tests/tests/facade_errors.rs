@@ -241,3 +241,35 @@ async fn invalid_arguments_fail_before_any_request() {
     assert_invalid(c.wait_for_build("").await, "id");
     assert!(api.received().await.is_empty(), "a request was sent");
 }
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed_with_the_api_key() {
+    let api = Api::start().await;
+    let elsewhere = wiremock::MockServer::start().await;
+    // Another origin (another port): nothing may reach it.
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(vm_min(ID, "running")))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::path(vm_path()))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", format!("{}/v1/vms/{ID}", elsewhere.uri())))
+        .mount(&api.server)
+        .await;
+    let err = api.client.vms().retrieve(ID).await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(307), "{err:?}");
+    assert!(elsewhere.received_requests().await.unwrap_or_default().is_empty());
+
+    // A redirect within the same origin is followed.
+    wiremock::Mock::given(wiremock::matchers::path("/v1/vms/vm-old"))
+        .respond_with(
+            ResponseTemplate::new(307).insert_header("location", format!("{}/v1/vms/vm-new", api.server.uri())),
+        )
+        .mount(&api.server)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::path("/v1/vms/vm-new"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(vm_min("vm-new", "running")))
+        .mount(&api.server)
+        .await;
+    assert_eq!(api.client.vms().retrieve("vm-old").await.unwrap().id, "vm-new");
+}

@@ -431,7 +431,9 @@ fn mtime_of(header: &tar::Header) -> Option<SystemTime> {
     header
         .mtime()
         .ok()
-        .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
+        // The VM writes the archive: a base-256 mtime can be any u64, beyond what a
+        // `SystemTime` holds (adding would panic); such a time is not kept.
+        .and_then(|s| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(s)))
 }
 
 /// What extraction wrote.
@@ -681,6 +683,18 @@ mod tests {
         max_entries: 1000,
         max_total_bytes: 1 << 30,
     };
+
+    #[test]
+    fn an_mtime_beyond_system_time_is_dropped_not_a_panic() {
+        let mut header = tar::Header::new_gnu();
+        header.set_mtime(u64::MAX);
+        assert_eq!(mtime_of(&header), None);
+        header.set_mtime(1_700_000_000);
+        assert_eq!(
+            mtime_of(&header),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
+    }
 
     fn pack(dir: &Path) -> Vec<u8> {
         let (tx, mut rx) = mpsc::channel(DEPTH);

@@ -1,0 +1,159 @@
+// Secrets in the wire types: what their `Debug` may show (part of `codegen.rs`).
+//
+// typify derives `Debug` on every type, so a console token, a presigned URL's signature or a
+// VM's environment values would be printed by `{:?}` of a response, of a `LaunchParams`, of a
+// `Vm`. Here the types that hold them get a hand-made `Debug` instead: the same output as the
+// derived one, but a secret field shows `<redacted>`, a URL field its address without the
+// query (`https://store.example/o/abc?<redacted>`), and an environment map its names only. The
+// struct builders of the same names (`types::builder`) hide those fields altogether.
+//
+// A listed type or field that the generated code lacks is an error, so the table cannot go
+// stale when the spec or typify changes.
+
+/// How a secret field is shown.
+#[derive(Clone, Copy)]
+pub enum Show {
+    /// `<redacted>`.
+    Hidden,
+    /// The URL without its query and fragment (`String` or `Option<String>`).
+    Url,
+    /// The names of an environment map (`Option<EnvVars>`).
+    Names,
+}
+
+/// `(type, field, how it is shown)`.
+pub const SECRET_FIELDS: &[(&str, &str, Show)] = &[
+    ("ConsoleTokenResponse", "token", Show::Hidden),
+    ("FilePresignResponse", "download_url", Show::Url),
+    ("FilePresignResponse", "upload_url", Show::Url),
+    ("FileFetchRequest", "url", Show::Url),
+    ("CreateBuildRequest", "context_download_url", Show::Url),
+    ("CreateVmRequest", "env_vars", Show::Names),
+    ("Vm", "env_vars", Show::Names),
+    ("VmCreateResponse", "env_vars", Show::Names),
+    ("Snapshot", "env_vars", Show::Names),
+];
+
+/// Newtypes whose one value is secret: `EnvVars` shows the names of its variables.
+pub const SECRET_NEWTYPES: &[&str] = &["EnvVars"];
+
+/// Replaces the derived `Debug` of every type in [`SECRET_FIELDS`] and [`SECRET_NEWTYPES`], in
+/// `types` and in `types::builder`.
+pub fn redact_debug(types: &mut Vec<syn::Item>) -> Result<(), String> {
+    let mut done = std::collections::BTreeSet::new();
+    let mut added = Vec::new();
+    for item in types.iter_mut() {
+        let syn::Item::Struct(s) = item else { continue };
+        let name = s.ident.to_string();
+        let secret: Vec<(&str, Show)> = SECRET_FIELDS
+            .iter()
+            .filter(|(t, _, _)| *t == name)
+            .map(|(_, f, show)| (*f, *show))
+            .collect();
+        let newtype = SECRET_NEWTYPES.contains(&name.as_str());
+        if secret.is_empty() && !newtype {
+            continue;
+        }
+        if !remove_derive(&mut s.attrs, "Debug") {
+            return Err(format!("{name} does not derive Debug: has typify changed?"));
+        }
+        added.push(debug_impl(s, &secret, newtype)?);
+        done.insert(name);
+    }
+    types.extend(added);
+    for name in SECRET_FIELDS
+        .iter()
+        .map(|(t, _, _)| *t)
+        .chain(SECRET_NEWTYPES.iter().copied())
+    {
+        if !done.contains(name) {
+            return Err(format!("secrets: no generated type {name}"));
+        }
+    }
+    // The builders keep the values as `Result<_, String>`: their secret fields are hidden.
+    let builder = types
+        .iter_mut()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "builder" => m.content.as_mut().map(|(_, items)| items),
+            _ => None,
+        })
+        .ok_or("the generated types have no `builder` module")?;
+    let mut added = Vec::new();
+    for item in builder.iter_mut() {
+        let syn::Item::Struct(s) = item else { continue };
+        let name = s.ident.to_string();
+        let secret: Vec<(&str, Show)> = SECRET_FIELDS
+            .iter()
+            .filter(|(t, _, _)| *t == name)
+            .map(|(_, f, _)| (*f, Show::Hidden))
+            .collect();
+        if secret.is_empty() || !remove_derive(&mut s.attrs, "Debug") {
+            continue;
+        }
+        added.push(debug_impl(s, &secret, false)?);
+    }
+    builder.extend(added);
+    Ok(())
+}
+
+/// `impl Debug` for `s`, with `secret` fields shown as they say.
+fn debug_impl(s: &syn::ItemStruct, secret: &[(&str, Show)], newtype: bool) -> Result<syn::Item, String> {
+    let ident = &s.ident;
+    let name = ident.to_string();
+    if newtype {
+        return Ok(syn::parse_quote! {
+            impl ::std::fmt::Debug for #ident {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.debug_tuple(#name).field(&crate::secret_debug::Names(&self.0)).finish()
+                }
+            }
+        });
+    }
+    let syn::Fields::Named(fields) = &s.fields else {
+        return Err(format!("secrets: {name} has no named fields"));
+    };
+    let mut found = 0;
+    let calls = fields.named.iter().map(|field| {
+        let id = field.ident.as_ref().expect("named field");
+        let label = id.to_string();
+        let value = match secret.iter().find(|(f, _)| *f == label) {
+            None => quote::quote!(&self.#id),
+            Some((_, show)) => {
+                found += 1;
+                match show {
+                    Show::Hidden => quote::quote!(&crate::secret_debug::Hidden),
+                    Show::Url => quote::quote!(&crate::secret_debug::Url::of(&self.#id)),
+                    Show::Names => quote::quote!(&self.#id.as_ref().map(|e| crate::secret_debug::Names(&e.0))),
+                }
+            }
+        };
+        quote::quote!(.field(#label, #value))
+    });
+    let calls: Vec<_> = calls.collect();
+    if found != secret.len() {
+        return Err(format!("secrets: {name} lacks a listed field"));
+    }
+    Ok(syn::parse_quote! {
+        impl ::std::fmt::Debug for #ident {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(#name) #(#calls)* .finish()
+            }
+        }
+    })
+}
+
+/// Removes `name` from the `#[derive(..)]` lists of `attrs`; whether it was there.
+fn remove_derive(attrs: &mut [syn::Attribute], name: &str) -> bool {
+    let mut removed = false;
+    for attr in attrs.iter_mut().filter(|a| a.path().is_ident("derive")) {
+        let Ok(paths) =
+            attr.parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
+        else {
+            continue;
+        };
+        let kept: Vec<&syn::Path> = paths.iter().filter(|p| !p.is_ident(name)).collect();
+        removed |= kept.len() < paths.len();
+        *attr = syn::parse_quote! { #[derive(#(#kept),*)] };
+    }
+    removed
+}
