@@ -81,77 +81,6 @@ pub(crate) fn text_for(s: &str, url: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_snippets_hide_secret_members_and_keep_the_shape() {
-        let body = r#"{"token":"tok-s3cret","websocketPath":"/c","envVars":{"A":"env-s3cret","B":"x\"y"},"url":"https://s.example/o?sig=abc"}"#;
-        let shown = json(body);
-        for secret in ["tok-s3cret", "env-s3cret", "x\\\"y", "sig=abc"] {
-            assert!(!shown.contains(secret), "{secret} in {shown}");
-        }
-        assert!(
-            shown.contains(r#""websocketPath":"/c""#) && shown.contains(r#""A":"<redacted>""#),
-            "{shown}"
-        );
-        // Cut in the middle of a secret value: nothing of it shows.
-        let cut = json(r#"{"id":"vm-1","token":"tok-s3"#);
-        assert_eq!(cut, r#"{"id":"vm-1","token":"<redacted>""#);
-        // After the secret member, values show again.
-        assert_eq!(
-            json(r#"{"env":{"K":"v"},"name":"n"}"#),
-            r#"{"env":{"K":"<redacted>"},"name":"n"}"#
-        );
-    }
-
-    #[test]
-    fn serde_messages_lose_their_quoted_values() {
-        assert_eq!(
-            quoted_values(r#"invalid type: string "s3cret", expected u64 at line 1 column 9"#),
-            r#"invalid type: string "<redacted>", expected u64 at line 1 column 9"#
-        );
-        assert_eq!(quoted_values("missing field `id`"), "missing field `id`");
-    }
-
-    #[test]
-    fn strips_query_fragment_and_userinfo() {
-        assert_eq!(
-            url("https://u:p@h.example/a/b?sig=1#frag"),
-            "https://h.example/a/b?<redacted>"
-        );
-        assert_eq!(url("http://127.0.0.1:8080/x"), "http://127.0.0.1:8080/x");
-        assert_eq!(url("not a url?sig=secret"), "not a url?<redacted>");
-    }
-
-    #[test]
-    fn redacts_echoed_query_values_of_a_known_url() {
-        let url = "https://s.example/o/k?X-Amz-Signature=abcdef0123456789&X-Amz-Credential=AKIA%2F2026&op=put";
-        let body = "denied /o/k?X-Amz-Signature=abcdef0123456789 cred AKIA/2026 sig abcdef0123456789 op=put";
-        let out = text_for(body, url);
-        assert!(!out.contains("abcdef0123456789") && !out.contains("AKIA"), "{out}");
-        assert!(out.contains("op=put"), "short values stay: {out}");
-        assert_eq!(text_for("no secrets here", "https://s.example/o"), "no secrets here");
-    }
-
-    #[test]
-    fn redacting_twice_changes_nothing() {
-        let once = text("see https://h.example/a?sig=1 now");
-        assert_eq!(text(&once), once);
-        assert_eq!(once, "see https://h.example/a?<redacted> now");
-    }
-
-    #[test]
-    fn redacts_urls_inside_text() {
-        let msg = "curl: (22) The requested URL returned error: 403 for 'https://s.example/o?sig=SECRET' and http://x/y?z=SECRET2";
-        let out = text(msg);
-        assert!(!out.contains("SECRET"), "{out}");
-        assert!(out.contains("https://s.example/o?<redacted>"));
-        assert!(out.contains("http://x/y?<redacted>"));
-    }
-}
-
 /// Members of an answer whose values are secrets: a console token, the environment of a VM or
 /// a command. Their values never appear in an error's body snippet.
 const SECRET_MEMBERS: &[&str] = &["token", "envVars", "env", "apiKey"];
@@ -249,4 +178,75 @@ pub(crate) fn quoted_values(message: &str) -> String {
         out.push_str("<redacted>");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_snippets_hide_secret_members_and_keep_the_shape() {
+        let body = r#"{"token":"tok-s3cret","websocketPath":"/c","envVars":{"A":"env-s3cret","B":"x\"y"},"url":"https://s.example/o?sig=abc"}"#;
+        let shown = json(body);
+        for secret in ["tok-s3cret", "env-s3cret", "x\\\"y", "sig=abc"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains(r#""websocketPath":"/c""#) && shown.contains(r#""A":"<redacted>""#),
+            "{shown}"
+        );
+        // Cut in the middle of a secret value: nothing of it shows.
+        let cut = json(r#"{"id":"vm-1","token":"tok-s3"#);
+        assert_eq!(cut, r#"{"id":"vm-1","token":"<redacted>""#);
+        // After the secret member, values show again.
+        assert_eq!(
+            json(r#"{"env":{"K":"v"},"name":"n"}"#),
+            r#"{"env":{"K":"<redacted>"},"name":"n"}"#
+        );
+    }
+
+    #[test]
+    fn serde_messages_lose_their_quoted_values() {
+        assert_eq!(
+            quoted_values(r#"invalid type: string "s3cret", expected u64 at line 1 column 9"#),
+            r#"invalid type: string "<redacted>", expected u64 at line 1 column 9"#
+        );
+        assert_eq!(quoted_values("missing field `id`"), "missing field `id`");
+    }
+
+    #[test]
+    fn strips_query_fragment_and_userinfo() {
+        assert_eq!(
+            url("https://u:p@h.example/a/b?sig=1#frag"),
+            "https://h.example/a/b?<redacted>"
+        );
+        assert_eq!(url("http://127.0.0.1:8080/x"), "http://127.0.0.1:8080/x");
+        assert_eq!(url("not a url?sig=secret"), "not a url?<redacted>");
+    }
+
+    #[test]
+    fn redacts_echoed_query_values_of_a_known_url() {
+        let url = "https://s.example/o/k?X-Amz-Signature=abcdef0123456789&X-Amz-Credential=AKIA%2F2026&op=put";
+        let body = "denied /o/k?X-Amz-Signature=abcdef0123456789 cred AKIA/2026 sig abcdef0123456789 op=put";
+        let out = text_for(body, url);
+        assert!(!out.contains("abcdef0123456789") && !out.contains("AKIA"), "{out}");
+        assert!(out.contains("op=put"), "short values stay: {out}");
+        assert_eq!(text_for("no secrets here", "https://s.example/o"), "no secrets here");
+    }
+
+    #[test]
+    fn redacting_twice_changes_nothing() {
+        let once = text("see https://h.example/a?sig=1 now");
+        assert_eq!(text(&once), once);
+        assert_eq!(once, "see https://h.example/a?<redacted> now");
+    }
+
+    #[test]
+    fn redacts_urls_inside_text() {
+        let msg = "curl: (22) The requested URL returned error: 403 for 'https://s.example/o?sig=SECRET' and http://x/y?z=SECRET2";
+        let out = text(msg);
+        assert!(!out.contains("SECRET"), "{out}");
+        assert!(out.contains("https://s.example/o?<redacted>"));
+        assert!(out.contains("http://x/y?<redacted>"));
+    }
 }
