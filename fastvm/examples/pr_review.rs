@@ -62,9 +62,16 @@ async fn review(target: &support::Target, baseline: &str, root: &str) -> Result<
     let client = &target.client;
     let reviewer = format!("{root}/reviewer");
     let workspace = format!("{root}/workspace");
+    // On a real VM git is installed if the image lacks it. The fake's VMs share this host's
+    // system directories (read-only when isolated, not at all otherwise): an install there would
+    // change the host, so against the fake git must already be on this machine.
+    let install_git = if target.fake.is_some() {
+        "command -v git >/dev/null 2>&1 || { echo 'git is not installed on this machine' >&2; exit 1; }"
+    } else {
+        "command -v git >/dev/null 2>&1 || (apt-get update && apt-get install -y git)"
+    };
     let setup = [
-        Command::sh("command -v git >/dev/null 2>&1 || (apt-get update && apt-get install -y git)")
-            .timeout(Duration::from_secs(900)),
+        Command::sh(install_git).timeout(Duration::from_secs(900)),
         Command::sh(format!(
             "mkdir -p {} {}",
             shell_quote(&reviewer),

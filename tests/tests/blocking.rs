@@ -81,16 +81,23 @@ fn the_whole_async_api_blocks_with_block() {
     std::fs::write(&local, vec![7u8; 200_000]).unwrap();
     let seen = Arc::new(AtomicU64::new(0));
     let progress = seen.clone();
-    vm.upload(&local, "/root/data.bin")
+    // A VM path under /root only when the fake's VMs have their own filesystem: otherwise it
+    // would be this host's /root.
+    let remote = if fake.server.isolated() {
+        "/root/data.bin".to_string()
+    } else {
+        tmp.path().join("remote/data.bin").to_string_lossy().into_owned()
+    };
+    vm.upload(&local, &remote)
         .verify(true)
         .progress(move |p| progress.store(p.bytes_done, Ordering::SeqCst))
         .block()
         .unwrap();
     assert_eq!(seen.load(Ordering::SeqCst), 200_000);
     let back = tmp.path().join("back.bin");
-    vm.download("/root/data.bin", &back).verify(true).block().unwrap();
+    vm.download(&remote, &back).verify(true).block().unwrap();
     assert_eq!(std::fs::read(&back).unwrap(), vec![7u8; 200_000]);
-    let in_vm = fake.server.vm_path(vm.id(), "/root/data.bin").unwrap();
+    let in_vm = fake.server.vm_path(vm.id(), &remote).unwrap();
     assert_eq!(std::fs::metadata(in_vm).unwrap().len(), 200_000);
 
     assert_eq!(vm.pause().block().unwrap().status, VmStatus::Paused);

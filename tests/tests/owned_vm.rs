@@ -243,9 +243,15 @@ async fn a_vm_handle_does_what_the_resource_groups_do() {
     let tmp = tempfile::tempdir().unwrap();
     let local = tmp.path().join("f.txt");
     std::fs::write(&local, b"payload").unwrap();
-    vm.upload(&local, "/root/f.txt").verify(true).await.unwrap();
+    // Under /root only when the fake's VMs have their own filesystem (else: this host's).
+    let remote = if server.isolated() {
+        "/root/f.txt".to_string()
+    } else {
+        tmp.path().join("remote/f.txt").to_string_lossy().into_owned()
+    };
+    vm.upload(&local, &remote).verify(true).await.unwrap();
     let back = tmp.path().join("back.txt");
-    vm.download("/root/f.txt", &back).await.unwrap();
+    vm.download(&remote, &back).await.unwrap();
     assert_eq!(std::fs::read(&back).unwrap(), b"payload");
 
     assert_eq!(vm.pause().await.unwrap().status, VmStatus::Paused);

@@ -706,7 +706,14 @@ async fn ssh_keys(client: &FastvmClient, id: &str) {
 
 /// The raw file flow: presign, PUT the bytes to storage, have the VM fetch them.
 async fn raw_files(client: &FastvmClient, server: &FakeServer, id: &str) {
-    let dest = Path::new("/root/raw/fetched.bin");
+    // Under /root only when the fake's VMs have their own filesystem (else: this host's).
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let dest_buf = if server.isolated() {
+        PathBuf::from("/root/raw/fetched.bin")
+    } else {
+        scratch.path().join("raw/fetched.bin")
+    };
+    let dest = dest_buf.as_path();
     let urls = client.vms().files().presign(id, s(dest)).await.expect("presign");
     assert!(urls.expires_in_sec > 0, "{urls:?}");
     assert_eq!(urls.max_upload_bytes, 10 << 30, "the VM's disk");
