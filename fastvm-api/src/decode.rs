@@ -8,7 +8,9 @@ use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 
 /// Decodes the JSON body of a 2xx answer into `T`.
 ///
-/// A 2xx without a body (a `204`, or a `200` with nothing in it) is handed back as
+/// A `null` body is the empty value of `T` where it has one ([`empty_value`]: an empty list),
+/// and is otherwise treated as no body. A 2xx without a body (a `204`, or a `200` with nothing
+/// in it) is handed back as
 /// [`Error::UnexpectedResponse`], with its status and headers kept and an empty body: whether
 /// that is acceptable depends on the operation (a delete's result is known to its caller), so
 /// the caller decides. A body that does not decode is [`Error::InvalidResponsePayload`], with the
@@ -17,7 +19,12 @@ pub async fn success<T: DeserializeOwned, E>(response: reqwest::Response) -> Res
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.bytes().await.map_err(Error::ResponseBodyError)?;
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if is_null(&body) {
+        if let Some(inner) = empty_value() {
+            return Ok(ResponseValue::new(inner, status, headers));
+        }
+    }
+    if body.iter().all(u8::is_ascii_whitespace) || is_null(&body) {
         let mut empty = http::Response::new(reqwest::Body::from(Vec::<u8>::new()));
         *empty.status_mut() = status;
         *empty.headers_mut() = headers;
@@ -27,6 +34,20 @@ pub async fn success<T: DeserializeOwned, E>(response: reqwest::Response) -> Res
         Ok(inner) => Ok(ResponseValue::new(inner, status, headers)),
         Err(e) => Err(Error::InvalidResponsePayload(body, e)),
     }
+}
+
+/// Whether a body is the JSON `null` (a Go server encodes an empty slice or a nil pointer so).
+pub fn is_null(body: &[u8]) -> bool {
+    body.trim_ascii() == b"null"
+}
+
+/// What a `null` body means for a result of type `T`: an empty list for a list, an object
+/// whose members are all absent for an object that tolerates that; `None` when `T` has
+/// members it cannot do without (the answer is then treated as having no body).
+pub fn empty_value<T: DeserializeOwned>() -> Option<T> {
+    serde_json::from_slice(b"[]")
+        .or_else(|_| serde_json::from_slice(b"{}"))
+        .ok()
 }
 
 /// Deserializes `null` as `T::default()`: for the fields that decode an absent member as their

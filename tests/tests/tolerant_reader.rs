@@ -596,6 +596,38 @@ async fn a_delete_answered_without_a_body_is_the_id_asked_and_deleted() {
     }
 }
 
+/// A Go server encodes an empty slice or a nil pointer as a `null` body.
+#[tokio::test]
+async fn a_null_body_is_the_empty_list_or_object_where_that_decodes_and_else_a_decode_error() {
+    let api = Api::start().await;
+    let mut lists = 0;
+    for case in cases() {
+        if case.full.is_none() {
+            continue;
+        }
+        api.next_case().await;
+        let template =
+            wiremock::ResponseTemplate::new(documented_with_body(case.op)).set_body_raw("null", "application/json");
+        api.respond(case.op, &case.path, template, 1).await;
+        let outcome = call(&api.client, case.op).await;
+        if case.list {
+            lists += 1;
+            assert_eq!(
+                outcome.unwrap_or_else(|e| panic!("{}: {e:?}", case.op)),
+                json!([]),
+                "{}",
+                case.op
+            );
+        } else if let Err(e) = outcome {
+            // Only an answer the SDK cannot do without fails, and says which operation.
+            assert!(!case.essential.is_empty(), "{}: {e:?}", case.op);
+            assert!(matches!(e, fastvm::Error::Decode { .. }), "{}: {e:?}", case.op);
+            assert!(e.to_string().contains(case.op), "{}: {e}", case.op);
+        }
+    }
+    assert!(lists >= 2, "the table has list answers");
+}
+
 #[tokio::test]
 async fn a_body_less_2xx_where_the_result_needs_a_body_is_a_decode_error_naming_operation_and_status() {
     let api = Api::start().await;
