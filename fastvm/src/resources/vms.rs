@@ -160,9 +160,11 @@ impl<'a> Vms<'a> {
     /// Launches a VM and waits until it is `running` (polling every 2 s for up to 300 s; set
     /// other values on the returned [`Launch`]).
     ///
-    /// A 201 answer with a running VM returns at once; otherwise (202, or another 2xx) the VM is
-    /// polled as by [`FastvmClient::wait_for_vm_ready`]. Launch is not retried automatically (a
-    /// retry could create a second VM).
+    /// An answer whose VM is already `running` returns at once (a 201, as documented; also any
+    /// other 2xx whose body says `running`: the body is what the VM is); any other answer (a
+    /// 202 with a queued VM, or a VM in any other status) is polled as by
+    /// [`FastvmClient::wait_for_vm_ready`]. Launch is not retried automatically (a retry could
+    /// create a second VM).
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
