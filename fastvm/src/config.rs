@@ -226,15 +226,19 @@ impl ClientBuilder {
             if entry.trim().is_empty() {
                 continue;
             }
-            let (name, value) = entry.split_once(':').ok_or_else(|| {
-                Error::config(format!(
-                    "{ENV_CUSTOM_HEADERS} line {}: expected `Name: value`",
-                    line + 1
-                ))
-            })?;
+            // The environment is read as the official SDKs read it, which build their client
+            // whatever it holds: a line that is not a valid header is skipped with a warning
+            // (naming the line, never its value), not an error.
             let what = format!("{ENV_CUSTOM_HEADERS} line {}", line + 1);
+            let Some((name, value)) = entry.split_once(':') else {
+                tracing::warn!("fastvm: {what} is not `Name: value`; skipped");
+                continue;
+            };
             let mut single = HeaderMap::new();
-            append_header(&mut single, name.trim(), value.trim(), &what)?;
+            if let Err(e) = append_header(&mut single, name.trim(), value.trim(), &what) {
+                tracing::warn!("fastvm: {e}; skipped");
+                continue;
+            }
             for (name, value) in single {
                 if let Some(name) = name.filter(|n| !explicit.contains(n)) {
                     headers.append(name, value);
@@ -248,6 +252,7 @@ impl ClientBuilder {
         let user_agent = HeaderValue::from_str(&user_agent)
             .map_err(|_| Error::config("the user agent suffix is not a valid header value"))?;
         let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let injected_api_client = self.http_client.is_some();
         let http = match self.http_client {
             Some(HttpClient(c)) => c,
             None => reqwest::Client::builder()
@@ -255,16 +260,23 @@ impl ClientBuilder {
                 // No total timeout: per-request timeouts are set per operation by the transport.
                 .pool_idle_timeout(Duration::from_secs(90))
                 // reqwest strips only `Authorization` and cookies on a redirect to another
-                // host: `X-API-Key` and the custom headers would follow it. (The official Python
-                // SDK follows no redirect at all; storage URLs are presigned and do not redirect.)
+                // host: `X-API-Key` and the custom headers would follow it.
                 .redirect(same_origin_redirects())
                 .build()
                 .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
         };
-        let storage = self
-            .storage_client
-            .map(|HttpClient(c)| c)
-            .unwrap_or_else(|| http.clone());
+        let storage = match self.storage_client {
+            Some(HttpClient(c)) => c,
+            // An injected API client serves storage too (its proxy and roots apply).
+            None if injected_api_client => http.clone(),
+            // Presigned requests carry no API key or custom header: a storage redirect to
+            // another host (a region, a CDN) is followed, as the official SDKs follow it.
+            None => reqwest::Client::builder()
+                .connect_timeout(connect_timeout)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .build()
+                .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
+        };
         Ok(FastvmClient::from_parts(Settings {
             api_key,
             base_url,
@@ -520,26 +532,26 @@ mod tests {
         let shown = format!("{client:?}");
         assert!(!shown.contains("abc-secret-1") && shown.contains("x-trace"), "{shown}");
 
-        let sets_key = env(&[("FASTVM_API_KEY", "k"), ("FASTVM_CUSTOM_HEADERS", "x-api-key: other")]);
-        match ClientBuilder::new().build_with_env(&sets_key) {
-            Err(Error::Config { message, .. }) => {
-                assert!(
-                    message.contains("FASTVM_CUSTOM_HEADERS line 1") && !message.contains("other"),
-                    "{message}"
-                )
-            }
-            other => panic!("{other:?}"),
-        }
-        let malformed = env(&[
+        // Lines the official SDKs would pass along but that are no valid header here, or
+        // that would replace the API key, are skipped (with a warning): the client still builds,
+        // with the API key as configured and the valid lines.
+        let odd = env(&[
             ("FASTVM_API_KEY", "k"),
-            ("FASTVM_CUSTOM_HEADERS", "X-Ok: 1\nno colon secret"),
+            (
+                "FASTVM_CUSTOM_HEADERS",
+                "x-api-key: other\nX-Ok: 1\nno colon secret\nBad Name: v",
+            ),
         ]);
-        match ClientBuilder::new().build_with_env(&malformed) {
-            Err(Error::Config { message, .. }) => {
-                assert!(message.contains("line 2") && !message.contains("secret"), "{message}")
-            }
-            other => panic!("{other:?}"),
-        }
+        let client = ClientBuilder::new().build_with_env(&odd).unwrap();
+        let settings = &client.transport().settings;
+        assert_eq!(settings.api_key.0, "k");
+        assert_eq!(settings.default_headers["x-ok"], "1");
+        assert_eq!(
+            settings.default_headers.len(),
+            1,
+            "{:?}",
+            settings.default_headers.keys()
+        );
         assert!(
             ClientBuilder::new()
                 .api_key("k")
