@@ -108,8 +108,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Per-request timeout of ordinary API calls (default 60 s). It does not apply to exec
-    /// streams, buffered exec without a timeout, or transfers, which run as long as needed.
+    /// Per-request timeout of ordinary API calls (default 60 s). A launch and a snapshot
+    /// creation get at least 300 s: the server may take minutes to answer them, and giving up
+    /// early would abandon the VM or snapshot being made (they are not retried). It does not
+    /// apply to exec streams, buffered exec without a timeout, or transfers, which run as long
+    /// as needed.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

@@ -39,8 +39,11 @@ impl ApiTransport {
     fn timeout_for(&self, op: &Op) -> Option<Duration> {
         match self.options.timeout {
             Some(t) => t,
-            None if op.long_running => None,
-            None => Some(self.settings.timeout),
+            None => match op.timing {
+                ops::Timing::Ordinary => Some(self.settings.timeout),
+                ops::Timing::Slow => Some(self.settings.timeout.max(ops::SLOW_TIMEOUT)),
+                ops::Timing::Unbounded => None,
+            },
         }
     }
 
@@ -349,21 +352,33 @@ mod tests {
     }
 
     #[test]
-    fn the_default_timeout_is_60_s_except_for_exec_and_fetch() {
+    fn the_default_timeout_is_60_s_at_least_300_s_for_launch_and_snapshot_and_none_for_exec() {
+        let timeout_with = |client: &crate::FastvmClient, operation| {
+            let mut request = client.http().get("http://127.0.0.1:9/v1/vms/x").build().unwrap();
+            client.transport().prepare(&mut request, ops::find(operation));
+            request.timeout().copied()
+        };
         let client = crate::FastvmClient::builder()
             .api_key("k")
             .base_url("http://127.0.0.1:9")
             .build()
             .unwrap();
-        let timeout_of = |operation| {
-            let mut request = client.http().get("http://127.0.0.1:9/v1/vms/x").build().unwrap();
-            client.transport().prepare(&mut request, ops::find(operation));
-            request.timeout().copied()
-        };
-        assert_eq!(timeout_of("getVm"), Some(std::time::Duration::from_secs(60)));
-        assert_eq!(timeout_of("launchVm"), Some(std::time::Duration::from_secs(60)));
-        assert_eq!(timeout_of("execVm"), None);
-        assert_eq!(timeout_of("fetchFileToVm"), None);
+        let secs = |s| Some(std::time::Duration::from_secs(s));
+        assert_eq!(timeout_with(&client, "getVm"), secs(60));
+        assert_eq!(timeout_with(&client, "launchVm"), secs(300));
+        assert_eq!(timeout_with(&client, "createSnapshot"), secs(300));
+        assert_eq!(timeout_with(&client, "execVm"), None);
+        assert_eq!(timeout_with(&client, "fetchFileToVm"), None);
         assert_eq!(client.max_retries(), 2);
+        // A longer client timeout applies to the slow operations too; a view's own wins.
+        let patient = crate::FastvmClient::builder()
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .timeout(std::time::Duration::from_secs(900))
+            .build()
+            .unwrap();
+        assert_eq!(timeout_with(&patient, "launchVm"), secs(900));
+        let view = client.with_options(crate::RequestOptions::new().timeout(std::time::Duration::from_secs(5)));
+        assert_eq!(timeout_with(&view, "launchVm"), secs(5));
     }
 }
