@@ -1,4 +1,4 @@
-use crate::call::call;
+use crate::call::{call, call_or};
 use crate::resources::into_future;
 use crate::types::{RegisterServiceRequest, Service, UpdateServiceRequest};
 use crate::{FastvmClient, Result, validate};
@@ -94,13 +94,20 @@ impl RegisterService<'_> {
         validate::id("id", self.vm_id)?;
         let name = validate::service_name("name", self.name)?;
         validate::port("port", i64::from(self.port))?;
+        let registered = Service {
+            name: self.name.to_string(),
+            port: i64::from(self.port),
+            h2c: self.h2c,
+        };
         let body = RegisterServiceRequest {
             name,
             port: i64::from(self.port),
             h2c: Some(self.h2c),
         };
         let generated = self.client.api().register_service().id(self.vm_id).body(body).send();
-        call("registerService", generated).await
+        // A 2xx without a body (a 204) is the service as asked: everything it holds is known,
+        // and refusing it would make the caller retry a registration that happened (a 409).
+        call_or("registerService", generated, || registered).await
     }
 }
 
