@@ -19,10 +19,10 @@ pub async fn success<T: DeserializeOwned, E>(response: reqwest::Response) -> Res
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.bytes().await.map_err(Error::ResponseBodyError)?;
-    if is_null(&body) {
-        if let Some(inner) = empty_value() {
-            return Ok(ResponseValue::new(inner, status, headers));
-        }
+    if is_null(&body)
+        && let Some(inner) = empty_value()
+    {
+        return Ok(ResponseValue::new(inner, status, headers));
     }
     if body.iter().all(u8::is_ascii_whitespace) || is_null(&body) {
         let mut empty = http::Response::new(reqwest::Body::from(Vec::<u8>::new()));

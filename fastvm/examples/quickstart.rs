@@ -62,7 +62,7 @@ async fn tour(target: &support::Target) -> Result<(), Box<dyn std::error::Error>
         match event? {
             ExecEvent::Stdout(b) => print!("   stdout: {}", String::from_utf8_lossy(&b)),
             ExecEvent::Stderr(b) => print!("   stderr: {}", String::from_utf8_lossy(&b)),
-            ExecEvent::Exit { code, duration_ms, .. } => println!("   exited with {code} after {duration_ms:?} ms"),
+            ExecEvent::Exit { code, duration, .. } => println!("   exited with {code} after {duration:?}"),
             _ => {}
         }
     }

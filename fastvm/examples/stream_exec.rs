@@ -29,10 +29,10 @@ async fn example(target: &support::Target) -> Result<(), Box<dyn std::error::Err
                     ExecEvent::Exit {
                         code,
                         timed_out,
-                        duration_ms,
+                        duration,
                         ..
                     } => {
-                        println!("[exit] code {code}, timed out {timed_out}, {duration_ms:?} ms")
+                        println!("[exit] code {code}, timed out {timed_out}, after {duration:?}")
                     }
                     other => println!("[other] {other:?}"),
                 }

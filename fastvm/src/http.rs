@@ -292,10 +292,10 @@ pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
         .bytes()
         .await
         .map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
-    if fastvm_api::decode::is_null(&bytes) {
-        if let Some(empty) = fastvm_api::decode::empty_value() {
-            return Ok(empty);
-        }
+    if fastvm_api::decode::is_null(&bytes)
+        && let Some(empty) = fastvm_api::decode::empty_value()
+    {
+        return Ok(empty);
     }
     if bytes.iter().all(u8::is_ascii_whitespace) || fastvm_api::decode::is_null(&bytes) {
         return Err(Error::empty_body(op.id, status));

@@ -109,7 +109,7 @@ async fn stream_sends_the_ndjson_request_and_decodes_the_events() {
             ExecEvent::Exit {
                 code: 3,
                 timed_out: false,
-                duration_ms: Some(42),
+                duration: Some(std::time::Duration::from_millis(42)),
                 diagnostic: None
             },
         ]

@@ -1176,7 +1176,7 @@ async fn an_exec_stream_takes_any_2xx_and_absent_null_and_extra_members() {
             ExecEvent::Exit {
                 code: 0,
                 timed_out: false,
-                duration_ms: None,
+                duration: None,
                 diagnostic: None
             },
         ]

@@ -183,12 +183,9 @@ mod tests {
         let mut out = ExecOutput::default();
         out.stdout = b"abc".to_vec();
         out.stderr = b"\xffe".to_vec();
-        out.exit = fastvm::exec::ExecExit {
-            code: 3,
-            timed_out: true,
-            duration: Some(std::time::Duration::from_millis(42)),
-            diagnostic: None,
-        };
+        out.exit.code = 3;
+        out.exit.timed_out = true;
+        out.exit.duration = Some(std::time::Duration::from_millis(42));
         let r = exec_response(out);
         assert_eq!(r.stdout, "abc");
         assert_eq!(r.stderr, "\u{fffd}e");

@@ -80,7 +80,7 @@ fn decode_line(line: &[u8], number: u64) -> Result<Option<ExecEvent>> {
         "x" => ExecEvent::Exit {
             code: wire.c.unwrap_or(0),
             timed_out: wire.to.unwrap_or(false),
-            duration_ms: wire.ms,
+            duration: wire.ms.map(std::time::Duration::from_millis),
             diagnostic: wire.d.filter(|d| !d.is_empty()).map(Cow::into_owned),
         },
         other => ExecEvent::Unknown {
@@ -397,7 +397,7 @@ mod tests {
             ExecEvent::Exit {
                 code: 3,
                 timed_out: true,
-                duration_ms: Some(1234),
+                duration: Some(std::time::Duration::from_millis(1234)),
                 diagnostic: Some("killed: \"timeout\"".into()),
             },
         ]
@@ -496,7 +496,7 @@ mod tests {
                 expected.push(if *is_err { ExecEvent::Stderr(bytes) } else { ExecEvent::Stdout(bytes) });
             }
             body.extend_from_slice(format!("{{\"t\":\"x\",\"c\":{code}}}").as_bytes());
-            expected.push(ExecEvent::Exit { code, timed_out: false, duration_ms: None, diagnostic: None });
+            expected.push(ExecEvent::Exit { code, timed_out: false, duration: None, diagnostic: None });
             let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(body.len() + 1)).collect();
             cuts.sort_unstable();
             prop_assert_eq!(decode(split_at(&body, &cuts)), ok(expected));
@@ -510,7 +510,7 @@ mod tests {
             ok(vec![ExecEvent::Exit {
                 code: 0,
                 timed_out: false,
-                duration_ms: None,
+                duration: None,
                 diagnostic: None
             }])
         );
@@ -520,7 +520,7 @@ mod tests {
             ok(vec![ExecEvent::Exit {
                 code: 0,
                 timed_out: false,
-                duration_ms: Some(5),
+                duration: Some(std::time::Duration::from_millis(5)),
                 diagnostic: None
             }])
         );
@@ -529,7 +529,7 @@ mod tests {
             ok(vec![ExecEvent::Exit {
                 code: -1,
                 timed_out: false,
-                duration_ms: None,
+                duration: None,
                 diagnostic: Some("aGVsbG8=".into())
             }])
         );
@@ -547,7 +547,7 @@ mod tests {
                 ExecEvent::Exit {
                     code: 0,
                     timed_out: false,
-                    duration_ms: None,
+                    duration: None,
                     diagnostic: None
                 }
             ])
@@ -651,7 +651,7 @@ mod tests {
             ok(vec![ExecEvent::Exit {
                 code: 1,
                 timed_out: false,
-                duration_ms: None,
+                duration: None,
                 diagnostic: None
             }])
         );

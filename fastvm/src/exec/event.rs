@@ -37,8 +37,8 @@ pub enum ExecEvent {
         code: i64,
         /// Whether the server-side timeout killed the command (`to`; false when omitted).
         timed_out: bool,
-        /// Guest-reported run time in milliseconds (`ms`), when the server sent it.
-        duration_ms: Option<u64>,
+        /// Guest-reported run time (`ms`, in milliseconds on the wire), when the server sent it.
+        duration: Option<std::time::Duration>,
         /// The server's plain-text diagnostic (`d`, e.g. why the command could not be spawned);
         /// `None` when absent or empty.
         diagnostic: Option<String>,

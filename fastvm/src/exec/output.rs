@@ -74,6 +74,7 @@ impl ExecOutput {
 
 /// How a streamed command ended ([`ExecStream::tee`]): [`ExecEvent::Exit`] as a struct.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExecExit {
     /// Exit code.
     pub code: i64,
@@ -97,12 +98,12 @@ impl ExecExit {
             ExecEvent::Exit {
                 code,
                 timed_out,
-                duration_ms,
+                duration,
                 diagnostic,
             } => ExecExit {
                 code,
                 timed_out,
-                duration: duration_ms.map(Duration::from_millis),
+                duration,
                 diagnostic,
             },
             _ => ExecExit::default(),
