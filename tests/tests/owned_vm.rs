@@ -313,3 +313,57 @@ async fn a_failed_command_is_one_error_without_its_secrets() {
     );
     vm.delete().await.unwrap();
 }
+
+/// The refreshes a wiremock server received.
+async fn refreshes(server: &wiremock::MockServer) -> usize {
+    let requests = server.received_requests().await.unwrap_or_default();
+    requests.iter().filter(|r| r.url.path().ends_with("/ttl/refresh")).count()
+}
+
+#[tokio::test]
+async fn a_keepalive_refreshes_until_dropped_and_ends_when_the_vm_is_gone() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let vm_body = serde_json::json!({ "id": "vm-a", "status": "running" });
+    Mock::given(method("GET"))
+        .and(path("/v1/vms/vm-a"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&vm_body))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/vms/vm-a/ttl/refresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&vm_body))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/vms/vm-gone"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "id": "vm-gone", "status": "running" })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/vms/vm-gone/ttl/refresh"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({ "error": "not found" })))
+        .mount(&server)
+        .await;
+    let client = FastvmClient::builder()
+        .api_key("k")
+        .base_url(server.uri())
+        .max_retries(0)
+        .build()
+        .unwrap();
+
+    let vm = client.attach("vm-a").await.unwrap();
+    let alive = vm.keepalive(Duration::from_secs(1));
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let while_alive = refreshes(&server).await;
+    assert!(while_alive >= 2, "refreshed every second: {while_alive}");
+    drop(alive);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(refreshes(&server).await, while_alive, "no refresh after the drop");
+
+    let gone = client.attach("vm-gone").await.unwrap();
+    let _alive = gone.keepalive(Duration::from_secs(1));
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(refreshes(&server).await, while_alive + 1, "one 404, then no more tries");
+}
