@@ -191,3 +191,67 @@ fn inside_an_async_runtime_block_is_a_clear_error_not_a_deadlock() {
     assert!(matches!(events.pop(), Some(Err(Error::Config { .. }))));
     assert!(events.is_empty());
 }
+
+#[test]
+fn the_workflow_helpers_block_too() {
+    let (fake, client) = fake();
+    // A fleet of two, labelled for the sweep below.
+    let fleet = client
+        .fleet(launch::machine("c1m2").label("suite", "blocking"), 2)
+        .poll_interval(Duration::from_millis(20))
+        .block()
+        .unwrap();
+    assert_eq!(fleet.len(), 2);
+    assert_eq!(vm_count(&client), 2);
+
+    // Readiness and many files at once, on the first.
+    let vm = &fleet[0];
+    let tmp = tempfile::tempdir().unwrap();
+    let remote = if fake.server.isolated() {
+        "/root/many".to_string()
+    } else {
+        tmp.path().join("remote-many").to_string_lossy().into_owned()
+    };
+    let (a, b) = (tmp.path().join("a.txt"), tmp.path().join("b.txt"));
+    std::fs::write(&a, b"A").unwrap();
+    std::fs::write(&b, b"B").unwrap();
+    vm.upload_many()
+        .file(&a, format!("{remote}/a.txt"))
+        .file(&b, format!("{remote}/sub/b.txt"))
+        .block()
+        .unwrap();
+    let out = vm
+        .wait_until(Command::sh(format!("cat {remote}/a.txt {remote}/sub/b.txt")))
+        .timeout(Duration::from_secs(10))
+        .block()
+        .unwrap();
+    assert_eq!(out.stdout, "AB");
+
+    // A dry sweep by label sees both; a real one deletes them.
+    let seen = client.sweep().label("suite", "blocking").block().unwrap();
+    assert_eq!((seen.vms.len(), seen.deleted), (2, false));
+    let swept = client
+        .sweep()
+        .label("suite", "blocking")
+        .dry_run(false)
+        .block()
+        .unwrap();
+    assert!(swept.deleted && swept.errors.is_empty(), "{swept:?}");
+    for vm in fleet {
+        vm.release();
+    }
+    assert_eq!(vm_count(&client), 0);
+
+    // An image: launch, one step, snapshot, the builder deleted.
+    let image = client
+        .build_image("blocking-image", launch::machine("c1m2"))
+        .step(Command::sh("echo built"))
+        .poll_interval(Duration::from_millis(20))
+        .block()
+        .unwrap();
+    assert_eq!(image.steps.len(), 1);
+    assert_eq!(image.steps[0].stdout.trim(), "built");
+    assert_eq!(image.snapshot.status, fastvm::types::SnapshotStatus::Ready);
+    assert_eq!(vm_count(&client), 0, "the builder VM is deleted");
+    client.snapshots().delete(&image.snapshot.id).block().unwrap();
+}

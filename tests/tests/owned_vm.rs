@@ -317,7 +317,10 @@ async fn a_failed_command_is_one_error_without_its_secrets() {
 /// The refreshes a wiremock server received.
 async fn refreshes(server: &wiremock::MockServer) -> usize {
     let requests = server.received_requests().await.unwrap_or_default();
-    requests.iter().filter(|r| r.url.path().ends_with("/ttl/refresh")).count()
+    requests
+        .iter()
+        .filter(|r| r.url.path().ends_with("/ttl/refresh"))
+        .count()
 }
 
 #[tokio::test]
@@ -338,7 +341,9 @@ async fn a_keepalive_refreshes_until_dropped_and_ends_when_the_vm_is_gone() {
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/vms/vm-gone"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({ "id": "vm-gone", "status": "running" })))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({ "id": "vm-gone", "status": "running" })),
+        )
         .mount(&server)
         .await;
     Mock::given(method("POST"))
