@@ -99,3 +99,55 @@ async fn retried_calls_and_uploads_log_no_secret() {
         assert!(!shown.contains(secret), "{secret} leaked into the error: {shown}");
     }
 }
+
+/// Command `env` values, launch environment values and the console token, through runs,
+/// streams, a failed checked command, readiness probes and a console session, against the fake.
+#[tokio::test]
+async fn env_values_and_console_tokens_reach_no_log_and_no_error() {
+    const SECRET: &str = "envsecret-5f1c9a";
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+
+    let server = fastvm_fake::FakeServer::start().await.expect("fake");
+    let client = fastvm::FastvmClient::builder()
+        .api_key(server.api_key())
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let mut vm = client
+        .launch_vm(fastvm::launch::machine("c1m2").env("LAUNCH_SECRET", SECRET))
+        .await
+        .unwrap();
+    let with_secret = |script: &str| fastvm::exec::Command::sh(script).env("TOKEN", SECRET);
+    let out = vm
+        .run(with_secret("test \"$TOKEN\" = envsecret-5f1c9a && echo same"))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout.trim(), "same", "the value reached the command");
+    let failed = vm.run(with_secret("exit 3")).await.unwrap().check().unwrap_err();
+    let streamed = vm
+        .stream(with_secret("printf x"))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(streamed.stdout, b"x");
+    let _ = vm
+        .wait_until(with_secret("true"))
+        .timeout(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    let state = format!("{:?}", vm.refresh().await.unwrap());
+    let console = client.console(vm.id()).await.unwrap();
+    console.close().await.unwrap();
+
+    for shown in [format!("{failed}"), format!("{failed:?}"), state, format!("{vm:?}")] {
+        assert!(!shown.contains(SECRET), "{shown}");
+    }
+    let logs = capture.0.lock().unwrap().join("\n");
+    assert!(!logs.is_empty(), "the SDK logged at DEBUG");
+    assert!(!logs.contains(SECRET), "{logs}");
+    assert!(!logs.contains("session="), "no console token URL: {logs}");
+    vm.delete().await.unwrap();
+}
