@@ -533,6 +533,9 @@ fn open_enums(items: &mut Vec<syn::Item>) -> Result<BTreeSet<String>, String> {
             values.push((v.ident.clone(), wire));
         }
         drop_copy(&mut e.attrs);
+        // A value the server documents later becomes a variant of its own: with
+        // `#[non_exhaustive]` that is not a breaking change for a caller's `match`.
+        e.attrs.push(syn::parse_quote! { #[non_exhaustive] });
         e.variants.push(syn::parse_quote! {
             /// A value this version of the SDK does not know, kept as the server sent it (and
             /// sent back verbatim).

@@ -72,6 +72,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum BuildStatus {
         #[serde(rename = "pending")]
         Pending,
@@ -289,6 +290,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum DnsMode {
         #[serde(rename = "allow")]
         Allow,
@@ -379,6 +381,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum EgressRuleKind {
         #[serde(rename = "cidr")]
         Cidr,
@@ -401,6 +404,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum EgressRuleProtocol {
         #[serde(rename = "tcp")]
         Tcp,
@@ -501,6 +505,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum ExecEventT {
         #[serde(rename = "o")]
         O,
@@ -724,6 +729,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum IngressRuleKind {
         #[serde(rename = "cidr")]
         Cidr,
@@ -744,6 +750,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum IngressRuleProtocol {
         #[serde(rename = "tcp")]
         Tcp,
@@ -895,6 +902,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum PolicyAction {
         #[serde(rename = "allow")]
         Allow,
@@ -934,6 +942,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum QuotaExceededDimension {
         #[serde(rename = "vcpu")]
         Vcpu,
@@ -977,6 +986,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum QuotaExceededErrorError {
         #[serde(rename = "vm_service_quota_exceeded")]
         VmServiceQuotaExceeded,
@@ -1178,6 +1188,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum SnapshotStatus {
         #[serde(rename = "creating")]
         Creating,
@@ -1258,6 +1269,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum TtlAction {
         #[serde(rename = "pause")]
         Pause,
@@ -1582,6 +1594,7 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
+    #[non_exhaustive]
     pub enum VmStatus {
         #[serde(rename = "provisioning")]
         Provisioning,
