@@ -176,6 +176,8 @@ pub enum Error {
         step: usize,
         /// How many steps the image has.
         steps: usize,
+        /// The outputs of the steps that succeeded before it, in order (what a build log shows).
+        completed: Vec<crate::exec::RunOutput>,
         /// Why: usually [`Error::CommandFailed`].
         #[source]
         source: Box<Error>,

@@ -222,6 +222,7 @@ impl BuildImage<'_> {
                         image: image.clone(),
                         step: i + 1,
                         steps: total,
+                        completed: std::mem::take(&mut outputs),
                         source: Box::new(e),
                     })?;
                 outputs.push(out);

@@ -379,10 +379,13 @@ async fn a_failing_step_leaves_nothing_behind_and_names_the_step() {
             image,
             step,
             steps,
+            completed,
             source,
             ..
         } => {
             assert_eq!((image.as_str(), *step, *steps), ("broken", 2, 3));
+            let before: Vec<&str> = completed.iter().map(|o| o.stdout.as_str()).collect();
+            assert_eq!(before, ["fine\n"], "the output of the step before the failure is kept");
             match source.as_ref() {
                 Error::CommandFailed {
                     exit_code,
