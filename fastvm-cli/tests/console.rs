@@ -26,6 +26,18 @@ fn tmux_available() -> bool {
     found
 }
 
+/// The pid of a process whose command line starts with `args` (from `/proc`, so that no
+/// `pgrep` is needed).
+fn process_with_args(args: &[&str]) -> Option<String> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        pid.parse::<u32>().ok()?;
+        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let mut parts = cmdline.split(|b| *b == 0);
+        args.iter().all(|a| parts.next() == Some(a.as_bytes())).then_some(pid)
+    })
+}
+
 /// A tmux server of its own (its own socket) with one session running `script`; killed when
 /// dropped.
 struct Pane {
@@ -233,16 +245,9 @@ async fn the_shell_exiting_sigterm_and_launch_console_restore_the_terminal() {
         24,
     );
     pane.wait_for("Press Ctrl-] to detach");
-    let pids = Command::new("pgrep")
-        .args(["-f", &format!("^{} console {vm}", env!("CARGO_BIN_EXE_fastvm"))])
-        .output()
-        .unwrap();
-    let pids = String::from_utf8_lossy(&pids.stdout).into_owned();
-    let pid = pids
-        .lines()
-        .next()
-        .unwrap_or_else(|| panic!("no fastvm process: {pids:?}"));
-    assert!(Command::new("kill").args(["-TERM", pid]).status().unwrap().success());
+    let pid = process_with_args(&[env!("CARGO_BIN_EXE_fastvm"), "console", &vm])
+        .unwrap_or_else(|| panic!("no `fastvm console {vm}` process"));
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let screen = pane.wait_for("SAVED");
     assert!(screen.contains("EXIT=143"), "{screen}");
     assert_restored(dir.path());
