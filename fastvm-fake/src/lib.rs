@@ -63,6 +63,11 @@ mod pty;
 mod reshape;
 mod routes;
 mod shape;
+// The workspace's one walker of a spec's operations (a link to `fastvm-api/spec_walk.rs`, so
+// that the packaged crate has its own copy).
+#[path = "../spec_walk.rs"]
+#[allow(dead_code)]
+mod spec_walk;
 mod state;
 mod storage;
 mod validate;

@@ -75,21 +75,18 @@ impl Shapes {
             named: HashMap::new(),
         };
         let mut responses = HashMap::new();
-        let paths = spec["paths"].as_object().into_iter().flatten();
-        for (_, item) in paths {
-            for (_, op) in item.as_object().into_iter().flatten() {
-                let Some(id) = op["operationId"].as_str() else {
-                    continue; // `parameters` and other non-operation members
-                };
-                for (status, resp) in op["responses"].as_object().into_iter().flatten() {
-                    let Ok(status) = status.parse::<u16>() else { continue };
-                    if !(200..300).contains(&status) {
-                        continue;
-                    }
-                    for (media, content) in resp["content"].as_object().into_iter().flatten() {
-                        let shape = r.build(&content["schema"]);
-                        responses.insert((id.to_string(), status, media.clone()), shape);
-                    }
+        for (_, _, _, op) in crate::spec_walk::operations(spec) {
+            let Some(id) = op["operationId"].as_str() else {
+                continue;
+            };
+            for (status, resp) in op["responses"].as_object().into_iter().flatten() {
+                let Ok(status) = status.parse::<u16>() else { continue };
+                if !(200..300).contains(&status) {
+                    continue;
+                }
+                for (media, content) in resp["content"].as_object().into_iter().flatten() {
+                    let shape = r.build(&content["schema"]);
+                    responses.insert((id.to_string(), status, media.clone()), shape);
                 }
             }
         }

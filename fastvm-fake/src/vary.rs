@@ -174,21 +174,14 @@ mod tests {
     fn spec_statuses() -> BTreeMap<String, BTreeSet<u16>> {
         let spec: Value = serde_json::from_str(crate::shape::SPEC).unwrap();
         let mut out = BTreeMap::new();
-        for item in spec["paths"].as_object().unwrap().values() {
-            for op in item
+        for (_, _, _, op) in crate::spec_walk::operations(&spec) {
+            let ok = op["responses"]
                 .as_object()
                 .unwrap()
-                .values()
-                .filter(|o| o.get("operationId").is_some())
-            {
-                let ok = op["responses"]
-                    .as_object()
-                    .unwrap()
-                    .keys()
-                    .filter_map(|s| s.parse::<u16>().ok());
-                let ok: BTreeSet<u16> = ok.filter(|s| (200..300).contains(s)).collect();
-                out.insert(op["operationId"].as_str().unwrap().to_string(), ok);
-            }
+                .keys()
+                .filter_map(|s| s.parse::<u16>().ok());
+            let ok: BTreeSet<u16> = ok.filter(|s| (200..300).contains(s)).collect();
+            out.insert(op["operationId"].as_str().unwrap().to_string(), ok);
         }
         out
     }

@@ -1,0 +1,1 @@
+../fastvm-api/spec_walk.rs
