@@ -40,27 +40,7 @@ pub const SECRET_NEWTYPES: &[&str] = &["EnvVars"];
 /// Replaces the derived `Debug` of every type in [`SECRET_FIELDS`] and [`SECRET_NEWTYPES`], in
 /// `types` and in `types::builder`.
 pub fn redact_debug(types: &mut Vec<syn::Item>) -> Result<(), String> {
-    let mut done = std::collections::BTreeSet::new();
-    let mut added = Vec::new();
-    for item in types.iter_mut() {
-        let syn::Item::Struct(s) = item else { continue };
-        let name = s.ident.to_string();
-        let secret: Vec<(&str, Show)> = SECRET_FIELDS
-            .iter()
-            .filter(|(t, _, _)| *t == name)
-            .map(|(_, f, show)| (*f, *show))
-            .collect();
-        let newtype = SECRET_NEWTYPES.contains(&name.as_str());
-        if secret.is_empty() && !newtype {
-            continue;
-        }
-        if !remove_derive(&mut s.attrs, "Debug") {
-            return Err(format!("{name} does not derive Debug: has typify changed?"));
-        }
-        added.push(debug_impl(s, &secret, newtype)?);
-        done.insert(name);
-    }
-    types.extend(added);
+    let done = redact_items(types, false)?;
     for name in SECRET_FIELDS
         .iter()
         .map(|(t, _, _)| *t)
@@ -70,7 +50,6 @@ pub fn redact_debug(types: &mut Vec<syn::Item>) -> Result<(), String> {
             return Err(format!("secrets: no generated type {name}"));
         }
     }
-    // The builders keep the values as `Result<_, String>`: their secret fields are hidden.
     let builder = types
         .iter_mut()
         .find_map(|item| match item {
@@ -78,22 +57,36 @@ pub fn redact_debug(types: &mut Vec<syn::Item>) -> Result<(), String> {
             _ => None,
         })
         .ok_or("the generated types have no `builder` module")?;
+    // The builders keep the values as `Result<_, String>`: their secret fields are hidden.
+    redact_items(builder, true)?;
+    Ok(())
+}
+
+/// Gives each listed struct among `items` its redacting `Debug` (with `hide`, every secret
+/// field shows `<redacted>`); returns the names of the structs it changed.
+fn redact_items(items: &mut Vec<syn::Item>, hide: bool) -> Result<std::collections::BTreeSet<String>, String> {
+    let mut done = std::collections::BTreeSet::new();
     let mut added = Vec::new();
-    for item in builder.iter_mut() {
+    for item in items.iter_mut() {
         let syn::Item::Struct(s) = item else { continue };
         let name = s.ident.to_string();
         let secret: Vec<(&str, Show)> = SECRET_FIELDS
             .iter()
             .filter(|(t, _, _)| *t == name)
-            .map(|(_, f, _)| (*f, Show::Hidden))
+            .map(|(_, f, show)| (*f, if hide { Show::Hidden } else { *show }))
             .collect();
-        if secret.is_empty() || !remove_derive(&mut s.attrs, "Debug") {
+        let newtype = !hide && SECRET_NEWTYPES.contains(&name.as_str());
+        if secret.is_empty() && !newtype {
             continue;
         }
-        added.push(debug_impl(s, &secret, false)?);
+        if !remove_derive(&mut s.attrs, "Debug") {
+            return Err(format!("{name} does not derive Debug: has typify changed?"));
+        }
+        added.push(debug_impl(s, &secret, newtype)?);
+        done.insert(name);
     }
-    builder.extend(added);
-    Ok(())
+    items.extend(added);
+    Ok(done)
 }
 
 /// `impl Debug` for `s`, with `secret` fields shown as they say.
