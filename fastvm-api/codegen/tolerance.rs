@@ -38,6 +38,8 @@
 //    `crate::decode::success`, which hands a 2xx with no body back as an `UnexpectedResponse`
 //    whose status is kept, so the facade can accept it where the result is known (a delete) and
 //    name the operation and status otherwise.
+// 8. **Dates are lenient.** An optional date that is not an RFC 3339 date-time decodes as
+//    `None` (`crate::decode::lenient_date`) instead of failing the whole answer.
 
 use std::collections::BTreeSet;
 
@@ -397,7 +399,7 @@ fn closure<'a>(spec: &'a Value, roots: Vec<&'a Value>) -> BTreeSet<String> {
 
 // ---- On the generated code (steps 4–7) -------------------------------------------------------
 
-/// Steps 4–6 on the syntax tree of the generated file.
+/// Steps 4–6 and 8 on the syntax tree of the generated file.
 pub fn adapt_code(file: &mut syn::File) -> Result<(), String> {
     let types = file
         .items
@@ -419,7 +421,56 @@ pub fn adapt_code(file: &mut syn::File) -> Result<(), String> {
     if absent == 0 {
         return Err("no required enum field found in the generated types: has typify changed?".into());
     }
+    if lenient_dates(types)? == 0 {
+        return Err("no optional date field found in the generated types: has typify changed?".into());
+    }
     Ok(())
+}
+
+/// Step 8: an optional date that is not an RFC 3339 date-time (`""` from a Go string without
+/// `omitempty`, another format, a number) decodes as `None` instead of failing the whole answer:
+/// the official SDKs keep whatever string the server sent. Returns how many fields it changed.
+fn lenient_dates(items: &mut [syn::Item]) -> Result<usize, String> {
+    let mut changed = 0;
+    for item in items.iter_mut() {
+        let syn::Item::Struct(s) = item else { continue };
+        if !has_derive(&s.attrs, "Deserialize") {
+            continue;
+        }
+        let syn::Fields::Named(fields) = &mut s.fields else {
+            continue;
+        };
+        for field in fields.named.iter_mut() {
+            let ty = &field.ty;
+            let ty = quote::quote!(#ty).to_string().replace(' ', "");
+            if !ty.starts_with("::std::option::Option<::chrono::DateTime<") {
+                continue;
+            }
+            let lenient: [syn::Meta; 2] = [
+                syn::parse_quote!(default),
+                syn::parse_quote!(deserialize_with = "crate::decode::lenient_date"),
+            ];
+            match field.attrs.iter_mut().find(|a| a.path().is_ident("serde")) {
+                Some(attr) => {
+                    let metas = attr
+                        .parse_args_with(syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
+                        .map_err(|e| format!("unexpected serde attribute in {}: {e}", s.ident))?;
+                    if metas
+                        .iter()
+                        .any(|m| m.path().is_ident("deserialize_with") || m.path().is_ident("with"))
+                    {
+                        return Err(format!("{}: a date field already has a deserializer", s.ident));
+                    }
+                    let kept = metas.iter().filter(|m| !m.path().is_ident("default")).cloned();
+                    let all: Vec<syn::Meta> = kept.chain(lenient).collect();
+                    *attr = syn::parse_quote! { #[serde(#(#all),*)] };
+                }
+                None => field.attrs.push(syn::parse_quote! { #[serde(#(#lenient),*)] }),
+            }
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }
 
 /// `Vm` and `VM`, `VmCreateResponse` and `VMCreateResponse`: a type name and a schema name fold

@@ -28,7 +28,9 @@ pub mod types {
     pub struct BuildResponse {
         #[serde(
             rename = "createdAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
         )]
         pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///Set when status is failed. Diagnostic from the worker (truncated to ~4 KiB).
@@ -1096,7 +1098,9 @@ pub mod types {
     pub struct Snapshot {
         #[serde(
             rename = "createdAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
         )]
         pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(
@@ -1206,7 +1210,9 @@ pub mod types {
     pub struct SshKey {
         #[serde(
             rename = "createdAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
         )]
         pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///OpenSSH SHA256 fingerprint, e.g. SHA256:abc.... This is the identifier — matches what ssh-keygen -lf prints and what your ssh client shows on first connect; pass it back as the {fingerprint} path segment to deleteSshKey.
@@ -1392,12 +1398,16 @@ pub mod types {
         pub cpu: i64,
         #[serde(
             rename = "createdAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
         )]
         pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(
             rename = "deletedAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
         )]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(
@@ -1451,7 +1461,9 @@ pub mod types {
         ///When the VM became paused; null otherwise.
         #[serde(
             rename = "pausedAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
         )]
         pub paused_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(
@@ -1488,12 +1500,16 @@ pub mod types {
         pub cpu: i64,
         #[serde(
             rename = "createdAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
         )]
         pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(
             rename = "deletedAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
         )]
         pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(
@@ -1547,7 +1563,9 @@ pub mod types {
         ///When the VM became paused; null otherwise.
         #[serde(
             rename = "pausedAt",
-            skip_serializing_if = "::std::option::Option::is_none"
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
         )]
         pub paused_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(

@@ -50,6 +50,20 @@ pub fn empty_value<T: DeserializeOwned>() -> Option<T> {
         .ok()
 }
 
+/// Deserializes an optional date leniently: an RFC 3339 date-time is the date; anything else
+/// (`null`, `""`, another format, a number) is `None`, never a failure of the whole answer.
+pub fn lenient_date<'de, D>(deserializer: D) -> Result<Option<chrono::DateTime<chrono::Utc>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s.trim())
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc)),
+        _ => None,
+    })
+}
+
 /// Deserializes `null` as `T::default()`: for the fields that decode an absent member as their
 /// empty value, a `null` member means the same.
 pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
