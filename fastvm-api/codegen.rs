@@ -131,6 +131,9 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
     let mut file: syn::File = syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
     trim_requests(&mut file)?;
     tolerance::adapt_code(&mut file)?;
+    if tolerance::lenient_dates(types_of(&mut file)?)? == 0 {
+        return Err("no optional date field found in the generated types: has typify changed?".into());
+    }
     secrets::redact_debug(types_of(&mut file)?)?;
     let body = restore_operation_ids(&prettyplease::unparse(&file), &operation_ids)?;
     let body = use_own_path_encoding(&body)?;

@@ -399,7 +399,7 @@ fn closure<'a>(spec: &'a Value, roots: Vec<&'a Value>) -> BTreeSet<String> {
 
 // ---- On the generated code (steps 4–7) -------------------------------------------------------
 
-/// Steps 4–6 and 8 on the syntax tree of the generated file.
+/// Steps 4–6 on the syntax tree of the generated file (step 8 is [`lenient_dates`]).
 pub fn adapt_code(file: &mut syn::File) -> Result<(), String> {
     let types = file
         .items
@@ -421,16 +421,13 @@ pub fn adapt_code(file: &mut syn::File) -> Result<(), String> {
     if absent == 0 {
         return Err("no required enum field found in the generated types: has typify changed?".into());
     }
-    if lenient_dates(types)? == 0 {
-        return Err("no optional date field found in the generated types: has typify changed?".into());
-    }
     Ok(())
 }
 
 /// Step 8: an optional date that is not an RFC 3339 date-time (`""` from a Go string without
 /// `omitempty`, another format, a number) decodes as `None` instead of failing the whole answer:
 /// the official SDKs keep whatever string the server sent. Returns how many fields it changed.
-fn lenient_dates(items: &mut [syn::Item]) -> Result<usize, String> {
+pub fn lenient_dates(items: &mut [syn::Item]) -> Result<usize, String> {
     let mut changed = 0;
     for item in items.iter_mut() {
         let syn::Item::Struct(s) = item else { continue };
@@ -920,6 +917,33 @@ mod tests {
             }"#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn optional_dates_decode_leniently_and_keep_their_other_attributes() {
+        let mut file: syn::File = syn::parse_str(
+            r#"
+            #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+            pub struct Thing {
+                #[serde(rename = "createdAt", default, skip_serializing_if = "::std::option::Option::is_none")]
+                pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                pub name: ::std::option::Option<::std::string::String>,
+            }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(lenient_dates(&mut file.items).unwrap(), 2);
+        let out = quote::ToTokens::to_token_stream(&file).to_string().replace(' ', "");
+        assert!(
+            out.contains(r#"#[serde(rename="createdAt",skip_serializing_if="::std::option::Option::is_none",default,deserialize_with="crate::decode::lenient_date")]"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"#[serde(default,deserialize_with="crate::decode::lenient_date")]pubdeleted_at"#),
+            "{out}"
+        );
+        assert!(!out.contains(r#"lenient_date")]pubname"#), "{out}");
     }
 
     #[test]
