@@ -217,6 +217,24 @@ async fn main() {
             pct(medians[1][0].1, medians[1][against].1),
         );
     }
+    // Paired: the facade against the same request within each round, then the median of those
+    // ratios. The machine's speed drifts from round to round (by tens of percent on a shared
+    // host); a ratio taken within one round cancels what both paths saw alike.
+    let paired = |mode: usize, part: fn(&(f64, f64)) -> f64| {
+        let ratios: Vec<f64> = samples[mode][0]
+            .iter()
+            .zip(&samples[mode][2])
+            .map(|(f, b)| part(f) / part(b))
+            .collect();
+        (median(ratios) - 1.0) * 100.0
+    };
+    println!(
+        "facade vs bare reqwest, same request, median of per-round ratios: sequential {:+.1} % wall / {:+.1} % CPU, 64 concurrent {:+.1} % wall / {:+.1} % CPU",
+        paired(0, |s| s.0),
+        paired(0, |s| s.1),
+        paired(1, |s| s.0),
+        paired(1, |s| s.1),
+    );
     println!(
         "generated client alone vs bare reqwest, minimal: sequential {:+.1} % wall, 64 concurrent {:+.1} % wall",
         pct(medians[0][3].0, medians[0][1].0),
