@@ -217,7 +217,7 @@ async fn typed_commands_resizes_the_ctrl_c_hint_and_ctrl_bracket_detach() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_shell_exiting_sigterm_and_launch_console_restore_the_terminal() {
+async fn the_terminal_is_restored_after_shell_exit_sigterm_sighup_launch_console_and_server_shutdown() {
     if !tmux_available() {
         return;
     }
@@ -253,6 +253,22 @@ async fn the_shell_exiting_sigterm_and_launch_console_restore_the_terminal() {
     assert_restored(dir.path());
     drop(pane);
 
+    // SIGHUP (the terminal went away): 129 and the terminal restored.
+    let dir = tempfile::tempdir().unwrap();
+    let pane = Pane::start(
+        &with_stty_file(dir.path(), &script(&server, &format!("console {vm}"))),
+        80,
+        24,
+    );
+    pane.wait_for("Press Ctrl-] to detach");
+    let pid = process_with_args(&[env!("CARGO_BIN_EXE_fastvm"), "console", &vm])
+        .unwrap_or_else(|| panic!("no `fastvm console {vm}` process"));
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    let screen = pane.wait_for("SAVED");
+    assert!(screen.contains("EXIT=129"), "{screen}");
+    assert_restored(dir.path());
+    drop(pane);
+
     // `vm launch --console` attaches to the new VM.
     let dir = tempfile::tempdir().unwrap();
     let pane = Pane::start(
@@ -267,5 +283,18 @@ async fn the_shell_exiting_sigterm_and_launch_console_restore_the_terminal() {
     let screen = pane.wait_for("SAVED");
     assert!(screen.contains("EXIT=0"), "{screen}");
     assert_restored(dir.path());
+    drop(pane);
+
+    // The server going away mid-session: the CLI ends and restores the terminal.
+    let dir = tempfile::tempdir().unwrap();
+    let pane = Pane::start(
+        &with_stty_file(dir.path(), &script(&server, &format!("console {vm}"))),
+        80,
+        24,
+    );
+    pane.wait_for("Press Ctrl-] to detach");
     server.shutdown().await;
+    let screen = pane.wait_for("SAVED");
+    assert!(screen.contains("EXIT="), "{screen}");
+    assert_restored(dir.path());
 }
