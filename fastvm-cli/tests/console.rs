@@ -237,37 +237,30 @@ async fn the_terminal_is_restored_after_shell_exit_sigterm_sighup_launch_console
     assert_restored(dir.path());
     drop(pane);
 
-    // SIGTERM while attached: 143 and the terminal restored.
-    let dir = tempfile::tempdir().unwrap();
-    let pane = Pane::start(
-        &with_stty_file(dir.path(), &script(&server, &format!("console {vm}"))),
-        80,
-        24,
-    );
-    pane.wait_for("Press Ctrl-] to detach");
-    let pid = process_with_args(&[env!("CARGO_BIN_EXE_fastvm"), "console", &vm])
-        .unwrap_or_else(|| panic!("no `fastvm console {vm}` process"));
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let screen = pane.wait_for("SAVED");
-    assert!(screen.contains("EXIT=143"), "{screen}");
-    assert_restored(dir.path());
-    drop(pane);
-
-    // SIGHUP (the terminal went away): 129 and the terminal restored.
-    let dir = tempfile::tempdir().unwrap();
-    let pane = Pane::start(
-        &with_stty_file(dir.path(), &script(&server, &format!("console {vm}"))),
-        80,
-        24,
-    );
-    pane.wait_for("Press Ctrl-] to detach");
-    let pid = process_with_args(&[env!("CARGO_BIN_EXE_fastvm"), "console", &vm])
-        .unwrap_or_else(|| panic!("no `fastvm console {vm}` process"));
-    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
-    let screen = pane.wait_for("SAVED");
-    assert!(screen.contains("EXIT=129"), "{screen}");
-    assert_restored(dir.path());
-    drop(pane);
+    // A signal while attached: 128 + its number, and the terminal restored. SIGHUP is the
+    // terminal going away.
+    for (signal, status) in [("TERM", 143), ("HUP", 129)] {
+        let dir = tempfile::tempdir().unwrap();
+        let pane = Pane::start(
+            &with_stty_file(dir.path(), &script(&server, &format!("console {vm}"))),
+            80,
+            24,
+        );
+        pane.wait_for("Press Ctrl-] to detach");
+        let pid = process_with_args(&[env!("CARGO_BIN_EXE_fastvm"), "console", &vm])
+            .unwrap_or_else(|| panic!("no `fastvm console {vm}` process"));
+        assert!(
+            Command::new("kill")
+                .args([&format!("-{signal}"), &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let screen = pane.wait_for("SAVED");
+        assert!(screen.contains(&format!("EXIT={status}")), "SIG{signal}: {screen}");
+        assert_restored(dir.path());
+        drop(pane);
+    }
 
     // `vm launch --console` attaches to the new VM.
     let dir = tempfile::tempdir().unwrap();
