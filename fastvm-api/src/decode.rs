@@ -17,8 +17,13 @@ use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 /// bytes, as progenitor's own decoder does.
 pub async fn success<T: DeserializeOwned, E>(response: reqwest::Response) -> Result<ResponseValue<T>, Error<E>> {
     let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(Error::ResponseBodyError)?;
+    // The head is moved out rather than its headers copied (two allocations per call).
+    let (head, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+    let headers = head.headers;
+    let body = http_body_util::BodyExt::collect(body)
+        .await
+        .map_err(Error::ResponseBodyError)?
+        .to_bytes();
     if is_null(&body)
         && let Some(inner) = empty_value()
     {
