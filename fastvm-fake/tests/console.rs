@@ -2,39 +2,17 @@
 //! knows only the documented protocol: the token and path from `console-token`, no API key on
 //! the upgrade, binary output frames, text keystrokes, JSON resize frames.
 
+mod common;
+
+use common::call;
 use std::time::Duration;
 
-use axum::body::Body;
 use fastvm_fake::FakeServer;
 use futures::{SinkExt, StreamExt};
-use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// One API request with the key; status and JSON body.
-async fn call(server: &FakeServer, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let addr = server.base_url().strip_prefix("http://").unwrap();
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let req = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr)
-        .header("x-api-key", server.api_key())
-        .header("content-type", "application/json");
-    let body = body.map_or_else(Body::empty, |b| Body::from(serde_json::to_vec(&b).unwrap()));
-    let resp = sender.send_request(req.body(body).unwrap()).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = axum::body::to_bytes(Body::new(resp.into_body()), usize::MAX)
-        .await
-        .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
 
 async fn launch(server: &FakeServer) -> String {
     let (status, vm) = call(server, "POST", "/v1/vms", Some(json!({ "machineType": "c1m2" }))).await;

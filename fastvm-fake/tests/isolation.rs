@@ -6,6 +6,9 @@
 //! checking that the fake refused with `Unsupported`; with `FASTVM_FAKE_ISOLATION=required`
 //! (which `.ci/run` sets where the host can isolate) they fail instead.
 
+mod common;
+
+use common::call;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,34 +16,6 @@ use axum::body::{Body, Bytes};
 use fastvm_fake::{FakeServer, Isolation};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-
-/// One request on a fresh connection, with hyper's own client; status and JSON body.
-async fn call(server: &FakeServer, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let addr = server.base_url().strip_prefix("http://").unwrap();
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let req = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr)
-        .header("x-api-key", server.api_key())
-        .header("content-type", "application/json");
-    let body = body.map_or_else(Body::empty, |b| Body::from(serde_json::to_vec(&b).unwrap()));
-    let resp = sender.send_request(req.body(body).unwrap()).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = axum::body::to_bytes(Body::new(resp.into_body()), usize::MAX)
-        .await
-        .unwrap();
-    let v = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {bytes:?}"))
-    };
-    (status, v)
-}
 
 async fn ok(server: &FakeServer, method: &str, path: &str, body: Option<Value>) -> Value {
     let (status, v) = call(server, method, path, body).await;

@@ -12,9 +12,6 @@
 //! that none of them pays the fake's one-time isolation probe or the first connection
 //! (`BENCH_WARMUP=0` skips it).
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fastvm::FastvmClient;
@@ -22,64 +19,7 @@ use fastvm::exec::Command as VmCommand;
 use fastvm::vm::OwnedVm;
 use futures::StreamExt as _;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-struct Fake(Child);
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_fake(isolation: &str) -> (Fake, String, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let bin = root.join("target/release/fastvm-fake");
-    if !bin.exists() {
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "--release", "-p", "fastvm-fake"])
-            .current_dir(&root)
-            .status()
-            .expect("cargo build");
-        assert!(st.success(), "cannot build fastvm-fake");
-    }
-    let mut child = Command::new(&bin)
-        .args(["--port", "0", "--isolation", isolation])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start fastvm-fake");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut key) = (String::new(), String::new());
-    while url.is_empty() || key.is_empty() {
-        let line = lines.next().expect("fake output").expect("fake output");
-        if let Some(v) = line.strip_prefix("FASTVM_BASE_URL=") {
-            url = v.to_string();
-        } else if let Some(v) = line.strip_prefix("FASTVM_API_KEY=") {
-            key = v.to_string();
-        }
-    }
-    // Keep draining so the fake never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (Fake(child), url, key)
-}
-
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// `VmHWM` (or another `/proc/<pid>/status` field) in MiB.
-fn status_mib(pid: &str, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
+mod support;
 
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -88,16 +28,6 @@ fn loadavg() -> String {
         .take(3)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// CPU time of this process so far, all threads (`/proc/self/task/*/schedstat`, nanoseconds).
-fn cpu_time() -> Duration {
-    let mut ns = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
-        let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-        ns += stat.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
-    }
-    Duration::from_nanos(ns)
 }
 
 struct Round {
@@ -110,8 +40,8 @@ struct Round {
 }
 
 async fn round(client: &FastvmClient, n: usize, k: usize) -> Round {
-    reset_peak();
-    let cpu = cpu_time();
+    support::reset_peak();
+    let cpu = support::cpu_time();
     let started = Instant::now();
     let vms: Vec<OwnedVm> = client
         .fleet(fastvm::launch::machine("c1m2").label("bench", "fleet"), n)
@@ -153,8 +83,8 @@ async fn round(client: &FastvmClient, n: usize, k: usize) -> Round {
         exec: executed - launched,
         delete: deleted - executed,
         total: deleted - started,
-        cpu: cpu_time().saturating_sub(cpu),
-        peak_mib: status_mib("self", "VmHWM:"),
+        cpu: support::cpu_time().saturating_sub(cpu),
+        peak_mib: support::status_mib("self", "VmHWM:"),
     }
 }
 
@@ -166,11 +96,11 @@ fn stats(mut xs: Vec<f64>) -> (f64, f64, f64) {
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
-    let n = env_usize("BENCH_VMS", 64);
-    let k = env_usize("BENCH_CONCURRENCY", 16);
-    let rounds = env_usize("BENCH_ROUNDS", 5).max(1);
+    let n = support::env_or("BENCH_VMS", 64);
+    let k = support::env_or("BENCH_CONCURRENCY", 16);
+    let rounds = support::env_or("BENCH_ROUNDS", 5).max(1);
     let isolation = std::env::var("BENCH_ISOLATION").unwrap_or_else(|_| "auto".into());
-    let (fake, url, key) = start_fake(&isolation);
+    let (fake, url, key) = support::start_fake(&["--isolation", &isolation]);
     let fake_pid = fake.0.id().to_string();
     let client = FastvmClient::builder().api_key(key).base_url(url).build().unwrap();
     eprintln!(
@@ -182,7 +112,7 @@ async fn main() {
         eprintln!(
             "warm-up (1 VM): {:.3} s; client RSS after it: {:.1} MiB",
             warm.total.as_secs_f64(),
-            status_mib("self", "VmRSS:")
+            support::status_mib("self", "VmRSS:")
         );
     }
 
@@ -220,7 +150,7 @@ async fn main() {
     eprintln!("| client peak RSS (VmHWM) | {med:.1} MiB | {min:.1} MiB | {max:.1} MiB |");
     eprintln!(
         "\nfake server peak RSS (VmHWM, whole run): {:.1} MiB; load average after: {}",
-        status_mib(&fake_pid, "VmHWM:"),
+        support::status_mib(&fake_pid, "VmHWM:"),
         loadavg()
     );
 }

@@ -16,6 +16,8 @@ const ID: &str = "9b0c6a34-0a2b-4c1e-9d6f-2f6a8b9c0d1e";
 /// The facade's per-request timeout (its default).
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+mod support;
+
 async fn serve() -> String {
     let app = Router::new().route(
         "/v1/vms/{id}",
@@ -172,7 +174,7 @@ async fn main() {
             for i in 0..PATHS.len() {
                 let index = (i + round) % PATHS.len();
                 let path = PATHS[index].0;
-                let (wall, cpu) = (Instant::now(), cpu_time());
+                let (wall, cpu) = (Instant::now(), support::cpu_time());
                 let calls = if mode == 0 {
                     for _ in 0..sequential {
                         bench.call(path).await;
@@ -194,7 +196,10 @@ async fn main() {
                     }
                     concurrent_tasks * per_task
                 };
-                mode_samples[index].push((per_call(calls, wall.elapsed()), per_call(calls, cpu_time() - cpu)));
+                mode_samples[index].push((
+                    per_call(calls, wall.elapsed()),
+                    per_call(calls, support::cpu_time() - cpu),
+                ));
             }
         }
     }
@@ -240,24 +245,6 @@ async fn main() {
         pct(medians[0][3].0, medians[0][1].0),
         pct(medians[1][3].0, medians[1][1].0)
     );
-}
-
-/// CPU time of the whole process so far: the sum over its threads of the nanosecond counter in
-/// `/proc/self/task/*/schedstat` (Linux; `getrusage` would need `unsafe`, which the workspace
-/// forbids). The runtime's threads live for the whole run, so none is missed.
-fn cpu_time() -> Duration {
-    let mut total = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task (Linux only)") {
-        let path = task.expect("task entry").path().join("schedstat");
-        if let Ok(stat) = std::fs::read_to_string(path) {
-            total += stat
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(total)
 }
 
 fn per_call(calls: usize, elapsed: Duration) -> f64 {

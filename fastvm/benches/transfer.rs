@@ -6,70 +6,14 @@
 //! 10000, 20 KiB each). Peak RSS is the process's VmHWM, reset before each phase through
 //! `/proc/self/clear_refs`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fastvm::FastvmClient;
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-struct Fake(Child);
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_fake() -> (Fake, String, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let bin = root.join("target/release/fastvm-fake");
-    if !bin.exists() {
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "--release", "-p", "fastvm-fake"])
-            .current_dir(&root)
-            .status()
-            .expect("cargo build");
-        assert!(st.success(), "cannot build fastvm-fake");
-    }
-    let mut child = Command::new(&bin)
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start fastvm-fake");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut key) = (String::new(), String::new());
-    while url.is_empty() || key.is_empty() {
-        let line = lines.next().expect("fake output").expect("fake output");
-        if let Some(v) = line.strip_prefix("FASTVM_BASE_URL=") {
-            url = v.to_string();
-        } else if let Some(v) = line.strip_prefix("FASTVM_API_KEY=") {
-            key = v.to_string();
-        }
-    }
-    // Keep draining so the fake never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (Fake(child), url, key)
-}
-
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
+mod support;
 
 fn write_noise(path: &Path, len: u64, seed: u64) {
     let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
@@ -115,10 +59,10 @@ fn row(what: impl Into<String>, bytes: u64, t: Duration, rss: Option<f64>) -> Ro
 }
 
 async fn timed<F: std::future::IntoFuture<Output = fastvm::Result<()>>>(f: F) -> (Duration, f64) {
-    reset_peak();
+    support::reset_peak();
     let t = Instant::now();
     f.await.expect("transfer");
-    (t.elapsed(), peak_mib())
+    (t.elapsed(), support::status_mib("self", "VmHWM:"))
 }
 
 fn curl(args: &[&str]) -> Duration {
@@ -135,9 +79,9 @@ fn curl(args: &[&str]) -> Duration {
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
-    let file_mib = env_u64("BENCH_FILE_MIB", 1024);
-    let dir_files = env_u64("BENCH_DIR_FILES", 10_000);
-    let (_fake, url, key) = start_fake();
+    let file_mib = support::env_or("BENCH_FILE_MIB", 1024);
+    let dir_files = support::env_or("BENCH_DIR_FILES", 10_000);
+    let (_fake, url, key) = support::start_fake(&[]);
     let client = FastvmClient::builder().api_key(key).base_url(url).build().unwrap();
     let vm = client.vms().launch(fastvm::launch::machine("c1m2")).await.unwrap();
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
