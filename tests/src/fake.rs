@@ -45,3 +45,18 @@ pub async fn snapshot_ids(client: &FastvmClient) -> BTreeSet<String> {
     let snapshots = client.snapshots().list().await.expect("list snapshots");
     snapshots.into_iter().map(|s| s.id).collect()
 }
+
+/// Polls `cond` (every 50 ms, for up to 10 s): background work finishes on its own time.
+pub async fn eventually<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("never happened: {what}");
+}

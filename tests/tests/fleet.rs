@@ -6,6 +6,7 @@
 
 mod common;
 
+use fastvm_tests::fake::eventually;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,21 +26,6 @@ async fn fake() -> (FakeServer, FastvmClient) {
     let server = FakeServer::start().await.expect("fake server");
     let client = fastvm_tests::fake::client(&server);
     (server, client)
-}
-
-/// Polls `cond` (every 50 ms, for up to 10 s): background work finishes on its own time.
-async fn eventually<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if cond().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never happened: {what}");
 }
 
 fn quota_refusal() -> Fault {

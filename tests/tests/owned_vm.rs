@@ -1,6 +1,7 @@
 //! VM handles against `fastvm-fake`: `Vm`'s operations, and `OwnedVm`/`with_vm` deleting the VM
 //! on every exit path, with a safety TTL kept alive while the guard lives.
 
+use fastvm_tests::fake::eventually;
 use std::time::Duration;
 
 use fastvm::exec::Command;
@@ -17,21 +18,6 @@ async fn fake() -> (FakeServer, FastvmClient) {
 
 async fn vm_count(client: &FastvmClient) -> usize {
     client.vms().list().await.expect("list").len()
-}
-
-/// Polls `cond` (every 50 ms, for up to 10 s): background work finishes on its own time.
-async fn eventually<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if cond().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never happened: {what}");
 }
 
 #[tokio::test]
