@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 
 /// Decodes the JSON body of a 2xx answer into `T`.
 ///
-/// A `null` body is the empty value of `T` where it has one ([`empty_value`]: an empty list),
+/// A `null` body is the empty value of `T` where it has one (an empty list; see [`body_of`]),
 /// and is otherwise treated as no body. A 2xx without a body (a `204`, or a `200` with nothing
 /// in it) is handed back as
 /// [`Error::UnexpectedResponse`], with its status and headers kept and an empty body: whether
@@ -17,39 +17,48 @@ use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 /// bytes, as progenitor's own decoder does.
 pub async fn success<T: DeserializeOwned, E>(response: reqwest::Response) -> Result<ResponseValue<T>, Error<E>> {
     let status = response.status();
-    // The head is moved out rather than its headers copied (two allocations per call).
+    // The head is moved out rather than its headers copied (an allocation per call).
     let (head, body) = http::Response::<reqwest::Body>::from(response).into_parts();
     let headers = head.headers;
     let body = http_body_util::BodyExt::collect(body)
         .await
         .map_err(Error::ResponseBodyError)?
         .to_bytes();
-    if is_null(&body)
-        && let Some(inner) = empty_value()
-    {
-        return Ok(ResponseValue::new(inner, status, headers));
-    }
-    if body.iter().all(u8::is_ascii_whitespace) || is_null(&body) {
-        let mut empty = http::Response::new(reqwest::Body::from(Vec::<u8>::new()));
-        *empty.status_mut() = status;
-        *empty.headers_mut() = headers;
-        return Err(Error::UnexpectedResponse(reqwest::Response::from(empty)));
-    }
-    match serde_json::from_slice(&body) {
-        Ok(inner) => Ok(ResponseValue::new(inner, status, headers)),
-        Err(e) => Err(Error::InvalidResponsePayload(body, e)),
+    match body_of(&body) {
+        Some(Ok(inner)) => Ok(ResponseValue::new(inner, status, headers)),
+        Some(Err(e)) => Err(Error::InvalidResponsePayload(body, e)),
+        None => {
+            let mut empty = http::Response::new(reqwest::Body::from(Vec::<u8>::new()));
+            *empty.status_mut() = status;
+            *empty.headers_mut() = headers;
+            Err(Error::UnexpectedResponse(reqwest::Response::from(empty)))
+        }
     }
 }
 
+/// What a 2xx body holds, the one rule for generated and hand-built requests: `None` when there
+/// is no body (empty, or a `null` where `T` has no empty value), else the decoded value. A
+/// `null` body is the empty value of `T` where it has one: an empty list, or an object whose
+/// members all tolerate absence.
+pub fn body_of<T: DeserializeOwned>(body: &[u8]) -> Option<Result<T, serde_json::Error>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    if is_null(body) {
+        return empty_value().map(Ok);
+    }
+    Some(serde_json::from_slice(body))
+}
+
 /// Whether a body is the JSON `null` (a Go server encodes an empty slice or a nil pointer so).
-pub fn is_null(body: &[u8]) -> bool {
+fn is_null(body: &[u8]) -> bool {
     body.trim_ascii() == b"null"
 }
 
 /// What a `null` body means for a result of type `T`: an empty list for a list, an object
 /// whose members are all absent for an object that tolerates that; `None` when `T` has
 /// members it cannot do without (the answer is then treated as having no body).
-pub fn empty_value<T: DeserializeOwned>() -> Option<T> {
+fn empty_value<T: DeserializeOwned>() -> Option<T> {
     serde_json::from_slice(b"[]")
         .or_else(|_| serde_json::from_slice(b"{}"))
         .ok()

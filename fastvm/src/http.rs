@@ -292,15 +292,10 @@ pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
         .bytes()
         .await
         .map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
-    if fastvm_api::decode::is_null(&bytes)
-        && let Some(empty) = fastvm_api::decode::empty_value()
-    {
-        return Ok(empty);
+    match fastvm_api::decode::body_of(&bytes) {
+        Some(decoded) => decoded.map_err(|e| Error::decode(op.id, e, &bytes)),
+        None => Err(Error::empty_body(op.id, status)),
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) || fastvm_api::decode::is_null(&bytes) {
-        return Err(Error::empty_body(op.id, status));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| Error::decode(op.id, e, &bytes))
 }
 
 #[cfg(test)]
