@@ -112,7 +112,9 @@ impl FastvmClient {
     }
 
     pub(crate) fn storage_http(&self) -> std::result::Result<&reqwest::Client, crate::transfer::FileTransferError> {
-        Ok(&self.inner.transport.settings.storage)
+        self.inner.transport.settings.storage.client().map_err(|message| {
+            crate::transfer::FileTransferError::new(crate::transfer::FileTransferErrorKind::Storage, message)
+        })
     }
 
     /// The retry policy of the client, shared by API calls and storage uploads.

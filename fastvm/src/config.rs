@@ -269,16 +269,17 @@ impl ClientBuilder {
                 .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
         };
         let storage = match self.storage_client {
-            Some(HttpClient(c)) => c,
+            Some(HttpClient(c)) => Storage::Given(c),
             // An injected API client serves storage too (its proxy and roots apply).
-            None if injected_api_client => http.clone(),
+            None if injected_api_client => Storage::Given(http.clone()),
             // Presigned requests carry no API key or custom header: a storage redirect to
-            // another host (a region, a CDN) is followed, as the official SDKs follow it.
-            None => reqwest::Client::builder()
-                .connect_timeout(connect_timeout)
-                .pool_idle_timeout(Duration::from_secs(90))
-                .build()
-                .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
+            // another host (a region, a CDN) is followed, as the official SDKs follow it. Built
+            // on the first transfer: building a client (its TLS roots) takes milliseconds, and
+            // many programs never transfer a file.
+            None => Storage::Lazy {
+                connect_timeout,
+                client: std::sync::OnceLock::new(),
+            },
         };
         Ok(FastvmClient::from_parts(Settings {
             api_key,
@@ -340,8 +341,40 @@ pub(crate) struct Settings {
     pub(crate) default_headers: HeaderMap,
     /// The client of API requests.
     pub(crate) http: reqwest::Client,
-    /// The client of presigned storage URLs (the API's unless the caller gave another).
-    pub(crate) storage: reqwest::Client,
+    /// The client of presigned storage URLs.
+    pub(crate) storage: Storage,
+}
+
+/// The client of presigned storage URLs: the one given (or the injected API client), else one
+/// of the SDK's own, made when first needed.
+pub(crate) enum Storage {
+    Given(reqwest::Client),
+    Lazy {
+        connect_timeout: Duration,
+        client: std::sync::OnceLock<std::result::Result<reqwest::Client, String>>,
+    },
+}
+
+impl Storage {
+    /// The client, built on first use; an error says why it could not be built.
+    pub(crate) fn client(&self) -> std::result::Result<&reqwest::Client, String> {
+        match self {
+            Storage::Given(c) => Ok(c),
+            Storage::Lazy {
+                connect_timeout,
+                client,
+            } => client
+                .get_or_init(|| {
+                    reqwest::Client::builder()
+                        .connect_timeout(*connect_timeout)
+                        .pool_idle_timeout(Duration::from_secs(90))
+                        .build()
+                        .map_err(|e| format!("cannot build the storage HTTP client: {e}"))
+                })
+                .as_ref()
+                .map_err(Clone::clone),
+        }
+    }
 }
 
 impl fmt::Debug for Settings {
