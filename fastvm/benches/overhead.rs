@@ -162,6 +162,52 @@ async fn main() {
         return;
     }
 
+    // `PAIRS=n`: n short blocks of the facade and the same request back to back (in alternating
+    // order), 64 tasks × 10 calls each, and the median of the per-block ratios: the quickest way
+    // to compare two builds of the facade on a machine whose speed drifts.
+    if let Some(pairs) = std::env::var("PAIRS").ok().and_then(|p| p.parse::<usize>().ok()) {
+        let block = |path: Path| {
+            let bench = bench.clone();
+            async move {
+                let started = Instant::now();
+                let tasks: Vec<_> = (0..concurrent_tasks)
+                    .map(|_| {
+                        let bench = bench.clone();
+                        tokio::spawn(async move {
+                            for _ in 0..10 {
+                                bench.call(path).await;
+                            }
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.expect("task");
+                }
+                started.elapsed().as_secs_f64()
+            }
+        };
+        let mut ratios = Vec::with_capacity(pairs);
+        for pair in 0..pairs {
+            let (facade, same) = if pair % 2 == 0 {
+                let f = block(Path::Facade).await;
+                (f, block(Path::BareSameRequest).await)
+            } else {
+                let s = block(Path::BareSameRequest).await;
+                (block(Path::Facade).await, s)
+            };
+            ratios.push(facade / same);
+        }
+        ratios.sort_by(f64::total_cmp);
+        let q = |f: f64| (ratios[((ratios.len() - 1) as f64 * f) as usize] - 1.0) * 100.0;
+        println!(
+            "facade vs same request, 64 concurrent, {pairs} paired blocks: median {:+.1} % (quartiles {:+.1} % … {:+.1} %)",
+            q(0.5),
+            q(0.25),
+            q(0.75)
+        );
+        return;
+    }
+
     // Interleaved rounds, the order of the paths rotating from round to round so that no path
     // always follows the same one. Loopback timings on a shared 2-core machine vary by ±10 %
     // from round to round, so many short rounds are taken and their medians reported, for wall

@@ -1,8 +1,10 @@
-//! How the resource methods await a generated call.
+//! How the resource methods make a generated call.
 //!
-//! Every resource method is `call(op, <generated builder>.send()).await`: the generated
-//! future's result becomes the body on success, and an [`Error`] on failure, mapped from the raw
-//! answer so that the body snippet, the request id and a quota's dimension are kept.
+//! Every resource method is `call("<operationId>", client, |api| api.<method>()…send()).await`.
+//! The closure makes the call; it is made again for each retry, so no copy of the request is
+//! kept for a retry that most calls never need. The generated future's result becomes the body
+//! on success, and an [`Error`] on failure, mapped from the raw answer so that the body snippet,
+//! the request id and a quota's dimension are kept.
 
 use std::future::{Future, ready};
 
@@ -10,64 +12,123 @@ use futures::FutureExt;
 use futures::future::Either;
 
 use progenitor_client::ResponseValue;
+use reqwest::StatusCode;
 
-use crate::{Error, Result};
+use crate::retry::{self, Attempt};
+use crate::{Error, FastvmClient, Result, ops};
 
 /// The result of a generated call.
 type Generated<T> = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>;
 
+impl<T> Attempt for Generated<T> {
+    fn refused(&mut self) -> Option<&mut reqwest::Response> {
+        match self {
+            Err(progenitor_client::Error::UnexpectedResponse(resp)) if !resp.status().is_success() => Some(resp),
+            _ => None,
+        }
+    }
+
+    fn failed(&self) -> Option<&reqwest::Error> {
+        match self {
+            Err(progenitor_client::Error::CommunicationError(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 // Why combinators and not `async fn`: an `async fn` keeps its future argument and the value it
 // awaits in separate slots of its state, so each layer would hold the generated future (about
-// 1.6 KiB) once more, and every call would carry and copy several of them. `then` holds it once,
-// in place, and replaces it with the (boxed, rare) error mapping when it is done.
+// 1.3 KiB) once more, and every call would carry and copy several of them. `then` holds it once,
+// in place, and replaces it with the (boxed, rare) retries and error mapping when it fails.
 
-/// Awaits a generated call of `operation` and returns its body. A 2xx answer with no body is a
+/// Makes the call of `operation` with `make` (given the facade's generated client), retried as
+/// the client's policy allows, and returns its body. A 2xx answer with no body is an
 /// [`Error::Decode`] naming the operation and the status.
-pub(crate) fn call<T>(
+pub(crate) fn call<'a, T, F, Fut>(
     operation: &'static str,
-    generated: impl Future<Output = Generated<T>>,
-) -> impl Future<Output = Result<T>> {
-    finish(generated, move |value| Ok(value.into_inner()), operation)
+    client: &'a FastvmClient,
+    make: F,
+) -> impl Future<Output = Result<T>>
+where
+    F: FnMut(&'a fastvm_api::Client) -> Fut,
+    Fut: Future<Output = Generated<T>>,
+{
+    finish(
+        operation,
+        client,
+        make,
+        |value| Ok(value.into_inner()),
+        move |status| Err(Error::empty_body(operation, status)),
+    )
 }
 
 /// [`call`], with the answer's status (launch's 201 or 202).
-pub(crate) fn call_with_status<T>(
+pub(crate) fn call_with_status<'a, T, F, Fut>(
     operation: &'static str,
-    generated: impl Future<Output = Generated<T>>,
-) -> impl Future<Output = Result<(reqwest::StatusCode, T)>> {
+    client: &'a FastvmClient,
+    make: F,
+) -> impl Future<Output = Result<(StatusCode, T)>>
+where
+    F: FnMut(&'a fastvm_api::Client) -> Fut,
+    Fut: Future<Output = Generated<T>>,
+{
     finish(
-        generated,
-        move |value| Ok((value.status(), value.into_inner())),
         operation,
+        client,
+        make,
+        |value| Ok((value.status(), value.into_inner())),
+        move |status| Err(Error::empty_body(operation, status)),
     )
 }
 
 /// [`call`] for an operation whose result the caller already knows (a delete): a 2xx answer
 /// with no body gives `known()`.
-pub(crate) fn call_or<T>(
+pub(crate) fn call_or<'a, T, F, Fut>(
     operation: &'static str,
-    generated: impl Future<Output = Generated<T>>,
+    client: &'a FastvmClient,
+    make: F,
     known: impl FnOnce() -> T,
-) -> impl Future<Output = Result<T>> {
-    generated.then(move |result| match result {
-        Ok(value) => Either::Left(ready(Ok(value.into_inner()))),
-        Err(progenitor_client::Error::UnexpectedResponse(resp)) if resp.status().is_success() => {
-            Either::Left(ready(Ok(known())))
-        }
-        Err(e) => Either::Right(map_error(e, operation).map(Err)),
-    })
+) -> impl Future<Output = Result<T>>
+where
+    F: FnMut(&'a fastvm_api::Client) -> Fut,
+    Fut: Future<Output = Generated<T>>,
+{
+    finish(
+        operation,
+        client,
+        make,
+        |value| Ok(value.into_inner()),
+        move |_| Ok(known()),
+    )
 }
 
-/// The shared tail of [`call`] and [`call_with_status`]: `ok` on success, the mapped error
-/// otherwise.
-fn finish<T, U>(
-    generated: impl Future<Output = Generated<T>>,
-    ok: impl FnOnce(ResponseValue<T>) -> Result<U>,
+/// The shared body of the `call` functions: `ok` on success, `empty` for a 2xx without a body,
+/// the retries and the mapped error otherwise.
+fn finish<'a, T, U, F, Fut>(
     operation: &'static str,
-) -> impl Future<Output = Result<U>> {
-    generated.then(move |result| match result {
+    client: &'a FastvmClient,
+    mut make: F,
+    ok: impl FnOnce(ResponseValue<T>) -> Result<U>,
+    empty: impl FnOnce(StatusCode) -> Result<U>,
+) -> impl Future<Output = Result<U>>
+where
+    F: FnMut(&'a fastvm_api::Client) -> Fut,
+    Fut: Future<Output = Generated<T>>,
+{
+    let api = client.calls();
+    make(api).then(move |first| match first {
         Ok(value) => Either::Left(ready(ok(value))),
-        Err(e) => Either::Right(map_error(e, operation).map(Err)),
+        Err(e) => Either::Right(Box::pin(async move {
+            let retries = client.transport().retries(ops::find(operation));
+            match retry::repeat(retries, Err(e), |_| Some(make(api))).await {
+                Ok(value) => ok(value),
+                // `fastvm_api::decode::success` hands back a 2xx without a body this way.
+                Err(progenitor_client::Error::UnexpectedResponse(resp)) if resp.status().is_success() => {
+                    empty(resp.status())
+                }
+                Err(e) => Err(map_error(e, operation).await),
+            }
+        })),
     })
 }
 
@@ -75,7 +136,6 @@ fn finish<T, U>(
 async fn map_error(e: progenitor_client::Error<()>, operation: &'static str) -> Error {
     use progenitor_client::Error as E;
     match e {
-        // `fastvm_api::decode::success` hands back a 2xx without a body this way.
         E::UnexpectedResponse(resp) if resp.status().is_success() => Error::empty_body(operation, resp.status()),
         E::UnexpectedResponse(resp) => crate::http::api_error(resp, Some(operation)).await,
         // The spec declares no error bodies to progenitor (codegen removes them), so this is

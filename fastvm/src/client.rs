@@ -7,7 +7,7 @@ use fastvm_api::hooks::Policy;
 
 use crate::Result;
 use crate::config::{ClientBuilder, RequestOptions, Settings};
-use crate::http::ApiTransport;
+use crate::http::{ApiTransport, Once};
 use crate::resources::{BuildContexts, Builds, Health, Quotas, Snapshots, Vms};
 
 /// The fastvm client: cheap to clone (an `Arc`), `Send + Sync`, one shared connection pool.
@@ -27,7 +27,10 @@ pub struct FastvmClient {
 }
 
 struct Inner {
+    /// The public generated client: each call retried by its transport.
     api: fastvm_api::Client,
+    /// The facade's generated client: each call sent once, and retried by `call`.
+    calls: fastvm_api::Client,
     /// The view's policy; its `settings` are shared by every view of the client.
     transport: Arc<ApiTransport>,
 }
@@ -58,13 +61,13 @@ impl FastvmClient {
 
     fn view(settings: Arc<Settings>, options: RequestOptions) -> Self {
         let transport = Arc::new(ApiTransport { settings, options });
-        let api = fastvm_api::Client::new_with_client(
-            &transport.settings.base_url,
-            transport.settings.http.clone(),
-            Policy::from_arc(transport.clone()),
-        );
+        let generated = |policy| {
+            fastvm_api::Client::new_with_client(&transport.settings.base_url, transport.settings.http.clone(), policy)
+        };
+        let api = generated(Policy::from_arc(transport.clone()));
+        let calls = generated(Policy::new(Once(transport.clone())));
         FastvmClient {
-            inner: Arc::new(Inner { api, transport }),
+            inner: Arc::new(Inner { api, calls, transport }),
         }
     }
 
@@ -96,6 +99,11 @@ impl FastvmClient {
     /// through the same auth, timeout and retry policy.
     pub fn api(&self) -> &fastvm_api::Client {
         &self.inner.api
+    }
+
+    /// The generated client of the facade's calls (one attempt per call; see `call.rs`).
+    pub(crate) fn calls(&self) -> &fastvm_api::Client {
+        &self.inner.calls
     }
 
     pub(crate) fn http(&self) -> &reqwest::Client {

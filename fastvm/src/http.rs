@@ -17,6 +17,7 @@ use reqwest::header::{HeaderMap, HeaderName};
 use crate::config::{RequestOptions, Settings};
 use crate::error::{ApiError, ApiErrorKind, ErrorBody, snippet};
 use crate::ops::{self, Op};
+use crate::retry::{self, Retries};
 use crate::{Error, Result};
 
 /// Header carrying the API key.
@@ -66,79 +67,56 @@ impl ApiTransport {
         }
     }
 
-    /// Sends `request` for `op`, repeating it as the retry policy allows.
+    /// How a call of `op` through this view is retried.
+    pub(crate) fn retries(&self, op: &'static Op) -> Retries<'_> {
+        Retries {
+            policy: &self.settings.retry,
+            max_retries: self.max_retries(),
+            idempotent: op.idempotent || self.options.retry_non_idempotent.unwrap_or(false),
+            operation: op.id,
+        }
+    }
+
+    /// Sends `request` for `op` once, with the auth header, the default headers and the
+    /// timeout, and traces it: one attempt.
+    pub(crate) fn send_once(
+        &self,
+        client: &reqwest::Client,
+        mut request: reqwest::Request,
+        op: &'static Op,
+    ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static {
+        self.prepare(&mut request, op);
+        attempt(client, request, op)
+    }
+
+    /// Sends `request` for `op`, repeating it from copies of it as the retry policy allows: the
+    /// way of the public generated client and of hand-built requests. The facade's generated
+    /// calls make the call again instead, which needs no copy (`call.rs`).
     ///
-    /// The first attempt is all that most calls take, so it runs here and the retries in their
-    /// own boxed future: this future is boxed on every call (see `Transport::send`), and kept
-    /// under 1 KiB its allocation stays in the allocator's per-thread cache, which matters with
-    /// many concurrent calls (docs/benchmarks.md, "Per-call overhead").
+    /// The retries run in their own boxed future, built only when the first attempt did not
+    /// succeed: this future is boxed on every call (see `Transport::send`), and kept small its
+    /// allocation stays in the allocator's per-thread cache.
     pub(crate) fn send<'a>(
         &'a self,
         client: &'a reqwest::Client,
-        mut request: reqwest::Request,
+        request: reqwest::Request,
         op: &'static Op,
     ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a {
-        self.prepare(&mut request, op);
-        let idempotent = op.idempotent || self.options.retry_non_idempotent.unwrap_or(false);
-        let max_retries = self.max_retries();
-        // A request with a streaming body cannot be copied: it is sent exactly once.
-        let spare = if max_retries > 0 { request.try_clone() } else { None };
-        // Combinators rather than `async`: an `async` block would keep the request twice (as
-        // captured and as sent) besides the spare.
-        attempt(client, request, op, 0).then(move |result| match result {
-            Ok(resp) if resp.status().is_success() || !idempotent => Either::Left(std::future::ready(Ok(resp))),
-            _ => Either::Right(Box::pin(self.retry(client, result, spare, op, idempotent, max_retries))),
+        // A request with a streaming body cannot be copied: it is sent exactly once. The copy
+        // is taken before `send_once` adds the headers, which each attempt adds again.
+        let mut spare = if self.max_retries() > 0 {
+            request.try_clone()
+        } else {
+            None
+        };
+        self.send_once(client, request, op).then(move |result| match result {
+            Ok(resp) if resp.status().is_success() => Either::Left(std::future::ready(Ok(resp))),
+            result => Either::Right(Box::pin(retry::repeat(self.retries(op), result, move |_| {
+                let next = spare.take()?;
+                spare = next.try_clone();
+                Some(self.send_once(client, next, op))
+            }))),
         })
-    }
-
-    /// The attempts after the first: waits as the policy says after `result` and sends `spare`
-    /// again, until an answer is final, the policy says stop, or the budget is spent.
-    async fn retry(
-        &self,
-        client: &reqwest::Client,
-        mut result: reqwest::Result<reqwest::Response>,
-        mut spare: Option<reqwest::Request>,
-        op: &'static Op,
-        idempotent: bool,
-        max_retries: u32,
-    ) -> reqwest::Result<reqwest::Response> {
-        let mut attempt_no = 0;
-        loop {
-            let delay = match result {
-                Ok(resp) if resp.status().is_success() || !idempotent => return Ok(resp),
-                Ok(resp) => {
-                    // Telling an exceeded quota from a rate limit takes the body; it is read
-                    // (bounded) and put back for whoever reads the answer.
-                    let (resp, quota) = if resp.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                        let (resp, body) = read_back(resp).await;
-                        (resp, ErrorBody::parse(&body).quota)
-                    } else {
-                        (resp, false)
-                    };
-                    let delay = self
-                        .settings
-                        .retry
-                        .response_delay(attempt_no, resp.status(), resp.headers(), quota);
-                    result = Ok(resp);
-                    delay
-                }
-                Err(ref e) => self.settings.retry.error_delay(attempt_no, e, idempotent),
-            };
-            match (delay, spare.take()) {
-                (Some(delay), Some(next)) => {
-                    tracing::debug!(operation = op.id, attempt = attempt_no, ?delay, "fastvm retrying");
-                    tokio::time::sleep(delay).await;
-                    attempt_no += 1;
-                    spare = if attempt_no < max_retries {
-                        next.try_clone()
-                    } else {
-                        None
-                    };
-                    result = attempt(client, next, op, attempt_no).await;
-                }
-                _ => return result,
-            }
-        }
     }
 }
 
@@ -147,19 +125,20 @@ fn attempt(
     client: &reqwest::Client,
     request: reqwest::Request,
     op: &'static Op,
-    attempt: u32,
 ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static {
-    let started = Instant::now();
-    let method = request.method().clone();
+    // Reading the clock and keeping the method are only worth it when somebody listens.
+    let traced = tracing::enabled!(tracing::Level::DEBUG).then(|| (Instant::now(), request.method().clone()));
     client.execute(request).map(move |result| {
-        trace_attempt(op, &method, attempt, started.elapsed(), &result);
+        if let Some((started, method)) = traced {
+            trace_attempt(op, &method, started.elapsed(), &result);
+        }
         result
     })
 }
 
 /// Reads (a bounded part of) an error answer's body and rebuilds the answer around it, with the
 /// same status and headers.
-async fn read_back(resp: reqwest::Response) -> (reqwest::Response, bytes::Bytes) {
+pub(crate) async fn read_back(resp: reqwest::Response) -> (reqwest::Response, bytes::Bytes) {
     let status = resp.status();
     let version = resp.version();
     let headers = resp.headers().clone();
@@ -172,29 +151,21 @@ async fn read_back(resp: reqwest::Response) -> (reqwest::Response, bytes::Bytes)
 }
 
 /// Logs one attempt at DEBUG level (the URL's path only: never its query or the host's secrets).
-fn trace_attempt(
-    op: &Op,
-    method: &reqwest::Method,
-    attempt: u32,
-    elapsed: Duration,
-    result: &reqwest::Result<reqwest::Response>,
-) {
-    // Looking up the request id parses three header names: not worth it when nobody listens.
-    if !tracing::enabled!(tracing::Level::DEBUG) {
-        return;
-    }
+fn trace_attempt(op: &Op, method: &reqwest::Method, elapsed: Duration, result: &reqwest::Result<reqwest::Response>) {
     match result {
         Ok(resp) => {
             let request_id = request_id(resp.headers());
-            tracing::debug!(operation = op.id, %method, path = resp.url().path(), attempt, status = resp.status().as_u16(), ?elapsed, request_id = request_id.as_deref().unwrap_or(""), "fastvm request");
+            tracing::debug!(operation = op.id, %method, path = resp.url().path(), status = resp.status().as_u16(), ?elapsed, request_id = request_id.as_deref().unwrap_or(""), "fastvm request");
         }
         Err(e) => {
             let path = e.url().map(|u| u.path()).unwrap_or("");
-            tracing::debug!(operation = op.id, %method, path, attempt, ?elapsed, error = %crate::redact::text(&e.to_string()), "fastvm request failed");
+            tracing::debug!(operation = op.id, %method, path, ?elapsed, error = %crate::redact::text(&e.to_string()), "fastvm request failed");
         }
     }
 }
 
+/// The public generated client's transport ([`FastvmClient::api`](crate::FastvmClient::api)):
+/// each call retried from copies of its request.
 impl Transport for ApiTransport {
     fn send<'a>(
         &'a self,
@@ -203,6 +174,22 @@ impl Transport for ApiTransport {
         operation_id: &'static str,
     ) -> SendFuture<'a> {
         Box::pin(ApiTransport::send(self, client, request, ops::find(operation_id)))
+    }
+}
+
+/// The transport of the facade's own generated calls: one attempt each. `call` retries a call
+/// by making it again, so no copy of the request is kept (docs/benchmarks.md, "Per-call
+/// overhead": the copy cost about 2.5 % with many concurrent calls).
+pub(crate) struct Once(pub(crate) Arc<ApiTransport>);
+
+impl Transport for Once {
+    fn send<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: reqwest::Request,
+        operation_id: &'static str,
+    ) -> SendFuture<'a> {
+        Box::pin(self.0.send_once(client, request, ops::find(operation_id)))
     }
 }
 

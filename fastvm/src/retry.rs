@@ -1,6 +1,8 @@
-//! [`RetryPolicy`]: which failures are retried, and how long to wait. Applied by the API
-//! transport (every API call) and by the storage client (file uploads).
+//! [`RetryPolicy`]: which failures are retried, and how long to wait; and [`repeat`], the one
+//! loop that applies it to API calls. The storage client (file uploads) applies the same policy
+//! in its own loop, which reopens the file for each attempt.
 
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
@@ -160,6 +162,84 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     }
     let when = httpdate::parse_http_date(raw).ok()?;
     Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// What [`repeat`] needs to know of an attempt's result.
+pub(crate) trait Attempt {
+    /// The answer, when the attempt got one that is not a success.
+    fn refused(&mut self) -> Option<&mut reqwest::Response>;
+    /// The error, when the attempt got no answer.
+    fn failed(&self) -> Option<&reqwest::Error>;
+}
+
+impl Attempt for reqwest::Result<reqwest::Response> {
+    fn refused(&mut self) -> Option<&mut reqwest::Response> {
+        self.as_mut().ok().filter(|resp| !resp.status().is_success())
+    }
+
+    fn failed(&self) -> Option<&reqwest::Error> {
+        self.as_ref().err()
+    }
+}
+
+/// How one call is retried: the view's policy and budget, and whether the operation is safe to
+/// repeat.
+pub(crate) struct Retries<'a> {
+    pub(crate) policy: &'a RetryPolicy,
+    pub(crate) max_retries: u32,
+    pub(crate) idempotent: bool,
+    /// The operationId, for tracing.
+    pub(crate) operation: &'static str,
+}
+
+/// Retries the call whose first attempt gave `result`, as `retries` allows: waits as the policy
+/// says and makes attempt `n` (1 for the first retry) with `again(n)`, until a result is final,
+/// the policy says stop, the budget is spent, or `again` cannot make the request again (`None`).
+/// Returns the last result.
+///
+/// An answer of an operation that is not safe to repeat is final whatever its status; a failure
+/// without an answer is retried for it only when the request provably never left (a connect
+/// error).
+pub(crate) async fn repeat<R: Attempt, F: Future<Output = R>>(
+    retries: Retries<'_>,
+    mut result: R,
+    mut again: impl FnMut(u32) -> Option<F>,
+) -> R {
+    let Retries {
+        policy,
+        max_retries,
+        idempotent,
+        operation,
+    } = retries;
+    for retry in 0..max_retries {
+        let delay = if let Some(resp) = result.refused() {
+            if !idempotent {
+                break;
+            }
+            let quota = resp.status() == StatusCode::TOO_MANY_REQUESTS && is_quota(resp).await;
+            policy.response_delay(retry, resp.status(), resp.headers(), quota)
+        } else if let Some(e) = result.failed() {
+            policy.error_delay(retry, e, idempotent)
+        } else {
+            break;
+        };
+        let Some(delay) = delay else { break };
+        let Some(next) = again(retry + 1) else { break };
+        tracing::debug!(operation, attempt = retry, ?delay, "fastvm retrying");
+        tokio::time::sleep(delay).await;
+        result = next.await;
+    }
+    result
+}
+
+/// Whether a 429 is an exceeded quota (it lasts until something is freed) rather than a rate
+/// limit. Telling them apart takes the body: it is read (bounded) and put back for whoever reads
+/// the answer.
+async fn is_quota(resp: &mut reqwest::Response) -> bool {
+    let placeholder = reqwest::Response::from(http::Response::new(reqwest::Body::from(Vec::new())));
+    let (rebuilt, body) = crate::http::read_back(std::mem::replace(resp, placeholder)).await;
+    *resp = rebuilt;
+    crate::error::ErrorBody::parse(&body).quota
 }
 
 #[cfg(test)]

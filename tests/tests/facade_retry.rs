@@ -523,3 +523,36 @@ async fn a_retried_attempt_keeps_the_per_request_timeout() {
     assert!(err.is_timeout() && !err.is_connect(), "{err:?}");
     assert_eq!(api.sent_all("updateVm").await.len(), 2);
 }
+
+#[tokio::test]
+async fn the_public_generated_client_is_retried_like_the_facade() {
+    // `client.api()` keeps its own copy of each request for retries (the facade's calls make
+    // the call again instead); both follow the same policy.
+    let api = Api::start_with(|b| b.max_retries(2)).await;
+    api.respond_first("getVm", &vm_path(), failing(503, FAST), 2).await;
+    api.expect("getVm", &vm_path(), 200, vm_min(ID, "running")).await;
+    let vm = api.client.api().get_vm().id(ID).send().await.unwrap();
+    assert_eq!(vm.id, ID);
+    assert_eq!(api.sent_all("getVm").await.len(), 3);
+
+    // A body is sent again intact, and a non-idempotent operation's answer is final.
+    let api = Api::start_with(|b| b.max_retries(1)).await;
+    api.respond_first("updateVm", &vm_path(), failing(503, FAST), 1).await;
+    api.expect("updateVm", &vm_path(), 200, vm_min(ID, "running")).await;
+    let body = fastvm::types::UpdateVmRequest {
+        name: Some("again".into()),
+        metadata: None,
+        ttl: None,
+    };
+    api.client.api().update_vm().id(ID).body(body).send().await.unwrap();
+    let sent = api.sent_all("updateVm").await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].json(), &json!({ "name": "again" }));
+
+    let api = Api::start_with(|b| b.max_retries(2)).await;
+    api.respond("launchVm", "/v1/vms", failing(503, FAST), 1).await;
+    let body: fastvm::types::CreateVmRequest = serde_json::from_value(json!({ "machineType": "c1m2" })).unwrap();
+    let err = api.client.api().launch_vm().body(body).send().await.unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503), "{err:?}");
+    assert_eq!(api.sent_all("launchVm").await.len(), 1);
+}

@@ -24,6 +24,9 @@ impl<'a> BuildContexts<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn presign(&self) -> Result<FilePresignResponse> {
-        call("presignBuildContext", self.client.api().presign_build_context().send()).await
+        call("presignBuildContext", self.client, |api| {
+            api.presign_build_context().send()
+        })
+        .await
     }
 }

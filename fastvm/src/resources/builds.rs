@@ -38,7 +38,7 @@ impl<'a> Builds<'a> {
     /// `GET /v1/builds/{id}`: the build's current state.
     pub async fn retrieve(&self, id: &str) -> Result<BuildResponse> {
         validate::id("id", id)?;
-        call("getBuild", self.client.api().get_build().id(id).send()).await
+        call("getBuild", self.client, |api| api.get_build().id(id).send()).await
     }
 }
 
@@ -101,7 +101,10 @@ impl CreateBuild<'_> {
         if request.disk_gi_b.is_some_and(|d| d < 1) {
             return Err(Error::invalid("diskGiB", "must be at least 1"));
         }
-        call("createBuild", self.client.api().create_build().body(request).send()).await
+        call("createBuild", self.client, move |api| {
+            api.create_build().body(request.clone()).send()
+        })
+        .await
     }
 }
 

@@ -30,10 +30,9 @@ impl<'a> Files<'a> {
     pub async fn presign(&self, vm_id: &str, path: &str) -> Result<FilePresignResponse> {
         validate::id("id", vm_id)?;
         let body = FilePresignRequest { path: path.to_string() };
-        call(
-            "presignFile",
-            self.client.api().presign_file().id(vm_id).body(body).send(),
-        )
+        call("presignFile", self.client, move |api| {
+            api.presign_file().id(vm_id).body(body.clone()).send()
+        })
         .await
     }
 
@@ -84,10 +83,10 @@ impl FetchFile<'_> {
                 .transpose()?,
         };
         let client = self.client.for_command_timeout(self.timeout);
-        call(
-            "fetchFileToVm",
-            client.api().fetch_file_to_vm().id(self.vm_id).body(body).send(),
-        )
+        let vm_id = self.vm_id;
+        call("fetchFileToVm", &client, move |api| {
+            api.fetch_file_to_vm().id(vm_id).body(body.clone()).send()
+        })
         .await
     }
 }

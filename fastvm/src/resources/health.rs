@@ -22,6 +22,6 @@ impl<'a> Health<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn check(&self) -> Result<HealthResponse> {
-        call("getHealth", self.client.api().get_health().send()).await
+        call("getHealth", self.client, |api| api.get_health().send()).await
     }
 }

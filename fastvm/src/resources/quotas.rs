@@ -22,6 +22,6 @@ impl<'a> Quotas<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn retrieve(&self) -> Result<OrgQuotaUsage> {
-        call("getOrgQuotas", self.client.api().get_org_quotas().send()).await
+        call("getOrgQuotas", self.client, |api| api.get_org_quotas().send()).await
     }
 }

@@ -17,7 +17,7 @@ impl<'a> Services<'a> {
     /// `GET /v1/vms/{id}/services`, sorted by name.
     pub async fn list(&self, vm_id: &str) -> Result<Vec<Service>> {
         validate::id("id", vm_id)?;
-        call("listServices", self.client.api().list_services().id(vm_id).send()).await
+        call("listServices", self.client, |api| api.list_services().id(vm_id).send()).await
     }
 
     /// `POST /v1/vms/{id}/services`: exposes `port` as the service `name` (1–29 lowercase
@@ -58,15 +58,9 @@ impl<'a> Services<'a> {
     pub async fn delete(&self, vm_id: &str, name: &str) -> Result<()> {
         validate::id("id", vm_id)?;
         let service_name: crate::types::DeleteServiceServiceName = validate::service_name("serviceName", name)?;
-        call(
-            "deleteService",
-            self.client
-                .api()
-                .delete_service()
-                .id(vm_id)
-                .service_name(service_name)
-                .send(),
-        )
+        call("deleteService", self.client, move |api| {
+            api.delete_service().id(vm_id).service_name(service_name.clone()).send()
+        })
         .await
     }
 }
@@ -104,10 +98,16 @@ impl RegisterService<'_> {
             port: i64::from(self.port),
             h2c: Some(self.h2c),
         };
-        let generated = self.client.api().register_service().id(self.vm_id).body(body).send();
+        let vm_id = self.vm_id;
         // A 2xx without a body (a 204) is the service as asked: everything it holds is known,
         // and refusing it would make the caller retry a registration that happened (a 409).
-        call_or("registerService", generated, || registered).await
+        call_or(
+            "registerService",
+            self.client,
+            move |api| api.register_service().id(vm_id).body(body.clone()).send(),
+            || registered,
+        )
+        .await
     }
 }
 
@@ -139,15 +139,15 @@ impl UpdateService<'_> {
             port: i64::from(self.port),
             h2c: self.h2c,
         };
-        let generated = self
-            .client
-            .api()
-            .update_service()
-            .id(self.vm_id)
-            .service_name(service_name)
-            .body(body)
-            .send();
-        call("updateService", generated).await
+        let vm_id = self.vm_id;
+        call("updateService", self.client, move |api| {
+            api.update_service()
+                .id(vm_id)
+                .service_name(service_name.clone())
+                .body(body.clone())
+                .send()
+        })
+        .await
     }
 }
 

@@ -17,7 +17,7 @@ impl<'a> Snapshots<'a> {
 
     /// `GET /v1/snapshots`.
     pub async fn list(&self) -> Result<Vec<Snapshot>> {
-        call("listSnapshots", self.client.api().list_snapshots().send()).await
+        call("listSnapshots", self.client, |api| api.list_snapshots().send()).await
     }
 
     /// `POST /v1/snapshots` from a running or paused VM. Without a name (set one on the returned
@@ -41,7 +41,7 @@ impl<'a> Snapshots<'a> {
     /// `GET /v1/snapshots/{id}`.
     pub async fn retrieve(&self, id: &str) -> Result<Snapshot> {
         validate::id("id", id)?;
-        call("getSnapshot", self.client.api().get_snapshot().id(id).send()).await
+        call("getSnapshot", self.client, |api| api.get_snapshot().id(id).send()).await
     }
 
     /// `PATCH /v1/snapshots/{id}`: rename.
@@ -50,18 +50,22 @@ impl<'a> Snapshots<'a> {
         let body = UpdateSnapshotRequest {
             name: Some(name.to_string()),
         };
-        call(
-            "updateSnapshot",
-            self.client.api().update_snapshot().id(id).body(body).send(),
-        )
+        call("updateSnapshot", self.client, move |api| {
+            api.update_snapshot().id(id).body(body.clone()).send()
+        })
         .await
     }
 
     /// `DELETE /v1/snapshots/{id}`.
     pub async fn delete(&self, id: &str) -> Result<DeleteResponse> {
         validate::id("id", id)?;
-        let generated = self.client.api().delete_snapshot().id(id).send();
-        let deleted = call_or("deleteSnapshot", generated, || deleted(id)).await?;
+        let deleted = call_or(
+            "deleteSnapshot",
+            self.client,
+            |api| api.delete_snapshot().id(id).send(),
+            || deleted(id),
+        )
+        .await?;
         Ok(known_id(deleted, id))
     }
 
@@ -176,7 +180,10 @@ impl<'a> CreateSnapshot<'a> {
             vm_id: self.vm_id.to_string(),
             name: self.name,
         };
-        call("createSnapshot", self.client.api().create_snapshot().body(body).send()).await
+        call("createSnapshot", self.client, move |api| {
+            api.create_snapshot().body(body.clone()).send()
+        })
+        .await
     }
 }
 

@@ -18,7 +18,7 @@ impl<'a> SshKeys<'a> {
     /// `GET /v1/vms/{id}/ssh-keys`.
     pub async fn list(&self, vm_id: &str) -> Result<SshKeyListResponse> {
         validate::id("id", vm_id)?;
-        call("listSshKeys", self.client.api().list_ssh_keys().id(vm_id).send()).await
+        call("listSshKeys", self.client, |api| api.list_ssh_keys().id(vm_id).send()).await
     }
 
     /// `POST /v1/vms/{id}/ssh-keys`: authorize an OpenSSH public key (`ssh-ed25519 AAAA… [comment]`;
@@ -49,14 +49,13 @@ impl<'a> SshKeys<'a> {
             return Err(Error::invalid("fingerprint", "must not be empty"));
         }
         validate::id("fingerprint", fingerprint)?;
-        let generated = self
-            .client
-            .api()
-            .delete_ssh_key()
-            .id(vm_id)
-            .fingerprint(fingerprint)
-            .send();
-        let deleted = call_or("deleteSshKey", generated, || deleted(fingerprint)).await?;
+        let deleted = call_or(
+            "deleteSshKey",
+            self.client,
+            |api| api.delete_ssh_key().id(vm_id).fingerprint(fingerprint).send(),
+            || deleted(fingerprint),
+        )
+        .await?;
         Ok(known_id(deleted, fingerprint))
     }
 }
@@ -85,10 +84,9 @@ impl AddSshKey<'_> {
             public_key: self.public_key.trim_end_matches(['\n', '\r']).to_string(),
             name: self.name,
         };
-        call(
-            "addSshKey",
-            self.client.api().add_ssh_key().id(self.vm_id).body(body).send(),
-        )
+        call("addSshKey", self.client, move |api| {
+            api.add_ssh_key().id(self.vm_id).body(body.clone()).send()
+        })
         .await
     }
 }

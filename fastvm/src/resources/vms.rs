@@ -183,14 +183,17 @@ impl<'a> Vms<'a> {
     /// `POST /v1/vms` without waiting: the raw 201/202 answer with its status.
     pub async fn launch_no_wait(&self, params: impl Into<LaunchParams>) -> Result<LaunchResponse> {
         let request = params.into().to_request()?;
-        let (status, vm) = call_with_status("launchVm", self.client.api().launch_vm().body(request).send()).await?;
+        let (status, vm) = call_with_status("launchVm", self.client, move |api| {
+            api.launch_vm().body(request.clone()).send()
+        })
+        .await?;
         Ok(LaunchResponse { status, vm })
     }
 
     /// `GET /v1/vms/{id}`.
     pub async fn retrieve(&self, id: &str) -> Result<Vm> {
         validate::id("id", id)?;
-        call("getVm", self.client.api().get_vm().id(id).send()).await
+        call("getVm", self.client, |api| api.get_vm().id(id).send()).await
     }
 
     /// `PATCH /v1/vms/{id}`: set its name, metadata or TTL on the returned [`UpdateVm`] (at
@@ -217,14 +220,20 @@ impl<'a> Vms<'a> {
     /// `DELETE /v1/vms/{id}`.
     pub async fn delete(&self, id: &str) -> Result<DeleteResponse> {
         validate::id("id", id)?;
-        let deleted = call_or("deleteVm", self.client.api().delete_vm().id(id).send(), || deleted(id)).await?;
+        let deleted = call_or(
+            "deleteVm",
+            self.client,
+            |api| api.delete_vm().id(id).send(),
+            || deleted(id),
+        )
+        .await?;
         Ok(known_id(deleted, id))
     }
 
     /// `POST /v1/vms/{id}/pause` (idempotent).
     pub async fn pause(&self, id: &str) -> Result<Vm> {
         validate::id("id", id)?;
-        call("pauseVm", self.client.api().pause_vm().id(id).send()).await
+        call("pauseVm", self.client, |api| api.pause_vm().id(id).send()).await
     }
 
     /// `POST /v1/vms/{id}/resume`: 200 when running again, 202 when queued (then the VM's
@@ -232,23 +241,22 @@ impl<'a> Vms<'a> {
     /// is an [`ApiErrorKind::QuotaExceeded`](crate::ApiErrorKind::QuotaExceeded) error.
     pub async fn resume(&self, id: &str) -> Result<Vm> {
         validate::id("id", id)?;
-        call("resumeVm", self.client.api().resume_vm().id(id).send()).await
+        call("resumeVm", self.client, |api| api.resume_vm().id(id).send()).await
     }
 
     /// `POST /v1/vms/{id}/ttl/refresh`: restart the TTL cycle (409 when the VM has no TTL).
     pub async fn refresh_ttl(&self, id: &str) -> Result<Vm> {
         validate::id("id", id)?;
-        call("refreshVmTtl", self.client.api().refresh_vm_ttl().id(id).send()).await
+        call("refreshVmTtl", self.client, |api| api.refresh_vm_ttl().id(id).send()).await
     }
 
     /// `PUT /v1/vms/{id}/firewall`: replace the whole policy (missing blocks become the defaults).
     pub async fn set_firewall(&self, id: &str, policy: FirewallPolicy) -> Result<Vm> {
         validate::id("id", id)?;
         validate::firewall("firewall", &policy)?;
-        call(
-            "setVmFirewall",
-            self.client.api().set_vm_firewall().id(id).body(policy).send(),
-        )
+        call("setVmFirewall", self.client, move |api| {
+            api.set_vm_firewall().id(id).body(policy.clone()).send()
+        })
         .await
     }
 
@@ -257,20 +265,18 @@ impl<'a> Vms<'a> {
     pub async fn patch_firewall(&self, id: &str, policy: FirewallPolicy) -> Result<Vm> {
         validate::id("id", id)?;
         validate::firewall("firewall", &policy)?;
-        call(
-            "patchVmFirewall",
-            self.client.api().patch_vm_firewall().id(id).body(policy).send(),
-        )
+        call("patchVmFirewall", self.client, move |api| {
+            api.patch_vm_firewall().id(id).body(policy.clone()).send()
+        })
         .await
     }
 
     /// `POST /v1/vms/{id}/console-token`: a short-lived console session token.
     pub async fn console_token(&self, id: &str) -> Result<ConsoleTokenResponse> {
         validate::id("id", id)?;
-        call(
-            "createConsoleToken",
-            self.client.api().create_console_token().id(id).send(),
-        )
+        call("createConsoleToken", self.client, |api| {
+            api.create_console_token().id(id).send()
+        })
         .await
     }
 
@@ -297,7 +303,10 @@ impl<'a> Vms<'a> {
         let command = command.into();
         let body = command.to_request()?;
         let client = self.client.for_command_timeout(command.timeout_duration());
-        let result = call("execVm", client.api().exec_vm().id(id).body(body).send()).await?;
+        let result = call("execVm", &client, move |api| {
+            api.exec_vm().id(id).body(body.clone()).send()
+        })
+        .await?;
         Ok(RunOutput::new(result, command.describe()))
     }
 
@@ -489,7 +498,10 @@ impl UpdateVm<'_> {
             ttl,
         };
         if !matches!(self.ttl, TtlChange::Clear) {
-            return call("updateVm", client.api().update_vm().id(id).body(request).send()).await;
+            return call("updateVm", client, move |api| {
+                api.update_vm().id(id).body(request.clone()).send()
+            })
+            .await;
         }
         // The generated `UpdateVmRequest.ttl` is skipped when `None`, so it cannot carry the
         // explicit `null` that removes a TTL: this body is the generated one plus that `null`,
