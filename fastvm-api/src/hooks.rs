@@ -50,7 +50,8 @@ pub fn encode_path(segment: &str) -> std::borrow::Cow<'_, str> {
 /// A boxed, sendable future returned by [`Transport::send`].
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a>>;
 
-/// Sends one prepared request: where authentication, timeouts, retries and tracing happen.
+/// Sends one prepared request: where authentication, timeouts and tracing happen, and retries
+/// for a transport that repeats a request from a copy of it.
 pub trait Transport: Send + Sync + 'static {
     /// Sends `request` for the operation `operation_id` (the spec's `operationId`) with `client`.
     fn send<'a>(

@@ -38,7 +38,8 @@
 //! - `blocking` (feature `blocking`): the same API for callers without an async runtime.
 //!
 //! Every request goes through one transport that adds the `X-API-Key` header, applies the
-//! per-operation timeout and the retry policy, and traces each attempt with `tracing`.
+//! per-operation timeout and traces each attempt with `tracing`; one loop applies the retry
+//! policy to every API call.
 
 #![deny(missing_docs)]
 
