@@ -3,7 +3,9 @@
 //!
 //! `cargo bench -p fastvm --bench overhead` (results in docs/benchmarks.md). `ROUNDS=n` sets the
 //! number of rounds (default 31); `ONLY=<path> CALLS=n [TASKS=k]` runs one path n times (over k
-//! concurrent tasks) and exits, for instruction counts under `valgrind --tool=callgrind`.
+//! concurrent tasks) and exits, for instruction counts under `valgrind --tool=callgrind`;
+//! `PAIRS=n` compares the facade with the same request in n short paired blocks of 64
+//! concurrent tasks and exits (about 10 s for 400), to compare two builds of the facade.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
