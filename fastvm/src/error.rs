@@ -1,5 +1,6 @@
 //! The one error type of the SDK.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::types::{BuildStatus, VmStatus};
@@ -93,7 +94,7 @@ pub enum Error {
         message: String,
         /// The start of the body (bounded, URLs redacted).
         snippet: String,
-        /// The decoder's error.
+        /// The decoder's error, as its message with the values it quotes redacted.
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
@@ -498,7 +499,7 @@ impl Error {
             status: None,
             message: crate::redact::quoted_values(&error.to_string()),
             snippet: crate::redact::json(&snippet(body, 512)),
-            source: Some(Box::new(error)),
+            source: Some(Box::new(DecodeCause::of(&error))),
         }
     }
 
@@ -529,12 +530,13 @@ impl Error {
                 source: Some(e.without_url()),
             }
         } else if e.is_decode() {
+            let message = crate::redact::quoted_values(&message);
             Error::Decode {
                 operation,
                 status: e.status(),
-                message,
+                message: message.clone(),
                 snippet: String::new(),
-                source: Some(Box::new(e.without_url())),
+                source: Some(Box::new(DecodeCause(message))),
             }
         } else {
             Error::Connection {
@@ -546,6 +548,33 @@ impl Error {
         }
     }
 }
+
+/// The source of an [`Error::Decode`]: the decoder's error as its message with the values it
+/// quotes redacted, and nothing below it. The decoder's own error (and any error chain printer
+/// that walks to it) would show the value it could not decode, which may be a secret member's.
+#[derive(Debug)]
+struct DecodeCause(String);
+
+impl DecodeCause {
+    fn of(error: &dyn std::error::Error) -> Self {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        DecodeCause(crate::redact::text(&crate::redact::quoted_values(&message)))
+    }
+}
+
+impl fmt::Display for DecodeCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DecodeCause {}
 
 /// A `reqwest::Error` rendered with its whole source chain, without its URL (which may carry a
 /// presigned signature) and with any other URL in the chain redacted.
@@ -591,6 +620,36 @@ mod tests {
                 dimension: quota.then(|| "vcpu".to_string()),
                 operation: None,
             }),
+        }
+    }
+
+    /// Everything an error shows: its `Display`, its `Debug` and those of its whole source chain.
+    fn everything_shown(error: &Error) -> String {
+        let mut shown = format!("{error} {error:?}");
+        let mut source = std::error::Error::source(error);
+        while let Some(s) = source {
+            shown.push_str(&format!(" {s} {s:?}"));
+            source = s.source();
+        }
+        shown
+    }
+
+    #[test]
+    fn a_decode_error_and_its_sources_never_show_the_value_that_failed() {
+        // A wrong-typed secret member: a string where a map is expected, a number where a
+        // string is expected.
+        for body in [
+            r#"{"id":"vm-1","envVars":"hunter2-string"}"#,
+            r#"{"id":"vm-1","envVars":{"TOKEN":31337424242}}"#,
+        ] {
+            let err = serde_json::from_slice::<crate::types::Vm>(body.as_bytes()).unwrap_err();
+            let error = Error::decode("getVm", err, body.as_bytes());
+            let shown = everything_shown(&error);
+            for secret in ["hunter2-string", "31337424242"] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+            assert!(shown.contains("getVm") && shown.contains("<redacted>"), "{shown}");
+            assert!(std::error::Error::source(&error).is_some());
         }
     }
 

@@ -210,14 +210,14 @@ pub(crate) async fn api_error(resp: reqwest::Response, operation: Option<&'stati
     let message = match parsed.message {
         Some(m) => crate::redact::text(&m),
         None if body.is_empty() => status.canonical_reason().unwrap_or("error").to_string(),
-        None => crate::redact::text(&snippet(&body, 200)),
+        None => crate::redact::json(&snippet(&body, 200)),
     };
     Error::Api {
         error: Box::new(ApiError {
             status,
             kind: ApiErrorKind::from_status(status, parsed.quota),
             message,
-            body: crate::redact::text(&snippet(&body, ApiError::BODY_SNIPPET)),
+            body: crate::redact::json(&snippet(&body, ApiError::BODY_SNIPPET)),
             request_id,
             dimension: parsed.dimension,
             operation,

@@ -86,8 +86,9 @@ pub(crate) fn text_for(s: &str, url: &str) -> String {
 const SECRET_MEMBERS: &[&str] = &["token", "envVars", "env", "apiKey"];
 
 /// Redacts a (possibly truncated) JSON text for an error message: [`text`]'s URL redaction,
-/// and the string values of [`SECRET_MEMBERS`] (inside an object member such as `envVars`,
-/// every value) become `"<redacted>"`. Keys stay: they tell what the server sent.
+/// and the values of [`SECRET_MEMBERS`] (inside an object member such as `envVars`, every
+/// value) become `"<redacted>"` (strings) or `<redacted>` (numbers, booleans, `null`). Keys
+/// stay: they tell what the server sent.
 pub(crate) fn json(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     // Per open object or array: whether its values are secret.
@@ -139,21 +140,61 @@ pub(crate) fn json(s: &str) -> String {
             }
             ':' => out.push(c),
             c if c.is_whitespace() => out.push(c),
-            // A number, `true`, `null`: a value that is not a string.
-            _ => {
-                if c == ',' {
-                    secret_next = false;
-                }
+            ',' => {
+                secret_next = false;
                 out.push(c);
+            }
+            // A number, `true`, `null`: a value that is not a string, shown unless secret (a
+            // server may send a number where a secret string belongs).
+            _ => {
+                if secret_next || secret_scopes.last().copied().unwrap_or(false) {
+                    while chars
+                        .next_if(|&(_, d)| !matches!(d, ',' | '}' | ']') && !d.is_whitespace())
+                        .is_some()
+                    {}
+                    secret_next = false;
+                    out.push_str("<redacted>");
+                } else {
+                    out.push(c);
+                }
             }
         }
     }
     out
 }
 
-/// A decoding error's message without the values it quotes (`invalid type: string "…"`): the
-/// value may be a secret member's.
+/// A decoding error's message without the values it quotes (`invalid type: string "…"`, or
+/// ``integer `…` ``): the value may be a secret member's. Field and variant names, which serde
+/// also puts in backticks, stay.
 pub(crate) fn quoted_values(message: &str) -> String {
+    scalar_values(&string_values(message))
+}
+
+/// The values serde shows in backticks after their kind (`Unexpected`'s `Display`).
+fn scalar_values(message: &str) -> String {
+    const KINDS: [&str; 4] = ["integer `", "floating point `", "boolean `", "character `"];
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some((at, kind)) = KINDS.iter().filter_map(|k| rest.find(k).map(|i| (i, k))).min() {
+        let value_start = at + kind.len();
+        out.push_str(&rest[..value_start]);
+        match rest[value_start..].find('`') {
+            Some(end) => {
+                out.push_str("<redacted>`");
+                rest = &rest[value_start + end + 1..];
+            }
+            None => {
+                out.push_str("<redacted>");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The values serde shows in double quotes (strings).
+fn string_values(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut inside = false;
     let mut escaped = false;
@@ -203,6 +244,12 @@ mod tests {
             json(r#"{"env":{"K":"v"},"name":"n"}"#),
             r#"{"env":{"K":"<redacted>"},"name":"n"}"#
         );
+        // A secret that is not a string is hidden too; other numbers and literals show.
+        assert_eq!(
+            json(r#"{"envVars":{"A":31337,"B":true, "C":-2.5e3},"token":null,"cpu":2,"on":false}"#),
+            r#"{"envVars":{"A":<redacted>,"B":<redacted>, "C":<redacted>},"token":<redacted>,"cpu":2,"on":false}"#
+        );
+        assert_eq!(json(r#"{"token":12345"#), r#"{"token":<redacted>"#);
     }
 
     #[test]
@@ -212,6 +259,19 @@ mod tests {
             r#"invalid type: string "<redacted>", expected u64 at line 1 column 9"#
         );
         assert_eq!(quoted_values("missing field `id`"), "missing field `id`");
+        assert_eq!(
+            quoted_values("invalid type: integer `31337`, expected a string at line 1 column 20"),
+            "invalid type: integer `<redacted>`, expected a string at line 1 column 20"
+        );
+        assert_eq!(
+            quoted_values("invalid type: floating point `2.5`, expected a string; boolean `true`"),
+            "invalid type: floating point `<redacted>`, expected a string; boolean `<redacted>`"
+        );
+        assert_eq!(
+            quoted_values("unknown variant `x`, expected `a` or `b`"),
+            "unknown variant `x`, expected `a` or `b`"
+        );
+        assert_eq!(quoted_values("character `q"), "character `<redacted>");
     }
 
     #[test]

@@ -273,3 +273,41 @@ async fn a_redirect_to_another_origin_is_not_followed_with_the_api_key() {
         .await;
     assert_eq!(api.client.vms().retrieve("vm-old").await.unwrap().id, "vm-new");
 }
+
+/// Everything an error shows: its `Display`, its `Debug`, and those of its whole source chain.
+fn everything_shown(error: &Error) -> String {
+    let mut shown = format!("{error} {error:?}");
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        shown.push_str(&format!(" {s} {s:?}"));
+        source = s.source();
+    }
+    shown
+}
+
+#[tokio::test]
+async fn no_error_shows_a_secret_the_server_sent() {
+    let api = Api::start().await;
+    // A success body with a wrong-typed secret: a number where an environment value belongs.
+    let mut wrong = vm_min(ID, "running");
+    wrong["envVars"] = json!({ "DB_PASSWORD": 98765432101_u64 });
+    api.respond_first("getVm", &vm_path(), json_response(200, &wrong), 1)
+        .await;
+    // An error answer that echoes a console token and an environment.
+    let echo = json!({ "error": "bad request", "token": "tok-echoed-s3cret", "env": { "K": "env-s3cret" } });
+    api.respond("getVm", &vm_path(), json_response(400, &echo), 1).await;
+    let decode = api.client.vms().retrieve(ID).await.unwrap_err();
+    assert!(matches!(decode, Error::Decode { .. }), "{decode:?}");
+    let refused = api.client.vms().retrieve(ID).await.unwrap_err();
+    assert_eq!(refused.status().map(|s| s.as_u16()), Some(400), "{refused:?}");
+    for error in [&decode, &refused] {
+        let shown = everything_shown(error);
+        for secret in ["98765432101", "tok-echoed-s3cret", "env-s3cret"] {
+            assert!(!shown.contains(secret), "{secret} shown: {shown}");
+        }
+        // What is not secret still tells what happened.
+        assert!(shown.contains("getVm"), "{shown}");
+    }
+    assert!(everything_shown(&refused).contains("bad request"));
+    assert!(everything_shown(&decode).contains("DB_PASSWORD"));
+}
