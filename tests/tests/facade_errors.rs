@@ -288,21 +288,29 @@ fn everything_shown(error: &Error) -> String {
 #[tokio::test]
 async fn no_error_shows_a_secret_the_server_sent() {
     let api = Api::start().await;
-    // A success body with a wrong-typed secret: a number where an environment value belongs.
+    // Success bodies with a wrong-typed secret: a number where an environment value belongs,
+    // a string where the environment map belongs.
     let mut wrong = vm_min(ID, "running");
     wrong["envVars"] = json!({ "DB_PASSWORD": 98765432101_u64 });
     api.respond_first("getVm", &vm_path(), json_response(200, &wrong), 1)
+        .await;
+    let mut flat = vm_min(ID, "running");
+    flat["envVars"] = json!("DB_PASSWORD=hunter2-flat");
+    api.respond_first("getVm", &vm_path(), json_response(200, &flat), 1)
         .await;
     // An error answer that echoes a console token and an environment.
     let echo = json!({ "error": "bad request", "token": "tok-echoed-s3cret", "env": { "K": "env-s3cret" } });
     api.respond("getVm", &vm_path(), json_response(400, &echo), 1).await;
     let decode = api.client.vms().retrieve(ID).await.unwrap_err();
     assert!(matches!(decode, Error::Decode { .. }), "{decode:?}");
+    let decode_flat = api.client.vms().retrieve(ID).await.unwrap_err();
+    assert!(matches!(decode_flat, Error::Decode { .. }), "{decode_flat:?}");
+    assert!(std::error::Error::source(&decode_flat).is_some());
     let refused = api.client.vms().retrieve(ID).await.unwrap_err();
     assert_eq!(refused.status().map(|s| s.as_u16()), Some(400), "{refused:?}");
-    for error in [&decode, &refused] {
+    for error in [&decode, &decode_flat, &refused] {
         let shown = everything_shown(error);
-        for secret in ["98765432101", "tok-echoed-s3cret", "env-s3cret"] {
+        for secret in ["98765432101", "hunter2-flat", "tok-echoed-s3cret", "env-s3cret"] {
             assert!(!shown.contains(secret), "{secret} shown: {shown}");
         }
         // What is not secret still tells what happened.
