@@ -291,7 +291,9 @@ mod tests {
 
     /// The transport's future is boxed on every call; under 1 KiB the allocation stays in the
     /// allocator's per-thread cache, worth several percent of wall time with many concurrent
-    /// calls (docs/benchmarks.md, "Per-call overhead"). A size, not a timing: it cannot flake.
+    /// calls (docs/benchmarks.md, "Per-call overhead"). The retrying one (the public generated
+    /// client, hand-built requests) is checked, and the facade's one-attempt future too. A size,
+    /// not a timing: it cannot flake.
     #[tokio::test]
     async fn the_boxed_transport_future_stays_under_one_kib() {
         let client = crate::FastvmClient::builder()
@@ -301,6 +303,11 @@ mod tests {
             .unwrap();
         let http = reqwest::Client::new();
         let request = http.get("http://127.0.0.1:9/v1/vms/x").build().unwrap();
+        let once = client
+            .transport()
+            .send_once(&http, request.try_clone().unwrap(), ops::find("getVm"));
+        let size = std::mem::size_of_val(&once);
+        assert!(size <= 1024, "the one-attempt transport future is {size} bytes");
         let future = client.transport().send(&http, request, ops::find("getVm"));
         let size = std::mem::size_of_val(&future);
         assert!(size <= 1024, "the transport future is {size} bytes");
