@@ -174,10 +174,17 @@ exec unshare --user --map-root-user --mount --pid --fork --kill-child -- /bin/sh
 
 /// PID 1 of the VM: reports its host PID (read through the host's `/proc`, still mounted), mounts
 /// the VM's own `/proc` over it where the kernel allows, then waits for its stdin to close.
+///
+/// Like a real init it reaps the processes the VM's commands leave behind: a background process
+/// that exits would otherwise stay a zombie, which `kill -0` and `ps` report as alive. `sh` (dash
+/// included) reaps any child while it waits for one, not while a builtin `read` blocks, so the
+/// stdin watch runs in a subshell and init waits for it.
 const INIT: &str = r#"read -r hostpid _ < /proc/self/stat
 mount -n -t proc -o nosuid,nodev,noexec proc /proc 2>/dev/null || true
 echo "ready $hostpid"
-while read -r _; do :; done"#;
+exec 3<&0
+(while read -r _; do :; done) <&3 3<&- &
+wait $!"#;
 
 /// How long a VM's namespaces may take to come up.
 const START_TIMEOUT: Duration = Duration::from_secs(20);

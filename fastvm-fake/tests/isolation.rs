@@ -301,6 +301,35 @@ async fn a_vms_processes_end_with_its_deletion_and_with_shutdown() {
 }
 
 #[tokio::test]
+async fn a_background_process_that_exits_is_reaped_as_by_a_real_init() {
+    let Some(server) = isolated().await else { return };
+    let vm = launch(&server, json!({})).await;
+    // Orphans, reparented to the VM's init when their exec's shell exits; one still running.
+    let pid = sh_ok(&server, &vm, "sleep 0.2 >/dev/null 2>&1 </dev/null & echo $!").await;
+    let alive = sh_ok(&server, &vm, "sleep 30 >/dev/null 2>&1 </dev/null & echo $!").await;
+    let (pid, alive) = (pid.trim(), alive.trim());
+    // `kill -0` succeeds on a zombie: only a reaped process is gone.
+    let gone = format!("for i in $(seq 100); do kill -0 {pid} 2>/dev/null || exit 0; sleep 0.05; done; exit 1");
+    let (code, _, stderr) = sh(&server, &vm, &gone).await;
+    assert_eq!(code, 0, "process {pid} still exists (a zombie?): {stderr}");
+    let states = sh_ok(
+        &server,
+        &vm,
+        "cat /proc/[0-9]*/stat 2>/dev/null | awk '{print $3}' | sort | uniq -c",
+    )
+    .await;
+    assert!(!states.contains(" Z"), "zombies in the VM: {states}");
+    assert_eq!(
+        sh(&server, &vm, &format!("kill -0 {alive}")).await.0,
+        0,
+        "the running one was killed"
+    );
+    // Init still serves commands.
+    assert_eq!(sh_ok(&server, &vm, "echo still").await, "still\n");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn concurrent_first_commands_share_one_vm() {
     let Some(server) = isolated().await else { return };
     let vm = launch(&server, json!({})).await;
