@@ -193,7 +193,40 @@ impl FastvmClient {
         F: FnOnce(crate::vm::Vm) -> std::result::Result<T, E>,
         E: From<Error>,
     {
-        let owned = self.inner.launch_vm(params).block()?;
+        self.inner.launch_vm(params).block_with(f)
+    }
+}
+
+/// [`LaunchVm::with`](crate::vm::LaunchVm::with) for blocking callers: a launch configured with
+/// its options (wait timeout, safety TTL), then `f` on the calling thread.
+pub trait BlockWith {
+    /// Launches the VM as configured, runs `f` with it (on the calling thread), and deletes it
+    /// afterwards, also when `f` fails or panics; as [`FastvmClient::with_vm`].
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use fastvm::blocking::{Block, BlockWith, FastvmClient};
+    /// let client = FastvmClient::from_env()?;
+    /// let kernel = client
+    ///     .launch_vm(fastvm::launch::machine("c1m2"))
+    ///     .wait_timeout(Duration::from_secs(60))
+    ///     .safety_ttl(Duration::from_secs(120))
+    ///     .block_with(|vm| Ok::<_, fastvm::Error>(vm.run("uname -r").block()?.check()?.stdout.clone()))?;
+    /// # Ok::<(), fastvm::Error>(())
+    /// ```
+    fn block_with<T, E, F>(self, f: F) -> std::result::Result<T, E>
+    where
+        F: FnOnce(crate::vm::Vm) -> std::result::Result<T, E>,
+        E: From<Error>;
+}
+
+impl BlockWith for crate::vm::LaunchVm<'_> {
+    fn block_with<T, E, F>(self, f: F) -> std::result::Result<T, E>
+    where
+        F: FnOnce(crate::vm::Vm) -> std::result::Result<T, E>,
+        E: From<Error>,
+    {
+        let owned = self.block()?;
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(owned.vm().clone())));
         let id = owned.id().to_string();
         let deleted = owned.delete().block();

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use fastvm::Error;
-use fastvm::blocking::{Block, BlockingStream, FastvmClient};
+use fastvm::blocking::{Block, BlockWith, BlockingStream, FastvmClient};
 use fastvm::exec::{Command, ExecEvent};
 use fastvm::launch;
 use fastvm::types::VmStatus;
@@ -169,6 +169,35 @@ fn with_vm_deletes_after_success_error_and_panic() {
     }));
     assert!(panicked.is_err());
     assert_eq!(vm_count(&client), 0, "deleted before the panic resumed");
+}
+
+#[test]
+fn a_configured_launch_runs_a_closure_and_deletes_its_vm() {
+    let (_fake, client) = fake();
+    let (id, ttl) = client
+        .launch_vm(launch::machine("c1m2"))
+        .wait_timeout(Duration::from_secs(30))
+        .safety_ttl(Duration::from_secs(600))
+        .block_with(|vm| {
+            // The launch's options applied: the VM runs, with the safety TTL.
+            let seen = client.vms().retrieve(vm.id()).block()?;
+            assert_eq!(seen.status, VmStatus::Running);
+            Ok::<_, Error>((vm.id().to_string(), seen.ttl))
+        })
+        .unwrap();
+    let ttl = ttl.expect("the safety TTL was set");
+    assert_eq!(ttl.seconds, 600, "{ttl:?}");
+    assert_eq!(vm_count(&client), 0);
+    assert!(client.vms().retrieve(&id).block().unwrap_err().is_not_found());
+    let err = client
+        .launch_vm(launch::machine("c1m2"))
+        .block_with(|vm| {
+            vm.run("exit 4").block()?.check()?;
+            Ok::<(), Error>(())
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::CommandFailed { exit_code: 4, .. }), "{err:?}");
+    assert_eq!(vm_count(&client), 0);
 }
 
 #[test]
