@@ -46,18 +46,38 @@ impl fmt::Debug for Url<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             None => f.write_str("None"),
-            // Also without userinfo: `https://user:pass@host` keeps only the host.
-            Some(url) => {
-                let cut = url.find(['?', '#']);
-                let head = &url[..cut.unwrap_or(url.len())];
-                let head = match (head.find("://"), head.rfind('@')) {
-                    (Some(scheme), Some(at)) if at > scheme => format!("{}{}", &head[..scheme + 3], &head[at + 1..]),
-                    _ => head.to_string(),
-                };
-                let tail = if cut.is_some() { "?<redacted>" } else { "" };
-                write!(f, "\"{head}{tail}\"")
-            }
+            Some(raw) => write!(f, "{:?}", url(raw)),
         }
+    }
+}
+
+/// `raw` without its query string, fragment and userinfo: what of a URL may appear in a
+/// message, a log or a `Debug` output (`https://u:p@store.example/o/abc?X-Amz-Signature=secret`
+/// becomes `https://store.example/o/abc?<redacted>`). The one URL redaction of the workspace:
+/// the `fastvm` facade's messages use it too.
+///
+/// Unparseable input is cut at the first `?` or `#` so that nothing after it can leak.
+pub fn url(raw: &str) -> String {
+    match reqwest::Url::parse(raw) {
+        Ok(mut u) => {
+            let had_query = u.query().is_some_and(|q| !q.is_empty()) || u.fragment().is_some_and(|f| !f.is_empty());
+            u.set_query(None);
+            u.set_fragment(None);
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            let mut s = u.to_string();
+            if had_query {
+                s.push_str("?<redacted>");
+            } else if raw.ends_with('?') {
+                // Keep an empty query's `?`: re-redacting `…/o?<redacted>` cuts the URL there.
+                s.push('?');
+            }
+            s
+        }
+        Err(_) => match raw.find(['?', '#']) {
+            Some(i) => format!("{}?<redacted>", &raw[..i]),
+            None => raw.to_string(),
+        },
     }
 }
 

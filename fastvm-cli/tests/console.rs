@@ -175,19 +175,22 @@ fn assert_restored(dir: &std::path::Path) {
     assert_eq!(before, after, "the terminal's settings were not restored");
 }
 
+/// Starts `fastvm <args>` in a `cols`×`rows` pane, with the terminal's settings saved to a file
+/// in the returned directory when it ends, and waits until the console is attached.
+fn attach(server: &FakeServer, args: &str, cols: u16, rows: u16) -> (tempfile::TempDir, Pane) {
+    let dir = tempfile::tempdir().unwrap();
+    let pane = Pane::start(&with_stty_file(dir.path(), &script(server, args)), cols, rows);
+    pane.wait_for("Press Ctrl-] to detach");
+    (dir, pane)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn typed_commands_resizes_the_ctrl_c_hint_and_ctrl_bracket_detach() {
     if !tmux_available() {
         return;
     }
     let (server, vm) = fake_with_vm().await;
-    let dir = tempfile::tempdir().unwrap();
-    let pane = Pane::start(
-        &with_stty_file(dir.path(), &script(&server, &format!("console {vm}"))),
-        100,
-        30,
-    );
-    pane.wait_for("Press Ctrl-] to detach");
+    let (dir, pane) = attach(&server, &format!("console {vm}"), 100, 30);
 
     // A typed command runs in the VM and its output appears.
     pane.type_line("echo typed-$((6*7))");
@@ -224,13 +227,7 @@ async fn the_terminal_is_restored_after_shell_exit_signals_launch_console_and_se
     let (server, vm) = fake_with_vm().await;
 
     // The VM's shell exits: the server closes the console; status 0, terminal restored.
-    let dir = tempfile::tempdir().unwrap();
-    let pane = Pane::start(
-        &with_stty_file(dir.path(), &script(&server, &format!("console {vm}"))),
-        80,
-        24,
-    );
-    pane.wait_for("Press Ctrl-] to detach");
+    let (dir, pane) = attach(&server, &format!("console {vm}"), 80, 24);
     pane.type_line("exit");
     let screen = pane.wait_for("SAVED");
     assert!(screen.contains("EXIT=0") && screen.contains("closed"), "{screen}");
@@ -241,13 +238,7 @@ async fn the_terminal_is_restored_after_shell_exit_signals_launch_console_and_se
     // terminal going away; SIGINT and SIGQUIT come from another process here (in raw mode the
     // keys that would send them reach the VM instead).
     for (signal, status) in [("TERM", 143), ("HUP", 129), ("INT", 130), ("QUIT", 131)] {
-        let dir = tempfile::tempdir().unwrap();
-        let pane = Pane::start(
-            &with_stty_file(dir.path(), &script(&server, &format!("console {vm}"))),
-            80,
-            24,
-        );
-        pane.wait_for("Press Ctrl-] to detach");
+        let (dir, pane) = attach(&server, &format!("console {vm}"), 80, 24);
         let pid = process_with_args(&[env!("CARGO_BIN_EXE_fastvm"), "console", &vm])
             .unwrap_or_else(|| panic!("no `fastvm console {vm}` process"));
         assert!(
@@ -264,13 +255,7 @@ async fn the_terminal_is_restored_after_shell_exit_signals_launch_console_and_se
     }
 
     // `vm launch --console` attaches to the new VM.
-    let dir = tempfile::tempdir().unwrap();
-    let pane = Pane::start(
-        &with_stty_file(dir.path(), &script(&server, "vm launch --machine c1m2 --console")),
-        80,
-        24,
-    );
-    pane.wait_for("Press Ctrl-] to detach");
+    let (dir, pane) = attach(&server, "vm launch --machine c1m2 --console", 80, 24);
     pane.type_line("echo launched-$((2*21))");
     pane.wait_for("launched-42");
     pane.send(&["C-]"], false);
@@ -280,13 +265,7 @@ async fn the_terminal_is_restored_after_shell_exit_signals_launch_console_and_se
     drop(pane);
 
     // The server going away mid-session: the CLI ends and restores the terminal.
-    let dir = tempfile::tempdir().unwrap();
-    let pane = Pane::start(
-        &with_stty_file(dir.path(), &script(&server, &format!("console {vm}"))),
-        80,
-        24,
-    );
-    pane.wait_for("Press Ctrl-] to detach");
+    let (dir, pane) = attach(&server, &format!("console {vm}"), 80, 24);
     server.shutdown().await;
     let screen = pane.wait_for("SAVED");
     assert!(screen.contains("EXIT="), "{screen}");

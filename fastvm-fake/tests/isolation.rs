@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use fastvm_fake::{FakeServer, Isolation};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 async fn ok(server: &FakeServer, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -463,11 +462,7 @@ async fn wait_until(cond: impl Fn() -> bool, want: bool) {
 async fn put(url: &str, body: Bytes) -> u16 {
     let rest = url.strip_prefix("http://").unwrap();
     let (addr, path) = rest.split_at(rest.find('/').unwrap());
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let mut sender = common::connect(addr).await;
     let req = hyper::Request::builder()
         .method("PUT")
         .uri(path)

@@ -1,11 +1,12 @@
 //! Wire variance over real HTTP (loopback): what a client sees from a started server.
 
+mod common;
+
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use base64::Engine;
 use fastvm_fake::{FakeServer, Fault, Rule, Variance};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOGfWKDypYxh9k4VQH+JgkxbE1p4BzWv0Gh65glAi+CQ me@host";
@@ -35,11 +36,7 @@ impl Answer {
 /// One request on a fresh connection, with hyper's own client.
 async fn call(server: &FakeServer, method: &str, path: &str, body: Option<Value>, accept: Option<&str>) -> Answer {
     let addr = server.base_url().strip_prefix("http://").unwrap();
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let mut sender = common::connect(addr).await;
     let mut req = hyper::Request::builder()
         .method(method)
         .uri(path)

@@ -258,10 +258,7 @@ impl ClientBuilder {
         let injected_api_client = self.http_client.is_some();
         let http = match self.http_client {
             Some(HttpClient(c)) => c,
-            None => reqwest::Client::builder()
-                .connect_timeout(connect_timeout)
-                // No total timeout: per-request timeouts are set per operation by the transport.
-                .pool_idle_timeout(Duration::from_secs(90))
+            None => sdk_client(connect_timeout)
                 // reqwest strips only `Authorization` and cookies on a redirect to another
                 // host: `X-API-Key` and the custom headers would follow it.
                 .redirect(same_origin_redirects())
@@ -365,9 +362,7 @@ impl Storage {
                 client,
             } => client
                 .get_or_init(|| {
-                    reqwest::Client::builder()
-                        .connect_timeout(*connect_timeout)
-                        .pool_idle_timeout(Duration::from_secs(90))
+                    sdk_client(*connect_timeout)
                         .build()
                         .map_err(|e| format!("cannot build the storage HTTP client: {e}"))
                 })
@@ -473,6 +468,15 @@ impl RequestOptions {
             retry_non_idempotent: self.retry_non_idempotent.or(base.retry_non_idempotent),
         }
     }
+}
+
+/// The settings the SDK's own HTTP clients (API and storage) share. No total timeout:
+/// per-request timeouts are set per operation by the transport, and transfers and exec streams
+/// run as long as they need.
+fn sdk_client(connect_timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
 }
 
 /// The API client's redirect policy: a redirect is followed only to the same origin (scheme,

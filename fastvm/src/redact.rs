@@ -1,35 +1,17 @@
-//! URL redaction: the one place that decides what of a URL may appear in messages and logs.
+//! Redaction of what the SDK prints: URLs (through the one URL redaction, in
+//! `fastvm_api::secret_debug`), secret members of JSON bodies, values quoted by decoders.
 //!
 //! Presigned storage URLs carry their signature in the query string, and a base URL could carry
 //! credentials in its userinfo. Everything the SDK prints about a URL goes through [`url()`](fn@url).
 
-/// Returns `raw` without its query string, fragment and userinfo, for error messages and logs.
+/// Returns `raw` without its query string, fragment and userinfo, for error messages and logs:
+/// the same redaction as the wire types' `Debug` (`fastvm_api::secret_debug::url`).
 ///
 /// Unparseable input is cut at the first `?` or `#` so that nothing after it can leak.
 /// (`https://store.example/o/abc?X-Amz-Signature=secret` becomes
 /// `https://store.example/o/abc?<redacted>`.)
 pub(crate) fn url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) => {
-            let had_query = u.query().is_some_and(|q| !q.is_empty()) || u.fragment().is_some_and(|f| !f.is_empty());
-            u.set_query(None);
-            u.set_fragment(None);
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            let mut s = u.to_string();
-            if had_query {
-                s.push_str("?<redacted>");
-            } else if raw.ends_with('?') {
-                // Keep an empty query's `?`: re-redacting `…/o?<redacted>` cuts the URL there.
-                s.push('?');
-            }
-            s
-        }
-        Err(_) => match raw.find(['?', '#']) {
-            Some(i) => format!("{}?<redacted>", &raw[..i]),
-            None => raw.to_string(),
-        },
-    }
+    fastvm_api::secret_debug::url(raw)
 }
 
 /// Redacts every `http(s)://` URL inside free text (for example a VM-side `curl` error
@@ -97,6 +79,8 @@ pub(crate) fn json(s: &str) -> String {
     let mut secret_next = false;
     let mut chars = s.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
+        // Whether this value is secret: a secret member's, or inside one.
+        let secret = secret_next || secret_scopes.last().copied().unwrap_or(false);
         match c {
             '"' => {
                 // The whole string literal, to its closing quote (or the end of a cut snippet).
@@ -113,14 +97,12 @@ pub(crate) fn json(s: &str) -> String {
                     }
                 }
                 let literal = &s[i..end];
-                let rest = s[end..].trim_start();
-                let is_key = rest.starts_with(':');
-                let in_secret = secret_scopes.last().copied().unwrap_or(false);
+                let is_key = s[end..].trim_start().starts_with(':');
                 if is_key {
                     let name = literal.trim_matches('"');
                     secret_next = SECRET_MEMBERS.contains(&name);
                     out.push_str(literal);
-                } else if secret_next || in_secret {
+                } else if secret {
                     secret_next = false;
                     out.push_str("\"<redacted>\"");
                 } else {
@@ -128,8 +110,7 @@ pub(crate) fn json(s: &str) -> String {
                 }
             }
             '{' | '[' => {
-                let in_secret = secret_scopes.last().copied().unwrap_or(false);
-                secret_scopes.push(secret_next || in_secret);
+                secret_scopes.push(secret);
                 secret_next = false;
                 out.push(c);
             }
@@ -147,7 +128,7 @@ pub(crate) fn json(s: &str) -> String {
             // A number, `true`, `null`: a value that is not a string, shown unless secret (a
             // server may send a number where a secret string belongs).
             _ => {
-                if secret_next || secret_scopes.last().copied().unwrap_or(false) {
+                if secret {
                     while chars
                         .next_if(|&(_, d)| !matches!(d, ',' | '}' | ']') && !d.is_whitespace())
                         .is_some()

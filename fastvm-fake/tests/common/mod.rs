@@ -5,15 +5,23 @@ use fastvm_fake::FakeServer;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
-/// One request with the key, on a fresh connection with hyper's own client; status and JSON
-/// body (`Null` for an empty body or an error answer that is not JSON).
-pub async fn call(server: &FakeServer, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let addr = server.base_url().strip_prefix("http://").unwrap();
+/// A fresh HTTP/1.1 connection to `addr` (`host:port`) with hyper's own client: the fake is
+/// tested without the SDK's or reqwest's request handling in between.
+pub async fn connect(addr: &str) -> hyper::client::conn::http1::SendRequest<Body> {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .unwrap();
     tokio::spawn(conn);
+    sender
+}
+
+/// One request with the key, on a fresh connection with hyper's own client; status and JSON
+/// body (`Null` for an empty body or an error answer that is not JSON).
+#[allow(dead_code)] // Not every test file uses it.
+pub async fn call(server: &FakeServer, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let addr = server.base_url().strip_prefix("http://").unwrap();
+    let mut sender = connect(addr).await;
     let req = hyper::Request::builder()
         .method(method)
         .uri(path)
