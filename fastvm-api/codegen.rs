@@ -145,13 +145,18 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
 
 /// The items of the generated `types` module.
 fn types_of(file: &mut syn::File) -> Result<&mut Vec<syn::Item>, String> {
-    file.items
+    module_items(&mut file.items, "types")
+}
+
+/// The items of the inline module `name` among `items` (the generated `types`, its `builder`).
+fn module_items<'a>(items: &'a mut [syn::Item], name: &str) -> Result<&'a mut Vec<syn::Item>, String> {
+    items
         .iter_mut()
         .find_map(|item| match item {
-            syn::Item::Mod(m) if m.ident == "types" => m.content.as_mut().map(|(_, items)| items),
+            syn::Item::Mod(m) if m.ident == name => m.content.as_mut().map(|(_, items)| items),
             _ => None,
         })
-        .ok_or_else(|| "the generated code has no `types` module".to_string())
+        .ok_or_else(|| format!("the generated code has no `{name}` module"))
 }
 
 /// Every operationId of the spec.

@@ -50,13 +50,7 @@ pub fn redact_debug(types: &mut Vec<syn::Item>) -> Result<(), String> {
             return Err(format!("secrets: no generated type {name}"));
         }
     }
-    let builder = types
-        .iter_mut()
-        .find_map(|item| match item {
-            syn::Item::Mod(m) if m.ident == "builder" => m.content.as_mut().map(|(_, items)| items),
-            _ => None,
-        })
-        .ok_or("the generated types have no `builder` module")?;
+    let builder = super::module_items(types, "builder")?;
     // The builders keep the values as `Result<_, String>`: their secret fields are hidden.
     redact_items(builder, true)?;
     Ok(())

@@ -401,14 +401,7 @@ fn closure<'a>(spec: &'a Value, roots: Vec<&'a Value>) -> BTreeSet<String> {
 
 /// Steps 4–6 on the syntax tree of the generated file (step 8 is [`lenient_dates`]).
 pub fn adapt_code(file: &mut syn::File) -> Result<(), String> {
-    let types = file
-        .items
-        .iter_mut()
-        .find_map(|item| match item {
-            syn::Item::Mod(m) if m.ident == "types" => m.content.as_mut().map(|(_, items)| items),
-            _ => None,
-        })
-        .ok_or("the generated code has no `types` module")?;
+    let types = super::types_of(file)?;
     let opened = open_enums(types)?;
     if opened.is_empty() {
         return Err("no enum found in the generated types: has typify changed?".into());
