@@ -148,19 +148,7 @@ async fn main() {
         };
         // `TASKS=k`: the calls are spread over k concurrent tasks.
         let tasks: usize = std::env::var("TASKS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
-        let handles: Vec<_> = (0..tasks)
-            .map(|_| {
-                let bench = bench.clone();
-                tokio::spawn(async move {
-                    for _ in 0..calls / tasks {
-                        bench.call(path).await;
-                    }
-                })
-            })
-            .collect();
-        for handle in handles {
-            handle.await.expect("task");
-        }
+        spread(&bench, path, tasks, calls / tasks).await;
         return;
     }
 
@@ -192,19 +180,7 @@ async fn main() {
                     }
                     sequential
                 } else {
-                    let tasks: Vec<_> = (0..concurrent_tasks)
-                        .map(|_| {
-                            let bench = bench.clone();
-                            tokio::spawn(async move {
-                                for _ in 0..per_task {
-                                    bench.call(path).await;
-                                }
-                            })
-                        })
-                        .collect();
-                    for task in tasks {
-                        task.await.expect("task");
-                    }
+                    spread(&bench, path, concurrent_tasks, per_task).await;
                     concurrent_tasks * per_task
                 };
                 mode_samples[index].push((
@@ -273,19 +249,7 @@ async fn paired_blocks(bench: &Arc<Bench>, concurrent: bool, pairs: usize) -> Ve
         async move {
             let started = Instant::now();
             if concurrent {
-                let tasks: Vec<_> = (0..64)
-                    .map(|_| {
-                        let bench = bench.clone();
-                        tokio::spawn(async move {
-                            for _ in 0..10 {
-                                bench.call(path).await;
-                            }
-                        })
-                    })
-                    .collect();
-                for task in tasks {
-                    task.await.expect("task");
-                }
+                spread(&bench, path, 64, 10).await;
             } else {
                 for _ in 0..100 {
                     bench.call(path).await;
@@ -307,6 +271,23 @@ async fn paired_blocks(bench: &Arc<Bench>, concurrent: bool, pairs: usize) -> Ve
     }
     ratios.sort_by(f64::total_cmp);
     ratios
+}
+
+/// `per_task` calls of `path` in each of `tasks` concurrent tasks, until all are done.
+async fn spread(bench: &Arc<Bench>, path: Path, tasks: usize, per_task: usize) {
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let bench = bench.clone();
+            tokio::spawn(async move {
+                for _ in 0..per_task {
+                    bench.call(path).await;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.expect("task");
+    }
 }
 
 fn print_paired(label: &str, pairs: usize, ratios: &[f64]) {
