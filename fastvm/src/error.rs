@@ -494,12 +494,13 @@ impl Error {
     /// A body of `operation` that did not decode: the decoder's message, a redacted snippet and
     /// the decoder's error.
     pub(crate) fn decode(operation: &'static str, error: serde_json::Error, body: &[u8]) -> Self {
+        let message = crate::redact::quoted_values(&error.to_string());
         Error::Decode {
             operation: Some(operation),
             status: None,
-            message: crate::redact::quoted_values(&error.to_string()),
+            message: message.clone(),
             snippet: crate::redact::json(&snippet(body, 512)),
-            source: Some(Box::new(DecodeCause::of(&error))),
+            source: Some(Box::new(DecodeCause(message))),
         }
     }
 
@@ -554,19 +555,6 @@ impl Error {
 /// that walks to it) would show the value it could not decode, which may be a secret member's.
 #[derive(Debug)]
 struct DecodeCause(String);
-
-impl DecodeCause {
-    fn of(error: &dyn std::error::Error) -> Self {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
-        }
-        DecodeCause(crate::redact::text(&crate::redact::quoted_values(&message)))
-    }
-}
 
 impl fmt::Display for DecodeCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
