@@ -138,7 +138,7 @@ async fn main() {
     // instruction counts under callgrind (they do not depend on scheduling, unlike loopback wall
     // times).
     if let Ok(only) = std::env::var("ONLY") {
-        let calls: usize = std::env::var("CALLS").ok().and_then(|c| c.parse().ok()).unwrap_or(1000);
+        let calls: usize = support::env_or("CALLS", 1000);
         let path = match only.as_str() {
             "facade" => Path::Facade,
             "bare" => Path::Bare,
@@ -147,7 +147,7 @@ async fn main() {
             other => panic!("ONLY={other}: expected facade, bare, same or generated"),
         };
         // `TASKS=k`: the calls are spread over k concurrent tasks.
-        let tasks: usize = std::env::var("TASKS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
+        let tasks: usize = support::env_or("TASKS", 1);
         spread(&bench, path, tasks, calls / tasks).await;
         return;
     }
@@ -165,7 +165,7 @@ async fn main() {
     // always follows the same one. Loopback timings on a shared 2-core machine vary by ±10 %
     // from round to round, so many short rounds are taken and their medians reported, for wall
     // time and for the CPU time of the whole process (client and server) per call.
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(31);
+    let rounds: usize = support::env_or("ROUNDS", 31);
     // samples[mode][path]: (wall µs per call, CPU µs per call); mode 0 sequential, 1 concurrent.
     let mut samples = vec![vec![Vec::<(f64, f64)>::new(); PATHS.len()]; 2];
     for round in 0..rounds {
