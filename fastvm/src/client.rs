@@ -27,12 +27,18 @@ pub struct FastvmClient {
 }
 
 struct Inner {
-    /// The public generated client: each call retried by its transport.
-    api: fastvm_api::Client,
+    /// The public generated client: each call retried by its transport. Made on first use:
+    /// the facade itself never needs it, and a view is made per command with a timeout.
+    api: std::sync::OnceLock<fastvm_api::Client>,
     /// The facade's generated client: each call sent once, and retried by `call`.
     calls: fastvm_api::Client,
     /// The view's policy; its `settings` are shared by every view of the client.
     transport: Arc<ApiTransport>,
+}
+
+/// A generated client on `transport`'s base URL and connection pool, sending through `policy`.
+fn generated(transport: &ApiTransport, policy: Policy) -> fastvm_api::Client {
+    fastvm_api::Client::new_with_client(&transport.settings.base_url, transport.settings.http.clone(), policy)
 }
 
 impl fmt::Debug for FastvmClient {
@@ -61,13 +67,13 @@ impl FastvmClient {
 
     fn view(settings: Arc<Settings>, options: RequestOptions) -> Self {
         let transport = Arc::new(ApiTransport { settings, options });
-        let generated = |policy| {
-            fastvm_api::Client::new_with_client(&transport.settings.base_url, transport.settings.http.clone(), policy)
-        };
-        let api = generated(Policy::from_arc(transport.clone()));
-        let calls = generated(Policy::new(Once(transport.clone())));
+        let calls = generated(&transport, Policy::new(Once(transport.clone())));
         FastvmClient {
-            inner: Arc::new(Inner { api, calls, transport }),
+            inner: Arc::new(Inner {
+                api: std::sync::OnceLock::new(),
+                calls,
+                transport,
+            }),
         }
     }
 
@@ -98,7 +104,10 @@ impl FastvmClient {
     /// The generated low-level client, for anything the facade does not wrap. Its calls go
     /// through the same auth, timeout and retry policy.
     pub fn api(&self) -> &fastvm_api::Client {
-        &self.inner.api
+        let transport = &self.inner.transport;
+        self.inner
+            .api
+            .get_or_init(|| generated(transport, Policy::from_arc(transport.clone())))
     }
 
     /// The generated client of the facade's calls (one attempt per call; see `call.rs`).
