@@ -84,6 +84,14 @@ impl FastvmClient {
         Self::view(self.inner.transport.settings.clone(), merged)
     }
 
+    /// This view with a connection pool of its own, for work run on a runtime of its own (a
+    /// dropped guard's cleanup): see `Settings::with_own_pool`.
+    pub(crate) fn with_own_pool(&self) -> Result<FastvmClient> {
+        let transport = &self.inner.transport;
+        let settings = transport.settings.with_own_pool()?;
+        Ok(Self::view(Arc::new(settings), transport.options.clone()))
+    }
+
     /// The view for a call that runs a VM-side command with `timeout`: the command may
     /// legitimately run that long, so the HTTP request gets it plus a minute of grace. Without
     /// a command timeout the view is this client (long-running operations have no default timeout).

@@ -258,12 +258,7 @@ impl ClientBuilder {
         let injected_api_client = self.http_client.is_some();
         let http = match self.http_client {
             Some(HttpClient(c)) => c,
-            None => sdk_client(connect_timeout)
-                // reqwest strips only `Authorization` and cookies on a redirect to another
-                // host: `X-API-Key` and the custom headers would follow it.
-                .redirect(same_origin_redirects())
-                .build()
-                .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?,
+            None => api_client(connect_timeout)?,
         };
         let storage = match self.storage_client {
             Some(HttpClient(c)) => Storage::Given(c),
@@ -286,6 +281,7 @@ impl ClientBuilder {
             user_agent,
             default_headers: headers,
             http,
+            own_http: (!injected_api_client).then_some(connect_timeout),
             storage,
         }))
     }
@@ -338,8 +334,34 @@ pub(crate) struct Settings {
     pub(crate) default_headers: HeaderMap,
     /// The client of API requests.
     pub(crate) http: reqwest::Client,
+    /// The connect timeout `http` was built with, when the SDK built it (`None`: injected).
+    pub(crate) own_http: Option<Duration>,
     /// The client of presigned storage URLs.
     pub(crate) storage: Storage,
+}
+
+impl Settings {
+    /// The same settings with an API client whose connection pool is shared with nobody, for
+    /// work that runs on a runtime of its own (see `cleanup.rs`): a pooled connection belongs
+    /// to the runtime that opened it, which may be blocked or shutting down. An injected client
+    /// cannot be rebuilt, so it is kept (its proxy and roots are the caller's).
+    pub(crate) fn with_own_pool(&self) -> Result<Settings> {
+        let http = match self.own_http {
+            Some(connect_timeout) => api_client(connect_timeout)?,
+            None => self.http.clone(),
+        };
+        Ok(Settings {
+            api_key: self.api_key.clone(),
+            base_url: self.base_url.clone(),
+            timeout: self.timeout,
+            retry: self.retry.clone(),
+            user_agent: self.user_agent.clone(),
+            default_headers: self.default_headers.clone(),
+            storage: Storage::Given(http.clone()),
+            http,
+            own_http: self.own_http,
+        })
+    }
 }
 
 /// The client of presigned storage URLs: the one given (or the injected API client), else one
@@ -477,6 +499,16 @@ fn sdk_client(connect_timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
+}
+
+/// The SDK's own client of API requests.
+fn api_client(connect_timeout: Duration) -> Result<reqwest::Client> {
+    sdk_client(connect_timeout)
+        // reqwest strips only `Authorization` and cookies on a redirect to another host:
+        // `X-API-Key` and the custom headers would follow it.
+        .redirect(same_origin_redirects())
+        .build()
+        .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))
 }
 
 /// The API client's redirect policy: a redirect is followed only to the same origin (scheme,

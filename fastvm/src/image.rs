@@ -232,6 +232,9 @@ impl BuildImage<'_> {
                 .create(vm.id())
                 .name(image.as_str())
                 .wait_ready()
+                // The builder VM is the build's own: a snapshot of it whose create was
+                // abandoned (cancelled, timed out) is found and deleted too.
+                .sole_snapshot_of_vm()
                 .poll_interval(wait.poll_interval)
                 .timeout(wait.timeout)
                 .await?;

@@ -46,6 +46,7 @@
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod call;
+mod cleanup;
 mod client;
 mod config;
 pub mod config_file;

@@ -240,12 +240,16 @@ impl Drop for Keepalive {
 ///
 /// - [`delete`](Self::delete)`.await` deletes it and reports errors (a VM already gone counts
 ///   as deleted);
-/// - dropped (an early return, an error propagated with `?`, a panic, a cancelled future), it
-///   is deleted by a best-effort background task on the current Tokio runtime, with a failure
-///   logged (`tracing`, at `warn`). A runtime shutting down at that moment may not finish it.
-///   Dropped on a thread with no runtime by a program using `fastvm::blocking`, the drop waits
-///   for the delete (up to 30 s), so that the end of `main` cannot outrun it. Without any
-///   runtime nothing can be sent: the server-side safety TTL is then what removes the VM;
+/// - dropped (an early return, an error propagated with `?`, a panic, a cancelled future, the
+///   end of `main`), it is deleted before the drop returns: the drop waits for the delete, up
+///   to 30 s, on a thread and a connection of its own, from any context (a multi-thread or
+///   current-thread runtime, a runtime shutting down, no runtime at all). On a multi-thread
+///   runtime the wait is a `block_in_place`, so the runtime's other tasks go on. A failure is
+///   logged (`tracing`, at `warn`) and left to the server-side safety TTL, which is also what
+///   removes the VM when the process cannot run its drops (killed with SIGKILL, `abort`, a
+///   power cut). With a client built on an injected `reqwest::Client`, that client is used
+///   for the delete: on a current-thread runtime one of its pooled connections may be unusable
+///   while the drop blocks that runtime, so there prefer [`delete`](Self::delete)`.await`;
 /// - [`release`](Self::release) gives the VM back as a plain [`Vm`], not to be deleted.
 ///
 /// It dereferences to [`Vm`] for everything else.
@@ -309,40 +313,18 @@ impl std::ops::DerefMut for OwnedVm {
 impl Drop for OwnedVm {
     fn drop(&mut self) {
         let Some(vm) = self.vm.take() else { return };
-        let id = vm.state.id.clone();
-        let delete = async move {
-            match vm.delete().await {
+        let id = vm.state.id;
+        // Waits (bounded) for the delete: a task spawned instead would not outlive the end of
+        // `main`, which is where most guards are dropped.
+        crate::cleanup::finish(&vm.client, "delete a dropped OwnedVm", move |client| async move {
+            match client.vms().delete(&id).await {
                 Ok(_) => tracing::debug!(vm = %id, "fastvm: deleted the dropped OwnedVm"),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => tracing::warn!(vm = %id, error = %e, "fastvm: cannot delete a dropped OwnedVm"),
             }
-        };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(delete);
-            return;
-        }
-        // No runtime on this thread: a blocking program. A background delete would race the
-        // process's exit (the end of `main`, an early `?`), so the drop waits for it, bounded.
-        #[cfg(feature = "blocking")]
-        if let Some(runtime) = crate::blocking::started_runtime() {
-            // The timer is made inside: outside a runtime's context it would panic.
-            if runtime
-                .block_on(async { tokio::time::timeout(DROP_DELETE_WAIT, delete).await })
-                .is_err()
-            {
-                tracing::warn!(
-                    "fastvm: deleting a dropped OwnedVm took longer than {DROP_DELETE_WAIT:?}; left to its TTL"
-                );
-            }
-            return;
-        }
-        tracing::warn!("fastvm: an OwnedVm was dropped outside a Tokio runtime; it cannot be deleted now");
+        });
     }
 }
-
-/// How long dropping an [`OwnedVm`] of the blocking client waits for its delete.
-#[cfg(feature = "blocking")]
-const DROP_DELETE_WAIT: Duration = Duration::from_secs(30);
 
 impl FastvmClient {
     /// A handle on the existing VM `id` (its state is fetched).

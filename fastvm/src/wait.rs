@@ -314,31 +314,62 @@ crate::resources::into_future!(WaitForSnapshot => Snapshot);
 ///
 /// Whatever goes wrong after the snapshot was created (it ends in `error`, the deadline passes,
 /// a poll fails, the future is dropped or panics), the snapshot is deleted before the error is
-/// returned: nothing half-made is left behind. A failed delete is logged (`tracing`, at `warn`);
-/// the error returned is still the one that stopped the wait.
+/// returned, or before the drop returns: nothing half-made is left behind. A failed delete is
+/// logged (`tracing`, at `warn`); the error returned is still the one that stopped the wait.
+/// A create request cancelled or timed out before its answer arrived leaves a snapshot whose id
+/// was never known; it is not deleted (name your snapshots to find such a one).
 #[derive(Debug)]
 #[must_use = "a request does nothing until it is awaited"]
 pub struct CreateSnapshotReady<'a> {
     pub(crate) client: &'a FastvmClient,
     pub(crate) create: CreateSnapshot<'a>,
     pub(crate) options: WaitOptions,
+    /// Nothing else snapshots the VM (an image build's own builder VM): every snapshot of it
+    /// is this request's, so one whose create was cancelled can be found and deleted.
+    pub(crate) sole_snapshot_of_vm: bool,
 }
 
 impl CreateSnapshotReady<'_> {
     wait_setters!();
+
+    /// Marks the VM as snapshotted by this request only (see `sole_snapshot_of_vm`).
+    pub(crate) fn sole_snapshot_of_vm(mut self) -> Self {
+        self.sole_snapshot_of_vm = true;
+        self
+    }
 
     async fn send(self) -> Result<Snapshot> {
         let CreateSnapshotReady {
             client,
             create,
             options,
+            sole_snapshot_of_vm,
         } = self;
-        let snap = create.await?;
+        // Armed before the create when the snapshot can be found without its id: a create
+        // cancelled, or timed out, after the server made the snapshot is deleted too.
+        let early = sole_snapshot_of_vm.then(|| SnapshotGuard::every_of_vm(client, create.vm_id));
+        let snap = match create.await {
+            Ok(snap) => snap,
+            Err(e) => {
+                if let Some(guard) = early {
+                    if may_have_created(&e) {
+                        guard.delete().await
+                    } else {
+                        guard.disarm()
+                    }
+                }
+                return Err(e);
+            }
+        };
         if snap.status == SnapshotStatus::Ready {
+            early.map(SnapshotGuard::disarm);
             return Ok(snap);
         }
         // Owned from here on: a failed, cancelled or panicking wait deletes the snapshot.
-        let guard = SnapshotGuard::new(client, &snap.id);
+        let guard = match early {
+            Some(guard) => guard.found(&snap.id),
+            None => SnapshotGuard::new(client, &snap.id),
+        };
         match client.wait_snapshot(&snap.id, options).await {
             Ok(ready) => {
                 guard.disarm();
@@ -354,59 +385,115 @@ impl CreateSnapshotReady<'_> {
 
 crate::resources::into_future!(CreateSnapshotReady => Snapshot);
 
+/// Whether a request that failed with `e` may have been carried out by the server: no answer
+/// (a timeout, a broken connection), a server error, or a success that could not be decoded.
+/// A 4xx answer says it was not; input refused before sending was never sent.
+fn may_have_created(e: &Error) -> bool {
+    let unsent = matches!(e, Error::InvalidInput { .. } | Error::Config { .. });
+    !unsent && e.status().is_none_or(|s| !s.is_client_error())
+}
+
+/// When to look for the snapshot of a create whose answer never came, after it was abandoned:
+/// the server may still be making it.
+const FIND_AGAIN: [Duration; 3] = [Duration::ZERO, Duration::from_secs(1), Duration::from_secs(2)];
+
+/// What a [`SnapshotGuard`] deletes.
+#[derive(Debug, Clone)]
+enum Target {
+    /// The snapshot with this id.
+    Id(String),
+    /// Every snapshot of this VM (which nothing else snapshots), once one shows up.
+    EveryOfVm(String),
+}
+
 /// A snapshot a helper created and must not leave behind if it fails: dropped while armed, it
-/// is deleted by a background task (as a dropped [`OwnedVm`](crate::vm::OwnedVm) is);
-/// [`delete`](Self::delete) deletes it now, [`disarm`](Self::disarm) keeps it.
+/// is deleted before the drop returns (bounded, as a dropped [`OwnedVm`](crate::vm::OwnedVm)
+/// is); [`delete`](Self::delete) deletes it now, [`disarm`](Self::disarm) keeps it.
 pub(crate) struct SnapshotGuard {
     client: FastvmClient,
-    id: Option<String>,
+    target: Option<Target>,
 }
 
 impl SnapshotGuard {
     pub(crate) fn new(client: &FastvmClient, id: &str) -> Self {
         SnapshotGuard {
             client: client.clone(),
-            id: Some(id.to_string()),
+            target: Some(Target::Id(id.to_string())),
         }
+    }
+
+    /// A guard of the snapshots of `vm_id` not known yet (see [`Target::EveryOfVm`]).
+    fn every_of_vm(client: &FastvmClient, vm_id: &str) -> Self {
+        SnapshotGuard {
+            client: client.clone(),
+            target: Some(Target::EveryOfVm(vm_id.to_string())),
+        }
+    }
+
+    /// The guard of the snapshot `id`, now that it is known.
+    fn found(mut self, id: &str) -> Self {
+        self.target = Some(Target::Id(id.to_string()));
+        self
     }
 
     /// Keeps the snapshot.
     pub(crate) fn disarm(mut self) {
-        self.id = None;
+        self.target = None;
     }
 
     /// Deletes the snapshot now (one already gone counts as deleted); a failure is logged.
     pub(crate) async fn delete(mut self) {
-        let Some(id) = self.id.take() else { return };
-        match self.client.snapshots().delete(&id).await {
-            Ok(_) => tracing::debug!(snapshot = %id, "fastvm: deleted the snapshot of a failed helper"),
-            Err(e) if e.is_not_found() => {}
-            Err(e) => {
-                tracing::warn!(snapshot = %id, error = %e, "fastvm: cannot delete the snapshot of a failed helper")
-            }
+        if let Some(target) = self.target.take() {
+            remove(&self.client, target).await;
         }
     }
 }
 
 impl Drop for SnapshotGuard {
     fn drop(&mut self) {
-        let Some(id) = self.id.take() else { return };
-        let client = self.client.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    match client.snapshots().delete(&id).await {
-                        Ok(_) => tracing::debug!(snapshot = %id, "fastvm: deleted the snapshot of a dropped helper"),
-                        Err(e) if e.is_not_found() => {}
-                        Err(e) => tracing::warn!(snapshot = %id, error = %e, "fastvm: cannot delete the snapshot of a dropped helper"),
+        let Some(target) = self.target.take() else { return };
+        crate::cleanup::finish(
+            &self.client,
+            "delete the snapshot of a dropped helper",
+            move |client| async move {
+                remove(&client, target).await;
+            },
+        );
+    }
+}
+
+/// Deletes what `target` names; failures are logged.
+async fn remove(client: &FastvmClient, target: Target) {
+    let vm_id = match target {
+        Target::Id(id) => return delete_snapshot(client, &id).await,
+        Target::EveryOfVm(vm_id) => vm_id,
+    };
+    for pause in FIND_AGAIN {
+        tokio::time::sleep(pause).await;
+        match client.snapshots().list().await {
+            Ok(all) => {
+                let mine: Vec<_> = all.into_iter().filter(|s| s.vm_id == vm_id).collect();
+                if !mine.is_empty() {
+                    for snap in mine {
+                        delete_snapshot(client, &snap.id).await;
                     }
-                });
+                    return;
+                }
             }
-            Err(_) => tracing::warn!(
-                snapshot = %id,
-                "fastvm: a snapshot guard was dropped outside a Tokio runtime; the snapshot cannot be deleted now"
-            ),
+            Err(e) => {
+                tracing::warn!(vm = %vm_id, error = %e, "fastvm: cannot list snapshots to find a failed helper's")
+            }
         }
+    }
+    tracing::debug!(vm = %vm_id, "fastvm: no snapshot of the abandoned create showed up");
+}
+
+/// Deletes the snapshot `id` (one already gone counts as deleted); a failure is logged.
+async fn delete_snapshot(client: &FastvmClient, id: &str) {
+    match client.snapshots().delete(id).await {
+        Ok(_) => tracing::debug!(snapshot = %id, "fastvm: deleted the snapshot of a failed helper"),
+        Err(e) if e.is_not_found() => {}
+        Err(e) => tracing::warn!(snapshot = %id, error = %e, "fastvm: cannot delete the snapshot of a failed helper"),
     }
 }
 

@@ -60,3 +60,16 @@ where
     }
     panic!("never happened: {what}");
 }
+
+/// The names of the `fastvm-upload-*` staging files in VM `id`'s `/var/tmp`.
+pub fn staging_files(server: &FakeServer, id: &str) -> BTreeSet<String> {
+    let dir = server.vm_path(id, "/var/tmp").expect("the VM's /var/tmp");
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("fastvm-upload-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}

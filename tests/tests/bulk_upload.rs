@@ -218,7 +218,7 @@ async fn one_presign_one_put_one_fetch_one_extraction() {
     assert_eq!(extract.json()["timeoutSec"], 77);
     assert_eq!(
         exec_line(&reqs[3]),
-        format!("tar -xzf '{staging}' -C /; st=$?; rm -f '{staging}'; exit $st")
+        format!("mkdir -p '/' && tar -xzf '{staging}' -C '/'; st=$?; rm -f '{staging}'; exit $st")
     );
 }
 
@@ -452,18 +452,7 @@ async fn a_storage_failure_sends_nothing_to_the_vm() {
 // ---------------------------------------------------------------------------------------------
 // End to end against the fake
 
-/// The `fastvm-upload-*` staging files in the VM's `/var/tmp`.
-fn staged(server: &FakeServer, id: &str) -> BTreeSet<String> {
-    let dir = server.vm_path(id, "/var/tmp").unwrap();
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| n.starts_with("fastvm-upload-"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use fastvm_tests::fake::staging_files as staged;
 
 fn mode(p: &Path) -> u32 {
     std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777

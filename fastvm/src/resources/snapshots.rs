@@ -136,7 +136,7 @@ pub(crate) fn newest(snapshots: impl Iterator<Item = Snapshot>) -> Option<Snapsh
 #[must_use = "a request does nothing until it is awaited"]
 pub struct CreateSnapshot<'a> {
     client: &'a FastvmClient,
-    vm_id: &'a str,
+    pub(crate) vm_id: &'a str,
     name: Option<String>,
 }
 
@@ -171,6 +171,7 @@ impl<'a> CreateSnapshot<'a> {
             client: self.client,
             create: self,
             options: WaitOptions::default(),
+            sole_snapshot_of_vm: false,
         }
     }
 

@@ -1,4 +1,5 @@
-//! In-process tar.gz archiving and safe extraction.
+//! In-process tar.gz extraction, done safely, and the channels between the archive threads
+//! and the async side.
 //!
 //! Both run on a blocking thread and talk to the async side through bounded channels, so memory
 //! stays bounded, and dropping the async side (cancellation) makes the thread stop at its next
@@ -23,7 +24,7 @@ pub(crate) const CHUNK: usize = 256 * 1024;
 pub(crate) const DEPTH: usize = 8;
 
 // ---------------------------------------------------------------------------------------------
-// Packing
+// The packer's side of its channel (packing itself is in `pack.rs`)
 
 /// A `Write` that sends full chunks down a bounded channel, blocking while it is full.
 pub(crate) struct ChannelWriter {
@@ -73,26 +74,6 @@ fn closed() -> io::Error {
 /// Whether `e` only says that the consumer went away (its own error is the one to report).
 pub(crate) fn is_closed(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::BrokenPipe
-}
-
-/// Writes a gzip tar of the contents of `dir`, rooted at `.`, into `tx`. Symlinks are stored as
-/// links (never followed); modes and mtimes are kept. On failure the error is also sent down
-/// the channel, so the request body fails instead of ending as if the archive were whole.
-pub(crate) fn pack_dir(dir: &Path, tx: mpsc::Sender<io::Result<Bytes>>) -> io::Result<()> {
-    let result = (|| {
-        let gz = flate2::write::GzEncoder::new(ChannelWriter::new(tx.clone()), flate2::Compression::fast());
-        let mut builder = tar::Builder::new(gz);
-        builder.follow_symlinks(false);
-        builder.mode(tar::HeaderMode::Complete);
-        builder.append_dir_all(".", dir)?;
-        builder.into_inner()?.finish()?.flush()
-    })();
-    if let Err(e) = &result
-        && !is_closed(e)
-    {
-        let _ = tx.blocking_send(Err(io::Error::new(e.kind(), e.to_string())));
-    }
-    result
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -699,7 +680,12 @@ mod tests {
     fn pack(dir: &Path) -> Vec<u8> {
         let (tx, mut rx) = mpsc::channel(DEPTH);
         let dir = dir.to_path_buf();
-        let t = std::thread::spawn(move || pack_dir(&dir, tx));
+        let root = super::super::pack::Member {
+            local: dir,
+            name: ".".into(),
+            dir: true,
+        };
+        let t = std::thread::spawn(move || super::super::pack::pack(&[root], tx, false));
         let mut out = Vec::new();
         while let Some(chunk) = rx.blocking_recv() {
             out.extend_from_slice(&chunk.unwrap());

@@ -23,8 +23,10 @@ mod download;
 mod error;
 mod merge;
 mod options;
+mod pack;
 pub(crate) mod remote;
 mod request;
+mod staging;
 mod storage;
 mod upload;
 

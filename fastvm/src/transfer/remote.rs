@@ -63,15 +63,6 @@ pub(crate) fn put_dir(dir: &str, upload_url: &str, status_file: &str) -> String 
     )
 }
 
-/// Extracts the uploaded archive `staging` into `dest` and always removes the staging file.
-pub(crate) fn extract_upload(staging: &str, dest: &str) -> String {
-    let s = quote(staging);
-    format!(
-        "mkdir -p {d} && tar -xzf {s} -C {d}; st=$?; rm -f {s}; exit $st",
-        d = quote(dest)
-    )
-}
-
 /// Removes `path` (a staging file), ignoring its absence.
 pub(crate) fn remove(path: &str) -> String {
     format!("rm -f {}", quote(path))
@@ -104,17 +95,17 @@ pub(crate) fn tar_status_path() -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bulk upload
+// Extracting an uploaded archive
 
 /// What the verifying extraction prints on stdout, before the VM's digest, when the staged
 /// archive is not the one the client sent.
 const MISMATCH: &str = "fastvm-sha256-mismatch";
 
-/// Extracts the bulk archive `staging` at `/` (its members are paths relative to `/`) and
-/// always removes the staging file. With `sha256`, the staged bytes are checked first: on a
-/// mismatch nothing is extracted, the file is removed and stdout says [`MISMATCH`] and the
-/// VM's digest (see [`parse_mismatch`]).
-pub(crate) fn extract_bulk(staging: &str, sha256: Option<&str>) -> String {
+/// Extracts the uploaded archive `staging` under `root` (created first; its members are paths
+/// relative to it) and always removes the staging file. With `sha256`, the staged bytes are
+/// checked first: on a mismatch nothing is extracted, the file is removed and stdout says
+/// [`MISMATCH`] and the VM's digest (see [`parse_mismatch`]).
+pub(crate) fn extract(staging: &str, root: &str, sha256: Option<&str>) -> String {
     let s = quote(staging);
     let check = match sha256 {
         Some(hash) => format!(
@@ -124,10 +115,11 @@ pub(crate) fn extract_bulk(staging: &str, sha256: Option<&str>) -> String {
         ),
         None => String::new(),
     };
-    format!("{check}tar -xzf {s} -C /; st=$?; rm -f {s}; exit $st")
+    let r = quote(root);
+    format!("{check}mkdir -p {r} && tar -xzf {s} -C {r}; st=$?; rm -f {s}; exit $st")
 }
 
-/// The VM's digest when a verifying [`extract_bulk`] found a mismatch; `None` otherwise
+/// The VM's digest when a verifying [`extract`] found a mismatch; `None` otherwise
 /// (including when `sha256sum` could not run: no 64-digit digest).
 pub(crate) fn parse_mismatch(stdout: &str) -> Option<String> {
     let rest = stdout.lines().find_map(|l| l.strip_prefix(MISMATCH))?;
@@ -258,7 +250,7 @@ mod tests {
     }
 
     #[test]
-    fn extract_upload_unpacks_and_removes_staging() {
+    fn extraction_creates_the_root_unpacks_and_removes_staging() {
         let tmp = tempfile::tempdir().unwrap();
         let src = tmp.path().join("src");
         std::fs::create_dir_all(src.join("sub")).unwrap();
@@ -274,14 +266,14 @@ mod tests {
             .unwrap();
         assert!(st.success());
         let dest = tmp.path().join("new dir/ü 'q'");
-        let out = sh(&extract_upload(staging.to_str().unwrap(), dest.to_str().unwrap()), None);
+        let out = sh(&extract(staging.to_str().unwrap(), dest.to_str().unwrap(), None), None);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(std::fs::read(dest.join("sub/a b.txt")).unwrap(), b"hello");
         assert!(!staging.exists());
 
         // A corrupt archive fails with tar's status and still removes the staging file.
         std::fs::write(&staging, b"not gzip").unwrap();
-        let out = sh(&extract_upload(staging.to_str().unwrap(), dest.to_str().unwrap()), None);
+        let out = sh(&extract(staging.to_str().unwrap(), dest.to_str().unwrap(), None), None);
         assert!(!out.status.success());
         assert!(!out.stderr.is_empty());
         assert!(!staging.exists());
@@ -373,9 +365,7 @@ mod tests {
     }
 
     #[test]
-    fn bulk_extraction_extracts_at_the_root_given_and_always_removes_the_staging_file() {
-        // `-C /` is the VM's root; here the "root" is a temp dir, so the command is run with
-        // `/` replaced, which is the only path in it besides the staging file.
+    fn verified_extraction_extracts_only_the_archive_sent_and_always_removes_the_staging_file() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("root dir");
         std::fs::create_dir(&root).unwrap();
@@ -394,14 +384,14 @@ mod tests {
                 .unwrap();
             assert!(st.success());
         };
-        let at = |line: String| line.replace(" -C /;", &format!(" -C {};", quote(root.to_str().unwrap())));
+        let root_s = root.to_str().unwrap();
         let digest = |p: &std::path::Path| {
             let out = sh(&sha256(p.to_str().unwrap()), None);
             parse_sha256(&String::from_utf8_lossy(&out.stdout)).unwrap()
         };
 
         tarball(&staging);
-        let out = sh(&at(extract_bulk(staging.to_str().unwrap(), None)), None);
+        let out = sh(&extract(staging.to_str().unwrap(), root_s, None), None);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(std::fs::read(root.join("srv/x/f")).unwrap(), b"hi");
         assert!(!staging.exists());
@@ -410,7 +400,7 @@ mod tests {
         std::fs::remove_dir_all(root.join("srv")).unwrap();
         tarball(&staging);
         let good = digest(&staging);
-        let out = sh(&at(extract_bulk(staging.to_str().unwrap(), Some(&good))), None);
+        let out = sh(&extract(staging.to_str().unwrap(), root_s, Some(&good)), None);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(root.join("srv/x/f").exists() && !staging.exists());
         assert_eq!(parse_mismatch(&String::from_utf8_lossy(&out.stdout)), None);
@@ -418,21 +408,18 @@ mod tests {
         std::fs::remove_dir_all(root.join("srv")).unwrap();
         tarball(&staging);
         let theirs = digest(&staging);
-        let out = sh(
-            &at(extract_bulk(staging.to_str().unwrap(), Some(&"0".repeat(64)))),
-            None,
-        );
+        let out = sh(&extract(staging.to_str().unwrap(), root_s, Some(&"0".repeat(64))), None);
         assert_eq!(out.status.code(), Some(1));
         assert_eq!(parse_mismatch(&String::from_utf8_lossy(&out.stdout)), Some(theirs));
         assert!(!root.join("srv").exists() && !staging.exists());
 
         // A corrupt archive fails with tar's status and still removes the staging file.
         std::fs::write(&staging, b"not gzip").unwrap();
-        let out = sh(&at(extract_bulk(staging.to_str().unwrap(), None)), None);
+        let out = sh(&extract(staging.to_str().unwrap(), root_s, None), None);
         assert!(!out.status.success() && !out.stderr.is_empty());
         assert!(!staging.exists());
         // A missing staging file under verification is not called a mismatch.
-        let out = sh(&at(extract_bulk(staging.to_str().unwrap(), Some(&good))), None);
+        let out = sh(&extract(staging.to_str().unwrap(), root_s, Some(&good)), None);
         assert!(!out.status.success());
         assert_eq!(parse_mismatch(&String::from_utf8_lossy(&out.stdout)), None);
     }

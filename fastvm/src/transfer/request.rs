@@ -14,10 +14,14 @@ impl FastvmClient {
     /// A file is sent with its exact length straight from disk (presign, PUT to storage,
     /// `files/fetch`); a file larger than the VM accepts (`maxUploadBytes`) is refused before any
     /// byte is sent. A directory's contents are archived in process (gzip tar, symlinks kept as
-    /// links), streamed to a staging path under `/var/tmp`, fetched and extracted into `remote`,
-    /// which is created if needed: `download(vm, remote, dir)` gives back the same tree.
+    /// links, modes and times kept, owned by the extracting user), streamed to a staging path
+    /// under `/var/tmp`, fetched and extracted into `remote`, which is created if needed:
+    /// `download(vm, remote, dir)` gives back the same tree. This is the pipeline of
+    /// [`upload_many`](crate::FastvmClient::upload_many): the staging file is removed whether
+    /// the upload succeeds, fails or is dropped (the drop waits for it, see
+    /// [`OwnedVm`](crate::OwnedVm) for how).
     ///
-    /// Errors are [`Error::FileTransfer`](crate::Error::FileTransfer)(crate::Error::FileTransfer) with a kind saying which step
+    /// Errors are [`Error::FileTransfer`](crate::Error::FileTransfer) with a kind saying which step
     /// failed (`NotFound` for a missing local path, `TooLarge`, `Storage`, `RemoteCommand`, `Io`,
     /// `Verify`, `Unsupported` for a local path that is neither a file nor a directory), or the
     /// API error of a presign/fetch/exec call. Dropping the future stops the transfer.
@@ -137,8 +141,9 @@ macro_rules! shared_setters {
             self
         }
 
-        /// Compares a SHA-256 computed while streaming with `sha256sum` run in the VM (files
-        /// only; default off).
+        /// Compares a SHA-256 computed while streaming with `sha256sum` run in the VM (default
+        /// off): a file's bytes; for a directory upload, the archive's, checked before anything
+        /// is extracted. Directory downloads are not checked.
         pub fn verify(mut self, verify: bool) -> Self {
             self.options.resolved.verify = verify;
             self

@@ -2,11 +2,9 @@
 
 use std::path::Path;
 
-use tokio::sync::mpsc;
-
-use super::archive::{self, DEPTH};
 use super::error::{FileTransferError, FileTransferErrorKind as Kind};
 use super::options::TransferOptions;
+use super::pack::Member;
 use super::{remote, storage};
 use crate::types::FilePresignResponse;
 use crate::{FastvmClient, Result};
@@ -71,49 +69,19 @@ impl FastvmClient {
         Ok(())
     }
 
+    /// A directory's contents become `remote`'s: it is the archive's root member `.`.
     async fn upload_dir(&self, vm_id: &str, local: &Path, remote: &str, opts: &TransferOptions) -> Result<()> {
-        let staging = remote::upload_staging_path();
-        let urls = self.vms().files().presign(vm_id, &staging).await?;
-        let max = max_upload(&urls);
-        let (tx, rx) = mpsc::channel(DEPTH);
-        let dir = local.to_path_buf();
-        // Dropping this future drops the body and with it the receiver: the packer's next write
-        // fails and its thread ends.
-        let packer = tokio::task::spawn_blocking(move || archive::pack_dir(&dir, tx));
-        let put = storage::put_stream(
-            self.storage_http()?,
-            &urls.upload_url,
-            rx,
-            opts,
-            max.unwrap_or(u64::MAX),
-        )
-        .await;
-        let packed = packer.await.map_err(|e| FileTransferError::join("archiver", e))?;
-        // The archiver's own failure explains a broken body better than the storage error.
-        if let Err(e) = packed
-            && !archive::is_closed(&e)
-        {
-            return Err(FileTransferError::io("cannot archive", local, e).into());
-        }
-        put?;
-        if let Err(e) = self.fetch_into_vm(vm_id, &urls.download_url, &staging, opts).await {
-            // Best effort: a partly fetched staging file should not linger in the VM.
-            let _ = self.vms().run(vm_id, remote::remove(&staging)).await;
-            return Err(e);
-        }
-        self.transfer_exec(
-            vm_id,
-            "extracting the archive",
-            remote::extract_upload(&staging, remote),
-            opts.exec_timeout(),
-        )
-        .await?;
-        Ok(())
+        let root = Member {
+            local: local.to_path_buf(),
+            name: ".".into(),
+            dir: true,
+        };
+        self.send_archive(vm_id, vec![root], remote, opts).await
     }
 
     /// Has the VM fetch `url` into `path` (`files/fetch`, within `fetch_timeout_sec`); a failed
     /// or timed-out fetch is a `RemoteCommand` error.
-    async fn fetch_into_vm(&self, vm_id: &str, url: &str, path: &str, opts: &TransferOptions) -> Result<()> {
+    pub(super) async fn fetch_into_vm(&self, vm_id: &str, url: &str, path: &str, opts: &TransferOptions) -> Result<()> {
         let timeout = opts.fetch_timeout();
         let out = self
             .vms()

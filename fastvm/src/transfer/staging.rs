@@ -1,0 +1,137 @@
+//! The one archive upload pipeline, shared by a directory [`upload`](crate::FastvmClient::upload)
+//! and [`upload_many`](crate::FastvmClient::upload_many): pack → storage → `files/fetch` into
+//! a staging file → one VM-side extraction, with the staging file removed whatever happens.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::archive::{self, DEPTH};
+use super::error::{FileTransferError, FileTransferErrorKind as Kind};
+use super::options::TransferOptions;
+use super::pack::{self, Member};
+use super::{remote, storage};
+use crate::exec::Command;
+use crate::{FastvmClient, Result};
+
+/// The staging file in the VM, from the moment it may exist until it is known to be gone:
+/// [`remove`](Self::remove) deletes it (awaited); dropped while armed (a cancelled upload), it
+/// is deleted before the drop returns (see `cleanup.rs`).
+struct Staging {
+    client: FastvmClient,
+    vm_id: String,
+    path: String,
+    armed: bool,
+}
+
+impl Staging {
+    /// Best effort: the upload's own error is the one to report.
+    async fn remove(mut self) {
+        self.armed = false;
+        let _ = self.client.vms().run(&self.vm_id, remote::remove(&self.path)).await;
+    }
+
+    /// The extraction ran to its end, which removes the file itself.
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (vm_id, path) = (std::mem::take(&mut self.vm_id), std::mem::take(&mut self.path));
+        crate::cleanup::finish(&self.client, "remove a staging file", move |client| async move {
+            if let Err(e) = client.vms().run(&vm_id, remote::remove(&path)).await {
+                tracing::warn!(vm = %vm_id, error = %e, "fastvm: cannot remove a staging file");
+            }
+        });
+    }
+}
+
+impl FastvmClient {
+    /// Sends `members` as one gzip tar and extracts it under `root` in the VM (`mkdir -p`
+    /// first). With `opts.verify`, the staged archive's SHA-256 is checked against the one
+    /// computed while packing before anything is extracted.
+    pub(crate) async fn send_archive(
+        &self,
+        vm_id: &str,
+        members: Vec<Member>,
+        root: &str,
+        opts: &TransferOptions,
+    ) -> Result<()> {
+        let staging = remote::upload_staging_path();
+        let urls = self.vms().files().presign(vm_id, &staging).await?;
+        let max = u64::try_from(urls.max_upload_bytes).ok().filter(|max| *max > 0);
+        let (tx, rx) = mpsc::channel(DEPTH);
+        let verify = opts.verify;
+        // Dropping this future drops the body and with it the receiver: the packer's next write
+        // fails and its thread ends.
+        let packer = tokio::task::spawn_blocking(move || pack::pack(&members, tx, verify));
+        let put = storage::put_stream(
+            self.storage_http()?,
+            &urls.upload_url,
+            rx,
+            opts,
+            max.unwrap_or(u64::MAX),
+        )
+        .await;
+        let packed = packer.await.map_err(|e| FileTransferError::join("archiver", e))?;
+        // The archiver's own failure explains a broken body better than the storage error.
+        let hash = match packed {
+            Ok(hash) => hash,
+            Err(e) if archive::is_closed(&e) => None,
+            Err(e) => {
+                let msg = format!("cannot archive {e}");
+                return Err(FileTransferError::new(Kind::Io, msg).with_source(e).into());
+            }
+        };
+        put?;
+
+        // From here the staging file may exist in the VM.
+        let staged = Staging {
+            client: self.clone(),
+            vm_id: vm_id.to_string(),
+            path: staging.clone(),
+            armed: true,
+        };
+        if let Err(e) = self.fetch_into_vm(vm_id, &urls.download_url, &staging, opts).await {
+            staged.remove().await;
+            return Err(e);
+        }
+        let timeout = opts.exec_timeout();
+        let line = remote::extract(&staging, root, hash.map(hex::encode).as_deref());
+        let out = match self
+            .vms()
+            .run(vm_id, Command::sh(line).timeout(Duration::from_secs(timeout)))
+            .await
+        {
+            Ok(out) => out.into_result(),
+            Err(e) => {
+                // The command may or may not have run.
+                staged.remove().await;
+                return Err(e);
+            }
+        };
+        if out.timed_out {
+            // Killed, maybe before its `rm`.
+            staged.remove().await;
+        } else {
+            staged.disarm();
+        }
+        if !out.timed_out
+            && out.exit_code != 0
+            && let (Some(theirs), Some(ours)) = (remote::parse_mismatch(&out.stdout), hash)
+        {
+            let msg = format!(
+                "SHA-256 mismatch for the staged archive: client {}, VM {theirs}; nothing was extracted",
+                hex::encode(ours)
+            );
+            return Err(FileTransferError::new(Kind::Verify, msg).into());
+        }
+        super::check_exec("extracting the archive", out, timeout)?;
+        Ok(())
+    }
+}
