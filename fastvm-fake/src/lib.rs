@@ -271,13 +271,58 @@ impl FakeServerBuilder {
         self
     }
 
-    /// Binds 127.0.0.1 and serves on a task of the current tokio runtime.
+    /// Binds 127.0.0.1 and serves on a runtime of its own (a thread with a 2-worker tokio
+    /// runtime), as a separate server process would: the server keeps answering while the
+    /// caller's runtime is blocked, for example by a guard whose `Drop` waits for a request
+    /// (a dropped `fastvm::OwnedVm` in a `#[tokio::test]` on a current-thread runtime).
     ///
     /// Unless isolation is [`Isolation::Off`], the first start in a process checks whether this
     /// host can isolate VMs (about 50 ms on Linux); the answer is kept for later starts. With
     /// [`Isolation::Required`] and no isolation, this fails with
     /// [`std::io::ErrorKind::Unsupported`] and the reason.
     pub async fn start(self) -> std::io::Result<FakeServer> {
+        let (started, answer) = tokio::sync::oneshot::channel();
+        let (stopped, done) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new().name("fastvm-fake".into()).spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("fastvm-fake")
+                .enable_all()
+                .build();
+            let runtime = match runtime {
+                Ok(runtime) => runtime,
+                Err(e) => return drop(started.send(Err(e))),
+            };
+            runtime.block_on(async move {
+                let (shared, cancel, task) = match self.serve().await {
+                    Ok(parts) => parts,
+                    Err(e) => return drop(started.send(Err(e))),
+                };
+                if started.send(Ok((shared.clone(), cancel))).is_err() {
+                    return;
+                }
+                // Until the server is dropped or shut down; then its VMs' processes are
+                // stopped, waiting until they are gone.
+                let _ = task.await;
+                let vms = shared.take_vms();
+                futures::future::join_all(vms.iter().map(|vm| vm.fs.stop())).await;
+            });
+            drop(runtime);
+            let _ = stopped.send(());
+        })?;
+        let (shared, cancel) = answer
+            .await
+            .map_err(|_| std::io::Error::other("fastvm-fake: the server thread ended while starting"))??;
+        Ok(FakeServer {
+            shared,
+            cancel,
+            stopped: Some(done),
+        })
+    }
+
+    /// Starts serving on the current runtime: what [`FakeServerBuilder::start`] runs on the
+    /// server's own.
+    async fn serve(self) -> std::io::Result<(Arc<Shared>, CancellationToken, JoinHandle<()>)> {
         let host = match self.isolation.or_env()? {
             Isolation::Off => None,
             Isolation::Auto => match isolation::probe().await {
@@ -316,11 +361,7 @@ impl FakeServerBuilder {
         std::fs::create_dir_all(shared.snapshots_dir())?;
         let cancel = CancellationToken::new();
         let task = tokio::spawn(accept_loop(listener, router(shared.clone()), cancel.clone()));
-        Ok(FakeServer {
-            shared,
-            cancel,
-            task: Some(task),
-        })
+        Ok((shared, cancel, task))
     }
 }
 
@@ -331,7 +372,8 @@ impl FakeServerBuilder {
 pub struct FakeServer {
     shared: Arc<Shared>,
     cancel: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    /// Answered when the server's thread has stopped everything.
+    stopped: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl FakeServer {
@@ -435,11 +477,9 @@ impl FakeServer {
     /// (VM roots, snapshots, staged files) is removed once the last request has finished.
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(stopped) = self.stopped.take() {
+            let _ = stopped.await;
         }
-        let vms = self.shared.take_vms();
-        futures::future::join_all(vms.iter().map(|vm| vm.fs.stop())).await;
     }
 }
 
