@@ -362,7 +362,9 @@ impl CreateSnapshotReady<'_> {
             }
         };
         if snap.status == SnapshotStatus::Ready {
-            early.map(SnapshotGuard::disarm);
+            if let Some(guard) = early {
+                guard.disarm();
+            }
             return Ok(snap);
         }
         // Owned from here on: a failed, cancelled or panicking wait deletes the snapshot.

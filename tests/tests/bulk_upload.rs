@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +14,6 @@ use std::time::Duration;
 use common::{Api, check_wire, json_response};
 use fastvm::Error;
 use fastvm::transfer::{FileTransferError, FileTransferErrorKind as Kind};
-use fastvm_fake::FakeServer;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, Request, ResponseTemplate};

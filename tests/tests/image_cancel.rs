@@ -24,7 +24,9 @@ async fn holding_proxy(upstream: String, answered: Arc<Notify>) -> String {
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
-            let Ok(server) = TcpStream::connect(&upstream).await else { continue };
+            let Ok(server) = TcpStream::connect(&upstream).await else {
+                continue;
+            };
             tokio::spawn(relay(client, server, answered.clone()));
         }
     });
@@ -91,7 +93,10 @@ async fn a_build_cancelled_during_its_snapshot_request_leaves_no_snapshot() {
         .build()
         .unwrap();
 
-    let build = client.build_image("held", launch::machine("c1m2")).step("true").into_future();
+    let build = client
+        .build_image("held", launch::machine("c1m2"))
+        .step("true")
+        .into_future();
     tokio::select! {
         r = build => panic!("the build finished although its snapshot answer was held: {r:?}"),
         () = answered.notified() => {}
