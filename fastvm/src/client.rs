@@ -7,8 +7,8 @@ use fastvm_api::hooks::Policy;
 
 use crate::Result;
 use crate::config::{ClientBuilder, RequestOptions, Settings};
-use crate::http::{ApiTransport, Once};
 use crate::resources::{BuildContexts, Builds, Health, Quotas, Snapshots, Vms};
+use crate::transport::http::{ApiTransport, Once};
 
 /// The fastvm client: cheap to clone (an `Arc`), `Send + Sync`, one shared connection pool.
 ///

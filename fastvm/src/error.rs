@@ -473,12 +473,12 @@ impl Error {
     /// 504 answers. Not a 409 conflict, nor a 429 [`ApiErrorKind::QuotaExceeded`], which lasts
     /// until something is freed.
     pub fn is_retryable(&self) -> bool {
-        let safe = |operation: &Option<&'static str>| operation.is_none_or(crate::ops::is_idempotent);
+        let safe = |operation: &Option<&'static str>| operation.is_none_or(crate::transport::ops::is_idempotent);
         match self {
             Error::Connection { connect: true, .. } => true,
             Error::Connection { operation, .. } | Error::Timeout { operation, .. } => safe(operation),
             Error::Api { error, .. } => {
-                error.kind != ApiErrorKind::QuotaExceeded && crate::retry::is_retryable_status(error.status)
+                error.kind != ApiErrorKind::QuotaExceeded && crate::transport::retry::is_retryable_status(error.status)
             }
             _ => false,
         }

@@ -45,34 +45,33 @@
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
-mod call;
 mod cleanup;
 mod client;
 mod config;
-pub mod config_file;
-pub mod console;
 mod error;
 pub mod exec;
-pub mod fleet;
-mod http;
-pub mod image;
-pub mod launch;
 pub mod names;
-mod ops;
-pub mod readiness;
 mod redact;
 pub mod resources;
-mod retry;
-mod shell;
 pub mod transfer;
+mod transport;
 mod validate;
 pub mod vm;
-pub mod wait;
+mod workflows;
+
+#[doc(inline)]
+pub use config::file as config_file;
+#[doc(inline)]
+pub use resources::wait;
+#[doc(inline)]
+pub use vm::{console, launch, readiness};
+#[doc(inline)]
+pub use workflows::{fleet, image};
 
 pub use client::FastvmClient;
 pub use config::{ClientBuilder, RequestOptions};
 pub use error::{ApiError, ApiErrorKind, Error};
-pub use retry::RetryPolicy;
+pub use transport::RetryPolicy;
 
 /// The generated wire types, re-exported from `fastvm-api`.
 pub mod types {

@@ -113,7 +113,7 @@ impl Command {
         let mut out = self
             .argv
             .iter()
-            .map(|a| crate::shell::quote_if_needed(a))
+            .map(|a| crate::exec::shell::quote_if_needed(a))
             .collect::<Vec<_>>()
             .join(" ");
         if let Some(dir) = &self.cwd {
@@ -134,13 +134,13 @@ impl Command {
         }
         let mut steps = Vec::new();
         if let Some(dir) = &self.cwd {
-            steps.push(format!("cd -- {}", crate::shell::quote(dir)));
+            steps.push(format!("cd -- {}", crate::exec::shell::quote(dir)));
         }
         if !self.env.is_empty() {
             let assignments: Vec<String> = self
                 .env
                 .iter()
-                .map(|(k, v)| format!("{k}={}", crate::shell::quote(v)))
+                .map(|(k, v)| format!("{k}={}", crate::exec::shell::quote(v)))
                 .collect();
             steps.push(format!("export {}", assignments.join(" ")));
         }

@@ -6,13 +6,14 @@ mod decode;
 mod event;
 mod output;
 mod run;
+pub(crate) mod shell;
 
-pub use crate::shell::quote as shell_quote;
 pub use command::Command;
 pub use decode::{ExecStream, MAX_LINE_BYTES};
 pub use event::ExecEvent;
 pub use output::{ExecExit, ExecOutput};
 pub use run::RunOutput;
+pub use shell::quote as shell_quote;
 
 use crate::types::ExecVmRequest;
 use crate::{FastvmClient, Result};
@@ -28,10 +29,10 @@ pub(crate) async fn send_stream(
     // The generated client cannot ask for NDJSON (progenitor always sends Accept:
     // application/json), so this request is hand-built, with the same path encoding.
     let path = format!("/v1/vms/{}/exec", fastvm_api::hooks::encode_path(id));
-    let request = crate::http::request(client, reqwest::Method::POST, &path)
+    let request = crate::transport::http::request(client, reqwest::Method::POST, &path)
         .header(reqwest::header::ACCEPT, "application/x-ndjson")
         .json(body);
-    let response = crate::http::send_raw(client, request, crate::ops::find("execVm")).await?;
+    let response = crate::transport::http::send_raw(client, request, crate::transport::ops::find("execVm")).await?;
     let mut stream = ExecStream::new(response.bytes_stream());
     stream.command = command;
     Ok(stream)

@@ -1,4 +1,4 @@
-use crate::call::call;
+use crate::transport::call::call;
 use crate::types::FilePresignResponse;
 use crate::{FastvmClient, Result};
 

@@ -1,5 +1,5 @@
-use crate::call::call;
 use crate::resources::into_future;
+use crate::transport::call::call;
 use crate::types::{BuildResponse, CreateBuildRequest};
 use crate::{Error, FastvmClient, Result, validate};
 

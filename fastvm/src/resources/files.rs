@@ -1,7 +1,7 @@
 use std::time::Duration;
 
-use crate::call::call;
 use crate::resources::into_future;
+use crate::transport::call::call;
 use crate::types::{ExecVmResponse, FileFetchRequest, FilePresignRequest, FilePresignResponse};
 use crate::{Error, FastvmClient, Result, validate};
 

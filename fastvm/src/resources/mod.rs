@@ -21,6 +21,7 @@ mod services;
 mod snapshots;
 mod ssh_keys;
 mod vms;
+pub mod wait;
 
 pub use build_contexts::BuildContexts;
 pub use builds::{Builds, CreateBuild};

@@ -1,5 +1,5 @@
-use crate::call::{call, call_or};
 use crate::resources::into_future;
+use crate::transport::call::{call, call_or};
 use crate::types::{RegisterServiceRequest, Service, UpdateServiceRequest};
 use crate::{FastvmClient, Result, validate};
 

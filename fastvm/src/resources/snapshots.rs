@@ -1,5 +1,5 @@
-use crate::call::{call, call_or};
 use crate::resources::{deleted, into_future, known_id};
+use crate::transport::call::{call, call_or};
 use crate::types::{CreateSnapshotRequest, DeleteResponse, Snapshot, UpdateSnapshotRequest};
 use crate::wait::{CreateSnapshotReady, WaitOptions};
 use crate::{Error, FastvmClient, Result, validate};

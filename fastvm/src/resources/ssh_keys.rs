@@ -1,6 +1,6 @@
-use crate::call::{call, call_or};
 use crate::resources::into_future;
 use crate::resources::{deleted, known_id};
+use crate::transport::call::{call, call_or};
 use crate::types::{AddSshKeyRequest, DeleteResponse, SshKey, SshKeyListResponse};
 use crate::{Error, FastvmClient, Result, validate};
 

@@ -1,9 +1,9 @@
 use std::time::Duration;
 
-use crate::call::{call, call_or, call_with_status};
 use crate::exec::{Command, ExecStream, RunOutput};
 use crate::launch::LaunchParams;
 use crate::resources::{Files, Services, SshKeys, into_future};
+use crate::transport::call::{call, call_or, call_with_status};
 use crate::types::{
     ConsoleTokenResponse, DeleteResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings, Ttl, TtlAction,
     UpdateVmRequest, Vm, VmCreateResponse, VmStatus,
@@ -375,8 +375,8 @@ impl ListVms<'_> {
             validate::metadata("metadata", &filter)?;
             query.push((format!("metadata.{key}"), value));
         }
-        let request = crate::http::request(self.client, reqwest::Method::GET, "/v1/vms").query(&query);
-        crate::http::send_json(self.client, request, crate::ops::find("listVms")).await
+        let request = crate::transport::http::request(self.client, reqwest::Method::GET, "/v1/vms").query(&query);
+        crate::transport::http::send_json(self.client, request, crate::transport::ops::find("listVms")).await
     }
 }
 
@@ -509,8 +509,8 @@ impl UpdateVm<'_> {
         let mut body = serde_json::to_value(&request).map_err(|e| Error::invalid("body", e.to_string()))?;
         body["ttl"] = serde_json::Value::Null;
         let path = format!("/v1/vms/{}", fastvm_api::hooks::encode_path(id));
-        let request = crate::http::request(client, reqwest::Method::PATCH, &path).json(&body);
-        crate::http::send_json(client, request, crate::ops::find("updateVm")).await
+        let request = crate::transport::http::request(client, reqwest::Method::PATCH, &path).json(&body);
+        crate::transport::http::send_json(client, request, crate::transport::ops::find("updateVm")).await
     }
 }
 

@@ -1,8 +1,8 @@
 //! The VM-side shell commands of transfers, quoted in one place.
 //!
-//! Every path and URL goes through [`crate::shell::quote`]; nothing else builds shell text.
+//! Every path and URL goes through [`crate::exec::shell::quote`]; nothing else builds shell text.
 
-use crate::shell::quote;
+use crate::exec::shell::quote;
 
 /// What a remote path is, as the classify command reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -38,7 +38,7 @@ async fn check(method: &str, url: &str, resp: reqwest::Response) -> Result<reqwe
         return Ok(resp);
     }
     // Bounded: an error body can be arbitrarily large; and it may echo the signature.
-    let body = crate::http::read_bounded(resp, 512).await;
+    let body = crate::transport::http::read_bounded(resp, 512).await;
     let snippet = crate::redact::text_for(&crate::error::snippet(&body, 512), url);
     let msg = format!(
         "storage {method} {} answered {}: {}",

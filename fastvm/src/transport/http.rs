@@ -16,8 +16,8 @@ use reqwest::header::{HeaderMap, HeaderName};
 
 use crate::config::{RequestOptions, Settings};
 use crate::error::{ApiError, ApiErrorKind, ErrorBody, snippet};
-use crate::ops::{self, Op};
-use crate::retry::{self, Retries};
+use crate::transport::ops::{self, Op};
+use crate::transport::retry::{self, Retries};
 use crate::{Error, Result};
 
 /// Header carrying the API key.
@@ -287,7 +287,7 @@ pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
 
 #[cfg(test)]
 mod tests {
-    use crate::ops;
+    use crate::transport::ops;
 
     /// The transport's future is boxed on every call; under 1 KiB the allocation stays in the
     /// allocator's per-thread cache, worth several percent of wall time with many concurrent

@@ -90,7 +90,7 @@ pub(crate) fn is_idempotent(id: &str) -> bool {
 
 #[cfg(test)]
 // The workspace's one walker of a spec's operations (a link to `fastvm-api/spec_walk.rs`).
-#[path = "../spec_walk.rs"]
+#[path = "../../spec_walk.rs"]
 #[allow(dead_code)]
 mod spec_walk;
 
@@ -101,7 +101,7 @@ mod tests {
     /// The table has one row per operation of the spec, and nothing else.
     #[test]
     fn the_table_lists_exactly_the_spec_operations() {
-        let spec: serde_json::Value = serde_json::from_str(include_str!("../../openapi.json")).unwrap();
+        let spec: serde_json::Value = serde_json::from_str(include_str!("../../../openapi.json")).unwrap();
         let mut in_spec: Vec<&str> = spec_walk::operations(&spec)
             .filter_map(|(_, _, _, op)| op.get("operationId").and_then(|id| id.as_str()))
             .collect();

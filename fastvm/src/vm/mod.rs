@@ -19,6 +19,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod console;
+pub mod launch;
+pub mod readiness;
+
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;

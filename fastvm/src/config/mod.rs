@@ -7,6 +7,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::{Error, FastvmClient, Result, RetryPolicy};
 
+pub mod file;
+
 /// The API's default base URL.
 pub(crate) const DEFAULT_BASE_URL: &str = "https://api.fastvm.org";
 /// Environment variable holding the API key.
@@ -172,7 +174,7 @@ impl ClientBuilder {
 
     /// Also reads `api_key` and `base_url` from the CLI's configuration file
     /// (`$XDG_CONFIG_HOME/fastvm/config.toml`, default `~/.config/fastvm/config.toml`; see
-    /// [`config_file`](crate::config_file)), below the setters and the environment: a value set
+    /// [`config_file`](crate::config::file)), below the setters and the environment: a value set
     /// here or in `FASTVM_API_KEY` / `FASTVM_BASE_URL` wins. Other keys are ignored; a missing
     /// file is no error, a malformed one is (when a value is needed from it). The SDK never reads
     /// the file unless asked with this method or [`config_file_at`](Self::config_file_at).
@@ -200,11 +202,11 @@ impl ClientBuilder {
         // The configuration file, when asked for, fills in what is still unset.
         let file_path = match &self.config_file {
             Some(Some(path)) => Some(path.clone()),
-            Some(None) => crate::config_file::default_path_with(&|n| env(n).map(Into::into)),
+            Some(None) => crate::config::file::default_path_with(&|n| env(n).map(Into::into)),
             None => None,
         };
         if let Some(path) = file_path.as_deref().filter(|_| key.is_none() || base_url.is_none()) {
-            let file = crate::config_file::ConfigFile::load(path)?;
+            let file = crate::config::file::ConfigFile::load(path)?;
             let value = |k: &str| file.get(k).filter(|v| !v.trim().is_empty()).map(str::to_string);
             key = key.or_else(|| value("api_key"));
             base_url = base_url.or_else(|| value("base_url"));
@@ -292,7 +294,7 @@ impl ClientBuilder {
 fn append_header(headers: &mut HeaderMap, name: &str, value: &str, what: &str) -> Result<()> {
     let name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| Error::config(format!("{what}: {name:?} is not a valid header name")))?;
-    if name == crate::http::API_KEY_HEADER {
+    if name == crate::transport::http::API_KEY_HEADER {
         return Err(Error::config(format!(
             "{what}: the API key is set with ClientBuilder::api_key or {ENV_API_KEY}, not as a header"
         )));

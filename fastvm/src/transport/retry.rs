@@ -237,7 +237,7 @@ pub(crate) async fn repeat<R: Attempt, F: Future<Output = R>>(
 /// the answer.
 async fn is_quota(resp: &mut reqwest::Response) -> bool {
     let placeholder = reqwest::Response::from(http::Response::new(reqwest::Body::from(Vec::new())));
-    let (rebuilt, body) = crate::http::read_back(std::mem::replace(resp, placeholder)).await;
+    let (rebuilt, body) = crate::transport::http::read_back(std::mem::replace(resp, placeholder)).await;
     *resp = rebuilt;
     crate::error::ErrorBody::parse(&body).quota
 }

@@ -350,7 +350,7 @@ fn transient(e: &Error) -> bool {
     match e {
         Error::Connection { .. } | Error::Timeout { .. } => true,
         Error::Api { error, .. } => {
-            error.kind != ApiErrorKind::QuotaExceeded && crate::retry::is_retryable_status(error.status)
+            error.kind != ApiErrorKind::QuotaExceeded && crate::transport::retry::is_retryable_status(error.status)
         }
         _ => false,
     }

@@ -14,8 +14,9 @@ use futures::future::Either;
 use progenitor_client::ResponseValue;
 use reqwest::StatusCode;
 
-use crate::retry::{self, Attempt};
-use crate::{Error, FastvmClient, Result, ops};
+use crate::transport::ops;
+use crate::transport::retry::{self, Attempt};
+use crate::{Error, FastvmClient, Result};
 
 /// The result of a generated call.
 type Generated<T> = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>;
@@ -137,7 +138,7 @@ async fn map_error(e: progenitor_client::Error<()>, operation: &'static str) -> 
     use progenitor_client::Error as E;
     match e {
         E::UnexpectedResponse(resp) if resp.status().is_success() => Error::empty_body(operation, resp.status()),
-        E::UnexpectedResponse(resp) => crate::http::api_error(resp, Some(operation)).await,
+        E::UnexpectedResponse(resp) => crate::transport::http::api_error(resp, Some(operation)).await,
         // The spec declares no error bodies to progenitor (codegen removes them), so this is
         // not reached; it is mapped like any other error answer all the same.
         E::ErrorResponse(rv) => Error::Api {
@@ -146,7 +147,7 @@ async fn map_error(e: progenitor_client::Error<()>, operation: &'static str) -> 
                 kind: crate::ApiErrorKind::from_status(rv.status(), false),
                 message: rv.status().canonical_reason().unwrap_or("error").to_string(),
                 body: String::new(),
-                request_id: crate::http::request_id(rv.headers()),
+                request_id: crate::transport::http::request_id(rv.headers()),
                 dimension: None,
                 operation: Some(operation),
             }),

@@ -1,0 +1,4 @@
+//! Workflows: compositions of many calls with their own errors and cleanup.
+
+pub mod fleet;
+pub mod image;
