@@ -8,7 +8,7 @@ use fastvm_api::hooks::Policy;
 use crate::Result;
 use crate::config::{ClientBuilder, RequestOptions, Settings};
 use crate::resources::{BuildContexts, Builds, Health, Quotas, Snapshots, Vms};
-use crate::transport::http::{ApiTransport, Once};
+use crate::transport::http::ApiTransport;
 
 /// The fastvm client: cheap to clone (an `Arc`), `Send + Sync`, one shared connection pool.
 ///
@@ -27,18 +27,11 @@ pub struct FastvmClient {
 }
 
 struct Inner {
-    /// The public generated client: each call retried by its transport. Made on first use:
-    /// the facade itself never needs it, and a view is made per command with a timeout.
-    api: std::sync::OnceLock<fastvm_api::Client>,
-    /// The facade's generated client: each call sent once, and retried by `call`.
-    calls: fastvm_api::Client,
-    /// The view's policy; its `settings` are shared by every view of the client.
+    /// The generated client of this view, sending through `transport`: the facade's calls and
+    /// those made through [`FastvmClient::api`] alike.
+    api: fastvm_api::Client,
+    /// The view's transport; its `settings` are shared by every view of the client.
     transport: Arc<ApiTransport>,
-}
-
-/// A generated client on `transport`'s base URL and connection pool, sending through `policy`.
-fn generated(transport: &ApiTransport, policy: Policy) -> fastvm_api::Client {
-    fastvm_api::Client::new_with_client(&transport.settings.base_url, transport.settings.http.clone(), policy)
 }
 
 impl fmt::Debug for FastvmClient {
@@ -67,13 +60,11 @@ impl FastvmClient {
 
     fn view(settings: Arc<Settings>, options: RequestOptions) -> Self {
         let transport = Arc::new(ApiTransport { settings, options });
-        let calls = generated(&transport, Policy::new(Once(transport.clone())));
+        let policy = Policy::from_arc(transport.clone());
+        let api =
+            fastvm_api::Client::new_with_client(&transport.settings.base_url, transport.settings.http.clone(), policy);
         FastvmClient {
-            inner: Arc::new(Inner {
-                api: std::sync::OnceLock::new(),
-                calls,
-                transport,
-            }),
+            inner: Arc::new(Inner { api, transport }),
         }
     }
 
@@ -92,18 +83,6 @@ impl FastvmClient {
         Ok(Self::view(Arc::new(settings), transport.options.clone()))
     }
 
-    /// The view for a call that runs a VM-side command with `timeout`: the command may
-    /// legitimately run that long, so the HTTP request gets it plus a minute of grace. Without
-    /// a command timeout the view is this client (long-running operations have no default timeout).
-    pub(crate) fn for_command_timeout(&self, timeout: Option<std::time::Duration>) -> FastvmClient {
-        match timeout {
-            Some(t) => {
-                self.with_options(RequestOptions::new().timeout(t.saturating_add(std::time::Duration::from_secs(60))))
-            }
-            None => self.clone(),
-        }
-    }
-
     /// The API base URL in use (no trailing slash).
     pub fn base_url(&self) -> &str {
         &self.inner.transport.settings.base_url
@@ -112,19 +91,7 @@ impl FastvmClient {
     /// The generated low-level client, for anything the facade does not wrap. Its calls go
     /// through the same auth, timeout and retry policy.
     pub fn api(&self) -> &fastvm_api::Client {
-        let transport = &self.inner.transport;
-        self.inner
-            .api
-            .get_or_init(|| generated(transport, Policy::from_arc(transport.clone())))
-    }
-
-    /// The generated client of the facade's calls (one attempt per call; see `call.rs`).
-    pub(crate) fn calls(&self) -> &fastvm_api::Client {
-        &self.inner.calls
-    }
-
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.inner.transport.settings.http
+        &self.inner.api
     }
 
     pub(crate) fn transport(&self) -> &ApiTransport {

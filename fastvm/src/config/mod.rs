@@ -9,6 +9,9 @@ use crate::{Error, FastvmClient, Result, RetryPolicy};
 
 pub mod file;
 
+/// Header carrying the API key.
+pub(crate) const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
+
 /// The API's default base URL.
 pub(crate) const DEFAULT_BASE_URL: &str = "https://api.fastvm.org";
 /// Environment variable holding the API key.
@@ -294,7 +297,7 @@ impl ClientBuilder {
 fn append_header(headers: &mut HeaderMap, name: &str, value: &str, what: &str) -> Result<()> {
     let name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| Error::config(format!("{what}: {name:?} is not a valid header name")))?;
-    if name == crate::transport::http::API_KEY_HEADER {
+    if name == API_KEY_HEADER {
         return Err(Error::config(format!(
             "{what}: the API key is set with ClientBuilder::api_key or {ENV_API_KEY}, not as a header"
         )));

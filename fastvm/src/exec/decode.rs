@@ -226,12 +226,14 @@ impl std::fmt::Debug for ExecStream {
 }
 
 impl ExecStream {
-    /// Decodes an HTTP response body.
-    pub(crate) fn new<S>(body: S) -> Self
+    /// Decodes an HTTP response body of the command described as `command` (for errors).
+    pub(crate) fn new<S>(body: S, command: String) -> Self
     where
         S: Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
     {
-        Self::from_chunks(body.map(|chunk| chunk.map_err(|e| Error::from_reqwest(e, Some("execVm")))))
+        let mut stream = Self::from_chunks(body.map(|chunk| chunk.map_err(|e| Error::from_reqwest(e, Some("execVm")))));
+        stream.command = command;
+        stream
     }
 
     /// Decodes a body given as a stream of chunks, as if it had come from the server.

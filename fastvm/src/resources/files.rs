@@ -82,12 +82,11 @@ impl FetchFile<'_> {
                 .map(|t| validate::seconds_i64("timeoutSec", t))
                 .transpose()?,
         };
-        let client = self.client.for_command_timeout(self.timeout);
         let vm_id = self.vm_id;
-        call("fetchFileToVm", &client, move |api| {
-            api.fetch_file_to_vm().id(vm_id).body(body.clone()).send()
-        })
-        .await
+        let fetch = call("fetchFileToVm", self.client, move |api| {
+            api.fetch_file_to_vm().id(vm_id).body(body).send()
+        });
+        crate::transport::http::with_command_timeout(self.timeout, fetch).await
     }
 }
 

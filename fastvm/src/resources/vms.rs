@@ -4,6 +4,8 @@ use crate::exec::{Command, ExecStream, RunOutput};
 use crate::launch::LaunchParams;
 use crate::resources::{Files, Services, SshKeys, into_future};
 use crate::transport::call::{call, call_or, call_with_status};
+use crate::transport::http::with_command_timeout;
+use crate::transport::ops;
 use crate::types::{
     ConsoleTokenResponse, DeleteResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings, Ttl, TtlAction,
     UpdateVmRequest, Vm, VmCreateResponse, VmStatus,
@@ -302,11 +304,8 @@ impl<'a> Vms<'a> {
         validate::id("id", id)?;
         let command = command.into();
         let body = command.to_request()?;
-        let client = self.client.for_command_timeout(command.timeout_duration());
-        let result = call("execVm", &client, move |api| {
-            api.exec_vm().id(id).body(body.clone()).send()
-        })
-        .await?;
+        let run = call("execVm", self.client, move |api| api.exec_vm().id(id).body(body).send());
+        let result = with_command_timeout(command.timeout_duration(), run).await?;
         Ok(RunOutput::new(result, command.describe()))
     }
 
@@ -336,7 +335,17 @@ impl<'a> Vms<'a> {
         validate::id("id", id)?;
         let command = command.into();
         let body = command.to_request()?;
-        crate::exec::send_stream(self.client, id, &body, command.describe()).await
+        // The generated client cannot ask for NDJSON (progenitor always sends Accept:
+        // application/json), so this request is hand-built, with the same path encoding;
+        // `execVm` is never retried.
+        let transport = self.client.transport();
+        let path = format!("/v1/vms/{}/exec", fastvm_api::hooks::encode_path(id));
+        let request = transport
+            .request(reqwest::Method::POST, &path)
+            .header(reqwest::header::ACCEPT, "application/x-ndjson")
+            .json(&body);
+        let response = transport.send_raw(request, ops::find("execVm")).await?;
+        Ok(ExecStream::new(response.bytes_stream(), command.describe()))
     }
 }
 
@@ -375,8 +384,9 @@ impl ListVms<'_> {
             validate::metadata("metadata", &filter)?;
             query.push((format!("metadata.{key}"), value));
         }
-        let request = crate::transport::http::request(self.client, reqwest::Method::GET, "/v1/vms").query(&query);
-        crate::transport::http::send_json(self.client, request, crate::transport::ops::find("listVms")).await
+        let transport = self.client.transport();
+        let request = transport.request(reqwest::Method::GET, "/v1/vms").query(&query);
+        transport.send_json(request, ops::find("listVms")).await
     }
 }
 
@@ -509,8 +519,9 @@ impl UpdateVm<'_> {
         let mut body = serde_json::to_value(&request).map_err(|e| Error::invalid("body", e.to_string()))?;
         body["ttl"] = serde_json::Value::Null;
         let path = format!("/v1/vms/{}", fastvm_api::hooks::encode_path(id));
-        let request = crate::transport::http::request(client, reqwest::Method::PATCH, &path).json(&body);
-        crate::transport::http::send_json(client, request, crate::transport::ops::find("updateVm")).await
+        let transport = client.transport();
+        let request = transport.request(reqwest::Method::PATCH, &path).json(&body);
+        transport.send_json(request, ops::find("updateVm")).await
     }
 }
 

@@ -1,139 +1,72 @@
 //! How the resource methods make a generated call.
 //!
 //! Every resource method is `call("<operationId>", client, |api| api.<method>()…send()).await`.
-//! The closure makes the call; it is made again for each retry, so no copy of the request is
-//! kept for a retry that most calls never need. The generated future's result becomes the body
-//! on success, and an [`Error`] on failure, mapped from the raw answer so that the body snippet,
-//! the request id and a quota's dimension are kept.
+//! The generated client sends through the view's transport, which prepares, retries and traces
+//! the request (`http.rs`); here its result becomes the body on success, and an [`Error`] on
+//! failure, mapped from the raw answer so that the body snippet, the request id and a quota's
+//! dimension are kept.
 
-use std::future::{Future, ready};
-
-use futures::FutureExt;
-use futures::future::Either;
+use std::future::Future;
 
 use progenitor_client::ResponseValue;
 use reqwest::StatusCode;
 
-use crate::transport::ops;
-use crate::transport::retry::{self, Attempt};
 use crate::{Error, FastvmClient, Result};
 
 /// The result of a generated call.
 type Generated<T> = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>;
 
-impl<T> Attempt for Generated<T> {
-    fn refused(&mut self) -> Option<&mut reqwest::Response> {
-        match self {
-            Err(progenitor_client::Error::UnexpectedResponse(resp)) if !resp.status().is_success() => Some(resp),
-            _ => None,
-        }
-    }
-
-    fn failed(&self) -> Option<&reqwest::Error> {
-        match self {
-            Err(progenitor_client::Error::CommunicationError(e)) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-// Why combinators and not `async fn`: an `async fn` keeps its future argument and the value it
-// awaits in separate slots of its state, so each layer would hold the generated future (about
-// 1.3 KiB) once more, and every call would carry and copy several of them. `then` holds it once,
-// in place, and replaces it with the (boxed, rare) retries and error mapping when it fails.
-
-/// Makes the call of `operation` with `make` (given the facade's generated client), retried as
-/// the client's policy allows, and returns its body. A 2xx answer with no body is an
-/// [`Error::Decode`] naming the operation and the status.
-pub(crate) fn call<'a, T, F, Fut>(
+/// Makes the call of `operation` with `make` (given the view's generated client) and returns its
+/// body. A 2xx answer with no body is an [`Error::Decode`] naming the operation and the status.
+pub(crate) async fn call<'a, T, Fut>(
     operation: &'static str,
     client: &'a FastvmClient,
-    make: F,
-) -> impl Future<Output = Result<T>>
+    make: impl FnOnce(&'a fastvm_api::Client) -> Fut,
+) -> Result<T>
 where
-    F: FnMut(&'a fastvm_api::Client) -> Fut,
     Fut: Future<Output = Generated<T>>,
 {
-    finish(
-        operation,
-        client,
-        make,
-        |value| Ok(value.into_inner()),
-        move |status| Err(Error::empty_body(operation, status)),
-    )
+    match make(client.api()).await {
+        Ok(value) => Ok(value.into_inner()),
+        Err(e) => Err(map_error(e, operation).await),
+    }
 }
 
 /// [`call`], with the answer's status (launch's 201 or 202).
-pub(crate) fn call_with_status<'a, T, F, Fut>(
+pub(crate) async fn call_with_status<'a, T, Fut>(
     operation: &'static str,
     client: &'a FastvmClient,
-    make: F,
-) -> impl Future<Output = Result<(StatusCode, T)>>
+    make: impl FnOnce(&'a fastvm_api::Client) -> Fut,
+) -> Result<(StatusCode, T)>
 where
-    F: FnMut(&'a fastvm_api::Client) -> Fut,
     Fut: Future<Output = Generated<T>>,
 {
-    finish(
-        operation,
-        client,
-        make,
-        |value| Ok((value.status(), value.into_inner())),
-        move |status| Err(Error::empty_body(operation, status)),
-    )
+    match make(client.api()).await {
+        Ok(value) => Ok((value.status(), value.into_inner())),
+        Err(e) => Err(map_error(e, operation).await),
+    }
 }
 
 /// [`call`] for an operation whose result the caller already knows (a delete): a 2xx answer
 /// with no body gives `known()`.
-pub(crate) fn call_or<'a, T, F, Fut>(
+pub(crate) async fn call_or<'a, T, Fut>(
     operation: &'static str,
     client: &'a FastvmClient,
-    make: F,
+    make: impl FnOnce(&'a fastvm_api::Client) -> Fut,
     known: impl FnOnce() -> T,
-) -> impl Future<Output = Result<T>>
+) -> Result<T>
 where
-    F: FnMut(&'a fastvm_api::Client) -> Fut,
     Fut: Future<Output = Generated<T>>,
 {
-    finish(
-        operation,
-        client,
-        make,
-        |value| Ok(value.into_inner()),
-        move |_| Ok(known()),
-    )
+    match make(client.api()).await {
+        Ok(value) => Ok(value.into_inner()),
+        // `fastvm_api::decode::success` hands back a 2xx without a body this way.
+        Err(progenitor_client::Error::UnexpectedResponse(resp)) if resp.status().is_success() => Ok(known()),
+        Err(e) => Err(map_error(e, operation).await),
+    }
 }
 
-/// The shared body of the `call` functions: `ok` on success, `empty` for a 2xx without a body,
-/// the retries and the mapped error otherwise.
-fn finish<'a, T, U, F, Fut>(
-    operation: &'static str,
-    client: &'a FastvmClient,
-    mut make: F,
-    ok: impl FnOnce(ResponseValue<T>) -> Result<U>,
-    empty: impl FnOnce(StatusCode) -> Result<U>,
-) -> impl Future<Output = Result<U>>
-where
-    F: FnMut(&'a fastvm_api::Client) -> Fut,
-    Fut: Future<Output = Generated<T>>,
-{
-    let api = client.calls();
-    make(api).then(move |first| match first {
-        Ok(value) => Either::Left(ready(ok(value))),
-        Err(e) => Either::Right(Box::pin(async move {
-            let retries = client.transport().retries(ops::find(operation));
-            match retry::repeat(retries, Err(e), |_| Some(make(api))).await {
-                Ok(value) => ok(value),
-                // `fastvm_api::decode::success` hands back a 2xx without a body this way.
-                Err(progenitor_client::Error::UnexpectedResponse(resp)) if resp.status().is_success() => {
-                    empty(resp.status())
-                }
-                Err(e) => Err(map_error(e, operation).await),
-            }
-        })),
-    })
-}
-
-/// Maps an error of a generated call.
+/// Maps an error of a generated call (after the transport's retries).
 async fn map_error(e: progenitor_client::Error<()>, operation: &'static str) -> Error {
     use progenitor_client::Error as E;
     match e {

@@ -1,27 +1,46 @@
 //! The API transport: the one path every API request takes to the network.
 //!
 //! It adds the auth header (the only place that does), the `User-Agent` and default headers,
-//! applies the per-operation timeout and the [`RetryPolicy`](crate::RetryPolicy), and traces
-//! each attempt. Generated operations reach it through `fastvm-api`'s hooks; the hand-written
-//! requests (NDJSON exec, an explicit `null`) through [`send_raw`].
+//! applies the per-operation timeout, runs the one retry loop ([`retry::repeat`]) over copies
+//! of the request, and traces each attempt. Generated operations reach it through
+//! `fastvm-api`'s hooks (it is the generated client's only [`Transport`]); the hand-built
+//! requests (NDJSON exec, an explicit `null`, a prefixed query) through
+//! [`ApiTransport::send_raw`].
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fastvm_api::hooks::{SendFuture, Transport};
-use futures::FutureExt;
-use futures::future::Either;
-use reqwest::header::{HeaderMap, HeaderName};
+use reqwest::header::HeaderMap;
 
-use crate::config::{RequestOptions, Settings};
+use crate::config::{API_KEY_HEADER, RequestOptions, Settings};
 use crate::error::{ApiError, ApiErrorKind, ErrorBody, snippet};
 use crate::transport::ops::{self, Op};
 use crate::transport::retry::{self, Retries};
 use crate::{Error, Result};
 
-/// Header carrying the API key.
-pub(crate) const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
+tokio::task_local! {
+    /// The timeout of the requests made inside [`with_timeout`]: a per-call setting (a command
+    /// that may run for its own timeout) that needs no client of its own.
+    static CALL_TIMEOUT: Duration;
+}
+
+/// Runs `call` with `timeout` as the HTTP timeout of the requests it makes, over the view's
+/// own and the operation's default. `None` leaves them.
+pub(crate) async fn with_timeout<F: Future>(timeout: Option<Duration>, call: F) -> F::Output {
+    match timeout {
+        Some(t) => CALL_TIMEOUT.scope(t, call).await,
+        None => call.await,
+    }
+}
+
+/// Runs `call`, which runs a VM-side command with `timeout`: the command may legitimately run
+/// that long, so its requests get that plus a minute of grace. Without a command timeout the
+/// view's timeout applies (long-running operations have no default timeout).
+pub(crate) async fn with_command_timeout<F: Future>(timeout: Option<Duration>, call: F) -> F::Output {
+    with_timeout(timeout.map(|t| t.saturating_add(Duration::from_secs(60))), call).await
+}
 
 /// The transport of one client view (the shared client, or a `with_options` view).
 pub(crate) struct ApiTransport {
@@ -38,6 +57,9 @@ impl ApiTransport {
     }
 
     fn timeout_for(&self, op: &Op) -> Option<Duration> {
+        if let Ok(t) = CALL_TIMEOUT.try_with(|t| *t) {
+            return Some(t);
+        }
         match self.options.timeout {
             Some(t) => t,
             None => match op.timing {
@@ -50,6 +72,9 @@ impl ApiTransport {
 
     fn prepare(&self, request: &mut reqwest::Request, op: &Op) {
         let headers = request.headers_mut();
+        // progenitor sends the spec document's version as `api-version`: not a header of the
+        // fastvm API, so it is not sent.
+        headers.remove("api-version");
         // Default headers fill in what the request does not set itself (an exec stream's
         // `Accept` stays), with every value of a header given several times.
         let defaults = &self.settings.default_headers;
@@ -77,63 +102,100 @@ impl ApiTransport {
         }
     }
 
-    /// Sends `request` for `op` once, with the auth header, the default headers and the
-    /// timeout, and traces it: one attempt.
-    pub(crate) fn send_once(
-        &self,
-        client: &reqwest::Client,
-        mut request: reqwest::Request,
-        op: &'static Op,
-    ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static {
-        self.prepare(&mut request, op);
-        attempt(client, request, op)
-    }
-
-    /// Sends `request` for `op`, repeating it from copies of it as the retry policy allows: the
-    /// way of the public generated client and of hand-built requests. The facade's generated
-    /// calls make the call again instead, which needs no copy (`call.rs`).
-    ///
-    /// The retries run in their own boxed future, built only when the first attempt did not
-    /// succeed: this future is boxed on every call (see `Transport::send`), and kept small its
-    /// allocation stays in the allocator's per-thread cache.
-    pub(crate) fn send<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        request: reqwest::Request,
-        op: &'static Op,
-    ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a {
-        // A request with a streaming body cannot be copied: it is sent exactly once. The copy
-        // is taken before `send_once` adds the headers, which each attempt adds again.
+    /// Sends `request` for `op` with the API client, repeating it from copies of it as the
+    /// retry policy allows (a request with a streaming body cannot be copied: it is sent once).
+    pub(crate) async fn send(&self, request: reqwest::Request, op: &'static Op) -> reqwest::Result<reqwest::Response> {
+        // The copy is taken before `send_once` adds the headers, which each attempt adds again.
         let mut spare = if self.max_retries() > 0 {
             request.try_clone()
         } else {
             None
         };
-        self.send_once(client, request, op).then(move |result| match result {
-            Ok(resp) if resp.status().is_success() => Either::Left(std::future::ready(Ok(resp))),
-            result => Either::Right(Box::pin(retry::repeat(self.retries(op), result, move |_| {
-                let next = spare.take()?;
-                spare = next.try_clone();
-                Some(self.send_once(client, next, op))
-            }))),
+        let first = self.send_once(request, op).await;
+        retry::repeat(self.retries(op), first, |_| {
+            let next = spare.take()?;
+            spare = next.try_clone();
+            Some(self.send_once(next, op))
         })
+        .await
     }
-}
 
-/// Sends `request` once and traces the attempt.
-fn attempt(
-    client: &reqwest::Client,
-    request: reqwest::Request,
-    op: &'static Op,
-) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static {
-    // Reading the clock and keeping the method are only worth it when somebody listens.
-    let traced = tracing::enabled!(tracing::Level::DEBUG).then(|| (Instant::now(), request.method().clone()));
-    client.execute(request).map(move |result| {
+    /// Sends `request` for `op` once, with the auth header, the default headers and the
+    /// timeout, and traces it: one attempt.
+    async fn send_once(&self, mut request: reqwest::Request, op: &'static Op) -> reqwest::Result<reqwest::Response> {
+        self.prepare(&mut request, op);
+        // Reading the clock and keeping the method are only worth it when somebody listens.
+        let traced = tracing::enabled!(tracing::Level::DEBUG).then(|| (Instant::now(), request.method().clone()));
+        let result = self.settings.http.execute(request).await;
         if let Some((started, method)) = traced {
             trace_attempt(op, &method, started.elapsed(), &result);
         }
         result
-    })
+    }
+
+    /// A request the generated client cannot express (an NDJSON exec, an explicit `null`, a
+    /// prefixed query parameter), to be sent with [`send_raw`](Self::send_raw) or
+    /// [`send_json`](Self::send_json): the one place hand-built API requests are started.
+    /// `path` starts with `/` and has its parameters encoded with
+    /// `fastvm_api::hooks::encode_path`, as generated calls do.
+    pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.settings
+            .http
+            .request(method, format!("{}{path}", self.settings.base_url))
+    }
+
+    /// Sends a hand-built request as generated calls are sent (auth, timeout, retries,
+    /// tracing). A non-2xx answer is an [`Error::Api`].
+    pub(crate) async fn send_raw(
+        &self,
+        request: reqwest::RequestBuilder,
+        op: &'static Op,
+    ) -> Result<reqwest::Response> {
+        let request = request.build().map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
+        let response = self
+            .send(request, op)
+            .await
+            .map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
+        if !response.status().is_success() {
+            return Err(api_error(response, Some(op.id)).await);
+        }
+        Ok(response)
+    }
+
+    /// [`send_raw`](Self::send_raw) for a JSON answer, decoded into `T` as generated calls
+    /// decode theirs: a 2xx with no body is an [`Error::Decode`] naming the operation and the
+    /// status.
+    pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        op: &'static Op,
+    ) -> Result<T> {
+        let request = request.header(reqwest::header::ACCEPT, "application/json");
+        let response = self.send_raw(request, op).await?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
+        match fastvm_api::decode::body_of(&bytes) {
+            Some(decoded) => decoded.map_err(|e| Error::decode(op.id, e, &bytes)),
+            None => Err(Error::empty_body(op.id, status)),
+        }
+    }
+}
+
+/// The generated client's transport: every generated call, the facade's and those made through
+/// [`FastvmClient::api`](crate::FastvmClient::api), is sent by [`ApiTransport::send`].
+impl Transport for ApiTransport {
+    fn send<'a>(
+        &'a self,
+        _client: &'a reqwest::Client,
+        request: reqwest::Request,
+        operation_id: &'static str,
+    ) -> SendFuture<'a> {
+        // `_client` is the one the generated client was made with: `settings.http`.
+        Box::pin(ApiTransport::send(self, request, ops::find(operation_id)))
+    }
 }
 
 /// Reads (a bounded part of) an error answer's body and rebuilds the answer around it, with the
@@ -161,35 +223,6 @@ fn trace_attempt(op: &Op, method: &reqwest::Method, elapsed: Duration, result: &
             let path = e.url().map(|u| u.path()).unwrap_or("");
             tracing::debug!(operation = op.id, %method, path, ?elapsed, error = %crate::redact::text(&e.to_string()), "fastvm request failed");
         }
-    }
-}
-
-/// The public generated client's transport ([`FastvmClient::api`](crate::FastvmClient::api)):
-/// each call retried from copies of its request.
-impl Transport for ApiTransport {
-    fn send<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        request: reqwest::Request,
-        operation_id: &'static str,
-    ) -> SendFuture<'a> {
-        Box::pin(ApiTransport::send(self, client, request, ops::find(operation_id)))
-    }
-}
-
-/// The transport of the facade's own generated calls: one attempt each. `call` retries a call
-/// by making it again, so no copy of the request is kept (docs/benchmarks.md, "Per-call
-/// overhead": the copy cost about 2.5 % with many concurrent calls).
-pub(crate) struct Once(pub(crate) Arc<ApiTransport>);
-
-impl Transport for Once {
-    fn send<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
-        request: reqwest::Request,
-        operation_id: &'static str,
-    ) -> SendFuture<'a> {
-        Box::pin(self.0.send_once(client, request, ops::find(operation_id)))
     }
 }
 
@@ -238,80 +271,9 @@ pub(crate) async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Vec
     out
 }
 
-/// A request the generated client cannot express (an NDJSON exec, an explicit `null`, a
-/// prefixed query parameter), to be sent with [`send_raw`] or [`send_json`]: the one place
-/// hand-built API requests are started. `path` starts with `/` and has its parameters encoded
-/// with `fastvm_api::hooks::encode_path`, as generated calls do.
-pub(crate) fn request(client: &crate::FastvmClient, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    client.http().request(method, format!("{}{path}", client.base_url()))
-}
-
-/// Sends a hand-built request through the same transport as generated calls (auth, timeout,
-/// retries, tracing). A non-2xx answer is an [`Error::Api`].
-pub(crate) async fn send_raw(
-    client: &crate::FastvmClient,
-    request: reqwest::RequestBuilder,
-    op: &'static Op,
-) -> Result<reqwest::Response> {
-    let request = request.build().map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
-    let response = client
-        .transport()
-        .send(client.http(), request, op)
-        .await
-        .map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
-    if !response.status().is_success() {
-        return Err(api_error(response, Some(op.id)).await);
-    }
-    Ok(response)
-}
-
-/// [`send_raw`] for a JSON answer, decoded into `T` as generated calls decode theirs: a 2xx
-/// with no body is an [`Error::Decode`] naming the operation and the status.
-pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
-    client: &crate::FastvmClient,
-    request: reqwest::RequestBuilder,
-    op: &'static Op,
-) -> Result<T> {
-    let request = request.header(reqwest::header::ACCEPT, "application/json");
-    let response = send_raw(client, request, op).await?;
-    let status = response.status();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
-    match fastvm_api::decode::body_of(&bytes) {
-        Some(decoded) => decoded.map_err(|e| Error::decode(op.id, e, &bytes)),
-        None => Err(Error::empty_body(op.id, status)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::transport::ops;
-
-    /// The transport's future is boxed on every call; under 1 KiB the allocation stays in the
-    /// allocator's per-thread cache, worth several percent of wall time with many concurrent
-    /// calls (docs/benchmarks.md, "Per-call overhead"). The retrying one (the public generated
-    /// client, hand-built requests) is checked, and the facade's one-attempt future too. A size,
-    /// not a timing: it cannot flake.
-    #[tokio::test]
-    async fn the_boxed_transport_future_stays_under_one_kib() {
-        let client = crate::FastvmClient::builder()
-            .api_key("k")
-            .base_url("http://127.0.0.1:9")
-            .build()
-            .unwrap();
-        let http = reqwest::Client::new();
-        let request = http.get("http://127.0.0.1:9/v1/vms/x").build().unwrap();
-        let once = client
-            .transport()
-            .send_once(&http, request.try_clone().unwrap(), ops::find("getVm"));
-        let size = std::mem::size_of_val(&once);
-        assert!(size <= 1024, "the one-attempt transport future is {size} bytes");
-        let future = client.transport().send(&http, request, ops::find("getVm"));
-        let size = std::mem::size_of_val(&future);
-        assert!(size <= 1024, "the transport future is {size} bytes");
-    }
 
     #[test]
     fn default_headers_keep_every_value_and_do_not_override_the_request() {
@@ -324,7 +286,9 @@ mod tests {
             .build()
             .unwrap();
         let mut request = client
-            .http()
+            .transport()
+            .settings
+            .http
             .get("http://127.0.0.1:9/v1/vms/x/exec")
             .header("accept", "application/x-ndjson")
             .build()
@@ -343,7 +307,13 @@ mod tests {
     #[test]
     fn the_default_timeout_is_60_s_at_least_300_s_for_launch_and_snapshot_and_none_for_exec() {
         let timeout_with = |client: &crate::FastvmClient, operation| {
-            let mut request = client.http().get("http://127.0.0.1:9/v1/vms/x").build().unwrap();
+            let mut request = client
+                .transport()
+                .settings
+                .http
+                .get("http://127.0.0.1:9/v1/vms/x")
+                .build()
+                .unwrap();
             client.transport().prepare(&mut request, ops::find(operation));
             request.timeout().copied()
         };
