@@ -154,6 +154,17 @@ fn many_dirs_archive(count: usize) -> Vec<u8> {
     })
 }
 
+/// Directories with short names (ustar headers only), as many as `count`: the most records
+/// per byte kept until the end.
+fn short_dirs_archive(count: usize) -> Vec<u8> {
+    gzip(move |out| {
+        for i in 0..count {
+            out.write_all(&header(format!("{i:07}/").as_bytes(), b'5', 0)).unwrap();
+        }
+        end(out);
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // The servers and the download
 
@@ -374,6 +385,16 @@ fn a_256_mib_pax_header_is_refused_within_64_mib() {
 fn a_hundred_thousand_directories_with_long_names_stay_within_64_mib() {
     let archive = many_dirs_archive(100_000);
     let outcome = download_in_child("100,000 directories with 3.9 KB names", &archive);
+    assert_refused_within_bound(
+        &outcome,
+        "the archive's directories and symlinks need more than the limit of 24 MiB kept until extraction ends",
+    );
+}
+
+#[test]
+fn two_hundred_thousand_short_named_directories_stay_within_64_mib() {
+    let archive = short_dirs_archive(200_000);
+    let outcome = download_in_child("200,000 directories with 7-byte names", &archive);
     assert_refused_within_bound(
         &outcome,
         "the archive's directories and symlinks need more than the limit of 24 MiB kept until extraction ends",
