@@ -165,6 +165,19 @@ fn short_dirs_archive(count: usize) -> Vec<u8> {
     })
 }
 
+/// Symlinks with short names and one-byte targets, as many as `count`.
+fn short_links_archive(count: usize) -> Vec<u8> {
+    gzip(move |out| {
+        for i in 0..count {
+            let mut h = header(format!("{i:07}").as_bytes(), b'2', 0);
+            h[157] = b't';
+            checksum(&mut h);
+            out.write_all(&h).unwrap();
+        }
+        end(out);
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // The servers and the download
 
@@ -396,6 +409,17 @@ fn three_hundred_thousand_short_named_directories_stay_within_64_mib() {
     // The most records per byte kept: the limit is reached with the most overhead per record.
     let archive = short_dirs_archive(300_000);
     let outcome = download_in_child("300,000 directories with 7-byte names", &archive);
+    assert_refused_within_bound(
+        &outcome,
+        "the archive's directories and symlinks need more than the limit of 32 MiB kept until extraction ends",
+    );
+}
+
+#[test]
+fn three_hundred_thousand_short_symlinks_stay_within_64_mib() {
+    // Symlinks cost more per record than directories (a map entry with two paths).
+    let archive = short_links_archive(300_000);
+    let outcome = download_in_child("300,000 symlinks with 7-byte names", &archive);
     assert_refused_within_bound(
         &outcome,
         "the archive's directories and symlinks need more than the limit of 32 MiB kept until extraction ends",

@@ -4,7 +4,7 @@
 //! stays bounded, and dropping the async side (cancellation) makes the thread stop at its next
 //! read or write.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
@@ -328,8 +328,8 @@ fn check_name_len(what: &str, name: &Path) -> Result<(), FileTransferError> {
 }
 
 /// What extraction keeps in memory until its end, in bytes: the deferred metadata of every
-/// directory ([`DirMeta`]) and every symlink with its target (checked against the final tree).
-/// Each record is charged its paths' length plus [`KEPT_OVERHEAD`]; an archive that needs more
+/// directory ([`DirMeta`]) and the name of every symlink (checked against the final tree).
+/// Each record is charged its path's length plus [`KEPT_OVERHEAD`]; an archive that needs more
 /// is refused. 32 MiB is about 160,000 directories with 80-byte paths, and stays well under
 /// the 64 MiB a download may grow by (`tests/tests/hostile_archives.rs` measures it).
 pub(crate) const MAX_KEPT_BYTES: u64 = 32 << 20;
@@ -346,7 +346,7 @@ struct Kept {
 }
 
 impl Kept {
-    /// Charges one more record with paths of `path_bytes` bytes, refusing past the limit.
+    /// Charges one more record with a path of `path_bytes` bytes, refusing past the limit.
     fn charge(&mut self, path_bytes: usize, dir: bool) -> Result<(), FileTransferError> {
         if dir {
             self.dirs += 1;
@@ -546,8 +546,9 @@ pub(crate) fn extract(
     let mut stats = Extracted::default();
     let mut kept = Kept::default();
     let mut dirs: Vec<DirMeta> = Vec::new();
-    // Symlinks by name with their target; a later entry of the same name overwrites the record.
-    let mut links: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+    // The names of the symlinks made (a name made twice is there twice); their targets are read
+    // back from the tree at the end, so a later entry of the same name is the one checked.
+    let mut links: Vec<PathBuf> = Vec::new();
     let mut buf = vec![0u8; CHUNK];
     for entry in archive.entries().map_err(read_err)? {
         let mut entry = entry.map_err(read_err)?;
@@ -625,10 +626,10 @@ pub(crate) fn extract(
                 ensure_dirs(root, rel.parent().unwrap_or(Path::new("")))?;
                 clear_slot(&dst, &rel)?;
                 sys::symlink(&target, &dst).map_err(|e| symlink_error(&rel, &dst, e))?;
-                kept.charge(rel.as_os_str().len() + target.as_os_str().len(), false)?;
+                kept.charge(rel.as_os_str().len(), false)?;
                 let mut rel = rel;
                 rel.shrink_to_fit();
-                links.insert(rel, target);
+                links.push(rel);
             }
             tar::EntryType::Link => {
                 let target = entry
@@ -670,13 +671,20 @@ pub(crate) fn extract(
     }
     // A later link may have redirected an earlier one: check every link against the final tree.
     // A link that a later entry replaced (by a file, say) is gone and has nothing to check.
-    for (rel, target) in &links {
-        let still_link = fs::symlink_metadata(root.join(rel)).is_ok_and(|m| m.file_type().is_symlink());
+    // Sorted (without a buffer), so that the first escaping link reported is the first by name.
+    links.sort_unstable();
+    links.dedup();
+    for rel in &links {
+        let path = root.join(rel);
+        let still_link = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
         if !still_link {
             continue;
         }
+        // The target as made: only real directories lead to it (nothing is written through a
+        // symlink), and the last entry of this name made it.
+        let target = fs::read_link(&path).map_err(|e| FileTransferError::io("cannot read the symlink", &path, e))?;
         let parent = rel.parent().unwrap_or(Path::new(""));
-        if link_escapes(root, parent, target) {
+        if link_escapes(root, parent, &target) {
             return Err(refuse(format!(
                 "symlink {} -> {} points outside the destination",
                 rel.display(),
@@ -1291,14 +1299,14 @@ mod tests {
 
     #[test]
     fn symlinks_count_toward_what_is_kept() {
-        let target = "t".repeat(4000);
-        let fits = MAX_KEPT_BYTES / (4000 + 7 + KEPT_OVERHEAD);
+        let deep = vec!["p".repeat(250); 15].join("/");
+        let fits = MAX_KEPT_BYTES / (deep.len() as u64 + 8 + KEPT_OVERHEAD);
         let archive = gz(|b| {
             for i in 0..fits + 1 {
                 let mut h = tar::Header::new_gnu();
                 h.set_entry_type(tar::EntryType::Symlink);
                 h.set_size(0);
-                b.append_link(&mut h, format!("l{i:06}"), &target).unwrap();
+                b.append_link(&mut h, format!("{deep}/l{i:06}"), "t").unwrap();
             }
         });
         let limits = Limits {
