@@ -5,7 +5,7 @@
 //! stays bounded, and dropping the async side (cancellation) makes the thread stop at its next
 //! read or write.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
+use super::bounded::{self, HeaderScan, MAX_NAME_BYTES};
 use super::error::{FileTransferError, FileTransferErrorKind as Kind};
 use super::merge;
 
@@ -282,11 +283,67 @@ fn refuse(msg: impl Into<String>) -> FileTransferError {
     FileTransferError::new(Kind::Archive, msg)
 }
 
+/// The error for a failed read of the archive. A refusal by [`HeaderScan`] is reported as is;
+/// any other error is a corrupt archive whose message carries the `tar` crate's text (escaped,
+/// as it can quote raw header bytes), and not also as the source, which would show it raw.
 fn read_err(e: io::Error) -> FileTransferError {
     if is_abandoned(&e) {
         FileTransferError::new(Kind::Io, Abandoned.to_string()).with_source(e)
+    } else if let Some(r) = bounded::refusal_in(&e) {
+        refuse(r.message())
     } else {
-        FileTransferError::new(Kind::Archive, format!("corrupt archive: {e}")).with_source(e)
+        FileTransferError::new(Kind::Archive, format!("corrupt archive: {e}"))
+    }
+}
+
+/// Refuses an entry name or link target longer than [`MAX_NAME_BYTES`], before it is copied
+/// (a PAX record can hold one of up to 1 MiB). `what` is "entry name" or "link target".
+fn check_name_len(what: &str, name: &Path) -> Result<(), FileTransferError> {
+    let len = name.as_os_str().len();
+    if len as u64 > MAX_NAME_BYTES {
+        return Err(refuse(format!(
+            "{what} of {len} bytes is over the limit of {MAX_NAME_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// What extraction keeps in memory until its end, in bytes: the deferred metadata of every
+/// directory ([`DirMeta`]) and the name of every symlink (checked against the final tree).
+/// Each record is charged its path's length plus [`KEPT_OVERHEAD`]; an archive that needs more
+/// is refused. 32 MiB is about 160,000 directories with 80-byte paths, and stays well under
+/// the 64 MiB a download may grow by (`tests/tests/hostile_archives.rs` measures it).
+pub(crate) const MAX_KEPT_BYTES: u64 = 32 << 20;
+/// The charge of a kept record beyond its paths: the record, its allocations, and the slack of
+/// the growing list that holds it.
+const KEPT_OVERHEAD: u64 = 128;
+
+/// The running total of what extraction keeps until its end (see [`MAX_KEPT_BYTES`]).
+#[derive(Debug, Default)]
+struct Kept {
+    bytes: u64,
+    dirs: u64,
+    links: u64,
+}
+
+impl Kept {
+    /// Charges one more record with a path of `path_bytes` bytes, refusing past the limit.
+    fn charge(&mut self, path_bytes: usize, dir: bool) -> Result<(), FileTransferError> {
+        if dir {
+            self.dirs += 1;
+        } else {
+            self.links += 1;
+        }
+        self.bytes = self.bytes.saturating_add(path_bytes as u64 + KEPT_OVERHEAD);
+        if self.bytes > MAX_KEPT_BYTES {
+            return Err(refuse(format!(
+                "the archive's directories and symlinks need more than the limit of {} MiB kept until extraction ends ({} directories and {} symlinks so far)",
+                MAX_KEPT_BYTES >> 20,
+                self.dirs,
+                self.links
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -437,7 +494,8 @@ pub(crate) struct DirMeta {
 /// directory never blocks its children; each mtime before its mode, as opening a directory to
 /// set the mtime needs it to be readable.
 fn apply_dir_meta(base: &Path, mut dirs: Vec<DirMeta>) -> Result<(), FileTransferError> {
-    dirs.sort_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
+    // Unstable: no buffer as large as half the list (the order within a depth does not matter).
+    dirs.sort_unstable_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
     for d in dirs {
         let p = base.join(&d.rel);
         // Placing only ever puts real directories at these paths; never chmod through a link.
@@ -464,11 +522,14 @@ pub(crate) fn extract(
     root: &Path,
     limits: Limits,
 ) -> Result<(Extracted, Vec<DirMeta>), FileTransferError> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
+    // Every header is checked before the `tar` crate reads what it announces.
+    let mut archive = tar::Archive::new(HeaderScan::new(flate2::read::GzDecoder::new(reader)));
     let mut stats = Extracted::default();
+    let mut kept = Kept::default();
     let mut dirs: Vec<DirMeta> = Vec::new();
-    // Symlinks by name with their target; a later entry of the same name overwrites the record.
-    let mut links: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+    // The names of the symlinks made (a name made twice is there twice); their targets are read
+    // back from the tree at the end, so a later entry of the same name is the one checked.
+    let mut links: Vec<PathBuf> = Vec::new();
     let mut buf = vec![0u8; CHUNK];
     for entry in archive.entries().map_err(read_err)? {
         let mut entry = entry.map_err(read_err)?;
@@ -479,14 +540,20 @@ pub(crate) fn extract(
                 limits.max_entries
             )));
         }
-        let raw_path = entry.path().map_err(read_err)?.into_owned();
-        let rel = safe_rel(&raw_path)?;
+        let rel = {
+            let raw_path = entry.path().map_err(read_err)?;
+            check_name_len("an entry name", &raw_path)?;
+            safe_rel(&raw_path)?
+        };
         let dst = root.join(&rel);
         let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
         let kind = entry.header().entry_type();
         match kind {
             tar::EntryType::Directory => {
                 ensure_dirs(root, &rel)?;
+                kept.charge(rel.as_os_str().len(), true)?;
+                let mut rel = rel;
+                rel.shrink_to_fit();
                 dirs.push(DirMeta {
                     rel,
                     mode,
@@ -529,8 +596,9 @@ pub(crate) fn extract(
                 let target = entry
                     .link_name()
                     .map_err(read_err)?
-                    .ok_or_else(|| refuse(format!("symlink {} has no target", rel.display())))?
-                    .into_owned();
+                    .ok_or_else(|| refuse(format!("symlink {} has no target", rel.display())))?;
+                check_name_len("a link target", &target)?;
+                let target = target.into_owned();
                 if rel.as_os_str().is_empty() {
                     return Err(refuse("a symlink entry has an empty name"));
                 }
@@ -539,14 +607,18 @@ pub(crate) fn extract(
                 ensure_dirs(root, rel.parent().unwrap_or(Path::new("")))?;
                 clear_slot(&dst, &rel)?;
                 sys::symlink(&target, &dst).map_err(|e| symlink_error(&rel, &dst, e))?;
-                links.insert(rel, target);
+                kept.charge(rel.as_os_str().len(), false)?;
+                let mut rel = rel;
+                rel.shrink_to_fit();
+                links.push(rel);
             }
             tar::EntryType::Link => {
                 let target = entry
                     .link_name()
                     .map_err(read_err)?
-                    .ok_or_else(|| refuse(format!("hard link {} has no target", rel.display())))?
-                    .into_owned();
+                    .ok_or_else(|| refuse(format!("hard link {} has no target", rel.display())))?;
+                check_name_len("a link target", &target)?;
+                let target = target.into_owned();
                 let target_rel = safe_rel(&target).map_err(|_| {
                     refuse(format!(
                         "hard link {} -> {} points outside the destination",
@@ -580,13 +652,20 @@ pub(crate) fn extract(
     }
     // A later link may have redirected an earlier one: check every link against the final tree.
     // A link that a later entry replaced (by a file, say) is gone and has nothing to check.
-    for (rel, target) in &links {
-        let still_link = fs::symlink_metadata(root.join(rel)).is_ok_and(|m| m.file_type().is_symlink());
+    // Sorted (without a buffer), so that the first escaping link reported is the first by name.
+    links.sort_unstable();
+    links.dedup();
+    for rel in &links {
+        let path = root.join(rel);
+        let still_link = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
         if !still_link {
             continue;
         }
+        // The target as made: only real directories lead to it (nothing is written through a
+        // symlink), and the last entry of this name made it.
+        let target = fs::read_link(&path).map_err(|e| FileTransferError::io("cannot read the symlink", &path, e))?;
         let parent = rel.parent().unwrap_or(Path::new(""));
-        if link_escapes(root, parent, target) {
+        if link_escapes(root, parent, &target) {
             return Err(refuse(format!(
                 "symlink {} -> {} points outside the destination",
                 rel.display(),
@@ -1087,6 +1166,159 @@ mod tests {
         let err = extract_into_place(ChannelReader::new(rx), &dest, LIMITS).unwrap_err();
         assert_eq!(err.kind, Kind::Io, "{err}");
         assert!(names(tmp.path()).is_empty());
+    }
+
+    /// A gzip tar whose first header announces a GNU long-name record of `size` bytes, with
+    /// only `data` of it present.
+    fn huge_header(kind: tar::EntryType, size: u64, data: &[u8]) -> Vec<u8> {
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_cksum();
+        let mut tar = h.as_bytes().to_vec();
+        tar.extend_from_slice(data);
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&tar).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn header_records_over_the_limits_are_refused_before_they_are_read() {
+        // Only 1 KiB of the 256 MiB announced is there: the refusal comes from the header.
+        refused(
+            &huge_header(tar::EntryType::GNULongName, 256 << 20, &[b'a'; 1024]),
+            LIMITS,
+            "a GNU long-name record of 268435456 bytes is over the limit of 4097 bytes",
+        );
+        refused(
+            &huge_header(tar::EntryType::GNULongLink, 256 << 20, &[b'a'; 1024]),
+            LIMITS,
+            "a GNU long-link-name record of 268435456 bytes is over the limit of 4097 bytes",
+        );
+        refused(
+            &huge_header(tar::EntryType::XHeader, 256 << 20, b"9 path=a\n"),
+            LIMITS,
+            "a PAX extended header of 268435456 bytes is over the limit of 1048576 bytes (1 MiB)",
+        );
+    }
+
+    #[test]
+    fn names_and_link_targets_over_4096_bytes_are_refused() {
+        let long = format!("{}/f", "d".repeat(4095));
+        refused(
+            &gz(|b| {
+                b.append_pax_extensions([("path", long.as_bytes())])
+                    .and_then(|()| {
+                        let mut h = tar::Header::new_ustar();
+                        h.set_path("short").unwrap();
+                        h.set_size(0);
+                        h.set_cksum();
+                        b.append(&h, io::empty())
+                    })
+                    .unwrap()
+            }),
+            LIMITS,
+            "an entry name of 4097 bytes is over the limit of 4096 bytes",
+        );
+        refused(
+            &gz(|b| {
+                b.append_pax_extensions([("linkpath", "t".repeat(4097).as_bytes())])
+                    .unwrap();
+                raw(b, "l", tar::EntryType::Symlink, Some("short"), b"");
+            }),
+            LIMITS,
+            "a link target of 4097 bytes is over the limit of 4096 bytes",
+        );
+        // 4096 bytes exactly pass the check (and fail only where the OS says so).
+        let tmp = tempfile::tempdir().unwrap();
+        let archive = gz(|b| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, "l", "t".repeat(4096)).unwrap();
+        });
+        let err = extract_into_place(io::Cursor::new(archive), &tmp.path().join("d"), LIMITS).unwrap_err();
+        assert!(!err.message.contains("over the limit"), "{err}");
+    }
+
+    #[test]
+    fn directories_kept_for_the_end_are_bounded() {
+        // Paths of about 3.9 KB (15 nested 250-byte names, then a unique one): far fewer than
+        // the entry cap fit in what extraction keeps until the end.
+        let deep = vec!["p".repeat(250); 15].join("/");
+        let per_dir = deep.len() as u64 + 8 + KEPT_OVERHEAD;
+        let fits = MAX_KEPT_BYTES / per_dir;
+        let archive = gz(|b| {
+            for i in 0..fits + 1 {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                h.set_mode(0o755);
+                b.append_data(&mut h, format!("{deep}/d{i:06}/"), io::empty()).unwrap();
+            }
+        });
+        let msg = format!(
+            "the archive's directories and symlinks need more than the limit of {} MiB kept until extraction ends ({} directories and 0 symlinks so far)",
+            MAX_KEPT_BYTES >> 20,
+            fits + 1
+        );
+        let limits = Limits {
+            max_entries: 1 << 20,
+            max_total_bytes: 1 << 30,
+        };
+        refused(&archive, limits, &msg);
+        // One fewer fits.
+        let archive = gz(|b| {
+            for i in 0..fits {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                h.set_mode(0o755);
+                b.append_data(&mut h, format!("{deep}/d{i:06}/"), io::empty()).unwrap();
+            }
+        });
+        let tmp = tempfile::tempdir().unwrap();
+        let stats = extract_into_place(io::Cursor::new(archive), &tmp.path().join("d"), limits).unwrap();
+        assert_eq!(stats.entries, fits);
+    }
+
+    #[test]
+    fn symlinks_count_toward_what_is_kept() {
+        let deep = vec!["p".repeat(250); 15].join("/");
+        let fits = MAX_KEPT_BYTES / (deep.len() as u64 + 8 + KEPT_OVERHEAD);
+        let archive = gz(|b| {
+            for i in 0..fits + 1 {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                b.append_link(&mut h, format!("{deep}/l{i:06}"), "t").unwrap();
+            }
+        });
+        let limits = Limits {
+            max_entries: 1 << 20,
+            max_total_bytes: 1 << 30,
+        };
+        refused(
+            &archive,
+            limits,
+            &format!("(0 directories and {} symlinks so far)", fits + 1),
+        );
+    }
+
+    #[test]
+    fn control_characters_of_names_and_tar_errors_are_escaped() {
+        let archive = gz(|b| file(b, "../\x1b]0;pwned\x07\r\nx", b"x"));
+        let tmp = tempfile::tempdir().unwrap();
+        let err = extract_into_place(io::Cursor::new(archive), &tmp.path().join("d"), LIMITS).unwrap_err();
+        assert_eq!(err.message, "entry ../\\u{1b}]0;pwned\\u{7}\\u{d}\\u{a}x contains `..`");
+        // The `tar` crate's errors can quote raw header bytes.
+        let err = read_err(io::Error::other("numeric field did not have utf-8 text: \x1b[2J\u{9b}"));
+        assert_eq!(
+            err.message,
+            "corrupt archive: numeric field did not have utf-8 text: \\u{1b}[2J\\u{9b}"
+        );
+        assert!(std::error::Error::source(&err).is_none(), "the raw text again");
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub enum FileTransferErrorKind {
 /// A failed [`upload`](crate::FastvmClient::upload) or [`download`](crate::FastvmClient::download).
 ///
 /// Presigned URLs never appear in the message: they are redacted to scheme, host and path.
+/// The message is one line: control characters (and the Unicode controls that reorder or
+/// break a line) are written as escapes such as `\u{1b}`, so that a name taken from an
+/// archive cannot move a terminal's cursor or start a new line.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct FileTransferError {
@@ -37,7 +40,8 @@ pub struct FileTransferError {
     pub status: Option<reqwest::StatusCode>,
     /// The exit code of the VM-side command, for [`FileTransferErrorKind::RemoteCommand`].
     pub exit_code: Option<i64>,
-    /// The start of the VM-side command's stderr (bounded, URLs redacted).
+    /// The start of the VM-side command's stderr (bounded, URLs redacted, control characters
+    /// other than line feeds escaped as in the message).
     pub stderr: Option<String>,
     /// The underlying error, if any.
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -48,7 +52,7 @@ impl FileTransferError {
     pub fn new(kind: FileTransferErrorKind, message: impl Into<String>) -> Self {
         FileTransferError {
             kind,
-            message: crate::redact::text(&message.into()),
+            message: escape_controls(&crate::redact::text(&message.into()), false),
             status: None,
             exit_code: None,
             stderr: None,
@@ -80,7 +84,8 @@ impl FileTransferError {
 
     pub(crate) fn with_exit(mut self, exit_code: i64, stderr: &str) -> Self {
         self.exit_code = Some(exit_code);
-        self.stderr = Some(crate::redact::text(&crate::error::snippet(stderr.as_bytes(), 2000)));
+        let stderr = crate::redact::text(&crate::error::snippet(stderr.as_bytes(), 2000));
+        self.stderr = Some(escape_controls(&stderr, true));
         self
     }
 
@@ -109,8 +114,67 @@ impl std::error::Error for FileTransferError {
     }
 }
 
+/// `s` with every character that could change how a terminal shows it written as a `\u{..}`
+/// escape: control characters (ESC, BEL, CR, LF, DEL, the C1 range), the Unicode controls that
+/// reorder text (bidirectional marks, embeddings, overrides, isolates) and the line and paragraph
+/// separators. With `keep_lf`, `\n` is kept (stderr is shown line by line, joined with ` | `).
+///
+/// Text from outside (archive entry names, link targets, the `tar` crate's errors, which can
+/// quote raw header bytes) goes into messages through this. A backslash is not escaped: the
+/// result is for people to read, and Windows paths stay readable.
+pub(crate) fn escape_controls(s: &str, keep_lf: bool) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if needs_escape(c) && !(keep_lf && c == '\n') {
+            // Writing to a `String` cannot fail.
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether [`escape_controls`] escapes `c`.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
+        )
+}
+
 impl From<FileTransferError> for crate::Error {
     fn from(e: FileTransferError) -> Self {
         crate::Error::FileTransfer { error: Box::new(e) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(
+            escape_controls("a\x1b[31mred\x07\r\n\t\x7f\u{85}z", false),
+            "a\\u{1b}[31mred\\u{7}\\u{d}\\u{a}\\u{9}\\u{7f}\\u{85}z"
+        );
+        assert_eq!(escape_controls("x\u{202e}y\u{2028}", false), "x\\u{202e}y\\u{2028}");
+        let plain = "ünï cødé 'q' \"d\" C:\\dir/a b";
+        assert_eq!(escape_controls(plain, false), plain);
+        assert_eq!(escape_controls("one\ntwo\x1b", true), "one\ntwo\\u{1b}");
+    }
+
+    #[test]
+    fn messages_and_stderr_are_one_line_without_control_characters() {
+        let e = FileTransferError::new(FileTransferErrorKind::Archive, "entry a\x1b]0;owned\x07\nb is bad")
+            .with_exit(2, "first\x1b[2J\nsecond\r");
+        assert_eq!(e.message, "entry a\\u{1b}]0;owned\\u{7}\\u{a}b is bad");
+        assert_eq!(e.stderr.as_deref(), Some("first\\u{1b}[2J\nsecond\\u{d}"));
+        let shown = e.to_string();
+        assert!(!shown.chars().any(needs_escape), "{shown:?}");
+        assert!(shown.ends_with("(exit 2): first\\u{1b}[2J | second\\u{d}"), "{shown}");
     }
 }

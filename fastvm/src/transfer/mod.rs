@@ -18,6 +18,7 @@
 //! [`FastvmClient::upload_many`]: crate::FastvmClient::upload_many
 
 mod archive;
+mod bounded;
 mod bulk;
 mod download;
 mod error;
