@@ -126,18 +126,19 @@ where
                 Err(progenitor_client::Error::UnexpectedResponse(resp)) if resp.status().is_success() => {
                     empty(resp.status())
                 }
-                Err(e) => Err(map_error(e, operation).await),
+                Err(e) => Err(map_error(e, operation, &crate::http::own_secrets(&client.transport().settings)).await),
             }
         })),
     })
 }
 
-/// Maps an error of a generated call.
-async fn map_error(e: progenitor_client::Error<()>, operation: &'static str) -> Error {
+/// Maps an error of a generated call; the server's text is cleared of `secrets` (the client's
+/// own, see `http::own_secrets`).
+async fn map_error(e: progenitor_client::Error<()>, operation: &'static str, secrets: &[&str]) -> Error {
     use progenitor_client::Error as E;
     match e {
         E::UnexpectedResponse(resp) if resp.status().is_success() => Error::empty_body(operation, resp.status()),
-        E::UnexpectedResponse(resp) => crate::http::api_error(resp, Some(operation)).await,
+        E::UnexpectedResponse(resp) => crate::http::api_error(resp, Some(operation), secrets).await,
         // The spec declares no error bodies to progenitor (codegen removes them), so this is
         // not reached; it is mapped like any other error answer all the same.
         E::ErrorResponse(rv) => Error::Api {
@@ -154,8 +155,9 @@ async fn map_error(e: progenitor_client::Error<()>, operation: &'static str) -> 
         E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
             Error::from_reqwest(e, Some(operation))
         }
-        E::InvalidResponsePayload(bytes, e) => Error::decode(operation, e, &bytes),
+        E::InvalidResponsePayload(bytes, e) => Error::decode(operation, e, &bytes, secrets),
         E::InvalidRequest(m) => Error::invalid("request", m),
+        // What the decoder says itself (an answer over its size limit): the SDK's own text.
         E::Custom(m) => Error::Decode {
             operation: Some(operation),
             status: None,
