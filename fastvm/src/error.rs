@@ -302,7 +302,10 @@ impl fmt::Display for Error {
                 last_status,
                 waited,
             } => write!(out, "VM {vm_id} not ready after {waited:?} (last status {last_status})"),
-            Error::BuildFailed { build_id, message } => write!(out, "build {build_id} failed: {message}"),
+            // The server's diagnostic may quote the build context's presigned URL.
+            Error::BuildFailed { build_id, message } => {
+                write!(out, "build {build_id} failed: {}", crate::redact::text(message))
+            }
             Error::BuildNotFinished {
                 build_id,
                 last_status,
@@ -335,7 +338,13 @@ impl fmt::Display for Error {
                 timed_out,
                 stdout_tail,
                 stderr_tail,
-            } => out.write_str(&command_failed(command, *exit_code, *timed_out, stderr_tail, stdout_tail)),
+            } => out.write_str(&command_failed(
+                command,
+                *exit_code,
+                *timed_out,
+                stderr_tail,
+                stdout_tail,
+            )),
             Error::NotReady {
                 vm_id,
                 what,

@@ -313,7 +313,9 @@ pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
         bytes.extend_from_slice(&chunk);
     }
     match fastvm_api::decode::body_of(&bytes) {
-        Some(decoded) => decoded.map_err(|e| Error::decode(op.id, e, &bytes, &own_secrets(&client.transport().settings))),
+        Some(decoded) => {
+            decoded.map_err(|e| Error::decode(op.id, e, &bytes, &own_secrets(&client.transport().settings)))
+        }
         None => Err(Error::empty_body(op.id, status)),
     }
 }

@@ -78,7 +78,11 @@ fn is_secret_parameter(name: &str) -> bool {
 pub(crate) fn secret_parameters(s: &str) -> String {
     let is_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     let ends_value = |c: char| {
-        c.is_whitespace() || matches!(c, '&' | '"' | '\'' | '`' | '<' | '>' | '#' | ',' | ';' | '(' | ')' | '[' | ']' | '{' | '}' | '\\')
+        c.is_whitespace()
+            || matches!(
+                c,
+                '&' | '"' | '\'' | '`' | '<' | '>' | '#' | ',' | ';' | '(' | ')' | '[' | ']' | '{' | '}' | '\\'
+            )
     };
     let mut out = String::with_capacity(s.len());
     let mut rest = s;

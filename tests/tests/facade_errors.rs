@@ -134,7 +134,10 @@ async fn an_undecodable_success_body_is_a_decode_error() {
                 assert!(snippet.contains(expected_snippet), "{snippet}");
                 // The decoder's (redacted) message is in the error's own; a chain printer must
                 // not find it again as the source.
-                assert!(e.to_string().contains("invalid type") || e.to_string().contains("expected"), "{e}");
+                assert!(
+                    e.to_string().contains("invalid type") || e.to_string().contains("expected"),
+                    "{e}"
+                );
                 assert!(
                     std::error::Error::source(&e).is_none(),
                     "the message already says what the decoder said: {e:?}"

@@ -196,7 +196,10 @@ async fn a_console_session_logs_no_token_at_trace() {
         logs.contains("tungstenite") || logs.contains("frame"),
         "the WebSocket library's records were captured:\n{logs}"
     );
-    assert!(!logs.contains("session="), "a console URL with its token was logged:\n{logs}");
+    assert!(
+        !logs.contains("session="),
+        "a console URL with its token was logged:\n{logs}"
+    );
     assert!(!logs.contains(&probe.token), "the probe token was logged:\n{logs}");
     vm.delete().await.unwrap();
 }
