@@ -6,6 +6,20 @@
 use progenitor_client::{Error, ResponseValue};
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 
+/// The largest 2xx body a generated operation reads: 32 MiB. An answer is decoded whole, so a
+/// larger one (many times any real answer: a list of 10,000 VMs is about 10 MiB) is refused
+/// with [`Error::Custom`] ([`too_large`]) once its `Content-Length` or its first bytes past the
+/// limit tell, instead of being held in memory.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The message of an answer over [`MAX_BODY_BYTES`].
+pub fn too_large() -> String {
+    format!(
+        "the answer is larger than {} MiB, the most the SDK reads for one answer",
+        MAX_BODY_BYTES >> 20
+    )
+}
+
 /// Decodes the JSON body of a 2xx answer into `T`.
 ///
 /// A `null` body is the empty value of `T` where it has one (an empty list; see [`body_of`]),
@@ -14,15 +28,23 @@ use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 /// [`Error::UnexpectedResponse`], with its status and headers kept and an empty body: whether
 /// that is acceptable depends on the operation (a delete's result is known to its caller), so
 /// the caller decides. A body that does not decode is [`Error::InvalidResponsePayload`], with the
-/// bytes, as progenitor's own decoder does.
+/// bytes, as progenitor's own decoder does. A body over [`MAX_BODY_BYTES`] is
+/// [`Error::Custom`] with the [`too_large`] message.
 pub async fn success<T: DeserializeOwned, E>(response: reqwest::Response) -> Result<ResponseValue<T>, Error<E>> {
     let status = response.status();
+    if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(Error::Custom(too_large()));
+    }
     // The head is moved out rather than its headers copied (an allocation per call).
     let (head, body) = http::Response::<reqwest::Body>::from(response).into_parts();
     let headers = head.headers;
-    let body = http_body_util::BodyExt::collect(body)
+    let body = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_BODY_BYTES))
         .await
-        .map_err(Error::ResponseBodyError)?
+        .map_err(|e| match e.downcast::<reqwest::Error>() {
+            Ok(e) => Error::ResponseBodyError(*e),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Error::Custom(too_large()),
+            Err(e) => Error::Custom(e.to_string()),
+        })?
         .to_bytes();
     match body_of(&body) {
         Some(Ok(inner)) => Ok(ResponseValue::new(inner, status, headers)),

@@ -11,8 +11,16 @@ use crate::types::{BuildStatus, VmStatus};
 /// [`is_retryable`](Error::is_retryable), [`is_timeout`](Error::is_timeout),
 /// [`is_connect`](Error::is_connect)) and accessors ([`status`](Error::status),
 /// [`api`](Error::api), [`file_transfer`](Error::file_transfer)), or match on the variant.
-/// Messages are one line and never contain the API key, a presigned URL's signature or a
-/// command's environment values.
+///
+/// # Messages
+/// A message (`Display`) is one line: control characters, line separators and bidirectional
+/// overrides from whatever a server, a VM or an archive sent are escaped (`\n`, `\u{1b}`), so
+/// no terminal escape reaches a screen. Messages and `Debug` output never contain the API key,
+/// a presigned URL's signature or a command's environment values, and never the client's own
+/// API key or a console token echoed by a server. A message is complete: it already says what
+/// the error that caused it said, so [`source`](std::error::Error::source) returns `None` and
+/// a printer that walks the chain (anyhow's `{:#}`, eyre) shows each text once. The
+/// underlying error stays in the variant's `source` field.
 ///
 /// ```
 /// # async fn demo(client: fastvm::FastvmClient) {
@@ -23,11 +31,10 @@ use crate::types::{BuildStatus, VmStatus};
 /// }
 /// # }
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The client could not be configured (missing API key, bad base URL, …).
-    #[error("configuration error: {message}")]
     #[non_exhaustive]
     Config {
         /// What is wrong, naming the setting or environment variable.
@@ -35,7 +42,6 @@ pub enum Error {
     },
 
     /// An argument was rejected before any request was sent.
-    #[error("invalid input: {field}: {message}")]
     #[non_exhaustive]
     InvalidInput {
         /// The argument or field at fault (wire name where there is one).
@@ -45,7 +51,6 @@ pub enum Error {
     },
 
     /// The API answered with a non-2xx status.
-    #[error(transparent)]
     #[non_exhaustive]
     Api {
         /// What the API said.
@@ -53,7 +58,6 @@ pub enum Error {
     },
 
     /// The request could not be sent or the connection failed (DNS, connect, TLS, reset).
-    #[error("{}connection error: {message}", on(*operation))]
     #[non_exhaustive]
     Connection {
         /// A description of the failure, with URLs redacted.
@@ -62,13 +66,12 @@ pub enum Error {
         connect: bool,
         /// The operation (the spec's operationId), when known.
         operation: Option<&'static str>,
-        /// The underlying error.
-        #[source]
+        /// The underlying error, for inspection (its text is already in `message`, so
+        /// `source()` does not return it).
         source: Option<reqwest::Error>,
     },
 
     /// The request, or a client-side deadline, timed out.
-    #[error("{}timed out: {message}", on(*operation))]
     #[non_exhaustive]
     Timeout {
         /// What timed out.
@@ -76,14 +79,13 @@ pub enum Error {
         /// The operation (the spec's operationId), when known.
         operation: Option<&'static str>,
         /// The underlying error (none for a deadline of the SDK's own, such as
-        /// [`ExecStream::with_deadline`](crate::exec::ExecStream::with_deadline)).
-        #[source]
+        /// [`ExecStream::with_deadline`](crate::exec::ExecStream::with_deadline)), for
+        /// inspection: its text is already in `message`.
         source: Option<reqwest::Error>,
     },
 
     /// A 2xx answer could not be decoded: its body does not fit the operation's type (a missing
     /// id or status, a value of the wrong JSON type), or it has no body where one is needed.
-    #[error("{}cannot decode the answer{}: {message} (body starts: {snippet:?})", on(*operation), with_status(*status))]
     #[non_exhaustive]
     Decode {
         /// The operation (the spec's operationId), when known.
@@ -94,13 +96,12 @@ pub enum Error {
         message: String,
         /// The start of the body (bounded, URLs redacted).
         snippet: String,
-        /// The decoder's error, as its message with the values it quotes redacted.
-        #[source]
+        /// The decoder's error, as its message with the values it quotes redacted (the same
+        /// text as `message`).
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The VM reached a terminal failure status while the SDK waited for it to run.
-    #[error("VM {vm_id} failed to launch: status {status}")]
     #[non_exhaustive]
     VmLaunch {
         /// The VM's id.
@@ -110,7 +111,6 @@ pub enum Error {
     },
 
     /// The VM was not running when the wait deadline passed.
-    #[error("VM {vm_id} not ready after {waited:?} (last status {last_status})")]
     #[non_exhaustive]
     VmNotReady {
         /// The VM's id.
@@ -122,7 +122,6 @@ pub enum Error {
     },
 
     /// A build ended in `failed`.
-    #[error("build {build_id} failed: {message}")]
     #[non_exhaustive]
     BuildFailed {
         /// The build's id.
@@ -132,7 +131,6 @@ pub enum Error {
     },
 
     /// A build did not finish before the wait deadline.
-    #[error("build {build_id} not finished after {waited:?} (last status {last_status})")]
     #[non_exhaustive]
     BuildNotFinished {
         /// The build's id.
@@ -144,7 +142,6 @@ pub enum Error {
     },
 
     /// A snapshot ended in `error` while the SDK waited for it to be ready.
-    #[error("snapshot {snapshot_id} ({name:?}) failed: its status is error")]
     #[non_exhaustive]
     SnapshotFailed {
         /// The snapshot's id.
@@ -154,7 +151,6 @@ pub enum Error {
     },
 
     /// A snapshot was not ready when the wait deadline passed.
-    #[error("snapshot {snapshot_id} not ready after {waited:?} (last status {last_status})")]
     #[non_exhaustive]
     SnapshotNotReady {
         /// The snapshot's id.
@@ -168,7 +164,6 @@ pub enum Error {
     /// A step of an [image build](crate::image) failed: its command failed
     /// ([`Error::CommandFailed`], with the ends of its output) or could not be run. The builder
     /// VM was deleted and no snapshot was made.
-    #[error("image {image:?}: step {step} of {steps} failed: {source}")]
     #[non_exhaustive]
     ImageStepFailed {
         /// The image's (sanitised) name.
@@ -179,15 +174,13 @@ pub enum Error {
         steps: usize,
         /// The outputs of the steps that succeeded before it, in order (what a build log shows).
         completed: Vec<crate::exec::RunOutput>,
-        /// Why: usually [`Error::CommandFailed`].
-        #[source]
+        /// Why: usually [`Error::CommandFailed`] (its message ends this one's).
         source: Box<Error>,
     },
 
     /// A command exited non-zero or was killed by its timeout, and the caller asked for that to
     /// be an error ([`RunOutput::check`](crate::exec::RunOutput::check),
     /// [`ExecOutput::check`](crate::exec::ExecOutput::check)).
-    #[error("{}", command_failed(command, *exit_code, *timed_out, stderr_tail, stdout_tail))]
     #[non_exhaustive]
     CommandFailed {
         /// The command as messages show it: quoted argv, working directory and the names of its
@@ -206,7 +199,6 @@ pub enum Error {
     /// A readiness wait ([`Vm::wait_for_port`](crate::vm::Vm::wait_for_port),
     /// [`Vm::wait_until`](crate::vm::Vm::wait_until)) passed its deadline without the probe
     /// succeeding.
-    #[error("{}", crate::readiness::not_ready_message(vm_id, what, *waited, last_output))]
     #[non_exhaustive]
     NotReady {
         /// The VM's id.
@@ -221,7 +213,6 @@ pub enum Error {
     },
 
     /// An exec stream ended without its terminal exit event.
-    #[error("exec stream closed before the exit event (after {events} events)")]
     #[non_exhaustive]
     StreamClosed {
         /// How many events had been received.
@@ -229,7 +220,6 @@ pub enum Error {
     },
 
     /// An exec stream line could not be decoded.
-    #[error("exec stream line {line}: {message} (line starts: {snippet:?})")]
     #[non_exhaustive]
     StreamDecode {
         /// 1-based line number in the stream.
@@ -242,13 +232,11 @@ pub enum Error {
 
     /// Local I/O failed outside a transfer (for example writing a streamed command's output
     /// with [`ExecStream::tee`](crate::exec::ExecStream::tee)).
-    #[error("{message}")]
     #[non_exhaustive]
     Io {
-        /// What was being done.
+        /// What was being done, and the I/O error's text.
         message: String,
-        /// The I/O error.
-        #[source]
+        /// The I/O error, for inspection (its text is already in `message`).
         source: std::io::Error,
     },
 
@@ -256,26 +244,129 @@ pub enum Error {
     /// WebSocket connection or its upgrade was refused (an invalid, used or expired session
     /// token is a 401 or 403 `status`), or the connection broke. The message never contains the
     /// session token.
-    #[error("console: {message}")]
     #[non_exhaustive]
     Console {
         /// What went wrong (URLs without their query, so without the token).
         message: String,
         /// The HTTP status of a refused upgrade.
         status: Option<reqwest::StatusCode>,
-        /// The underlying error, when there is one.
-        #[source]
+        /// The underlying error, when there is one, for inspection (its text is already in
+        /// `message`).
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// A file or directory transfer failed.
-    #[error(transparent)]
     #[non_exhaustive]
     FileTransfer {
         /// What went wrong.
         error: Box<crate::transfer::FileTransferError>,
     },
 }
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write as _;
+        // Whatever the fields hold (a server's text, a command's output), the message is one
+        // line with no terminal escape.
+        let mut out = crate::redact::OneLine(f);
+        match self {
+            Error::Config { message } => write!(out, "configuration error: {message}"),
+            Error::InvalidInput { field, message } => write!(out, "invalid input: {field}: {message}"),
+            Error::Api { error } => write!(out, "{error}"),
+            Error::Connection { message, operation, .. } => {
+                write!(out, "{}connection error: {message}", on(*operation))
+            }
+            Error::Timeout { message, operation, .. } => write!(out, "{}timed out: {message}", on(*operation)),
+            Error::Decode {
+                operation,
+                status,
+                message,
+                snippet,
+                ..
+            } => {
+                write!(
+                    out,
+                    "{}cannot decode the answer{}: {message}",
+                    on(*operation),
+                    with_status(*status)
+                )?;
+                // No body read (none sent, or one refused for its size): nothing to quote.
+                if !snippet.is_empty() {
+                    write!(out, " (body starts: {snippet:?})")?;
+                }
+                Ok(())
+            }
+            Error::VmLaunch { vm_id, status } => write!(out, "VM {vm_id} failed to launch: status {status}"),
+            Error::VmNotReady {
+                vm_id,
+                last_status,
+                waited,
+            } => write!(out, "VM {vm_id} not ready after {waited:?} (last status {last_status})"),
+            // The server's diagnostic may quote the build context's presigned URL.
+            Error::BuildFailed { build_id, message } => {
+                write!(out, "build {build_id} failed: {}", crate::redact::text(message))
+            }
+            Error::BuildNotFinished {
+                build_id,
+                last_status,
+                waited,
+            } => write!(
+                out,
+                "build {build_id} not finished after {waited:?} (last status {last_status})"
+            ),
+            Error::SnapshotFailed { snapshot_id, name } => {
+                write!(out, "snapshot {snapshot_id} ({name:?}) failed: its status is error")
+            }
+            Error::SnapshotNotReady {
+                snapshot_id,
+                last_status,
+                waited,
+            } => write!(
+                out,
+                "snapshot {snapshot_id} not ready after {waited:?} (last status {last_status})"
+            ),
+            Error::ImageStepFailed {
+                image,
+                step,
+                steps,
+                source,
+                ..
+            } => write!(out, "image {image:?}: step {step} of {steps} failed: {source}"),
+            Error::CommandFailed {
+                command,
+                exit_code,
+                timed_out,
+                stdout_tail,
+                stderr_tail,
+            } => out.write_str(&command_failed(
+                command,
+                *exit_code,
+                *timed_out,
+                stderr_tail,
+                stdout_tail,
+            )),
+            Error::NotReady {
+                vm_id,
+                what,
+                waited,
+                last_output,
+            } => out.write_str(&crate::readiness::not_ready_message(vm_id, what, *waited, last_output)),
+            Error::StreamClosed { events } => {
+                write!(out, "exec stream closed before the exit event (after {events} events)")
+            }
+            Error::StreamDecode { line, message, snippet } => {
+                write!(out, "exec stream line {line}: {message} (line starts: {snippet:?})")
+            }
+            Error::Io { message, .. } => out.write_str(message),
+            Error::Console { message, .. } => write!(out, "console: {message}"),
+            Error::FileTransfer { error } => write!(out, "{error}"),
+        }
+    }
+}
+
+/// No source: every message already includes the text of the error that caused it (see
+/// [`Error`]'s "Messages"), and a chain printer would show it twice.
+impl std::error::Error for Error {}
 
 /// `command `make test` exited with exit code 2: make: *** [test] Error 2`: the last line of
 /// stderr (else stdout) says why.
@@ -377,6 +468,9 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        // The server's message and dimension on one line, whatever it sent.
+        let f = &mut crate::redact::OneLine(f);
         if let Some(op) = self.operation {
             write!(f, "{op}: ")?;
         }
@@ -491,15 +585,15 @@ impl Error {
         }
     }
 
-    /// A body of `operation` that did not decode: the decoder's message, a redacted snippet and
-    /// the decoder's error.
-    pub(crate) fn decode(operation: &'static str, error: serde_json::Error, body: &[u8]) -> Self {
+    /// A body of `operation` that did not decode: the decoder's message, a redacted snippet
+    /// (cleared of `secrets`, the client's own) and the decoder's error.
+    pub(crate) fn decode(operation: &'static str, error: serde_json::Error, body: &[u8], secrets: &[&str]) -> Self {
         let message = crate::redact::quoted_values(&error.to_string());
         Error::Decode {
             operation: Some(operation),
             status: None,
             message: message.clone(),
-            snippet: crate::redact::json(&snippet(body, 512)),
+            snippet: crate::redact::known(&crate::redact::json(&snippet(body, 512)), secrets),
             source: Some(Box::new(DecodeCause(message))),
         }
     }
@@ -565,7 +659,9 @@ impl fmt::Display for DecodeCause {
 impl std::error::Error for DecodeCause {}
 
 /// A `reqwest::Error` rendered with its whole source chain, without its URL (which may carry a
-/// presigned signature) and with any other URL in the chain redacted.
+/// presigned signature) and with any other URL in the chain redacted. Each text appears once:
+/// reqwest wraps a body error in another (`request or response body error: request or response
+/// body error: operation timed out`), and some errors already end with their source's text.
 pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
     use std::error::Error as _;
     let mut msg = e.to_string();
@@ -575,8 +671,14 @@ pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
     }
     let mut source = e.source();
     while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
+        let mut text = s.to_string();
+        if let Some(i) = text.find(" for url (") {
+            text.truncate(i);
+        }
+        if !text.is_empty() && !msg.ends_with(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
         source = s.source();
     }
     crate::redact::text(&msg)

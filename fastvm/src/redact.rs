@@ -1,8 +1,20 @@
 //! Redaction of what the SDK prints: URLs (through the one URL redaction, in
-//! `fastvm_api::secret_debug`), secret members of JSON bodies, values quoted by decoders.
+//! `fastvm_api::secret_debug`), secret query parameters written without their URL, the
+//! client's own secrets wherever a server echoes them, secret members of JSON bodies, values
+//! quoted by decoders; and the escaping that keeps text from outside on one line.
 //!
 //! Presigned storage URLs carry their signature in the query string, and a base URL could carry
 //! credentials in its userinfo. Everything the SDK prints about a URL goes through [`url()`](fn@url).
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// What is shown instead of a secret.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+/// Known secrets shorter than this are not looked for in text: they would mangle it (a real
+/// API key or console token is much longer).
+const MIN_SECRET: usize = 8;
 
 /// Returns `raw` without its query string, fragment and userinfo, for error messages and logs:
 /// the same redaction as the wire types' `Debug` (`fastvm_api::secret_debug::url`).
@@ -15,8 +27,90 @@ pub(crate) fn url(raw: &str) -> String {
 }
 
 /// Redacts every `http(s)://` URL inside free text (for example a VM-side `curl` error
-/// message that echoes the presigned URL it was given).
+/// message that echoes the presigned URL it was given), and the value of every secret query
+/// parameter written without its URL (`X-Amz-Signature=…`, `sig=…`, `session=…`; see
+/// [`secret_parameters`]).
 pub(crate) fn text(s: &str) -> String {
+    secret_parameters(&urls(s))
+}
+
+/// [`text`], and the client's own `secrets` (its API key, a console token) wherever they
+/// appear: a server may echo them in its error text. For every message built from text a
+/// server sent.
+pub(crate) fn remote(s: &str, secrets: &[&str]) -> String {
+    known(&text(s), secrets)
+}
+
+/// `s` with every one of `secrets` (those of [`MIN_SECRET`] characters or more) replaced.
+pub(crate) fn known(s: &str, secrets: &[&str]) -> String {
+    let mut out = s.to_string();
+    for secret in secrets.iter().filter(|v| v.len() >= MIN_SECRET) {
+        if out.contains(secret) {
+            out = out.replace(secret, REDACTED);
+        }
+    }
+    out
+}
+
+/// Whether a query parameter (or `name=value` pair in free text) called `name` carries a
+/// secret: a signature, credential, token, session, key, secret or password, under the names
+/// presigned URLs of S3, GCS and Azure and the console's WebSocket URL use.
+fn is_secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    const ENDINGS: [&str; 10] = [
+        "signature",
+        "sig",
+        "credential",
+        "token",
+        "secret",
+        "password",
+        "apikey",
+        "api-key",
+        "api_key",
+        "accesskeyid",
+    ];
+    ENDINGS.iter().any(|e| name.ends_with(e)) || matches!(name.as_str(), "session" | "key" | "policy")
+}
+
+/// The value of every secret `name=value` pair (see [`is_secret_parameter`]) in `s`, with or
+/// without a URL around it, becomes `<redacted>`; the name stays, to tell what was there. A
+/// value ends at `&`, whitespace, a quote or a bracket.
+pub(crate) fn secret_parameters(s: &str) -> String {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let ends_value = |c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '&' | '"' | '\'' | '`' | '<' | '>' | '#' | ',' | ';' | '(' | ')' | '[' | ']' | '{' | '}' | '\\'
+            )
+    };
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(eq) = rest.find('=') {
+        let (before, after) = (&rest[..eq], &rest[eq + 1..]);
+        let name_start = before
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| is_name(c))
+            .last()
+            .map_or(before.len(), |(i, _)| i);
+        let name = &before[name_start..];
+        let value_len = after.find(ends_value).unwrap_or(after.len());
+        out.push_str(before);
+        out.push('=');
+        if !name.is_empty() && value_len > 0 && is_secret_parameter(name) {
+            out.push_str(REDACTED);
+            rest = &after[value_len..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every `http(s)://` URL in `s` redacted with [`url()`](fn@url).
+fn urls(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     // Whichever scheme occurs first.
@@ -54,13 +148,47 @@ pub(crate) fn text_for(s: &str, url: &str) -> String {
     }
     // Short values (`op=put`, `1`) are not secrets and would mangle the text; longest first so
     // that a whole query is replaced before its parts.
-    secrets.retain(|v| v.len() >= 8);
     secrets.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    let mut out = text(s);
-    for secret in secrets {
-        out = out.replace(&secret, "<redacted>");
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    known(&text(s), &secrets)
+}
+
+/// Whether `c` must not reach a terminal as it is: a control character (C0, DEL, C1: ESC,
+/// BEL, CR, LF, tab, …), a line or paragraph separator, or a bidirectional override or
+/// isolate (which reorders what a terminal shows).
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}')
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// `s` on one line and safe for a terminal: each character of [`is_unsafe`] is written as
+/// Rust's `Debug` escapes it (`\n`, `\r`, `\t`, `\u{1b}`, `\u{202e}`). Escaping twice changes
+/// nothing: an escape holds no such character.
+pub(crate) fn one_line(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
     }
-    out
+    let mut out = String::with_capacity(s.len() + 8);
+    let _ = fmt::Write::write_str(&mut OneLine(&mut out), s);
+    Cow::Owned(out)
+}
+
+/// A [`fmt::Write`] that passes text on with [`one_line`]'s escapes: what every error's
+/// `Display` writes through, whatever its fields hold.
+pub(crate) struct OneLine<W>(pub(crate) W);
+
+impl<W: fmt::Write> fmt::Write for OneLine<W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut rest = s;
+        while let Some((at, c)) = rest.char_indices().find(|&(_, c)| is_unsafe(c)) {
+            self.0.write_str(&rest[..at])?;
+            write!(self.0, "{}", c.escape_debug())?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
+    }
 }
 
 /// Members of an answer whose values are secrets: a console token, the environment of a VM or

@@ -132,9 +132,15 @@ async fn an_undecodable_success_body_is_a_decode_error() {
                 assert!(e.to_string().contains("getVm"), "{e}");
                 assert_eq!(*operation, Some("getVm"));
                 assert!(snippet.contains(expected_snippet), "{snippet}");
+                // The decoder's (redacted) message is in the error's own; a chain printer must
+                // not find it again as the source.
                 assert!(
-                    std::error::Error::source(&e).is_some(),
-                    "a decode error keeps its source: {e:?}"
+                    e.to_string().contains("invalid type") || e.to_string().contains("expected"),
+                    "{e}"
+                );
+                assert!(
+                    std::error::Error::source(&e).is_none(),
+                    "the message already says what the decoder said: {e:?}"
                 );
             }
             other => panic!("expected a decode error, got {other:?}"),
@@ -305,7 +311,6 @@ async fn no_error_shows_a_secret_the_server_sent() {
     assert!(matches!(decode, Error::Decode { .. }), "{decode:?}");
     let decode_flat = api.client.vms().retrieve(ID).await.unwrap_err();
     assert!(matches!(decode_flat, Error::Decode { .. }), "{decode_flat:?}");
-    assert!(std::error::Error::source(&decode_flat).is_some());
     let refused = api.client.vms().retrieve(ID).await.unwrap_err();
     assert_eq!(refused.status().map(|s| s.as_u16()), Some(400), "{refused:?}");
     for error in [&decode, &decode_flat, &refused] {

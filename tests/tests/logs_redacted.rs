@@ -1,5 +1,8 @@
-//! Secrets never reach the logs: with a subscriber listening at TRACE, a retried API call and a
-//! retried presigned upload log neither the API key nor the presigned URL's signature.
+//! Secrets never reach the logs: with a subscriber listening at TRACE, and the `log` crate's
+//! records bridged into it (as `tracing-subscriber` applications have them: the WebSocket
+//! library, reqwest and hyper-util log through `log`), a retried API call, a retried presigned
+//! upload and a console session log neither the API key, a presigned URL's signature nor the
+//! console token.
 
 mod common;
 
@@ -48,10 +51,28 @@ impl Subscriber for Capture {
     fn exit(&self, _: &Id) {}
 }
 
+/// A capture set as this thread's subscriber, with the `log` crate's records (every level)
+/// bridged into it. The bridge is the process's `log` logger: set once, by whichever test comes
+/// first; it hands each record to the subscriber of the thread that logged it.
+fn capture() -> (Capture, tracing::subscriber::DefaultGuard) {
+    let capture = Capture::default();
+    let guard = tracing::subscriber::set_default(capture.clone());
+    let _ = tracing_log::LogTracer::init();
+    (capture, guard)
+}
+
+/// The bridge works: a `log` record reaches the capture (else the tests below prove nothing).
+#[test]
+fn log_records_reach_the_capture() {
+    let (capture, _guard) = capture();
+    tracing_log::log::trace!("bridged-record-7f3a");
+    let logs = capture.0.lock().unwrap().join("\n");
+    assert!(logs.contains("bridged-record-7f3a"), "{logs}");
+}
+
 #[tokio::test]
 async fn retried_calls_and_uploads_log_no_secret() {
-    let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.clone());
+    let (capture, _guard) = capture();
 
     let api = Api::start_with(|b| b.max_retries(1)).await;
     let base = api.server.uri();
@@ -105,8 +126,7 @@ async fn retried_calls_and_uploads_log_no_secret() {
 #[tokio::test]
 async fn env_values_and_console_tokens_reach_no_log_and_no_error() {
     const SECRET: &str = "envsecret-5f1c9a";
-    let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.clone());
+    let (capture, _guard) = capture();
 
     let server = fastvm_fake::FakeServer::start().await.expect("fake");
     let client = fastvm::FastvmClient::builder()
@@ -149,5 +169,37 @@ async fn env_values_and_console_tokens_reach_no_log_and_no_error() {
     assert!(!logs.is_empty(), "the SDK logged at DEBUG");
     assert!(!logs.contains(SECRET), "{logs}");
     assert!(!logs.contains("session="), "no console token URL: {logs}");
+    vm.delete().await.unwrap();
+}
+
+/// The console token, through everything that is logged while a console session is opened,
+/// used and closed against the fake (the WebSocket library logs its handshake request line,
+/// with the URL's query, at TRACE through `log`).
+#[tokio::test]
+async fn a_console_session_logs_no_token_at_trace() {
+    let (capture, _guard) = capture();
+    let server = fastvm_fake::FakeServer::start().await.expect("fake");
+    let client = fastvm::FastvmClient::builder()
+        .api_key(server.api_key())
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let vm = client.launch_vm(fastvm::launch::machine("c1m2")).await.unwrap();
+    // A token minted here is never used: it only tells what the fake's tokens look like.
+    let probe = client.vms().console_token(vm.id()).await.unwrap();
+    let console = client.console(vm.id()).await.unwrap();
+    console.send_text("echo hi\r").await.unwrap();
+    console.close().await.unwrap();
+
+    let logs = capture.0.lock().unwrap().join("\n");
+    assert!(
+        logs.contains("tungstenite") || logs.contains("frame"),
+        "the WebSocket library's records were captured:\n{logs}"
+    );
+    assert!(
+        !logs.contains("session="),
+        "a console URL with its token was logged:\n{logs}"
+    );
+    assert!(!logs.contains(&probe.token), "the probe token was logged:\n{logs}");
     vm.delete().await.unwrap();
 }

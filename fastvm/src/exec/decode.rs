@@ -57,7 +57,8 @@ fn decode_error(line: &[u8], number: u64, message: impl Into<String>) -> Error {
     Error::StreamDecode {
         line: number,
         message: message.into(),
-        snippet: crate::error::snippet(line, SNIPPET_BYTES),
+        // A line of a hostile or broken peer: its URLs' queries and secret parameters hidden.
+        snippet: crate::redact::text(&crate::error::snippet(line, SNIPPET_BYTES)),
     }
 }
 

@@ -43,7 +43,8 @@ pub struct FileTransferError {
     /// The start of the VM-side command's stderr (bounded, URLs redacted, control characters
     /// other than line feeds escaped as in the message).
     pub stderr: Option<String>,
-    /// The underlying error, if any.
+    /// The underlying error, if any, for inspection: its text is already in `message`, so
+    /// `source()` does not return it (a chain printer would show it twice).
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -97,6 +98,9 @@ impl FileTransferError {
 
 impl std::fmt::Display for FileTransferError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        // One line with no terminal escape, whatever a VM, storage or an archive sent.
+        let f = &mut crate::redact::OneLine(f);
         write!(f, "file transfer failed ({:?}): {}", self.kind, self.message)?;
         if let Some(code) = self.exit_code {
             write!(f, " (exit {code})")?;
@@ -108,11 +112,8 @@ impl std::fmt::Display for FileTransferError {
     }
 }
 
-impl std::error::Error for FileTransferError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
+/// No source: the message already includes the underlying error's text (see the `source` field).
+impl std::error::Error for FileTransferError {}
 
 /// `s` with every character that could change how a terminal shows it written as a `\u{..}`
 /// escape: control characters (ESC, BEL, CR, LF, DEL, the C1 range), the Unicode controls that

@@ -37,14 +37,15 @@ async fn check(method: &str, url: &str, resp: reqwest::Response) -> Result<reqwe
     if status.is_success() {
         return Ok(resp);
     }
-    // Bounded: an error body can be arbitrarily large; and it may echo the signature.
+    // Bounded: an error body can be arbitrarily large; and it may echo the signature (or
+    // another one, without its URL), and hold line breaks or terminal escapes.
     let body = crate::transport::http::read_bounded(resp, 512).await;
     let snippet = crate::redact::text_for(&crate::error::snippet(&body, 512), url);
     let msg = format!(
         "storage {method} {} answered {}: {}",
         crate::redact::url(url),
         status.as_u16(),
-        snippet.trim()
+        crate::redact::one_line(snippet.trim())
     );
     Err(FileTransferError::new(Kind::Storage, msg).with_status(status))
 }

@@ -28,7 +28,7 @@ where
 {
     match make(client.api()).await {
         Ok(value) => Ok(value.into_inner()),
-        Err(e) => Err(map_error(e, operation).await),
+        Err(e) => Err(map_error(e, operation, client).await),
     }
 }
 
@@ -43,7 +43,7 @@ where
 {
     match make(client.api()).await {
         Ok(value) => Ok((value.status(), value.into_inner())),
-        Err(e) => Err(map_error(e, operation).await),
+        Err(e) => Err(map_error(e, operation, client).await),
     }
 }
 
@@ -62,16 +62,19 @@ where
         Ok(value) => Ok(value.into_inner()),
         // `fastvm_api::decode::success` hands back a 2xx without a body this way.
         Err(progenitor_client::Error::UnexpectedResponse(resp)) if resp.status().is_success() => Ok(known()),
-        Err(e) => Err(map_error(e, operation).await),
+        Err(e) => Err(map_error(e, operation, client).await),
     }
 }
 
-/// Maps an error of a generated call (after the transport's retries).
-async fn map_error(e: progenitor_client::Error<()>, operation: &'static str) -> Error {
+/// Maps an error of a generated call (after the transport's retries); the server's text is
+/// cleared of the client's own secrets (see `http::own_secrets`).
+async fn map_error(e: progenitor_client::Error<()>, operation: &'static str, client: &FastvmClient) -> Error {
     use progenitor_client::Error as E;
+    let secrets = crate::transport::http::own_secrets(&client.transport().settings);
+    let secrets = &secrets;
     match e {
         E::UnexpectedResponse(resp) if resp.status().is_success() => Error::empty_body(operation, resp.status()),
-        E::UnexpectedResponse(resp) => crate::transport::http::api_error(resp, Some(operation)).await,
+        E::UnexpectedResponse(resp) => crate::transport::http::api_error(resp, Some(operation), secrets).await,
         // The spec declares no error bodies to progenitor (codegen removes them), so this is
         // not reached; it is mapped like any other error answer all the same.
         E::ErrorResponse(rv) => Error::Api {
@@ -88,7 +91,8 @@ async fn map_error(e: progenitor_client::Error<()>, operation: &'static str) -> 
         E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
             Error::from_reqwest(e, Some(operation))
         }
-        E::InvalidResponsePayload(bytes, e) => Error::decode(operation, e, &bytes),
+        E::InvalidResponsePayload(bytes, e) => Error::decode(operation, e, &bytes, secrets),
+        // What the decoder says itself (an answer over its size limit): the SDK's own text.
         E::InvalidRequest(m) => Error::invalid("request", m),
         E::Custom(m) => Error::Decode {
             operation: Some(operation),

@@ -157,28 +157,47 @@ impl ApiTransport {
             .await
             .map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
         if !response.status().is_success() {
-            return Err(api_error(response, Some(op.id)).await);
+            let secrets = own_secrets(&self.settings);
+            return Err(api_error(response, Some(op.id), &secrets).await);
         }
         Ok(response)
     }
 
     /// [`send_raw`](Self::send_raw) for a JSON answer, decoded into `T` as generated calls
     /// decode theirs: a 2xx with no body is an [`Error::Decode`] naming the operation and the
-    /// status.
+    /// status, and so is one over [`MAX_BODY_BYTES`](fastvm_api::decode::MAX_BODY_BYTES).
     pub(crate) async fn send_json<T: serde::de::DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
         op: &'static Op,
     ) -> Result<T> {
         let request = request.header(reqwest::header::ACCEPT, "application/json");
-        let response = self.send_raw(request, op).await?;
+        let mut response = self.send_raw(request, op).await?;
         let status = response.status();
-        let bytes = response
-            .bytes()
+        let max = fastvm_api::decode::MAX_BODY_BYTES;
+        let too_large = || Error::Decode {
+            operation: Some(op.id),
+            status: Some(status),
+            message: fastvm_api::decode::too_large(),
+            snippet: String::new(),
+            source: None,
+        };
+        if response.content_length().is_some_and(|n| n > max as u64) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| Error::from_reqwest(e, Some(op.id)))?;
+            .map_err(|e| Error::from_reqwest(e, Some(op.id)))?
+        {
+            if bytes.len() + chunk.len() > max {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         match fastvm_api::decode::body_of(&bytes) {
-            Some(decoded) => decoded.map_err(|e| Error::decode(op.id, e, &bytes)),
+            Some(decoded) => decoded.map_err(|e| Error::decode(op.id, e, &bytes, &own_secrets(&self.settings))),
             None => Err(Error::empty_body(op.id, status)),
         }
     }
@@ -234,25 +253,38 @@ pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
         .map(|s| s.chars().take(128).collect())
 }
 
-/// Turns a non-2xx response into [`Error::Api`], reading (a bounded part of) its body.
-pub(crate) async fn api_error(resp: reqwest::Response, operation: Option<&'static str>) -> Error {
+/// The client's own secrets, which a server could echo in what it says: its API key. Every
+/// error built from a server's text is cleared of them
+/// ([`redact::remote`](crate::redact::remote)).
+pub(crate) fn own_secrets(settings: &Settings) -> [&str; 1] {
+    [settings.api_key.0.to_str().unwrap_or_default()]
+}
+
+/// Turns a non-2xx response into [`Error::Api`], reading (a bounded part of) its body. The
+/// server's text is cleared of URLs' queries, secret parameters and `secrets` (the client's
+/// own, see [`own_secrets`]), and its message is kept on one line.
+pub(crate) async fn api_error(resp: reqwest::Response, operation: Option<&'static str>, secrets: &[&str]) -> Error {
     let status = resp.status();
     let request_id = request_id(resp.headers());
     let body = read_bounded(resp, ApiError::BODY_SNIPPET).await;
     let parsed = ErrorBody::parse(&body);
     let message = match parsed.message {
-        Some(m) => crate::redact::text(&m),
+        Some(m) => crate::redact::remote(&m, secrets),
         None if body.is_empty() => status.canonical_reason().unwrap_or("error").to_string(),
-        None => crate::redact::json(&snippet(&body, 200)),
+        None => crate::redact::known(&crate::redact::json(&snippet(&body, 200)), secrets),
     };
+    let message = crate::redact::one_line(&message).into_owned();
+    let dimension = parsed
+        .dimension
+        .map(|d| crate::redact::one_line(&crate::redact::remote(&d, secrets)).into_owned());
     Error::Api {
         error: Box::new(ApiError {
             status,
             kind: ApiErrorKind::from_status(status, parsed.quota),
             message,
-            body: crate::redact::json(&snippet(&body, ApiError::BODY_SNIPPET)),
+            body: crate::redact::known(&crate::redact::json(&snippet(&body, ApiError::BODY_SNIPPET)), secrets),
             request_id,
-            dimension: parsed.dimension,
+            dimension,
             operation,
         }),
     }

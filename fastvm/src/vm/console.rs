@@ -50,18 +50,23 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::handshake::machine::TryParse;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, ClientRequestBuilder, Message};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::{self, Message};
 
+use crate::redact::REDACTED;
 use crate::types::ConsoleTokenResponse;
 use crate::{Error, FastvmClient, Result};
 
-/// What is shown instead of the session token.
-const REDACTED: &str = "<redacted>";
+/// The most the head of the server's answer to the upgrade may take.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// The most of a refused upgrade's body that is read (for the server's `error` text).
+const MAX_REFUSAL_BODY: usize = 2048;
 
 /// How long [`ConsoleSession::close`] waits for the server to acknowledge the close.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -432,8 +437,12 @@ fn console_error(message: String) -> Error {
 /// Connects the console WebSocket of `token`.
 async fn connect(client: &FastvmClient, vm_id: &str, token: &ConsoleTokenResponse) -> Result<ConsoleSession> {
     let secret = token.token.as_str();
-    // Whatever is said about the URL, the token is never in it.
+    let settings = &client.transport().settings;
+    let [api_key] = crate::transport::http::own_secrets(settings);
+    // Whatever is said about the URL or by the server, the token (however short) and the API
+    // key are never in it.
     let hide = |s: String| {
+        let s = crate::redact::known(&s, &[api_key]);
         if secret.is_empty() {
             s
         } else {
@@ -451,7 +460,6 @@ async fn connect(client: &FastvmClient, vm_id: &str, token: &ConsoleTokenRespons
         Some(url::Host::Ipv6(a)) => a.to_string(),
         None => return Err(console_error(format!("{shown} has no host"))),
     };
-    let settings = &client.transport().settings;
 
     let tcp = tokio::time::timeout(
         crate::config::DEFAULT_CONNECT_TIMEOUT,
@@ -476,18 +484,9 @@ async fn connect(client: &FastvmClient, vm_id: &str, token: &ConsoleTokenRespons
         } else {
             Box::new(tcp)
         };
-        let uri: http::Uri = raw
-            .parse()
-            .map_err(|e| console_error(hide(format!("{shown} is not a valid URI: {e}"))))?;
-        let mut request = ClientRequestBuilder::new(uri);
-        if let Ok(ua) = settings.user_agent.to_str() {
-            request = request.with_header("User-Agent", ua);
-        }
-        tokio_tungstenite::client_async_with_config(request, io, None)
-            .await
-            .map_err(|e| handshake_error(e, &shown, &hide))
+        upgrade(io, &url, settings.user_agent.to_str().ok(), &shown, &hide).await
     };
-    let (ws, _response) = tokio::time::timeout(settings.timeout, handshake)
+    let ws = tokio::time::timeout(settings.timeout, handshake)
         .await
         .map_err(|_| console_error(format!("the console handshake with {shown} timed out")))??;
     tracing::debug!(target: "fastvm::console", vm_id, url = %shown, "console connected");
@@ -508,34 +507,138 @@ async fn connect(client: &FastvmClient, vm_id: &str, token: &ConsoleTokenRespons
     })
 }
 
-fn handshake_error(e: tungstenite::Error, shown: &str, hide: &dyn Fn(String) -> String) -> Error {
-    match e {
-        tungstenite::Error::Http(resp) => {
-            let status = resp.status();
-            let body = resp.body().as_deref().unwrap_or_default();
-            let said = crate::error::ErrorBody::parse(body)
-                .message
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default();
-            let hint = if matches!(status.as_u16(), 401 | 403) {
-                " (console tokens are single-use and short-lived)"
-            } else {
-                ""
-            };
-            Error::Console {
-                message: hide(format!(
-                    "the server refused the console at {shown}: {}{said}{hint}",
-                    status.as_u16()
-                )),
-                status: Some(status),
-                source: None,
-            }
+/// The WebSocket upgrade of `url` over `io`, done here rather than by the WebSocket library:
+/// the library logs the request line it sends (at TRACE, through `log`), and that line carries
+/// the session token. The library only gets the connection once it is upgraded.
+///
+/// `shown` is the URL as messages show it; `hide` clears the token (and the client's API key)
+/// from a message.
+async fn upgrade(
+    mut io: Box<dyn Io>,
+    url: &url::Url,
+    user_agent: Option<&str>,
+    shown: &str,
+    hide: &dyn Fn(String) -> String,
+) -> Result<Ws> {
+    let failed = |what: String, source: Option<Box<dyn std::error::Error + Send + Sync>>| Error::Console {
+        message: hide(format!("the console handshake with {shown} failed: {what}")),
+        status: None,
+        source,
+    };
+    // `Url` keeps the host of a `ws(s)` URL normalised (IPv6 in brackets, no default port) and
+    // its path and query percent-encoded: nothing in them can break the request's lines.
+    let host = url.host_str().unwrap_or_default();
+    let authority = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+    let key = tungstenite::handshake::client::generate_key();
+    let mut request = format!(
+        "GET {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n"
+    );
+    // A header value's `to_str` is visible ASCII only: no line break.
+    if let Some(ua) = user_agent {
+        request.push_str(&format!("User-Agent: {ua}\r\n"));
+    }
+    request.push_str("\r\n");
+    let sent = async {
+        io.write_all(request.as_bytes()).await?;
+        io.flush().await
+    };
+    sent.await
+        .map_err(|e| failed(format!("sending the upgrade: {e}"), Some(Box::new(e))))?;
+
+    // The answer's head, and whatever came after it in the same reads.
+    let mut buf = Vec::with_capacity(1024);
+    let (head_len, response) = loop {
+        match tungstenite::handshake::client::Response::try_parse(&buf) {
+            Ok(Some(parsed)) => break parsed,
+            Ok(None) => {}
+            Err(e) => return Err(failed(format!("its answer is not HTTP: {e}"), Some(Box::new(e)))),
         }
-        e => Error::Console {
-            message: hide(format!("the console handshake with {shown} failed: {e}")),
-            status: None,
-            source: Some(Box::new(e)),
-        },
+        if buf.len() >= MAX_HEAD {
+            return Err(failed(
+                format!("the head of its answer exceeds {} KiB", MAX_HEAD / 1024),
+                None,
+            ));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = io
+            .read(&mut chunk)
+            .await
+            .map_err(|e| failed(format!("reading its answer: {e}"), Some(Box::new(e))))?;
+        if n == 0 {
+            return Err(failed("the server closed the connection before answering".into(), None));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let mut rest = buf.split_off(head_len);
+    let status = response.status();
+    let headers = response.headers();
+    if status != http::StatusCode::SWITCHING_PROTOCOLS {
+        // The body says why, when its length is given (read up to a bound; the handshake's
+        // timeout bounds the wait); without one, what already came is all there is to read.
+        let length = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .map(|n| n.min(MAX_REFUSAL_BODY));
+        if let Some(length) = length {
+            let mut chunk = [0u8; 1024];
+            while rest.len() < length {
+                match io.read(&mut chunk).await {
+                    Ok(n) if n > 0 => rest.extend_from_slice(&chunk[..n]),
+                    _ => break,
+                }
+            }
+            rest.truncate(length);
+        }
+        return Err(refused(status, &rest, shown, hide));
+    }
+    let header_is = |name: http::header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|v| v.trim().eq_ignore_ascii_case(token))
+    };
+    let accept = headers
+        .get(http::header::SEC_WEBSOCKET_ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let expected = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    if !header_is(http::header::UPGRADE, "websocket") || !header_is(http::header::CONNECTION, "upgrade") {
+        return Err(failed("its 101 answer is not a WebSocket upgrade".into(), None));
+    }
+    if accept != Some(expected.as_str()) {
+        return Err(failed(
+            "its Sec-WebSocket-Accept does not match the key sent".into(),
+            None,
+        ));
+    }
+    Ok(WebSocketStream::from_partially_read(io, rest, Role::Client, None).await)
+}
+
+/// The error of an upgrade refused with `status` and `body` (its start).
+fn refused(status: http::StatusCode, body: &[u8], shown: &str, hide: &dyn Fn(String) -> String) -> Error {
+    let said = crate::error::ErrorBody::parse(body)
+        .message
+        .map(|m| format!(": {}", crate::redact::one_line(&crate::redact::text(&m))))
+        .unwrap_or_default();
+    let hint = if matches!(status.as_u16(), 401 | 403) {
+        " (console tokens are single-use and short-lived)"
+    } else {
+        ""
+    };
+    Error::Console {
+        message: hide(format!(
+            "the server refused the console at {shown}: {}{said}{hint}",
+            status.as_u16()
+        )),
+        status: Some(status),
+        source: None,
     }
 }
 
