@@ -6,8 +6,9 @@
 //! export FASTVM_API_KEY=hlm_...
 //! fastvm vm launch --machine c1m2 --name dev      # launch and wait until running
 //! fastvm vm ls                                    # a table; add --json for the wire JSON
-//! fastvm exec VM_ID -- uname -a                   # streamed live, exit code propagated
-//! fastvm run -- sh -c 'make test'                 # launch, run, always delete
+//! fastvm exec VM_ID uname -a                      # streamed live, exit code propagated
+//! fastvm exec VM_ID 'ls / | wc -l'                # one argument: a shell line (sh -c)
+//! fastvm run 'make test'                          # launch, run, always delete
 //! fastvm cp ./src VM_ID:/root/src                 # upload a directory (progress bar)
 //! fastvm cp VM_ID:/root/out.log .                 # download a file
 //! fastvm sweep --label job=ci --older-than 15m    # delete leftovers (--dry-run: only list)
@@ -18,10 +19,13 @@
 //! then to the configuration file shared with the official Python CLI (`fastvm config set`,
 //! `$XDG_CONFIG_HOME/fastvm/config.toml`). `fastvm console VM` opens an interactive terminal.
 //!
+//! The commands and flags of the official Python CLI work too (`fastvm launch`, `fastvm rm`,
+//! `fastvm vm exec`, `fastvm firewall get`, `-y`, ...): the CLI's README has the table.
+//!
 //! Exit status: 0 on success; 1 when the command fails (the message goes to stderr as
-//! `error: ...`); 2 for usage errors. `exec` and `run` exit with the remote command's exit code
-//! instead, 124 when the server-side `--timeout` killed it (as coreutils `timeout` does), and
-//! 130 when `run` was interrupted with Ctrl-C.
+//! `error: ...`) or a confirmation was refused; 2 for usage errors. `exec` and `run` exit with
+//! the remote command's exit code instead, 137 when the server-side `--timeout` killed it (as the
+//! Python CLI), and 130 when `run` was interrupted with Ctrl-C.
 
 mod cmd;
 
@@ -80,9 +84,14 @@ impl std::fmt::Debug for Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Manage VMs: launch, ls, get, rm, rename, pause, resume
+    /// Manage VMs: launch, ls, get, rm, rename, pause, resume, exec, console
     #[command(subcommand)]
     Vm(vm::VmCmd),
+    /// Launch a VM, wait until it runs, and open a console on it (--no-console to skip)
+    Launch(vm::LaunchShortcutArgs),
+    /// Delete VMs (the same as `fastvm vm rm`; asks first on a terminal, -y to skip)
+    #[command(alias = "delete")]
+    Rm(vm::RmArgs),
     /// Run a command in a VM, streaming its output; exits with the command's exit code
     Exec(exec::ExecArgs),
     /// Launch a VM, run a command in it, and delete the VM (also on failure or Ctrl-C)
@@ -130,6 +139,8 @@ async fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Vm(c) => vm::run(&ctx, c).await,
+        Command::Launch(a) => vm::launch_shortcut(&ctx, a).await,
+        Command::Rm(a) => vm::rm(&ctx, a).await,
         Command::Exec(a) => exec::run(&ctx, a).await,
         Command::Run(a) => run::run(&ctx, a).await,
         Command::Cp(a) => cp::run(&ctx, a).await,
@@ -182,17 +193,76 @@ mod tests {
         assert!(cli.json);
     }
 
-    #[test]
-    fn exec_takes_the_command_after_double_dash() {
-        let cli = Cli::try_parse_from(["fastvm", "exec", "vm1", "--", "ls", "-la", "--json"]).unwrap();
+    fn exec_args(args: &[&str]) -> (exec::ExecArgs, bool) {
+        let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         match cli.command {
-            Command::Exec(a) => {
-                assert_eq!(a.vm, "vm1");
-                assert_eq!(a.command.command, ["ls", "-la", "--json"]);
-            }
+            Command::Exec(a) | Command::Vm(vm::VmCmd::Exec(a)) => (a, cli.json),
             other => panic!("parsed as {other:?}"),
         }
-        assert!(!cli.json, "--json after -- belongs to the remote command");
+    }
+
+    #[test]
+    fn exec_takes_the_command_after_double_dash() {
+        let (a, json) = exec_args(&["fastvm", "exec", "vm1", "--", "ls", "-la", "--json"]);
+        assert_eq!(a.vm, "vm1");
+        assert_eq!(a.command.command, ["ls", "-la", "--json"]);
+        assert!(!json, "--json after -- belongs to the remote command");
         assert!(Cli::try_parse_from(["fastvm", "exec", "vm1"]).is_err());
+    }
+
+    #[test]
+    fn exec_takes_the_python_clis_forms() {
+        // No `--`: everything from the first word of the command on is the command's, options
+        // of the remote command included (as click's `ignore_unknown_options` does).
+        let (a, json) = exec_args(&["fastvm", "exec", "vm1", "ls", "-la", "--json"]);
+        assert_eq!(a.command.command, ["ls", "-la", "--json"]);
+        assert!(!json);
+        let (a, _) = exec_args(&["fastvm", "vm", "exec", "--timeout", "5", "vm1", "ls / | wc -l"]);
+        assert_eq!((a.vm.as_str(), a.command.timeout), ("vm1", Some(5)));
+        assert_eq!(a.command.command, ["ls / | wc -l"]);
+        let (a, json) = exec_args(&["fastvm", "--json", "exec", "vm1", "--timeout", "5", "true"]);
+        assert_eq!((a.command.timeout, json), (Some(5), true));
+    }
+
+    #[test]
+    fn python_cli_command_forms_parse() {
+        for args in [
+            &["fastvm", "launch", "-m", "c1m2", "-n", "x", "--disk-gib", "20", "--no-console"][..],
+            &["fastvm", "vm", "launch", "--machine", "c1m2", "--name", "x", "--disk-gib", "20", "--console"],
+            &["fastvm", "rm", "vm1", "-y"],
+            &["fastvm", "rm", "--yes", "vm1"],
+            &["fastvm", "vm", "rm", "vm1", "--yes"],
+            &["fastvm", "vm", "rm", "-y", "vm1"],
+            &["fastvm", "vm", "ls"],
+            &["fastvm", "vm", "get", "vm1"],
+            &["fastvm", "vm", "rename", "vm1", "new"],
+            &["fastvm", "vm", "exec", "vm1", "ls"],
+            &["fastvm", "vm", "console", "vm1"],
+            &["fastvm", "console", "vm1"],
+            &["fastvm", "run", "-m", "c1m2", "-n", "x", "--timeout", "9", "echo", "hi"],
+            &["fastvm", "snapshot", "create", "vm1", "-n", "s"],
+            &["fastvm", "snapshot", "ls"],
+            &["fastvm", "snapshot", "rm", "s1", "-y"],
+            &["fastvm", "snapshot", "rename", "s1", "new"],
+            &["fastvm", "snapshot", "restore", "s1", "-n", "x", "--console"],
+            &["fastvm", "firewall", "get", "vm1"],
+            &["fastvm", "firewall", "set", "vm1", "--mode", "open"],
+            &["fastvm", "firewall", "set", "vm1", "--mode", "Restricted", "-r", "tcp:80", "--rule", "udp:5000-5010"],
+            &["fastvm", "firewall", "patch", "vm1", "--mode", "open"],
+            &["fastvm", "firewall", "patch", "vm1", "-r", "tcp:443"],
+            &["fastvm", "quota"],
+            &["fastvm", "config", "set", "api_key", "k"],
+            &["fastvm", "config", "get"],
+            &["fastvm", "config", "get", "base_url"],
+            &["fastvm", "--api-key", "k", "--base-url", "http://x", "--json", "vm", "ls"],
+        ] {
+            if let Err(e) = Cli::try_parse_from(args) {
+                panic!("{args:?}: {e}");
+            }
+        }
+        // The Python CLI refuses these too.
+        assert!(Cli::try_parse_from(["fastvm", "firewall", "set", "vm1", "-r", "tcp:80"]).is_err());
+        assert!(Cli::try_parse_from(["fastvm", "firewall", "set", "vm1", "--mode", "closed"]).is_err());
+        assert!(Cli::try_parse_from(["fastvm", "firewall", "set", "vm1", "--mode", "open", "-r", "icmp"]).is_err());
     }
 }

@@ -118,8 +118,14 @@ async fn vm_lifecycle() {
     assert_eq!(env.json(&["vm", "pause", &id]).await["status"], "paused");
     assert_eq!(env.json(&["vm", "resume", &id]).await["status"], "running");
 
-    let deleted = env.ok(&["vm", "rm", &id]).await;
-    assert_eq!(deleted.trim(), format!("deleted {id}"));
+    // Without a terminal to ask on, nothing is deleted without --yes.
+    let refused = env.run(&["vm", "rm", &id]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("--yes"), "{}", text(&refused.stderr));
+    assert_eq!(env.vm_ids().await, vec![id.clone()]);
+
+    let deleted = env.ok(&["vm", "rm", "-y", &id]).await;
+    assert_eq!(deleted.trim(), format!("Deleted {id}"));
     assert!(env.vm_ids().await.is_empty());
 
     let missing = env.run(&["vm", "get", &id]).await;
@@ -233,7 +239,7 @@ async fn exec_streams_both_outputs_and_propagates_the_exit_code() {
     assert_eq!(text(&out.stdout), "PIPED INPUT");
 
     let out = env.run(&["exec", "--timeout", "1", &id, "--", "sleep", "30"]).await;
-    assert_eq!(out.status.code(), Some(124), "stderr: {}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(137), "stderr: {}", text(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -394,7 +400,8 @@ async fn snapshots() {
     assert_ne!(restored["id"], vm.as_str());
     assert_eq!(env.vm_ids().await.len(), 2);
 
-    let deleted = env.json(&["snapshot", "rm", &snap_id]).await;
+    assert_eq!(env.run(&["snapshot", "rm", &snap_id]).await.status.code(), Some(1), "no terminal, no --yes");
+    let deleted = env.json(&["snapshot", "rm", "--yes", &snap_id]).await;
     assert_eq!(deleted[0]["deleted"], true);
     assert!(env.json(&["snapshot", "ls"]).await.as_array().unwrap().is_empty());
 }
@@ -573,13 +580,19 @@ async fn sweep_lists_with_dry_run_and_deletes_without() {
     assert!(snaps.contains("would delete 0 VMs and 1 snapshot"), "{snaps}");
 
     // Too young for --older-than 1h: nothing matches.
-    let none = env.ok(&["sweep", "--label", "team=x", "--older-than", "1h"]).await;
+    let none = env.ok(&["sweep", "--label", "team=x", "--older-than", "1h", "-y"]).await;
     assert_eq!(none.trim(), "nothing to sweep");
     assert_eq!(env.vm_ids().await.len(), 3);
 
-    // Without --dry-run it deletes, and --json reports it.
+    // Without --dry-run and without a terminal to ask on, nothing is deleted without --yes.
+    let refused = env.run(&["sweep", "--label", "team=x", "--older-than", "0s"]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("--yes"), "{}", text(&refused.stderr));
+    assert_eq!(env.vm_ids().await.len(), 3);
+
+    // With --yes it deletes, and --json reports it.
     let report = env
-        .json(&["sweep", "--label", "team=x", "--older-than", "0s", "--snapshots"])
+        .json(&["sweep", "--label", "team=x", "--older-than", "0s", "--snapshots", "--yes"])
         .await;
     assert_eq!(report["deleted"], true);
     assert_eq!(report["dryRun"], false);
@@ -591,7 +604,7 @@ async fn sweep_lists_with_dry_run_and_deletes_without() {
 
     // By name prefix, as a table.
     launch("ci-1", "k=v").await;
-    let out = env.ok(&["sweep", "--name-prefix", "ci-", "--older-than", "0"]).await;
+    let out = env.ok(&["sweep", "--name-prefix", "ci-", "--older-than", "0", "-y"]).await;
     assert!(out.contains("deleted 1 VM and 0 snapshots"), "{out}");
     assert_eq!(env.vm_ids().await, vec![control]);
 }

@@ -92,9 +92,9 @@ async fn set_get_list_unset_in_the_python_clis_format_never_showing_the_key() {
         file.display().to_string()
     );
 
-    // Unknown keys are refused (usage error), and nothing is written.
+    // Unknown keys are refused (exit status 1, as the Python CLI), and nothing is written.
     let out = fastvm(h, None, &[], &["config", "set", "region", "x"]).await;
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("api_key, base_url"), "{}", text(&out.stderr));
     assert!(!std::fs::read_to_string(&file).unwrap().contains("region"));
 

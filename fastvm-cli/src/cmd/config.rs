@@ -75,7 +75,8 @@ fn known(key: &str) -> Result<()> {
     if KEYS.contains(&key) {
         Ok(())
     } else {
-        Err(CliError::Usage(format!(
+        // Exit status 1, as the Python CLI's (a click exception, not a usage error).
+        Err(CliError::Other(format!(
             "unknown config key {key:?}; valid keys: {}",
             KEYS.join(", ")
         )))

@@ -1,4 +1,4 @@
-//! `fastvm exec VM -- CMD...`: run a command in a VM with its output streamed live.
+//! `fastvm exec VM CMD...`: run a command in a VM with its output streamed live.
 
 use std::io::{IsTerminal as _, Write};
 
@@ -9,18 +9,27 @@ use futures::StreamExt as _;
 
 use super::{CliError, Ctx, Result, output, read_input};
 
-/// Exit status when the server-side timeout killed the command, as coreutils `timeout` uses.
-pub const EXIT_TIMED_OUT: u8 = 124;
+/// Exit status when the server-side timeout killed the command: 128 + SIGKILL, what the Python
+/// CLI exits with (the server reports the killed command's status as 137).
+pub const EXIT_TIMED_OUT: u8 = 137;
 
 /// `exec` arguments.
 #[derive(Debug, Args)]
 #[command(after_help = "\
-The command is an argv, passed as is (no shell): use `-- sh -c '...'` for pipes and globs.
-Exit status: the command's own (0-255; other values become 255), 124 when --timeout killed it,
+One argument is a shell command line, run with `sh -c` (as the Python CLI runs its command);
+several arguments are an argv, passed as is (no shell). Options go before the command; after
+`--` everything is the command's.
+Exit status: the command's own (0-255; other values become 255), 137 when --timeout killed it,
 1 when the exec itself failed.
 
 With --json, the output is collected and printed once as the API's exec result
-({exitCode, stdout, stderr, timedOut, durationMs, ...}).")]
+({exitCode, stdout, stderr, timedOut, durationMs, ...}).
+
+Examples:
+  fastvm exec VM_ID 'ls / | wc -l'              # one argument: a shell line
+  fastvm exec VM_ID uname -a                    # an argv
+  fastvm exec --timeout 60 VM_ID -- make -j4 test
+  echo hello | fastvm exec -i VM_ID tr a-z A-Z")]
 pub struct ExecArgs {
     /// VM id
     pub vm: String,
@@ -37,8 +46,14 @@ pub struct CommandArgs {
     /// Send this process's stdin to the command (read whole before anything starts)
     #[arg(long, short = 'i')]
     pub stdin: bool,
-    /// The command and its arguments
-    #[arg(last = true, required = true, num_args = 1.., value_name = "CMD")]
+    /// The command: one argument is a shell line (`sh -c`), several an argv
+    #[arg(
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     pub command: Vec<String>,
 }
 
@@ -55,7 +70,7 @@ pub fn build_command(args: CommandArgs) -> Result<Command> {
         stdin,
         command: argv,
     } = args;
-    let mut command = Command::argv(argv);
+    let mut command = shell_or_argv(argv);
     if let Some(t) = timeout {
         command = command.timeout(std::time::Duration::from_secs(t));
     }
@@ -66,6 +81,16 @@ pub fn build_command(args: CommandArgs) -> Result<Command> {
         command = command.stdin(read_input("-")?);
     }
     Ok(command)
+}
+
+/// One argument is a shell line, as the Python CLI (and the Python SDK for a string) runs it;
+/// several are an argv.
+pub fn shell_or_argv(mut argv: Vec<String>) -> Command {
+    if argv.len() == 1 {
+        Command::sh(argv.remove(0))
+    } else {
+        Command::argv(argv)
+    }
 }
 
 /// The process exit status for a remote exit.
@@ -176,6 +201,15 @@ mod tests {
         assert_eq!(exit_status(-1, false), 255);
         assert_eq!(exit_status(0, true), EXIT_TIMED_OUT);
         assert_eq!(exit_status(137, true), EXIT_TIMED_OUT);
+        assert_eq!(EXIT_TIMED_OUT, 137, "the Python CLI's status for a timeout");
+    }
+
+    #[test]
+    fn one_argument_is_a_shell_line_several_an_argv() {
+        let one = shell_or_argv(vec!["ls / | wc -l".into()]);
+        assert_eq!(one.args(), ["sh", "-c", "ls / | wc -l"]);
+        let many = shell_or_argv(vec!["printf".into(), "%s".into(), "a b".into()]);
+        assert_eq!(many.args(), ["printf", "%s", "a b"]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod sweep;
 pub mod vm;
 
 use std::fmt;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use fastvm::FastvmClient;
@@ -68,11 +69,18 @@ pub enum CliError {
     Usage(String),
     /// Anything else (a local file that cannot be read, bad JSON input, ...).
     Other(String),
+    /// The user answered no to a confirmation (exit status 1 and `Aborted!`, as the Python
+    /// CLI's click prints).
+    Aborted,
 }
 
 impl CliError {
     /// Prints `error: ...` to stderr and gives the exit status.
     pub fn report(self) -> ExitCode {
+        if matches!(self, CliError::Aborted) {
+            eprintln!("Aborted!");
+            return ExitCode::from(1);
+        }
         eprintln!("error: {self}");
         match self {
             CliError::Usage(_) => ExitCode::from(2),
@@ -86,6 +94,7 @@ impl fmt::Display for CliError {
         match self {
             CliError::Api(e) => write!(f, "{e}"),
             CliError::Usage(m) | CliError::Other(m) => f.write_str(m),
+            CliError::Aborted => f.write_str("aborted"),
         }
     }
 }
@@ -121,7 +130,44 @@ pub fn read_input(path: &str) -> Result<Vec<u8>> {
     }
 }
 
-/// `rm` of VMs or snapshots: deletes `ids` in order with `delete`, printing `deleted ID` lines
+/// Whether a question can be asked: the answer is read from stdin, so stdin must be a terminal.
+pub fn can_ask() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stdin().is_terminal()
+}
+
+/// Asks `question` with `[y/N]` before a destructive action, unless `yes` (`-y`/`--yes`).
+///
+/// The question goes to stderr (stdout stays for results, `--json` included) and the answer is
+/// read from the terminal on stdin; anything but `y`/`yes` aborts. Without a terminal nothing is
+/// asked and nothing is done: a script must say `--yes` (the Python CLI's click reads the answer
+/// from stdin, and an empty stdin aborts it too, exit status 1).
+pub fn confirm(question: &str, yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !can_ask() {
+        return Err(CliError::Other(format!(
+            "{} needs a confirmation and there is no terminal to ask on: pass --yes (-y) to go ahead",
+            question.trim_end_matches('?')
+        )));
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{question} [y/N]: ");
+    let _ = err.flush();
+    drop(err);
+    let mut answer = String::new();
+    // An error or end of input (Ctrl-D) is a no.
+    let _ = std::io::stdin().read_line(&mut answer);
+    if is_yes(&answer) { Ok(()) } else { Err(CliError::Aborted) }
+}
+
+/// `y` or `yes`, in any case, surrounding blanks ignored.
+fn is_yes(answer: &str) -> bool {
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// `rm` of VMs or snapshots: deletes `ids` in order with `delete`, printing `Deleted ID` lines
 /// as it goes (or, with `--json`, one array of the API's answers at the end). It stops at the
 /// first failure, but prints what was already deleted before returning that error, so `--json`
 /// never hides a partial deletion.
@@ -136,7 +182,7 @@ where
         match delete(id).await {
             Ok(r) => {
                 if !ctx.json {
-                    output::print_out(&format!("deleted {}", r.id));
+                    output::print_out(&format!("Deleted {}", r.id));
                 }
                 answers.push(r);
             }
@@ -167,6 +213,17 @@ mod tests {
         assert_eq!(parse_key_value("a=b=c").unwrap(), ("a".into(), "b=c".into()));
         assert!(parse_key_value("=b").is_err());
         assert!(parse_key_value("ab").is_err());
+    }
+
+    #[test]
+    fn only_y_or_yes_confirms() {
+        for yes in ["y\n", "Y", " yes \n", "YES"] {
+            assert!(is_yes(yes), "{yes:?}");
+        }
+        for no in ["", "\n", "n", "no", "yy", "ye", "sure"] {
+            assert!(!is_yes(no), "{no:?}");
+        }
+        assert!(confirm("Delete everything?", true).is_ok(), "--yes asks nothing");
     }
 
     #[test]

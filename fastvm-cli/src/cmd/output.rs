@@ -74,6 +74,12 @@ impl Table {
     }
 }
 
+/// `text` with its control characters replaced by `?`: server text (a VM name) inside a
+/// message or a question must not move the terminal's cursor either.
+pub fn clean(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
 /// Control characters from the server (a VM name, say) must not move the terminal's cursor.
 fn display_cell(cell: &str) -> std::borrow::Cow<'_, str> {
     if cell.is_empty() {

@@ -1,4 +1,4 @@
-//! `fastvm run -- CMD...`: a throwaway VM for one command.
+//! `fastvm run CMD...`: a throwaway VM for one command.
 
 use std::io::IsTerminal as _;
 
@@ -16,8 +16,13 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 #[derive(Debug, Args)]
 #[command(after_help = "\
 The VM is deleted when the command ends, when anything fails after the launch, and on Ctrl-C
-(press it twice to stop waiting for the deletion). Exit status: the command's (124 when
---timeout killed it), 130 after Ctrl-C, 1 when launching, running or deleting failed.")]
+(press it twice to stop waiting for the deletion). One argument is a shell line (`sh -c`),
+several an argv. Exit status: the command's (137 when --timeout killed it), 130 after Ctrl-C,
+1 when launching, running or deleting failed.
+
+Examples:
+  fastvm run 'uname -a; nproc'
+  fastvm run -m c2m4 --timeout 600 -- make -j2 test")]
 pub struct RunArgs {
     #[command(flatten)]
     pub launch: LaunchOpts,

@@ -27,12 +27,15 @@ pub enum SnapshotCmd {
         /// Snapshot id
         id: String,
     },
-    /// Delete snapshots
+    /// Delete snapshots (asks first on a terminal; -y to skip)
     #[command(alias = "delete")]
     Rm {
         /// Snapshot ids
         #[arg(required = true)]
         ids: Vec<String>,
+        /// Delete without asking (needed when stdin is not a terminal)
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Rename a snapshot
     Rename {
@@ -51,6 +54,9 @@ pub enum SnapshotCmd {
         /// How long to wait for the VM to be running, in seconds
         #[arg(long, default_value_t = 300, value_name = "SECONDS")]
         wait_timeout: u64,
+        /// Open a console on the new VM once it runs (see `fastvm console`)
+        #[arg(long)]
+        console: bool,
     },
 }
 
@@ -69,14 +75,17 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
             let list = snapshots.list().await?;
             if ctx.json {
                 output::json(&list)?;
+            } else if list.is_empty() {
+                output::print_out("No snapshots.");
             } else {
-                let mut t = Table::new(&["ID", "NAME", "STATUS", "VM", "CREATED"]);
+                // The Python CLI's columns, in its order.
+                let mut t = Table::new(&["ID", "NAME", "VM", "STATUS", "CREATED"]);
                 for s in &list {
                     t.row(vec![
                         s.id.clone(),
                         s.name.clone(),
-                        s.status.to_string(),
                         s.vm_id.clone(),
+                        s.status.to_string(),
                         output::time(&s.created_at),
                     ]);
                 }
@@ -84,9 +93,21 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
             }
         }
         SnapshotCmd::Get { id } => print_one(ctx, &snapshots.retrieve(&id).await?)?,
-        SnapshotCmd::Rm { ids } => return super::delete_each(ctx, &ids, |id| snapshots.delete(id)).await,
+        SnapshotCmd::Rm { ids, yes } => {
+            let question = match ids.as_slice() {
+                [one] => format!("Delete snapshot {one}?"),
+                many => format!("Delete {} snapshots: {}?", many.len(), many.join(", ")),
+            };
+            super::confirm(&question, yes)?;
+            return super::delete_each(ctx, &ids, |id| snapshots.delete(id)).await;
+        }
         SnapshotCmd::Rename { id, name } => print_one(ctx, &snapshots.update(&id, &name).await?)?,
-        SnapshotCmd::Restore { id, name, wait_timeout } => {
+        SnapshotCmd::Restore {
+            id,
+            name,
+            wait_timeout,
+            console,
+        } => {
             let mut params = fastvm::launch::snapshot(id);
             if let Some(n) = name {
                 params = params.name(n);
@@ -94,6 +115,9 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
             let launch = ctx.client.vms().launch(params);
             let vm = launch.wait_timeout(Duration::from_secs(wait_timeout)).await?;
             super::vm::print_launched(ctx, &vm)?;
+            if console {
+                return super::console::attach(ctx, &vm.id).await;
+            }
         }
     }
     Ok(0)

@@ -3,12 +3,14 @@
 //! Unlike the SDK's `client.sweep()`, which only lists unless told otherwise, the command
 //! deletes what matches unless `--dry-run` is given (as `rm` does); it always needs at least one
 //! `--label` or a `--name-prefix`, and an `--older-than` (`0s` for any age), so that it never
-//! matches everything by accident.
+//! matches everything by accident. Like `rm`, it asks first on a terminal (it lists what matched,
+//! then deletes exactly that once the user says yes), and needs `--yes` without one.
 
 use std::time::Duration;
 
 use clap::{ArgGroup, Args};
 use fastvm::fleet::SweepReport;
+use futures::StreamExt as _;
 use serde_json::json;
 
 use super::output::{self, Table};
@@ -17,6 +19,14 @@ use super::{CliError, Ctx, Result, parse_key_value};
 /// `sweep` arguments.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("filter").required(true).multiple(true).args(["labels", "name_prefix"])))]
+#[command(after_help = "\
+On a terminal, what matched is listed and a confirmation asked before anything is deleted;
+without a terminal (CI, cron) --yes is needed. Exit status: 0, 1 when a delete failed or the
+confirmation was refused, 2 for a missing filter or age.
+
+Examples:
+  fastvm sweep --label job=ci --older-than 15m --dry-run
+  fastvm sweep --name-prefix sdk-test- --older-than 1h30m --snapshots --yes")]
 pub struct SweepArgs {
     /// Only what has metadata KEY set to VALUE (repeatable: every one must match)
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_key_value)]
@@ -36,7 +46,20 @@ pub struct SweepArgs {
     /// Only list what would be deleted
     #[arg(long)]
     pub dry_run: bool,
+    /// Delete without asking (needed when stdin is not a terminal)
+    #[arg(long, short = 'y', conflicts_with = "dry_run")]
+    pub yes: bool,
 }
+
+/// A delete that failed: what, which, why.
+struct Failure {
+    kind: &'static str,
+    id: String,
+    error: String,
+}
+
+/// At most this many deletes at once after a confirmation (as the SDK's sweep).
+const DELETE_CONCURRENCY: usize = 4;
 
 /// Runs `sweep`: exit status 0, or 1 when a delete failed (after the report is printed).
 pub async fn run(ctx: &Ctx, a: SweepArgs) -> Result {
@@ -46,39 +69,109 @@ pub async fn run(ctx: &Ctx, a: SweepArgs) -> Result {
                 .to_string(),
         ));
     }
+    // Whether to list first and ask (the deletes then are this command's own, of exactly what
+    // was shown), or let the SDK's sweep list and delete at once.
+    let ask = !a.dry_run && !a.yes;
+    if ask && !super::can_ask() {
+        return Err(CliError::Other(
+            "sweep deletes what it matches and needs a confirmation, and there is no terminal to ask on: \
+             pass --yes (-y) to go ahead, or --dry-run to only list"
+                .to_string(),
+        ));
+    }
     let mut sweep = ctx
         .client
         .sweep()
         .older_than(a.older_than)
         .vms(!a.snapshots_only)
         .snapshots(a.snapshots || a.snapshots_only)
-        .dry_run(a.dry_run);
+        .dry_run(a.dry_run || ask);
     for (k, v) in a.labels {
         sweep = sweep.label(k, v);
     }
     if let Some(p) = a.name_prefix {
         sweep = sweep.name_prefix(p);
     }
-    let report = sweep.await?;
-    if ctx.json {
-        print_json(&report)?;
-    } else {
-        print_table(&report);
+    let mut report = sweep.await?;
+    let mut failures: Vec<Failure> = report
+        .errors
+        .iter()
+        .map(|f| Failure {
+            kind: kind_name(&f.kind.to_string()),
+            id: f.id.clone(),
+            error: f.error.to_string(),
+        })
+        .collect();
+    if ask && (!report.vms.is_empty() || !report.snapshots.is_empty()) {
+        // The table first (on stdout even with --json: the user is at a terminal, and the JSON
+        // report follows the answer), then the question.
+        if !ctx.json {
+            print_rows(&report);
+        }
+        let what = format!(
+            "{} and {}",
+            count(report.vms.len(), "VM", "VMs"),
+            count(report.snapshots.len(), "snapshot", "snapshots")
+        );
+        super::confirm(&format!("Delete {what}?"), false)?;
+        failures = delete_listed(ctx, &report).await;
+    } else if !ctx.json {
+        print_rows(&report);
     }
-    for failure in &report.errors {
+    // A dry run only when asked for one (the listing before a question is not).
+    report.deleted = !a.dry_run;
+    if ctx.json {
+        print_json(&report, &failures)?;
+    } else {
+        output::print_out(&summary(&report, failures.len()));
+    }
+    for failure in &failures {
         eprintln!(
             "error: cannot delete {} {}: {}",
             failure.kind, failure.id, failure.error
         );
     }
-    Ok(if report.errors.is_empty() { 0 } else { 1 })
+    Ok(if failures.is_empty() { 0 } else { 1 })
 }
 
-fn print_json(report: &SweepReport) -> Result<()> {
-    let errors: Vec<serde_json::Value> = report
-        .errors
+/// `vm` or `snapshot`, as the SDK names the kinds.
+fn kind_name(kind: &str) -> &'static str {
+    if kind == "snapshot" { "snapshot" } else { "vm" }
+}
+
+/// Deletes what `report` listed (a VM or snapshot already gone is not a failure, as in the
+/// SDK's sweep).
+async fn delete_listed(ctx: &Ctx, report: &SweepReport) -> Vec<Failure> {
+    let mut targets: Vec<(&'static str, String)> = Vec::new();
+    targets.extend(report.vms.iter().map(|vm| ("vm", vm.id.clone())));
+    targets.extend(report.snapshots.iter().map(|s| ("snapshot", s.id.clone())));
+    let client = &ctx.client;
+    futures::stream::iter(targets)
+        .map(|(kind, id)| async move {
+            let result = if kind == "vm" {
+                client.vms().delete(&id).await
+            } else {
+                client.snapshots().delete(&id).await
+            };
+            match result {
+                Err(e) if !e.is_not_found() => Some(Failure {
+                    kind,
+                    id,
+                    error: e.to_string(),
+                }),
+                _ => None,
+            }
+        })
+        .buffer_unordered(DELETE_CONCURRENCY)
+        .filter_map(std::future::ready)
+        .collect()
+        .await
+}
+
+fn print_json(report: &SweepReport, failures: &[Failure]) -> Result<()> {
+    let errors: Vec<serde_json::Value> = failures
         .iter()
-        .map(|f| json!({ "kind": f.kind.to_string(), "id": f.id, "error": f.error.to_string() }))
+        .map(|f| json!({ "kind": f.kind, "id": f.id, "error": f.error }))
         .collect();
     output::json(&json!({
         "dryRun": !report.deleted,
@@ -89,7 +182,8 @@ fn print_json(report: &SweepReport) -> Result<()> {
     }))
 }
 
-fn print_table(report: &SweepReport) {
+/// The table of what matched (nothing when nothing did).
+fn print_rows(report: &SweepReport) {
     let matched = report.vms.len() + report.snapshots.len();
     if matched > 0 {
         let mut t = Table::new(&["KIND", "ID", "NAME", "STATUS", "CREATED"]);
@@ -113,21 +207,25 @@ fn print_table(report: &SweepReport) {
         }
         t.print();
     }
+}
+
+/// The line after the table: what was (or would be) deleted.
+fn summary(report: &SweepReport, failed: usize) -> String {
+    let matched = report.vms.len() + report.snapshots.len();
     let what = format!(
         "{} and {}",
         count(report.vms.len(), "VM", "VMs"),
         count(report.snapshots.len(), "snapshot", "snapshots")
     );
-    let line = if matched == 0 {
+    if matched == 0 {
         "nothing to sweep".to_string()
     } else if !report.deleted {
         format!("would delete {what} (dry run: nothing was deleted)")
-    } else if report.errors.is_empty() {
+    } else if failed == 0 {
         format!("deleted {what}")
     } else {
-        format!("deleted {what}, except {} that failed", report.errors.len())
-    };
-    output::print_out(&line);
+        format!("deleted {what}, except {failed} that failed")
+    }
 }
 
 fn count(n: usize, one: &str, many: &str) -> String {

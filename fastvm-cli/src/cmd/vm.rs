@@ -31,13 +31,9 @@ pub enum VmCmd {
         /// VM id
         id: String,
     },
-    /// Delete VMs
+    /// Delete VMs (asks first on a terminal; -y to skip)
     #[command(alias = "delete")]
-    Rm {
-        /// VM ids
-        #[arg(required = true)]
-        ids: Vec<String>,
-    },
+    Rm(RmArgs),
     /// Rename a VM
     Rename {
         /// VM id
@@ -58,6 +54,31 @@ pub enum VmCmd {
         #[arg(long)]
         no_wait: bool,
     },
+    /// Run a command in a VM (the same as `fastvm exec`)
+    Exec(super::exec::ExecArgs),
+    /// Open an interactive terminal on a VM (the same as `fastvm console`)
+    Console(super::console::ConsoleArgs),
+}
+
+/// `vm rm` and `rm` arguments.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// VM ids
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+    /// Delete without asking (needed when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// `launch` (the Python CLI's shortcut): `vm launch`, then a console unless --no-console.
+#[derive(Debug, Args)]
+pub struct LaunchShortcutArgs {
+    #[command(flatten)]
+    pub opts: LaunchOpts,
+    /// Do not open a console once the VM runs
+    #[arg(long)]
+    pub no_console: bool,
 }
 
 /// What a VM is launched from, and how (shared by `vm launch` and `run`).
@@ -187,12 +208,14 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
             let list = list.await?;
             if ctx.json {
                 output::json(&list)?;
+            } else if list.is_empty() {
+                output::print_out("No VMs.");
             } else {
                 print_table(&list);
             }
         }
         VmCmd::Get { id } => print_vm(ctx, &vms.retrieve(&id).await?)?,
-        VmCmd::Rm { ids } => return super::delete_each(ctx, &ids, |id| vms.delete(id)).await,
+        VmCmd::Rm(a) => return rm(ctx, a).await,
         VmCmd::Rename { id, name } => {
             print_vm(ctx, &vms.update(&id).name(name).await?)?;
         }
@@ -204,8 +227,59 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
             }
             print_vm(ctx, &vm)?;
         }
+        VmCmd::Exec(a) => return super::exec::run(ctx, a).await,
+        VmCmd::Console(a) => return super::console::run(ctx, a).await,
     }
     Ok(0)
+}
+
+/// Runs `launch`: launches and waits, prints the VM, then attaches a console unless
+/// `--no-console`, or when there is no terminal to attach (the VM is left running and a note
+/// says how to attach later).
+pub async fn launch_shortcut(ctx: &Ctx, a: LaunchShortcutArgs) -> Result {
+    let vm = ctx
+        .client
+        .vms()
+        .launch(a.opts.params())
+        .wait_timeout(Duration::from_secs(a.opts.wait_timeout))
+        .await?;
+    print_launched(ctx, &vm)?;
+    if a.no_console {
+        return Ok(0);
+    }
+    if !super::can_ask() {
+        eprintln!(
+            "fastvm: no terminal on stdin, so no console; attach later with `fastvm console {}`",
+            vm.id
+        );
+        return Ok(0);
+    }
+    super::console::attach(ctx, &vm.id).await
+}
+
+/// Runs `vm rm` and `rm`: asks first on a terminal unless `--yes`, refuses without one.
+pub async fn rm(ctx: &Ctx, a: RmArgs) -> Result {
+    let vms = ctx.client.vms();
+    let question = if !a.yes && super::can_ask() {
+        // As the Python CLI does: each VM is looked up first, so that the question names it
+        // (and a wrong id fails before anything is asked).
+        let mut named = Vec::with_capacity(a.ids.len());
+        for id in &a.ids {
+            let vm = vms.retrieve(id).await?;
+            named.push(format!("{} ({})", vm.id, output::clean(&vm.name)));
+        }
+        match named.as_slice() {
+            [one] => format!("Delete VM {one}?"),
+            many => format!("Delete {} VMs: {}?", many.len(), many.join(", ")),
+        }
+    } else {
+        match a.ids.as_slice() {
+            [one] => format!("Delete VM {one}?"),
+            many => format!("Delete {} VMs: {}?", many.len(), many.join(", ")),
+        }
+    };
+    super::confirm(&question, a.yes)?;
+    super::delete_each(ctx, &a.ids, |id| vms.delete(id)).await
 }
 
 /// Prints a freshly launched VM; a partial snapshot restore is reported on stderr.
@@ -278,18 +352,16 @@ pub fn print_vm(ctx: &Ctx, vm: &Vm) -> Result<()> {
 }
 
 fn print_table(vms: &[Vm]) {
-    let mut t = Table::new(&[
-        "ID", "NAME", "STATUS", "MACHINE", "CPU", "MEM_MIB", "DISK_GIB", "CREATED",
-    ]);
+    // The Python CLI's columns, in its order (full ids, though: its 8-character ones cannot be
+    // given back to any command).
+    let mut t = Table::new(&["ID", "NAME", "MACHINE", "STATUS", "IPv6", "CREATED"]);
     for vm in vms {
         t.row(vec![
             vm.id.clone(),
             vm.name.clone(),
-            vm.status.to_string(),
             vm.machine_name.clone().unwrap_or_default(),
-            vm.cpu.to_string(),
-            vm.memory_mi_b.to_string(),
-            vm.disk_gi_b.to_string(),
+            vm.status.to_string(),
+            vm.public_ipv6.clone().unwrap_or_default(),
             output::time(&vm.created_at),
         ]);
     }
