@@ -404,6 +404,39 @@ mod tests {
     }
 
     #[test]
+    fn secret_parameters_without_a_url_lose_their_values() {
+        assert_eq!(
+            text("denied: X-Signature=abc123&X-Amz-Credential=AKIA%2Fx op=put sig=q1w2 session=t0k"),
+            "denied: X-Signature=<redacted>&X-Amz-Credential=<redacted> op=put sig=<redacted> session=<redacted>"
+        );
+        // Names that only look alike stay, and so does an empty value; twice changes nothing.
+        assert_eq!(text("design=1 keys=2 a== token="), "design=1 keys=2 a== token=");
+        let once = text("'GET /o?X-Goog-Signature=ff00' (api_key=k1)");
+        assert_eq!(once, "'GET /o?X-Goog-Signature=<redacted>' (api_key=<redacted>)");
+        assert_eq!(text(&once), once);
+    }
+
+    #[test]
+    fn known_secrets_go_wherever_they_are_and_short_ones_are_not_looked_for() {
+        assert_eq!(
+            remote("bad key hlm_k3y_12345678 (hlm_k3y_12345678)", &["hlm_k3y_12345678"]),
+            "bad key <redacted> (<redacted>)"
+        );
+        assert_eq!(remote("a k b", &["k"]), "a k b");
+    }
+
+    #[test]
+    fn one_line_escapes_controls_separators_and_bidi_overrides() {
+        assert_eq!(one_line("plain é ✓"), "plain é ✓");
+        let escaped = one_line("a\r\nb\u{1b}[31m\u{7}\t\u{2028}\u{202e}\u{85}");
+        assert_eq!(escaped, r"a\r\nb\u{1b}[31m\u{7}\t\u{2028}\u{202e}\u{85}");
+        assert_eq!(one_line(&escaped), escaped, "escaping twice changes nothing");
+        let mut through = String::new();
+        fmt::Write::write_str(&mut OneLine(&mut through), "x\ny").unwrap();
+        assert_eq!(through, r"x\ny");
+    }
+
+    #[test]
     fn redacting_twice_changes_nothing() {
         let once = text("see https://h.example/a?sig=1 now");
         assert_eq!(text(&once), once);
