@@ -400,7 +400,11 @@ async fn snapshots() {
     assert_ne!(restored["id"], vm.as_str());
     assert_eq!(env.vm_ids().await.len(), 2);
 
-    assert_eq!(env.run(&["snapshot", "rm", &snap_id]).await.status.code(), Some(1), "no terminal, no --yes");
+    assert_eq!(
+        env.run(&["snapshot", "rm", &snap_id]).await.status.code(),
+        Some(1),
+        "no terminal, no --yes"
+    );
     let deleted = env.json(&["snapshot", "rm", "--yes", &snap_id]).await;
     assert_eq!(deleted[0]["deleted"], true);
     assert!(env.json(&["snapshot", "ls"]).await.as_array().unwrap().is_empty());
@@ -580,7 +584,9 @@ async fn sweep_lists_with_dry_run_and_deletes_without() {
     assert!(snaps.contains("would delete 0 VMs and 1 snapshot"), "{snaps}");
 
     // Too young for --older-than 1h: nothing matches.
-    let none = env.ok(&["sweep", "--label", "team=x", "--older-than", "1h", "-y"]).await;
+    let none = env
+        .ok(&["sweep", "--label", "team=x", "--older-than", "1h", "-y"])
+        .await;
     assert_eq!(none.trim(), "nothing to sweep");
     assert_eq!(env.vm_ids().await.len(), 3);
 
@@ -592,7 +598,15 @@ async fn sweep_lists_with_dry_run_and_deletes_without() {
 
     // With --yes it deletes, and --json reports it.
     let report = env
-        .json(&["sweep", "--label", "team=x", "--older-than", "0s", "--snapshots", "--yes"])
+        .json(&[
+            "sweep",
+            "--label",
+            "team=x",
+            "--older-than",
+            "0s",
+            "--snapshots",
+            "--yes",
+        ])
         .await;
     assert_eq!(report["deleted"], true);
     assert_eq!(report["dryRun"], false);
@@ -604,7 +618,9 @@ async fn sweep_lists_with_dry_run_and_deletes_without() {
 
     // By name prefix, as a table.
     launch("ci-1", "k=v").await;
-    let out = env.ok(&["sweep", "--name-prefix", "ci-", "--older-than", "0", "-y"]).await;
+    let out = env
+        .ok(&["sweep", "--name-prefix", "ci-", "--older-than", "0", "-y"])
+        .await;
     assert!(out.contains("deleted 1 VM and 0 snapshots"), "{out}");
     assert_eq!(env.vm_ids().await, vec![control]);
 }
