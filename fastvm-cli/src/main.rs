@@ -28,6 +28,7 @@
 //! Python CLI), and 130 when `run` was interrupted with Ctrl-C.
 
 mod cmd;
+mod log;
 
 use std::process::ExitCode;
 
@@ -66,6 +67,10 @@ struct Cli {
     #[arg(long, global = true, display_order = 902)]
     json: bool,
 
+    /// Log each HTTP request on stderr (-vv: more, -vvv: every library); or FASTVM_LOG=debug
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 903)]
+    verbose: u8,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -77,6 +82,7 @@ impl std::fmt::Debug for Cli {
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("base_url", &self.base_url)
             .field("json", &self.json)
+            .field("verbose", &self.verbose)
             .field("command", &self.command)
             .finish()
     }
@@ -126,6 +132,7 @@ enum Command {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    log::init(cli.verbose);
     // No API call, so no client (and no API key needed).
     if let Command::Config(c) = cli.command {
         return match config::run(cli.json, c) {
