@@ -332,8 +332,18 @@ async fn cp_round_trips_a_directory_and_a_file() {
     let src = local.path().join("src");
     write_tree(&src);
     let up = remote.path().join("up");
-    env.ok(&["cp", src.to_str().unwrap(), &format!("{id}:{}", up.display())])
+    let out = env
+        .run(&["cp", src.to_str().unwrap(), &format!("{id}:{}", up.display())])
         .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The summary line: bytes (more than none), time and rate.
+    let summary = text(&out.stderr);
+    let summary = summary.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("copied ") && summary.contains(" in ") && summary.contains("s"),
+        "{summary}"
+    );
+    assert!(!summary.starts_with("copied 0 B"), "{summary}");
     let in_vm = |p: &Path| env.server.vm_path(&id, p).unwrap();
     assert_same_tree(&src, &in_vm(&up));
 
@@ -344,16 +354,19 @@ async fn cp_round_trips_a_directory_and_a_file() {
     assert_eq!(copied["copied"], true);
     assert_same_tree(&src, &down);
 
-    // A destination ending in / is a directory to copy into.
+    // A destination ending in / is a directory to copy into; -q: no summary line.
     let into = remote.path().join("into");
     std::fs::create_dir_all(in_vm(&into)).unwrap();
-    env.ok(&[
-        "cp",
-        "-q",
-        src.join("top.txt").to_str().unwrap(),
-        &format!("{id}:{}/", into.display()),
-    ])
-    .await;
+    let out = env
+        .run(&[
+            "cp",
+            "-q",
+            src.join("top.txt").to_str().unwrap(),
+            &format!("{id}:{}/", into.display()),
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stderr), "", "--quiet prints nothing");
     assert_eq!(
         std::fs::read_to_string(in_vm(&into.join("top.txt"))).unwrap(),
         "top level\n"

@@ -22,7 +22,11 @@ const CTRL_C_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
 #[command(after_help = "\
 Every key goes to the VM, Ctrl-C included; Ctrl-] detaches. Exit status: 0 after detaching or
 when the VM's shell ends the session, 128 + the signal's number after SIGTERM/SIGHUP/SIGINT,
-1 when the console cannot be opened or fails.")]
+1 when the console cannot be opened or fails.
+
+Examples:
+  fastvm console VM_ID
+  fastvm launch --name scratch        # launch, then a console")]
 pub struct ConsoleArgs {
     /// The VM's id
     pub vm: String,

@@ -28,6 +28,7 @@ Examples:
 pub enum FirewallCmd {
     /// Show a VM's firewall policy
     #[command(visible_alias = "get")]
+    #[command(after_help = "Examples:\n  fastvm firewall get VM_ID\n  fastvm firewall show --effective VM_ID --json")]
     Show {
         /// VM id
         vm: String,
@@ -36,6 +37,9 @@ pub enum FirewallCmd {
         effective: bool,
     },
     /// Replace the whole policy (blocks left out get the server's defaults)
+    #[command(
+        after_help = "Examples:\n  fastvm firewall set VM_ID --mode restricted -r tcp:22 -r tcp:443\n  fastvm firewall set VM_ID policy.json"
+    )]
     Set {
         /// VM id
         vm: String,
@@ -50,6 +54,9 @@ pub enum FirewallCmd {
         rules: Vec<Rule>,
     },
     /// Replace only the blocks (ingress, egress, dns) present in the given policy
+    #[command(
+        after_help = "Examples:\n  fastvm firewall patch VM_ID --mode open\n  echo '{\"egress\": {\"default\": \"deny\"}}' | fastvm firewall patch VM_ID"
+    )]
     Patch {
         /// VM id
         vm: String,
