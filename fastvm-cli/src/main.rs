@@ -28,10 +28,11 @@
 //! Python CLI), and 130 when `run` was interrupted with Ctrl-C.
 
 mod cmd;
+mod log;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::cmd::{Ctx, config, console, cp, exec, firewall, quota, run, service, snapshot, ssh_key, sweep, vm};
 
@@ -41,6 +42,14 @@ use crate::cmd::{Ctx, config, console, cp, exec, firewall, quota, run, service, 
 /// `fastvm config set` (in that order of precedence).
 #[derive(Parser)]
 #[command(name = "fastvm", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "\
+Examples:
+  fastvm launch --name dev                 # launch, then a console (Ctrl-] detaches)
+  fastvm vm ls
+  fastvm exec VM_ID 'ls / | wc -l'
+  fastvm cp ./src VM_ID:/root/src
+  fastvm rm VM_ID
+  fastvm -v vm ls                          # each HTTP request on stderr")]
 struct Cli {
     /// API key sent as X-API-Key (never printed)
     #[arg(
@@ -66,6 +75,10 @@ struct Cli {
     #[arg(long, global = true, display_order = 902)]
     json: bool,
 
+    /// Log each HTTP request on stderr (-vv: more, -vvv: every library); or FASTVM_LOG=debug
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 903)]
+    verbose: u8,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -77,6 +90,7 @@ impl std::fmt::Debug for Cli {
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("base_url", &self.base_url)
             .field("json", &self.json)
+            .field("verbose", &self.verbose)
             .field("command", &self.command)
             .finish()
     }
@@ -113,25 +127,50 @@ enum Command {
     /// Delete leftover VMs (and snapshots) by label or name prefix and age; --dry-run only lists
     Sweep(sweep::SweepArgs),
     /// Show the org's quota limits and usage
+    #[command(after_help = "Examples:\n  fastvm quota\n  fastvm quota --json | jq .usage")]
     Quota,
     /// Check that the API is reachable
+    #[command(after_help = "Examples:\n  fastvm health\n  fastvm -v health")]
     Health,
     /// Open an interactive terminal on a VM (Ctrl-] detaches)
     Console(console::ConsoleArgs),
     /// Show or change the configuration file (api_key, base_url), shared with the Python CLI
     #[command(subcommand)]
     Config(config::ConfigCmd),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(after_help = "\
+Examples:
+  fastvm completions bash > ~/.local/share/bash-completion/completions/fastvm
+  fastvm completions zsh > \"${fpath[1]}/_fastvm\"
+  fastvm completions fish > ~/.config/fish/completions/fastvm.fish
+  fastvm completions powershell >> $PROFILE")]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    log::init(cli.verbose);
     // No API call, so no client (and no API key needed).
-    if let Command::Config(c) = cli.command {
-        return match config::run(cli.json, c) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => e.report(),
-        };
+    match cli.command {
+        Command::Config(c) => {
+            return match config::run(cli.json, c) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => e.report(),
+            };
+        }
+        Command::Completions { shell } => {
+            // Into memory first: clap_complete panics when its writer fails, and a closed pipe
+            // (`fastvm completions bash | head`) is not an error.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "fastvm", &mut script);
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), &script);
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
     }
     let ctx = match Ctx::new(cli.api_key.as_deref(), cli.base_url.as_deref(), cli.json) {
         Ok(ctx) => ctx,
@@ -152,7 +191,7 @@ async fn main() -> ExitCode {
         Command::Quota => quota::quota(&ctx).await,
         Command::Health => quota::health(&ctx).await,
         Command::Console(a) => console::run(&ctx, a).await,
-        Command::Config(_) => unreachable!("handled above"),
+        Command::Config(_) | Command::Completions { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -163,11 +202,32 @@ async fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every command's `--help`, groups included, ends with examples.
+    #[test]
+    fn every_command_has_an_example() {
+        fn walk(cmd: &mut clap::Command, path: String, missing: &mut Vec<String>) {
+            let help = cmd.render_long_help().to_string();
+            if !help.contains("Examples:\n  fastvm ") {
+                missing.push(path.clone());
+            }
+            for sub in cmd.get_subcommands_mut() {
+                let name = format!("{path} {}", sub.get_name());
+                walk(sub, name, missing);
+            }
+        }
+        let mut cli = Cli::command();
+        cli.build();
+        let mut missing = Vec::new();
+        walk(&mut cli, "fastvm".to_string(), &mut missing);
+        // clap's own `help` subcommands.
+        missing.retain(|p| !p.split(" ").any(|w| w == "help"));
+        assert!(missing.is_empty(), "no example in the help of: {missing:?}");
     }
 
     #[test]
@@ -227,8 +287,29 @@ mod tests {
     #[test]
     fn python_cli_command_forms_parse() {
         for args in [
-            &["fastvm", "launch", "-m", "c1m2", "-n", "x", "--disk-gib", "20", "--no-console"][..],
-            &["fastvm", "vm", "launch", "--machine", "c1m2", "--name", "x", "--disk-gib", "20", "--console"],
+            &[
+                "fastvm",
+                "launch",
+                "-m",
+                "c1m2",
+                "-n",
+                "x",
+                "--disk-gib",
+                "20",
+                "--no-console",
+            ][..],
+            &[
+                "fastvm",
+                "vm",
+                "launch",
+                "--machine",
+                "c1m2",
+                "--name",
+                "x",
+                "--disk-gib",
+                "20",
+                "--console",
+            ],
             &["fastvm", "rm", "vm1", "-y"],
             &["fastvm", "rm", "--yes", "vm1"],
             &["fastvm", "vm", "rm", "vm1", "--yes"],
@@ -247,14 +328,34 @@ mod tests {
             &["fastvm", "snapshot", "restore", "s1", "-n", "x", "--console"],
             &["fastvm", "firewall", "get", "vm1"],
             &["fastvm", "firewall", "set", "vm1", "--mode", "open"],
-            &["fastvm", "firewall", "set", "vm1", "--mode", "Restricted", "-r", "tcp:80", "--rule", "udp:5000-5010"],
+            &[
+                "fastvm",
+                "firewall",
+                "set",
+                "vm1",
+                "--mode",
+                "Restricted",
+                "-r",
+                "tcp:80",
+                "--rule",
+                "udp:5000-5010",
+            ],
             &["fastvm", "firewall", "patch", "vm1", "--mode", "open"],
             &["fastvm", "firewall", "patch", "vm1", "-r", "tcp:443"],
             &["fastvm", "quota"],
             &["fastvm", "config", "set", "api_key", "k"],
             &["fastvm", "config", "get"],
             &["fastvm", "config", "get", "base_url"],
-            &["fastvm", "--api-key", "k", "--base-url", "http://x", "--json", "vm", "ls"],
+            &[
+                "fastvm",
+                "--api-key",
+                "k",
+                "--base-url",
+                "http://x",
+                "--json",
+                "vm",
+                "ls",
+            ],
         ] {
             if let Err(e) = Cli::try_parse_from(args) {
                 panic!("{args:?}: {e}");

@@ -332,8 +332,18 @@ async fn cp_round_trips_a_directory_and_a_file() {
     let src = local.path().join("src");
     write_tree(&src);
     let up = remote.path().join("up");
-    env.ok(&["cp", src.to_str().unwrap(), &format!("{id}:{}", up.display())])
+    let out = env
+        .run(&["cp", src.to_str().unwrap(), &format!("{id}:{}", up.display())])
         .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The summary line: bytes (more than none), time and rate.
+    let summary = text(&out.stderr);
+    let summary = summary.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("copied ") && summary.contains(" in ") && summary.contains("s"),
+        "{summary}"
+    );
+    assert!(!summary.starts_with("copied 0 B"), "{summary}");
     let in_vm = |p: &Path| env.server.vm_path(&id, p).unwrap();
     assert_same_tree(&src, &in_vm(&up));
 
@@ -344,16 +354,19 @@ async fn cp_round_trips_a_directory_and_a_file() {
     assert_eq!(copied["copied"], true);
     assert_same_tree(&src, &down);
 
-    // A destination ending in / is a directory to copy into.
+    // A destination ending in / is a directory to copy into; -q: no summary line.
     let into = remote.path().join("into");
     std::fs::create_dir_all(in_vm(&into)).unwrap();
-    env.ok(&[
-        "cp",
-        "-q",
-        src.join("top.txt").to_str().unwrap(),
-        &format!("{id}:{}/", into.display()),
-    ])
-    .await;
+    let out = env
+        .run(&[
+            "cp",
+            "-q",
+            src.join("top.txt").to_str().unwrap(),
+            &format!("{id}:{}/", into.display()),
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stderr), "", "--quiet prints nothing");
     assert_eq!(
         std::fs::read_to_string(in_vm(&into.join("top.txt"))).unwrap(),
         "top level\n"
@@ -400,7 +413,11 @@ async fn snapshots() {
     assert_ne!(restored["id"], vm.as_str());
     assert_eq!(env.vm_ids().await.len(), 2);
 
-    assert_eq!(env.run(&["snapshot", "rm", &snap_id]).await.status.code(), Some(1), "no terminal, no --yes");
+    assert_eq!(
+        env.run(&["snapshot", "rm", &snap_id]).await.status.code(),
+        Some(1),
+        "no terminal, no --yes"
+    );
     let deleted = env.json(&["snapshot", "rm", "--yes", &snap_id]).await;
     assert_eq!(deleted[0]["deleted"], true);
     assert!(env.json(&["snapshot", "ls"]).await.as_array().unwrap().is_empty());
@@ -580,7 +597,9 @@ async fn sweep_lists_with_dry_run_and_deletes_without() {
     assert!(snaps.contains("would delete 0 VMs and 1 snapshot"), "{snaps}");
 
     // Too young for --older-than 1h: nothing matches.
-    let none = env.ok(&["sweep", "--label", "team=x", "--older-than", "1h", "-y"]).await;
+    let none = env
+        .ok(&["sweep", "--label", "team=x", "--older-than", "1h", "-y"])
+        .await;
     assert_eq!(none.trim(), "nothing to sweep");
     assert_eq!(env.vm_ids().await.len(), 3);
 
@@ -592,7 +611,15 @@ async fn sweep_lists_with_dry_run_and_deletes_without() {
 
     // With --yes it deletes, and --json reports it.
     let report = env
-        .json(&["sweep", "--label", "team=x", "--older-than", "0s", "--snapshots", "--yes"])
+        .json(&[
+            "sweep",
+            "--label",
+            "team=x",
+            "--older-than",
+            "0s",
+            "--snapshots",
+            "--yes",
+        ])
         .await;
     assert_eq!(report["deleted"], true);
     assert_eq!(report["dryRun"], false);
@@ -604,7 +631,9 @@ async fn sweep_lists_with_dry_run_and_deletes_without() {
 
     // By name prefix, as a table.
     launch("ci-1", "k=v").await;
-    let out = env.ok(&["sweep", "--name-prefix", "ci-", "--older-than", "0", "-y"]).await;
+    let out = env
+        .ok(&["sweep", "--name-prefix", "ci-", "--older-than", "0", "-y"])
+        .await;
     assert!(out.contains("deleted 1 VM and 0 snapshots"), "{out}");
     assert_eq!(env.vm_ids().await, vec![control]);
 }

@@ -60,40 +60,122 @@ async fn the_python_clis_command_forms_work_with_the_same_exit_status() {
     assert!(text(&out.stderr).contains("fastvm console"), "{}", text(&out.stderr));
     let vm: Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = vm["id"].as_str().unwrap().to_string();
-    let snap: Value =
-        serde_json::from_slice(&fastvm(&server, &["--json", "snapshot", "create", &id, "-n", "py-snap"]).await.stdout)
-            .unwrap();
+    let snap: Value = serde_json::from_slice(
+        &fastvm(&server, &["--json", "snapshot", "create", &id, "-n", "py-snap"])
+            .await
+            .stdout,
+    )
+    .unwrap();
     let snap_id = snap["id"].as_str().unwrap().to_string();
 
     // (arguments with VM / SNAP for the ids, exit status, stdout)
     let table: &[(&[&str], i32, Expect)] = &[
-        (&["launch", "--machine", "c1m2", "--name", "second", "--disk-gib", "12", "--no-console"], 0, Expect::Contains(&["second", "running"])),
-        (&["vm", "launch", "-m", "c1m2", "-n", "third"], 0, Expect::Contains(&["third", "running"])),
-        (&["vm", "ls"], 0, Expect::Contains(&["ID", "NAME", "MACHINE", "STATUS", "IPv6", "CREATED", "py-vm"])),
+        (
+            &[
+                "launch",
+                "--machine",
+                "c1m2",
+                "--name",
+                "second",
+                "--disk-gib",
+                "12",
+                "--no-console",
+            ],
+            0,
+            Expect::Contains(&["second", "running"]),
+        ),
+        (
+            &["vm", "launch", "-m", "c1m2", "-n", "third"],
+            0,
+            Expect::Contains(&["third", "running"]),
+        ),
+        (
+            &["vm", "ls"],
+            0,
+            Expect::Contains(&["ID", "NAME", "MACHINE", "STATUS", "IPv6", "CREATED", "py-vm"]),
+        ),
         (&["--json", "vm", "ls"], 0, Expect::Json(&[("/0/status", "running")])),
         (&["vm", "get", "VM"], 0, Expect::Contains(&["py-vm", "running"])),
         (&["--json", "vm", "get", "VM"], 0, Expect::Json(&[("/name", "py-vm")])),
-        (&["vm", "rename", "VM", "py-renamed"], 0, Expect::Contains(&["py-renamed"])),
+        (
+            &["vm", "rename", "VM", "py-renamed"],
+            0,
+            Expect::Contains(&["py-renamed"]),
+        ),
         // exec: the Python form (one shell line, or words joined into one) and ours (argv).
         (&["exec", "VM", "echo $((6*7)) | tr 4 X"], 0, Expect::Is("X2\n")),
         (&["vm", "exec", "VM", "echo", "hi"], 0, Expect::Is("hi\n")),
         (&["exec", "VM", "ls", "-d", "/"], 0, Expect::Is("/\n")),
         (&["exec", "VM", "exit 3"], 3, Expect::Is("")),
         (&["vm", "exec", "--timeout", "1", "VM", "sleep 30"], 137, Expect::Is("")),
-        (&["--json", "exec", "VM", "echo hi"], 0, Expect::Json(&[("/stdout", "hi\n")])),
+        (
+            &["--json", "exec", "VM", "echo hi"],
+            0,
+            Expect::Json(&[("/stdout", "hi\n")]),
+        ),
         (&["firewall", "get", "VM"], 0, Expect::Any),
-        (&["firewall", "set", "VM", "--mode", "restricted", "-r", "tcp:80", "-r", "udp:5000-5010"], 0, Expect::Contains(&["ingress default: deny", "5000-5010"])),
-        (&["--json", "firewall", "get", "VM"], 0, Expect::Json(&[("/ingress/default", "deny"), ("/ingress/rules/0/ports", "80"), ("/ingress/rules/0/protocol", "tcp")])),
-        (&["--json", "firewall", "patch", "VM", "--mode", "open"], 0, Expect::Json(&[("/ingress/default", "allow"), ("/ingress/rules/2/ports", "5000-5010")])),
-        (&["--json", "firewall", "patch", "VM", "-r", "tcp:443"], 0, Expect::Json(&[("/ingress/default", "allow"), ("/ingress/rules/0/ports", "443")])),
+        (
+            &[
+                "firewall",
+                "set",
+                "VM",
+                "--mode",
+                "restricted",
+                "-r",
+                "tcp:80",
+                "-r",
+                "udp:5000-5010",
+            ],
+            0,
+            Expect::Contains(&["ingress default: deny", "5000-5010"]),
+        ),
+        (
+            &["--json", "firewall", "get", "VM"],
+            0,
+            Expect::Json(&[
+                ("/ingress/default", "deny"),
+                ("/ingress/rules/0/ports", "80"),
+                ("/ingress/rules/0/protocol", "tcp"),
+            ]),
+        ),
+        (
+            &["--json", "firewall", "patch", "VM", "--mode", "open"],
+            0,
+            Expect::Json(&[("/ingress/default", "allow"), ("/ingress/rules/2/ports", "5000-5010")]),
+        ),
+        (
+            &["--json", "firewall", "patch", "VM", "-r", "tcp:443"],
+            0,
+            Expect::Json(&[("/ingress/default", "allow"), ("/ingress/rules/0/ports", "443")]),
+        ),
         (&["firewall", "set", "VM", "-r", "tcp:80"], 2, Expect::Is("")),
-        (&["firewall", "set", "VM", "--mode", "open", "-r", "icmp:1"], 2, Expect::Is("")),
-        (&["snapshot", "ls"], 0, Expect::Contains(&["ID", "NAME", "VM", "STATUS", "CREATED", "py-snap"])),
-        (&["snapshot", "rename", "SNAP", "py-snap-2"], 0, Expect::Contains(&["py-snap-2"])),
-        (&["--json", "snapshot", "restore", "SNAP", "-n", "restored"], 0, Expect::Json(&[("/name", "restored"), ("/status", "running")])),
+        (
+            &["firewall", "set", "VM", "--mode", "open", "-r", "icmp:1"],
+            2,
+            Expect::Is(""),
+        ),
+        (
+            &["snapshot", "ls"],
+            0,
+            Expect::Contains(&["ID", "NAME", "VM", "STATUS", "CREATED", "py-snap"]),
+        ),
+        (
+            &["snapshot", "rename", "SNAP", "py-snap-2"],
+            0,
+            Expect::Contains(&["py-snap-2"]),
+        ),
+        (
+            &["--json", "snapshot", "restore", "SNAP", "-n", "restored"],
+            0,
+            Expect::Json(&[("/name", "restored"), ("/status", "running")]),
+        ),
         (&["quota"], 0, Expect::Any),
         (&["--json", "quota"], 0, Expect::Any),
-        (&["run", "-m", "c1m2", "-n", "eph", "echo", "ran"], 0, Expect::Is("ran\n")),
+        (
+            &["run", "-m", "c1m2", "-n", "eph", "echo", "ran"],
+            0,
+            Expect::Is("ran\n"),
+        ),
         (&["run", "--timeout", "30", "exit 4"], 4, Expect::Is("")),
         // Destructive commands without a terminal: refused without -y (click's confirm aborts
         // on an empty stdin too), done with it.
@@ -117,7 +199,11 @@ async fn the_python_clis_command_forms_work_with_the_same_exit_status() {
             .collect();
         let out = fastvm(&server, &args).await;
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-        assert_eq!(out.status.code(), Some(*status), "fastvm {args:?}\nstdout: {stdout}\nstderr: {stderr}");
+        assert_eq!(
+            out.status.code(),
+            Some(*status),
+            "fastvm {args:?}\nstdout: {stdout}\nstderr: {stderr}"
+        );
         match expect {
             Expect::Contains(needles) => {
                 for n in *needles {
@@ -126,15 +212,23 @@ async fn the_python_clis_command_forms_work_with_the_same_exit_status() {
             }
             Expect::Is(exact) => assert_eq!(stdout, *exact, "fastvm {args:?}: {stderr}"),
             Expect::Json(pointers) => {
-                let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("fastvm {args:?}: {e}: {stdout}"));
+                let v: Value =
+                    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("fastvm {args:?}: {e}: {stdout}"));
                 for (pointer, want) in *pointers {
-                    assert_eq!(v.pointer(pointer).and_then(Value::as_str), Some(*want), "fastvm {args:?}: {pointer} in {v}");
+                    assert_eq!(
+                        v.pointer(pointer).and_then(Value::as_str),
+                        Some(*want),
+                        "fastvm {args:?}: {pointer} in {v}"
+                    );
                 }
             }
             Expect::Any => {}
         }
         if *status == 1 && args.contains(&"rm") && !args.iter().any(|a| a.starts_with('-')) {
-            assert!(stderr.contains("--yes"), "fastvm {args:?} says how to go ahead: {stderr}");
+            assert!(
+                stderr.contains("--yes"),
+                "fastvm {args:?} says how to go ahead: {stderr}"
+            );
         }
     }
     assert!(!vm_ids(&server).await.contains(&id), "`rm VM --yes` deleted it");
@@ -197,7 +291,10 @@ async fn destructive_commands_ask_on_a_terminal() {
     p.wait_for("[y/N]");
     p.type_line("y");
     let screen = p.wait_for("EXIT=");
-    assert!(screen.contains(&format!("Deleted {a}")) && screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        screen.contains(&format!("Deleted {a}")) && screen.contains("EXIT=0"),
+        "{screen}"
+    );
     assert_eq!(vm_ids(&server).await, vec![b.clone()]);
     drop(p);
 
@@ -213,7 +310,10 @@ async fn destructive_commands_ask_on_a_terminal() {
     // sweep: the table, then the question; no keeps everything.
     let p = pane("sweep --label job=confirm --older-than 0s".to_string());
     let screen = p.wait_for("[y/N]");
-    assert!(screen.contains(&b) && screen.contains("Delete 1 VM and 0 snapshots?"), "{screen}");
+    assert!(
+        screen.contains(&b) && screen.contains("Delete 1 VM and 0 snapshots?"),
+        "{screen}"
+    );
     p.type_line("no");
     assert!(p.wait_for("EXIT=").contains("EXIT=1"));
     assert_eq!(vm_ids(&server).await, vec![b.clone()]);
@@ -222,7 +322,10 @@ async fn destructive_commands_ask_on_a_terminal() {
     p.wait_for("[y/N]");
     p.type_line("yes");
     let screen = p.wait_for("EXIT=");
-    assert!(screen.contains("deleted 1 VM and 0 snapshots") && screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        screen.contains("deleted 1 VM and 0 snapshots") && screen.contains("EXIT=0"),
+        "{screen}"
+    );
     assert!(vm_ids(&server).await.is_empty());
     server.shutdown().await;
 }

@@ -11,8 +11,12 @@ use super::{CliError, Result, output};
 
 /// `config` subcommands.
 #[derive(Subcommand)]
+#[command(after_help = "Examples:\n  fastvm config set api_key hlm_...\n  fastvm config get")]
 pub enum ConfigCmd {
     /// Set a value (keys: api_key, base_url)
+    #[command(
+        after_help = "Examples:\n  fastvm config set api_key hlm_...\n  fastvm config set base_url https://api.fastvm.org"
+    )]
     Set {
         /// api_key or base_url
         key: String,
@@ -20,19 +24,23 @@ pub enum ConfigCmd {
         value: String,
     },
     /// Show a value, or every value without KEY (the API key as its first characters only)
+    #[command(after_help = "Examples:\n  fastvm config get\n  fastvm config get base_url")]
     Get {
         /// api_key or base_url
         key: Option<String>,
     },
     /// Remove a value
+    #[command(after_help = "Examples:\n  fastvm config unset base_url")]
     Unset {
         /// api_key or base_url
         key: String,
     },
     /// Show every value (the API key as its first characters only)
     #[command(alias = "ls")]
+    #[command(after_help = "Examples:\n  fastvm config list")]
     List,
     /// Print the configuration file's path
+    #[command(after_help = "Examples:\n  fastvm config path\n  $EDITOR \"$(fastvm config path)\"")]
     Path,
 }
 

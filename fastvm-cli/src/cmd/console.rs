@@ -1,11 +1,17 @@
 //! `fastvm console VM`: an interactive terminal on a VM, as the official CLI's.
 //!
-//! The local terminal goes into raw mode (every key, Ctrl-C included, goes to the VM), the VM is
-//! told its size at once and on every resize (SIGWINCH), Ctrl-] detaches, and two Ctrl-C within
-//! a second print how to. The terminal is restored on every way out: detach, the server
-//! closing, an error, SIGTERM, SIGHUP, SIGINT or SIGQUIT (a guard restores it when dropped).
+//! The local terminal goes into raw mode through crossterm, on Unix and Windows (every key,
+//! Ctrl-C included, goes to the VM), the VM is told its size at once and on every resize
+//! (SIGWINCH on Unix; elsewhere the size is looked at four times a second), Ctrl-] detaches,
+//! and two Ctrl-C within a second print how to. The terminal is restored on every way out:
+//! detach, the server closing, an error, SIGTERM, SIGHUP, SIGINT or SIGQUIT (a guard restores
+//! it when dropped).
+
+use std::io::{IsTerminal as _, Read as _, Write as _};
 
 use clap::Args;
+use futures::StreamExt as _;
+use tokio::sync::mpsc;
 
 use super::{CliError, Ctx, Result};
 
@@ -22,7 +28,11 @@ const CTRL_C_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
 #[command(after_help = "\
 Every key goes to the VM, Ctrl-C included; Ctrl-] detaches. Exit status: 0 after detaching or
 when the VM's shell ends the session, 128 + the signal's number after SIGTERM/SIGHUP/SIGINT,
-1 when the console cannot be opened or fails.")]
+1 when the console cannot be opened or fails.
+
+Examples:
+  fastvm console VM_ID
+  fastvm launch --name scratch        # launch, then a console")]
 pub struct ConsoleArgs {
     /// The VM's id
     pub vm: String,
@@ -31,20 +41,6 @@ pub struct ConsoleArgs {
 /// Runs `console`.
 pub async fn run(ctx: &Ctx, a: ConsoleArgs) -> Result {
     attach(ctx, &a.vm).await
-}
-
-/// Attaches this terminal to the console of `vm` until detached.
-#[cfg(not(unix))]
-pub async fn attach(_ctx: &Ctx, _vm: &str) -> Result {
-    Err(CliError::Other(
-        "`fastvm console` needs a Unix terminal; it is not available on this platform yet".to_string(),
-    ))
-}
-
-/// Attaches this terminal to the console of `vm` until detached.
-#[cfg(unix)]
-pub async fn attach(ctx: &Ctx, vm: &str) -> Result {
-    unix::attach(ctx, vm).await
 }
 
 /// What Ctrl-C presses and the escape key mean in one chunk of input.
@@ -82,197 +78,219 @@ impl Keys {
     }
 }
 
-#[cfg(unix)]
-mod unix {
-    use std::io::{IsTerminal as _, Write as _};
-    use std::os::fd::AsFd;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+/// Raw mode on the terminal while alive (crossterm: termios on Unix, the console modes on
+/// Windows); the saved settings are put back when dropped.
+struct RawMode;
 
-    use futures::StreamExt;
-    use rustix::termios::{OptionalActions, Termios};
-    use tokio::signal::unix::{SignalKind, signal};
-    use tokio::sync::mpsc;
-
-    use super::{CliError, Ctx, HINT, Keys, Result};
-
-    /// Raw mode on stdin while alive; the saved settings are put back when dropped.
-    struct RawMode {
-        saved: Termios,
+impl RawMode {
+    fn enable() -> std::io::Result<RawMode> {
+        crossterm::terminal::enable_raw_mode()?;
+        Ok(RawMode)
     }
+}
 
-    impl RawMode {
-        fn enable() -> std::io::Result<RawMode> {
-            let stdin = std::io::stdin();
-            let saved = rustix::termios::tcgetattr(stdin.as_fd())?;
-            let mut raw = saved.clone();
-            raw.make_raw();
-            rustix::termios::tcsetattr(stdin.as_fd(), OptionalActions::Now, &raw)?;
-            Ok(RawMode { saved })
-        }
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = crossterm::terminal::disable_raw_mode();
     }
+}
 
-    impl Drop for RawMode {
-        fn drop(&mut self) {
-            let _ = rustix::termios::tcsetattr(std::io::stdin().as_fd(), OptionalActions::Now, &self.saved);
-        }
-    }
+/// The terminal's size (columns, rows), 80x24 when it cannot be told.
+fn size() -> (u16, u16) {
+    crossterm::terminal::size()
+        .ok()
+        .filter(|&(cols, rows)| cols > 0 && rows > 0)
+        .unwrap_or((80, 24))
+}
 
-    /// The terminal's size (columns, rows), 80x24 when it cannot be told.
-    fn size() -> (u16, u16) {
-        let from = |fd: std::os::fd::BorrowedFd<'_>| rustix::termios::tcgetwinsize(fd).ok();
-        from(std::io::stdin().as_fd())
-            .or_else(|| from(std::io::stdout().as_fd()))
-            .filter(|w| w.ws_col > 0 && w.ws_row > 0)
-            .map_or((80, 24), |w| (w.ws_col, w.ws_row))
-    }
-
-    /// Reads stdin on a thread of its own (a terminal cannot be read asynchronously without
-    /// changing flags it shares with the shell), polling so that it stops when told.
-    fn read_stdin(stop: Arc<AtomicBool>) -> mpsc::Receiver<Vec<u8>> {
-        let (tx, rx) = mpsc::channel(64);
-        std::thread::spawn(move || {
-            let stdin = std::io::stdin();
-            let fd = stdin.as_fd();
-            let mut buf = [0u8; 4096];
-            let tick = rustix::event::Timespec {
-                tv_sec: 0,
-                tv_nsec: 100_000_000,
-            };
-            while !stop.load(Ordering::Relaxed) {
-                let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
-                match rustix::event::poll(&mut fds, Some(&tick)) {
-                    Ok(0) => continue,
-                    Ok(_) => {}
-                    Err(rustix::io::Errno::INTR) => continue,
-                    Err(_) => return,
-                }
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                match rustix::io::read(fd, &mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => {
-                        if tx.blocking_send(buf[..n].to_vec()).is_err() {
-                            return;
-                        }
+/// Reads stdin on a thread of its own, as bytes (escape sequences and all, for the VM's
+/// terminal). The thread blocks in `read` and ends with the process (the CLI exits right after
+/// a console ends) or when stdin ends.
+fn read_stdin() -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel(64);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                        return;
                     }
-                    Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
-                    Err(_) => return,
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return,
             }
-        });
-        rx
-    }
-
-    /// Why the session ended.
-    enum End {
-        Detached,
-        /// The server closed the connection (with its close frame's reason, if any).
-        Closed(Option<String>),
-        /// Stdin ended.
-        InputClosed,
-        Signal(&'static str, u8),
-        Failed(fastvm::Error),
-    }
-
-    pub async fn attach(ctx: &Ctx, vm: &str) -> Result {
-        if !std::io::stdin().is_terminal() {
-            return Err(CliError::Usage(
-                "`fastvm console` needs a terminal on stdin (use `fastvm exec` for scripts)".to_string(),
-            ));
         }
-        // Signals are caught before the terminal changes, so none can leave it raw.
+    });
+    rx
+}
+
+/// What the session hears from outside its input: the terminal resized, or a signal that ends
+/// it.
+enum Outside {
+    Resized,
+    Ended(&'static str, u8),
+}
+
+/// SIGWINCH for resizes; SIGTERM, SIGHUP, SIGINT and SIGQUIT end the session (in raw mode the
+/// keys that would send the last two reach the VM instead, so these come from elsewhere).
+#[cfg(unix)]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+    winch: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn catch() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
         let sig = |kind: SignalKind| signal(kind).map_err(|e| CliError::Other(format!("cannot catch signals: {e}")));
-        let (mut term, mut hup, mut int, mut quit, mut winch) = (
-            sig(SignalKind::terminate())?,
-            sig(SignalKind::hangup())?,
-            sig(SignalKind::interrupt())?,
-            sig(SignalKind::quit())?,
-            sig(SignalKind::window_change())?,
-        );
-        let console = ctx.client.console(vm).await?;
-        let (input, mut output) = console.split();
+        Ok(Signals {
+            term: sig(SignalKind::terminate())?,
+            hup: sig(SignalKind::hangup())?,
+            int: sig(SignalKind::interrupt())?,
+            quit: sig(SignalKind::quit())?,
+            winch: sig(SignalKind::window_change())?,
+        })
+    }
 
-        let raw =
-            RawMode::enable().map_err(|e| CliError::Other(format!("cannot put the terminal in raw mode: {e}")))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut keys_rx = read_stdin(stop.clone());
-        let mut stdout = std::io::stdout();
-        let _ = write!(stdout, "Connected to VM {vm}. Press Ctrl-] to detach.\r\n");
-        let _ = stdout.flush();
+    async fn next(&mut self) -> Outside {
+        tokio::select! {
+            _ = self.winch.recv() => Outside::Resized,
+            _ = self.term.recv() => Outside::Ended("SIGTERM", 15),
+            _ = self.hup.recv() => Outside::Ended("SIGHUP", 1),
+            _ = self.int.recv() => Outside::Ended("SIGINT", 2),
+            _ = self.quit.recv() => Outside::Ended("SIGQUIT", 3),
+        }
+    }
+}
 
-        let (cols, rows) = size();
-        let mut keys = Keys::default();
-        let end = match input.resize(cols, rows).await {
-            Err(e) => End::Failed(e),
-            Ok(()) => loop {
-                tokio::select! {
-                    chunk = output.next() => match chunk {
-                        Some(Ok(bytes)) => {
-                            let _ = stdout.write_all(&bytes);
+/// Without Unix signals, a resize is noticed by looking at the size four times a second.
+#[cfg(not(unix))]
+struct Signals {
+    last: (u16, u16),
+}
+
+#[cfg(not(unix))]
+impl Signals {
+    fn catch() -> Result<Signals> {
+        Ok(Signals { last: size() })
+    }
+
+    async fn next(&mut self) -> Outside {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            let now = size();
+            if now != self.last {
+                self.last = now;
+                return Outside::Resized;
+            }
+        }
+    }
+}
+
+/// Why the session ended.
+enum End {
+    Detached,
+    /// The server closed the connection (with its close frame's reason, if any).
+    Closed(Option<String>),
+    /// Stdin ended.
+    InputClosed,
+    Signal(&'static str, u8),
+    Failed(fastvm::Error),
+}
+
+/// Attaches this terminal to the console of `vm` until detached.
+pub async fn attach(ctx: &Ctx, vm: &str) -> Result {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(
+            "`fastvm console` needs a terminal on stdin (use `fastvm exec` for scripts)".to_string(),
+        ));
+    }
+    // Signals are caught before the terminal changes, so none can leave it raw.
+    let mut outside = Signals::catch()?;
+    let console = ctx.client.console(vm).await?;
+    let (input, mut output) = console.split();
+
+    let raw = RawMode::enable().map_err(|e| CliError::Other(format!("cannot put the terminal in raw mode: {e}")))?;
+    let mut keys_rx = read_stdin();
+    let mut stdout = std::io::stdout();
+    let _ = write!(stdout, "Connected to VM {vm}. Press Ctrl-] to detach.\r\n");
+    let _ = stdout.flush();
+
+    let (cols, rows) = size();
+    let mut keys = Keys::default();
+    let end = match input.resize(cols, rows).await {
+        Err(e) => End::Failed(e),
+        Ok(()) => loop {
+            tokio::select! {
+                chunk = output.next() => match chunk {
+                    Some(Ok(bytes)) => {
+                        let _ = stdout.write_all(&bytes);
+                        let _ = stdout.flush();
+                    }
+                    Some(Err(e)) => break End::Failed(e),
+                    None => break End::Closed(output.close_frame().map(|c| c.reason.clone()).filter(|r| !r.is_empty())),
+                },
+                typed = keys_rx.recv() => match typed {
+                    Some(chunk) => {
+                        let t = keys.typed(&chunk, std::time::Instant::now());
+                        if !t.send.is_empty()
+                            && let Err(e) = input.send(t.send).await
+                        {
+                            break End::Failed(e);
+                        }
+                        if t.hint {
+                            let _ = stdout.write_all(HINT.as_bytes());
                             let _ = stdout.flush();
                         }
-                        Some(Err(e)) => break End::Failed(e),
-                        None => break End::Closed(output.close_frame().map(|c| c.reason.clone()).filter(|r| !r.is_empty())),
-                    },
-                    typed = keys_rx.recv() => match typed {
-                        Some(chunk) => {
-                            let t = keys.typed(&chunk, std::time::Instant::now());
-                            if !t.send.is_empty()
-                                && let Err(e) = input.send(t.send).await
-                            {
-                                break End::Failed(e);
-                            }
-                            if t.hint {
-                                let _ = stdout.write_all(HINT.as_bytes());
-                                let _ = stdout.flush();
-                            }
-                            if t.detach {
-                                break End::Detached;
-                            }
+                        if t.detach {
+                            break End::Detached;
                         }
-                        None => break End::InputClosed,
-                    },
-                    _ = winch.recv() => {
+                    }
+                    None => break End::InputClosed,
+                },
+                event = outside.next() => match event {
+                    Outside::Resized => {
                         let (cols, rows) = size();
                         if let Err(e) = input.resize(cols, rows).await {
                             break End::Failed(e);
                         }
                     }
-                    _ = term.recv() => break End::Signal("SIGTERM", 15),
-                    _ = hup.recv() => break End::Signal("SIGHUP", 1),
-                    _ = int.recv() => break End::Signal("SIGINT", 2),
-                    _ = quit.recv() => break End::Signal("SIGQUIT", 3),
-                }
-            },
-        };
-        stop.store(true, Ordering::Relaxed);
-        drop(raw);
-        if !matches!(end, End::Closed(_)) {
-            // A close handshake, briefly: the server ends the VM's shell session.
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), input.close()).await;
+                    Outside::Ended(name, n) => break End::Signal(name, n),
+                },
+            }
+        },
+    };
+    drop(raw);
+    if !matches!(end, End::Closed(_)) {
+        // A close handshake, briefly: the server ends the VM's shell session.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), input.close()).await;
+    }
+    match end {
+        End::Detached => {
+            eprintln!("\nDetached from VM {vm}.");
+            Ok(0)
         }
-        match end {
-            End::Detached => {
-                eprintln!("\nDetached from VM {vm}.");
-                Ok(0)
-            }
-            End::InputClosed => {
-                eprintln!("\nInput closed; detached from VM {vm}.");
-                Ok(0)
-            }
-            End::Closed(reason) => {
-                let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
-                eprintln!("\nConnection to VM {vm} closed{why}.");
-                Ok(0)
-            }
-            End::Signal(name, n) => {
-                eprintln!("\n{name}: detached from VM {vm}.");
-                Ok(128 + n)
-            }
-            End::Failed(e) => Err(e.into()),
+        End::InputClosed => {
+            eprintln!("\nInput closed; detached from VM {vm}.");
+            Ok(0)
         }
+        End::Closed(reason) => {
+            let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+            eprintln!("\nConnection to VM {vm} closed{why}.");
+            Ok(0)
+        }
+        End::Signal(name, n) => {
+            eprintln!("\n{name}: detached from VM {vm}.");
+            Ok(128 + n)
+        }
+        End::Failed(e) => Err(e.into()),
     }
 }
 

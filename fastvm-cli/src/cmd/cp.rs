@@ -1,9 +1,12 @@
 //! `fastvm cp SRC DST`: copy files and directories to or from a VM, `scp`-style.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
 use super::{CliError, Ctx, Result};
 
@@ -17,6 +20,9 @@ DST ending in / (or . or ..) is a directory to copy into: the source's name is a
 A local path that contains a colon before any slash must be written with a leading ./
 (e.g. ./a:b).
 
+A line on stderr tells the bytes moved through storage (compressed, for a directory), the time
+and the rate; --quiet leaves it and the progress bar out.
+
 Examples:
   fastvm cp ./project 0b6e...:/root/project
   fastvm cp 0b6e...:/var/log/app.log ./app.log")]
@@ -25,7 +31,7 @@ pub struct CpArgs {
     pub src: String,
     /// Destination: a local path or VM_ID:PATH
     pub dst: String,
-    /// No progress bar
+    /// No progress bar and no summary line
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Check the copy with a SHA-256 computed in the VM (files only)
@@ -70,12 +76,14 @@ pub async fn run(ctx: &Ctx, a: CpArgs) -> Result {
         // Draws only when stderr is a terminal: pipes and CI logs stay clean.
         ProgressBar::new_spinner()
     };
+    let moved = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
     let result = match (src, dst) {
         (Location::Local(local), Location::Remote { vm, path }) => {
-            upload(ctx, &vm, &local, &path, &progress, a.verify).await
+            upload(ctx, &vm, &local, &path, (&progress, &moved), a.verify).await
         }
         (Location::Remote { vm, path }, Location::Local(local)) => {
-            download(ctx, &vm, &path, &local, &progress, a.verify).await
+            download(ctx, &vm, &path, &local, (&progress, &moved), a.verify).await
         }
         (Location::Local(_), Location::Local(_)) => Err(CliError::Usage(
             "one of SRC and DST must be a VM path (VM_ID:/path)".to_string(),
@@ -86,16 +94,37 @@ pub async fn run(ctx: &Ctx, a: CpArgs) -> Result {
     };
     progress.finish_and_clear();
     result?;
+    if !a.quiet {
+        eprintln!("{}", summary(moved.load(Ordering::Relaxed), started.elapsed()));
+    }
     if ctx.json {
         super::output::json(&serde_json::json!({ "source": a.src, "destination": a.dst, "copied": true }))?;
     }
     Ok(0)
 }
 
-/// A progress callback that drives `bar`.
-fn progress(bar: &ProgressBar) -> impl Fn(fastvm::transfer::Progress) + Send + Sync + 'static {
+/// The line after a transfer: bytes, time, rate.
+fn summary(bytes: u64, took: Duration) -> String {
+    let secs = took.as_secs_f64();
+    // A transfer too quick to time has no meaningful rate.
+    let rate = if secs >= 0.001 {
+        format!(" ({}/s)", HumanBytes((bytes as f64 / secs) as u64))
+    } else {
+        String::new()
+    };
+    format!("copied {} in {secs:.2}s{rate}", HumanBytes(bytes))
+}
+
+/// Where a transfer's progress goes: the bar, and the count for the summary line.
+type Progress<'a> = (&'a ProgressBar, &'a Arc<AtomicU64>);
+
+/// A progress callback that drives `bar` and keeps the bytes done in `moved` (a retried upload
+/// starts again from zero, so the last value is what the successful attempt moved).
+fn progress((bar, moved): Progress<'_>) -> impl Fn(fastvm::transfer::Progress) + Send + Sync + 'static {
     let bar = bar.clone();
+    let moved = moved.clone();
     move |p| {
+        moved.store(p.bytes_done, Ordering::Relaxed);
         if let Some(total) = p.bytes_total {
             if bar.length() != Some(total) {
                 bar.set_style(bar_style());
@@ -120,26 +149,26 @@ fn spinner_style() -> ProgressStyle {
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
-async fn upload(ctx: &Ctx, vm: &str, local: &Path, remote: &str, bar: &ProgressBar, verify: bool) -> Result<()> {
+async fn upload(ctx: &Ctx, vm: &str, local: &Path, remote: &str, to: Progress<'_>, verify: bool) -> Result<()> {
     let name = local.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let remote = into_dir(remote, name);
-    bar.set_style(spinner_style());
+    to.0.set_style(spinner_style());
     ctx.client
         .upload(vm, local, &remote)
         .verify(verify)
-        .progress(progress(bar))
+        .progress(progress(to))
         .await?;
     Ok(())
 }
 
-async fn download(ctx: &Ctx, vm: &str, remote: &str, local: &Path, bar: &ProgressBar, verify: bool) -> Result<()> {
+async fn download(ctx: &Ctx, vm: &str, remote: &str, local: &Path, to: Progress<'_>, verify: bool) -> Result<()> {
     let name = remote.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
     let local = PathBuf::from(into_dir(&local.to_string_lossy(), name));
-    bar.set_style(spinner_style());
+    to.0.set_style(spinner_style());
     ctx.client
         .download(vm, remote, &local)
         .verify(verify)
-        .progress(progress(bar))
+        .progress(progress(to))
         .await?;
     Ok(())
 }
@@ -178,6 +207,15 @@ mod tests {
         assert_eq!(Location::parse("dir/a:b"), Location::Local("dir/a:b".into()));
         assert_eq!(Location::parse("plain"), Location::Local("plain".into()));
         assert_eq!(Location::parse(":x"), Location::Local(":x".into()));
+    }
+
+    #[test]
+    fn the_summary_has_bytes_time_and_rate() {
+        assert_eq!(
+            summary(3 * 1024 * 1024, Duration::from_secs(2)),
+            "copied 3.00 MiB in 2.00s (1.50 MiB/s)"
+        );
+        assert_eq!(summary(10, Duration::ZERO), "copied 10 B in 0.00s");
     }
 
     #[test]

@@ -28,6 +28,7 @@ Examples:
 pub enum FirewallCmd {
     /// Show a VM's firewall policy
     #[command(visible_alias = "get")]
+    #[command(after_help = "Examples:\n  fastvm firewall get VM_ID\n  fastvm firewall show --effective VM_ID --json")]
     Show {
         /// VM id
         vm: String,
@@ -36,6 +37,9 @@ pub enum FirewallCmd {
         effective: bool,
     },
     /// Replace the whole policy (blocks left out get the server's defaults)
+    #[command(
+        after_help = "Examples:\n  fastvm firewall set VM_ID --mode restricted -r tcp:22 -r tcp:443\n  fastvm firewall set VM_ID policy.json"
+    )]
     Set {
         /// VM id
         vm: String,
@@ -50,6 +54,9 @@ pub enum FirewallCmd {
         rules: Vec<Rule>,
     },
     /// Replace only the blocks (ingress, egress, dns) present in the given policy
+    #[command(
+        after_help = "Examples:\n  fastvm firewall patch VM_ID --mode open\n  echo '{\"egress\": {\"default\": \"deny\"}}' | fastvm firewall patch VM_ID"
+    )]
     Patch {
         /// VM id
         vm: String,
@@ -149,12 +156,7 @@ pub async fn run(ctx: &Ctx, cmd: FirewallCmd) -> Result {
             let vm = vms.retrieve(&vm).await?;
             print_policy(ctx, &vm, effective)?;
         }
-        FirewallCmd::Set {
-            vm,
-            file,
-            mode,
-            rules,
-        } => {
+        FirewallCmd::Set { vm, file, mode, rules } => {
             let policy = match mode {
                 Some(mode) => policy_from_json(json!({
                     "ingress": ingress(mode.action(), rules.iter().flat_map(Rule::ingress_rules)),
@@ -163,12 +165,7 @@ pub async fn run(ctx: &Ctx, cmd: FirewallCmd) -> Result {
             };
             print_policy(ctx, &vms.set_firewall(&vm, policy).await?, false)?;
         }
-        FirewallCmd::Patch {
-            vm,
-            file,
-            mode,
-            rules,
-        } => {
+        FirewallCmd::Patch { vm, file, mode, rules } => {
             let policy = if mode.is_some() || !rules.is_empty() {
                 // The ingress block is replaced whole, so what the flags leave alone is read
                 // first and sent back: --mode keeps the rules, --rule keeps the default.
@@ -314,13 +311,26 @@ mod tests {
         assert_eq!(parse_rule("tcp:80"), Ok(rule("tcp", "80")));
         assert_eq!(parse_rule("UDP:5000-5010"), Ok(rule("udp", "5000-5010")));
         assert_eq!(parse_rule("tcp:22-22"), Ok(rule("tcp", "22")));
-        for bad in ["tcp", "icmp:1", "tcp:", "tcp:0", "tcp:70000", "tcp:9-8", "tcp:+1", "tcp:1-", "tcp:a"] {
+        for bad in [
+            "tcp",
+            "icmp:1",
+            "tcp:",
+            "tcp:0",
+            "tcp:70000",
+            "tcp:9-8",
+            "tcp:+1",
+            "tcp:1-",
+            "tcp:a",
+        ] {
             assert!(parse_rule(bad).is_err(), "{bad}");
         }
         let [v6, v4] = rule("tcp", "443").ingress_rules();
         assert_eq!(v6["value"], "::/0");
         assert_eq!(v4["value"], "0.0.0.0/0");
-        assert_eq!((&v6["protocol"], &v6["ports"], &v6["action"]), (&json!("tcp"), &json!("443"), &json!("allow")));
+        assert_eq!(
+            (&v6["protocol"], &v6["ports"], &v6["action"]),
+            (&json!("tcp"), &json!("443"), &json!("allow"))
+        );
         let p = policy_from_json(json!({"ingress": ingress("deny", [v6.clone()])})).unwrap();
         assert_eq!(p.ingress.unwrap().rules.len(), 1);
     }

@@ -159,7 +159,11 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
     let mut answer = String::new();
     // An error or end of input (Ctrl-D) is a no.
     let _ = std::io::stdin().read_line(&mut answer);
-    if is_yes(&answer) { Ok(()) } else { Err(CliError::Aborted) }
+    if is_yes(&answer) {
+        Ok(())
+    } else {
+        Err(CliError::Aborted)
+    }
 }
 
 /// `y` or `yes`, in any case, surrounding blanks ignored.

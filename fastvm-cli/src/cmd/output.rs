@@ -20,47 +20,43 @@ pub fn print_out(line: &str) {
     let _ = writeln!(out, "{line}");
 }
 
-/// A table printed as left-aligned columns separated by two spaces, headers in capitals.
+/// A table printed as left-aligned columns separated by two spaces, headers in capitals, no
+/// borders (as the Python CLI's `tabulate` "plain" format), laid out by `comfy-table`.
 pub struct Table {
-    headers: Vec<&'static str>,
-    rows: Vec<Vec<String>>,
+    table: comfy_table::Table,
+    columns: usize,
 }
 
 impl Table {
     /// A table with these column headers.
     pub fn new(headers: &[&'static str]) -> Self {
+        let mut table = comfy_table::Table::new();
+        table
+            .load_style(comfy_table::presets::NOTHING)
+            // Never wrapped to a terminal's width: a line per row, for `grep` and `awk`.
+            .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+            .set_header(headers.iter().copied());
+        // Two spaces between columns (one each side), none before the first or after the last.
+        let last = headers.len().saturating_sub(1);
+        for (i, column) in table.column_iter_mut().enumerate() {
+            column.set_padding((u16::from(i > 0), u16::from(i < last)));
+        }
         Table {
-            headers: headers.to_vec(),
-            rows: Vec::new(),
+            table,
+            columns: headers.len(),
         }
     }
 
     /// Adds a row (one cell per header).
     pub fn row(&mut self, cells: Vec<String>) {
-        debug_assert_eq!(cells.len(), self.headers.len());
-        self.rows.push(cells);
+        debug_assert_eq!(cells.len(), self.columns);
+        self.table.add_row(cells.iter().map(|c| display_cell(c).into_owned()));
     }
 
     /// The table as text, one line per row, no trailing spaces.
     pub fn render(&self) -> String {
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
-        for row in &self.rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(display_cell(cell).chars().count());
-            }
-        }
         let mut text = String::new();
-        let header: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
-        for row in std::iter::once(&header).chain(&self.rows) {
-            let mut line = String::new();
-            for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
-                let cell = display_cell(cell);
-                if i > 0 {
-                    line.push_str("  ");
-                }
-                line.push_str(&cell);
-                line.extend(std::iter::repeat_n(' ', w - cell.chars().count()));
-            }
+        for line in self.table.lines() {
             text.push_str(line.trim_end());
             text.push('\n');
         }
@@ -123,6 +119,18 @@ mod tests {
         t.row(vec!["a".into(), "first".into()]);
         t.row(vec!["long-id".into(), "".into()]);
         assert_eq!(t.render(), "ID       NAME\na        first\nlong-id  -\n");
+    }
+
+    #[test]
+    fn wide_characters_and_long_cells_keep_columns_aligned() {
+        let mut t = Table::new(&["NAME", "STATUS"]);
+        t.row(vec!["日本語".into(), "running".into()]);
+        t.row(vec!["x".repeat(150), "paused".into()]);
+        let text = t.render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "never wrapped:\n{text}");
+        // 日本語 is six columns wide: STATUS starts after the widest NAME plus two spaces.
+        assert_eq!(lines[1], format!("日本語{}running", " ".repeat(150 - 6 + 2)));
     }
 
     #[test]

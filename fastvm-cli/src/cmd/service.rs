@@ -7,14 +7,19 @@ use super::{Ctx, Result};
 
 /// Service subcommands.
 #[derive(Debug, Subcommand)]
+#[command(after_help = "Examples:\n  fastvm service add VM_ID web 8080\n  fastvm service ls VM_ID")]
 pub enum ServiceCmd {
     /// List a VM's services
     #[command(alias = "list")]
+    #[command(after_help = "Examples:\n  fastvm service ls VM_ID")]
     Ls {
         /// VM id
         vm: String,
     },
     /// Expose a port of a VM as a named service
+    #[command(
+        after_help = "Examples:\n  fastvm service add VM_ID web 8080\n  fastvm service add VM_ID grpc 9090 --h2c"
+    )]
     Add {
         /// VM id
         vm: String,
@@ -28,6 +33,7 @@ pub enum ServiceCmd {
     },
     /// Remove a service (succeeds also when it does not exist)
     #[command(alias = "delete")]
+    #[command(after_help = "Examples:\n  fastvm service rm VM_ID web")]
     Rm {
         /// VM id
         vm: String,

@@ -10,8 +10,12 @@ use super::{Ctx, Result};
 
 /// Snapshot subcommands.
 #[derive(Debug, Subcommand)]
+#[command(
+    after_help = "Examples:\n  fastvm snapshot create VM_ID --name golden\n  fastvm snapshot restore SNAPSHOT_ID --name copy"
+)]
 pub enum SnapshotCmd {
     /// Snapshot a running or paused VM
+    #[command(after_help = "Examples:\n  fastvm snapshot create VM_ID --name golden")]
     Create {
         /// VM id
         vm: String,
@@ -21,14 +25,21 @@ pub enum SnapshotCmd {
     },
     /// List snapshots
     #[command(alias = "list")]
+    #[command(
+        after_help = "Examples:\n  fastvm snapshot ls\n  fastvm snapshot ls --json | jq -r '.[] | select(.status == \"ready\") | .id'"
+    )]
     Ls,
     /// Show one snapshot
+    #[command(after_help = "Examples:\n  fastvm snapshot get SNAPSHOT_ID")]
     Get {
         /// Snapshot id
         id: String,
     },
     /// Delete snapshots (asks first on a terminal; -y to skip)
     #[command(alias = "delete")]
+    #[command(
+        after_help = "Examples:\n  fastvm snapshot rm SNAPSHOT_ID\n  fastvm snapshot rm -y SNAPSHOT_ID OTHER_SNAPSHOT_ID"
+    )]
     Rm {
         /// Snapshot ids
         #[arg(required = true)]
@@ -38,6 +49,7 @@ pub enum SnapshotCmd {
         yes: bool,
     },
     /// Rename a snapshot
+    #[command(after_help = "Examples:\n  fastvm snapshot rename SNAPSHOT_ID silver")]
     Rename {
         /// Snapshot id
         id: String,
@@ -45,6 +57,9 @@ pub enum SnapshotCmd {
         name: String,
     },
     /// Launch a new VM from a snapshot and wait until it is running
+    #[command(
+        after_help = "Examples:\n  fastvm snapshot restore SNAPSHOT_ID --name from-golden\n  fastvm snapshot restore SNAPSHOT_ID --console"
+    )]
     Restore {
         /// Snapshot id
         id: String,

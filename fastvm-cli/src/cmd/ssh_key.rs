@@ -7,15 +7,20 @@ use super::{CliError, Ctx, Result, read_input};
 
 /// SSH key subcommands.
 #[derive(Debug, Subcommand)]
+#[command(after_help = "Examples:\n  fastvm ssh-key add VM_ID --file ~/.ssh/id_ed25519.pub\n  fastvm ssh-key ls VM_ID")]
 pub enum SshKeyCmd {
     /// List a VM's authorized keys
     #[command(alias = "list")]
+    #[command(after_help = "Examples:\n  fastvm ssh-key ls VM_ID")]
     Ls {
         /// VM id
         vm: String,
     },
     /// Authorize a public key (given inline or with --file)
     #[command(group(ArgGroup::new("source").required(true).args(["key", "file"])))]
+    #[command(
+        after_help = "Examples:\n  fastvm ssh-key add VM_ID --file ~/.ssh/id_ed25519.pub --name laptop\n  fastvm ssh-key add VM_ID \"ssh-ed25519 AAAA... me@laptop\""
+    )]
     Add {
         /// VM id
         vm: String,
@@ -30,6 +35,7 @@ pub enum SshKeyCmd {
     },
     /// Remove a key by its fingerprint (SHA256:...)
     #[command(alias = "delete")]
+    #[command(after_help = "Examples:\n  fastvm ssh-key rm VM_ID SHA256:ImoAx0gekA3wiMBGWdN4zvHxkCiXZX90wM5mWJEfENo")]
     Rm {
         /// VM id
         vm: String,

@@ -232,43 +232,16 @@ fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Parses an age: one or more `<number><unit>` with the units `s`, `m`, `h` and `d` (`90s`,
-/// `15m`, `2h`, `1d`, `1h30m`); a bare `0` is zero. A number without a unit is refused: `15`
+/// Parses an age with `humantime`: one or more `<number><unit>` (`90s`, `15m`, `2h`, `1d`,
+/// `1h30m`, `1h 30m`, `2days`); a bare `0` is zero. A number without a unit is refused: `15`
 /// could be seconds or minutes.
 pub fn parse_age(s: &str) -> std::result::Result<Duration, String> {
-    let bad = || format!("expected an age such as 90s, 15m, 2h, 1d or 1h30m, got {s:?}");
     let text = s.trim();
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    if text.is_empty() {
-        return Err(bad());
-    }
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit: u64 = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(bad()),
-        };
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        digits.clear();
-        total = n
-            .checked_mul(unit)
-            .and_then(|secs| total.checked_add(secs))
-            .ok_or_else(|| format!("{s:?} is too long"))?;
-    }
-    if !digits.is_empty() {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
+    humantime::parse_duration(text)
+        .map_err(|e| format!("expected an age such as 90s, 15m, 2h, 1d or 1h30m, got {s:?} ({e})"))
 }
 
 #[cfg(test)]
@@ -307,7 +280,10 @@ mod tests {
         assert_eq!(parse_age("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_age("0s"), Ok(Duration::ZERO));
         assert_eq!(parse_age("0"), Ok(Duration::ZERO));
-        for bad in ["", "15", "m", "15x", "1.5h", "-1m", "15 m", "h1"] {
+        assert_eq!(parse_age("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_age("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_age("2days"), Ok(Duration::from_secs(2 * 86_400)));
+        for bad in ["", "15", "m", "15x", "-1m", "h1"] {
             assert!(parse_age(bad).is_err(), "{bad:?}");
         }
         assert!(parse_age("99999999999999999999d").is_err());

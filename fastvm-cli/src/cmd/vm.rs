@@ -13,11 +13,20 @@ use super::{Ctx, Result, parse_key_value};
 
 /// VM subcommands.
 #[derive(Debug, Subcommand)]
+#[command(
+    after_help = "Examples:\n  fastvm vm launch --name dev\n  fastvm vm ls\n  fastvm vm exec VM_ID 'uname -a'\n  fastvm vm rm VM_ID"
+)]
 pub enum VmCmd {
     /// Launch a VM (a machine type, or a snapshot restore) and wait until it is running
+    #[command(
+        after_help = "Examples:\n  fastvm vm launch --machine c2m4 --name dev --meta team=red\n  fastvm vm launch --snapshot SNAPSHOT_ID --ttl 3600 --ttl-action delete\n  fastvm vm launch --console"
+    )]
     Launch(LaunchArgs),
     /// List VMs
     #[command(alias = "list")]
+    #[command(
+        after_help = "Examples:\n  fastvm vm ls\n  fastvm vm ls --status running --label team=red\n  fastvm vm ls --json | jq -r '.[].id'"
+    )]
     Ls {
         /// Only VMs with this status (e.g. running, paused)
         #[arg(long)]
@@ -27,14 +36,17 @@ pub enum VmCmd {
         labels: Vec<(String, String)>,
     },
     /// Show one VM
+    #[command(after_help = "Examples:\n  fastvm vm get VM_ID\n  fastvm vm get VM_ID --json | jq .status")]
     Get {
         /// VM id
         id: String,
     },
     /// Delete VMs (asks first on a terminal; -y to skip)
     #[command(alias = "delete")]
+    #[command(after_help = "Examples:\n  fastvm vm rm VM_ID\n  fastvm vm rm -y VM_ID OTHER_VM_ID")]
     Rm(RmArgs),
     /// Rename a VM
+    #[command(after_help = "Examples:\n  fastvm vm rename VM_ID new-name")]
     Rename {
         /// VM id
         id: String,
@@ -42,11 +54,13 @@ pub enum VmCmd {
         name: String,
     },
     /// Pause a VM (idempotent)
+    #[command(after_help = "Examples:\n  fastvm vm pause VM_ID")]
     Pause {
         /// VM id
         id: String,
     },
     /// Resume a paused VM and wait until it is running
+    #[command(after_help = "Examples:\n  fastvm vm resume VM_ID\n  fastvm vm resume --no-wait VM_ID")]
     Resume {
         /// VM id
         id: String,
@@ -57,11 +71,18 @@ pub enum VmCmd {
     /// Run a command in a VM (the same as `fastvm exec`)
     Exec(super::exec::ExecArgs),
     /// Open an interactive terminal on a VM (the same as `fastvm console`)
+    #[command(after_help = "Examples:\n  fastvm vm console VM_ID")]
     Console(super::console::ConsoleArgs),
 }
 
 /// `vm rm` and `rm` arguments.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Asks `Delete VM ID (name)? [y/N]` when stdin is a terminal; without one, deletes only with --yes.
+
+Examples:
+  fastvm rm VM_ID
+  fastvm rm -y VM_ID OTHER_VM_ID")]
 pub struct RmArgs {
     /// VM ids
     #[arg(required = true)]
@@ -73,6 +94,12 @@ pub struct RmArgs {
 
 /// `launch` (the Python CLI's shortcut): `vm launch`, then a console unless --no-console.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Without a terminal on stdin the console is skipped (the VM keeps running).
+
+Examples:
+  fastvm launch --name dev
+  fastvm launch -m c2m4 --no-console --json")]
 pub struct LaunchShortcutArgs {
     #[command(flatten)]
     pub opts: LaunchOpts,

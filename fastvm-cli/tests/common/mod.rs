@@ -134,4 +134,3 @@ pub fn rand_suffix() -> u64 {
     h.write_u128(Instant::now().elapsed().as_nanos());
     h.finish()
 }
-

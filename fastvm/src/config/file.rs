@@ -4,10 +4,10 @@
 //! ([`ClientBuilder::config_file`](crate::ClientBuilder::config_file)).
 //!
 //! The format is the Python CLI's: flat TOML, one `key = "value"` per line, keys sorted,
-//! `"` and `\` escaped. [`KEYS`] are the keys the CLIs set; other keys are kept as they are.
-//! Reading accepts the TOML a person is likely to write by hand in such a file (comments, bare
-//! or quoted keys, basic and literal strings, numbers and booleans); a table header ends the
-//! top-level keys, and multi-line values are refused.
+//! `"` and `\` escaped. [`KEYS`] are the keys the CLIs set. The file is read and written with
+//! `toml_edit`: any TOML is accepted, and what a person wrote by hand (comments, other keys,
+//! tables, their order and spacing) is kept when a value is set or removed; only top-level
+//! values are the file's keys.
 //!
 //! ```no_run
 //! use fastvm::config_file::ConfigFile;
@@ -20,7 +20,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -51,28 +50,32 @@ pub(crate) fn default_path_with(env: &dyn Fn(&str) -> Option<std::ffi::OsString>
     Some(base.join("fastvm").join("config.toml"))
 }
 
-/// A value of the file.
-#[derive(Clone, PartialEq)]
-enum Value {
-    Str(String),
-    /// Anything else (number, boolean, inline array...), as written.
-    Raw(String),
+/// The contents of a configuration file: a TOML document, kept as written (comments, order,
+/// tables, other keys) through `set` and `unset`. Its `Debug` output never shows the API key.
+#[derive(Clone, Default)]
+pub struct ConfigFile {
+    doc: toml_edit::DocumentMut,
 }
 
-/// The contents of a configuration file. Its `Debug` output never shows the API key.
-#[derive(Clone, Default, PartialEq)]
-pub struct ConfigFile {
-    entries: BTreeMap<String, Value>,
+impl PartialEq for ConfigFile {
+    /// The same text.
+    fn eq(&self, other: &Self) -> bool {
+        self.doc.to_string() == other.doc.to_string()
+    }
 }
 
 impl fmt::Debug for ConfigFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
-        for (k, v) in &self.entries {
-            match v {
-                _ if k == "api_key" => m.entry(k, &"<redacted>"),
-                Value::Str(s) | Value::Raw(s) => m.entry(k, s),
-            };
+        for (k, v) in self.values() {
+            if k == "api_key" {
+                m.entry(&k, &"<redacted>");
+            } else {
+                match v.as_str() {
+                    Some(s) => m.entry(&k, &s),
+                    None => m.entry(&k, &v.to_string().trim()),
+                };
+            }
         }
         m.finish()
     }
@@ -88,85 +91,97 @@ impl ConfigFile {
         }
     }
 
-    /// Parses a file's text. Errors name the line, never its value.
+    /// Parses a file's text (TOML). Errors name the line, never its text: the parser's own
+    /// message quotes the line, which may hold the key.
     pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
-        let mut entries = BTreeMap::new();
-        for (n, line) in text.lines().enumerate() {
-            let at = |what: &str| format!("line {}: {what}", n + 1);
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            if line.starts_with('[') {
-                // A table: what follows is not top-level.
-                break;
-            }
-            let (key, rest) = parse_key(line).ok_or_else(|| at("expected `key = value`"))?;
-            let rest = rest.trim_start();
-            let rest = rest
-                .strip_prefix('=')
-                .ok_or_else(|| at("expected `=` after the key"))?
-                .trim();
-            let (value, tail) = parse_value(rest).map_err(&at)?;
-            let tail = tail.trim();
-            if !(tail.is_empty() || tail.starts_with('#')) {
-                return Err(at("unexpected text after the value"));
-            }
-            if entries.insert(key, value).is_some() {
-                return Err(at("a key defined twice"));
-            }
-        }
-        Ok(ConfigFile { entries })
+        text.parse::<toml_edit::DocumentMut>()
+            .map(|doc| ConfigFile { doc })
+            .map_err(|e| {
+                let line = e
+                    .span()
+                    .map_or(1, |span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+                // The message's first line names what is wrong ("invalid basic string",
+                // "duplicate key"); the rest may quote the input.
+                let what = e.message().lines().next().unwrap_or("invalid TOML").trim();
+                let what = if what.is_empty() || what.contains('"') || what.contains('\'') {
+                    "invalid TOML"
+                } else {
+                    what
+                };
+                format!("line {line}: {what}")
+            })
+    }
+
+    /// The top-level values (a table's keys are not the file's keys).
+    fn values(&self) -> impl Iterator<Item = (&str, &toml_edit::Value)> {
+        self.doc.iter().filter_map(|(k, item)| Some((k, item.as_value()?)))
     }
 
     /// The string value of `key` (`None` when absent or not a string).
     pub fn get(&self, key: &str) -> Option<&str> {
-        match self.entries.get(key) {
-            Some(Value::Str(s)) => Some(s),
-            _ => None,
-        }
+        self.doc.get(key)?.as_value()?.as_str()
     }
 
     /// Whether `key` is present but not a string.
     pub fn is_non_string(&self, key: &str) -> bool {
-        matches!(self.entries.get(key), Some(Value::Raw(_)))
+        self.doc.get(key).is_some_and(|item| item.as_str().is_none())
     }
 
-    /// Sets `key` to the string `value`.
+    /// Sets `key` to the string `value`, written as the Python CLI writes it (a basic string,
+    /// `"` and `\` escaped). A new key goes where the keys stay sorted if they were (the
+    /// Python CLI's files are), else last.
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.entries.insert(key.to_string(), Value::Str(value.into()));
+        let value: String = value.into();
+        let encoded = format!("\"{}\"", escape(&value));
+        // Parsing the Python CLI's encoding keeps that representation (toml_edit would pick a
+        // literal string for a value with `\` or `"`); it always parses, so the fallback is
+        // only there not to panic.
+        let mut new = encoded
+            .parse::<toml_edit::Value>()
+            .unwrap_or_else(|_| toml_edit::Value::from(value.as_str()));
+        let was_sorted = self.is_sorted();
+        match self.doc.get_mut(key).and_then(toml_edit::Item::as_value_mut) {
+            Some(old) => {
+                // Keep the comments and spacing around the old value.
+                *new.decor_mut() = old.decor().clone();
+                *old = new;
+            }
+            None => {
+                self.doc.insert(key, toml_edit::Item::Value(new));
+                if was_sorted {
+                    self.doc.sort_values();
+                }
+            }
+        }
+    }
+
+    /// Whether the top-level values are in key order.
+    fn is_sorted(&self) -> bool {
+        let keys: Vec<&str> = self.values().map(|(k, _)| k).collect();
+        keys.windows(2).all(|w| w[0] <= w[1])
     }
 
     /// Removes `key`; whether it was there.
     pub fn unset(&mut self, key: &str) -> bool {
-        self.entries.remove(key).is_some()
+        self.doc.remove(key).is_some()
     }
 
     /// The keys present, sorted.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.keys().map(String::as_str)
+        let mut keys: Vec<&str> = self.values().map(|(k, _)| k).collect();
+        keys.sort_unstable();
+        keys.into_iter()
     }
 
     /// Whether the file has no keys.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.values().next().is_none()
     }
 
-    /// The file's text in the Python CLI's format: `key = "value"` lines, sorted by key.
+    /// The file's text: as read, with the changes made (a file made here is in the Python CLI's
+    /// format: `key = "value"` lines, sorted by key).
     pub fn to_toml(&self) -> String {
-        let mut out = String::new();
-        for (k, v) in &self.entries {
-            let key = if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-                k.clone()
-            } else {
-                format!("\"{}\"", escape(k))
-            };
-            match v {
-                Value::Str(s) => out.push_str(&format!("{key} = \"{}\"\n", escape(s))),
-                Value::Raw(r) => out.push_str(&format!("{key} = {r}\n")),
-            }
-        }
-        out
+        self.doc.to_string()
     }
 
     /// Writes the file at `path`, creating its directory if needed, with mode 0600 on Unix
@@ -176,32 +191,27 @@ impl ConfigFile {
     /// so a failure (a full disk) leaves the old file whole.
     pub fn save(&self, path: &Path) -> Result<()> {
         let io = |what: &str, e: std::io::Error| Error::config(format!("cannot {what} {}: {e}", path.display()));
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(dir).map_err(|e| io("create the directory of", e))?;
-        }
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let staging = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-        let written = (|| {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&staging)?;
-            std::io::Write::write_all(&mut file, self.to_toml().as_bytes())?;
-            file.sync_all()?;
-            std::fs::rename(&staging, path)
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&staging);
-            return Err(io("write", e));
-        }
+        let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => {
+                let mut builder = std::fs::DirBuilder::new();
+                builder.recursive(true);
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+                builder.create(dir).map_err(|e| io("create the directory of", e))?;
+                dir
+            }
+            None => Path::new("."),
+        };
+        // A hidden sibling (same file system, so the rename is atomic), created 0600 on Unix and
+        // removed when dropped unless it replaced `path`.
+        let mut staging = tempfile::Builder::new()
+            .prefix(".config.toml.")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| io("write", e))?;
+        std::io::Write::write_all(&mut staging, self.to_toml().as_bytes()).map_err(|e| io("write", e))?;
+        staging.as_file().sync_all().map_err(|e| io("write", e))?;
+        staging.persist(path).map_err(|e| io("write", e.error))?;
         Ok(())
     }
 }
@@ -222,74 +232,6 @@ fn escape(s: &str) -> String {
         }
     }
     out
-}
-
-/// A key (bare or quoted; dotted keys are refused) and the rest of the line.
-fn parse_key(line: &str) -> Option<(String, &str)> {
-    if line.starts_with('"') || line.starts_with('\'') {
-        let (v, rest) = parse_value(line).ok()?;
-        match v {
-            Value::Str(k) => Some((k, rest)),
-            Value::Raw(_) => None,
-        }
-    } else {
-        let end = line
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            .unwrap_or(line.len());
-        (end > 0).then(|| (line[..end].to_string(), &line[end..]))
-    }
-}
-
-/// A value at the start of `s` and what follows it.
-fn parse_value(s: &str) -> std::result::Result<(Value, &str), &'static str> {
-    if s.starts_with("\"\"\"") || s.starts_with("'''") {
-        return Err("multi-line strings are not supported");
-    }
-    if let Some(body) = s.strip_prefix('\'') {
-        let end = body.find('\'').ok_or("unterminated string")?;
-        return Ok((Value::Str(body[..end].to_string()), &body[end + 1..]));
-    }
-    if let Some(body) = s.strip_prefix('"') {
-        let mut out = String::new();
-        let mut chars = body.char_indices();
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '"' => return Ok((Value::Str(out), &body[i + 1..])),
-                '\\' => {
-                    let (_, e) = chars.next().ok_or("unterminated string")?;
-                    match e {
-                        '"' => out.push('"'),
-                        '\\' => out.push('\\'),
-                        'n' => out.push('\n'),
-                        't' => out.push('\t'),
-                        'r' => out.push('\r'),
-                        'b' => out.push('\u{8}'),
-                        'f' => out.push('\u{c}'),
-                        'e' => out.push('\u{1b}'),
-                        'u' | 'U' => {
-                            let len = if e == 'u' { 4 } else { 8 };
-                            let hex: String = chars.by_ref().take(len).map(|(_, c)| c).collect();
-                            let code = u32::from_str_radix(&hex, 16).map_err(|_| "invalid escape")?;
-                            out.push(char::from_u32(code).ok_or("invalid escape")?);
-                        }
-                        _ => return Err("invalid escape"),
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        return Err("unterminated string");
-    }
-    // A number, boolean, date or inline array/table: kept as written, up to a comment.
-    let end = s.find('#').unwrap_or(s.len());
-    let raw = s[..end].trim_end();
-    if raw.is_empty() {
-        return Err("a key without a value");
-    }
-    if raw.starts_with('[') && !raw.ends_with(']') || raw.starts_with('{') && !raw.ends_with('}') {
-        return Err("multi-line values are not supported");
-    }
-    Ok((Value::Raw(raw.to_string()), &s[end..]))
 }
 
 #[cfg(test)]
@@ -317,10 +259,35 @@ mod tests {
         file.set("base_url", "https://x");
         assert!(file.unset("flag"));
         assert_eq!(file.keys().collect::<Vec<_>>(), ["api_key", "base_url", "timeout"]);
+        // Everything written by hand is kept (the comments, the table, the order); the keys
+        // were not sorted, so the new one goes last among the top-level values.
         assert_eq!(
             file.to_toml(),
-            "api_key = \"lit\\\\eral\"\nbase_url = \"https://x\"\ntimeout = 30\n"
+            "# mine\n\"api_key\" = 'lit\\eral' # comment\n  timeout = 30\nbase_url = \"https://x\"\n[table]\napi_key = \"ignored\"\n"
         );
+        // A changed value keeps its comment, and is written as the Python CLI writes it.
+        file.set("api_key", "new\"key");
+        assert!(
+            file.to_toml()
+                .starts_with("# mine\n\"api_key\" = \"new\\\"key\" # comment\n"),
+            "{}",
+            file.to_toml()
+        );
+        assert_eq!(
+            ConfigFile::parse(&file.to_toml()).unwrap().get("api_key"),
+            Some("new\"key")
+        );
+    }
+
+    #[test]
+    fn a_new_key_keeps_a_python_cli_file_sorted() {
+        let mut file = ConfigFile::parse("base_url = \"http://x\"\n").unwrap();
+        file.set("api_key", "k");
+        assert_eq!(file.to_toml(), "api_key = \"k\"\nbase_url = \"http://x\"\n");
+        let mut file = ConfigFile::default();
+        file.set("base_url", "b");
+        file.set("api_key", "a");
+        assert_eq!(file.to_toml(), "api_key = \"a\"\nbase_url = \"b\"\n");
     }
 
     #[test]
@@ -331,6 +298,7 @@ mod tests {
             "api_key = \"\"\"sekrit",
             "api_key = \"sekrit\" trailing",
             "api_key = \"a\"\napi_key = \"sekrit\"",
+            "[t]\nk = 1\n[t]\napi_key = \"sekrit\"",
             "= \"sekrit\"",
             "api_key = \"\\q sekrit\"",
         ] {

@@ -231,16 +231,18 @@ pub(crate) async fn read_back(resp: reqwest::Response) -> (reqwest::Response, by
     (reqwest::Response::from(rebuilt), body)
 }
 
-/// Logs one attempt at DEBUG level (the URL's path only: never its query or the host's secrets).
+/// Logs one attempt at DEBUG level (the URL redacted: never its query or userinfo).
 fn trace_attempt(op: &Op, method: &reqwest::Method, elapsed: Duration, result: &reqwest::Result<reqwest::Response>) {
     match result {
         Ok(resp) => {
             let request_id = request_id(resp.headers());
-            tracing::debug!(operation = op.id, %method, path = resp.url().path(), status = resp.status().as_u16(), ?elapsed, request_id = request_id.as_deref().unwrap_or(""), "fastvm request");
+            let url = crate::redact::url(resp.url().as_str());
+            tracing::debug!(operation = op.id, %method, %url, path = resp.url().path(), status = resp.status().as_u16(), ?elapsed, request_id = request_id.as_deref().unwrap_or(""), "fastvm request");
         }
         Err(e) => {
             let path = e.url().map(|u| u.path()).unwrap_or("");
-            tracing::debug!(operation = op.id, %method, path, ?elapsed, error = %crate::redact::text(&e.to_string()), "fastvm request failed");
+            let url = e.url().map(|u| crate::redact::url(u.as_str())).unwrap_or_default();
+            tracing::debug!(operation = op.id, %method, %url, path, ?elapsed, error = %crate::redact::text(&e.to_string()), "fastvm request failed");
         }
     }
 }
