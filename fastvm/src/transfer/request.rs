@@ -19,7 +19,7 @@ impl FastvmClient {
     /// `download(vm, remote, dir)` gives back the same tree. This is the pipeline of
     /// [`upload_many`](crate::FastvmClient::upload_many): the staging file is removed whether
     /// the upload succeeds, fails or is dropped (the drop waits for it, see
-    /// [`OwnedVm`](crate::OwnedVm) for how).
+    /// [`OwnedVm`](crate::vm::OwnedVm) for how).
     ///
     /// Errors are [`Error::FileTransfer`](crate::Error::FileTransfer) with a kind saying which step
     /// failed (`NotFound` for a missing local path, `TooLarge`, `Storage`, `RemoteCommand`, `Io`,
