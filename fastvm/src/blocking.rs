@@ -65,15 +65,6 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
         .map_err(|e| Error::config(format!("cannot start the blocking client's runtime: {e}")))
 }
 
-/// The blocking runtime, if a blocking call started it: a guard dropped outside any runtime
-/// deletes its VM on it (a drop never starts a runtime).
-pub(crate) fn started_runtime() -> Option<tokio::runtime::Handle> {
-    STARTED.get().cloned()
-}
-
-/// The handle of the runtime, set by the first blocking call.
-static STARTED: OnceLock<tokio::runtime::Handle> = OnceLock::new();
-
 /// Runs `future` to completion on the blocking runtime, refusing (with an error) when called from
 /// inside an async runtime.
 fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
@@ -84,7 +75,7 @@ fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
         ));
     }
     let rt = runtime()?;
-    let _ = STARTED.set(rt.handle().clone());
+    crate::background::remember(rt.handle());
     Ok(rt.block_on(future))
 }
 

@@ -45,6 +45,7 @@
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
+mod background;
 mod cleanup;
 mod client;
 mod config;
@@ -68,9 +69,9 @@ pub use vm::{console, launch, readiness};
 #[doc(inline)]
 pub use workflows::{fleet, image};
 
-pub use client::FastvmClient;
 pub use config::{ClientBuilder, RequestOptions};
 pub use error::{ApiError, ApiErrorKind, Error};
+pub use transport::FastvmClient;
 pub use transport::RetryPolicy;
 
 /// The generated wire types, re-exported from `fastvm-api`.

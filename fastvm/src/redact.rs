@@ -330,6 +330,16 @@ fn string_values(message: &str) -> String {
     out
 }
 
+/// Cuts `bytes` to at most `max` bytes of lossy UTF-8, for snippets kept in errors.
+pub(crate) fn snippet(bytes: &[u8], max: usize) -> String {
+    let cut = &bytes[..bytes.len().min(max)];
+    let mut s = String::from_utf8_lossy(cut).into_owned();
+    if bytes.len() > max {
+        s.push('…');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::{Error, FastvmClient, Result, RetryPolicy};
+use crate::{Error, Result, RetryPolicy};
 
 pub mod file;
 
@@ -192,13 +192,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client.
-    pub fn build(self) -> Result<FastvmClient> {
-        self.build_with_env(&|name| std::env::var(name).ok())
-    }
-
-    /// [`build`](Self::build) with the environment read through `env` (tests give their own).
-    pub(crate) fn build_with_env(self, env: &dyn Fn(&str) -> Option<String>) -> Result<FastvmClient> {
+    /// The settings of the client [`build`](Self::build) makes, with the environment read
+    /// through `env`.
+    pub(crate) fn settings_with_env(self, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings> {
         let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let mut key = self.api_key.or_else(|| set(ENV_API_KEY));
         let mut base_url = self.base_url.or_else(|| set(ENV_BASE_URL));
@@ -278,7 +274,7 @@ impl ClientBuilder {
                 client: std::sync::OnceLock::new(),
             },
         };
-        Ok(FastvmClient::from_parts(Settings {
+        Ok(Settings {
             api_key,
             base_url,
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
@@ -288,7 +284,7 @@ impl ClientBuilder {
             http,
             own_http: (!injected_api_client).then_some(connect_timeout),
             storage,
-        }))
+        })
     }
 }
 

@@ -58,7 +58,7 @@ fn decode_error(line: &[u8], number: u64, message: impl Into<String>) -> Error {
         line: number,
         message: message.into(),
         // A line of a hostile or broken peer: its URLs' queries and secret parameters hidden.
-        snippet: crate::redact::text(&crate::error::snippet(line, SNIPPET_BYTES)),
+        snippet: crate::redact::text(&crate::redact::snippet(line, SNIPPET_BYTES)),
     }
 }
 

@@ -16,6 +16,7 @@ mod build_contexts;
 mod builds;
 mod files;
 mod health;
+pub(crate) mod poll;
 mod quotas;
 mod services;
 mod snapshots;
@@ -33,7 +34,23 @@ pub use snapshots::{CreateSnapshot, Snapshots};
 pub use ssh_keys::{AddSshKey, SshKeys};
 pub use vms::{Launch, LaunchResponse, LaunchedVm, ListVms, UpdateVm, Vms};
 
-pub(crate) use vms::{deleted, known_id};
+use crate::types::DeleteResponse;
+
+/// The result of a delete whose answer has no body: the id the caller gave, deleted.
+pub(crate) fn deleted(id: &str) -> DeleteResponse {
+    DeleteResponse {
+        id: id.to_string(),
+        deleted: true,
+    }
+}
+
+/// A delete's result with the caller's id where the answer left it out.
+pub(crate) fn known_id(mut response: DeleteResponse, id: &str) -> DeleteResponse {
+    if response.id.is_empty() {
+        response.id = id.to_string();
+    }
+    response
+}
 
 /// Makes a request builder awaitable: `impl IntoFuture for $builder<'a>`, running its
 /// `async fn send(self) -> Result<$out>`.

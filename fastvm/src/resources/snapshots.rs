@@ -1,7 +1,7 @@
+use crate::resources::poll::{Step, WaitOptions, poll};
 use crate::resources::{deleted, into_future, known_id};
 use crate::transport::call::{call, call_or};
-use crate::types::{CreateSnapshotRequest, DeleteResponse, Snapshot, UpdateSnapshotRequest};
-use crate::wait::{CreateSnapshotReady, WaitOptions};
+use crate::types::{CreateSnapshotRequest, DeleteResponse, Snapshot, SnapshotStatus, UpdateSnapshotRequest};
 use crate::{Error, FastvmClient, Result, validate};
 
 /// `client.snapshots()`: VM snapshots.
@@ -11,6 +11,32 @@ pub struct Snapshots<'a> {
 }
 
 impl<'a> Snapshots<'a> {
+    /// Polls [`retrieve`](Self::retrieve) until the snapshot is `ready` (the wait of
+    /// [`FastvmClient::wait_for_snapshot_ready`] and of a create).
+    pub(crate) async fn wait_until_ready(&self, id: &str, opts: WaitOptions) -> Result<Snapshot> {
+        crate::validate::id("id", id)?;
+        poll(
+            opts,
+            || async {
+                let snap = self.retrieve(id).await?;
+                Ok(match snap.status {
+                    SnapshotStatus::Ready => Step::Done(Ok(snap)),
+                    SnapshotStatus::Error => Step::Done(Err(Error::SnapshotFailed {
+                        snapshot_id: id.to_string(),
+                        name: snap.name,
+                    })),
+                    status => Step::Pending(status),
+                })
+            },
+            |last_status, waited| Error::SnapshotNotReady {
+                snapshot_id: id.to_string(),
+                last_status,
+                waited,
+            },
+        )
+        .await
+    }
+
     pub(crate) fn new(client: &'a FastvmClient) -> Self {
         Snapshots { client }
     }
@@ -135,7 +161,7 @@ pub(crate) fn newest(snapshots: impl Iterator<Item = Snapshot>) -> Option<Snapsh
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until it is awaited"]
 pub struct CreateSnapshot<'a> {
-    client: &'a FastvmClient,
+    pub(crate) client: &'a FastvmClient,
     pub(crate) vm_id: &'a str,
     name: Option<String>,
 }
@@ -146,33 +172,6 @@ impl<'a> CreateSnapshot<'a> {
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
-    }
-
-    /// Creates the snapshot and waits until it is `ready` (polling as
-    /// [`FastvmClient::wait_for_snapshot_ready`]; set `poll_interval` and `timeout` on the
-    /// returned [`CreateSnapshotReady`]). If the snapshot ends in `error`, the deadline passes
-    /// or the wait fails in any other way, the snapshot is deleted before the error is returned.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
-    /// use std::time::Duration;
-    /// let snap = client
-    ///     .snapshots()
-    ///     .create(vm_id)
-    ///     .name("golden")
-    ///     .wait_ready()
-    ///     .timeout(Duration::from_secs(600))
-    ///     .await?;
-    /// let vm = client.launch_vm(fastvm::launch::snapshot(&snap.id)).await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn wait_ready(self) -> CreateSnapshotReady<'a> {
-        CreateSnapshotReady {
-            client: self.client,
-            create: self,
-            options: WaitOptions::default(),
-            sole_snapshot_of_vm: false,
-        }
     }
 
     async fn send(self) -> Result<Snapshot> {

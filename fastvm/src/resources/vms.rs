@@ -2,7 +2,8 @@ use std::time::Duration;
 
 use crate::exec::{Command, ExecStream, RunOutput};
 use crate::launch::LaunchParams;
-use crate::resources::{Files, Services, SshKeys, into_future};
+use crate::resources::poll::{Step, WaitOptions, poll};
+use crate::resources::{Files, Services, SshKeys, deleted, into_future, known_id};
 use crate::transport::call::{call, call_or, call_with_status};
 use crate::transport::http::with_command_timeout;
 use crate::transport::ops;
@@ -10,7 +11,6 @@ use crate::types::{
     ConsoleTokenResponse, DeleteResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings, Ttl, TtlAction,
     UpdateVmRequest, Vm, VmCreateResponse, VmStatus,
 };
-use crate::wait::WaitOptions;
 use crate::{Error, FastvmClient, Result, validate};
 
 /// `client.vms()`: virtual machines.
@@ -104,23 +104,33 @@ fn vm_of(r: VmCreateResponse) -> (Vm, Option<SnapshotRestoreWarnings>) {
     (vm, snapshot_restore_warnings)
 }
 
-/// The result of a delete whose answer has no body: the id the caller gave, deleted.
-pub(crate) fn deleted(id: &str) -> DeleteResponse {
-    DeleteResponse {
-        id: id.to_string(),
-        deleted: true,
-    }
-}
-
-/// A delete's result with the caller's id where the answer left it out.
-pub(crate) fn known_id(mut response: DeleteResponse, id: &str) -> DeleteResponse {
-    if response.id.is_empty() {
-        response.id = id.to_string();
-    }
-    response
-}
-
 impl<'a> Vms<'a> {
+    /// Polls [`retrieve`](Self::retrieve) until the VM is `running` (the wait of
+    /// [`FastvmClient::wait_for_vm_ready`] and of a launch).
+    pub(crate) async fn wait_running(&self, id: &str, opts: WaitOptions) -> Result<Vm> {
+        crate::validate::id("id", id)?;
+        poll(
+            opts,
+            || async {
+                let vm = self.retrieve(id).await?;
+                Ok(match vm.status {
+                    VmStatus::Running => Step::Done(Ok(vm)),
+                    status if ends_launch(&status) => Step::Done(Err(Error::VmLaunch {
+                        vm_id: id.to_string(),
+                        status,
+                    })),
+                    status => Step::Pending(status),
+                })
+            },
+            |last_status, waited| Error::VmNotReady {
+                vm_id: id.to_string(),
+                last_status,
+                waited,
+            },
+        )
+        .await
+    }
+
     pub(crate) fn new(client: &'a FastvmClient) -> Self {
         Vms { client }
     }
@@ -420,7 +430,7 @@ impl Launch<'_> {
         let vm = if vm.status == VmStatus::Running {
             vm
         } else {
-            self.vms.client.wait_vm(&vm.id, self.wait).await?
+            self.vms.wait_running(&vm.id, self.wait).await?
         };
         Ok(LaunchedVm {
             vm,
@@ -526,3 +536,8 @@ impl UpdateVm<'_> {
 }
 
 into_future!(UpdateVm => Vm);
+/// Whether a VM in `status` will not become `running`: the spec's terminal failures (`error`,
+/// `stopped`) and `deleting`, as the official SDKs' helpers and the reference's launch text.
+fn ends_launch(status: &VmStatus) -> bool {
+    status.is_terminal() || *status == VmStatus::Deleting
+}

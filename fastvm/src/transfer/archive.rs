@@ -16,8 +16,8 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use super::bounded::{self, HeaderScan, MAX_NAME_BYTES};
-use super::error::{FileTransferError, FileTransferErrorKind as Kind};
 use super::merge;
+use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 
 /// Size of the chunks moved through the channels.
 pub(crate) const CHUNK: usize = 256 * 1024;

@@ -7,71 +7,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::error::{FileTransferError, FileTransferErrorKind as Kind};
 use super::options::{Progress, TransferOptions};
 use super::pack::Member;
+use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 use crate::resources::into_future;
 use crate::vm::Vm;
 use crate::{Error, FastvmClient, Result, validate};
-
-impl FastvmClient {
-    /// Uploads many local files and directories to absolute paths in the VM with one archive,
-    /// one storage upload and one VM-side extraction: add the pairs with
-    /// [`file`](UploadMany::file), [`dir`](UploadMany::dir) or [`path`](UploadMany::path), then
-    /// await.
-    ///
-    /// The pairs are archived in process into one gzip tar whose members are the remote paths
-    /// relative to `/` (files with their modes and modification times, directories
-    /// recursively with symlinks kept as links, as [`upload`](Self::upload) archives a
-    /// directory), streamed with bounded memory to a staging file under `/var/tmp`, fetched
-    /// into the VM (one `files/presign`, one storage PUT, one `files/fetch`) and extracted by
-    /// one `tar -xzf … -C /`, which removes the staging file whatever happens. Missing parent
-    /// directories are created by `tar`. Members are owned by the VM user that extracts them
-    /// (root on fastvm VMs), not by the local uid. A directory's own mode and time are given to
-    /// its remote path, as `upload` does. Pairs are extracted in the order they were added, so
-    /// a file placed inside an uploaded directory replaces the directory's file of that name.
-    ///
-    /// Refused before any request, with [`Error::InvalidInput`] naming the pair
-    /// (`pairs[2].remote`, …): no pair at all; a remote path that is relative, has a `..`
-    /// component, contains NUL, or is `/` itself; two pairs with the same remote path (after
-    /// removing `.` components and repeated or trailing `/`); a file whose remote path ends in
-    /// `/`; a pair whose remote path lies inside one that another pair uploads as a file;
-    /// [`file`](UploadMany::file) given a directory or [`dir`](UploadMany::dir) a file. A local
-    /// path that does not exist is [`Error::FileTransfer`] with kind `NotFound` (as with
-    /// `upload`), one that is neither a file nor a directory kind `Unsupported`.
-    ///
-    /// Later failures are `FileTransfer` errors (`Storage`, `TooLarge` against `maxUploadBytes`,
-    /// `Io` for a local file that cannot be read, `RemoteCommand` for a failed fetch or
-    /// extraction, `Verify`) or the API error of a call. The staging file is removed on every
-    /// failure after the upload (by the extraction command itself, else by one more `rm -f`
-    /// exec), and, best effort in the background, when the future is dropped midway. The
-    /// archive is sent chunked, as directory uploads are (see the [module docs](super)).
-    ///
-    /// The VM needs `sh`, `tar` with gzip support, `rm`, and `sha256sum` for
-    /// [`verify`](UploadMany::verify).
-    ///
-    /// ```no_run
-    /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
-    /// client
-    ///     .upload_many(vm_id)
-    ///     .file("config.toml", "/etc/app/config.toml")
-    ///     .file("target/release/app", "/usr/local/bin/app")
-    ///     .dir("./site", "/srv/site")
-    ///     .verify(true)
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn upload_many<'a>(&'a self, vm_id: &'a str) -> UploadMany<'a> {
-        UploadMany {
-            client: self,
-            vm_id,
-            pairs: Vec::new(),
-            fetch_timeout: None,
-            exec_timeout: None,
-            options: TransferOptions::default(),
-        }
-    }
-}
 
 impl Vm {
     /// Uploads many files and directories to absolute paths in this VM in one archive; see
@@ -348,6 +289,20 @@ impl FastvmClient {
         validate::id("id", vm_id)?;
         let members = plan(pairs).await?;
         self.send_archive(vm_id, members, "/", opts).await
+    }
+}
+
+impl<'a> UploadMany<'a> {
+    /// The request of [`FastvmClient::upload_many`].
+    pub(crate) fn new(client: &'a FastvmClient, vm_id: &'a str) -> Self {
+        UploadMany {
+            client,
+            vm_id,
+            pairs: Vec::new(),
+            fetch_timeout: None,
+            exec_timeout: None,
+            options: TransferOptions::default(),
+        }
     }
 }
 

@@ -10,10 +10,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::archive::{self, CHUNK, ChannelReader, DEPTH, Limits, TempGuard};
-use super::error::{FileTransferError, FileTransferErrorKind as Kind};
 use super::options::TransferOptions;
 use super::remote::{self, RemoteKind};
 use super::storage;
+use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
+use crate::resources::Vms;
 use crate::{Error, FastvmClient, Result};
 
 impl FastvmClient {
@@ -73,7 +74,7 @@ impl FastvmClient {
                 Kind::RemoteCommand,
                 format!(
                     "unexpected output classifying {remote}: {:?}",
-                    crate::error::snippet(out.stdout.as_bytes(), 200)
+                    crate::redact::snippet(out.stdout.as_bytes(), 200)
                 ),
             )
             .into()),
@@ -140,7 +141,7 @@ impl FastvmClient {
         command: impl FnOnce(&str) -> String,
         opts: &TransferOptions,
     ) -> Result<String> {
-        let urls = self.vms().files().presign(vm_id, remote).await?;
+        let urls = Vms::new(self).files().presign(vm_id, remote).await?;
         self.transfer_exec(vm_id, step, command(&urls.upload_url), opts.exec_timeout())
             .await?;
         Ok(urls.download_url)

@@ -14,7 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::archive::sibling_temp;
-use super::error::{FileTransferError, FileTransferErrorKind as Kind};
+use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 
 /// One planned move of an entry of the staged tree into the destination.
 #[derive(Debug)]

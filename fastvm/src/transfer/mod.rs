@@ -21,7 +21,7 @@ mod archive;
 mod bounded;
 mod bulk;
 mod download;
-mod error;
+
 mod merge;
 mod options;
 mod pack;
@@ -31,14 +31,14 @@ mod staging;
 mod storage;
 mod upload;
 
+pub use crate::error::{FileTransferError, FileTransferErrorKind};
 pub use bulk::UploadMany;
-pub use error::{FileTransferError, FileTransferErrorKind};
 pub use options::Progress;
 pub use request::{Download, Upload};
 
+use crate::error::FileTransferErrorKind as Kind;
 use crate::types::ExecVmResponse;
 use crate::{FastvmClient, Result};
-use error::FileTransferErrorKind as Kind;
 
 impl FastvmClient {
     /// Runs a VM-side transfer command and turns a non-zero exit or a timeout into a

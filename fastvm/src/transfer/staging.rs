@@ -7,11 +7,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::archive::{self, DEPTH};
-use super::error::{FileTransferError, FileTransferErrorKind as Kind};
 use super::options::TransferOptions;
 use super::pack::{self, Member};
 use super::{remote, storage};
+use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 use crate::exec::Command;
+use crate::resources::Vms;
 use crate::{FastvmClient, Result};
 
 /// The staging file in the VM, from the moment it may exist until it is known to be gone:
@@ -28,7 +29,9 @@ impl Staging {
     /// Best effort: the upload's own error is the one to report.
     async fn remove(mut self) {
         self.armed = false;
-        let _ = self.client.vms().run(&self.vm_id, remote::remove(&self.path)).await;
+        let _ = Vms::new(&self.client)
+            .run(&self.vm_id, remote::remove(&self.path))
+            .await;
     }
 
     /// The extraction ran to its end, which removes the file itself.
@@ -44,7 +47,7 @@ impl Drop for Staging {
         }
         let (vm_id, path) = (std::mem::take(&mut self.vm_id), std::mem::take(&mut self.path));
         crate::cleanup::finish(&self.client, "remove a staging file", move |client| async move {
-            if let Err(e) = client.vms().run(&vm_id, remote::remove(&path)).await {
+            if let Err(e) = Vms::new(&client).run(&vm_id, remote::remove(&path)).await {
                 tracing::warn!(vm = %vm_id, error = %e, "fastvm: cannot remove a staging file");
             }
         });
@@ -63,7 +66,7 @@ impl FastvmClient {
         opts: &TransferOptions,
     ) -> Result<()> {
         let staging = remote::upload_staging_path();
-        let urls = self.vms().files().presign(vm_id, &staging).await?;
+        let urls = Vms::new(self).files().presign(vm_id, &staging).await?;
         let max = u64::try_from(urls.max_upload_bytes).ok().filter(|max| *max > 0);
         let (tx, rx) = mpsc::channel(DEPTH);
         let verify = opts.verify;

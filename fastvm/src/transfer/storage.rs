@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::archive::{CHUNK, DEPTH};
-use super::error::{FileTransferError, FileTransferErrorKind as Kind};
 use super::options::TransferOptions;
+use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 
 const OCTET_STREAM: &str = "application/octet-stream";
 
@@ -39,8 +39,8 @@ async fn check(method: &str, url: &str, resp: reqwest::Response) -> Result<reqwe
     }
     // Bounded: an error body can be arbitrarily large; and it may echo the signature (or
     // another one, without its URL), and hold line breaks or terminal escapes.
-    let body = crate::transport::http::read_bounded(resp, 512).await;
-    let snippet = crate::redact::text_for(&crate::error::snippet(&body, 512), url);
+    let body = crate::transport::response::read_bounded(resp, 512).await;
+    let snippet = crate::redact::text_for(&crate::redact::snippet(&body, 512), url);
     let msg = format!(
         "storage {method} {} answered {}: {}",
         crate::redact::url(url),

@@ -2,10 +2,11 @@
 
 use std::path::Path;
 
-use super::error::{FileTransferError, FileTransferErrorKind as Kind};
 use super::options::TransferOptions;
 use super::pack::Member;
 use super::{remote, storage};
+use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
+use crate::resources::Vms;
 use crate::types::FilePresignResponse;
 use crate::{FastvmClient, Result};
 
@@ -45,7 +46,7 @@ impl FastvmClient {
         remote: &str,
         opts: &TransferOptions,
     ) -> Result<()> {
-        let urls = self.vms().files().presign(vm_id, remote).await?;
+        let urls = Vms::new(self).files().presign(vm_id, remote).await?;
         if let Some(max) = max_upload(&urls)
             && size > max
         {

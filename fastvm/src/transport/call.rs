@@ -26,7 +26,7 @@ pub(crate) async fn call<'a, T, Fut>(
 where
     Fut: Future<Output = Generated<T>>,
 {
-    match make(client.api()).await {
+    match make(&client.inner.api).await {
         Ok(value) => Ok(value.into_inner()),
         Err(e) => Err(map_error(e, operation, client).await),
     }
@@ -41,7 +41,7 @@ pub(crate) async fn call_with_status<'a, T, Fut>(
 where
     Fut: Future<Output = Generated<T>>,
 {
-    match make(client.api()).await {
+    match make(&client.inner.api).await {
         Ok(value) => Ok((value.status(), value.into_inner())),
         Err(e) => Err(map_error(e, operation, client).await),
     }
@@ -58,7 +58,7 @@ pub(crate) async fn call_or<'a, T, Fut>(
 where
     Fut: Future<Output = Generated<T>>,
 {
-    match make(client.api()).await {
+    match make(&client.inner.api).await {
         Ok(value) => Ok(value.into_inner()),
         // `fastvm_api::decode::success` hands back a 2xx without a body this way.
         Err(progenitor_client::Error::UnexpectedResponse(resp)) if resp.status().is_success() => Ok(known()),
@@ -74,7 +74,7 @@ async fn map_error(e: progenitor_client::Error<()>, operation: &'static str, cli
     let secrets = &secrets;
     match e {
         E::UnexpectedResponse(resp) if resp.status().is_success() => Error::empty_body(operation, resp.status()),
-        E::UnexpectedResponse(resp) => crate::transport::http::api_error(resp, Some(operation), secrets).await,
+        E::UnexpectedResponse(resp) => crate::transport::response::api_error(resp, Some(operation), secrets).await,
         // The spec declares no error bodies to progenitor (codegen removes them), so this is
         // not reached; it is mapped like any other error answer all the same.
         E::ErrorResponse(rv) => Error::Api {
@@ -83,7 +83,7 @@ async fn map_error(e: progenitor_client::Error<()>, operation: &'static str, cli
                 kind: crate::ApiErrorKind::from_status(rv.status(), false),
                 message: rv.status().canonical_reason().unwrap_or("error").to_string(),
                 body: String::new(),
-                request_id: crate::transport::http::request_id(rv.headers()),
+                request_id: crate::transport::response::request_id(rv.headers()),
                 dimension: None,
                 operation: Some(operation),
             }),

@@ -12,11 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fastvm_api::hooks::{SendFuture, Transport};
-use reqwest::header::HeaderMap;
 
 use crate::config::{API_KEY_HEADER, RequestOptions, Settings};
-use crate::error::{ApiError, ApiErrorKind, ErrorBody, snippet};
 use crate::transport::ops::{self, Op};
+use crate::transport::response::{api_error, request_id};
 use crate::transport::retry::{self, Retries};
 use crate::{Error, Result};
 
@@ -217,20 +216,6 @@ impl Transport for ApiTransport {
     }
 }
 
-/// Reads (a bounded part of) an error answer's body and rebuilds the answer around it, with the
-/// same status and headers.
-pub(crate) async fn read_back(resp: reqwest::Response) -> (reqwest::Response, bytes::Bytes) {
-    let status = resp.status();
-    let version = resp.version();
-    let headers = resp.headers().clone();
-    let body = bytes::Bytes::from(read_bounded(resp, ApiError::BODY_SNIPPET).await);
-    let mut rebuilt = http::Response::new(reqwest::Body::from(body.clone()));
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    (reqwest::Response::from(rebuilt), body)
-}
-
 /// Logs one attempt at DEBUG level (the URL redacted: never its query or userinfo).
 fn trace_attempt(op: &Op, method: &reqwest::Method, elapsed: Duration, result: &reqwest::Result<reqwest::Response>) {
     match result {
@@ -247,62 +232,11 @@ fn trace_attempt(op: &Op, method: &reqwest::Method, elapsed: Duration, result: &
     }
 }
 
-pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
-    ["x-request-id", "request-id", "x-amzn-requestid"]
-        .iter()
-        .find_map(|h| headers.get(*h))
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(128).collect())
-}
-
 /// The client's own secrets, which a server could echo in what it says: its API key. Every
 /// error built from a server's text is cleared of them
 /// ([`redact::remote`](crate::redact::remote)).
 pub(crate) fn own_secrets(settings: &Settings) -> [&str; 1] {
     [settings.api_key.0.to_str().unwrap_or_default()]
-}
-
-/// Turns a non-2xx response into [`Error::Api`], reading (a bounded part of) its body. The
-/// server's text is cleared of URLs' queries, secret parameters and `secrets` (the client's
-/// own, see [`own_secrets`]), and its message is kept on one line.
-pub(crate) async fn api_error(resp: reqwest::Response, operation: Option<&'static str>, secrets: &[&str]) -> Error {
-    let status = resp.status();
-    let request_id = request_id(resp.headers());
-    let body = read_bounded(resp, ApiError::BODY_SNIPPET).await;
-    let parsed = ErrorBody::parse(&body);
-    let message = match parsed.message {
-        Some(m) => crate::redact::remote(&m, secrets),
-        None if body.is_empty() => status.canonical_reason().unwrap_or("error").to_string(),
-        None => crate::redact::known(&crate::redact::json(&snippet(&body, 200)), secrets),
-    };
-    let message = crate::redact::one_line(&message).into_owned();
-    let dimension = parsed
-        .dimension
-        .map(|d| crate::redact::one_line(&crate::redact::remote(&d, secrets)).into_owned());
-    Error::Api {
-        error: Box::new(ApiError {
-            status,
-            kind: ApiErrorKind::from_status(status, parsed.quota),
-            message,
-            body: crate::redact::known(&crate::redact::json(&snippet(&body, ApiError::BODY_SNIPPET)), secrets),
-            request_id,
-            dimension,
-            operation,
-        }),
-    }
-}
-
-/// Reads at most `max` bytes of a body (an error body can be arbitrarily large).
-pub(crate) async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        let room = max + 1 - out.len().min(max + 1);
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() > max {
-            break;
-        }
-    }
-    out
 }
 
 #[cfg(test)]

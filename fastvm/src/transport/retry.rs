@@ -124,7 +124,7 @@ impl RetryPolicy {
             .get("x-should-retry")
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().eq_ignore_ascii_case("true"));
-        let retry_it = forced.unwrap_or(!quota && is_retryable_status(status));
+        let retry_it = forced.unwrap_or(!quota && crate::error::is_retryable_status(status));
         retry_it.then(|| self.delay(retry, retry_after(headers)))
     }
 
@@ -136,11 +136,6 @@ impl RetryPolicy {
         let transient = error.is_connect() || ((error.is_timeout() || error.is_request()) && idempotent);
         transient.then(|| self.backoff(retry))
     }
-}
-
-/// Statuses worth retrying: 408, 429, 500, 502, 503, 504. 409 is a permanent conflict here.
-pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
 /// The server's requested delay: `retry-after-ms`, else `Retry-After` in seconds (fractions
@@ -237,7 +232,7 @@ pub(crate) async fn repeat<R: Attempt, F: Future<Output = R>>(
 /// the answer.
 async fn is_quota(resp: &mut reqwest::Response) -> bool {
     let placeholder = reqwest::Response::from(http::Response::new(reqwest::Body::from(Vec::new())));
-    let (rebuilt, body) = crate::transport::http::read_back(std::mem::replace(resp, placeholder)).await;
+    let (rebuilt, body) = crate::transport::response::read_back(std::mem::replace(resp, placeholder)).await;
     *resp = rebuilt;
     crate::error::ErrorBody::parse(&body).quota
 }
@@ -262,10 +257,10 @@ mod tests {
     #[test]
     fn statuses() {
         for s in [408, 429, 500, 502, 503, 504] {
-            assert!(is_retryable_status(status(s)), "{s}");
+            assert!(crate::error::is_retryable_status(status(s)), "{s}");
         }
         for s in [400, 401, 403, 404, 409, 422, 501] {
-            assert!(!is_retryable_status(status(s)), "{s}");
+            assert!(!crate::error::is_retryable_status(status(s)), "{s}");
         }
     }
 

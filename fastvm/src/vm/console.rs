@@ -77,18 +77,6 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 type Ws = WebSocketStream<Box<dyn Io>>;
 
-impl FastvmClient {
-    /// Opens an interactive console on the VM `vm_id`: mints a console token and connects its
-    /// WebSocket (see the [`console`](crate::console) module). The VM must be running.
-    ///
-    /// Errors: the token call's API errors (404 for an unknown VM, 409 for one that is not
-    /// running); [`Error::Console`] when the WebSocket cannot be opened.
-    pub async fn console(&self, vm_id: &str) -> Result<ConsoleSession> {
-        let token = self.vms().console_token(vm_id).await?;
-        connect(self, vm_id, &token).await
-    }
-}
-
 impl crate::vm::Vm {
     /// Opens an interactive console on this VM (see [`FastvmClient::console`]).
     pub async fn console(&self) -> Result<ConsoleSession> {
@@ -432,6 +420,12 @@ fn console_error(message: String) -> Error {
         status: None,
         source: None,
     }
+}
+
+/// Opens a console on `vm_id`: mints a token and connects ([`FastvmClient::console`]).
+pub(crate) async fn open(client: &FastvmClient, vm_id: &str) -> Result<ConsoleSession> {
+    let token = crate::resources::Vms::new(client).console_token(vm_id).await?;
+    connect(client, vm_id, &token).await
 }
 
 /// Connects the console WebSocket of `token`.

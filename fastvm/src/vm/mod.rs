@@ -32,10 +32,10 @@ use futures::FutureExt as _;
 
 use crate::exec::{Command, ExecStream, RunOutput};
 use crate::launch::LaunchParams;
-use crate::resources::{CreateSnapshot, into_future};
+use crate::resources::poll::WaitOptions;
+use crate::resources::{CreateSnapshot, Snapshots, Vms, into_future};
 use crate::transfer::{Download, Upload};
 use crate::types::{DeleteResponse, SnapshotRestoreWarnings, TtlAction, VmStatus};
-use crate::wait::WaitOptions;
 use crate::{Error, FastvmClient, Result, types};
 
 /// The server-side TTL a guarded launch gets when the caller set none: if the program dies
@@ -63,6 +63,12 @@ impl std::fmt::Debug for Vm {
 }
 
 impl Vm {
+    /// A handle on the existing VM `id`, its state fetched ([`FastvmClient::attach`]).
+    pub(crate) async fn attach(client: &FastvmClient, id: &str) -> Result<Vm> {
+        let state = Vms::new(client).retrieve(id).await?;
+        Ok(Vm::from_state(client.clone(), state))
+    }
+
     /// A handle on the VM `state` describes (no request is made).
     pub fn from_state(client: FastvmClient, state: types::Vm) -> Self {
         Vm { client, state }
@@ -85,19 +91,19 @@ impl Vm {
 
     /// Fetches the VM's current state (`GET /v1/vms/{id}`).
     pub async fn refresh(&mut self) -> Result<&types::Vm> {
-        self.state = self.client.vms().retrieve(&self.state.id).await?;
+        self.state = Vms::new(&self.client).retrieve(&self.state.id).await?;
         Ok(&self.state)
     }
 
     /// Runs a command and returns its buffered output; see
     /// [`Vms::run`](crate::resources::Vms::run).
     pub async fn run(&self, command: impl Into<Command>) -> Result<RunOutput> {
-        self.client.vms().run(&self.state.id, command).await
+        Vms::new(&self.client).run(&self.state.id, command).await
     }
 
     /// Runs a command and streams its output; see [`Vms::stream`](crate::resources::Vms::stream).
     pub async fn stream(&self, command: impl Into<Command>) -> Result<ExecStream> {
-        self.client.vms().stream(&self.state.id, command).await
+        Vms::new(&self.client).stream(&self.state.id, command).await
     }
 
     /// Uploads a local file or directory to `remote`; see [`FastvmClient::upload`].
@@ -112,23 +118,25 @@ impl Vm {
 
     /// Snapshots the VM; see [`Snapshots::create`](crate::resources::Snapshots::create).
     pub fn snapshot(&self) -> CreateSnapshot<'_> {
-        self.client.snapshots().create(&self.state.id)
+        Snapshots::new(&self.client).create(&self.state.id)
     }
 
     /// Pauses the VM (idempotent).
     pub async fn pause(&mut self) -> Result<&types::Vm> {
-        self.state = self.client.vms().pause(&self.state.id).await?;
+        self.state = Vms::new(&self.client).pause(&self.state.id).await?;
         Ok(&self.state)
     }
 
     /// Resumes the VM and waits until it runs again (a queued resume is polled as
     /// [`FastvmClient::wait_for_vm_ready`] polls).
     pub async fn resume(&mut self) -> Result<&types::Vm> {
-        let state = self.client.vms().resume(&self.state.id).await?;
+        let state = Vms::new(&self.client).resume(&self.state.id).await?;
         self.state = if state.status == VmStatus::Running {
             state
         } else {
-            self.client.wait_vm(&self.state.id, WaitOptions::default()).await?
+            Vms::new(&self.client)
+                .wait_running(&self.state.id, WaitOptions::default())
+                .await?
         };
         Ok(&self.state)
     }
@@ -153,20 +161,22 @@ impl Vm {
     /// ```
     pub async fn wait_ready(&mut self) -> Result<&types::Vm> {
         if self.state.status != VmStatus::Running {
-            self.state = self.client.wait_vm(&self.state.id, WaitOptions::default()).await?;
+            self.state = Vms::new(&self.client)
+                .wait_running(&self.state.id, WaitOptions::default())
+                .await?;
         }
         Ok(&self.state)
     }
 
     /// Restarts the VM's TTL cycle (409 when it has none).
     pub async fn refresh_ttl(&mut self) -> Result<&types::Vm> {
-        self.state = self.client.vms().refresh_ttl(&self.state.id).await?;
+        self.state = Vms::new(&self.client).refresh_ttl(&self.state.id).await?;
         Ok(&self.state)
     }
 
     /// Deletes the VM.
     pub async fn delete(self) -> Result<DeleteResponse> {
-        self.client.vms().delete(&self.state.id).await
+        Vms::new(&self.client).delete(&self.state.id).await
     }
 
     /// Takes ownership of the VM: the returned guard deletes it when dropped (see [`OwnedVm`]).
@@ -197,14 +207,14 @@ impl Vm {
         let refresh = async move {
             loop {
                 tokio::time::sleep(every).await;
-                match client.vms().refresh_ttl(&id).await {
+                match Vms::new(&client).refresh_ttl(&id).await {
                     Ok(_) => tracing::debug!(vm = %id, "fastvm keepalive: TTL refreshed"),
                     Err(e) if e.is_not_found() => return,
                     Err(e) => tracing::warn!(vm = %id, error = %e, "fastvm keepalive: cannot refresh the TTL"),
                 }
             }
         };
-        let task = match background_runtime() {
+        let task = match crate::background::runtime() {
             Some(runtime) => Some(runtime.spawn(refresh)),
             None => {
                 tracing::warn!(vm = %self.state.id, "fastvm keepalive: no Tokio runtime to run it on; not started");
@@ -213,15 +223,6 @@ impl Vm {
         };
         Keepalive { task }
     }
-}
-
-/// Where background work (a keepalive, the delete of a dropped guard) runs: the caller's Tokio
-/// runtime, else the blocking client's (a blocking caller has no runtime of its own).
-fn background_runtime() -> Option<tokio::runtime::Handle> {
-    let runtime = tokio::runtime::Handle::try_current().ok();
-    #[cfg(feature = "blocking")]
-    let runtime = runtime.or_else(crate::blocking::started_runtime);
-    runtime
 }
 
 /// A background TTL refresh ([`Vm::keepalive`]); it stops when this is dropped.
@@ -321,66 +322,12 @@ impl Drop for OwnedVm {
         // Waits (bounded) for the delete: a task spawned instead would not outlive the end of
         // `main`, which is where most guards are dropped.
         crate::cleanup::finish(&vm.client, "delete a dropped OwnedVm", move |client| async move {
-            match client.vms().delete(&id).await {
+            match Vms::new(&client).delete(&id).await {
                 Ok(_) => tracing::debug!(vm = %id, "fastvm: deleted the dropped OwnedVm"),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => tracing::warn!(vm = %id, error = %e, "fastvm: cannot delete a dropped OwnedVm"),
             }
         });
-    }
-}
-
-impl FastvmClient {
-    /// A handle on the existing VM `id` (its state is fetched).
-    pub async fn attach(&self, id: &str) -> Result<Vm> {
-        let state = self.vms().retrieve(id).await?;
-        Ok(Vm::from_state(self.clone(), state))
-    }
-
-    /// Launches a VM you own ([`OwnedVm`]): it is deleted when the guard is dropped or
-    /// [`delete`](OwnedVm::delete)d, and waited for until it runs (as
-    /// [`Vms::launch`](crate::resources::Vms::launch) waits).
-    ///
-    /// Unless `params` set a TTL, the VM gets a server-side safety TTL with action `delete`
-    /// (10 minutes by default, [`safety_ttl`](LaunchVm::safety_ttl)), refreshed in the
-    /// background while the guard lives: if the program dies without deleting the VM, the
-    /// server does. A VM whose launch was cancelled before its id was known is deleted by that
-    /// TTL too.
-    pub fn launch_vm(&self, params: impl Into<LaunchParams>) -> LaunchVm<'_> {
-        LaunchVm {
-            client: self,
-            params: params.into(),
-            wait: Some(WaitOptions::default()),
-            safety_ttl: Some(SAFETY_TTL),
-        }
-    }
-
-    /// Launches a VM, runs `f` with it, and deletes it afterwards, also when `f` fails or
-    /// panics (the panic is resumed after the delete). Returns what `f` returns; when `f`
-    /// succeeds but the delete fails, the delete's error. `f`'s error type only needs
-    /// `From<fastvm::Error>`.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-    /// let tests = client
-    ///     .with_vm(fastvm::launch::machine("c2m4"), |vm| async move {
-    ///         vm.upload("./repo", "/workspace/repo").await?;
-    ///         let out = vm.run(fastvm::exec::Command::sh("cargo test").cwd("/workspace/repo")).await?;
-    ///         Ok::<_, fastvm::Error>(out.check()?.stdout.clone())
-    ///     })
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// To configure the launch (wait timeout, safety TTL), use [`LaunchVm::with`]:
-    /// `client.launch_vm(params).wait_timeout(t).with(f)`.
-    pub async fn with_vm<T, E, F, Fut>(&self, params: impl Into<LaunchParams>, f: F) -> std::result::Result<T, E>
-    where
-        F: FnOnce(Vm) -> Fut,
-        Fut: Future<Output = std::result::Result<T, E>>,
-        E: From<Error>,
-    {
-        self.launch_vm(params).with(f).await
     }
 }
 
@@ -499,7 +446,7 @@ impl LaunchVm<'_> {
             }
             _ => None,
         };
-        let launched = client.vms().launch_no_wait(params).await?;
+        let launched = Vms::new(client).launch_no_wait(params).await?;
         let (state, warnings) = launched.into_parts();
         // Owned from here on: a failed or cancelled wait deletes the VM.
         let mut owned = Vm::from_state(client.clone(), state).own();
@@ -509,10 +456,22 @@ impl LaunchVm<'_> {
             && owned.state.status != VmStatus::Running
         {
             let id = owned.state.id.clone();
-            owned.state = client.wait_vm(&id, wait).await?;
+            owned.state = Vms::new(client).wait_running(&id, wait).await?;
         }
         Ok(owned)
     }
 }
 
 into_future!(LaunchVm => OwnedVm);
+
+impl<'a> LaunchVm<'a> {
+    /// The request of [`FastvmClient::launch_vm`].
+    pub(crate) fn new(client: &'a FastvmClient, params: impl Into<LaunchParams>) -> Self {
+        LaunchVm {
+            client,
+            params: params.into(),
+            wait: Some(WaitOptions::default()),
+            safety_ttl: Some(SAFETY_TTL),
+        }
+    }
+}

@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 
 use crate::exec::{Command, RunOutput};
 use crate::resources::into_future;
+use crate::resources::poll::{Step, WaitOptions, poll, wait_setters};
 use crate::transfer::remote;
 use crate::types::ExecVmResponse;
 use crate::vm::Vm;
-use crate::wait::{Step, WaitOptions, poll, wait_setters};
 use crate::{ApiErrorKind, Error, Result};
 
 /// The server-side timeout of a [`Vm::wait_until`] probe whose command sets none, at most (and
@@ -350,7 +350,7 @@ fn transient(e: &Error) -> bool {
     match e {
         Error::Connection { .. } | Error::Timeout { .. } => true,
         Error::Api { error, .. } => {
-            error.kind != ApiErrorKind::QuotaExceeded && crate::transport::retry::is_retryable_status(error.status)
+            error.kind != ApiErrorKind::QuotaExceeded && crate::error::is_retryable_status(error.status)
         }
         _ => false,
     }
@@ -386,12 +386,6 @@ fn tail(s: &str) -> String {
     crate::redact::text(&cut)
 }
 
-/// The message of [`Error::NotReady`], on one line.
-pub(crate) fn not_ready_message(vm_id: &str, what: &str, waited: Duration, last_output: &str) -> String {
-    let last = last_output.trim().replace('\n', " | ");
-    format!("VM {vm_id} not ready after {waited:?}: waited for {what}; last probe: {last}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,7 +415,7 @@ mod tests {
             "{}",
             t.len()
         );
-        let msg = not_ready_message("vm-1", "`true` to exit 0", Duration::from_secs(2), "exit 1: a\nb\n");
+        let msg = crate::error::not_ready_message("vm-1", "`true` to exit 0", Duration::from_secs(2), "exit 1: a\nb\n");
         assert_eq!(
             msg,
             "VM vm-1 not ready after 2s: waited for `true` to exit 0; last probe: exit 1: a | b"

@@ -36,6 +36,7 @@ use futures::stream::FuturesUnordered;
 
 use crate::launch::LaunchParams;
 use crate::resources::into_future;
+use crate::resources::{Snapshots, Vms};
 use crate::types::{Metadata, Snapshot, Vm, VmStatus};
 use crate::vm::OwnedVm;
 use crate::{ApiErrorKind, Error, FastvmClient, Result};
@@ -51,80 +52,6 @@ const QUOTA_BACKOFF_START: Duration = Duration::from_millis(500);
 const QUOTA_BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// How many deletes a sweep sends at a time.
 const SWEEP_CONCURRENCY: usize = 4;
-
-impl FastvmClient {
-    /// Launches `n` VMs like `params` (each as [`launch_vm`](Self::launch_vm) launches: an
-    /// [`OwnedVm`] with a safety TTL, waited for until it runs), at most
-    /// [`concurrency`](LaunchFleet::concurrency) at a time, and returns them all, in launch
-    /// order.
-    ///
-    /// A launch refused because a quota is used up (a 429 or other answer of kind
-    /// [`ApiErrorKind::QuotaExceeded`], or a plain 429 [`ApiErrorKind::RateLimit`]: neither
-    /// launched anything) is tried again after a wait (from 0.5 s, doubling up to 10 s, with
-    /// random jitter) until the fleet's [`deadline`](LaunchFleet::deadline). Any other failure,
-    /// or the deadline passing, ends the fleet: no new launch starts, the launches under way
-    /// finish, every VM the fleet launched is deleted (awaited; a failed delete is logged),
-    /// and the first error is returned. A deadline that passes while launches are refused
-    /// gives [`Error::Timeout`] naming the last refusal; one that passes while a VM boots
-    /// gives that VM's [`Error::VmNotReady`].
-    ///
-    /// `n == 0` and a concurrency of 0 are refused with [`Error::InvalidInput`], as are
-    /// invalid launch parameters, before any request.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-    /// use futures::future::try_join_all;
-    /// let vms = client.fleet(fastvm::launch::machine("c1m2"), 6).concurrency(2).await?;
-    /// let outputs = try_join_all(vms.iter().map(|vm| vm.run("nproc"))).await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn fleet(&self, params: impl Into<LaunchParams>, n: usize) -> LaunchFleet<'_> {
-        LaunchFleet {
-            client: self,
-            params: params.into(),
-            n,
-            concurrency: DEFAULT_CONCURRENCY,
-            deadline: DEFAULT_DEADLINE,
-            poll_interval: crate::wait::DEFAULT_POLL_INTERVAL,
-        }
-    }
-
-    /// Finds the VMs (and, with [`snapshots`](Sweep::snapshots), the snapshots) matching every
-    /// filter set on the returned [`Sweep`], and deletes them when told to with
-    /// [`dry_run(false)`](Sweep::dry_run): by default a sweep only lists.
-    ///
-    /// Filters: [`label`](Sweep::label) (repeatable; every one must match the metadata),
-    /// [`name_prefix`](Sweep::name_prefix), [`older_than`](Sweep::older_than). At least one
-    /// label or a name prefix is required: a sweep that would match everything is refused with
-    /// [`Error::InvalidInput`] before any request. VMs being deleted (`deleting`) are skipped.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-    /// use std::time::Duration;
-    /// // The test suite's leftovers: `sdk-test-*` VMs older than 15 minutes.
-    /// let report = client
-    ///     .sweep()
-    ///     .name_prefix("sdk-test-")
-    ///     .older_than(Duration::from_secs(900))
-    ///     .dry_run(false)
-    ///     .await?;
-    /// for failure in &report.errors {
-    ///     eprintln!("cannot delete {} {}: {}", failure.kind, failure.id, failure.error);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn sweep(&self) -> Sweep<'_> {
-        Sweep {
-            client: self,
-            labels: Vec::new(),
-            name_prefix: None,
-            older_than: None,
-            dry_run: true,
-            vms: true,
-            snapshots: false,
-        }
-    }
-}
 
 /// The request of [`FastvmClient::fleet`]; await it.
 #[derive(Debug, Clone)]
@@ -434,7 +361,7 @@ impl Sweep<'_> {
         }
 
         let client = self.client;
-        let mut list = client.vms().list();
+        let mut list = Vms::new(client).list();
         for (k, v) in &filter.labels {
             list = list.metadata(k, v);
         }
@@ -446,7 +373,7 @@ impl Sweep<'_> {
             Vec::new()
         };
         let snapshots: Vec<Snapshot> = if self.snapshots {
-            let all = client.snapshots().list().await?;
+            let all = Snapshots::new(client).list().await?;
             all.into_iter().filter(|s| filter.snapshot(s)).collect()
         } else {
             Vec::new()
@@ -461,8 +388,8 @@ impl Sweep<'_> {
             let failed: Vec<Option<SweepError>> = futures::stream::iter(targets)
                 .map(|(kind, id)| async move {
                     let result = match kind {
-                        SweptKind::Vm => client.vms().delete(&id).await,
-                        SweptKind::Snapshot => client.snapshots().delete(&id).await,
+                        SweptKind::Vm => Vms::new(client).delete(&id).await,
+                        SweptKind::Snapshot => Snapshots::new(client).delete(&id).await,
                     };
                     match result {
                         Err(error) if !error.is_not_found() => Some(SweepError { kind, id, error }),
@@ -515,6 +442,35 @@ impl Filter {
                 .is_some_and(|age| age >= min)
         });
         labelled && named && old
+    }
+}
+
+impl<'a> LaunchFleet<'a> {
+    /// The request of [`FastvmClient::fleet`].
+    pub(crate) fn new(client: &'a FastvmClient, params: impl Into<LaunchParams>, n: usize) -> Self {
+        LaunchFleet {
+            client,
+            params: params.into(),
+            n,
+            concurrency: DEFAULT_CONCURRENCY,
+            deadline: DEFAULT_DEADLINE,
+            poll_interval: crate::resources::poll::DEFAULT_POLL_INTERVAL,
+        }
+    }
+}
+
+impl<'a> Sweep<'a> {
+    /// The request of [`FastvmClient::sweep`].
+    pub(crate) fn new(client: &'a FastvmClient) -> Self {
+        Sweep {
+            client,
+            labels: Vec::new(),
+            name_prefix: None,
+            older_than: None,
+            dry_run: true,
+            vms: true,
+            snapshots: false,
+        }
     }
 }
 

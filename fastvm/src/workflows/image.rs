@@ -25,60 +25,11 @@ use std::time::Duration;
 
 use crate::exec::{Command, RunOutput};
 use crate::launch::LaunchParams;
+use crate::resources::Snapshots;
 use crate::resources::into_future;
+use crate::resources::poll::WaitOptions;
 use crate::types::Snapshot;
-use crate::wait::WaitOptions;
 use crate::{Error, FastvmClient, Result};
-
-impl FastvmClient {
-    /// Builds an image: a snapshot named `name` (sanitised with
-    /// [`names::sanitize`](crate::names::sanitize)) of a VM launched from `from` (a machine
-    /// type or a snapshot) after the steps set on the returned [`BuildImage`] ran in it.
-    ///
-    /// In order:
-    /// 1. the builder VM is launched as [`launch_vm`](Self::launch_vm) launches (an
-    ///    [`OwnedVm`](crate::vm::OwnedVm) with a safety TTL), and waited for until it runs;
-    /// 2. each step runs ([`Vm::run`](crate::vm::Vm::run)) and must succeed
-    ///    ([`RunOutput::check`]): the first that fails, or cannot be run, stops the build with
-    ///    [`Error::ImageStepFailed`] naming the step and carrying its error (for a failed
-    ///    command, [`Error::CommandFailed`] with the ends of its output);
-    /// 3. the VM is snapshotted and the snapshot waited for until `ready`
-    ///    ([`CreateSnapshot::wait_ready`](crate::resources::CreateSnapshot::wait_ready));
-    /// 4. the builder VM is deleted;
-    /// 5. with [`rotate`](BuildImage::rotate), the older snapshots with the image's name are
-    ///    deleted.
-    ///
-    /// Nothing the build created is left behind when it fails: the builder VM is deleted after
-    /// a failure (and, through its guard, after a panic or when the future is dropped), and a
-    /// snapshot that is not ready is deleted too. Once the snapshot is ready the build has
-    /// succeeded: a failure to delete the builder VM or an old snapshot is reported in
-    /// [`BuiltImage::cleanup_errors`] (and logged), not as an error, and the new snapshot is
-    /// kept.
-    ///
-    /// Refused before any request, with [`Error::InvalidInput`]: a name with nothing left after
-    /// sanitising, invalid launch parameters, and an invalid step (the field is `step N: …`).
-    ///
-    /// ```no_run
-    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-    /// use fastvm::{Error, launch};
-    /// match client.build_image("ci-base", launch::machine("c1m2")).step("make deps").await {
-    ///     Ok(image) => println!("image {} is ready", image.snapshot.id),
-    ///     Err(Error::ImageStepFailed { step, source, .. }) => eprintln!("step {step}: {source}"),
-    ///     Err(e) => return Err(e),
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn build_image(&self, name: impl Into<String>, from: impl Into<LaunchParams>) -> BuildImage<'_> {
-        BuildImage {
-            client: self,
-            name: name.into(),
-            from: from.into(),
-            steps: Vec::new(),
-            rotate: false,
-            wait: WaitOptions::default(),
-        }
-    }
-}
 
 /// The request of [`FastvmClient::build_image`]; await it.
 #[derive(Debug, Clone)]
@@ -278,7 +229,7 @@ into_future!(BuildImage => BuiltImage);
 /// (one without `created_at` counts as the oldest). Returns the ids deleted; failures go to
 /// `errors`.
 async fn rotate_out(client: &FastvmClient, new: &Snapshot, errors: &mut Vec<Error>) -> Vec<String> {
-    let all = match client.snapshots().list().await {
+    let all = match Snapshots::new(client).list().await {
         Ok(all) => all,
         Err(e) => {
             tracing::warn!(snapshot = %new.id, error = %e, "fastvm: cannot list snapshots to rotate an image");
@@ -288,7 +239,7 @@ async fn rotate_out(client: &FastvmClient, new: &Snapshot, errors: &mut Vec<Erro
     };
     let mut rotated = Vec::new();
     for old in all.iter().filter(|s| replaced_by(s, new)) {
-        match client.snapshots().delete(&old.id).await {
+        match Snapshots::new(client).delete(&old.id).await {
             Ok(_) => rotated.push(old.id.clone()),
             Err(e) if e.is_not_found() => rotated.push(old.id.clone()),
             Err(e) => {
@@ -303,6 +254,20 @@ async fn rotate_out(client: &FastvmClient, new: &Snapshot, errors: &mut Vec<Erro
 /// Whether `old` is an older snapshot of the image `new` is the new snapshot of.
 fn replaced_by(old: &Snapshot, new: &Snapshot) -> bool {
     old.name == new.name && old.id != new.id && old.created_at <= new.created_at
+}
+
+impl<'a> BuildImage<'a> {
+    /// The request of [`FastvmClient::build_image`].
+    pub(crate) fn new(client: &'a FastvmClient, name: impl Into<String>, from: impl Into<LaunchParams>) -> Self {
+        BuildImage {
+            client,
+            name: name.into(),
+            from: from.into(),
+            steps: Vec::new(),
+            rotate: false,
+            wait: WaitOptions::default(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The error of file and directory transfers.
+//! [`FileTransferError`]: the error of file and directory transfers, a kind of [`Error`](crate::Error).
 
 /// What went wrong in a transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,7 +85,7 @@ impl FileTransferError {
 
     pub(crate) fn with_exit(mut self, exit_code: i64, stderr: &str) -> Self {
         self.exit_code = Some(exit_code);
-        let stderr = crate::redact::text(&crate::error::snippet(stderr.as_bytes(), 2000));
+        let stderr = crate::redact::text(&crate::redact::snippet(stderr.as_bytes(), 2000));
         self.stderr = Some(escape_controls(&stderr, true));
         self
     }
@@ -144,12 +144,6 @@ fn needs_escape(c: char) -> bool {
             c,
             '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
         )
-}
-
-impl From<FileTransferError> for crate::Error {
-    fn from(e: FileTransferError) -> Self {
-        crate::Error::FileTransfer { error: Box::new(e) }
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,13 @@ use std::time::Duration;
 
 use crate::types::{BuildStatus, VmStatus};
 
+mod api;
+mod transfer;
+
+pub use api::{ApiError, ApiErrorKind};
+pub(crate) use api::{ErrorBody, is_retryable_status};
+pub use transfer::{FileTransferError, FileTransferErrorKind};
+
 /// Everything a `fastvm` call can fail with.
 ///
 /// Ask it what happened with the predicates ([`is_not_found`](Error::is_not_found),
@@ -259,7 +266,7 @@ pub enum Error {
     #[non_exhaustive]
     FileTransfer {
         /// What went wrong.
-        error: Box<crate::transfer::FileTransferError>,
+        error: Box<FileTransferError>,
     },
 }
 
@@ -350,7 +357,7 @@ impl fmt::Display for Error {
                 what,
                 waited,
                 last_output,
-            } => out.write_str(&crate::readiness::not_ready_message(vm_id, what, *waited, last_output)),
+            } => out.write_str(&not_ready_message(vm_id, what, *waited, last_output)),
             Error::StreamClosed { events } => {
                 write!(out, "exec stream closed before the exit event (after {events} events)")
             }
@@ -394,129 +401,10 @@ fn with_status(status: Option<reqwest::StatusCode>) -> String {
     status.map(|s| format!(" (status {})", s.as_u16())).unwrap_or_default()
 }
 
-/// How an [`ApiError`] is classified, from its status code and body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ApiErrorKind {
-    /// 400.
-    BadRequest,
-    /// 401: the API key is missing or invalid.
-    Authentication,
-    /// 403.
-    PermissionDenied,
-    /// 404.
-    NotFound,
-    /// 409: a permanent conflict (not retried).
-    Conflict,
-    /// 422.
-    Unprocessable,
-    /// A quota would be exceeded: a 429 `QuotaExceeded` body naming an org quota's
-    /// [`dimension`](ApiError::dimension), or the per-VM service cap
-    /// (`vm_service_quota_exceeded`). Not retried: it lasts until something is freed.
-    QuotaExceeded,
-    /// 429 otherwise.
-    RateLimit,
-    /// 5xx.
-    Server,
-    /// Any other status.
-    Other,
-}
-
-impl ApiErrorKind {
-    /// The kind of an answer with `status`; `quota` tells an exceeded quota (see
-    /// [`ErrorBody::quota`]) from a plain rate limit or conflict.
-    pub(crate) fn from_status(status: reqwest::StatusCode, quota: bool) -> Self {
-        match status.as_u16() {
-            400..=599 if quota => ApiErrorKind::QuotaExceeded,
-            400 => ApiErrorKind::BadRequest,
-            401 => ApiErrorKind::Authentication,
-            403 => ApiErrorKind::PermissionDenied,
-            404 => ApiErrorKind::NotFound,
-            409 => ApiErrorKind::Conflict,
-            422 => ApiErrorKind::Unprocessable,
-            429 => ApiErrorKind::RateLimit,
-            500..=599 => ApiErrorKind::Server,
-            _ => ApiErrorKind::Other,
-        }
-    }
-}
-
-/// A non-2xx answer of the API.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ApiError {
-    /// The HTTP status.
-    pub status: reqwest::StatusCode,
-    /// Its classification.
-    pub kind: ApiErrorKind,
-    /// The server's `error` message, or a description of the body when it had none.
-    pub message: String,
-    /// The start of the raw body (at most [`ApiError::BODY_SNIPPET`] bytes).
-    pub body: String,
-    /// The `x-request-id` (or `request-id`) response header, if any.
-    pub request_id: Option<String>,
-    /// The quota dimension of a `QuotaExceeded` body (`vcpu`, `memory_mib`, `disk_gib`, `snapshot_count`).
-    pub dimension: Option<String>,
-    /// The operation that failed (the spec's operationId), when known.
-    pub operation: Option<&'static str>,
-}
-
-impl ApiError {
-    /// How many bytes of the body an error keeps.
-    pub const BODY_SNIPPET: usize = 2048;
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use std::fmt::Write as _;
-        // The server's message and dimension on one line, whatever it sent.
-        let f = &mut crate::redact::OneLine(f);
-        if let Some(op) = self.operation {
-            write!(f, "{op}: ")?;
-        }
-        write!(f, "{} {}", self.status.as_u16(), self.message)?;
-        if let Some(d) = &self.dimension {
-            write!(f, " (quota dimension {d})")?;
-        }
-        if let Some(id) = &self.request_id {
-            write!(f, " [request id {id}]")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ApiError {}
-
-/// What the SDK reads from an error body (JSON or not; never a decode failure).
-#[derive(Debug, Default, PartialEq)]
-pub(crate) struct ErrorBody {
-    /// The server's `error` (or `message`) text.
-    pub(crate) message: Option<String>,
-    /// The `dimension` of a `QuotaExceeded` body.
-    pub(crate) dimension: Option<String>,
-    /// The body tells of an exceeded quota: a `QuotaExceeded` (it names a `dimension`) or a
-    /// `QuotaExceededError` (`"error": "vm_service_quota_exceeded"`).
-    pub(crate) quota: bool,
-}
-
-impl ErrorBody {
-    /// The per-VM service cap's error code.
-    const SERVICE_QUOTA: &'static str = "vm_service_quota_exceeded";
-
-    pub(crate) fn parse(body: &[u8]) -> Self {
-        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(body) else {
-            return ErrorBody::default();
-        };
-        let text = |name: &str| map.get(name).and_then(|v| v.as_str()).map(str::to_string);
-        let message = text("error").or_else(|| text("message"));
-        let dimension = text("dimension");
-        let quota = dimension.is_some() || message.as_deref() == Some(Self::SERVICE_QUOTA);
-        ErrorBody {
-            message,
-            dimension,
-            quota,
-        }
-    }
+/// `VM vm-1 not ready after 2s: waited for …; last probe: …` (the probe's output on one line).
+pub(crate) fn not_ready_message(vm_id: &str, what: &str, waited: Duration, last_output: &str) -> String {
+    let last = last_output.trim().replace('\n', " | ");
+    format!("VM {vm_id} not ready after {waited:?}: waited for {what}; last probe: {last}")
 }
 
 impl Error {
@@ -535,7 +423,7 @@ impl Error {
     }
 
     /// The transfer error, if this is one.
-    pub fn file_transfer(&self) -> Option<&crate::transfer::FileTransferError> {
+    pub fn file_transfer(&self) -> Option<&FileTransferError> {
         match self {
             Error::FileTransfer { error, .. } => Some(error),
             _ => None,
@@ -546,7 +434,7 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         match self {
             Error::Api { error, .. } => error.kind == ApiErrorKind::NotFound,
-            Error::FileTransfer { error, .. } => error.kind == crate::transfer::FileTransferErrorKind::NotFound,
+            Error::FileTransfer { error, .. } => error.kind == FileTransferErrorKind::NotFound,
             _ => false,
         }
     }
@@ -571,9 +459,7 @@ impl Error {
         match self {
             Error::Connection { connect: true, .. } => true,
             Error::Connection { operation, .. } | Error::Timeout { operation, .. } => safe(operation),
-            Error::Api { error, .. } => {
-                error.kind != ApiErrorKind::QuotaExceeded && crate::transport::retry::is_retryable_status(error.status)
-            }
+            Error::Api { error, .. } => error.kind != ApiErrorKind::QuotaExceeded && is_retryable_status(error.status),
             _ => false,
         }
     }
@@ -593,7 +479,7 @@ impl Error {
             operation: Some(operation),
             status: None,
             message: message.clone(),
-            snippet: crate::redact::known(&crate::redact::json(&snippet(body, 512)), secrets),
+            snippet: crate::redact::known(&crate::redact::json(&crate::redact::snippet(body, 512)), secrets),
             source: Some(Box::new(DecodeCause(message))),
         }
     }
@@ -684,14 +570,10 @@ pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
     crate::redact::text(&msg)
 }
 
-/// Cuts `bytes` to at most `max` bytes of lossy UTF-8, for snippets kept in errors.
-pub(crate) fn snippet(bytes: &[u8], max: usize) -> String {
-    let cut = &bytes[..bytes.len().min(max)];
-    let mut s = String::from_utf8_lossy(cut).into_owned();
-    if bytes.len() > max {
-        s.push('…');
+impl From<FileTransferError> for Error {
+    fn from(e: FileTransferError) -> Self {
+        Error::FileTransfer { error: Box::new(e) }
     }
-    s
 }
 
 #[cfg(test)]
