@@ -105,8 +105,8 @@ impl FastvmClient {
         Vm::attach(self, id).await
     }
 
-    /// Launches a VM you own ([`OwnedVm`]): it is deleted when the guard is dropped or
-    /// [`delete`](OwnedVm::delete)d, and waited for until it runs (as
+    /// Launches a VM you own ([`OwnedVm`](crate::vm::OwnedVm)): it is deleted when the guard is dropped or
+    /// [`delete`](crate::vm::OwnedVm::delete)d, and waited for until it runs (as
     /// [`Vms::launch`](crate::resources::Vms::launch) waits).
     ///
     /// Unless `params` set a TTL, the VM gets a server-side safety TTL with action `delete`
@@ -147,12 +147,12 @@ impl FastvmClient {
     }
 
     /// Launches `n` VMs like `params` (each as [`launch_vm`](Self::launch_vm) launches: an
-    /// [`OwnedVm`] with a safety TTL, waited for until it runs), at most
+    /// [`OwnedVm`](crate::vm::OwnedVm) with a safety TTL, waited for until it runs), at most
     /// [`concurrency`](LaunchFleet::concurrency) at a time, and returns them all, in launch
     /// order.
     ///
     /// A launch refused because a quota is used up (a 429 or other answer of kind
-    /// [`ApiErrorKind::QuotaExceeded`], or a plain 429 [`ApiErrorKind::RateLimit`]: neither
+    /// [`ApiErrorKind::QuotaExceeded`](crate::ApiErrorKind::QuotaExceeded), or a plain 429 [`ApiErrorKind::RateLimit`](crate::ApiErrorKind::RateLimit): neither
     /// launched anything) is tried again after a wait (from 0.5 s, doubling up to 10 s, with
     /// random jitter) until the fleet's [`deadline`](LaunchFleet::deadline). Any other failure,
     /// or the deadline passing, ends the fleet: no new launch starts, the launches under way
@@ -406,7 +406,7 @@ impl FastvmClient {
     /// 1. the builder VM is launched as [`launch_vm`](Self::launch_vm) launches (an
     ///    [`OwnedVm`](crate::vm::OwnedVm) with a safety TTL), and waited for until it runs;
     /// 2. each step runs ([`Vm::run`](crate::vm::Vm::run)) and must succeed
-    ///    ([`RunOutput::check`]): the first that fails, or cannot be run, stops the build with
+    ///    ([`RunOutput::check`](crate::exec::RunOutput::check)): the first that fails, or cannot be run, stops the build with
     ///    [`Error::ImageStepFailed`] naming the step and carrying its error (for a failed
     ///    command, [`Error::CommandFailed`] with the ends of its output);
     /// 3. the VM is snapshotted and the snapshot waited for until `ready`
@@ -419,7 +419,7 @@ impl FastvmClient {
     /// a failure (and, through its guard, after a panic or when the future is dropped), and a
     /// snapshot that is not ready is deleted too. Once the snapshot is ready the build has
     /// succeeded: a failure to delete the builder VM or an old snapshot is reported in
-    /// [`BuiltImage::cleanup_errors`] (and logged), not as an error, and the new snapshot is
+    /// [`BuiltImage::cleanup_errors`](crate::image::BuiltImage::cleanup_errors) (and logged), not as an error, and the new snapshot is
     /// kept.
     ///
     /// Refused before any request, with [`Error::InvalidInput`]: a name with nothing left after

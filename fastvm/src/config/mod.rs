@@ -49,7 +49,7 @@ impl ApiKey {
     }
 }
 
-/// Builds a [`FastvmClient`].
+/// Builds a [`FastvmClient`](crate::FastvmClient).
 ///
 /// Every option left unset is taken from the environment, as the official SDKs' constructors
 /// do: the API key from `FASTVM_API_KEY`, the base URL from `FASTVM_BASE_URL` (an empty
@@ -434,7 +434,7 @@ pub(crate) fn normalize_base_url(raw: &str) -> Result<String> {
     Ok(trimmed.to_string())
 }
 
-/// Per-call overrides, applied with [`FastvmClient::with_options`].
+/// Per-call overrides, applied with [`FastvmClient::with_options`](crate::FastvmClient::with_options).
 ///
 /// ```
 /// # fn demo(client: &fastvm::FastvmClient) {

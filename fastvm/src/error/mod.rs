@@ -459,6 +459,17 @@ impl Error {
         match self {
             Error::Connection { connect: true, .. } => true,
             Error::Connection { operation, .. } | Error::Timeout { operation, .. } => safe(operation),
+            _ => self.is_transient(),
+        }
+    }
+
+    /// True when the failure says nothing about what was asked, and a later try may succeed:
+    /// a broken or refused connection, a timeout, a retryable status other than an exceeded
+    /// quota. [`is_retryable`](Self::is_retryable) is this, for calls that are safe to repeat;
+    /// a readiness probe, harmless to repeat, asks this.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            Error::Connection { .. } | Error::Timeout { .. } => true,
             Error::Api { error, .. } => error.kind != ApiErrorKind::QuotaExceeded && is_retryable_status(error.status),
             _ => false,
         }

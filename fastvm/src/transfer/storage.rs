@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use super::archive::{CHUNK, DEPTH};
 use super::options::TransferOptions;
 use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
+use crate::transport::retry::{self, Attempt, Retries};
 
 const OCTET_STREAM: &str = "application/octet-stream";
 
@@ -137,10 +138,11 @@ fn spawn_file_reader(path: &Path, hash: bool) -> io::Result<Reader> {
 }
 
 /// PUTs the file at `path` (`size` bytes) with `Content-Length`, streamed from disk, reopening
-/// the file for each attempt. Retried under the client's [`RetryPolicy`](crate::RetryPolicy):
-/// retryable statuses, `Retry-After` and `x-should-retry`,
-/// and failures without a response, timeouts included (a presigned PUT of a whole file can be
-/// safely resent). Returns the SHA-256 of what was sent when `opts.verify` is on.
+/// the file for each attempt. Retried by the one retry loop ([`retry::repeat`]) under the
+/// client's [`RetryPolicy`](crate::RetryPolicy): retryable statuses, `Retry-After` and
+/// `x-should-retry`, and failures without a response, timeouts included (a presigned PUT of a
+/// whole file can be safely resent). Returns the SHA-256 of what was sent when `opts.verify` is
+/// on.
 pub(crate) async fn put_file(
     http: &reqwest::Client,
     url: &str,
@@ -149,45 +151,67 @@ pub(crate) async fn put_file(
     opts: &TransferOptions,
     retry: &crate::RetryPolicy,
 ) -> Result<Option<[u8; 32]>, FileTransferError> {
-    let mut attempt = 0u32;
-    loop {
-        let (rx, reader) =
-            spawn_file_reader(path, opts.verify).map_err(|e| FileTransferError::io("cannot open", path, e))?;
-        let body = reqwest::Body::wrap_stream(body_stream(rx, opts.clone(), Some(size), None));
-        let sent = http
-            .put(url)
-            .header(CONTENT_TYPE, OCTET_STREAM)
-            .header(CONTENT_LENGTH, size)
-            .body(body)
-            .send()
-            .await;
-        let read = reader.await.map_err(|e| FileTransferError::join("file reader", e))?;
-        let (delay, err) = match sent {
-            Ok(resp) => {
-                // Decided before `check` consumes the response and its headers.
-                let delay = retry.response_delay(attempt, resp.status(), resp.headers(), false);
-                match check("PUT", url, resp).await {
-                    Ok(_) => return read.map_err(|e| FileTransferError::io("cannot read", path, e)),
-                    Err(e) => (delay, e),
-                }
-            }
-            Err(e) => {
-                // A failed read explains the broken request better, and is not retried.
-                if let Err(io) = read
-                    && io.kind() != io::ErrorKind::BrokenPipe
-                {
-                    return Err(FileTransferError::io("cannot read", path, io));
-                }
-                (retry.error_delay(attempt, &e, true), send_error("PUT", url, e))
-            }
-        };
-        let Some(delay) = delay.filter(|_| attempt < retry.max_retries) else {
-            return Err(err);
-        };
-        tracing::debug!(attempt, error = %err, ?delay, "retrying storage PUT");
-        tokio::time::sleep(delay).await;
-        attempt += 1;
+    let attempt = || put_file_once(http, url, path, size, opts);
+    let retries = Retries {
+        policy: retry,
+        max_retries: retry.max_retries,
+        idempotent: true,
+        operation: "storage PUT",
+    };
+    let first = attempt().await;
+    let Put { sent, read } = retry::repeat(retries, first, |_| Some(attempt())).await?;
+    match sent {
+        Ok(resp) => {
+            check("PUT", url, resp).await?;
+            read.map_err(|e| FileTransferError::io("cannot read", path, e))
+        }
+        Err(e) => match read {
+            // A failed read explains the broken request better.
+            Err(io) if io.kind() != io::ErrorKind::BrokenPipe => Err(FileTransferError::io("cannot read", path, io)),
+            _ => Err(send_error("PUT", url, e)),
+        },
     }
+}
+
+/// One attempt of [`put_file`]: what storage answered, and how reading the file went.
+struct Put {
+    sent: reqwest::Result<reqwest::Response>,
+    read: io::Result<Option<[u8; 32]>>,
+}
+
+impl Attempt for Put {
+    fn refused(&mut self) -> Option<&mut reqwest::Response> {
+        self.sent.refused()
+    }
+
+    fn failed(&self) -> Option<&reqwest::Error> {
+        match &self.read {
+            // The file could not be read: not retried (the request broke because of it).
+            Err(io) if io.kind() != io::ErrorKind::BrokenPipe => None,
+            _ => self.sent.failed(),
+        }
+    }
+}
+
+async fn put_file_once(
+    http: &reqwest::Client,
+    url: &str,
+    path: &Path,
+    size: u64,
+    opts: &TransferOptions,
+) -> Result<Put, FileTransferError> {
+    let (rx, reader) =
+        spawn_file_reader(path, opts.verify).map_err(|e| FileTransferError::io("cannot open", path, e))?;
+    let body = reqwest::Body::wrap_stream(body_stream(rx, opts.clone(), Some(size), None));
+    let sent = http
+        .put(url)
+        .header(CONTENT_TYPE, OCTET_STREAM)
+        .header(CONTENT_LENGTH, size)
+        .body(body)
+        .send()
+        .await;
+    let read = reader.await.map_err(|e| FileTransferError::join("file reader", e))?;
+    Ok(Put { sent, read })
 }
 
 /// PUTs a body of unknown length (chunked). It cannot be replayed, so it is not retried. When

@@ -167,6 +167,17 @@ pub(crate) trait Attempt {
     fn failed(&self) -> Option<&reqwest::Error>;
 }
 
+/// An attempt that could not be made at all (a file that cannot be opened) is final.
+impl<A: Attempt, E> Attempt for std::result::Result<A, E> {
+    fn refused(&mut self) -> Option<&mut reqwest::Response> {
+        self.as_mut().ok()?.refused()
+    }
+
+    fn failed(&self) -> Option<&reqwest::Error> {
+        self.as_ref().ok()?.failed()
+    }
+}
+
 impl Attempt for reqwest::Result<reqwest::Response> {
     fn refused(&mut self) -> Option<&mut reqwest::Response> {
         self.as_mut().ok().filter(|resp| !resp.status().is_success())

@@ -27,7 +27,7 @@ use crate::resources::poll::{Step, WaitOptions, poll, wait_setters};
 use crate::transfer::remote;
 use crate::types::ExecVmResponse;
 use crate::vm::Vm;
-use crate::{ApiErrorKind, Error, Result};
+use crate::{Error, Result};
 
 /// The server-side timeout of a [`Vm::wait_until`] probe whose command sets none, at most (and
 /// never more than the time left).
@@ -331,7 +331,8 @@ async fn probe_until<T>(
                     Verdict::Ready(value) => Step::Done(Ok(value)),
                     Verdict::NotYet(outcome) => Step::Pending(outcome),
                 }),
-                Err(e) if transient(&e) => Ok(Step::Pending(format!("the probe request failed: {e}"))),
+                // The request failed, not the probe: it says nothing about the VM.
+                Err(e) if e.is_transient() => Ok(Step::Pending(format!("the probe request failed: {e}"))),
                 Err(e) => Err(e),
             }
         },
@@ -343,17 +344,6 @@ async fn probe_until<T>(
         },
     )
     .await
-}
-
-/// Whether a failed probe request is worth repeating: it says nothing about the VM.
-fn transient(e: &Error) -> bool {
-    match e {
-        Error::Connection { .. } | Error::Timeout { .. } => true,
-        Error::Api { error, .. } => {
-            error.kind != ApiErrorKind::QuotaExceeded && crate::error::is_retryable_status(error.status)
-        }
-        _ => false,
-    }
 }
 
 /// A probe's exit status and the end of its output, for [`Error::NotReady`].
@@ -430,7 +420,7 @@ mod tests {
             operation: Some("execVm"),
             source: None,
         };
-        assert!(transient(&timeout));
-        assert!(!transient(&Error::invalid("id", "empty")));
+        assert!(timeout.is_transient());
+        assert!(!Error::invalid("id", "empty").is_transient());
     }
 }

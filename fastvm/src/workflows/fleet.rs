@@ -213,12 +213,14 @@ fn refused_for_now(e: &Error) -> bool {
         .is_some_and(|a| matches!(a.kind, ApiErrorKind::QuotaExceeded | ApiErrorKind::RateLimit))
 }
 
-/// The wait after refusal number `refusals` (0 for the first): 0.5 s doubling up to 10 s, then
-/// between half and all of it, at random, so that a fleet's launches do not retry in lockstep.
+/// The wait after refusal number `refusals` (0 for the first): the retry policy's backoff
+/// (jittered, so that a fleet's launches do not retry in lockstep), from 0.5 s doubling up to
+/// 10 s: a quota lasts longer than the blips the client's own policy is tuned for.
 fn quota_backoff(refusals: u32) -> Duration {
-    let factor = 1u32.checked_shl(refusals.min(31)).unwrap_or(u32::MAX);
-    let base = QUOTA_BACKOFF_START.saturating_mul(factor).min(QUOTA_BACKOFF_MAX);
-    base.mul_f64(0.5 + 0.5 * rand::random::<f64>())
+    crate::RetryPolicy::new()
+        .initial_backoff(QUOTA_BACKOFF_START)
+        .max_backoff(QUOTA_BACKOFF_MAX)
+        .backoff(refusals)
 }
 
 /// The error of a fleet whose deadline passed before all its launches could start.
@@ -483,16 +485,16 @@ mod tests {
         for _ in 0..50 {
             let first = quota_backoff(0);
             assert!(
-                first >= Duration::from_millis(250) && first <= Duration::from_millis(500),
+                first >= Duration::from_millis(375) && first <= Duration::from_millis(500),
                 "{first:?}"
             );
             let third = quota_backoff(2);
             assert!(
-                third >= Duration::from_secs(1) && third <= Duration::from_secs(2),
+                third >= Duration::from_millis(1500) && third <= Duration::from_secs(2),
                 "{third:?}"
             );
             let late = quota_backoff(40);
-            assert!(late >= QUOTA_BACKOFF_MAX / 2 && late <= QUOTA_BACKOFF_MAX, "{late:?}");
+            assert!(late >= QUOTA_BACKOFF_MAX * 3 / 4 && late <= QUOTA_BACKOFF_MAX, "{late:?}");
         }
     }
 
