@@ -2,9 +2,12 @@
 //! `RUST_LOG`, in that order of precedence.
 //!
 //! The SDK logs each HTTP attempt at DEBUG level (`fastvm request`: operation, method, URL
-//! without its query or userinfo, status, duration, request id) and each retry (`fastvm
-//! retrying`: attempt, delay); it never logs the API key or a header. Without any of the three,
-//! only the SDK's warnings are printed.
+//! without its query or userinfo, status, duration, attempt, request id), each presigned
+//! storage request (`fastvm storage request`: method, URL without its query, status, duration,
+//! attempt) and each retry (`fastvm retrying`: the next attempt, delay), inside the spans of
+//! the call (`fastvm.call`: operation, VM id) and of the workflow (`fastvm.launch`,
+//! `fastvm.transfer`, `fastvm.fleet`, `fastvm.image`), which the log line prefixes; it never
+//! logs the API key or a header. Without any of the three, only the SDK's warnings are printed.
 
 use std::str::FromStr as _;
 

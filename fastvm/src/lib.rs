@@ -43,9 +43,9 @@
 
 #![deny(missing_docs)]
 
+mod background;
 #[cfg(feature = "blocking")]
 pub mod blocking;
-mod background;
 mod cleanup;
 mod client;
 mod config;

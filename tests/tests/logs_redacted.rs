@@ -37,10 +37,17 @@ impl Subscriber for Capture {
     fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
         Some(tracing::level_filters::LevelFilter::TRACE)
     }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
+    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        let mut fields = Fields(format!("span {} ", attrs.metadata().name()));
+        attrs.record(&mut fields);
+        self.0.lock().unwrap().push(fields.0);
         Id::from_u64(1)
     }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record(&self, _: &Id, values: &Record<'_>) {
+        let mut fields = Fields(String::new());
+        values.record(&mut fields);
+        self.0.lock().unwrap().push(fields.0);
+    }
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
         let mut fields = Fields(String::new());
@@ -112,7 +119,7 @@ async fn retried_calls_and_uploads_log_no_secret() {
         "the API calls were logged:\n{logs}"
     );
     assert!(
-        logs.contains("retrying storage PUT"),
+        logs.contains("fastvm retrying") && logs.contains("storage PUT"),
         "the storage retry was logged:\n{logs}"
     );
     for secret in [API_KEY, SIGNATURE, "logsecret"] {

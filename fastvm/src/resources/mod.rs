@@ -53,7 +53,9 @@ pub(crate) fn known_id(mut response: DeleteResponse, id: &str) -> DeleteResponse
 }
 
 /// Makes a request builder awaitable: `impl IntoFuture for $builder<'a>`, running its
-/// `async fn send(self) -> Result<$out>`.
+/// `async fn send(self) -> Result<$out>`. With a third argument, a closure that makes a
+/// `tracing` span from the builder, the work runs in that span (a workflow's span: the
+/// requests it makes are logged inside it).
 macro_rules! into_future {
     ($builder:ident => $out:ty) => {
         impl<'a> ::std::future::IntoFuture for $builder<'a> {
@@ -62,6 +64,17 @@ macro_rules! into_future {
 
             fn into_future(self) -> Self::IntoFuture {
                 Box::pin(self.send())
+            }
+        }
+    };
+    ($builder:ident => $out:ty, $span:expr) => {
+        impl<'a> ::std::future::IntoFuture for $builder<'a> {
+            type Output = $crate::Result<$out>;
+            type IntoFuture = ::futures::future::BoxFuture<'a, $crate::Result<$out>>;
+
+            fn into_future(self) -> Self::IntoFuture {
+                let span: ::tracing::Span = ($span)(&self);
+                Box::pin(::tracing::Instrument::instrument(self.send(), span))
             }
         }
     };

@@ -427,6 +427,7 @@ impl Launch<'_> {
     async fn send(self) -> Result<LaunchedVm> {
         let LaunchResponse { vm, .. } = self.vms.launch_no_wait(self.params).await?;
         let (vm, snapshot_restore_warnings) = vm_of(vm);
+        tracing::Span::current().record("vm_id", vm.id.as_str());
         let vm = if vm.status == VmStatus::Running {
             vm
         } else {
@@ -439,7 +440,10 @@ impl Launch<'_> {
     }
 }
 
-into_future!(Launch => LaunchedVm);
+into_future!(Launch => LaunchedVm, |_: &Launch<'_>| tracing::debug_span!(
+    "fastvm.launch",
+    vm_id = tracing::field::Empty
+));
 
 /// What an update does to the TTL.
 #[derive(Debug, Clone)]

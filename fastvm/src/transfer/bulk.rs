@@ -141,7 +141,11 @@ impl UploadMany<'_> {
     }
 }
 
-into_future!(UploadMany => ());
+into_future!(UploadMany => (), |u: &UploadMany<'_>| tracing::debug_span!(
+    "fastvm.transfer",
+    direction = "upload_many",
+    vm_id = u.vm_id
+));
 
 // ---------------------------------------------------------------------------------------------
 // Checking the pairs

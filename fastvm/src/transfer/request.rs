@@ -84,7 +84,12 @@ impl Upload<'_> {
     }
 }
 
-into_future!(Upload => ());
+into_future!(Upload => (), |u: &Upload<'_>| tracing::debug_span!(
+    "fastvm.transfer",
+    direction = "upload",
+    vm_id = u.vm_id,
+    remote = u.remote
+));
 
 /// The request of [`FastvmClient::download`]; await it.
 #[must_use = "a request does nothing until it is awaited"]
@@ -122,7 +127,12 @@ impl Download<'_> {
     }
 }
 
-into_future!(Download => ());
+into_future!(Download => (), |d: &Download<'_>| tracing::debug_span!(
+    "fastvm.transfer",
+    direction = "download",
+    vm_id = d.vm_id,
+    remote = d.remote
+));
 
 /// The options' `Debug` names what is set, never the callback.
 macro_rules! debug_request {

@@ -151,15 +151,15 @@ pub(crate) async fn put_file(
     opts: &TransferOptions,
     retry: &crate::RetryPolicy,
 ) -> Result<Option<[u8; 32]>, FileTransferError> {
-    let attempt = || put_file_once(http, url, path, size, opts);
+    let attempt = |n| put_file_once(http, url, path, size, opts, n);
     let retries = Retries {
         policy: retry,
         max_retries: retry.max_retries,
         idempotent: true,
         operation: "storage PUT",
     };
-    let first = attempt().await;
-    let Put { sent, read } = retry::repeat(retries, first, |_| Some(attempt())).await?;
+    let first = attempt(1).await;
+    let Put { sent, read } = retry::repeat(retries, first, |retry| Some(attempt(retry + 1))).await?;
     match sent {
         Ok(resp) => {
             check("PUT", url, resp).await?;
@@ -199,17 +199,16 @@ async fn put_file_once(
     path: &Path,
     size: u64,
     opts: &TransferOptions,
+    attempt: u32,
 ) -> Result<Put, FileTransferError> {
     let (rx, reader) =
         spawn_file_reader(path, opts.verify).map_err(|e| FileTransferError::io("cannot open", path, e))?;
     let body = reqwest::Body::wrap_stream(body_stream(rx, opts.clone(), Some(size), None));
-    let sent = http
-        .put(url)
+    let request = (http.put(url))
         .header(CONTENT_TYPE, OCTET_STREAM)
         .header(CONTENT_LENGTH, size)
-        .body(body)
-        .send()
-        .await;
+        .body(body);
+    let sent = send_logged(request, "PUT", url, attempt).await;
     let read = reader.await.map_err(|e| FileTransferError::join("file reader", e))?;
     Ok(Put { sent, read })
 }
@@ -225,7 +224,8 @@ pub(crate) async fn put_stream(
 ) -> Result<(), FileTransferError> {
     let exceeded = Arc::new(AtomicBool::new(false));
     let body = reqwest::Body::wrap_stream(body_stream(rx, opts.clone(), None, Some((limit, exceeded.clone()))));
-    let sent = http.put(url).header(CONTENT_TYPE, OCTET_STREAM).body(body).send().await;
+    let request = http.put(url).header(CONTENT_TYPE, OCTET_STREAM).body(body);
+    let sent = send_logged(request, "PUT", url, 1).await;
     if exceeded.load(Ordering::SeqCst) {
         return Err(FileTransferError::new(
             Kind::TooLarge,
@@ -240,6 +240,31 @@ pub(crate) async fn put_stream(
 
 /// GETs `url`, failing on a non-2xx answer.
 pub(crate) async fn get(http: &reqwest::Client, url: &str) -> Result<reqwest::Response, FileTransferError> {
-    let resp = http.get(url).send().await.map_err(|e| send_error("GET", url, e))?;
+    let resp = (send_logged(http.get(url), "GET", url, 1).await).map_err(|e| send_error("GET", url, e))?;
     check("GET", url, resp).await
+}
+
+/// Sends a storage request, logged at DEBUG level as API requests are (`fastvm storage
+/// request`: method, URL without its query, where a presigned URL's signature is, status,
+/// duration, attempt).
+async fn send_logged(
+    request: reqwest::RequestBuilder,
+    method: &'static str,
+    url: &str,
+    attempt: u32,
+) -> reqwest::Result<reqwest::Response> {
+    let started = std::time::Instant::now();
+    let result = request.send().await;
+    let url = crate::redact::url(url);
+    let elapsed = started.elapsed();
+    match &result {
+        Ok(resp) => {
+            tracing::debug!(method, %url, status = resp.status().as_u16(), ?elapsed, attempt, "fastvm storage request")
+        }
+        Err(e) => {
+            let error = crate::redact::text(&e.to_string());
+            tracing::debug!(method, %url, ?elapsed, attempt, %error, "fastvm storage request failed")
+        }
+    }
+    result
 }

@@ -231,7 +231,8 @@ pub(crate) async fn repeat<R: Attempt, F: Future<Output = R>>(
         };
         let Some(delay) = delay else { break };
         let Some(next) = again(retry + 1) else { break };
-        tracing::debug!(operation, attempt = retry, ?delay, "fastvm retrying");
+        // `attempt`: the number of the attempt about to be made (the first is 1).
+        tracing::debug!(operation, attempt = retry + 2, ?delay, "fastvm retrying");
         tokio::time::sleep(delay).await;
         result = next.await;
     }

@@ -448,6 +448,7 @@ impl LaunchVm<'_> {
         };
         let launched = Vms::new(client).launch_no_wait(params).await?;
         let (state, warnings) = launched.into_parts();
+        tracing::Span::current().record("vm_id", state.id.as_str());
         // Owned from here on: a failed or cancelled wait deletes the VM.
         let mut owned = Vm::from_state(client.clone(), state).own();
         owned.restore_warnings = warnings;
@@ -462,7 +463,10 @@ impl LaunchVm<'_> {
     }
 }
 
-into_future!(LaunchVm => OwnedVm);
+into_future!(LaunchVm => OwnedVm, |_: &LaunchVm<'_>| tracing::debug_span!(
+    "fastvm.launch",
+    vm_id = tracing::field::Empty
+));
 
 impl<'a> LaunchVm<'a> {
     /// The request of [`FastvmClient::launch_vm`].

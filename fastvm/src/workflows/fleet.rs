@@ -165,7 +165,10 @@ impl LaunchFleet<'_> {
     }
 }
 
-into_future!(LaunchFleet => Vec<OwnedVm>);
+into_future!(LaunchFleet => Vec<OwnedVm>, |f: &LaunchFleet<'_>| tracing::debug_span!(
+    "fastvm.fleet",
+    n = f.n
+));
 
 /// One VM of a fleet: launched (and waited for) until it runs, tried again while its launch is
 /// refused for quota, until `until` or until the fleet stops.
@@ -494,7 +497,10 @@ mod tests {
                 "{third:?}"
             );
             let late = quota_backoff(40);
-            assert!(late >= QUOTA_BACKOFF_MAX * 3 / 4 && late <= QUOTA_BACKOFF_MAX, "{late:?}");
+            assert!(
+                late >= QUOTA_BACKOFF_MAX * 3 / 4 && late <= QUOTA_BACKOFF_MAX,
+                "{late:?}"
+            );
         }
     }
 

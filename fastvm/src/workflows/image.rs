@@ -223,7 +223,10 @@ impl BuildImage<'_> {
     }
 }
 
-into_future!(BuildImage => BuiltImage);
+into_future!(BuildImage => BuiltImage, |b: &BuildImage<'_>| tracing::debug_span!(
+    "fastvm.image",
+    name = %b.name
+));
 
 /// Deletes the snapshots `new` replaces: the same name, another id, and not created after it
 /// (one without `created_at` counts as the oldest). Returns the ids deleted; failures go to
