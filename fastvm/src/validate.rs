@@ -316,6 +316,15 @@ pub(crate) fn ssh_public_key(field: &str, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// The arguments both directions share: a VM id and a non-empty remote path.
+pub(crate) fn transfer_target(vm_id: &str, remote: &str) -> Result<()> {
+    id("id", vm_id)?;
+    if remote.is_empty() {
+        return Err(Error::invalid("remote", "must not be empty"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,11 +10,13 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::archive::{self, CHUNK, ChannelReader, DEPTH, Limits, TempGuard};
-use super::options::TransferOptions;
+use super::options::{Options, TransferOptions, debug_request, shared_setters};
+use super::pack::Hashing;
 use super::remote::{self, RemoteKind};
 use super::storage;
 use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 use crate::resources::Vms;
+use crate::resources::into_future;
 use crate::{Error, FastvmClient, Result};
 
 impl FastvmClient {
@@ -26,7 +28,7 @@ impl FastvmClient {
         local: &Path,
         opts: &TransferOptions,
     ) -> Result<()> {
-        super::check_target(vm_id, remote)?;
+        crate::validate::transfer_target(vm_id, remote)?;
         if local.as_os_str().is_empty() {
             return Err(Error::invalid("local", "must not be empty"));
         }
@@ -285,23 +287,61 @@ fn write_file(file: std::fs::File, mut reader: ChannelReader, hash: bool) -> io:
     Ok(hasher.map(|h| h.finalize().into()))
 }
 
-/// A `Write` that also feeds what it writes to a SHA-256 hasher, when there is one.
-struct Hashing<W> {
-    inner: W,
-    hasher: Option<Sha256>,
+/// The request of [`FastvmClient::download`]; await it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct Download<'a> {
+    client: &'a FastvmClient,
+    vm_id: &'a str,
+    remote: &'a str,
+    local: PathBuf,
+    options: Options,
 }
 
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(data)?;
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(&data[..n]);
-        }
-        Ok(n)
+impl Download<'_> {
+    shared_setters!(
+        "The deadline of the client's storage download, extraction included (default 600 s; whole seconds, at least 1)."
+    );
+
+    /// Directories: refuse an archive with more entries than this (default 1,000,000).
+    pub fn max_entries(mut self, n: u64) -> Self {
+        self.options.resolved.max_entries = n;
+        self
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+    /// Directories: refuse an archive whose file contents exceed this many bytes in total
+    /// (default 64 GiB).
+    pub fn max_total_bytes(mut self, n: u64) -> Self {
+        self.options.resolved.max_total_bytes = n;
+        self
+    }
+
+    async fn send(self) -> Result<()> {
+        let opts = self.options.resolve()?;
+        self.client
+            .download_with(self.vm_id, self.remote, &self.local, &opts)
+            .await
+    }
+}
+
+into_future!(Download => (), |d: &Download<'_>| tracing::debug_span!(
+    "fastvm.transfer",
+    direction = "download",
+    vm_id = d.vm_id,
+    remote = d.remote
+));
+
+debug_request!(Download, vm_id, remote, local);
+
+impl<'a> Download<'a> {
+    /// The request of [`FastvmClient::download`].
+    pub(crate) fn new(client: &'a FastvmClient, vm_id: &'a str, remote: &'a str, local: impl Into<PathBuf>) -> Self {
+        Download {
+            client,
+            vm_id,
+            remote,
+            local: local.into(),
+            options: Options::default(),
+        }
     }
 }
 

@@ -21,22 +21,21 @@ mod archive;
 mod bounded;
 mod bulk;
 mod download;
-
 mod merge;
 mod options;
 mod pack;
 pub(crate) mod remote;
-mod request;
 mod staging;
 mod storage;
 mod upload;
 
 pub use crate::error::{FileTransferError, FileTransferErrorKind};
 pub use bulk::UploadMany;
+pub use download::Download;
 pub use options::Progress;
-pub use request::{Download, Upload};
+pub use upload::Upload;
 
-use crate::error::FileTransferErrorKind as Kind;
+use crate::resources::Vms;
 use crate::types::ExecVmResponse;
 use crate::{FastvmClient, Result};
 
@@ -50,39 +49,12 @@ impl FastvmClient {
         line: String,
         timeout_sec: u64,
     ) -> Result<ExecVmResponse> {
-        let out = self
-            .vms()
+        let out = Vms::new(self)
             .run(
                 vm_id,
                 crate::exec::Command::sh(line).timeout(std::time::Duration::from_secs(timeout_sec)),
             )
             .await?;
-        check_exec(what, out.into_result(), timeout_sec)
+        remote::check_exec(what, out.into_result(), timeout_sec)
     }
-}
-
-/// The arguments both directions share: a VM id and a non-empty remote path.
-pub(crate) fn check_target(vm_id: &str, remote: &str) -> Result<()> {
-    crate::validate::id("id", vm_id)?;
-    if remote.is_empty() {
-        return Err(crate::Error::invalid("remote", "must not be empty"));
-    }
-    Ok(())
-}
-
-/// A VM-side command's result as a `RemoteCommand` error unless it exited 0 in time.
-pub(crate) fn check_exec(what: &str, out: ExecVmResponse, timeout_sec: u64) -> Result<ExecVmResponse> {
-    if out.timed_out {
-        let msg = format!("{what} timed out in the VM after {timeout_sec} s");
-        return Err(FileTransferError::new(Kind::RemoteCommand, msg)
-            .with_exit(out.exit_code, &out.stderr)
-            .into());
-    }
-    if out.exit_code != 0 {
-        let msg = format!("{what} failed in the VM");
-        return Err(FileTransferError::new(Kind::RemoteCommand, msg)
-            .with_exit(out.exit_code, &out.stderr)
-            .into());
-    }
-    Ok(out)
 }

@@ -1,7 +1,10 @@
-//! [`Progress`], and the resolved options of one transfer.
+//! [`Progress`], the options of a transfer request, and the setters both directions share.
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{Result, validate};
 
 /// A progress callback: called from the transfer's task, so keep it cheap and non-blocking.
 pub(crate) type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
@@ -96,3 +99,74 @@ impl fmt::Debug for TransferOptions {
             .finish()
     }
 }
+
+/// What both directions let the caller set.
+#[derive(Clone, Default)]
+pub(super) struct Options {
+    pub(super) fetch_timeout: Option<Duration>,
+    pub(super) exec_timeout: Option<Duration>,
+    pub(super) resolved: TransferOptions,
+}
+
+impl Options {
+    /// The options as the transfer code uses them, with the times checked.
+    pub(super) fn resolve(mut self) -> Result<TransferOptions> {
+        if let Some(t) = self.fetch_timeout {
+            self.resolved.fetch_timeout_sec = validate::seconds("fetch_timeout", t)?.get();
+        }
+        if let Some(t) = self.exec_timeout {
+            self.resolved.exec_timeout_sec = validate::seconds("exec_timeout", t)?.get();
+        }
+        Ok(self.resolved)
+    }
+}
+
+/// The options both directions share, as setters.
+macro_rules! shared_setters {
+    ($fetch:literal) => {
+        #[doc = $fetch]
+        pub fn fetch_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.options.fetch_timeout = Some(timeout);
+            self
+        }
+
+        /// The timeout of each VM-side command of the transfer (classify, `curl`, `tar`,
+        /// `sha256sum`; default 600 s; whole seconds, at least 1).
+        pub fn exec_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.options.exec_timeout = Some(timeout);
+            self
+        }
+
+        /// Compares a SHA-256 computed while streaming with `sha256sum` run in the VM (default
+        /// off): a file's bytes; for a directory upload, the archive's, checked before anything
+        /// is extracted. Directory downloads are not checked.
+        pub fn verify(mut self, verify: bool) -> Self {
+            self.options.resolved.verify = verify;
+            self
+        }
+
+        /// Called as bytes move between the client and storage, from the transfer's task: keep it
+        /// cheap and non-blocking. For a directory the bytes are those of the compressed archive,
+        /// whose total is unknown on upload; a retried upload starts again from zero.
+        pub fn progress(mut self, f: impl Fn($crate::transfer::Progress) + Send + Sync + 'static) -> Self {
+            self.options.resolved.progress = Some(std::sync::Arc::new(f));
+            self
+        }
+    };
+}
+pub(super) use shared_setters;
+
+/// The options' `Debug` names what is set, never the callback.
+macro_rules! debug_request {
+    ($ty:ident, $($field:ident),*) => {
+        impl std::fmt::Debug for $ty<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    .field("options", &self.options.resolved)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(super) use debug_request;

@@ -541,3 +541,24 @@ mod tests {
         assert!(spawn_log_path().starts_with("/tmp/fastvm-spawn-") && spawn_log_path().ends_with(".log"));
     }
 }
+/// A VM-side command's result as a `RemoteCommand` error unless it exited 0 in time.
+pub(crate) fn check_exec(
+    what: &str,
+    out: crate::types::ExecVmResponse,
+    timeout_sec: u64,
+) -> crate::Result<crate::types::ExecVmResponse> {
+    use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
+    if out.timed_out {
+        let msg = format!("{what} timed out in the VM after {timeout_sec} s");
+        return Err(FileTransferError::new(Kind::RemoteCommand, msg)
+            .with_exit(out.exit_code, &out.stderr)
+            .into());
+    }
+    if out.exit_code != 0 {
+        let msg = format!("{what} failed in the VM");
+        return Err(FileTransferError::new(Kind::RemoteCommand, msg)
+            .with_exit(out.exit_code, &out.stderr)
+            .into());
+    }
+    Ok(out)
+}

@@ -106,8 +106,7 @@ impl FastvmClient {
         }
         let timeout = opts.exec_timeout();
         let line = remote::extract(&staging, root, hash.map(hex::encode).as_deref());
-        let out = match self
-            .vms()
+        let out = match Vms::new(self)
             .run(vm_id, Command::sh(line).timeout(Duration::from_secs(timeout)))
             .await
         {
@@ -134,7 +133,7 @@ impl FastvmClient {
             );
             return Err(FileTransferError::new(Kind::Verify, msg).into());
         }
-        super::check_exec("extracting the archive", out, timeout)?;
+        remote::check_exec("extracting the archive", out, timeout)?;
         Ok(())
     }
 }

@@ -1,12 +1,13 @@
 //! [`FastvmClient::upload`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::options::TransferOptions;
+use super::options::{Options, TransferOptions, debug_request, shared_setters};
 use super::pack::Member;
 use super::{remote, storage};
 use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 use crate::resources::Vms;
+use crate::resources::into_future;
 use crate::types::FilePresignResponse;
 use crate::{FastvmClient, Result};
 
@@ -19,7 +20,7 @@ impl FastvmClient {
         remote: &str,
         opts: &TransferOptions,
     ) -> Result<()> {
-        super::check_target(vm_id, remote)?;
+        crate::validate::transfer_target(vm_id, remote)?;
         let meta = match tokio::fs::metadata(local).await {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -84,13 +85,12 @@ impl FastvmClient {
     /// or timed-out fetch is a `RemoteCommand` error.
     pub(super) async fn fetch_into_vm(&self, vm_id: &str, url: &str, path: &str, opts: &TransferOptions) -> Result<()> {
         let timeout = opts.fetch_timeout();
-        let out = self
-            .vms()
+        let out = Vms::new(self)
             .files()
             .fetch(vm_id, url, path)
             .timeout(std::time::Duration::from_secs(timeout))
             .await?;
-        super::check_exec("files/fetch", out, timeout)?;
+        remote::check_exec("files/fetch", out, timeout)?;
         Ok(())
     }
 
@@ -122,4 +122,47 @@ impl FastvmClient {
 /// or negative value means the limit is not known, and the server is left to enforce it.
 fn max_upload(urls: &FilePresignResponse) -> Option<u64> {
     u64::try_from(urls.max_upload_bytes).ok().filter(|max| *max > 0)
+}
+
+/// The request of [`FastvmClient::upload`]; await it.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct Upload<'a> {
+    client: &'a FastvmClient,
+    vm_id: &'a str,
+    local: PathBuf,
+    remote: &'a str,
+    options: Options,
+}
+
+impl Upload<'_> {
+    shared_setters!("The VM-side `files/fetch` timeout (default 600 s; whole seconds, at least 1).");
+
+    async fn send(self) -> Result<()> {
+        let opts = self.options.resolve()?;
+        self.client
+            .upload_with(self.vm_id, &self.local, self.remote, &opts)
+            .await
+    }
+}
+
+into_future!(Upload => (), |u: &Upload<'_>| tracing::debug_span!(
+    "fastvm.transfer",
+    direction = "upload",
+    vm_id = u.vm_id,
+    remote = u.remote
+));
+
+debug_request!(Upload, vm_id, local, remote);
+
+impl<'a> Upload<'a> {
+    /// The request of [`FastvmClient::upload`].
+    pub(crate) fn new(client: &'a FastvmClient, vm_id: &'a str, local: impl Into<PathBuf>, remote: &'a str) -> Self {
+        Upload {
+            client,
+            vm_id,
+            local: local.into(),
+            remote,
+            options: Options::default(),
+        }
+    }
 }

@@ -178,8 +178,7 @@ impl BuildImage<'_> {
                     })?;
                 outputs.push(out);
             }
-            let snapshot = client
-                .snapshots()
+            let snapshot = Snapshots::new(client)
                 .create(vm.id())
                 .name(image.as_str())
                 .wait_ready()
