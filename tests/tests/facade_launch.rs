@@ -298,3 +298,37 @@ async fn wait_for_build_deadline_is_build_not_finished() {
         other => panic!("expected BuildNotFinished, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_handles_wait_takes_a_deadline_and_its_owned_vm_is_deleted_after() {
+    let api = Api::start().await;
+    api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
+    api.expect_times("getVm", &format!("/v1/vms/{ID}"), 200, vm_min(ID, "provisioning"), 1..)
+        .await;
+    api.expect(
+        "deleteVm",
+        &format!("/v1/vms/{ID}"),
+        200,
+        json!({ "id": ID, "deleted": true }),
+    )
+    .await;
+    let mut vm = api
+        .client
+        .launch_vm(fastvm::launch::machine("c1m2"))
+        .no_safety_ttl()
+        .no_wait()
+        .await
+        .unwrap();
+    assert_eq!(sequence(&api).await, ["launchVm"], "no_wait does not poll");
+    let err = vm
+        .wait_ready()
+        .poll_interval(FAST)
+        .deadline(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::VmNotReady { .. }), "{err:?}");
+    drop(vm);
+    let seq = sequence(&api).await;
+    assert_eq!(seq.last(), Some(&"deleteVm"), "{seq:?}");
+    assert!(seq[1..seq.len() - 1].iter().all(|op| *op == "getVm"), "{seq:?}");
+}

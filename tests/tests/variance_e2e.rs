@@ -691,7 +691,7 @@ async fn streamed_exec(client: &FastvmClient, id: &str) {
 /// with a `/` in it.
 async fn ssh_keys(client: &FastvmClient, id: &str) {
     let keys = client.vms().ssh_keys();
-    assert!(keys.list(id).await.expect("list").keys.is_empty());
+    assert!(keys.list(id).await.expect("list").is_empty());
     let added = keys.add(id, &format!("{ED25519}\n")).name("laptop").await.expect("add");
     assert_eq!(added.public_key, ED25519_KEY);
     assert_eq!(added.fingerprint, ED25519_FINGERPRINT);
@@ -699,10 +699,10 @@ async fn ssh_keys(client: &FastvmClient, id: &str) {
     assert!(added.created_at.is_some());
     let err = keys.add(id, ED25519).await.expect_err("a duplicate");
     assert_eq!(err.api().map(|a| a.kind), Some(ApiErrorKind::Conflict), "{err:?}");
-    assert_eq!(keys.list(id).await.expect("list").keys, std::slice::from_ref(&added));
+    assert_eq!(keys.list(id).await.expect("list"), std::slice::from_ref(&added));
     let gone = keys.delete(id, &added.fingerprint).await.expect("delete");
     assert_eq!((gone.id.as_str(), gone.deleted), (ED25519_FINGERPRINT, true));
-    assert!(keys.list(id).await.expect("list").keys.is_empty());
+    assert!(keys.list(id).await.expect("list").is_empty());
     let err = keys.delete(id, ED25519_FINGERPRINT).await.expect_err("deleted already");
     assert!(err.is_not_found(), "{err:?}");
 }

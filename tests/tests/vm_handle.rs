@@ -85,13 +85,10 @@ async fn a_handle_updates_its_vm_firewall_services_and_ssh_keys() {
     // SSH keys.
     let added = vm.ssh_keys().add(KEY).name("laptop").await.unwrap();
     let listed = client.vms().ssh_keys().list(&id).await.unwrap();
-    assert!(
-        listed.keys.iter().any(|k| k.fingerprint == added.fingerprint),
-        "{listed:?}"
-    );
+    assert!(listed.iter().any(|k| k.fingerprint == added.fingerprint), "{listed:?}");
     assert_eq!(vm.ssh_keys().list().await.unwrap(), listed);
     vm.ssh_keys().delete(&added.fingerprint).await.unwrap();
-    assert!(client.vms().ssh_keys().list(&id).await.unwrap().keys.is_empty());
+    assert!(client.vms().ssh_keys().list(&id).await.unwrap().is_empty());
 
     vm.delete().await.unwrap();
 }

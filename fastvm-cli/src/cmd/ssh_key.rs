@@ -51,10 +51,11 @@ pub async fn run(ctx: &Ctx, cmd: SshKeyCmd) -> Result {
         SshKeyCmd::Ls { vm } => {
             let list = keys.list(&vm).await?;
             if ctx.json {
-                output::json(&list)?;
+                // The API's (and the Python CLI's) shape: `{"keys": [...]}`.
+                output::json(&serde_json::json!({ "keys": list }))?;
             } else {
                 let mut t = Table::new(&["FINGERPRINT", "TYPE", "NAME", "CREATED"]);
-                for k in &list.keys {
+                for k in &list {
                     let kind = k.public_key.split_whitespace().next().unwrap_or_default();
                     t.row(vec![
                         k.fingerprint.clone(),

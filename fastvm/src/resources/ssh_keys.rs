@@ -1,7 +1,7 @@
 use crate::resources::into_future;
 use crate::resources::{deleted, known_id};
 use crate::transport::call::{call, call_or};
-use crate::types::{AddSshKeyRequest, DeleteResponse, SshKey, SshKeyListResponse};
+use crate::types::{AddSshKeyRequest, DeleteResponse, SshKey};
 use crate::{Error, FastvmClient, Result, validate};
 
 /// `client.vms().ssh_keys()`: a VM's authorized SSH keys.
@@ -15,10 +15,12 @@ impl<'a> SshKeys<'a> {
         SshKeys { client }
     }
 
-    /// `GET /v1/vms/{id}/ssh-keys`.
-    pub async fn list(&self, vm_id: &str) -> Result<SshKeyListResponse> {
+    /// `GET /v1/vms/{id}/ssh-keys`: the keys (the answer's `keys`; a list is a `Vec` in every
+    /// group).
+    pub async fn list(&self, vm_id: &str) -> Result<Vec<SshKey>> {
         validate::id("id", vm_id)?;
-        call("listSshKeys", self.client, |api| api.list_ssh_keys().id(vm_id).send()).await
+        let listed = call("listSshKeys", self.client, |api| api.list_ssh_keys().id(vm_id).send()).await?;
+        Ok(listed.keys)
     }
 
     /// `POST /v1/vms/{id}/ssh-keys`: authorize an OpenSSH public key (`ssh-ed25519 AAAA… [comment]`;

@@ -6,7 +6,7 @@
 use super::Vm;
 use crate::Result;
 use crate::resources::{AddSshKey, RegisterService, UpdateService, UpdateVm, Vms};
-use crate::types::{self, DeleteResponse, FirewallPolicy, Service, SshKeyListResponse};
+use crate::types::{self, DeleteResponse, FirewallPolicy, Service, SshKey};
 
 impl Vm {
     /// Renames, relabels or changes the TTL of this VM (`PATCH /v1/vms/{id}`): the request
@@ -130,7 +130,7 @@ pub struct VmSshKeys<'a> {
 
 impl<'a> VmSshKeys<'a> {
     /// The VM's SSH keys ([`SshKeys::list`](crate::resources::SshKeys::list)).
-    pub async fn list(&self) -> Result<SshKeyListResponse> {
+    pub async fn list(&self) -> Result<Vec<SshKey>> {
         Vms::new(&self.vm.client).ssh_keys().list(&self.vm.state.id).await
     }
 

@@ -145,30 +145,26 @@ impl Vm {
     }
 
     /// Waits until the VM runs (after [`LaunchVm::no_wait`], or for a VM [`attach`]ed while it
-    /// boots), polling as [`FastvmClient::wait_for_vm_ready`] does with its defaults (every
-    /// 2 s, for at most 300 s); bound it yourself with a timeout or a `select!` to wait less.
-    /// Returns the state once running; a VM that fails or is deleted meanwhile is an error.
+    /// boots), polling as [`FastvmClient::wait_for_vm_ready`] does: every 2 s for at most 300 s
+    /// unless set otherwise on the returned [`WaitReady`]. Returns the state once running; a VM
+    /// that fails or is deleted meanwhile is an error.
     ///
     /// [`attach`]: FastvmClient::attach
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// use std::time::Duration;
     /// let mut vm = client.launch_vm(fastvm::launch::machine("c1m2")).no_wait().await?;
-    /// // The VM is owned already: giving up on the wait still deletes it.
-    /// tokio::select! {
-    ///     ready = vm.wait_ready() => { ready?; }
-    ///     _ = tokio::time::sleep(std::time::Duration::from_secs(90)) => return Ok(()),
-    /// }
+    /// // The VM is owned already: a wait that fails still deletes it.
+    /// vm.wait_ready().deadline(Duration::from_secs(90)).await?;
     /// vm.run("uname -a").await?.check()?;
     /// # Ok(()) }
     /// ```
-    pub async fn wait_ready(&mut self) -> Result<&types::Vm> {
-        if self.state.status != VmStatus::Running {
-            self.state = Vms::new(&self.client)
-                .wait_running(&self.state.id, WaitOptions::default())
-                .await?;
+    pub fn wait_ready(&mut self) -> WaitReady<'_> {
+        WaitReady {
+            vm: self,
+            options: WaitOptions::default(),
         }
-        Ok(&self.state)
     }
 
     /// Restarts the VM's TTL cycle (409 when it has none).
@@ -225,6 +221,33 @@ impl Vm {
             }
         };
         Keepalive { task }
+    }
+}
+
+/// The request of [`Vm::wait_ready`]; await it.
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct WaitReady<'a> {
+    vm: &'a mut Vm,
+    options: WaitOptions,
+}
+
+impl WaitReady<'_> {
+    crate::resources::poll::wait_setters!();
+}
+
+impl<'a> std::future::IntoFuture for WaitReady<'a> {
+    type Output = Result<&'a types::Vm>;
+    type IntoFuture = futures::future::BoxFuture<'a, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let WaitReady { vm, options } = self;
+            if vm.state.status != VmStatus::Running {
+                vm.state = Vms::new(&vm.client).wait_running(&vm.state.id, options).await?;
+            }
+            Ok(&vm.state)
+        })
     }
 }
 
