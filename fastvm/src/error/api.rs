@@ -57,7 +57,7 @@ pub struct ApiError {
     pub kind: ApiErrorKind,
     /// The server's `error` message, or a description of the body when it had none.
     pub message: String,
-    /// The start of the raw body (at most [`ApiError::BODY_SNIPPET`] bytes).
+    /// The start of the raw body: at most 2048 bytes (cut at a character boundary, then `…`).
     pub body: String,
     /// The `x-request-id` (or `request-id`) response header, if any.
     pub request_id: Option<String>,
@@ -69,7 +69,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// How many bytes of the body an error keeps.
-    pub const BODY_SNIPPET: usize = 2048;
+    pub(crate) const BODY_SNIPPET: usize = 2048;
 }
 
 impl std::fmt::Display for ApiError {

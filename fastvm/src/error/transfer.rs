@@ -50,7 +50,7 @@ pub struct FileTransferError {
 
 impl FileTransferError {
     /// A new error of `kind`.
-    pub fn new(kind: FileTransferErrorKind, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: FileTransferErrorKind, message: impl Into<String>) -> Self {
         FileTransferError {
             kind,
             message: escape_controls(&crate::redact::text(&message.into()), false),
