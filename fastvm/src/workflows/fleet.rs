@@ -1,6 +1,8 @@
 //! Many VMs at once, and cleaning up after them: [`FastvmClient::fleet`] launches `n` VMs
 //! with a concurrency limit, waiting out exceeded quotas; [`FastvmClient::sweep`] finds (and,
-//! when told to, deletes) leftover VMs and snapshots by label, name prefix and age.
+//! when told to, deletes) leftover VMs and snapshots by label, name prefix and age;
+//! [`FastvmClient::prune_snapshots`] keeps only the newest snapshots of a
+//! [`SnapshotFamily`] of names.
 //!
 //! ```no_run
 //! # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
@@ -34,6 +36,8 @@ use std::time::{Duration, Instant, SystemTime};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 
+pub(crate) use super::prune::newest as newest_snapshot;
+pub use super::prune::{PruneReport, PruneSnapshots, SnapshotFamily};
 use crate::launch::LaunchParams;
 use crate::resources::into_future;
 use crate::resources::{Snapshots, Vms};
