@@ -148,7 +148,7 @@ impl LineSplitter {
             return None;
         }
         let partial = self.partial(stream);
-        // Invariant: a partial line is always shorter than `max`.
+        // Invariant: a partial line is at most `max` bytes (exactly `max` waits for its `\n`).
         let room = max.saturating_sub(partial.bytes.len());
         let search = &rest[..rest.len().min(room + 1)];
         if let Some(nl) = memchr::memchr(b'\n', search) {
@@ -569,7 +569,7 @@ mod tests {
             while let Some(line) = splitter.next_line() {
                 pieces.push((line.text.len(), line.continues));
             }
-            assert!(splitter.stdout.bytes.len() < MAX_TEXT_LINE_BYTES);
+            assert!(splitter.stdout.bytes.len() <= MAX_TEXT_LINE_BYTES);
         }
         splitter.push(StdStream::Stdout, Bytes::from_static(b"\n"));
         while let Some(line) = splitter.next_line() {
