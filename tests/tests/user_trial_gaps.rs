@@ -58,10 +58,7 @@ async fn lines_of_a_real_stream_are_tagged_joined_and_bounded() {
     assert_eq!((exit.code, exit.timed_out), (3, false));
 
     // A 2.5 MiB line comes in pieces of 1 MiB; the line after it is whole.
-    let huge = format!(
-        "head -c {} /dev/zero | tr '\\0' x; printf '\\nafter\\n'",
-        5 * MIB / 2
-    );
+    let huge = format!("head -c {} /dev/zero | tr '\\0' x; printf '\\nafter\\n'", 5 * MIB / 2);
     let mut lines = client.vms().stream(&vm, Command::sh(huge)).await.unwrap().lines();
     let mut pieces = Vec::new();
     while let Some(line) = lines.next().await {
@@ -93,7 +90,10 @@ async fn collect_lines_prints_live_and_keeps_the_output_to_check() {
         .collect_lines(|line| seen.push(line.clone()))
         .await
         .unwrap();
-    assert_eq!(texts(&seen, StdStream::Stdout), [("building".to_string(), false), ("done".into(), false)]);
+    assert_eq!(
+        texts(&seen, StdStream::Stdout),
+        [("building".to_string(), false), ("done".into(), false)]
+    );
     assert_eq!(texts(&seen, StdStream::Stderr), [("oops".to_string(), false)]);
     assert_eq!(out.stdout, b"building\ndone");
     match out.check() {
@@ -114,7 +114,14 @@ async fn a_family_of_real_snapshots_is_found_and_pruned() {
     let client = fastvm_tests::fake::client(&server);
     let vm = client.launch_vm(launch::machine("c1m2")).await.unwrap();
     let mut ids = std::collections::BTreeMap::new();
-    for name in ["agent-t1-1", "agent-t1-x-2", "agent-t1-3", "agent-t1-4", "agent-t1-x-5", "agent-t1-6"] {
+    for name in [
+        "agent-t1-1",
+        "agent-t1-x-2",
+        "agent-t1-3",
+        "agent-t1-4",
+        "agent-t1-x-5",
+        "agent-t1-6",
+    ] {
         let snap = vm.snapshot().name(name).wait_ready().await.unwrap();
         ids.insert(name, snap.id);
         // Distinct `createdAt`s (the fake's are in milliseconds).
@@ -123,9 +130,20 @@ async fn a_family_of_real_snapshots_is_found_and_pruned() {
     let task = SnapshotFamily::numbered("agent-t1-");
     let newest = client.newest_snapshot(&task).await.unwrap().unwrap();
     assert_eq!(newest.id, ids["agent-t1-6"]);
-    let loose = client.snapshots().newest_with_prefix("agent-t1-x").await.unwrap().unwrap();
+    let loose = client
+        .snapshots()
+        .newest_with_prefix("agent-t1-x")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(loose.id, ids["agent-t1-x-5"]);
-    assert!(client.newest_snapshot(&SnapshotFamily::numbered("agent-t2-")).await.unwrap().is_none());
+    assert!(
+        client
+            .newest_snapshot(&SnapshotFamily::numbered("agent-t2-"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // A dry run by default: nothing is deleted.
     let before = snapshot_ids(&client).await;
@@ -172,8 +190,13 @@ async fn a_prune_reports_failed_deletes_per_snapshot_and_goes_on() {
         snapshot_json("other", "nightly-x", "ready", "2026-05-01T10:00:00Z"),
     ]);
     api.expect_times("listSnapshots", "/v1/snapshots", 200, list, 1).await;
-    api.expect("deleteSnapshot", "/v1/snapshots/s2", 200, json!({"id": "s2", "deleted": true}))
-        .await;
+    api.expect(
+        "deleteSnapshot",
+        "/v1/snapshots/s2",
+        200,
+        json!({"id": "s2", "deleted": true}),
+    )
+    .await;
     let failure = common::json_response(500, &json!({"error": "storage unavailable"}));
     api.respond("deleteSnapshot", "/v1/snapshots/s1", failure, 1).await;
     let gone = common::json_response(404, &json!({"error": "snapshot not found"}));
@@ -191,7 +214,10 @@ async fn a_prune_reports_failed_deletes_per_snapshot_and_goes_on() {
     assert!(report.deleted);
     assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
     let failed = &report.errors[0];
-    assert_eq!((failed.kind, failed.id.as_str()), (fastvm::fleet::SweptKind::Snapshot, "s1"));
+    assert_eq!(
+        (failed.kind, failed.id.as_str()),
+        (fastvm::fleet::SweptKind::Snapshot, "s1")
+    );
     assert_eq!(failed.error.status().map(|s| s.as_u16()), Some(500));
     api.server.verify().await;
 }
@@ -260,7 +286,11 @@ async fn a_reattached_vm_owned_with_a_safety_ttl_is_kept_alive_and_deleted_on_dr
         .own_with_safety_ttl(Duration::from_secs(600))
         .await
         .unwrap();
-    assert_eq!(owned.state().ttl.as_ref().map(|t| t.seconds), Some(6), "its own TTL stays");
+    assert_eq!(
+        owned.state().ttl.as_ref().map(|t| t.seconds),
+        Some(6),
+        "its own TTL stays"
+    );
     let first = expires_at(&client, orphan.id()).await;
     eventually("the keepalive moved the orphan's deadline", || {
         let (client, id) = (client.clone(), orphan.id().to_string());

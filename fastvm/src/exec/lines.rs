@@ -497,7 +497,10 @@ mod tests {
 
     #[test]
     fn lines_split_across_chunks_are_joined() {
-        let lines = split(1 << 20, &[(O, b"hel"), (O, b"lo\nwor"), (O, b""), (O, b"ld\n\n"), (O, b"x\ny\n")]);
+        let lines = split(
+            1 << 20,
+            &[(O, b"hel"), (O, b"lo\nwor"), (O, b""), (O, b"ld\n\n"), (O, b"x\ny\n")],
+        );
         assert_eq!(lines, [out("hello"), out("world"), out(""), out("x"), out("y")]);
     }
 
@@ -506,7 +509,11 @@ mod tests {
         let body = "first line\r\nsecond ✓ line\n\nthird".as_bytes();
         let want = [out("first line"), out("second ✓ line"), out(""), out("third")];
         for cut in 0..=body.len() {
-            assert_eq!(split(1 << 20, &[(O, &body[..cut]), (O, &body[cut..])]), want, "cut at {cut}");
+            assert_eq!(
+                split(1 << 20, &[(O, &body[..cut]), (O, &body[cut..])]),
+                want,
+                "cut at {cut}"
+            );
         }
         let bytes: Vec<(StdStream, &[u8])> = body.chunks(1).map(|b| (O, b)).collect();
         assert_eq!(split(1 << 20, &bytes), want, "byte by byte");
@@ -522,7 +529,12 @@ mod tests {
     fn streams_are_split_apart_and_interleave_by_completion() {
         let lines = split(
             1 << 20,
-            &[(O, b"out-1 "), (E, b"err-1\nerr-2 "), (O, b"end\nout-2\n"), (E, b"end\n")],
+            &[
+                (O, b"out-1 "),
+                (E, b"err-1\nerr-2 "),
+                (O, b"end\nout-2\n"),
+                (E, b"end\n"),
+            ],
         );
         assert_eq!(lines, [err("err-1"), out("out-1 end"), out("out-2"), err("err-2 end")]);
     }
@@ -530,14 +542,25 @@ mod tests {
     #[test]
     fn final_lines_without_newline_come_at_the_end_in_the_order_they_started() {
         assert_eq!(split(1 << 20, &[(O, b"a\nb")]), [out("a"), out("b")]);
-        assert_eq!(split(1 << 20, &[(E, b"late"), (O, b"x\nlast")]), [out("x"), err("late"), out("last")]);
+        assert_eq!(
+            split(1 << 20, &[(E, b"late"), (O, b"x\nlast")]),
+            [out("x"), err("late"), out("last")]
+        );
         assert_eq!(split(1 << 20, &[(O, b"")]), []);
     }
 
     #[test]
     fn invalid_utf8_is_replaced_and_split_characters_are_joined() {
         let check = "✓".as_bytes();
-        let lines = split(1 << 20, &[(O, &[b'a', 0xFF, b'\n']), (O, &check[..1]), (O, &check[1..]), (O, b"\n")]);
+        let lines = split(
+            1 << 20,
+            &[
+                (O, &[b'a', 0xFF, b'\n']),
+                (O, &check[..1]),
+                (O, &check[1..]),
+                (O, b"\n"),
+            ],
+        );
         assert_eq!(lines, [out("a\u{FFFD}"), out("✓")]);
         assert_eq!(split(1 << 20, &[(E, &[0xC3])]), [err("\u{FFFD}")]);
     }
@@ -551,7 +574,10 @@ mod tests {
         );
         // Exactly the limit is one line; one more byte is two.
         assert_eq!(split(8, &[(O, b"0123"), (O, b"4567\n")]), [out("01234567")]);
-        assert_eq!(split(8, &[(O, b"0123"), (O, b"45678")]), [piece(O, "01234567"), out("8")]);
+        assert_eq!(
+            split(8, &[(O, b"0123"), (O, b"45678")]),
+            [piece(O, "01234567"), out("8")]
+        );
         // Cut between characters: `✓` (3 bytes) at bytes 6..9 moves to the next piece.
         assert_eq!(
             split(8, &[(O, "abcdef✓gh\n".as_bytes())]),
@@ -657,7 +683,9 @@ mod tests {
         assert_eq!(collected.exit.code, 1);
 
         let mut seen = Vec::new();
-        let failed = stream(vec![event("o", b"cut")]).collect_lines(|line| seen.push(line.clone())).await;
+        let failed = stream(vec![event("o", b"cut")])
+            .collect_lines(|line| seen.push(line.clone()))
+            .await;
         assert!(matches!(failed, Err(Error::StreamClosed { .. })));
         assert_eq!(seen, [out("cut")], "a partial line is handed over before the error");
     }

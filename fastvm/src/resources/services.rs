@@ -154,7 +154,7 @@ fn service_url(domain: &str, vm_id: &str, name: &str) -> Result<String> {
 /// path, a domain of at least two labels), lowercased; `None` for any other base URL.
 fn stack_domain(base_url: &str) -> Option<String> {
     let url = url::Url::parse(base_url).ok()?;
-    if url.scheme() != "https" || url.port().is_some_and(|p| p != 443) || url.path().trim_end_matches('/') != "" {
+    if url.scheme() != "https" || url.port().is_some_and(|p| p != 443) || !url.path().trim_end_matches('/').is_empty() {
         return None;
     }
     let Some(url::Host::Domain(host)) = url.host() else {
@@ -334,14 +334,41 @@ mod tests {
         let message = services.public_url(VM, "web").unwrap_err().to_string();
         assert!(message.contains("public_url_in"), "{message}");
         assert!(services.public_url_in("fastvm.org", VM, "web").is_ok());
-        for domain in ["", ".", "https://fastvm.org", "fastvm.org:443", "fastvm.org/x", "a..b", "-a.org", "a b.org"] {
-            assert_eq!(field(services.public_url_in(domain, VM, "web")), "stack_domain", "{domain:?}");
+        for domain in [
+            "",
+            ".",
+            "https://fastvm.org",
+            "fastvm.org:443",
+            "fastvm.org/x",
+            "a..b",
+            "-a.org",
+            "a b.org",
+        ] {
+            assert_eq!(
+                field(services.public_url_in(domain, VM, "web")),
+                "stack_domain",
+                "{domain:?}"
+            );
         }
         for name in ["", "Web", "-web", "web-", "a--b", "web.x", &"a".repeat(30)] {
-            assert_eq!(field(services.public_url_in("fastvm.org", VM, name)), "name", "{name:?}");
+            assert_eq!(
+                field(services.public_url_in("fastvm.org", VM, name)),
+                "name",
+                "{name:?}"
+            );
         }
-        for id in ["", "vm-1", "0f3c2a9e", &format!("{HEX}0"), "0f3c2a9e-5b1d-4e7f-9a2b-3c4d5e6f7a8g"] {
-            assert_eq!(field(services.public_url_in("fastvm.org", id, "web")), "vm_id", "{id:?}");
+        for id in [
+            "",
+            "vm-1",
+            "0f3c2a9e",
+            &format!("{HEX}0"),
+            "0f3c2a9e-5b1d-4e7f-9a2b-3c4d5e6f7a8g",
+        ] {
+            assert_eq!(
+                field(services.public_url_in("fastvm.org", id, "web")),
+                "vm_id",
+                "{id:?}"
+            );
         }
     }
 }

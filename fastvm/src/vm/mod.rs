@@ -236,9 +236,7 @@ impl Vm {
                     .await?;
                 Some(keepalive_interval(ttl))
             }
-            Some(set) if set.action == TtlAction::Delete => Some(keepalive_interval(Duration::from_secs(
-                u64::try_from(set.seconds).unwrap_or(0),
-            ))),
+            Some(set) if set.action == TtlAction::Delete => Some(keepalive_interval(Duration::from_secs(set.seconds))),
             Some(_) => None,
         };
         let mut owned = self.own();

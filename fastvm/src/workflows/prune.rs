@@ -149,7 +149,7 @@ fn members(family: &SnapshotFamily, all: Vec<Snapshot>) -> Vec<Snapshot> {
     let mut members: Vec<Snapshot> = all.into_iter().filter(|s| family.matches(&s.name)).collect();
     members.reverse();
     // Stable: equally new snapshots keep the reversed listing order.
-    members.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    members.sort_by_key(|s| std::cmp::Reverse(s.created_at));
     members
 }
 
@@ -161,6 +161,17 @@ pub(crate) async fn newest(client: &FastvmClient, family: &SnapshotFamily) -> Re
 }
 
 /// The request of [`FastvmClient::prune_snapshots`]; await it.
+///
+/// ```no_run
+/// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+/// use fastvm::fleet::{PruneSnapshots, SnapshotFamily};
+/// let prune: PruneSnapshots<'_> = client.prune_snapshots(SnapshotFamily::numbered("ci-")).keep(3);
+/// let preview = prune.clone().await?;
+/// if preview.pruned.len() < 10 {
+///     prune.dry_run(false).await?;
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until it is awaited"]
 pub struct PruneSnapshots<'a> {
@@ -173,6 +184,22 @@ pub struct PruneSnapshots<'a> {
 }
 
 /// What a [`PruneSnapshots`] kept and pruned, and whether it deleted what it pruned.
+///
+/// ```no_run
+/// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+/// use fastvm::fleet::SnapshotFamily;
+/// let report = client.prune_snapshots(SnapshotFamily::exact("golden")).dry_run(false).await?;
+/// if let Some(newest) = report.kept.first() {
+///     println!("kept {} ({})", newest.name, newest.id);
+/// }
+/// for gone in &report.pruned {
+///     println!("pruned {}", gone.id);
+/// }
+/// for failure in &report.errors {
+///     eprintln!("cannot delete snapshot {}: {}", failure.id, failure.error);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct PruneReport {
@@ -336,6 +363,19 @@ mod tests {
     }
 
     #[test]
+    fn the_prune_future_is_send() {
+        use std::future::IntoFuture;
+        fn is_send<F: std::future::Future + Send>(_: F) {}
+        let client = FastvmClient::builder()
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        is_send(client.prune_snapshots(SnapshotFamily::exact("x")).into_future());
+        is_send(newest(&client, &SnapshotFamily::exact("x")));
+    }
+
+    #[test]
     fn numbered_matches_the_prefix_and_digits_only() {
         let family = SnapshotFamily::numbered("agent-t1-");
         for name in ["agent-t1-0", "agent-t1-1715700000", "agent-t1-20260514101500"] {
@@ -432,7 +472,11 @@ mod tests {
         assert!(pruned.is_empty());
         // A new snapshot without `created_at` replaces only undated ones.
         let undated = ready("new", "img", None);
-        let all = vec![ready("dated", "img", Some(1)), ready("also-undated", "img", None), undated.clone()];
+        let all = vec![
+            ready("dated", "img", Some(1)),
+            ready("also-undated", "img", None),
+            undated.clone(),
+        ];
         let (kept, pruned) = plan(&SnapshotFamily::exact("img"), all, 1, Some(&undated));
         assert_eq!((ids(&kept), ids(&pruned)), (vec!["new"], vec!["also-undated"]));
     }
