@@ -242,6 +242,12 @@ async fn a_service_url_needs_the_stack_domain_with_the_fake() {
 
 // ---- owning a re-attached VM ---------------------------------------------------------------
 
+/// `client.attach(id)`, then owned with a safety TTL of `ttl`.
+async fn own_again(client: &FastvmClient, id: &str, ttl: Duration) -> fastvm::vm::OwnedVm {
+    let vm = client.attach(id).await.unwrap();
+    vm.own_with_safety_ttl(ttl).await.unwrap()
+}
+
 async fn expires_at(client: &FastvmClient, id: &str) -> i64 {
     let vm = client.vms().retrieve(id).await.unwrap();
     vm.expires_at_ms.expect("a running VM with a TTL has a deadline")
@@ -254,13 +260,7 @@ async fn a_reattached_vm_owned_with_a_safety_ttl_is_kept_alive_and_deleted_on_dr
     // A VM without a TTL: one is set, with action delete, and kept alive.
     let bare = client.vms().launch(launch::machine("c1m2")).await.unwrap();
     assert!(bare.ttl.is_none());
-    let owned = client
-        .attach(&bare.id)
-        .await
-        .unwrap()
-        .own_with_safety_ttl(Duration::from_secs(6))
-        .await
-        .unwrap();
+    let owned = own_again(&client, &bare.id, Duration::from_secs(6)).await;
     let ttl = owned.state().ttl.clone().expect("a safety TTL");
     assert_eq!((ttl.seconds, ttl.action), (6, TtlAction::Delete));
     let first = expires_at(&client, &bare.id).await;
@@ -279,13 +279,7 @@ async fn a_reattached_vm_owned_with_a_safety_ttl_is_kept_alive_and_deleted_on_dr
         .await
         .unwrap()
         .release();
-    let owned = client
-        .attach(orphan.id())
-        .await
-        .unwrap()
-        .own_with_safety_ttl(Duration::from_secs(600))
-        .await
-        .unwrap();
+    let owned = own_again(&client, orphan.id(), Duration::from_secs(600)).await;
     assert_eq!(
         owned.state().ttl.as_ref().map(|t| t.seconds),
         Some(6),
@@ -305,13 +299,7 @@ async fn a_reattached_vm_owned_with_a_safety_ttl_is_kept_alive_and_deleted_on_dr
         .launch(launch::machine("c1m2").ttl(Duration::from_secs(3600), TtlAction::Pause))
         .await
         .unwrap();
-    let owned = client
-        .attach(&paused_later.id)
-        .await
-        .unwrap()
-        .own_with_safety_ttl(Duration::from_secs(600))
-        .await
-        .unwrap();
+    let owned = own_again(&client, &paused_later.id, Duration::from_secs(600)).await;
     let ttl = owned.state().ttl.clone().unwrap();
     assert_eq!((ttl.seconds, ttl.action), (3600, TtlAction::Pause));
     drop(owned);

@@ -2,16 +2,11 @@
 //! keeping only the newest N of it ([`FastvmClient::prune_snapshots`]). The rotation of
 //! [`build_image`](FastvmClient::build_image) is a prune too.
 
-use futures::StreamExt as _;
-
-use super::fleet::{SweepError, SweptKind};
+use super::fleet::{SweepError, SweptKind, delete_each};
 use crate::resources::Snapshots;
 use crate::resources::into_future;
 use crate::types::{Snapshot, SnapshotStatus};
 use crate::{Error, FastvmClient, Result};
-
-/// How many deletes a prune runs at once.
-const PRUNE_CONCURRENCY: usize = 4;
 
 /// The names of a family of snapshots: one exact name, or a prefix followed by a suffix of a
 /// given shape. Used by [`FastvmClient::newest_snapshot`] and [`FastvmClient::prune_snapshots`].
@@ -267,23 +262,8 @@ impl PruneSnapshots<'_> {
 
         let mut errors = Vec::new();
         if !self.dry_run {
-            // Collected first: a borrowing iterator would make the future not `Send`.
-            let ids: Vec<String> = pruned.iter().map(|s| s.id.clone()).collect();
-            let failed: Vec<Option<SweepError>> = futures::stream::iter(ids)
-                .map(|id| async move {
-                    match Snapshots::new(client).delete(&id).await {
-                        Err(error) if !error.is_not_found() => Some(SweepError {
-                            kind: SweptKind::Snapshot,
-                            id,
-                            error,
-                        }),
-                        _ => None,
-                    }
-                })
-                .buffer_unordered(PRUNE_CONCURRENCY)
-                .collect()
-                .await;
-            errors = failed.into_iter().flatten().collect();
+            let targets = pruned.iter().map(|s| (SweptKind::Snapshot, s.id.clone())).collect();
+            errors = delete_each(client, targets).await;
         }
         Ok(PruneReport {
             kept,
@@ -366,11 +346,7 @@ mod tests {
     fn the_prune_future_is_send() {
         use std::future::IntoFuture;
         fn is_send<F: std::future::Future + Send>(_: F) {}
-        let client = FastvmClient::builder()
-            .api_key("k")
-            .base_url("http://127.0.0.1:9")
-            .build()
-            .unwrap();
+        let client = FastvmClient::builder().api_key("k").build().unwrap();
         is_send(client.prune_snapshots(SnapshotFamily::exact("x")).into_future());
         is_send(newest(&client, &SnapshotFamily::exact("x")));
     }
