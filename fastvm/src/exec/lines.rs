@@ -258,8 +258,10 @@ fn char_boundary(bytes: &[u8]) -> usize {
 ///         StdStream::Stderr => eprintln!("[build] {}", line.text),
 ///     }
 /// }
-/// let exit = lines.exit().expect("the stream ended without an error, so after the exit");
-/// println!("exit {}", exit.code);
+/// // The loop ended without an error: the exit has arrived.
+/// if let Some(exit) = lines.exit() {
+///     println!("exit {}", exit.code);
+/// }
 /// # Ok(()) }
 /// ```
 pub struct ExecLines {
@@ -494,6 +496,13 @@ mod tests {
 
     const O: StdStream = StdStream::Stdout;
     const E: StdStream = StdStream::Stderr;
+
+    #[test]
+    fn the_line_stream_can_be_spawned() {
+        fn send<T: Send + 'static>() {}
+        send::<ExecLines>();
+        send::<Line>();
+    }
 
     #[test]
     fn lines_split_across_chunks_are_joined() {

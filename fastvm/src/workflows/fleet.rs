@@ -272,7 +272,7 @@ pub struct SweepReport {
     pub errors: Vec<SweepError>,
 }
 
-/// A delete of a sweep that failed.
+/// A delete of a sweep (or of a [`PruneSnapshots`]) that failed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct SweepError {
