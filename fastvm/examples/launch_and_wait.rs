@@ -34,7 +34,7 @@ async fn example(target: &support::Target) -> Result<(), Box<dyn std::error::Err
     let vm2 = client
         .launch_vm(target.labelled(with_ttl))
         .poll_interval(Duration::from_millis(500))
-        .wait_timeout(Duration::from_secs(120))
+        .deadline(Duration::from_secs(120))
         .await?;
     println!(
         "launched with a 1 h pause TTL: {} expires at {:?} ms",

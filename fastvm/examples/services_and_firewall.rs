@@ -22,18 +22,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn example(target: &support::Target) -> Result<(), Box<dyn std::error::Error>> {
     let client = &target.client;
     client
-        .with_vm(target.labelled(launch::machine("c1m2")), |vm| async move {
-            configure(client, vm.id()).await
-        })
+        .with_vm(target.labelled(launch::machine("c1m2")), configure)
         .await?;
     println!("deleted the VM");
     Ok(())
 }
 
-async fn configure(client: &fastvm::FastvmClient, id: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let svc = client.vms().services().register(id, "api", 8080).await?;
+/// Everything through the VM's handle: its services and its firewall.
+async fn configure(mut vm: fastvm::vm::Vm) -> Result<(), Box<dyn std::error::Error>> {
+    let svc = vm.services().register("api", 8080).await?;
     println!("service {} on port {} (h2c {})", svc.name, svc.port, svc.h2c);
-    let svc = client.vms().services().update(id, "api", 9090).h2c(true).await?;
+    let svc = vm.services().update("api", 9090).h2c(true).await?;
     println!("moved to port {} with h2c {}", svc.port, svc.h2c);
 
     let policy = FirewallPolicy {
@@ -61,9 +60,9 @@ async fn configure(client: &fastvm::FastvmClient, id: &str) -> Result<(), Box<dy
         }),
         dns: None,
     };
-    let vm = client.vms().set_firewall(id, policy).await?;
-    println!("policy: {:?}", vm.firewall);
-    println!("effective (with service auto-rules): {:?}", vm.effective_firewall);
+    let state = vm.set_firewall(policy).await?;
+    println!("policy: {:?}", state.firewall);
+    println!("effective (with service auto-rules): {:?}", state.effective_firewall);
 
     let patch = FirewallPolicy {
         dns: Some(DnsPolicy {
@@ -73,13 +72,13 @@ async fn configure(client: &fastvm::FastvmClient, id: &str) -> Result<(), Box<dy
         }),
         ..Default::default()
     };
-    let vm = client.vms().patch_firewall(id, patch).await?;
+    let state = vm.patch_firewall(patch).await?;
     println!(
         "after PATCH, egress kept: {:?}",
-        vm.firewall.as_ref().and_then(|f| f.egress.as_ref())
+        state.firewall.as_ref().and_then(|f| f.egress.as_ref())
     );
 
-    client.vms().services().delete(id, "api").await?;
+    vm.services().delete("api").await?;
     println!("service api removed");
     Ok(())
 }

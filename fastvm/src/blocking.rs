@@ -200,7 +200,7 @@ pub trait BlockWith {
     /// let client = FastvmClient::from_env()?;
     /// let kernel = client
     ///     .launch_vm(fastvm::launch::machine("c1m2"))
-    ///     .wait_timeout(Duration::from_secs(60))
+    ///     .deadline(Duration::from_secs(60))
     ///     .safety_ttl(Duration::from_secs(120))
     ///     .block_with(|vm| Ok::<_, fastvm::Error>(vm.run("uname -r").block()?.check()?.stdout.clone()))?;
     /// # Ok::<(), fastvm::Error>(())

@@ -136,7 +136,7 @@ impl FastvmClient {
     /// ```
     ///
     /// To configure the launch (wait timeout, safety TTL), use [`LaunchVm::with`]:
-    /// `client.launch_vm(params).wait_timeout(t).with(f)`.
+    /// `client.launch_vm(params).deadline(t).with(f)`.
     pub async fn with_vm<T, E, F, Fut>(&self, params: impl Into<LaunchParams>, f: F) -> std::result::Result<T, E>
     where
         F: FnOnce(Vm) -> Fut,
@@ -261,7 +261,7 @@ impl FastvmClient {
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
     /// use std::time::Duration;
-    /// let vm = client.wait_for_vm_ready(id).timeout(Duration::from_secs(60)).await?;
+    /// let vm = client.wait_for_vm_ready(id).deadline(Duration::from_secs(60)).await?;
     /// assert_eq!(vm.status, fastvm::types::VmStatus::Running);
     /// # Ok(()) }
     /// ```
@@ -298,7 +298,7 @@ impl FastvmClient {
     /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
     /// use std::time::Duration;
     /// let snap = client.snapshots().create(vm_id).name("golden").await?;
-    /// let snap = client.wait_for_snapshot_ready(&snap.id).timeout(Duration::from_secs(600)).await?;
+    /// let snap = client.wait_for_snapshot_ready(&snap.id).deadline(Duration::from_secs(600)).await?;
     /// assert_eq!(snap.status, fastvm::types::SnapshotStatus::Ready);
     /// # Ok(()) }
     /// ```

@@ -37,9 +37,32 @@
 //! - [`Error`]: the one error type; [`RetryPolicy`]: how failed calls are retried.
 //! - `blocking` (feature `blocking`): the same API for callers without an async runtime.
 //!
+//! # The rules of this API
+//! - **Resource groups** (`client.vms()`, `client.snapshots()`, …) do one HTTP operation per
+//!   method, named as in the API reference. **Handles** ([`vm::Vm`], [`vm::OwnedVm`]) and
+//!   **workflows** ([`FastvmClient::launch_vm`], [`fleet`], [`image`], transfers) wait, own and
+//!   compose.
+//! - What a call needs is positional; everything optional is a setter on the request builder the
+//!   method returns, which is awaited directly.
+//! - **`timeout`** is the limit of one request or one command (the client's HTTP timeout,
+//!   [`exec::Command::timeout`], a transfer's `fetch_timeout`/`exec_timeout`); **`deadline`** is
+//!   how long a whole wait may take, across all its polls (every `wait_*`, a launch, a fleet,
+//!   an image build, [`exec::ExecStream::deadline`]).
+//!
+//! # Logging
+//! The SDK logs with `tracing`, with targets under `fastvm`: each HTTP attempt and presigned
+//! storage request at DEBUG (method, URL without its query, status, duration, attempt), retries
+//! at DEBUG, failed cleanups at WARN, inside a `fastvm.call` span per API call (operation, VM id)
+//! and a span per workflow (`fastvm.launch`, `fastvm.transfer`, `fastvm.fleet`,
+//! `fastvm.image`). No secret is logged at any level. With `tracing-subscriber`:
+//!
+//! ```ignore
+//! tracing_subscriber::fmt().with_env_filter("fastvm=debug").init();
+//! ```
+//!
 //! Every request goes through one transport that adds the `X-API-Key` header, applies the
-//! per-operation timeout and traces each attempt with `tracing`; one loop applies the retry
-//! policy to every API call.
+//! per-operation timeout and traces each attempt; one loop applies the retry policy to every API
+//! call and storage upload.
 
 #![deny(missing_docs)]
 

@@ -176,7 +176,7 @@ fn a_configured_launch_runs_a_closure_and_deletes_its_vm() {
     let (_fake, client) = fake();
     let (id, ttl) = client
         .launch_vm(launch::machine("c1m2"))
-        .wait_timeout(Duration::from_secs(30))
+        .deadline(Duration::from_secs(30))
         .safety_ttl(Duration::from_secs(600))
         .block_with(|vm| {
             // The launch's options applied: the VM runs, with the safety TTL.
@@ -251,7 +251,7 @@ fn the_workflow_helpers_block_too() {
         .unwrap();
     let out = vm
         .wait_until(Command::sh(format!("cat {remote}/a.txt {remote}/sub/b.txt")))
-        .timeout(Duration::from_secs(10))
+        .deadline(Duration::from_secs(10))
         .block()
         .unwrap();
     assert_eq!(out.stdout, "AB");

@@ -105,7 +105,7 @@ async fn a_client_deadline_ends_the_stream() {
         .stream(&id, "sleep 30")
         .await
         .expect("stream")
-        .with_deadline(Duration::from_millis(300))
+        .deadline(Duration::from_millis(300))
         .collect()
         .await
         .expect_err("deadline");

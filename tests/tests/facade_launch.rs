@@ -76,7 +76,7 @@ async fn launch_202_polls_until_running() {
         .vms()
         .launch(fastvm::launch::machine("c1m2"))
         .poll_interval(FAST)
-        .wait_timeout(DEADLINE)
+        .deadline(DEADLINE)
         .await
         .unwrap();
     assert_eq!(vm.status, VmStatus::Running);
@@ -101,7 +101,7 @@ async fn launch_202_then_error_is_a_launch_error() {
             .vms()
             .launch(fastvm::launch::machine("c1m2"))
             .poll_interval(FAST)
-            .wait_timeout(DEADLINE)
+            .deadline(DEADLINE)
             .await
             .unwrap_err();
         match &err {
@@ -126,7 +126,7 @@ async fn launch_deadline_is_vm_not_ready() {
         .vms()
         .launch(fastvm::launch::machine("c1m2"))
         .poll_interval(FAST)
-        .wait_timeout(Duration::from_millis(200))
+        .deadline(Duration::from_millis(200))
         .await
         .unwrap_err();
     match &err {
@@ -156,7 +156,7 @@ async fn an_api_error_while_polling_is_returned() {
         .vms()
         .launch(fastvm::launch::machine("c1m2"))
         .poll_interval(FAST)
-        .wait_timeout(DEADLINE)
+        .deadline(DEADLINE)
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
@@ -185,7 +185,7 @@ async fn wait_for_vm_ready_returns_a_running_vm_at_once() {
         .client
         .wait_for_vm_ready(ID)
         .poll_interval(FAST)
-        .timeout(DEADLINE)
+        .deadline(DEADLINE)
         .await
         .unwrap();
     assert_eq!(vm.status, VmStatus::Running);
@@ -219,7 +219,7 @@ async fn wait_for_build_until_completed() {
         .client
         .wait_for_build("b-1")
         .poll_interval(FAST)
-        .timeout(DEADLINE)
+        .deadline(DEADLINE)
         .await
         .unwrap();
     assert_eq!(done.snapshot_id.as_deref(), Some("snap-77"));
@@ -240,7 +240,7 @@ async fn wait_for_build_failed_is_build_failed() {
         .client
         .wait_for_build("b-1")
         .poll_interval(FAST)
-        .timeout(DEADLINE)
+        .deadline(DEADLINE)
         .await
         .unwrap_err();
     match err {
@@ -259,7 +259,7 @@ async fn wait_for_build_deadline_is_build_not_finished() {
     let err = api
         .client
         .wait_for_build("b-1")
-        .timeout(Duration::from_millis(100))
+        .deadline(Duration::from_millis(100))
         .await
         .unwrap_err();
     match err {

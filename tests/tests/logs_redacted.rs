@@ -162,7 +162,7 @@ async fn env_values_and_console_tokens_reach_no_log_and_no_error() {
     assert_eq!(streamed.stdout, b"x");
     let _ = vm
         .wait_until(with_secret("true"))
-        .timeout(std::time::Duration::from_secs(10))
+        .deadline(std::time::Duration::from_secs(10))
         .await
         .unwrap();
     let state = format!("{:?}", vm.refresh().await.unwrap());

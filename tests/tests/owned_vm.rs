@@ -183,7 +183,7 @@ async fn a_configured_launch_runs_a_closure_and_deletes_the_vm() {
     let ttl = client
         .launch_vm(launch::machine("c1m2"))
         .safety_ttl(Duration::from_secs(30))
-        .wait_timeout(Duration::from_secs(20))
+        .deadline(Duration::from_secs(20))
         .with(|vm| async move { Ok::<_, Error>(vm.state().ttl.clone()) })
         .await
         .unwrap()

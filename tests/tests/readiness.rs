@@ -72,7 +72,7 @@ async fn wait_for_port_waits_while_nothing_listens_and_returns_once_something_do
     let started = Instant::now();
     let e = vm
         .wait_for_port(port)
-        .timeout(Duration::from_millis(1200))
+        .deadline(Duration::from_millis(1200))
         .poll_interval(FAST)
         .await
         .unwrap_err();
@@ -107,7 +107,7 @@ async fn wait_for_port_waits_while_nothing_listens_and_returns_once_something_do
         .unwrap();
     let started = Instant::now();
     vm.wait_for_port(port)
-        .timeout(Duration::from_secs(60))
+        .deadline(Duration::from_secs(60))
         .poll_interval(FAST)
         .await
         .unwrap();
@@ -136,7 +136,7 @@ async fn wait_until_succeeds_once_a_file_appears_and_fails_at_the_deadline_with_
     let started = Instant::now();
     let out = vm
         .wait_until(format!("cat {}", shell_quote(&remote)))
-        .timeout(Duration::from_secs(30))
+        .deadline(Duration::from_secs(30))
         .poll_interval(FAST)
         .await
         .unwrap();
@@ -150,7 +150,7 @@ async fn wait_until_succeeds_once_a_file_appears_and_fails_at_the_deadline_with_
 
     let e = vm
         .wait_until(Command::sh("echo still-waiting; echo 'no flag' >&2; exit 3"))
-        .timeout(Duration::from_millis(1200))
+        .deadline(Duration::from_millis(1200))
         .poll_interval(FAST)
         .await
         .unwrap_err();
@@ -261,7 +261,7 @@ async fn spawn_applies_cwd_and_env_and_reports_a_start_that_fails() {
     assert_eq!(spawned.log, log);
     let out = vm
         .wait_until(format!("grep -q stderr {}", shell_quote(&log)))
-        .timeout(Duration::from_secs(20))
+        .deadline(Duration::from_secs(20))
         .poll_interval(FAST)
         .await;
     out.unwrap();

@@ -87,7 +87,7 @@ async fn the_deadline_gives_snapshot_not_ready_and_wait_ready_deletes_its_snapsh
     let err = client
         .wait_for_snapshot_ready(&snap.id)
         .poll_interval(FAST)
-        .timeout(Duration::from_millis(700))
+        .deadline(Duration::from_millis(700))
         .await
         .unwrap_err();
     match &err {
@@ -115,7 +115,7 @@ async fn the_deadline_gives_snapshot_not_ready_and_wait_ready_deletes_its_snapsh
         .name("never")
         .wait_ready()
         .poll_interval(FAST)
-        .timeout(Duration::from_millis(600))
+        .deadline(Duration::from_millis(600))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::SnapshotNotReady { .. }), "{err:?}");
@@ -169,7 +169,7 @@ async fn error_is_snapshot_failed_and_unknown_statuses_mean_in_progress() {
         .client
         .wait_for_snapshot_ready(SNAP)
         .poll_interval(FAST)
-        .timeout(Duration::from_millis(600))
+        .deadline(Duration::from_millis(600))
         .await
         .unwrap_err();
     assert!(
@@ -419,7 +419,7 @@ async fn an_image_whose_snapshot_is_not_ready_in_time_leaves_nothing_behind() {
         .build_image("slow", launch::machine("c1m2"))
         .step("true")
         .poll_interval(FAST)
-        .wait_timeout(Duration::from_millis(700))
+        .deadline(Duration::from_millis(700))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::SnapshotNotReady { .. }), "{err:?}");

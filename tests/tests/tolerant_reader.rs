@@ -110,7 +110,7 @@ async fn launch(client: &FastvmClient) -> fastvm::Result<fastvm::types::Vm> {
         .vms()
         .launch(fastvm::launch::machine("c1m2"))
         .poll_interval(FAST)
-        .wait_timeout(DEADLINE)
+        .deadline(DEADLINE)
         .await?;
     Ok(launched.vm)
 }
@@ -1136,7 +1136,7 @@ async fn waiting_treats_unknown_statuses_as_in_progress() {
         .client
         .wait_for_vm_ready(ID)
         .poll_interval(FAST)
-        .timeout(DEADLINE)
+        .deadline(DEADLINE)
         .await
         .unwrap();
     assert_eq!(vm.status, VmStatus::Running);
@@ -1147,7 +1147,7 @@ async fn waiting_treats_unknown_statuses_as_in_progress() {
     api.respond("getVm", &get, json_response(200, &vm_min(ID, "hibernating")), 1..)
         .await;
     let wait = Duration::from_millis(100);
-    match api.client.wait_for_vm_ready(ID).timeout(wait).await {
+    match api.client.wait_for_vm_ready(ID).deadline(wait).await {
         Err(Error::VmNotReady { last_status, .. }) => {
             assert_eq!(last_status, VmStatus::Unknown("hibernating".into()));
         }
@@ -1167,7 +1167,7 @@ async fn waiting_treats_unknown_statuses_as_in_progress() {
         .client
         .wait_for_build(BUILD)
         .poll_interval(FAST)
-        .timeout(DEADLINE)
+        .deadline(DEADLINE)
         .await
         .unwrap();
     assert_eq!(finished.status, fastvm::types::BuildStatus::Completed);
@@ -1175,7 +1175,7 @@ async fn waiting_treats_unknown_statuses_as_in_progress() {
 
     let api = Api::start().await;
     api.respond("getBuild", &path, json_response(200, &queued), 1..).await;
-    match api.client.wait_for_build(BUILD).timeout(wait).await {
+    match api.client.wait_for_build(BUILD).deadline(wait).await {
         Err(Error::BuildNotFinished { last_status, .. }) => {
             assert_eq!(last_status, fastvm::types::BuildStatus::Unknown("queued".into()));
         }

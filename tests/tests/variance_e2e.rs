@@ -260,7 +260,7 @@ async fn launch_202(client: &FastvmClient, v: Variance) {
     let ready = client
         .wait_for_vm_ready(&raw.vm.id)
         .poll_interval(POLL)
-        .timeout(DEADLINE)
+        .deadline(DEADLINE)
         .await
         .expect("wait for the VM");
     assert_eq!(
@@ -273,7 +273,7 @@ async fn launch_202(client: &FastvmClient, v: Variance) {
         .vms()
         .launch(launch::machine("c1m2").name("e2e-boot"))
         .poll_interval(POLL)
-        .wait_timeout(DEADLINE)
+        .deadline(DEADLINE)
         .await
         .expect("launch and wait through a 202");
     assert!(started.elapsed() >= BOOT_DELAY, "the VM was polled until it ran");
@@ -302,7 +302,7 @@ async fn launch_202(client: &FastvmClient, v: Variance) {
         .vms()
         .launch(launch::snapshot(&snap.id).name("e2e-boot-restored"))
         .poll_interval(POLL)
-        .wait_timeout(DEADLINE)
+        .deadline(DEADLINE)
         .await
         .expect("restore through a 202");
     assert_eq!(restored.status, VmStatus::Running);
@@ -883,7 +883,7 @@ async fn builds(client: &FastvmClient, v: Variance) {
     let done = client
         .wait_for_build(&build.id)
         .poll_interval(POLL)
-        .timeout(DEADLINE)
+        .deadline(DEADLINE)
         .await
         .expect("wait for the build");
     assert_eq!(done.status, fastvm::types::BuildStatus::Completed);

@@ -128,7 +128,7 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
                 params = params.name(n);
             }
             let launch = ctx.client.vms().launch(params);
-            let vm = launch.wait_timeout(Duration::from_secs(wait_timeout)).await?;
+            let vm = launch.deadline(Duration::from_secs(wait_timeout)).await?;
             super::vm::print_launched(ctx, &vm)?;
             if console {
                 return super::console::attach(ctx, &vm.id).await;

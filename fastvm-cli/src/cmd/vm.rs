@@ -180,7 +180,7 @@ impl LaunchOpts {
 
     /// `wait` with these options' deadline.
     pub fn wait<'a>(&self, wait: WaitForVm<'a>) -> WaitForVm<'a> {
-        wait.timeout(Duration::from_secs(self.wait_timeout))
+        wait.deadline(Duration::from_secs(self.wait_timeout))
     }
 }
 
@@ -216,7 +216,7 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
             } else {
                 let vm = vms
                     .launch(a.opts.params())
-                    .wait_timeout(Duration::from_secs(a.opts.wait_timeout))
+                    .deadline(Duration::from_secs(a.opts.wait_timeout))
                     .await?;
                 print_launched(ctx, &vm)?;
                 if a.console {
@@ -268,7 +268,7 @@ pub async fn launch_shortcut(ctx: &Ctx, a: LaunchShortcutArgs) -> Result {
         .client
         .vms()
         .launch(a.opts.params())
-        .wait_timeout(Duration::from_secs(a.opts.wait_timeout))
+        .deadline(Duration::from_secs(a.opts.wait_timeout))
         .await?;
     print_launched(ctx, &vm)?;
     if a.no_console {

@@ -86,7 +86,7 @@ pub enum Error {
         /// The operation (the spec's operationId), when known.
         operation: Option<&'static str>,
         /// The underlying error (none for a deadline of the SDK's own, such as
-        /// [`ExecStream::with_deadline`](crate::exec::ExecStream::with_deadline)), for
+        /// [`ExecStream::deadline`](crate::exec::ExecStream::deadline)), for
         /// inspection: its text is already in `message`.
         source: Option<reqwest::Error>,
     },

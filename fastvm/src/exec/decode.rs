@@ -178,7 +178,7 @@ type Body = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
 struct Deadline {
     after: Duration,
     at: tokio::time::Instant,
-    // Created on first poll, so `with_deadline` works outside a runtime context.
+    // Created on first poll, so `deadline` works outside a runtime context.
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
@@ -194,7 +194,7 @@ struct Deadline {
 /// * a line is not a JSON object with a string `t`, has invalid base64, or is longer than
 ///   [`MAX_LINE_BYTES`]: [`Error::StreamDecode`] with the 1-based line number and a snippet;
 /// * the connection fails: [`Error::Connection`] (or [`Error::Timeout`]);
-/// * the optional [`ExecStream::with_deadline`] passes: [`Error::Timeout`].
+/// * the optional [`ExecStream::deadline`] passes: [`Error::Timeout`].
 ///
 /// Framing follows NDJSON leniently: lines may be split across or packed into network chunks,
 /// end in `\n` or `\r\n`, the last one may lack its terminator, and blank lines are skipped.
@@ -270,12 +270,12 @@ impl ExecStream {
     ///     .vms()
     ///     .stream(id, "make test")
     ///     .await?
-    ///     .with_deadline(Duration::from_secs(600))
+    ///     .deadline(Duration::from_secs(600))
     ///     .collect()
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn with_deadline(mut self, after: Duration) -> Self {
+    pub fn deadline(mut self, after: Duration) -> Self {
         // A deadline too far to represent is no deadline.
         self.deadline = tokio::time::Instant::now()
             .checked_add(after)
@@ -758,7 +758,7 @@ mod tests {
     async fn deadline_ends_a_silent_stream_with_timeout() {
         let body = futures::stream::iter([Ok(Bytes::from_static(b"{\"t\":\"o\",\"d\":\"YQ==\"}\n"))])
             .chain(futures::stream::pending());
-        let mut stream = ExecStream::from_chunks(body).with_deadline(Duration::from_millis(20));
+        let mut stream = ExecStream::from_chunks(body).deadline(Duration::from_millis(20));
         assert_eq!(
             stream.next().await.unwrap().unwrap(),
             ExecEvent::Stdout(Bytes::from_static(b"a"))
@@ -777,7 +777,7 @@ mod tests {
     #[tokio::test]
     async fn deadline_does_not_fire_once_the_exit_arrived() {
         let body = futures::stream::iter([Ok(Bytes::from_static(b"{\"t\":\"x\",\"c\":2}\n"))]);
-        let stream = ExecStream::from_chunks(body).with_deadline(Duration::from_secs(3600));
+        let stream = ExecStream::from_chunks(body).deadline(Duration::from_secs(3600));
         let out = stream.collect().await.unwrap();
         assert_eq!(out.exit.code, 2);
     }

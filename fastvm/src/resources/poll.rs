@@ -82,7 +82,7 @@ where
     }
 }
 
-/// The `poll_interval` and `timeout` setters of a waiting request builder (a struct with an
+/// The `poll_interval` and `deadline` setters of a waiting request builder (a struct with an
 /// `options: WaitOptions` field).
 macro_rules! wait_setters {
     () => {
@@ -92,9 +92,9 @@ macro_rules! wait_setters {
             self
         }
 
-        /// Total deadline, counted from the first poll (default 300 s).
-        pub fn timeout(mut self, timeout: Duration) -> Self {
-            self.options.timeout = timeout;
+        /// How long the whole wait may take, counted from the first poll (default 300 s).
+        pub fn deadline(mut self, deadline: Duration) -> Self {
+            self.options.timeout = deadline;
             self
         }
     };

@@ -419,8 +419,8 @@ impl Launch<'_> {
     }
 
     /// How long to wait for the VM to run, counted from the first poll (default 300 s).
-    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
-        self.wait.timeout = timeout;
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.wait.timeout = deadline;
         self
     }
 

@@ -184,7 +184,7 @@ impl<'a> CreateSnapshot<'a> {
     ///     .create(vm_id)
     ///     .name("golden")
     ///     .wait_ready()
-    ///     .timeout(Duration::from_secs(600))
+    ///     .deadline(Duration::from_secs(600))
     ///     .await?;
     /// let vm = client.launch_vm(fastvm::launch::snapshot(&snap.id)).await?;
     /// # Ok(()) }

@@ -149,7 +149,9 @@ impl ApiTransport {
         retry::repeat(self.retries(op), first, |retry| {
             let next = spare.take()?;
             spare = next.try_clone().map(Box::new);
-            Some(self.send_once(*next, op, retry + 1))
+            // Started when polled, after the backoff: `send_once` starts the request, and with
+            // it reqwest's timeout clock, as soon as it is called.
+            Some(async move { self.send_once(*next, op, retry + 1).await })
         })
         .await
     }

@@ -199,7 +199,9 @@ pub(crate) struct Retries<'a> {
 }
 
 /// Retries the call whose first attempt gave `result`, as `retries` allows: waits as the policy
-/// says and makes attempt `n` (1 for the first retry) with `again(n)`, until a result is final,
+/// says and makes retry `n` (1 for the first) with `again(n)`, whose future is awaited after the
+/// wait (it must not start its work before it is polled: a request's timeout would run during
+/// the wait), until a result is final,
 /// the policy says stop, the budget is spent, or `again` cannot make the request again (`None`).
 /// Returns the last result.
 ///

@@ -21,7 +21,10 @@
 
 pub mod console;
 pub mod launch;
+mod manage;
 pub mod readiness;
+
+pub use manage::{VmServices, VmSshKeys};
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -440,14 +443,14 @@ impl LaunchVm<'_> {
     }
 
     /// How long to wait for the VM to run, counted from the first poll (default 300 s).
-    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
-        self.wait.get_or_insert_with(WaitOptions::default).timeout = timeout;
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.wait.get_or_insert_with(WaitOptions::default).timeout = deadline;
         self
     }
 
     /// Returns as soon as the server accepted the launch, owned already: the VM may still be
-    /// booting (see its [`state`](Vm::state)); wait with [`Vm::wait_ready`]. For callers that race the wait against something else (a Ctrl-C)
-    /// without risking a VM whose id they never learn.
+    /// booting (see its [`state`](Vm::state)); wait with [`Vm::wait_ready`]. For callers that
+    /// race the wait against something else (a Ctrl-C) without risking a VM whose id they never learn.
     pub fn no_wait(mut self) -> Self {
         self.wait = None;
         self
@@ -474,7 +477,7 @@ impl LaunchVm<'_> {
     /// use std::time::Duration;
     /// let uname = client
     ///     .launch_vm(fastvm::launch::machine("c1m2"))
-    ///     .wait_timeout(Duration::from_secs(60))
+    ///     .deadline(Duration::from_secs(60))
     ///     .safety_ttl(Duration::from_secs(120))
     ///     .with(|vm| async move { Ok::<_, fastvm::Error>(vm.run("uname -a").await?.check()?.stdout.clone()) })
     ///     .await?;

@@ -8,7 +8,7 @@
 //! use std::time::Duration;
 //! use fastvm::exec::Command;
 //! let server = vm.spawn(Command::sh("python3 -m http.server 8080").cwd("/srv/site")).await?;
-//! vm.wait_for_port(8080).timeout(Duration::from_secs(60)).await?;
+//! vm.wait_for_port(8080).deadline(Duration::from_secs(60)).await?;
 //! let page = vm.wait_until("curl -sf http://127.0.0.1:8080/").await?;
 //! println!("pid {} serves {} bytes; its log is {}", server.pid, page.stdout.len(), server.log);
 //! # Ok(()) }
@@ -58,7 +58,7 @@ impl Vm {
     /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
     /// use std::time::Duration;
     /// vm.spawn("redis-server --port 6379").await?;
-    /// vm.wait_for_port(6379).timeout(Duration::from_secs(30)).poll_interval(Duration::from_millis(500)).await?;
+    /// vm.wait_for_port(6379).deadline(Duration::from_secs(30)).poll_interval(Duration::from_millis(500)).await?;
     /// # Ok(()) }
     /// ```
     pub fn wait_for_port(&self, port: u16) -> WaitForPort<'_> {
@@ -79,7 +79,7 @@ impl Vm {
     /// ```no_run
     /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
     /// use std::time::Duration;
-    /// match vm.wait_until("pg_isready -h 127.0.0.1").timeout(Duration::from_secs(90)).await {
+    /// match vm.wait_until("pg_isready -h 127.0.0.1").deadline(Duration::from_secs(90)).await {
     ///     Ok(out) => println!("{}", out.stdout),
     ///     Err(fastvm::Error::NotReady { last_output, .. }) => eprintln!("postgres never came up: {last_output}"),
     ///     Err(e) => return Err(e),

@@ -196,7 +196,7 @@ async fn launch_one(
         let launch = client
             .launch_vm(params.clone())
             .poll_interval(poll_interval)
-            .wait_timeout(remaining);
+            .deadline(remaining);
         match launch.await {
             Ok(vm) => return Launched::Vm(Box::new(vm)),
             Err(e) if refused_for_now(&e) => {

@@ -130,8 +130,8 @@ impl BuildImage<'_> {
     /// How long to wait for the builder VM to run, and then for the snapshot to be ready: each
     /// wait, counted from its first poll (default 300 s). The steps have no deadline of their
     /// own: give long ones a [`Command::timeout`].
-    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
-        self.wait.timeout = timeout;
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.wait.timeout = deadline;
         self
     }
 
@@ -162,7 +162,7 @@ impl BuildImage<'_> {
         let vm = client
             .launch_vm(from)
             .poll_interval(wait.poll_interval)
-            .wait_timeout(wait.timeout)
+            .deadline(wait.timeout)
             .await?;
         let total = steps.len();
         let built = async {
@@ -189,7 +189,7 @@ impl BuildImage<'_> {
                 // abandoned (cancelled, timed out) is found and deleted too.
                 .sole_snapshot_of_vm()
                 .poll_interval(wait.poll_interval)
-                .timeout(wait.timeout)
+                .deadline(wait.timeout)
                 .await?;
             Ok::<_, Error>((snapshot, outputs))
         }

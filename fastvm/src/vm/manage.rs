@@ -1,0 +1,149 @@
+//! What a VM has, on its handle: its settings ([`Vm::update`]), its firewall
+//! ([`Vm::set_firewall`], [`Vm::patch_firewall`]), its services ([`Vm::services`]) and its SSH
+//! keys ([`Vm::ssh_keys`]): the group operations of `client.vms()`, bound to this VM, so that a
+//! handle is all a program needs.
+
+use super::Vm;
+use crate::Result;
+use crate::resources::{AddSshKey, RegisterService, UpdateService, UpdateVm, Vms};
+use crate::types::{self, DeleteResponse, FirewallPolicy, Service, SshKeyListResponse};
+
+impl Vm {
+    /// Renames, relabels or changes the TTL of this VM (`PATCH /v1/vms/{id}`): the request
+    /// builder of [`Vms::update`], bound to this VM. It returns the VM as the server answers;
+    /// this handle's [`state`](Vm::state) is left as it was (call [`refresh`](Vm::refresh)).
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
+    /// let state = vm.update().name("worker-2").metadata([("team", "infra")]).await?;
+    /// assert_eq!(state.name, "worker-2");
+    /// # Ok(()) }
+    /// ```
+    pub fn update(&self) -> UpdateVm<'_> {
+        Vms::new(&self.client).update(&self.state.id)
+    }
+
+    /// Replaces this VM's firewall policy (`PUT /v1/vms/{id}/firewall`, see
+    /// [`Vms::set_firewall`]) and keeps the state the server answers.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut vm: fastvm::vm::Vm, policy: fastvm::types::FirewallPolicy) -> fastvm::Result<()> {
+    /// let state = vm.set_firewall(policy).await?;
+    /// println!("effective: {:?}", state.effective_firewall);
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_firewall(&mut self, policy: FirewallPolicy) -> Result<&types::Vm> {
+        self.state = Vms::new(&self.client).set_firewall(&self.state.id, policy).await?;
+        Ok(&self.state)
+    }
+
+    /// Changes the parts of this VM's firewall policy that `policy` sets (`PATCH
+    /// /v1/vms/{id}/firewall`, see [`Vms::patch_firewall`]) and keeps the state the server
+    /// answers.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut vm: fastvm::vm::Vm) -> fastvm::Result<()> {
+    /// use fastvm::types::{DnsMode, DnsPolicy, FirewallPolicy};
+    /// let dns = DnsPolicy { mode: Some(DnsMode::Deny), domains: vec!["ads.example.com".into()], block_bypass: None };
+    /// vm.patch_firewall(FirewallPolicy { dns: Some(dns), ..Default::default() }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn patch_firewall(&mut self, policy: FirewallPolicy) -> Result<&types::Vm> {
+        self.state = Vms::new(&self.client).patch_firewall(&self.state.id, policy).await?;
+        Ok(&self.state)
+    }
+
+    /// This VM's service registrations (the operations of
+    /// [`Services`](crate::resources::Services), bound to this VM).
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
+    /// let web = vm.services().register("web", 8080).h2c(true).await?;
+    /// for service in vm.services().list().await? {
+    ///     println!("{} -> {}", service.name, service.port);
+    /// }
+    /// vm.services().delete("web").await?;
+    /// # let _ = web;
+    /// # Ok(()) }
+    /// ```
+    pub fn services(&self) -> VmServices<'_> {
+        VmServices { vm: self }
+    }
+
+    /// This VM's SSH keys (the operations of [`SshKeys`](crate::resources::SshKeys), bound to
+    /// this VM).
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm, key: &str) -> fastvm::Result<()> {
+    /// let added = vm.ssh_keys().add(key).name("laptop").await?;
+    /// vm.ssh_keys().delete(&added.fingerprint).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn ssh_keys(&self) -> VmSshKeys<'_> {
+        VmSshKeys { vm: self }
+    }
+}
+
+/// The service registrations of one VM: [`Vm::services`].
+#[derive(Debug, Clone, Copy)]
+pub struct VmServices<'a> {
+    vm: &'a Vm,
+}
+
+impl<'a> VmServices<'a> {
+    /// The VM's services, sorted by name ([`Services::list`](crate::resources::Services::list)).
+    pub async fn list(&self) -> Result<Vec<Service>> {
+        Vms::new(&self.vm.client).services().list(&self.vm.state.id).await
+    }
+
+    /// Exposes the VM's `port` as the service `name`
+    /// ([`Services::register`](crate::resources::Services::register)).
+    pub fn register(&self, name: &'a str, port: u16) -> RegisterService<'a> {
+        Vms::new(&self.vm.client)
+            .services()
+            .register(&self.vm.state.id, name, port)
+    }
+
+    /// Changes the service `name`'s port and options
+    /// ([`Services::update`](crate::resources::Services::update)).
+    pub fn update(&self, name: &'a str, port: u16) -> UpdateService<'a> {
+        Vms::new(&self.vm.client)
+            .services()
+            .update(&self.vm.state.id, name, port)
+    }
+
+    /// Removes the service `name` (idempotent:
+    /// [`Services::delete`](crate::resources::Services::delete)).
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        Vms::new(&self.vm.client)
+            .services()
+            .delete(&self.vm.state.id, name)
+            .await
+    }
+}
+
+/// The SSH keys of one VM: [`Vm::ssh_keys`].
+#[derive(Debug, Clone, Copy)]
+pub struct VmSshKeys<'a> {
+    vm: &'a Vm,
+}
+
+impl<'a> VmSshKeys<'a> {
+    /// The VM's SSH keys ([`SshKeys::list`](crate::resources::SshKeys::list)).
+    pub async fn list(&self) -> Result<SshKeyListResponse> {
+        Vms::new(&self.vm.client).ssh_keys().list(&self.vm.state.id).await
+    }
+
+    /// Authorizes `public_key` on the VM ([`SshKeys::add`](crate::resources::SshKeys::add)).
+    pub fn add(&self, public_key: &'a str) -> AddSshKey<'a> {
+        Vms::new(&self.vm.client).ssh_keys().add(&self.vm.state.id, public_key)
+    }
+
+    /// Removes the key with `fingerprint` ([`SshKeys::delete`](crate::resources::SshKeys::delete)).
+    pub async fn delete(&self, fingerprint: &str) -> Result<DeleteResponse> {
+        Vms::new(&self.vm.client)
+            .ssh_keys()
+            .delete(&self.vm.state.id, fingerprint)
+            .await
+    }
+}
