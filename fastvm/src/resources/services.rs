@@ -93,11 +93,16 @@ impl Services<'_> {
     pub fn public_url(&self, vm_id: &str, name: &str) -> Result<String> {
         let base_url = &self.client.transport().settings.base_url;
         let Some(domain) = stack_domain(base_url) else {
+            // The host is what decides (the builder refuses credentials in a base URL anyway).
+            let host = url::Url::parse(base_url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
             return Err(Error::invalid(
                 "base_url",
                 format!(
-                    "the stack domain of services cannot be derived from the base URL {base_url} (only from \
-                     https://api.<domain>); pass it to `public_url_in`"
+                    "the stack domain of services cannot be derived from the base URL (host {host:?}): \
+                     only from https://api.<domain>; pass it to `public_url_in`"
                 ),
             ));
         };
@@ -332,7 +337,13 @@ mod tests {
         let services = fake.vms().services();
         assert_eq!(field(services.public_url(VM, "web")), "base_url");
         let message = services.public_url(VM, "web").unwrap_err().to_string();
-        assert!(message.contains("public_url_in"), "{message}");
+        assert!(
+            message.contains("public_url_in") && message.contains("127.0.0.1"),
+            "{message}"
+        );
+        let gateway = client("https://gw.example.com:8443/api");
+        let message = gateway.vms().services().public_url(VM, "web").unwrap_err().to_string();
+        assert!(message.contains("\"gw.example.com\""), "{message}");
         assert!(services.public_url_in("fastvm.org", VM, "web").is_ok());
         for domain in [
             "",
