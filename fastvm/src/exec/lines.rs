@@ -15,7 +15,7 @@ use super::output::ExecExit;
 use super::{ExecEvent, ExecOutput, ExecStream};
 use crate::{Error, Result};
 
-/// The longest [`Line::text`] yielded whole, in bytes (1 MiB): a longer line comes in pieces.
+/// The most output bytes a [`Line`] holds (1 MiB): a longer line comes in pieces.
 const MAX_TEXT_LINE_BYTES: usize = 1 << 20;
 
 /// Which output stream of a command a [`Line`] came from.
@@ -59,9 +59,10 @@ impl std::fmt::Display for StdStream {
 ///
 /// `text` is the line without its terminator (`\n`, or `\r\n`: the `\r` is dropped too; a lone
 /// `\r`, as progress bars print, stays in the text). Bytes that are not UTF-8 are replaced with
-/// `U+FFFD`. A line longer than 1 MiB is yielded in pieces of at most 1 MiB (cut between
-/// characters), each but the last with [`continues`](Self::continues) set, so that memory stays
-/// bounded whatever the command prints.
+/// `U+FFFD`. A line of more than 1 MiB of output is yielded in pieces of at most 1 MiB of output
+/// each (cut between characters; a `\r` that ends a piece stays in it), each but the last with
+/// [`continues`](Self::continues) set, so that memory stays bounded whatever the command prints.
+/// Joining the texts of a line's pieces gives the line.
 ///
 /// ```
 /// use fastvm::exec::{Line, StdStream};
@@ -451,6 +452,7 @@ mod tests {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
     use futures::StreamExt as _;
+    use proptest::prelude::*;
 
     use super::*;
 
@@ -619,6 +621,85 @@ mod tests {
                 (total - 2 * MAX_TEXT_LINE_BYTES, false)
             ]
         );
+    }
+
+    /// The lines of `bytes` split at once, as a reader of the whole output would: on `\n`, one
+    /// `\r` before it dropped, the last line kept when not empty.
+    fn reference(bytes: &[u8]) -> Vec<String> {
+        let mut parts: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+        let last = parts.pop().unwrap_or_default();
+        let mut lines: Vec<String> = parts
+            .into_iter()
+            .map(|l| String::from_utf8_lossy(l.strip_suffix(b"\r").unwrap_or(l)).into_owned())
+            .collect();
+        if !last.is_empty() {
+            lines.push(String::from_utf8_lossy(last).into_owned());
+        }
+        lines
+    }
+
+    /// Bytes rich in what a splitter can get wrong: terminators, multi-byte and broken UTF-8.
+    fn output() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just("é✓😀".as_bytes().to_vec()),
+            Just(vec![0xE2, 0x82]),
+            Just(vec![0xFF]),
+            proptest::collection::vec(b'a'..=b'z', 0..12),
+        ];
+        proptest::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+    }
+
+    fn chunks(bytes: &[u8], cuts: &[prop::sample::Index]) -> Vec<(StdStream, Vec<u8>)> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut start = 0;
+        let mut out = Vec::new();
+        for cut in cuts.into_iter().chain([bytes.len()]) {
+            out.push((O, bytes[start..cut].to_vec()));
+            start = cut;
+        }
+        out
+    }
+
+    fn split_owned(max: usize, chunks: &[(StdStream, Vec<u8>)]) -> Vec<Line> {
+        let borrowed: Vec<(StdStream, &[u8])> = chunks.iter().map(|(s, b)| (*s, b.as_slice())).collect();
+        split(max, &borrowed)
+    }
+
+    proptest! {
+        #[test]
+        fn any_chunking_gives_the_lines_of_the_whole(
+            bytes in output(),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+        ) {
+            let lines = split_owned(1 << 20, &chunks(&bytes, &cuts));
+            prop_assert!(lines.iter().all(|l| !l.continues && l.stream == O));
+            let texts: Vec<String> = lines.into_iter().map(|l| l.text).collect();
+            prop_assert_eq!(texts, reference(&bytes));
+        }
+
+        #[test]
+        fn pieces_of_long_lines_join_back_and_stay_bounded(
+            bytes in output(),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+            max in 4usize..16,
+        ) {
+            // Without `\r`: a cut between `\r` and `\n` leaves the `\r` in a piece (documented).
+            let bytes: Vec<u8> = bytes.into_iter().filter(|&b| b != b'\r').collect();
+            let mut joined = Vec::new();
+            let mut current = String::new();
+            for line in split_owned(max, &chunks(&bytes, &cuts)) {
+                current.push_str(&line.text);
+                if !line.continues {
+                    joined.push(std::mem::take(&mut current));
+                }
+            }
+            prop_assert!(current.is_empty(), "the last piece does not continue");
+            prop_assert_eq!(joined, reference(&bytes));
+        }
     }
 
     #[test]
