@@ -128,7 +128,7 @@ async fn a_family_of_real_snapshots_is_found_and_pruned() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let task = SnapshotFamily::numbered("agent-t1-");
-    let newest = client.newest_snapshot(&task).await.unwrap().unwrap();
+    let newest = spawnable(client.newest_snapshot(&task)).await.unwrap().unwrap();
     assert_eq!(newest.id, ids["agent-t1-6"]);
     let loose = client
         .snapshots()
@@ -154,7 +154,8 @@ async fn a_family_of_real_snapshots_is_found_and_pruned() {
     assert!(!dry.deleted && dry.errors.is_empty());
     assert_eq!(snapshot_ids(&client).await, before);
 
-    let done = client.prune_snapshots(task).keep(2).dry_run(false).await.unwrap();
+    let prune = client.prune_snapshots(task).keep(2).dry_run(false);
+    let done = spawnable(std::future::IntoFuture::into_future(prune)).await.unwrap();
     assert!(done.deleted && done.errors.is_empty(), "{:?}", done.errors);
     let left = snapshot_ids(&client).await;
     let want: std::collections::BTreeSet<String> = ["agent-t1-x-2", "agent-t1-4", "agent-t1-x-5", "agent-t1-6"]
@@ -242,10 +243,15 @@ async fn a_service_url_needs_the_stack_domain_with_the_fake() {
 
 // ---- owning a re-attached VM ---------------------------------------------------------------
 
+/// `future`, checked to be `Send` (so it can be spawned).
+fn spawnable<F: std::future::Future + Send>(future: F) -> F {
+    future
+}
+
 /// `client.attach(id)`, then owned with a safety TTL of `ttl`.
 async fn own_again(client: &FastvmClient, id: &str, ttl: Duration) -> fastvm::vm::OwnedVm {
     let vm = client.attach(id).await.unwrap();
-    vm.own_with_safety_ttl(ttl).await.unwrap()
+    spawnable(vm.own_with_safety_ttl(ttl)).await.unwrap()
 }
 
 async fn expires_at(client: &FastvmClient, id: &str) -> i64 {
