@@ -24,8 +24,12 @@ async fn fake_with_vm() -> (FakeServer, String) {
         .base_url(server.base_url())
         .build()
         .unwrap();
-    let vm = client.vms().launch(fastvm::launch::machine("c1m2")).await.unwrap();
-    (server, vm.id.clone())
+    let vm = client
+        .launch_vm(fastvm::launch::machine("c1m2"))
+        .no_safety_ttl()
+        .await
+        .unwrap();
+    (server, vm.release().id().to_string())
 }
 
 /// A shell script for the pane: the terminal's settings before, `fastvm ARGS`, its exit status,

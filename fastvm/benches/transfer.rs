@@ -83,7 +83,7 @@ async fn main() {
     let dir_files = support::env_or("BENCH_DIR_FILES", 10_000);
     let (_fake, url, key) = support::start_fake(&[]);
     let client = FastvmClient::builder().api_key(key).base_url(url).build().unwrap();
-    let vm = client.vms().launch(fastvm::launch::machine("c1m2")).await.unwrap();
+    let vm = client.vms().launch(fastvm::launch::machine("c1m2")).await.unwrap().vm;
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let t = tmp.path();
     let mut rows = Vec::new();

@@ -523,7 +523,8 @@ mod tests {
             .base_url("http://127.0.0.1:9")
             .build()
             .unwrap();
-        is_send(client.vms().launch(crate::launch::machine("c1m2")).into_future());
+        is_send(client.launch_vm(crate::launch::machine("c1m2")).into_future());
+        is_send(client.vms().launch(crate::launch::machine("c1m2")));
         is_send(client.vms().list().into_future());
         is_send(client.vms().stream("id", "true"));
         is_send(client.upload("id", "/nonexistent", "/x").into_future());

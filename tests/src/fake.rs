@@ -20,11 +20,12 @@ pub async fn with_vm(name: &str) -> (FakeServer, FastvmClient, String) {
     let server = FakeServer::start().await.expect("fake server");
     let client = client(&server);
     let vm = client
-        .vms()
-        .launch(fastvm::launch::machine("c1m2").name(name))
+        .launch_vm(fastvm::launch::machine("c1m2").name(name))
+        .no_safety_ttl()
         .await
-        .expect("launch");
-    let id = vm.id.clone();
+        .expect("launch")
+        .release();
+    let id = vm.id().to_string();
     (server, client, id)
 }
 
@@ -72,4 +73,30 @@ pub fn staging_files(server: &FakeServer, id: &str) -> BTreeSet<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A VM launched and waited for by [`FastvmClient::launch_vm`], released from its guard (the
+/// test deletes it, or the fake goes away with it), with the warnings of its restore.
+#[derive(Debug, Clone)]
+pub struct Launched {
+    /// The VM, as the launch (and the wait) left it.
+    pub vm: fastvm::types::Vm,
+    /// The warnings of a partly successful snapshot restore.
+    pub snapshot_restore_warnings: Option<fastvm::types::SnapshotRestoreWarnings>,
+}
+
+impl std::ops::Deref for Launched {
+    type Target = fastvm::types::Vm;
+    fn deref(&self) -> &fastvm::types::Vm {
+        &self.vm
+    }
+}
+
+/// Releases an owned, launched VM into a [`Launched`].
+pub fn released(owned: fastvm::vm::OwnedVm) -> Launched {
+    let snapshot_restore_warnings = owned.restore_warnings().cloned();
+    Launched {
+        vm: owned.release().state().clone(),
+        snapshot_restore_warnings,
+    }
 }

@@ -103,7 +103,7 @@ async fn launch_vm_wire() {
         .disk_gib(20)
         .ttl(Duration::from_secs(3600), TtlAction::Delete)
         .firewall(firewall_full());
-    let resp = api.client.vms().launch_no_wait(params).await.unwrap();
+    let resp = api.client.vms().launch(params).await.unwrap();
     let sent = api.sent("launchVm").await;
     assert_eq!(sent.path, "/v1/vms");
     assert_eq!(
@@ -130,7 +130,7 @@ async fn launch_vm_wire() {
     let resp = api
         .client
         .vms()
-        .launch_no_wait(fastvm::launch::snapshot("snap-9"))
+        .launch(fastvm::launch::snapshot("snap-9"))
         .await
         .unwrap();
     assert_eq!(api.sent("launchVm").await.json(), &json!({ "snapshotId": "snap-9" }));
@@ -146,7 +146,7 @@ async fn launch_vm_empty_request_sends_empty_object() {
     api.expect("launchVm", "/v1/vms", 201, vm_min(ID, "running")).await;
     api.client
         .vms()
-        .launch_no_wait(fastvm::types::CreateVmRequest::default())
+        .launch(fastvm::types::CreateVmRequest::default())
         .await
         .unwrap();
     assert_eq!(api.sent("launchVm").await.json(), &json!({}));
@@ -389,7 +389,7 @@ async fn vm_errors_map_to_kinds() {
     let p = vm_path("");
     assert_error_mapping("listVms", "/v1/vms", |c| async move { c.vms().list().await }).await;
     assert_error_mapping("launchVm", "/v1/vms", |c| async move {
-        c.vms().launch_no_wait(fastvm::launch::machine("c1m2")).await
+        c.vms().launch(fastvm::launch::machine("c1m2")).await
     })
     .await;
     assert_error_mapping("getVm", &p, |c| async move { c.vms().retrieve(ID).await }).await;

@@ -25,7 +25,7 @@ async fn status_table_with_json_and_text_bodies() {
     // The table, on one representative operation of each HTTP method.
     common::assert_error_mapping("getVm", &vm_path(), |c| async move { c.vms().retrieve(ID).await }).await;
     common::assert_error_mapping("launchVm", "/v1/vms", |c| async move {
-        c.vms().launch_no_wait(fastvm::launch::machine("c1m2")).await
+        c.vms().launch(fastvm::launch::machine("c1m2")).await
     })
     .await;
 }
@@ -184,13 +184,12 @@ async fn invalid_arguments_fail_before_any_request() {
     assert_invalid(vms.ssh_keys().delete(ID, "").await, "fingerprint");
     let m = fastvm::launch::machine("c1m2");
     assert_invalid(
-        vms.launch_no_wait(m.clone().ttl(Duration::from_secs(31_536_001), TtlAction::Pause))
+        vms.launch(m.clone().ttl(Duration::from_secs(31_536_001), TtlAction::Pause))
             .await,
         "ttl.seconds",
     );
     assert_invalid(
-        vms.launch_no_wait(m.clone().ttl(Duration::ZERO, TtlAction::Delete))
-            .await,
+        vms.launch(m.clone().ttl(Duration::ZERO, TtlAction::Delete)).await,
         "ttl.seconds",
     );
     assert_invalid(vms.update(ID).await, "body");
@@ -199,20 +198,17 @@ async fn invalid_arguments_fail_before_any_request() {
         vms.update(ID).ttl(Duration::ZERO, TtlAction::Pause).await,
         "ttl.seconds",
     );
-    assert_invalid(vms.launch_no_wait(m.clone().env("2BAD", "x")).await, "envVars");
-    assert_invalid(vms.launch_no_wait(m.clone().env("OK", "a\nb")).await, "envVars");
-    assert_invalid(
-        vms.launch_no_wait(m.clone().metadata("k", "v".repeat(4097))).await,
-        "metadata",
-    );
-    assert_invalid(vms.launch_no_wait(m.clone().disk_gib(0)).await, "diskGiB");
-    assert_invalid(vms.launch_no_wait(fastvm::launch::snapshot("")).await, "snapshotId");
+    assert_invalid(vms.launch(m.clone().env("2BAD", "x")).await, "envVars");
+    assert_invalid(vms.launch(m.clone().env("OK", "a\nb")).await, "envVars");
+    assert_invalid(vms.launch(m.clone().metadata("k", "v".repeat(4097))).await, "metadata");
+    assert_invalid(vms.launch(m.clone().disk_gib(0)).await, "diskGiB");
+    assert_invalid(vms.launch(fastvm::launch::snapshot("")).await, "snapshotId");
     assert_invalid(vms.launch(fastvm::launch::snapshot("..")).await, "snapshotId");
     let bad_ports: FirewallPolicy = serde_json::from_value(json!({ "ingress": { "default": "deny", "rules": [
         { "action": "allow", "kind": "cidr", "value": "10.0.0.0/8", "protocol": "any", "ports": "443" }] } }))
     .unwrap();
     assert_invalid(
-        vms.launch_no_wait(m.clone().firewall(bad_ports.clone())).await,
+        vms.launch(m.clone().firewall(bad_ports.clone())).await,
         "firewall.ingress.rules[0].ports",
     );
     assert_invalid(vms.set_firewall(ID, bad_ports).await, "firewall.ingress.rules[0].ports");

@@ -26,6 +26,7 @@ async fn sequence(api: &Api) -> Vec<&'static str> {
             let op = match (r.method.as_str(), r.url.path()) {
                 ("POST", "/v1/vms") => "launchVm",
                 ("GET", p) if p.starts_with("/v1/vms/") => "getVm",
+                ("DELETE", p) if p.starts_with("/v1/vms/") => "deleteVm",
                 ("GET", p) if p.starts_with("/v1/builds/") => "getBuild",
                 (m, p) => panic!("unexpected {m} {p}"),
             };
@@ -44,9 +45,10 @@ async fn launch_201_running_returns_without_polling() {
     api.expect("launchVm", "/v1/vms", 201, answer).await;
     let vm = api
         .client
-        .vms()
-        .launch(fastvm::launch::snapshot("snap-1").name("restored"))
+        .launch_vm(fastvm::launch::snapshot("snap-1").name("restored"))
+        .no_safety_ttl()
         .await
+        .map(fastvm_tests::fake::released)
         .unwrap();
     assert_eq!(vm.id, ID);
     assert_eq!(vm.status, VmStatus::Running);
@@ -73,11 +75,12 @@ async fn launch_202_polls_until_running() {
         .await;
     let vm = api
         .client
-        .vms()
-        .launch(fastvm::launch::machine("c1m2"))
+        .launch_vm(fastvm::launch::machine("c1m2"))
+        .no_safety_ttl()
         .poll_interval(FAST)
         .deadline(DEADLINE)
         .await
+        .map(fastvm_tests::fake::released)
         .unwrap();
     assert_eq!(vm.status, VmStatus::Running);
     assert_eq!(vm.vm.machine_name.as_deref(), Some("c2m4"), "the polled VM is returned");
@@ -96,13 +99,22 @@ async fn launch_202_then_error_is_a_launch_error() {
         api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
         api.expect("getVm", &format!("/v1/vms/{ID}"), 200, vm_min(ID, terminal))
             .await;
+        // The launch owns the VM: a failed wait deletes it.
+        api.expect(
+            "deleteVm",
+            &format!("/v1/vms/{ID}"),
+            200,
+            json!({ "id": ID, "deleted": true }),
+        )
+        .await;
         let err = api
             .client
-            .vms()
-            .launch(fastvm::launch::machine("c1m2"))
+            .launch_vm(fastvm::launch::machine("c1m2"))
+            .no_safety_ttl()
             .poll_interval(FAST)
             .deadline(DEADLINE)
             .await
+            .map(fastvm_tests::fake::released)
             .unwrap_err();
         match &err {
             Error::VmLaunch { vm_id, status, .. } => {
@@ -111,7 +123,7 @@ async fn launch_202_then_error_is_a_launch_error() {
             other => panic!("{terminal}: expected VmLaunch, got {other:?}"),
         }
         assert!(err.to_string().contains(terminal));
-        assert_eq!(sequence(&api).await, ["launchVm", "getVm"]);
+        assert_eq!(sequence(&api).await, ["launchVm", "getVm", "deleteVm"]);
     }
 }
 
@@ -121,13 +133,22 @@ async fn launch_deadline_is_vm_not_ready() {
     api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
     api.expect_times("getVm", &format!("/v1/vms/{ID}"), 200, vm_min(ID, "provisioning"), 1..)
         .await;
+    // The launch owns the VM: the passed deadline deletes it.
+    api.expect(
+        "deleteVm",
+        &format!("/v1/vms/{ID}"),
+        200,
+        json!({ "id": ID, "deleted": true }),
+    )
+    .await;
     let err = api
         .client
-        .vms()
-        .launch(fastvm::launch::machine("c1m2"))
+        .launch_vm(fastvm::launch::machine("c1m2"))
+        .no_safety_ttl()
         .poll_interval(FAST)
         .deadline(Duration::from_millis(200))
         .await
+        .map(fastvm_tests::fake::released)
         .unwrap_err();
     match &err {
         Error::VmNotReady { vm_id, last_status, .. } => {
@@ -137,7 +158,9 @@ async fn launch_deadline_is_vm_not_ready() {
     }
     let seq = sequence(&api).await;
     assert_eq!(seq[0], "launchVm");
-    assert!(seq[1..].iter().all(|op| *op == "getVm") && seq.len() >= 2, "{seq:?}");
+    assert_eq!(seq.last(), Some(&"deleteVm"), "{seq:?}");
+    let polls = &seq[1..seq.len() - 1];
+    assert!(polls.iter().all(|op| *op == "getVm") && !polls.is_empty(), "{seq:?}");
 }
 
 #[tokio::test]
@@ -151,13 +174,22 @@ async fn an_api_error_while_polling_is_returned() {
         json!({ "error": "vm not found" }),
     )
     .await;
+    // The owned launch deletes the VM after the failed wait (the 404 of that is not an error).
+    api.expect(
+        "deleteVm",
+        &format!("/v1/vms/{ID}"),
+        404,
+        json!({ "error": "vm not found" }),
+    )
+    .await;
     let err = api
         .client
-        .vms()
-        .launch(fastvm::launch::machine("c1m2"))
+        .launch_vm(fastvm::launch::machine("c1m2"))
+        .no_safety_ttl()
         .poll_interval(FAST)
         .deadline(DEADLINE)
         .await
+        .map(fastvm_tests::fake::released)
         .unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
 }
@@ -166,12 +198,7 @@ async fn an_api_error_while_polling_is_returned() {
 async fn launch_no_wait_does_not_poll() {
     let api = Api::start().await;
     api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
-    let resp = api
-        .client
-        .vms()
-        .launch_no_wait(fastvm::launch::machine("c1m2"))
-        .await
-        .unwrap();
+    let resp = api.client.vms().launch(fastvm::launch::machine("c1m2")).await.unwrap();
     assert_eq!(resp.status.as_u16(), 202);
     assert_eq!(sequence(&api).await, ["launchVm"]);
 }

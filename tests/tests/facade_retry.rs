@@ -266,7 +266,7 @@ async fn idempotent_operations_are_retried_with_the_same_request() {
 async fn call_non_idempotent(client: &FastvmClient, op: &str) -> fastvm::Result<()> {
     let vms = client.vms();
     match op {
-        "launchVm" => vms.launch_no_wait(fastvm::launch::machine("c1m2")).await.map(drop),
+        "launchVm" => vms.launch(fastvm::launch::machine("c1m2")).await.map(drop),
         "execVm" => vms.run(ID, "true").await.map(drop),
         "presignFile" => vms.files().presign(ID, "/root/f").await.map(drop),
         "fetchFileToVm" => vms
@@ -314,9 +314,10 @@ async fn launch_is_not_retried_on_503() {
     api.respond("launchVm", "/v1/vms", failing(503, FAST), 1).await;
     let err = api
         .client
-        .vms()
-        .launch(fastvm::launch::machine("c1m2"))
+        .launch_vm(fastvm::launch::machine("c1m2"))
+        .no_safety_ttl()
         .await
+        .map(fastvm_tests::fake::released)
         .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
     assert_eq!(
@@ -345,7 +346,12 @@ async fn retry_non_idempotent_opts_in() {
     let client = api
         .client
         .with_options(RequestOptions::new().retry_non_idempotent(true));
-    let vm = client.vms().launch(fastvm::launch::machine("c1m2")).await.unwrap();
+    let vm = client
+        .launch_vm(fastvm::launch::machine("c1m2"))
+        .no_safety_ttl()
+        .await
+        .map(fastvm_tests::fake::released)
+        .unwrap();
     assert_eq!(vm.id, ID);
     let sent = api.sent_all("launchVm").await;
     assert_eq!(sent.len(), 2);
@@ -436,11 +442,7 @@ async fn connect_error_on_a_closed_port() {
 
     // Even a launch may be retried after a connect error (it never reached a server); either
     // way the caller sees the connection error.
-    let err = client
-        .vms()
-        .launch_no_wait(fastvm::launch::machine("c1m2"))
-        .await
-        .unwrap_err();
+    let err = client.vms().launch(fastvm::launch::machine("c1m2")).await.unwrap_err();
     assert!(matches!(err, Error::Connection { connect: true, .. }), "{err:?}");
 }
 
@@ -455,7 +457,7 @@ async fn launch_is_retried_after_a_connect_error() {
         .max_retries(2)
         .build()
         .unwrap();
-    let launch = tokio::spawn(async move { client.vms().launch_no_wait(fastvm::launch::machine("c1m2")).await });
+    let launch = tokio::spawn(async move { client.vms().launch(fastvm::launch::machine("c1m2")).await });
     // Bind while the client is in its first backoff (at least 375 ms).
     tokio::time::sleep(Duration::from_millis(100)).await;
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("rebind the port");

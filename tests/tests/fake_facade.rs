@@ -14,9 +14,10 @@ async fn quickstart_launch_waits_through_provisioning_then_runs_and_streams() {
         .unwrap();
     let client = fastvm_tests::fake::client(&server);
     let vm = client
-        .vms()
-        .launch(fastvm::launch::machine("c1m2").name("qs"))
+        .launch_vm(fastvm::launch::machine("c1m2").name("qs"))
+        .no_safety_ttl()
         .await
+        .map(fastvm_tests::fake::released)
         .unwrap();
     assert_eq!(vm.vm.status, fastvm::types::VmStatus::Running);
 
@@ -74,7 +75,14 @@ async fn list_filters_by_metadata_all_filters_matching() {
                 .name(name)
                 .metadata("team", team)
                 .metadata("env", env);
-            client.vms().launch(params).await.unwrap().vm.id
+            client
+                .launch_vm(params)
+                .no_safety_ttl()
+                .await
+                .map(fastvm_tests::fake::released)
+                .unwrap()
+                .vm
+                .id
         }
     };
     let red_prod = launch("a", "red", "prod").await;

@@ -194,7 +194,7 @@ async fn a_fleet_waits_for_room_under_the_org_quota() {
         .unwrap();
     let client = fastvm_tests::fake::client(&server);
     let blocker = client.launch_vm(launch::machine("c1m2")).await.unwrap();
-    let refused = client.vms().launch_no_wait(launch::machine("c2m4")).await.unwrap_err();
+    let refused = client.vms().launch(launch::machine("c2m4")).await.unwrap_err();
     assert_eq!(
         refused.api().map(|a| a.kind),
         Some(ApiErrorKind::RateLimit),
@@ -251,7 +251,14 @@ async fn labelled(client: &FastvmClient, name: &str, labels: &[(&str, &str)]) ->
     for (k, v) in labels {
         params = params.label(*k, *v);
     }
-    client.vms().launch(params).await.unwrap().vm.id
+    client
+        .launch_vm(params)
+        .no_safety_ttl()
+        .await
+        .map(fastvm_tests::fake::released)
+        .unwrap()
+        .vm
+        .id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -100,18 +100,19 @@ async fn launch_no_wait(
     client: &FastvmClient,
     request: impl Into<fastvm::launch::LaunchParams>,
 ) -> fastvm::Result<(u16, fastvm::types::VmCreateResponse)> {
-    let r = client.vms().launch_no_wait(request).await?;
+    let r = client.vms().launch(request).await?;
     Ok((r.status.as_u16(), r.vm))
 }
 
 /// Launches and waits (polling as fast as the SDK allows).
 async fn launch(client: &FastvmClient) -> fastvm::Result<fastvm::types::Vm> {
     let launched = client
-        .vms()
-        .launch(fastvm::launch::machine("c1m2"))
+        .launch_vm(fastvm::launch::machine("c1m2"))
+        .no_safety_ttl()
         .poll_interval(FAST)
         .deadline(DEADLINE)
-        .await?;
+        .await
+        .map(fastvm_tests::fake::released)?;
     Ok(launched.vm)
 }
 

@@ -264,8 +264,14 @@ async fn a_reattached_vm_owned_with_a_safety_ttl_is_kept_alive_and_deleted_on_dr
     let server = FakeServer::start().await.expect("fake server");
     let client = fastvm_tests::fake::client(&server);
     // A VM without a TTL: one is set, with action delete, and kept alive.
-    let bare = client.vms().launch(launch::machine("c1m2")).await.unwrap();
-    assert!(bare.ttl.is_none());
+    let bare = client
+        .launch_vm(launch::machine("c1m2"))
+        .no_safety_ttl()
+        .await
+        .unwrap()
+        .release();
+    assert!(bare.state().ttl.is_none());
+    let bare = bare.state().clone();
     let owned = own_again(&client, &bare.id, Duration::from_secs(6)).await;
     let ttl = owned.state().ttl.clone().expect("a safety TTL");
     assert_eq!((ttl.seconds, ttl.action), (6, TtlAction::Delete));
@@ -301,11 +307,11 @@ async fn a_reattached_vm_owned_with_a_safety_ttl_is_kept_alive_and_deleted_on_dr
 
     // A pause TTL is the caller's: kept, not replaced; the guard still deletes the VM.
     let paused_later = client
-        .vms()
-        .launch(launch::machine("c1m2").ttl(Duration::from_secs(3600), TtlAction::Pause))
+        .launch_vm(launch::machine("c1m2").ttl(Duration::from_secs(3600), TtlAction::Pause))
         .await
-        .unwrap();
-    let owned = own_again(&client, &paused_later.id, Duration::from_secs(600)).await;
+        .unwrap()
+        .release();
+    let owned = own_again(&client, paused_later.id(), Duration::from_secs(600)).await;
     let ttl = owned.state().ttl.clone().unwrap();
     assert_eq!((ttl.seconds, ttl.action), (3600, TtlAction::Pause));
     drop(owned);
@@ -316,9 +322,10 @@ async fn a_reattached_vm_owned_with_a_safety_ttl_is_kept_alive_and_deleted_on_dr
 async fn a_failed_ttl_update_is_returned() {
     let server = FakeServer::start().await.expect("fake server");
     let client = fastvm_tests::fake::client(&server);
-    let bare = client.vms().launch(launch::machine("c1m2")).await.unwrap();
-    let vm = client.attach(&bare.id).await.unwrap();
-    client.vms().delete(&bare.id).await.unwrap();
+    let launched = client.vms().launch(launch::machine("c1m2")).await.unwrap();
+    let (state, _) = launched.into_parts();
+    let vm = client.attach(&state.id).await.unwrap();
+    client.vms().delete(&state.id).await.unwrap();
     // Its state still says "no TTL": the PATCH finds no VM.
     let err = vm.own_with_safety_ttl(Duration::from_secs(60)).await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");

@@ -185,7 +185,7 @@ async fn health_and_quotas(client: &FastvmClient) {
 async fn launch_201(client: &FastvmClient, server: &FakeServer) -> Vm {
     let raw = client
         .vms()
-        .launch_no_wait(launch::machine("c1m2").name("e2e-raw"))
+        .launch(launch::machine("c1m2").name("e2e-raw"))
         .await
         .expect("launch without waiting");
     assert_eq!(raw.status, reqwest::StatusCode::CREATED);
@@ -201,14 +201,15 @@ async fn launch_201(client: &FastvmClient, server: &FakeServer) -> Vm {
     // Were the VM polled, this would answer its first poll.
     server.faults().push("getVm", Fault::status(404));
     let vm = client
-        .vms()
-        .launch(
+        .launch_vm(
             launch::machine("c2m4")
                 .name("e2e-main")
                 .metadata("team", "infra")
                 .env("GREETING", "hello from the env"),
         )
+        .no_safety_ttl()
         .await
+        .map(fastvm_tests::fake::released)
         .expect("launch and wait");
     assert_eq!(server.faults().pending("getVm"), 1, "a 201 is not polled");
     server.faults().clear();
@@ -241,7 +242,7 @@ async fn launch_202(client: &FastvmClient, v: Variance) {
     };
     let raw = client
         .vms()
-        .launch_no_wait(launch::machine("c1m2").name("e2e-boot-raw"))
+        .launch(launch::machine("c1m2").name("e2e-boot-raw"))
         .await
         .expect("launch without waiting");
     assert_eq!(raw.status, reqwest::StatusCode::ACCEPTED);
@@ -270,11 +271,12 @@ async fn launch_202(client: &FastvmClient, v: Variance) {
 
     let started = Instant::now();
     let vm = client
-        .vms()
-        .launch(launch::machine("c1m2").name("e2e-boot"))
+        .launch_vm(launch::machine("c1m2").name("e2e-boot"))
+        .no_safety_ttl()
         .poll_interval(POLL)
         .deadline(DEADLINE)
         .await
+        .map(fastvm_tests::fake::released)
         .expect("launch and wait through a 202");
     assert!(started.elapsed() >= BOOT_DELAY, "the VM was polled until it ran");
     assert_eq!(vm.status, VmStatus::Running);
@@ -299,11 +301,12 @@ async fn launch_202(client: &FastvmClient, v: Variance) {
         .await
         .expect("snapshot");
     let restored = client
-        .vms()
-        .launch(launch::snapshot(&snap.id).name("e2e-boot-restored"))
+        .launch_vm(launch::snapshot(&snap.id).name("e2e-boot-restored"))
+        .no_safety_ttl()
         .poll_interval(POLL)
         .deadline(DEADLINE)
         .await
+        .map(fastvm_tests::fake::released)
         .expect("restore through a 202");
     assert_eq!(restored.status, VmStatus::Running);
     assert_eq!(restored.source_name.as_deref(), Some("e2e-boot-snap"));
@@ -809,9 +812,10 @@ async fn snapshots(client: &FastvmClient, vm: &Vm) -> String {
     assert_eq!(q.usage.snapshot_count, 1);
 
     let restored = client
-        .vms()
-        .launch(launch::snapshot(&snap.id).name("e2e-restored"))
+        .launch_vm(launch::snapshot(&snap.id).name("e2e-restored"))
+        .no_safety_ttl()
         .await
+        .map(fastvm_tests::fake::released)
         .expect("launch from the snapshot");
     assert!(restored.snapshot_restore_warnings.is_none());
     assert_eq!(restored.status, VmStatus::Running);
@@ -924,7 +928,12 @@ async fn errors(client: &FastvmClient, id: &str) {
 
     let invalid = [
         client.builds().create().await.map(drop),
-        client.vms().launch(launch::machine("c1m2").disk_gib(0)).await.map(drop),
+        client
+            .launch_vm(launch::machine("c1m2").disk_gib(0))
+            .no_safety_ttl()
+            .await
+            .map(fastvm_tests::fake::released)
+            .map(drop),
         client.vms().services().register(id, "Not_A_Name", 80).await.map(drop),
         client
             .vms()

@@ -1,7 +1,5 @@
 //! `fastvm snapshot ...`: create, list, inspect, delete, rename and restore snapshots.
 
-use std::time::Duration;
-
 use clap::Subcommand;
 use fastvm::types::Snapshot;
 
@@ -127,9 +125,8 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
             if let Some(n) = name {
                 params = params.name(n);
             }
-            let launch = ctx.client.vms().launch(params);
-            let vm = launch.deadline(Duration::from_secs(wait_timeout)).await?;
-            super::vm::print_launched(ctx, &vm)?;
+            let (vm, warnings) = super::vm::launch_and_wait(ctx, params, wait_timeout).await?;
+            super::vm::print_launched(ctx, &vm, warnings.as_ref())?;
             if console {
                 return super::console::attach(ctx, &vm.id).await;
             }

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use fastvm::launch::LaunchParams;
-use fastvm::resources::LaunchedVm;
 use fastvm::types::{SnapshotRestoreWarnings, TtlAction, Vm, VmStatus};
 use fastvm::wait::WaitForVm;
 
@@ -203,7 +202,7 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
     match cmd {
         VmCmd::Launch(a) => {
             if a.no_wait {
-                let r = vms.launch_no_wait(a.opts.params()).await?;
+                let r = vms.launch(a.opts.params()).await?;
                 if ctx.json {
                     output::json(&r.vm)?;
                 } else {
@@ -214,11 +213,8 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
                     ]);
                 }
             } else {
-                let vm = vms
-                    .launch(a.opts.params())
-                    .deadline(Duration::from_secs(a.opts.wait_timeout))
-                    .await?;
-                print_launched(ctx, &vm)?;
+                let (vm, warnings) = launch_and_wait(ctx, a.opts.params(), a.opts.wait_timeout).await?;
+                print_launched(ctx, &vm, warnings.as_ref())?;
                 if a.console {
                     return super::console::attach(ctx, &vm.id).await;
                 }
@@ -264,13 +260,8 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
 /// `--no-console`, or when there is no terminal to attach (the VM is left running and a note
 /// says how to attach later).
 pub async fn launch_shortcut(ctx: &Ctx, a: LaunchShortcutArgs) -> Result {
-    let vm = ctx
-        .client
-        .vms()
-        .launch(a.opts.params())
-        .deadline(Duration::from_secs(a.opts.wait_timeout))
-        .await?;
-    print_launched(ctx, &vm)?;
+    let (vm, warnings) = launch_and_wait(ctx, a.opts.params(), a.opts.wait_timeout).await?;
+    print_launched(ctx, &vm, warnings.as_ref())?;
     if a.no_console {
         return Ok(0);
     }
@@ -309,20 +300,36 @@ pub async fn rm(ctx: &Ctx, a: RmArgs) -> Result {
     super::delete_each(ctx, &a.ids, |id| vms.delete(id)).await
 }
 
+/// Launches a VM and waits until it runs (`wait_timeout` seconds at most), as the CLI's
+/// launching commands do: the VM is kept once it runs (no safety TTL: it is the user's), and
+/// deleted when the launch or the wait fails or is interrupted (the SDK's owned launch).
+pub async fn launch_and_wait(
+    ctx: &Ctx,
+    params: LaunchParams,
+    wait_timeout: u64,
+) -> Result<(fastvm::types::Vm, Option<SnapshotRestoreWarnings>)> {
+    let owned = (ctx.client.launch_vm(params))
+        .no_safety_ttl()
+        .deadline(Duration::from_secs(wait_timeout))
+        .await?;
+    let warnings = owned.restore_warnings().cloned();
+    Ok((owned.release().state().clone(), warnings))
+}
+
 /// Prints a freshly launched VM; a partial snapshot restore is reported on stderr.
-pub fn print_launched(ctx: &Ctx, launched: &LaunchedVm) -> Result<()> {
+pub fn print_launched(ctx: &Ctx, vm: &fastvm::types::Vm, warnings: Option<&SnapshotRestoreWarnings>) -> Result<()> {
     if ctx.json {
         // The same shape as the API's launch answer: the VM plus snapshotRestoreWarnings.
-        let mut value = serde_json::to_value(&launched.vm).map_err(|e| super::CliError::Other(e.to_string()))?;
-        if let (Some(w), Some(obj)) = (&launched.snapshot_restore_warnings, value.as_object_mut()) {
+        let mut value = serde_json::to_value(vm).map_err(|e| super::CliError::Other(e.to_string()))?;
+        if let (Some(w), Some(obj)) = (warnings, value.as_object_mut()) {
             let w = serde_json::to_value(w).map_err(|e| super::CliError::Other(e.to_string()))?;
             obj.insert("snapshotRestoreWarnings".to_string(), w);
         }
         output::json(&value)?;
     } else {
-        print_vm(ctx, &launched.vm)?;
+        print_vm(ctx, vm)?;
     }
-    print_restore_warnings(launched.snapshot_restore_warnings.as_ref());
+    print_restore_warnings(warnings);
     Ok(())
 }
 

@@ -32,7 +32,7 @@ pub use quotas::Quotas;
 pub use services::{RegisterService, Services, UpdateService};
 pub use snapshots::{CreateSnapshot, Snapshots};
 pub use ssh_keys::{AddSshKey, SshKeys};
-pub use vms::{Launch, LaunchResponse, LaunchedVm, ListVms, UpdateVm, Vms};
+pub use vms::{LaunchResponse, ListVms, UpdateVm, Vms};
 
 use crate::types::DeleteResponse;
 

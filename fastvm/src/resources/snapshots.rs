@@ -53,7 +53,7 @@ impl<'a> Snapshots<'a> {
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
     /// let snap = client.snapshots().create(vm_id).name("golden").await?;
-    /// let restored = client.vms().launch(fastvm::launch::snapshot(&snap.id)).await?;
+    /// let restored = client.launch_vm(fastvm::launch::snapshot(&snap.id)).await?;
     /// # Ok(()) }
     /// ```
     pub fn create(&self, vm_id: &'a str) -> CreateSnapshot<'a> {

@@ -30,27 +30,10 @@ pub struct LaunchResponse {
     pub vm: VmCreateResponse,
 }
 
-/// A launched, running VM, with the warnings of a partly successful snapshot restore.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct LaunchedVm {
-    /// The VM (status `running`).
-    pub vm: Vm,
-    /// Present when a snapshot's service registrations could not be replayed.
-    pub snapshot_restore_warnings: Option<SnapshotRestoreWarnings>,
-}
-
 impl LaunchResponse {
     /// The VM, and the warnings of a partly successful snapshot restore.
     pub fn into_parts(self) -> (Vm, Option<SnapshotRestoreWarnings>) {
         vm_of(self.vm)
-    }
-}
-
-impl std::ops::Deref for LaunchedVm {
-    type Target = Vm;
-    fn deref(&self) -> &Vm {
-        &self.vm
     }
 }
 
@@ -169,31 +152,19 @@ impl<'a> Vms<'a> {
         }
     }
 
-    /// Launches a VM and waits until it is `running` (polling every 2 s for up to 300 s; set
-    /// other values on the returned [`Launch`]).
-    ///
-    /// An answer whose VM is already `running` returns at once (a 201, as documented; also any
-    /// other 2xx whose body says `running`: the body is what the VM is); any other answer (a
-    /// 202 with a queued VM, or a VM in any other status) is polled as by
-    /// [`FastvmClient::wait_for_vm_ready`]. Launch is not retried automatically (a retry could
-    /// create a second VM).
+    /// `POST /v1/vms`: the raw 201 (running) or 202 (queued) answer, with its status. It does
+    /// not wait: to launch a VM and wait until it runs, use
+    /// [`FastvmClient::launch_vm`] (it also deletes the VM on every exit path unless
+    /// [`released`](crate::vm::OwnedVm::release)). A launch is not retried automatically (a
+    /// retry could create a second VM).
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-    /// let vm = client.vms().launch(fastvm::launch::machine("c1m2").name("dev")).await?;
-    /// println!("{} is {}", vm.id, vm.status);
+    /// let launched = client.vms().launch(fastvm::launch::machine("c1m2").name("dev")).await?;
+    /// println!("{}: {} ({})", launched.vm.id, launched.vm.status, launched.status);
     /// # Ok(()) }
     /// ```
-    pub fn launch(&self, params: impl Into<LaunchParams>) -> Launch<'a> {
-        Launch {
-            vms: *self,
-            params: params.into(),
-            wait: WaitOptions::default(),
-        }
-    }
-
-    /// `POST /v1/vms` without waiting: the raw 201/202 answer with its status.
-    pub async fn launch_no_wait(&self, params: impl Into<LaunchParams>) -> Result<LaunchResponse> {
+    pub async fn launch(&self, params: impl Into<LaunchParams>) -> Result<LaunchResponse> {
         let request = params.into().to_request()?;
         let (status, vm) = call_with_status("launchVm", self.client, move |api| {
             api.launch_vm().body(request.clone()).send()
@@ -401,49 +372,6 @@ impl ListVms<'_> {
 }
 
 into_future!(ListVms => Vec<Vm>);
-
-/// The request of [`Vms::launch`]: launches, then waits until the VM runs; await it.
-#[derive(Debug, Clone)]
-#[must_use = "a request does nothing until it is awaited"]
-pub struct Launch<'a> {
-    vms: Vms<'a>,
-    params: LaunchParams,
-    wait: WaitOptions,
-}
-
-impl Launch<'_> {
-    /// Time between polls while the VM boots (default 2 s; ±10 % jitter, never under 500 ms).
-    pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.wait.poll_interval = interval;
-        self
-    }
-
-    /// How long to wait for the VM to run, counted from the first poll (default 300 s).
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.wait.timeout = deadline;
-        self
-    }
-
-    async fn send(self) -> Result<LaunchedVm> {
-        let LaunchResponse { vm, .. } = self.vms.launch_no_wait(self.params).await?;
-        let (vm, snapshot_restore_warnings) = vm_of(vm);
-        tracing::Span::current().record("vm_id", vm.id.as_str());
-        let vm = if vm.status == VmStatus::Running {
-            vm
-        } else {
-            self.vms.wait_running(&vm.id, self.wait).await?
-        };
-        Ok(LaunchedVm {
-            vm,
-            snapshot_restore_warnings,
-        })
-    }
-}
-
-into_future!(Launch => LaunchedVm, |_: &Launch<'_>| tracing::debug_span!(
-    "fastvm.launch",
-    vm_id = tracing::field::Empty
-));
 
 /// What an update does to the TTL.
 #[derive(Debug, Clone)]

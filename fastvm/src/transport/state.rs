@@ -19,10 +19,10 @@ use crate::transport::http::ApiTransport;
 /// ```no_run
 /// # async fn demo() -> fastvm::Result<()> {
 /// let client = fastvm::FastvmClient::from_env()?; // FASTVM_API_KEY, FASTVM_BASE_URL
-/// let vm = client.vms().launch(fastvm::launch::machine("c1m2")).await?;
-/// let out = client.vms().run(&vm.id, "echo hello").await?;
+/// let vm = client.launch_vm(fastvm::launch::machine("c1m2")).await?; // waits until it runs
+/// let out = vm.run("echo hello").await?;
 /// println!("{}", out.stdout);
-/// client.vms().delete(&vm.id).await?;
+/// vm.delete().await?; // or when `vm` is dropped
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

@@ -510,7 +510,7 @@ impl LaunchVm<'_> {
             }
             _ => None,
         };
-        let launched = Vms::new(client).launch_no_wait(params).await?;
+        let launched = Vms::new(client).launch(params).await?;
         let (state, warnings) = launched.into_parts();
         tracing::Span::current().record("vm_id", state.id.as_str());
         // Owned from here on: a failed or cancelled wait deletes the VM.
