@@ -12,7 +12,7 @@ mod support;
 
 use std::path::Path;
 
-use fastvm::exec::{Command, ExecEvent};
+use fastvm::exec::Command;
 use fastvm::{FastvmClient, launch};
 use futures::StreamExt;
 
@@ -55,16 +55,16 @@ async fn tour(target: &support::Target) -> Result<(), Box<dyn std::error::Error>
 
     println!("\n3. stream a command's output live");
     let script = "for i in 1 2 3; do echo \"tick $i\"; echo \"warn $i\" >&2; sleep 0.2; done; exit 7";
-    let mut events = vm
+    let mut lines = vm
         .stream(Command::sh(script).timeout(std::time::Duration::from_secs(60)))
-        .await?;
-    while let Some(event) = events.next().await {
-        match event? {
-            ExecEvent::Stdout(b) => print!("   stdout: {}", String::from_utf8_lossy(&b)),
-            ExecEvent::Stderr(b) => print!("   stderr: {}", String::from_utf8_lossy(&b)),
-            ExecEvent::Exit { code, duration, .. } => println!("   exited with {code} after {duration:?}"),
-            _ => {}
-        }
+        .await?
+        .lines(); // whole lines, tagged stdout/stderr, as each completes
+    while let Some(line) = lines.next().await {
+        let line = line?;
+        println!("   {}: {}", line.stream, line.text);
+    }
+    if let Some(exit) = lines.exit() {
+        println!("   exited with {} after {:?}", exit.code, exit.duration);
     }
 
     println!("\n4. upload a directory, then download it back");

@@ -32,6 +32,12 @@ async fn example(target: &support::Target) -> Result<(), Box<dyn std::error::Err
 async fn configure(mut vm: fastvm::vm::Vm) -> Result<(), Box<dyn std::error::Error>> {
     let svc = vm.services().register("api", 8080).await?;
     println!("service {} on port {} (h2c {})", svc.name, svc.port, svc.h2c);
+    // Its public address, when the base URL names the stack (`https://api.<domain>`); the
+    // fake's `http://127.0.0.1:…` does not, and the error says to pass the domain instead.
+    match vm.client().vms().services().public_url(vm.id(), &svc.name) {
+        Ok(url) => println!("public URL: {url}"),
+        Err(e) => println!("public URL: {e}"),
+    }
     let svc = vm.services().update("api", 9090).h2c(true).await?;
     println!("moved to port {} with h2c {}", svc.port, svc.h2c);
 

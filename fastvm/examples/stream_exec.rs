@@ -1,4 +1,4 @@
-//! Stream a command's stdout and stderr live, then collect another command's output and tee a
+//! Stream a command's stdout and stderr live, line by line and as raw events, then collect another command's output and tee a
 //! third into this process's stdout/stderr; the VM lives inside `with_vm`.
 //!
 //! `cargo run --example stream_exec`
@@ -19,21 +19,28 @@ async fn example(target: &support::Target) -> Result<(), Box<dyn std::error::Err
     target
         .client
         .with_vm(target.labelled(launch::machine("c1m2")), |vm| async move {
-            let mut events = vm
+            // Whole lines, tagged with their stream, as each completes; then the exit.
+            let mut lines = vm
                 .stream("for i in 1 2 3; do echo out $i; echo err $i >&2; sleep 0.3; done")
-                .await?;
+                .await?
+                .lines();
+            while let Some(line) = lines.next().await {
+                let line = line?;
+                println!("[{}] {}", line.stream, line.text);
+            }
+            if let Some(exit) = lines.exit() {
+                println!(
+                    "[exit] code {}, timed out {}, after {:?}",
+                    exit.code, exit.timed_out, exit.duration
+                );
+            }
+
+            // The raw events: chunks of output as the server sent them.
+            let mut events = vm.stream("echo raw; exit 0").await?;
             while let Some(event) = events.next().await {
                 match event? {
-                    ExecEvent::Stdout(b) => print!("[stdout] {}", String::from_utf8_lossy(&b)),
-                    ExecEvent::Stderr(b) => print!("[stderr] {}", String::from_utf8_lossy(&b)),
-                    ExecEvent::Exit {
-                        code,
-                        timed_out,
-                        duration,
-                        ..
-                    } => {
-                        println!("[exit] code {code}, timed out {timed_out}, after {duration:?}")
-                    }
+                    ExecEvent::Stdout(b) => print!("[stdout chunk] {}", String::from_utf8_lossy(&b)),
+                    ExecEvent::Exit { code, .. } => println!("[exit] code {code}"),
                     other => println!("[other] {other:?}"),
                 }
             }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::config::{ClientBuilder, RequestOptions, Settings};
 use crate::console::ConsoleSession;
-use crate::fleet::{LaunchFleet, Sweep};
+use crate::fleet::{LaunchFleet, PruneSnapshots, SnapshotFamily, Sweep};
 use crate::image::BuildImage;
 use crate::launch::LaunchParams;
 use crate::resources::{BuildContexts, Builds, Health, Quotas, Snapshots, Vms};
@@ -201,6 +201,52 @@ impl FastvmClient {
     /// ```
     pub fn sweep(&self) -> Sweep<'_> {
         Sweep::new(self)
+    }
+
+    /// The newest snapshot (by `created_at`; one without it counts as the oldest) of `family`,
+    /// or `None`. Any status: check [`status`](crate::types::Snapshot::status) before relying
+    /// on it. A family of an empty prefix or a blank exact name is refused with
+    /// [`Error::InvalidInput`] before any request. Lists every snapshot (`GET /v1/snapshots`)
+    /// and chooses locally.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// use fastvm::fleet::SnapshotFamily;
+    /// // `agent-t1-1715700000`, not `agent-t1-x-1715700000` (task `t1-x`).
+    /// if let Some(snap) = client.newest_snapshot(&SnapshotFamily::numbered("agent-t1-")).await? {
+    ///     let vm = client.launch_vm(fastvm::launch::snapshot(&snap.id)).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn newest_snapshot(&self, family: &SnapshotFamily) -> Result<Option<crate::types::Snapshot>> {
+        crate::fleet::newest_snapshot(self, family).await
+    }
+
+    /// Keeps the newest [`keep`](PruneSnapshots::keep) snapshots of `family` (default 1) and
+    /// deletes the older ones when told to with [`dry_run(false)`](PruneSnapshots::dry_run):
+    /// by default a prune only lists, as a [`sweep`](Self::sweep) does.
+    ///
+    /// Snapshots are ranked by `created_at` (one without it counts as the oldest), whatever
+    /// their status; one still `creating` is never deleted (it is listed as kept). A delete that
+    /// fails is reported in [`PruneReport::errors`](crate::fleet::PruneReport::errors) (a
+    /// snapshot already gone is not a failure); the others go on. A family of an empty prefix
+    /// or a blank exact name is refused with [`Error::InvalidInput`] before any request.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// use fastvm::fleet::SnapshotFamily;
+    /// let report = client
+    ///     .prune_snapshots(SnapshotFamily::numbered("agent-t1-"))
+    ///     .keep(3)
+    ///     .dry_run(false)
+    ///     .await?;
+    /// for failure in &report.errors {
+    ///     eprintln!("cannot delete snapshot {}: {}", failure.id, failure.error);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn prune_snapshots(&self, family: SnapshotFamily) -> PruneSnapshots<'_> {
+        PruneSnapshots::new(self, family)
     }
 }
 

@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use fastvm::FastvmClient;
-use fastvm::exec::{Command, ExecEvent, ExecOutput};
+use fastvm::exec::{Command, ExecOutput, StdStream};
 use fastvm::launch::LaunchParams;
 use fastvm::types::VmStatus;
 use fastvm::vm::Vm;
@@ -217,49 +217,13 @@ impl BlockingTarget {
 
 /// Streams `command` in `vm`, printing each line of its output as it arrives behind `prefix`
 /// (stderr lines also marked `!`), and returns everything it printed and its exit
-/// (`ExecStream::collect_with`: print live, keep all, then `check` it).
+/// (`ExecStream::collect_lines`: print live line by line, keep all, then `check` it).
 pub async fn stream_lines(vm: &Vm, prefix: &str, command: impl Into<Command>) -> fastvm::Result<ExecOutput> {
-    let (mut stdout, mut stderr) = (Lines::new(prefix, ""), Lines::new(prefix, "! "));
-    let out = vm
-        .stream(command)
+    vm.stream(command)
         .await?
-        .collect_with(|event| match event {
-            ExecEvent::Stdout(b) => stdout.push(b),
-            ExecEvent::Stderr(b) => stderr.push(b),
-            _ => {}
+        .collect_lines(|line| match line.stream {
+            StdStream::Stdout => println!("{prefix} {}", line.text),
+            StdStream::Stderr => println!("{prefix} ! {}", line.text),
         })
-        .await?;
-    stdout.finish();
-    stderr.finish();
-    Ok(out)
-}
-
-/// Prints whole lines of one output stream behind a prefix.
-struct Lines {
-    prefix: String,
-    partial: Vec<u8>,
-}
-
-impl Lines {
-    fn new(prefix: &str, mark: &str) -> Self {
-        Lines {
-            prefix: format!("{prefix} {mark}"),
-            partial: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        self.partial.extend_from_slice(bytes);
-        while let Some(nl) = self.partial.iter().position(|&b| b == b'\n') {
-            println!("{}{}", self.prefix, String::from_utf8_lossy(&self.partial[..nl]));
-            self.partial.drain(..=nl);
-        }
-    }
-
-    /// Prints the last line when the output did not end with a newline.
-    fn finish(self) {
-        if !self.partial.is_empty() {
-            println!("{}{}", self.prefix, String::from_utf8_lossy(&self.partial));
-        }
-    }
+        .await
 }

@@ -5,6 +5,7 @@
 mod command;
 mod decode;
 mod event;
+mod lines;
 mod output;
 mod run;
 pub(crate) mod shell;
@@ -12,6 +13,7 @@ pub(crate) mod shell;
 pub use command::Command;
 pub use decode::{ExecStream, MAX_LINE_BYTES};
 pub use event::ExecEvent;
+pub use lines::{ExecLines, Line, StdStream};
 pub use output::{ExecExit, ExecOutput};
 pub use run::RunOutput;
 pub use shell::quote as shell_quote;

@@ -93,7 +93,7 @@ impl ExecExit {
     }
 
     /// The exit of an [`ExecEvent::Exit`] (the default for any other event).
-    fn from_event(event: ExecEvent) -> Self {
+    pub(super) fn from_event(event: ExecEvent) -> Self {
         match event {
             ExecEvent::Exit {
                 code,

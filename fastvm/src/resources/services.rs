@@ -1,7 +1,7 @@
 use crate::resources::into_future;
 use crate::transport::call::{call, call_or};
 use crate::types::{RegisterServiceRequest, Service, UpdateServiceRequest};
-use crate::{FastvmClient, Result, validate};
+use crate::{Error, FastvmClient, Result, validate};
 
 /// `client.vms().services()`: per-VM services exposed through the public HTTP proxy.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +63,123 @@ impl<'a> Services<'a> {
         })
         .await
     }
+}
+
+/// Public URLs of services (`https://<name>--<vm id, hex without hyphens>.proxy.<stack domain>`,
+/// the shape the API reference gives for a service's address). No request is made.
+impl Services<'_> {
+    /// The public URL of the service `name` of the VM `vm_id`, with the stack domain derived
+    /// from the client's base URL.
+    ///
+    /// The derivation is an inference, not a documented rule: the API's default base URL is
+    /// `https://api.fastvm.org` and services are reachable under `proxy.<stack domain>`, so a
+    /// base URL of the form `https://api.<domain>` (no port other than 443, no path) is taken
+    /// to serve the stack `<domain>`. Any other base URL (`http://`, an IP address such as the
+    /// local fake's `http://127.0.0.1:…`, a host not starting with `api.`, a port or a path)
+    /// says nothing sound about where the proxy is: that is [`Error::InvalidInput`] (field
+    /// `base_url`) telling you to pass the stack domain to
+    /// [`public_url_in`](Self::public_url_in).
+    ///
+    /// Refused too, with [`Error::InvalidInput`]: a `name` that is not a service name, and a
+    /// `vm_id` that is not a UUID (32 hex digits, hyphens ignored). The VM's id is written in
+    /// lowercase hex without hyphens.
+    ///
+    /// ```
+    /// let client = fastvm::FastvmClient::builder().api_key("hlm_...").build()?;
+    /// let url = client.vms().services().public_url("0f3c2a9e-5b1d-4e7f-9a2b-3c4d5e6f7a8b", "web")?;
+    /// assert_eq!(url, "https://web--0f3c2a9e5b1d4e7f9a2b3c4d5e6f7a8b.proxy.fastvm.org");
+    /// # Ok::<(), fastvm::Error>(())
+    /// ```
+    pub fn public_url(&self, vm_id: &str, name: &str) -> Result<String> {
+        let base_url = &self.client.transport().settings.base_url;
+        let Some(domain) = stack_domain(base_url) else {
+            // The host is what decides (the builder refuses credentials in a base URL anyway).
+            let host = url::Url::parse(base_url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default();
+            return Err(Error::invalid(
+                "base_url",
+                format!(
+                    "the stack domain of services cannot be derived from the base URL (host {host:?}): \
+                     only from https://api.<domain>; pass it to `public_url_in`"
+                ),
+            ));
+        };
+        service_url(&domain, vm_id, name)
+    }
+
+    /// The public URL of the service `name` of the VM `vm_id` on the stack `stack_domain`
+    /// (such as `fastvm.org`: the domain the proxy host `proxy.<stack domain>` is under; a
+    /// trailing `.` is dropped, letters are lowercased). Use it when
+    /// [`public_url`](Self::public_url) cannot derive the domain from the base URL.
+    ///
+    /// Refused with [`Error::InvalidInput`]: a `stack_domain` that is not a host name (empty, a
+    /// scheme, a port, a path, characters other than letters, digits, `-` and `.`), and what
+    /// `public_url` refuses.
+    ///
+    /// ```
+    /// let client = fastvm::FastvmClient::builder()
+    ///     .api_key("hlm_...")
+    ///     .base_url("http://127.0.0.1:8080")
+    ///     .build()?;
+    /// let services = client.vms().services();
+    /// let vm = "0f3c2a9e-5b1d-4e7f-9a2b-3c4d5e6f7a8b";
+    /// assert!(services.public_url(vm, "web").is_err());
+    /// let url = services.public_url_in("dev.example.com", vm, "web")?;
+    /// assert_eq!(url, "https://web--0f3c2a9e5b1d4e7f9a2b3c4d5e6f7a8b.proxy.dev.example.com");
+    /// # Ok::<(), fastvm::Error>(())
+    /// ```
+    pub fn public_url_in(&self, stack_domain: &str, vm_id: &str, name: &str) -> Result<String> {
+        let domain = stack_domain.strip_suffix('.').unwrap_or(stack_domain);
+        if !is_host_name(domain) {
+            return Err(Error::invalid(
+                "stack_domain",
+                format!("{stack_domain:?} is not a domain name (such as `fastvm.org`)"),
+            ));
+        }
+        service_url(&domain.to_ascii_lowercase(), vm_id, name)
+    }
+}
+
+/// `https://<name>--<vm id hex>.proxy.<domain>`, its parts checked.
+fn service_url(domain: &str, vm_id: &str, name: &str) -> Result<String> {
+    let _: crate::types::DeleteServiceServiceName = validate::service_name("name", name)?;
+    let hex: String = vm_id.chars().filter(|&c| c != '-').collect();
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::invalid(
+            "vm_id",
+            format!("{vm_id:?} is not a VM id (a UUID: 32 hex digits)"),
+        ));
+    }
+    Ok(format!("https://{name}--{}.proxy.{domain}", hex.to_ascii_lowercase()))
+}
+
+/// The stack domain of a base URL of the form `https://api.<domain>` (port 443 or none, no
+/// path, a domain of at least two labels), lowercased; `None` for any other base URL.
+fn stack_domain(base_url: &str) -> Option<String> {
+    let url = url::Url::parse(base_url).ok()?;
+    if url.scheme() != "https" || url.port().is_some_and(|p| p != 443) || !url.path().trim_end_matches('/').is_empty() {
+        return None;
+    }
+    let Some(url::Host::Domain(host)) = url.host() else {
+        return None;
+    };
+    let domain = host.strip_suffix('.').unwrap_or(host).strip_prefix("api.")?;
+    (domain.contains('.') && is_host_name(domain)).then(|| domain.to_ascii_lowercase())
+}
+
+/// A DNS host name: dot-separated labels of letters, digits and inner hyphens, 1–63 bytes each.
+fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// The request of [`Services::register`]; await it.
@@ -152,3 +269,117 @@ impl UpdateService<'_> {
 }
 
 into_future!(UpdateService => Service);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VM: &str = "0F3C2A9E-5B1D-4E7F-9A2B-3C4D5E6F7A8B";
+    const HEX: &str = "0f3c2a9e5b1d4e7f9a2b3c4d5e6f7a8b";
+
+    fn client(base_url: &str) -> FastvmClient {
+        FastvmClient::builder().api_key("k").base_url(base_url).build().unwrap()
+    }
+
+    fn field(result: Result<String>) -> String {
+        match result {
+            Err(Error::InvalidInput { field, .. }) => field,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_stack_domain_comes_from_an_api_host_only() {
+        for (base, want) in [
+            ("https://api.fastvm.org", Some("fastvm.org")),
+            ("https://api.fastvm.org/", Some("fastvm.org")),
+            ("https://API.Dev.Example.com:443", Some("dev.example.com")),
+            ("https://api.fastvm.org.", Some("fastvm.org")),
+            ("https://api.fastvm.org:8443", None),
+            ("https://api.fastvm.org/v1", None),
+            ("http://api.fastvm.org", None),
+            ("https://fastvm.org", None),
+            ("https://gateway.fastvm.org", None),
+            ("https://api.localhost", None),
+            ("https://127.0.0.1", None),
+            ("http://127.0.0.1:39781", None),
+            ("https://[::1]", None),
+            ("not a url", None),
+        ] {
+            assert_eq!(stack_domain(base).as_deref(), want, "{base}");
+        }
+    }
+
+    #[test]
+    fn public_url_shapes() {
+        let services = client("https://api.fastvm.org");
+        let services = services.vms().services();
+        let want = format!("https://web--{HEX}.proxy.fastvm.org");
+        assert_eq!(services.public_url(VM, "web").unwrap(), want);
+        assert_eq!(services.public_url(HEX, "web").unwrap(), want, "an id without hyphens");
+        let longest = "a".repeat(29);
+        let url = services.public_url(VM, &longest).unwrap();
+        let label = url.trim_start_matches("https://").split('.').next().unwrap();
+        assert_eq!(label.len(), 63, "the longest name still fits one DNS label");
+        assert_eq!(
+            services.public_url(VM, "my-api-2").unwrap(),
+            format!("https://my-api-2--{HEX}.proxy.fastvm.org")
+        );
+        assert_eq!(
+            services.public_url_in("Example.COM.", VM, "web").unwrap(),
+            format!("https://web--{HEX}.proxy.example.com")
+        );
+    }
+
+    #[test]
+    fn what_cannot_make_a_url_is_refused() {
+        let fake = client("http://127.0.0.1:39781");
+        let services = fake.vms().services();
+        assert_eq!(field(services.public_url(VM, "web")), "base_url");
+        let message = services.public_url(VM, "web").unwrap_err().to_string();
+        assert!(
+            message.contains("public_url_in") && message.contains("127.0.0.1"),
+            "{message}"
+        );
+        let gateway = client("https://gw.example.com:8443/api");
+        let message = gateway.vms().services().public_url(VM, "web").unwrap_err().to_string();
+        assert!(message.contains("\"gw.example.com\""), "{message}");
+        assert!(services.public_url_in("fastvm.org", VM, "web").is_ok());
+        for domain in [
+            "",
+            ".",
+            "https://fastvm.org",
+            "fastvm.org:443",
+            "fastvm.org/x",
+            "a..b",
+            "-a.org",
+            "a b.org",
+        ] {
+            assert_eq!(
+                field(services.public_url_in(domain, VM, "web")),
+                "stack_domain",
+                "{domain:?}"
+            );
+        }
+        for name in ["", "Web", "-web", "web-", "a--b", "web.x", &"a".repeat(30)] {
+            assert_eq!(
+                field(services.public_url_in("fastvm.org", VM, name)),
+                "name",
+                "{name:?}"
+            );
+        }
+        for id in [
+            "",
+            "vm-1",
+            "0f3c2a9e",
+            &format!("{HEX}0"),
+            "0f3c2a9e-5b1d-4e7f-9a2b-3c4d5e6f7a8g",
+        ] {
+            assert_eq!(
+                field(services.public_url_in("fastvm.org", id, "web")),
+                "vm_id",
+                "{id:?}"
+            );
+        }
+    }
+}

@@ -134,6 +134,12 @@ impl<'a> Snapshots<'a> {
     /// ([`Error::InvalidInput`](crate::Error::InvalidInput)) before any request. Lists every
     /// snapshot (`GET /v1/snapshots`) and chooses locally.
     ///
+    /// Any name that starts with `prefix` matches: `agent-t1-` also matches
+    /// `agent-t1-x-1715700000`, a snapshot of task `t1-x`. For names that end in a number, use
+    /// [`FastvmClient::newest_snapshot`](crate::FastvmClient::newest_snapshot) with
+    /// [`SnapshotFamily::numbered`](crate::fleet::SnapshotFamily::numbered), which matches the
+    /// prefix followed by digits only.
+    ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
     /// // Images named `app-2026-05-14`, `app-2026-05-15`, …: the latest build.

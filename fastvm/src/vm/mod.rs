@@ -179,12 +179,68 @@ impl Vm {
     }
 
     /// Takes ownership of the VM: the returned guard deletes it when dropped (see [`OwnedVm`]).
+    ///
+    /// No request is made, and no TTL is set or kept alive: a VM re-attached this way
+    /// ([`FastvmClient::attach`]) whose TTL has action `delete` (such as the safety TTL of a
+    /// [`launch_vm`](FastvmClient::launch_vm) in an earlier process) is deleted by the server
+    /// when that TTL runs out, guard or not. For the safety of a launch (a delete TTL kept
+    /// alive while the guard lives), use [`own_with_safety_ttl`](Self::own_with_safety_ttl).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let vm = client.attach(id).await?.own();
+    /// vm.run("make clean").await?.check()?;
+    /// // Deleted here.
+    /// # Ok(()) }
+    /// ```
     pub fn own(self) -> OwnedVm {
         OwnedVm {
             vm: Some(self),
             restore_warnings: None,
             _keepalive: None,
         }
+    }
+
+    /// Takes ownership of the VM with the safety of a [`launch_vm`](FastvmClient::launch_vm):
+    /// the guard deletes it when dropped (see [`OwnedVm`]), and a server-side TTL with action
+    /// `delete` is refreshed in the background while the guard lives (every third of its
+    /// length, at least every second), so that the server deletes the VM if the program dies
+    /// without deleting it, and not while it is in use.
+    ///
+    /// Which TTL, from the VM's state as last seen (refresh it first if it may be stale):
+    /// - none: a TTL of `ttl` (whole seconds, at least 1) with action `delete` is set
+    ///   (`PATCH /v1/vms/{id}`), as a launch sets its safety TTL;
+    /// - one with action `delete` (the safety TTL of a launch in an earlier process, or your
+    ///   own): kept as it is, and kept alive;
+    /// - one with action `pause`: kept as it is, not kept alive (as a launch leaves the TTL you
+    ///   set alone); the VM is still deleted when the guard is dropped.
+    ///
+    /// When setting the TTL fails, the error is returned and the VM is left as it was (not
+    /// owned, not deleted). The keepalive runs as [`keepalive`](Self::keepalive) runs.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// use std::time::Duration;
+    /// // A VM launched by a run that crashed: owned again, its safety TTL kept alive.
+    /// let vm = client.attach(id).await?.own_with_safety_ttl(Duration::from_secs(600)).await?;
+    /// vm.run("make test").await?.check()?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn own_with_safety_ttl(mut self, ttl: Duration) -> Result<OwnedVm> {
+        let every = match &self.state.ttl {
+            None => {
+                self.state = Vms::new(&self.client)
+                    .update(&self.state.id)
+                    .ttl(ttl, TtlAction::Delete)
+                    .await?;
+                Some(keepalive_interval(ttl))
+            }
+            Some(set) if set.action == TtlAction::Delete => Some(keepalive_interval(Duration::from_secs(set.seconds))),
+            Some(_) => None,
+        };
+        let mut owned = self.own();
+        owned._keepalive = every.map(|every| owned.keepalive(every));
+        Ok(owned)
     }
 
     /// Refreshes the VM's TTL every `every` in the background until the returned [`Keepalive`]
@@ -249,6 +305,12 @@ impl<'a> std::future::IntoFuture for WaitReady<'a> {
             Ok(&vm.state)
         })
     }
+}
+
+/// How often a guard refreshes a safety TTL of length `ttl`: a third of it (two refreshes may
+/// fail before it runs out), at least a second apart.
+fn keepalive_interval(ttl: Duration) -> Duration {
+    (ttl / 3).max(Duration::from_secs(1))
 }
 
 /// A background TTL refresh ([`Vm::keepalive`]); it stops when this is dropped.
@@ -467,8 +529,7 @@ impl LaunchVm<'_> {
         let keepalive_every = match safety_ttl {
             Some(ttl) if !params.has_ttl() => {
                 params = params.ttl(ttl, TtlAction::Delete);
-                // A third of the TTL: two refreshes may fail before it runs out.
-                Some((ttl / 3).max(Duration::from_secs(1)))
+                Some(keepalive_interval(ttl))
             }
             _ => None,
         };

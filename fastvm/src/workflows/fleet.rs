@@ -1,6 +1,8 @@
 //! Many VMs at once, and cleaning up after them: [`FastvmClient::fleet`] launches `n` VMs
 //! with a concurrency limit, waiting out exceeded quotas; [`FastvmClient::sweep`] finds (and,
-//! when told to, deletes) leftover VMs and snapshots by label, name prefix and age.
+//! when told to, deletes) leftover VMs and snapshots by label, name prefix and age;
+//! [`FastvmClient::prune_snapshots`] keeps only the newest snapshots of a
+//! [`SnapshotFamily`] of names.
 //!
 //! ```no_run
 //! # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
@@ -34,6 +36,8 @@ use std::time::{Duration, Instant, SystemTime};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 
+pub(crate) use super::prune::newest as newest_snapshot;
+pub use super::prune::{PruneReport, PruneSnapshots, SnapshotFamily};
 use crate::launch::LaunchParams;
 use crate::resources::into_future;
 use crate::resources::{Snapshots, Vms};
@@ -268,7 +272,7 @@ pub struct SweepReport {
     pub errors: Vec<SweepError>,
 }
 
-/// A delete of a sweep that failed.
+/// A delete of a sweep (or of a [`PruneSnapshots`]) that failed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct SweepError {
@@ -386,25 +390,10 @@ impl Sweep<'_> {
 
         let mut errors = Vec::new();
         if !self.dry_run {
-            // Collected first: a borrowing iterator would make the future not `Send`.
             let mut targets: Vec<(SweptKind, String)> = Vec::with_capacity(vms.len() + snapshots.len());
             targets.extend(vms.iter().map(|vm| (SweptKind::Vm, vm.id.clone())));
             targets.extend(snapshots.iter().map(|s| (SweptKind::Snapshot, s.id.clone())));
-            let failed: Vec<Option<SweepError>> = futures::stream::iter(targets)
-                .map(|(kind, id)| async move {
-                    let result = match kind {
-                        SweptKind::Vm => Vms::new(client).delete(&id).await,
-                        SweptKind::Snapshot => Snapshots::new(client).delete(&id).await,
-                    };
-                    match result {
-                        Err(error) if !error.is_not_found() => Some(SweepError { kind, id, error }),
-                        _ => None,
-                    }
-                })
-                .buffer_unordered(SWEEP_CONCURRENCY)
-                .collect()
-                .await;
-            errors = failed.into_iter().flatten().collect();
+            errors = delete_each(client, targets).await;
         }
         Ok(SweepReport {
             vms,
@@ -416,6 +405,27 @@ impl Sweep<'_> {
 }
 
 into_future!(Sweep => SweepReport);
+
+/// Deletes `targets`, a few at a time, and returns the deletes that failed (something already
+/// gone is not a failure): the deletes of a sweep and of a prune.
+pub(crate) async fn delete_each(client: &FastvmClient, targets: Vec<(SweptKind, String)>) -> Vec<SweepError> {
+    // Owned ids: a borrowing iterator would make the future not `Send`.
+    let failed: Vec<Option<SweepError>> = futures::stream::iter(targets)
+        .map(|(kind, id)| async move {
+            let result = match kind {
+                SweptKind::Vm => Vms::new(client).delete(&id).await,
+                SweptKind::Snapshot => Snapshots::new(client).delete(&id).await,
+            };
+            match result {
+                Err(error) if !error.is_not_found() => Some(SweepError { kind, id, error }),
+                _ => None,
+            }
+        })
+        .buffer_unordered(SWEEP_CONCURRENCY)
+        .collect()
+        .await;
+    failed.into_iter().flatten().collect()
+}
 
 /// The filters of a sweep, matched locally.
 struct Filter {

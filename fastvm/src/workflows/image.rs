@@ -23,6 +23,7 @@
 
 use std::time::Duration;
 
+use super::prune::{PruneSnapshots, SnapshotFamily};
 use crate::exec::{Command, RunOutput};
 use crate::launch::LaunchParams;
 use crate::resources::Snapshots;
@@ -100,7 +101,9 @@ impl BuildImage<'_> {
 
     /// Whether to delete the older snapshots with the image's name once the new one is ready
     /// (default `false`). Only snapshots with exactly that name are deleted, never the new one
-    /// nor one created after it, and never before the new one is ready.
+    /// nor one created after it or still being made, and never before the new one is ready. It
+    /// is [`FastvmClient::prune_snapshots`] of [`SnapshotFamily::exact`] with `keep(1)`, the new
+    /// snapshot being the one kept.
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
@@ -227,35 +230,29 @@ into_future!(BuildImage => BuiltImage, |b: &BuildImage<'_>| tracing::debug_span!
     name = %b.name
 ));
 
-/// Deletes the snapshots `new` replaces: the same name, another id, and not created after it
-/// (one without `created_at` counts as the oldest). Returns the ids deleted; failures go to
-/// `errors`.
+/// Deletes the snapshots `new` replaces: a prune of the family of `new`'s exact name keeping
+/// only `new` (see [`PruneSnapshots`]: snapshots created after it, or still being made, are
+/// left alone). Returns the ids deleted; failures go to `errors`.
 async fn rotate_out(client: &FastvmClient, new: &Snapshot, errors: &mut Vec<Error>) -> Vec<String> {
-    let all = match Snapshots::new(client).list().await {
-        Ok(all) => all,
+    let prune = PruneSnapshots::new(client, SnapshotFamily::exact(new.name.clone()))
+        .keep(1)
+        .dry_run(false)
+        .anchored(new.clone());
+    let report = match prune.await {
+        Ok(report) => report,
         Err(e) => {
             tracing::warn!(snapshot = %new.id, error = %e, "fastvm: cannot list snapshots to rotate an image");
             errors.push(e);
             return Vec::new();
         }
     };
-    let mut rotated = Vec::new();
-    for old in all.iter().filter(|s| replaced_by(s, new)) {
-        match Snapshots::new(client).delete(&old.id).await {
-            Ok(_) => rotated.push(old.id.clone()),
-            Err(e) if e.is_not_found() => rotated.push(old.id.clone()),
-            Err(e) => {
-                tracing::warn!(snapshot = %old.id, error = %e, "fastvm: cannot delete a rotated image snapshot");
-                errors.push(e);
-            }
-        }
+    let mut rotated: Vec<String> = report.pruned.into_iter().map(|s| s.id).collect();
+    for failed in report.errors {
+        tracing::warn!(snapshot = %failed.id, error = %failed.error, "fastvm: cannot delete a rotated image snapshot");
+        rotated.retain(|id| *id != failed.id);
+        errors.push(failed.error);
     }
     rotated
-}
-
-/// Whether `old` is an older snapshot of the image `new` is the new snapshot of.
-fn replaced_by(old: &Snapshot, new: &Snapshot) -> bool {
-    old.name == new.name && old.id != new.id && old.created_at <= new.created_at
 }
 
 impl<'a> BuildImage<'a> {
@@ -275,41 +272,6 @@ impl<'a> BuildImage<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::SnapshotStatus;
-
-    fn snap(id: &str, name: &str, created: Option<&str>) -> Snapshot {
-        Snapshot {
-            created_at: created.map(|t| t.parse().unwrap()),
-            env_vars: None,
-            firewall: None,
-            id: id.into(),
-            metadata: None,
-            name: name.into(),
-            org_id: String::new(),
-            services: Vec::new(),
-            status: SnapshotStatus::Ready,
-            vm_id: String::new(),
-        }
-    }
-
-    #[test]
-    fn rotation_takes_older_snapshots_of_the_same_name_only() {
-        let new = snap("new", "app", Some("2026-05-15T10:00:00Z"));
-        assert!(replaced_by(&snap("a", "app", Some("2026-05-14T10:00:00Z")), &new));
-        assert!(replaced_by(&snap("b", "app", None), &new), "no created_at: the oldest");
-        assert!(!replaced_by(&new, &new), "never the new one");
-        assert!(
-            !replaced_by(&snap("c", "app", Some("2026-05-16T10:00:00Z")), &new),
-            "not a newer one"
-        );
-        assert!(!replaced_by(&snap("d", "app-old", Some("2026-05-14T10:00:00Z")), &new));
-        assert!(!replaced_by(&snap("e", "App", Some("2026-05-14T10:00:00Z")), &new));
-        let undated = snap("new", "app", None);
-        assert!(
-            !replaced_by(&snap("f", "app", Some("2026-05-14T10:00:00Z")), &undated),
-            "a new snapshot without created_at replaces only undated ones"
-        );
-    }
 
     #[tokio::test]
     async fn bad_input_is_refused_before_any_request() {
