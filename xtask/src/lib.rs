@@ -11,6 +11,7 @@ pub mod codegen;
 pub mod canon;
 pub mod coverage;
 pub mod enums;
+pub mod imports;
 pub mod lint;
 pub mod summary;
 
@@ -356,6 +357,7 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
         }),
     }
     failures.extend(check_enums(&spec));
+    failures.extend(imports::check_imports(&ws.facade_src()));
     if let Some(path) = upstream {
         match read(path) {
             Ok(up) => failures.extend(check_upstream(&spec, &up, path)),
