@@ -97,9 +97,27 @@ pub use error::{ApiError, ApiErrorKind, Error};
 pub use transport::FastvmClient;
 pub use transport::RetryPolicy;
 
-/// The generated wire types, re-exported from `fastvm-api`.
+/// The wire types a user of this crate meets: what calls return, and the values they take
+/// (firewall policies, TTLs, metadata, statuses). Generated from `openapi.json` by `fastvm-api`.
+///
+/// Not re-exported (they are `fastvm_api::types`, for `client.api()`): the request bodies the
+/// SDK builds from its own builders (`AddSshKeyRequest`, `CreateBuildRequest`,
+/// `CreateSnapshotRequest`, `ExecVmRequest`, `FileFetchRequest`, `FilePresignRequest`,
+/// `RegisterServiceRequest`, `RegisterServiceRequestName`, `UpdateServiceRequest`,
+/// `UpdateServiceServiceName`, `DeleteServiceServiceName`, `UpdateSnapshotRequest`,
+/// `UpdateVmRequest`), and the wire's internals that the SDK turns into its own types
+/// (`Error`, `QuotaExceeded`, `QuotaExceededDimension`, `QuotaExceededError`,
+/// `QuotaExceededErrorError`: [`ApiError`]; `ExecEvent`, `ExecEventT`:
+/// [`exec::ExecEvent`]; `SshKeyListResponse`: a `Vec` of keys).
+/// `cargo xtask check` fails on a generated type named in neither list.
 pub mod types {
-    pub use fastvm_api::types::*;
+    pub use fastvm_api::types::{
+        BuildResponse, BuildStatus, ConsoleTokenResponse, CreateVmRequest, DeleteResponse, DnsMode, DnsPolicy,
+        EgressPolicy, EgressRule, EgressRuleKind, EgressRuleProtocol, EnvVars, ExecVmResponse, FilePresignResponse,
+        FirewallPolicy, HealthResponse, IngressPolicy, IngressRule, IngressRuleKind, IngressRuleProtocol, MachineType,
+        Metadata, OrgQuotaUsage, OrgQuotaValues, PolicyAction, Service, Snapshot, SnapshotRestoreWarnings,
+        SnapshotService, SnapshotStatus, SshKey, Ttl, TtlAction, Vm, VmCreateResponse, VmStatus,
+    };
 }
 
 /// The README's examples, compiled (and the `no_run` ones type-checked) by `cargo test --doc`.

@@ -541,7 +541,7 @@ async fn the_public_generated_client_is_retried_like_the_facade() {
     let api = Api::start_with(|b| b.max_retries(1)).await;
     api.respond_first("updateVm", &vm_path(), failing(503, FAST), 1).await;
     api.expect("updateVm", &vm_path(), 200, vm_min(ID, "running")).await;
-    let body = fastvm::types::UpdateVmRequest {
+    let body = fastvm_api::types::UpdateVmRequest {
         name: Some("again".into()),
         metadata: None,
         ttl: None,

@@ -275,7 +275,7 @@ fn build_fixtures() -> Vec<Fixture> {
             name: "SshKeyListResponse",
             schema: component("SshKeyListResponse"),
             full: json!({ "keys": [ssh_key()] }),
-            decode: decode::<types::SshKeyListResponse>,
+            decode: decode::<fastvm_api::types::SshKeyListResponse>,
             essential: &[],
             list: false,
         },

@@ -14,6 +14,7 @@ pub mod enums;
 pub mod imports;
 pub mod lint;
 pub mod summary;
+pub mod surface;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -358,6 +359,10 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
     }
     failures.extend(check_enums(&spec));
     failures.extend(imports::check_imports(&ws.facade_src()));
+    failures.extend(surface::check_types_surface(
+        &ws.snapshot(),
+        &ws.facade_src().join("lib.rs"),
+    ));
     if let Some(path) = upstream {
         match read(path) {
             Ok(up) => failures.extend(check_upstream(&spec, &up, path)),

@@ -5,7 +5,7 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use crate::Result;
-use crate::types::ExecVmRequest;
+use fastvm_api::types::ExecVmRequest;
 
 /// A command to run in a VM: an argv (or a shell line), and optionally a working directory,
 /// environment variables, stdin and a server-side timeout.

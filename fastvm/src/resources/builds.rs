@@ -1,7 +1,7 @@
 use crate::resources::into_future;
 use crate::transport::call::call;
-use crate::types::{BuildResponse, CreateBuildRequest};
 use crate::{Error, FastvmClient, Result, validate};
+use fastvm_api::types::{BuildResponse, CreateBuildRequest};
 
 /// `client.builds()`: build snapshots from an image ref or a Dockerfile.
 #[derive(Debug, Clone, Copy)]

@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use crate::resources::into_future;
 use crate::transport::call::call;
-use crate::types::{ExecVmResponse, FileFetchRequest, FilePresignRequest, FilePresignResponse};
 use crate::{Error, FastvmClient, Result, validate};
+use fastvm_api::types::{ExecVmResponse, FileFetchRequest, FilePresignRequest, FilePresignResponse};
 
 /// `client.vms().files()`: the raw presigned-URL file flow. Most callers want
 /// [`FastvmClient::upload`] and [`FastvmClient::download`], which compose these.

@@ -1,7 +1,7 @@
 use crate::resources::into_future;
 use crate::transport::call::{call, call_or};
-use crate::types::{RegisterServiceRequest, Service, UpdateServiceRequest};
 use crate::{Error, FastvmClient, Result, validate};
+use fastvm_api::types::{RegisterServiceRequest, Service, UpdateServiceRequest};
 
 /// `client.vms().services()`: per-VM services exposed through the public HTTP proxy.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +57,7 @@ impl<'a> Services<'a> {
     /// `DELETE /v1/vms/{id}/services/{serviceName}` (also succeeds when it did not exist).
     pub async fn delete(&self, vm_id: &str, name: &str) -> Result<()> {
         validate::id("id", vm_id)?;
-        let service_name: crate::types::DeleteServiceServiceName = validate::service_name("serviceName", name)?;
+        let service_name: fastvm_api::types::DeleteServiceServiceName = validate::service_name("serviceName", name)?;
         call("deleteService", self.client, move |api| {
             api.delete_service().id(vm_id).service_name(service_name.clone()).send()
         })
@@ -144,7 +144,7 @@ impl Services<'_> {
 
 /// `https://<name>--<vm id hex>.proxy.<domain>`, its parts checked.
 fn service_url(domain: &str, vm_id: &str, name: &str) -> Result<String> {
-    let _: crate::types::DeleteServiceServiceName = validate::service_name("name", name)?;
+    let _: fastvm_api::types::DeleteServiceServiceName = validate::service_name("name", name)?;
     let hex: String = vm_id.chars().filter(|&c| c != '-').collect();
     if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::invalid(
@@ -250,7 +250,8 @@ impl UpdateService<'_> {
 
     async fn send(self) -> Result<Service> {
         validate::id("id", self.vm_id)?;
-        let service_name: crate::types::UpdateServiceServiceName = validate::service_name("serviceName", self.name)?;
+        let service_name: fastvm_api::types::UpdateServiceServiceName =
+            validate::service_name("serviceName", self.name)?;
         validate::port("port", i64::from(self.port))?;
         let body = UpdateServiceRequest {
             port: i64::from(self.port),

@@ -1,8 +1,8 @@
 use crate::resources::poll::{Step, WaitOptions, poll};
 use crate::resources::{deleted, into_future, known_id};
 use crate::transport::call::{call, call_or};
-use crate::types::{CreateSnapshotRequest, DeleteResponse, Snapshot, SnapshotStatus, UpdateSnapshotRequest};
 use crate::{Error, FastvmClient, Result, validate};
+use fastvm_api::types::{CreateSnapshotRequest, DeleteResponse, Snapshot, SnapshotStatus, UpdateSnapshotRequest};
 
 /// `client.snapshots()`: VM snapshots.
 #[derive(Debug, Clone, Copy)]

@@ -1,8 +1,8 @@
 use crate::resources::into_future;
 use crate::resources::{deleted, known_id};
 use crate::transport::call::{call, call_or};
-use crate::types::{AddSshKeyRequest, DeleteResponse, SshKey};
 use crate::{Error, FastvmClient, Result, validate};
+use fastvm_api::types::{AddSshKeyRequest, DeleteResponse, SshKey};
 
 /// `client.vms().ssh_keys()`: a VM's authorized SSH keys.
 #[derive(Debug, Clone, Copy)]

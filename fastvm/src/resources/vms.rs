@@ -7,11 +7,11 @@ use crate::resources::{Files, Services, SshKeys, deleted, into_future, known_id}
 use crate::transport::call::{call, call_or, call_with_status};
 use crate::transport::http::with_command_timeout;
 use crate::transport::ops;
-use crate::types::{
+use crate::{Error, FastvmClient, Result, validate};
+use fastvm_api::types::{
     ConsoleTokenResponse, DeleteResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings, Ttl, TtlAction,
     UpdateVmRequest, Vm, VmCreateResponse, VmStatus,
 };
-use crate::{Error, FastvmClient, Result, validate};
 
 /// `client.vms()`: virtual machines.
 #[derive(Debug, Clone, Copy)]
