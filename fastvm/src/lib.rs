@@ -16,6 +16,25 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Install
+//! ```toml
+//! [dependencies]
+//! fastvm = "0.1"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+//! futures = "0.3" # to consume exec streams with `StreamExt`, as the examples do
+//! ```
+//!
+//! # Features
+//! - `rustls` (default): TLS for API calls and the console's WebSocket through rustls, with the
+//!   platform's roots.
+//! - `native-tls`: the platform's TLS instead (`default-features = false`; OpenSSL's headers on
+//!   Linux).
+//! - `blocking`: [`blocking`](crate::blocking), the same API for callers without an async
+//!   runtime.
+//!
+//! Examples, one per capability, are in the repository's `fastvm/examples/` (`cargo run
+//! --example quickstart` runs against an embedded `fastvm-fake` when `FASTVM_API_KEY` is unset).
+//!
 //! # Map
 //! - [`FastvmClient`]: configuration ([`ClientBuilder`]), resource groups mirroring the API
 //!   reference ([`resources`]), per-call [`RequestOptions`]. Required parameters are positional;
@@ -65,9 +84,11 @@
 //! call and storage upload.
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod background;
 #[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 mod cleanup;
 mod client;
