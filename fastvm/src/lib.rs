@@ -29,7 +29,7 @@
 //!   platform's roots.
 //! - `native-tls`: the platform's TLS instead (`default-features = false`; OpenSSL's headers on
 //!   Linux).
-//! - `blocking`: [`blocking`], the same API for callers without an async
+//! - `blocking`: `fastvm::blocking`, the same API for callers without an async
 //!   runtime.
 //!
 //! Examples, one per capability, are in the repository's `fastvm/examples/` (`cargo run
