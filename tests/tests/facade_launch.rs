@@ -127,13 +127,11 @@ async fn launch_202_then_error_is_a_launch_error() {
     }
 }
 
-#[tokio::test]
-async fn launch_deadline_is_vm_not_ready() {
-    let api = Api::start().await;
+/// A launch answered 202, a VM that stays `provisioning`, and its delete.
+async fn serve_a_vm_that_never_boots(api: &Api) {
     api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
     api.expect_times("getVm", &format!("/v1/vms/{ID}"), 200, vm_min(ID, "provisioning"), 1..)
         .await;
-    // The launch owns the VM: the passed deadline deletes it.
     api.expect(
         "deleteVm",
         &format!("/v1/vms/{ID}"),
@@ -141,6 +139,13 @@ async fn launch_deadline_is_vm_not_ready() {
         json!({ "id": ID, "deleted": true }),
     )
     .await;
+}
+
+#[tokio::test]
+async fn launch_deadline_is_vm_not_ready() {
+    let api = Api::start().await;
+    // The launch owns the VM: the passed deadline deletes it.
+    serve_a_vm_that_never_boots(&api).await;
     let err = api
         .client
         .launch_vm(fastvm::launch::machine("c1m2"))
@@ -302,16 +307,7 @@ async fn wait_for_build_deadline_is_build_not_finished() {
 #[tokio::test]
 async fn a_handles_wait_takes_a_deadline_and_its_owned_vm_is_deleted_after() {
     let api = Api::start().await;
-    api.expect("launchVm", "/v1/vms", 202, vm_min(ID, "provisioning")).await;
-    api.expect_times("getVm", &format!("/v1/vms/{ID}"), 200, vm_min(ID, "provisioning"), 1..)
-        .await;
-    api.expect(
-        "deleteVm",
-        &format!("/v1/vms/{ID}"),
-        200,
-        json!({ "id": ID, "deleted": true }),
-    )
-    .await;
+    serve_a_vm_that_never_boots(&api).await;
     let mut vm = api
         .client
         .launch_vm(fastvm::launch::machine("c1m2"))

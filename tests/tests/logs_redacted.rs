@@ -8,9 +8,8 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{API_KEY, Api};
+use common::{API_KEY, Api, Fields};
 use serde_json::json;
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 use wiremock::matchers::{method, path};
@@ -22,14 +21,6 @@ const SIGNATURE: &str = "X-Amz-Signature=logsecret0123456789";
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<String>>>);
 
-struct Fields(String);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!("{}={:?} ", field.name(), value));
-    }
-}
-
 impl Subscriber for Capture {
     fn enabled(&self, _: &Metadata<'_>) -> bool {
         true
@@ -38,21 +29,21 @@ impl Subscriber for Capture {
         Some(tracing::level_filters::LevelFilter::TRACE)
     }
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
-        let mut fields = Fields(format!("span {} ", attrs.metadata().name()));
-        attrs.record(&mut fields);
-        self.0.lock().unwrap().push(fields.0);
+        let mut fields = format!("span {} ", attrs.metadata().name());
+        attrs.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().push(fields);
         Id::from_u64(1)
     }
     fn record(&self, _: &Id, values: &Record<'_>) {
-        let mut fields = Fields(String::new());
-        values.record(&mut fields);
-        self.0.lock().unwrap().push(fields.0);
+        let mut fields = String::new();
+        values.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().push(fields);
     }
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields(String::new());
-        event.record(&mut fields);
-        self.0.lock().unwrap().push(fields.0);
+        let mut fields = String::new();
+        event.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().push(fields);
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
