@@ -36,6 +36,18 @@ impl<'a> Builds<'a> {
     }
 
     /// `GET /v1/builds/{id}`: the build's current state.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, build_id: &str) -> fastvm::Result<()> {
+    /// use fastvm::types::BuildStatus;
+    /// let build = client.builds().retrieve(build_id).await?;
+    /// match build.status {
+    ///     BuildStatus::Completed => println!("snapshot {:?}", build.snapshot_id),
+    ///     BuildStatus::Failed => eprintln!("failed: {:?}", build.error),
+    ///     status => println!("{status}: {:?}", build.progress),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn retrieve(&self, id: &str) -> Result<BuildResponse> {
         validate::id("id", id)?;
         call("getBuild", self.client, |api| api.get_build().id(id).send()).await

@@ -40,6 +40,18 @@ impl<'a> Files<'a> {
     /// [`Files::presign`]) to `path`. The result reports the VM-side command's exit; check it.
     /// Not retried automatically. With a [`timeout`](FetchFile::timeout), the HTTP request waits
     /// that long plus a minute of grace; without, it has no client-side timeout.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str, url: &str)
+    /// # -> fastvm::Result<()> {
+    /// use std::time::Duration;
+    /// let fetch = client.vms().files().fetch(vm_id, url, "/root/data.tar");
+    /// let out = fetch.timeout(Duration::from_secs(120)).await?;
+    /// if out.exit_code != 0 || out.timed_out {
+    ///     eprintln!("download failed: {}", out.stderr);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn fetch(&self, vm_id: &'a str, url: &'a str, path: &'a str) -> FetchFile<'a> {
         FetchFile {
             client: self.client,

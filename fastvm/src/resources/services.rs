@@ -15,6 +15,14 @@ impl<'a> Services<'a> {
     }
 
     /// `GET /v1/vms/{id}/services`, sorted by name.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
+    /// for service in client.vms().services().list(vm_id).await? {
+    ///     println!("{} -> port {} (h2c: {})", service.name, service.port, service.h2c);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list(&self, vm_id: &str) -> Result<Vec<Service>> {
         validate::id("id", vm_id)?;
         call("listServices", self.client, |api| api.list_services().id(vm_id).send()).await
@@ -44,6 +52,15 @@ impl<'a> Services<'a> {
 
     /// `PUT /v1/vms/{id}/services/{serviceName}`: registers or updates `name` to `port`. The
     /// transport (`h2c`) is changed only when set on the returned [`UpdateService`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
+    /// let services = client.vms().services();
+    /// let web = services.update(vm_id, "web", 8081).await?; // its transport is kept
+    /// let api = services.update(vm_id, "api", 9090).h2c(true).await?; // now HTTP/2 cleartext
+    /// println!("{} on {}, {} on {}", web.name, web.port, api.name, api.port);
+    /// # Ok(()) }
+    /// ```
     pub fn update(&self, vm_id: &'a str, name: &'a str, port: u16) -> UpdateService<'a> {
         UpdateService {
             client: self.client,
@@ -55,6 +72,15 @@ impl<'a> Services<'a> {
     }
 
     /// `DELETE /v1/vms/{id}/services/{serviceName}` (also succeeds when it did not exist).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
+    /// let services = client.vms().services();
+    /// services.delete(vm_id, "web").await?;
+    /// services.delete(vm_id, "web").await?; // again: still Ok
+    /// assert!(services.list(vm_id).await?.iter().all(|s| s.name != "web"));
+    /// # Ok(()) }
+    /// ```
     pub async fn delete(&self, vm_id: &str, name: &str) -> Result<()> {
         validate::id("id", vm_id)?;
         let service_name: fastvm_api::types::DeleteServiceServiceName = validate::service_name("serviceName", name)?;

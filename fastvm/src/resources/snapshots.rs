@@ -42,6 +42,14 @@ impl<'a> Snapshots<'a> {
     }
 
     /// `GET /v1/snapshots`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// for snap in client.snapshots().list().await? {
+    ///     println!("{} {} ({}, from VM {})", snap.id, snap.name, snap.status, snap.vm_id);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list(&self) -> Result<Vec<Snapshot>> {
         call("listSnapshots", self.client, |api| api.list_snapshots().send()).await
     }
@@ -65,12 +73,29 @@ impl<'a> Snapshots<'a> {
     }
 
     /// `GET /v1/snapshots/{id}`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, snapshot_id: &str) -> fastvm::Result<()> {
+    /// use fastvm::types::SnapshotStatus;
+    /// let snap = client.snapshots().retrieve(snapshot_id).await?;
+    /// if snap.status != SnapshotStatus::Ready {
+    ///     println!("{} is still {}", snap.name, snap.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn retrieve(&self, id: &str) -> Result<Snapshot> {
         validate::id("id", id)?;
         call("getSnapshot", self.client, |api| api.get_snapshot().id(id).send()).await
     }
 
     /// `PATCH /v1/snapshots/{id}`: rename.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, snapshot_id: &str) -> fastvm::Result<()> {
+    /// let snap = client.snapshots().update(snapshot_id, "golden-v2").await?;
+    /// assert_eq!(snap.name, "golden-v2");
+    /// # Ok(()) }
+    /// ```
     pub async fn update(&self, id: &str, name: &str) -> Result<Snapshot> {
         validate::id("id", id)?;
         let body = UpdateSnapshotRequest {
@@ -83,6 +108,13 @@ impl<'a> Snapshots<'a> {
     }
 
     /// `DELETE /v1/snapshots/{id}`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, snapshot_id: &str) -> fastvm::Result<()> {
+    /// let gone = client.snapshots().delete(snapshot_id).await?;
+    /// println!("{} deleted: {}", gone.id, gone.deleted);
+    /// # Ok(()) }
+    /// ```
     pub async fn delete(&self, id: &str) -> Result<DeleteResponse> {
         validate::id("id", id)?;
         let deleted = call_or(

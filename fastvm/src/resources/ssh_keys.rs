@@ -17,6 +17,14 @@ impl<'a> SshKeys<'a> {
 
     /// `GET /v1/vms/{id}/ssh-keys`: the keys (the answer's `keys`; a list is a `Vec` in every
     /// group).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
+    /// for key in client.vms().ssh_keys().list(vm_id).await? {
+    ///     println!("{} {}", key.fingerprint, key.name.as_deref().unwrap_or("(unnamed)"));
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list(&self, vm_id: &str) -> Result<Vec<SshKey>> {
         validate::id("id", vm_id)?;
         let listed = call("listSshKeys", self.client, |api| api.list_ssh_keys().id(vm_id).send()).await?;
@@ -45,6 +53,17 @@ impl<'a> SshKeys<'a> {
 
     /// `DELETE /v1/vms/{id}/ssh-keys/{fingerprint}`. The fingerprint (`SHA256:…`) is
     /// percent-encoded into the path: `/` becomes `%2F`, while `:`, `+` and `=` stay literal.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
+    /// let keys = client.vms().ssh_keys();
+    /// for key in keys.list(vm_id).await? {
+    ///     if key.name.as_deref() == Some("laptop") {
+    ///         keys.delete(vm_id, &key.fingerprint).await?;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn delete(&self, vm_id: &str, fingerprint: &str) -> Result<DeleteResponse> {
         validate::id("id", vm_id)?;
         if fingerprint.trim().is_empty() {

@@ -32,6 +32,16 @@ pub struct LaunchResponse {
 
 impl LaunchResponse {
     /// The VM, and the warnings of a partly successful snapshot restore.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, snapshot_id: &str) -> fastvm::Result<()> {
+    /// let launched = client.vms().launch(fastvm::launch::snapshot(snapshot_id)).await?;
+    /// let (vm, warnings) = launched.into_parts();
+    /// if let Some(w) = warnings {
+    ///     eprintln!("{}: services not restored: {:?}", vm.id, w.unregistered_services);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn into_parts(self) -> (Vm, Option<SnapshotRestoreWarnings>) {
         vm_of(self.vm)
     }
@@ -119,16 +129,38 @@ impl<'a> Vms<'a> {
     }
 
     /// Service registrations of VMs.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let services = client.vms().services();
+    /// let web = services.register(id, "web", 8080).await?;
+    /// println!("{}", services.public_url(id, &web.name)?);
+    /// # Ok(()) }
+    /// ```
     pub fn services(&self) -> Services<'a> {
         Services::new(self.client)
     }
 
     /// Authorized SSH keys of VMs.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let keys = client.vms().ssh_keys().list(id).await?;
+    /// println!("{} authorized keys", keys.len());
+    /// # Ok(()) }
+    /// ```
     pub fn ssh_keys(&self) -> SshKeys<'a> {
         SshKeys::new(self.client)
     }
 
     /// The raw presigned file flow of VMs.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let urls = client.vms().files().presign(id, "/root/report.csv").await?;
+    /// println!("PUT to {} (for {} s)", urls.upload_url, urls.expires_in_sec);
+    /// # Ok(()) }
+    /// ```
     pub fn files(&self) -> Files<'a> {
         Files::new(self.client)
     }
@@ -174,6 +206,13 @@ impl<'a> Vms<'a> {
     }
 
     /// `GET /v1/vms/{id}`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let vm = client.vms().retrieve(id).await?;
+    /// println!("{} is {} ({} vCPU, {} MiB)", vm.name, vm.status, vm.cpu, vm.memory_mi_b);
+    /// # Ok(()) }
+    /// ```
     pub async fn retrieve(&self, id: &str) -> Result<Vm> {
         validate::id("id", id)?;
         call("getVm", self.client, |api| api.get_vm().id(id).send()).await
@@ -201,6 +240,13 @@ impl<'a> Vms<'a> {
     }
 
     /// `DELETE /v1/vms/{id}`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let gone = client.vms().delete(id).await?;
+    /// println!("{} deleted: {}", gone.id, gone.deleted);
+    /// # Ok(()) }
+    /// ```
     pub async fn delete(&self, id: &str) -> Result<DeleteResponse> {
         validate::id("id", id)?;
         let deleted = call_or(
@@ -214,6 +260,13 @@ impl<'a> Vms<'a> {
     }
 
     /// `POST /v1/vms/{id}/pause` (idempotent).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let vm = client.vms().pause(id).await?;
+    /// println!("{} is {} since {:?}", vm.id, vm.status, vm.paused_at);
+    /// # Ok(()) }
+    /// ```
     pub async fn pause(&self, id: &str) -> Result<Vm> {
         validate::id("id", id)?;
         call("pauseVm", self.client, |api| api.pause_vm().id(id).send()).await
@@ -222,18 +275,45 @@ impl<'a> Vms<'a> {
     /// `POST /v1/vms/{id}/resume`: 200 when running again, 202 when queued (then the VM's
     /// status is not yet `running`: use [`FastvmClient::wait_for_vm_ready`]). A quota failure
     /// is an [`ApiErrorKind::QuotaExceeded`](crate::ApiErrorKind::QuotaExceeded) error.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// use fastvm::types::VmStatus;
+    /// let vm = client.vms().resume(id).await?;
+    /// if vm.status != VmStatus::Running {
+    ///     client.wait_for_vm_ready(&vm.id).await?; // queued: wait until it runs
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn resume(&self, id: &str) -> Result<Vm> {
         validate::id("id", id)?;
         call("resumeVm", self.client, |api| api.resume_vm().id(id).send()).await
     }
 
     /// `POST /v1/vms/{id}/ttl/refresh`: restart the TTL cycle (409 when the VM has no TTL).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let vm = client.vms().refresh_ttl(id).await?;
+    /// println!("{:?} ms left", vm.ttl_remaining_ms);
+    /// # Ok(()) }
+    /// ```
     pub async fn refresh_ttl(&self, id: &str) -> Result<Vm> {
         validate::id("id", id)?;
         call("refreshVmTtl", self.client, |api| api.refresh_vm_ttl().id(id).send()).await
     }
 
     /// `PUT /v1/vms/{id}/firewall`: replace the whole policy (missing blocks become the defaults).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// use fastvm::types::{FirewallPolicy, IngressPolicy, PolicyAction};
+    /// let ingress = IngressPolicy { default: PolicyAction::Deny, rules: vec![] };
+    /// let policy = FirewallPolicy { ingress: Some(ingress), ..Default::default() };
+    /// let vm = client.vms().set_firewall(id, policy).await?;
+    /// println!("effective: {:?}", vm.effective_firewall);
+    /// # Ok(()) }
+    /// ```
     pub async fn set_firewall(&self, id: &str, policy: FirewallPolicy) -> Result<Vm> {
         validate::id("id", id)?;
         validate::firewall("firewall", &policy)?;
@@ -245,6 +325,17 @@ impl<'a> Vms<'a> {
 
     /// `PATCH /v1/vms/{id}/firewall`: replace only the blocks present (an empty list is sent as
     /// written: `{"ingress": {"default": "deny", "rules": []}}` clears the ingress rules).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// use fastvm::types::{DnsMode, DnsPolicy, FirewallPolicy};
+    /// let domains = vec!["ads.example.com".into()];
+    /// let dns = DnsPolicy { mode: Some(DnsMode::Deny), domains, block_bypass: None };
+    /// let policy = FirewallPolicy { dns: Some(dns), ..Default::default() }; // the rest is kept
+    /// let vm = client.vms().patch_firewall(id, policy).await?;
+    /// println!("effective: {:?}", vm.effective_firewall);
+    /// # Ok(()) }
+    /// ```
     pub async fn patch_firewall(&self, id: &str, policy: FirewallPolicy) -> Result<Vm> {
         validate::id("id", id)?;
         validate::firewall("firewall", &policy)?;
@@ -255,6 +346,13 @@ impl<'a> Vms<'a> {
     }
 
     /// `POST /v1/vms/{id}/console-token`: a short-lived console session token.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let console = client.vms().console_token(id).await?;
+    /// println!("{} (valid for {} s)", console.websocket_path, console.expires_in_sec);
+    /// # Ok(()) }
+    /// ```
     pub async fn console_token(&self, id: &str) -> Result<ConsoleTokenResponse> {
         validate::id("id", id)?;
         call("createConsoleToken", self.client, |api| {

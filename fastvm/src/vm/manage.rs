@@ -92,12 +92,28 @@ pub struct VmServices<'a> {
 
 impl<'a> VmServices<'a> {
     /// The VM's services, sorted by name ([`Services::list`](crate::resources::Services::list)).
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
+    /// for service in vm.services().list().await? {
+    ///     println!("{} -> {}", service.name, service.port);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list(&self) -> Result<Vec<Service>> {
         Vms::new(&self.vm.client).services().list(&self.vm.state.id).await
     }
 
     /// Exposes the VM's `port` as the service `name`
     /// ([`Services::register`](crate::resources::Services::register)).
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
+    /// let web = vm.services().register("web", 8080).await?;
+    /// let api = vm.services().register("api", 9090).h2c(true).await?;
+    /// println!("{} on {}, {} on {}", web.name, web.port, api.name, api.port);
+    /// # Ok(()) }
+    /// ```
     pub fn register(&self, name: &'a str, port: u16) -> RegisterService<'a> {
         Vms::new(&self.vm.client)
             .services()
@@ -106,6 +122,13 @@ impl<'a> VmServices<'a> {
 
     /// Changes the service `name`'s port and options
     /// ([`Services::update`](crate::resources::Services::update)).
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
+    /// let web = vm.services().update("web", 8081).await?;
+    /// assert_eq!(web.port, 8081);
+    /// # Ok(()) }
+    /// ```
     pub fn update(&self, name: &'a str, port: u16) -> UpdateService<'a> {
         Vms::new(&self.vm.client)
             .services()
@@ -114,6 +137,13 @@ impl<'a> VmServices<'a> {
 
     /// Removes the service `name` (idempotent:
     /// [`Services::delete`](crate::resources::Services::delete)).
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
+    /// vm.services().delete("web").await?; // Ok even if there was none
+    /// assert!(vm.services().list().await?.iter().all(|s| s.name != "web"));
+    /// # Ok(()) }
+    /// ```
     pub async fn delete(&self, name: &str) -> Result<()> {
         Vms::new(&self.vm.client)
             .services()
@@ -130,16 +160,42 @@ pub struct VmSshKeys<'a> {
 
 impl<'a> VmSshKeys<'a> {
     /// The VM's SSH keys ([`SshKeys::list`](crate::resources::SshKeys::list)).
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
+    /// for key in vm.ssh_keys().list().await? {
+    ///     println!("{} {}", key.fingerprint, key.name.as_deref().unwrap_or("(unnamed)"));
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list(&self) -> Result<Vec<SshKey>> {
         Vms::new(&self.vm.client).ssh_keys().list(&self.vm.state.id).await
     }
 
     /// Authorizes `public_key` on the VM ([`SshKeys::add`](crate::resources::SshKeys::add)).
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
+    /// let key = std::fs::read_to_string("/home/me/.ssh/id_ed25519.pub").unwrap();
+    /// let added = vm.ssh_keys().add(&key).name("laptop").await?;
+    /// println!("{}", added.fingerprint);
+    /// # Ok(()) }
+    /// ```
     pub fn add(&self, public_key: &'a str) -> AddSshKey<'a> {
         Vms::new(&self.vm.client).ssh_keys().add(&self.vm.state.id, public_key)
     }
 
     /// Removes the key with `fingerprint` ([`SshKeys::delete`](crate::resources::SshKeys::delete)).
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
+    /// for key in vm.ssh_keys().list().await? {
+    ///     if key.name.is_none() {
+    ///         vm.ssh_keys().delete(&key.fingerprint).await?;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn delete(&self, fingerprint: &str) -> Result<DeleteResponse> {
         Vms::new(&self.vm.client)
             .ssh_keys()
