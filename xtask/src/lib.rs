@@ -14,7 +14,7 @@ pub mod enums;
 pub mod imports;
 pub mod lint;
 pub mod summary;
-pub mod surface;
+pub mod facade_types;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -359,7 +359,7 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
     }
     failures.extend(check_enums(&spec));
     failures.extend(imports::check_imports(&ws.facade_src()));
-    failures.extend(surface::check_types_surface(
+    failures.extend(facade_types::check_types_surface(
         &ws.snapshot(),
         &ws.facade_src().join("lib.rs"),
     ));
