@@ -11,7 +11,7 @@
 // 2. **Open strings with known values** (`VMStatus`, `SnapshotStatus`, the build status) get
 //    those values as an `enum`, so they are typed; step 4 keeps them open.
 // 3. **Response fields tolerate absence.** In every schema a 2xx answer can carry, a required
-//    property that is not `ESSENTIAL` (an id or status the SDK cannot work without) stops being
+//    property that is not essential (`x-fastvm-essential` in the spec: an id or status the SDK cannot work without) stops being
 //    required: one with a natural empty value (`false`, `0`, `""`, `[]`) gets it as its default,
 //    so its Rust type is unchanged and an absent member decodes as empty (Go `omitempty`); any
 //    other (a date, an object, an enum) becomes optional, so it decodes as `None` — except in a
@@ -27,7 +27,7 @@
 //    `untagged`): a value this SDK version does not know decodes into it, keeps its raw string
 //    and is sent back verbatim. Conversions from strings (`From`, `FromStr`) take any string the
 //    same way; `as_str` and `Display` give the wire value of every variant. A struct field of
-//    an enum type that stays required (step 3; the `ESSENTIAL` statuses excepted) decodes an
+//    an enum type that stays required (step 3; the essential statuses excepted) decodes an
 //    absent or `null` member as `Unknown("")` (`crate::decode::unknown_when_absent`): the value
 //    is visibly unknown, and the facade refuses to send an empty unknown value back.
 // 5. **`null` is absent.** A field decoded with a default also takes `null` as that default
@@ -45,55 +45,13 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-/// Response properties the SDK cannot work without: absent, the answer is a decode error that
-/// names them. Everything else a response carries tolerates being absent or `null`.
-pub const ESSENTIAL: &[(&str, &str)] = &[
-    ("VM", "id"),
-    ("VM", "status"),
-    ("VMCreateResponse", "id"),
-    ("VMCreateResponse", "status"),
-    ("Snapshot", "id"),
-    ("Snapshot", "status"),
-    ("BuildResponse", "id"),
-    ("BuildResponse", "status"),
-    ("FilePresignResponse", "uploadUrl"),
-    ("FilePresignResponse", "downloadUrl"),
-    ("ConsoleTokenResponse", "token"),
-    ("ConsoleTokenResponse", "websocketPath"),
-];
+use super::facts::{fold, names_word};
 
 /// Required integer properties of schemas a 2xx answer and a request both carry, whose spec
 /// `minimum` is positive, so that 0 (what an absent member would decode as) is not a value of
 /// their type: the generated type gets the minimum 0 and the default 0 instead, and the facade
 /// refuses a value under the spec's minimum before sending it (`fastvm::validate`).
 pub const RELAXED_MINIMUM: &[(&str, &str)] = &[("TTL", "seconds")];
-
-/// Open strings typed with the values the spec names: `(location, type name, known values)`.
-/// A location is a component schema (`VMStatus`) or a component's property
-/// (`BuildResponse.status`, which becomes the component `type name`). Each value must appear in
-/// the schema's description ("Known values: …"), so this table cannot drift from the spec.
-pub const KNOWN_VALUES: &[(&str, &str, &[&str])] = &[
-    (
-        "VMStatus",
-        "VMStatus",
-        &[
-            "provisioning",
-            "running",
-            "stopped",
-            "pausing",
-            "paused",
-            "resuming",
-            "deleting",
-            "error",
-        ],
-    ),
-    ("SnapshotStatus", "SnapshotStatus", &["creating", "ready", "error"]),
-    (
-        "BuildResponse.status",
-        "BuildStatus",
-        &["pending", "running", "completed", "failed"],
-    ),
-];
 
 /// The catch-all variant every generated enum gains.
 pub const UNKNOWN_VARIANT: &str = "Unknown";
@@ -151,10 +109,14 @@ fn success_as_any_2xx(spec: &mut Value) -> Result<(), String> {
 
 /// Step 2: typed open strings.
 fn known_values(spec: &mut Value) -> Result<(), String> {
-    for (location, name, values) in KNOWN_VALUES {
+    for open in super::facts::open_strings(spec) {
+        if open.known.is_empty() {
+            continue;
+        }
+        let (location, name, values) = (open.at.as_str(), open.type_name.as_str(), &open.known);
         let (schema_name, property) = match location.split_once('.') {
             Some((s, p)) => (s, Some(p)),
-            None => (*location, None),
+            None => (location, None),
         };
         let pointer = match property {
             Some(p) => format!("/components/schemas/{schema_name}/properties/{p}"),
@@ -181,22 +143,17 @@ fn known_values(spec: &mut Value) -> Result<(), String> {
         if property.is_some() {
             let typed = schema.take();
             *schema = json!({ "$ref": format!("#/components/schemas/{name}") });
-            spec["components"]["schemas"][*name] = typed;
+            spec["components"]["schemas"][name] = typed;
         }
     }
     Ok(())
 }
 
-/// Whether `text` has `word` as a whole word.
-fn names_word(text: &str, word: &str) -> bool {
-    text.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .any(|w| w == word)
-}
-
 /// Step 3: response fields that tolerate absence.
 fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
     let (responses, requests) = reachable(spec);
-    for (schema, property) in ESSENTIAL {
+    let essential = super::facts::essential(spec);
+    for (schema, property) in &essential {
         if spec.pointer(&format!("/components/schemas/{schema}")).is_none() {
             continue;
         }
@@ -231,7 +188,7 @@ fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
         };
         let mut keep = Vec::new();
         for property in required.iter().filter_map(Value::as_str) {
-            if ESSENTIAL.contains(&(name.as_str(), property)) {
+            if essential.iter().any(|(s, p)| s == name && p == property) {
                 keep.push(property.to_string());
                 continue;
             }
@@ -369,38 +326,16 @@ fn reachable(spec: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
                 .filter_map(|p| p.get("schema")),
         );
     }
-    (closure(spec, response_roots), closure(spec, request_roots))
-}
-
-/// Every component named from `roots`, transitively.
-fn closure<'a>(spec: &'a Value, roots: Vec<&'a Value>) -> BTreeSet<String> {
-    let mut seen = BTreeSet::new();
-    let mut todo = roots;
-    while let Some(schema) = todo.pop() {
-        match schema {
-            Value::Object(map) => {
-                if let Some(name) = map
-                    .get("$ref")
-                    .and_then(Value::as_str)
-                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
-                    && seen.insert(name.to_string())
-                    && let Some(target) = spec.pointer(&format!("/components/schemas/{name}"))
-                {
-                    todo.push(target);
-                }
-                todo.extend(map.iter().filter(|(k, _)| k.as_str() != "$ref").map(|(_, v)| v));
-            }
-            Value::Array(items) => todo.extend(items),
-            _ => {}
-        }
-    }
-    seen
+    (
+        super::facts::referenced(spec, response_roots),
+        super::facts::referenced(spec, request_roots),
+    )
 }
 
 // ---- On the generated code (steps 4–7) -------------------------------------------------------
 
 /// Steps 4–6 on the syntax tree of the generated file (step 8 is [`lenient_dates`]).
-pub fn adapt_code(file: &mut syn::File) -> Result<(), String> {
+pub fn adapt_code(file: &mut syn::File, essential: &[(String, String)]) -> Result<(), String> {
     let types = super::types_of(file)?;
     let opened = open_enums(types)?;
     if opened.is_empty() {
@@ -410,7 +345,7 @@ pub fn adapt_code(file: &mut syn::File) -> Result<(), String> {
     if fields == 0 {
         return Err("no defaulted field found in the generated types: has typify changed?".into());
     }
-    let absent = absent_enums_as_unknown(types, &opened)?;
+    let absent = absent_enums_as_unknown(types, &opened, essential)?;
     if absent == 0 {
         return Err("no required enum field found in the generated types: has typify changed?".into());
     }
@@ -463,19 +398,14 @@ pub fn lenient_dates(items: &mut [syn::Item]) -> Result<usize, String> {
     Ok(changed)
 }
 
-/// `Vm` and `VM`, `VmCreateResponse` and `VMCreateResponse`: a type name and a schema name fold
-/// to the same string.
-fn fold(name: &str) -> String {
-    name.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
-}
-
 /// Step 4, on struct fields: a field of an opened enum type that is required (no `Option`, no
-/// default) and not `ESSENTIAL` decodes an absent or `null` member as `Unknown("")`. Returns
+/// default) and not essential decodes an absent or `null` member as `Unknown("")`. Returns
 /// how many fields it changed.
-fn absent_enums_as_unknown(items: &mut [syn::Item], enums: &BTreeSet<String>) -> Result<usize, String> {
+fn absent_enums_as_unknown(
+    items: &mut [syn::Item],
+    enums: &BTreeSet<String>,
+    essential: &[(String, String)],
+) -> Result<usize, String> {
     let mut changed = 0;
     for item in items.iter_mut() {
         let syn::Item::Struct(s) = item else { continue };
@@ -494,7 +424,7 @@ fn absent_enums_as_unknown(items: &mut [syn::Item], enums: &BTreeSet<String>) ->
             let wire = serde_rename(&field.attrs)
                 .or_else(|| field.ident.as_ref().map(ToString::to_string))
                 .unwrap_or_default();
-            if ESSENTIAL.iter().any(|(e, p)| fold(e) == schema && *p == wire) {
+            if essential.iter().any(|(e, p)| fold(e) == schema && *p == wire) {
                 continue;
             }
             if field
@@ -797,15 +727,17 @@ mod tests {
     #[test]
     fn every_table_entry_applies_to_the_spec() {
         let spec = adapted();
-        for (_, name, values) in KNOWN_VALUES {
-            assert_eq!(schema(&spec, name)["enum"], json!(values), "{name}");
+        let open = super::super::facts::open_strings(&real_spec());
+        assert_eq!(open.iter().filter(|o| !o.known.is_empty()).count(), 3, "{open:?}");
+        for o in open.iter().filter(|o| !o.known.is_empty()) {
+            assert_eq!(schema(&spec, &o.type_name)["enum"], json!(o.known), "{}", o.at);
         }
         assert_eq!(
             spec["components"]["schemas"]["BuildResponse"]["properties"]["status"]["$ref"],
             "#/components/schemas/BuildStatus"
         );
-        for (name, property) in ESSENTIAL {
-            assert!(required(&spec, name).iter().any(|p| p == property), "{name}.{property}");
+        for (name, property) in super::super::facts::essential(&real_spec()) {
+            assert!(required(&spec, &name).contains(&property), "{name}.{property}");
         }
         for (name, property) in RELAXED_MINIMUM {
             let prop = &schema(&spec, name)["properties"][property];
@@ -878,6 +810,11 @@ mod tests {
         assert!(!names_word("Known values: runningish.", "running"));
     }
 
+    /// The essential statuses of the small specs below.
+    fn essential() -> Vec<(String, String)> {
+        vec![("VM".to_string(), "status".to_string())]
+    }
+
     fn code() -> syn::File {
         syn::parse_str(
             r#"
@@ -942,7 +879,7 @@ mod tests {
     #[test]
     fn enums_are_opened_and_fields_made_tolerant() {
         let mut file = code();
-        adapt_code(&mut file).unwrap();
+        adapt_code(&mut file, &essential()).unwrap();
         let out = quote::ToTokens::to_token_stream(&file).to_string();
         assert!(
             out.contains("# [serde (untagged)] Unknown (:: std :: string :: String)"),
@@ -1001,7 +938,7 @@ mod tests {
             }"#,
         )
         .unwrap();
-        adapt_code(&mut file).unwrap();
+        adapt_code(&mut file, &essential()).unwrap();
         let out = quote::ToTokens::to_token_stream(&file).to_string();
         assert_eq!(out.matches("crate::decode::unknown_when_absent").count(), 1, "{out}");
         assert!(out.contains("pub status : VmStatus"), "{out}");
@@ -1010,9 +947,9 @@ mod tests {
     #[test]
     fn a_code_shape_typify_no_longer_makes_is_an_error() {
         let mut file: syn::File = syn::parse_str("pub mod other {}").unwrap();
-        assert!(adapt_code(&mut file).unwrap_err().contains("no `types` module"));
+        assert!(adapt_code(&mut file, &[]).unwrap_err().contains("no `types` module"));
         let mut file: syn::File = syn::parse_str("pub mod types { pub struct A { pub x: i64 } }").unwrap();
-        assert!(adapt_code(&mut file).unwrap_err().contains("no enum"));
+        assert!(adapt_code(&mut file, &[]).unwrap_err().contains("no enum"));
         assert!(decode_success_bodies("nothing here").is_err());
     }
 }

@@ -55,6 +55,10 @@
 mod console;
 mod error;
 mod exec;
+// What the spec's `x-fastvm-*` extensions and `security` say about each operation (a link to
+// `fastvm-api/facts.rs`, shared with code generation, so the fake reads the same facts).
+#[path = "../facts.rs"]
+mod facts;
 mod faults;
 mod fingerprint;
 mod isolation;
@@ -555,48 +559,55 @@ async fn accept_loop(listener: TcpListener, router: Router, cancel: Cancellation
     }
 }
 
-/// The operationId of a matched route (storage endpoints get pseudo ids).
-fn operation_id(method: &Method, path: &str) -> Option<&'static str> {
-    let m = method.as_str();
-    Some(match (m, path) {
-        ("GET", "/healthz") => "getHealth",
-        ("GET", "/v1/vms") => "listVms",
-        ("POST", "/v1/vms") => "launchVm",
-        ("GET", "/v1/vms/{id}") => "getVm",
-        ("PATCH", "/v1/vms/{id}") => "updateVm",
-        ("DELETE", "/v1/vms/{id}") => "deleteVm",
-        ("POST", "/v1/vms/{id}/pause") => "pauseVm",
-        ("POST", "/v1/vms/{id}/resume") => "resumeVm",
-        ("POST", "/v1/vms/{id}/ttl/refresh") => "refreshVmTtl",
-        ("PUT", "/v1/vms/{id}/firewall") => "setVmFirewall",
-        ("PATCH", "/v1/vms/{id}/firewall") => "patchVmFirewall",
-        ("POST", "/v1/vms/{id}/console-token") => "createConsoleToken",
-        // Not an operation of the spec (the WebSocket is not modelled there): a pseudo id for
-        // fault injection.
-        ("GET", "/v1/vms/{id}/console/ws") => "consoleWebSocket",
-        ("POST", "/v1/vms/{id}/exec") => "execVm",
-        ("GET", "/v1/vms/{id}/services") => "listServices",
-        ("POST", "/v1/vms/{id}/services") => "registerService",
-        ("PUT", "/v1/vms/{id}/services/{service_name}") => "updateService",
-        ("DELETE", "/v1/vms/{id}/services/{service_name}") => "deleteService",
-        ("GET", "/v1/vms/{id}/ssh-keys") => "listSshKeys",
-        ("POST", "/v1/vms/{id}/ssh-keys") => "addSshKey",
-        ("DELETE", "/v1/vms/{id}/ssh-keys/{fingerprint}") => "deleteSshKey",
-        ("POST", "/v1/vms/{id}/files/presign") => "presignFile",
-        ("POST", "/v1/vms/{id}/files/fetch") => "fetchFileToVm",
-        ("GET", "/v1/snapshots") => "listSnapshots",
-        ("POST", "/v1/snapshots") => "createSnapshot",
-        ("GET", "/v1/snapshots/{id}") => "getSnapshot",
-        ("PATCH", "/v1/snapshots/{id}") => "updateSnapshot",
-        ("DELETE", "/v1/snapshots/{id}") => "deleteSnapshot",
-        ("POST", "/v1/builds") => "createBuild",
-        ("GET", "/v1/builds/{id}") => "getBuild",
-        ("POST", "/v1/build-contexts/presign") => "presignBuildContext",
-        ("GET", "/v1/org/quotas") => "getOrgQuotas",
-        ("PUT", "/storage/{key}") => "storagePut",
-        ("GET", "/storage/{key}") => "storageGet",
-        _ => return None,
+/// Routes of the fake that are not operations of the spec: pseudo ids for fault injection,
+/// none of which takes the API key (the console's WebSocket is a capability URL: its session
+/// token is the credential; storage URLs carry their own signature).
+const PSEUDO_OPERATIONS: &[(&str, &str, &str)] = &[
+    ("GET", "/v1/vms/{id}/console/ws", "consoleWebSocket"),
+    ("PUT", "/storage/{key}", "storagePut"),
+    ("GET", "/storage/{key}", "storageGet"),
+];
+
+/// The operations of the embedded spec with their facts, read once.
+fn spec_operations() -> &'static [facts::OpFacts] {
+    static OPS: std::sync::OnceLock<Vec<facts::OpFacts>> = std::sync::OnceLock::new();
+    OPS.get_or_init(|| {
+        let spec: serde_json::Value = serde_json::from_str(shape::SPEC).expect("openapi.json is JSON");
+        facts::operations(&spec)
     })
+}
+
+/// The operationId of a matched route: the spec's operation with this method and path template
+/// (parameter names aside), or a [pseudo id](PSEUDO_OPERATIONS).
+fn operation_id(method: &Method, path: &str) -> Option<&'static str> {
+    if let Some(op) = spec_operations()
+        .iter()
+        .find(|op| op.method == method.as_str() && same_template(&op.path, path))
+    {
+        return Some(op.id.as_str());
+    }
+    PSEUDO_OPERATIONS
+        .iter()
+        .find(|(m, p, _)| *m == method.as_str() && same_template(p, path))
+        .map(|(_, _, id)| *id)
+}
+
+/// Whether two path templates are the same but for their parameters' names
+/// (`/v1/vms/{id}/services/{serviceName}` and `/v1/vms/{id}/services/{service_name}`).
+fn same_template(a: &str, b: &str) -> bool {
+    let is_param = |s: &str| s.starts_with('{') && s.ends_with('}');
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
+    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x == y || (is_param(x) && is_param(y)))
+}
+
+/// Whether a call of `op` needs the API key: every operation but those the spec marks public
+/// (`security: []`) and the pseudo operations.
+fn needs_key(op: Option<&str>) -> bool {
+    let Some(op) = op else { return true };
+    if PSEUDO_OPERATIONS.iter().any(|(_, _, id)| *id == op) {
+        return false;
+    }
+    !spec_operations().iter().any(|o| o.id == op && o.public)
 }
 
 /// Marker on a request: the exec handler must end its NDJSON stream without an `x` event.
@@ -623,9 +634,7 @@ async fn gate(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Res
             }
         }
     }
-    // The console's WebSocket is a capability URL: its session token is the credential.
-    let needs_key = !matches!(op, Some("getHealth" | "storagePut" | "storageGet" | "consoleWebSocket"));
-    if needs_key {
+    if needs_key(op) {
         let sent = req.headers().get("x-api-key").map(HeaderValue::as_bytes);
         if sent != Some(s.config.api_key.as_bytes()) {
             let msg = if sent.is_some() {
@@ -717,6 +726,26 @@ mod tests {
         let debug = format!("{:?}", FakeServer::builder().api_key(KEY));
         assert!(!debug.contains("sekrit"), "{debug}");
         assert!(debug.contains(REDACTED), "{debug}");
+    }
+
+    #[test]
+    fn every_route_is_named_by_the_spec_and_public_ones_come_from_security() {
+        let get = Method::GET;
+        assert_eq!(operation_id(&get, "/healthz"), Some("getHealth"));
+        assert_eq!(
+            operation_id(&Method::PUT, "/v1/vms/{id}/services/{service_name}"),
+            Some("updateService")
+        );
+        assert_eq!(operation_id(&get, "/v1/vms/{id}/console/ws"), Some("consoleWebSocket"));
+        assert_eq!(operation_id(&get, "/v1/nothing"), None);
+        // Every operation of the spec is found by its own method and template.
+        for op in spec_operations() {
+            let method = Method::from_bytes(op.method.as_bytes()).unwrap();
+            assert_eq!(operation_id(&method, &op.path), Some(op.id.as_str()));
+            assert_eq!(needs_key(Some(&op.id)), !op.public, "{}", op.id);
+        }
+        assert!(!needs_key(Some("getHealth")) && !needs_key(Some("storageGet")));
+        assert!(needs_key(Some("getVm")) && needs_key(None));
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@
 pub mod codegen;
 
 pub mod canon;
+pub mod contracts;
 pub mod coverage;
 pub mod enums;
 pub mod lint;
@@ -60,7 +61,20 @@ impl Workspace {
     pub fn facade_src(&self) -> PathBuf {
         self.root.join("fastvm/src")
     }
+
+    /// The contract and end-to-end tests.
+    pub fn tests_dir(&self) -> PathBuf {
+        self.root.join("tests/tests")
+    }
+
+    /// The contract coverage table, generated from the tests.
+    pub fn coverage_doc(&self) -> PathBuf {
+        self.root.join(COVERAGE_DOC)
+    }
 }
+
+/// Where the contract coverage table is written, relative to the workspace.
+pub const COVERAGE_DOC: &str = "docs/contract-coverage.md";
 
 /// One failed check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,14 +273,61 @@ pub fn check_coverage(spec: &Value, sources: &[(String, String)]) -> Vec<Failure
     )
 }
 
-/// Check 4: every string enum is open or deliberately closed.
+/// Check 4: every string that documents values is classified open or closed in the spec.
 pub fn check_enums(spec: &Value) -> Vec<Failure> {
     failures_of(
         "string-enums",
         None,
         enums::check(spec),
-        "keep open strings plain in the spec and list them in OPEN (xtask/src/enums.rs)",
+        "edit openapi.json as each line says, then run `cargo xtask regen`",
     )
+}
+
+/// Check 6: the spec states every per-operation and per-schema fact the workspace derives from
+/// it (`x-fastvm-*`, see `fastvm-api/facts.rs`).
+pub fn check_facts(spec: &Value) -> Vec<Failure> {
+    failures_of(
+        "spec-facts",
+        Some("openapi.json lacks facts the SDK derives its tables from:"),
+        codegen::facts::problems(spec),
+        "edit openapi.json as each line says (the extensions are documented in CONTRIBUTING.md), then run \
+         `cargo xtask regen`",
+    )
+}
+
+/// Check 7: every operation has a contract test and an error-mapping test, and the coverage
+/// table in `docs/` is what the tests say.
+pub fn check_contracts(spec: &Value, tests: &[contracts::TestFn], doc: Option<&str>) -> Vec<Failure> {
+    let mut out = failures_of(
+        "contract-coverage",
+        None,
+        contracts::missing(&operation_ids(spec), tests),
+        "add the tests named above (xtask/src/contracts.rs says how a test is found)",
+    );
+    let want = contracts::render(&coverage_rows(spec), tests);
+    if doc != Some(want.as_str()) {
+        out.push(Failure {
+            check: "contract-coverage",
+            message: format!(
+                "{COVERAGE_DOC} is not what the tests cover now:\n{}",
+                unified_diff(doc.unwrap_or(""), &want, COVERAGE_DOC, "from the tests now")
+            ),
+            fix: FIX.into(),
+        });
+    }
+    out
+}
+
+fn operation_ids(spec: &Value) -> Vec<String> {
+    codegen::operation_ids(spec)
+}
+
+/// `(operationId, METHOD, path)` of every operation, in the spec's order.
+fn coverage_rows(spec: &Value) -> Vec<(String, String, String)> {
+    codegen::facts::operations(spec)
+        .into_iter()
+        .map(|op| (op.id, op.method, op.path))
+        .collect()
 }
 
 /// Compares the committed spec with an upstream copy.
@@ -327,7 +388,7 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
     // generate only from a valid, lint-clean spec.
     let valid = !failures.iter().any(|f| f.check == "spec-valid");
     let preflight = check_preflight(&spec);
-    let lint_clean = preflight.is_empty();
+    let lint_clean = preflight.is_empty() && codegen::facts::problems(&spec).is_empty();
     failures.extend(preflight);
     if valid && lint_clean {
         // Generate from the very file build.rs reads, so the check is about what ships.
@@ -356,6 +417,19 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
         }),
     }
     failures.extend(check_enums(&spec));
+    failures.extend(check_facts(&spec));
+    match contracts::tests_in(&ws.tests_dir()) {
+        Ok(tests) => failures.extend(check_contracts(
+            &spec,
+            &tests,
+            std::fs::read_to_string(ws.coverage_doc()).ok().as_deref(),
+        )),
+        Err(e) => failures.push(Failure {
+            check: "contract-coverage",
+            message: format!("cannot read {}: {e}", ws.tests_dir().display()),
+            fix: "run from a complete checkout".into(),
+        }),
+    }
     if let Some(path) = upstream {
         match read(path) {
             Ok(up) => failures.extend(check_upstream(&spec, &up, path)),
@@ -378,6 +452,8 @@ pub struct RegenReport {
     pub spec_written: bool,
     /// Whether the snapshot was rewritten.
     pub snapshot_written: bool,
+    /// Whether the contract coverage table was rewritten.
+    pub coverage_written: bool,
 }
 
 impl fmt::Display for RegenReport {
@@ -386,6 +462,7 @@ impl fmt::Display for RegenReport {
         let said = |b| if b { "rewritten" } else { "unchanged" };
         writeln!(f, "openapi.json: {}", said(self.spec_written))?;
         writeln!(f, "fastvm-api/generated/fastvm_api.rs: {}", said(self.snapshot_written))?;
+        writeln!(f, "{COVERAGE_DOC}: {}", said(self.coverage_written))?;
         write!(
             f,
             "next: run `cargo xtask check` (facade coverage and enum classification may need updates)"
@@ -426,6 +503,13 @@ pub fn regen(ws: &Workspace, from: Option<&Path>) -> Result<RegenReport, String>
     if canonical != current_text {
         write(&ws.spec(), &canonical)?;
         report.spec_written = true;
+    }
+    if let Ok(tests) = contracts::tests_in(&ws.tests_dir()) {
+        let doc = contracts::render(&coverage_rows(&new_spec), &tests);
+        if std::fs::read_to_string(ws.coverage_doc()).ok().as_deref() != Some(doc.as_str()) {
+            write(&ws.coverage_doc(), &doc)?;
+            report.coverage_written = true;
+        }
     }
     if std::fs::read_to_string(ws.snapshot()).ok().as_deref() != Some(code.as_str()) {
         if let Some(dir) = ws.snapshot().parent() {

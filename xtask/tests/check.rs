@@ -41,6 +41,9 @@ impl Scratch {
         link_or_copy(&ws);
         std::fs::copy(real.snapshot(), ws.snapshot()).unwrap();
         copy_dir(&real.facade_src(), &ws.facade_src());
+        copy_dir(&real.tests_dir(), &ws.tests_dir());
+        std::fs::create_dir_all(ws.coverage_doc().parent().unwrap()).unwrap();
+        std::fs::copy(real.coverage_doc(), ws.coverage_doc()).unwrap();
         Scratch { _dir: dir, ws }
     }
 
