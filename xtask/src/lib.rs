@@ -12,6 +12,7 @@ pub mod canon;
 pub mod contracts;
 pub mod coverage;
 pub mod enums;
+pub mod fixtures;
 pub mod lint;
 pub mod summary;
 
@@ -318,6 +319,16 @@ pub fn check_contracts(spec: &Value, tests: &[contracts::TestFn], doc: Option<&s
     out
 }
 
+/// Check 8: the tests' answer fixtures match the spec.
+pub fn check_fixtures(spec: &Value, ws: &Workspace) -> Vec<Failure> {
+    failures_of(
+        "fixtures",
+        None,
+        fixtures::check(spec, &ws.root.join(fixtures::DIR)),
+        "edit the fixture files named above (tests/tests/tolerant_reader.rs reads them)",
+    )
+}
+
 fn operation_ids(spec: &Value) -> Vec<String> {
     codegen::operation_ids(spec)
 }
@@ -418,6 +429,7 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
     }
     failures.extend(check_enums(&spec));
     failures.extend(check_facts(&spec));
+    failures.extend(check_fixtures(&spec, ws));
     match contracts::tests_in(&ws.tests_dir()) {
         Ok(tests) => failures.extend(check_contracts(
             &spec,

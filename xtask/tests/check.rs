@@ -42,6 +42,7 @@ impl Scratch {
         std::fs::copy(real.snapshot(), ws.snapshot()).unwrap();
         copy_dir(&real.facade_src(), &ws.facade_src());
         copy_dir(&real.tests_dir(), &ws.tests_dir());
+        copy_dir(&real.root.join("tests/fixtures"), &ws.root.join("tests/fixtures"));
         std::fs::create_dir_all(ws.coverage_doc().parent().unwrap()).unwrap();
         std::fs::copy(real.coverage_doc(), ws.coverage_doc()).unwrap();
         Scratch { _dir: dir, ws }
