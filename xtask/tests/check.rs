@@ -352,3 +352,85 @@ fn regen_refuses_31_and_missing_operation_ids_and_writes_nothing() {
     );
     assert!(before == after, "a refused spec must leave the workspace untouched");
 }
+
+/// The maintainers' exercise "a new public GET": before any build, `check` names each missing
+/// piece (the facade method, the contract tests) with the file to edit, and nothing else.
+#[test]
+fn a_new_public_get_is_listed_piece_by_piece_before_any_build() {
+    let scratch = Scratch::new();
+    let mut spec = scratch.spec();
+    spec["paths"]["/v1/pricing"] = json!({"get": {
+        "operationId": "getPricing", "security": [], "tags": ["quotas"], "summary": "List prices",
+        "responses": {"200": {"description": "The prices.", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"currency": {"type": "string"}}}}}}}}});
+    scratch.set_spec(&spec);
+    regen_snapshot(&scratch.ws);
+    let failures = scratch.check();
+    assert_eq!(
+        checks(&failures),
+        ["facade-coverage", "contract-coverage"],
+        "{}",
+        render(&failures)
+    );
+    let shown = render(&failures);
+    assert!(shown.contains("operation getPricing is not reachable through the fastvm facade"), "{shown}");
+    assert!(shown.contains("operation getPricing has no contract test"), "{shown}");
+    assert!(shown.contains("`get_pricing_wire`") && shown.contains("tests/tests/contract_<group>.rs"), "{shown}");
+    assert!(shown.contains("operation getPricing has no error-mapping test"), "{shown}");
+    // The generated table says it is public, safe to repeat and ordinary.
+    let code = std::fs::read_to_string(scratch.ws.snapshot()).unwrap();
+    let row = &code[code.rfind("id: \"getPricing\"").unwrap()..];
+    let row = &row[..row.find('}').unwrap()];
+    assert!(row.contains("idempotent: true") && row.contains("public: true"), "{row}");
+}
+
+/// Every fact the workspace derives from the spec, missing, is named with its fix.
+#[test]
+fn missing_facts_are_named_with_the_file_and_the_fix() {
+    let scratch = Scratch::new();
+    let mut spec = scratch.spec();
+    // A POST that does not say whether it is safe to repeat.
+    spec["paths"]["/v1/vms/{id}/reboot"] = json!({"post": {
+        "operationId": "rebootVm", "tags": ["vms"],
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/Volume"}}}}}}});
+    // An answer schema with an id and a status, an upstream-worded open string, a secret-looking
+    // field, none of them classified.
+    spec["components"]["schemas"]["Volume"] = json!({"type": "object", "required": ["id", "status"], "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string", "description": "The state. Future server versions may introduce additional values."},
+        "accessToken": {"type": "string"}}});
+    // A typo in an extension's name.
+    spec["paths"]["/v1/vms"]["post"]["x-fastvm-idempotant"] = json!(false);
+    scratch.set_spec(&spec);
+    let failures = scratch.check();
+    let shown = render(&failures);
+    for needle in [
+        "operation rebootVm (POST /v1/vms/{id}/reboot) does not say whether it is safe to repeat: add `\"x-fastvm-idempotent\": true`",
+        "schema Volume (in an answer) has an id or status, and does not say which fields stay required: add `\"x-fastvm-essential\"",
+        "schema Volume: property accessToken looks secret and is not classified: add `\"x-fastvm-secret-fields\"",
+        "openapi.json: Volume.status: a string that documents values is not classified as open or closed",
+        "unknown extension x-fastvm-idempotant",
+    ] {
+        assert!(shown.contains(needle), "{needle}\n{shown}");
+    }
+    // Generation is skipped while facts are missing: no snapshot diff hides the list.
+    assert!(!checks(&failures).contains(&"snapshot"), "{shown}");
+}
+
+#[test]
+fn a_fixture_that_no_longer_matches_is_named() {
+    let scratch = Scratch::new();
+    let mut spec = scratch.spec();
+    let vm = spec["components"]["schemas"]["VM"]["properties"].as_object_mut().unwrap();
+    vm.remove("publicIpv6");
+    scratch.set_spec(&spec);
+    regen_snapshot(&scratch.ws);
+    let failures = scratch.check();
+    let shown = render(&failures);
+    assert!(
+        shown.contains("tests/fixtures/answers/VM.json: /: publicIpv6 is not a member of the schema"),
+        "{shown}"
+    );
+}
