@@ -130,7 +130,12 @@ pub fn operations(spec: &Value) -> Vec<OpFacts> {
             let success: Vec<(u16, &Value)> = responses
                 .into_iter()
                 .flatten()
-                .filter_map(|(code, r)| code.parse::<u16>().ok().filter(|c| (200..300).contains(c)).map(|c| (c, r)))
+                .filter_map(|(code, r)| {
+                    code.parse::<u16>()
+                        .ok()
+                        .filter(|c| (200..300).contains(c))
+                        .map(|c| (c, r))
+                })
                 .collect();
             OpFacts {
                 id: id.to_string(),
@@ -246,7 +251,12 @@ fn show(word: &str) -> Option<Option<Show>> {
 pub fn secret_fields(spec: &Value) -> Vec<(String, String, Show)> {
     let mut out = Vec::new();
     for (name, schema) in schemas(spec) {
-        for (prop, word) in schema.get(SECRET_FIELDS).and_then(Value::as_object).into_iter().flatten() {
+        for (prop, word) in schema
+            .get(SECRET_FIELDS)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             if let Some(Some(show)) = word.as_str().and_then(show) {
                 out.push((name.to_string(), prop.clone(), show));
             }
@@ -288,7 +298,10 @@ pub fn problems(spec: &Value) -> Vec<String> {
         if !ALL.contains(&ext.as_str()) && ext != KEY_PREFIX {
             out.push(at(
                 format!("unknown extension {ext}"),
-                &format!("correct its name (the workspace reads {} and {KEY_PREFIX})", ALL.join(", ")),
+                &format!(
+                    "correct its name (the workspace reads {} and {KEY_PREFIX})",
+                    ALL.join(", ")
+                ),
             ));
         } else if !docs.is_some_and(|d| d.contains_key(ext)) {
             out.push(at(
@@ -300,7 +313,11 @@ pub fn problems(spec: &Value) -> Vec<String> {
     for (path, _, method, op) in walk::operations(spec) {
         let route = format!("{} {path}", method.to_uppercase());
         let id = op.get("operationId").and_then(Value::as_str).unwrap_or("");
-        let name = if id.is_empty() { route.clone() } else { format!("{id} ({route})") };
+        let name = if id.is_empty() {
+            route.clone()
+        } else {
+            format!("{id} ({route})")
+        };
         if id.is_empty() {
             out.push(at(format!("{route} has no operationId"), "give it one"));
         }
@@ -312,7 +329,10 @@ pub fn problems(spec: &Value) -> Vec<String> {
                      the SDK retries only idempotent calls"
                 ),
             )),
-            Some(v) if !v.is_boolean() => out.push(at(format!("operation {name}: {IDEMPOTENT} is {v}"), "make it true or false")),
+            Some(v) if !v.is_boolean() => out.push(at(
+                format!("operation {name}: {IDEMPOTENT} is {v}"),
+                "make it true or false",
+            )),
             _ => {}
         }
         if let Some(v) = op.get(TIMING)
@@ -326,7 +346,10 @@ pub fn problems(spec: &Value) -> Vec<String> {
         if let Some(v) = op.get(EMPTY_ANSWER_KNOWN)
             && !v.is_boolean()
         {
-            out.push(at(format!("operation {name}: {EMPTY_ANSWER_KNOWN} is {v}"), "make it true or false"));
+            out.push(at(
+                format!("operation {name}: {EMPTY_ANSWER_KNOWN} is {v}"),
+                "make it true or false",
+            ));
         }
     }
     let answers = answer_schemas(spec);
@@ -334,9 +357,10 @@ pub fn problems(spec: &Value) -> Vec<String> {
         let props: Vec<&str> = properties(schema).map(|(p, _)| p).collect();
         let required = strings(schema.get("required"));
         match schema.get(ESSENTIAL) {
-            Some(list) if !list.is_array() => {
-                out.push(at(format!("schema {name}: {ESSENTIAL} is {list}"), "make it a list of property names"))
-            }
+            Some(list) if !list.is_array() => out.push(at(
+                format!("schema {name}: {ESSENTIAL} is {list}"),
+                "make it a list of property names",
+            )),
             Some(list) => {
                 for p in strings(Some(list)) {
                     if !required.contains(&p) {
@@ -348,7 +372,9 @@ pub fn problems(spec: &Value) -> Vec<String> {
                 }
             }
             None if answers.contains(name) && props.iter().any(|p| *p == "id" || *p == "status") => out.push(at(
-                format!("schema {name} (in an answer) has an id or status, and does not say which fields stay required"),
+                format!(
+                    "schema {name} (in an answer) has an id or status, and does not say which fields stay required"
+                ),
                 &format!(
                     "add `\"{ESSENTIAL}\": [\"id\", \"status\"]` (the fields the SDK cannot work without; `[]` for \
                      none): without it every field of {name} decodes as optional"
@@ -419,7 +445,10 @@ fn string_problems(at: String, schema: &Value, inline: bool, out: &mut Vec<Strin
         Some(open) => {
             let known = strings(schema.get(KNOWN_VALUES));
             if open == &Value::Bool(false) && !known.is_empty() {
-                out.push(fix(format!("{at}: {KNOWN_VALUES} on a closed string"), "remove it, or make the string open"));
+                out.push(fix(
+                    format!("{at}: {KNOWN_VALUES} on a closed string"),
+                    "remove it, or make the string open",
+                ));
             }
             for v in &known {
                 if !names_word(&description, &v.to_ascii_lowercase()) {

@@ -40,12 +40,7 @@ use super::facts::fold;
 /// `types::builder`.
 pub fn redact_debug(types: &mut Vec<syn::Item>, secrets: &Secrets) -> Result<(), String> {
     let done = redact_items(types, false, secrets)?;
-    for name in secrets
-        .fields
-        .iter()
-        .map(|(t, _, _)| t)
-        .chain(&secrets.maps)
-    {
+    for name in secrets.fields.iter().map(|(t, _, _)| t).chain(&secrets.maps) {
         if !done.contains(&fold(name)) {
             return Err(format!(
                 "secrets: openapi.json marks a secret in schema {name}, but no generated type is named after it \

@@ -142,7 +142,10 @@ fn vary_line(bytes: &[u8], shape: ShapeId, variance: Variance) -> Vec<u8> {
 /// `other-2xx` for `op`, when its answer has today's status.
 fn other_2xx(op: &str, mut resp: Response) -> Response {
     let from = resp.status().as_u16();
-    let Some(to) = other_2xx_statuses(op).filter(|(today, _)| *today == from).map(|(_, to)| to) else {
+    let Some(to) = other_2xx_statuses(op)
+        .filter(|(today, _)| *today == from)
+        .map(|(_, to)| to)
+    else {
         return resp;
     };
     let to = StatusCode::from_u16(to).expect("statuses in the table are valid");
@@ -197,7 +200,11 @@ mod tests {
                 Some((from, to)) => {
                     varied += 1;
                     assert!(inferred, "{id}: its status is documented, not inferred");
-                    assert_eq!(statuses[id], BTreeSet::from([from]), "{id}: today's status is the spec's");
+                    assert_eq!(
+                        statuses[id],
+                        BTreeSet::from([from]),
+                        "{id}: today's status is the spec's"
+                    );
                     assert!((200..300).contains(&to) && to != from, "{id}");
                 }
                 None => assert!(!inferred, "{id}: inferred, but not varied"),

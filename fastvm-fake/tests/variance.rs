@@ -171,8 +171,10 @@ async fn every_operation(s: &FakeServer) -> Vec<(&'static str, Answer)> {
 /// operations is the spec's, not a count written here.
 fn assert_every_operation_is_called(calls: &[(&str, Answer)]) {
     let spec: Value = serde_json::from_str(include_str!("../openapi.json")).unwrap();
-    let called: std::collections::BTreeSet<&str> =
-        calls.iter().map(|(op, _)| op.split(" (").next().unwrap_or(op)).collect();
+    let called: std::collections::BTreeSet<&str> = calls
+        .iter()
+        .map(|(op, _)| op.split(" (").next().unwrap_or(op))
+        .collect();
     let mut missing = Vec::new();
     for item in spec["paths"].as_object().unwrap().values() {
         for op in item.as_object().unwrap().values() {

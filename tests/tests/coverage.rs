@@ -15,7 +15,10 @@ fn tests() -> Vec<contracts::TestFn> {
 }
 
 fn ids() -> Vec<String> {
-    fastvm_tests::schema::operations().iter().map(|o| o.id.clone()).collect()
+    fastvm_tests::schema::operations()
+        .iter()
+        .map(|o| o.id.clone())
+        .collect()
 }
 
 #[test]

@@ -356,7 +356,12 @@ async fn auth_is_required_except_for_healthz() {
             .collect::<Vec<_>>()
             .join("/");
         let method = Method::from_bytes(op.method.as_bytes()).unwrap();
-        let status = http.request(method, format!("{base}{path}")).send().await.unwrap().status();
+        let status = http
+            .request(method, format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .status();
         assert_eq!(status == 401, !public, "{} {path} without a key: {status}", op.id);
     }
 }

@@ -59,7 +59,10 @@ impl Fixture {
     /// Members a record cannot do without: the spec's `x-fastvm-essential` of its schema.
     fn essential(&self) -> Vec<&'static str> {
         let record = if self.list { &self.schema["items"] } else { &self.schema };
-        let name = record["$ref"].as_str().and_then(|r| r.rsplit('/').next()).unwrap_or_default();
+        let name = record["$ref"]
+            .as_str()
+            .and_then(|r| r.rsplit('/').next())
+            .unwrap_or_default();
         fastvm_tests::schema::spec()["components"]["schemas"][name]["x-fastvm-essential"]
             .as_array()
             .map(|e| e.iter().filter_map(Value::as_str).collect())

@@ -91,7 +91,9 @@ async fn call(client: &FastvmClient, op: &str) -> Outcome {
         "listSshKeys" => encoded(vms.ssh_keys().list(ID).await),
         "addSshKey" => encoded(vms.ssh_keys().add(ID, KEY).await),
         "deleteSshKey" => encoded(vms.ssh_keys().delete(ID, FINGERPRINT).await),
-        other => panic!("tests/tests/tolerant_reader.rs: no call of {other} in `call`: add one through its facade method"),
+        other => {
+            panic!("tests/tests/tolerant_reader.rs: no call of {other} in `call`: add one through its facade method")
+        }
     }
 }
 
@@ -203,7 +205,8 @@ fn build() -> Value {
 /// the SDK decodes from one with only its essentials (natural empties, `None` left out). One
 /// entry per schema: a new operation answering a known schema needs nothing here.
 fn fixture(schema: &str, path: &str) -> (Value, Value) {
-    let vm_min = json!({ "id": ID, "status": "running", "cpu": 0, "memoryMiB": 0, "diskGiB": 0, "name": "", "orgId": "" });
+    let vm_min =
+        json!({ "id": ID, "status": "running", "cpu": 0, "memoryMiB": 0, "diskGiB": 0, "name": "", "orgId": "" });
     let presigned_min = json!({ "uploadUrl": "https://storage.example/up?X-Sig=1",
         "downloadUrl": "https://storage.example/down?X-Sig=2", "expiresInSec": 0, "maxUploadBytes": 0 });
     let exec_min = json!({ "exitCode": 0, "stdout": "", "stderr": "", "durationMs": 0, "timedOut": false,
@@ -214,7 +217,9 @@ fn fixture(schema: &str, path: &str) -> (Value, Value) {
         "Snapshot" => json!({ "id": SNAP, "status": "ready", "name": "", "orgId": "", "vmId": "", "services": [] }),
         "BuildResponse" => json!({ "id": BUILD, "status": "pending", "imageRef": "" }),
         "FilePresignResponse" => presigned_min,
-        "ConsoleTokenResponse" => json!({ "token": "tok-1", "websocketPath": "/v1/vms/x/console/ws", "expiresInSec": 0 }),
+        "ConsoleTokenResponse" => {
+            json!({ "token": "tok-1", "websocketPath": "/v1/vms/x/console/ws", "expiresInSec": 0 })
+        }
         "ExecVMResponse" => exec_min,
         "HealthResponse" => json!({}),
         "OrgQuotaUsage" => json!({ "orgId": "", "limits": quota_min, "usage": quota_min }),
@@ -284,7 +289,9 @@ fn cases() -> Vec<Case> {
             let body = documented
                 .iter()
                 .find_map(|s| schema::response_schema(&op.id, *s, "application/json"));
-            let item = body.as_ref().map(|b| if b["type"] == "array" { &b["items"] } else { b });
+            let item = body
+                .as_ref()
+                .map(|b| if b["type"] == "array" { &b["items"] } else { b });
             let record = item.and_then(|s| s["$ref"].as_str()).map(|r| {
                 let name = r.rsplit('/').next().unwrap_or(r);
                 // The name as borrowed from the spec itself, for `'static`.
@@ -479,7 +486,11 @@ fn the_cases_have_other_2xx_statuses_valid_fixtures_and_their_essentials() {
             valid_fixture(c.op, documented_with_body(c.op), full);
             let record = if c.list { &full[0] } else { full };
             for e in &c.essential {
-                assert!(record.get(*e).is_some(), "{}: the fixture lacks the essential {e}", c.op);
+                assert!(
+                    record.get(*e).is_some(),
+                    "{}: the fixture lacks the essential {e}",
+                    c.op
+                );
             }
         }
     }

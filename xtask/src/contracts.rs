@@ -213,13 +213,23 @@ fn get_vm_helper() {
     fn tests_are_found_by_name_and_the_operation_they_name() {
         let tests = tests_of("contract_vms.rs", SRC);
         let names: Vec<&str> = tests.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["get_vm_wire", "vm_errors_map_to_kinds"], "ignored and non-tests left out");
+        assert_eq!(
+            names,
+            ["get_vm_wire", "vm_errors_map_to_kinds"],
+            "ignored and non-tests left out"
+        );
         let (wire, errors) = covering("getVm", &tests);
         assert_eq!(wire.map(TestFn::entry).as_deref(), Some("contract_vms.rs::get_vm_wire"));
-        assert_eq!(errors.map(TestFn::entry).as_deref(), Some("contract_vms.rs::vm_errors_map_to_kinds"));
+        assert_eq!(
+            errors.map(TestFn::entry).as_deref(),
+            Some("contract_vms.rs::vm_errors_map_to_kinds")
+        );
         let problems = missing(&["getVm".to_string(), "listVms".to_string()], &tests);
         assert_eq!(problems.len(), 1, "{problems:#?}");
-        assert!(problems[0].starts_with("operation listVms has no contract test"), "{problems:#?}");
+        assert!(
+            problems[0].starts_with("operation listVms has no contract test"),
+            "{problems:#?}"
+        );
         assert!(problems[0].contains("list_vms_wire"), "{problems:#?}");
         assert_eq!(snake("getOrgQuotas"), "get_org_quotas");
     }

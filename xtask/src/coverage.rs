@@ -233,11 +233,17 @@ mod tests {
         let plain = "api().list_vms()\ncall(\"launchVm\", c, |api| api.launch_vm())";
         let errors = check(&spec, &src(plain), &[]);
         assert_eq!(errors.len(), 1, "{errors:#?}");
-        assert!(errors[0].starts_with("operation launchVm is marked x-fastvm-empty-answer-known"), "{errors:#?}");
+        assert!(
+            errors[0].starts_with("operation launchVm is marked x-fastvm-empty-answer-known"),
+            "{errors:#?}"
+        );
         let accepting = "api().list_vms()\ncall_or(\n    \"launchVm\",\n    c,\n    |api| api.launch_vm(),\n    || 1)";
         assert_eq!(check(&spec, &src(accepting), &[]), Vec::<String>::new());
         let errors = check(&super::tests::spec(), &src(accepting), &[]);
-        assert!(errors[0].contains("add `\"x-fastvm-empty-answer-known\": true`"), "{errors:#?}");
+        assert!(
+            errors[0].contains("add `\"x-fastvm-empty-answer-known\": true`"),
+            "{errors:#?}"
+        );
     }
 
     #[test]

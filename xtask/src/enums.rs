@@ -171,7 +171,9 @@ mod tests {
         s["components"]["schemas"]["Status"]["enum"] = json!(["a", "b"]);
         let errors = check(&s);
         assert!(
-            errors.iter().any(|e| e.starts_with("openapi.json: Status: documented as open")),
+            errors
+                .iter()
+                .any(|e| e.starts_with("openapi.json: Status: documented as open")),
             "{errors:#?}"
         );
     }

@@ -25,7 +25,10 @@ pub fn check(spec: &Value, dir: &Path) -> Vec<String> {
     files.sort();
     let mut out = Vec::new();
     for path in files {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let shown = format!("{DIR}/{name}.json");
         let Some(schema) = spec.pointer(&format!("/components/schemas/{name}")) else {
             out.push(format!(
@@ -80,7 +83,10 @@ pub fn validate(spec: &Value, schema: &Value, value: &Value, at: &str, out: &mut
     if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
         && !allowed.contains(value)
     {
-        out.push(format!("{here}: {value} is not one of {}", Value::Array(allowed.clone())));
+        out.push(format!(
+            "{here}: {value} is not one of {}",
+            Value::Array(allowed.clone())
+        ));
     }
     let ty = schema.get("type").and_then(Value::as_str);
     let fits = match ty {

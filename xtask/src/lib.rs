@@ -15,6 +15,7 @@ pub mod enums;
 pub mod fixtures;
 pub mod lint;
 pub mod summary;
+pub mod surface;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -458,8 +459,13 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
 /// What `regen` did, for the terminal.
 #[derive(Debug, Default)]
 pub struct RegenReport {
-    /// Summary of spec changes (empty without `--from` unless the spec was not canonical).
+    /// What changed in the spec since `git HEAD` (or, without git, since the file on disk).
     pub summary: summary::Summary,
+    /// What that does to the generated client's public API, read off the generated code
+    /// (`git HEAD`'s snapshot against the new one), each change with the facade files using it.
+    pub surface: Vec<surface::Change>,
+    /// What the spec is compared with.
+    pub baseline: String,
     /// Whether openapi.json was rewritten.
     pub spec_written: bool,
     /// Whether the snapshot was rewritten.
@@ -470,7 +476,9 @@ pub struct RegenReport {
 
 impl fmt::Display for RegenReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.summary.render())?;
+        writeln!(f, "Compared with {}.", self.baseline)?;
+        f.write_str(&self.summary.render_plain())?;
+        f.write_str(&surface::render(&self.surface))?;
         let said = |b| if b { "rewritten" } else { "unchanged" };
         writeln!(f, "openapi.json: {}", said(self.spec_written))?;
         writeln!(f, "fastvm-api/generated/fastvm_api.rs: {}", said(self.snapshot_written))?;
@@ -500,6 +508,9 @@ pub fn admit(spec: &Value) -> Result<(), String> {
 pub fn regen(ws: &Workspace, from: Option<&Path>) -> Result<RegenReport, String> {
     let current_text = read(&ws.spec())?;
     let current = canon::parse_spec(&current_text, None).map_err(|e| format!("openapi.json: {e}"));
+    // The baseline is what is committed: an edit of openapi.json in place is a change too.
+    let head_spec = git_show(ws, "openapi.json").and_then(|t| canon::parse_spec(&t, None).ok());
+    let head_snapshot = git_show(ws, "fastvm-api/generated/fastvm_api.rs");
     let new_spec = match from {
         Some(path) => canon::parse_spec(&read(path)?, Some(path)).map_err(|e| format!("{}: {e}", path.display()))?,
         None => current.clone()?,
@@ -509,8 +520,30 @@ pub fn regen(ws: &Workspace, from: Option<&Path>) -> Result<RegenReport, String>
     // Generate before writing anything, so a failure leaves the workspace untouched.
     let code = generate(&canonical)?;
     let mut report = RegenReport::default();
-    if let Ok(old) = &current {
-        report.summary = summary::summarize(old, &new_spec);
+    match (&head_spec, &current) {
+        (Some(head), _) => {
+            report.baseline = "openapi.json at git HEAD".into();
+            report.summary = summary::summarize(head, &new_spec);
+        }
+        (None, Ok(old)) => {
+            report.baseline = "openapi.json as it was on disk (no git HEAD to compare with)".into();
+            report.summary = summary::summarize(old, &new_spec);
+        }
+        (None, Err(_)) => report.baseline = "nothing (openapi.json did not parse)".into(),
+    }
+    let old_code = head_snapshot.or_else(|| std::fs::read_to_string(ws.snapshot()).ok());
+    if let Some(old_code) = old_code
+        && let (Ok(old), Ok(new)) = (surface::of(&old_code), surface::of(&code))
+    {
+        let sources = coverage::read_sources(&ws.facade_src()).unwrap_or_default();
+        let sources: Vec<(String, String)> = sources
+            .into_iter()
+            .map(|(p, text)| {
+                let rel = Path::new(&p).strip_prefix(&ws.root).map(|r| r.display().to_string());
+                (rel.unwrap_or(p), text)
+            })
+            .collect();
+        report.surface = surface::diff(&old, &new, &sources);
     }
     if canonical != current_text {
         write(&ws.spec(), &canonical)?;
@@ -531,6 +564,21 @@ pub fn regen(ws: &Workspace, from: Option<&Path>) -> Result<RegenReport, String>
         report.snapshot_written = true;
     }
     Ok(report)
+}
+
+/// `path` (relative to the workspace) as committed at `git HEAD`, if the workspace is a git
+/// checkout that has it.
+fn git_show(ws: &Workspace, path: &str) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&ws.root)
+        .args(["show", &format!("HEAD:./{path}")])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {

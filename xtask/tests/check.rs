@@ -373,15 +373,27 @@ fn a_new_public_get_is_listed_piece_by_piece_before_any_build() {
         render(&failures)
     );
     let shown = render(&failures);
-    assert!(shown.contains("operation getPricing is not reachable through the fastvm facade"), "{shown}");
+    assert!(
+        shown.contains("operation getPricing is not reachable through the fastvm facade"),
+        "{shown}"
+    );
     assert!(shown.contains("operation getPricing has no contract test"), "{shown}");
-    assert!(shown.contains("`get_pricing_wire`") && shown.contains("tests/tests/contract_<group>.rs"), "{shown}");
-    assert!(shown.contains("operation getPricing has no error-mapping test"), "{shown}");
+    assert!(
+        shown.contains("`get_pricing_wire`") && shown.contains("tests/tests/contract_<group>.rs"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("operation getPricing has no error-mapping test"),
+        "{shown}"
+    );
     // The generated table says it is public, safe to repeat and ordinary.
     let code = std::fs::read_to_string(scratch.ws.snapshot()).unwrap();
     let row = &code[code.rfind("id: \"getPricing\"").unwrap()..];
     let row = &row[..row.find('}').unwrap()];
-    assert!(row.contains("idempotent: true") && row.contains("public: true"), "{row}");
+    assert!(
+        row.contains("idempotent: true") && row.contains("public: true"),
+        "{row}"
+    );
 }
 
 /// Every fact the workspace derives from the spec, missing, is named with its fix.
@@ -423,7 +435,9 @@ fn missing_facts_are_named_with_the_file_and_the_fix() {
 fn a_fixture_that_no_longer_matches_is_named() {
     let scratch = Scratch::new();
     let mut spec = scratch.spec();
-    let vm = spec["components"]["schemas"]["VM"]["properties"].as_object_mut().unwrap();
+    let vm = spec["components"]["schemas"]["VM"]["properties"]
+        .as_object_mut()
+        .unwrap();
     vm.remove("publicIpv6");
     scratch.set_spec(&spec);
     regen_snapshot(&scratch.ws);
@@ -432,5 +446,41 @@ fn a_fixture_that_no_longer_matches_is_named() {
     assert!(
         shown.contains("tests/fixtures/answers/VM.json: /: publicIpv6 is not a member of the schema"),
         "{shown}"
+    );
+}
+
+/// `regen` compares with what is committed: an edit of openapi.json in place is a change, and
+/// its summary comes from the generated code (a changed return type is breaking, with the
+/// facade file that calls it).
+#[test]
+fn regen_reports_an_in_place_edit_against_git_head_from_the_generated_api() {
+    let scratch = Scratch::new();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(&scratch.ws.root)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "base"]);
+    let mut spec = scratch.spec();
+    let responses = spec["paths"]["/v1/snapshots/{id}"]["delete"]["responses"].as_object_mut().unwrap();
+    responses.remove("200");
+    responses.insert("204".into(), json!({"description": "Deleted."}));
+    scratch.set_spec(&spec);
+    let report = xtask::regen(&scratch.ws, None).unwrap().to_string();
+    assert!(report.contains("Compared with openapi.json at git HEAD."), "{report}");
+    assert!(report.contains("operation deleteSnapshot: new response 204"), "{report}");
+    assert!(
+        report.contains("[BREAKING] builder::DeleteSnapshot::send")
+            && report.contains("is now `fn(self) -> Result<ResponseValue<()>, Error<()>>` [used in fastvm/src/resources/snapshots.rs]"),
+        "{report}"
     );
 }
