@@ -201,7 +201,11 @@ fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
                 Empty::Implied => {}
                 Empty::Object => keep.push(property.to_string()),
                 Empty::None if requests.contains(name) => {
-                    if RELAXED_MINIMUM.contains(&(name.as_str(), property)) {
+                    if prop.get("nullable").and_then(Value::as_bool) == Some(true) {
+                        // Stays required, so the client sends it (`null` when `None`); typify
+                        // makes it an `Option`, which decodes an absent member as `None`.
+                        keep.push(property.to_string());
+                    } else if RELAXED_MINIMUM.contains(&(name.as_str(), property)) {
                         relax_minimum(prop).map_err(|e| format!("relaxed minimum {name}.{property}: {e}"))?;
                     } else if is_enum(prop, &enums) {
                         // Stays required; `adapt_code` decodes an absent member as `Unknown("")`.
@@ -209,8 +213,9 @@ fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
                     } else {
                         return Err(format!(
                             "{name}.{property} is required in a schema that answers and requests both carry, and \
-                             nothing of its type can stand for its absence in an answer: teach \
-                             codegen/tolerance.rs a way (an open enum's Unknown(\"\"), RELAXED_MINIMUM)"
+                             nothing of its type can stand for its absence in an answer: in openapi.json make it \
+                             `nullable`, optional, or an open string; or teach fastvm-api/codegen/tolerance.rs a way \
+                             (an open enum's Unknown(\"\"), RELAXED_MINIMUM)"
                         ));
                     }
                 }
@@ -263,6 +268,11 @@ enum Empty {
 }
 
 fn natural_empty(prop: &Value, objects: &BTreeSet<String>) -> Empty {
+    // A nullable property already has an empty value, `null`: optional, it decodes as `None`
+    // whether it is absent or `null` (a required `number | null` is generated as an `Option`).
+    if prop.get("nullable").and_then(Value::as_bool) == Some(true) {
+        return Empty::None;
+    }
     if prop
         .get("$ref")
         .and_then(Value::as_str)
@@ -341,7 +351,8 @@ pub fn adapt_code(file: &mut syn::File, essential: &[(String, String)]) -> Resul
     if opened.is_empty() {
         return Err("no enum found in the generated types: has typify changed?".into());
     }
-    let fields = tolerant_field_attrs(types)?;
+    let (fields, helpers) = tolerant_field_attrs(types)?;
+    types.extend(helpers);
     if fields == 0 {
         return Err("no defaulted field found in the generated types: has typify changed?".into());
     }
@@ -384,7 +395,13 @@ pub fn lenient_dates(items: &mut [syn::Item]) -> Result<usize, String> {
                         .iter()
                         .any(|m| m.path().is_ident("deserialize_with") || m.path().is_ident("with"))
                     {
-                        return Err(format!("{}: a date field already has a deserializer", s.ident));
+                        let name = field.ident.as_ref().map(ToString::to_string).unwrap_or_default();
+                        return Err(format!(
+                            "{}.{name}: a date field typify already gives a deserializer: teach \
+                             fastvm-api/codegen/tolerance.rs (lenient_dates) this shape, or make the property \
+                             optional in openapi.json",
+                            s.ident
+                        ));
                     }
                     let kept = metas.iter().filter(|m| !m.path().is_ident("default")).cloned();
                     let all: Vec<syn::Meta> = kept.chain(lenient).collect();
@@ -612,7 +629,8 @@ fn drop_copy(attrs: &mut [syn::Attribute]) {
 /// A field whose type is a generated struct with a `Default` (every one of its fields has one)
 /// gets the same treatment: absent or `null`, it is that default (step 3 leaves such properties
 /// required in the spec so that their type stays the struct, not an `Option`).
-fn tolerant_field_attrs(items: &mut [syn::Item]) -> Result<usize, String> {
+fn tolerant_field_attrs(items: &mut [syn::Item]) -> Result<(usize, Vec<syn::Item>), String> {
+    let mut helpers: Vec<syn::Item> = Vec::new();
     let defaultable: BTreeSet<String> = items
         .iter()
         .filter_map(|item| match item {
@@ -644,16 +662,57 @@ fn tolerant_field_attrs(items: &mut [syn::Item]) -> Result<usize, String> {
                 let has = |name: &str| metas.iter().any(|m| m.path().is_ident(name));
                 let mut kept: Vec<syn::Meta> = metas.iter().filter(|m| !is_skip_empty_vec(m)).cloned().collect();
                 if decodes && has("default") && !has("deserialize_with") && !has("with") {
-                    if metas
-                        .iter()
-                        .any(|m| m.path().is_ident("default") && !matches!(m, syn::Meta::Path(_)))
-                    {
-                        return Err(format!(
-                            "{}: a field has a non-empty default; `null` cannot stand for it",
-                            s.ident
-                        ));
+                    let own_default = metas.iter().find_map(|m| match m {
+                        syn::Meta::NameValue(nv) if nv.path.is_ident("default") => Some(nv.value.clone()),
+                        _ => None,
+                    });
+                    match own_default {
+                        // The spec's own default (`"usd"`): `null` decodes as it too, through a
+                        // helper next to typify's default function.
+                        Some(syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(path),
+                            ..
+                        })) => {
+                            let field_name = field.ident.as_ref().map(ToString::to_string).unwrap_or_default();
+                            let default_fn: syn::Path = path.parse().map_err(|e| {
+                                format!(
+                                    "{}.{field_name}: typify's default `{}` is not a path ({e}): teach \
+                                     fastvm-api/codegen/tolerance.rs (tolerant_field_attrs) this shape",
+                                    s.ident,
+                                    path.value()
+                                )
+                            })?;
+                            let helper = quote::format_ident!(
+                                "null_as_default_of_{}_{}",
+                                heck_snake(&s.ident.to_string()),
+                                field_name.trim_start_matches("r#")
+                            );
+                            let ty = &field.ty;
+                            helpers.push(syn::parse_quote! {
+                                /// `null` decodes as the spec's default, as an absent member does.
+                                fn #helper<'de, D: ::serde::Deserializer<'de>>(
+                                    deserializer: D,
+                                ) -> ::std::result::Result<#ty, D::Error> {
+                                    let value: ::std::option::Option<#ty> =
+                                        ::serde::Deserialize::deserialize(deserializer)?;
+                                    Ok(value.unwrap_or_else(#default_fn))
+                                }
+                            });
+                            let helper = helper.to_string();
+                            kept.push(syn::parse_quote!(deserialize_with = #helper));
+                        }
+                        Some(other) => {
+                            let field_name = field.ident.as_ref().map(ToString::to_string).unwrap_or_default();
+                            return Err(format!(
+                                "{}.{field_name}: typify gives it the default `{}`, a shape codegen does not know: \
+                                 remove the `default` of this property in openapi.json, or teach \
+                                 fastvm-api/codegen/tolerance.rs (tolerant_field_attrs) to decode `null` as it",
+                                s.ident,
+                                quote::quote!(#other)
+                            ));
+                        }
+                        None => kept.push(syn::parse_quote!(deserialize_with = "crate::decode::null_as_default")),
                     }
-                    kept.push(syn::parse_quote!(deserialize_with = "crate::decode::null_as_default"));
                     defaulted += 1;
                 }
                 *attr = syn::parse_quote! { #[serde(#(#kept),*)] };
@@ -664,7 +723,19 @@ fn tolerant_field_attrs(items: &mut [syn::Item]) -> Result<usize, String> {
                 .retain(|a| !(a.path().is_ident("serde") && a.meta.require_list().is_ok_and(|l| l.tokens.is_empty())));
         }
     }
-    Ok(defaulted)
+    Ok((defaulted, helpers))
+}
+
+/// `OrgQuotaUsage` → `org_quota_usage` (for generated helper names).
+fn heck_snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// `skip_serializing_if = "::std::vec::Vec::is_empty"`.
@@ -791,6 +862,28 @@ mod tests {
         required.retain(|p| p != "status");
         let err = super::super::adapt(&spec).unwrap_err();
         assert!(err.contains("Snapshot.status"), "{err}");
+    }
+
+    #[test]
+    fn a_required_nullable_field_generates_and_a_spec_default_stands_for_null() {
+        let mut spec = real_spec();
+        let usage = &mut spec["components"]["schemas"]["OrgQuotaUsage"];
+        usage["properties"]["price"] = json!({ "type": "number", "nullable": true });
+        usage["properties"]["currency"] = json!({ "type": "string", "default": "usd" });
+        usage["required"].as_array_mut().unwrap().push(json!("price"));
+        let ttl = &mut spec["components"]["schemas"]["TTL"];
+        ttl["properties"]["note"] = json!({ "type": "string", "nullable": true });
+        ttl["required"].as_array_mut().unwrap().push(json!("note"));
+        let code = super::super::generate(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert!(code.contains("pub price: ::std::option::Option<f64>"), "price");
+        assert!(
+            code.contains("deserialize_with = \"null_as_default_of_org_quota_usage_currency\"")
+                && code.contains("fn null_as_default_of_org_quota_usage_currency<"),
+            "currency"
+        );
+        // In a schema requests carry too, it stays required (sent as `null`) and optional in Rust.
+        let adapted = super::super::adapt(&spec).unwrap();
+        assert!(required(&adapted, "TTL").contains(&"note".to_string()));
     }
 
     #[test]

@@ -471,16 +471,23 @@ fn regen_reports_an_in_place_edit_against_git_head_from_the_generated_api() {
     git(&["add", "-A"]);
     git(&["commit", "-qm", "base"]);
     let mut spec = scratch.spec();
-    let responses = spec["paths"]["/v1/snapshots/{id}"]["delete"]["responses"].as_object_mut().unwrap();
+    let responses = spec["paths"]["/v1/snapshots/{id}"]["delete"]["responses"]
+        .as_object_mut()
+        .unwrap();
     responses.remove("200");
     responses.insert("204".into(), json!({"description": "Deleted."}));
     scratch.set_spec(&spec);
     let report = xtask::regen(&scratch.ws, None).unwrap().to_string();
     assert!(report.contains("Compared with openapi.json at git HEAD."), "{report}");
-    assert!(report.contains("operation deleteSnapshot: new response 204"), "{report}");
+    assert!(
+        report.contains("operation deleteSnapshot: new response 204"),
+        "{report}"
+    );
     assert!(
         report.contains("[BREAKING] builder::DeleteSnapshot::send")
-            && report.contains("is now `fn(self) -> Result<ResponseValue<()>, Error<()>>` [used in fastvm/src/resources/snapshots.rs]"),
+            && report.contains(
+                "is now `fn(self) -> Result<ResponseValue<()>, Error<()>>` [used in fastvm/src/resources/snapshots.rs]"
+            ),
         "{report}"
     );
 }
