@@ -146,6 +146,8 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
         return Err("no optional date field found in the generated types: has typify changed?".into());
     }
     secrets::redact_debug(types_of(&mut file)?, &secrets)?;
+    sort_items(types_of(&mut file)?);
+    sort_items(module_items(types_of(&mut file)?, "builder")?);
     file.items.push(table);
     let body = restore_operation_ids(&prettyplease::unparse(&file), &operation_ids)?;
     let body = use_own_path_encoding(&body)?;
@@ -189,6 +191,31 @@ pub fn ops_table(spec: &Value) -> Result<syn::Item, String> {
         pub const OPERATIONS: &[ops::Op] = &[#(#rows),*];
     })
     .map_err(|e| format!("the operations table does not parse: {e}"))
+}
+
+/// Puts the items of a generated module in one stable order: imports first, then each type
+/// by name followed by its impls (the derived ones, the open enums' conversions and the
+/// redacting `Debug` added here), then helper functions, then submodules. A spec change then
+/// shows in the generated diff where the type is, instead of moving blocks around.
+pub fn sort_items(items: &mut [syn::Item]) {
+    fn key(item: &syn::Item) -> (u8, String, u8) {
+        let last = |p: &syn::Path| p.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        match item {
+            syn::Item::Use(_) => (0, String::new(), 0),
+            syn::Item::Struct(s) => (1, s.ident.to_string(), 0),
+            syn::Item::Enum(e) => (1, e.ident.to_string(), 0),
+            syn::Item::Type(t) => (1, t.ident.to_string(), 0),
+            syn::Item::Impl(i) => match &*i.self_ty {
+                syn::Type::Path(p) => (1, last(&p.path), 1),
+                _ => (1, String::new(), 1),
+            },
+            syn::Item::Fn(f) => (2, f.sig.ident.to_string(), 0),
+            syn::Item::Mod(m) => (3, m.ident.to_string(), 0),
+            _ => (4, String::new(), 0),
+        }
+    }
+    // Stable: the impls of one type keep their order.
+    items.sort_by_cached_key(key);
 }
 
 /// The items of the generated `types` module.

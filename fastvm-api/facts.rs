@@ -273,8 +273,40 @@ pub fn secret_maps(spec: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Words in a property name that make it look secret; such a property must be classified.
-pub const SECRET_LOOKING: &[&str] = &["token", "secret", "password", "credential", "url", "env"];
+/// Words of a property name (camelCase or snake_case, compared whole) that make it look
+/// secret; such a property must be classified.
+pub const SECRET_LOOKING: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "credential",
+    "credentials",
+    "url",
+    "env",
+    "key",
+    "signature",
+];
+
+/// The words of a camelCase or snake_case name, in lower case (`contextDownloadUrl`:
+/// `context`, `download`, `url`).
+pub fn words(name: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for c in name.chars() {
+        if c == '_' || c == '-' || (c.is_ascii_uppercase() && !current.is_empty()) {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+        }
+        if c != '_' && c != '-' {
+            current.push(c.to_ascii_lowercase());
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
 
 /// Phrases in a plain string's description that say it documents values.
 pub const VALUE_PHRASES: &[&str] = &[
@@ -402,8 +434,7 @@ pub fn problems(spec: &Value) -> Vec<String> {
             }
         }
         for prop in &props {
-            let lower = prop.to_ascii_lowercase();
-            let looks = SECRET_LOOKING.iter().any(|w| lower.contains(w));
+            let looks = words(prop).iter().any(|w| SECRET_LOOKING.contains(&w.as_str()));
             if looks && !secrets.is_some_and(|s| s.contains_key(*prop)) {
                 out.push(at(
                     format!("schema {name}: property {prop} looks secret and is not classified"),
