@@ -124,6 +124,7 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
     let essential = facts::essential(&spec);
     let secrets = secrets::Secrets::of(&spec);
     let table = ops_table(&spec)?;
+    let deprecated = facts::deprecated(&spec);
     let spec = adapt(&spec)?;
     let operation_ids = operation_ids(&spec);
     let spec: openapiv3::OpenAPI =
@@ -146,6 +147,7 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
         return Err("no optional date field found in the generated types: has typify changed?".into());
     }
     secrets::redact_debug(types_of(&mut file)?, &secrets)?;
+    deprecate(&mut file, &deprecated)?;
     sort_items(types_of(&mut file)?);
     sort_items(module_items(types_of(&mut file)?, "builder")?);
     file.items.push(table);
@@ -191,6 +193,32 @@ pub fn ops_table(spec: &Value) -> Result<syn::Item, String> {
         pub const OPERATIONS: &[ops::Op] = &[#(#rows),*];
     })
     .map_err(|e| format!("the operations table does not parse: {e}"))
+}
+
+/// Marks the `Client` method of every deprecated operation (`(operationId, note)`)
+/// `#[deprecated]` with its note. Its builder and types stay as they are (the facade keeps
+/// serving the operation until a maintainer removes it from the spec); a caller sees the note.
+pub fn deprecate(file: &mut syn::File, deprecated: &[(String, String)]) -> Result<(), String> {
+    let mut marked = std::collections::BTreeSet::new();
+    for item in file.items.iter_mut() {
+        let syn::Item::Impl(i) = item else { continue };
+        let is_client = matches!(&*i.self_ty, syn::Type::Path(p) if p.path.is_ident("Client"));
+        if !is_client || i.trait_.is_some() {
+            continue;
+        }
+        for member in i.items.iter_mut() {
+            let syn::ImplItem::Fn(f) = member else { continue };
+            let name = facts::fold(&f.sig.ident.to_string());
+            if let Some((id, note)) = deprecated.iter().find(|(id, _)| facts::fold(id) == name) {
+                f.attrs.push(syn::parse_quote!(#[deprecated(note = #note)]));
+                marked.insert(id.clone());
+            }
+        }
+    }
+    match deprecated.iter().find(|(id, _)| !marked.contains(id)) {
+        Some((id, _)) => Err(format!("deprecated operation {id} has no Client method in the generated code")),
+        None => Ok(()),
+    }
 }
 
 /// Puts the items of a generated module in one stable order: imports first, then each type

@@ -32,6 +32,8 @@ pub const KNOWN_VALUES: &str = "x-fastvm-known-values";
 pub const TYPE_NAME: &str = "x-fastvm-type-name";
 pub const SECRET_FIELDS: &str = "x-fastvm-secret-fields";
 pub const SECRET: &str = "x-fastvm-secret";
+/// The note of a deprecated operation (`deprecated: true`): what replaces it.
+pub const DEPRECATION: &str = "x-fastvm-deprecation";
 /// A query parameter named by a key prefix (read by `codegen::preprocess`).
 pub const KEY_PREFIX: &str = "x-fastvm-key-prefix";
 /// The top-level object documenting every extension.
@@ -49,6 +51,7 @@ pub const ALL: &[&str] = &[
     TYPE_NAME,
     SECRET_FIELDS,
     SECRET,
+    DEPRECATION,
 ];
 
 /// How long an operation's answer may take (`x-fastvm-timing`).
@@ -152,6 +155,22 @@ pub fn operations(spec: &Value) -> Vec<OpFacts> {
                 has_body: success.iter().any(|(_, r)| r.get("content").is_some()),
                 success: success.iter().map(|(c, _)| *c).collect(),
             }
+        })
+        .collect()
+}
+
+/// `(operationId, note)` of every operation marked `deprecated: true`: the note is its
+/// `x-fastvm-deprecation`, or a plain one.
+pub fn deprecated(spec: &Value) -> Vec<(String, String)> {
+    walk::operations(spec)
+        .filter(|(_, _, _, op)| op.get("deprecated").and_then(Value::as_bool) == Some(true))
+        .map(|(_, _, _, op)| {
+            let id = op.get("operationId").and_then(Value::as_str).unwrap_or_default();
+            let note = op
+                .get(DEPRECATION)
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("the API marks {id} deprecated"), str::to_string);
+            (id.to_string(), note)
         })
         .collect()
 }
@@ -373,6 +392,12 @@ pub fn problems(spec: &Value) -> Vec<String> {
             out.push(at(
                 format!("operation {name}: {TIMING} is {v}"),
                 "use \"slow\" or \"unbounded\" (or leave it out for an ordinary call)",
+            ));
+        }
+        if op.get(DEPRECATION).is_some() && op.get("deprecated").and_then(Value::as_bool) != Some(true) {
+            out.push(at(
+                format!("operation {name} has {DEPRECATION} but is not `deprecated: true`"),
+                "add `\"deprecated\": true`, or remove the note",
             ));
         }
         if let Some(v) = op.get(EMPTY_ANSWER_KNOWN)

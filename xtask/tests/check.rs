@@ -526,3 +526,24 @@ fn an_additive_spec_change_only_inserts_generated_lines() {
     );
     assert!(inserted > 100, "{inserted}");
 }
+
+/// A deprecated operation keeps its types and builder; its `Client` method carries the note.
+#[test]
+fn a_deprecated_operation_keeps_its_types_and_its_method_says_why() {
+    let mut spec = real_spec();
+    let op = &mut spec["paths"]["/v1/builds"]["post"];
+    op["deprecated"] = json!(true);
+    op["x-fastvm-deprecation"] = json!("builds are replaced by snapshot imports (importSnapshot)");
+    let code = xtask::generate(&xtask::canon::canonical_text(&spec)).unwrap();
+    let at = code.find("pub fn create_build(&self)").expect("the method stays");
+    let before = &code[..at];
+    let attr = &before[before.rfind("#[deprecated").expect("deprecated")..];
+    assert!(attr.contains("builds are replaced by snapshot imports (importSnapshot)"), "{attr}");
+    assert!(code.contains("pub struct CreateBuildRequest") && code.contains("pub struct CreateBuild<'a>"));
+    assert!(code.contains("deprecated: true"), "the operations table says it");
+    // A note without the mark is named.
+    let mut spec = real_spec();
+    spec["paths"]["/v1/builds"]["post"]["x-fastvm-deprecation"] = json!("why");
+    let problems = xtask::codegen::facts::problems(&spec);
+    assert!(problems.iter().any(|p| p.contains("has x-fastvm-deprecation but is not `deprecated: true`")), "{problems:#?}");
+}
