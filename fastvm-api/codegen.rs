@@ -216,7 +216,9 @@ pub fn deprecate(file: &mut syn::File, deprecated: &[(String, String)]) -> Resul
         }
     }
     match deprecated.iter().find(|(id, _)| !marked.contains(id)) {
-        Some((id, _)) => Err(format!("deprecated operation {id} has no Client method in the generated code")),
+        Some((id, _)) => Err(format!(
+            "deprecated operation {id} has no Client method in the generated code"
+        )),
         None => Ok(()),
     }
 }

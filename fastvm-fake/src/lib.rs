@@ -53,6 +53,7 @@
 #![deny(missing_docs)]
 
 mod console;
+mod default_answer;
 mod error;
 mod exec;
 // What the spec's `x-fastvm-*` extensions and `security` say about each operation (a link to
@@ -660,8 +661,43 @@ fn fault_response(code: u16, headers: Vec<(String, String)>, body: Option<serde_
     r
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no such route")
+/// The answer (status, JSON body or none) the fake gives an operation of its spec that it does
+/// not model: the first documented success status with the least body its schema allows. For
+/// tests that check those answers against the spec; `None` for an unknown operation.
+#[doc(hidden)]
+pub fn default_answer(operation_id: &str) -> Option<(u16, Option<serde_json::Value>)> {
+    crate::spec_walk::operations(spec())
+        .find(|(_, _, _, o)| o.get("operationId").and_then(serde_json::Value::as_str) == Some(operation_id))
+        .map(|(_, _, _, o)| default_answer::answer(spec(), o))
+}
+
+/// The embedded spec, parsed once.
+fn spec() -> &'static serde_json::Value {
+    static SPEC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| serde_json::from_str(shape::SPEC).expect("openapi.json is JSON"))
+}
+
+/// What the fake answers `method` on `path` when no route of its own matches: an operation of
+/// the spec it does not model gets the spec's default answer (`default_answer`), after the same
+/// key check as every other operation; anything else is a 404.
+fn unmodelled(shared: &Shared, method: &Method, path: &str, key: Option<&[u8]>) -> Response {
+    let Some(op) = facts::match_path(spec_operations(), method.as_str(), path) else {
+        return ApiError::new(StatusCode::NOT_FOUND, "no such route").into_response();
+    };
+    if !op.public && key != Some(shared.config.api_key.as_bytes()) {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid X-API-Key header").into_response();
+    }
+    let (status, body) = default_answer(&op.id).unwrap_or((200, None));
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    match body {
+        Some(body) => (status, axum::Json(body)).into_response(),
+        None => status.into_response(),
+    }
+}
+
+async fn not_found(State(s): State<Arc<Shared>>, req: Request) -> Response {
+    let key = req.headers().get("x-api-key").map(HeaderValue::as_bytes);
+    unmodelled(&s, req.method(), req.uri().path(), key)
 }
 
 fn router(shared: Arc<Shared>) -> Router {
@@ -712,6 +748,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(shared.clone(), vary::respond))
         .route_layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
         .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
         .with_state(shared)
 }
 
@@ -746,6 +783,41 @@ mod tests {
         }
         assert!(!needs_key(Some("getHealth")) && !needs_key(Some("storageGet")));
         assert!(needs_key(Some("getVm")) && needs_key(None));
+    }
+
+    #[tokio::test]
+    async fn an_operation_without_a_route_gets_the_spec_default_answer_after_the_key_check() {
+        let server = FakeServer::builder().api_key(KEY).start().await.unwrap();
+        // Every operation of the spec has a default answer the fake could give.
+        for op in spec_operations() {
+            let resp = unmodelled(
+                &server.shared,
+                &Method::from_bytes(op.method.as_bytes()).unwrap(),
+                &op.path,
+                Some(KEY.as_bytes()),
+            );
+            assert!(resp.status().is_success(), "{}: {}", op.id, resp.status());
+            let without_key = unmodelled(
+                &server.shared,
+                &Method::from_bytes(op.method.as_bytes()).unwrap(),
+                &op.path,
+                None,
+            );
+            assert_eq!(
+                without_key.status() == StatusCode::UNAUTHORIZED,
+                !op.public,
+                "{}",
+                op.id
+            );
+        }
+        let resp = unmodelled(&server.shared, &Method::GET, "/v1/org/quotas", Some(KEY.as_bytes()));
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let zero = serde_json::json!({"vcpu": 0, "memoryMiB": 0, "diskGiB": 0, "snapshotCount": 0});
+        assert_eq!(body, serde_json::json!({"orgId": "", "limits": zero, "usage": zero}));
+        let resp = unmodelled(&server.shared, &Method::GET, "/v1/nothing", Some(KEY.as_bytes()));
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        server.shutdown().await;
     }
 
     #[tokio::test]

@@ -1032,3 +1032,21 @@ async fn faults_are_injected_per_operation() {
     let got = api.http.get(pre["downloadUrl"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(got.status(), 500);
 }
+
+/// What the fake answers an operation it does not model (a new one of the spec) is valid for
+/// the spec, for every operation: so a new read-only operation passes the suite with no fake code.
+#[test]
+fn the_default_answer_of_every_operation_is_valid_for_the_spec() {
+    for op in operations() {
+        let (status, body) = fastvm_fake::default_answer(&op.id).expect("an operation of the spec");
+        assert!((200..300).contains(&status), "{}: {status}", op.id);
+        match body {
+            Some(body) => validate_response(&op.id, status, &body).unwrap_or_else(|e| panic!("{}: {e}\n{body}", op.id)),
+            None => assert!(
+                fastvm_tests::schema::response_schema(&op.id, status, "application/json").is_none(),
+                "{}: no body, but the spec documents one",
+                op.id
+            ),
+        }
+    }
+}

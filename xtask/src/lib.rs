@@ -466,6 +466,8 @@ pub struct RegenReport {
     pub surface: Vec<surface::Change>,
     /// What the spec is compared with.
     pub baseline: String,
+    /// How many `x-fastvm-*` extensions were carried over into a `--from` copy.
+    pub carried: usize,
     /// Whether openapi.json was rewritten.
     pub spec_written: bool,
     /// Whether the snapshot was rewritten.
@@ -477,6 +479,13 @@ pub struct RegenReport {
 impl fmt::Display for RegenReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Compared with {}.", self.baseline)?;
+        if self.carried > 0 {
+            writeln!(
+                f,
+                "{} x-fastvm-* extension(s) carried over from the previous openapi.json.",
+                self.carried
+            )?;
+        }
         f.write_str(&self.summary.render_plain())?;
         f.write_str(&surface::render(&self.surface))?;
         let said = |b| if b { "rewritten" } else { "unchanged" };
@@ -511,15 +520,28 @@ pub fn regen(ws: &Workspace, from: Option<&Path>) -> Result<RegenReport, String>
     // The baseline is what is committed: an edit of openapi.json in place is a change too.
     let head_spec = git_show(ws, "openapi.json").and_then(|t| canon::parse_spec(&t, None).ok());
     let head_snapshot = git_show(ws, "fastvm-api/generated/fastvm_api.rs");
+    let mut carried = 0;
     let new_spec = match from {
-        Some(path) => canon::parse_spec(&read(path)?, Some(path)).map_err(|e| format!("{}: {e}", path.display()))?,
+        Some(path) => {
+            let mut upstream =
+                canon::parse_spec(&read(path)?, Some(path)).map_err(|e| format!("{}: {e}", path.display()))?;
+            // An upstream copy knows nothing of our `x-fastvm-*` facts: they are kept wherever
+            // the same operation, response, schema or property is still there.
+            if let Ok(current) = &current {
+                carried = carry_extensions(current, &mut upstream);
+            }
+            upstream
+        }
         None => current.clone()?,
     };
     admit(&new_spec)?;
     let canonical = canon::canonical_text(&new_spec);
     // Generate before writing anything, so a failure leaves the workspace untouched.
     let code = generate(&canonical)?;
-    let mut report = RegenReport::default();
+    let mut report = RegenReport {
+        carried,
+        ..RegenReport::default()
+    };
     match (&head_spec, &current) {
         (Some(head), _) => {
             report.baseline = "openapi.json at git HEAD".into();
@@ -564,6 +586,41 @@ pub fn regen(ws: &Workspace, from: Option<&Path>) -> Result<RegenReport, String>
         report.snapshot_written = true;
     }
     Ok(report)
+}
+
+/// Copies every `x-fastvm-*` member of `from` into `into` where `into` has the same object
+/// (same JSON pointer) without that member; returns how many it copied.
+pub fn carry_extensions(from: &Value, into: &mut Value) -> usize {
+    if let (Value::Array(f), Value::Array(i)) = (&from, &mut *into) {
+        // Lists (parameters): an element is the same when its `name` and `in` are.
+        let id = |v: &Value| (v.get("name").cloned(), v.get("in").cloned());
+        let mut n = 0;
+        for (at, element) in i.iter_mut().enumerate() {
+            let same = f
+                .iter()
+                .find(|x| id(x) == id(element) && id(element) != (None, None))
+                .or_else(|| f.get(at).filter(|_| id(element) == (None, None)));
+            if let Some(same) = same {
+                n += carry_extensions(same, element);
+            }
+        }
+        return n;
+    }
+    let (Value::Object(f), Value::Object(i)) = (from, into) else {
+        return 0;
+    };
+    let mut n = 0;
+    for (key, value) in f {
+        if key.starts_with("x-fastvm-") {
+            if !i.contains_key(key) {
+                i.insert(key.clone(), value.clone());
+                n += 1;
+            }
+        } else if let Some(child) = i.get_mut(key) {
+            n += carry_extensions(value, child);
+        }
+    }
+    n
 }
 
 /// `path` (relative to the workspace) as committed at `git HEAD`, if the workspace is a git

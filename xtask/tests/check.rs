@@ -538,12 +538,59 @@ fn a_deprecated_operation_keeps_its_types_and_its_method_says_why() {
     let at = code.find("pub fn create_build(&self)").expect("the method stays");
     let before = &code[..at];
     let attr = &before[before.rfind("#[deprecated").expect("deprecated")..];
-    assert!(attr.contains("builds are replaced by snapshot imports (importSnapshot)"), "{attr}");
+    assert!(
+        attr.contains("builds are replaced by snapshot imports (importSnapshot)"),
+        "{attr}"
+    );
     assert!(code.contains("pub struct CreateBuildRequest") && code.contains("pub struct CreateBuild<'a>"));
     assert!(code.contains("deprecated: true"), "the operations table says it");
     // A note without the mark is named.
     let mut spec = real_spec();
     spec["paths"]["/v1/builds"]["post"]["x-fastvm-deprecation"] = json!("why");
     let problems = xtask::codegen::facts::problems(&spec);
-    assert!(problems.iter().any(|p| p.contains("has x-fastvm-deprecation but is not `deprecated: true`")), "{problems:#?}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("has x-fastvm-deprecation but is not `deprecated: true`")),
+        "{problems:#?}"
+    );
+}
+
+/// `regen --from` an upstream copy (which has no `x-fastvm-*` facts) keeps ours.
+#[test]
+fn regen_from_upstream_carries_our_extensions_over() {
+    let scratch = Scratch::new();
+    let spec = scratch.spec();
+    let mut upstream = spec.clone();
+    strip_extensions(&mut upstream);
+    assert!(
+        xtask::codegen::facts::operations(&upstream)
+            .iter()
+            .any(|o| o.id == "pauseVm")
+    );
+    let path = scratch.ws.root.join("upstream.json");
+    std::fs::write(&path, serde_json::to_string(&upstream).unwrap()).unwrap();
+    let report = xtask::regen(&scratch.ws, Some(&path)).unwrap();
+    assert!(report.carried > 20, "{report}");
+    let (now, before) = (
+        xtask::canon::canonical_text(&scratch.spec()),
+        xtask::canon::canonical_text(&spec),
+    );
+    assert!(
+        now == before,
+        "{}",
+        xtask::unified_diff(&before, &now, "before", "after regen --from")
+    );
+    assert!(scratch.check().is_empty(), "{}", render(&scratch.check()));
+}
+
+fn strip_extensions(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, _| !k.starts_with("x-fastvm-"));
+            m.values_mut().for_each(strip_extensions);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_extensions),
+        _ => {}
+    }
 }
