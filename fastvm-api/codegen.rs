@@ -18,9 +18,8 @@ pub mod secrets;
 #[path = "codegen/tolerance.rs"]
 pub mod tolerance;
 
-#[path = "spec_walk.rs"]
-mod spec_walk;
-pub use spec_walk::{METHODS, operations};
+// The workspace's one walker of a spec's operations (`spec_walk.rs`, loaded once, by `facts`).
+pub use facts::walk::{METHODS, operations};
 
 /// Media types progenitor can type; any other success media type next to one of these is
 /// dropped (exec's `application/x-ndjson` stream is hand-written in the `fastvm` facade).

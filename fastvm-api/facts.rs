@@ -16,7 +16,7 @@ use serde_json::Value;
 
 // The workspace's one walker of a spec's operations (a sibling file: `fastvm-fake` links both).
 #[path = "spec_walk.rs"]
-mod walk;
+pub mod walk;
 
 /// Where a maintainer states these facts.
 pub const SPEC_FILE: &str = "openapi.json";
@@ -312,10 +312,8 @@ pub fn words(name: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut current = String::new();
     for c in name.chars() {
-        if c == '_' || c == '-' || (c.is_ascii_uppercase() && !current.is_empty()) {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
+        if (c == '_' || c == '-' || c.is_ascii_uppercase()) && !current.is_empty() {
+            out.push(std::mem::take(&mut current));
         }
         if c != '_' && c != '-' {
             current.push(c.to_ascii_lowercase());

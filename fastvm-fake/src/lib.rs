@@ -69,10 +69,8 @@ mod reshape;
 mod routes;
 mod shape;
 // The workspace's one walker of a spec's operations (a link to `fastvm-api/spec_walk.rs`, so
-// that the packaged crate has its own copy).
-#[path = "../spec_walk.rs"]
-#[allow(dead_code)]
-mod spec_walk;
+// that the packaged crate has its own copy), loaded by `facts`.
+use facts::walk as spec_walk;
 mod state;
 mod storage;
 mod validate;
