@@ -2277,6 +2277,59 @@ pub mod types {
                 .finish()
         }
     }
+    impl VmCreateResponse {
+        /// The [`Vm`] in this answer, and the fields VMCreateResponse adds to it (`snapshot_restore_warnings`).
+        pub fn into_parts(self) -> (Vm, ::std::option::Option<SnapshotRestoreWarnings>) {
+            let Self {
+                cpu,
+                created_at,
+                deleted_at,
+                disk_gi_b,
+                effective_firewall,
+                env_vars,
+                expires_at_ms,
+                firewall,
+                id,
+                machine_name,
+                memory_mi_b,
+                metadata,
+                name,
+                org_id,
+                paused_at,
+                public_ipv6,
+                source_name,
+                status,
+                ttl,
+                ttl_remaining_ms,
+                snapshot_restore_warnings,
+            } = self;
+            (
+                Vm {
+                    cpu,
+                    created_at,
+                    deleted_at,
+                    disk_gi_b,
+                    effective_firewall,
+                    env_vars,
+                    expires_at_ms,
+                    firewall,
+                    id,
+                    machine_name,
+                    memory_mi_b,
+                    metadata,
+                    name,
+                    org_id,
+                    paused_at,
+                    public_ipv6,
+                    source_name,
+                    status,
+                    ttl,
+                    ttl_remaining_ms,
+                },
+                snapshot_restore_warnings,
+            )
+        }
+    }
     ///Lifecycle status. Known values: provisioning, running, stopped, pausing, paused, resuming, deleting, error. Terminal failure statuses are error and stopped; transitional values (provisioning, pausing, resuming, deleting) indicate the VM is in flight. Additional values may be introduced in future server versions; clients should treat unknown values as "in transition" rather than as hard errors.
     #[derive(
         ::serde::Deserialize,
