@@ -126,21 +126,30 @@ pub fn covering<'a>(op: &str, tests: &'a [TestFn]) -> (Option<&'a TestFn>, Optio
 
 /// Every operation in `ops` that lacks a wire or an error test, in words naming the fix.
 pub fn missing(ops: &[String], tests: &[TestFn]) -> Vec<String> {
+    let ops: Vec<(String, String)> = ops
+        .iter()
+        .map(|op| (op.clone(), "tests/tests/contract_<group>.rs".to_string()))
+        .collect();
+    missing_in(&ops, tests)
+}
+
+/// [`missing`], each operation with the test file its tests belong in.
+pub fn missing_in(ops: &[(String, String)], tests: &[TestFn]) -> Vec<String> {
     let mut out = Vec::new();
-    for op in ops {
+    for (op, file) in ops {
         let (wire, errors) = covering(op, tests);
         if wire.is_none() {
             out.push(format!(
                 "operation {op} has no contract test: add a test named after it (for example `{}_wire`) to \
-                 tests/tests/contract_<group>.rs that mounts the operation with `api.expect(\"{op}\", ..)` \
-                 (its method, path and bodies are checked against openapi.json)",
+                 {file} that mounts the operation with `api.expect(\"{op}\", ..)` (its method, path and bodies \
+                 are checked against openapi.json)",
                 snake(op)
             ));
         }
         if errors.is_none() {
             out.push(format!(
                 "operation {op} has no error-mapping test: name \"{op}\" in the group's `*_errors_map_to_kinds` test \
-                 in tests/tests/contract_<group>.rs"
+                 in {file}"
             ));
         }
     }

@@ -79,10 +79,22 @@ pub fn check(spec: &Value, sources: &[(String, String)], allow: &[(&str, &str)])
         let called = code.contains(&format!(".{method}(")) || code.contains(&format!("ops::find(\"{id}\")"));
         let allowed = allow.iter().any(|(a, _)| a == id);
         if !called && !allowed {
+            // The group file of its tag, when the facade has one.
+            let tag = crate::codegen::operations(spec)
+                .find(|(_, _, _, op)| op.get("operationId").and_then(Value::as_str) == Some(id))
+                .and_then(|(_, _, _, op)| op.pointer("/tags/0").and_then(Value::as_str))
+                .map(|t| t.replace('-', "_"));
+            let file = match tag {
+                Some(tag) if sources.iter().any(|(p, _)| p.ends_with(&format!("resources/{tag}.rs"))) => {
+                    format!("fastvm/src/resources/{tag}.rs")
+                }
+                Some(tag) => format!("a new fastvm/src/resources/{tag}.rs (a group, as the others)"),
+                None => "fastvm/src/resources/<group>.rs".to_string(),
+            };
             errors.push(format!(
                 "operation {id} is not reachable through the fastvm facade: nothing in fastvm/src calls \
-                 `api().{method}()`. Add a facade method for it, or list it in NOT_IN_FACADE in \
-                 xtask/src/coverage.rs with the reason"
+                 `api().{method}()`. Add a facade method for it in {file} (`call(\"{id}\", self.client, |api| \
+                 api.{method}()..send())`), or list it in NOT_IN_FACADE in xtask/src/coverage.rs with the reason"
             ));
         }
         if called && allowed {
