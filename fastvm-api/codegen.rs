@@ -249,12 +249,19 @@ pub fn narrowing(types: &mut Vec<syn::Item>) -> Result<(), String> {
             continue;
         };
         let mut shared = Vec::new();
+        // A field only the narrow schema has (added to VM but not yet to the launch answer)
+        // is its empty value, when it has one (an `Option`, a list).
+        let mut narrow_only = Vec::new();
         for (field, ty) in &narrow_fields {
+            let ty_text = quote::quote!(#ty).to_string().replace(' ', "");
             match wide_fields.iter().find(|(f, _)| f == field) {
                 Some((_, wide_field_ty))
                     if quote::quote!(#wide_field_ty).to_string() == quote::quote!(#ty).to_string() =>
                 {
                     shared.push(field.clone())
+                }
+                None if ty_text.starts_with("::std::option::Option<") || ty_text.starts_with("::std::vec::Vec<") => {
+                    narrow_only.push(field.clone())
                 }
                 _ => {
                     return Err(format!(
@@ -281,7 +288,10 @@ pub fn narrowing(types: &mut Vec<syn::Item>) -> Result<(), String> {
                 #[doc = #doc]
                 pub fn into_parts(self) -> (#narrow_ty, #(#extra_types),*) {
                     let Self { #(#shared,)* #(#extra_names),* } = self;
-                    (#narrow_ty { #(#shared),* }, #(#extra_names),*)
+                    (
+                        #narrow_ty { #(#shared,)* #(#narrow_only: ::std::default::Default::default()),* },
+                        #(#extra_names),*
+                    )
                 }
             }
         });
@@ -572,8 +582,11 @@ mod tests {
         let code = generate(&spec.to_string()).unwrap();
         let at = code.find("pub fn into_parts(self)").unwrap();
         assert!(code[at..at + 1500].contains("zone"), "{}", &code[at..at + 1500]);
-        // A field only the narrow schema has is an error naming both.
+        // A field only the narrow schema has is its empty value; one of another type is an error.
         spec["components"]["schemas"]["VM"]["properties"]["only"] = json!({"type": "string"});
+        let code = generate(&spec.to_string()).unwrap();
+        assert!(code.contains("only: ::std::default::Default::default()"));
+        spec["components"]["schemas"]["VMCreateResponse"]["properties"]["only"] = json!({"type": "integer"});
         let err = generate(&spec.to_string()).unwrap_err();
         assert!(
             err.contains("VMCreateResponse.only is not the same field as VM.only"),

@@ -379,7 +379,7 @@ fn a_new_public_get_is_listed_piece_by_piece_before_any_build() {
     );
     assert!(shown.contains("operation getPricing has no contract test"), "{shown}");
     assert!(
-        shown.contains("`get_pricing_wire`") && shown.contains("tests/tests/contract_<group>.rs"),
+        shown.contains("`get_pricing_wire`") && shown.contains("tests/tests/contract_quotas.rs"),
         "{shown}"
     );
     assert!(
