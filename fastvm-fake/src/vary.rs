@@ -50,9 +50,35 @@ pub async fn respond(State(s): State<Arc<Shared>>, req: Request, next: Next) -> 
         .and_then(|p| crate::operation_id(req.method(), p.as_str()));
     let resp = next.run(req).await;
     match op {
-        Some(op) => vary(s.config.variance, op, resp).await,
+        Some(op) => vary(s.config.variance, op, conform(op, resp)).await,
         None => resp,
     }
+}
+
+/// A handler's success answer as the spec documents it: when its status is not one the spec
+/// lists for `op` and the spec lists exactly one, that one, without a body if the spec
+/// documents none (a delete that became a 204 upstream needs no handler change). An answer the
+/// spec already documents is left as it is, byte for byte.
+fn conform(op: &str, resp: Response) -> Response {
+    let Some(facts) = crate::spec_operations().iter().find(|o| o.id == op) else {
+        return resp;
+    };
+    let status = resp.status().as_u16();
+    if !resp.status().is_success() || facts.success.contains(&status) {
+        return resp;
+    }
+    let [documented] = facts.success[..] else { return resp };
+    let Ok(to) = StatusCode::from_u16(documented) else {
+        return resp;
+    };
+    let (mut parts, body) = resp.into_parts();
+    parts.status = to;
+    if !facts.has_body || to == StatusCode::NO_CONTENT {
+        parts.headers.remove(header::CONTENT_TYPE);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::empty());
+    }
+    Response::from_parts(parts, body)
 }
 
 /// The answer `resp` of `op` as `variance` would send it: body rules first, status last.
@@ -291,6 +317,24 @@ mod tests {
             p.headers,
             axum::body::to_bytes(body, usize::MAX).await.unwrap(),
         )
+    }
+
+    #[test]
+    fn an_answer_the_spec_does_not_document_takes_the_documented_status_and_body() {
+        // getVm documents 200 with a body: a 201 from a handler becomes that 200, body kept.
+        let resp = conform("getVm", (StatusCode::CREATED, Json(json!({"id": "x"}))).into_response());
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers().contains_key(header::CONTENT_TYPE));
+        // deleteService documents a 204 without a body: a 200 with one becomes that.
+        let resp = conform("deleteService", deleted());
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        assert!(!resp.headers().contains_key(header::CONTENT_TYPE));
+        // Documented answers, errors and launch's two statuses are left alone.
+        assert_eq!(conform("deleteVm", deleted()).status(), StatusCode::OK);
+        let accepted = (StatusCode::ACCEPTED, Json(json!({"id": "x"}))).into_response();
+        assert_eq!(conform("launchVm", accepted).status(), StatusCode::ACCEPTED);
+        let missing = (StatusCode::NOT_FOUND, Json(json!({"error": "no"}))).into_response();
+        assert_eq!(conform("getVm", missing).status(), StatusCode::NOT_FOUND);
     }
 
     fn deleted() -> Response {
