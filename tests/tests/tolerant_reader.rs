@@ -353,7 +353,18 @@ fn documented_with_body(op: &str) -> u16 {
 /// What the SDK gives for an answer with only the essentials: natural empties, `None` left out.
 fn decoded_minimal(case: &Case) -> Value {
     let Some(schema) = case.schema else { return Value::Null };
-    let (_, minimal) = fixture(schema, &case.path);
+    let (_, mut minimal) = fixture(schema, &case.path);
+    // An optional list decodes as `[]` and is sent as such; every other optional member is left
+    // out (`None`): a list the spec gained since `fixture` was written is `[]` here too.
+    let props = schema::spec()["components"]["schemas"][schema]["properties"].as_object();
+    for (name, prop) in props.into_iter().flatten() {
+        if prop["type"] == "array" && minimal.get(name).is_none() && !case.essential.contains(&name.as_str()) {
+            let required = schema::spec()["components"]["schemas"][schema]["required"].as_array();
+            if !required.is_some_and(|r| r.iter().any(|x| x == name)) {
+                minimal[name] = json!([]);
+            }
+        }
+    }
     if case.list { json!([minimal]) } else { minimal }
 }
 

@@ -179,9 +179,13 @@ fn walk(items: &[syn::Item], prefix: &str, out: &mut Surface) {
                 Item {
                     kind: Kind::Method,
                     name: sig.ident.to_string(),
-                    signature: format!("fn({}) {}", tokens(&sig.inputs), tokens(&sig.output))
-                        .trim()
-                        .to_string(),
+                    signature: format!(
+                        "fn({}) {}",
+                        tokens(&sig.inputs).trim_end_matches(','),
+                        tokens(&sig.output)
+                    )
+                    .trim()
+                    .to_string(),
                     non_exhaustive: false,
                 },
             );
