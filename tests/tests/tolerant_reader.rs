@@ -183,13 +183,8 @@ struct Case {
 /// (every field set; `cargo xtask check` validates the files against openapi.json).
 fn answer(schema: &str) -> Value {
     let path = format!("{}/fixtures/answers/{schema}.json", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "no fixture for the answer schema {schema} ({path}: {e}): add tests/fixtures/answers/{schema}.json, a \
-             record with every field, valid for openapi.json, and its decoded minimum to `fixture` in \
-             tests/tests/tolerant_reader.rs"
-        )
-    });
+    // Without a file (a schema the spec gained), every member is sampled from the schema.
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| "{}".to_string());
     let mut record = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
     // A field the spec gained since the file was written is sampled in: the record stays full.
     schema::complete(
@@ -234,16 +229,63 @@ fn fixture(schema: &str, path: &str) -> (Value, Value) {
         "SshKeyListResponse" => json!({ "keys": [] }),
         // A delete's answer: the id asked, whether or not the answer says it.
         "DeleteResponse" => json!({ "id": asked_id(path), "deleted": false }),
-        other => panic!(
-            "tests/tests/tolerant_reader.rs: no decoded minimum for the answer schema {other}: add what the SDK \
-             decodes from its essentials alone to `fixture`"
-        ),
+        // A schema the spec gained: what the tolerance rules make of its essentials alone. Where
+        // that guess is wrong, the tests say so: then write its minimum here.
+        other => derived_minimal(&schema::spec()["components"]["schemas"][other], &answer(other)),
     };
     let mut full = answer(schema);
     if schema == "DeleteResponse" {
         full["id"] = json!(asked_id(path));
     }
     (full, minimal)
+}
+
+/// What the SDK decodes from `full` reduced to its essentials, by the rules of
+/// `fastvm-api/codegen/tolerance.rs`: a required member without a natural empty value becomes
+/// optional (left out), one with one decodes as it (`false`, `0`, `""`, `[]`, an object's own
+/// minimum), an optional list as `[]`, any other optional member is left out.
+fn derived_minimal(schema: &Value, full: &Value) -> Value {
+    let resolve = |s: &Value| -> Value {
+        match s["$ref"].as_str() {
+            Some(r) => schema::spec()["components"]["schemas"][r.trim_start_matches("#/components/schemas/")].clone(),
+            None => s.clone(),
+        }
+    };
+    let schema = resolve(schema);
+    let essential: Vec<&str> = schema["x-fastvm-essential"]
+        .as_array()
+        .map(|e| e.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|e| e.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    for (name, prop) in schema["properties"].as_object().into_iter().flatten() {
+        if essential.contains(&name.as_str()) {
+            out.insert(name.clone(), full[name].clone());
+            continue;
+        }
+        let prop = resolve(prop);
+        let constrained = ["format", "pattern", "minLength", "maxLength", "enum"]
+            .iter()
+            .any(|k| prop.get(*k).is_some());
+        let positive = prop["minimum"].as_f64().is_some_and(|m| m > 0.0);
+        let empty = match prop["type"].as_str() {
+            _ if prop["nullable"] == true => None,
+            Some("array") => Some(json!([])),
+            _ if !required.contains(&name.as_str()) => None,
+            Some("boolean") => Some(json!(false)),
+            Some("integer" | "number") if !positive => Some(json!(0)),
+            Some("string") if !constrained => Some(json!("")),
+            _ if prop.get("properties").is_some() => Some(derived_minimal(&prop, &full[name])),
+            _ => None,
+        };
+        if let Some(empty) = empty {
+            out.insert(name.clone(), empty);
+        }
+    }
+    Value::Object(out)
 }
 
 /// The value each path parameter takes in these tests: `{id}` is the VM, snapshot or build of
@@ -481,6 +523,26 @@ async fn answered(api: &Api, case: &Case, body: &Value) -> Outcome {
 }
 
 // ---- Rule 1: any 2xx is success ----------------------------------------------------------
+
+/// The derivation of a minimal answer agrees with every one written by hand.
+#[test]
+fn the_derived_minimal_answer_of_every_known_schema_is_the_hand_written_one() {
+    for case in cases()
+        .iter()
+        .filter(|c| c.schema.is_some_and(|s| s != "DeleteResponse"))
+    {
+        let schema = case.schema.unwrap();
+        let (full, hand) = fixture(schema, &case.path);
+        let mut derived = derived_minimal(&schema::spec()["components"]["schemas"][schema], &full);
+        // Lists the hand-written minimum leaves to `decoded_minimal`.
+        for (k, v) in hand.as_object().unwrap() {
+            if v == &json!([]) && derived.get(k).is_none() {
+                derived[k] = json!([]);
+            }
+        }
+        assert_eq!(derived, hand, "{schema}");
+    }
+}
 
 #[test]
 fn the_cases_have_other_2xx_statuses_valid_fixtures_and_their_essentials() {
