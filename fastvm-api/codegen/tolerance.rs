@@ -179,16 +179,35 @@ fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
         .filter(|(_, s)| s.get("enum").is_some())
         .map(|(name, _)| format!("#/components/schemas/{name}"))
         .collect();
+    let facts = Facts {
+        essential: &essential,
+        objects: &objects,
+        enums: &enums,
+    };
     for name in &responses {
         let Some(schema) = schemas.get_mut(name.as_str()) else {
             continue;
         };
-        let Some(required) = schema.get("required").and_then(Value::as_array).cloned() else {
-            continue;
-        };
+        tolerate(schema, name, name, requests.contains(name), &facts)?;
+    }
+    Ok(())
+}
+
+/// What `tolerate` needs to know of the whole spec.
+struct Facts<'a> {
+    essential: &'a [(String, String)],
+    objects: &'a BTreeSet<String>,
+    enums: &'a BTreeSet<String>,
+}
+
+/// Step 3 on one object schema an answer carries (`at` names it in errors: `Pricing`, or
+/// `Pricing.compute` for an inline object), then on the inline objects of its properties and
+/// list items, which typify turns into types of their own (`PricingCompute`).
+fn tolerate(schema: &mut Value, name: &str, at: &str, shared: bool, facts: &Facts<'_>) -> Result<(), String> {
+    if let Some(required) = schema.get("required").and_then(Value::as_array).cloned() {
         let mut keep = Vec::new();
         for property in required.iter().filter_map(Value::as_str) {
-            if essential.iter().any(|(s, p)| s == name && p == property) {
+            if at == name && facts.essential.iter().any(|(s, p)| s == name && p == property) {
                 keep.push(property.to_string());
                 continue;
             }
@@ -196,23 +215,23 @@ fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
                 keep.push(property.to_string());
                 continue;
             };
-            match natural_empty(prop, &objects) {
+            match natural_empty(prop, facts.objects) {
                 Empty::Default(value) => prop["default"] = value,
                 Empty::Implied => {}
                 Empty::Object => keep.push(property.to_string()),
-                Empty::None if requests.contains(name) => {
+                Empty::None if shared => {
                     if prop.get("nullable").and_then(Value::as_bool) == Some(true) {
                         // Stays required, so the client sends it (`null` when `None`); typify
                         // makes it an `Option`, which decodes an absent member as `None`.
                         keep.push(property.to_string());
-                    } else if RELAXED_MINIMUM.contains(&(name.as_str(), property)) {
-                        relax_minimum(prop).map_err(|e| format!("relaxed minimum {name}.{property}: {e}"))?;
-                    } else if is_enum(prop, &enums) {
+                    } else if RELAXED_MINIMUM.contains(&(at, property)) {
+                        relax_minimum(prop).map_err(|e| format!("relaxed minimum {at}.{property}: {e}"))?;
+                    } else if is_enum(prop, facts.enums) {
                         // Stays required; `adapt_code` decodes an absent member as `Unknown("")`.
                         keep.push(property.to_string());
                     } else {
                         return Err(format!(
-                            "{name}.{property} is required in a schema that answers and requests both carry, and \
+                            "{at}.{property} is required in a schema that answers and requests both carry, and \
                              nothing of its type can stand for its absence in an answer: in openapi.json make it \
                              `nullable`, optional, or an open string; or teach fastvm-api/codegen/tolerance.rs a way \
                              (an open enum's Unknown(\"\"), RELAXED_MINIMUM)"
@@ -226,6 +245,19 @@ fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
             schema.as_object_mut().map(|o| o.remove("required"));
         } else {
             schema["required"] = json!(keep);
+        }
+    }
+    // Inline objects below (not `$ref`s: those are components, handled on their own).
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for (property, prop) in props.iter_mut() {
+            let inner = if prop.get("type").and_then(Value::as_str) == Some("array") {
+                prop.get_mut("items")
+            } else {
+                Some(prop)
+            };
+            if let Some(inner) = inner.filter(|v| v.get("properties").is_some() && v.get("$ref").is_none()) {
+                tolerate(inner, name, &format!("{at}.{property}"), shared, facts)?;
+            }
         }
     }
     Ok(())
@@ -884,6 +916,24 @@ mod tests {
         // In a schema requests carry too, it stays required (sent as `null`) and optional in Rust.
         let adapted = super::super::adapt(&spec).unwrap();
         assert!(required(&adapted, "TTL").contains(&"note".to_string()));
+    }
+
+    #[test]
+    fn inline_objects_of_answers_tolerate_absence_too() {
+        let mut spec = real_spec();
+        spec["components"]["schemas"]["OrgQuotaUsage"]["properties"]["compute"] = json!({
+            "type": "object", "required": ["tiers", "currency"], "properties": {
+                "tiers": {"type": "array", "items": {"type": "object", "required": ["rate"], "properties": {
+                    "rate": {"type": "number"}}}},
+                "currency": {"type": "string"}}});
+        let adapted = super::super::adapt(&spec).unwrap();
+        let compute = &adapted["components"]["schemas"]["OrgQuotaUsage"]["properties"]["compute"];
+        assert!(compute.get("required").is_none(), "{compute}");
+        assert_eq!(compute["properties"]["currency"]["default"], "");
+        assert_eq!(
+            compute["properties"]["tiers"]["items"]["properties"]["rate"]["default"],
+            0
+        );
     }
 
     #[test]

@@ -630,7 +630,12 @@ fn the_fixtures_are_full_spec_valid_and_cover_every_response_type() {
     }
     let covered: BTreeSet<String> = fixtures.iter().map(|f| schema_key(&f.schema)).collect();
     let missing: Vec<String> = response_types().into_iter().filter(|t| !covered.contains(t)).collect();
-    assert!(missing.is_empty(), "response types without a fixture: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "response types without a fixture: {missing:?}: add to `build_fixtures` in \
+         tests/tests/tolerant_decoding_prop.rs a `Fixture {{ name, schema: component(\"<Schema>\"), full: json!({{}}), \
+         decode: decode::<types::<Type>>, list: false }}` (members left out of `full` are sampled from the spec)"
+    );
 }
 
 // ---- Exhaustive single mutations ----------------------------------------------------------
