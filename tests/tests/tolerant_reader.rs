@@ -266,6 +266,9 @@ fn derived_minimal(schema: &Value, full: &Value) -> Value {
             out.insert(name.clone(), full[name].clone());
             continue;
         }
+        // A component object stays required and decodes as its own minimum; an inline one
+        // becomes optional (typify makes it a type of its own, without a default).
+        let component = prop.get("$ref").is_some();
         let prop = resolve(prop);
         let constrained = ["format", "pattern", "minLength", "maxLength", "enum"]
             .iter()
@@ -278,7 +281,7 @@ fn derived_minimal(schema: &Value, full: &Value) -> Value {
             Some("boolean") => Some(json!(false)),
             Some("integer" | "number") if !positive => Some(json!(0)),
             Some("string") if !constrained => Some(json!("")),
-            _ if prop.get("properties").is_some() => Some(derived_minimal(&prop, &full[name])),
+            _ if component && prop.get("properties").is_some() => Some(derived_minimal(&prop, &full[name])),
             _ => None,
         };
         if let Some(empty) = empty {
