@@ -256,7 +256,7 @@ async fn idempotent_operations_are_retried_with_the_same_request() {
 
     let api = Api::start_with(|b| b.max_retries(1)).await;
     api.respond_first("deleteVm", &vm_path(), failing(429, FAST), 1).await;
-    api.expect("deleteVm", &vm_path(), 200, json!({ "id": ID, "deleted": true }))
+    api.expect_done("deleteVm", &vm_path(), json!({ "id": ID, "deleted": true }))
         .await;
     api.client.vms().delete(ID).await.unwrap();
     assert_eq!(api.sent_all("deleteVm").await.len(), 2);

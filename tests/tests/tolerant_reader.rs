@@ -588,9 +588,10 @@ async fn every_operation_succeeds_on_a_2xx_the_spec_does_not_list_and_decodes_th
         let decoded = call(&api.client, case.op)
             .await
             .unwrap_or_else(|e| panic!("{} answered {}: {e:?}", case.op, case.other));
-        match &case.full {
-            Some(full) => assert_lossless(full, &decoded),
-            None => assert_eq!(decoded, Value::Null, "{}", case.op),
+        // Without a documented body, what the facade method knows (checked with the body-less
+        // answers below).
+        if let Some(full) = &case.full {
+            assert_lossless(full, &decoded);
         }
         api.sent(case.op).await;
     }
