@@ -129,17 +129,7 @@ pub fn operations(spec: &Value) -> Vec<OpFacts> {
                 Some(s) => s.is_empty(),
                 None => global_public,
             };
-            let responses = op.get("responses").and_then(Value::as_object);
-            let success: Vec<(u16, &Value)> = responses
-                .into_iter()
-                .flatten()
-                .filter_map(|(code, r)| {
-                    code.parse::<u16>()
-                        .ok()
-                        .filter(|c| (200..300).contains(c))
-                        .map(|c| (c, r))
-                })
-                .collect();
+            let success = success_responses(op);
             OpFacts {
                 id: id.to_string(),
                 method: method.to_uppercase(),
@@ -171,6 +161,21 @@ pub fn deprecated(spec: &Value) -> Vec<(String, String)> {
                 .and_then(Value::as_str)
                 .map_or_else(|| format!("the API marks {id} deprecated"), str::to_string);
             (id.to_string(), note)
+        })
+        .collect()
+}
+
+/// The documented 2xx responses of the operation `op`, with their exact statuses, in order.
+pub fn success_responses(op: &Value) -> Vec<(u16, &Value)> {
+    op.get("responses")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(code, r)| {
+            code.parse::<u16>()
+                .ok()
+                .filter(|c| (200..300).contains(c))
+                .map(|c| (c, r))
         })
         .collect()
 }

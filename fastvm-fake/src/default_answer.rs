@@ -8,17 +8,7 @@ use serde_json::{Map, Value, json};
 
 /// The status and body (`None`: no body) the spec's operation `op` answers by default.
 pub fn answer(spec: &Value, op: &Value) -> (u16, Option<Value>) {
-    let responses = op.get("responses").and_then(Value::as_object);
-    let success = responses
-        .into_iter()
-        .flatten()
-        .filter_map(|(code, r)| {
-            code.parse::<u16>()
-                .ok()
-                .filter(|c| (200..300).contains(c))
-                .map(|c| (c, r))
-        })
-        .min_by_key(|(c, _)| *c);
+    let success = crate::facts::success_responses(op).into_iter().min_by_key(|(c, _)| *c);
     let Some((status, response)) = success else {
         return (200, None);
     };

@@ -32,10 +32,12 @@ pub struct Operation {
     pub value: Value,
 }
 
-/// The workspace's one walker of the spec's operations (shared with code generation), so a
-/// path-level `summary` or `parameters` is never taken for an operation.
-#[path = "../../fastvm-api/spec_walk.rs"]
-mod spec_walk;
+/// What the spec's extensions say, and through it the workspace's one walker of the spec's
+/// operations (shared with code generation), so a path-level `summary` or `parameters` is never
+/// taken for an operation.
+#[path = "../../fastvm-api/facts.rs"]
+mod facts;
+use facts::walk as spec_walk;
 
 /// Every operation of the spec, in path order. Collected once: every mock and every wire check
 /// looks an operation up.
@@ -68,16 +70,7 @@ pub fn operation(operation_id: &str) -> &'static Operation {
 /// same literal segments, and a non-empty segment for each `{parameter}`. Tests use it to
 /// catch a call or mock labelled with the wrong operation.
 pub fn path_fits_template(template: &str, raw_path: &str) -> bool {
-    let t: Vec<&str> = template.split('/').collect();
-    let p: Vec<&str> = raw_path.split('/').collect();
-    t.len() == p.len()
-        && t.iter().zip(&p).all(|(t, p)| {
-            if t.starts_with('{') && t.ends_with('}') {
-                !p.is_empty()
-            } else {
-                t == p
-            }
-        })
+    facts::fits_template(template, raw_path)
 }
 
 /// Rewrites `nullable: true` into draft-4 form, everywhere in `v`.

@@ -419,18 +419,8 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
             std::fs::read_to_string(ws.snapshot()).ok().as_deref(),
         ));
     }
-    match coverage::read_sources(&ws.facade_src()) {
-        Ok(sources) => {
-            // Paths relative to the workspace keep messages short and clickable from the root.
-            let sources: Vec<(String, String)> = sources
-                .into_iter()
-                .map(|(p, text)| {
-                    let rel = Path::new(&p).strip_prefix(&ws.root).map(|r| r.display().to_string());
-                    (rel.unwrap_or(p), text)
-                })
-                .collect();
-            failures.extend(check_coverage(&spec, &sources))
-        }
+    match facade_sources(ws) {
+        Ok(sources) => failures.extend(check_coverage(&spec, &sources)),
         Err(e) => failures.push(Failure {
             check: "facade-coverage",
             message: format!("cannot read {}: {e}", ws.facade_src().display()),
@@ -566,14 +556,7 @@ pub fn regen(ws: &Workspace, from: Option<&Path>) -> Result<RegenReport, String>
     if let Some(old_code) = old_code
         && let (Ok(old), Ok(new)) = (surface::of(&old_code), surface::of(&code))
     {
-        let sources = coverage::read_sources(&ws.facade_src()).unwrap_or_default();
-        let sources: Vec<(String, String)> = sources
-            .into_iter()
-            .map(|(p, text)| {
-                let rel = Path::new(&p).strip_prefix(&ws.root).map(|r| r.display().to_string());
-                (rel.unwrap_or(p), text)
-            })
-            .collect();
+        let sources = facade_sources(ws).unwrap_or_default();
         report.surface = surface::diff(&old, &new, &sources);
     }
     if canonical != current_text {
@@ -595,6 +578,18 @@ pub fn regen(ws: &Workspace, from: Option<&Path>) -> Result<RegenReport, String>
         report.snapshot_written = true;
     }
     Ok(report)
+}
+
+/// The facade's sources as `(path, text)`, paths relative to the workspace (short and clickable
+/// from the root in messages).
+fn facade_sources(ws: &Workspace) -> std::io::Result<Vec<(String, String)>> {
+    Ok(coverage::read_sources(&ws.facade_src())?
+        .into_iter()
+        .map(|(p, text)| {
+            let rel = Path::new(&p).strip_prefix(&ws.root).map(|r| r.display().to_string());
+            (rel.unwrap_or(p), text)
+        })
+        .collect())
 }
 
 /// Copies every `x-fastvm-*` member of `from` into `into` where `into` has the same object
