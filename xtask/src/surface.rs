@@ -39,6 +39,9 @@ pub struct Item {
     pub non_exhaustive: bool,
 }
 
+/// How a deprecated method's signature starts.
+const DEPRECATED: &str = "#[deprecated] ";
+
 /// The public items of generated code, by key (`types::Vm.name`).
 pub type Surface = BTreeMap<String, Item>;
 
@@ -174,13 +177,18 @@ fn walk(items: &[syn::Item], prefix: &str, out: &mut Surface) {
                 continue;
             }
             let sig = &f.sig;
+            let deprecated = if f.attrs.iter().any(|a| a.path().is_ident("deprecated")) {
+                DEPRECATED
+            } else {
+                ""
+            };
             out.insert(
                 format!("{prefix}{owner}::{}", sig.ident),
                 Item {
                     kind: Kind::Method,
                     name: sig.ident.to_string(),
                     signature: format!(
-                        "fn({}) {}",
+                        "{deprecated}fn({}) {}",
                         tokens(&sig.inputs).trim_end_matches(','),
                         tokens(&sig.output)
                     )
@@ -211,6 +219,21 @@ pub fn diff(old: &Surface, new: &Surface, sources: &[(String, String)]) -> Vec<C
     for key in keys {
         let (breaking, text, item) = match (old.get(key), new.get(key)) {
             (Some(o), Some(n)) if o.signature == n.signature && o.non_exhaustive == n.non_exhaustive => continue,
+            // Deprecated (or no longer): callers still compile, and are told.
+            (Some(o), Some(n))
+                if o.signature.trim_start_matches(DEPRECATED) == n.signature.trim_start_matches(DEPRECATED) =>
+            {
+                let now = if n.signature.starts_with(DEPRECATED) {
+                    "now deprecated"
+                } else {
+                    "no longer deprecated"
+                };
+                (
+                    false,
+                    format!("{key}: {now} (mark the facade method that calls it the same way)"),
+                    n,
+                )
+            }
             (Some(o), Some(n)) => (true, format!("{key}: `{}` is now `{}`", o.signature, n.signature), n),
             (Some(o), None) => (true, format!("{key} removed (was `{}`)", o.signature), o),
             (None, Some(n)) => {
@@ -409,5 +432,16 @@ mod tests {
             "{shown}"
         );
         assert!(diff(&of(OLD).unwrap(), &of(OLD).unwrap(), &sources).is_empty());
+        let deprecated = OLD.replace(
+            "impl Client { pub fn get_vm",
+            "impl Client { #[deprecated(note = \"x\")] pub fn get_vm",
+        );
+        let changes = diff(&of(OLD).unwrap(), &of(&deprecated).unwrap(), &sources);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert!(
+            !changes[0].breaking && changes[0].text.starts_with("Client::get_vm: now deprecated"),
+            "{changes:?}"
+        );
+        assert_eq!(changes[0].used_in, ["fastvm/src/resources/vms.rs"]);
     }
 }
