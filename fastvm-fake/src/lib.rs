@@ -1,8 +1,9 @@
 //! A stateful local stand-in for the fastvm HTTP API, for quickstarts without an account,
 //! end-to-end tests over real HTTP, and testing your own code offline.
 //!
-//! It serves all 31 operations of `openapi.json` from memory (VMs, services, SSH keys,
-//! firewall, TTLs, snapshots, builds, quotas) plus presigned storage URLs for file transfers,
+//! It serves every operation of `openapi.json` from memory (VMs, services, SSH keys,
+//! firewall, TTLs, snapshots, builds, quotas; an operation it does not model gets the spec's
+//! default answer) plus presigned storage URLs for file transfers,
 //! and it can inject faults (error statuses, delays, dropped connections, truncated streams).
 //! With a [`Variance`] it also answers the way the real server is allowed to but usually does
 //! not (another 2xx, Go `omitempty`, explicit `null`s, unknown members, new enum values), to
