@@ -359,8 +359,8 @@ fn regen_refuses_31_and_missing_operation_ids_and_writes_nothing() {
 fn a_new_public_get_is_listed_piece_by_piece_before_any_build() {
     let scratch = Scratch::new();
     let mut spec = scratch.spec();
-    spec["paths"]["/v1/pricing"] = json!({"get": {
-        "operationId": "getPricing", "security": [], "tags": ["quotas"], "summary": "List prices",
+    spec["paths"]["/v1/example-prices"] = json!({"get": {
+        "operationId": "getExamplePrices", "security": [], "tags": ["quotas"], "summary": "List prices",
         "responses": {"200": {"description": "The prices.", "content": {"application/json": {"schema": {
             "type": "object", "properties": {"currency": {"type": "string"}}}}}}}}});
     scratch.set_spec(&spec);
@@ -374,21 +374,24 @@ fn a_new_public_get_is_listed_piece_by_piece_before_any_build() {
     );
     let shown = render(&failures);
     assert!(
-        shown.contains("operation getPricing is not reachable through the fastvm facade"),
-        "{shown}"
-    );
-    assert!(shown.contains("operation getPricing has no contract test"), "{shown}");
-    assert!(
-        shown.contains("`get_pricing_wire`") && shown.contains("tests/tests/contract_quotas.rs"),
+        shown.contains("operation getExamplePrices is not reachable through the fastvm facade"),
         "{shown}"
     );
     assert!(
-        shown.contains("operation getPricing has no error-mapping test"),
+        shown.contains("operation getExamplePrices has no contract test"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("`get_example_prices_wire`") && shown.contains("tests/tests/contract_quotas.rs"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("operation getExamplePrices has no error-mapping test"),
         "{shown}"
     );
     // The generated table says it is public, safe to repeat and ordinary.
     let code = std::fs::read_to_string(scratch.ws.snapshot()).unwrap();
-    let row = &code[code.rfind("id: \"getPricing\"").unwrap()..];
+    let row = &code[code.rfind("id: \"getExamplePrices\"").unwrap()..];
     let row = &row[..row.find('}').unwrap()];
     assert!(
         row.contains("idempotent: true") && row.contains("public: true"),
@@ -498,15 +501,15 @@ fn regen_reports_an_in_place_edit_against_git_head_from_the_generated_api() {
 fn an_additive_spec_change_only_inserts_generated_lines() {
     let old = real_spec();
     let mut new = old.clone();
-    new["paths"]["/v1/pricing"] = json!({"get": {"operationId": "getPricing", "security": [], "tags": ["quotas"],
+    new["paths"]["/v1/example-prices"] = json!({"get": {"operationId": "getExamplePrices", "security": [], "tags": ["quotas"],
         "responses": {"200": {"description": "The prices.", "content": {"application/json": {"schema": {
-            "$ref": "#/components/schemas/Pricing"}}}}}}});
-    new["components"]["schemas"]["Pricing"] = json!({"type": "object", "required": ["currency"], "properties": {
+            "$ref": "#/components/schemas/ExamplePricing"}}}}}}});
+    new["components"]["schemas"]["ExamplePricing"] = json!({"type": "object", "required": ["currency"], "properties": {
         "currency": {"type": "string"},
-        "tiers": {"type": "array", "items": {"$ref": "#/components/schemas/PricingTier"}}}});
-    new["components"]["schemas"]["PricingTier"] = json!({"type": "object", "properties": {
+        "tiers": {"type": "array", "items": {"$ref": "#/components/schemas/ExamplePricingTier"}}}});
+    new["components"]["schemas"]["ExamplePricingTier"] = json!({"type": "object", "properties": {
         "machineType": {"type": "string"}, "hourly": {"type": "number", "nullable": true}}});
-    new["components"]["schemas"]["VM"]["properties"]["zone"] = json!({"type": "string"});
+    new["components"]["schemas"]["VM"]["properties"]["exampleZone"] = json!({"type": "string"});
     let generate = |spec: &Value| xtask::generate(&xtask::canon::canonical_text(spec)).unwrap();
     let (before, after) = (generate(&old), generate(&new));
     let diff = similar::TextDiff::from_lines(&before, &after);
