@@ -535,7 +535,10 @@ fn the_derived_minimal_answer_of_every_known_schema_is_the_hand_written_one() {
         .filter(|c| c.schema.is_some_and(|s| s != "DeleteResponse"))
     {
         let schema = case.schema.unwrap();
-        let (full, hand) = fixture(schema, &case.path);
+        let (full, _) = fixture(schema, &case.path);
+        // The hand-written minimum, with the lists the spec gained since (see `decoded_minimal`).
+        let hand = decoded_minimal(case);
+        let hand = if case.list { hand[0].clone() } else { hand };
         let mut derived = derived_minimal(&schema::spec()["components"]["schemas"][schema], &full);
         // Lists the hand-written minimum leaves to `decoded_minimal`.
         for (k, v) in hand.as_object().unwrap() {
