@@ -16,6 +16,7 @@ pub mod fixtures;
 pub mod lint;
 pub mod summary;
 pub mod surface;
+pub mod test_tables;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -333,6 +334,17 @@ pub fn check_contracts(spec: &Value, tests: &[contracts::TestFn], doc: Option<&s
     out
 }
 
+/// Check 9: the hand-written per-operation pieces of the suite cover every operation.
+pub fn check_test_tables(spec: &Value, ws: &Workspace) -> Vec<Failure> {
+    let dir = ws.tests_dir();
+    failures_of(
+        "test-tables",
+        None,
+        test_tables::check(spec, |file| std::fs::read_to_string(dir.join(file)).ok()),
+        "add the lines named above (the tests would fail the same way after a build)",
+    )
+}
+
 /// Check 8: the tests' answer fixtures match the spec.
 pub fn check_fixtures(spec: &Value, ws: &Workspace) -> Vec<Failure> {
     failures_of(
@@ -430,6 +442,7 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
     failures.extend(check_enums(&spec));
     failures.extend(check_facts(&spec));
     failures.extend(check_fixtures(&spec, ws));
+    failures.extend(check_test_tables(&spec, ws));
     match contracts::tests_in(&ws.tests_dir()) {
         Ok(tests) => failures.extend(check_contracts(
             &spec,

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
             if failures.is_empty() {
                 println!(
                     "xtask check: spec and its facts, generated snapshot, facade and contract coverage, string \
-                     classification and fixtures are in step"
+                     classification, fixtures and test tables are in step"
                 );
                 return ExitCode::SUCCESS;
             }

@@ -368,7 +368,7 @@ fn a_new_public_get_is_listed_piece_by_piece_before_any_build() {
     let failures = scratch.check();
     assert_eq!(
         checks(&failures),
-        ["facade-coverage", "contract-coverage"],
+        ["facade-coverage", "test-tables", "contract-coverage"],
         "{}",
         render(&failures)
     );
@@ -387,6 +387,10 @@ fn a_new_public_get_is_listed_piece_by_piece_before_any_build() {
     );
     assert!(
         shown.contains("operation getExamplePrices has no error-mapping test"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("tests/tests/tolerant_reader.rs: `call` has no arm for getExamplePrices: add"),
         "{shown}"
     );
     // The generated table says it is public, safe to repeat and ordinary.
