@@ -11,6 +11,7 @@ fn main() {
     println!("cargo:rerun-if-changed=codegen.rs");
     println!("cargo:rerun-if-changed=codegen");
     println!("cargo:rerun-if-changed=spec_walk.rs");
+    println!("cargo:rerun-if-changed=facts.rs");
     let spec =
         std::fs::read_to_string(&spec_path).unwrap_or_else(|e| panic!("cannot read {}: {e}", spec_path.display()));
     let code = match codegen::generate(&spec) {

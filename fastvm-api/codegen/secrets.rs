@@ -7,69 +7,72 @@
 // query (`https://store.example/o/abc?<redacted>`), and an environment map its names only. The
 // struct builders of the same names (`types::builder`) hide those fields altogether.
 //
-// A listed type or field that the generated code lacks is an error, so the table cannot go
+// Which fields are secret is stated in the spec (`x-fastvm-secret-fields`, `x-fastvm-secret`);
+// a marked type or field that the generated code lacks is an error, so the marks cannot go
 // stale when the spec or typify changes.
 
-/// How a secret field is shown.
-#[derive(Clone, Copy)]
-pub enum Show {
-    /// `<redacted>`.
-    Hidden,
-    /// The URL without its query and fragment (`String` or `Option<String>`).
-    Url,
-    /// The names of an environment map (`Option<EnvVars>`).
-    Names,
+pub use super::facts::Show;
+
+/// The secrets the spec marks: `(schema, property, how it is shown)` from `x-fastvm-secret-fields`,
+/// and the map schemas of `x-fastvm-secret` (an environment map: its names only). Names are the
+/// spec's; the generated types and fields are matched to them with case and `_` folded away.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    /// `(schema, property, show)`.
+    pub fields: Vec<(String, String, Show)>,
+    /// Map schemas whose values are secret.
+    pub maps: Vec<String>,
 }
 
-/// `(type, field, how it is shown)`.
-pub const SECRET_FIELDS: &[(&str, &str, Show)] = &[
-    ("ConsoleTokenResponse", "token", Show::Hidden),
-    ("FilePresignResponse", "download_url", Show::Url),
-    ("FilePresignResponse", "upload_url", Show::Url),
-    ("FileFetchRequest", "url", Show::Url),
-    ("CreateBuildRequest", "context_download_url", Show::Url),
-    ("CreateVmRequest", "env_vars", Show::Names),
-    ("Vm", "env_vars", Show::Names),
-    ("VmCreateResponse", "env_vars", Show::Names),
-    ("Snapshot", "env_vars", Show::Names),
-];
+impl Secrets {
+    /// What `spec` marks.
+    pub fn of(spec: &serde_json::Value) -> Self {
+        Secrets {
+            fields: super::facts::secret_fields(spec),
+            maps: super::facts::secret_maps(spec),
+        }
+    }
+}
 
-/// Newtypes whose one value is secret: `EnvVars` shows the names of its variables.
-pub const SECRET_NEWTYPES: &[&str] = &["EnvVars"];
+use super::facts::fold;
 
-/// Replaces the derived `Debug` of every type in [`SECRET_FIELDS`] and [`SECRET_NEWTYPES`], in
-/// `types` and in `types::builder`.
-pub fn redact_debug(types: &mut Vec<syn::Item>) -> Result<(), String> {
-    let done = redact_items(types, false)?;
-    for name in SECRET_FIELDS
-        .iter()
-        .map(|(t, _, _)| *t)
-        .chain(SECRET_NEWTYPES.iter().copied())
-    {
-        if !done.contains(name) {
-            return Err(format!("secrets: no generated type {name}"));
+/// Replaces the derived `Debug` of every type holding a secret of `secrets`, in `types` and in
+/// `types::builder`.
+pub fn redact_debug(types: &mut Vec<syn::Item>, secrets: &Secrets) -> Result<(), String> {
+    let done = redact_items(types, false, secrets)?;
+    for name in secrets.fields.iter().map(|(t, _, _)| t).chain(&secrets.maps) {
+        if !done.contains(&fold(name)) {
+            return Err(format!(
+                "secrets: openapi.json marks a secret in schema {name}, but no generated type is named after it \
+                 (is it used by any operation?): fix or remove its x-fastvm-secret-fields / x-fastvm-secret"
+            ));
         }
     }
     let builder = super::module_items(types, "builder")?;
     // The builders keep the values as `Result<_, String>`: their secret fields are hidden.
-    redact_items(builder, true)?;
+    redact_items(builder, true, secrets)?;
     Ok(())
 }
 
 /// Gives each listed struct among `items` its redacting `Debug` (with `hide`, every secret
 /// field shows `<redacted>`); returns the names of the structs it changed.
-fn redact_items(items: &mut Vec<syn::Item>, hide: bool) -> Result<std::collections::BTreeSet<String>, String> {
+fn redact_items(
+    items: &mut Vec<syn::Item>,
+    hide: bool,
+    secrets: &Secrets,
+) -> Result<std::collections::BTreeSet<String>, String> {
     let mut done = std::collections::BTreeSet::new();
     let mut added = Vec::new();
     for item in items.iter_mut() {
         let syn::Item::Struct(s) = item else { continue };
         let name = s.ident.to_string();
-        let secret: Vec<(&str, Show)> = SECRET_FIELDS
+        let secret: Vec<(&str, Show)> = secrets
+            .fields
             .iter()
-            .filter(|(t, _, _)| *t == name)
-            .map(|(_, f, show)| (*f, if hide { Show::Hidden } else { *show }))
+            .filter(|(t, _, _)| fold(t) == fold(&name))
+            .map(|(_, f, show)| (f.as_str(), if hide { Show::Hidden } else { *show }))
             .collect();
-        let newtype = !hide && SECRET_NEWTYPES.contains(&name.as_str());
+        let newtype = !hide && secrets.maps.iter().any(|m| fold(m) == fold(&name));
         if secret.is_empty() && !newtype {
             continue;
         }
@@ -77,7 +80,7 @@ fn redact_items(items: &mut Vec<syn::Item>, hide: bool) -> Result<std::collectio
             return Err(format!("{name} does not derive Debug: has typify changed?"));
         }
         added.push(debug_impl(s, &secret, newtype)?);
-        done.insert(name);
+        done.insert(fold(&name));
     }
     items.extend(added);
     Ok(done)
@@ -103,7 +106,7 @@ fn debug_impl(s: &syn::ItemStruct, secret: &[(&str, Show)], newtype: bool) -> Re
     let calls = fields.named.iter().map(|field| {
         let id = field.ident.as_ref().expect("named field");
         let label = id.to_string();
-        let value = match secret.iter().find(|(f, _)| *f == label) {
+        let value = match secret.iter().find(|(f, _)| fold(f) == fold(&label)) {
             None => quote::quote!(&self.#id),
             Some((_, show)) => {
                 found += 1;
@@ -118,7 +121,11 @@ fn debug_impl(s: &syn::ItemStruct, secret: &[(&str, Show)], newtype: bool) -> Re
     });
     let calls: Vec<_> = calls.collect();
     if found != secret.len() {
-        return Err(format!("secrets: {name} lacks a listed field"));
+        let listed: Vec<&str> = secret.iter().map(|(f, _)| *f).collect();
+        return Err(format!(
+            "secrets: the generated type {name} lacks a field openapi.json marks secret ({listed:?}): fix its \
+             x-fastvm-secret-fields"
+        ));
     }
     Ok(syn::parse_quote! {
         impl ::std::fmt::Debug for #ident {

@@ -11,7 +11,7 @@
 // 2. **Open strings with known values** (`VMStatus`, `SnapshotStatus`, the build status) get
 //    those values as an `enum`, so they are typed; step 4 keeps them open.
 // 3. **Response fields tolerate absence.** In every schema a 2xx answer can carry, a required
-//    property that is not `ESSENTIAL` (an id or status the SDK cannot work without) stops being
+//    property that is not essential (`x-fastvm-essential` in the spec: an id or status the SDK cannot work without) stops being
 //    required: one with a natural empty value (`false`, `0`, `""`, `[]`) gets it as its default,
 //    so its Rust type is unchanged and an absent member decodes as empty (Go `omitempty`); any
 //    other (a date, an object, an enum) becomes optional, so it decodes as `None` — except in a
@@ -27,7 +27,7 @@
 //    `untagged`): a value this SDK version does not know decodes into it, keeps its raw string
 //    and is sent back verbatim. Conversions from strings (`From`, `FromStr`) take any string the
 //    same way; `as_str` and `Display` give the wire value of every variant. A struct field of
-//    an enum type that stays required (step 3; the `ESSENTIAL` statuses excepted) decodes an
+//    an enum type that stays required (step 3; the essential statuses excepted) decodes an
 //    absent or `null` member as `Unknown("")` (`crate::decode::unknown_when_absent`): the value
 //    is visibly unknown, and the facade refuses to send an empty unknown value back.
 // 5. **`null` is absent.** A field decoded with a default also takes `null` as that default
@@ -45,55 +45,13 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-/// Response properties the SDK cannot work without: absent, the answer is a decode error that
-/// names them. Everything else a response carries tolerates being absent or `null`.
-pub const ESSENTIAL: &[(&str, &str)] = &[
-    ("VM", "id"),
-    ("VM", "status"),
-    ("VMCreateResponse", "id"),
-    ("VMCreateResponse", "status"),
-    ("Snapshot", "id"),
-    ("Snapshot", "status"),
-    ("BuildResponse", "id"),
-    ("BuildResponse", "status"),
-    ("FilePresignResponse", "uploadUrl"),
-    ("FilePresignResponse", "downloadUrl"),
-    ("ConsoleTokenResponse", "token"),
-    ("ConsoleTokenResponse", "websocketPath"),
-];
+use super::facts::{fold, names_word};
 
 /// Required integer properties of schemas a 2xx answer and a request both carry, whose spec
 /// `minimum` is positive, so that 0 (what an absent member would decode as) is not a value of
 /// their type: the generated type gets the minimum 0 and the default 0 instead, and the facade
 /// refuses a value under the spec's minimum before sending it (`fastvm::validate`).
 pub const RELAXED_MINIMUM: &[(&str, &str)] = &[("TTL", "seconds")];
-
-/// Open strings typed with the values the spec names: `(location, type name, known values)`.
-/// A location is a component schema (`VMStatus`) or a component's property
-/// (`BuildResponse.status`, which becomes the component `type name`). Each value must appear in
-/// the schema's description ("Known values: …"), so this table cannot drift from the spec.
-pub const KNOWN_VALUES: &[(&str, &str, &[&str])] = &[
-    (
-        "VMStatus",
-        "VMStatus",
-        &[
-            "provisioning",
-            "running",
-            "stopped",
-            "pausing",
-            "paused",
-            "resuming",
-            "deleting",
-            "error",
-        ],
-    ),
-    ("SnapshotStatus", "SnapshotStatus", &["creating", "ready", "error"]),
-    (
-        "BuildResponse.status",
-        "BuildStatus",
-        &["pending", "running", "completed", "failed"],
-    ),
-];
 
 /// The catch-all variant every generated enum gains.
 pub const UNKNOWN_VARIANT: &str = "Unknown";
@@ -151,10 +109,14 @@ fn success_as_any_2xx(spec: &mut Value) -> Result<(), String> {
 
 /// Step 2: typed open strings.
 fn known_values(spec: &mut Value) -> Result<(), String> {
-    for (location, name, values) in KNOWN_VALUES {
+    for open in super::facts::open_strings(spec) {
+        if open.known.is_empty() {
+            continue;
+        }
+        let (location, name, values) = (open.at.as_str(), open.type_name.as_str(), &open.known);
         let (schema_name, property) = match location.split_once('.') {
             Some((s, p)) => (s, Some(p)),
-            None => (*location, None),
+            None => (location, None),
         };
         let pointer = match property {
             Some(p) => format!("/components/schemas/{schema_name}/properties/{p}"),
@@ -181,22 +143,17 @@ fn known_values(spec: &mut Value) -> Result<(), String> {
         if property.is_some() {
             let typed = schema.take();
             *schema = json!({ "$ref": format!("#/components/schemas/{name}") });
-            spec["components"]["schemas"][*name] = typed;
+            spec["components"]["schemas"][name] = typed;
         }
     }
     Ok(())
 }
 
-/// Whether `text` has `word` as a whole word.
-fn names_word(text: &str, word: &str) -> bool {
-    text.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .any(|w| w == word)
-}
-
 /// Step 3: response fields that tolerate absence.
 fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
     let (responses, requests) = reachable(spec);
-    for (schema, property) in ESSENTIAL {
+    let essential = super::facts::essential(spec);
+    for (schema, property) in &essential {
         if spec.pointer(&format!("/components/schemas/{schema}")).is_none() {
             continue;
         }
@@ -222,16 +179,35 @@ fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
         .filter(|(_, s)| s.get("enum").is_some())
         .map(|(name, _)| format!("#/components/schemas/{name}"))
         .collect();
+    let facts = Facts {
+        essential: &essential,
+        objects: &objects,
+        enums: &enums,
+    };
     for name in &responses {
         let Some(schema) = schemas.get_mut(name.as_str()) else {
             continue;
         };
-        let Some(required) = schema.get("required").and_then(Value::as_array).cloned() else {
-            continue;
-        };
+        tolerate(schema, name, name, requests.contains(name), &facts)?;
+    }
+    Ok(())
+}
+
+/// What `tolerate` needs to know of the whole spec.
+struct Facts<'a> {
+    essential: &'a [(String, String)],
+    objects: &'a BTreeSet<String>,
+    enums: &'a BTreeSet<String>,
+}
+
+/// Step 3 on one object schema an answer carries (`at` names it in errors: `Pricing`, or
+/// `Pricing.compute` for an inline object), then on the inline objects of its properties and
+/// list items, which typify turns into types of their own (`PricingCompute`).
+fn tolerate(schema: &mut Value, name: &str, at: &str, shared: bool, facts: &Facts<'_>) -> Result<(), String> {
+    if let Some(required) = schema.get("required").and_then(Value::as_array).cloned() {
         let mut keep = Vec::new();
         for property in required.iter().filter_map(Value::as_str) {
-            if ESSENTIAL.contains(&(name.as_str(), property)) {
+            if at == name && facts.essential.iter().any(|(s, p)| s == name && p == property) {
                 keep.push(property.to_string());
                 continue;
             }
@@ -239,21 +215,26 @@ fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
                 keep.push(property.to_string());
                 continue;
             };
-            match natural_empty(prop, &objects) {
+            match natural_empty(prop, facts.objects) {
                 Empty::Default(value) => prop["default"] = value,
                 Empty::Implied => {}
                 Empty::Object => keep.push(property.to_string()),
-                Empty::None if requests.contains(name) => {
-                    if RELAXED_MINIMUM.contains(&(name.as_str(), property)) {
-                        relax_minimum(prop).map_err(|e| format!("relaxed minimum {name}.{property}: {e}"))?;
-                    } else if is_enum(prop, &enums) {
+                Empty::None if shared => {
+                    if prop.get("nullable").and_then(Value::as_bool) == Some(true) {
+                        // Stays required, so the client sends it (`null` when `None`); typify
+                        // makes it an `Option`, which decodes an absent member as `None`.
+                        keep.push(property.to_string());
+                    } else if RELAXED_MINIMUM.contains(&(at, property)) {
+                        relax_minimum(prop).map_err(|e| format!("relaxed minimum {at}.{property}: {e}"))?;
+                    } else if is_enum(prop, facts.enums) {
                         // Stays required; `adapt_code` decodes an absent member as `Unknown("")`.
                         keep.push(property.to_string());
                     } else {
                         return Err(format!(
-                            "{name}.{property} is required in a schema that answers and requests both carry, and \
-                             nothing of its type can stand for its absence in an answer: teach \
-                             codegen/tolerance.rs a way (an open enum's Unknown(\"\"), RELAXED_MINIMUM)"
+                            "{at}.{property} is required in a schema that answers and requests both carry, and \
+                             nothing of its type can stand for its absence in an answer: in openapi.json make it \
+                             `nullable`, optional, or an open string; or teach fastvm-api/codegen/tolerance.rs a way \
+                             (an open enum's Unknown(\"\"), RELAXED_MINIMUM)"
                         ));
                     }
                 }
@@ -264,6 +245,19 @@ fn tolerant_responses(spec: &mut Value) -> Result<(), String> {
             schema.as_object_mut().map(|o| o.remove("required"));
         } else {
             schema["required"] = json!(keep);
+        }
+    }
+    // Inline objects below (not `$ref`s: those are components, handled on their own).
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for (property, prop) in props.iter_mut() {
+            let inner = if prop.get("type").and_then(Value::as_str) == Some("array") {
+                prop.get_mut("items")
+            } else {
+                Some(prop)
+            };
+            if let Some(inner) = inner.filter(|v| v.get("properties").is_some() && v.get("$ref").is_none()) {
+                tolerate(inner, name, &format!("{at}.{property}"), shared, facts)?;
+            }
         }
     }
     Ok(())
@@ -306,6 +300,11 @@ enum Empty {
 }
 
 fn natural_empty(prop: &Value, objects: &BTreeSet<String>) -> Empty {
+    // A nullable property already has an empty value, `null`: optional, it decodes as `None`
+    // whether it is absent or `null` (a required `number | null` is generated as an `Option`).
+    if prop.get("nullable").and_then(Value::as_bool) == Some(true) {
+        return Empty::None;
+    }
     if prop
         .get("$ref")
         .and_then(Value::as_str)
@@ -369,48 +368,27 @@ fn reachable(spec: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
                 .filter_map(|p| p.get("schema")),
         );
     }
-    (closure(spec, response_roots), closure(spec, request_roots))
-}
-
-/// Every component named from `roots`, transitively.
-fn closure<'a>(spec: &'a Value, roots: Vec<&'a Value>) -> BTreeSet<String> {
-    let mut seen = BTreeSet::new();
-    let mut todo = roots;
-    while let Some(schema) = todo.pop() {
-        match schema {
-            Value::Object(map) => {
-                if let Some(name) = map
-                    .get("$ref")
-                    .and_then(Value::as_str)
-                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
-                    && seen.insert(name.to_string())
-                    && let Some(target) = spec.pointer(&format!("/components/schemas/{name}"))
-                {
-                    todo.push(target);
-                }
-                todo.extend(map.iter().filter(|(k, _)| k.as_str() != "$ref").map(|(_, v)| v));
-            }
-            Value::Array(items) => todo.extend(items),
-            _ => {}
-        }
-    }
-    seen
+    (
+        super::facts::referenced(spec, response_roots),
+        super::facts::referenced(spec, request_roots),
+    )
 }
 
 // ---- On the generated code (steps 4–7) -------------------------------------------------------
 
 /// Steps 4–6 on the syntax tree of the generated file (step 8 is [`lenient_dates`]).
-pub fn adapt_code(file: &mut syn::File) -> Result<(), String> {
+pub fn adapt_code(file: &mut syn::File, essential: &[(String, String)]) -> Result<(), String> {
     let types = super::types_of(file)?;
     let opened = open_enums(types)?;
     if opened.is_empty() {
         return Err("no enum found in the generated types: has typify changed?".into());
     }
-    let fields = tolerant_field_attrs(types)?;
+    let (fields, helpers) = tolerant_field_attrs(types)?;
+    types.extend(helpers);
     if fields == 0 {
         return Err("no defaulted field found in the generated types: has typify changed?".into());
     }
-    let absent = absent_enums_as_unknown(types, &opened)?;
+    let absent = absent_enums_as_unknown(types, &opened, essential)?;
     if absent == 0 {
         return Err("no required enum field found in the generated types: has typify changed?".into());
     }
@@ -449,7 +427,13 @@ pub fn lenient_dates(items: &mut [syn::Item]) -> Result<usize, String> {
                         .iter()
                         .any(|m| m.path().is_ident("deserialize_with") || m.path().is_ident("with"))
                     {
-                        return Err(format!("{}: a date field already has a deserializer", s.ident));
+                        let name = field.ident.as_ref().map(ToString::to_string).unwrap_or_default();
+                        return Err(format!(
+                            "{}.{name}: a date field typify already gives a deserializer: teach \
+                             fastvm-api/codegen/tolerance.rs (lenient_dates) this shape, or make the property \
+                             optional in openapi.json",
+                            s.ident
+                        ));
                     }
                     let kept = metas.iter().filter(|m| !m.path().is_ident("default")).cloned();
                     let all: Vec<syn::Meta> = kept.chain(lenient).collect();
@@ -463,19 +447,14 @@ pub fn lenient_dates(items: &mut [syn::Item]) -> Result<usize, String> {
     Ok(changed)
 }
 
-/// `Vm` and `VM`, `VmCreateResponse` and `VMCreateResponse`: a type name and a schema name fold
-/// to the same string.
-fn fold(name: &str) -> String {
-    name.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
-}
-
 /// Step 4, on struct fields: a field of an opened enum type that is required (no `Option`, no
-/// default) and not `ESSENTIAL` decodes an absent or `null` member as `Unknown("")`. Returns
+/// default) and not essential decodes an absent or `null` member as `Unknown("")`. Returns
 /// how many fields it changed.
-fn absent_enums_as_unknown(items: &mut [syn::Item], enums: &BTreeSet<String>) -> Result<usize, String> {
+fn absent_enums_as_unknown(
+    items: &mut [syn::Item],
+    enums: &BTreeSet<String>,
+    essential: &[(String, String)],
+) -> Result<usize, String> {
     let mut changed = 0;
     for item in items.iter_mut() {
         let syn::Item::Struct(s) = item else { continue };
@@ -494,7 +473,7 @@ fn absent_enums_as_unknown(items: &mut [syn::Item], enums: &BTreeSet<String>) ->
             let wire = serde_rename(&field.attrs)
                 .or_else(|| field.ident.as_ref().map(ToString::to_string))
                 .unwrap_or_default();
-            if ESSENTIAL.iter().any(|(e, p)| fold(e) == schema && *p == wire) {
+            if essential.iter().any(|(e, p)| fold(e) == schema && *p == wire) {
                 continue;
             }
             if field
@@ -682,7 +661,8 @@ fn drop_copy(attrs: &mut [syn::Attribute]) {
 /// A field whose type is a generated struct with a `Default` (every one of its fields has one)
 /// gets the same treatment: absent or `null`, it is that default (step 3 leaves such properties
 /// required in the spec so that their type stays the struct, not an `Option`).
-fn tolerant_field_attrs(items: &mut [syn::Item]) -> Result<usize, String> {
+fn tolerant_field_attrs(items: &mut [syn::Item]) -> Result<(usize, Vec<syn::Item>), String> {
+    let mut helpers: Vec<syn::Item> = Vec::new();
     let defaultable: BTreeSet<String> = items
         .iter()
         .filter_map(|item| match item {
@@ -714,16 +694,57 @@ fn tolerant_field_attrs(items: &mut [syn::Item]) -> Result<usize, String> {
                 let has = |name: &str| metas.iter().any(|m| m.path().is_ident(name));
                 let mut kept: Vec<syn::Meta> = metas.iter().filter(|m| !is_skip_empty_vec(m)).cloned().collect();
                 if decodes && has("default") && !has("deserialize_with") && !has("with") {
-                    if metas
-                        .iter()
-                        .any(|m| m.path().is_ident("default") && !matches!(m, syn::Meta::Path(_)))
-                    {
-                        return Err(format!(
-                            "{}: a field has a non-empty default; `null` cannot stand for it",
-                            s.ident
-                        ));
+                    let own_default = metas.iter().find_map(|m| match m {
+                        syn::Meta::NameValue(nv) if nv.path.is_ident("default") => Some(nv.value.clone()),
+                        _ => None,
+                    });
+                    match own_default {
+                        // The spec's own default (`"usd"`): `null` decodes as it too, through a
+                        // helper next to typify's default function.
+                        Some(syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(path),
+                            ..
+                        })) => {
+                            let field_name = field.ident.as_ref().map(ToString::to_string).unwrap_or_default();
+                            let default_fn: syn::Path = path.parse().map_err(|e| {
+                                format!(
+                                    "{}.{field_name}: typify's default `{}` is not a path ({e}): teach \
+                                     fastvm-api/codegen/tolerance.rs (tolerant_field_attrs) this shape",
+                                    s.ident,
+                                    path.value()
+                                )
+                            })?;
+                            let helper = quote::format_ident!(
+                                "null_as_default_of_{}_{}",
+                                heck_snake(&s.ident.to_string()),
+                                field_name.trim_start_matches("r#")
+                            );
+                            let ty = &field.ty;
+                            helpers.push(syn::parse_quote! {
+                                /// `null` decodes as the spec's default, as an absent member does.
+                                fn #helper<'de, D: ::serde::Deserializer<'de>>(
+                                    deserializer: D,
+                                ) -> ::std::result::Result<#ty, D::Error> {
+                                    let value: ::std::option::Option<#ty> =
+                                        ::serde::Deserialize::deserialize(deserializer)?;
+                                    Ok(value.unwrap_or_else(#default_fn))
+                                }
+                            });
+                            let helper = helper.to_string();
+                            kept.push(syn::parse_quote!(deserialize_with = #helper));
+                        }
+                        Some(other) => {
+                            let field_name = field.ident.as_ref().map(ToString::to_string).unwrap_or_default();
+                            return Err(format!(
+                                "{}.{field_name}: typify gives it the default `{}`, a shape codegen does not know: \
+                                 remove the `default` of this property in openapi.json, or teach \
+                                 fastvm-api/codegen/tolerance.rs (tolerant_field_attrs) to decode `null` as it",
+                                s.ident,
+                                quote::quote!(#other)
+                            ));
+                        }
+                        None => kept.push(syn::parse_quote!(deserialize_with = "crate::decode::null_as_default")),
                     }
-                    kept.push(syn::parse_quote!(deserialize_with = "crate::decode::null_as_default"));
                     defaulted += 1;
                 }
                 *attr = syn::parse_quote! { #[serde(#(#kept),*)] };
@@ -734,7 +755,19 @@ fn tolerant_field_attrs(items: &mut [syn::Item]) -> Result<usize, String> {
                 .retain(|a| !(a.path().is_ident("serde") && a.meta.require_list().is_ok_and(|l| l.tokens.is_empty())));
         }
     }
-    Ok(defaulted)
+    Ok((defaulted, helpers))
+}
+
+/// `OrgQuotaUsage` → `org_quota_usage` (for generated helper names).
+fn heck_snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// `skip_serializing_if = "::std::vec::Vec::is_empty"`.
@@ -797,15 +830,17 @@ mod tests {
     #[test]
     fn every_table_entry_applies_to_the_spec() {
         let spec = adapted();
-        for (_, name, values) in KNOWN_VALUES {
-            assert_eq!(schema(&spec, name)["enum"], json!(values), "{name}");
+        let open = super::super::facts::open_strings(&real_spec());
+        assert_eq!(open.iter().filter(|o| !o.known.is_empty()).count(), 3, "{open:?}");
+        for o in open.iter().filter(|o| !o.known.is_empty()) {
+            assert_eq!(schema(&spec, &o.type_name)["enum"], json!(o.known), "{}", o.at);
         }
         assert_eq!(
             spec["components"]["schemas"]["BuildResponse"]["properties"]["status"]["$ref"],
             "#/components/schemas/BuildStatus"
         );
-        for (name, property) in ESSENTIAL {
-            assert!(required(&spec, name).iter().any(|p| p == property), "{name}.{property}");
+        for (name, property) in super::super::facts::essential(&real_spec()) {
+            assert!(required(&spec, &name).contains(&property), "{name}.{property}");
         }
         for (name, property) in RELAXED_MINIMUM {
             let prop = &schema(&spec, name)["properties"][property];
@@ -862,6 +897,46 @@ mod tests {
     }
 
     #[test]
+    fn a_required_nullable_field_generates_and_a_spec_default_stands_for_null() {
+        let mut spec = real_spec();
+        let usage = &mut spec["components"]["schemas"]["OrgQuotaUsage"];
+        usage["properties"]["price"] = json!({ "type": "number", "nullable": true });
+        usage["properties"]["currency"] = json!({ "type": "string", "default": "usd" });
+        usage["required"].as_array_mut().unwrap().push(json!("price"));
+        let ttl = &mut spec["components"]["schemas"]["TTL"];
+        ttl["properties"]["note"] = json!({ "type": "string", "nullable": true });
+        ttl["required"].as_array_mut().unwrap().push(json!("note"));
+        let code = super::super::generate(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert!(code.contains("pub price: ::std::option::Option<f64>"), "price");
+        assert!(
+            code.contains("deserialize_with = \"null_as_default_of_org_quota_usage_currency\"")
+                && code.contains("fn null_as_default_of_org_quota_usage_currency<"),
+            "currency"
+        );
+        // In a schema requests carry too, it stays required (sent as `null`) and optional in Rust.
+        let adapted = super::super::adapt(&spec).unwrap();
+        assert!(required(&adapted, "TTL").contains(&"note".to_string()));
+    }
+
+    #[test]
+    fn inline_objects_of_answers_tolerate_absence_too() {
+        let mut spec = real_spec();
+        spec["components"]["schemas"]["OrgQuotaUsage"]["properties"]["compute"] = json!({
+            "type": "object", "required": ["tiers", "currency"], "properties": {
+                "tiers": {"type": "array", "items": {"type": "object", "required": ["rate"], "properties": {
+                    "rate": {"type": "number"}}}},
+                "currency": {"type": "string"}}});
+        let adapted = super::super::adapt(&spec).unwrap();
+        let compute = &adapted["components"]["schemas"]["OrgQuotaUsage"]["properties"]["compute"];
+        assert!(compute.get("required").is_none(), "{compute}");
+        assert_eq!(compute["properties"]["currency"]["default"], "");
+        assert_eq!(
+            compute["properties"]["tiers"]["items"]["properties"]["rate"]["default"],
+            0
+        );
+    }
+
+    #[test]
     fn a_shared_property_nothing_can_stand_in_for_is_an_error() {
         // A date the client also sends: neither an enum nor a relaxed minimum.
         let mut spec = real_spec();
@@ -876,6 +951,11 @@ mod tests {
     fn words_are_matched_whole() {
         assert!(names_word("Known values: pending (accepted), running.", "running"));
         assert!(!names_word("Known values: runningish.", "running"));
+    }
+
+    /// The essential statuses of the small specs below.
+    fn essential() -> Vec<(String, String)> {
+        vec![("VM".to_string(), "status".to_string())]
     }
 
     fn code() -> syn::File {
@@ -942,7 +1022,7 @@ mod tests {
     #[test]
     fn enums_are_opened_and_fields_made_tolerant() {
         let mut file = code();
-        adapt_code(&mut file).unwrap();
+        adapt_code(&mut file, &essential()).unwrap();
         let out = quote::ToTokens::to_token_stream(&file).to_string();
         assert!(
             out.contains("# [serde (untagged)] Unknown (:: std :: string :: String)"),
@@ -1001,7 +1081,7 @@ mod tests {
             }"#,
         )
         .unwrap();
-        adapt_code(&mut file).unwrap();
+        adapt_code(&mut file, &essential()).unwrap();
         let out = quote::ToTokens::to_token_stream(&file).to_string();
         assert_eq!(out.matches("crate::decode::unknown_when_absent").count(), 1, "{out}");
         assert!(out.contains("pub status : VmStatus"), "{out}");
@@ -1010,9 +1090,9 @@ mod tests {
     #[test]
     fn a_code_shape_typify_no_longer_makes_is_an_error() {
         let mut file: syn::File = syn::parse_str("pub mod other {}").unwrap();
-        assert!(adapt_code(&mut file).unwrap_err().contains("no `types` module"));
+        assert!(adapt_code(&mut file, &[]).unwrap_err().contains("no `types` module"));
         let mut file: syn::File = syn::parse_str("pub mod types { pub struct A { pub x: i64 } }").unwrap();
-        assert!(adapt_code(&mut file).unwrap_err().contains("no enum"));
+        assert!(adapt_code(&mut file, &[]).unwrap_err().contains("no enum"));
         assert!(decode_success_bodies("nothing here").is_err());
     }
 }

@@ -23,6 +23,18 @@ pub mod types {
             Default::default()
         }
     }
+    impl ::std::convert::From<EnvVars>
+    for ::std::collections::BTreeMap<::std::string::String, ::std::string::String> {
+        fn from(value: EnvVars) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<Metadata>
+    for ::std::collections::BTreeMap<::std::string::String, ::std::string::String> {
+        fn from(value: Metadata) -> Self {
+            value.0
+        }
+    }
     ///Build state snapshot. Returned by POST /v1/builds (initial pending state) and GET /v1/builds/{id} (current state on each poll).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct BuildResponse {
@@ -89,6 +101,55 @@ pub mod types {
         #[serde(untagged)]
         Unknown(::std::string::String),
     }
+    impl BuildStatus {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Pending => "pending",
+                Self::Running => "running",
+                Self::Completed => "completed",
+                Self::Failed => "failed",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for BuildStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for BuildStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "pending" => Self::Pending,
+                "running" => Self::Running,
+                "completed" => Self::Completed,
+                "failed" => Self::Failed,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for BuildStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "pending" => Self::Pending,
+                "running" => Self::Running,
+                "completed" => Self::Completed,
+                "failed" => Self::Failed,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for BuildStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
     ///A short-lived console session token.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     pub struct ConsoleTokenResponse {
@@ -106,6 +167,15 @@ pub mod types {
     impl ConsoleTokenResponse {
         pub fn builder() -> builder::ConsoleTokenResponse {
             Default::default()
+        }
+    }
+    impl ::std::fmt::Debug for ConsoleTokenResponse {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("ConsoleTokenResponse")
+                .field("expires_in_sec", &self.expires_in_sec)
+                .field("token", &crate::secret_debug::Hidden)
+                .field("websocket_path", &self.websocket_path)
+                .finish()
         }
     }
     ///Body of POST /v1/builds. All fields are optional, but at least one of imageRef and dockerfileContent must be given.
@@ -147,6 +217,21 @@ pub mod types {
     impl CreateBuildRequest {
         pub fn builder() -> builder::CreateBuildRequest {
             Default::default()
+        }
+    }
+    impl ::std::fmt::Debug for CreateBuildRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateBuildRequest")
+                .field(
+                    "context_download_url",
+                    &crate::secret_debug::Url::of(&self.context_download_url),
+                )
+                .field("disk_gi_b", &self.disk_gi_b)
+                .field("dockerfile_content", &self.dockerfile_content)
+                .field("image_ref", &self.image_ref)
+                .field("machine_type", &self.machine_type)
+                .field("name", &self.name)
+                .finish()
         }
     }
     ///Body of POST /v1/snapshots.
@@ -205,6 +290,23 @@ pub mod types {
             Default::default()
         }
     }
+    impl ::std::fmt::Debug for CreateVmRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateVmRequest")
+                .field("disk_gi_b", &self.disk_gi_b)
+                .field(
+                    "env_vars",
+                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
+                )
+                .field("firewall", &self.firewall)
+                .field("machine_type", &self.machine_type)
+                .field("metadata", &self.metadata)
+                .field("name", &self.name)
+                .field("snapshot_id", &self.snapshot_id)
+                .field("ttl", &self.ttl)
+                .finish()
+        }
+    }
     ///Result of a delete operation.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct DeleteResponse {
@@ -226,11 +328,6 @@ pub mod types {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
-        }
-    }
-    impl ::std::convert::From<DeleteServiceServiceName> for ::std::string::String {
-        fn from(value: DeleteServiceServiceName) -> Self {
-            value.0
         }
     }
     impl ::std::str::FromStr for DeleteServiceServiceName {
@@ -302,6 +399,49 @@ pub mod types {
         /// sent back verbatim).
         #[serde(untagged)]
         Unknown(::std::string::String),
+    }
+    impl DnsMode {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Allow => "allow",
+                Self::Deny => "deny",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for DnsMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for DnsMode {
+        fn from(value: &str) -> Self {
+            match value {
+                "allow" => Self::Allow,
+                "deny" => Self::Deny,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for DnsMode {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "allow" => Self::Allow,
+                "deny" => Self::Deny,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for DnsMode {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
     }
     ///DNS-layer filtering, independent of egress L4 rules. The resolver applies the DNS gate BEFORE L4 enforcement; a domain blocked here returns NXDOMAIN regardless of what egress.rules says about its IPs. All fields are optional — the server defaults mode to deny when missing, domains to [], and blockBypass to false.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -394,6 +534,49 @@ pub mod types {
         #[serde(untagged)]
         Unknown(::std::string::String),
     }
+    impl EgressRuleKind {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Cidr => "cidr",
+                Self::Fqdn => "fqdn",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for EgressRuleKind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for EgressRuleKind {
+        fn from(value: &str) -> Self {
+            match value {
+                "cidr" => Self::Cidr,
+                "fqdn" => Self::Fqdn,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for EgressRuleKind {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "cidr" => Self::Cidr,
+                "fqdn" => Self::Fqdn,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EgressRuleKind {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
     ///Transport protocol the rule matches.
     #[derive(
         ::serde::Deserialize,
@@ -419,6 +602,52 @@ pub mod types {
         #[serde(untagged)]
         Unknown(::std::string::String),
     }
+    impl EgressRuleProtocol {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Tcp => "tcp",
+                Self::Udp => "udp",
+                Self::Any => "any",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for EgressRuleProtocol {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for EgressRuleProtocol {
+        fn from(value: &str) -> Self {
+            match value {
+                "tcp" => Self::Tcp,
+                "udp" => Self::Udp,
+                "any" => Self::Any,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for EgressRuleProtocol {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "tcp" => Self::Tcp,
+                "udp" => Self::Udp,
+                "any" => Self::Any,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EgressRuleProtocol {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
     ///Environment variable string→string map injected into the VM at boot. Keys must be 1–256 bytes and match shell-variable name ([A-Za-z_][A-Za-z0-9_]*); values may not contain newline, carriage return, or null bytes. Total JSON encoding ≤65536 bytes.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     #[serde(transparent)]
@@ -439,12 +668,6 @@ pub mod types {
             &self.0
         }
     }
-    impl ::std::convert::From<EnvVars>
-    for ::std::collections::BTreeMap<::std::string::String, ::std::string::String> {
-        fn from(value: EnvVars) -> Self {
-            value.0
-        }
-    }
     impl ::std::convert::From<
         ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     > for EnvVars {
@@ -455,6 +678,11 @@ pub mod types {
             >,
         ) -> Self {
             Self(value)
+        }
+    }
+    impl ::std::fmt::Debug for EnvVars {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_tuple("EnvVars").field(&crate::secret_debug::Names(&self.0)).finish()
         }
     }
     ///Error body returned with every 4xx and 5xx response.
@@ -519,6 +747,52 @@ pub mod types {
         /// sent back verbatim).
         #[serde(untagged)]
         Unknown(::std::string::String),
+    }
+    impl ExecEventT {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::O => "o",
+                Self::E => "e",
+                Self::X => "x",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for ExecEventT {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for ExecEventT {
+        fn from(value: &str) -> Self {
+            match value {
+                "o" => Self::O,
+                "e" => Self::E,
+                "x" => Self::X,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for ExecEventT {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "o" => Self::O,
+                "e" => Self::E,
+                "x" => Self::X,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ExecEventT {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
     }
     ///Body of POST /v1/vms/{id}/exec.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -604,6 +878,15 @@ pub mod types {
             Default::default()
         }
     }
+    impl ::std::fmt::Debug for FileFetchRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("FileFetchRequest")
+                .field("path", &self.path)
+                .field("timeout_sec", &self.timeout_sec)
+                .field("url", &crate::secret_debug::Url::of(&self.url))
+                .finish()
+        }
+    }
     ///Body of POST /v1/vms/{id}/files/presign.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FilePresignRequest {
@@ -642,6 +925,16 @@ pub mod types {
     impl FilePresignResponse {
         pub fn builder() -> builder::FilePresignResponse {
             Default::default()
+        }
+    }
+    impl ::std::fmt::Debug for FilePresignResponse {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("FilePresignResponse")
+                .field("download_url", &crate::secret_debug::Url::of(&self.download_url))
+                .field("expires_in_sec", &self.expires_in_sec)
+                .field("max_upload_bytes", &self.max_upload_bytes)
+                .field("upload_url", &crate::secret_debug::Url::of(&self.upload_url))
+                .finish()
         }
     }
     ///Top-level firewall policy with three independent axes. All sub-blocks are optional — the server substitutes the safe default (ingress deny / egress allow / dns mode=deny + empty) for missing blocks. Sending firewall: null on VM create is also valid.
@@ -740,6 +1033,46 @@ pub mod types {
         #[serde(untagged)]
         Unknown(::std::string::String),
     }
+    impl IngressRuleKind {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Cidr => "cidr",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for IngressRuleKind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for IngressRuleKind {
+        fn from(value: &str) -> Self {
+            match value {
+                "cidr" => Self::Cidr,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for IngressRuleKind {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "cidr" => Self::Cidr,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for IngressRuleKind {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
     ///Transport protocol the rule matches.
     #[derive(
         ::serde::Deserialize,
@@ -765,6 +1098,52 @@ pub mod types {
         #[serde(untagged)]
         Unknown(::std::string::String),
     }
+    impl IngressRuleProtocol {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Tcp => "tcp",
+                Self::Udp => "udp",
+                Self::Any => "any",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for IngressRuleProtocol {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for IngressRuleProtocol {
+        fn from(value: &str) -> Self {
+            match value {
+                "tcp" => Self::Tcp,
+                "udp" => Self::Udp,
+                "any" => Self::Any,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for IngressRuleProtocol {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "tcp" => Self::Tcp,
+                "udp" => Self::Udp,
+                "any" => Self::Any,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for IngressRuleProtocol {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
     ///Machine size identifier (e.g. c1m2, c2m4). Controls CPU and memory allocation. Must be supplied on launch unless restoring from a snapshot.
     #[derive(
         ::serde::Deserialize,
@@ -783,11 +1162,6 @@ pub mod types {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
-        }
-    }
-    impl ::std::convert::From<MachineType> for ::std::string::String {
-        fn from(value: MachineType) -> Self {
-            value.0
         }
     }
     impl ::std::convert::From<::std::string::String> for MachineType {
@@ -824,12 +1198,6 @@ pub mod types {
             ::std::string::String,
         > {
             &self.0
-        }
-    }
-    impl ::std::convert::From<Metadata>
-    for ::std::collections::BTreeMap<::std::string::String, ::std::string::String> {
-        fn from(value: Metadata) -> Self {
-            value.0
         }
     }
     impl ::std::convert::From<
@@ -915,6 +1283,49 @@ pub mod types {
         #[serde(untagged)]
         Unknown(::std::string::String),
     }
+    impl PolicyAction {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Allow => "allow",
+                Self::Deny => "deny",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for PolicyAction {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for PolicyAction {
+        fn from(value: &str) -> Self {
+            match value {
+                "allow" => Self::Allow,
+                "deny" => Self::Deny,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for PolicyAction {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "allow" => Self::Allow,
+                "deny" => Self::Deny,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for PolicyAction {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
     ///Error body of a 429 from POST /v1/vms/{id}/resume: re-acquiring the VM's resources would exceed an org quota.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct QuotaExceeded {
@@ -959,6 +1370,55 @@ pub mod types {
         #[serde(untagged)]
         Unknown(::std::string::String),
     }
+    impl QuotaExceededDimension {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Vcpu => "vcpu",
+                Self::MemoryMib => "memory_mib",
+                Self::DiskGib => "disk_gib",
+                Self::SnapshotCount => "snapshot_count",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for QuotaExceededDimension {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for QuotaExceededDimension {
+        fn from(value: &str) -> Self {
+            match value {
+                "vcpu" => Self::Vcpu,
+                "memory_mib" => Self::MemoryMib,
+                "disk_gib" => Self::DiskGib,
+                "snapshot_count" => Self::SnapshotCount,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for QuotaExceededDimension {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "vcpu" => Self::Vcpu,
+                "memory_mib" => Self::MemoryMib,
+                "disk_gib" => Self::DiskGib,
+                "snapshot_count" => Self::SnapshotCount,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for QuotaExceededDimension {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
     ///Per-VM service quota exceeded.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct QuotaExceededError {
@@ -997,6 +1457,46 @@ pub mod types {
         #[serde(untagged)]
         Unknown(::std::string::String),
     }
+    impl QuotaExceededErrorError {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::VmServiceQuotaExceeded => "vm_service_quota_exceeded",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for QuotaExceededErrorError {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for QuotaExceededErrorError {
+        fn from(value: &str) -> Self {
+            match value {
+                "vm_service_quota_exceeded" => Self::VmServiceQuotaExceeded,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for QuotaExceededErrorError {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "vm_service_quota_exceeded" => Self::VmServiceQuotaExceeded,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for QuotaExceededErrorError {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
     ///Body of POST /v1/vms/{id}/services.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct RegisterServiceRequest {
@@ -1021,11 +1521,6 @@ pub mod types {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
-        }
-    }
-    impl ::std::convert::From<RegisterServiceRequestName> for ::std::string::String {
-        fn from(value: RegisterServiceRequestName) -> Self {
-            value.0
         }
     }
     impl ::std::str::FromStr for RegisterServiceRequestName {
@@ -1139,6 +1634,25 @@ pub mod types {
             Default::default()
         }
     }
+    impl ::std::fmt::Debug for Snapshot {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Snapshot")
+                .field("created_at", &self.created_at)
+                .field(
+                    "env_vars",
+                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
+                )
+                .field("firewall", &self.firewall)
+                .field("id", &self.id)
+                .field("metadata", &self.metadata)
+                .field("name", &self.name)
+                .field("org_id", &self.org_id)
+                .field("services", &self.services)
+                .field("status", &self.status)
+                .field("vm_id", &self.vm_id)
+                .finish()
+        }
+    }
     ///Non-fatal problems of a snapshot restore. Absent on cold boots and warning-free restores.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct SnapshotRestoreWarnings {
@@ -1205,6 +1719,52 @@ pub mod types {
         #[serde(untagged)]
         Unknown(::std::string::String),
     }
+    impl SnapshotStatus {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Creating => "creating",
+                Self::Ready => "ready",
+                Self::Error => "error",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for SnapshotStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for SnapshotStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "creating" => Self::Creating,
+                "ready" => Self::Ready,
+                "error" => Self::Error,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for SnapshotStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "creating" => Self::Creating,
+                "ready" => Self::Ready,
+                "error" => Self::Error,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SnapshotStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
     ///An authorized SSH public key of a VM.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct SshKey {
@@ -1243,6 +1803,26 @@ pub mod types {
     impl SshKeyListResponse {
         pub fn builder() -> builder::SshKeyListResponse {
             Default::default()
+        }
+    }
+    impl ::std::convert::From<DeleteServiceServiceName> for ::std::string::String {
+        fn from(value: DeleteServiceServiceName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<MachineType> for ::std::string::String {
+        fn from(value: MachineType) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<RegisterServiceRequestName> for ::std::string::String {
+        fn from(value: RegisterServiceRequestName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<UpdateServiceServiceName> for ::std::string::String {
+        fn from(value: UpdateServiceServiceName) -> Self {
+            value.0
         }
     }
     ///Optional auto-action timer of a VM.
@@ -1286,6 +1866,49 @@ pub mod types {
         #[serde(untagged)]
         Unknown(::std::string::String),
     }
+    impl TtlAction {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Pause => "pause",
+                Self::Delete => "delete",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for TtlAction {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for TtlAction {
+        fn from(value: &str) -> Self {
+            match value {
+                "pause" => Self::Pause,
+                "delete" => Self::Delete,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for TtlAction {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "pause" => Self::Pause,
+                "delete" => Self::Delete,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for TtlAction {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
     ///Body of PUT /v1/vms/{id}/services/{serviceName}.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct UpdateServiceRequest {
@@ -1308,11 +1931,6 @@ pub mod types {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
-        }
-    }
-    impl ::std::convert::From<UpdateServiceServiceName> for ::std::string::String {
-        fn from(value: UpdateServiceServiceName) -> Self {
-            value.0
         }
     }
     impl ::std::str::FromStr for UpdateServiceServiceName {
@@ -1493,6 +2111,35 @@ pub mod types {
             Default::default()
         }
     }
+    impl ::std::fmt::Debug for Vm {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("Vm")
+                .field("cpu", &self.cpu)
+                .field("created_at", &self.created_at)
+                .field("deleted_at", &self.deleted_at)
+                .field("disk_gi_b", &self.disk_gi_b)
+                .field("effective_firewall", &self.effective_firewall)
+                .field(
+                    "env_vars",
+                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
+                )
+                .field("expires_at_ms", &self.expires_at_ms)
+                .field("firewall", &self.firewall)
+                .field("id", &self.id)
+                .field("machine_name", &self.machine_name)
+                .field("memory_mi_b", &self.memory_mi_b)
+                .field("metadata", &self.metadata)
+                .field("name", &self.name)
+                .field("org_id", &self.org_id)
+                .field("paused_at", &self.paused_at)
+                .field("public_ipv6", &self.public_ipv6)
+                .field("source_name", &self.source_name)
+                .field("status", &self.status)
+                .field("ttl", &self.ttl)
+                .field("ttl_remaining_ms", &self.ttl_remaining_ms)
+                .finish()
+        }
+    }
     ///201 body of POST /v1/vms: the running VM, plus snapshotRestoreWarnings when a snapshot restore only partly succeeded.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     pub struct VmCreateResponse {
@@ -1600,6 +2247,89 @@ pub mod types {
             Default::default()
         }
     }
+    impl ::std::fmt::Debug for VmCreateResponse {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("VmCreateResponse")
+                .field("cpu", &self.cpu)
+                .field("created_at", &self.created_at)
+                .field("deleted_at", &self.deleted_at)
+                .field("disk_gi_b", &self.disk_gi_b)
+                .field("effective_firewall", &self.effective_firewall)
+                .field(
+                    "env_vars",
+                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
+                )
+                .field("expires_at_ms", &self.expires_at_ms)
+                .field("firewall", &self.firewall)
+                .field("id", &self.id)
+                .field("machine_name", &self.machine_name)
+                .field("memory_mi_b", &self.memory_mi_b)
+                .field("metadata", &self.metadata)
+                .field("name", &self.name)
+                .field("org_id", &self.org_id)
+                .field("paused_at", &self.paused_at)
+                .field("public_ipv6", &self.public_ipv6)
+                .field("snapshot_restore_warnings", &self.snapshot_restore_warnings)
+                .field("source_name", &self.source_name)
+                .field("status", &self.status)
+                .field("ttl", &self.ttl)
+                .field("ttl_remaining_ms", &self.ttl_remaining_ms)
+                .finish()
+        }
+    }
+    impl VmCreateResponse {
+        /// The [`Vm`] in this answer, and the fields VMCreateResponse adds to it (`snapshot_restore_warnings`).
+        pub fn into_parts(self) -> (Vm, ::std::option::Option<SnapshotRestoreWarnings>) {
+            let Self {
+                cpu,
+                created_at,
+                deleted_at,
+                disk_gi_b,
+                effective_firewall,
+                env_vars,
+                expires_at_ms,
+                firewall,
+                id,
+                machine_name,
+                memory_mi_b,
+                metadata,
+                name,
+                org_id,
+                paused_at,
+                public_ipv6,
+                source_name,
+                status,
+                ttl,
+                ttl_remaining_ms,
+                snapshot_restore_warnings,
+            } = self;
+            (
+                Vm {
+                    cpu,
+                    created_at,
+                    deleted_at,
+                    disk_gi_b,
+                    effective_firewall,
+                    env_vars,
+                    expires_at_ms,
+                    firewall,
+                    id,
+                    machine_name,
+                    memory_mi_b,
+                    metadata,
+                    name,
+                    org_id,
+                    paused_at,
+                    public_ipv6,
+                    source_name,
+                    status,
+                    ttl,
+                    ttl_remaining_ms,
+                },
+                snapshot_restore_warnings,
+            )
+        }
+    }
     ///Lifecycle status. Known values: provisioning, running, stopped, pausing, paused, resuming, deleting, error. Terminal failure statuses are error and stopped; transitional values (provisioning, pausing, resuming, deleting) indicate the VM is in flight. Additional values may be introduced in future server versions; clients should treat unknown values as "in transition" rather than as hard errors.
     #[derive(
         ::serde::Deserialize,
@@ -1634,6 +2364,67 @@ pub mod types {
         /// sent back verbatim).
         #[serde(untagged)]
         Unknown(::std::string::String),
+    }
+    impl VmStatus {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Provisioning => "provisioning",
+                Self::Running => "running",
+                Self::Stopped => "stopped",
+                Self::Pausing => "pausing",
+                Self::Paused => "paused",
+                Self::Resuming => "resuming",
+                Self::Deleting => "deleting",
+                Self::Error => "error",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for VmStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for VmStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "provisioning" => Self::Provisioning,
+                "running" => Self::Running,
+                "stopped" => Self::Stopped,
+                "pausing" => Self::Pausing,
+                "paused" => Self::Paused,
+                "resuming" => Self::Resuming,
+                "deleting" => Self::Deleting,
+                "error" => Self::Error,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for VmStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "provisioning" => Self::Provisioning,
+                "running" => Self::Running,
+                "stopped" => Self::Stopped,
+                "pausing" => Self::Pausing,
+                "paused" => Self::Paused,
+                "resuming" => Self::Resuming,
+                "deleting" => Self::Deleting,
+                "error" => Self::Error,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for VmStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
     }
     /// Types for composing complex structures.
     pub mod builder {
@@ -1957,6 +2748,15 @@ pub mod types {
                 }
             }
         }
+        impl ::std::fmt::Debug for ConsoleTokenResponse {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("ConsoleTokenResponse")
+                    .field("expires_in_sec", &self.expires_in_sec)
+                    .field("token", &crate::secret_debug::Hidden)
+                    .field("websocket_path", &self.websocket_path)
+                    .finish()
+            }
+        }
         #[derive(Clone)]
         pub struct CreateBuildRequest {
             context_download_url: ::std::result::Result<
@@ -2099,6 +2899,18 @@ pub mod types {
                     machine_type: Ok(value.machine_type),
                     name: Ok(value.name),
                 }
+            }
+        }
+        impl ::std::fmt::Debug for CreateBuildRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("CreateBuildRequest")
+                    .field("context_download_url", &crate::secret_debug::Hidden)
+                    .field("disk_gi_b", &self.disk_gi_b)
+                    .field("dockerfile_content", &self.dockerfile_content)
+                    .field("image_ref", &self.image_ref)
+                    .field("machine_type", &self.machine_type)
+                    .field("name", &self.name)
+                    .finish()
             }
         }
         #[derive(Clone, Debug)]
@@ -2340,6 +3152,20 @@ pub mod types {
                     snapshot_id: Ok(value.snapshot_id),
                     ttl: Ok(value.ttl),
                 }
+            }
+        }
+        impl ::std::fmt::Debug for CreateVmRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("CreateVmRequest")
+                    .field("disk_gi_b", &self.disk_gi_b)
+                    .field("env_vars", &crate::secret_debug::Hidden)
+                    .field("firewall", &self.firewall)
+                    .field("machine_type", &self.machine_type)
+                    .field("metadata", &self.metadata)
+                    .field("name", &self.name)
+                    .field("snapshot_id", &self.snapshot_id)
+                    .field("ttl", &self.ttl)
+                    .finish()
             }
         }
         #[derive(Clone, Debug)]
@@ -3114,6 +3940,15 @@ pub mod types {
                 }
             }
         }
+        impl ::std::fmt::Debug for FileFetchRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("FileFetchRequest")
+                    .field("path", &self.path)
+                    .field("timeout_sec", &self.timeout_sec)
+                    .field("url", &crate::secret_debug::Hidden)
+                    .finish()
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct FilePresignRequest {
             path: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -3251,6 +4086,16 @@ pub mod types {
                     max_upload_bytes: Ok(value.max_upload_bytes),
                     upload_url: Ok(value.upload_url),
                 }
+            }
+        }
+        impl ::std::fmt::Debug for FilePresignResponse {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("FilePresignResponse")
+                    .field("download_url", &crate::secret_debug::Hidden)
+                    .field("expires_in_sec", &self.expires_in_sec)
+                    .field("max_upload_bytes", &self.max_upload_bytes)
+                    .field("upload_url", &crate::secret_debug::Hidden)
+                    .finish()
             }
         }
         #[derive(Clone, Debug)]
@@ -4211,6 +5056,22 @@ pub mod types {
                 }
             }
         }
+        impl ::std::fmt::Debug for Snapshot {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("Snapshot")
+                    .field("created_at", &self.created_at)
+                    .field("env_vars", &crate::secret_debug::Hidden)
+                    .field("firewall", &self.firewall)
+                    .field("id", &self.id)
+                    .field("metadata", &self.metadata)
+                    .field("name", &self.name)
+                    .field("org_id", &self.org_id)
+                    .field("services", &self.services)
+                    .field("status", &self.status)
+                    .field("vm_id", &self.vm_id)
+                    .finish()
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct SnapshotRestoreWarnings {
             reason: ::std::result::Result<
@@ -5161,6 +6022,32 @@ pub mod types {
                 }
             }
         }
+        impl ::std::fmt::Debug for Vm {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("Vm")
+                    .field("cpu", &self.cpu)
+                    .field("created_at", &self.created_at)
+                    .field("deleted_at", &self.deleted_at)
+                    .field("disk_gi_b", &self.disk_gi_b)
+                    .field("effective_firewall", &self.effective_firewall)
+                    .field("env_vars", &crate::secret_debug::Hidden)
+                    .field("expires_at_ms", &self.expires_at_ms)
+                    .field("firewall", &self.firewall)
+                    .field("id", &self.id)
+                    .field("machine_name", &self.machine_name)
+                    .field("memory_mi_b", &self.memory_mi_b)
+                    .field("metadata", &self.metadata)
+                    .field("name", &self.name)
+                    .field("org_id", &self.org_id)
+                    .field("paused_at", &self.paused_at)
+                    .field("public_ipv6", &self.public_ipv6)
+                    .field("source_name", &self.source_name)
+                    .field("status", &self.status)
+                    .field("ttl", &self.ttl)
+                    .field("ttl_remaining_ms", &self.ttl_remaining_ms)
+                    .finish()
+            }
+        }
         #[derive(Clone)]
         pub struct VmCreateResponse {
             cpu: ::std::result::Result<i64, ::std::string::String>,
@@ -5577,102 +6464,6 @@ pub mod types {
                 }
             }
         }
-        impl ::std::fmt::Debug for ConsoleTokenResponse {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct("ConsoleTokenResponse")
-                    .field("expires_in_sec", &self.expires_in_sec)
-                    .field("token", &crate::secret_debug::Hidden)
-                    .field("websocket_path", &self.websocket_path)
-                    .finish()
-            }
-        }
-        impl ::std::fmt::Debug for CreateBuildRequest {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct("CreateBuildRequest")
-                    .field("context_download_url", &crate::secret_debug::Hidden)
-                    .field("disk_gi_b", &self.disk_gi_b)
-                    .field("dockerfile_content", &self.dockerfile_content)
-                    .field("image_ref", &self.image_ref)
-                    .field("machine_type", &self.machine_type)
-                    .field("name", &self.name)
-                    .finish()
-            }
-        }
-        impl ::std::fmt::Debug for CreateVmRequest {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct("CreateVmRequest")
-                    .field("disk_gi_b", &self.disk_gi_b)
-                    .field("env_vars", &crate::secret_debug::Hidden)
-                    .field("firewall", &self.firewall)
-                    .field("machine_type", &self.machine_type)
-                    .field("metadata", &self.metadata)
-                    .field("name", &self.name)
-                    .field("snapshot_id", &self.snapshot_id)
-                    .field("ttl", &self.ttl)
-                    .finish()
-            }
-        }
-        impl ::std::fmt::Debug for FileFetchRequest {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct("FileFetchRequest")
-                    .field("path", &self.path)
-                    .field("timeout_sec", &self.timeout_sec)
-                    .field("url", &crate::secret_debug::Hidden)
-                    .finish()
-            }
-        }
-        impl ::std::fmt::Debug for FilePresignResponse {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct("FilePresignResponse")
-                    .field("download_url", &crate::secret_debug::Hidden)
-                    .field("expires_in_sec", &self.expires_in_sec)
-                    .field("max_upload_bytes", &self.max_upload_bytes)
-                    .field("upload_url", &crate::secret_debug::Hidden)
-                    .finish()
-            }
-        }
-        impl ::std::fmt::Debug for Snapshot {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct("Snapshot")
-                    .field("created_at", &self.created_at)
-                    .field("env_vars", &crate::secret_debug::Hidden)
-                    .field("firewall", &self.firewall)
-                    .field("id", &self.id)
-                    .field("metadata", &self.metadata)
-                    .field("name", &self.name)
-                    .field("org_id", &self.org_id)
-                    .field("services", &self.services)
-                    .field("status", &self.status)
-                    .field("vm_id", &self.vm_id)
-                    .finish()
-            }
-        }
-        impl ::std::fmt::Debug for Vm {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct("Vm")
-                    .field("cpu", &self.cpu)
-                    .field("created_at", &self.created_at)
-                    .field("deleted_at", &self.deleted_at)
-                    .field("disk_gi_b", &self.disk_gi_b)
-                    .field("effective_firewall", &self.effective_firewall)
-                    .field("env_vars", &crate::secret_debug::Hidden)
-                    .field("expires_at_ms", &self.expires_at_ms)
-                    .field("firewall", &self.firewall)
-                    .field("id", &self.id)
-                    .field("machine_name", &self.machine_name)
-                    .field("memory_mi_b", &self.memory_mi_b)
-                    .field("metadata", &self.metadata)
-                    .field("name", &self.name)
-                    .field("org_id", &self.org_id)
-                    .field("paused_at", &self.paused_at)
-                    .field("public_ipv6", &self.public_ipv6)
-                    .field("source_name", &self.source_name)
-                    .field("status", &self.status)
-                    .field("ttl", &self.ttl)
-                    .field("ttl_remaining_ms", &self.ttl_remaining_ms)
-                    .finish()
-            }
-        }
         impl ::std::fmt::Debug for VmCreateResponse {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.debug_struct("VmCreateResponse")
@@ -5733,749 +6524,11 @@ pub mod types {
             }
         }
     }
-    impl BuildStatus {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Pending => "pending",
-                Self::Running => "running",
-                Self::Completed => "completed",
-                Self::Failed => "failed",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for BuildStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for BuildStatus {
-        fn from(value: &str) -> Self {
-            match value {
-                "pending" => Self::Pending,
-                "running" => Self::Running,
-                "completed" => Self::Completed,
-                "failed" => Self::Failed,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for BuildStatus {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "pending" => Self::Pending,
-                "running" => Self::Running,
-                "completed" => Self::Completed,
-                "failed" => Self::Failed,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for BuildStatus {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl DnsMode {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Allow => "allow",
-                Self::Deny => "deny",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for DnsMode {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for DnsMode {
-        fn from(value: &str) -> Self {
-            match value {
-                "allow" => Self::Allow,
-                "deny" => Self::Deny,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for DnsMode {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "allow" => Self::Allow,
-                "deny" => Self::Deny,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for DnsMode {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl EgressRuleKind {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Cidr => "cidr",
-                Self::Fqdn => "fqdn",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for EgressRuleKind {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for EgressRuleKind {
-        fn from(value: &str) -> Self {
-            match value {
-                "cidr" => Self::Cidr,
-                "fqdn" => Self::Fqdn,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for EgressRuleKind {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "cidr" => Self::Cidr,
-                "fqdn" => Self::Fqdn,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for EgressRuleKind {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl EgressRuleProtocol {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Tcp => "tcp",
-                Self::Udp => "udp",
-                Self::Any => "any",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for EgressRuleProtocol {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for EgressRuleProtocol {
-        fn from(value: &str) -> Self {
-            match value {
-                "tcp" => Self::Tcp,
-                "udp" => Self::Udp,
-                "any" => Self::Any,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for EgressRuleProtocol {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "tcp" => Self::Tcp,
-                "udp" => Self::Udp,
-                "any" => Self::Any,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for EgressRuleProtocol {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl ExecEventT {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::O => "o",
-                Self::E => "e",
-                Self::X => "x",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for ExecEventT {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for ExecEventT {
-        fn from(value: &str) -> Self {
-            match value {
-                "o" => Self::O,
-                "e" => Self::E,
-                "x" => Self::X,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for ExecEventT {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "o" => Self::O,
-                "e" => Self::E,
-                "x" => Self::X,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for ExecEventT {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl IngressRuleKind {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Cidr => "cidr",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for IngressRuleKind {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for IngressRuleKind {
-        fn from(value: &str) -> Self {
-            match value {
-                "cidr" => Self::Cidr,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for IngressRuleKind {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "cidr" => Self::Cidr,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for IngressRuleKind {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl IngressRuleProtocol {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Tcp => "tcp",
-                Self::Udp => "udp",
-                Self::Any => "any",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for IngressRuleProtocol {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for IngressRuleProtocol {
-        fn from(value: &str) -> Self {
-            match value {
-                "tcp" => Self::Tcp,
-                "udp" => Self::Udp,
-                "any" => Self::Any,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for IngressRuleProtocol {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "tcp" => Self::Tcp,
-                "udp" => Self::Udp,
-                "any" => Self::Any,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for IngressRuleProtocol {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl PolicyAction {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Allow => "allow",
-                Self::Deny => "deny",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for PolicyAction {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for PolicyAction {
-        fn from(value: &str) -> Self {
-            match value {
-                "allow" => Self::Allow,
-                "deny" => Self::Deny,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for PolicyAction {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "allow" => Self::Allow,
-                "deny" => Self::Deny,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for PolicyAction {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl QuotaExceededDimension {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Vcpu => "vcpu",
-                Self::MemoryMib => "memory_mib",
-                Self::DiskGib => "disk_gib",
-                Self::SnapshotCount => "snapshot_count",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for QuotaExceededDimension {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for QuotaExceededDimension {
-        fn from(value: &str) -> Self {
-            match value {
-                "vcpu" => Self::Vcpu,
-                "memory_mib" => Self::MemoryMib,
-                "disk_gib" => Self::DiskGib,
-                "snapshot_count" => Self::SnapshotCount,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for QuotaExceededDimension {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "vcpu" => Self::Vcpu,
-                "memory_mib" => Self::MemoryMib,
-                "disk_gib" => Self::DiskGib,
-                "snapshot_count" => Self::SnapshotCount,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for QuotaExceededDimension {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl QuotaExceededErrorError {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::VmServiceQuotaExceeded => "vm_service_quota_exceeded",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for QuotaExceededErrorError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for QuotaExceededErrorError {
-        fn from(value: &str) -> Self {
-            match value {
-                "vm_service_quota_exceeded" => Self::VmServiceQuotaExceeded,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for QuotaExceededErrorError {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "vm_service_quota_exceeded" => Self::VmServiceQuotaExceeded,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for QuotaExceededErrorError {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl SnapshotStatus {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Creating => "creating",
-                Self::Ready => "ready",
-                Self::Error => "error",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for SnapshotStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for SnapshotStatus {
-        fn from(value: &str) -> Self {
-            match value {
-                "creating" => Self::Creating,
-                "ready" => Self::Ready,
-                "error" => Self::Error,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for SnapshotStatus {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "creating" => Self::Creating,
-                "ready" => Self::Ready,
-                "error" => Self::Error,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for SnapshotStatus {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl TtlAction {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Pause => "pause",
-                Self::Delete => "delete",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for TtlAction {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for TtlAction {
-        fn from(value: &str) -> Self {
-            match value {
-                "pause" => Self::Pause,
-                "delete" => Self::Delete,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for TtlAction {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "pause" => Self::Pause,
-                "delete" => Self::Delete,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for TtlAction {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl VmStatus {
-        /// The value as it is on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Provisioning => "provisioning",
-                Self::Running => "running",
-                Self::Stopped => "stopped",
-                Self::Pausing => "pausing",
-                Self::Paused => "paused",
-                Self::Resuming => "resuming",
-                Self::Deleting => "deleting",
-                Self::Error => "error",
-                Self::Unknown(value) => value,
-            }
-        }
-        /// Whether this is a value this version of the SDK does not know.
-        pub fn is_unknown(&self) -> bool {
-            matches!(self, Self::Unknown(_))
-        }
-    }
-    impl ::std::fmt::Display for VmStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::std::convert::From<&str> for VmStatus {
-        fn from(value: &str) -> Self {
-            match value {
-                "provisioning" => Self::Provisioning,
-                "running" => Self::Running,
-                "stopped" => Self::Stopped,
-                "pausing" => Self::Pausing,
-                "paused" => Self::Paused,
-                "resuming" => Self::Resuming,
-                "deleting" => Self::Deleting,
-                "error" => Self::Error,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for VmStatus {
-        fn from(value: ::std::string::String) -> Self {
-            match value.as_str() {
-                "provisioning" => Self::Provisioning,
-                "running" => Self::Running,
-                "stopped" => Self::Stopped,
-                "pausing" => Self::Pausing,
-                "paused" => Self::Paused,
-                "resuming" => Self::Resuming,
-                "deleting" => Self::Deleting,
-                "error" => Self::Error,
-                _ => Self::Unknown(value),
-            }
-        }
-    }
-    impl ::std::str::FromStr for VmStatus {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl ::std::fmt::Debug for ConsoleTokenResponse {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("ConsoleTokenResponse")
-                .field("expires_in_sec", &self.expires_in_sec)
-                .field("token", &crate::secret_debug::Hidden)
-                .field("websocket_path", &self.websocket_path)
-                .finish()
-        }
-    }
-    impl ::std::fmt::Debug for CreateBuildRequest {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("CreateBuildRequest")
-                .field(
-                    "context_download_url",
-                    &crate::secret_debug::Url::of(&self.context_download_url),
-                )
-                .field("disk_gi_b", &self.disk_gi_b)
-                .field("dockerfile_content", &self.dockerfile_content)
-                .field("image_ref", &self.image_ref)
-                .field("machine_type", &self.machine_type)
-                .field("name", &self.name)
-                .finish()
-        }
-    }
-    impl ::std::fmt::Debug for CreateVmRequest {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("CreateVmRequest")
-                .field("disk_gi_b", &self.disk_gi_b)
-                .field(
-                    "env_vars",
-                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
-                )
-                .field("firewall", &self.firewall)
-                .field("machine_type", &self.machine_type)
-                .field("metadata", &self.metadata)
-                .field("name", &self.name)
-                .field("snapshot_id", &self.snapshot_id)
-                .field("ttl", &self.ttl)
-                .finish()
-        }
-    }
-    impl ::std::fmt::Debug for EnvVars {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_tuple("EnvVars").field(&crate::secret_debug::Names(&self.0)).finish()
-        }
-    }
-    impl ::std::fmt::Debug for FileFetchRequest {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("FileFetchRequest")
-                .field("path", &self.path)
-                .field("timeout_sec", &self.timeout_sec)
-                .field("url", &crate::secret_debug::Url::of(&self.url))
-                .finish()
-        }
-    }
-    impl ::std::fmt::Debug for FilePresignResponse {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("FilePresignResponse")
-                .field("download_url", &crate::secret_debug::Url::of(&self.download_url))
-                .field("expires_in_sec", &self.expires_in_sec)
-                .field("max_upload_bytes", &self.max_upload_bytes)
-                .field("upload_url", &crate::secret_debug::Url::of(&self.upload_url))
-                .finish()
-        }
-    }
-    impl ::std::fmt::Debug for Snapshot {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("Snapshot")
-                .field("created_at", &self.created_at)
-                .field(
-                    "env_vars",
-                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
-                )
-                .field("firewall", &self.firewall)
-                .field("id", &self.id)
-                .field("metadata", &self.metadata)
-                .field("name", &self.name)
-                .field("org_id", &self.org_id)
-                .field("services", &self.services)
-                .field("status", &self.status)
-                .field("vm_id", &self.vm_id)
-                .finish()
-        }
-    }
-    impl ::std::fmt::Debug for Vm {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("Vm")
-                .field("cpu", &self.cpu)
-                .field("created_at", &self.created_at)
-                .field("deleted_at", &self.deleted_at)
-                .field("disk_gi_b", &self.disk_gi_b)
-                .field("effective_firewall", &self.effective_firewall)
-                .field(
-                    "env_vars",
-                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
-                )
-                .field("expires_at_ms", &self.expires_at_ms)
-                .field("firewall", &self.firewall)
-                .field("id", &self.id)
-                .field("machine_name", &self.machine_name)
-                .field("memory_mi_b", &self.memory_mi_b)
-                .field("metadata", &self.metadata)
-                .field("name", &self.name)
-                .field("org_id", &self.org_id)
-                .field("paused_at", &self.paused_at)
-                .field("public_ipv6", &self.public_ipv6)
-                .field("source_name", &self.source_name)
-                .field("status", &self.status)
-                .field("ttl", &self.ttl)
-                .field("ttl_remaining_ms", &self.ttl_remaining_ms)
-                .finish()
-        }
-    }
-    impl ::std::fmt::Debug for VmCreateResponse {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("VmCreateResponse")
-                .field("cpu", &self.cpu)
-                .field("created_at", &self.created_at)
-                .field("deleted_at", &self.deleted_at)
-                .field("disk_gi_b", &self.disk_gi_b)
-                .field("effective_firewall", &self.effective_firewall)
-                .field(
-                    "env_vars",
-                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
-                )
-                .field("expires_at_ms", &self.expires_at_ms)
-                .field("firewall", &self.firewall)
-                .field("id", &self.id)
-                .field("machine_name", &self.machine_name)
-                .field("memory_mi_b", &self.memory_mi_b)
-                .field("metadata", &self.metadata)
-                .field("name", &self.name)
-                .field("org_id", &self.org_id)
-                .field("paused_at", &self.paused_at)
-                .field("public_ipv6", &self.public_ipv6)
-                .field("snapshot_restore_warnings", &self.snapshot_restore_warnings)
-                .field("source_name", &self.source_name)
-                .field("status", &self.status)
-                .field("ttl", &self.ttl)
-                .field("ttl_remaining_ms", &self.ttl_remaining_ms)
-                .finish()
-        }
-    }
 }
 #[derive(Clone, Debug)]
 /**Client for fastvm API
 
-The fastvm public API: launch Linux microVMs (cold or from snapshots), run commands in them, move files, snapshot them, expose services, manage firewalls and build images. Written by hand from the fastvm SDK reference and its wire notes.
+The fastvm public API: launch Linux microVMs (cold or from snapshots), run commands in them, move files, snapshot them, expose services, manage firewalls and build images. Written by hand from the fastvm SDK reference and its wire notes. Vendor extensions (`x-fastvm-*`) add what the SDK knows about operations and schemas beyond the wire (retry safety, timing, essential fields, open strings, secrets); they change no wire fact and are documented under the top-level `x-fastvm-extensions`.
 
 Version: 0.1.0*/
 pub struct Client {
@@ -9434,3 +9487,317 @@ pub mod builder {
 pub mod prelude {
     pub use self::super::Client;
 }
+/// Every operation of the spec with what its `x-fastvm-*` extensions say, in the spec's
+/// order (see [`ops`]).
+pub const OPERATIONS: &[ops::Op] = &[
+    ops::Op {
+        id: "getHealth",
+        method: "GET",
+        path: "/healthz",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: true,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "presignBuildContext",
+        method: "POST",
+        path: "/v1/build-contexts/presign",
+        idempotent: false,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "createBuild",
+        method: "POST",
+        path: "/v1/builds",
+        idempotent: false,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "getBuild",
+        method: "GET",
+        path: "/v1/builds/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "getOrgQuotas",
+        method: "GET",
+        path: "/v1/org/quotas",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "listSnapshots",
+        method: "GET",
+        path: "/v1/snapshots",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "createSnapshot",
+        method: "POST",
+        path: "/v1/snapshots",
+        idempotent: false,
+        timing: ops::Timing::Slow,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "getSnapshot",
+        method: "GET",
+        path: "/v1/snapshots/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "deleteSnapshot",
+        method: "DELETE",
+        path: "/v1/snapshots/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: true,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "updateSnapshot",
+        method: "PATCH",
+        path: "/v1/snapshots/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "listVms",
+        method: "GET",
+        path: "/v1/vms",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "launchVm",
+        method: "POST",
+        path: "/v1/vms",
+        idempotent: false,
+        timing: ops::Timing::Slow,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "getVm",
+        method: "GET",
+        path: "/v1/vms/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "deleteVm",
+        method: "DELETE",
+        path: "/v1/vms/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: true,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "updateVm",
+        method: "PATCH",
+        path: "/v1/vms/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "createConsoleToken",
+        method: "POST",
+        path: "/v1/vms/{id}/console-token",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "execVm",
+        method: "POST",
+        path: "/v1/vms/{id}/exec",
+        idempotent: false,
+        timing: ops::Timing::Unbounded,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "fetchFileToVm",
+        method: "POST",
+        path: "/v1/vms/{id}/files/fetch",
+        idempotent: false,
+        timing: ops::Timing::Unbounded,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "presignFile",
+        method: "POST",
+        path: "/v1/vms/{id}/files/presign",
+        idempotent: false,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "setVmFirewall",
+        method: "PUT",
+        path: "/v1/vms/{id}/firewall",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "patchVmFirewall",
+        method: "PATCH",
+        path: "/v1/vms/{id}/firewall",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "pauseVm",
+        method: "POST",
+        path: "/v1/vms/{id}/pause",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "resumeVm",
+        method: "POST",
+        path: "/v1/vms/{id}/resume",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "listServices",
+        method: "GET",
+        path: "/v1/vms/{id}/services",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "registerService",
+        method: "POST",
+        path: "/v1/vms/{id}/services",
+        idempotent: false,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: true,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "updateService",
+        method: "PUT",
+        path: "/v1/vms/{id}/services/{serviceName}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "deleteService",
+        method: "DELETE",
+        path: "/v1/vms/{id}/services/{serviceName}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "listSshKeys",
+        method: "GET",
+        path: "/v1/vms/{id}/ssh-keys",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "addSshKey",
+        method: "POST",
+        path: "/v1/vms/{id}/ssh-keys",
+        idempotent: false,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "deleteSshKey",
+        method: "DELETE",
+        path: "/v1/vms/{id}/ssh-keys/{fingerprint}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: true,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "refreshVmTtl",
+        method: "POST",
+        path: "/v1/vms/{id}/ttl/refresh",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+];

@@ -19,6 +19,7 @@
 
 pub mod decode;
 pub mod hooks;
+pub mod ops;
 #[doc(hidden)]
 pub mod secret_debug;
 mod status;

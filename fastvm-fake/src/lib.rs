@@ -1,8 +1,9 @@
 //! A stateful local stand-in for the fastvm HTTP API, for quickstarts without an account,
 //! end-to-end tests over real HTTP, and testing your own code offline.
 //!
-//! It serves all 31 operations of `openapi.json` from memory (VMs, services, SSH keys,
-//! firewall, TTLs, snapshots, builds, quotas) plus presigned storage URLs for file transfers,
+//! It serves every operation of `openapi.json` from memory (VMs, services, SSH keys,
+//! firewall, TTLs, snapshots, builds, quotas; an operation it does not model gets the spec's
+//! default answer) plus presigned storage URLs for file transfers,
 //! and it can inject faults (error statuses, delays, dropped connections, truncated streams).
 //! With a [`Variance`] it also answers the way the real server is allowed to but usually does
 //! not (another 2xx, Go `omitempty`, explicit `null`s, unknown members, new enum values), to
@@ -53,8 +54,13 @@
 #![deny(missing_docs)]
 
 mod console;
+mod default_answer;
 mod error;
 mod exec;
+// What the spec's `x-fastvm-*` extensions and `security` say about each operation (a link to
+// `fastvm-api/facts.rs`, shared with code generation, so the fake reads the same facts).
+#[path = "../facts.rs"]
+mod facts;
 mod faults;
 mod fingerprint;
 mod isolation;
@@ -64,10 +70,8 @@ mod reshape;
 mod routes;
 mod shape;
 // The workspace's one walker of a spec's operations (a link to `fastvm-api/spec_walk.rs`, so
-// that the packaged crate has its own copy).
-#[path = "../spec_walk.rs"]
-#[allow(dead_code)]
-mod spec_walk;
+// that the packaged crate has its own copy), loaded by `facts`.
+use facts::walk as spec_walk;
 mod state;
 mod storage;
 mod validate;
@@ -555,48 +559,55 @@ async fn accept_loop(listener: TcpListener, router: Router, cancel: Cancellation
     }
 }
 
-/// The operationId of a matched route (storage endpoints get pseudo ids).
-fn operation_id(method: &Method, path: &str) -> Option<&'static str> {
-    let m = method.as_str();
-    Some(match (m, path) {
-        ("GET", "/healthz") => "getHealth",
-        ("GET", "/v1/vms") => "listVms",
-        ("POST", "/v1/vms") => "launchVm",
-        ("GET", "/v1/vms/{id}") => "getVm",
-        ("PATCH", "/v1/vms/{id}") => "updateVm",
-        ("DELETE", "/v1/vms/{id}") => "deleteVm",
-        ("POST", "/v1/vms/{id}/pause") => "pauseVm",
-        ("POST", "/v1/vms/{id}/resume") => "resumeVm",
-        ("POST", "/v1/vms/{id}/ttl/refresh") => "refreshVmTtl",
-        ("PUT", "/v1/vms/{id}/firewall") => "setVmFirewall",
-        ("PATCH", "/v1/vms/{id}/firewall") => "patchVmFirewall",
-        ("POST", "/v1/vms/{id}/console-token") => "createConsoleToken",
-        // Not an operation of the spec (the WebSocket is not modelled there): a pseudo id for
-        // fault injection.
-        ("GET", "/v1/vms/{id}/console/ws") => "consoleWebSocket",
-        ("POST", "/v1/vms/{id}/exec") => "execVm",
-        ("GET", "/v1/vms/{id}/services") => "listServices",
-        ("POST", "/v1/vms/{id}/services") => "registerService",
-        ("PUT", "/v1/vms/{id}/services/{service_name}") => "updateService",
-        ("DELETE", "/v1/vms/{id}/services/{service_name}") => "deleteService",
-        ("GET", "/v1/vms/{id}/ssh-keys") => "listSshKeys",
-        ("POST", "/v1/vms/{id}/ssh-keys") => "addSshKey",
-        ("DELETE", "/v1/vms/{id}/ssh-keys/{fingerprint}") => "deleteSshKey",
-        ("POST", "/v1/vms/{id}/files/presign") => "presignFile",
-        ("POST", "/v1/vms/{id}/files/fetch") => "fetchFileToVm",
-        ("GET", "/v1/snapshots") => "listSnapshots",
-        ("POST", "/v1/snapshots") => "createSnapshot",
-        ("GET", "/v1/snapshots/{id}") => "getSnapshot",
-        ("PATCH", "/v1/snapshots/{id}") => "updateSnapshot",
-        ("DELETE", "/v1/snapshots/{id}") => "deleteSnapshot",
-        ("POST", "/v1/builds") => "createBuild",
-        ("GET", "/v1/builds/{id}") => "getBuild",
-        ("POST", "/v1/build-contexts/presign") => "presignBuildContext",
-        ("GET", "/v1/org/quotas") => "getOrgQuotas",
-        ("PUT", "/storage/{key}") => "storagePut",
-        ("GET", "/storage/{key}") => "storageGet",
-        _ => return None,
+/// Routes of the fake that are not operations of the spec: pseudo ids for fault injection,
+/// none of which takes the API key (the console's WebSocket is a capability URL: its session
+/// token is the credential; storage URLs carry their own signature).
+const PSEUDO_OPERATIONS: &[(&str, &str, &str)] = &[
+    ("GET", "/v1/vms/{id}/console/ws", "consoleWebSocket"),
+    ("PUT", "/storage/{key}", "storagePut"),
+    ("GET", "/storage/{key}", "storageGet"),
+];
+
+/// The operations of the embedded spec with their facts, read once.
+fn spec_operations() -> &'static [facts::OpFacts] {
+    static OPS: std::sync::OnceLock<Vec<facts::OpFacts>> = std::sync::OnceLock::new();
+    OPS.get_or_init(|| {
+        let spec: serde_json::Value = serde_json::from_str(shape::SPEC).expect("openapi.json is JSON");
+        facts::operations(&spec)
     })
+}
+
+/// The operationId of a matched route: the spec's operation with this method and path template
+/// (parameter names aside), or a [pseudo id](PSEUDO_OPERATIONS).
+fn operation_id(method: &Method, path: &str) -> Option<&'static str> {
+    if let Some(op) = spec_operations()
+        .iter()
+        .find(|op| op.method == method.as_str() && same_template(&op.path, path))
+    {
+        return Some(op.id.as_str());
+    }
+    PSEUDO_OPERATIONS
+        .iter()
+        .find(|(m, p, _)| *m == method.as_str() && same_template(p, path))
+        .map(|(_, _, id)| *id)
+}
+
+/// Whether two path templates are the same but for their parameters' names
+/// (`/v1/vms/{id}/services/{serviceName}` and `/v1/vms/{id}/services/{service_name}`).
+fn same_template(a: &str, b: &str) -> bool {
+    let is_param = |s: &str| s.starts_with('{') && s.ends_with('}');
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
+    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x == y || (is_param(x) && is_param(y)))
+}
+
+/// Whether a call of `op` needs the API key: every operation but those the spec marks public
+/// (`security: []`) and the pseudo operations.
+fn needs_key(op: Option<&str>) -> bool {
+    let Some(op) = op else { return true };
+    if PSEUDO_OPERATIONS.iter().any(|(_, _, id)| *id == op) {
+        return false;
+    }
+    !spec_operations().iter().any(|o| o.id == op && o.public)
 }
 
 /// Marker on a request: the exec handler must end its NDJSON stream without an `x` event.
@@ -623,9 +634,7 @@ async fn gate(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Res
             }
         }
     }
-    // The console's WebSocket is a capability URL: its session token is the credential.
-    let needs_key = !matches!(op, Some("getHealth" | "storagePut" | "storageGet" | "consoleWebSocket"));
-    if needs_key {
+    if needs_key(op) {
         let sent = req.headers().get("x-api-key").map(HeaderValue::as_bytes);
         if sent != Some(s.config.api_key.as_bytes()) {
             let msg = if sent.is_some() {
@@ -651,8 +660,43 @@ fn fault_response(code: u16, headers: Vec<(String, String)>, body: Option<serde_
     r
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no such route")
+/// The answer (status, JSON body or none) the fake gives an operation of its spec that it does
+/// not model: the first documented success status with the least body its schema allows. For
+/// tests that check those answers against the spec; `None` for an unknown operation.
+#[doc(hidden)]
+pub fn default_answer(operation_id: &str) -> Option<(u16, Option<serde_json::Value>)> {
+    crate::spec_walk::operations(spec())
+        .find(|(_, _, _, o)| o.get("operationId").and_then(serde_json::Value::as_str) == Some(operation_id))
+        .map(|(_, _, _, o)| default_answer::answer(spec(), o))
+}
+
+/// The embedded spec, parsed once.
+fn spec() -> &'static serde_json::Value {
+    static SPEC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| serde_json::from_str(shape::SPEC).expect("openapi.json is JSON"))
+}
+
+/// What the fake answers `method` on `path` when no route of its own matches: an operation of
+/// the spec it does not model gets the spec's default answer (`default_answer`), after the same
+/// key check as every other operation; anything else is a 404.
+fn unmodelled(shared: &Shared, method: &Method, path: &str, key: Option<&[u8]>) -> Response {
+    let Some(op) = facts::match_path(spec_operations(), method.as_str(), path) else {
+        return ApiError::new(StatusCode::NOT_FOUND, "no such route").into_response();
+    };
+    if !op.public && key != Some(shared.config.api_key.as_bytes()) {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid X-API-Key header").into_response();
+    }
+    let (status, body) = default_answer(&op.id).unwrap_or((200, None));
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    match body {
+        Some(body) => (status, axum::Json(body)).into_response(),
+        None => status.into_response(),
+    }
+}
+
+async fn not_found(State(s): State<Arc<Shared>>, req: Request) -> Response {
+    let key = req.headers().get("x-api-key").map(HeaderValue::as_bytes);
+    unmodelled(&s, req.method(), req.uri().path(), key)
 }
 
 fn router(shared: Arc<Shared>) -> Router {
@@ -703,6 +747,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(shared.clone(), vary::respond))
         .route_layer(axum::middleware::from_fn_with_state(shared.clone(), gate))
         .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
         .with_state(shared)
 }
 
@@ -717,6 +762,61 @@ mod tests {
         let debug = format!("{:?}", FakeServer::builder().api_key(KEY));
         assert!(!debug.contains("sekrit"), "{debug}");
         assert!(debug.contains(REDACTED), "{debug}");
+    }
+
+    #[test]
+    fn every_route_is_named_by_the_spec_and_public_ones_come_from_security() {
+        let get = Method::GET;
+        assert_eq!(operation_id(&get, "/healthz"), Some("getHealth"));
+        assert_eq!(
+            operation_id(&Method::PUT, "/v1/vms/{id}/services/{service_name}"),
+            Some("updateService")
+        );
+        assert_eq!(operation_id(&get, "/v1/vms/{id}/console/ws"), Some("consoleWebSocket"));
+        assert_eq!(operation_id(&get, "/v1/nothing"), None);
+        // Every operation of the spec is found by its own method and template.
+        for op in spec_operations() {
+            let method = Method::from_bytes(op.method.as_bytes()).unwrap();
+            assert_eq!(operation_id(&method, &op.path), Some(op.id.as_str()));
+            assert_eq!(needs_key(Some(&op.id)), !op.public, "{}", op.id);
+        }
+        assert!(!needs_key(Some("getHealth")) && !needs_key(Some("storageGet")));
+        assert!(needs_key(Some("getVm")) && needs_key(None));
+    }
+
+    #[tokio::test]
+    async fn an_operation_without_a_route_gets_the_spec_default_answer_after_the_key_check() {
+        let server = FakeServer::builder().api_key(KEY).start().await.unwrap();
+        // Every operation of the spec has a default answer the fake could give.
+        for op in spec_operations() {
+            let resp = unmodelled(
+                &server.shared,
+                &Method::from_bytes(op.method.as_bytes()).unwrap(),
+                &op.path,
+                Some(KEY.as_bytes()),
+            );
+            assert!(resp.status().is_success(), "{}: {}", op.id, resp.status());
+            let without_key = unmodelled(
+                &server.shared,
+                &Method::from_bytes(op.method.as_bytes()).unwrap(),
+                &op.path,
+                None,
+            );
+            assert_eq!(
+                without_key.status() == StatusCode::UNAUTHORIZED,
+                !op.public,
+                "{}",
+                op.id
+            );
+        }
+        let resp = unmodelled(&server.shared, &Method::GET, "/v1/org/quotas", Some(KEY.as_bytes()));
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let zero = serde_json::json!({"vcpu": 0, "memoryMiB": 0, "diskGiB": 0, "snapshotCount": 0});
+        assert_eq!(body, serde_json::json!({"orgId": "", "limits": zero, "usage": zero}));
+        let resp = unmodelled(&server.shared, &Method::GET, "/v1/nothing", Some(KEY.as_bytes()));
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        server.shutdown().await;
     }
 
     #[tokio::test]

@@ -17,33 +17,28 @@ use crate::shape::{ShapeId, Shapes};
 use crate::state::Shared;
 use crate::variance::{Rule, Variance};
 
-/// `other-2xx`: (operationId, today's status, status under variance), for exactly the operations
-/// whose success status api-notes §2 marks as inferred. Reads say 203 (a transformed copy),
-/// updates 202 (accepted), creations 200 or 201 (the opposite of today), and the deletes whose
-/// result the caller already knows 204 with no body. Operations with a documented status
-/// (launch, pause, resume, exec, the lists, services register/delete, snapshot and build
-/// create, health) are not here and keep it.
-const OTHER_2XX: &[(&str, u16, u16)] = &[
-    ("getVm", 200, 203),
-    ("updateVm", 200, 202),
-    ("deleteVm", 200, 204),
-    ("refreshVmTtl", 200, 202),
-    ("setVmFirewall", 200, 202),
-    ("patchVmFirewall", 200, 202),
-    ("createConsoleToken", 200, 201),
-    ("updateService", 200, 201),
-    ("listSshKeys", 200, 203),
-    ("addSshKey", 201, 200),
-    ("deleteSshKey", 200, 204),
-    ("presignFile", 200, 201),
-    ("fetchFileToVm", 200, 201),
-    ("getSnapshot", 200, 203),
-    ("updateSnapshot", 200, 202),
-    ("deleteSnapshot", 200, 204),
-    ("getBuild", 200, 203),
-    ("presignBuildContext", 200, 201),
-    ("getOrgQuotas", 200, 203),
-];
+/// `other-2xx`: (today's status, status under variance) of `op`, for exactly the operations
+/// whose success status the spec marks inferred (`x-fastvm-inferred`, from api-notes §2), by
+/// the rule: reads say 203 (a transformed copy); a delete whose result the caller already
+/// knows (`x-fastvm-empty-answer-known`) 204 with no body, another delete 202; a 201 becomes
+/// 200; a creation (a POST not safe to repeat) answered 200 becomes 201; other updates 202
+/// (accepted). Operations with a documented status keep it.
+fn other_2xx_statuses(op: &str) -> Option<(u16, u16)> {
+    let op = crate::spec_operations().iter().find(|o| o.id == op)?;
+    let [today] = op.success[..] else { return None };
+    if !op.inferred {
+        return None;
+    }
+    let to = match (op.method.as_str(), today) {
+        ("GET", _) => 203,
+        ("DELETE", _) if op.empty_answer_known => 204,
+        ("DELETE", _) => 202,
+        (_, 201) => 200,
+        ("POST", _) if !op.idempotent => 201,
+        _ => 202,
+    };
+    Some((today, to))
+}
 
 const NDJSON: &str = "application/x-ndjson";
 
@@ -55,9 +50,35 @@ pub async fn respond(State(s): State<Arc<Shared>>, req: Request, next: Next) -> 
         .and_then(|p| crate::operation_id(req.method(), p.as_str()));
     let resp = next.run(req).await;
     match op {
-        Some(op) => vary(s.config.variance, op, resp).await,
+        Some(op) => vary(s.config.variance, op, conform(op, resp)).await,
         None => resp,
     }
+}
+
+/// A handler's success answer as the spec documents it: when its status is not one the spec
+/// lists for `op` and the spec lists exactly one, that one, without a body if the spec
+/// documents none (a delete that became a 204 upstream needs no handler change). An answer the
+/// spec already documents is left as it is, byte for byte.
+fn conform(op: &str, resp: Response) -> Response {
+    let Some(facts) = crate::spec_operations().iter().find(|o| o.id == op) else {
+        return resp;
+    };
+    let status = resp.status().as_u16();
+    if !resp.status().is_success() || facts.success.contains(&status) {
+        return resp;
+    }
+    let [documented] = facts.success[..] else { return resp };
+    let Ok(to) = StatusCode::from_u16(documented) else {
+        return resp;
+    };
+    let (mut parts, body) = resp.into_parts();
+    parts.status = to;
+    if !facts.has_body || to == StatusCode::NO_CONTENT {
+        parts.headers.remove(header::CONTENT_TYPE);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::empty());
+    }
+    Response::from_parts(parts, body)
 }
 
 /// The answer `resp` of `op` as `variance` would send it: body rules first, status last.
@@ -147,7 +168,10 @@ fn vary_line(bytes: &[u8], shape: ShapeId, variance: Variance) -> Vec<u8> {
 /// `other-2xx` for `op`, when its answer has today's status.
 fn other_2xx(op: &str, mut resp: Response) -> Response {
     let from = resp.status().as_u16();
-    let Some(&(_, _, to)) = OTHER_2XX.iter().find(|(o, f, _)| *o == op && *f == from) else {
+    let Some(to) = other_2xx_statuses(op)
+        .filter(|(today, _)| *today == from)
+        .map(|(_, to)| to)
+    else {
         return resp;
     };
     let to = StatusCode::from_u16(to).expect("statuses in the table are valid");
@@ -188,37 +212,37 @@ mod tests {
 
     #[test]
     fn other_2xx_covers_exactly_the_inferred_statuses() {
-        // api-notes §2: these have a documented status, which stays.
-        let documented = [
-            "getHealth",
-            "listVms",
-            "launchVm",
-            "pauseVm",
-            "resumeVm",
-            "execVm",
-            "listServices",
-            "registerService",
-            "deleteService",
-            "listSnapshots",
-            "createSnapshot",
-            "createBuild",
-        ];
         let statuses = spec_statuses();
-        assert_eq!(statuses.len(), 31);
-        for (op, ok) in &statuses {
-            let row = OTHER_2XX.iter().find(|(o, ..)| o == op);
-            match row {
-                Some((_, from, to)) => {
-                    assert!(!documented.contains(&op.as_str()), "{op} is documented");
-                    assert_eq!(ok, &BTreeSet::from([*from]), "{op}: today's status is the spec's");
-                    assert!((200..300).contains(to) && to != from, "{op}");
+        let spec: Value = serde_json::from_str(crate::shape::SPEC).unwrap();
+        let mut varied = 0;
+        for (_, _, _, op) in crate::spec_walk::operations(&spec) {
+            let id = op["operationId"].as_str().unwrap();
+            let inferred = op["responses"]
+                .as_object()
+                .unwrap()
+                .values()
+                .any(|r| r.get("x-fastvm-inferred") == Some(&json!(true)));
+            match other_2xx_statuses(id) {
+                Some((from, to)) => {
+                    varied += 1;
+                    assert!(inferred, "{id}: its status is documented, not inferred");
+                    assert_eq!(
+                        statuses[id],
+                        BTreeSet::from([from]),
+                        "{id}: today's status is the spec's"
+                    );
+                    assert!((200..300).contains(&to) && to != from, "{id}");
                 }
-                None => assert!(documented.contains(&op.as_str()), "{op} has no other 2xx"),
+                None => assert!(!inferred, "{id}: inferred, but not varied"),
             }
         }
-        assert_eq!(OTHER_2XX.len() + documented.len(), statuses.len());
-        let no_body: Vec<&str> = OTHER_2XX.iter().filter(|r| r.2 == 204).map(|r| r.0).collect();
-        assert_eq!(no_body, ["deleteVm", "deleteSshKey", "deleteSnapshot"]);
+        assert!(varied > 0, "the spec marks inferred statuses");
+        // The rule on the reference's operations.
+        let to = |op| other_2xx_statuses(op).map(|(_, to)| to);
+        assert_eq!(
+            ["getVm", "updateVm", "addSshKey", "presignFile", "deleteVm", "pauseVm"].map(to),
+            [Some(203), Some(202), Some(200), Some(201), Some(204), None]
+        );
     }
 
     /// One request to `server` over loopback, with hyper's own client.
@@ -293,6 +317,24 @@ mod tests {
             p.headers,
             axum::body::to_bytes(body, usize::MAX).await.unwrap(),
         )
+    }
+
+    #[test]
+    fn an_answer_the_spec_does_not_document_takes_the_documented_status_and_body() {
+        // getVm documents 200 with a body: a 201 from a handler becomes that 200, body kept.
+        let resp = conform("getVm", (StatusCode::CREATED, Json(json!({"id": "x"}))).into_response());
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers().contains_key(header::CONTENT_TYPE));
+        // deleteService documents a 204 without a body: a 200 with one becomes that.
+        let resp = conform("deleteService", deleted());
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        assert!(!resp.headers().contains_key(header::CONTENT_TYPE));
+        // Documented answers, errors and launch's two statuses are left alone.
+        assert_eq!(conform("deleteVm", deleted()).status(), StatusCode::OK);
+        let accepted = (StatusCode::ACCEPTED, Json(json!({"id": "x"}))).into_response();
+        assert_eq!(conform("launchVm", accepted).status(), StatusCode::ACCEPTED);
+        let missing = (StatusCode::NOT_FOUND, Json(json!({"error": "no"}))).into_response();
+        assert_eq!(conform("getVm", missing).status(), StatusCode::NOT_FOUND);
     }
 
     fn deleted() -> Response {

@@ -32,10 +32,12 @@ pub struct Operation {
     pub value: Value,
 }
 
-/// The workspace's one walker of the spec's operations (shared with code generation), so a
-/// path-level `summary` or `parameters` is never taken for an operation.
-#[path = "../../fastvm-api/spec_walk.rs"]
-mod spec_walk;
+/// What the spec's extensions say, and through it the workspace's one walker of the spec's
+/// operations (shared with code generation), so a path-level `summary` or `parameters` is never
+/// taken for an operation.
+#[path = "../../fastvm-api/facts.rs"]
+mod facts;
+use facts::walk as spec_walk;
 
 /// Every operation of the spec, in path order. Collected once: every mock and every wire check
 /// looks an operation up.
@@ -68,16 +70,7 @@ pub fn operation(operation_id: &str) -> &'static Operation {
 /// same literal segments, and a non-empty segment for each `{parameter}`. Tests use it to
 /// catch a call or mock labelled with the wrong operation.
 pub fn path_fits_template(template: &str, raw_path: &str) -> bool {
-    let t: Vec<&str> = template.split('/').collect();
-    let p: Vec<&str> = raw_path.split('/').collect();
-    t.len() == p.len()
-        && t.iter().zip(&p).all(|(t, p)| {
-            if t.starts_with('{') && t.ends_with('}') {
-                !p.is_empty()
-            } else {
-                t == p
-            }
-        })
+    facts::fits_template(template, raw_path)
 }
 
 /// Rewrites `nullable: true` into draft-4 form, everywhere in `v`.
@@ -211,6 +204,82 @@ pub fn validate_request(operation_id: &str, body: &Value) -> Result<(), String> 
     validate(schema, body, true)
 }
 
+/// Makes `value` a full instance of `schema` (which may `$ref` the spec's components): every
+/// property the schema declares and `value` lacks, at every depth, gets a sample value, and an
+/// empty list one sample element. Hand-written fixtures keep their realistic values; a field
+/// the spec gains later is filled in here, so a full fixture stays full without an edit.
+pub fn complete(schema: &Value, value: &mut Value) {
+    let schema = resolved(schema);
+    match value {
+        Value::Object(members) => {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (name, prop) in props {
+                    match members.get_mut(name) {
+                        Some(member) if !member.is_null() => complete(prop, member),
+                        Some(_) => {}
+                        None => {
+                            members.insert(name.clone(), sample(prop));
+                        }
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            let item_schema = schema.get("items").cloned().unwrap_or(Value::Null);
+            if items.is_empty() {
+                items.push(sample(&item_schema));
+            }
+            items.iter_mut().for_each(|i| complete(&item_schema, i));
+        }
+        _ => {}
+    }
+}
+
+/// `schema` with `$ref` and a single `allOf` resolved.
+fn resolved(schema: &Value) -> &Value {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.trim_start_matches("#/components/schemas/");
+        return resolved(&spec()["components"]["schemas"][name]);
+    }
+    match schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        Some([one]) => resolved(one),
+        _ => schema,
+    }
+}
+
+/// A plausible full value of `schema`: its example or first enum value, else one by type and
+/// format, with every property and one list element.
+pub fn sample(schema: &Value) -> Value {
+    let schema = resolved(schema);
+    if let Some(v) = schema.get("example") {
+        return v.clone();
+    }
+    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+        return first.clone();
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("string") => match schema.get("format").and_then(Value::as_str) {
+            Some("date-time") => json!("2026-05-15T10:00:00Z"),
+            Some("uri" | "url") => json!("https://storage.example/sample"),
+            Some("byte") => json!("c2FtcGxl"),
+            _ => json!("sample"),
+        },
+        Some("integer") => json!(schema.get("minimum").and_then(Value::as_i64).unwrap_or(0).max(7)),
+        Some("number") => json!(1.5),
+        Some("boolean") => json!(true),
+        Some("array") => json!([sample(schema.get("items").unwrap_or(&Value::Null))]),
+        _ if schema.get("properties").is_some() => {
+            let mut out = json!({});
+            complete(schema, &mut out);
+            out
+        }
+        _ => match schema.get("additionalProperties") {
+            Some(extra) if extra.is_object() => json!({ "key": sample(extra) }),
+            _ => json!({}),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,7 +309,24 @@ mod tests {
         assert!(validate_response("getVm", 404, &json!({"message": "x"})).is_err());
         validate_response("resumeVm", 429, &json!({"error": "quota", "dimension": "vcpu"})).unwrap();
         assert!(validate_response("deleteService", 204, &json!({})).is_err());
-        assert_eq!(operations().len(), 31);
+        // Every operation once, under its own id (the list is the spec's; nothing counts it here).
+        let mut ids: Vec<&str> = operations().iter().map(|o| o.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), operations().len(), "an operationId is used twice");
+    }
+
+    #[test]
+    fn a_fixture_is_completed_with_what_the_spec_declares_and_keeps_its_values() {
+        let mut quota = json!({ "orgId": "org-1", "limits": { "vcpu": 8 }, "usage": {} });
+        complete(&json!({ "$ref": "#/components/schemas/OrgQuotaUsage" }), &mut quota);
+        assert_eq!(quota["limits"]["vcpu"], 8, "a hand-written value stays");
+        assert_eq!(quota["usage"]["snapshotCount"], 7, "a missing one is sampled");
+        validate_schema("OrgQuotaUsage", &quota, true).unwrap();
+        let mut snapshot = json!({});
+        complete(&json!({ "$ref": "#/components/schemas/Snapshot" }), &mut snapshot);
+        validate_schema("Snapshot", &snapshot, true).unwrap();
+        assert_eq!(snapshot["services"].as_array().map(Vec::len), Some(1));
     }
 
     #[test]

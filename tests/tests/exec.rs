@@ -292,7 +292,7 @@ async fn invalid_commands_are_rejected_before_sending() {
 }
 
 #[tokio::test]
-async fn run_returns_the_buffered_result_with_truncation_flags() {
+async fn exec_vm_wire_run_returns_the_buffered_result_with_truncation_flags() {
     let api = Api::start().await;
     let response = json!({
         "exitCode": 2,

@@ -256,7 +256,7 @@ async fn idempotent_operations_are_retried_with_the_same_request() {
 
     let api = Api::start_with(|b| b.max_retries(1)).await;
     api.respond_first("deleteVm", &vm_path(), failing(429, FAST), 1).await;
-    api.expect("deleteVm", &vm_path(), 200, json!({ "id": ID, "deleted": true }))
+    api.expect_done("deleteVm", &vm_path(), json!({ "id": ID, "deleted": true }))
         .await;
     api.client.vms().delete(ID).await.unwrap();
     assert_eq!(api.sent_all("deleteVm").await.len(), 2);
@@ -283,30 +283,28 @@ async fn call_non_idempotent(client: &FastvmClient, op: &str) -> fastvm::Result<
         "createSnapshot" => client.snapshots().create(ID).await.map(drop),
         "createBuild" => client.builds().create().image_ref("alpine").await.map(drop),
         "presignBuildContext" => client.build_contexts().presign().await.map(drop),
-        other => panic!("no call for {other}"),
+        other => panic!(
+            "tests/tests/facade_retry.rs: no call of {other} in `call_non_idempotent`: add one (the spec says it is not idempotent)"
+        ),
     }
 }
 
-const NON_IDEMPOTENT: &[(&str, &str)] = &[
-    ("launchVm", "/v1/vms"),
-    ("execVm", "/v1/vms/0b5e2f9a-1c3d-4e5f-8a9b-0c1d2e3f4a5b/exec"),
-    (
-        "presignFile",
-        "/v1/vms/0b5e2f9a-1c3d-4e5f-8a9b-0c1d2e3f4a5b/files/presign",
-    ),
-    (
-        "fetchFileToVm",
-        "/v1/vms/0b5e2f9a-1c3d-4e5f-8a9b-0c1d2e3f4a5b/files/fetch",
-    ),
-    (
-        "registerService",
-        "/v1/vms/0b5e2f9a-1c3d-4e5f-8a9b-0c1d2e3f4a5b/services",
-    ),
-    ("addSshKey", "/v1/vms/0b5e2f9a-1c3d-4e5f-8a9b-0c1d2e3f4a5b/ssh-keys"),
-    ("createSnapshot", "/v1/snapshots"),
-    ("createBuild", "/v1/builds"),
-    ("presignBuildContext", "/v1/build-contexts/presign"),
-];
+/// The operations the spec says are not safe to repeat (`x-fastvm-idempotent: false`), each
+/// with a path of it (every path parameter the VM's id).
+fn non_idempotent() -> Vec<(&'static str, String)> {
+    fastvm_tests::schema::operations()
+        .iter()
+        .filter(|op| op.value["x-fastvm-idempotent"] == json!(false))
+        .map(|op| {
+            let path: Vec<&str> = op
+                .path
+                .split('/')
+                .map(|s| if s.starts_with('{') { ID } else { s })
+                .collect();
+            (op.id.as_str(), path.join("/"))
+        })
+        .collect()
+}
 
 #[tokio::test]
 async fn launch_is_not_retried_on_503() {
@@ -329,9 +327,11 @@ async fn launch_is_not_retried_on_503() {
 
 #[tokio::test]
 async fn non_idempotent_operations_are_not_retried() {
-    for (op, path) in NON_IDEMPOTENT {
+    let ops = non_idempotent();
+    assert!(ops.iter().any(|(op, _)| *op == "launchVm"), "{ops:?}");
+    for (op, path) in ops {
         let api = Api::start_with(|b| b.max_retries(2)).await;
-        api.respond(op, path, failing(503, FAST), 1).await;
+        api.respond(op, &path, failing(503, FAST), 1).await;
         let err = call_non_idempotent(&api.client, op).await.unwrap_err();
         assert_eq!(err.status().map(|s| s.as_u16()), Some(503), "{op}");
         assert_eq!(api.sent_all(op).await.len(), 1, "{op} was retried");

@@ -453,13 +453,8 @@ async fn ages_deleting_vms_stray_labels_and_failed_deletes() {
         snapshot("s-unlabelled", None, "2020-01-01T00:00:00Z"),
     ]);
     api.expect("listSnapshots", "/v1/snapshots", 200, snaps).await;
-    api.expect(
-        "deleteVm",
-        "/v1/vms/old1",
-        200,
-        json!({ "id": "old1", "deleted": true }),
-    )
-    .await;
+    api.expect_done("deleteVm", "/v1/vms/old1", json!({ "id": "old1", "deleted": true }))
+        .await;
     api.respond(
         "deleteVm",
         "/v1/vms/old2",
@@ -467,10 +462,9 @@ async fn ages_deleting_vms_stray_labels_and_failed_deletes() {
         1,
     )
     .await;
-    api.expect(
+    api.expect_done(
         "deleteSnapshot",
         "/v1/snapshots/s-old",
-        200,
         json!({ "id": "s-old", "deleted": true }),
     )
     .await;

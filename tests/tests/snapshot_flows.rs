@@ -191,7 +191,7 @@ async fn wait_ready_deletes_a_snapshot_that_ends_in_error() {
     .await;
     api.expect("getSnapshot", &one, 200, snapshot_json(SNAP, "golden", "error", T))
         .await;
-    api.expect("deleteSnapshot", &one, 200, json!({ "id": SNAP, "deleted": true }))
+    api.expect_done("deleteSnapshot", &one, json!({ "id": SNAP, "deleted": true }))
         .await;
     let err = api
         .client

@@ -79,15 +79,47 @@ pub fn check(spec: &Value, sources: &[(String, String)], allow: &[(&str, &str)])
         let called = code.contains(&format!(".{method}(")) || code.contains(&format!("ops::find(\"{id}\")"));
         let allowed = allow.iter().any(|(a, _)| a == id);
         if !called && !allowed {
+            // The group file of its tag, when the facade has one.
+            let tag = crate::codegen::operations(spec)
+                .find(|(_, _, _, op)| op.get("operationId").and_then(Value::as_str) == Some(id))
+                .and_then(|(_, _, _, op)| op.pointer("/tags/0").and_then(Value::as_str))
+                .map(|t| t.replace('-', "_"));
+            let file = match tag {
+                Some(tag) if sources.iter().any(|(p, _)| p.ends_with(&format!("resources/{tag}.rs"))) => {
+                    format!("fastvm/src/resources/{tag}.rs")
+                }
+                Some(tag) => format!("a new fastvm/src/resources/{tag}.rs (a group, as the others)"),
+                None => "fastvm/src/resources/<group>.rs".to_string(),
+            };
             errors.push(format!(
                 "operation {id} is not reachable through the fastvm facade: nothing in fastvm/src calls \
-                 `api().{method}()`. Add a facade method for it, or list it in NOT_IN_FACADE in \
-                 xtask/src/coverage.rs with the reason"
+                 `api().{method}()`. Add a facade method for it in {file} (`call(\"{id}\", self.client, |api| \
+                 api.{method}()..send())`), or list it in NOT_IN_FACADE in xtask/src/coverage.rs with the reason"
             ));
         }
         if called && allowed {
             errors.push(format!(
                 "operation {id} is listed in NOT_IN_FACADE but the facade calls it; remove the entry"
+            ));
+        }
+    }
+    // A body-less answer is accepted (`call_or`) exactly where the spec says it is complete.
+    let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    for op in crate::codegen::facts::operations(spec) {
+        let accepts = compact.contains(&format!("call_or(\"{}\"", op.id));
+        if op.empty_answer_known && !accepts {
+            errors.push(format!(
+                "operation {} is marked x-fastvm-empty-answer-known in openapi.json, but its facade method does not \
+                 accept a body-less answer: call it with `call_or(\"{}\", client, |api| .., || <the known result>)` \
+                 in fastvm/src/resources (or remove the mark)",
+                op.id, op.id
+            ));
+        }
+        if accepts && !op.empty_answer_known {
+            errors.push(format!(
+                "operation {} is called with `call_or` (a body-less answer is accepted) but openapi.json does not say \
+                 its answer is known without a body: add `\"x-fastvm-empty-answer-known\": true` to the operation",
+                op.id
             ));
         }
     }
@@ -202,6 +234,26 @@ mod tests {
             errors
                 .iter()
                 .any(|e| e.contains("`ops::find(\"listVM\"` names no operation")),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn a_body_less_answer_is_accepted_exactly_where_the_spec_says_it_is_known() {
+        let mut spec = spec();
+        spec["paths"]["/vms"]["post"]["x-fastvm-empty-answer-known"] = json!(true);
+        let plain = "api().list_vms()\ncall(\"launchVm\", c, |api| api.launch_vm())";
+        let errors = check(&spec, &src(plain), &[]);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("operation launchVm is marked x-fastvm-empty-answer-known"),
+            "{errors:#?}"
+        );
+        let accepting = "api().list_vms()\ncall_or(\n    \"launchVm\",\n    c,\n    |api| api.launch_vm(),\n    || 1)";
+        assert_eq!(check(&spec, &src(accepting), &[]), Vec::<String>::new());
+        let errors = check(&super::tests::spec(), &src(accepting), &[]);
+        assert!(
+            errors[0].contains("add `\"x-fastvm-empty-answer-known\": true`"),
             "{errors:#?}"
         );
     }

@@ -1,11 +1,12 @@
-//! Strings the server may extend stay plain strings in the spec.
+//! Every string that documents its values is classified as open or closed, in the spec.
 //!
 //! Every string `enum` of the spec decodes open: code generation gives each generated enum an
 //! `Unknown(String)` catch-all (`codegen::tolerance`, step 4), so a value the server adds never
-//! fails to decode. What is left to check is the spec's faithfulness: a string the spec
-//! documents as open ("Additional values may be introduced") must not gain an `enum` in the spec
-//! (its known values are typed by `codegen::tolerance::KNOWN_VALUES`, from the description),
-//! and must be listed in [`OPEN`], each with an unknown-value test in `fastvm-api/tests/spec.rs`.
+//! fails to decode. What is left to check is the spec's faithfulness and its classification: a
+//! plain string whose description documents values ("Known values: ..", "Additional values may
+//! be introduced", "Future server versions may introduce additional values") must say
+//! `x-fastvm-open: true` (its `x-fastvm-known-values` are then typed as an open enum) or
+//! `false`, and a string documented as open must not gain an `enum` in the spec.
 //!
 //! Locations are `Schema` for a component schema, `Schema.prop` (and deeper `.prop`, `[]` for
 //! array items) for an inline property, and `operationId.param`/`operationId.body` for inline
@@ -13,14 +14,8 @@
 
 use serde_json::Value;
 
+use crate::codegen::facts::{OPEN, VALUE_PHRASES};
 use crate::codegen::operations;
-
-/// Strings the server may extend, kept open (plain `type: string`, no `enum`) so unknown values
-/// decode. Each has a test in `fastvm-api/tests/spec.rs` decoding an unknown value.
-pub const OPEN: &[&str] = &["VMStatus", "SnapshotStatus", "MachineType", "BuildResponse.status"];
-
-/// The phrase the spec uses for values the server may extend.
-pub const OPEN_PHRASE: &str = "Additional values may be introduced";
 
 /// A string schema found in the spec, at its location.
 pub struct StringSchema<'a> {
@@ -107,47 +102,37 @@ fn walk<'a>(schema: &'a Value, at: String, out: &mut Vec<StringSchema<'a>>) {
     }
 }
 
-/// Checks the spec's open strings against [`OPEN`].
+/// Checks that every string documenting values is classified, and that none documented as
+/// open has an `enum`.
 pub fn check(spec: &Value) -> Vec<String> {
-    check_with(spec, OPEN)
-}
-
-/// [`check`] with an explicit list (for tests).
-pub fn check_with(spec: &Value, open: &[&str]) -> Vec<String> {
-    let strings = string_schemas(spec);
     let mut errors = Vec::new();
-    for s in &strings {
+    for s in &string_schemas(spec) {
         let has_enum = s.schema.get("enum").is_some();
-        let says_open = s
+        let description = s
             .schema
             .get("description")
             .and_then(Value::as_str)
-            .is_some_and(|d| d.contains(OPEN_PHRASE));
-        let is_open = open.contains(&s.at.as_str());
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let documents_values = VALUE_PHRASES.iter().any(|p| description.contains(p));
+        let says_open = ["additional values", "new values", "may introduce", "may be introduced"]
+            .iter()
+            .any(|p| description.contains(p));
+        let classified = s.schema.get(OPEN).is_some();
         if has_enum && says_open {
             errors.push(format!(
-                "{}: documented as open (\"{OPEN_PHRASE}\") but has an `enum`: keep the spec faithful (a plain \
-                 string with the known values in the description; codegen::tolerance::KNOWN_VALUES types them)",
+                "openapi.json: {}: documented as open (more values may come) but has an `enum`: keep the spec \
+                 faithful: a plain string with the known values in its description, `\"{OPEN}\": true` and \
+                 `\"x-fastvm-known-values\": [..]` (code generation types them as an open enum)",
                 s.at
             ));
-        } else if has_enum && is_open {
+        } else if !has_enum && documents_values && !classified {
             errors.push(format!(
-                "{}: listed in OPEN but has an `enum`; the spec should keep it a plain string",
+                "openapi.json: {}: a string that documents values is not classified as open or closed: add \
+                 `\"{OPEN}\": true` and `\"x-fastvm-known-values\": [..the values it names..]` when the server \
+                 may add values (it decodes as an open enum keeping unknown values), or `\"{OPEN}\": false` when \
+                 the list is complete",
                 s.at
-            ));
-        } else if !has_enum && says_open && !is_open {
-            errors.push(format!(
-                "{}: documented as open (\"{OPEN_PHRASE}\"); add it to OPEN in xtask/src/enums.rs (and to \
-                 codegen::tolerance::KNOWN_VALUES if it names known values) and add an unknown-value decoding \
-                 test in fastvm-api/tests/spec.rs",
-                s.at
-            ));
-        }
-    }
-    for at in open {
-        if !strings.iter().any(|s| s.at == *at) {
-            errors.push(format!(
-                "{at}: listed in OPEN but the spec has no string there; remove the entry"
             ));
         }
     }
@@ -165,7 +150,8 @@ mod tests {
             "parameters": [{"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["a", "b"]}}],
             "responses": {"200": {"description": "ok"}}}}},
         "components": {"schemas": {
-            "Status": {"type": "string", "description": "Known values: a, b. Additional values may be introduced."},
+            "Status": {"type": "string", "x-fastvm-open": true, "x-fastvm-known-values": ["a", "b"],
+                "description": "Known values: a, b. Additional values may be introduced."},
             "Kind": {"type": "string", "enum": ["x", "y"]},
             "Thing": {"type": "object", "properties": {
                 "proto": {"type": "string", "enum": ["tcp", "udp"]},
@@ -174,48 +160,43 @@ mod tests {
     }
 
     #[test]
-    fn open_strings_listed_pass_and_closed_enums_need_no_listing() {
+    fn classified_strings_pass_and_closed_enums_need_no_classification() {
         // `Kind`, `Thing.proto`, `Thing.tags[]` and `doIt.mode` are enums: decoded open by codegen.
-        assert_eq!(check_with(&spec(), &["Status"]), Vec::<String>::new());
+        assert_eq!(check(&spec()), Vec::<String>::new());
     }
 
     #[test]
     fn an_enum_documented_as_open_fails() {
         let mut s = spec();
         s["components"]["schemas"]["Status"]["enum"] = json!(["a", "b"]);
-        let errors = check_with(&s, &["Status"]);
+        let errors = check(&s);
         assert!(
-            errors.iter().any(|e| e.starts_with("Status: documented as open")),
+            errors
+                .iter()
+                .any(|e| e.starts_with("openapi.json: Status: documented as open")),
             "{errors:#?}"
         );
     }
 
     #[test]
-    fn an_open_string_missing_from_open_fails() {
-        let errors = check_with(&spec(), &[]);
-        assert_eq!(errors.len(), 1, "{errors:#?}");
-        assert!(errors[0].starts_with("Status: documented as open"), "{errors:#?}");
-    }
-
-    #[test]
-    fn an_open_entry_that_gains_an_enum_fails_as_open() {
-        let mut s = spec();
-        s["components"]["schemas"]["Status"] = json!({"type": "string", "enum": ["a", "b"]});
-        let errors = check_with(&s, &["Status"]);
-        assert_eq!(errors.len(), 1, "{errors:#?}");
-        assert!(
-            errors[0].starts_with("Status: listed in OPEN but has an `enum`"),
-            "{errors:#?}"
-        );
-    }
-
-    #[test]
-    fn stale_list_entries_fail() {
-        let errors = check_with(&spec(), &["Status", "Thing.gone"]);
-        assert!(
-            errors.iter().any(|e| e.starts_with("Thing.gone: listed in OPEN")),
-            "{errors:#?}"
-        );
+    fn an_unclassified_string_naming_values_fails_whatever_the_wording() {
+        for wording in [
+            "Known values: a, b.",
+            "The state. Future server versions may introduce additional values.",
+            "Additional values may be introduced in future server versions.",
+        ] {
+            let mut s = spec();
+            s["components"]["schemas"]["Thing"]["properties"]["state"] =
+                json!({"type": "string", "description": wording});
+            let errors = check(&s);
+            assert_eq!(errors.len(), 1, "{wording}: {errors:#?}");
+            assert!(
+                errors[0].starts_with("openapi.json: Thing.state: a string that documents values is not classified"),
+                "{errors:#?}"
+            );
+            s["components"]["schemas"]["Thing"]["properties"]["state"]["x-fastvm-open"] = json!(false);
+            assert_eq!(check(&s), Vec::<String>::new(), "{wording}");
+        }
     }
 
     #[test]

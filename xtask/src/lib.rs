@@ -9,12 +9,16 @@
 pub mod codegen;
 
 pub mod canon;
+pub mod contracts;
 pub mod coverage;
 pub mod enums;
+pub mod facade_types;
+pub mod fixtures;
 pub mod imports;
 pub mod lint;
 pub mod summary;
-pub mod facade_types;
+pub mod surface;
+pub mod test_tables;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -62,7 +66,20 @@ impl Workspace {
     pub fn facade_src(&self) -> PathBuf {
         self.root.join("fastvm/src")
     }
+
+    /// The contract and end-to-end tests.
+    pub fn tests_dir(&self) -> PathBuf {
+        self.root.join("tests/tests")
+    }
+
+    /// The contract coverage table, generated from the tests.
+    pub fn coverage_doc(&self) -> PathBuf {
+        self.root.join(COVERAGE_DOC)
+    }
 }
+
+/// Where the contract coverage table is written, relative to the workspace.
+pub const COVERAGE_DOC: &str = "docs/contract-coverage.md";
 
 /// One failed check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,14 +278,91 @@ pub fn check_coverage(spec: &Value, sources: &[(String, String)]) -> Vec<Failure
     )
 }
 
-/// Check 4: every string enum is open or deliberately closed.
+/// Check 4: every string that documents values is classified open or closed in the spec.
 pub fn check_enums(spec: &Value) -> Vec<Failure> {
     failures_of(
         "string-enums",
         None,
         enums::check(spec),
-        "keep open strings plain in the spec and list them in OPEN (xtask/src/enums.rs)",
+        "edit openapi.json as each line says, then run `cargo xtask regen`",
     )
+}
+
+/// Check 6: the spec states every per-operation and per-schema fact the workspace derives from
+/// it (`x-fastvm-*`, see `fastvm-api/facts.rs`).
+pub fn check_facts(spec: &Value) -> Vec<Failure> {
+    failures_of(
+        "spec-facts",
+        Some("openapi.json lacks facts the SDK derives its tables from:"),
+        codegen::facts::problems(spec),
+        "edit openapi.json as each line says (the extensions are documented in CONTRIBUTING.md), then run \
+         `cargo xtask regen`",
+    )
+}
+
+/// Check 7: every operation has a contract test and an error-mapping test, and the coverage
+/// table in `docs/` is what the tests say.
+pub fn check_contracts(spec: &Value, tests: &[contracts::TestFn], doc: Option<&str>) -> Vec<Failure> {
+    // The file of an operation's tests: its tag's contract file when there is one.
+    let files: Vec<(String, String)> = codegen::operations(spec)
+        .filter_map(|(_, _, _, op)| {
+            let id = op.get("operationId")?.as_str()?.to_string();
+            let tag = op.pointer("/tags/0").and_then(Value::as_str).unwrap_or("<group>");
+            let file = format!("contract_{}.rs", tag.replace('-', "_"));
+            let file = match tests.iter().any(|t| t.file == file) || tag == "<group>" {
+                true => format!("tests/tests/{file}"),
+                false => format!("tests/tests/{file} (a new file, as for the other groups)"),
+            };
+            Some((id, file))
+        })
+        .collect();
+    let mut out = failures_of(
+        "contract-coverage",
+        None,
+        contracts::missing_in(&files, tests),
+        "add the tests named above (xtask/src/contracts.rs says how a test is found)",
+    );
+    let want = contracts::render(&coverage_rows(spec), tests);
+    if doc != Some(want.as_str()) {
+        out.push(Failure {
+            check: "contract-coverage",
+            message: format!(
+                "{COVERAGE_DOC} is not what the tests cover now:\n{}",
+                unified_diff(doc.unwrap_or(""), &want, COVERAGE_DOC, "from the tests now")
+            ),
+            fix: FIX.into(),
+        });
+    }
+    out
+}
+
+/// Check 9: the hand-written per-operation pieces of the suite cover every operation.
+pub fn check_test_tables(spec: &Value, ws: &Workspace) -> Vec<Failure> {
+    let dir = ws.tests_dir();
+    failures_of(
+        "test-tables",
+        None,
+        test_tables::check(spec, |file| std::fs::read_to_string(dir.join(file)).ok()),
+        "add the lines named above (the tests would fail the same way after a build)",
+    )
+}
+
+/// Check 8: the tests' answer fixtures match the spec.
+pub fn check_fixtures(spec: &Value, ws: &Workspace) -> Vec<Failure> {
+    failures_of(
+        "fixtures",
+        None,
+        fixtures::check(spec, &ws.root.join(fixtures::DIR)),
+        "edit the fixture files named above (tests/tests/tolerant_reader.rs reads them)",
+    )
+}
+
+/// `(operationId, METHOD, path)` of every operation, in the spec's order.
+fn coverage_rows(spec: &Value) -> Vec<(String, String, String)> {
+    codegen::facts::operations(spec)
+        .into_iter()
+        .map(|op| (op.id, op.method, op.path))
+        .collect()
 }
 
 /// Compares the committed spec with an upstream copy.
@@ -329,7 +423,7 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
     // generate only from a valid, lint-clean spec.
     let valid = !failures.iter().any(|f| f.check == "spec-valid");
     let preflight = check_preflight(&spec);
-    let lint_clean = preflight.is_empty();
+    let lint_clean = preflight.is_empty() && codegen::facts::problems(&spec).is_empty();
     failures.extend(preflight);
     if valid && lint_clean {
         // Generate from the very file build.rs reads, so the check is about what ships.
@@ -339,18 +433,8 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
             std::fs::read_to_string(ws.snapshot()).ok().as_deref(),
         ));
     }
-    match coverage::read_sources(&ws.facade_src()) {
-        Ok(sources) => {
-            // Paths relative to the workspace keep messages short and clickable from the root.
-            let sources: Vec<(String, String)> = sources
-                .into_iter()
-                .map(|(p, text)| {
-                    let rel = Path::new(&p).strip_prefix(&ws.root).map(|r| r.display().to_string());
-                    (rel.unwrap_or(p), text)
-                })
-                .collect();
-            failures.extend(check_coverage(&spec, &sources))
-        }
+    match facade_sources(ws) {
+        Ok(sources) => failures.extend(check_coverage(&spec, &sources)),
         Err(e) => failures.push(Failure {
             check: "facade-coverage",
             message: format!("cannot read {}: {e}", ws.facade_src().display()),
@@ -358,6 +442,21 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
         }),
     }
     failures.extend(check_enums(&spec));
+    failures.extend(check_facts(&spec));
+    failures.extend(check_fixtures(&spec, ws));
+    failures.extend(check_test_tables(&spec, ws));
+    match contracts::tests_in(&ws.tests_dir()) {
+        Ok(tests) => failures.extend(check_contracts(
+            &spec,
+            &tests,
+            std::fs::read_to_string(ws.coverage_doc()).ok().as_deref(),
+        )),
+        Err(e) => failures.push(Failure {
+            check: "contract-coverage",
+            message: format!("cannot read {}: {e}", ws.tests_dir().display()),
+            fix: "run from a complete checkout".into(),
+        }),
+    }
     failures.extend(imports::check_imports(&ws.facade_src()));
     failures.extend(facade_types::check_types_surface(
         &ws.snapshot(),
@@ -379,20 +478,39 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
 /// What `regen` did, for the terminal.
 #[derive(Debug, Default)]
 pub struct RegenReport {
-    /// Summary of spec changes (empty without `--from` unless the spec was not canonical).
+    /// What changed in the spec since `git HEAD` (or, without git, since the file on disk).
     pub summary: summary::Summary,
+    /// What that does to the generated client's public API, read off the generated code
+    /// (`git HEAD`'s snapshot against the new one), each change with the facade files using it.
+    pub surface: Vec<surface::Change>,
+    /// What the spec is compared with.
+    pub baseline: String,
+    /// How many `x-fastvm-*` extensions were carried over into a `--from` copy.
+    pub carried: usize,
     /// Whether openapi.json was rewritten.
     pub spec_written: bool,
     /// Whether the snapshot was rewritten.
     pub snapshot_written: bool,
+    /// Whether the contract coverage table was rewritten.
+    pub coverage_written: bool,
 }
 
 impl fmt::Display for RegenReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.summary.render())?;
+        writeln!(f, "Compared with {}.", self.baseline)?;
+        if self.carried > 0 {
+            writeln!(
+                f,
+                "{} x-fastvm-* extension(s) carried over from the previous openapi.json.",
+                self.carried
+            )?;
+        }
+        f.write_str(&self.summary.render_plain())?;
+        f.write_str(&surface::render(&self.surface))?;
         let said = |b| if b { "rewritten" } else { "unchanged" };
         writeln!(f, "openapi.json: {}", said(self.spec_written))?;
         writeln!(f, "fastvm-api/generated/fastvm_api.rs: {}", said(self.snapshot_written))?;
+        writeln!(f, "{COVERAGE_DOC}: {}", said(self.coverage_written))?;
         write!(
             f,
             "next: run `cargo xtask check` (facade coverage and enum classification may need updates)"
@@ -418,21 +536,59 @@ pub fn admit(spec: &Value) -> Result<(), String> {
 pub fn regen(ws: &Workspace, from: Option<&Path>) -> Result<RegenReport, String> {
     let current_text = read(&ws.spec())?;
     let current = canon::parse_spec(&current_text, None).map_err(|e| format!("openapi.json: {e}"));
+    // The baseline is what is committed: an edit of openapi.json in place is a change too.
+    let head_spec = git_show(ws, "openapi.json").and_then(|t| canon::parse_spec(&t, None).ok());
+    let head_snapshot = git_show(ws, "fastvm-api/generated/fastvm_api.rs");
+    let mut carried = 0;
     let new_spec = match from {
-        Some(path) => canon::parse_spec(&read(path)?, Some(path)).map_err(|e| format!("{}: {e}", path.display()))?,
+        Some(path) => {
+            let mut upstream =
+                canon::parse_spec(&read(path)?, Some(path)).map_err(|e| format!("{}: {e}", path.display()))?;
+            // An upstream copy knows nothing of our `x-fastvm-*` facts: they are kept wherever
+            // the same operation, response, schema or property is still there.
+            if let Ok(current) = &current {
+                carried = carry_extensions(current, &mut upstream);
+            }
+            upstream
+        }
         None => current.clone()?,
     };
     admit(&new_spec)?;
     let canonical = canon::canonical_text(&new_spec);
     // Generate before writing anything, so a failure leaves the workspace untouched.
     let code = generate(&canonical)?;
-    let mut report = RegenReport::default();
-    if let Ok(old) = &current {
-        report.summary = summary::summarize(old, &new_spec);
+    let mut report = RegenReport {
+        carried,
+        ..RegenReport::default()
+    };
+    match (&head_spec, &current) {
+        (Some(head), _) => {
+            report.baseline = "openapi.json at git HEAD".into();
+            report.summary = summary::summarize(head, &new_spec);
+        }
+        (None, Ok(old)) => {
+            report.baseline = "openapi.json as it was on disk (no git HEAD to compare with)".into();
+            report.summary = summary::summarize(old, &new_spec);
+        }
+        (None, Err(_)) => report.baseline = "nothing (openapi.json did not parse)".into(),
+    }
+    let old_code = head_snapshot.or_else(|| std::fs::read_to_string(ws.snapshot()).ok());
+    if let Some(old_code) = old_code
+        && let (Ok(old), Ok(new)) = (surface::of(&old_code), surface::of(&code))
+    {
+        let sources = facade_sources(ws).unwrap_or_default();
+        report.surface = surface::diff(&old, &new, &sources);
     }
     if canonical != current_text {
         write(&ws.spec(), &canonical)?;
         report.spec_written = true;
+    }
+    if let Ok(tests) = contracts::tests_in(&ws.tests_dir()) {
+        let doc = contracts::render(&coverage_rows(&new_spec), &tests);
+        if std::fs::read_to_string(ws.coverage_doc()).ok().as_deref() != Some(doc.as_str()) {
+            write(&ws.coverage_doc(), &doc)?;
+            report.coverage_written = true;
+        }
     }
     if std::fs::read_to_string(ws.snapshot()).ok().as_deref() != Some(code.as_str()) {
         if let Some(dir) = ws.snapshot().parent() {
@@ -442,6 +598,68 @@ pub fn regen(ws: &Workspace, from: Option<&Path>) -> Result<RegenReport, String>
         report.snapshot_written = true;
     }
     Ok(report)
+}
+
+/// The facade's sources as `(path, text)`, paths relative to the workspace (short and clickable
+/// from the root in messages).
+fn facade_sources(ws: &Workspace) -> std::io::Result<Vec<(String, String)>> {
+    Ok(coverage::read_sources(&ws.facade_src())?
+        .into_iter()
+        .map(|(p, text)| {
+            let rel = Path::new(&p).strip_prefix(&ws.root).map(|r| r.display().to_string());
+            (rel.unwrap_or(p), text)
+        })
+        .collect())
+}
+
+/// Copies every `x-fastvm-*` member of `from` into `into` where `into` has the same object
+/// (same JSON pointer) without that member; returns how many it copied.
+pub fn carry_extensions(from: &Value, into: &mut Value) -> usize {
+    if let (Value::Array(f), Value::Array(i)) = (&from, &mut *into) {
+        // Lists (parameters): an element is the same when its `name` and `in` are.
+        let id = |v: &Value| (v.get("name").cloned(), v.get("in").cloned());
+        let mut n = 0;
+        for (at, element) in i.iter_mut().enumerate() {
+            let same = f
+                .iter()
+                .find(|x| id(x) == id(element) && id(element) != (None, None))
+                .or_else(|| f.get(at).filter(|_| id(element) == (None, None)));
+            if let Some(same) = same {
+                n += carry_extensions(same, element);
+            }
+        }
+        return n;
+    }
+    let (Value::Object(f), Value::Object(i)) = (from, into) else {
+        return 0;
+    };
+    let mut n = 0;
+    for (key, value) in f {
+        if key.starts_with("x-fastvm-") {
+            if !i.contains_key(key) {
+                i.insert(key.clone(), value.clone());
+                n += 1;
+            }
+        } else if let Some(child) = i.get_mut(key) {
+            n += carry_extensions(value, child);
+        }
+    }
+    n
+}
+
+/// `path` (relative to the workspace) as committed at `git HEAD`, if the workspace is a git
+/// checkout that has it.
+fn git_show(ws: &Workspace, path: &str) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&ws.root)
+        .args(["show", &format!("HEAD:./{path}")])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {

@@ -51,7 +51,10 @@ fn main() -> ExitCode {
         Command::Check { upstream } => {
             let failures = xtask::check(&ws, upstream.as_deref());
             if failures.is_empty() {
-                println!("xtask check: spec, generated snapshot, facade coverage and enums are in step");
+                println!(
+                    "xtask check: spec and its facts, generated snapshot, facade and contract coverage, string \
+                     classification, fixtures and test tables are in step"
+                );
                 return ExitCode::SUCCESS;
             }
             for f in &failures {

@@ -94,6 +94,19 @@ impl Summary {
         out
     }
 
+    /// The changes, one line each, without a verdict: what `regen` shows next to the changes
+    /// of the generated API, which say what breaks.
+    pub fn render_plain(&self) -> String {
+        if self.is_empty() {
+            return "No changes to the spec.\n".to_string();
+        }
+        let mut out = format!("Spec changes ({}):\n", self.changes.len());
+        for c in &self.changes {
+            let _ = writeln!(out, "  - {}", c.text);
+        }
+        out
+    }
+
     fn push(&mut self, area: Area, breaking: bool, text: String) {
         self.changes.push(Change { area, breaking, text });
     }

@@ -41,6 +41,10 @@ impl Scratch {
         link_or_copy(&ws);
         std::fs::copy(real.snapshot(), ws.snapshot()).unwrap();
         copy_dir(&real.facade_src(), &ws.facade_src());
+        copy_dir(&real.tests_dir(), &ws.tests_dir());
+        copy_dir(&real.root.join("tests/fixtures"), &ws.root.join("tests/fixtures"));
+        std::fs::create_dir_all(ws.coverage_doc().parent().unwrap()).unwrap();
+        std::fs::copy(real.coverage_doc(), ws.coverage_doc()).unwrap();
         Scratch { _dir: dir, ws }
     }
 
@@ -347,4 +351,253 @@ fn regen_refuses_31_and_missing_operation_ids_and_writes_nothing() {
         std::fs::read(scratch.ws.snapshot()).unwrap(),
     );
     assert!(before == after, "a refused spec must leave the workspace untouched");
+}
+
+/// The maintainers' exercise "a new public GET": before any build, `check` names each missing
+/// piece (the facade method, the contract tests) with the file to edit, and nothing else.
+#[test]
+fn a_new_public_get_is_listed_piece_by_piece_before_any_build() {
+    let scratch = Scratch::new();
+    let mut spec = scratch.spec();
+    spec["paths"]["/v1/example-prices"] = json!({"get": {
+        "operationId": "getExamplePrices", "security": [], "tags": ["quotas"], "summary": "List prices",
+        "responses": {"200": {"description": "The prices.", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"currency": {"type": "string"}}}}}}}}});
+    scratch.set_spec(&spec);
+    regen_snapshot(&scratch.ws);
+    let failures = scratch.check();
+    assert_eq!(
+        checks(&failures),
+        ["facade-coverage", "test-tables", "contract-coverage"],
+        "{}",
+        render(&failures)
+    );
+    let shown = render(&failures);
+    assert!(
+        shown.contains("operation getExamplePrices is not reachable through the fastvm facade"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("operation getExamplePrices has no contract test"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("`get_example_prices_wire`") && shown.contains("tests/tests/contract_quotas.rs"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("operation getExamplePrices has no error-mapping test"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("tests/tests/tolerant_reader.rs: `call` has no arm for getExamplePrices: add"),
+        "{shown}"
+    );
+    // The generated table says it is public, safe to repeat and ordinary.
+    let code = std::fs::read_to_string(scratch.ws.snapshot()).unwrap();
+    let row = &code[code.rfind("id: \"getExamplePrices\"").unwrap()..];
+    let row = &row[..row.find('}').unwrap()];
+    assert!(
+        row.contains("idempotent: true") && row.contains("public: true"),
+        "{row}"
+    );
+}
+
+/// Every fact the workspace derives from the spec, missing, is named with its fix.
+#[test]
+fn missing_facts_are_named_with_the_file_and_the_fix() {
+    let scratch = Scratch::new();
+    let mut spec = scratch.spec();
+    // A POST that does not say whether it is safe to repeat.
+    spec["paths"]["/v1/vms/{id}/reboot"] = json!({"post": {
+        "operationId": "rebootVm", "tags": ["vms"],
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/Volume"}}}}}}});
+    // An answer schema with an id and a status, an upstream-worded open string, a secret-looking
+    // field, none of them classified.
+    spec["components"]["schemas"]["Volume"] = json!({"type": "object", "required": ["id", "status"], "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string", "description": "The state. Future server versions may introduce additional values."},
+        "accessToken": {"type": "string"}}});
+    // A typo in an extension's name.
+    spec["paths"]["/v1/vms"]["post"]["x-fastvm-idempotant"] = json!(false);
+    scratch.set_spec(&spec);
+    let failures = scratch.check();
+    let shown = render(&failures);
+    for needle in [
+        "operation rebootVm (POST /v1/vms/{id}/reboot) does not say whether it is safe to repeat: add `\"x-fastvm-idempotent\": true`",
+        "schema Volume (in an answer) has an id or status, and does not say which fields stay required: add `\"x-fastvm-essential\"",
+        "schema Volume: property accessToken looks secret and is not classified: add `\"x-fastvm-secret-fields\"",
+        "openapi.json: Volume.status: a string that documents values is not classified as open or closed",
+        "unknown extension x-fastvm-idempotant",
+    ] {
+        assert!(shown.contains(needle), "{needle}\n{shown}");
+    }
+    // Generation is skipped while facts are missing: no snapshot diff hides the list.
+    assert!(!checks(&failures).contains(&"snapshot"), "{shown}");
+}
+
+#[test]
+fn a_fixture_that_no_longer_matches_is_named() {
+    let scratch = Scratch::new();
+    let mut spec = scratch.spec();
+    let vm = spec["components"]["schemas"]["VM"]["properties"]
+        .as_object_mut()
+        .unwrap();
+    vm.remove("publicIpv6");
+    scratch.set_spec(&spec);
+    regen_snapshot(&scratch.ws);
+    let failures = scratch.check();
+    let shown = render(&failures);
+    assert!(
+        shown.contains("tests/fixtures/answers/VM.json: /: publicIpv6 is not a member of the schema"),
+        "{shown}"
+    );
+}
+
+/// `regen` compares with what is committed: an edit of openapi.json in place is a change, and
+/// its summary comes from the generated code (a changed return type is breaking, with the
+/// facade file that calls it).
+#[test]
+fn regen_reports_an_in_place_edit_against_git_head_from_the_generated_api() {
+    let scratch = Scratch::new();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(&scratch.ws.root)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "base"]);
+    let mut spec = scratch.spec();
+    let responses = spec["paths"]["/v1/snapshots/{id}"]["delete"]["responses"]
+        .as_object_mut()
+        .unwrap();
+    responses.remove("200");
+    responses.insert("204".into(), json!({"description": "Deleted."}));
+    scratch.set_spec(&spec);
+    let report = xtask::regen(&scratch.ws, None).unwrap().to_string();
+    assert!(report.contains("Compared with openapi.json at git HEAD."), "{report}");
+    assert!(
+        report.contains("operation deleteSnapshot: new response 204"),
+        "{report}"
+    );
+    assert!(
+        report.contains("[BREAKING] builder::DeleteSnapshot::send")
+            && report.contains(
+                "is now `fn(self) -> Result<ResponseValue<()>, Error<()>>` [used in fastvm/src/resources/snapshots.rs]"
+            ),
+        "{report}"
+    );
+}
+
+/// Stable output order: an additive spec change (an operation, two schemas, a field) shows in
+/// the generated code as insertions only, nothing moved or rewritten.
+#[test]
+fn an_additive_spec_change_only_inserts_generated_lines() {
+    let old = real_spec();
+    let mut new = old.clone();
+    new["paths"]["/v1/example-prices"] = json!({"get": {"operationId": "getExamplePrices", "security": [], "tags": ["quotas"],
+        "responses": {"200": {"description": "The prices.", "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/ExamplePricing"}}}}}}});
+    new["components"]["schemas"]["ExamplePricing"] = json!({"type": "object", "required": ["currency"], "properties": {
+        "currency": {"type": "string"},
+        "tiers": {"type": "array", "items": {"$ref": "#/components/schemas/ExamplePricingTier"}}}});
+    new["components"]["schemas"]["ExamplePricingTier"] = json!({"type": "object", "properties": {
+        "machineType": {"type": "string"}, "hourly": {"type": "number", "nullable": true}}});
+    new["components"]["schemas"]["VM"]["properties"]["exampleZone"] = json!({"type": "string"});
+    let generate = |spec: &Value| xtask::generate(&xtask::canon::canonical_text(spec)).unwrap();
+    let (before, after) = (generate(&old), generate(&new));
+    let diff = similar::TextDiff::from_lines(&before, &after);
+    let removed = diff
+        .iter_all_changes()
+        .filter(|c| c.tag() == similar::ChangeTag::Delete)
+        .count();
+    let inserted = diff
+        .iter_all_changes()
+        .filter(|c| c.tag() == similar::ChangeTag::Insert)
+        .count();
+    assert_eq!(
+        removed,
+        0,
+        "{}",
+        xtask::unified_diff(&before, &after, "before", "after")
+    );
+    assert!(inserted > 100, "{inserted}");
+}
+
+/// A deprecated operation keeps its types and builder; its `Client` method carries the note.
+#[test]
+fn a_deprecated_operation_keeps_its_types_and_its_method_says_why() {
+    let mut spec = real_spec();
+    let op = &mut spec["paths"]["/v1/builds"]["post"];
+    op["deprecated"] = json!(true);
+    op["x-fastvm-deprecation"] = json!("builds are replaced by snapshot imports (importSnapshot)");
+    let code = xtask::generate(&xtask::canon::canonical_text(&spec)).unwrap();
+    let at = code.find("pub fn create_build(&self)").expect("the method stays");
+    let before = &code[..at];
+    let attr = &before[before.rfind("#[deprecated").expect("deprecated")..];
+    assert!(
+        attr.contains("builds are replaced by snapshot imports (importSnapshot)"),
+        "{attr}"
+    );
+    assert!(code.contains("pub struct CreateBuildRequest") && code.contains("pub struct CreateBuild<'a>"));
+    assert!(code.contains("deprecated: true"), "the operations table says it");
+    // A note without the mark is named.
+    let mut spec = real_spec();
+    spec["paths"]["/v1/builds"]["post"]["x-fastvm-deprecation"] = json!("why");
+    let problems = xtask::codegen::facts::problems(&spec);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("has x-fastvm-deprecation but is not `deprecated: true`")),
+        "{problems:#?}"
+    );
+}
+
+/// `regen --from` an upstream copy (which has no `x-fastvm-*` facts) keeps ours.
+#[test]
+fn regen_from_upstream_carries_our_extensions_over() {
+    let scratch = Scratch::new();
+    let spec = scratch.spec();
+    let mut upstream = spec.clone();
+    strip_extensions(&mut upstream);
+    assert!(
+        xtask::codegen::facts::operations(&upstream)
+            .iter()
+            .any(|o| o.id == "pauseVm")
+    );
+    let path = scratch.ws.root.join("upstream.json");
+    std::fs::write(&path, serde_json::to_string(&upstream).unwrap()).unwrap();
+    let report = xtask::regen(&scratch.ws, Some(&path)).unwrap();
+    assert!(report.carried > 20, "{report}");
+    let (now, before) = (
+        xtask::canon::canonical_text(&scratch.spec()),
+        xtask::canon::canonical_text(&spec),
+    );
+    assert!(
+        now == before,
+        "{}",
+        xtask::unified_diff(&before, &now, "before", "after regen --from")
+    );
+    assert!(scratch.check().is_empty(), "{}", render(&scratch.check()));
+}
+
+fn strip_extensions(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, _| !k.starts_with("x-fastvm-"));
+            m.values_mut().for_each(strip_extensions);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_extensions),
+        _ => {}
+    }
 }

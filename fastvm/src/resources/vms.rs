@@ -43,58 +43,9 @@ impl LaunchResponse {
     /// # Ok(()) }
     /// ```
     pub fn into_parts(self) -> (Vm, Option<SnapshotRestoreWarnings>) {
-        vm_of(self.vm)
+        // Generated from the spec: a field added to both schemas needs no edit here.
+        self.vm.into_parts()
     }
-}
-
-/// A VM from a launch answer (the two types share every VM field).
-fn vm_of(r: VmCreateResponse) -> (Vm, Option<SnapshotRestoreWarnings>) {
-    let VmCreateResponse {
-        cpu,
-        created_at,
-        deleted_at,
-        disk_gi_b,
-        effective_firewall,
-        env_vars,
-        expires_at_ms,
-        firewall,
-        id,
-        machine_name,
-        memory_mi_b,
-        metadata,
-        name,
-        org_id,
-        paused_at,
-        public_ipv6,
-        snapshot_restore_warnings,
-        source_name,
-        status,
-        ttl,
-        ttl_remaining_ms,
-    } = r;
-    let vm = Vm {
-        cpu,
-        created_at,
-        deleted_at,
-        disk_gi_b,
-        effective_firewall,
-        env_vars,
-        expires_at_ms,
-        firewall,
-        id,
-        machine_name,
-        memory_mi_b,
-        metadata,
-        name,
-        org_id,
-        paused_at,
-        public_ipv6,
-        source_name,
-        status,
-        ttl,
-        ttl_remaining_ms,
-    };
-    (vm, snapshot_restore_warnings)
 }
 
 impl<'a> Vms<'a> {

@@ -1,86 +1,43 @@
-//! Per-operation facts: the one table the transport, the retry policy, errors and logs read.
+//! Per-operation facts: what the transport, the retry policy, errors and logs read.
+//!
+//! They are stated once, in `openapi.json` (`x-fastvm-idempotent`, `x-fastvm-timing`,
+//! `security`; see the spec's `x-fastvm-extensions` and CONTRIBUTING.md), and generated into
+//! [`fastvm_api::OPERATIONS`]; nothing here lists an operation.
 
-/// What the SDK knows about one operation of the spec.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Op {
-    /// The spec's `operationId`: also the operation's name in errors and logs.
-    pub(crate) id: &'static str,
-    /// Safe to repeat. An operation that is not (a repeat could launch a second VM, run a
-    /// command twice, …) is retried only when the request provably never reached the server (a
-    /// connect error), or when the caller opts in with
-    /// [`RequestOptions::retry_non_idempotent`](crate::RequestOptions::retry_non_idempotent).
-    pub(crate) idempotent: bool,
-    /// How long its answer may take: what its default per-request timeout is.
-    pub(crate) timing: Timing,
-}
-
-/// How long an operation's answer may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Timing {
-    /// An ordinary call: the client's timeout (default 60 s).
-    Ordinary,
-    /// A call the server may take minutes to answer and that is not safe to repeat (a launch
-    /// from a large snapshot, a snapshot of a large VM): at least [`SLOW_TIMEOUT`], so that a
-    /// client-side timeout does not abandon a VM or snapshot being made (real-clients §1.2, §1.3:
-    /// the apps raised it to 300 s by hand).
-    Slow,
-    /// Lasts as long as the command or transfer it runs: no default per-request timeout (its own
-    /// `timeoutSec` bounds it server-side).
-    Unbounded,
-}
+/// What the SDK knows about one operation of the spec: `id` (the spec's `operationId`, also the
+/// operation's name in errors and logs), `idempotent` (safe to repeat: an operation that is not,
+/// which could launch a second VM or run a command twice, is retried only when the request
+/// provably never reached the server (a connect error), or when the caller opts in with
+/// [`RequestOptions::retry_non_idempotent`](crate::RequestOptions::retry_non_idempotent)), and
+/// `timing` (what its default per-request timeout is).
+pub(crate) use fastvm_api::ops::Op;
+/// How long an operation's answer may take: `Ordinary` (the client's timeout, default 60 s),
+/// `Slow` (the server may take minutes and the call is not safe to repeat, a launch from a
+/// large snapshot or a snapshot of a large VM: at least [`SLOW_TIMEOUT`], so that a client-side
+/// timeout does not abandon a VM or snapshot being made; real-clients §1.2, §1.3: the apps
+/// raised it to 300 s by hand), `Unbounded` (lasts as long as the command or transfer it runs:
+/// no default per-request timeout; its own `timeoutSec` bounds it server-side).
+pub(crate) use fastvm_api::ops::Timing;
 
 /// The least default timeout of a [`Timing::Slow`] operation.
 pub(crate) const SLOW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
-use Timing::{Ordinary, Slow, Unbounded};
-
-const fn op(id: &'static str, idempotent: bool, timing: Timing) -> Op {
-    Op { id, idempotent, timing }
-}
-
-/// Every operation of `openapi.json` (a test keeps the two in step). Not idempotent: the
-/// creations the official TypeScript SDK never retries (api-notes §5.1), plus `addSshKey`.
-pub(crate) const OPS: &[Op] = &[
-    op("getHealth", true, Ordinary),
-    op("listVms", true, Ordinary),
-    op("launchVm", false, Slow),
-    op("getVm", true, Ordinary),
-    op("updateVm", true, Ordinary),
-    op("deleteVm", true, Ordinary),
-    op("pauseVm", true, Ordinary),
-    op("resumeVm", true, Ordinary),
-    op("refreshVmTtl", true, Ordinary),
-    op("setVmFirewall", true, Ordinary),
-    op("patchVmFirewall", true, Ordinary),
-    op("createConsoleToken", true, Ordinary),
-    op("execVm", false, Unbounded),
-    op("listServices", true, Ordinary),
-    op("registerService", false, Ordinary),
-    op("updateService", true, Ordinary),
-    op("deleteService", true, Ordinary),
-    op("listSshKeys", true, Ordinary),
-    op("addSshKey", false, Ordinary),
-    op("deleteSshKey", true, Ordinary),
-    op("presignFile", false, Ordinary),
-    op("fetchFileToVm", false, Unbounded),
-    op("listSnapshots", true, Ordinary),
-    op("createSnapshot", false, Slow),
-    op("getSnapshot", true, Ordinary),
-    op("updateSnapshot", true, Ordinary),
-    op("deleteSnapshot", true, Ordinary),
-    op("createBuild", false, Ordinary),
-    op("getBuild", true, Ordinary),
-    op("presignBuildContext", false, Ordinary),
-    op("getOrgQuotas", true, Ordinary),
-];
-
-/// What is assumed of an operation missing from the table (none is: a test checks): the
-/// cautious answer, not safe to repeat.
-const UNLISTED: Op = op("unknown", false, Ordinary);
+/// What is assumed of an operation missing from the table (none is: the table is generated
+/// from the spec the calls are generated from): the cautious answer, not safe to repeat.
+const UNLISTED: Op = Op {
+    id: "unknown",
+    method: "",
+    path: "",
+    idempotent: false,
+    timing: Timing::Ordinary,
+    public: false,
+    empty_answer_known: false,
+    deprecated: false,
+};
 
 /// The facts of the operation with `id` (the spec's operationId).
 pub(crate) fn find(id: &str) -> &'static Op {
-    OPS.iter().find(|op| op.id == id).unwrap_or(&UNLISTED)
+    fastvm_api::ops::find(id).unwrap_or(&UNLISTED)
 }
 
 /// Whether a call of `id` may be repeated without harm.
@@ -98,27 +55,36 @@ mod spec_walk;
 mod tests {
     use super::*;
 
-    /// The table has one row per operation of the spec, and nothing else.
+    /// The table has one row per operation of the spec, and nothing else; the facts the
+    /// transport reads come through (the spec's extensions are what the table says).
     #[test]
-    fn the_table_lists_exactly_the_spec_operations() {
+    fn the_table_is_the_spec_operations_with_their_extensions() {
         let spec: serde_json::Value = serde_json::from_str(include_str!("../../../openapi.json")).unwrap();
-        let mut in_spec: Vec<&str> = spec_walk::operations(&spec)
-            .filter_map(|(_, _, _, op)| op.get("operationId").and_then(|id| id.as_str()))
+        let in_spec: Vec<(&str, &serde_json::Value)> = spec_walk::operations(&spec)
+            .map(|(_, _, _, op)| (op["operationId"].as_str().unwrap(), op))
             .collect();
-        let mut in_table: Vec<&str> = OPS.iter().map(|op| op.id).collect();
-        in_spec.sort_unstable();
-        in_table.sort_unstable();
-        assert_eq!(in_table, in_spec);
+        let in_table: Vec<&str> = fastvm_api::OPERATIONS.iter().map(|op| op.id).collect();
+        let ids: Vec<&str> = in_spec.iter().map(|(id, _)| *id).collect();
+        assert_eq!(in_table, ids);
+        for (id, op) in &in_spec {
+            let found = find(id);
+            if let Some(stated) = op.get("x-fastvm-idempotent").and_then(|v| v.as_bool()) {
+                assert_eq!(found.idempotent, stated, "{id}");
+            }
+            let timing = match op.get("x-fastvm-timing").and_then(|v| v.as_str()) {
+                Some("slow") => Timing::Slow,
+                Some("unbounded") => Timing::Unbounded,
+                _ => Timing::Ordinary,
+            };
+            assert_eq!(found.timing, timing, "{id}");
+        }
         assert_eq!(find("nope"), &UNLISTED);
+        assert!(!is_idempotent("nope"));
+        // What the retry policy and timeouts are tested with elsewhere.
         assert!(!is_idempotent("launchVm") && !is_idempotent("execVm") && is_idempotent("getVm"));
         assert_eq!(
-            [
-                find("execVm").timing,
-                find("fetchFileToVm").timing,
-                find("getVm").timing
-            ],
-            [Unbounded, Unbounded, Ordinary]
+            [find("execVm").timing, find("launchVm").timing, find("getVm").timing],
+            [Timing::Unbounded, Timing::Slow, Timing::Ordinary]
         );
-        assert_eq!([find("launchVm").timing, find("createSnapshot").timing], [Slow, Slow]);
     }
 }

@@ -1,0 +1,1 @@
+../fastvm-api/facts.rs
