@@ -131,7 +131,9 @@ async fn delete_service_wire() {
     let path = format!("/v1/vms/{ID}/services/web-2");
     let api = Api::start().await;
     api.respond("deleteService", &path, ResponseTemplate::new(204), 1).await;
-    api.client.vms().services().delete(ID, "web-2").await.unwrap();
+    let gone = api.client.vms().services().delete(ID, "web-2").await.unwrap();
+    // A 204 without a body: the result names the service, deleted, as every delete's does.
+    assert_eq!((gone.id.as_str(), gone.deleted), ("web-2", true));
     let sent = api.sent("deleteService").await;
     assert_eq!(sent.path, path);
     assert_eq!(sent.body, None);

@@ -79,7 +79,8 @@ async fn a_handle_updates_its_vm_firewall_services_and_ssh_keys() {
         ("web", 9090, true)
     );
     assert_eq!(vm.services().list().await.unwrap(), services);
-    vm.services().delete("web").await.unwrap();
+    let gone = vm.services().delete("web").await.unwrap();
+    assert_eq!((gone.id.as_str(), gone.deleted), ("web", true));
     assert!(client.vms().services().list(&id).await.unwrap().is_empty());
 
     // SSH keys.

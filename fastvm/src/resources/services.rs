@@ -1,7 +1,7 @@
-use crate::resources::into_future;
+use crate::resources::{deleted, into_future};
 use crate::transport::call::{call, call_or};
 use crate::{Error, FastvmClient, Result, validate};
-use fastvm_api::types::{RegisterServiceRequest, Service, UpdateServiceRequest};
+use fastvm_api::types::{DeleteResponse, RegisterServiceRequest, Service, UpdateServiceRequest};
 
 /// `client.vms().services()`: per-VM services exposed through the public HTTP proxy.
 #[derive(Debug, Clone, Copy)]
@@ -71,23 +71,27 @@ impl<'a> Services<'a> {
         }
     }
 
-    /// `DELETE /v1/vms/{id}/services/{serviceName}` (also succeeds when it did not exist).
+    /// `DELETE /v1/vms/{id}/services/{serviceName}` (also succeeds when it did not exist). The
+    /// answer has no body (204); the result is the service's name, deleted, as every group's
+    /// delete returns a [`DeleteResponse`](crate::types::DeleteResponse).
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str) -> fastvm::Result<()> {
     /// let services = client.vms().services();
-    /// services.delete(vm_id, "web").await?;
+    /// let gone = services.delete(vm_id, "web").await?;
+    /// assert!(gone.deleted && gone.id == "web");
     /// services.delete(vm_id, "web").await?; // again: still Ok
     /// assert!(services.list(vm_id).await?.iter().all(|s| s.name != "web"));
     /// # Ok(()) }
     /// ```
-    pub async fn delete(&self, vm_id: &str, name: &str) -> Result<()> {
+    pub async fn delete(&self, vm_id: &str, name: &str) -> Result<DeleteResponse> {
         validate::id("id", vm_id)?;
         let service_name: fastvm_api::types::DeleteServiceServiceName = validate::service_name("serviceName", name)?;
         call("deleteService", self.client, move |api| {
             api.delete_service().id(vm_id).service_name(service_name.clone()).send()
         })
-        .await
+        .await?;
+        Ok(deleted(name))
     }
 }
 

@@ -144,7 +144,7 @@ impl<'a> VmServices<'a> {
     /// assert!(vm.services().list().await?.iter().all(|s| s.name != "web"));
     /// # Ok(()) }
     /// ```
-    pub async fn delete(&self, name: &str) -> Result<()> {
+    pub async fn delete(&self, name: &str) -> Result<DeleteResponse> {
         Vms::new(&self.vm.client)
             .services()
             .delete(&self.vm.state.id, name)
