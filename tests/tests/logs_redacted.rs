@@ -6,48 +6,13 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
-use common::{API_KEY, Api, Fields};
+use common::logs::Capture;
+use common::{API_KEY, Api};
 use serde_json::json;
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 const SIGNATURE: &str = "X-Amz-Signature=logsecret0123456789";
-
-/// Records every event's fields as text.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<String>>>);
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(tracing::level_filters::LevelFilter::TRACE)
-    }
-    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
-        let mut fields = format!("span {} ", attrs.metadata().name());
-        attrs.record(&mut Fields(&mut fields));
-        self.0.lock().unwrap().push(fields);
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, values: &Record<'_>) {
-        let mut fields = String::new();
-        values.record(&mut Fields(&mut fields));
-        self.0.lock().unwrap().push(fields);
-    }
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = String::new();
-        event.record(&mut Fields(&mut fields));
-        self.0.lock().unwrap().push(fields);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
 
 /// A capture set as this thread's subscriber, with the `log` crate's records (every level)
 /// bridged into it. The bridge is the process's `log` logger: set once, by whichever test comes
@@ -64,7 +29,7 @@ fn capture() -> (Capture, tracing::subscriber::DefaultGuard) {
 fn log_records_reach_the_capture() {
     let (capture, _guard) = capture();
     tracing_log::log::trace!("bridged-record-7f3a");
-    let logs = capture.0.lock().unwrap().join("\n");
+    let logs = capture.text();
     assert!(logs.contains("bridged-record-7f3a"), "{logs}");
 }
 
@@ -104,7 +69,7 @@ async fn retried_calls_and_uploads_log_no_secret() {
     let err = client.upload("vm-1", &file, "/root/f").await.unwrap_err();
     let shown = format!("{err} {err:?}");
 
-    let logs = capture.0.lock().unwrap().join("\n");
+    let logs = capture.text();
     assert!(
         logs.contains("getOrgQuotas") || logs.contains("get_org_quotas"),
         "the API calls were logged:\n{logs}"
@@ -163,7 +128,7 @@ async fn env_values_and_console_tokens_reach_no_log_and_no_error() {
     for shown in [format!("{failed}"), format!("{failed:?}"), state, format!("{vm:?}")] {
         assert!(!shown.contains(SECRET), "{shown}");
     }
-    let logs = capture.0.lock().unwrap().join("\n");
+    let logs = capture.text();
     assert!(!logs.is_empty(), "the SDK logged at DEBUG");
     assert!(!logs.contains(SECRET), "{logs}");
     assert!(!logs.contains("session="), "no console token URL: {logs}");
@@ -189,7 +154,7 @@ async fn a_console_session_logs_no_token_at_trace() {
     console.send_text("echo hi\r").await.unwrap();
     console.close().await.unwrap();
 
-    let logs = capture.0.lock().unwrap().join("\n");
+    let logs = capture.text();
     assert!(
         logs.contains("tungstenite") || logs.contains("frame"),
         "the WebSocket library's records were captured:\n{logs}"

@@ -18,19 +18,10 @@ use crate::Failure;
 /// A module path inside the crate: `["transport", "http"]`; the crate root is `[]`.
 type Module = Vec<String>;
 
-/// The import graph of the crate whose `src` is `src`, and the circles of more than two files.
-pub fn check_imports(src: &Path) -> Vec<Failure> {
-    let files = match read_modules(src) {
-        Ok(f) => f,
-        Err(e) => {
-            return vec![Failure {
-                check: "layers",
-                message: format!("cannot read {}: {e}", src.display()),
-                fix: "run from a complete checkout".into(),
-            }];
-        }
-    };
-    circles(&files)
+/// The circles of more than two files among `sources` (the files of the crate's `src`
+/// directory `src`, as `coverage::read_sources` reads them, paths under `src`).
+pub fn check_imports(sources: &[(String, String)], src: &Path) -> Vec<Failure> {
+    circles(&modules(sources, src))
         .into_iter()
         .map(|circle| Failure {
             check: "layers",
@@ -73,26 +64,20 @@ fn file_name(files: &BTreeMap<Module, String>, m: &Module) -> String {
     }
 }
 
-/// Every `.rs` file under `src`, by module path, with its text.
-pub fn read_modules(src: &Path) -> std::io::Result<BTreeMap<Module, String>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![src.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let rel = path.strip_prefix(src).unwrap_or(&path).with_extension("");
-                let mut module: Module = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
-                if module.last().is_some_and(|l| l == "mod" || l == "lib") {
-                    module.pop();
-                }
-                out.insert(module, std::fs::read_to_string(&path)?);
+/// The files of `sources` under `src`, by module path (`vm/mod.rs` is `["vm"]`, `lib.rs` is
+/// `[]`), with their text.
+fn modules(sources: &[(String, String)], src: &Path) -> BTreeMap<Module, String> {
+    sources
+        .iter()
+        .filter_map(|(path, text)| {
+            let rel = Path::new(path).strip_prefix(src).ok()?.with_extension("");
+            let mut module: Module = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+            if module.last().is_some_and(|l| l == "mod" || l == "lib") {
+                module.pop();
             }
-        }
-    }
-    Ok(out)
+            Some((module, text.clone()))
+        })
+        .collect()
 }
 
 /// For each module, the modules its code names.
@@ -442,6 +427,7 @@ mod tests {
     #[test]
     fn the_facade_has_no_circle_of_more_than_two_files() {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fastvm/src");
-        assert_eq!(check_imports(&src), Vec::new());
+        let sources = crate::coverage::read_sources(&src).unwrap();
+        assert_eq!(check_imports(&sources, &src), Vec::new());
     }
 }

@@ -425,16 +425,24 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
     let preflight = check_preflight(&spec);
     let lint_clean = preflight.is_empty() && codegen::facts::problems(&spec).is_empty();
     failures.extend(preflight);
+    let snapshot = std::fs::read_to_string(ws.snapshot()).ok();
     if valid && lint_clean {
         // Generate from the very file build.rs reads, so the check is about what ships.
         let build_input = crate_text.as_deref().unwrap_or(&text);
-        failures.extend(check_snapshot(
-            build_input,
-            std::fs::read_to_string(ws.snapshot()).ok().as_deref(),
-        ));
+        failures.extend(check_snapshot(build_input, snapshot.as_deref()));
     }
+    // The facade's files, read once: coverage, its type list and its layers.
     match facade_sources(ws) {
-        Ok(sources) => failures.extend(check_coverage(&spec, &sources)),
+        Ok(sources) => {
+            failures.extend(check_coverage(&spec, &sources));
+            let src = ws.facade_src();
+            let src = src.strip_prefix(&ws.root).unwrap_or(&src);
+            failures.extend(imports::check_imports(&sources, src));
+            let lib_rs = sources.iter().find(|(p, _)| Path::new(p) == src.join("lib.rs"));
+            if let (Some(snapshot), Some((_, lib_rs))) = (&snapshot, lib_rs) {
+                failures.extend(facade_types::check_types_surface(snapshot, lib_rs));
+            }
+        }
         Err(e) => failures.push(Failure {
             check: "facade-coverage",
             message: format!("cannot read {}: {e}", ws.facade_src().display()),
@@ -457,11 +465,6 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
             fix: "run from a complete checkout".into(),
         }),
     }
-    failures.extend(imports::check_imports(&ws.facade_src()));
-    failures.extend(facade_types::check_types_surface(
-        &ws.snapshot(),
-        &ws.facade_src().join("lib.rs"),
-    ));
     if let Some(path) = upstream {
         match read(path) {
             Ok(up) => failures.extend(check_upstream(&spec, &up, path)),

@@ -370,7 +370,7 @@ fn a_new_public_get_is_listed_piece_by_piece_before_any_build() {
     let failures = scratch.check();
     assert_eq!(
         checks(&failures),
-        ["facade-coverage", "test-tables", "contract-coverage", "facade-types"],
+        ["facade-coverage", "facade-types", "test-tables", "contract-coverage"],
         "{}",
         render(&failures)
     );

@@ -5,7 +5,7 @@
 
 use super::Vm;
 use crate::Result;
-use crate::resources::{AddSshKey, RegisterService, UpdateService, UpdateVm, Vms};
+use crate::resources::{AddSshKey, RegisterService, Services, SshKeys, UpdateService, UpdateVm, Vms};
 use crate::types::{self, DeleteResponse, FirewallPolicy, Service, SshKey};
 
 impl Vm {
@@ -91,6 +91,11 @@ pub struct VmServices<'a> {
 }
 
 impl<'a> VmServices<'a> {
+    /// The group these operations are bound from.
+    fn group(&self) -> Services<'a> {
+        Vms::new(&self.vm.client).services()
+    }
+
     /// The VM's services, sorted by name ([`Services::list`](crate::resources::Services::list)).
     ///
     /// ```no_run
@@ -101,7 +106,7 @@ impl<'a> VmServices<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn list(&self) -> Result<Vec<Service>> {
-        Vms::new(&self.vm.client).services().list(&self.vm.state.id).await
+        self.group().list(&self.vm.state.id).await
     }
 
     /// Exposes the VM's `port` as the service `name`
@@ -115,9 +120,7 @@ impl<'a> VmServices<'a> {
     /// # Ok(()) }
     /// ```
     pub fn register(&self, name: &'a str, port: u16) -> RegisterService<'a> {
-        Vms::new(&self.vm.client)
-            .services()
-            .register(&self.vm.state.id, name, port)
+        self.group().register(&self.vm.state.id, name, port)
     }
 
     /// Changes the service `name`'s port and options
@@ -130,9 +133,7 @@ impl<'a> VmServices<'a> {
     /// # Ok(()) }
     /// ```
     pub fn update(&self, name: &'a str, port: u16) -> UpdateService<'a> {
-        Vms::new(&self.vm.client)
-            .services()
-            .update(&self.vm.state.id, name, port)
+        self.group().update(&self.vm.state.id, name, port)
     }
 
     /// Removes the service `name` (idempotent:
@@ -145,10 +146,7 @@ impl<'a> VmServices<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn delete(&self, name: &str) -> Result<DeleteResponse> {
-        Vms::new(&self.vm.client)
-            .services()
-            .delete(&self.vm.state.id, name)
-            .await
+        self.group().delete(&self.vm.state.id, name).await
     }
 }
 
@@ -159,6 +157,11 @@ pub struct VmSshKeys<'a> {
 }
 
 impl<'a> VmSshKeys<'a> {
+    /// The group these operations are bound from.
+    fn group(&self) -> SshKeys<'a> {
+        Vms::new(&self.vm.client).ssh_keys()
+    }
+
     /// The VM's SSH keys ([`SshKeys::list`](crate::resources::SshKeys::list)).
     ///
     /// ```no_run
@@ -169,7 +172,7 @@ impl<'a> VmSshKeys<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn list(&self) -> Result<Vec<SshKey>> {
-        Vms::new(&self.vm.client).ssh_keys().list(&self.vm.state.id).await
+        self.group().list(&self.vm.state.id).await
     }
 
     /// Authorizes `public_key` on the VM ([`SshKeys::add`](crate::resources::SshKeys::add)).
@@ -182,7 +185,7 @@ impl<'a> VmSshKeys<'a> {
     /// # Ok(()) }
     /// ```
     pub fn add(&self, public_key: &'a str) -> AddSshKey<'a> {
-        Vms::new(&self.vm.client).ssh_keys().add(&self.vm.state.id, public_key)
+        self.group().add(&self.vm.state.id, public_key)
     }
 
     /// Removes the key with `fingerprint` ([`SshKeys::delete`](crate::resources::SshKeys::delete)).
@@ -197,9 +200,6 @@ impl<'a> VmSshKeys<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn delete(&self, fingerprint: &str) -> Result<DeleteResponse> {
-        Vms::new(&self.vm.client)
-            .ssh_keys()
-            .delete(&self.vm.state.id, fingerprint)
-            .await
+        self.group().delete(&self.vm.state.id, fingerprint).await
     }
 }

@@ -12,6 +12,8 @@
 // Each test file compiles this module on its own and uses only part of it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod logs;
+
 use std::fmt::Debug;
 use std::future::Future;
 
