@@ -130,10 +130,12 @@ impl ApiTransport {
         let first = self.send_once(request, op, 1);
         let call = async move {
             let first = first.await;
-            if first.as_ref().is_ok_and(|resp| resp.status().is_success()) {
-                return first;
+            let failed = first.as_ref().map_or(true, |r| !r.status().is_success());
+            match spare {
+                // Without a copy (no retries, a streaming body) there is nothing to retry with.
+                Some(spare) if failed => Box::pin(self.retry(first, spare, op)).await,
+                _ => first,
             }
-            Box::pin(self.retry(first, spare, op)).await
         };
         tracing::Instrument::instrument(call, span)
     }
@@ -143,15 +145,14 @@ impl ApiTransport {
     async fn retry(
         &self,
         first: reqwest::Result<reqwest::Response>,
-        mut spare: Option<Box<reqwest::Request>>,
+        spare: Box<reqwest::Request>,
         op: &'static Op,
     ) -> reqwest::Result<reqwest::Response> {
+        let mut spare = Some(spare);
         retry::repeat(self.retries(op), first, |retry| {
             let next = spare.take()?;
             spare = next.try_clone().map(Box::new);
-            // Started when polled, after the backoff: `send_once` starts the request, and with
-            // it reqwest's timeout clock, as soon as it is called.
-            Some(async move { self.send_once(*next, op, retry + 1).await })
+            Some(self.send_once(*next, op, retry + 1))
         })
         .await
     }

@@ -199,11 +199,10 @@ pub(crate) struct Retries<'a> {
 }
 
 /// Retries the call whose first attempt gave `result`, as `retries` allows: waits as the policy
-/// says and makes retry `n` (1 for the first) with `again(n)`, whose future is awaited after the
-/// wait (it must not start its work before it is polled: a request's timeout would run during
-/// the wait), until a result is final,
-/// the policy says stop, the budget is spent, or `again` cannot make the request again (`None`).
-/// Returns the last result.
+/// says, then makes retry `n` (1 for the first) with `again(n)`, until a result is final, the
+/// policy says stop, the budget is spent, or `again` cannot make the request again (`None`).
+/// Returns the last result. The attempt is made after the wait, so that nothing it starts (a
+/// request's timeout clock) runs during the wait.
 ///
 /// An answer of an operation that is not safe to repeat is final whatever its status; a failure
 /// without an answer is retried for it only when the request provably never left (a connect
@@ -232,10 +231,10 @@ pub(crate) async fn repeat<R: Attempt, F: Future<Output = R>>(
             break;
         };
         let Some(delay) = delay else { break };
-        let Some(next) = again(retry + 1) else { break };
         // `attempt`: the number of the attempt about to be made (the first is 1).
         tracing::debug!(operation, attempt = retry + 2, ?delay, "fastvm retrying");
         tokio::time::sleep(delay).await;
+        let Some(next) = again(retry + 1) else { break };
         result = next.await;
     }
     result
