@@ -54,7 +54,7 @@ impl Vm {
     }
 
     /// This VM's service registrations (the operations of
-    /// [`Services`](crate::resources::Services), bound to this VM).
+    /// [`Services`], bound to this VM).
     ///
     /// ```no_run
     /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
@@ -70,7 +70,7 @@ impl Vm {
         VmServices { vm: self }
     }
 
-    /// This VM's SSH keys (the operations of [`SshKeys`](crate::resources::SshKeys), bound to
+    /// This VM's SSH keys (the operations of [`SshKeys`], bound to
     /// this VM).
     ///
     /// ```no_run
@@ -96,7 +96,7 @@ impl<'a> VmServices<'a> {
         Vms::new(&self.vm.client).services()
     }
 
-    /// The VM's services, sorted by name ([`Services::list`](crate::resources::Services::list)).
+    /// The VM's services, sorted by name ([`Services::list`]).
     ///
     /// ```no_run
     /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
@@ -110,7 +110,7 @@ impl<'a> VmServices<'a> {
     }
 
     /// Exposes the VM's `port` as the service `name`
-    /// ([`Services::register`](crate::resources::Services::register)).
+    /// ([`Services::register`]).
     ///
     /// ```no_run
     /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
@@ -124,7 +124,7 @@ impl<'a> VmServices<'a> {
     }
 
     /// Changes the service `name`'s port and options
-    /// ([`Services::update`](crate::resources::Services::update)).
+    /// ([`Services::update`]).
     ///
     /// ```no_run
     /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
@@ -137,7 +137,7 @@ impl<'a> VmServices<'a> {
     }
 
     /// Removes the service `name` (idempotent:
-    /// [`Services::delete`](crate::resources::Services::delete)).
+    /// [`Services::delete`]).
     ///
     /// ```no_run
     /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
@@ -162,7 +162,7 @@ impl<'a> VmSshKeys<'a> {
         Vms::new(&self.vm.client).ssh_keys()
     }
 
-    /// The VM's SSH keys ([`SshKeys::list`](crate::resources::SshKeys::list)).
+    /// The VM's SSH keys ([`SshKeys::list`]).
     ///
     /// ```no_run
     /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
@@ -175,7 +175,7 @@ impl<'a> VmSshKeys<'a> {
         self.group().list(&self.vm.state.id).await
     }
 
-    /// Authorizes `public_key` on the VM ([`SshKeys::add`](crate::resources::SshKeys::add)).
+    /// Authorizes `public_key` on the VM ([`SshKeys::add`]).
     ///
     /// ```no_run
     /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
@@ -188,7 +188,7 @@ impl<'a> VmSshKeys<'a> {
         self.group().add(&self.vm.state.id, public_key)
     }
 
-    /// Removes the key with `fingerprint` ([`SshKeys::delete`](crate::resources::SshKeys::delete)).
+    /// Removes the key with `fingerprint` ([`SshKeys::delete`]).
     ///
     /// ```no_run
     /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
