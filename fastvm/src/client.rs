@@ -9,13 +9,12 @@ use std::sync::Arc;
 
 use crate::config::{ClientBuilder, RequestOptions, Settings};
 use crate::console::ConsoleSession;
-use crate::fleet::{LaunchFleet, PruneSnapshots, SnapshotFamily, Sweep};
-use crate::image::BuildImage;
 use crate::launch::LaunchParams;
 use crate::resources::{BuildContexts, Builds, Health, Quotas, Snapshots, Vms};
+use crate::resources::{WaitForBuild, WaitForSnapshot, WaitForVm};
 use crate::transfer::{Download, Upload, UploadMany};
 use crate::vm::{LaunchVm, Vm};
-use crate::wait::{WaitForBuild, WaitForSnapshot, WaitForVm};
+use crate::workflows::{BuildImage, LaunchFleet, PruneSnapshots, SnapshotFamily, Sweep};
 use crate::{Error, Result};
 
 use crate::FastvmClient;
@@ -211,7 +210,7 @@ impl FastvmClient {
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-    /// use fastvm::fleet::SnapshotFamily;
+    /// use fastvm::workflows::SnapshotFamily;
     /// // `agent-t1-1715700000`, not `agent-t1-x-1715700000` (task `t1-x`).
     /// if let Some(snap) = client.newest_snapshot(&SnapshotFamily::numbered("agent-t1-")).await? {
     ///     let vm = client.launch_vm(fastvm::launch::snapshot(&snap.id)).await?;
@@ -219,7 +218,7 @@ impl FastvmClient {
     /// # Ok(()) }
     /// ```
     pub async fn newest_snapshot(&self, family: &SnapshotFamily) -> Result<Option<crate::types::Snapshot>> {
-        crate::fleet::newest_snapshot(self, family).await
+        crate::workflows::newest_snapshot(self, family).await
     }
 
     /// Keeps the newest [`keep`](PruneSnapshots::keep) snapshots of `family` (default 1) and
@@ -228,13 +227,13 @@ impl FastvmClient {
     ///
     /// Snapshots are ranked by `created_at` (one without it counts as the oldest), whatever
     /// their status; one still `creating` is never deleted (it is listed as kept). A delete that
-    /// fails is reported in [`PruneReport::errors`](crate::fleet::PruneReport::errors) (a
+    /// fails is reported in [`PruneReport::errors`](crate::workflows::PruneReport::errors) (a
     /// snapshot already gone is not a failure); the others go on. A family of an empty prefix
     /// or a blank exact name is refused with [`Error::InvalidInput`] before any request.
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-    /// use fastvm::fleet::SnapshotFamily;
+    /// use fastvm::workflows::SnapshotFamily;
     /// let report = client
     ///     .prune_snapshots(SnapshotFamily::numbered("agent-t1-"))
     ///     .keep(3)
@@ -465,7 +464,7 @@ impl FastvmClient {
     /// a failure (and, through its guard, after a panic or when the future is dropped), and a
     /// snapshot that is not ready is deleted too. Once the snapshot is ready the build has
     /// succeeded: a failure to delete the builder VM or an old snapshot is reported in
-    /// [`BuiltImage::cleanup_errors`](crate::image::BuiltImage::cleanup_errors) (and logged), not as an error, and the new snapshot is
+    /// [`BuiltImage::cleanup_errors`](crate::workflows::BuiltImage::cleanup_errors) (and logged), not as an error, and the new snapshot is
     /// kept.
     ///
     /// Refused before any request, with [`Error::InvalidInput`]: a name with nothing left after

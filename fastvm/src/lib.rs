@@ -40,17 +40,19 @@
 //!   reference ([`resources`]), per-call [`RequestOptions`]. Required parameters are positional;
 //!   optional ones are set on the request builder a method returns, which is awaited directly.
 //! - [`vm`]: a [`vm::Vm`] handle, and [`vm::OwnedVm`], deleted on every exit path
-//!   ([`FastvmClient::launch_vm`], [`FastvmClient::with_vm`]).
+//!   ([`FastvmClient::launch_vm`], [`FastvmClient::with_vm`]); waiting for a port or a command
+//!   in a VM, and background processes ([`vm::Vm::wait_for_port`], [`vm::Vm::spawn`]).
 //! - [`types`]: the wire types, generated from `openapi.json` by progenitor (crate `fastvm-api`);
 //!   tolerant of what the server may add or leave out, with open enums for statuses.
 //! - [`exec`]: [`exec::Command`] (`sh`, `bash`, argv; cwd, env, stdin, timeout), checked results
 //!   ([`exec::RunOutput::check`]), the NDJSON [`exec::ExecStream`] and its events.
+//! - Waits: launch-and-wait ([`FastvmClient::launch_vm`]), build and snapshot polling
+//!   ([`FastvmClient::wait_for_build`], [`FastvmClient::wait_for_snapshot_ready`]).
 //! - [`transfer`]: file and directory upload/download through presigned URLs, and many files at
 //!   once ([`transfer::UploadMany`]).
-//! - [`wait`]: launch-and-wait, build and snapshot polling.
-//! - [`image`]: snapshots made from setup steps; [`fleet`]: many VMs at once, and sweeping
-//!   leftovers by label and age; [`names`]: names within the server's rules.
-//! - [`readiness`]: waiting for a port or a command in a VM, and background processes.
+//! - [`workflows`]: many VMs at once (fleets), sweeping leftovers by label and age, keeping the
+//!   newest snapshots of a name family, images made from setup steps; [`names`]: names within
+//!   the server's rules.
 //! - [`console`]: interactive console sessions (a terminal on a VM over a WebSocket).
 //! - [`config_file`]: the official CLI's configuration file (read only when asked).
 //! - [`Error`]: the one error type; [`RetryPolicy`]: how failed calls are retried.
@@ -59,7 +61,7 @@
 //! # The rules of this API
 //! - **Resource groups** (`client.vms()`, `client.snapshots()`, …) do one HTTP operation per
 //!   method, named as in the API reference. **Handles** ([`vm::Vm`], [`vm::OwnedVm`]) and
-//!   **workflows** ([`FastvmClient::launch_vm`], [`fleet`], [`image`], transfers) wait, own and
+//!   **workflows** ([`FastvmClient::launch_vm`], [`workflows`], transfers) wait, own and
 //!   compose.
 //! - What a call needs is positional; everything optional is a setter on the request builder the
 //!   method returns, which is awaited directly.
@@ -102,16 +104,12 @@ pub mod transfer;
 mod transport;
 mod validate;
 pub mod vm;
-mod workflows;
+pub mod workflows;
 
 #[doc(inline)]
 pub use config::file as config_file;
 #[doc(inline)]
-pub use resources::wait;
-#[doc(inline)]
-pub use vm::{console, launch, readiness};
-#[doc(inline)]
-pub use workflows::{fleet, image};
+pub use vm::{console, launch};
 
 pub use config::{ClientBuilder, RequestOptions};
 pub use error::{ApiError, ApiErrorKind, Error};

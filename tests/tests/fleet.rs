@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{Api, assert_invalid, json_response};
-use fastvm::fleet::SweptKind;
 use fastvm::types::VmStatus;
+use fastvm::workflows::SweptKind;
 use fastvm::{ApiErrorKind, Error, FastvmClient, launch};
 use fastvm_fake::{FakeServer, Fault, Limits};
 use fastvm_tests::fake::{snapshot_ids, vm_ids};

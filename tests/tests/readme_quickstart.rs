@@ -14,7 +14,10 @@ use fastvm_fake::FakeServer;
 
 /// The workspace's root (this test crate is one of its members).
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// The contents of the first fenced block of `lang` after the heading `heading`.
@@ -61,7 +64,8 @@ async fn readme_install_and_quickstart_build_and_run_in_a_new_crate() {
     let install = block_after(&readme, "## Install", "toml");
     let quickstart = block_after(&readme, "## Quickstart in code", "rust,no_run");
     assert!(
-        quickstart.contains("async fn main()") && !quickstart.lines().any(|l| l.starts_with('#') && !l.starts_with("#[")),
+        quickstart.contains("async fn main()")
+            && !quickstart.lines().any(|l| l.starts_with('#') && !l.starts_with("#[")),
         "the quickstart is a whole program, with no line hidden from the reader:\n{quickstart}"
     );
 
@@ -110,13 +114,19 @@ async fn readme_install_and_quickstart_build_and_run_in_a_new_crate() {
         "the quickstart failed: {stdout}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    assert!(stdout.contains("exit 0: ") && stdout.contains("building\nexit 0"), "{stdout}");
+    assert!(
+        stdout.contains("exit 0: ") && stdout.contains("building\nexit 0"),
+        "{stdout}"
+    );
     assert_eq!(
         std::fs::read_to_string(krate.join("src-back/main.rs")).expect("downloaded main.rs"),
         quickstart,
         "the directory came back as it was uploaded"
     );
-    assert!(fastvm_tests::fake::vm_ids(&client).await.is_empty(), "a VM was left behind");
+    assert!(
+        fastvm_tests::fake::vm_ids(&client).await.is_empty(),
+        "a VM was left behind"
+    );
     assert!(
         fastvm_tests::fake::snapshot_ids(&client).await.is_empty(),
         "a snapshot was left behind"

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::Api;
 use fastvm::exec::{Command, Line, StdStream};
-use fastvm::fleet::SnapshotFamily;
 use fastvm::types::TtlAction;
+use fastvm::workflows::SnapshotFamily;
 use fastvm::{Error, FastvmClient, launch};
 use fastvm_fake::FakeServer;
 use fastvm_tests::fake::{eventually, snapshot_ids, vm_ids};
@@ -217,7 +217,7 @@ async fn a_prune_reports_failed_deletes_per_snapshot_and_goes_on() {
     let failed = &report.errors[0];
     assert_eq!(
         (failed.kind, failed.id.as_str()),
-        (fastvm::fleet::SweptKind::Snapshot, "s1")
+        (fastvm::workflows::SweptKind::Snapshot, "s1")
     );
     assert_eq!(failed.error.status().map(|s| s.as_u16()), Some(500));
     api.server.verify().await;

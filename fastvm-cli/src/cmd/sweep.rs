@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use clap::{ArgGroup, Args};
-use fastvm::fleet::SweepReport;
+use fastvm::workflows::SweepReport;
 use futures::StreamExt as _;
 use serde_json::json;
 

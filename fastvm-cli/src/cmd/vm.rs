@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use fastvm::launch::LaunchParams;
+use fastvm::resources::WaitForVm;
 use fastvm::types::{SnapshotRestoreWarnings, TtlAction, Vm, VmStatus};
-use fastvm::wait::WaitForVm;
 
 use super::output::{self, Table};
 use super::{Ctx, Result, parse_key_value};

@@ -168,7 +168,7 @@ pub enum Error {
         waited: Duration,
     },
 
-    /// A step of an [image build](crate::image) failed: its command failed
+    /// A step of an [image build](crate::workflows::BuildImage) failed: its command failed
     /// ([`Error::CommandFailed`], with the ends of its output) or could not be run. The builder
     /// VM was deleted and no snapshot was made.
     #[non_exhaustive]

@@ -22,7 +22,7 @@ mod services;
 mod snapshots;
 mod ssh_keys;
 mod vms;
-pub mod wait;
+mod wait;
 
 pub use build_contexts::BuildContexts;
 pub use builds::{Builds, CreateBuild};
@@ -33,6 +33,7 @@ pub use services::{RegisterService, Services, UpdateService};
 pub use snapshots::{CreateSnapshot, Snapshots};
 pub use ssh_keys::{AddSshKey, SshKeys};
 pub use vms::{LaunchResponse, ListVms, UpdateVm, Vms};
+pub use wait::{CreateSnapshotReady, WaitForBuild, WaitForSnapshot, WaitForVm};
 
 use crate::types::DeleteResponse;
 

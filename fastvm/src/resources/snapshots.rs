@@ -169,7 +169,7 @@ impl<'a> Snapshots<'a> {
     /// Any name that starts with `prefix` matches: `agent-t1-` also matches
     /// `agent-t1-x-1715700000`, a snapshot of task `t1-x`. For names that end in a number, use
     /// [`FastvmClient::newest_snapshot`](crate::FastvmClient::newest_snapshot) with
-    /// [`SnapshotFamily::numbered`](crate::fleet::SnapshotFamily::numbered), which matches the
+    /// [`SnapshotFamily::numbered`](crate::workflows::SnapshotFamily::numbered), which matches the
     /// prefix followed by digits only.
     ///
     /// ```no_run

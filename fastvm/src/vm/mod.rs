@@ -22,9 +22,10 @@
 pub mod console;
 pub mod launch;
 mod manage;
-pub mod readiness;
+mod readiness;
 
 pub use manage::{VmServices, VmSshKeys};
+pub use readiness::{Spawn, Spawned, WaitForPort, WaitUntil};
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

@@ -37,7 +37,6 @@ use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 
 pub(crate) use super::prune::newest as newest_snapshot;
-pub use super::prune::{PruneReport, PruneSnapshots, SnapshotFamily};
 use crate::launch::LaunchParams;
 use crate::resources::into_future;
 use crate::resources::{Snapshots, Vms};
@@ -46,9 +45,9 @@ use crate::vm::OwnedVm;
 use crate::{ApiErrorKind, Error, FastvmClient, Result};
 
 /// How many launches a fleet runs at a time unless told otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 4;
+const DEFAULT_CONCURRENCY: usize = 4;
 /// How long a fleet may take unless told otherwise.
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
 /// The first wait after a launch was refused for quota; it doubles per refusal up to
 /// [`QUOTA_BACKOFF_MAX`].
 const QUOTA_BACKOFF_START: Duration = Duration::from_millis(500);
@@ -272,7 +271,7 @@ pub struct SweepReport {
     pub errors: Vec<SweepError>,
 }
 
-/// A delete of a sweep (or of a [`PruneSnapshots`]) that failed.
+/// A delete of a sweep (or of a [`PruneSnapshots`](super::PruneSnapshots)) that failed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct SweepError {

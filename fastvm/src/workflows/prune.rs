@@ -17,7 +17,7 @@ use crate::{Error, FastvmClient, Result};
 /// `20260514101500`), which such a name is not.
 ///
 /// ```
-/// use fastvm::fleet::SnapshotFamily;
+/// use fastvm::workflows::SnapshotFamily;
 /// let task = SnapshotFamily::numbered("agent-t1-");
 /// assert!(task.matches("agent-t1-1715700000"));
 /// assert!(!task.matches("agent-t1-x-1715700000"));
@@ -52,7 +52,7 @@ impl SnapshotFamily {
     /// [`names`](crate::names)), as [`Snapshots::find_by_name`] compares.
     ///
     /// ```
-    /// let family = fastvm::fleet::SnapshotFamily::exact("  golden  image ");
+    /// let family = fastvm::workflows::SnapshotFamily::exact("  golden  image ");
     /// assert!(family.matches("golden image"));
     /// ```
     pub fn exact(name: impl Into<String>) -> Self {
@@ -67,7 +67,7 @@ impl SnapshotFamily {
     /// Compared as given, case-sensitively.
     ///
     /// ```
-    /// let family = fastvm::fleet::SnapshotFamily::numbered("app-");
+    /// let family = fastvm::workflows::SnapshotFamily::numbered("app-");
     /// assert!(family.matches("app-20260514"));
     /// assert!(!family.matches("app-2026-05-14"));
     /// ```
@@ -84,7 +84,7 @@ impl SnapshotFamily {
     /// the names of other families that share it.
     ///
     /// ```
-    /// let family = fastvm::fleet::SnapshotFamily::prefix("ci-");
+    /// let family = fastvm::workflows::SnapshotFamily::prefix("ci-");
     /// assert!(family.matches("ci-") && family.matches("ci-main-42"));
     /// ```
     pub fn prefix(prefix: impl Into<String>) -> Self {
@@ -97,7 +97,7 @@ impl SnapshotFamily {
     /// Whether the snapshot name `name` belongs to the family.
     ///
     /// ```
-    /// let family = fastvm::fleet::SnapshotFamily::numbered("build-");
+    /// let family = fastvm::workflows::SnapshotFamily::numbered("build-");
     /// assert!(family.matches("build-7"));
     /// assert!(!family.matches("Build-7"));
     /// ```
@@ -159,7 +159,7 @@ pub(crate) async fn newest(client: &FastvmClient, family: &SnapshotFamily) -> Re
 ///
 /// ```no_run
 /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-/// use fastvm::fleet::{PruneSnapshots, SnapshotFamily};
+/// use fastvm::workflows::{PruneSnapshots, SnapshotFamily};
 /// let prune: PruneSnapshots<'_> = client.prune_snapshots(SnapshotFamily::numbered("ci-")).keep(3);
 /// let preview = prune.clone().await?;
 /// if preview.pruned.len() < 10 {
@@ -182,7 +182,7 @@ pub struct PruneSnapshots<'a> {
 ///
 /// ```no_run
 /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-/// use fastvm::fleet::SnapshotFamily;
+/// use fastvm::workflows::SnapshotFamily;
 /// let report = client.prune_snapshots(SnapshotFamily::exact("golden")).dry_run(false).await?;
 /// if let Some(newest) = report.kept.first() {
 ///     println!("kept {} ({})", newest.name, newest.id);
@@ -218,7 +218,7 @@ impl PruneSnapshots<'_> {
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-    /// use fastvm::fleet::SnapshotFamily;
+    /// use fastvm::workflows::SnapshotFamily;
     /// let report = client.prune_snapshots(SnapshotFamily::numbered("nightly-")).keep(7).await?;
     /// println!("a prune would delete {} snapshots", report.pruned.len());
     /// # Ok(()) }
@@ -232,7 +232,7 @@ impl PruneSnapshots<'_> {
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
-    /// use fastvm::fleet::SnapshotFamily;
+    /// use fastvm::workflows::SnapshotFamily;
     /// let report = client
     ///     .prune_snapshots(SnapshotFamily::exact("reviewer-base"))
     ///     .keep(2)
