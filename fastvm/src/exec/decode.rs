@@ -29,7 +29,7 @@ use crate::{Error, Result};
 /// The server sends output in chunks of a few KiB, so real lines are far shorter; a longer line
 /// means a broken or hostile peer and ends the stream with [`Error::StreamDecode`] instead of
 /// growing a buffer without bound.
-pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
 /// How much of a bad line an error keeps.
 const SNIPPET_BYTES: usize = 160;
@@ -192,7 +192,7 @@ struct Deadline {
 /// * the body ends before the exit event: [`Error::StreamClosed`] (a command's outcome is never
 ///   silently unknown);
 /// * a line is not a JSON object with a string `t`, has invalid base64, or is longer than
-///   [`MAX_LINE_BYTES`]: [`Error::StreamDecode`] with the 1-based line number and a snippet;
+///   8 MiB: [`Error::StreamDecode`] with the 1-based line number and a snippet;
 /// * the connection fails: [`Error::Connection`] (or [`Error::Timeout`]);
 /// * the optional [`ExecStream::deadline`] passes: [`Error::Timeout`].
 ///

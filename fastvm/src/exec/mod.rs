@@ -11,7 +11,7 @@ mod run;
 pub(crate) mod shell;
 
 pub use command::Command;
-pub use decode::{ExecStream, MAX_LINE_BYTES};
+pub use decode::ExecStream;
 pub use event::ExecEvent;
 pub use lines::{ExecLines, Line, StdStream};
 pub use output::{ExecExit, ExecOutput};
