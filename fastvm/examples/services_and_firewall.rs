@@ -34,7 +34,7 @@ async fn configure(mut vm: fastvm::vm::Vm) -> Result<(), Box<dyn std::error::Err
     println!("service {} on port {} (h2c {})", svc.name, svc.port, svc.h2c);
     // Its public address, when the base URL names the stack (`https://api.<domain>`); the
     // fake's `http://127.0.0.1:…` does not, and the error says to pass the domain instead.
-    match vm.client().vms().services().public_url(vm.id(), &svc.name) {
+    match vm.services().public_url(&svc.name) {
         Ok(url) => println!("public URL: {url}"),
         Err(e) => println!("public URL: {e}"),
     }

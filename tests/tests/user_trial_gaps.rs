@@ -228,17 +228,20 @@ async fn a_prune_reports_failed_deletes_per_snapshot_and_goes_on() {
 #[tokio::test]
 async fn a_service_url_needs_the_stack_domain_with_the_fake() {
     let (_server, client, vm) = fastvm_tests::fake::with_vm("services").await;
-    let service = client.vms().services().register(&vm, "web", 8080).await.unwrap();
-    let services = client.vms().services();
-    match services.public_url(&vm, &service.name) {
+    let vm = client.attach(&vm).await.unwrap();
+    let service = vm.services().register("web", 8080).await.unwrap();
+    match vm.services().public_url(&service.name) {
         Err(Error::InvalidInput { field, message, .. }) => {
             assert_eq!(field, "base_url");
             assert!(message.contains("public_url_in"), "{message}");
         }
         other => panic!("the fake's 127.0.0.1 base URL names no stack: {other:?}"),
     }
-    let url = services.public_url_in("fastvm.org", &vm, &service.name).unwrap();
-    assert_eq!(url, format!("https://web--{}.proxy.fastvm.org", vm.replace('-', "")));
+    let url = vm.services().public_url_in("fastvm.org", &service.name).unwrap();
+    assert_eq!(
+        url,
+        format!("https://web--{}.proxy.fastvm.org", vm.id().replace('-', ""))
+    );
 }
 
 // ---- owning a re-attached VM ---------------------------------------------------------------

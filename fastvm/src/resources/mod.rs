@@ -18,7 +18,7 @@ mod files;
 mod health;
 pub(crate) mod poll;
 mod quotas;
-mod services;
+pub(crate) mod services;
 mod snapshots;
 mod ssh_keys;
 mod vms;

@@ -97,79 +97,39 @@ impl<'a> Services<'a> {
 
 /// Public URLs of services (`https://<name>--<vm id, hex without hyphens>.proxy.<stack domain>`,
 /// the shape the API reference gives for a service's address). No request is made.
-impl Services<'_> {
-    /// The public URL of the service `name` of the VM `vm_id`, with the stack domain derived
-    /// from the client's base URL.
-    ///
-    /// The derivation is an inference, not a documented rule: the API's default base URL is
-    /// `https://api.fastvm.org` and services are reachable under `proxy.<stack domain>`, so a
-    /// base URL of the form `https://api.<domain>` (no port other than 443, no path) is taken
-    /// to serve the stack `<domain>`. Any other base URL (`http://`, an IP address such as the
-    /// local fake's `http://127.0.0.1:…`, a host not starting with `api.`, a port or a path)
-    /// says nothing sound about where the proxy is: that is [`Error::InvalidInput`] (field
-    /// `base_url`) telling you to pass the stack domain to
-    /// [`public_url_in`](Self::public_url_in).
-    ///
-    /// Refused too, with [`Error::InvalidInput`]: a `name` that is not a service name, and a
-    /// `vm_id` that is not a UUID (32 hex digits, hyphens ignored). The VM's id is written in
-    /// lowercase hex without hyphens.
-    ///
-    /// ```
-    /// let client = fastvm::FastvmClient::builder().api_key("hlm_...").build()?;
-    /// let url = client.vms().services().public_url("0f3c2a9e-5b1d-4e7f-9a2b-3c4d5e6f7a8b", "web")?;
-    /// assert_eq!(url, "https://web--0f3c2a9e5b1d4e7f9a2b3c4d5e6f7a8b.proxy.fastvm.org");
-    /// # Ok::<(), fastvm::Error>(())
-    /// ```
-    pub fn public_url(&self, vm_id: &str, name: &str) -> Result<String> {
-        let base_url = &self.client.transport().settings.base_url;
-        let Some(domain) = stack_domain(base_url) else {
-            // The host is what decides (the builder refuses credentials in a base URL anyway).
-            let host = url::Url::parse(base_url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .unwrap_or_default();
-            return Err(Error::invalid(
-                "base_url",
-                format!(
-                    "the stack domain of services cannot be derived from the base URL (host {host:?}): \
-                     only from https://api.<domain>; pass it to `public_url_in`"
-                ),
-            ));
-        };
-        service_url(&domain, vm_id, name)
-    }
+/// The public URL of the service `name` of the VM `vm_id`, the stack domain derived from the
+/// client's base URL: [`VmServices::public_url`](crate::vm::VmServices::public_url), where the
+/// inference is documented.
+pub(crate) fn public_url(client: &FastvmClient, vm_id: &str, name: &str) -> Result<String> {
+    let base_url = &client.transport().settings.base_url;
+    let Some(domain) = stack_domain(base_url) else {
+        // The host is what decides (the builder refuses credentials in a base URL anyway).
+        let host = url::Url::parse(base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        return Err(Error::invalid(
+            "base_url",
+            format!(
+                "the stack domain of services cannot be derived from the base URL (host {host:?}): \
+                 only from https://api.<domain>; pass it to `public_url_in`"
+            ),
+        ));
+    };
+    service_url(&domain, vm_id, name)
+}
 
-    /// The public URL of the service `name` of the VM `vm_id` on the stack `stack_domain`
-    /// (such as `fastvm.org`: the domain the proxy host `proxy.<stack domain>` is under; a
-    /// trailing `.` is dropped, letters are lowercased). Use it when
-    /// [`public_url`](Self::public_url) cannot derive the domain from the base URL.
-    ///
-    /// Refused with [`Error::InvalidInput`]: a `stack_domain` that is not a host name (empty, a
-    /// scheme, a port, a path, characters other than letters, digits, `-` and `.`), and what
-    /// `public_url` refuses.
-    ///
-    /// ```
-    /// let client = fastvm::FastvmClient::builder()
-    ///     .api_key("hlm_...")
-    ///     .base_url("http://127.0.0.1:8080")
-    ///     .build()?;
-    /// let services = client.vms().services();
-    /// let vm = "0f3c2a9e-5b1d-4e7f-9a2b-3c4d5e6f7a8b";
-    /// assert!(services.public_url(vm, "web").is_err());
-    /// let url = services.public_url_in("dev.example.com", vm, "web")?;
-    /// assert_eq!(url, "https://web--0f3c2a9e5b1d4e7f9a2b3c4d5e6f7a8b.proxy.dev.example.com");
-    /// # Ok::<(), fastvm::Error>(())
-    /// ```
-    pub fn public_url_in(&self, stack_domain: &str, vm_id: &str, name: &str) -> Result<String> {
-        let domain = stack_domain.strip_suffix('.').unwrap_or(stack_domain);
-        if !is_host_name(domain) {
-            return Err(Error::invalid(
-                "stack_domain",
-                format!("{stack_domain:?} is not a domain name (such as `fastvm.org`)"),
-            ));
-        }
-        service_url(&domain.to_ascii_lowercase(), vm_id, name)
+/// The public URL of the service `name` of the VM `vm_id` on the stack `stack_domain`:
+/// [`VmServices::public_url_in`](crate::vm::VmServices::public_url_in).
+pub(crate) fn public_url_in(stack_domain: &str, vm_id: &str, name: &str) -> Result<String> {
+    let domain = stack_domain.strip_suffix('.').unwrap_or(stack_domain);
+    if !is_host_name(domain) {
+        return Err(Error::invalid(
+            "stack_domain",
+            format!("{stack_domain:?} is not a domain name (such as `fastvm.org`)"),
+        ));
     }
+    service_url(&domain.to_ascii_lowercase(), vm_id, name)
 }
 
 /// `https://<name>--<vm id hex>.proxy.<domain>`, its parts checked.
@@ -343,21 +303,20 @@ mod tests {
 
     #[test]
     fn public_url_shapes() {
-        let services = client("https://api.fastvm.org");
-        let services = services.vms().services();
+        let client = client("https://api.fastvm.org");
         let want = format!("https://web--{HEX}.proxy.fastvm.org");
-        assert_eq!(services.public_url(VM, "web").unwrap(), want);
-        assert_eq!(services.public_url(HEX, "web").unwrap(), want, "an id without hyphens");
+        assert_eq!(public_url(&client, VM, "web").unwrap(), want);
+        assert_eq!(public_url(&client, HEX, "web").unwrap(), want, "an id without hyphens");
         let longest = "a".repeat(29);
-        let url = services.public_url(VM, &longest).unwrap();
+        let url = public_url(&client, VM, &longest).unwrap();
         let label = url.trim_start_matches("https://").split('.').next().unwrap();
         assert_eq!(label.len(), 63, "the longest name still fits one DNS label");
         assert_eq!(
-            services.public_url(VM, "my-api-2").unwrap(),
+            public_url(&client, VM, "my-api-2").unwrap(),
             format!("https://my-api-2--{HEX}.proxy.fastvm.org")
         );
         assert_eq!(
-            services.public_url_in("Example.COM.", VM, "web").unwrap(),
+            public_url_in("Example.COM.", VM, "web").unwrap(),
             format!("https://web--{HEX}.proxy.example.com")
         );
     }
@@ -365,17 +324,16 @@ mod tests {
     #[test]
     fn what_cannot_make_a_url_is_refused() {
         let fake = client("http://127.0.0.1:39781");
-        let services = fake.vms().services();
-        assert_eq!(field(services.public_url(VM, "web")), "base_url");
-        let message = services.public_url(VM, "web").unwrap_err().to_string();
+        assert_eq!(field(public_url(&fake, VM, "web")), "base_url");
+        let message = public_url(&fake, VM, "web").unwrap_err().to_string();
         assert!(
             message.contains("public_url_in") && message.contains("127.0.0.1"),
             "{message}"
         );
         let gateway = client("https://gw.example.com:8443/api");
-        let message = gateway.vms().services().public_url(VM, "web").unwrap_err().to_string();
+        let message = public_url(&gateway, VM, "web").unwrap_err().to_string();
         assert!(message.contains("\"gw.example.com\""), "{message}");
-        assert!(services.public_url_in("fastvm.org", VM, "web").is_ok());
+        assert!(public_url_in("fastvm.org", VM, "web").is_ok());
         for domain in [
             "",
             ".",
@@ -386,18 +344,10 @@ mod tests {
             "-a.org",
             "a b.org",
         ] {
-            assert_eq!(
-                field(services.public_url_in(domain, VM, "web")),
-                "stack_domain",
-                "{domain:?}"
-            );
+            assert_eq!(field(public_url_in(domain, VM, "web")), "stack_domain", "{domain:?}");
         }
         for name in ["", "Web", "-web", "web-", "a--b", "web.x", &"a".repeat(30)] {
-            assert_eq!(
-                field(services.public_url_in("fastvm.org", VM, name)),
-                "name",
-                "{name:?}"
-            );
+            assert_eq!(field(public_url_in("fastvm.org", VM, name)), "name", "{name:?}");
         }
         for id in [
             "",
@@ -406,11 +356,7 @@ mod tests {
             &format!("{HEX}0"),
             "0f3c2a9e-5b1d-4e7f-9a2b-3c4d5e6f7a8g",
         ] {
-            assert_eq!(
-                field(services.public_url_in("fastvm.org", id, "web")),
-                "vm_id",
-                "{id:?}"
-            );
+            assert_eq!(field(public_url_in("fastvm.org", id, "web")), "vm_id", "{id:?}");
         }
     }
 }

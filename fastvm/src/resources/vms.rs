@@ -83,9 +83,8 @@ impl<'a> Vms<'a> {
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
-    /// let services = client.vms().services();
-    /// let web = services.register(id, "web", 8080).await?;
-    /// println!("{}", services.public_url(id, &web.name)?);
+    /// let web = client.vms().services().register(id, "web", 8080).await?;
+    /// println!("{} on port {}", web.name, web.port);
     /// # Ok(()) }
     /// ```
     pub fn services(&self) -> Services<'a> {

@@ -5,7 +5,7 @@
 
 use super::Vm;
 use crate::Result;
-use crate::resources::{AddSshKey, RegisterService, Services, SshKeys, UpdateService, UpdateVm, Vms};
+use crate::resources::{AddSshKey, RegisterService, Services, SshKeys, UpdateService, UpdateVm, Vms, services};
 use crate::types::{self, DeleteResponse, FirewallPolicy, Service, SshKey};
 
 impl Vm {
@@ -147,6 +147,55 @@ impl<'a> VmServices<'a> {
     /// ```
     pub async fn delete(&self, name: &str) -> Result<DeleteResponse> {
         self.group().delete(&self.vm.state.id, name).await
+    }
+
+    /// The public URL of the VM's service `name`, with the stack domain derived from the
+    /// client's base URL. No request is made (the service need not be registered yet).
+    ///
+    /// The derivation is an inference, not a documented rule: the API's default base URL is
+    /// `https://api.fastvm.org` and services are reachable under `proxy.<stack domain>`, so a
+    /// base URL of the form `https://api.<domain>` (no port other than 443, no path) is taken
+    /// to serve the stack `<domain>`. Any other base URL (`http://`, an IP address such as the
+    /// local fake's `http://127.0.0.1:…`, a host not starting with `api.`, a port or a path)
+    /// says nothing sound about where the proxy is: that is [`Error::InvalidInput`] (field
+    /// `base_url`) telling you to pass the stack domain to
+    /// [`public_url_in`](Self::public_url_in).
+    ///
+    /// Refused too, with [`Error::InvalidInput`]: a `name` that is not a service name. The
+    /// VM's id is written in lowercase hex without hyphens.
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
+    /// let web = vm.services().register("web", 8080).await?;
+    /// // With the default base URL: https://web--<VM id in hex>.proxy.fastvm.org
+    /// println!("{}", vm.services().public_url(&web.name)?);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [`Error::InvalidInput`]: crate::Error::InvalidInput
+    pub fn public_url(&self, name: &str) -> Result<String> {
+        services::public_url(&self.vm.client, &self.vm.state.id, name)
+    }
+
+    /// The public URL of the VM's service `name` on the stack `stack_domain` (such as
+    /// `fastvm.org`: the domain the proxy host `proxy.<stack domain>` is under; a trailing `.`
+    /// is dropped, letters are lowercased). Use it when [`public_url`](Self::public_url) cannot
+    /// derive the domain from the base URL. No request is made.
+    ///
+    /// Refused with [`Error::InvalidInput`]: a `stack_domain` that is not a host name (empty, a
+    /// scheme, a port, a path, characters other than letters, digits, `-` and `.`), and what
+    /// `public_url` refuses.
+    ///
+    /// ```no_run
+    /// # async fn demo(vm: fastvm::vm::Vm) -> fastvm::Result<()> {
+    /// let url = vm.services().public_url_in("dev.example.com", "web")?;
+    /// assert!(url.starts_with("https://web--") && url.ends_with(".proxy.dev.example.com"));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [`Error::InvalidInput`]: crate::Error::InvalidInput
+    pub fn public_url_in(&self, stack_domain: &str, name: &str) -> Result<String> {
+        services::public_url_in(stack_domain, &self.vm.state.id, name)
     }
 }
 
