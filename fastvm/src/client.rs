@@ -10,9 +10,10 @@ use std::sync::Arc;
 use crate::config::{ClientBuilder, RequestOptions, Settings};
 use crate::console::ConsoleSession;
 use crate::launch::LaunchParams;
+use crate::resources::Wait;
 use crate::resources::{BuildContexts, Builds, Health, Quotas, Snapshots, Vms};
-use crate::resources::{WaitForBuild, WaitForSnapshot, WaitForVm};
 use crate::transfer::{Download, Upload, UploadMany};
+use crate::types::{BuildResponse, Snapshot};
 use crate::vm::{LaunchVm, Vm};
 use crate::workflows::{BuildImage, LaunchFleet, PruneSnapshots, SnapshotFamily, Sweep};
 use crate::{Error, Result};
@@ -264,8 +265,8 @@ impl FastvmClient {
     /// assert_eq!(vm.status, fastvm::types::VmStatus::Running);
     /// # Ok(()) }
     /// ```
-    pub fn wait_for_vm_ready<'a>(&'a self, id: &'a str) -> WaitForVm<'a> {
-        WaitForVm::new(self, id)
+    pub fn wait_for_vm_ready<'a>(&'a self, id: &'a str) -> Wait<'a, crate::types::Vm> {
+        Wait::new(self, id)
     }
 
     /// Polls `GET /v1/builds/{id}` until the build is `completed` (returned) or `failed`
@@ -279,8 +280,8 @@ impl FastvmClient {
     /// println!("snapshot {}", done.snapshot_id.unwrap_or_default());
     /// # Ok(()) }
     /// ```
-    pub fn wait_for_build<'a>(&'a self, id: &'a str) -> WaitForBuild<'a> {
-        WaitForBuild::new(self, id)
+    pub fn wait_for_build<'a>(&'a self, id: &'a str) -> Wait<'a, BuildResponse> {
+        Wait::new(self, id)
     }
 
     /// Polls `GET /v1/snapshots/{id}` (the first poll immediately) until the snapshot is
@@ -301,8 +302,8 @@ impl FastvmClient {
     /// assert_eq!(snap.status, fastvm::types::SnapshotStatus::Ready);
     /// # Ok(()) }
     /// ```
-    pub fn wait_for_snapshot_ready<'a>(&'a self, id: &'a str) -> WaitForSnapshot<'a> {
-        WaitForSnapshot::new(self, id)
+    pub fn wait_for_snapshot_ready<'a>(&'a self, id: &'a str) -> Wait<'a, Snapshot> {
+        Wait::new(self, id)
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use fastvm::launch::LaunchParams;
-use fastvm::resources::WaitForVm;
+use fastvm::resources::Wait;
 use fastvm::types::{SnapshotRestoreWarnings, TtlAction, Vm, VmStatus};
 
 use super::output::{self, Table};
@@ -178,7 +178,7 @@ impl LaunchOpts {
     }
 
     /// `wait` with these options' deadline.
-    pub fn wait<'a>(&self, wait: WaitForVm<'a>) -> WaitForVm<'a> {
+    pub fn wait<'a>(&self, wait: Wait<'a, fastvm::types::Vm>) -> Wait<'a, fastvm::types::Vm> {
         wait.deadline(Duration::from_secs(self.wait_timeout))
     }
 }

@@ -33,7 +33,7 @@ pub use services::{RegisterService, Services, UpdateService};
 pub use snapshots::{CreateSnapshot, Snapshots};
 pub use ssh_keys::{AddSshKey, SshKeys};
 pub use vms::{LaunchResponse, ListVms, UpdateVm, Vms};
-pub use wait::{CreateSnapshotReady, WaitForBuild, WaitForSnapshot, WaitForVm};
+pub use wait::{CreateSnapshotReady, Settles, Wait};
 
 use crate::types::DeleteResponse;
 

@@ -13,9 +13,10 @@ pub(crate) const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
 pub(crate) const MIN_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How long and how often to poll: set on the waiting request builders with `poll_interval`
-/// and `timeout`.
+/// and `deadline`. `pub` only so that the sealed trait of `resources::Wait` may take it: this
+/// module is private, so no user can name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct WaitOptions {
+pub struct WaitOptions {
     /// Time between polls (±10 % jitter, never under 500 ms). Default 2 s.
     pub(crate) poll_interval: Duration,
     /// Total deadline, counted from the start of polling. Default 300 s.

@@ -1,96 +1,113 @@
 //! Polling until a VM runs, a build finishes or a snapshot is ready: launch-and-wait,
 //! [`FastvmClient::wait_for_vm_ready`], [`FastvmClient::wait_for_build`] and
-//! [`FastvmClient::wait_for_snapshot_ready`], whose request builders are [`WaitForVm`],
-//! [`WaitForBuild`] and [`WaitForSnapshot`]; and creating a snapshot that is ready when it is
+//! [`FastvmClient::wait_for_snapshot_ready`], whose request is a [`Wait`]; and creating a snapshot that is ready when it is
 //! returned ([`CreateSnapshot::wait_ready`](crate::resources::CreateSnapshot::wait_ready), whose
 //! builder is [`CreateSnapshotReady`]).
 
+use std::future::IntoFuture;
+use std::marker::PhantomData;
 use std::time::Duration;
+
+use futures::future::BoxFuture;
 
 use crate::resources::poll::{Step, WaitOptions, poll, wait_setters};
 use crate::resources::{Builds, CreateSnapshot, Snapshots, Vms};
 use crate::types::{BuildResponse, BuildStatus, Snapshot, SnapshotStatus, Vm};
 use crate::{Error, FastvmClient, Result};
 
-/// The request of [`FastvmClient::wait_for_vm_ready`]; await it.
+/// The request of a wait until a resource settles: [`FastvmClient::wait_for_vm_ready`] (a
+/// [`Vm`] that runs), [`FastvmClient::wait_for_build`] (a build that completed) and
+/// [`FastvmClient::wait_for_snapshot_ready`] (a snapshot that is ready); await it for the
+/// settled `T`.
 #[derive(Debug)]
 #[must_use = "a request does nothing until it is awaited"]
-pub struct WaitForVm<'a> {
+pub struct Wait<'a, T> {
     client: &'a FastvmClient,
     id: &'a str,
     options: WaitOptions,
+    settles: PhantomData<fn() -> T>,
 }
 
-impl WaitForVm<'_> {
-    wait_setters!();
+/// What a [`Wait`] waits for: [`Vm`], [`BuildResponse`] or [`Snapshot`] (sealed).
+pub trait Settles: sealed::Settles {}
 
-    async fn send(self) -> Result<Vm> {
-        Vms::new(self.client).wait_running(self.id, self.options).await
+mod sealed {
+    /// The poll of one kind of resource (private: the kinds are the SDK's).
+    pub trait Settles: Sized + Send + 'static {
+        /// Polls `id` until it settles.
+        fn wait<'a>(
+            client: &'a crate::FastvmClient,
+            id: &'a str,
+            options: crate::resources::poll::WaitOptions,
+        ) -> futures::future::BoxFuture<'a, crate::Result<Self>>;
     }
 }
 
-crate::resources::into_future!(WaitForVm => Vm);
+impl<'a, T: Settles> Wait<'a, T> {
+    /// The request of a `client.wait_for_*` method.
+    pub(crate) fn new(client: &'a FastvmClient, id: &'a str) -> Self {
+        Wait {
+            client,
+            id,
+            options: WaitOptions::default(),
+            settles: PhantomData,
+        }
+    }
 
-/// The request of [`FastvmClient::wait_for_build`]; await it.
-#[derive(Debug)]
-#[must_use = "a request does nothing until it is awaited"]
-pub struct WaitForBuild<'a> {
-    client: &'a FastvmClient,
-    id: &'a str,
-    options: WaitOptions,
+    wait_setters!();
 }
 
-impl WaitForBuild<'_> {
-    wait_setters!();
+impl<'a, T: Settles> IntoFuture for Wait<'a, T> {
+    type Output = Result<T>;
+    type IntoFuture = BoxFuture<'a, Result<T>>;
 
-    async fn send(self) -> Result<BuildResponse> {
-        let (client, id) = (self.client, self.id);
-        crate::validate::id("id", id)?;
-        poll(
-            self.options,
-            || async {
-                let build = Builds::new(client).retrieve(id).await?;
-                Ok(match build.status {
-                    BuildStatus::Completed => Step::Done(Ok(build)),
-                    BuildStatus::Failed => Step::Done(Err(Error::BuildFailed {
-                        build_id: id.to_string(),
-                        message: build.error.clone().unwrap_or_default(),
-                    })),
-                    status => Step::Pending(status),
-                })
-            },
-            |last_status, waited| Error::BuildNotFinished {
-                build_id: id.to_string(),
-                last_status,
-                waited,
-            },
-        )
-        .await
+    fn into_future(self) -> Self::IntoFuture {
+        <T as sealed::Settles>::wait(self.client, self.id, self.options)
     }
 }
 
-crate::resources::into_future!(WaitForBuild => BuildResponse);
-
-/// The request of [`FastvmClient::wait_for_snapshot_ready`]; await it.
-#[derive(Debug)]
-#[must_use = "a request does nothing until it is awaited"]
-pub struct WaitForSnapshot<'a> {
-    client: &'a FastvmClient,
-    id: &'a str,
-    options: WaitOptions,
+impl Settles for Vm {}
+impl sealed::Settles for Vm {
+    fn wait<'a>(client: &'a FastvmClient, id: &'a str, options: WaitOptions) -> BoxFuture<'a, Result<Vm>> {
+        Box::pin(async move { Vms::new(client).wait_running(id, options).await })
+    }
 }
 
-impl WaitForSnapshot<'_> {
-    wait_setters!();
+impl Settles for Snapshot {}
+impl sealed::Settles for Snapshot {
+    fn wait<'a>(client: &'a FastvmClient, id: &'a str, options: WaitOptions) -> BoxFuture<'a, Result<Snapshot>> {
+        Box::pin(async move { Snapshots::new(client).wait_until_ready(id, options).await })
+    }
+}
 
-    async fn send(self) -> Result<Snapshot> {
-        Snapshots::new(self.client)
-            .wait_until_ready(self.id, self.options)
+impl Settles for BuildResponse {}
+impl sealed::Settles for BuildResponse {
+    fn wait<'a>(client: &'a FastvmClient, id: &'a str, options: WaitOptions) -> BoxFuture<'a, Result<BuildResponse>> {
+        Box::pin(async move {
+            crate::validate::id("id", id)?;
+            poll(
+                options,
+                || async {
+                    let build = Builds::new(client).retrieve(id).await?;
+                    Ok(match build.status {
+                        BuildStatus::Completed => Step::Done(Ok(build)),
+                        BuildStatus::Failed => Step::Done(Err(Error::BuildFailed {
+                            build_id: id.to_string(),
+                            message: build.error.clone().unwrap_or_default(),
+                        })),
+                        status => Step::Pending(status),
+                    })
+                },
+                |last_status, waited| Error::BuildNotFinished {
+                    build_id: id.to_string(),
+                    last_status,
+                    waited,
+                },
+            )
             .await
+        })
     }
 }
-
-crate::resources::into_future!(WaitForSnapshot => Snapshot);
 
 /// The request of [`CreateSnapshot::wait_ready`]: creates the snapshot, then waits until it is
 /// `ready`; await it.
@@ -308,38 +325,5 @@ async fn delete_snapshot(client: &FastvmClient, id: &str) {
         Ok(_) => tracing::debug!(snapshot = %id, "fastvm: deleted the snapshot of a failed helper"),
         Err(e) if e.is_not_found() => {}
         Err(e) => tracing::warn!(snapshot = %id, error = %e, "fastvm: cannot delete the snapshot of a failed helper"),
-    }
-}
-
-impl<'a> WaitForVm<'a> {
-    /// The request of [`FastvmClient::wait_for_vm_ready`].
-    pub(crate) fn new(client: &'a FastvmClient, id: &'a str) -> Self {
-        WaitForVm {
-            client,
-            id,
-            options: WaitOptions::default(),
-        }
-    }
-}
-
-impl<'a> WaitForBuild<'a> {
-    /// The request of [`FastvmClient::wait_for_build`].
-    pub(crate) fn new(client: &'a FastvmClient, id: &'a str) -> Self {
-        WaitForBuild {
-            client,
-            id,
-            options: WaitOptions::default(),
-        }
-    }
-}
-
-impl<'a> WaitForSnapshot<'a> {
-    /// The request of [`FastvmClient::wait_for_snapshot_ready`].
-    pub(crate) fn new(client: &'a FastvmClient, id: &'a str) -> Self {
-        WaitForSnapshot {
-            client,
-            id,
-            options: WaitOptions::default(),
-        }
     }
 }
