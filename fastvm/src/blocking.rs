@@ -1,6 +1,6 @@
 //! The whole SDK for callers without an async runtime (feature `blocking`, off by default).
 //!
-//! There is one implementation: [`FastvmClient`] here is the async [`crate::FastvmClient`]
+//! There is one implementation: [`Client`] here is the async [`crate::FastvmClient`]
 //! (it dereferences to it) plus a Tokio runtime this module owns, and every call of the async
 //! API becomes blocking with [`Block::block`]: `client.vms().retrieve(id).block()?`. Resource
 //! groups, request builders, helpers, the owned-VM guard: all the same as in the async client,
@@ -8,11 +8,11 @@
 //! [`BlockingStream::iter`].
 //!
 //! ```no_run
-//! use fastvm::blocking::{Block, BlockingStream, FastvmClient};
+//! use fastvm::blocking::{Block, BlockingStream, Client};
 //! use fastvm::launch;
 //!
 //! fn main() -> fastvm::Result<()> {
-//!     let client = FastvmClient::from_env()?;
+//!     let client = Client::from_env()?;
 //!     let vm = client.launch_vm(launch::machine("c1m2")).block()?; // deleted when dropped
 //!     let out = vm.run("uname -a").block()?.check()?;
 //!     println!("{}", out.stdout);
@@ -142,17 +142,17 @@ impl Iterator for Events {
 /// request builder and helper is there: `client.vms().list().status(..).block()?`.
 ///
 /// ```no_run
-/// use fastvm::blocking::{Block, FastvmClient};
-/// let client = FastvmClient::builder().api_key("hlm_...").max_retries(3).build()?;
+/// use fastvm::blocking::{Block, Client};
+/// let client = Client::builder().api_key("hlm_...").max_retries(3).build()?;
 /// let vms = client.vms().list().block()?;
 /// # Ok::<(), fastvm::Error>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct FastvmClient {
+pub struct Client {
     inner: crate::FastvmClient,
 }
 
-impl FastvmClient {
+impl Client {
     /// A client configured from the environment, as [`crate::FastvmClient::from_env`].
     pub fn from_env() -> Result<Self> {
         crate::FastvmClient::from_env().map(Self::from)
@@ -172,8 +172,8 @@ impl FastvmClient {
     /// when `f` fails or panics; as [`crate::FastvmClient::with_vm`].
     ///
     /// ```no_run
-    /// use fastvm::blocking::{Block, FastvmClient};
-    /// let client = FastvmClient::from_env()?;
+    /// use fastvm::blocking::{Block, Client};
+    /// let client = Client::from_env()?;
     /// let kernel = client.with_vm(fastvm::launch::machine("c1m2"), |vm| {
     ///     Ok::<_, fastvm::Error>(vm.run("uname -r").block()?.check()?.stdout.clone())
     /// })?;
@@ -192,12 +192,12 @@ impl FastvmClient {
 /// its options (wait timeout, safety TTL), then `f` on the calling thread.
 pub trait BlockWith {
     /// Launches the VM as configured, runs `f` with it (on the calling thread), and deletes it
-    /// afterwards, also when `f` fails or panics; as [`FastvmClient::with_vm`].
+    /// afterwards, also when `f` fails or panics; as [`Client::with_vm`].
     ///
     /// ```no_run
     /// use std::time::Duration;
-    /// use fastvm::blocking::{Block, BlockWith, FastvmClient};
-    /// let client = FastvmClient::from_env()?;
+    /// use fastvm::blocking::{Block, BlockWith, Client};
+    /// let client = Client::from_env()?;
     /// let kernel = client
     ///     .launch_vm(fastvm::launch::machine("c1m2"))
     ///     .deadline(Duration::from_secs(60))
@@ -225,13 +225,13 @@ impl BlockWith for crate::vm::LaunchVm<'_> {
     }
 }
 
-impl From<crate::FastvmClient> for FastvmClient {
+impl From<crate::FastvmClient> for Client {
     fn from(inner: crate::FastvmClient) -> Self {
-        FastvmClient { inner }
+        Client { inner }
     }
 }
 
-impl std::ops::Deref for FastvmClient {
+impl std::ops::Deref for Client {
     type Target = crate::FastvmClient;
 
     fn deref(&self) -> &crate::FastvmClient {
@@ -239,7 +239,7 @@ impl std::ops::Deref for FastvmClient {
     }
 }
 
-/// Builds a blocking [`FastvmClient`]: the async [`ClientBuilder`] (it dereferences to it for
+/// Builds a blocking [`Client`]: the async [`ClientBuilder`] (it dereferences to it for
 /// reading; its setters are here too through [`Builder::with`]), finished with
 /// [`build`](Self::build).
 #[derive(Debug, Clone, Default)]
@@ -268,7 +268,7 @@ impl Builder {
     }
 
     /// Builds the client.
-    pub fn build(self) -> Result<FastvmClient> {
-        self.0.build().map(FastvmClient::from)
+    pub fn build(self) -> Result<Client> {
+        self.0.build().map(Client::from)
     }
 }

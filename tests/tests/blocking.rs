@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use fastvm::Error;
-use fastvm::blocking::{Block, BlockWith, BlockingStream, FastvmClient};
+use fastvm::blocking::{Block, BlockWith, BlockingStream, Client};
 use fastvm::exec::{Command, ExecEvent};
 use fastvm::launch;
 use fastvm::types::VmStatus;
@@ -19,7 +19,7 @@ struct Fake {
     _runtime: tokio::runtime::Runtime,
 }
 
-fn fake() -> (Fake, FastvmClient) {
+fn fake() -> (Fake, Client) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -28,7 +28,7 @@ fn fake() -> (Fake, FastvmClient) {
     let server = runtime
         .block_on(FakeServer::builder().boot_delay(Duration::from_millis(100)).start())
         .expect("fake server");
-    let client = FastvmClient::builder()
+    let client = Client::builder()
         .api_key(server.api_key())
         .base_url(server.base_url())
         .build()
@@ -42,7 +42,7 @@ fn fake() -> (Fake, FastvmClient) {
     )
 }
 
-fn vm_count(client: &FastvmClient) -> usize {
+fn vm_count(client: &Client) -> usize {
     client.vms().list().block().unwrap().len()
 }
 

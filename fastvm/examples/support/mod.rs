@@ -175,7 +175,7 @@ pub fn connect_blocking() -> Result<BlockingTarget, BoxError> {
     let runtime: &'static tokio::runtime::Runtime = Box::leak(Box::new(tokio::runtime::Runtime::new()?));
     let target = runtime.block_on(connect())?;
     Ok(BlockingTarget {
-        client: fastvm::blocking::FastvmClient::from(target.client.clone()),
+        client: fastvm::blocking::Client::from(target.client.clone()),
         remote_root: target.remote_root.clone(),
         run: target.run.clone(),
         target,
@@ -187,7 +187,7 @@ pub fn connect_blocking() -> Result<BlockingTarget, BoxError> {
 #[cfg(feature = "blocking")]
 pub struct BlockingTarget {
     /// The client.
-    pub client: fastvm::blocking::FastvmClient,
+    pub client: fastvm::blocking::Client,
     /// A directory inside the VM the example may write to.
     pub remote_root: String,
     /// This run's value of [`RUN_LABEL`].
