@@ -544,16 +544,9 @@ impl Error {
 /// The source of an [`Error::Decode`]: the decoder's error as its message with the values it
 /// quotes redacted, and nothing below it. The decoder's own error (and any error chain printer
 /// that walks to it) would show the value it could not decode, which may be a secret member's.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 struct DecodeCause(String);
-
-impl fmt::Display for DecodeCause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for DecodeCause {}
 
 /// A `reqwest::Error` rendered with its whole source chain, without its URL (which may carry a
 /// presigned signature) and with any other URL in the chain redacted. Each text appears once:

@@ -188,16 +188,9 @@ impl ChannelReader {
 
 /// The inner error of what [`ChannelReader`] returns when the channel closed without the end
 /// marker: a type, so that [`is_abandoned`] recognises it without comparing messages.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("the download was abandoned")]
 struct Abandoned;
-
-impl std::fmt::Display for Abandoned {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the download was abandoned")
-    }
-}
-
-impl std::error::Error for Abandoned {}
 
 impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {

@@ -16,7 +16,6 @@
 //! Headers the crate would reject anyway (a bad checksum, a size field that is not a number)
 //! are refused here first, as a corrupt archive.
 
-use std::fmt;
 use std::io::{self, Read};
 
 /// The longest entry name (or link target) extracted, in bytes: Linux's `PATH_MAX`. A longer
@@ -28,7 +27,8 @@ pub(crate) const MAX_PAX_BYTES: u64 = 1 << 20;
 const BLOCK: usize = 512;
 
 /// Why [`HeaderScan`] stopped the stream: the message of the `Archive` error to report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub(crate) struct Refusal(String);
 
 impl Refusal {
@@ -37,14 +37,6 @@ impl Refusal {
         &self.0
     }
 }
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refusal {}
 
 /// The [`Refusal`] carried by `e`, however the `tar` crate wrapped it.
 pub(crate) fn refusal_in(e: &io::Error) -> Option<&Refusal> {
