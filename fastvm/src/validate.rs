@@ -1,7 +1,7 @@
 //! Client-side checks of the rules the reference states, run before any request is sent, so a
 //! bad argument fails fast with [`Error::InvalidInput`] naming the field.
 
-use crate::types::{EgressRule, EgressRuleKind, EnvVars, FirewallPolicy, IngressRule, Metadata, Ttl};
+use crate::types::{EgressRuleKind, EnvVars, FirewallPolicy, Metadata, PolicyAction, Ttl};
 use crate::{Error, Result};
 
 /// Largest TTL: one year.
@@ -147,53 +147,25 @@ pub(crate) fn command(argv: &[String]) -> Result<()> {
 /// check; an empty one is refused.
 pub(crate) fn firewall(field: &str, f: &FirewallPolicy) -> Result<()> {
     if let Some(ingress) = &f.ingress {
-        known(
-            &format!("{field}.ingress.default"),
-            ingress.default.as_str(),
-            ingress.default.is_unknown(),
-        )?;
+        let d = &ingress.default;
+        known(&format!("{field}.ingress.default"), d.as_str(), d.is_unknown())?;
         for (i, r) in ingress.rules.iter().enumerate() {
-            let IngressRule {
-                action,
-                kind,
-                value,
-                protocol,
-                ports,
-                ..
-            } = r;
             let at = format!("{field}.ingress.rules[{i}]");
-            known(&format!("{at}.action"), action.as_str(), action.is_unknown())?;
-            if known(&format!("{at}.protocol"), protocol.as_str(), protocol.is_unknown())? {
-                rule_ports(&at, protocol.as_str(), ports)?;
-            }
-            if known(&format!("{at}.kind"), kind.as_str(), kind.is_unknown())? {
-                cidr(&format!("{at}.value"), value)?;
+            rule(&at, &r.action, (r.protocol.as_str(), r.protocol.is_unknown()), &r.ports)?;
+            if known(&format!("{at}.kind"), r.kind.as_str(), r.kind.is_unknown())? {
+                cidr(&format!("{at}.value"), &r.value)?;
             }
         }
     }
     if let Some(egress) = &f.egress {
-        known(
-            &format!("{field}.egress.default"),
-            egress.default.as_str(),
-            egress.default.is_unknown(),
-        )?;
+        let d = &egress.default;
+        known(&format!("{field}.egress.default"), d.as_str(), d.is_unknown())?;
         for (i, r) in egress.rules.iter().enumerate() {
-            let EgressRule {
-                action,
-                kind,
-                value,
-                protocol,
-                ports,
-                ..
-            } = r;
             let at = format!("{field}.egress.rules[{i}]");
-            known(&format!("{at}.action"), action.as_str(), action.is_unknown())?;
-            if known(&format!("{at}.protocol"), protocol.as_str(), protocol.is_unknown())? {
-                rule_ports(&at, protocol.as_str(), ports)?;
-            }
-            match kind {
-                EgressRuleKind::Cidr => cidr(&format!("{at}.value"), value)?,
-                EgressRuleKind::Fqdn => fqdn(&format!("{at}.value"), value)?,
+            rule(&at, &r.action, (r.protocol.as_str(), r.protocol.is_unknown()), &r.ports)?;
+            match &r.kind {
+                EgressRuleKind::Cidr => cidr(&format!("{at}.value"), &r.value)?,
+                EgressRuleKind::Fqdn => fqdn(&format!("{at}.value"), &r.value)?,
                 other => {
                     known(&format!("{at}.kind"), other.as_str(), true)?;
                 }
@@ -207,6 +179,16 @@ pub(crate) fn firewall(field: &str, f: &FirewallPolicy) -> Result<()> {
         for (i, d) in dns.domains.iter().enumerate() {
             fqdn(&format!("{field}.dns.domains[{i}]"), d)?;
         }
+    }
+    Ok(())
+}
+
+/// What an ingress and an egress rule share: its action, and its ports for its protocol.
+/// The protocol is given as its text and whether it is a value this SDK does not know.
+fn rule(at: &str, action: &PolicyAction, (protocol, unknown): (&str, bool), ports: &str) -> Result<()> {
+    known(&format!("{at}.action"), action.as_str(), action.is_unknown())?;
+    if known(&format!("{at}.protocol"), protocol, unknown)? {
+        rule_ports(at, protocol, ports)?;
     }
     Ok(())
 }
