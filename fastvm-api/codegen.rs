@@ -13,6 +13,8 @@ use serde_json::Value;
 
 #[path = "facts.rs"]
 pub mod facts;
+#[path = "codegen/readable.rs"]
+pub mod readable;
 #[path = "codegen/secrets.rs"]
 pub mod secrets;
 #[path = "codegen/tolerance.rs"]
@@ -127,6 +129,7 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
     let secrets = secrets::Secrets::of(&spec);
     let table = ops_table(&spec)?;
     let deprecated = facts::deprecated(&spec);
+    let wire = spec.clone();
     let spec = adapt(&spec)?;
     let operation_ids = operation_ids(&spec);
     let spec: openapiv3::OpenAPI =
@@ -151,6 +154,7 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
     secrets::redact_debug(types_of(&mut file)?, &secrets)?;
     deprecate(&mut file, &deprecated)?;
     narrowing(types_of(&mut file)?)?;
+    readable::apply(&mut file, &wire)?;
     sort_items(types_of(&mut file)?);
     sort_items(module_items(types_of(&mut file)?, "builder")?);
     file.items.push(table);

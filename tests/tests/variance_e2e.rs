@@ -163,8 +163,8 @@ async fn health_and_quotas(client: &FastvmClient) {
     assert_eq!(
         (
             q.limits.vcpu,
-            q.limits.memory_mi_b,
-            q.limits.disk_gi_b,
+            q.limits.memory_mib,
+            q.limits.disk_gib,
             q.limits.snapshot_count
         ),
         (limits.vcpu, limits.memory_mib, limits.disk_gib, limits.snapshot_count)
@@ -172,8 +172,8 @@ async fn health_and_quotas(client: &FastvmClient) {
     assert_eq!(
         (
             q.usage.vcpu,
-            q.usage.memory_mi_b,
-            q.usage.disk_gi_b,
+            q.usage.memory_mib,
+            q.usage.disk_gib,
             q.usage.snapshot_count
         ),
         (0, 0, 0, 0)
@@ -191,7 +191,7 @@ async fn launch_201(client: &FastvmClient, server: &FakeServer) -> Vm {
     assert_eq!(raw.status, reqwest::StatusCode::CREATED);
     assert_eq!(raw.vm.status, VmStatus::Running);
     assert_eq!(
-        (raw.vm.name.as_str(), raw.vm.cpu, raw.vm.memory_mi_b),
+        (raw.vm.name.as_str(), raw.vm.cpu, raw.vm.memory_mib),
         ("e2e-raw", 1, 2048)
     );
     assert!(raw.vm.snapshot_restore_warnings.is_none());
@@ -217,7 +217,7 @@ async fn launch_201(client: &FastvmClient, server: &FakeServer) -> Vm {
     let vm = vm.vm;
     assert_eq!(vm.status, VmStatus::Running);
     assert_eq!(vm.name, "e2e-main");
-    assert_eq!((vm.cpu, vm.memory_mi_b, vm.disk_gi_b), (2, 4096, 10));
+    assert_eq!((vm.cpu, vm.memory_mib, vm.disk_gib), (2, 4096, 10));
     assert_eq!(vm.machine_name.as_deref(), Some("c2m4"));
     assert_eq!(vm.metadata.as_deref(), Some(&map(&[("team", "infra")])));
     assert_eq!(
@@ -355,7 +355,7 @@ async fn list_and_retrieve(client: &FastvmClient, vm: &Vm) {
     let got = client.vms().retrieve(&vm.id).await.expect("retrieve");
     assert_eq!(&got, vm, "retrieve gives what launch gave");
     let q = client.quotas().retrieve().await.expect("quotas");
-    assert_eq!((q.usage.vcpu, q.usage.memory_mi_b, q.usage.disk_gi_b), (2, 4096, 10));
+    assert_eq!((q.usage.vcpu, q.usage.memory_mib, q.usage.disk_gib), (2, 4096, 10));
 }
 
 /// `PATCH /v1/vms/{id}` (name, metadata, TTL), the TTL refresh, and clearing the TTL.
@@ -822,7 +822,7 @@ async fn snapshots(client: &FastvmClient, vm: &Vm) -> String {
     assert_eq!(restored.name, "e2e-restored");
     assert_eq!(restored.source_name.as_deref(), Some("e2e-snap-renamed"));
     assert_eq!(
-        (restored.cpu, restored.memory_mi_b),
+        (restored.cpu, restored.memory_mib),
         (2, 4096),
         "the snapshot's machine"
     );
@@ -965,8 +965,8 @@ async fn deletes(client: &FastvmClient, ids: &[&str]) {
     assert_eq!(
         (
             q.usage.vcpu,
-            q.usage.memory_mi_b,
-            q.usage.disk_gi_b,
+            q.usage.memory_mib,
+            q.usage.disk_gib,
             q.usage.snapshot_count
         ),
         (0, 0, 0, 0)

@@ -16,9 +16,9 @@ use quote::ToTokens;
 /// What kind of public item a key names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
-    /// A type (`types::Vm`).
+    /// A type (`types::VmInfo`).
     Type,
-    /// A struct field (`types::Vm.name`).
+    /// A struct field (`types::VmInfo.name`).
     Field,
     /// An enum variant (`types::VmStatus::Running`).
     Variant,
@@ -42,7 +42,7 @@ pub struct Item {
 /// How a deprecated method's signature starts.
 const DEPRECATED: &str = "#[deprecated] ";
 
-/// The public items of generated code, by key (`types::Vm.name`).
+/// The public items of generated code, by key (`types::VmInfo.name`).
 pub type Surface = BTreeMap<String, Item>;
 
 /// The public surface of the generated source `code`.
@@ -219,6 +219,20 @@ pub fn diff(old: &Surface, new: &Surface, sources: &[(String, String)]) -> Vec<C
     for key in keys {
         let (breaking, text, item) = match (old.get(key), new.get(key)) {
             (Some(o), Some(n)) if o.signature == n.signature && o.non_exhaustive == n.non_exhaustive => continue,
+            // A type that became `#[non_exhaustive]` is said once, by the type, not by each member.
+            (Some(o), Some(n)) if o.signature == n.signature && n.kind != Kind::Type => continue,
+            (Some(o), Some(n)) if o.signature == n.signature => {
+                let (breaking, now) = if n.non_exhaustive {
+                    (
+                        true,
+                        "now #[non_exhaustive] (breaking: a struct literal or exhaustive pattern of it no longer \
+                         compiles outside fastvm-api; build it with `new` or `builder()`)",
+                    )
+                } else {
+                    (false, "no longer #[non_exhaustive]")
+                };
+                (breaking, format!("{key}: {now}"), n)
+            }
             // Deprecated (or no longer): callers still compile, and are told.
             (Some(o), Some(n))
                 if o.signature.trim_start_matches(DEPRECATED) == n.signature.trim_start_matches(DEPRECATED) =>
@@ -268,7 +282,7 @@ pub fn diff(old: &Surface, new: &Surface, sources: &[(String, String)]) -> Vec<C
     out
 }
 
-/// The owner of a member key: `types::Vm` of `types::Vm.name`, `builder::GetVm` of
+/// The owner of a member key: `types::VmInfo` of `types::VmInfo.name`, `builder::GetVm` of
 /// `builder::GetVm::id`.
 fn owner(key: &str) -> &str {
     if let Some((owner, _)) = key.split_once('.') {
@@ -411,7 +425,7 @@ mod tests {
                 .find(|c| c.text.contains(needle))
                 .unwrap_or_else(|| panic!("{needle}: {shown}"))
         };
-        let field = line("types::Vm.ip added");
+        let field = line("types::VmInfo.ip added");
         assert!(
             field.breaking && field.used_in == ["fastvm/src/resources/vms.rs"],
             "{shown}"

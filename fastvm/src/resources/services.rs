@@ -86,7 +86,7 @@ impl<'a> Services<'a> {
     /// ```
     pub async fn delete(&self, vm_id: &str, name: &str) -> Result<DeleteResponse> {
         validate::id("id", vm_id)?;
-        let service_name: fastvm_api::types::DeleteServiceServiceName = validate::service_name("serviceName", name)?;
+        let service_name: fastvm_api::types::ServiceName = validate::service_name("serviceName", name)?;
         call("deleteService", self.client, move |api| {
             api.delete_service().id(vm_id).service_name(service_name.clone()).send()
         })
@@ -174,7 +174,7 @@ impl Services<'_> {
 
 /// `https://<name>--<vm id hex>.proxy.<domain>`, its parts checked.
 fn service_url(domain: &str, vm_id: &str, name: &str) -> Result<String> {
-    let _: fastvm_api::types::DeleteServiceServiceName = validate::service_name("name", name)?;
+    let _: fastvm_api::types::ServiceName = validate::service_name("name", name)?;
     let hex: String = vm_id.chars().filter(|&c| c != '-').collect();
     if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::invalid(
@@ -280,7 +280,7 @@ impl UpdateService<'_> {
 
     async fn send(self) -> Result<Service> {
         validate::id("id", self.vm_id)?;
-        let service_name: fastvm_api::types::UpdateServiceServiceName =
+        let service_name: fastvm_api::types::ServiceName =
             validate::service_name("serviceName", self.name)?;
         validate::port("port", i64::from(self.port))?;
         let body = UpdateServiceRequest {

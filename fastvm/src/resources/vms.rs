@@ -161,7 +161,7 @@ impl<'a> Vms<'a> {
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
     /// let vm = client.vms().retrieve(id).await?;
-    /// println!("{} is {} ({} vCPU, {} MiB)", vm.name, vm.status, vm.cpu, vm.memory_mi_b);
+    /// println!("{} is {} ({} vCPU, {} MiB)", vm.name, vm.status, vm.cpu, vm.memory_mib);
     /// # Ok(()) }
     /// ```
     pub async fn retrieve(&self, id: &str) -> Result<Vm> {

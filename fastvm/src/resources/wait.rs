@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::resources::poll::{Step, WaitOptions, poll, wait_setters};
 use crate::resources::{Builds, CreateSnapshot, Snapshots, Vms};
-use crate::types::{BuildResponse, BuildStatus, Snapshot, SnapshotStatus, Vm};
+use crate::types::{BuildResponse, BuildStatus, Snapshot, SnapshotStatus, VmInfo};
 use crate::{Error, FastvmClient, Result};
 
 /// The request of [`FastvmClient::wait_for_vm_ready`]; await it.
@@ -24,12 +24,12 @@ pub struct WaitForVm<'a> {
 impl WaitForVm<'_> {
     wait_setters!();
 
-    async fn send(self) -> Result<Vm> {
+    async fn send(self) -> Result<VmInfo> {
         Vms::new(self.client).wait_running(self.id, self.options).await
     }
 }
 
-crate::resources::into_future!(WaitForVm => Vm);
+crate::resources::into_future!(WaitForVm => VmInfo);
 
 /// The request of [`FastvmClient::wait_for_build`]; await it.
 #[derive(Debug)]

@@ -77,7 +77,7 @@ impl LaunchParams {
 
     /// Overrides the disk size in GiB (at least 1).
     pub fn disk_gib(mut self, gib: u32) -> Self {
-        self.request.disk_gi_b = Some(i64::from(gib));
+        self.request.disk_gib = Some(i64::from(gib));
         self
     }
 
@@ -122,7 +122,7 @@ impl LaunchParams {
         if let Some(f) = &request.firewall {
             validate::firewall("firewall", f)?;
         }
-        if let Some(d) = request.disk_gi_b
+        if let Some(d) = request.disk_gib
             && d < 1
         {
             return Err(crate::Error::invalid("diskGiB", "must be at least 1"));

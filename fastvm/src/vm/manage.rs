@@ -32,7 +32,7 @@ impl Vm {
     /// println!("effective: {:?}", state.effective_firewall);
     /// # Ok(()) }
     /// ```
-    pub async fn set_firewall(&mut self, policy: FirewallPolicy) -> Result<&types::Vm> {
+    pub async fn set_firewall(&mut self, policy: FirewallPolicy) -> Result<&types::VmInfo> {
         self.state = Vms::new(&self.client).set_firewall(&self.state.id, policy).await?;
         Ok(&self.state)
     }
@@ -48,7 +48,7 @@ impl Vm {
     /// vm.patch_firewall(FirewallPolicy { dns: Some(dns), ..Default::default() }).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn patch_firewall(&mut self, policy: FirewallPolicy) -> Result<&types::Vm> {
+    pub async fn patch_firewall(&mut self, policy: FirewallPolicy) -> Result<&types::VmInfo> {
         self.state = Vms::new(&self.client).patch_firewall(&self.state.id, policy).await?;
         Ok(&self.state)
     }
