@@ -5,9 +5,10 @@
 //
 // 1. **Answer-only types have no builder.** A type only ever received (`VmInfo`, `Snapshot`)
 //    loses `builder()` and its `types::builder::*` struct: nobody builds an answer, and the
-//    builder's path is not one a `fastvm` user can name. Types the client sends (request bodies,
-//    and the firewall types that are both sent and received) keep theirs.
-// 2. **Sent types have a constructor.** `new(required fields...)` in the spec's `required`
+//    builder's path is not one a `fastvm` user can name. Types the SDK builds keep theirs: the
+//    request bodies, the firewall types (both sent and received), and the answers the facade
+//    completes when a 2xx has no body (`DeleteResponse`, `Service`).
+// 2. **Built types have a constructor.** `new(required fields...)` in the spec's `required`
 //    order, every other field empty; a string field takes `impl Into<String>`. A new optional
 //    field in the spec leaves its signature unchanged.
 // 3. **Every struct with named fields is `#[non_exhaustive]`**, so a new field is not a
@@ -28,10 +29,19 @@ use syn::visit_mut::VisitMut;
 
 use super::facts::{self, fold};
 
-/// The schemas the client sends, transitively (request bodies and parameters), folded.
+/// The schemas the SDK builds, transitively, folded: what the client sends (request bodies and
+/// parameters), and the answers the facade completes itself when the server sends no body
+/// (those of operations marked `x-fastvm-empty-answer-known`: a delete's `DeleteResponse`, a
+/// registration's `Service`).
 fn sent(spec: &Value) -> BTreeSet<String> {
     let mut roots = Vec::new();
     for (_, item, _, op) in facts::walk::operations(spec) {
+        if op.get(facts::EMPTY_ANSWER_KNOWN).and_then(Value::as_bool) == Some(true) {
+            for (_, response) in facts::success_responses(op) {
+                let content = response.get("content").and_then(Value::as_object);
+                roots.extend(content.into_iter().flatten().filter_map(|(_, m)| m.get("schema")));
+            }
+        }
         let bodies = op
             .pointer("/requestBody/content")
             .and_then(Value::as_object)

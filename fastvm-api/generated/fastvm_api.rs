@@ -360,6 +360,20 @@ pub mod types {
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub id: ::std::string::String,
     }
+    impl DeleteResponse {
+        pub fn builder() -> builder::DeleteResponse {
+            Default::default()
+        }
+    }
+    impl DeleteResponse {
+        /// A `DeleteResponse` with its required fields (`id`, `deleted`) and every other field empty; set the others on it (its fields are public).
+        pub fn new(
+            id: impl ::std::convert::Into<::std::string::String>,
+            deleted: bool,
+        ) -> Self {
+            Self { id: id.into(), deleted }
+        }
+    }
     ///Toggles the meaning of dns.domains. - allow: allowlist — only listed domains can resolve; any other query returns NXDOMAIN. - deny: blocklist — listed domains return NXDOMAIN; all other queries resolve through the upstream resolver. Default is deny with an empty list, which means "resolve everything".
     #[derive(
         ::serde::Deserialize,
@@ -1597,6 +1611,25 @@ pub mod types {
         ///TCP port the service listens on inside the VM. Privileged ports (<1024) are rejected.
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub port: i64,
+    }
+    impl Service {
+        pub fn builder() -> builder::Service {
+            Default::default()
+        }
+    }
+    impl Service {
+        /// A `Service` with its required fields (`name`, `port`, `h2c`) and every other field empty; set the others on it (its fields are public).
+        pub fn new(
+            name: impl ::std::convert::Into<::std::string::String>,
+            port: i64,
+            h2c: bool,
+        ) -> Self {
+            Self {
+                name: name.into(),
+                port,
+                h2c,
+            }
+        }
     }
     ///Service registration name. 1–29 chars, lowercase letters and digits with optional single internal hyphens (no leading, trailing, or consecutive hyphens). Embedded in the public URL as the leftmost label.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -2915,6 +2948,62 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct DeleteResponse {
+            deleted: ::std::result::Result<bool, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for DeleteResponse {
+            fn default() -> Self {
+                Self {
+                    deleted: Ok(Default::default()),
+                    id: Ok(Default::default()),
+                }
+            }
+        }
+        impl DeleteResponse {
+            pub fn deleted<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.deleted = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for deleted: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<DeleteResponse> for super::DeleteResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: DeleteResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    deleted: value.deleted?,
+                    id: value.id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::DeleteResponse> for DeleteResponse {
+            fn from(value: super::DeleteResponse) -> Self {
+                Self {
+                    deleted: Ok(value.deleted),
+                    id: Ok(value.id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct DnsPolicy {
             block_bypass: ::std::result::Result<
                 ::std::option::Option<bool>,
@@ -3739,6 +3828,80 @@ pub mod types {
         impl ::std::convert::From<super::RegisterServiceRequest>
         for RegisterServiceRequest {
             fn from(value: super::RegisterServiceRequest) -> Self {
+                Self {
+                    h2c: Ok(value.h2c),
+                    name: Ok(value.name),
+                    port: Ok(value.port),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Service {
+            h2c: ::std::result::Result<bool, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            port: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for Service {
+            fn default() -> Self {
+                Self {
+                    h2c: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    port: Ok(Default::default()),
+                }
+            }
+        }
+        impl Service {
+            pub fn h2c<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.h2c = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for h2c: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn port<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.port = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for port: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Service> for super::Service {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Service,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    h2c: value.h2c?,
+                    name: value.name?,
+                    port: value.port?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Service> for Service {
+            fn from(value: super::Service) -> Self {
                 Self {
                     h2c: Ok(value.h2c),
                     name: Ok(value.name),

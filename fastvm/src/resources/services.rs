@@ -235,16 +235,9 @@ impl RegisterService<'_> {
         validate::id("id", self.vm_id)?;
         let name = validate::service_name("name", self.name)?;
         validate::port("port", i64::from(self.port))?;
-        let registered = Service {
-            name: self.name.to_string(),
-            port: i64::from(self.port),
-            h2c: self.h2c,
-        };
-        let body = RegisterServiceRequest {
-            name,
-            port: i64::from(self.port),
-            h2c: Some(self.h2c),
-        };
+        let registered = Service::new(self.name, i64::from(self.port), self.h2c);
+        let mut body = RegisterServiceRequest::new(name, i64::from(self.port));
+        body.h2c = Some(self.h2c);
         let vm_id = self.vm_id;
         // A 2xx without a body (a 204) is the service as asked: everything it holds is known,
         // and refusing it would make the caller retry a registration that happened (a 409).
@@ -283,10 +276,8 @@ impl UpdateService<'_> {
         let service_name: fastvm_api::types::ServiceName =
             validate::service_name("serviceName", self.name)?;
         validate::port("port", i64::from(self.port))?;
-        let body = UpdateServiceRequest {
-            port: i64::from(self.port),
-            h2c: self.h2c,
-        };
+        let mut body = UpdateServiceRequest::new(i64::from(self.port));
+        body.h2c = self.h2c;
         let vm_id = self.vm_id;
         call("updateService", self.client, move |api| {
             api.update_service()

@@ -28,18 +28,16 @@ pub struct LaunchParams {
 
 /// Cold-boot a VM of `machine_type` (e.g. `c1m2`, `c2m4`).
 pub fn machine(machine_type: impl Into<String>) -> LaunchParams {
-    LaunchParams::from(CreateVmRequest {
-        machine_type: Some(MachineType(machine_type.into())),
-        ..Default::default()
-    })
+    let mut request = CreateVmRequest::new();
+    request.machine_type = Some(MachineType(machine_type.into()));
+    LaunchParams::from(request)
 }
 
 /// Restore a VM from a snapshot.
 pub fn snapshot(snapshot_id: impl Into<String>) -> LaunchParams {
-    LaunchParams::from(CreateVmRequest {
-        snapshot_id: Some(snapshot_id.into()),
-        ..Default::default()
-    })
+    let mut request = CreateVmRequest::new();
+    request.snapshot_id = Some(snapshot_id.into());
+    LaunchParams::from(request)
 }
 
 impl LaunchParams {
@@ -105,10 +103,7 @@ impl LaunchParams {
     pub(crate) fn to_request(&self) -> Result<CreateVmRequest> {
         let mut request = self.request.clone();
         if let Some((after, action)) = &self.ttl {
-            request.ttl = Some(Ttl {
-                seconds: validate::seconds("ttl.seconds", *after)?.get(),
-                action: action.clone(),
-            });
+            request.ttl = Some(Ttl::new(validate::seconds("ttl.seconds", *after)?.get(), action.clone()));
         }
         if let Some(m) = &request.metadata {
             validate::metadata("metadata", m)?;
