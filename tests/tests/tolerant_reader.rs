@@ -1129,16 +1129,14 @@ async fn an_empty_unknown_value_is_refused_before_any_request() {
         set_firewall(&api.client, policy).await,
         "firewall.ingress.rules[0].protocol",
     );
-    let ttl = |seconds, action| Ttl { seconds, action };
+    let ttl = Ttl::new;
     assert_invalid(
         update_ttl(&api.client, ttl(60, TtlAction::Unknown(String::new()))).await,
         "ttl.action",
     );
     assert_invalid(update_ttl(&api.client, ttl(0, TtlAction::Pause)).await, "ttl.seconds");
-    let request = CreateVmRequest {
-        ttl: Some(ttl(0, TtlAction::Delete)),
-        ..Default::default()
-    };
+    let mut request = CreateVmRequest::new();
+    request.ttl = Some(ttl(0, TtlAction::Delete));
     assert_invalid(launch_no_wait(&api.client, request).await, "ttl.seconds");
     assert!(api.received().await.is_empty(), "nothing was sent");
 
