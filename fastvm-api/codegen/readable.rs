@@ -261,6 +261,26 @@ pub fn unit_name(name: &str) -> Option<String> {
     (joined != name).then_some(joined)
 }
 
+/// `text` with [`unit_name`] applied to each run of lower-case letters, digits and `_`.
+fn unit_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(&unit_name(word).unwrap_or_else(|| word.clone()));
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// Pass 4: every identifier with a unit word pair, everywhere (fields, builder methods, uses).
 /// A renamed field must have a serde `rename` (its wire name), so the wire does not change.
 pub fn unit_fields(file: &mut syn::File) -> Result<(), String> {
@@ -282,6 +302,24 @@ pub fn unit_fields(file: &mut syn::File) -> Result<(), String> {
         fn visit_ident_mut(&mut self, ident: &mut syn::Ident) {
             if let Some(name) = unit_name(&ident.to_string()) {
                 *ident = syn::Ident::new(&name, ident.span());
+            }
+        }
+        // A field's name in a builder's error message (`format!("... for disk_gi_b: {e}")`).
+        fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+            let text = mac.tokens.to_string();
+            let renamed = unit_words(&text);
+            if renamed != text
+                && let Ok(tokens) = renamed.parse()
+            {
+                mac.tokens = tokens;
+            }
+        }
+        // A field's name in a hand-made `Debug` (`.field("memory_mi_b", ..)`, the secrets pass).
+        fn visit_lit_str_mut(&mut self, lit: &mut syn::LitStr) {
+            let text = lit.value();
+            let identifier = text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if let Some(name) = unit_name(&text).filter(|_| identifier) {
+                *lit = syn::LitStr::new(&name, lit.span());
             }
         }
     }
@@ -462,6 +500,7 @@ mod tests {
         assert_eq!(unit_name("memory_mib"), None);
         assert_eq!(unit_name("mi_bonus"), None);
         assert_eq!(unit_name("b"), None);
+        assert_eq!(unit_words("value for disk_gi_b: {e}"), "value for disk_gib: {e}");
     }
 
     /// The workspace's spec, generated: the passes hold on the real code.

@@ -231,7 +231,7 @@ pub mod types {
                     "context_download_url",
                     &crate::secret_debug::Url::of(&self.context_download_url),
                 )
-                .field("disk_gi_b", &self.disk_gib)
+                .field("disk_gib", &self.disk_gib)
                 .field("dockerfile_content", &self.dockerfile_content)
                 .field("image_ref", &self.image_ref)
                 .field("machine_type", &self.machine_type)
@@ -322,7 +322,7 @@ pub mod types {
     impl ::std::fmt::Debug for CreateVmRequest {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.debug_struct("CreateVmRequest")
-                .field("disk_gi_b", &self.disk_gib)
+                .field("disk_gib", &self.disk_gib)
                 .field(
                     "env_vars",
                     &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
@@ -2168,7 +2168,7 @@ pub mod types {
                 .field("cpu", &self.cpu)
                 .field("created_at", &self.created_at)
                 .field("deleted_at", &self.deleted_at)
-                .field("disk_gi_b", &self.disk_gib)
+                .field("disk_gib", &self.disk_gib)
                 .field("effective_firewall", &self.effective_firewall)
                 .field(
                     "env_vars",
@@ -2178,7 +2178,7 @@ pub mod types {
                 .field("firewall", &self.firewall)
                 .field("id", &self.id)
                 .field("machine_name", &self.machine_name)
-                .field("memory_mi_b", &self.memory_mib)
+                .field("memory_mib", &self.memory_mib)
                 .field("metadata", &self.metadata)
                 .field("name", &self.name)
                 .field("org_id", &self.org_id)
@@ -2351,7 +2351,7 @@ pub mod types {
                 .field("cpu", &self.cpu)
                 .field("created_at", &self.created_at)
                 .field("deleted_at", &self.deleted_at)
-                .field("disk_gi_b", &self.disk_gib)
+                .field("disk_gib", &self.disk_gib)
                 .field("effective_firewall", &self.effective_firewall)
                 .field(
                     "env_vars",
@@ -2361,7 +2361,7 @@ pub mod types {
                 .field("firewall", &self.firewall)
                 .field("id", &self.id)
                 .field("machine_name", &self.machine_name)
-                .field("memory_mi_b", &self.memory_mib)
+                .field("memory_mib", &self.memory_mib)
                 .field("metadata", &self.metadata)
                 .field("name", &self.name)
                 .field("org_id", &self.org_id)
@@ -2598,7 +2598,7 @@ pub mod types {
                 self.disk_gib = value
                     .try_into()
                     .map_err(|e| {
-                        format!("error converting supplied value for disk_gi_b: {e}")
+                        format!("error converting supplied value for disk_gib: {e}")
                     });
                 self
             }
@@ -2684,7 +2684,7 @@ pub mod types {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.debug_struct("CreateBuildRequest")
                     .field("context_download_url", &crate::secret_debug::Hidden)
-                    .field("disk_gi_b", &self.disk_gib)
+                    .field("disk_gib", &self.disk_gib)
                     .field("dockerfile_content", &self.dockerfile_content)
                     .field("image_ref", &self.image_ref)
                     .field("machine_type", &self.machine_type)
@@ -2813,7 +2813,7 @@ pub mod types {
                 self.disk_gib = value
                     .try_into()
                     .map_err(|e| {
-                        format!("error converting supplied value for disk_gi_b: {e}")
+                        format!("error converting supplied value for disk_gib: {e}")
                     });
                 self
             }
@@ -2936,7 +2936,7 @@ pub mod types {
         impl ::std::fmt::Debug for CreateVmRequest {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.debug_struct("CreateVmRequest")
-                    .field("disk_gi_b", &self.disk_gib)
+                    .field("disk_gib", &self.disk_gib)
                     .field("env_vars", &crate::secret_debug::Hidden)
                     .field("firewall", &self.firewall)
                     .field("machine_type", &self.machine_type)

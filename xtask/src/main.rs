@@ -53,7 +53,7 @@ fn main() -> ExitCode {
             if failures.is_empty() {
                 println!(
                     "xtask check: spec and its facts, generated snapshot, facade and contract coverage, string \
-                     classification, fixtures, test tables, the facade's types and its layers are in step"
+                     classification, fixtures, test tables, the facade's types and its layers, the fastvm-api version rule are in step"
                 );
                 return ExitCode::SUCCESS;
             }

@@ -16,9 +16,9 @@ use quote::ToTokens;
 /// What kind of public item a key names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
-    /// A type (`types::VmInfo`).
+    /// A type (`types::Vm`).
     Type,
-    /// A struct field (`types::VmInfo.name`).
+    /// A struct field (`types::Vm.name`).
     Field,
     /// An enum variant (`types::VmStatus::Running`).
     Variant,
@@ -42,7 +42,7 @@ pub struct Item {
 /// How a deprecated method's signature starts.
 const DEPRECATED: &str = "#[deprecated] ";
 
-/// The public items of generated code, by key (`types::VmInfo.name`).
+/// The public items of generated code, by key (`types::Vm.name`).
 pub type Surface = BTreeMap<String, Item>;
 
 /// The public surface of the generated source `code`.
@@ -282,7 +282,7 @@ pub fn diff(old: &Surface, new: &Surface, sources: &[(String, String)]) -> Vec<C
     out
 }
 
-/// The owner of a member key: `types::VmInfo` of `types::VmInfo.name`, `builder::GetVm` of
+/// The owner of a member key: `types::Vm` of `types::Vm.name`, `builder::GetVm` of
 /// `builder::GetVm::id`.
 fn owner(key: &str) -> &str {
     if let Some((owner, _)) = key.split_once('.') {
@@ -425,7 +425,7 @@ mod tests {
                 .find(|c| c.text.contains(needle))
                 .unwrap_or_else(|| panic!("{needle}: {shown}"))
         };
-        let field = line("types::VmInfo.ip added");
+        let field = line("types::Vm.ip added");
         assert!(
             field.breaking && field.used_in == ["fastvm/src/resources/vms.rs"],
             "{shown}"
