@@ -14,6 +14,7 @@ pub mod coverage;
 pub mod enums;
 pub mod facade_types;
 pub mod fixtures;
+pub mod grow;
 pub mod imports;
 pub mod lint;
 pub mod summary;
