@@ -5,7 +5,8 @@
 //! firewall type both sent and received (`IngressRule`), in a request body (`ExecVMRequest`) and
 //! in an answer the facade completes itself (`Service`). `fastvm-api` is generated from that
 //! copy (its `__grown-spec` feature: build.rs reads the file named by `FASTVM_API_SPEC`), and the
-//! facade, its examples and the CLI are type-checked against it unchanged. The feature gives
+//! facade, its examples and the CLI are type-checked against it unchanged (`cargo check
+//! --workspace --lib --bins --examples`: also the tests' helper library). The feature gives
 //! those crates their own artifacts in the shared target directory, so the real ones are neither
 //! replaced nor reused (docs/maintainers-benchmark.md, "Shared target directories"); the
 //! dependencies are the ones `cargo clippy` already checked.
@@ -79,17 +80,17 @@ pub fn run(ws: &crate::Workspace) -> Result<String, String> {
     let status = Command::new(cargo)
         .current_dir(&ws.root)
         .env("FASTVM_API_SPEC", &path)
+        // The whole workspace's selection, so that the dependencies are resolved with the same
+        // features as under `cargo clippy --workspace --all-targets` and are not checked again;
+        // only the crates above fastvm-api (fastvm, fastvm-cli, the tests' helper library) are.
         .args([
             "check",
-            "-p",
-            "fastvm",
-            "-p",
-            "fastvm-cli",
+            "--workspace",
             "--lib",
             "--bins",
             "--examples",
             "--features",
-            "fastvm-api/__grown-spec,fastvm/blocking",
+            "fastvm-api/__grown-spec",
         ])
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
