@@ -291,8 +291,7 @@ pub fn rust_names(spec: &Value) -> Vec<RustName> {
 
 /// Whether `name` is an upper camel case Rust identifier (`VmInfo`).
 pub fn is_type_name(name: &str) -> bool {
-    name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-        && name.chars().all(|c| c.is_ascii_alphanumeric())
+    name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && name.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// How a secret is shown in `Debug` output.
@@ -468,7 +467,10 @@ pub fn problems(spec: &Value) -> Vec<String> {
         }
         if !names.insert(renamed.name.clone()) || schemas(spec).any(|(s, _)| fold(s) == fold(&renamed.name)) {
             out.push(at(
-                format!("{}: {RUST_NAME} {:?} is the name of another type", renamed.at, renamed.name),
+                format!(
+                    "{}: {RUST_NAME} {:?} is the name of another type",
+                    renamed.at, renamed.name
+                ),
                 "choose a name no other schema has",
             ));
         }
@@ -476,11 +478,17 @@ pub fn problems(spec: &Value) -> Vec<String> {
     for (name, schema) in schemas(spec) {
         for (prop, p) in properties(schema) {
             if p.get(RUST_NAME).is_some_and(|v| !v.is_string()) {
-                out.push(at(format!("{name}.{prop}: {RUST_NAME} is not a string"), "make it the type's name"));
+                out.push(at(
+                    format!("{name}.{prop}: {RUST_NAME} is not a string"),
+                    "make it the type's name",
+                ));
             }
         }
         if schema.get(RUST_NAME).is_some_and(|v| !v.is_string()) {
-            out.push(at(format!("schema {name}: {RUST_NAME} is not a string"), "make it the type's name"));
+            out.push(at(
+                format!("schema {name}: {RUST_NAME} is not a string"),
+                "make it the type's name",
+            ));
         }
     }
     let answers = answer_schemas(spec);

@@ -172,7 +172,9 @@ pub fn constructors(
     let mut added = Vec::new();
     for item in types.iter() {
         let syn::Item::Struct(s) = item else { continue };
-        let syn::Fields::Named(fields) = &s.fields else { continue };
+        let syn::Fields::Named(fields) = &s.fields else {
+            continue;
+        };
         let key = fold(&s.ident.to_string());
         if !sent.contains(&key) {
             continue;
@@ -289,7 +291,7 @@ pub fn unit_fields(file: &mut syn::File) -> Result<(), String> {
         let syn::Item::Struct(s) = item else { continue };
         for field in &s.fields {
             let Some(ident) = &field.ident else { continue };
-            if unit_name(&ident.to_string()).is_some() && wire_name(field) == ident.to_string() {
+            if unit_name(&ident.to_string()).is_some() && *ident == wire_name(field) {
                 return Err(format!(
                     "{}.{ident}: a unit field without a serde rename (its Rust name would change the wire)",
                     s.ident
@@ -317,7 +319,9 @@ pub fn unit_fields(file: &mut syn::File) -> Result<(), String> {
         // A field's name in a hand-made `Debug` (`.field("memory_mi_b", ..)`, the secrets pass).
         fn visit_lit_str_mut(&mut self, lit: &mut syn::LitStr) {
             let text = lit.value();
-            let identifier = text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            let identifier = text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             if let Some(name) = unit_name(&text).filter(|_| identifier) {
                 *lit = syn::LitStr::new(&name, lit.span());
             }
@@ -407,7 +411,9 @@ pub fn rename_types(file: &mut syn::File, names: &[facts::RustName]) -> Result<(
 
 /// The text of a `#[doc = "..."]` attribute.
 fn doc_text(attr: &syn::Attribute) -> Option<String> {
-    let syn::Meta::NameValue(nv) = &attr.meta else { return None };
+    let syn::Meta::NameValue(nv) = &attr.meta else {
+        return None;
+    };
     if !nv.path.is_ident("doc") {
         return None;
     }
@@ -488,7 +494,10 @@ mod tests {
             "metadata.`<key>`=`<value>` at `<host.example>`"
         );
         assert_eq!(escape_placeholders("already `<name>` code"), "already `<name>` code");
-        assert_eq!(escape_placeholders("a < b > c, <>, <a b>, <é>"), "a < b > c, <>, <a b>, <é>");
+        assert_eq!(
+            escape_placeholders("a < b > c, <>, <a b>, <é>"),
+            "a < b > c, <>, <a b>, <é>"
+        );
         assert_eq!(escape_placeholders("ends with <"), "ends with <");
     }
 
@@ -513,9 +522,16 @@ mod tests {
     fn the_generated_docs_have_no_bare_placeholder() {
         let code = generated();
         for line in code.lines().filter(|l| l.trim_start().starts_with("///")) {
-            assert_eq!(escape_placeholders(line), line, "a bare placeholder in a generated doc line");
+            assert_eq!(
+                escape_placeholders(line),
+                line,
+                "a bare placeholder in a generated doc line"
+            );
         }
-        assert!(code.contains("auto: proxy service `<name>`"), "the VM's effectiveFirewall doc");
+        assert!(
+            code.contains("auto: proxy service `<name>`"),
+            "the VM's effectiveFirewall doc"
+        );
     }
 
     #[test]
@@ -550,7 +566,11 @@ mod tests {
         assert!(code.contains("pub fn builder() -> builder::CreateVmRequest"));
         assert!(code.contains("pub fn builder() -> builder::IngressRule"));
         // The constructor takes the required fields in the spec's order.
-        assert!(code.contains("pub fn new(\n            action: PolicyAction,\n            kind: IngressRuleKind,"), "{}", &code[code.find("impl IngressRule {").unwrap()..][..600]);
+        assert!(
+            code.contains("pub fn new(\n            action: PolicyAction,\n            kind: IngressRuleKind,"),
+            "{}",
+            &code[code.find("impl IngressRule {").unwrap()..][..600]
+        );
         assert!(code.contains("pub memory_mib:") && code.contains("rename = \"memoryMiB\""));
         assert!(!code.contains("_mi_b") && !code.contains("_gi_b"));
     }

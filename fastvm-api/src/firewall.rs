@@ -216,7 +216,13 @@ impl EgressRule {
     /// assert_eq!(rule.kind, EgressRuleKind::Cidr);
     /// ```
     pub fn allow_tcp_to(ports: impl Into<String>, to: impl Into<String>) -> Self {
-        Self::rule(PolicyAction::Allow, EgressRuleKind::Cidr, EgressRuleProtocol::Tcp, ports, to)
+        Self::rule(
+            PolicyAction::Allow,
+            EgressRuleKind::Cidr,
+            EgressRuleProtocol::Tcp,
+            ports,
+            to,
+        )
     }
 
     /// Allows UDP to `ports` of the CIDR `to`.
@@ -228,7 +234,13 @@ impl EgressRule {
     /// assert_eq!(rule.protocol.as_str(), "udp");
     /// ```
     pub fn allow_udp_to(ports: impl Into<String>, to: impl Into<String>) -> Self {
-        Self::rule(PolicyAction::Allow, EgressRuleKind::Cidr, EgressRuleProtocol::Udp, ports, to)
+        Self::rule(
+            PolicyAction::Allow,
+            EgressRuleKind::Cidr,
+            EgressRuleProtocol::Udp,
+            ports,
+            to,
+        )
     }
 
     /// Denies TCP to `ports` of the CIDR `to`.
@@ -240,7 +252,13 @@ impl EgressRule {
     /// assert_eq!(rule.action, PolicyAction::Deny);
     /// ```
     pub fn deny_tcp_to(ports: impl Into<String>, to: impl Into<String>) -> Self {
-        Self::rule(PolicyAction::Deny, EgressRuleKind::Cidr, EgressRuleProtocol::Tcp, ports, to)
+        Self::rule(
+            PolicyAction::Deny,
+            EgressRuleKind::Cidr,
+            EgressRuleProtocol::Tcp,
+            ports,
+            to,
+        )
     }
 
     /// Allows TCP to `ports` of a domain (`"pypi.org"`, or `"*.pypi.org"` for its subdomains),
@@ -253,7 +271,13 @@ impl EgressRule {
     /// assert_eq!((rule.kind, rule.value.as_str()), (EgressRuleKind::Fqdn, "*.pypi.org"));
     /// ```
     pub fn allow_tcp_to_domain(ports: impl Into<String>, domain: impl Into<String>) -> Self {
-        Self::rule(PolicyAction::Allow, EgressRuleKind::Fqdn, EgressRuleProtocol::Tcp, ports, domain)
+        Self::rule(
+            PolicyAction::Allow,
+            EgressRuleKind::Fqdn,
+            EgressRuleProtocol::Tcp,
+            ports,
+            domain,
+        )
     }
 
     /// Denies TCP to `ports` of a domain.
@@ -265,7 +289,13 @@ impl EgressRule {
     /// assert_eq!(rule.action, PolicyAction::Deny);
     /// ```
     pub fn deny_tcp_to_domain(ports: impl Into<String>, domain: impl Into<String>) -> Self {
-        Self::rule(PolicyAction::Deny, EgressRuleKind::Fqdn, EgressRuleProtocol::Tcp, ports, domain)
+        Self::rule(
+            PolicyAction::Deny,
+            EgressRuleKind::Fqdn,
+            EgressRuleProtocol::Tcp,
+            ports,
+            domain,
+        )
     }
 
     /// This rule with a description (shown back in the VM's firewall).
@@ -346,9 +376,10 @@ mod tests {
     /// The wire form is the spec's: the shorthands only fill the generated fields.
     #[test]
     fn a_policy_built_with_the_shorthands_serialises_as_the_spec_names_it() {
-        let policy = FirewallPolicy::new().with_ingress(IngressPolicy::deny_except([
-            IngressRule::allow_tcp("443", "::/0").with_description("https"),
-        ]));
+        let policy = FirewallPolicy::new()
+            .with_ingress(IngressPolicy::deny_except([
+                IngressRule::allow_tcp("443", "::/0").with_description("https")
+            ]));
         let json = serde_json::to_value(&policy).unwrap();
         assert_eq!(
             json,

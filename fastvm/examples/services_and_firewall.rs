@@ -40,10 +40,15 @@ async fn configure(mut vm: fastvm::vm::Vm) -> Result<(), Box<dyn std::error::Err
 
     // Inbound: SSH from one network only. Outbound: HTTPS to PyPI only.
     let policy = FirewallPolicy::new()
-        .with_ingress(IngressPolicy::deny_except([
-            IngressRule::allow_tcp("22", "2001:db8::/32").with_description("office ssh"),
-        ]))
-        .with_egress(EgressPolicy::deny_except([EgressRule::allow_tcp_to_domain("443", "*.pypi.org")]));
+        .with_ingress(IngressPolicy::deny_except([IngressRule::allow_tcp(
+            "22",
+            "2001:db8::/32",
+        )
+        .with_description("office ssh")]))
+        .with_egress(EgressPolicy::deny_except([EgressRule::allow_tcp_to_domain(
+            "443",
+            "*.pypi.org",
+        )]));
     let state = vm.set_firewall(policy).await?;
     println!("policy: {:?}", state.firewall);
     println!("effective (with service auto-rules): {:?}", state.effective_firewall);

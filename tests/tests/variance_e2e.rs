@@ -805,11 +805,7 @@ async fn snapshots(client: &FastvmClient, vm: &VmInfo) -> String {
     assert_eq!(restored.status, VmStatus::Running);
     assert_eq!(restored.name, "e2e-restored");
     assert_eq!(restored.source_name.as_deref(), Some("e2e-snap-renamed"));
-    assert_eq!(
-        (restored.cpu, restored.memory_mib),
-        (2, 4096),
-        "the snapshot's machine"
-    );
+    assert_eq!((restored.cpu, restored.memory_mib), (2, 4096), "the snapshot's machine");
     assert_eq!(restored.firewall, Some(full_policy()));
     assert_eq!(
         restored.env_vars.as_deref(),
@@ -973,8 +969,14 @@ fn full_policy() -> FirewallPolicy {
                 "any",
             )
             .with_description("no tracking"),
-            EgressRule::new(PolicyAction::Allow, EgressRuleKind::Cidr, "2001:db8::/32", EgressRuleProtocol::Udp, "53")
-                .with_description("dns"),
+            EgressRule::new(
+                PolicyAction::Allow,
+                EgressRuleKind::Cidr,
+                "2001:db8::/32",
+                EgressRuleProtocol::Udp,
+                "53",
+            )
+            .with_description("dns"),
         ]))
         .with_dns(DnsPolicy::only(["example.com", "*.example.org"]).blocking_bypass())
 }

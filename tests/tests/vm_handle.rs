@@ -30,8 +30,10 @@ async fn a_handle_updates_its_vm_firewall_services_and_ssh_keys() {
     assert_eq!(metadata.0.get("team").map(String::as_str), Some("infra"));
 
     // Firewall: replaced, then patched; the handle keeps the answer.
-    let policy =
-        FirewallPolicy::new().with_ingress(IngressPolicy::deny_except([IngressRule::allow_tcp("22", "2001:db8::/32")]));
+    let policy = FirewallPolicy::new().with_ingress(IngressPolicy::deny_except([IngressRule::allow_tcp(
+        "22",
+        "2001:db8::/32",
+    )]));
     let state = vm.set_firewall(policy).await.unwrap();
     let rules = &state.firewall.as_ref().unwrap().ingress.as_ref().unwrap().rules;
     assert_eq!(rules[0].ports, "22");

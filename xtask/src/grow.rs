@@ -34,13 +34,19 @@ pub fn grown(spec: &Value) -> Result<Value, String> {
         let props = spec
             .pointer_mut(&format!("/components/schemas/{schema}/properties"))
             .and_then(Value::as_object_mut)
-            .ok_or_else(|| format!("grow-check: openapi.json has no object schema {schema}: update GROWN in xtask/src/grow.rs"))?;
+            .ok_or_else(|| {
+                format!("grow-check: openapi.json has no object schema {schema}: update GROWN in xtask/src/grow.rs")
+            })?;
         if props.contains_key(*property) {
             return Err(format!(
                 "grow-check: {schema} already has {property}: choose another name in GROWN (xtask/src/grow.rs)"
             ));
         }
-        let ty = if property.ends_with("Gpus") { "integer" } else { "string" };
+        let ty = if property.ends_with("Gpus") {
+            "integer"
+        } else {
+            "string"
+        };
         props.insert(
             property.to_string(),
             json!({"type": ty, "description": "A field a later API version could add (cargo xtask grow-check)."}),
@@ -65,7 +71,9 @@ pub fn run(ws: &crate::Workspace) -> Result<String, String> {
     let code = crate::generate(&grown_text)?;
     for field in ["placement_zone", "grown_note", "grown_gpus", "grown_priority"] {
         if !code.contains(&format!("pub {field}:")) {
-            return Err(format!("grow-check: the generated code from the grown spec has no field {field}"));
+            return Err(format!(
+                "grow-check: the generated code from the grown spec has no field {field}"
+            ));
         }
     }
     let dir = target_dir(&ws.root).join("grow-check");
@@ -145,7 +153,10 @@ mod tests {
         let once = grown(&spec()).unwrap();
         assert!(grown(&once).unwrap_err().contains("already has"));
         let mut gone = spec();
-        gone["components"]["schemas"].as_object_mut().unwrap().remove("SnapshotService");
+        gone["components"]["schemas"]
+            .as_object_mut()
+            .unwrap()
+            .remove("SnapshotService");
         assert!(grown(&gone).unwrap_err().contains("no object schema SnapshotService"));
     }
 }

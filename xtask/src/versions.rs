@@ -61,9 +61,15 @@ pub fn check(root_manifest: &str, facade_manifest: &str) -> Vec<Failure> {
     let own = value_in(facade_manifest, "dependencies", "fastvm-api");
     let (file, table) = match own {
         Some(t) if !t.contains("workspace = true") => ("fastvm/Cargo.toml", Some(t)),
-        Some(_) => ("Cargo.toml", value_in(root_manifest, "workspace.dependencies", "fastvm-api")),
+        Some(_) => (
+            "Cargo.toml",
+            value_in(root_manifest, "workspace.dependencies", "fastvm-api"),
+        ),
         None => match value_in(facade_manifest, "dependencies", "fastvm-api.workspace") {
-            Some(_) => ("Cargo.toml", value_in(root_manifest, "workspace.dependencies", "fastvm-api")),
+            Some(_) => (
+                "Cargo.toml",
+                value_in(root_manifest, "workspace.dependencies", "fastvm-api"),
+            ),
             None => {
                 return fail(
                     "fastvm/Cargo.toml: the facade does not depend on fastvm-api".into(),
@@ -107,7 +113,12 @@ mod tests {
         let caret = ROOT.replace("\"=0.2.0\" }", "\"0.2.0\" }");
         let failures = check(&caret, FACADE);
         assert_eq!(failures.len(), 1);
-        assert!(failures[0].message.starts_with("Cargo.toml: fastvm requires fastvm-api `0.2.0`"), "{failures:?}");
+        assert!(
+            failures[0]
+                .message
+                .starts_with("Cargo.toml: fastvm requires fastvm-api `0.2.0`"),
+            "{failures:?}"
+        );
         assert!(failures[0].fix.contains("version = \"=0.2.0\""), "{failures:?}");
         // A release bump that forgot the pin.
         let stale = ROOT.replace("version = \"0.2.0\"\n\n", "version = \"0.3.0\"\n\n");

@@ -273,8 +273,7 @@ impl UpdateService<'_> {
 
     async fn send(self) -> Result<Service> {
         validate::id("id", self.vm_id)?;
-        let service_name: fastvm_api::types::ServiceName =
-            validate::service_name("serviceName", self.name)?;
+        let service_name: fastvm_api::types::ServiceName = validate::service_name("serviceName", self.name)?;
         validate::port("port", i64::from(self.port))?;
         let mut body = UpdateServiceRequest::new(i64::from(self.port));
         body.h2c = self.h2c;

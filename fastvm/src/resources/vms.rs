@@ -258,9 +258,9 @@ impl<'a> Vms<'a> {
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
-    /// use fastvm::types::{FirewallPolicy, IngressPolicy, PolicyAction};
-    /// let ingress = IngressPolicy { default: PolicyAction::Deny, rules: vec![] };
-    /// let policy = FirewallPolicy { ingress: Some(ingress), ..Default::default() };
+    /// use fastvm::types::{FirewallPolicy, IngressPolicy, IngressRule};
+    /// let ingress = IngressPolicy::deny_except([IngressRule::allow_tcp("443", "::/0")]);
+    /// let policy = FirewallPolicy::new().with_ingress(ingress);
     /// let vm = client.vms().set_firewall(id, policy).await?;
     /// println!("effective: {:?}", vm.effective_firewall);
     /// # Ok(()) }
@@ -279,10 +279,8 @@ impl<'a> Vms<'a> {
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
-    /// use fastvm::types::{DnsMode, DnsPolicy, FirewallPolicy};
-    /// let domains = vec!["ads.example.com".into()];
-    /// let dns = DnsPolicy { mode: Some(DnsMode::Deny), domains, block_bypass: None };
-    /// let policy = FirewallPolicy { dns: Some(dns), ..Default::default() }; // the rest is kept
+    /// use fastvm::types::{DnsPolicy, FirewallPolicy};
+    /// let policy = FirewallPolicy::new().with_dns(DnsPolicy::block(["ads.example.com"])); // the rest is kept
     /// let vm = client.vms().patch_firewall(id, policy).await?;
     /// println!("effective: {:?}", vm.effective_firewall);
     /// # Ok(()) }

@@ -103,7 +103,10 @@ impl LaunchParams {
     pub(crate) fn to_request(&self) -> Result<CreateVmRequest> {
         let mut request = self.request.clone();
         if let Some((after, action)) = &self.ttl {
-            request.ttl = Some(Ttl::new(validate::seconds("ttl.seconds", *after)?.get(), action.clone()));
+            request.ttl = Some(Ttl::new(
+                validate::seconds("ttl.seconds", *after)?.get(),
+                action.clone(),
+            ));
         }
         if let Some(m) = &request.metadata {
             validate::metadata("metadata", m)?;

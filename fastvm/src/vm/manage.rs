@@ -43,9 +43,8 @@ impl Vm {
     ///
     /// ```no_run
     /// # async fn demo(mut vm: fastvm::vm::Vm) -> fastvm::Result<()> {
-    /// use fastvm::types::{DnsMode, DnsPolicy, FirewallPolicy};
-    /// let dns = DnsPolicy { mode: Some(DnsMode::Deny), domains: vec!["ads.example.com".into()], block_bypass: None };
-    /// vm.patch_firewall(FirewallPolicy { dns: Some(dns), ..Default::default() }).await?;
+    /// use fastvm::types::{DnsPolicy, FirewallPolicy};
+    /// vm.patch_firewall(FirewallPolicy::new().with_dns(DnsPolicy::block(["ads.example.com"]))).await?;
     /// # Ok(()) }
     /// ```
     pub async fn patch_firewall(&mut self, policy: FirewallPolicy) -> Result<&types::VmInfo> {
