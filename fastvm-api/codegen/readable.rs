@@ -563,6 +563,27 @@ mod tests {
         assert!(!code.contains("builder::VmInfo") && !code.contains("builder::Vm "));
         assert!(code.contains("pub struct VmInfo {"));
         assert!(!code.contains("pub struct Vm {"));
+        // The renames of the spec (`x-fastvm-rust-name`), everywhere: no stutter is left.
+        for renamed in ["QuotaExceededErrorCode", "ExecEventKind", "ServiceName"] {
+            assert!(
+                code.contains(&format!("pub enum {renamed} {{")) || code.contains(&format!("pub struct {renamed}(")),
+                "{renamed}"
+            );
+        }
+        for stutter in [
+            "QuotaExceededErrorError",
+            "ExecEventT",
+            "ServiceServiceName",
+            "RequestName",
+            "types::Vm>",
+            "(Vm,",
+        ] {
+            assert!(!code.contains(stutter), "{stutter}");
+        }
+        assert!(
+            code.contains(".debug_struct(\"VmInfo\")"),
+            "the redacting Debug names the Rust type"
+        );
         assert!(code.contains("pub fn builder() -> builder::CreateVmRequest"));
         assert!(code.contains("pub fn builder() -> builder::IngressRule"));
         // The constructor takes the required fields in the spec's order.
