@@ -210,11 +210,11 @@ pub fn constructors(
         }
         let name = &s.ident;
         let doc = if named.is_empty() {
-            format!(" A `{name}` with every field empty; set the ones you need on it (its fields are public).")
+            format!(" Builds a `{name}` with every field empty; set the ones you need on it (its fields are public).")
         } else {
             format!(
-                " A `{name}` with its required fields ({}) and every other field empty; set the others on it \
-                 (its fields are public).",
+                " Builds a `{name}` from its required fields ({}, in the spec's order), every other field empty; \
+                 set the others on it (its fields are public).",
                 named.join(", ")
             )
         };

@@ -25,7 +25,7 @@ pub mod types {
         }
     }
     impl AddSshKeyRequest {
-        /// A `AddSshKeyRequest` with its required fields (`public_key`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `AddSshKeyRequest` from its required fields (`public_key`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(
             public_key: impl ::std::convert::Into<::std::string::String>,
         ) -> Self {
@@ -240,7 +240,7 @@ pub mod types {
         }
     }
     impl CreateBuildRequest {
-        /// A `CreateBuildRequest` with every field empty; set the ones you need on it (its fields are public).
+        /// Builds a `CreateBuildRequest` with every field empty; set the ones you need on it (its fields are public).
         pub fn new() -> Self {
             Self {
                 context_download_url: ::std::default::Default::default(),
@@ -269,7 +269,7 @@ pub mod types {
         }
     }
     impl CreateSnapshotRequest {
-        /// A `CreateSnapshotRequest` with its required fields (`vm_id`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `CreateSnapshotRequest` from its required fields (`vm_id`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(vm_id: impl ::std::convert::Into<::std::string::String>) -> Self {
             Self {
                 vm_id: vm_id.into(),
@@ -337,7 +337,7 @@ pub mod types {
         }
     }
     impl CreateVmRequest {
-        /// A `CreateVmRequest` with every field empty; set the ones you need on it (its fields are public).
+        /// Builds a `CreateVmRequest` with every field empty; set the ones you need on it (its fields are public).
         pub fn new() -> Self {
             Self {
                 disk_gib: ::std::default::Default::default(),
@@ -366,7 +366,7 @@ pub mod types {
         }
     }
     impl DeleteResponse {
-        /// A `DeleteResponse` with its required fields (`id`, `deleted`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `DeleteResponse` from its required fields (`id`, `deleted`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(
             id: impl ::std::convert::Into<::std::string::String>,
             deleted: bool,
@@ -461,7 +461,7 @@ pub mod types {
         }
     }
     impl DnsPolicy {
-        /// A `DnsPolicy` with every field empty; set the ones you need on it (its fields are public).
+        /// Builds a `DnsPolicy` with every field empty; set the ones you need on it (its fields are public).
         pub fn new() -> Self {
             Self {
                 block_bypass: ::std::default::Default::default(),
@@ -488,7 +488,7 @@ pub mod types {
         }
     }
     impl EgressPolicy {
-        /// A `EgressPolicy` with its required fields (`default`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `EgressPolicy` from its required fields (`default`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(default: PolicyAction) -> Self {
             Self {
                 default,
@@ -531,7 +531,7 @@ pub mod types {
         }
     }
     impl EgressRule {
-        /// A `EgressRule` with its required fields (`action`, `kind`, `value`, `protocol`, `ports`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `EgressRule` from its required fields (`action`, `kind`, `value`, `protocol`, `ports`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(
             action: PolicyAction,
             kind: EgressRuleKind,
@@ -846,7 +846,7 @@ pub mod types {
         }
     }
     impl ExecVmRequest {
-        /// A `ExecVmRequest` with its required fields (`command`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `ExecVmRequest` from its required fields (`command`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(command: ::std::vec::Vec<::std::string::String>) -> Self {
             Self {
                 command,
@@ -926,7 +926,7 @@ pub mod types {
         }
     }
     impl FileFetchRequest {
-        /// A `FileFetchRequest` with its required fields (`url`, `path`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `FileFetchRequest` from its required fields (`url`, `path`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(
             url: impl ::std::convert::Into<::std::string::String>,
             path: impl ::std::convert::Into<::std::string::String>,
@@ -951,7 +951,7 @@ pub mod types {
         }
     }
     impl FilePresignRequest {
-        /// A `FilePresignRequest` with its required fields (`path`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `FilePresignRequest` from its required fields (`path`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(path: impl ::std::convert::Into<::std::string::String>) -> Self {
             Self { path: path.into() }
         }
@@ -1008,7 +1008,7 @@ pub mod types {
         }
     }
     impl FirewallPolicy {
-        /// A `FirewallPolicy` with every field empty; set the ones you need on it (its fields are public).
+        /// Builds a `FirewallPolicy` with every field empty; set the ones you need on it (its fields are public).
         pub fn new() -> Self {
             Self {
                 dns: ::std::default::Default::default(),
@@ -1042,7 +1042,7 @@ pub mod types {
         }
     }
     impl IngressPolicy {
-        /// A `IngressPolicy` with its required fields (`default`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `IngressPolicy` from its required fields (`default`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(default: PolicyAction) -> Self {
             Self {
                 default,
@@ -1085,7 +1085,7 @@ pub mod types {
         }
     }
     impl IngressRule {
-        /// A `IngressRule` with its required fields (`action`, `kind`, `value`, `protocol`, `ports`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `IngressRule` from its required fields (`action`, `kind`, `value`, `protocol`, `ports`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(
             action: PolicyAction,
             kind: IngressRuleKind,
@@ -1589,7 +1589,7 @@ pub mod types {
         }
     }
     impl RegisterServiceRequest {
-        /// A `RegisterServiceRequest` with its required fields (`name`, `port`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `RegisterServiceRequest` from its required fields (`name`, `port`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(name: ServiceName, port: i64) -> Self {
             Self {
                 name,
@@ -1618,7 +1618,7 @@ pub mod types {
         }
     }
     impl Service {
-        /// A `Service` with its required fields (`name`, `port`, `h2c`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `Service` from its required fields (`name`, `port`, `h2c`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(
             name: impl ::std::convert::Into<::std::string::String>,
             port: i64,
@@ -1915,7 +1915,7 @@ pub mod types {
         }
     }
     impl Ttl {
-        /// A `Ttl` with its required fields (`seconds`, `action`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `Ttl` from its required fields (`seconds`, `action`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(seconds: u64, action: TtlAction) -> Self {
             Self { seconds, action }
         }
@@ -2002,7 +2002,7 @@ pub mod types {
         }
     }
     impl UpdateServiceRequest {
-        /// A `UpdateServiceRequest` with its required fields (`port`) and every other field empty; set the others on it (its fields are public).
+        /// Builds a `UpdateServiceRequest` from its required fields (`port`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(port: i64) -> Self {
             Self {
                 port,
@@ -2024,7 +2024,7 @@ pub mod types {
         }
     }
     impl UpdateSnapshotRequest {
-        /// A `UpdateSnapshotRequest` with every field empty; set the ones you need on it (its fields are public).
+        /// Builds a `UpdateSnapshotRequest` with every field empty; set the ones you need on it (its fields are public).
         pub fn new() -> Self {
             Self {
                 name: ::std::default::Default::default(),
@@ -2050,7 +2050,7 @@ pub mod types {
         }
     }
     impl UpdateVmRequest {
-        /// A `UpdateVmRequest` with every field empty; set the ones you need on it (its fields are public).
+        /// Builds a `UpdateVmRequest` with every field empty; set the ones you need on it (its fields are public).
         pub fn new() -> Self {
             Self {
                 metadata: ::std::default::Default::default(),

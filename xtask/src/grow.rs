@@ -85,7 +85,7 @@ pub fn run(ws: &crate::Workspace) -> Result<String, String> {
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let started = Instant::now();
-    let status = Command::new(cargo)
+    let output = Command::new(cargo)
         .current_dir(&ws.root)
         .env("FASTVM_API_SPEC", &path)
         // The whole workspace's selection, so that the dependencies are resolved with the same
@@ -99,14 +99,30 @@ pub fn run(ws: &crate::Workspace) -> Result<String, String> {
             "--examples",
             "--features",
             "fastvm-api/__grown-spec",
+            "--message-format=json-render-diagnostics",
         ])
-        .status()
+        .stderr(std::process::Stdio::inherit())
+        .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
+    if !output.status.success() {
         return Err(format!(
             "grow-check: the facade, its examples or the CLI do not build against {} (openapi.json plus the optional \
              fields of GROWN): a new optional field broke them. Build generated structs with their `new` or \
              `builder()`, never with a struct literal",
+            path.display()
+        ));
+    }
+    // The build generated from the grown copy (not from openapi.json): its fastvm-api code has
+    // the new fields.
+    let out_dirs = fastvm_api_out_dirs(&String::from_utf8_lossy(&output.stdout));
+    let grown_code = out_dirs
+        .iter()
+        .filter_map(|d| std::fs::read_to_string(Path::new(d).join("codegen.rs")).ok())
+        .any(|code| code.contains("pub placement_zone:"));
+    if !grown_code {
+        return Err(format!(
+            "grow-check: fastvm-api was not generated from {} (build script output dirs: {out_dirs:?}): does \
+             fastvm-api/build.rs still read FASTVM_API_SPEC under the __grown-spec feature?",
             path.display()
         ));
     }
@@ -121,6 +137,17 @@ pub fn run(ws: &crate::Workspace) -> Result<String, String> {
             .join(", "),
         started.elapsed().as_secs_f64()
     ))
+}
+
+/// The `out_dir` of each run of fastvm-api's build script in cargo's JSON messages.
+fn fastvm_api_out_dirs(messages: &str) -> Vec<String> {
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["reason"] == "build-script-executed")
+        .filter(|m| m["package_id"].as_str().is_some_and(|id| id.contains("fastvm-api")))
+        .filter_map(|m| m["out_dir"].as_str().map(str::to_string))
+        .collect()
 }
 
 #[cfg(test)]
@@ -146,6 +173,19 @@ mod tests {
         let at = code.find("pub struct VmInfo {").unwrap();
         assert!(code[..at].trim_end().ends_with("#[non_exhaustive]"));
         assert!(code[at..].contains("pub placement_zone: ::std::option::Option<::std::string::String>"));
+    }
+
+    #[test]
+    fn the_build_scripts_output_is_found_in_cargos_messages() {
+        let messages = concat!(
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/fastvm-api#0.1.0"}"#,
+            "\n",
+            r#"{"reason":"build-script-executed","package_id":"path+file:///w/fastvm-api#0.1.0","out_dir":"/t/out"}"#,
+            "\n",
+            r#"{"reason":"build-script-executed","package_id":"registry+https://x#serde@1.0.0","out_dir":"/t/s"}"#,
+            "\nnot json\n"
+        );
+        assert_eq!(fastvm_api_out_dirs(messages), ["/t/out"]);
     }
 
     #[test]
