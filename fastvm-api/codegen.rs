@@ -13,6 +13,8 @@ use serde_json::Value;
 
 #[path = "facts.rs"]
 pub mod facts;
+#[path = "codegen/readable.rs"]
+pub mod readable;
 #[path = "codegen/secrets.rs"]
 pub mod secrets;
 #[path = "codegen/tolerance.rs"]
@@ -127,6 +129,7 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
     let secrets = secrets::Secrets::of(&spec);
     let table = ops_table(&spec)?;
     let deprecated = facts::deprecated(&spec);
+    let wire = spec.clone();
     let spec = adapt(&spec)?;
     let operation_ids = operation_ids(&spec);
     let spec: openapiv3::OpenAPI =
@@ -151,6 +154,7 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
     secrets::redact_debug(types_of(&mut file)?, &secrets)?;
     deprecate(&mut file, &deprecated)?;
     narrowing(types_of(&mut file)?)?;
+    readable::apply(&mut file, &wire)?;
     sort_items(types_of(&mut file)?);
     sort_items(module_items(types_of(&mut file)?, "builder")?);
     file.items.push(table);
@@ -574,13 +578,13 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.json");
         let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let code = generate(&spec.to_string()).unwrap();
-        assert!(code.contains("pub fn into_parts(self) -> (Vm, ::std::option::Option<SnapshotRestoreWarnings>)"));
+        assert!(code.contains("-> (VmInfo, ::std::option::Option<SnapshotRestoreWarnings>)"));
         // A field added to both schemas is carried by the generated conversion.
         for schema in ["VM", "VMCreateResponse"] {
             spec["components"]["schemas"][schema]["properties"]["zone"] = json!({"type": "string"});
         }
         let code = generate(&spec.to_string()).unwrap();
-        let at = code.find("pub fn into_parts(self)").unwrap();
+        let at = code.find("pub fn into_parts(").unwrap();
         assert!(code[at..at + 1500].contains("zone"), "{}", &code[at..at + 1500]);
         // A field only the narrow schema has is its empty value; one of another type is an error.
         spec["components"]["schemas"]["VM"]["properties"]["only"] = json!({"type": "string"});

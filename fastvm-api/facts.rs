@@ -36,6 +36,9 @@ pub const SECRET: &str = "x-fastvm-secret";
 pub const DEPRECATION: &str = "x-fastvm-deprecation";
 /// A query parameter named by a key prefix (read by `codegen::preprocess`).
 pub const KEY_PREFIX: &str = "x-fastvm-key-prefix";
+/// The Rust name of a generated type, where typify's would stutter or clash with a facade
+/// type: on a component schema or on an inline property's schema (`codegen/readable.rs`).
+pub const RUST_NAME: &str = "x-fastvm-rust-name";
 /// The top-level object documenting every extension.
 pub const DOCS: &str = "x-fastvm-extensions";
 
@@ -52,6 +55,7 @@ pub const ALL: &[&str] = &[
     SECRET_FIELDS,
     SECRET,
     DEPRECATION,
+    RUST_NAME,
 ];
 
 /// How long an operation's answer may take (`x-fastvm-timing`).
@@ -249,6 +253,47 @@ pub fn open_strings(spec: &Value) -> Vec<OpenString> {
     out
 }
 
+/// A generated type renamed by `x-fastvm-rust-name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RustName {
+    /// `Schema` for a component, `Schema.property` for an inline property.
+    pub at: String,
+    /// The name typify gives it, folded ([`fold`] of the schema name, or of schema and
+    /// property: `QuotaExceededError.error` is typify's `QuotaExceededErrorError`).
+    pub generated: String,
+    /// The Rust name the spec gives it.
+    pub name: String,
+}
+
+/// Every `x-fastvm-rust-name`: on component schemas and their direct properties.
+pub fn rust_names(spec: &Value) -> Vec<RustName> {
+    let mut out = Vec::new();
+    for (name, schema) in schemas(spec) {
+        if let Some(rust) = schema.get(RUST_NAME).and_then(Value::as_str) {
+            out.push(RustName {
+                at: name.to_string(),
+                generated: fold(name),
+                name: rust.to_string(),
+            });
+        }
+        for (prop, p) in properties(schema) {
+            if let Some(rust) = p.get(RUST_NAME).and_then(Value::as_str) {
+                out.push(RustName {
+                    at: format!("{name}.{prop}"),
+                    generated: fold(&format!("{name}{prop}")),
+                    name: rust.to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Whether `name` is an upper camel case Rust identifier (`VmInfo`).
+pub fn is_type_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && name.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 /// How a secret is shown in `Debug` output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Show {
@@ -409,6 +454,40 @@ pub fn problems(spec: &Value) -> Vec<String> {
             out.push(at(
                 format!("operation {name}: {EMPTY_ANSWER_KNOWN} is {v}"),
                 "make it true or false",
+            ));
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for renamed in rust_names(spec) {
+        if !is_type_name(&renamed.name) {
+            out.push(at(
+                format!("{}: {RUST_NAME} {:?} is not a Rust type name", renamed.at, renamed.name),
+                "use upper camel case letters and digits (`VmInfo`)",
+            ));
+        }
+        if !names.insert(renamed.name.clone()) || schemas(spec).any(|(s, _)| fold(s) == fold(&renamed.name)) {
+            out.push(at(
+                format!(
+                    "{}: {RUST_NAME} {:?} is the name of another type",
+                    renamed.at, renamed.name
+                ),
+                "choose a name no other schema has",
+            ));
+        }
+    }
+    for (name, schema) in schemas(spec) {
+        for (prop, p) in properties(schema) {
+            if p.get(RUST_NAME).is_some_and(|v| !v.is_string()) {
+                out.push(at(
+                    format!("{name}.{prop}: {RUST_NAME} is not a string"),
+                    "make it the type's name",
+                ));
+            }
+        }
+        if schema.get(RUST_NAME).is_some_and(|v| !v.is_string()) {
+            out.push(at(
+                format!("schema {name}: {RUST_NAME} is not a string"),
+                "make it the type's name",
             ));
         }
     }

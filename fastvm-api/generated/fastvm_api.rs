@@ -10,6 +10,7 @@ use crate::hooks::encode_path;
 pub mod types {
     ///Body of POST /v1/vms/{id}/ssh-keys.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct AddSshKeyRequest {
         ///Optional human label.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -21,6 +22,17 @@ pub mod types {
     impl AddSshKeyRequest {
         pub fn builder() -> builder::AddSshKeyRequest {
             Default::default()
+        }
+    }
+    impl AddSshKeyRequest {
+        /// Builds a `AddSshKeyRequest` from its required fields (`public_key`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(
+            public_key: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            Self {
+                public_key: public_key.into(),
+                name: ::std::default::Default::default(),
+            }
         }
     }
     impl ::std::convert::From<EnvVars>
@@ -37,6 +49,7 @@ pub mod types {
     }
     ///Build state snapshot. Returned by POST /v1/builds (initial pending state) and GET /v1/builds/{id} (current state on each poll).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct BuildResponse {
         #[serde(
             rename = "createdAt",
@@ -68,11 +81,6 @@ pub mod types {
         )]
         pub snapshot_id: ::std::option::Option<::std::string::String>,
         pub status: BuildStatus,
-    }
-    impl BuildResponse {
-        pub fn builder() -> builder::BuildResponse {
-            Default::default()
-        }
     }
     ///Current state. Known values: pending (accepted, not yet started), running (worker is executing), completed (snapshot is ready), failed (build did not produce a snapshot). Additional values may be introduced in future server versions; clients should treat unknown values as "in progress" rather than as hard errors.
     #[derive(
@@ -152,6 +160,7 @@ pub mod types {
     }
     ///A short-lived console session token.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
     pub struct ConsoleTokenResponse {
         #[serde(
             rename = "expiresInSec",
@@ -160,14 +169,9 @@ pub mod types {
         )]
         pub expires_in_sec: i64,
         pub token: ::std::string::String,
-        ///Relative WebSocket path; combine with your API host as wss://<host><websocketPath>?session=<token>.
+        ///Relative WebSocket path; combine with your API host as wss://`<host>``<websocketPath>`?session=`<token>`.
         #[serde(rename = "websocketPath")]
         pub websocket_path: ::std::string::String,
-    }
-    impl ConsoleTokenResponse {
-        pub fn builder() -> builder::ConsoleTokenResponse {
-            Default::default()
-        }
     }
     impl ::std::fmt::Debug for ConsoleTokenResponse {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -180,6 +184,7 @@ pub mod types {
     }
     ///Body of POST /v1/builds. All fields are optional, but at least one of imageRef and dockerfileContent must be given.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct CreateBuildRequest {
         ///Presigned GET URL for a tar.gz of the build context. The worker downloads and extracts this into /tmp/buildctx before invoking buildah, so COPY instructions resolve against the user's files. Obtain via POST /v1/build-contexts/presign.
         #[serde(
@@ -192,7 +197,7 @@ pub mod types {
             rename = "diskGiB",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub disk_gi_b: ::std::option::Option<i64>,
+        pub disk_gib: ::std::option::Option<i64>,
         ///Raw Dockerfile content to feed to buildah bud inside the build VM. Container-runtime metadata (CMD, ENTRYPOINT, EXPOSE, LABEL, HEALTHCHECK) is consumed by buildah but does not surface on the resulting FastVM snapshot.
         #[serde(
             rename = "dockerfileContent",
@@ -226,7 +231,7 @@ pub mod types {
                     "context_download_url",
                     &crate::secret_debug::Url::of(&self.context_download_url),
                 )
-                .field("disk_gi_b", &self.disk_gi_b)
+                .field("disk_gib", &self.disk_gib)
                 .field("dockerfile_content", &self.dockerfile_content)
                 .field("image_ref", &self.image_ref)
                 .field("machine_type", &self.machine_type)
@@ -234,10 +239,24 @@ pub mod types {
                 .finish()
         }
     }
+    impl CreateBuildRequest {
+        /// Builds a `CreateBuildRequest` with every field empty; set the ones you need on it (its fields are public).
+        pub fn new() -> Self {
+            Self {
+                context_download_url: ::std::default::Default::default(),
+                disk_gib: ::std::default::Default::default(),
+                dockerfile_content: ::std::default::Default::default(),
+                image_ref: ::std::default::Default::default(),
+                machine_type: ::std::default::Default::default(),
+                name: ::std::default::Default::default(),
+            }
+        }
+    }
     ///Body of POST /v1/snapshots.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct CreateSnapshotRequest {
-        ///Snapshot name (trimmed + whitespace-collapsed, max 64 runes; longer values are truncated server-side). Auto-generated as snapshot-<8-char-vmId-prefix> if empty.
+        ///Snapshot name (trimmed + whitespace-collapsed, max 64 runes; longer values are truncated server-side). Auto-generated as snapshot-`<8-char-vmId-prefix>` if empty.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         ///ID of the running or paused VM to snapshot.
@@ -249,15 +268,25 @@ pub mod types {
             Default::default()
         }
     }
+    impl CreateSnapshotRequest {
+        /// Builds a `CreateSnapshotRequest` from its required fields (`vm_id`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(vm_id: impl ::std::convert::Into<::std::string::String>) -> Self {
+            Self {
+                vm_id: vm_id.into(),
+                name: ::std::default::Default::default(),
+            }
+        }
+    }
     ///Body of POST /v1/vms. Every field is optional; machineType must be supplied unless snapshotId is.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct CreateVmRequest {
         ///Override the default disk size (GiB).
         #[serde(
             rename = "diskGiB",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub disk_gi_b: ::std::option::Option<i64>,
+        pub disk_gib: ::std::option::Option<i64>,
         #[serde(
             rename = "envVars",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -273,7 +302,7 @@ pub mod types {
         pub machine_type: ::std::option::Option<MachineType>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub metadata: ::std::option::Option<Metadata>,
-        ///VM name: trimmed and whitespace-collapsed, max 64 runes (longer values are truncated server-side). Auto-generated as vm-<8-char-id-prefix> if empty.
+        ///VM name: trimmed and whitespace-collapsed, max 64 runes (longer values are truncated server-side). Auto-generated as vm-`<8-char-id-prefix>` if empty.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         ///Restore from this snapshot instead of cold-booting.
@@ -293,7 +322,7 @@ pub mod types {
     impl ::std::fmt::Debug for CreateVmRequest {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.debug_struct("CreateVmRequest")
-                .field("disk_gi_b", &self.disk_gi_b)
+                .field("disk_gib", &self.disk_gib)
                 .field(
                     "env_vars",
                     &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
@@ -307,8 +336,24 @@ pub mod types {
                 .finish()
         }
     }
+    impl CreateVmRequest {
+        /// Builds a `CreateVmRequest` with every field empty; set the ones you need on it (its fields are public).
+        pub fn new() -> Self {
+            Self {
+                disk_gib: ::std::default::Default::default(),
+                env_vars: ::std::default::Default::default(),
+                firewall: ::std::default::Default::default(),
+                machine_type: ::std::default::Default::default(),
+                metadata: ::std::default::Default::default(),
+                name: ::std::default::Default::default(),
+                snapshot_id: ::std::default::Default::default(),
+                ttl: ::std::default::Default::default(),
+            }
+        }
+    }
     ///Result of a delete operation.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct DeleteResponse {
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub deleted: bool,
@@ -320,61 +365,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///`DeleteServiceServiceName`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct DeleteServiceServiceName(::std::string::String);
-    impl ::std::ops::Deref for DeleteServiceServiceName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::str::FromStr for DeleteServiceServiceName {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 29usize {
-                return Err("longer than 29 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[a-z0-9]+(-[a-z0-9]+)*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[a-z0-9]+(-[a-z0-9]+)*$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for DeleteServiceServiceName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for DeleteServiceServiceName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for DeleteServiceServiceName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
+    impl DeleteResponse {
+        /// Builds a `DeleteResponse` from its required fields (`id`, `deleted`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(
+            id: impl ::std::convert::Into<::std::string::String>,
+            deleted: bool,
+        ) -> Self {
+            Self { id: id.into(), deleted }
         }
     }
     ///Toggles the meaning of dns.domains. - allow: allowlist — only listed domains can resolve; any other query returns NXDOMAIN. - deny: blocklist — listed domains return NXDOMAIN; all other queries resolve through the upstream resolver. Default is deny with an empty list, which means "resolve everything".
@@ -445,6 +442,7 @@ pub mod types {
     }
     ///DNS-layer filtering, independent of egress L4 rules. The resolver applies the DNS gate BEFORE L4 enforcement; a domain blocked here returns NXDOMAIN regardless of what egress.rules says about its IPs. All fields are optional — the server defaults mode to deny when missing, domains to [], and blockBypass to false.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct DnsPolicy {
         ///When true, the worker denies DoT (TCP 853) and the known public DoH endpoint IPs at the nft layer so guests cannot sidestep the in-process resolver. Default false.
         #[serde(
@@ -462,8 +460,19 @@ pub mod types {
             Default::default()
         }
     }
+    impl DnsPolicy {
+        /// Builds a `DnsPolicy` with every field empty; set the ones you need on it (its fields are public).
+        pub fn new() -> Self {
+            Self {
+                block_bypass: ::std::default::Default::default(),
+                domains: ::std::default::Default::default(),
+                mode: ::std::default::Default::default(),
+            }
+        }
+    }
     ///Outbound firewall policy: a default posture plus rules.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct EgressPolicy {
         #[serde(
             default = "crate::decode::unknown_when_absent",
@@ -478,8 +487,18 @@ pub mod types {
             Default::default()
         }
     }
+    impl EgressPolicy {
+        /// Builds a `EgressPolicy` from its required fields (`default`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(default: PolicyAction) -> Self {
+            Self {
+                default,
+                rules: ::std::default::Default::default(),
+            }
+        }
+    }
     ///One egress firewall rule.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct EgressRule {
         #[serde(
             default = "crate::decode::unknown_when_absent",
@@ -509,6 +528,25 @@ pub mod types {
     impl EgressRule {
         pub fn builder() -> builder::EgressRule {
             Default::default()
+        }
+    }
+    impl EgressRule {
+        /// Builds a `EgressRule` from its required fields (`action`, `kind`, `value`, `protocol`, `ports`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(
+            action: PolicyAction,
+            kind: EgressRuleKind,
+            value: impl ::std::convert::Into<::std::string::String>,
+            protocol: EgressRuleProtocol,
+            ports: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            Self {
+                action,
+                kind,
+                value: value.into(),
+                protocol,
+                ports: ports.into(),
+                description: ::std::default::Default::default(),
+            }
         }
     }
     ///Egress rule kind. - cidr: match by destination IP/CIDR + port/proto. - fqdn: match by destination domain (resolved through the in-process DNS resolver) + port/proto. Fqdn values accept an optional leading *. wildcard (e.g. *.example.com). Bare wildcards and non-leading wildcards are rejected. Wildcards match one-or-more labels left of the suffix and do not match the apex.
@@ -687,17 +725,14 @@ pub mod types {
     }
     ///Error body returned with every 4xx and 5xx response.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct Error {
         ///Human-readable error message.
         pub error: ::std::string::String,
     }
-    impl Error {
-        pub fn builder() -> builder::Error {
-            Default::default()
-        }
-    }
     ///One event in the NDJSON exec stream returned by POST /v1/vms/{id}/exec under Accept: application/x-ndjson. Short field names (t, d, c, to, ms) keep per-chunk overhead small since high-output commands can produce thousands of events per exec.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct ExecEvent {
         ///Exit code. Present on x events only; omitted when the exit code is 0.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -713,15 +748,10 @@ pub mod types {
             default = "crate::decode::unknown_when_absent",
             deserialize_with = "crate::decode::null_as_unknown"
         )]
-        pub t: ExecEventT,
+        pub t: ExecEventKind,
         ///True if the command was killed by the timeout. x events only; omitted when false.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub to: ::std::option::Option<bool>,
-    }
-    impl ExecEvent {
-        pub fn builder() -> builder::ExecEvent {
-            Default::default()
-        }
     }
     ///Event type: o = stdout chunk, e = stderr chunk, x = terminal exit event.
     #[derive(
@@ -736,7 +766,7 @@ pub mod types {
         PartialOrd
     )]
     #[non_exhaustive]
-    pub enum ExecEventT {
+    pub enum ExecEventKind {
         #[serde(rename = "o")]
         O,
         #[serde(rename = "e")]
@@ -748,7 +778,7 @@ pub mod types {
         #[serde(untagged)]
         Unknown(::std::string::String),
     }
-    impl ExecEventT {
+    impl ExecEventKind {
         /// The value as it is on the wire.
         pub fn as_str(&self) -> &str {
             match self {
@@ -763,12 +793,12 @@ pub mod types {
             matches!(self, Self::Unknown(_))
         }
     }
-    impl ::std::fmt::Display for ExecEventT {
+    impl ::std::fmt::Display for ExecEventKind {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.write_str(self.as_str())
         }
     }
-    impl ::std::convert::From<&str> for ExecEventT {
+    impl ::std::convert::From<&str> for ExecEventKind {
         fn from(value: &str) -> Self {
             match value {
                 "o" => Self::O,
@@ -778,7 +808,7 @@ pub mod types {
             }
         }
     }
-    impl ::std::convert::From<::std::string::String> for ExecEventT {
+    impl ::std::convert::From<::std::string::String> for ExecEventKind {
         fn from(value: ::std::string::String) -> Self {
             match value.as_str() {
                 "o" => Self::O,
@@ -788,7 +818,7 @@ pub mod types {
             }
         }
     }
-    impl ::std::str::FromStr for ExecEventT {
+    impl ::std::str::FromStr for ExecEventKind {
         type Err = ::std::convert::Infallible;
         fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
             Ok(Self::from(value))
@@ -796,6 +826,7 @@ pub mod types {
     }
     ///Body of POST /v1/vms/{id}/exec.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct ExecVmRequest {
         ///Argv of the command; the first element must be non-empty. For a shell string send ["sh", "-c", string].
         pub command: ::std::vec::Vec<::std::string::String>,
@@ -814,8 +845,19 @@ pub mod types {
             Default::default()
         }
     }
+    impl ExecVmRequest {
+        /// Builds a `ExecVmRequest` from its required fields (`command`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(command: ::std::vec::Vec<::std::string::String>) -> Self {
+            Self {
+                command,
+                stdin: ::std::default::Default::default(),
+                timeout_sec: ::std::default::Default::default(),
+            }
+        }
+    }
     ///Buffered response shape for POST /v1/vms/{id}/exec under Accept: application/json. The server collects the streamed events and returns this aggregate once the command exits. Per-stream output is capped at 4 MiB; overflow bytes are dropped and signalled via stdoutTruncated / stderrTruncated. Streaming clients (Accept: application/x-ndjson) receive every byte without a cap.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct ExecVmResponse {
         #[serde(
             rename = "durationMs",
@@ -854,13 +896,9 @@ pub mod types {
         )]
         pub timed_out: bool,
     }
-    impl ExecVmResponse {
-        pub fn builder() -> builder::ExecVmResponse {
-            Default::default()
-        }
-    }
     ///Body of POST /v1/vms/{id}/files/fetch.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
     pub struct FileFetchRequest {
         ///Absolute destination path inside the guest filesystem.
         pub path: ::std::string::String,
@@ -887,8 +925,22 @@ pub mod types {
                 .finish()
         }
     }
+    impl FileFetchRequest {
+        /// Builds a `FileFetchRequest` from its required fields (`url`, `path`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(
+            url: impl ::std::convert::Into<::std::string::String>,
+            path: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            Self {
+                url: url.into(),
+                path: path.into(),
+                timeout_sec: ::std::default::Default::default(),
+            }
+        }
+    }
     ///Body of POST /v1/vms/{id}/files/presign.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct FilePresignRequest {
         ///Absolute destination path inside the guest filesystem (where the file will land after fetchFileToVm). Used only to scope the staging object key; any value server-side is accepted here.
         pub path: ::std::string::String,
@@ -898,8 +950,15 @@ pub mod types {
             Default::default()
         }
     }
+    impl FilePresignRequest {
+        /// Builds a `FilePresignRequest` from its required fields (`path`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(path: impl ::std::convert::Into<::std::string::String>) -> Self {
+            Self { path: path.into() }
+        }
+    }
     ///Pair of signed URLs scoped to the same per-VM staging object. Usable in either direction: either side (client or VM) PUTs bytes to uploadUrl, and either side GETs them back via downloadUrl. URLs expire after expiresInSec seconds and the staging object is auto-deleted after about a day.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
     pub struct FilePresignResponse {
         ///Presigned GET URL for the same staging object. Used by the VM (via POST /v1/vms/{id}/files/fetch) on upload, or by the client on download.
         #[serde(rename = "downloadUrl")]
@@ -922,11 +981,6 @@ pub mod types {
         #[serde(rename = "uploadUrl")]
         pub upload_url: ::std::string::String,
     }
-    impl FilePresignResponse {
-        pub fn builder() -> builder::FilePresignResponse {
-            Default::default()
-        }
-    }
     impl ::std::fmt::Debug for FilePresignResponse {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.debug_struct("FilePresignResponse")
@@ -939,6 +993,7 @@ pub mod types {
     }
     ///Top-level firewall policy with three independent axes. All sub-blocks are optional — the server substitutes the safe default (ingress deny / egress allow / dns mode=deny + empty) for missing blocks. Sending firewall: null on VM create is also valid.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct FirewallPolicy {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub dns: ::std::option::Option<DnsPolicy>,
@@ -952,19 +1007,26 @@ pub mod types {
             Default::default()
         }
     }
+    impl FirewallPolicy {
+        /// Builds a `FirewallPolicy` with every field empty; set the ones you need on it (its fields are public).
+        pub fn new() -> Self {
+            Self {
+                dns: ::std::default::Default::default(),
+                egress: ::std::default::Default::default(),
+                ingress: ::std::default::Default::default(),
+            }
+        }
+    }
     ///Health check
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct HealthResponse {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<::std::string::String>,
     }
-    impl HealthResponse {
-        pub fn builder() -> builder::HealthResponse {
-            Default::default()
-        }
-    }
     ///Inbound firewall policy: a default posture plus rules.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct IngressPolicy {
         #[serde(
             default = "crate::decode::unknown_when_absent",
@@ -979,8 +1041,18 @@ pub mod types {
             Default::default()
         }
     }
+    impl IngressPolicy {
+        /// Builds a `IngressPolicy` from its required fields (`default`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(default: PolicyAction) -> Self {
+            Self {
+                default,
+                rules: ::std::default::Default::default(),
+            }
+        }
+    }
     ///One ingress firewall rule.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct IngressRule {
         #[serde(
             default = "crate::decode::unknown_when_absent",
@@ -1010,6 +1082,25 @@ pub mod types {
     impl IngressRule {
         pub fn builder() -> builder::IngressRule {
             Default::default()
+        }
+    }
+    impl IngressRule {
+        /// Builds a `IngressRule` from its required fields (`action`, `kind`, `value`, `protocol`, `ports`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(
+            action: PolicyAction,
+            kind: IngressRuleKind,
+            value: impl ::std::convert::Into<::std::string::String>,
+            protocol: IngressRuleProtocol,
+            ports: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            Self {
+                action,
+                kind,
+                value: value.into(),
+                protocol,
+                ports: ports.into(),
+                description: ::std::default::Default::default(),
+            }
         }
     }
     ///Ingress rule kind. Only cidr is supported — inbound packets don't carry a domain the worker could match on without TLS interception.
@@ -1214,6 +1305,7 @@ pub mod types {
     }
     ///The org's quota limits and current usage.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct OrgQuotaUsage {
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub limits: OrgQuotaValues,
@@ -1226,26 +1318,22 @@ pub mod types {
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub usage: OrgQuotaValues,
     }
-    impl OrgQuotaUsage {
-        pub fn builder() -> builder::OrgQuotaUsage {
-            Default::default()
-        }
-    }
     ///One set of org quota values.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct OrgQuotaValues {
         #[serde(
             rename = "diskGiB",
             default,
             deserialize_with = "crate::decode::null_as_default"
         )]
-        pub disk_gi_b: i64,
+        pub disk_gib: i64,
         #[serde(
             rename = "memoryMiB",
             default,
             deserialize_with = "crate::decode::null_as_default"
         )]
-        pub memory_mi_b: i64,
+        pub memory_mib: i64,
         #[serde(
             rename = "snapshotCount",
             default,
@@ -1254,11 +1342,6 @@ pub mod types {
         pub snapshot_count: i64,
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub vcpu: i64,
-    }
-    impl OrgQuotaValues {
-        pub fn builder() -> builder::OrgQuotaValues {
-            Default::default()
-        }
     }
     ///Allow/deny verb. Used both as the per-direction default posture and as each rule's action.
     #[derive(
@@ -1328,6 +1411,7 @@ pub mod types {
     }
     ///Error body of a 429 from POST /v1/vms/{id}/resume: re-acquiring the VM's resources would exceed an org quota.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct QuotaExceeded {
         ///The org quota dimension that would be exceeded.
         #[serde(
@@ -1337,11 +1421,6 @@ pub mod types {
         pub dimension: QuotaExceededDimension,
         ///Human-readable error message.
         pub error: ::std::string::String,
-    }
-    impl QuotaExceeded {
-        pub fn builder() -> builder::QuotaExceeded {
-            Default::default()
-        }
     }
     ///The org quota dimension that would be exceeded.
     #[derive(
@@ -1421,6 +1500,7 @@ pub mod types {
     }
     ///Per-VM service quota exceeded.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct QuotaExceededError {
         ///The per-VM service cap that was reached.
         pub count: i64,
@@ -1429,12 +1509,7 @@ pub mod types {
             default = "crate::decode::unknown_when_absent",
             deserialize_with = "crate::decode::null_as_unknown"
         )]
-        pub error: QuotaExceededErrorError,
-    }
-    impl QuotaExceededError {
-        pub fn builder() -> builder::QuotaExceededError {
-            Default::default()
-        }
+        pub error: QuotaExceededErrorCode,
     }
     ///Always vm_service_quota_exceeded.
     #[derive(
@@ -1449,7 +1524,7 @@ pub mod types {
         PartialOrd
     )]
     #[non_exhaustive]
-    pub enum QuotaExceededErrorError {
+    pub enum QuotaExceededErrorCode {
         #[serde(rename = "vm_service_quota_exceeded")]
         VmServiceQuotaExceeded,
         /// A value this version of the SDK does not know, kept as the server sent it (and
@@ -1457,7 +1532,7 @@ pub mod types {
         #[serde(untagged)]
         Unknown(::std::string::String),
     }
-    impl QuotaExceededErrorError {
+    impl QuotaExceededErrorCode {
         /// The value as it is on the wire.
         pub fn as_str(&self) -> &str {
             match self {
@@ -1470,12 +1545,12 @@ pub mod types {
             matches!(self, Self::Unknown(_))
         }
     }
-    impl ::std::fmt::Display for QuotaExceededErrorError {
+    impl ::std::fmt::Display for QuotaExceededErrorCode {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.write_str(self.as_str())
         }
     }
-    impl ::std::convert::From<&str> for QuotaExceededErrorError {
+    impl ::std::convert::From<&str> for QuotaExceededErrorCode {
         fn from(value: &str) -> Self {
             match value {
                 "vm_service_quota_exceeded" => Self::VmServiceQuotaExceeded,
@@ -1483,7 +1558,7 @@ pub mod types {
             }
         }
     }
-    impl ::std::convert::From<::std::string::String> for QuotaExceededErrorError {
+    impl ::std::convert::From<::std::string::String> for QuotaExceededErrorCode {
         fn from(value: ::std::string::String) -> Self {
             match value.as_str() {
                 "vm_service_quota_exceeded" => Self::VmServiceQuotaExceeded,
@@ -1491,7 +1566,7 @@ pub mod types {
             }
         }
     }
-    impl ::std::str::FromStr for QuotaExceededErrorError {
+    impl ::std::str::FromStr for QuotaExceededErrorCode {
         type Err = ::std::convert::Infallible;
         fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
             Ok(Self::from(value))
@@ -1499,12 +1574,12 @@ pub mod types {
     }
     ///Body of POST /v1/vms/{id}/services.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct RegisterServiceRequest {
         ///Optional. When true, the proxy uses HTTP/2 cleartext to the backend (required for gRPC). Defaults to false (HTTP/1.1).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub h2c: ::std::option::Option<bool>,
-        ///Service registration name. 1–29 chars, lowercase letters and digits with optional single internal hyphens (no leading, trailing, or consecutive hyphens). Embedded in the public URL as the leftmost label.
-        pub name: RegisterServiceRequestName,
+        pub name: ServiceName,
         ///TCP port in the VM. Privileged ports (<1024) are rejected.
         pub port: i64,
     }
@@ -1513,17 +1588,60 @@ pub mod types {
             Default::default()
         }
     }
+    impl RegisterServiceRequest {
+        /// Builds a `RegisterServiceRequest` from its required fields (`name`, `port`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(name: ServiceName, port: i64) -> Self {
+            Self {
+                name,
+                port,
+                h2c: ::std::default::Default::default(),
+            }
+        }
+    }
+    ///A service registration exposed via the public HTTP proxy.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct Service {
+        ///When true, the proxy speaks HTTP/2 cleartext (h2c) to the backend. Required for gRPC and h2c-only apps. When false (default), the proxy uses HTTP/1.1 — covers HTTP/1.1 apps, Server-Sent Events, and WebSocket pass-through.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub h2c: bool,
+        ///Service name (1–29 chars). Embedded in the public URL as `<name>`--`<vmIdHexNoHyphens>`.proxy.`<stack-domain>`.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub name: ::std::string::String,
+        ///TCP port the service listens on inside the VM. Privileged ports (<1024) are rejected.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub port: i64,
+    }
+    impl Service {
+        pub fn builder() -> builder::Service {
+            Default::default()
+        }
+    }
+    impl Service {
+        /// Builds a `Service` from its required fields (`name`, `port`, `h2c`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(
+            name: impl ::std::convert::Into<::std::string::String>,
+            port: i64,
+            h2c: bool,
+        ) -> Self {
+            Self {
+                name: name.into(),
+                port,
+                h2c,
+            }
+        }
+    }
     ///Service registration name. 1–29 chars, lowercase letters and digits with optional single internal hyphens (no leading, trailing, or consecutive hyphens). Embedded in the public URL as the leftmost label.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
-    pub struct RegisterServiceRequestName(::std::string::String);
-    impl ::std::ops::Deref for RegisterServiceRequestName {
+    pub struct ServiceName(::std::string::String);
+    impl ::std::ops::Deref for ServiceName {
         type Target = ::std::string::String;
         fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::str::FromStr for RegisterServiceRequestName {
+    impl ::std::str::FromStr for ServiceName {
         type Err = self::error::ConversionError;
         fn from_str(
             value: &str,
@@ -1542,7 +1660,7 @@ pub mod types {
             Ok(Self(value.to_string()))
         }
     }
-    impl ::std::convert::TryFrom<&str> for RegisterServiceRequestName {
+    impl ::std::convert::TryFrom<&str> for ServiceName {
         type Error = self::error::ConversionError;
         fn try_from(
             value: &str,
@@ -1550,7 +1668,7 @@ pub mod types {
             value.parse()
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for RegisterServiceRequestName {
+    impl ::std::convert::TryFrom<::std::string::String> for ServiceName {
         type Error = self::error::ConversionError;
         fn try_from(
             value: ::std::string::String,
@@ -1558,7 +1676,7 @@ pub mod types {
             value.parse()
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for RegisterServiceRequestName {
+    impl<'de> ::serde::Deserialize<'de> for ServiceName {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -1570,26 +1688,9 @@ pub mod types {
                 })
         }
     }
-    ///A service registration exposed via the public HTTP proxy.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
-    pub struct Service {
-        ///When true, the proxy speaks HTTP/2 cleartext (h2c) to the backend. Required for gRPC and h2c-only apps. When false (default), the proxy uses HTTP/1.1 — covers HTTP/1.1 apps, Server-Sent Events, and WebSocket pass-through.
-        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
-        pub h2c: bool,
-        ///Service name (1–29 chars). Embedded in the public URL as <name>--<vmIdHexNoHyphens>.proxy.<stack-domain>.
-        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
-        pub name: ::std::string::String,
-        ///TCP port the service listens on inside the VM. Privileged ports (<1024) are rejected.
-        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
-        pub port: i64,
-    }
-    impl Service {
-        pub fn builder() -> builder::Service {
-            Default::default()
-        }
-    }
     ///A snapshot of a VM.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
     pub struct Snapshot {
         #[serde(
             rename = "createdAt",
@@ -1629,11 +1730,6 @@ pub mod types {
         )]
         pub vm_id: ::std::string::String,
     }
-    impl Snapshot {
-        pub fn builder() -> builder::Snapshot {
-            Default::default()
-        }
-    }
     impl ::std::fmt::Debug for Snapshot {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.debug_struct("Snapshot")
@@ -1655,6 +1751,7 @@ pub mod types {
     }
     ///Non-fatal problems of a snapshot restore. Absent on cold boots and warning-free restores.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct SnapshotRestoreWarnings {
         ///Operator diagnostic.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1674,13 +1771,9 @@ pub mod types {
         )]
         pub unregistered_services: ::std::vec::Vec<SnapshotService>,
     }
-    impl SnapshotRestoreWarnings {
-        pub fn builder() -> builder::SnapshotRestoreWarnings {
-            Default::default()
-        }
-    }
     ///Captured (name, port, h2c) tuple for a single service registration on a snapshotted VM. Carried across snapshot/restore by POST /v1/vms (snapshot-restore branch) so the new VM gets the same service registrations the source VM had at snapshot time.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct SnapshotService {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub h2c: ::std::option::Option<bool>,
@@ -1688,11 +1781,6 @@ pub mod types {
         pub name: ::std::string::String,
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub port: i64,
-    }
-    impl SnapshotService {
-        pub fn builder() -> builder::SnapshotService {
-            Default::default()
-        }
     }
     ///Snapshot lifecycle status. Known values: creating, ready, error. Additional values may be introduced in future server versions.
     #[derive(
@@ -1767,6 +1855,7 @@ pub mod types {
     }
     ///An authorized SSH public key of a VM.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct SshKey {
         #[serde(
             rename = "createdAt",
@@ -1781,7 +1870,7 @@ pub mod types {
         ///Optional human label.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
-        ///OpenSSH-format public key, of the form <type> <base64-blob> — the optional comment is stripped server-side. Supported types: ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp{256,384,521}, plus FIDO2 hardware-backed variants (sk-...@openssh.com).
+        ///OpenSSH-format public key, of the form `<type>` `<base64-blob>` — the optional comment is stripped server-side. Supported types: ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp{256,384,521}, plus FIDO2 hardware-backed variants (sk-...@openssh.com).
         #[serde(
             rename = "publicKey",
             default,
@@ -1789,44 +1878,26 @@ pub mod types {
         )]
         pub public_key: ::std::string::String,
     }
-    impl SshKey {
-        pub fn builder() -> builder::SshKey {
-            Default::default()
-        }
-    }
     ///The authorized SSH keys of a VM.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct SshKeyListResponse {
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub keys: ::std::vec::Vec<SshKey>,
-    }
-    impl SshKeyListResponse {
-        pub fn builder() -> builder::SshKeyListResponse {
-            Default::default()
-        }
-    }
-    impl ::std::convert::From<DeleteServiceServiceName> for ::std::string::String {
-        fn from(value: DeleteServiceServiceName) -> Self {
-            value.0
-        }
     }
     impl ::std::convert::From<MachineType> for ::std::string::String {
         fn from(value: MachineType) -> Self {
             value.0
         }
     }
-    impl ::std::convert::From<RegisterServiceRequestName> for ::std::string::String {
-        fn from(value: RegisterServiceRequestName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<UpdateServiceServiceName> for ::std::string::String {
-        fn from(value: UpdateServiceServiceName) -> Self {
+    impl ::std::convert::From<ServiceName> for ::std::string::String {
+        fn from(value: ServiceName) -> Self {
             value.0
         }
     }
     ///Optional auto-action timer of a VM.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct Ttl {
         ///What happens when the cycle runs out: pause re-arms the cycle for the next running session; delete is terminal.
         #[serde(
@@ -1841,6 +1912,12 @@ pub mod types {
     impl Ttl {
         pub fn builder() -> builder::Ttl {
             Default::default()
+        }
+    }
+    impl Ttl {
+        /// Builds a `Ttl` from its required fields (`seconds`, `action`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(seconds: u64, action: TtlAction) -> Self {
+            Self { seconds, action }
         }
     }
     ///What happens when the cycle runs out: pause re-arms the cycle for the next running session; delete is terminal.
@@ -1911,6 +1988,7 @@ pub mod types {
     }
     ///Body of PUT /v1/vms/{id}/services/{serviceName}.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
     pub struct UpdateServiceRequest {
         ///Optional. When true, the proxy uses HTTP/2 cleartext to the backend. Same value as the existing entry is a no-op; a different value updates the registered transport.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1923,65 +2001,18 @@ pub mod types {
             Default::default()
         }
     }
-    ///`UpdateServiceServiceName`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct UpdateServiceServiceName(::std::string::String);
-    impl ::std::ops::Deref for UpdateServiceServiceName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::str::FromStr for UpdateServiceServiceName {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 29usize {
-                return Err("longer than 29 characters".into());
+    impl UpdateServiceRequest {
+        /// Builds a `UpdateServiceRequest` from its required fields (`port`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(port: i64) -> Self {
+            Self {
+                port,
+                h2c: ::std::default::Default::default(),
             }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[a-z0-9]+(-[a-z0-9]+)*$").unwrap() });
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[a-z0-9]+(-[a-z0-9]+)*$\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for UpdateServiceServiceName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for UpdateServiceServiceName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for UpdateServiceServiceName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///Body of PATCH /v1/snapshots/{id}.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct UpdateSnapshotRequest {
         ///New snapshot name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1992,8 +2023,17 @@ pub mod types {
             Default::default()
         }
     }
+    impl UpdateSnapshotRequest {
+        /// Builds a `UpdateSnapshotRequest` with every field empty; set the ones you need on it (its fields are public).
+        pub fn new() -> Self {
+            Self {
+                name: ::std::default::Default::default(),
+            }
+        }
+    }
     ///Body of PATCH /v1/vms/{id}.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct UpdateVmRequest {
         ///Replaces the whole metadata map; {} clears it; omitted leaves it unchanged.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2009,139 +2049,19 @@ pub mod types {
             Default::default()
         }
     }
-    ///A virtual machine.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
-    pub struct Vm {
-        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
-        pub cpu: i64,
-        #[serde(
-            rename = "createdAt",
-            skip_serializing_if = "::std::option::Option::is_none",
-            default,
-            deserialize_with = "crate::decode::lenient_date"
-        )]
-        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        #[serde(
-            rename = "deletedAt",
-            skip_serializing_if = "::std::option::Option::is_none",
-            default,
-            deserialize_with = "crate::decode::lenient_date"
-        )]
-        pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        #[serde(
-            rename = "diskGiB",
-            default,
-            deserialize_with = "crate::decode::null_as_default"
-        )]
-        pub disk_gi_b: i64,
-        ///Read-only composed view: firewall (the user policy) unioned with per-service auto-rules from this VM's registered services. Each auto-rule has source CIDR ::/0 and a description of the form auto: proxy service <name>. The same policy is what the worker firewall actually enforces. Set firewall to mutate; this field is computed per-response from firewall and the current service registry, never persisted.
-        #[serde(
-            rename = "effectiveFirewall",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub effective_firewall: ::std::option::Option<FirewallPolicy>,
-        #[serde(
-            rename = "envVars",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub env_vars: ::std::option::Option<EnvVars>,
-        ///Absolute timestamp in ms when the TTL fires. Set only while the VM is running (the countdown freezes on pause).
-        #[serde(
-            rename = "expiresAtMs",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub expires_at_ms: ::std::option::Option<i64>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub firewall: ::std::option::Option<FirewallPolicy>,
-        ///VM ID (UUID).
-        pub id: ::std::string::String,
-        #[serde(
-            rename = "machineName",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub machine_name: ::std::option::Option<::std::string::String>,
-        #[serde(
-            rename = "memoryMiB",
-            default,
-            deserialize_with = "crate::decode::null_as_default"
-        )]
-        pub memory_mi_b: i64,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub metadata: ::std::option::Option<Metadata>,
-        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
-        pub name: ::std::string::String,
-        #[serde(
-            rename = "orgId",
-            default,
-            deserialize_with = "crate::decode::null_as_default"
-        )]
-        pub org_id: ::std::string::String,
-        ///When the VM became paused; null otherwise.
-        #[serde(
-            rename = "pausedAt",
-            skip_serializing_if = "::std::option::Option::is_none",
-            default,
-            deserialize_with = "crate::decode::lenient_date"
-        )]
-        pub paused_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        #[serde(
-            rename = "publicIpv6",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub public_ipv6: ::std::option::Option<::std::string::String>,
-        ///Source snapshot or image name (empty on fresh boot).
-        #[serde(
-            rename = "sourceName",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub source_name: ::std::option::Option<::std::string::String>,
-        pub status: VmStatus,
-        ///Optional auto-action timer. Null when no TTL is configured. See TTL for semantics.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub ttl: ::std::option::Option<Ttl>,
-        ///Remaining cycle budget in ms. Set only while the VM is paused; restored to expiresAtMs on resume.
-        #[serde(
-            rename = "ttlRemainingMs",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
-        pub ttl_remaining_ms: ::std::option::Option<i64>,
-    }
-    impl Vm {
-        pub fn builder() -> builder::Vm {
-            Default::default()
-        }
-    }
-    impl ::std::fmt::Debug for Vm {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("Vm")
-                .field("cpu", &self.cpu)
-                .field("created_at", &self.created_at)
-                .field("deleted_at", &self.deleted_at)
-                .field("disk_gi_b", &self.disk_gi_b)
-                .field("effective_firewall", &self.effective_firewall)
-                .field(
-                    "env_vars",
-                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
-                )
-                .field("expires_at_ms", &self.expires_at_ms)
-                .field("firewall", &self.firewall)
-                .field("id", &self.id)
-                .field("machine_name", &self.machine_name)
-                .field("memory_mi_b", &self.memory_mi_b)
-                .field("metadata", &self.metadata)
-                .field("name", &self.name)
-                .field("org_id", &self.org_id)
-                .field("paused_at", &self.paused_at)
-                .field("public_ipv6", &self.public_ipv6)
-                .field("source_name", &self.source_name)
-                .field("status", &self.status)
-                .field("ttl", &self.ttl)
-                .field("ttl_remaining_ms", &self.ttl_remaining_ms)
-                .finish()
+    impl UpdateVmRequest {
+        /// Builds a `UpdateVmRequest` with every field empty; set the ones you need on it (its fields are public).
+        pub fn new() -> Self {
+            Self {
+                metadata: ::std::default::Default::default(),
+                name: ::std::default::Default::default(),
+                ttl: ::std::default::Default::default(),
+            }
         }
     }
     ///201 body of POST /v1/vms: the running VM, plus snapshotRestoreWarnings when a snapshot restore only partly succeeded.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
     pub struct VmCreateResponse {
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub cpu: i64,
@@ -2164,8 +2084,8 @@ pub mod types {
             default,
             deserialize_with = "crate::decode::null_as_default"
         )]
-        pub disk_gi_b: i64,
-        ///Read-only composed view: firewall (the user policy) unioned with per-service auto-rules from this VM's registered services. Each auto-rule has source CIDR ::/0 and a description of the form auto: proxy service <name>. The same policy is what the worker firewall actually enforces. Set firewall to mutate; this field is computed per-response from firewall and the current service registry, never persisted.
+        pub disk_gib: i64,
+        ///Read-only composed view: firewall (the user policy) unioned with per-service auto-rules from this VM's registered services. Each auto-rule has source CIDR ::/0 and a description of the form auto: proxy service `<name>`. The same policy is what the worker firewall actually enforces. Set firewall to mutate; this field is computed per-response from firewall and the current service registry, never persisted.
         #[serde(
             rename = "effectiveFirewall",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -2196,7 +2116,7 @@ pub mod types {
             default,
             deserialize_with = "crate::decode::null_as_default"
         )]
-        pub memory_mi_b: i64,
+        pub memory_mib: i64,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub metadata: ::std::option::Option<Metadata>,
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
@@ -2242,18 +2162,13 @@ pub mod types {
         )]
         pub ttl_remaining_ms: ::std::option::Option<i64>,
     }
-    impl VmCreateResponse {
-        pub fn builder() -> builder::VmCreateResponse {
-            Default::default()
-        }
-    }
     impl ::std::fmt::Debug for VmCreateResponse {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.debug_struct("VmCreateResponse")
                 .field("cpu", &self.cpu)
                 .field("created_at", &self.created_at)
                 .field("deleted_at", &self.deleted_at)
-                .field("disk_gi_b", &self.disk_gi_b)
+                .field("disk_gib", &self.disk_gib)
                 .field("effective_firewall", &self.effective_firewall)
                 .field(
                     "env_vars",
@@ -2263,7 +2178,7 @@ pub mod types {
                 .field("firewall", &self.firewall)
                 .field("id", &self.id)
                 .field("machine_name", &self.machine_name)
-                .field("memory_mi_b", &self.memory_mi_b)
+                .field("memory_mib", &self.memory_mib)
                 .field("metadata", &self.metadata)
                 .field("name", &self.name)
                 .field("org_id", &self.org_id)
@@ -2278,20 +2193,22 @@ pub mod types {
         }
     }
     impl VmCreateResponse {
-        /// The [`Vm`] in this answer, and the fields VMCreateResponse adds to it (`snapshot_restore_warnings`).
-        pub fn into_parts(self) -> (Vm, ::std::option::Option<SnapshotRestoreWarnings>) {
+        /// The [`VmInfo`] in this answer, and the fields VMCreateResponse adds to it (`snapshot_restore_warnings`).
+        pub fn into_parts(
+            self,
+        ) -> (VmInfo, ::std::option::Option<SnapshotRestoreWarnings>) {
             let Self {
                 cpu,
                 created_at,
                 deleted_at,
-                disk_gi_b,
+                disk_gib,
                 effective_firewall,
                 env_vars,
                 expires_at_ms,
                 firewall,
                 id,
                 machine_name,
-                memory_mi_b,
+                memory_mib,
                 metadata,
                 name,
                 org_id,
@@ -2304,18 +2221,18 @@ pub mod types {
                 snapshot_restore_warnings,
             } = self;
             (
-                Vm {
+                VmInfo {
                     cpu,
                     created_at,
                     deleted_at,
-                    disk_gi_b,
+                    disk_gib,
                     effective_firewall,
                     env_vars,
                     expires_at_ms,
                     firewall,
                     id,
                     machine_name,
-                    memory_mi_b,
+                    memory_mib,
                     metadata,
                     name,
                     org_id,
@@ -2328,6 +2245,133 @@ pub mod types {
                 },
                 snapshot_restore_warnings,
             )
+        }
+    }
+    ///A virtual machine.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
+    pub struct VmInfo {
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub cpu: i64,
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
+        )]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        #[serde(
+            rename = "deletedAt",
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
+        )]
+        pub deleted_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        #[serde(
+            rename = "diskGiB",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub disk_gib: i64,
+        ///Read-only composed view: firewall (the user policy) unioned with per-service auto-rules from this VM's registered services. Each auto-rule has source CIDR ::/0 and a description of the form auto: proxy service `<name>`. The same policy is what the worker firewall actually enforces. Set firewall to mutate; this field is computed per-response from firewall and the current service registry, never persisted.
+        #[serde(
+            rename = "effectiveFirewall",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub effective_firewall: ::std::option::Option<FirewallPolicy>,
+        #[serde(
+            rename = "envVars",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub env_vars: ::std::option::Option<EnvVars>,
+        ///Absolute timestamp in ms when the TTL fires. Set only while the VM is running (the countdown freezes on pause).
+        #[serde(
+            rename = "expiresAtMs",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub expires_at_ms: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub firewall: ::std::option::Option<FirewallPolicy>,
+        ///VM ID (UUID).
+        pub id: ::std::string::String,
+        #[serde(
+            rename = "machineName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub machine_name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "memoryMiB",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub memory_mib: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<Metadata>,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub name: ::std::string::String,
+        #[serde(
+            rename = "orgId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub org_id: ::std::string::String,
+        ///When the VM became paused; null otherwise.
+        #[serde(
+            rename = "pausedAt",
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
+        )]
+        pub paused_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        #[serde(
+            rename = "publicIpv6",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub public_ipv6: ::std::option::Option<::std::string::String>,
+        ///Source snapshot or image name (empty on fresh boot).
+        #[serde(
+            rename = "sourceName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub source_name: ::std::option::Option<::std::string::String>,
+        pub status: VmStatus,
+        ///Optional auto-action timer. Null when no TTL is configured. See TTL for semantics.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ttl: ::std::option::Option<Ttl>,
+        ///Remaining cycle budget in ms. Set only while the VM is paused; restored to expiresAtMs on resume.
+        #[serde(
+            rename = "ttlRemainingMs",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub ttl_remaining_ms: ::std::option::Option<i64>,
+    }
+    impl ::std::fmt::Debug for VmInfo {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("VmInfo")
+                .field("cpu", &self.cpu)
+                .field("created_at", &self.created_at)
+                .field("deleted_at", &self.deleted_at)
+                .field("disk_gib", &self.disk_gib)
+                .field("effective_firewall", &self.effective_firewall)
+                .field(
+                    "env_vars",
+                    &self.env_vars.as_ref().map(|e| crate::secret_debug::Names(&e.0)),
+                )
+                .field("expires_at_ms", &self.expires_at_ms)
+                .field("firewall", &self.firewall)
+                .field("id", &self.id)
+                .field("machine_name", &self.machine_name)
+                .field("memory_mib", &self.memory_mib)
+                .field("metadata", &self.metadata)
+                .field("name", &self.name)
+                .field("org_id", &self.org_id)
+                .field("paused_at", &self.paused_at)
+                .field("public_ipv6", &self.public_ipv6)
+                .field("source_name", &self.source_name)
+                .field("status", &self.status)
+                .field("ttl", &self.ttl)
+                .field("ttl_remaining_ms", &self.ttl_remaining_ms)
+                .finish()
         }
     }
     ///Lifecycle status. Known values: provisioning, running, stopped, pausing, paused, resuming, deleting, error. Terminal failure statuses are error and stopped; transitional values (provisioning, pausing, resuming, deleting) indicate the VM is in flight. Additional values may be introduced in future server versions; clients should treat unknown values as "in transition" rather than as hard errors.
@@ -2492,278 +2536,13 @@ pub mod types {
                 }
             }
         }
-        #[derive(Clone, Debug)]
-        pub struct BuildResponse {
-            created_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            error: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            image_ref: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-            name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            progress: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            snapshot_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<super::BuildStatus, ::std::string::String>,
-        }
-        impl ::std::default::Default for BuildResponse {
-            fn default() -> Self {
-                Self {
-                    created_at: Ok(Default::default()),
-                    error: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
-                    image_ref: Ok(Default::default()),
-                    name: Ok(Default::default()),
-                    progress: Ok(Default::default()),
-                    snapshot_id: Ok(Default::default()),
-                    status: Err("no value supplied for status".to_string()),
-                }
-            }
-        }
-        impl BuildResponse {
-            pub fn created_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.created_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
-                self
-            }
-            pub fn error<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.error = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for error: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn image_ref<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.image_ref = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for image_ref: {e}")
-                    });
-                self
-            }
-            pub fn name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
-                self
-            }
-            pub fn progress<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.progress = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for progress: {e}")
-                    });
-                self
-            }
-            pub fn snapshot_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.snapshot_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for snapshot_id: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::BuildStatus>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<BuildResponse> for super::BuildResponse {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: BuildResponse,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    created_at: value.created_at?,
-                    error: value.error?,
-                    id: value.id?,
-                    image_ref: value.image_ref?,
-                    name: value.name?,
-                    progress: value.progress?,
-                    snapshot_id: value.snapshot_id?,
-                    status: value.status?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::BuildResponse> for BuildResponse {
-            fn from(value: super::BuildResponse) -> Self {
-                Self {
-                    created_at: Ok(value.created_at),
-                    error: Ok(value.error),
-                    id: Ok(value.id),
-                    image_ref: Ok(value.image_ref),
-                    name: Ok(value.name),
-                    progress: Ok(value.progress),
-                    snapshot_id: Ok(value.snapshot_id),
-                    status: Ok(value.status),
-                }
-            }
-        }
-        #[derive(Clone)]
-        pub struct ConsoleTokenResponse {
-            expires_in_sec: ::std::result::Result<i64, ::std::string::String>,
-            token: ::std::result::Result<::std::string::String, ::std::string::String>,
-            websocket_path: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ConsoleTokenResponse {
-            fn default() -> Self {
-                Self {
-                    expires_in_sec: Ok(Default::default()),
-                    token: Err("no value supplied for token".to_string()),
-                    websocket_path: Err(
-                        "no value supplied for websocket_path".to_string(),
-                    ),
-                }
-            }
-        }
-        impl ConsoleTokenResponse {
-            pub fn expires_in_sec<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.expires_in_sec = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for expires_in_sec: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn token<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.token = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for token: {e}")
-                    });
-                self
-            }
-            pub fn websocket_path<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.websocket_path = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for websocket_path: {e}"
-                        )
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ConsoleTokenResponse>
-        for super::ConsoleTokenResponse {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ConsoleTokenResponse,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    expires_in_sec: value.expires_in_sec?,
-                    token: value.token?,
-                    websocket_path: value.websocket_path?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ConsoleTokenResponse> for ConsoleTokenResponse {
-            fn from(value: super::ConsoleTokenResponse) -> Self {
-                Self {
-                    expires_in_sec: Ok(value.expires_in_sec),
-                    token: Ok(value.token),
-                    websocket_path: Ok(value.websocket_path),
-                }
-            }
-        }
-        impl ::std::fmt::Debug for ConsoleTokenResponse {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct("ConsoleTokenResponse")
-                    .field("expires_in_sec", &self.expires_in_sec)
-                    .field("token", &crate::secret_debug::Hidden)
-                    .field("websocket_path", &self.websocket_path)
-                    .finish()
-            }
-        }
         #[derive(Clone)]
         pub struct CreateBuildRequest {
             context_download_url: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            disk_gi_b: ::std::result::Result<
+            disk_gib: ::std::result::Result<
                 ::std::option::Option<i64>,
                 ::std::string::String,
             >,
@@ -2788,7 +2567,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     context_download_url: Ok(Default::default()),
-                    disk_gi_b: Ok(Default::default()),
+                    disk_gib: Ok(Default::default()),
                     dockerfile_content: Ok(Default::default()),
                     image_ref: Ok(Default::default()),
                     machine_type: Ok(Default::default()),
@@ -2811,15 +2590,15 @@ pub mod types {
                     });
                 self
             }
-            pub fn disk_gi_b<T>(mut self, value: T) -> Self
+            pub fn disk_gib<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.disk_gi_b = value
+                self.disk_gib = value
                     .try_into()
                     .map_err(|e| {
-                        format!("error converting supplied value for disk_gi_b: {e}")
+                        format!("error converting supplied value for disk_gib: {e}")
                     });
                 self
             }
@@ -2881,7 +2660,7 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     context_download_url: value.context_download_url?,
-                    disk_gi_b: value.disk_gi_b?,
+                    disk_gib: value.disk_gib?,
                     dockerfile_content: value.dockerfile_content?,
                     image_ref: value.image_ref?,
                     machine_type: value.machine_type?,
@@ -2893,7 +2672,7 @@ pub mod types {
             fn from(value: super::CreateBuildRequest) -> Self {
                 Self {
                     context_download_url: Ok(value.context_download_url),
-                    disk_gi_b: Ok(value.disk_gi_b),
+                    disk_gib: Ok(value.disk_gib),
                     dockerfile_content: Ok(value.dockerfile_content),
                     image_ref: Ok(value.image_ref),
                     machine_type: Ok(value.machine_type),
@@ -2905,7 +2684,7 @@ pub mod types {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.debug_struct("CreateBuildRequest")
                     .field("context_download_url", &crate::secret_debug::Hidden)
-                    .field("disk_gi_b", &self.disk_gi_b)
+                    .field("disk_gib", &self.disk_gib)
                     .field("dockerfile_content", &self.dockerfile_content)
                     .field("image_ref", &self.image_ref)
                     .field("machine_type", &self.machine_type)
@@ -2978,7 +2757,7 @@ pub mod types {
         }
         #[derive(Clone)]
         pub struct CreateVmRequest {
-            disk_gi_b: ::std::result::Result<
+            disk_gib: ::std::result::Result<
                 ::std::option::Option<i64>,
                 ::std::string::String,
             >,
@@ -3014,7 +2793,7 @@ pub mod types {
         impl ::std::default::Default for CreateVmRequest {
             fn default() -> Self {
                 Self {
-                    disk_gi_b: Ok(Default::default()),
+                    disk_gib: Ok(Default::default()),
                     env_vars: Ok(Default::default()),
                     firewall: Ok(Default::default()),
                     machine_type: Ok(Default::default()),
@@ -3026,15 +2805,15 @@ pub mod types {
             }
         }
         impl CreateVmRequest {
-            pub fn disk_gi_b<T>(mut self, value: T) -> Self
+            pub fn disk_gib<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.disk_gi_b = value
+                self.disk_gib = value
                     .try_into()
                     .map_err(|e| {
-                        format!("error converting supplied value for disk_gi_b: {e}")
+                        format!("error converting supplied value for disk_gib: {e}")
                     });
                 self
             }
@@ -3129,7 +2908,7 @@ pub mod types {
                 value: CreateVmRequest,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    disk_gi_b: value.disk_gi_b?,
+                    disk_gib: value.disk_gib?,
                     env_vars: value.env_vars?,
                     firewall: value.firewall?,
                     machine_type: value.machine_type?,
@@ -3143,7 +2922,7 @@ pub mod types {
         impl ::std::convert::From<super::CreateVmRequest> for CreateVmRequest {
             fn from(value: super::CreateVmRequest) -> Self {
                 Self {
-                    disk_gi_b: Ok(value.disk_gi_b),
+                    disk_gib: Ok(value.disk_gib),
                     env_vars: Ok(value.env_vars),
                     firewall: Ok(value.firewall),
                     machine_type: Ok(value.machine_type),
@@ -3157,7 +2936,7 @@ pub mod types {
         impl ::std::fmt::Debug for CreateVmRequest {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.debug_struct("CreateVmRequest")
-                    .field("disk_gi_b", &self.disk_gi_b)
+                    .field("disk_gib", &self.disk_gib)
                     .field("env_vars", &crate::secret_debug::Hidden)
                     .field("firewall", &self.firewall)
                     .field("machine_type", &self.machine_type)
@@ -3497,146 +3276,6 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
-        pub struct Error {
-            error: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for Error {
-            fn default() -> Self {
-                Self {
-                    error: Err("no value supplied for error".to_string()),
-                }
-            }
-        }
-        impl Error {
-            pub fn error<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.error = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for error: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Error> for super::Error {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Error,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { error: value.error? })
-            }
-        }
-        impl ::std::convert::From<super::Error> for Error {
-            fn from(value: super::Error) -> Self {
-                Self { error: Ok(value.error) }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ExecEvent {
-            c: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-            d: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            ms: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-            t: ::std::result::Result<super::ExecEventT, ::std::string::String>,
-            to: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ExecEvent {
-            fn default() -> Self {
-                Self {
-                    c: Ok(Default::default()),
-                    d: Ok(Default::default()),
-                    ms: Ok(Default::default()),
-                    t: Err("no value supplied for t".to_string()),
-                    to: Ok(Default::default()),
-                }
-            }
-        }
-        impl ExecEvent {
-            pub fn c<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.c = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for c: {e}"));
-                self
-            }
-            pub fn d<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.d = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for d: {e}"));
-                self
-            }
-            pub fn ms<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.ms = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for ms: {e}"));
-                self
-            }
-            pub fn t<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::ExecEventT>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.t = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for t: {e}"));
-                self
-            }
-            pub fn to<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.to = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for to: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ExecEvent> for super::ExecEvent {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ExecEvent,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    c: value.c?,
-                    d: value.d?,
-                    ms: value.ms?,
-                    t: value.t?,
-                    to: value.to?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ExecEvent> for ExecEvent {
-            fn from(value: super::ExecEvent) -> Self {
-                Self {
-                    c: Ok(value.c),
-                    d: Ok(value.d),
-                    ms: Ok(value.ms),
-                    t: Ok(value.t),
-                    to: Ok(value.to),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
         pub struct ExecVmRequest {
             command: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
@@ -3718,148 +3357,6 @@ pub mod types {
                     command: Ok(value.command),
                     stdin: Ok(value.stdin),
                     timeout_sec: Ok(value.timeout_sec),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct ExecVmResponse {
-            duration_ms: ::std::result::Result<i64, ::std::string::String>,
-            exit_code: ::std::result::Result<i64, ::std::string::String>,
-            stderr: ::std::result::Result<::std::string::String, ::std::string::String>,
-            stderr_truncated: ::std::result::Result<bool, ::std::string::String>,
-            stdout: ::std::result::Result<::std::string::String, ::std::string::String>,
-            stdout_truncated: ::std::result::Result<bool, ::std::string::String>,
-            timed_out: ::std::result::Result<bool, ::std::string::String>,
-        }
-        impl ::std::default::Default for ExecVmResponse {
-            fn default() -> Self {
-                Self {
-                    duration_ms: Ok(Default::default()),
-                    exit_code: Ok(Default::default()),
-                    stderr: Ok(Default::default()),
-                    stderr_truncated: Ok(Default::default()),
-                    stdout: Ok(Default::default()),
-                    stdout_truncated: Ok(Default::default()),
-                    timed_out: Ok(Default::default()),
-                }
-            }
-        }
-        impl ExecVmResponse {
-            pub fn duration_ms<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.duration_ms = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for duration_ms: {e}")
-                    });
-                self
-            }
-            pub fn exit_code<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.exit_code = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for exit_code: {e}")
-                    });
-                self
-            }
-            pub fn stderr<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.stderr = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for stderr: {e}")
-                    });
-                self
-            }
-            pub fn stderr_truncated<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<bool>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.stderr_truncated = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for stderr_truncated: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn stdout<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.stdout = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for stdout: {e}")
-                    });
-                self
-            }
-            pub fn stdout_truncated<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<bool>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.stdout_truncated = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for stdout_truncated: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn timed_out<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<bool>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.timed_out = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for timed_out: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ExecVmResponse> for super::ExecVmResponse {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ExecVmResponse,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    duration_ms: value.duration_ms?,
-                    exit_code: value.exit_code?,
-                    stderr: value.stderr?,
-                    stderr_truncated: value.stderr_truncated?,
-                    stdout: value.stdout?,
-                    stdout_truncated: value.stdout_truncated?,
-                    timed_out: value.timed_out?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ExecVmResponse> for ExecVmResponse {
-            fn from(value: super::ExecVmResponse) -> Self {
-                Self {
-                    duration_ms: Ok(value.duration_ms),
-                    exit_code: Ok(value.exit_code),
-                    stderr: Ok(value.stderr),
-                    stderr_truncated: Ok(value.stderr_truncated),
-                    stdout: Ok(value.stdout),
-                    stdout_truncated: Ok(value.stdout_truncated),
-                    timed_out: Ok(value.timed_out),
                 }
             }
         }
@@ -3987,117 +3484,6 @@ pub mod types {
                 Self { path: Ok(value.path) }
             }
         }
-        #[derive(Clone)]
-        pub struct FilePresignResponse {
-            download_url: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-            expires_in_sec: ::std::result::Result<i64, ::std::string::String>,
-            max_upload_bytes: ::std::result::Result<i64, ::std::string::String>,
-            upload_url: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for FilePresignResponse {
-            fn default() -> Self {
-                Self {
-                    download_url: Err("no value supplied for download_url".to_string()),
-                    expires_in_sec: Ok(Default::default()),
-                    max_upload_bytes: Ok(Default::default()),
-                    upload_url: Err("no value supplied for upload_url".to_string()),
-                }
-            }
-        }
-        impl FilePresignResponse {
-            pub fn download_url<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.download_url = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for download_url: {e}")
-                    });
-                self
-            }
-            pub fn expires_in_sec<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.expires_in_sec = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for expires_in_sec: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn max_upload_bytes<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.max_upload_bytes = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for max_upload_bytes: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn upload_url<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.upload_url = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for upload_url: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<FilePresignResponse>
-        for super::FilePresignResponse {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: FilePresignResponse,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    download_url: value.download_url?,
-                    expires_in_sec: value.expires_in_sec?,
-                    max_upload_bytes: value.max_upload_bytes?,
-                    upload_url: value.upload_url?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::FilePresignResponse> for FilePresignResponse {
-            fn from(value: super::FilePresignResponse) -> Self {
-                Self {
-                    download_url: Ok(value.download_url),
-                    expires_in_sec: Ok(value.expires_in_sec),
-                    max_upload_bytes: Ok(value.max_upload_bytes),
-                    upload_url: Ok(value.upload_url),
-                }
-            }
-        }
-        impl ::std::fmt::Debug for FilePresignResponse {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct("FilePresignResponse")
-                    .field("download_url", &crate::secret_debug::Hidden)
-                    .field("expires_in_sec", &self.expires_in_sec)
-                    .field("max_upload_bytes", &self.max_upload_bytes)
-                    .field("upload_url", &crate::secret_debug::Hidden)
-                    .finish()
-            }
-        }
         #[derive(Clone, Debug)]
         pub struct FirewallPolicy {
             dns: ::std::result::Result<
@@ -4179,47 +3565,6 @@ pub mod types {
                     egress: Ok(value.egress),
                     ingress: Ok(value.ingress),
                 }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct HealthResponse {
-            status: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for HealthResponse {
-            fn default() -> Self {
-                Self {
-                    status: Ok(Default::default()),
-                }
-            }
-        }
-        impl HealthResponse {
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<HealthResponse> for super::HealthResponse {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: HealthResponse,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { status: value.status? })
-            }
-        }
-        impl ::std::convert::From<super::HealthResponse> for HealthResponse {
-            fn from(value: super::HealthResponse) -> Self {
-                Self { status: Ok(value.status) }
             }
         }
         #[derive(Clone, Debug)]
@@ -4412,303 +3757,12 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
-        pub struct OrgQuotaUsage {
-            limits: ::std::result::Result<super::OrgQuotaValues, ::std::string::String>,
-            org_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            usage: ::std::result::Result<super::OrgQuotaValues, ::std::string::String>,
-        }
-        impl ::std::default::Default for OrgQuotaUsage {
-            fn default() -> Self {
-                Self {
-                    limits: Err("no value supplied for limits".to_string()),
-                    org_id: Ok(Default::default()),
-                    usage: Err("no value supplied for usage".to_string()),
-                }
-            }
-        }
-        impl OrgQuotaUsage {
-            pub fn limits<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::OrgQuotaValues>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.limits = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for limits: {e}")
-                    });
-                self
-            }
-            pub fn org_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.org_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for org_id: {e}")
-                    });
-                self
-            }
-            pub fn usage<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::OrgQuotaValues>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.usage = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for usage: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<OrgQuotaUsage> for super::OrgQuotaUsage {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: OrgQuotaUsage,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    limits: value.limits?,
-                    org_id: value.org_id?,
-                    usage: value.usage?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::OrgQuotaUsage> for OrgQuotaUsage {
-            fn from(value: super::OrgQuotaUsage) -> Self {
-                Self {
-                    limits: Ok(value.limits),
-                    org_id: Ok(value.org_id),
-                    usage: Ok(value.usage),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct OrgQuotaValues {
-            disk_gi_b: ::std::result::Result<i64, ::std::string::String>,
-            memory_mi_b: ::std::result::Result<i64, ::std::string::String>,
-            snapshot_count: ::std::result::Result<i64, ::std::string::String>,
-            vcpu: ::std::result::Result<i64, ::std::string::String>,
-        }
-        impl ::std::default::Default for OrgQuotaValues {
-            fn default() -> Self {
-                Self {
-                    disk_gi_b: Ok(Default::default()),
-                    memory_mi_b: Ok(Default::default()),
-                    snapshot_count: Ok(Default::default()),
-                    vcpu: Ok(Default::default()),
-                }
-            }
-        }
-        impl OrgQuotaValues {
-            pub fn disk_gi_b<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.disk_gi_b = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for disk_gi_b: {e}")
-                    });
-                self
-            }
-            pub fn memory_mi_b<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.memory_mi_b = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for memory_mi_b: {e}")
-                    });
-                self
-            }
-            pub fn snapshot_count<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.snapshot_count = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for snapshot_count: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn vcpu<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.vcpu = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for vcpu: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<OrgQuotaValues> for super::OrgQuotaValues {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: OrgQuotaValues,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    disk_gi_b: value.disk_gi_b?,
-                    memory_mi_b: value.memory_mi_b?,
-                    snapshot_count: value.snapshot_count?,
-                    vcpu: value.vcpu?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::OrgQuotaValues> for OrgQuotaValues {
-            fn from(value: super::OrgQuotaValues) -> Self {
-                Self {
-                    disk_gi_b: Ok(value.disk_gi_b),
-                    memory_mi_b: Ok(value.memory_mi_b),
-                    snapshot_count: Ok(value.snapshot_count),
-                    vcpu: Ok(value.vcpu),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct QuotaExceeded {
-            dimension: ::std::result::Result<
-                super::QuotaExceededDimension,
-                ::std::string::String,
-            >,
-            error: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for QuotaExceeded {
-            fn default() -> Self {
-                Self {
-                    dimension: Err("no value supplied for dimension".to_string()),
-                    error: Err("no value supplied for error".to_string()),
-                }
-            }
-        }
-        impl QuotaExceeded {
-            pub fn dimension<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::QuotaExceededDimension>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.dimension = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for dimension: {e}")
-                    });
-                self
-            }
-            pub fn error<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.error = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for error: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<QuotaExceeded> for super::QuotaExceeded {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: QuotaExceeded,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    dimension: value.dimension?,
-                    error: value.error?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::QuotaExceeded> for QuotaExceeded {
-            fn from(value: super::QuotaExceeded) -> Self {
-                Self {
-                    dimension: Ok(value.dimension),
-                    error: Ok(value.error),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct QuotaExceededError {
-            count: ::std::result::Result<i64, ::std::string::String>,
-            error: ::std::result::Result<
-                super::QuotaExceededErrorError,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for QuotaExceededError {
-            fn default() -> Self {
-                Self {
-                    count: Err("no value supplied for count".to_string()),
-                    error: Err("no value supplied for error".to_string()),
-                }
-            }
-        }
-        impl QuotaExceededError {
-            pub fn count<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.count = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for count: {e}")
-                    });
-                self
-            }
-            pub fn error<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::QuotaExceededErrorError>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.error = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for error: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<QuotaExceededError> for super::QuotaExceededError {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: QuotaExceededError,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    count: value.count?,
-                    error: value.error?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::QuotaExceededError> for QuotaExceededError {
-            fn from(value: super::QuotaExceededError) -> Self {
-                Self {
-                    count: Ok(value.count),
-                    error: Ok(value.error),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
         pub struct RegisterServiceRequest {
             h2c: ::std::result::Result<
                 ::std::option::Option<bool>,
                 ::std::string::String,
             >,
-            name: ::std::result::Result<
-                super::RegisterServiceRequestName,
-                ::std::string::String,
-            >,
+            name: ::std::result::Result<super::ServiceName, ::std::string::String>,
             port: ::std::result::Result<i64, ::std::string::String>,
         }
         impl ::std::default::Default for RegisterServiceRequest {
@@ -4735,7 +3789,7 @@ pub mod types {
             }
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::RegisterServiceRequestName>,
+                T: ::std::convert::TryInto<super::ServiceName>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -4853,534 +3907,6 @@ pub mod types {
                     name: Ok(value.name),
                     port: Ok(value.port),
                 }
-            }
-        }
-        #[derive(Clone)]
-        pub struct Snapshot {
-            created_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            env_vars: ::std::result::Result<
-                ::std::option::Option<super::EnvVars>,
-                ::std::string::String,
-            >,
-            firewall: ::std::result::Result<
-                ::std::option::Option<super::FirewallPolicy>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            metadata: ::std::result::Result<
-                ::std::option::Option<super::Metadata>,
-                ::std::string::String,
-            >,
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            org_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            services: ::std::result::Result<
-                ::std::vec::Vec<super::SnapshotService>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<super::SnapshotStatus, ::std::string::String>,
-            vm_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for Snapshot {
-            fn default() -> Self {
-                Self {
-                    created_at: Ok(Default::default()),
-                    env_vars: Ok(Default::default()),
-                    firewall: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
-                    metadata: Ok(Default::default()),
-                    name: Ok(Default::default()),
-                    org_id: Ok(Default::default()),
-                    services: Ok(Default::default()),
-                    status: Err("no value supplied for status".to_string()),
-                    vm_id: Ok(Default::default()),
-                }
-            }
-        }
-        impl Snapshot {
-            pub fn created_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.created_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
-                self
-            }
-            pub fn env_vars<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::EnvVars>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.env_vars = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for env_vars: {e}")
-                    });
-                self
-            }
-            pub fn firewall<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::FirewallPolicy>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.firewall = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for firewall: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn metadata<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::Metadata>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.metadata = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for metadata: {e}")
-                    });
-                self
-            }
-            pub fn name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
-                self
-            }
-            pub fn org_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.org_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for org_id: {e}")
-                    });
-                self
-            }
-            pub fn services<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::SnapshotService>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.services = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for services: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::SnapshotStatus>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-            pub fn vm_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.vm_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for vm_id: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Snapshot> for super::Snapshot {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Snapshot,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    created_at: value.created_at?,
-                    env_vars: value.env_vars?,
-                    firewall: value.firewall?,
-                    id: value.id?,
-                    metadata: value.metadata?,
-                    name: value.name?,
-                    org_id: value.org_id?,
-                    services: value.services?,
-                    status: value.status?,
-                    vm_id: value.vm_id?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Snapshot> for Snapshot {
-            fn from(value: super::Snapshot) -> Self {
-                Self {
-                    created_at: Ok(value.created_at),
-                    env_vars: Ok(value.env_vars),
-                    firewall: Ok(value.firewall),
-                    id: Ok(value.id),
-                    metadata: Ok(value.metadata),
-                    name: Ok(value.name),
-                    org_id: Ok(value.org_id),
-                    services: Ok(value.services),
-                    status: Ok(value.status),
-                    vm_id: Ok(value.vm_id),
-                }
-            }
-        }
-        impl ::std::fmt::Debug for Snapshot {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct("Snapshot")
-                    .field("created_at", &self.created_at)
-                    .field("env_vars", &crate::secret_debug::Hidden)
-                    .field("firewall", &self.firewall)
-                    .field("id", &self.id)
-                    .field("metadata", &self.metadata)
-                    .field("name", &self.name)
-                    .field("org_id", &self.org_id)
-                    .field("services", &self.services)
-                    .field("status", &self.status)
-                    .field("vm_id", &self.vm_id)
-                    .finish()
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct SnapshotRestoreWarnings {
-            reason: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            services_registration_failed: ::std::result::Result<
-                bool,
-                ::std::string::String,
-            >,
-            unregistered_services: ::std::result::Result<
-                ::std::vec::Vec<super::SnapshotService>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for SnapshotRestoreWarnings {
-            fn default() -> Self {
-                Self {
-                    reason: Ok(Default::default()),
-                    services_registration_failed: Ok(Default::default()),
-                    unregistered_services: Ok(Default::default()),
-                }
-            }
-        }
-        impl SnapshotRestoreWarnings {
-            pub fn reason<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.reason = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for reason: {e}")
-                    });
-                self
-            }
-            pub fn services_registration_failed<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<bool>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.services_registration_failed = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for services_registration_failed: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn unregistered_services<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::SnapshotService>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.unregistered_services = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for unregistered_services: {e}"
-                        )
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<SnapshotRestoreWarnings>
-        for super::SnapshotRestoreWarnings {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: SnapshotRestoreWarnings,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    reason: value.reason?,
-                    services_registration_failed: value.services_registration_failed?,
-                    unregistered_services: value.unregistered_services?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::SnapshotRestoreWarnings>
-        for SnapshotRestoreWarnings {
-            fn from(value: super::SnapshotRestoreWarnings) -> Self {
-                Self {
-                    reason: Ok(value.reason),
-                    services_registration_failed: Ok(value.services_registration_failed),
-                    unregistered_services: Ok(value.unregistered_services),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct SnapshotService {
-            h2c: ::std::result::Result<
-                ::std::option::Option<bool>,
-                ::std::string::String,
-            >,
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            port: ::std::result::Result<i64, ::std::string::String>,
-        }
-        impl ::std::default::Default for SnapshotService {
-            fn default() -> Self {
-                Self {
-                    h2c: Ok(Default::default()),
-                    name: Ok(Default::default()),
-                    port: Ok(Default::default()),
-                }
-            }
-        }
-        impl SnapshotService {
-            pub fn h2c<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.h2c = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for h2c: {e}")
-                    });
-                self
-            }
-            pub fn name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
-                self
-            }
-            pub fn port<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.port = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for port: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<SnapshotService> for super::SnapshotService {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: SnapshotService,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    h2c: value.h2c?,
-                    name: value.name?,
-                    port: value.port?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::SnapshotService> for SnapshotService {
-            fn from(value: super::SnapshotService) -> Self {
-                Self {
-                    h2c: Ok(value.h2c),
-                    name: Ok(value.name),
-                    port: Ok(value.port),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct SshKey {
-            created_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            fingerprint: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-            name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            public_key: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for SshKey {
-            fn default() -> Self {
-                Self {
-                    created_at: Ok(Default::default()),
-                    fingerprint: Ok(Default::default()),
-                    name: Ok(Default::default()),
-                    public_key: Ok(Default::default()),
-                }
-            }
-        }
-        impl SshKey {
-            pub fn created_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.created_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
-                self
-            }
-            pub fn fingerprint<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.fingerprint = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for fingerprint: {e}")
-                    });
-                self
-            }
-            pub fn name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
-                self
-            }
-            pub fn public_key<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.public_key = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for public_key: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<SshKey> for super::SshKey {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: SshKey,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    created_at: value.created_at?,
-                    fingerprint: value.fingerprint?,
-                    name: value.name?,
-                    public_key: value.public_key?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::SshKey> for SshKey {
-            fn from(value: super::SshKey) -> Self {
-                Self {
-                    created_at: Ok(value.created_at),
-                    fingerprint: Ok(value.fingerprint),
-                    name: Ok(value.name),
-                    public_key: Ok(value.public_key),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct SshKeyListResponse {
-            keys: ::std::result::Result<
-                ::std::vec::Vec<super::SshKey>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for SshKeyListResponse {
-            fn default() -> Self {
-                Self {
-                    keys: Ok(Default::default()),
-                }
-            }
-        }
-        impl SshKeyListResponse {
-            pub fn keys<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::SshKey>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.keys = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for keys: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<SshKeyListResponse> for super::SshKeyListResponse {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: SshKeyListResponse,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { keys: value.keys? })
-            }
-        }
-        impl ::std::convert::From<super::SshKeyListResponse> for SshKeyListResponse {
-            fn from(value: super::SshKeyListResponse) -> Self {
-                Self { keys: Ok(value.keys) }
             }
         }
         #[derive(Clone, Debug)]
@@ -5627,868 +4153,6 @@ pub mod types {
                     name: Ok(value.name),
                     ttl: Ok(value.ttl),
                 }
-            }
-        }
-        #[derive(Clone)]
-        pub struct Vm {
-            cpu: ::std::result::Result<i64, ::std::string::String>,
-            created_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            deleted_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            disk_gi_b: ::std::result::Result<i64, ::std::string::String>,
-            effective_firewall: ::std::result::Result<
-                ::std::option::Option<super::FirewallPolicy>,
-                ::std::string::String,
-            >,
-            env_vars: ::std::result::Result<
-                ::std::option::Option<super::EnvVars>,
-                ::std::string::String,
-            >,
-            expires_at_ms: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            firewall: ::std::result::Result<
-                ::std::option::Option<super::FirewallPolicy>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            machine_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            memory_mi_b: ::std::result::Result<i64, ::std::string::String>,
-            metadata: ::std::result::Result<
-                ::std::option::Option<super::Metadata>,
-                ::std::string::String,
-            >,
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            org_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            paused_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            public_ipv6: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            source_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<super::VmStatus, ::std::string::String>,
-            ttl: ::std::result::Result<
-                ::std::option::Option<super::Ttl>,
-                ::std::string::String,
-            >,
-            ttl_remaining_ms: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for Vm {
-            fn default() -> Self {
-                Self {
-                    cpu: Ok(Default::default()),
-                    created_at: Ok(Default::default()),
-                    deleted_at: Ok(Default::default()),
-                    disk_gi_b: Ok(Default::default()),
-                    effective_firewall: Ok(Default::default()),
-                    env_vars: Ok(Default::default()),
-                    expires_at_ms: Ok(Default::default()),
-                    firewall: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
-                    machine_name: Ok(Default::default()),
-                    memory_mi_b: Ok(Default::default()),
-                    metadata: Ok(Default::default()),
-                    name: Ok(Default::default()),
-                    org_id: Ok(Default::default()),
-                    paused_at: Ok(Default::default()),
-                    public_ipv6: Ok(Default::default()),
-                    source_name: Ok(Default::default()),
-                    status: Err("no value supplied for status".to_string()),
-                    ttl: Ok(Default::default()),
-                    ttl_remaining_ms: Ok(Default::default()),
-                }
-            }
-        }
-        impl Vm {
-            pub fn cpu<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.cpu = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for cpu: {e}")
-                    });
-                self
-            }
-            pub fn created_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.created_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
-                self
-            }
-            pub fn deleted_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.deleted_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for deleted_at: {e}")
-                    });
-                self
-            }
-            pub fn disk_gi_b<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.disk_gi_b = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for disk_gi_b: {e}")
-                    });
-                self
-            }
-            pub fn effective_firewall<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::FirewallPolicy>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.effective_firewall = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for effective_firewall: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn env_vars<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::EnvVars>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.env_vars = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for env_vars: {e}")
-                    });
-                self
-            }
-            pub fn expires_at_ms<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.expires_at_ms = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for expires_at_ms: {e}")
-                    });
-                self
-            }
-            pub fn firewall<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::FirewallPolicy>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.firewall = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for firewall: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn machine_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.machine_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for machine_name: {e}")
-                    });
-                self
-            }
-            pub fn memory_mi_b<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.memory_mi_b = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for memory_mi_b: {e}")
-                    });
-                self
-            }
-            pub fn metadata<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::Metadata>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.metadata = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for metadata: {e}")
-                    });
-                self
-            }
-            pub fn name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
-                self
-            }
-            pub fn org_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.org_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for org_id: {e}")
-                    });
-                self
-            }
-            pub fn paused_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.paused_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for paused_at: {e}")
-                    });
-                self
-            }
-            pub fn public_ipv6<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.public_ipv6 = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for public_ipv6: {e}")
-                    });
-                self
-            }
-            pub fn source_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.source_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for source_name: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::VmStatus>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-            pub fn ttl<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::Ttl>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.ttl = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for ttl: {e}")
-                    });
-                self
-            }
-            pub fn ttl_remaining_ms<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.ttl_remaining_ms = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for ttl_remaining_ms: {e}"
-                        )
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Vm> for super::Vm {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Vm,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    cpu: value.cpu?,
-                    created_at: value.created_at?,
-                    deleted_at: value.deleted_at?,
-                    disk_gi_b: value.disk_gi_b?,
-                    effective_firewall: value.effective_firewall?,
-                    env_vars: value.env_vars?,
-                    expires_at_ms: value.expires_at_ms?,
-                    firewall: value.firewall?,
-                    id: value.id?,
-                    machine_name: value.machine_name?,
-                    memory_mi_b: value.memory_mi_b?,
-                    metadata: value.metadata?,
-                    name: value.name?,
-                    org_id: value.org_id?,
-                    paused_at: value.paused_at?,
-                    public_ipv6: value.public_ipv6?,
-                    source_name: value.source_name?,
-                    status: value.status?,
-                    ttl: value.ttl?,
-                    ttl_remaining_ms: value.ttl_remaining_ms?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Vm> for Vm {
-            fn from(value: super::Vm) -> Self {
-                Self {
-                    cpu: Ok(value.cpu),
-                    created_at: Ok(value.created_at),
-                    deleted_at: Ok(value.deleted_at),
-                    disk_gi_b: Ok(value.disk_gi_b),
-                    effective_firewall: Ok(value.effective_firewall),
-                    env_vars: Ok(value.env_vars),
-                    expires_at_ms: Ok(value.expires_at_ms),
-                    firewall: Ok(value.firewall),
-                    id: Ok(value.id),
-                    machine_name: Ok(value.machine_name),
-                    memory_mi_b: Ok(value.memory_mi_b),
-                    metadata: Ok(value.metadata),
-                    name: Ok(value.name),
-                    org_id: Ok(value.org_id),
-                    paused_at: Ok(value.paused_at),
-                    public_ipv6: Ok(value.public_ipv6),
-                    source_name: Ok(value.source_name),
-                    status: Ok(value.status),
-                    ttl: Ok(value.ttl),
-                    ttl_remaining_ms: Ok(value.ttl_remaining_ms),
-                }
-            }
-        }
-        impl ::std::fmt::Debug for Vm {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct("Vm")
-                    .field("cpu", &self.cpu)
-                    .field("created_at", &self.created_at)
-                    .field("deleted_at", &self.deleted_at)
-                    .field("disk_gi_b", &self.disk_gi_b)
-                    .field("effective_firewall", &self.effective_firewall)
-                    .field("env_vars", &crate::secret_debug::Hidden)
-                    .field("expires_at_ms", &self.expires_at_ms)
-                    .field("firewall", &self.firewall)
-                    .field("id", &self.id)
-                    .field("machine_name", &self.machine_name)
-                    .field("memory_mi_b", &self.memory_mi_b)
-                    .field("metadata", &self.metadata)
-                    .field("name", &self.name)
-                    .field("org_id", &self.org_id)
-                    .field("paused_at", &self.paused_at)
-                    .field("public_ipv6", &self.public_ipv6)
-                    .field("source_name", &self.source_name)
-                    .field("status", &self.status)
-                    .field("ttl", &self.ttl)
-                    .field("ttl_remaining_ms", &self.ttl_remaining_ms)
-                    .finish()
-            }
-        }
-        #[derive(Clone)]
-        pub struct VmCreateResponse {
-            cpu: ::std::result::Result<i64, ::std::string::String>,
-            created_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            deleted_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            disk_gi_b: ::std::result::Result<i64, ::std::string::String>,
-            effective_firewall: ::std::result::Result<
-                ::std::option::Option<super::FirewallPolicy>,
-                ::std::string::String,
-            >,
-            env_vars: ::std::result::Result<
-                ::std::option::Option<super::EnvVars>,
-                ::std::string::String,
-            >,
-            expires_at_ms: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-            firewall: ::std::result::Result<
-                ::std::option::Option<super::FirewallPolicy>,
-                ::std::string::String,
-            >,
-            id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            machine_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            memory_mi_b: ::std::result::Result<i64, ::std::string::String>,
-            metadata: ::std::result::Result<
-                ::std::option::Option<super::Metadata>,
-                ::std::string::String,
-            >,
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            org_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            paused_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                ::std::string::String,
-            >,
-            public_ipv6: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            snapshot_restore_warnings: ::std::result::Result<
-                ::std::option::Option<super::SnapshotRestoreWarnings>,
-                ::std::string::String,
-            >,
-            source_name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<super::VmStatus, ::std::string::String>,
-            ttl: ::std::result::Result<
-                ::std::option::Option<super::Ttl>,
-                ::std::string::String,
-            >,
-            ttl_remaining_ms: ::std::result::Result<
-                ::std::option::Option<i64>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for VmCreateResponse {
-            fn default() -> Self {
-                Self {
-                    cpu: Ok(Default::default()),
-                    created_at: Ok(Default::default()),
-                    deleted_at: Ok(Default::default()),
-                    disk_gi_b: Ok(Default::default()),
-                    effective_firewall: Ok(Default::default()),
-                    env_vars: Ok(Default::default()),
-                    expires_at_ms: Ok(Default::default()),
-                    firewall: Ok(Default::default()),
-                    id: Err("no value supplied for id".to_string()),
-                    machine_name: Ok(Default::default()),
-                    memory_mi_b: Ok(Default::default()),
-                    metadata: Ok(Default::default()),
-                    name: Ok(Default::default()),
-                    org_id: Ok(Default::default()),
-                    paused_at: Ok(Default::default()),
-                    public_ipv6: Ok(Default::default()),
-                    snapshot_restore_warnings: Ok(Default::default()),
-                    source_name: Ok(Default::default()),
-                    status: Err("no value supplied for status".to_string()),
-                    ttl: Ok(Default::default()),
-                    ttl_remaining_ms: Ok(Default::default()),
-                }
-            }
-        }
-        impl VmCreateResponse {
-            pub fn cpu<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.cpu = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for cpu: {e}")
-                    });
-                self
-            }
-            pub fn created_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.created_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
-                self
-            }
-            pub fn deleted_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.deleted_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for deleted_at: {e}")
-                    });
-                self
-            }
-            pub fn disk_gi_b<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.disk_gi_b = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for disk_gi_b: {e}")
-                    });
-                self
-            }
-            pub fn effective_firewall<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::FirewallPolicy>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.effective_firewall = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for effective_firewall: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn env_vars<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::EnvVars>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.env_vars = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for env_vars: {e}")
-                    });
-                self
-            }
-            pub fn expires_at_ms<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.expires_at_ms = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for expires_at_ms: {e}")
-                    });
-                self
-            }
-            pub fn firewall<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::FirewallPolicy>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.firewall = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for firewall: {e}")
-                    });
-                self
-            }
-            pub fn id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for id: {e}"));
-                self
-            }
-            pub fn machine_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.machine_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for machine_name: {e}")
-                    });
-                self
-            }
-            pub fn memory_mi_b<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.memory_mi_b = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for memory_mi_b: {e}")
-                    });
-                self
-            }
-            pub fn metadata<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::Metadata>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.metadata = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for metadata: {e}")
-                    });
-                self
-            }
-            pub fn name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
-                self
-            }
-            pub fn org_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.org_id = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for org_id: {e}")
-                    });
-                self
-            }
-            pub fn paused_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.paused_at = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for paused_at: {e}")
-                    });
-                self
-            }
-            pub fn public_ipv6<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.public_ipv6 = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for public_ipv6: {e}")
-                    });
-                self
-            }
-            pub fn snapshot_restore_warnings<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::SnapshotRestoreWarnings>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.snapshot_restore_warnings = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for snapshot_restore_warnings: {e}"
-                        )
-                    });
-                self
-            }
-            pub fn source_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.source_name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for source_name: {e}")
-                    });
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<super::VmStatus>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-            pub fn ttl<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::Ttl>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.ttl = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for ttl: {e}")
-                    });
-                self
-            }
-            pub fn ttl_remaining_ms<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.ttl_remaining_ms = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!(
-                            "error converting supplied value for ttl_remaining_ms: {e}"
-                        )
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<VmCreateResponse> for super::VmCreateResponse {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: VmCreateResponse,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    cpu: value.cpu?,
-                    created_at: value.created_at?,
-                    deleted_at: value.deleted_at?,
-                    disk_gi_b: value.disk_gi_b?,
-                    effective_firewall: value.effective_firewall?,
-                    env_vars: value.env_vars?,
-                    expires_at_ms: value.expires_at_ms?,
-                    firewall: value.firewall?,
-                    id: value.id?,
-                    machine_name: value.machine_name?,
-                    memory_mi_b: value.memory_mi_b?,
-                    metadata: value.metadata?,
-                    name: value.name?,
-                    org_id: value.org_id?,
-                    paused_at: value.paused_at?,
-                    public_ipv6: value.public_ipv6?,
-                    snapshot_restore_warnings: value.snapshot_restore_warnings?,
-                    source_name: value.source_name?,
-                    status: value.status?,
-                    ttl: value.ttl?,
-                    ttl_remaining_ms: value.ttl_remaining_ms?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::VmCreateResponse> for VmCreateResponse {
-            fn from(value: super::VmCreateResponse) -> Self {
-                Self {
-                    cpu: Ok(value.cpu),
-                    created_at: Ok(value.created_at),
-                    deleted_at: Ok(value.deleted_at),
-                    disk_gi_b: Ok(value.disk_gi_b),
-                    effective_firewall: Ok(value.effective_firewall),
-                    env_vars: Ok(value.env_vars),
-                    expires_at_ms: Ok(value.expires_at_ms),
-                    firewall: Ok(value.firewall),
-                    id: Ok(value.id),
-                    machine_name: Ok(value.machine_name),
-                    memory_mi_b: Ok(value.memory_mi_b),
-                    metadata: Ok(value.metadata),
-                    name: Ok(value.name),
-                    org_id: Ok(value.org_id),
-                    paused_at: Ok(value.paused_at),
-                    public_ipv6: Ok(value.public_ipv6),
-                    snapshot_restore_warnings: Ok(value.snapshot_restore_warnings),
-                    source_name: Ok(value.source_name),
-                    status: Ok(value.status),
-                    ttl: Ok(value.ttl),
-                    ttl_remaining_ms: Ok(value.ttl_remaining_ms),
-                }
-            }
-        }
-        impl ::std::fmt::Debug for VmCreateResponse {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct("VmCreateResponse")
-                    .field("cpu", &self.cpu)
-                    .field("created_at", &self.created_at)
-                    .field("deleted_at", &self.deleted_at)
-                    .field("disk_gi_b", &self.disk_gi_b)
-                    .field("effective_firewall", &self.effective_firewall)
-                    .field("env_vars", &crate::secret_debug::Hidden)
-                    .field("expires_at_ms", &self.expires_at_ms)
-                    .field("firewall", &self.firewall)
-                    .field("id", &self.id)
-                    .field("machine_name", &self.machine_name)
-                    .field("memory_mi_b", &self.memory_mi_b)
-                    .field("metadata", &self.metadata)
-                    .field("name", &self.name)
-                    .field("org_id", &self.org_id)
-                    .field("paused_at", &self.paused_at)
-                    .field("public_ipv6", &self.public_ipv6)
-                    .field("snapshot_restore_warnings", &self.snapshot_restore_warnings)
-                    .field("source_name", &self.source_name)
-                    .field("status", &self.status)
-                    .field("ttl", &self.ttl)
-                    .field("ttl_remaining_ms", &self.ttl_remaining_ms)
-                    .finish()
             }
         }
     }
@@ -7779,7 +5443,7 @@ pub mod builder {
         ///Sends a `GET` request to `/v1/vms`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<::std::vec::Vec<types::Vm>>, Error<()>> {
+        ) -> Result<ResponseValue<::std::vec::Vec<types::VmInfo>>, Error<()>> {
             let Self { client, status } = self;
             let status = status.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/vms", client.baseurl,);
@@ -7925,7 +5589,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/v1/vms/{id}`
-        pub async fn send(self) -> Result<ResponseValue<types::Vm>, Error<()>> {
+        pub async fn send(self) -> Result<ResponseValue<types::VmInfo>, Error<()>> {
             let Self { client, id } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -8083,7 +5747,7 @@ pub mod builder {
             self
         }
         ///Sends a `PATCH` request to `/v1/vms/{id}`
-        pub async fn send(self) -> Result<ResponseValue<types::Vm>, Error<()>> {
+        pub async fn send(self) -> Result<ResponseValue<types::VmInfo>, Error<()>> {
             let Self { client, id, body } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -8545,7 +6209,7 @@ pub mod builder {
             self
         }
         ///Sends a `PUT` request to `/v1/vms/{id}/firewall`
-        pub async fn send(self) -> Result<ResponseValue<types::Vm>, Error<()>> {
+        pub async fn send(self) -> Result<ResponseValue<types::VmInfo>, Error<()>> {
             let Self { client, id, body } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -8642,7 +6306,7 @@ pub mod builder {
             self
         }
         ///Sends a `PATCH` request to `/v1/vms/{id}/firewall`
-        pub async fn send(self) -> Result<ResponseValue<types::Vm>, Error<()>> {
+        pub async fn send(self) -> Result<ResponseValue<types::VmInfo>, Error<()>> {
             let Self { client, id, body } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let body = body
@@ -8713,7 +6377,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/v1/vms/{id}/pause`
-        pub async fn send(self) -> Result<ResponseValue<types::Vm>, Error<()>> {
+        pub async fn send(self) -> Result<ResponseValue<types::VmInfo>, Error<()>> {
             let Self { client, id } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -8778,7 +6442,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/v1/vms/{id}/resume`
-        pub async fn send(self) -> Result<ResponseValue<types::Vm>, Error<()>> {
+        pub async fn send(self) -> Result<ResponseValue<types::VmInfo>, Error<()>> {
             let Self { client, id } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -8988,7 +6652,7 @@ pub mod builder {
     pub struct UpdateService<'a> {
         client: &'a super::Client,
         id: Result<::std::string::String, String>,
-        service_name: Result<types::UpdateServiceServiceName, String>,
+        service_name: Result<types::ServiceName, String>,
         body: Result<types::builder::UpdateServiceRequest, String>,
     }
     impl<'a> UpdateService<'a> {
@@ -9014,13 +6678,12 @@ pub mod builder {
         }
         pub fn service_name<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::UpdateServiceServiceName>,
+            V: std::convert::TryInto<types::ServiceName>,
         {
             self.service_name = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `UpdateServiceServiceName` for service_name failed"
-                        .to_string()
+                    "conversion to `ServiceName` for service_name failed".to_string()
                 });
             self
         }
@@ -9103,7 +6766,7 @@ pub mod builder {
     pub struct DeleteService<'a> {
         client: &'a super::Client,
         id: Result<::std::string::String, String>,
-        service_name: Result<types::DeleteServiceServiceName, String>,
+        service_name: Result<types::ServiceName, String>,
     }
     impl<'a> DeleteService<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -9127,13 +6790,12 @@ pub mod builder {
         }
         pub fn service_name<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::DeleteServiceServiceName>,
+            V: std::convert::TryInto<types::ServiceName>,
         {
             self.service_name = value
                 .try_into()
                 .map_err(|_| {
-                    "conversion to `DeleteServiceServiceName` for service_name failed"
-                        .to_string()
+                    "conversion to `ServiceName` for service_name failed".to_string()
                 });
             self
         }
@@ -9444,7 +7106,7 @@ pub mod builder {
             self
         }
         ///Sends a `POST` request to `/v1/vms/{id}/ttl/refresh`
-        pub async fn send(self) -> Result<ResponseValue<types::Vm>, Error<()>> {
+        pub async fn send(self) -> Result<ResponseValue<types::VmInfo>, Error<()>> {
             let Self { client, id } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let url = format!(

@@ -56,7 +56,7 @@ fn vm_json(status: &str) -> Value {
 
 #[test]
 fn vm_with_an_unknown_status_decodes() {
-    let vm: types::Vm = serde_json::from_value(vm_json("hibernating")).expect("unknown VM status must decode");
+    let vm: types::VmInfo = serde_json::from_value(vm_json("hibernating")).expect("unknown VM status must decode");
     assert_eq!(vm.status.as_str(), "hibernating");
     // And it survives a round trip unchanged, so callers can log or forward it.
     assert_eq!(serde_json::to_value(&vm).unwrap()["status"], "hibernating");
@@ -102,7 +102,7 @@ fn unknown_machine_types_decode_in_requests_and_vms() {
     assert_eq!(req.machine_type.as_ref().map(|m| m.as_str()), Some("g9m512"));
     // The client can send a machine type the SDK has never heard of.
     assert_eq!(serde_json::to_value(&req).unwrap()["machineType"], "g9m512");
-    let vm: types::Vm = serde_json::from_value(vm_json("running")).unwrap();
+    let vm: types::VmInfo = serde_json::from_value(vm_json("running")).unwrap();
     assert_eq!(vm.machine_name.as_deref(), Some("c2m4"));
 }
 

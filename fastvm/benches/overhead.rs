@@ -95,7 +95,7 @@ impl Bench {
         }
     }
 
-    async fn bare(&self, request: reqwest::RequestBuilder) -> fastvm::types::Vm {
+    async fn bare(&self, request: reqwest::RequestBuilder) -> fastvm::types::VmInfo {
         request
             .send()
             .await

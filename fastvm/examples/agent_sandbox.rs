@@ -58,7 +58,7 @@ fn task_vm(target: &support::Target, from: LaunchParams, task: &str) -> LaunchPa
 }
 
 /// The task's running VMs, found by label.
-async fn running(client: &FastvmClient, task: &str) -> fastvm::Result<Vec<fastvm::types::Vm>> {
+async fn running(client: &FastvmClient, task: &str) -> fastvm::Result<Vec<fastvm::types::VmInfo>> {
     client
         .vms()
         .list()

@@ -46,7 +46,7 @@ async fn tour(target: &support::Target) -> Result<(), Box<dyn std::error::Error>
     let state = vm.state();
     println!(
         "   {} is {} ({} vCPU, {} MiB)",
-        state.id, state.status, state.cpu, state.memory_mi_b
+        state.id, state.status, state.cpu, state.memory_mib
     );
 
     println!("\n2. run a command (buffered)");

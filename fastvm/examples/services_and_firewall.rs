@@ -7,10 +7,7 @@
 mod support;
 
 use fastvm::launch;
-use fastvm::types::{
-    DnsMode, DnsPolicy, EgressPolicy, EgressRule, EgressRuleKind, EgressRuleProtocol, FirewallPolicy, IngressPolicy,
-    IngressRule, IngressRuleKind, IngressRuleProtocol, PolicyAction,
-};
+use fastvm::types::{DnsPolicy, EgressPolicy, EgressRule, FirewallPolicy, IngressPolicy, IngressRule};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,43 +38,23 @@ async fn configure(mut vm: fastvm::vm::Vm) -> Result<(), Box<dyn std::error::Err
     let svc = vm.services().update("api", 9090).h2c(true).await?;
     println!("moved to port {} with h2c {}", svc.port, svc.h2c);
 
-    let policy = FirewallPolicy {
-        ingress: Some(IngressPolicy {
-            default: PolicyAction::Deny,
-            rules: vec![IngressRule {
-                action: PolicyAction::Allow,
-                kind: IngressRuleKind::Cidr,
-                value: "2001:db8::/32".into(),
-                protocol: IngressRuleProtocol::Tcp,
-                ports: "22".into(),
-                description: Some("office ssh".into()),
-            }],
-        }),
-        egress: Some(EgressPolicy {
-            default: PolicyAction::Deny,
-            rules: vec![EgressRule {
-                action: PolicyAction::Allow,
-                kind: EgressRuleKind::Fqdn,
-                value: "*.pypi.org".into(),
-                protocol: EgressRuleProtocol::Tcp,
-                ports: "443".into(),
-                description: None,
-            }],
-        }),
-        dns: None,
-    };
+    // Inbound: SSH from one network only. Outbound: HTTPS to PyPI only.
+    let policy = FirewallPolicy::new()
+        .with_ingress(IngressPolicy::deny_except([IngressRule::allow_tcp(
+            "22",
+            "2001:db8::/32",
+        )
+        .with_description("office ssh")]))
+        .with_egress(EgressPolicy::deny_except([EgressRule::allow_tcp_to_domain(
+            "443",
+            "*.pypi.org",
+        )]));
     let state = vm.set_firewall(policy).await?;
     println!("policy: {:?}", state.firewall);
     println!("effective (with service auto-rules): {:?}", state.effective_firewall);
 
-    let patch = FirewallPolicy {
-        dns: Some(DnsPolicy {
-            mode: Some(DnsMode::Deny),
-            domains: vec!["ads.example.com".into()],
-            block_bypass: Some(true),
-        }),
-        ..Default::default()
-    };
+    // A PATCH replaces only the blocks it carries: here the DNS block.
+    let patch = FirewallPolicy::new().with_dns(DnsPolicy::block(["ads.example.com"]).blocking_bypass());
     let state = vm.patch_firewall(patch).await?;
     println!(
         "after PATCH, egress kept: {:?}",

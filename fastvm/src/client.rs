@@ -265,7 +265,7 @@ impl FastvmClient {
     /// assert_eq!(vm.status, fastvm::types::VmStatus::Running);
     /// # Ok(()) }
     /// ```
-    pub fn wait_for_vm_ready<'a>(&'a self, id: &'a str) -> Wait<'a, crate::types::Vm> {
+    pub fn wait_for_vm_ready<'a>(&'a self, id: &'a str) -> Wait<'a, crate::types::VmInfo> {
         Wait::new(self, id)
     }
 

@@ -122,11 +122,10 @@ pub use transport::RetryPolicy;
 /// Not re-exported (they are `fastvm_api::types`, for `client.api()`): the request bodies the
 /// SDK builds from its own builders (`AddSshKeyRequest`, `CreateBuildRequest`,
 /// `CreateSnapshotRequest`, `ExecVmRequest`, `FileFetchRequest`, `FilePresignRequest`,
-/// `RegisterServiceRequest`, `RegisterServiceRequestName`, `UpdateServiceRequest`,
-/// `UpdateServiceServiceName`, `DeleteServiceServiceName`, `UpdateSnapshotRequest`,
+/// `RegisterServiceRequest`, `ServiceName`, `UpdateServiceRequest`, `UpdateSnapshotRequest`,
 /// `UpdateVmRequest`), and the wire's internals that the SDK turns into its own types
 /// (`Error`, `QuotaExceeded`, `QuotaExceededDimension`, `QuotaExceededError`,
-/// `QuotaExceededErrorError`: [`ApiError`]; `ExecEvent`, `ExecEventT`:
+/// `QuotaExceededErrorCode`: [`ApiError`]; `ExecEvent`, `ExecEventKind`:
 /// [`exec::ExecEvent`]; `SshKeyListResponse`: a `Vec` of keys).
 /// `cargo xtask check` fails on a generated type named in neither list.
 pub mod types {
@@ -135,7 +134,7 @@ pub mod types {
         EgressPolicy, EgressRule, EgressRuleKind, EgressRuleProtocol, EnvVars, ExecVmResponse, FilePresignResponse,
         FirewallPolicy, HealthResponse, IngressPolicy, IngressRule, IngressRuleKind, IngressRuleProtocol, MachineType,
         Metadata, OrgQuotaUsage, OrgQuotaValues, PolicyAction, Service, Snapshot, SnapshotRestoreWarnings,
-        SnapshotService, SnapshotStatus, SshKey, Ttl, TtlAction, Vm, VmCreateResponse, VmStatus,
+        SnapshotService, SnapshotStatus, SshKey, Ttl, TtlAction, VmCreateResponse, VmInfo, VmStatus,
     };
 }
 

@@ -329,7 +329,7 @@ mod tests {
     #[test]
     fn service_names() {
         for ok in ["a", "web", "my-app-2", "a1b2", "abcdefghijklmnopqrstuvwxyz123"] {
-            let parsed: fastvm_api::types::RegisterServiceRequestName = service_name("name", ok).unwrap();
+            let parsed: fastvm_api::types::ServiceName = service_name("name", ok).unwrap();
             assert_eq!(&*parsed, ok);
         }
         for bad in [
@@ -342,7 +342,7 @@ mod tests {
             "abcdefghijklmnopqrstuvwxyz1234",
             "a b",
         ] {
-            let err = service_name::<fastvm_api::types::RegisterServiceRequestName>("name", bad).unwrap_err();
+            let err = service_name::<fastvm_api::types::ServiceName>("name", bad).unwrap_err();
             assert!(err.to_string().contains("not a service name"), "{bad}: {err}");
         }
     }

@@ -80,14 +80,14 @@ pub fn staging_files(server: &FakeServer, id: &str) -> BTreeSet<String> {
 #[derive(Debug, Clone)]
 pub struct Launched {
     /// The VM, as the launch (and the wait) left it.
-    pub vm: fastvm::types::Vm,
+    pub vm: fastvm::types::VmInfo,
     /// The warnings of a partly successful snapshot restore.
     pub snapshot_restore_warnings: Option<fastvm::types::SnapshotRestoreWarnings>,
 }
 
 impl std::ops::Deref for Launched {
-    type Target = fastvm::types::Vm;
-    fn deref(&self) -> &fastvm::types::Vm {
+    type Target = fastvm::types::VmInfo;
+    fn deref(&self) -> &fastvm::types::VmInfo {
         &self.vm
     }
 }

@@ -191,8 +191,8 @@ async fn get_vm_decodes_unknown_fields_open_strings_and_limits() {
     let vm = api.client.vms().retrieve(ID).await.unwrap();
     assert_eq!(vm.status, VmStatus::Unknown("hibernating".into()));
     assert_eq!(vm.cpu, i64::MAX);
-    assert_eq!(vm.memory_mi_b, i64::MAX);
-    assert_eq!(vm.disk_gi_b, 0);
+    assert_eq!(vm.memory_mib, i64::MAX);
+    assert_eq!(vm.disk_gib, 0);
     assert_eq!(vm.expires_at_ms, Some(i64::MAX));
     assert_eq!(vm.ttl_remaining_ms, Some(0));
     assert_eq!(vm.ttl.as_ref().unwrap().seconds, 31_536_000);

@@ -541,11 +541,8 @@ async fn the_public_generated_client_is_retried_like_the_facade() {
     let api = Api::start_with(|b| b.max_retries(1)).await;
     api.respond_first("updateVm", &vm_path(), failing(503, FAST), 1).await;
     api.expect("updateVm", &vm_path(), 200, vm_min(ID, "running")).await;
-    let body = fastvm_api::types::UpdateVmRequest {
-        name: Some("again".into()),
-        metadata: None,
-        ttl: None,
-    };
+    let mut body = fastvm_api::types::UpdateVmRequest::new();
+    body.name = Some("again".into());
     api.client.api().update_vm().id(ID).body(body).send().await.unwrap();
     let sent = api.sent_all("updateVm").await;
     assert_eq!(sent.len(), 2);

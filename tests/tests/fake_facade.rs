@@ -88,7 +88,7 @@ async fn list_filters_by_metadata_all_filters_matching() {
     let red_prod = launch("a", "red", "prod").await;
     let red_dev = launch("b", "red", "dev").await;
     let blue_prod = launch("c", "blue", "prod").await;
-    let ids = |vms: Vec<fastvm::types::Vm>| {
+    let ids = |vms: Vec<fastvm::types::VmInfo>| {
         let mut ids: Vec<String> = vms.into_iter().map(|vm| vm.id).collect();
         ids.sort();
         ids

@@ -221,14 +221,14 @@ fn build_fixtures() -> Vec<Fixture> {
             name: "Vm",
             schema: component("VM"),
             full: vm(),
-            decode: decode::<types::Vm>,
+            decode: decode::<types::VmInfo>,
             list: false,
         },
         Fixture {
             name: "Vec<Vm>",
             schema: array_of("VM"),
             full: json!([vm(), vm()]),
-            decode: decode::<Vec<types::Vm>>,
+            decode: decode::<Vec<types::VmInfo>>,
             list: true,
         },
         Fixture {

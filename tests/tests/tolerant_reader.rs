@@ -110,7 +110,7 @@ async fn launch_no_wait(
 }
 
 /// Launches and waits (polling as fast as the SDK allows).
-async fn launch(client: &FastvmClient) -> fastvm::Result<fastvm::types::Vm> {
+async fn launch(client: &FastvmClient) -> fastvm::Result<fastvm::types::VmInfo> {
     let launched = client
         .launch_vm(fastvm::launch::machine("c1m2"))
         .no_safety_ttl()
@@ -121,11 +121,11 @@ async fn launch(client: &FastvmClient) -> fastvm::Result<fastvm::types::Vm> {
     Ok(launched.vm)
 }
 
-async fn set_firewall(client: &FastvmClient, policy: FirewallPolicy) -> fastvm::Result<fastvm::types::Vm> {
+async fn set_firewall(client: &FastvmClient, policy: FirewallPolicy) -> fastvm::Result<fastvm::types::VmInfo> {
     client.vms().set_firewall(ID, policy).await
 }
 
-async fn patch_firewall(client: &FastvmClient, policy: FirewallPolicy) -> fastvm::Result<fastvm::types::Vm> {
+async fn patch_firewall(client: &FastvmClient, policy: FirewallPolicy) -> fastvm::Result<fastvm::types::VmInfo> {
     client.vms().patch_firewall(ID, policy).await
 }
 
@@ -136,13 +136,13 @@ async fn launch_with_firewall(client: &FastvmClient, policy: FirewallPolicy) -> 
 }
 
 /// Sends `ttl` (for example one read back from a VM) with an update.
-async fn update_ttl(client: &FastvmClient, ttl: Ttl) -> fastvm::Result<fastvm::types::Vm> {
+async fn update_ttl(client: &FastvmClient, ttl: Ttl) -> fastvm::Result<fastvm::types::VmInfo> {
     let after = Duration::from_secs(ttl.seconds);
     client.vms().update(ID).ttl(after, ttl.action).await
 }
 
 /// Removes the VM's TTL (a hand-built `PATCH` with `"ttl": null`).
-async fn clear_ttl(client: &FastvmClient) -> fastvm::Result<fastvm::types::Vm> {
+async fn clear_ttl(client: &FastvmClient) -> fastvm::Result<fastvm::types::VmInfo> {
     client.vms().update(ID).clear_ttl().await
 }
 
@@ -1129,16 +1129,14 @@ async fn an_empty_unknown_value_is_refused_before_any_request() {
         set_firewall(&api.client, policy).await,
         "firewall.ingress.rules[0].protocol",
     );
-    let ttl = |seconds, action| Ttl { seconds, action };
+    let ttl = Ttl::new;
     assert_invalid(
         update_ttl(&api.client, ttl(60, TtlAction::Unknown(String::new()))).await,
         "ttl.action",
     );
     assert_invalid(update_ttl(&api.client, ttl(0, TtlAction::Pause)).await, "ttl.seconds");
-    let request = CreateVmRequest {
-        ttl: Some(ttl(0, TtlAction::Delete)),
-        ..Default::default()
-    };
+    let mut request = CreateVmRequest::new();
+    request.ttl = Some(ttl(0, TtlAction::Delete));
     assert_invalid(launch_no_wait(&api.client, request).await, "ttl.seconds");
     assert!(api.received().await.is_empty(), "nothing was sent");
 

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use fastvm::exec::{Command, ExecEvent};
 use fastvm::types::{
-    DnsMode, DnsPolicy, EgressPolicy, EgressRule, EgressRuleKind, EgressRuleProtocol, FirewallPolicy, IngressPolicy,
-    IngressRule, IngressRuleKind, IngressRuleProtocol, PolicyAction, Service, SnapshotStatus, Ttl, TtlAction, Vm,
+    DnsPolicy, EgressPolicy, EgressRule, EgressRuleKind, EgressRuleProtocol, FirewallPolicy, IngressPolicy,
+    IngressRule, IngressRuleKind, IngressRuleProtocol, PolicyAction, Service, SnapshotStatus, Ttl, TtlAction, VmInfo,
     VmStatus,
 };
 use fastvm::{ApiErrorKind, Error, FastvmClient, launch};
@@ -163,8 +163,8 @@ async fn health_and_quotas(client: &FastvmClient) {
     assert_eq!(
         (
             q.limits.vcpu,
-            q.limits.memory_mi_b,
-            q.limits.disk_gi_b,
+            q.limits.memory_mib,
+            q.limits.disk_gib,
             q.limits.snapshot_count
         ),
         (limits.vcpu, limits.memory_mib, limits.disk_gib, limits.snapshot_count)
@@ -172,8 +172,8 @@ async fn health_and_quotas(client: &FastvmClient) {
     assert_eq!(
         (
             q.usage.vcpu,
-            q.usage.memory_mi_b,
-            q.usage.disk_gi_b,
+            q.usage.memory_mib,
+            q.usage.disk_gib,
             q.usage.snapshot_count
         ),
         (0, 0, 0, 0)
@@ -182,7 +182,7 @@ async fn health_and_quotas(client: &FastvmClient) {
 
 /// Launch with boot delay 0: the raw answer is 201 with a running VM, and launch-and-wait
 /// returns at once.
-async fn launch_201(client: &FastvmClient, server: &FakeServer) -> Vm {
+async fn launch_201(client: &FastvmClient, server: &FakeServer) -> VmInfo {
     let raw = client
         .vms()
         .launch(launch::machine("c1m2").name("e2e-raw"))
@@ -191,7 +191,7 @@ async fn launch_201(client: &FastvmClient, server: &FakeServer) -> Vm {
     assert_eq!(raw.status, reqwest::StatusCode::CREATED);
     assert_eq!(raw.vm.status, VmStatus::Running);
     assert_eq!(
-        (raw.vm.name.as_str(), raw.vm.cpu, raw.vm.memory_mi_b),
+        (raw.vm.name.as_str(), raw.vm.cpu, raw.vm.memory_mib),
         ("e2e-raw", 1, 2048)
     );
     assert!(raw.vm.snapshot_restore_warnings.is_none());
@@ -217,7 +217,7 @@ async fn launch_201(client: &FastvmClient, server: &FakeServer) -> Vm {
     let vm = vm.vm;
     assert_eq!(vm.status, VmStatus::Running);
     assert_eq!(vm.name, "e2e-main");
-    assert_eq!((vm.cpu, vm.memory_mi_b, vm.disk_gi_b), (2, 4096, 10));
+    assert_eq!((vm.cpu, vm.memory_mib, vm.disk_gib), (2, 4096, 10));
     assert_eq!(vm.machine_name.as_deref(), Some("c2m4"));
     assert_eq!(vm.metadata.as_deref(), Some(&map(&[("team", "infra")])));
     assert_eq!(
@@ -323,7 +323,7 @@ async fn launch_202(client: &FastvmClient, v: Variance) {
 
 /// `GET /v1/vms` with and without a status filter, `GET /v1/vms/{id}`, and the quota usage of
 /// the one running VM.
-async fn list_and_retrieve(client: &FastvmClient, vm: &Vm) {
+async fn list_and_retrieve(client: &FastvmClient, vm: &VmInfo) {
     let all = client.vms().list().await.expect("list");
     assert_eq!(all, std::slice::from_ref(vm), "the list shows the VM as launched");
     let running = client
@@ -355,15 +355,12 @@ async fn list_and_retrieve(client: &FastvmClient, vm: &Vm) {
     let got = client.vms().retrieve(&vm.id).await.expect("retrieve");
     assert_eq!(&got, vm, "retrieve gives what launch gave");
     let q = client.quotas().retrieve().await.expect("quotas");
-    assert_eq!((q.usage.vcpu, q.usage.memory_mi_b, q.usage.disk_gi_b), (2, 4096, 10));
+    assert_eq!((q.usage.vcpu, q.usage.memory_mib, q.usage.disk_gib), (2, 4096, 10));
 }
 
 /// `PATCH /v1/vms/{id}` (name, metadata, TTL), the TTL refresh, and clearing the TTL.
 async fn update_and_ttl(client: &FastvmClient, id: &str) {
-    let ttl = Ttl {
-        seconds: 3600.try_into().unwrap(),
-        action: TtlAction::Pause,
-    };
+    let ttl = Ttl::new(3600, TtlAction::Pause);
     let vm = client
         .vms()
         .update(id)
@@ -404,11 +401,8 @@ async fn update_and_ttl(client: &FastvmClient, id: &str) {
 }
 
 /// Pause and resume, with the TTL countdown frozen while paused, and paused VMs freeing quota.
-async fn pause_and_resume(client: &FastvmClient, vm: &Vm) {
-    let ttl = Ttl {
-        seconds: 7200.try_into().unwrap(),
-        action: TtlAction::Delete,
-    };
+async fn pause_and_resume(client: &FastvmClient, vm: &VmInfo) {
+    let ttl = Ttl::new(7200, TtlAction::Delete);
     let with_ttl = client
         .vms()
         .update(&vm.id)
@@ -499,10 +493,7 @@ async fn firewall(client: &FastvmClient, id: &str, v: Variance) {
     let stored = vm.firewall.expect("firewall");
     assert_eq!(
         stored.ingress,
-        Some(IngressPolicy {
-            default: PolicyAction::Deny,
-            rules: vec![]
-        }),
+        Some(IngressPolicy::deny_except([])),
         "the patch replaced ingress"
     );
     assert_eq!(
@@ -520,14 +511,7 @@ async fn firewall(client: &FastvmClient, id: &str, v: Variance) {
         .expect("effectiveFirewall");
     let ingress = effective.ingress.clone().expect("effective ingress");
     assert_eq!(ingress.default, PolicyAction::Deny);
-    let auto = IngressRule {
-        action: PolicyAction::Allow,
-        description: Some("auto: proxy service web".into()),
-        kind: IngressRuleKind::Cidr,
-        ports: "8081".into(),
-        protocol: IngressRuleProtocol::Tcp,
-        value: "::/0".into(),
-    };
+    let auto = IngressRule::allow_tcp("8081", "::/0").with_description("auto: proxy service web");
     let (unknown, known): (Vec<_>, Vec<_>) = ingress.rules.iter().partition(|r| r.protocol.is_unknown());
     assert_eq!(known, [&auto], "the user's rules (none) and the service's auto-rule");
     assert_eq!(effective.egress, policy.egress);
@@ -791,7 +775,7 @@ async fn transfers(client: &FastvmClient, server: &FakeServer, id: &str, tmp: &P
 
 /// Snapshots: create, list, retrieve, rename, restore a VM from one (launch from snapshot),
 /// delete. Returns the restored VM's id.
-async fn snapshots(client: &FastvmClient, vm: &Vm) -> String {
+async fn snapshots(client: &FastvmClient, vm: &VmInfo) -> String {
     let snaps = client.snapshots();
     let snap = snaps.create(&vm.id).name("e2e-snap").await.expect("create");
     assert_eq!(snap.status, SnapshotStatus::Ready);
@@ -821,11 +805,7 @@ async fn snapshots(client: &FastvmClient, vm: &Vm) -> String {
     assert_eq!(restored.status, VmStatus::Running);
     assert_eq!(restored.name, "e2e-restored");
     assert_eq!(restored.source_name.as_deref(), Some("e2e-snap-renamed"));
-    assert_eq!(
-        (restored.cpu, restored.memory_mi_b),
-        (2, 4096),
-        "the snapshot's machine"
-    );
+    assert_eq!((restored.cpu, restored.memory_mib), (2, 4096), "the snapshot's machine");
     assert_eq!(restored.firewall, Some(full_policy()));
     assert_eq!(
         restored.env_vars.as_deref(),
@@ -965,8 +945,8 @@ async fn deletes(client: &FastvmClient, ids: &[&str]) {
     assert_eq!(
         (
             q.usage.vcpu,
-            q.usage.memory_mi_b,
-            q.usage.disk_gi_b,
+            q.usage.memory_mib,
+            q.usage.disk_gib,
             q.usage.snapshot_count
         ),
         (0, 0, 0, 0)
@@ -976,53 +956,33 @@ async fn deletes(client: &FastvmClient, ids: &[&str]) {
 /// A policy with every block and field set, and nothing the server would fill in, so that it
 /// reads back exactly as sent under every variance.
 fn full_policy() -> FirewallPolicy {
-    FirewallPolicy {
-        ingress: Some(IngressPolicy {
-            default: PolicyAction::Deny,
-            rules: vec![IngressRule {
-                action: PolicyAction::Allow,
-                description: Some("office".into()),
-                kind: IngressRuleKind::Cidr,
-                ports: "22".into(),
-                protocol: IngressRuleProtocol::Tcp,
-                value: "10.0.0.0/8".into(),
-            }],
-        }),
-        egress: Some(EgressPolicy {
-            default: PolicyAction::Allow,
-            rules: vec![
-                EgressRule {
-                    action: PolicyAction::Deny,
-                    description: Some("no tracking".into()),
-                    kind: EgressRuleKind::Fqdn,
-                    ports: "any".into(),
-                    protocol: EgressRuleProtocol::Any,
-                    value: "*.example.com".into(),
-                },
-                EgressRule {
-                    action: PolicyAction::Allow,
-                    description: Some("dns".into()),
-                    kind: EgressRuleKind::Cidr,
-                    ports: "53".into(),
-                    protocol: EgressRuleProtocol::Udp,
-                    value: "2001:db8::/32".into(),
-                },
-            ],
-        }),
-        dns: Some(DnsPolicy {
-            block_bypass: Some(true),
-            domains: vec!["example.com".into(), "*.example.org".into()],
-            mode: Some(DnsMode::Allow),
-        }),
-    }
+    FirewallPolicy::new()
+        .with_ingress(IngressPolicy::deny_except([
+            IngressRule::allow_tcp("22", "10.0.0.0/8").with_description("office")
+        ]))
+        .with_egress(EgressPolicy::allow_except([
+            EgressRule::new(
+                PolicyAction::Deny,
+                EgressRuleKind::Fqdn,
+                "*.example.com",
+                EgressRuleProtocol::Any,
+                "any",
+            )
+            .with_description("no tracking"),
+            EgressRule::new(
+                PolicyAction::Allow,
+                EgressRuleKind::Cidr,
+                "2001:db8::/32",
+                EgressRuleProtocol::Udp,
+                "53",
+            )
+            .with_description("dns"),
+        ]))
+        .with_dns(DnsPolicy::only(["example.com", "*.example.org"]).blocking_bypass())
 }
 
 fn service(name: &str, port: i64, h2c: bool) -> Service {
-    Service {
-        name: name.into(),
-        port,
-        h2c,
-    }
+    Service::new(name, port, h2c)
 }
 
 fn map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {

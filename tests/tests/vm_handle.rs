@@ -1,9 +1,7 @@
 //! The handle covers what a VM has: settings, firewall, services and SSH keys, against
 //! `fastvm-fake`, with the server's state checked through the resource groups.
 
-use fastvm::types::{
-    DnsMode, DnsPolicy, FirewallPolicy, IngressPolicy, IngressRule, IngressRuleKind, IngressRuleProtocol, PolicyAction,
-};
+use fastvm::types::{DnsPolicy, FirewallPolicy, IngressPolicy, IngressRule};
 
 const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOGfWKDypYxh9k4VQH+JgkxbE1p4BzWv0Gh65glAi+CQ me@host";
 
@@ -32,33 +30,14 @@ async fn a_handle_updates_its_vm_firewall_services_and_ssh_keys() {
     assert_eq!(metadata.0.get("team").map(String::as_str), Some("infra"));
 
     // Firewall: replaced, then patched; the handle keeps the answer.
-    let ingress = IngressPolicy {
-        default: PolicyAction::Deny,
-        rules: vec![IngressRule {
-            action: PolicyAction::Allow,
-            kind: IngressRuleKind::Cidr,
-            value: "2001:db8::/32".into(),
-            protocol: IngressRuleProtocol::Tcp,
-            ports: "22".into(),
-            description: None,
-        }],
-    };
-    let policy = FirewallPolicy {
-        ingress: Some(ingress),
-        ..Default::default()
-    };
+    let policy = FirewallPolicy::new().with_ingress(IngressPolicy::deny_except([IngressRule::allow_tcp(
+        "22",
+        "2001:db8::/32",
+    )]));
     let state = vm.set_firewall(policy).await.unwrap();
     let rules = &state.firewall.as_ref().unwrap().ingress.as_ref().unwrap().rules;
     assert_eq!(rules[0].ports, "22");
-    let dns = DnsPolicy {
-        mode: Some(DnsMode::Deny),
-        domains: vec!["ads.example.com".into()],
-        block_bypass: None,
-    };
-    let patch = FirewallPolicy {
-        dns: Some(dns),
-        ..Default::default()
-    };
+    let patch = FirewallPolicy::new().with_dns(DnsPolicy::block(["ads.example.com"]));
     vm.patch_firewall(patch).await.unwrap();
     let on_server = client.vms().retrieve(&id).await.unwrap();
     let firewall = on_server.firewall.unwrap();

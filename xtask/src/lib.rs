@@ -14,11 +14,13 @@ pub mod coverage;
 pub mod enums;
 pub mod facade_types;
 pub mod fixtures;
+pub mod grow;
 pub mod imports;
 pub mod lint;
 pub mod summary;
 pub mod surface;
 pub mod test_tables;
+pub mod versions;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -395,6 +397,19 @@ pub fn check_upstream(spec: &Value, upstream_text: &str, upstream_path: &Path) -
     }]
 }
 
+/// The version rule between `fastvm` and `fastvm-api` ([`versions`]).
+pub fn check_versions(ws: &Workspace) -> Vec<Failure> {
+    let read = |p: &str| std::fs::read_to_string(ws.root.join(p));
+    match (read("Cargo.toml"), read("fastvm/Cargo.toml")) {
+        (Ok(root), Ok(facade)) => versions::check(&root, &facade),
+        (Err(e), _) | (_, Err(e)) => vec![Failure {
+            check: "versions",
+            message: format!("cannot read Cargo.toml or fastvm/Cargo.toml: {e}"),
+            fix: "run from a complete checkout".into(),
+        }],
+    }
+}
+
 /// Runs every check on the workspace. An empty result means everything is in step.
 pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
     let text = match read(&ws.spec()) {
@@ -453,6 +468,7 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
     failures.extend(check_facts(&spec));
     failures.extend(check_fixtures(&spec, ws));
     failures.extend(check_test_tables(&spec, ws));
+    failures.extend(check_versions(ws));
     match contracts::tests_in(&ws.tests_dir()) {
         Ok(tests) => failures.extend(check_contracts(
             &spec,

@@ -23,6 +23,8 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         from: Option<PathBuf>,
     },
+    /// Type-check the facade, its examples and the CLI against the spec plus new optional fields.
+    GrowCheck,
     /// Fail on any drift between the spec, the generated snapshot and the facade.
     Check {
         /// Also fail when openapi.json differs from this upstream copy of the spec.
@@ -48,12 +50,22 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::GrowCheck => match xtask::grow::run(&ws) {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Check { upstream } => {
             let failures = xtask::check(&ws, upstream.as_deref());
             if failures.is_empty() {
                 println!(
                     "xtask check: spec and its facts, generated snapshot, facade and contract coverage, string \
-                     classification, fixtures, test tables, the facade's types and its layers are in step"
+                     classification, fixtures, test tables, the facade's types and its layers, the fastvm-api version rule are in step"
                 );
                 return ExitCode::SUCCESS;
             }

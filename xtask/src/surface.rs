@@ -219,6 +219,20 @@ pub fn diff(old: &Surface, new: &Surface, sources: &[(String, String)]) -> Vec<C
     for key in keys {
         let (breaking, text, item) = match (old.get(key), new.get(key)) {
             (Some(o), Some(n)) if o.signature == n.signature && o.non_exhaustive == n.non_exhaustive => continue,
+            // A type that became `#[non_exhaustive]` is said once, by the type, not by each member.
+            (Some(o), Some(n)) if o.signature == n.signature && n.kind != Kind::Type => continue,
+            (Some(o), Some(n)) if o.signature == n.signature => {
+                let (breaking, now) = if n.non_exhaustive {
+                    (
+                        true,
+                        "now #[non_exhaustive] (breaking: a struct literal or exhaustive pattern of it no longer \
+                         compiles outside fastvm-api; build it with `new` or `builder()`)",
+                    )
+                } else {
+                    (false, "no longer #[non_exhaustive]")
+                };
+                (breaking, format!("{key}: {now}"), n)
+            }
             // Deprecated (or no longer): callers still compile, and are told.
             (Some(o), Some(n))
                 if o.signature.trim_start_matches(DEPRECATED) == n.signature.trim_start_matches(DEPRECATED) =>

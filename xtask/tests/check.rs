@@ -45,6 +45,8 @@ impl Scratch {
         copy_dir(&real.root.join("tests/fixtures"), &ws.root.join("tests/fixtures"));
         std::fs::create_dir_all(ws.coverage_doc().parent().unwrap()).unwrap();
         std::fs::copy(real.coverage_doc(), ws.coverage_doc()).unwrap();
+        std::fs::copy(real.root.join("Cargo.toml"), ws.root.join("Cargo.toml")).unwrap();
+        std::fs::copy(real.root.join("fastvm/Cargo.toml"), ws.root.join("fastvm/Cargo.toml")).unwrap();
         Scratch { _dir: dir, ws }
     }
 
@@ -533,7 +535,8 @@ fn an_additive_spec_change_only_inserts_generated_lines() {
         "{}",
         xtask::unified_diff(&before, &after, "before", "after")
     );
-    assert!(inserted > 100, "{inserted}");
+    // The new operation, its answer types (no builders: they are only received) and the field.
+    assert!(inserted > 50, "{inserted}");
 }
 
 /// A deprecated operation keeps its types and builder; its `Client` method carries the note.

@@ -4,7 +4,6 @@ use std::io::{IsTerminal as _, Write};
 
 use clap::Args;
 use fastvm::exec::{Command, ExecEvent, ExecOutput};
-use fastvm::types::ExecVmResponse;
 use futures::StreamExt as _;
 
 use super::{CliError, Ctx, Result, output, read_input};
@@ -149,23 +148,24 @@ pub async fn stream_command(ctx: &Ctx, vm: &str, command: Command) -> Result {
     )))
 }
 
-/// A collected stream in the shape of the API's buffered exec answer (what `--json` prints).
-/// A stream is never truncated, and a missing duration prints as 0.
-fn exec_response(out: ExecOutput) -> ExecVmResponse {
+/// A collected stream in the shape of the API's buffered exec answer (`ExecVmResponse`, what
+/// `--json` prints; its members by their wire names). A stream is never truncated, and a
+/// missing duration prints as 0.
+fn exec_response(out: ExecOutput) -> serde_json::Value {
     let ExecOutput {
         stdout, stderr, exit, ..
     } = out;
-    ExecVmResponse {
-        duration_ms: exit
+    serde_json::json!({
+        "durationMs": exit
             .duration
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        exit_code: exit.code,
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        stderr_truncated: false,
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stdout_truncated: false,
-        timed_out: exit.timed_out,
-    }
+        "exitCode": exit.code,
+        "stderr": String::from_utf8_lossy(&stderr),
+        "stderrTruncated": false,
+        "stdout": String::from_utf8_lossy(&stdout),
+        "stdoutTruncated": false,
+        "timedOut": exit.timed_out,
+    })
 }
 
 /// One output stream written live to the terminal or pipe.
@@ -221,11 +221,14 @@ mod tests {
         out.exit.timed_out = true;
         out.exit.duration = Some(std::time::Duration::from_millis(42));
         let r = exec_response(out);
-        assert_eq!(r.stdout, "abc");
-        assert_eq!(r.stderr, "\u{fffd}e");
-        assert_eq!((r.exit_code, r.timed_out, r.duration_ms), (3, true, 42));
-        assert!(!r.stdout_truncated && !r.stderr_truncated);
-        assert_eq!(exec_response(ExecOutput::default()).duration_ms, 0);
+        // The API's own answer type reads it: the members are the wire's.
+        let typed: fastvm::types::ExecVmResponse = serde_json::from_value(r.clone()).unwrap();
+        assert_eq!(typed.stdout, "abc");
+        assert_eq!(typed.stderr, "\u{fffd}e");
+        assert_eq!((typed.exit_code, typed.timed_out, typed.duration_ms), (3, true, 42));
+        assert!(!typed.stdout_truncated && !typed.stderr_truncated);
+        assert_eq!(r.as_object().map(|o| o.len()), Some(7), "{r}");
+        assert_eq!(exec_response(ExecOutput::default())["durationMs"], 0);
     }
 
     #[test]

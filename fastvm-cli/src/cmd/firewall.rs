@@ -3,7 +3,7 @@
 use std::fmt::Display;
 
 use clap::{Subcommand, ValueEnum};
-use fastvm::types::{FirewallPolicy, Vm};
+use fastvm::types::{FirewallPolicy, VmInfo};
 use serde_json::json;
 
 use super::output::{self, Table};
@@ -197,7 +197,7 @@ fn parse_policy(file: &str) -> Result<FirewallPolicy> {
     serde_json::from_slice(&bytes).map_err(|e| CliError::Other(format!("{what} is not a firewall policy: {e}")))
 }
 
-fn print_policy(ctx: &Ctx, vm: &Vm, effective: bool) -> Result<()> {
+fn print_policy(ctx: &Ctx, vm: &VmInfo, effective: bool) -> Result<()> {
     let policy = if effective {
         &vm.effective_firewall
     } else {

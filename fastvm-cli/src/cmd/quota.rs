@@ -13,8 +13,8 @@ pub async fn quota(ctx: &Ctx) -> Result {
     let mut t = Table::new(&["RESOURCE", "USED", "LIMIT"]);
     let rows = [
         ("vcpu", q.usage.vcpu, q.limits.vcpu),
-        ("memory_mib", q.usage.memory_mi_b, q.limits.memory_mi_b),
-        ("disk_gib", q.usage.disk_gi_b, q.limits.disk_gi_b),
+        ("memory_mib", q.usage.memory_mib, q.limits.memory_mib),
+        ("disk_gib", q.usage.disk_gib, q.limits.disk_gib),
         ("snapshots", q.usage.snapshot_count, q.limits.snapshot_count),
     ];
     for (name, used, limit) in rows {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use fastvm::launch::LaunchParams;
 use fastvm::resources::Wait;
-use fastvm::types::{SnapshotRestoreWarnings, TtlAction, Vm, VmStatus};
+use fastvm::types::{SnapshotRestoreWarnings, TtlAction, VmInfo, VmStatus};
 
 use super::output::{self, Table};
 use super::{Ctx, Result, parse_key_value};
@@ -178,7 +178,7 @@ impl LaunchOpts {
     }
 
     /// `wait` with these options' deadline.
-    pub fn wait<'a>(&self, wait: Wait<'a, fastvm::types::Vm>) -> Wait<'a, fastvm::types::Vm> {
+    pub fn wait<'a>(&self, wait: Wait<'a, VmInfo>) -> Wait<'a, VmInfo> {
         wait.deadline(Duration::from_secs(self.wait_timeout))
     }
 }
@@ -307,7 +307,7 @@ pub async fn launch_and_wait(
     ctx: &Ctx,
     params: LaunchParams,
     wait_timeout: u64,
-) -> Result<(fastvm::types::Vm, Option<SnapshotRestoreWarnings>)> {
+) -> Result<(fastvm::types::VmInfo, Option<SnapshotRestoreWarnings>)> {
     let owned = (ctx.client.launch_vm(params))
         .no_safety_ttl()
         .deadline(Duration::from_secs(wait_timeout))
@@ -317,7 +317,7 @@ pub async fn launch_and_wait(
 }
 
 /// Prints a freshly launched VM; a partial snapshot restore is reported on stderr.
-pub fn print_launched(ctx: &Ctx, vm: &fastvm::types::Vm, warnings: Option<&SnapshotRestoreWarnings>) -> Result<()> {
+pub fn print_launched(ctx: &Ctx, vm: &fastvm::types::VmInfo, warnings: Option<&SnapshotRestoreWarnings>) -> Result<()> {
     if ctx.json {
         // The same shape as the API's launch answer: the VM plus snapshotRestoreWarnings.
         let mut value = serde_json::to_value(vm).map_err(|e| super::CliError::Other(e.to_string()))?;
@@ -350,7 +350,7 @@ pub fn print_restore_warnings(warnings: Option<&SnapshotRestoreWarnings>) {
 }
 
 /// Prints one VM: JSON, or one field per line.
-pub fn print_vm(ctx: &Ctx, vm: &Vm) -> Result<()> {
+pub fn print_vm(ctx: &Ctx, vm: &VmInfo) -> Result<()> {
     if ctx.json {
         return output::json(vm);
     }
@@ -360,8 +360,8 @@ pub fn print_vm(ctx: &Ctx, vm: &Vm) -> Result<()> {
         ("status", vm.status.to_string()),
         ("machine", vm.machine_name.clone().unwrap_or_default()),
         ("cpu", vm.cpu.to_string()),
-        ("memory", format!("{} MiB", vm.memory_mi_b)),
-        ("disk", format!("{} GiB", vm.disk_gi_b)),
+        ("memory", format!("{} MiB", vm.memory_mib)),
+        ("disk", format!("{} GiB", vm.disk_gib)),
         ("ipv6", vm.public_ipv6.clone().unwrap_or_default()),
         ("source", vm.source_name.clone().unwrap_or_default()),
         ("created", output::time(&vm.created_at)),
@@ -385,7 +385,7 @@ pub fn print_vm(ctx: &Ctx, vm: &Vm) -> Result<()> {
     Ok(())
 }
 
-fn print_table(vms: &[Vm]) {
+fn print_table(vms: &[VmInfo]) {
     // The Python CLI's columns, in its order (full ids, though: its 8-character ones cannot be
     // given back to any command).
     let mut t = Table::new(&["ID", "NAME", "MACHINE", "STATUS", "IPv6", "CREATED"]);

@@ -176,14 +176,13 @@ impl Command {
             .timeout
             .map(|t| crate::validate::seconds("timeoutSec", t))
             .transpose()?;
-        Ok(ExecVmRequest {
-            command: self.wire_argv(),
-            timeout_sec,
-            stdin: self
-                .stdin
-                .as_ref()
-                .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
-        })
+        let mut request = ExecVmRequest::new(self.wire_argv());
+        request.timeout_sec = timeout_sec;
+        request.stdin = self
+            .stdin
+            .as_ref()
+            .map(|b| base64::engine::general_purpose::STANDARD.encode(b));
+        Ok(request)
     }
 }
 

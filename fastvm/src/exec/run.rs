@@ -110,13 +110,12 @@ mod tests {
     use super::*;
 
     fn result(exit_code: i64, timed_out: bool, stdout: &str, stderr: &str) -> ExecVmResponse {
-        ExecVmResponse {
-            exit_code,
-            timed_out,
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            ..Default::default()
-        }
+        let mut r = ExecVmResponse::default();
+        r.exit_code = exit_code;
+        r.timed_out = timed_out;
+        r.stdout = stdout.into();
+        r.stderr = stderr.into();
+        r
     }
 
     #[test]

@@ -89,7 +89,7 @@ impl CreateBuild<'_> {
 
     /// The build VM's disk in GiB (default 10, at least 1).
     pub fn disk_gib(mut self, gib: u32) -> Self {
-        self.request.disk_gi_b = Some(i64::from(gib));
+        self.request.disk_gib = Some(i64::from(gib));
         self
     }
 
@@ -110,7 +110,7 @@ impl CreateBuild<'_> {
                 "one of imageRef and dockerfileContent is required",
             ));
         }
-        if request.disk_gi_b.is_some_and(|d| d < 1) {
+        if request.disk_gib.is_some_and(|d| d < 1) {
             return Err(Error::invalid("diskGiB", "must be at least 1"));
         }
         call("createBuild", self.client, move |api| {

@@ -29,7 +29,7 @@ impl<'a> Files<'a> {
     /// ```
     pub async fn presign(&self, vm_id: &str, path: &str) -> Result<FilePresignResponse> {
         validate::id("id", vm_id)?;
-        let body = FilePresignRequest { path: path.to_string() };
+        let body = FilePresignRequest::new(path);
         call("presignFile", self.client, move |api| {
             api.presign_file().id(vm_id).body(body.clone()).send()
         })
@@ -86,14 +86,11 @@ impl FetchFile<'_> {
         if self.url.is_empty() {
             return Err(Error::invalid("url", "must not be empty"));
         }
-        let body = FileFetchRequest {
-            url: self.url.to_string(),
-            path: self.path.to_string(),
-            timeout_sec: self
-                .timeout
-                .map(|t| validate::seconds_i64("timeoutSec", t))
-                .transpose()?,
-        };
+        let mut body = FileFetchRequest::new(self.url, self.path);
+        body.timeout_sec = self
+            .timeout
+            .map(|t| validate::seconds_i64("timeoutSec", t))
+            .transpose()?;
         let vm_id = self.vm_id;
         let fetch = call("fetchFileToVm", self.client, move |api| {
             api.fetch_file_to_vm().id(vm_id).body(body).send()

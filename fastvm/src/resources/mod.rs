@@ -39,10 +39,7 @@ use crate::types::DeleteResponse;
 
 /// The result of a delete whose answer has no body: the id the caller gave, deleted.
 pub(crate) fn deleted(id: &str) -> DeleteResponse {
-    DeleteResponse {
-        id: id.to_string(),
-        deleted: true,
-    }
+    DeleteResponse::new(id, true)
 }
 
 /// A delete's result with the caller's id where the answer left it out.

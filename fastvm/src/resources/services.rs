@@ -86,7 +86,7 @@ impl<'a> Services<'a> {
     /// ```
     pub async fn delete(&self, vm_id: &str, name: &str) -> Result<DeleteResponse> {
         validate::id("id", vm_id)?;
-        let service_name: fastvm_api::types::DeleteServiceServiceName = validate::service_name("serviceName", name)?;
+        let service_name: fastvm_api::types::ServiceName = validate::service_name("serviceName", name)?;
         call("deleteService", self.client, move |api| {
             api.delete_service().id(vm_id).service_name(service_name.clone()).send()
         })
@@ -134,7 +134,7 @@ pub(crate) fn public_url_in(stack_domain: &str, vm_id: &str, name: &str) -> Resu
 
 /// `https://<name>--<vm id hex>.proxy.<domain>`, its parts checked.
 fn service_url(domain: &str, vm_id: &str, name: &str) -> Result<String> {
-    let _: fastvm_api::types::DeleteServiceServiceName = validate::service_name("name", name)?;
+    let _: fastvm_api::types::ServiceName = validate::service_name("name", name)?;
     let hex: String = vm_id.chars().filter(|&c| c != '-').collect();
     if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::invalid(
@@ -195,16 +195,9 @@ impl RegisterService<'_> {
         validate::id("id", self.vm_id)?;
         let name = validate::service_name("name", self.name)?;
         validate::port("port", i64::from(self.port))?;
-        let registered = Service {
-            name: self.name.to_string(),
-            port: i64::from(self.port),
-            h2c: self.h2c,
-        };
-        let body = RegisterServiceRequest {
-            name,
-            port: i64::from(self.port),
-            h2c: Some(self.h2c),
-        };
+        let registered = Service::new(self.name, i64::from(self.port), self.h2c);
+        let mut body = RegisterServiceRequest::new(name, i64::from(self.port));
+        body.h2c = Some(self.h2c);
         let vm_id = self.vm_id;
         // A 2xx without a body (a 204) is the service as asked: everything it holds is known,
         // and refusing it would make the caller retry a registration that happened (a 409).
@@ -240,13 +233,10 @@ impl UpdateService<'_> {
 
     async fn send(self) -> Result<Service> {
         validate::id("id", self.vm_id)?;
-        let service_name: fastvm_api::types::UpdateServiceServiceName =
-            validate::service_name("serviceName", self.name)?;
+        let service_name: fastvm_api::types::ServiceName = validate::service_name("serviceName", self.name)?;
         validate::port("port", i64::from(self.port))?;
-        let body = UpdateServiceRequest {
-            port: i64::from(self.port),
-            h2c: self.h2c,
-        };
+        let mut body = UpdateServiceRequest::new(i64::from(self.port));
+        body.h2c = self.h2c;
         let vm_id = self.vm_id;
         call("updateService", self.client, move |api| {
             api.update_service()

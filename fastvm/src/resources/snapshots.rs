@@ -98,9 +98,8 @@ impl<'a> Snapshots<'a> {
     /// ```
     pub async fn update(&self, id: &str, name: &str) -> Result<Snapshot> {
         validate::id("id", id)?;
-        let body = UpdateSnapshotRequest {
-            name: Some(name.to_string()),
-        };
+        let mut body = UpdateSnapshotRequest::new();
+        body.name = Some(name.to_string());
         call("updateSnapshot", self.client, move |api| {
             api.update_snapshot().id(id).body(body.clone()).send()
         })
@@ -214,10 +213,8 @@ impl<'a> CreateSnapshot<'a> {
 
     async fn send(self) -> Result<Snapshot> {
         validate::id("vmId", self.vm_id)?;
-        let body = CreateSnapshotRequest {
-            vm_id: self.vm_id.to_string(),
-            name: self.name,
-        };
+        let mut body = CreateSnapshotRequest::new(self.vm_id);
+        body.name = self.name;
         call("createSnapshot", self.client, move |api| {
             api.create_snapshot().body(body.clone()).send()
         })

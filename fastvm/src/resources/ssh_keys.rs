@@ -101,10 +101,8 @@ impl AddSshKey<'_> {
     async fn send(self) -> Result<SshKey> {
         validate::id("id", self.vm_id)?;
         validate::ssh_public_key("publicKey", self.public_key)?;
-        let body = AddSshKeyRequest {
-            public_key: self.public_key.trim_end_matches(['\n', '\r']).to_string(),
-            name: self.name,
-        };
+        let mut body = AddSshKeyRequest::new(self.public_key.trim_end_matches(['\n', '\r']));
+        body.name = self.name;
         call("addSshKey", self.client, move |api| {
             api.add_ssh_key().id(self.vm_id).body(body.clone()).send()
         })

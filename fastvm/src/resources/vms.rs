@@ -10,7 +10,7 @@ use crate::transport::ops;
 use crate::{Error, FastvmClient, Result, validate};
 use fastvm_api::types::{
     ConsoleTokenResponse, DeleteResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings, Ttl, TtlAction,
-    UpdateVmRequest, Vm, VmCreateResponse, VmStatus,
+    UpdateVmRequest, VmCreateResponse, VmInfo, VmStatus,
 };
 
 /// `client.vms()`: virtual machines.
@@ -42,7 +42,7 @@ impl LaunchResponse {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn into_parts(self) -> (Vm, Option<SnapshotRestoreWarnings>) {
+    pub fn into_parts(self) -> (VmInfo, Option<SnapshotRestoreWarnings>) {
         // Generated from the spec: a field added to both schemas needs no edit here.
         self.vm.into_parts()
     }
@@ -51,7 +51,7 @@ impl LaunchResponse {
 impl<'a> Vms<'a> {
     /// Polls [`retrieve`](Self::retrieve) until the VM is `running` (the wait of
     /// [`FastvmClient::wait_for_vm_ready`] and of a launch).
-    pub(crate) async fn wait_running(&self, id: &str, opts: WaitOptions) -> Result<Vm> {
+    pub(crate) async fn wait_running(&self, id: &str, opts: WaitOptions) -> Result<VmInfo> {
         crate::validate::id("id", id)?;
         poll(
             opts,
@@ -160,10 +160,10 @@ impl<'a> Vms<'a> {
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
     /// let vm = client.vms().retrieve(id).await?;
-    /// println!("{} is {} ({} vCPU, {} MiB)", vm.name, vm.status, vm.cpu, vm.memory_mi_b);
+    /// println!("{} is {} ({} vCPU, {} MiB)", vm.name, vm.status, vm.cpu, vm.memory_mib);
     /// # Ok(()) }
     /// ```
-    pub async fn retrieve(&self, id: &str) -> Result<Vm> {
+    pub async fn retrieve(&self, id: &str) -> Result<VmInfo> {
         validate::id("id", id)?;
         call("getVm", self.client, |api| api.get_vm().id(id).send()).await
     }
@@ -217,7 +217,7 @@ impl<'a> Vms<'a> {
     /// println!("{} is {} since {:?}", vm.id, vm.status, vm.paused_at);
     /// # Ok(()) }
     /// ```
-    pub async fn pause(&self, id: &str) -> Result<Vm> {
+    pub async fn pause(&self, id: &str) -> Result<VmInfo> {
         validate::id("id", id)?;
         call("pauseVm", self.client, |api| api.pause_vm().id(id).send()).await
     }
@@ -235,7 +235,7 @@ impl<'a> Vms<'a> {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn resume(&self, id: &str) -> Result<Vm> {
+    pub async fn resume(&self, id: &str) -> Result<VmInfo> {
         validate::id("id", id)?;
         call("resumeVm", self.client, |api| api.resume_vm().id(id).send()).await
     }
@@ -248,7 +248,7 @@ impl<'a> Vms<'a> {
     /// println!("{:?} ms left", vm.ttl_remaining_ms);
     /// # Ok(()) }
     /// ```
-    pub async fn refresh_ttl(&self, id: &str) -> Result<Vm> {
+    pub async fn refresh_ttl(&self, id: &str) -> Result<VmInfo> {
         validate::id("id", id)?;
         call("refreshVmTtl", self.client, |api| api.refresh_vm_ttl().id(id).send()).await
     }
@@ -257,14 +257,14 @@ impl<'a> Vms<'a> {
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
-    /// use fastvm::types::{FirewallPolicy, IngressPolicy, PolicyAction};
-    /// let ingress = IngressPolicy { default: PolicyAction::Deny, rules: vec![] };
-    /// let policy = FirewallPolicy { ingress: Some(ingress), ..Default::default() };
+    /// use fastvm::types::{FirewallPolicy, IngressPolicy, IngressRule};
+    /// let ingress = IngressPolicy::deny_except([IngressRule::allow_tcp("443", "::/0")]);
+    /// let policy = FirewallPolicy::new().with_ingress(ingress);
     /// let vm = client.vms().set_firewall(id, policy).await?;
     /// println!("effective: {:?}", vm.effective_firewall);
     /// # Ok(()) }
     /// ```
-    pub async fn set_firewall(&self, id: &str, policy: FirewallPolicy) -> Result<Vm> {
+    pub async fn set_firewall(&self, id: &str, policy: FirewallPolicy) -> Result<VmInfo> {
         validate::id("id", id)?;
         validate::firewall("firewall", &policy)?;
         call("setVmFirewall", self.client, move |api| {
@@ -278,15 +278,13 @@ impl<'a> Vms<'a> {
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
-    /// use fastvm::types::{DnsMode, DnsPolicy, FirewallPolicy};
-    /// let domains = vec!["ads.example.com".into()];
-    /// let dns = DnsPolicy { mode: Some(DnsMode::Deny), domains, block_bypass: None };
-    /// let policy = FirewallPolicy { dns: Some(dns), ..Default::default() }; // the rest is kept
+    /// use fastvm::types::{DnsPolicy, FirewallPolicy};
+    /// let policy = FirewallPolicy::new().with_dns(DnsPolicy::block(["ads.example.com"])); // the rest is kept
     /// let vm = client.vms().patch_firewall(id, policy).await?;
     /// println!("effective: {:?}", vm.effective_firewall);
     /// # Ok(()) }
     /// ```
-    pub async fn patch_firewall(&self, id: &str, policy: FirewallPolicy) -> Result<Vm> {
+    pub async fn patch_firewall(&self, id: &str, policy: FirewallPolicy) -> Result<VmInfo> {
         validate::id("id", id)?;
         validate::firewall("firewall", &policy)?;
         call("patchVmFirewall", self.client, move |api| {
@@ -401,7 +399,7 @@ impl ListVms<'_> {
         self
     }
 
-    async fn send(self) -> Result<Vec<Vm>> {
+    async fn send(self) -> Result<Vec<VmInfo>> {
         // The metadata filters are query parameters named `metadata.<key>`, which the spec can
         // only describe (codegen leaves them out), so this request is built by hand.
         let mut query: Vec<(String, String)> = Vec::new();
@@ -419,7 +417,7 @@ impl ListVms<'_> {
     }
 }
 
-into_future!(ListVms => Vec<Vm>);
+into_future!(ListVms => Vec<VmInfo>);
 
 /// What an update does to the TTL.
 #[derive(Debug, Clone)]
@@ -472,7 +470,7 @@ impl UpdateVm<'_> {
         self
     }
 
-    async fn send(self) -> Result<Vm> {
+    async fn send(self) -> Result<VmInfo> {
         let (client, id) = (self.client, self.id);
         validate::id("id", id)?;
         if self.name.is_none() && self.metadata.is_none() && matches!(self.ttl, TtlChange::Keep) {
@@ -483,20 +481,16 @@ impl UpdateVm<'_> {
         }
         let ttl = match &self.ttl {
             TtlChange::Set(after, action) => {
-                let ttl = Ttl {
-                    seconds: validate::seconds("ttl.seconds", *after)?.get(),
-                    action: action.clone(),
-                };
+                let ttl = Ttl::new(validate::seconds("ttl.seconds", *after)?.get(), action.clone());
                 validate::ttl("ttl", &ttl)?;
                 Some(ttl)
             }
             TtlChange::Keep | TtlChange::Clear => None,
         };
-        let request = UpdateVmRequest {
-            name: self.name,
-            metadata: self.metadata,
-            ttl,
-        };
+        let mut request = UpdateVmRequest::new();
+        request.name = self.name;
+        request.metadata = self.metadata;
+        request.ttl = ttl;
         if !matches!(self.ttl, TtlChange::Clear) {
             return call("updateVm", client, move |api| {
                 api.update_vm().id(id).body(request.clone()).send()
@@ -515,7 +509,7 @@ impl UpdateVm<'_> {
     }
 }
 
-into_future!(UpdateVm => Vm);
+into_future!(UpdateVm => VmInfo);
 /// Whether a VM in `status` will not become `running`: the spec's terminal failures (`error`,
 /// `stopped`) and `deleting`, as the official SDKs' helpers and the reference's launch text.
 fn ends_launch(status: &VmStatus) -> bool {

@@ -12,11 +12,11 @@ use futures::future::BoxFuture;
 
 use crate::resources::poll::{Step, WaitOptions, poll, wait_setters};
 use crate::resources::{Builds, CreateSnapshot, Snapshots, Vms};
-use crate::types::{BuildResponse, BuildStatus, Snapshot, SnapshotStatus, Vm};
+use crate::types::{BuildResponse, BuildStatus, Snapshot, SnapshotStatus, VmInfo};
 use crate::{Error, FastvmClient, Result};
 
 /// The request of a wait until a resource settles: [`FastvmClient::wait_for_vm_ready`] (a
-/// [`Vm`] that runs), [`FastvmClient::wait_for_build`] (a build that completed) and
+/// [`VmInfo`] of a VM that runs), [`FastvmClient::wait_for_build`] (a build that completed) and
 /// [`FastvmClient::wait_for_snapshot_ready`] (a snapshot that is ready); await it for the
 /// settled `T`.
 #[derive(Debug)]
@@ -28,7 +28,7 @@ pub struct Wait<'a, T> {
     settles: PhantomData<fn() -> T>,
 }
 
-/// What a [`Wait`] waits for: [`Vm`], [`BuildResponse`] or [`Snapshot`] (sealed).
+/// What a [`Wait`] waits for: [`VmInfo`], [`BuildResponse`] or [`Snapshot`] (sealed).
 pub trait Settles: sealed::Settles {}
 
 mod sealed {
@@ -66,9 +66,9 @@ impl<'a, T: Settles> IntoFuture for Wait<'a, T> {
     }
 }
 
-impl Settles for Vm {}
-impl sealed::Settles for Vm {
-    fn wait<'a>(client: &'a FastvmClient, id: &'a str, options: WaitOptions) -> BoxFuture<'a, Result<Vm>> {
+impl Settles for VmInfo {}
+impl sealed::Settles for VmInfo {
+    fn wait<'a>(client: &'a FastvmClient, id: &'a str, options: WaitOptions) -> BoxFuture<'a, Result<VmInfo>> {
         Box::pin(async move { Vms::new(client).wait_running(id, options).await })
     }
 }

@@ -731,11 +731,13 @@ mod tests {
             .base_url("http://127.0.0.1:1")
             .build()
             .unwrap();
-        let token = ConsoleTokenResponse {
-            token: "sekrit-token-123".to_string(),
-            expires_in_sec: 60,
-            websocket_path: "/v1/vms/x/console/ws?sekrit-token-123".to_string(),
-        };
+        // An answer is only ever decoded (it has no constructor): as the server sends it.
+        let token: ConsoleTokenResponse = serde_json::from_value(serde_json::json!({
+            "token": "sekrit-token-123",
+            "expiresInSec": 60,
+            "websocketPath": "/v1/vms/x/console/ws?sekrit-token-123",
+        }))
+        .unwrap();
         let err = connect(&client, "x", &token).await.unwrap_err();
         let shown = format!("{err} {err:?}");
         assert!(matches!(err, Error::Console { .. }), "{shown}");

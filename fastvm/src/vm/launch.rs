@@ -28,18 +28,16 @@ pub struct LaunchParams {
 
 /// Cold-boot a VM of `machine_type` (e.g. `c1m2`, `c2m4`).
 pub fn machine(machine_type: impl Into<String>) -> LaunchParams {
-    LaunchParams::from(CreateVmRequest {
-        machine_type: Some(MachineType(machine_type.into())),
-        ..Default::default()
-    })
+    let mut request = CreateVmRequest::new();
+    request.machine_type = Some(MachineType(machine_type.into()));
+    LaunchParams::from(request)
 }
 
 /// Restore a VM from a snapshot.
 pub fn snapshot(snapshot_id: impl Into<String>) -> LaunchParams {
-    LaunchParams::from(CreateVmRequest {
-        snapshot_id: Some(snapshot_id.into()),
-        ..Default::default()
-    })
+    let mut request = CreateVmRequest::new();
+    request.snapshot_id = Some(snapshot_id.into());
+    LaunchParams::from(request)
 }
 
 impl LaunchParams {
@@ -77,7 +75,7 @@ impl LaunchParams {
 
     /// Overrides the disk size in GiB (at least 1).
     pub fn disk_gib(mut self, gib: u32) -> Self {
-        self.request.disk_gi_b = Some(i64::from(gib));
+        self.request.disk_gib = Some(i64::from(gib));
         self
     }
 
@@ -105,10 +103,10 @@ impl LaunchParams {
     pub(crate) fn to_request(&self) -> Result<CreateVmRequest> {
         let mut request = self.request.clone();
         if let Some((after, action)) = &self.ttl {
-            request.ttl = Some(Ttl {
-                seconds: validate::seconds("ttl.seconds", *after)?.get(),
-                action: action.clone(),
-            });
+            request.ttl = Some(Ttl::new(
+                validate::seconds("ttl.seconds", *after)?.get(),
+                action.clone(),
+            ));
         }
         if let Some(m) = &request.metadata {
             validate::metadata("metadata", m)?;
@@ -122,7 +120,7 @@ impl LaunchParams {
         if let Some(f) = &request.firewall {
             validate::firewall("firewall", f)?;
         }
-        if let Some(d) = request.disk_gi_b
+        if let Some(d) = request.disk_gib
             && d < 1
         {
             return Err(crate::Error::invalid("diskGiB", "must be at least 1"));

@@ -32,7 +32,7 @@ impl Vm {
     /// println!("effective: {:?}", state.effective_firewall);
     /// # Ok(()) }
     /// ```
-    pub async fn set_firewall(&mut self, policy: FirewallPolicy) -> Result<&types::Vm> {
+    pub async fn set_firewall(&mut self, policy: FirewallPolicy) -> Result<&types::VmInfo> {
         self.state = Vms::new(&self.client).set_firewall(&self.state.id, policy).await?;
         Ok(&self.state)
     }
@@ -43,12 +43,11 @@ impl Vm {
     ///
     /// ```no_run
     /// # async fn demo(mut vm: fastvm::vm::Vm) -> fastvm::Result<()> {
-    /// use fastvm::types::{DnsMode, DnsPolicy, FirewallPolicy};
-    /// let dns = DnsPolicy { mode: Some(DnsMode::Deny), domains: vec!["ads.example.com".into()], block_bypass: None };
-    /// vm.patch_firewall(FirewallPolicy { dns: Some(dns), ..Default::default() }).await?;
+    /// use fastvm::types::{DnsPolicy, FirewallPolicy};
+    /// vm.patch_firewall(FirewallPolicy::new().with_dns(DnsPolicy::block(["ads.example.com"]))).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn patch_firewall(&mut self, policy: FirewallPolicy) -> Result<&types::Vm> {
+    pub async fn patch_firewall(&mut self, policy: FirewallPolicy) -> Result<&types::VmInfo> {
         self.state = Vms::new(&self.client).patch_firewall(&self.state.id, policy).await?;
         Ok(&self.state)
     }

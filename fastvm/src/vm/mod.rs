@@ -53,7 +53,7 @@ pub(crate) const SAFETY_TTL: Duration = Duration::from_secs(600);
 #[derive(Clone)]
 pub struct Vm {
     client: FastvmClient,
-    state: types::Vm,
+    state: types::VmInfo,
 }
 
 impl std::fmt::Debug for Vm {
@@ -74,7 +74,7 @@ impl Vm {
     }
 
     /// A handle on the VM `state` describes (no request is made).
-    pub fn from_state(client: FastvmClient, state: types::Vm) -> Self {
+    pub fn from_state(client: FastvmClient, state: types::VmInfo) -> Self {
         Vm { client, state }
     }
 
@@ -84,7 +84,7 @@ impl Vm {
     }
 
     /// The VM as last seen (by the launch, or the last call that returned it).
-    pub fn state(&self) -> &types::Vm {
+    pub fn state(&self) -> &types::VmInfo {
         &self.state
     }
 
@@ -94,7 +94,7 @@ impl Vm {
     }
 
     /// Fetches the VM's current state (`GET /v1/vms/{id}`).
-    pub async fn refresh(&mut self) -> Result<&types::Vm> {
+    pub async fn refresh(&mut self) -> Result<&types::VmInfo> {
         self.state = Vms::new(&self.client).retrieve(&self.state.id).await?;
         Ok(&self.state)
     }
@@ -126,14 +126,14 @@ impl Vm {
     }
 
     /// Pauses the VM (idempotent).
-    pub async fn pause(&mut self) -> Result<&types::Vm> {
+    pub async fn pause(&mut self) -> Result<&types::VmInfo> {
         self.state = Vms::new(&self.client).pause(&self.state.id).await?;
         Ok(&self.state)
     }
 
     /// Resumes the VM and waits until it runs again (a queued resume is polled as
     /// [`FastvmClient::wait_for_vm_ready`] polls).
-    pub async fn resume(&mut self) -> Result<&types::Vm> {
+    pub async fn resume(&mut self) -> Result<&types::VmInfo> {
         let state = Vms::new(&self.client).resume(&self.state.id).await?;
         self.state = if state.status == VmStatus::Running {
             state
@@ -169,7 +169,7 @@ impl Vm {
     }
 
     /// Restarts the VM's TTL cycle (409 when it has none).
-    pub async fn refresh_ttl(&mut self) -> Result<&types::Vm> {
+    pub async fn refresh_ttl(&mut self) -> Result<&types::VmInfo> {
         self.state = Vms::new(&self.client).refresh_ttl(&self.state.id).await?;
         Ok(&self.state)
     }
@@ -294,7 +294,7 @@ impl WaitReady<'_> {
 }
 
 impl<'a> std::future::IntoFuture for WaitReady<'a> {
-    type Output = Result<&'a types::Vm>;
+    type Output = Result<&'a types::VmInfo>;
     type IntoFuture = futures::future::BoxFuture<'a, Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {

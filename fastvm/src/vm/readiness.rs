@@ -381,13 +381,12 @@ mod tests {
     use super::*;
 
     fn out(code: i64, timed_out: bool, stdout: &str, stderr: &str) -> ExecVmResponse {
-        ExecVmResponse {
-            exit_code: code,
-            timed_out,
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            ..Default::default()
-        }
+        let mut r = ExecVmResponse::default();
+        r.exit_code = code;
+        r.timed_out = timed_out;
+        r.stdout = stdout.into();
+        r.stderr = stderr.into();
+        r
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub(crate) use super::prune::newest as newest_snapshot;
 use crate::launch::LaunchParams;
 use crate::resources::into_future;
 use crate::resources::{Snapshots, Vms};
-use crate::types::{Metadata, Snapshot, Vm, VmStatus};
+use crate::types::{Metadata, Snapshot, VmInfo, VmStatus};
 use crate::vm::OwnedVm;
 use crate::{ApiErrorKind, Error, FastvmClient, Result};
 
@@ -261,7 +261,7 @@ pub struct Sweep<'a> {
 pub struct SweepReport {
     /// The VMs that matched (as listed before the sweep deleted anything; empty with
     /// [`Sweep::vms`]`(false)`).
-    pub vms: Vec<Vm>,
+    pub vms: Vec<VmInfo>,
     /// The snapshots that matched (only with [`Sweep::snapshots`]).
     pub snapshots: Vec<Snapshot>,
     /// Whether the sweep deleted what it matched (`false` for a dry run). Every VM and snapshot
@@ -375,7 +375,7 @@ impl Sweep<'_> {
         }
         // The server filters by label; matched again here, so a server that ignored a filter
         // never makes the sweep delete more.
-        let vms: Vec<Vm> = if self.vms {
+        let vms: Vec<VmInfo> = if self.vms {
             list.await?.into_iter().filter(|vm| filter.vm(vm)).collect()
         } else {
             Vec::new()
@@ -435,7 +435,7 @@ struct Filter {
 }
 
 impl Filter {
-    fn vm(&self, vm: &Vm) -> bool {
+    fn vm(&self, vm: &VmInfo) -> bool {
         vm.status != VmStatus::Deleting
             && self.matches(vm.metadata.as_ref(), &vm.name, vm.created_at.map(SystemTime::from))
     }
