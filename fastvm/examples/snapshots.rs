@@ -35,7 +35,7 @@ async fn example(target: &support::Target) -> Result<(), Box<dyn std::error::Err
 
 async fn use_snapshot(target: &support::Target, id: &str) -> Result<(), Box<dyn std::error::Error>> {
     let client = &target.client;
-    let snap = client.snapshots().update(id, "configured-v1").await?;
+    let snap = client.snapshots().update(id).name("configured-v1").await?;
     println!("renamed to {}", snap.name);
     let found = client.snapshots().find_by_name("configured-v1").await?;
     println!("found by name: {}", found.as_ref().is_some_and(|s| s.id == snap.id));

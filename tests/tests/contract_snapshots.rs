@@ -99,7 +99,7 @@ async fn update_snapshot_wire() {
         snapshot_full("ready"),
     )
     .await;
-    let snap = api.client.snapshots().update(SNAP, "golden").await.unwrap();
+    let snap = api.client.snapshots().update(SNAP).name("golden").await.unwrap();
     assert_eq!(snap.name, "golden");
     assert_eq!(api.sent("updateSnapshot").await.json(), &json!({ "name": "golden" }));
 
@@ -112,7 +112,7 @@ async fn update_snapshot_wire() {
         snapshot_min("ready"),
     )
     .await;
-    api.client.snapshots().update(SNAP, "").await.unwrap();
+    api.client.snapshots().update(SNAP).name("").await.unwrap();
     assert_eq!(api.sent("updateSnapshot").await.json(), &json!({ "name": "" }));
 }
 
@@ -145,7 +145,7 @@ async fn snapshot_errors_map_to_kinds() {
     )
     .await;
     assert_error_mapping("updateSnapshot", &one, |c| async move {
-        c.snapshots().update(SNAP, "x").await
+        c.snapshots().update(SNAP).name("x").await
     })
     .await;
     assert_error_mapping(

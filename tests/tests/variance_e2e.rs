@@ -789,7 +789,7 @@ async fn snapshots(client: &FastvmClient, vm: &VmInfo) -> String {
     assert_eq!(services, [("web", 8081)]);
     assert_eq!(snaps.list().await.expect("list"), std::slice::from_ref(&snap));
     assert_eq!(snaps.retrieve(&snap.id).await.expect("retrieve"), snap);
-    let renamed = snaps.update(&snap.id, "e2e-snap-renamed").await.expect("rename");
+    let renamed = snaps.update(&snap.id).name("e2e-snap-renamed").await.expect("rename");
     assert_eq!(renamed.name, "e2e-snap-renamed");
     assert_eq!(renamed.id, snap.id);
     let q = client.quotas().retrieve().await.expect("quotas");

@@ -114,7 +114,7 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
             super::confirm(&question, yes)?;
             return super::delete_each(ctx, &ids, |id| snapshots.delete(id)).await;
         }
-        SnapshotCmd::Rename { id, name } => print_one(ctx, &snapshots.update(&id, &name).await?)?,
+        SnapshotCmd::Rename { id, name } => print_one(ctx, &snapshots.update(&id).name(name).await?)?,
         SnapshotCmd::Restore {
             id,
             name,

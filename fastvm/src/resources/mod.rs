@@ -30,7 +30,7 @@ pub use files::{FetchFile, Files};
 pub use health::Health;
 pub use quotas::Quotas;
 pub use services::{RegisterService, Services, UpdateService};
-pub use snapshots::{CreateSnapshot, Snapshots};
+pub use snapshots::{CreateSnapshot, Snapshots, UpdateSnapshot};
 pub use ssh_keys::{AddSshKey, SshKeys};
 pub use vms::{LaunchResponse, ListVms, UpdateVm, Vms};
 pub use wait::{CreateSnapshotReady, Settles, Wait};

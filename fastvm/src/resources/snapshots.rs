@@ -88,22 +88,21 @@ impl<'a> Snapshots<'a> {
         call("getSnapshot", self.client, |api| api.get_snapshot().id(id).send()).await
     }
 
-    /// `PATCH /v1/snapshots/{id}`: rename.
+    /// `PATCH /v1/snapshots/{id}`: set what is set on the returned [`UpdateSnapshot`] (today the
+    /// name; the request builder is what grows when the API does).
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, snapshot_id: &str) -> fastvm::Result<()> {
-    /// let snap = client.snapshots().update(snapshot_id, "golden-v2").await?;
+    /// let snap = client.snapshots().update(snapshot_id).name("golden-v2").await?;
     /// assert_eq!(snap.name, "golden-v2");
     /// # Ok(()) }
     /// ```
-    pub async fn update(&self, id: &str, name: &str) -> Result<Snapshot> {
-        validate::id("id", id)?;
-        let mut body = UpdateSnapshotRequest::new();
-        body.name = Some(name.to_string());
-        call("updateSnapshot", self.client, move |api| {
-            api.update_snapshot().id(id).body(body.clone()).send()
-        })
-        .await
+    pub fn update(&self, id: &'a str) -> UpdateSnapshot<'a> {
+        UpdateSnapshot {
+            client: self.client,
+            id,
+            name: None,
+        }
     }
 
     /// `DELETE /v1/snapshots/{id}`.
@@ -223,3 +222,34 @@ impl<'a> CreateSnapshot<'a> {
 }
 
 into_future!(CreateSnapshot => Snapshot);
+
+/// The request of [`Snapshots::update`]; await it.
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is awaited"]
+pub struct UpdateSnapshot<'a> {
+    client: &'a FastvmClient,
+    id: &'a str,
+    name: Option<String>,
+}
+
+impl UpdateSnapshot<'_> {
+    /// The new name (trimmed and whitespace-collapsed, at most 64 characters kept by the
+    /// server).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    async fn send(self) -> Result<Snapshot> {
+        validate::id("id", self.id)?;
+        let mut body = UpdateSnapshotRequest::new();
+        body.name = self.name;
+        let id = self.id;
+        call("updateSnapshot", self.client, move |api| {
+            api.update_snapshot().id(id).body(body.clone()).send()
+        })
+        .await
+    }
+}
+
+into_future!(UpdateSnapshot => Snapshot);
