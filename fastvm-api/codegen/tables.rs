@@ -134,7 +134,14 @@ pub fn module(
         let name = quote::format_ident!("call_{}", method);
         // An argument is found by its name with case and separators folded away: the spec's
         // `serviceName` feeds the setter `service_name`.
-        let sets = setters(&builder_impl.items).into_iter().map(|(setter, ty)| {
+        let setters = setters(&builder_impl.items);
+        // An operation without parameters or body reads no argument.
+        let args = if setters.is_empty() {
+            quote::format_ident!("_args")
+        } else {
+            quote::format_ident!("args")
+        };
+        let sets = setters.into_iter().map(|(setter, ty)| {
             let key = setter.to_string();
             quote::quote! {
                 let b = match crate::tables::find(args, #key) {
@@ -144,7 +151,7 @@ pub fn module(
             }
         });
         fns.push(quote::quote! {
-            fn #name<'a>(api: &'a crate::Client, args: &'a ::serde_json::Value) -> crate::tables::CallFuture<'a> {
+            fn #name<'a>(api: &'a crate::Client, #args: &'a ::serde_json::Value) -> crate::tables::CallFuture<'a> {
                 Box::pin(async move {
                     let b = api.#method();
                     #(#sets)*

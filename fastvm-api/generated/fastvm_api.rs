@@ -9718,7 +9718,7 @@ pub mod test_tables {
     ];
     fn call_get_health<'a>(
         api: &'a crate::Client,
-        args: &'a ::serde_json::Value,
+        _args: &'a ::serde_json::Value,
     ) -> crate::tables::CallFuture<'a> {
         Box::pin(async move {
             let b = api.get_health();
@@ -9727,7 +9727,7 @@ pub mod test_tables {
     }
     fn call_presign_build_context<'a>(
         api: &'a crate::Client,
-        args: &'a ::serde_json::Value,
+        _args: &'a ::serde_json::Value,
     ) -> crate::tables::CallFuture<'a> {
         Box::pin(async move {
             let b = api.presign_build_context();
@@ -9764,7 +9764,7 @@ pub mod test_tables {
     }
     fn call_get_org_quotas<'a>(
         api: &'a crate::Client,
-        args: &'a ::serde_json::Value,
+        _args: &'a ::serde_json::Value,
     ) -> crate::tables::CallFuture<'a> {
         Box::pin(async move {
             let b = api.get_org_quotas();
@@ -9773,7 +9773,7 @@ pub mod test_tables {
     }
     fn call_list_snapshots<'a>(
         api: &'a crate::Client,
-        args: &'a ::serde_json::Value,
+        _args: &'a ::serde_json::Value,
     ) -> crate::tables::CallFuture<'a> {
         Box::pin(async move {
             let b = api.list_snapshots();

@@ -13,8 +13,9 @@ use serde_json::Value;
 
 pub use crate::test_tables::{ANSWERS, CALLS};
 
-/// The future of a [`Call`]: the decoded answer, re-encoded as JSON (`null` for none).
-pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, Error<()>>> + Send + 'a>>;
+/// The future of a [`Call`]: the decoded answer, re-encoded as JSON (`null` for none), with the
+/// answer's status and headers.
+pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<ResponseValue<Value>, Error<()>>> + Send + 'a>>;
 
 /// One operation and a call of its generated builder.
 #[derive(Debug, Clone, Copy)]
@@ -63,8 +64,11 @@ pub fn arg<T: DeserializeOwned>(name: &str, v: &Value) -> Result<T, Error<()>> {
 }
 
 /// A generated call's answer, re-encoded as JSON.
-pub fn encoded<T: Serialize>(answer: ResponseValue<T>) -> Result<Value, Error<()>> {
-    serde_json::to_value(answer.into_inner()).map_err(|e| Error::Custom(format!("the answer does not re-encode: {e}")))
+pub fn encoded<T: Serialize>(answer: ResponseValue<T>) -> Result<ResponseValue<Value>, Error<()>> {
+    let (status, headers) = (answer.status(), answer.headers().clone());
+    let value = serde_json::to_value(answer.into_inner())
+        .map_err(|e| Error::Custom(format!("the answer does not re-encode: {e}")))?;
+    Ok(ResponseValue::new(value, status, headers))
 }
 
 /// Decodes `v` as a `T` the way a generated call does (its bytes, through

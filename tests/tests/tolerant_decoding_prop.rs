@@ -567,6 +567,7 @@ fn the_fixtures_are_full_spec_valid_and_cover_every_response_type() {
     for (key, _) in realistic() {
         assert!(covered.contains(key), "{key} is no answer type any more: remove it from `realistic`");
     }
+}
 
 // ---- Exhaustive single mutations ----------------------------------------------------------
 

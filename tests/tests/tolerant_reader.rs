@@ -652,6 +652,48 @@ async fn every_operation_succeeds_on_a_2xx_the_spec_does_not_list_and_decodes_th
     }
 }
 
+/// The path `call` takes for an operation without an arm (one the spec gained) works for every
+/// operation of the spec: its request is the spec's, a full answer on another 2xx decodes
+/// losslessly, a body-less 2xx where a body is needed is the facade's `Decode` error naming the
+/// operation and status, and an error answer the facade's `Api` error.
+#[tokio::test]
+async fn the_derived_call_of_every_operation_goes_through_the_facades_rules() {
+    let api = Api::start().await;
+    for case in cases() {
+        api.next_case().await;
+        let body = case.full.clone().unwrap_or(json!({ "ignored": true }));
+        serve(&api, &case, case.other, &body).await;
+        let decoded = derived(&api.client, case.op)
+            .await
+            .unwrap_or_else(|e| panic!("{} answered {}: {e:?}", case.op, case.other));
+        match &case.full {
+            Some(full) => assert_lossless(full, &decoded),
+            None => assert_eq!(decoded, Value::Null, "{}", case.op),
+        }
+        api.sent(case.op).await;
+        if case.full.is_some() {
+            api.next_case().await;
+            api.respond(case.op, &case.path, ResponseTemplate::new(204), 1).await;
+            match derived(&api.client, case.op).await {
+                Err(Error::Decode { operation, status, .. }) => {
+                    assert_eq!((operation, status.map(|s| s.as_u16())), (Some(case.op), Some(204)));
+                }
+                other => panic!("{}: a body-less 204: expected Decode, got {other:?}", case.op),
+            }
+        }
+        api.next_case().await;
+        api.respond(case.op, &case.path, json_response(404, &json!({ "error": "gone" })), 1)
+            .await;
+        match derived(&api.client, case.op).await {
+            Err(Error::Api { error, .. }) => {
+                assert_eq!((error.status.as_u16(), error.operation), (404, Some(case.op)));
+                assert_eq!(error.message, "gone", "{}", case.op);
+            }
+            other => panic!("{}: a 404: expected Api, got {other:?}", case.op),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_delete_or_registration_answered_without_a_body_is_what_was_asked() {
     let api = Api::start().await;
