@@ -172,6 +172,7 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
     file.items.push(tests_tables);
     file.items.push(table);
     let body = restore_operation_ids(&prettyplease::unparse(&file), &operation_ids)?;
+    let body = facade_types::one_a_line(&body)?;
     let body = use_own_path_encoding(&body)?;
     let body = tolerance::decode_success_bodies(&body)?;
     Ok(format!(

@@ -193,3 +193,52 @@ pub fn module(
     .map_err(|e| format!("the tests' tables do not parse: {e}"))
 }
 
+
+// Compiled into xtask's unit tests (build scripts have no test harness): `cargo test -p xtask`.
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn answer_keys_name_a_component_or_a_list_of_one() {
+        let spec = json!({"paths": {
+            "/a": {"get": {"operationId": "getA", "responses": {"2XX": {"description": "d",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/A"}}}}}},
+                   "delete": {"operationId": "deleteA", "responses": {"2XX": {"description": "d"}}}},
+            "/as": {"get": {"operationId": "listA", "responses": {"2XX": {"description": "d",
+                "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/A"}}}}},
+                "4XX": {"description": "e", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/E"}}}}}}}}});
+        assert_eq!(
+            answer_keys(&spec),
+            [("getA".to_string(), "A".to_string()), ("listA".to_string(), "[A]".to_string())]
+        );
+    }
+
+    #[test]
+    fn each_operation_gets_a_call_feeding_every_setter_and_each_answer_a_decoder() {
+        let builder: Vec<syn::Item> = vec![syn::parse_quote! {
+            impl<'a> GetA<'a> {
+                pub fn id<V>(mut self, value: V) -> Self where V: std::convert::TryInto<::std::string::String> { self }
+                pub fn body<V>(mut self, value: V) -> Self
+                where
+                    V: std::convert::TryInto<types::ABody>,
+                    <V as std::convert::TryInto<types::ABody>>::Error: std::fmt::Display,
+                { self }
+                pub async fn send(self) -> Result<ResponseValue<::std::vec::Vec<types::A>>, Error<()>> { todo!() }
+            }
+        }];
+        let methods = [quote::format_ident!("get_a")];
+        let keys = [("getA".to_string(), "[A]".to_string())];
+        let item = module(&builder, &methods, &["getA".to_string()], &keys).unwrap();
+        let text = quote::quote!(#item).to_string().replace(' ', "");
+        assert!(text.contains("fncall_get_a<'a>(api:&'acrate::Client,args:"), "{text}");
+        assert!(text.contains("crate::tables::find(args,\"id\")"), "{text}");
+        assert!(text.contains("crate::tables::arg::<types::ABody>(\"body\",v)"), "{text}");
+        assert!(text.contains("schema:\"[A]\",rust:\"Vec<A>\""), "{text}");
+        // An operation the generated code lacks is an error, not a silent gap.
+        let err = module(&builder, &methods, &["getB".to_string()], &keys).err();
+        assert_eq!(err.as_deref(), Some("operation getB has no builder in the generated code"));
+    }
+}

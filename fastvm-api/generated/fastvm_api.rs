@@ -9487,18 +9487,47 @@ pub mod builder {
 pub mod prelude {
     pub use self::super::Client;
 }
-/// The generated types the `fastvm` facade re-exports as `fastvm::types` (36 types): those an answer can carry, with the exceptions of `fastvm-api/codegen/facade_types.rs`. Expands to one explicit `pub use`; derived by code generation, so a new answer type needs no hand-written line.
+/// The generated types the `fastvm` facade re-exports as `fastvm::types`: those an answer can carry, with the exceptions of `fastvm-api/codegen/facade_types.rs`. Expands to explicit `pub use`s; derived by code generation, so a new answer type needs no hand-written line.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! facade_types {
     () => {
-        pub use $crate::types:: { BuildResponse, BuildStatus, ConsoleTokenResponse,
-        CreateVmRequest, DeleteResponse, DnsMode, DnsPolicy, EgressPolicy, EgressRule,
-        EgressRuleKind, EgressRuleProtocol, EnvVars, ExecVmResponse, FilePresignResponse,
-        FirewallPolicy, HealthResponse, IngressPolicy, IngressRule, IngressRuleKind,
-        IngressRuleProtocol, MachineType, Metadata, OrgQuotaUsage, OrgQuotaValues,
-        PolicyAction, Service, Snapshot, SnapshotRestoreWarnings, SnapshotService,
-        SnapshotStatus, SshKey, Ttl, TtlAction, Vm, VmCreateResponse, VmStatus };
+        pub use $crate::types::BuildResponse;
+        pub use $crate::types::BuildStatus;
+        pub use $crate::types::ConsoleTokenResponse;
+        pub use $crate::types::CreateVmRequest;
+        pub use $crate::types::DeleteResponse;
+        pub use $crate::types::DnsMode;
+        pub use $crate::types::DnsPolicy;
+        pub use $crate::types::EgressPolicy;
+        pub use $crate::types::EgressRule;
+        pub use $crate::types::EgressRuleKind;
+        pub use $crate::types::EgressRuleProtocol;
+        pub use $crate::types::EnvVars;
+        pub use $crate::types::ExecVmResponse;
+        pub use $crate::types::FilePresignResponse;
+        pub use $crate::types::FirewallPolicy;
+        pub use $crate::types::HealthResponse;
+        pub use $crate::types::IngressPolicy;
+        pub use $crate::types::IngressRule;
+        pub use $crate::types::IngressRuleKind;
+        pub use $crate::types::IngressRuleProtocol;
+        pub use $crate::types::MachineType;
+        pub use $crate::types::Metadata;
+        pub use $crate::types::OrgQuotaUsage;
+        pub use $crate::types::OrgQuotaValues;
+        pub use $crate::types::PolicyAction;
+        pub use $crate::types::Service;
+        pub use $crate::types::Snapshot;
+        pub use $crate::types::SnapshotRestoreWarnings;
+        pub use $crate::types::SnapshotService;
+        pub use $crate::types::SnapshotStatus;
+        pub use $crate::types::SshKey;
+        pub use $crate::types::Ttl;
+        pub use $crate::types::TtlAction;
+        pub use $crate::types::Vm;
+        pub use $crate::types::VmCreateResponse;
+        pub use $crate::types::VmStatus;
     };
 }
 /// Tables for the workspace's tests, generated (feature `tables`; read them as

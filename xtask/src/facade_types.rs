@@ -51,7 +51,9 @@ fn public_signatures(text: &str) -> Vec<(usize, String)> {
             let cut = l.find('{').map_or(*l, |i| &l[..i]);
             sig.push_str(cut);
             sig.push(' ');
-            if l.contains('{') || l.trim_end().ends_with(';') || l.trim_end().ends_with(',') {
+            // A function's signature ends at its body; a field's at its comma.
+            let field_end = !sig.contains("fn ") && l.trim_end().ends_with(',');
+            if l.contains('{') || l.trim_end().ends_with(';') || field_end {
                 break;
             }
         }
@@ -126,7 +128,7 @@ mod tests {
 
     use super::*;
 
-    const SNAPSHOT: &str = "pub mod types {\n    pub struct Vm {\n    }\n    pub enum VmStatus {\n    }\n    pub struct VmCreateRequest {\n    }\n    pub struct Error {\n    }\n    pub mod builder {\n        pub struct Vm {\n    }\n}\nmacro_rules! facade_types {\n    () => {\n        pub use $crate::types::{Vm, VmStatus};\n    };\n}\n";
+    const SNAPSHOT: &str = "pub mod types {\n    pub struct Vm {\n    }\n    pub enum VmStatus {\n    }\n    pub struct VmCreateRequest {\n    }\n    pub struct Error {\n    }\n    pub mod builder {\n        pub struct Vm {\n    }\n}\nmacro_rules! facade_types {\n    () => {\n        pub use $crate::types::Vm;\n        pub use $crate::types::VmStatus;\n    };\n}\n";
 
     fn src(lib: &str, other: &str) -> Vec<(String, String)> {
         vec![
