@@ -11,10 +11,10 @@
 use progenitor_impl as progenitor;
 use serde_json::Value;
 
-#[path = "facts.rs"]
-pub mod facts;
 #[path = "codegen/facade_types.rs"]
 pub mod facade_types;
+#[path = "facts.rs"]
+pub mod facts;
 #[path = "codegen/secrets.rs"]
 pub mod secrets;
 #[path = "codegen/tables.rs"]

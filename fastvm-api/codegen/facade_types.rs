@@ -140,7 +140,11 @@ fn derive_with(
     let plain = reach(&graph, roots.iter().cloned(), &BTreeSet::new());
     for (name, shown, _) in exceptions {
         if *shown == plain.contains(*name) {
-            let state = if *shown { "already re-exported" } else { "not an answer type" };
+            let state = if *shown {
+                "already re-exported"
+            } else {
+                "not an answer type"
+            };
             return Err(format!(
                 "{here}: EXCEPTIONS lists {name}, which is {state} without the entry: remove it"
             ));
@@ -237,14 +241,40 @@ mod tests {
 
     fn fixture() -> (Vec<syn::Item>, Vec<(String, syn::Type)>) {
         let types: Vec<syn::Item> = vec![
-            syn::parse_quote!(pub struct Answer { pub inner: Option<Inner>, pub list: Vec<Listed> }),
-            syn::parse_quote!(pub struct Inner(pub String);),
-            syn::parse_quote!(pub enum Listed { A(Deep), B }),
-            syn::parse_quote!(pub struct Deep {}),
-            syn::parse_quote!(pub struct Body { pub inner: Inner }),
-            syn::parse_quote!(pub struct Wrapper { pub items: Vec<Only> }),
-            syn::parse_quote!(pub struct Only {}),
-            syn::parse_quote!(pub struct Error {}),
+            syn::parse_quote!(
+                pub struct Answer {
+                    pub inner: Option<Inner>,
+                    pub list: Vec<Listed>,
+                }
+            ),
+            syn::parse_quote!(
+                pub struct Inner(pub String);
+            ),
+            syn::parse_quote!(
+                pub enum Listed {
+                    A(Deep),
+                    B,
+                }
+            ),
+            syn::parse_quote!(
+                pub struct Deep {}
+            ),
+            syn::parse_quote!(
+                pub struct Body {
+                    pub inner: Inner,
+                }
+            ),
+            syn::parse_quote!(
+                pub struct Wrapper {
+                    pub items: Vec<Only>,
+                }
+            ),
+            syn::parse_quote!(
+                pub struct Only {}
+            ),
+            syn::parse_quote!(
+                pub struct Error {}
+            ),
         ];
         let builder: Vec<syn::Item> = vec![
             syn::parse_quote! {
@@ -280,7 +310,10 @@ mod tests {
     fn an_exception_that_names_nothing_or_changes_nothing_is_an_error() {
         let (types, answers) = fixture();
         let err = derive_with(&types, &answers, &[("Gone", false, "x")]).unwrap_err();
-        assert!(err.contains("EXCEPTIONS names Gone, which is no generated type"), "{err}");
+        assert!(
+            err.contains("EXCEPTIONS names Gone, which is no generated type"),
+            "{err}"
+        );
         let err = derive_with(&types, &answers, &[("Deep", true, "x")]).unwrap_err();
         assert!(err.contains("Deep, which is already re-exported"), "{err}");
         let err = derive_with(&types, &answers, &[("Body", false, "x")]).unwrap_err();

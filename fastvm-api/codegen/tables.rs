@@ -193,7 +193,6 @@ pub fn module(
     .map_err(|e| format!("the tests' tables do not parse: {e}"))
 }
 
-
 // Compiled into xtask's unit tests (build scripts have no test harness): `cargo test -p xtask`.
 #[cfg(test)]
 mod tests {
@@ -212,7 +211,10 @@ mod tests {
                 "4XX": {"description": "e", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/E"}}}}}}}}});
         assert_eq!(
             answer_keys(&spec),
-            [("getA".to_string(), "A".to_string()), ("listA".to_string(), "[A]".to_string())]
+            [
+                ("getA".to_string(), "A".to_string()),
+                ("listA".to_string(), "[A]".to_string())
+            ]
         );
     }
 
@@ -235,10 +237,16 @@ mod tests {
         let text = quote::quote!(#item).to_string().replace(' ', "");
         assert!(text.contains("fncall_get_a<'a>(api:&'acrate::Client,args:"), "{text}");
         assert!(text.contains("crate::tables::find(args,\"id\")"), "{text}");
-        assert!(text.contains("crate::tables::arg::<types::ABody>(\"body\",v)"), "{text}");
+        assert!(
+            text.contains("crate::tables::arg::<types::ABody>(\"body\",v)"),
+            "{text}"
+        );
         assert!(text.contains("schema:\"[A]\",rust:\"Vec<A>\""), "{text}");
         // An operation the generated code lacks is an error, not a silent gap.
         let err = module(&builder, &methods, &["getB".to_string()], &keys).err();
-        assert_eq!(err.as_deref(), Some("operation getB has no builder in the generated code"));
+        assert_eq!(
+            err.as_deref(),
+            Some("operation getB has no builder in the generated code")
+        );
     }
 }

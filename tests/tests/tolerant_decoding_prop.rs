@@ -565,7 +565,10 @@ fn the_fixtures_are_full_spec_valid_and_cover_every_response_type() {
     );
     // Each hand-written value is one of an answer the spec still has.
     for (key, _) in realistic() {
-        assert!(covered.contains(key), "{key} is no answer type any more: remove it from `realistic`");
+        assert!(
+            covered.contains(key),
+            "{key} is no answer type any more: remove it from `realistic`"
+        );
     }
 }
 

@@ -710,15 +710,13 @@ async fn a_delete_or_registration_answered_without_a_body_is_what_was_asked() {
         for (n, answer) in bodiless().into_iter().enumerate() {
             api.next_case().await;
             api.respond(case.op, &case.path, answer, 1).await;
-            let decoded = call(&api.client, case.op)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "{} body-less answer {n}: {e:?} (an operation whose facade method knows its result needs its \
+            let decoded = call(&api.client, case.op).await.unwrap_or_else(|e| {
+                panic!(
+                    "{} body-less answer {n}: {e:?} (an operation whose facade method knows its result needs its \
                          own arm in `call`, tests/tests/tolerant_reader.rs)",
-                        case.op
-                    )
-                });
+                    case.op
+                )
+            });
             // A delete's result is the id asked, a registration's the service asked: the
             // fixture. An operation the spec documents without a body gives what its facade
             // method knows, the same for every body-less answer.

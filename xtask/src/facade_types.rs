@@ -66,7 +66,9 @@ fn public_signatures(text: &str) -> Vec<(usize, String)> {
 /// code.
 pub fn check_types_surface(snapshot: &str, sources: &[(String, String)]) -> Vec<Failure> {
     let mut out = Vec::new();
-    let lib = sources.iter().find(|(p, _)| p.ends_with("lib.rs") && !p.contains("/bin/"));
+    let lib = sources
+        .iter()
+        .find(|(p, _)| p.ends_with("lib.rs") && !p.contains("/bin/"));
     if !lib.is_some_and(|(_, text)| text.contains("fastvm_api::facade_types!()")) {
         out.push(Failure {
             check: "facade-types",
