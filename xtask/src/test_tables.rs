@@ -1,9 +1,11 @@
-//! The one per-operation piece of the test suite that stays hand-written, found in the test
-//! sources before any build: the retry tests' call of every operation that is not idempotent
-//! (a repeat's effect is the facade method's, which nothing derives). The tolerant reader calls
-//! an operation without a hand-written call through its generated call and the facade's
-//! `call_api`, and the decoding property tests take every answer type from the generated table
-//! `fastvm_api::tables::ANSWERS`: neither needs a line per operation any more.
+//! The per-operation pieces of the test suite that stay hand-written, found in the test sources
+//! before any build: the retry tests' call of every operation that is not idempotent (a
+//! repeat's effect is the facade method's, which nothing derives), and the tolerant reader's
+//! facade call of every operation whose result the facade knows without a body
+//! (`x-fastvm-empty-answer-known`: what it fills in is the facade method's). The tolerant reader
+//! calls any other operation through its generated call and the facade's `call_api`, and the
+//! decoding property tests take every answer type from the generated table
+//! `fastvm_api::tables::ANSWERS`: neither needs a line for it.
 
 use serde_json::Value;
 
@@ -17,7 +19,7 @@ fn function<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     Some(&rest[..end])
 }
 
-/// What the table lacks, each naming the file and the line to add. `read` gives the text
+/// What the tables lack, each naming the file and the line to add. `read` gives the text
 /// of a file under `tests/tests/` (`None`: the file is not there, nothing is checked in it).
 pub fn check(spec: &Value, read: impl Fn(&str) -> Option<String>) -> Vec<String> {
     let mut out = Vec::new();
@@ -34,6 +36,14 @@ pub fn check(spec: &Value, read: impl Fn(&str) -> Option<String>) -> Vec<String>
             }
         }
     };
+    // The tolerant reader calls any other operation through its generated call; one whose
+    // result the facade knows without a body (`call_or`) needs its facade call there.
+    arms(
+        "tolerant_reader.rs",
+        "call",
+        ops.iter().filter(|o| o.empty_answer_known).map(|o| o.id.as_str()).collect(),
+        &|id| format!("\"{id}\" => encoded(<its facade call, as a user writes it>.await),"),
+    );
     arms(
         "facade_retry.rs",
         "call_non_idempotent",
@@ -54,17 +64,23 @@ mod tests {
         let spec = json!({"paths": {
             "/v1/a": {"get": {"operationId": "getA", "responses": {"200": {"description": "ok",
                 "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/A"}}}}}}}},
-            "/v1/b": {"post": {"operationId": "makeB", "x-fastvm-idempotent": false, "responses": {"201": {"description": "ok",
+            "/v1/b": {"post": {"operationId": "makeB", "x-fastvm-idempotent": false, "x-fastvm-empty-answer-known": true, "responses": {"201": {"description": "ok",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/B"}}}}}}}}});
+        let reader = "async fn call(c: &C, op: &str) -> Outcome {\n    match op {\n        \"getA\" => x,\n    }\n}\n";
         let retry = "async fn call_non_idempotent(c: &C, op: &str) {\n    match op {\n    }\n}\n";
         let read = |file: &str| match file {
+            "tolerant_reader.rs" => Some(reader.to_string()),
             "facade_retry.rs" => Some(retry.to_string()),
             _ => None,
         };
         let problems = check(&spec, read);
-        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_eq!(problems.len(), 2, "{problems:#?}");
         assert!(
-            problems[0].starts_with("tests/tests/facade_retry.rs: `call_non_idempotent` has no arm for makeB"),
+            problems[0].starts_with("tests/tests/tolerant_reader.rs: `call` has no arm for makeB"),
+            "{problems:#?}"
+        );
+        assert!(
+            problems[1].starts_with("tests/tests/facade_retry.rs: `call_non_idempotent` has no arm for makeB"),
             "{problems:#?}"
         );
     }
