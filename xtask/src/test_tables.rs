@@ -41,7 +41,10 @@ pub fn check(spec: &Value, read: impl Fn(&str) -> Option<String>) -> Vec<String>
     arms(
         "tolerant_reader.rs",
         "call",
-        ops.iter().filter(|o| o.empty_answer_known).map(|o| o.id.as_str()).collect(),
+        ops.iter()
+            .filter(|o| o.empty_answer_known)
+            .map(|o| o.id.as_str())
+            .collect(),
         &|id| format!("\"{id}\" => encoded(<its facade call, as a user writes it>.await),"),
     );
     arms(
