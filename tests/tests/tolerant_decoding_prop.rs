@@ -214,11 +214,19 @@ fn realistic() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// Members whose values are enums (open in responses): replacing them is meaningful.
-const ENUM_KEYS: &[&str] = &["status", "action", "kind", "protocol", "default", "mode"];
+/// Members whose values are enums (open in responses): replacing them is meaningful. From the
+/// spec (`schema::enum_property_names`).
+fn is_enum_key(k: &str) -> bool {
+    static KEYS: std::sync::OnceLock<BTreeSet<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(schema::enum_property_names).contains(k)
+}
 
-/// Objects that are maps (string to string), not structs: their members are entries.
-const MAP_KEYS: &[&str] = &["metadata", "envVars"];
+/// Objects that are maps (string to string), not structs: their members are entries. From the
+/// spec (`schema::map_property_names`).
+fn is_map_key(k: &str) -> bool {
+    static KEYS: std::sync::OnceLock<BTreeSet<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(schema::map_property_names).contains(k)
+}
 
 // ---- Paths and mutations ------------------------------------------------------------------
 
@@ -293,7 +301,7 @@ fn last_key(path: &[Step]) -> Option<&str> {
 
 /// Whether the object at `path` is a map.
 fn is_map(path: &[Step]) -> bool {
-    last_key(path).is_some_and(|k| MAP_KEYS.contains(&k))
+    last_key(path).is_some_and(is_map_key)
 }
 
 /// Whether the member at `path` is an essential of one of the fixture's records.
@@ -369,9 +377,7 @@ fn apply(f: &Fixture, v: &mut Value, op: &Op, keep_essentials: bool, applied: &m
             let eligible: Vec<&Path> = members
                 .iter()
                 .filter(|p| {
-                    last_key(p).is_some_and(|k| ENUM_KEYS.contains(&k))
-                        && !parent_is_map(p)
-                        && at(v, p).is_some_and(Value::is_string)
+                    last_key(p).is_some_and(is_enum_key) && !parent_is_map(p) && at(v, p).is_some_and(Value::is_string)
                 })
                 .collect();
             if eligible.is_empty() {
@@ -614,10 +620,7 @@ fn every_enum_position_keeps_an_unknown_value() {
     let mut failures = Vec::new();
     for f in fixtures() {
         let (_, members) = objects_and_members(&f.full);
-        for p in members
-            .iter()
-            .filter(|p| last_key(p).is_some_and(|k| ENUM_KEYS.contains(&k)))
-        {
+        for p in members.iter().filter(|p| last_key(p).is_some_and(is_enum_key)) {
             for value in ["hibernating", "", "ICMP", "tcp "] {
                 let mut v = f.full.clone();
                 *at_mut(&mut v, p).unwrap() = json!(value);

@@ -497,15 +497,19 @@ fn top_level_nulls(case: &Case, full: &Value) -> Value {
     body
 }
 
-/// Objects that are maps (string to string): their members are entries, not fields.
-const MAP_KEYS: &[&str] = &["metadata", "envVars"];
+/// Objects that are maps (string to string): their members are entries, not fields. From the
+/// spec (`schema::map_property_names`).
+fn is_map_key(k: &str) -> bool {
+    static KEYS: std::sync::OnceLock<std::collections::BTreeSet<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(schema::map_property_names).contains(k)
+}
 
 /// Applies `f` to every object of `v` that is not a map, at every depth (root included), and
 /// then to the objects below it (those it had before `f`, not what `f` added).
 fn each_object(v: &mut Value, f: &mut dyn FnMut(&mut serde_json::Map<String, Value>)) {
     match v {
         Value::Object(m) => {
-            let children: Vec<String> = m.keys().filter(|k| !MAP_KEYS.contains(&k.as_str())).cloned().collect();
+            let children: Vec<String> = m.keys().filter(|k| !is_map_key(k)).cloned().collect();
             f(m);
             for k in children {
                 if let Some(child) = m.get_mut(&k) {
