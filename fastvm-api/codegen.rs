@@ -11,12 +11,16 @@
 use progenitor_impl as progenitor;
 use serde_json::Value;
 
+#[path = "codegen/facade_types.rs"]
+pub mod facade_types;
 #[path = "facts.rs"]
 pub mod facts;
 #[path = "codegen/readable.rs"]
 pub mod readable;
 #[path = "codegen/secrets.rs"]
 pub mod secrets;
+#[path = "codegen/tables.rs"]
+pub mod tables;
 #[path = "codegen/tolerance.rs"]
 pub mod tolerance;
 
@@ -132,6 +136,7 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
     let wire = spec.clone();
     let spec = adapt(&spec)?;
     let operation_ids = operation_ids(&spec);
+    let answer_keys = tables::answer_keys(&spec);
     let spec: openapiv3::OpenAPI =
         serde_json::from_value(spec).map_err(|e| format!("openapi.json is not OpenAPI 3.0: {e}"))?;
     let mut settings = progenitor::GenerationSettings::new();
@@ -157,8 +162,21 @@ pub fn generate(spec_json: &str) -> Result<String, String> {
     readable::apply(&mut file, &wire)?;
     sort_items(types_of(&mut file)?);
     sort_items(module_items(types_of(&mut file)?, "builder")?);
+    // Derived from the generated code: the success type of each operation's `send`.
+    let answers = facade_types::answer_types(module_items(&mut file.items, "builder")?);
+    let visible = facade_types::derive(types_of(&mut file)?, &answers)?;
+    file.items.push(facade_types::item(&visible)?);
+    let methods = client_methods(&file);
+    let tests_tables = tables::module(
+        module_items(&mut file.items, "builder")?,
+        &methods,
+        &operation_ids,
+        &answer_keys,
+    )?;
+    file.items.push(tests_tables);
     file.items.push(table);
     let body = restore_operation_ids(&prettyplease::unparse(&file), &operation_ids)?;
+    let body = facade_types::one_a_line(&body)?;
     let body = use_own_path_encoding(&body)?;
     let body = tolerance::decode_success_bodies(&body)?;
     Ok(format!(
@@ -327,6 +345,26 @@ pub fn sort_items(items: &mut [syn::Item]) {
     }
     // Stable: the impls of one type keep their order.
     items.sort_by_cached_key(key);
+}
+
+/// The names of the generated `Client`'s own methods (one per operation, and its constructors).
+fn client_methods(file: &syn::File) -> Vec<syn::Ident> {
+    file.items
+        .iter()
+        .filter_map(|item| match item {
+            syn::Item::Impl(i) if i.trait_.is_none() => match &*i.self_ty {
+                syn::Type::Path(p) if p.path.is_ident("Client") => Some(i),
+                _ => None,
+            },
+            _ => None,
+        })
+        .flat_map(|i| {
+            i.items.iter().filter_map(|m| match m {
+                syn::ImplItem::Fn(f) => Some(f.sig.ident.clone()),
+                _ => None,
+            })
+        })
+        .collect()
 }
 
 /// The items of the generated `types` module.

@@ -7149,6 +7149,750 @@ pub mod builder {
 pub mod prelude {
     pub use self::super::Client;
 }
+/// The generated types the `fastvm` facade re-exports as `fastvm::types`: those an answer can carry, with the exceptions of `fastvm-api/codegen/facade_types.rs`. Expands to explicit `pub use`s; derived by code generation, so a new answer type needs no hand-written line.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! facade_types {
+    () => {
+        pub use $crate::types::BuildResponse;
+        pub use $crate::types::BuildStatus;
+        pub use $crate::types::ConsoleTokenResponse;
+        pub use $crate::types::CreateVmRequest;
+        pub use $crate::types::DeleteResponse;
+        pub use $crate::types::DnsMode;
+        pub use $crate::types::DnsPolicy;
+        pub use $crate::types::EgressPolicy;
+        pub use $crate::types::EgressRule;
+        pub use $crate::types::EgressRuleKind;
+        pub use $crate::types::EgressRuleProtocol;
+        pub use $crate::types::EnvVars;
+        pub use $crate::types::ExecVmResponse;
+        pub use $crate::types::FilePresignResponse;
+        pub use $crate::types::FirewallPolicy;
+        pub use $crate::types::HealthResponse;
+        pub use $crate::types::IngressPolicy;
+        pub use $crate::types::IngressRule;
+        pub use $crate::types::IngressRuleKind;
+        pub use $crate::types::IngressRuleProtocol;
+        pub use $crate::types::MachineType;
+        pub use $crate::types::Metadata;
+        pub use $crate::types::OrgQuotaUsage;
+        pub use $crate::types::OrgQuotaValues;
+        pub use $crate::types::PolicyAction;
+        pub use $crate::types::Service;
+        pub use $crate::types::Snapshot;
+        pub use $crate::types::SnapshotRestoreWarnings;
+        pub use $crate::types::SnapshotService;
+        pub use $crate::types::SnapshotStatus;
+        pub use $crate::types::SshKey;
+        pub use $crate::types::Ttl;
+        pub use $crate::types::TtlAction;
+        pub use $crate::types::Vm;
+        pub use $crate::types::VmCreateResponse;
+        pub use $crate::types::VmStatus;
+    };
+}
+/// Tables for the workspace's tests, generated (feature `tables`; read them as
+/// `fastvm_api::tables`).
+#[cfg(feature = "tables")]
+pub mod test_tables {
+    use crate::types;
+    /// Every answer type of the spec, in the spec's order of operations.
+    pub const ANSWERS: &[crate::tables::Answer] = &[
+        crate::tables::Answer {
+            schema: "HealthResponse",
+            rust: "HealthResponse",
+            decode: crate::tables::decode::<types::HealthResponse>,
+        },
+        crate::tables::Answer {
+            schema: "FilePresignResponse",
+            rust: "FilePresignResponse",
+            decode: crate::tables::decode::<types::FilePresignResponse>,
+        },
+        crate::tables::Answer {
+            schema: "BuildResponse",
+            rust: "BuildResponse",
+            decode: crate::tables::decode::<types::BuildResponse>,
+        },
+        crate::tables::Answer {
+            schema: "OrgQuotaUsage",
+            rust: "OrgQuotaUsage",
+            decode: crate::tables::decode::<types::OrgQuotaUsage>,
+        },
+        crate::tables::Answer {
+            schema: "[Snapshot]",
+            rust: "Vec<Snapshot>",
+            decode: crate::tables::decode::<::std::vec::Vec<types::Snapshot>>,
+        },
+        crate::tables::Answer {
+            schema: "Snapshot",
+            rust: "Snapshot",
+            decode: crate::tables::decode::<types::Snapshot>,
+        },
+        crate::tables::Answer {
+            schema: "DeleteResponse",
+            rust: "DeleteResponse",
+            decode: crate::tables::decode::<types::DeleteResponse>,
+        },
+        crate::tables::Answer {
+            schema: "[VM]",
+            rust: "Vec<Vm>",
+            decode: crate::tables::decode::<::std::vec::Vec<types::Vm>>,
+        },
+        crate::tables::Answer {
+            schema: "VMCreateResponse",
+            rust: "VmCreateResponse",
+            decode: crate::tables::decode::<types::VmCreateResponse>,
+        },
+        crate::tables::Answer {
+            schema: "VM",
+            rust: "Vm",
+            decode: crate::tables::decode::<types::Vm>,
+        },
+        crate::tables::Answer {
+            schema: "ConsoleTokenResponse",
+            rust: "ConsoleTokenResponse",
+            decode: crate::tables::decode::<types::ConsoleTokenResponse>,
+        },
+        crate::tables::Answer {
+            schema: "ExecVMResponse",
+            rust: "ExecVmResponse",
+            decode: crate::tables::decode::<types::ExecVmResponse>,
+        },
+        crate::tables::Answer {
+            schema: "[Service]",
+            rust: "Vec<Service>",
+            decode: crate::tables::decode::<::std::vec::Vec<types::Service>>,
+        },
+        crate::tables::Answer {
+            schema: "Service",
+            rust: "Service",
+            decode: crate::tables::decode::<types::Service>,
+        },
+        crate::tables::Answer {
+            schema: "SshKeyListResponse",
+            rust: "SshKeyListResponse",
+            decode: crate::tables::decode::<types::SshKeyListResponse>,
+        },
+        crate::tables::Answer {
+            schema: "SshKey",
+            rust: "SshKey",
+            decode: crate::tables::decode::<types::SshKey>,
+        },
+    ];
+    /// Every operation of the spec, in its order, with a call of its generated builder.
+    pub const CALLS: &[crate::tables::Call] = &[
+        crate::tables::Call {
+            id: "getHealth",
+            call: call_get_health,
+        },
+        crate::tables::Call {
+            id: "presignBuildContext",
+            call: call_presign_build_context,
+        },
+        crate::tables::Call {
+            id: "createBuild",
+            call: call_create_build,
+        },
+        crate::tables::Call {
+            id: "getBuild",
+            call: call_get_build,
+        },
+        crate::tables::Call {
+            id: "getOrgQuotas",
+            call: call_get_org_quotas,
+        },
+        crate::tables::Call {
+            id: "listSnapshots",
+            call: call_list_snapshots,
+        },
+        crate::tables::Call {
+            id: "createSnapshot",
+            call: call_create_snapshot,
+        },
+        crate::tables::Call {
+            id: "getSnapshot",
+            call: call_get_snapshot,
+        },
+        crate::tables::Call {
+            id: "deleteSnapshot",
+            call: call_delete_snapshot,
+        },
+        crate::tables::Call {
+            id: "updateSnapshot",
+            call: call_update_snapshot,
+        },
+        crate::tables::Call {
+            id: "listVms",
+            call: call_list_vms,
+        },
+        crate::tables::Call {
+            id: "launchVm",
+            call: call_launch_vm,
+        },
+        crate::tables::Call {
+            id: "getVm",
+            call: call_get_vm,
+        },
+        crate::tables::Call {
+            id: "deleteVm",
+            call: call_delete_vm,
+        },
+        crate::tables::Call {
+            id: "updateVm",
+            call: call_update_vm,
+        },
+        crate::tables::Call {
+            id: "createConsoleToken",
+            call: call_create_console_token,
+        },
+        crate::tables::Call {
+            id: "execVm",
+            call: call_exec_vm,
+        },
+        crate::tables::Call {
+            id: "fetchFileToVm",
+            call: call_fetch_file_to_vm,
+        },
+        crate::tables::Call {
+            id: "presignFile",
+            call: call_presign_file,
+        },
+        crate::tables::Call {
+            id: "setVmFirewall",
+            call: call_set_vm_firewall,
+        },
+        crate::tables::Call {
+            id: "patchVmFirewall",
+            call: call_patch_vm_firewall,
+        },
+        crate::tables::Call {
+            id: "pauseVm",
+            call: call_pause_vm,
+        },
+        crate::tables::Call {
+            id: "resumeVm",
+            call: call_resume_vm,
+        },
+        crate::tables::Call {
+            id: "listServices",
+            call: call_list_services,
+        },
+        crate::tables::Call {
+            id: "registerService",
+            call: call_register_service,
+        },
+        crate::tables::Call {
+            id: "updateService",
+            call: call_update_service,
+        },
+        crate::tables::Call {
+            id: "deleteService",
+            call: call_delete_service,
+        },
+        crate::tables::Call {
+            id: "listSshKeys",
+            call: call_list_ssh_keys,
+        },
+        crate::tables::Call {
+            id: "addSshKey",
+            call: call_add_ssh_key,
+        },
+        crate::tables::Call {
+            id: "deleteSshKey",
+            call: call_delete_ssh_key,
+        },
+        crate::tables::Call {
+            id: "refreshVmTtl",
+            call: call_refresh_vm_ttl,
+        },
+    ];
+    fn call_get_health<'a>(
+        api: &'a crate::Client,
+        _args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.get_health();
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_presign_build_context<'a>(
+        api: &'a crate::Client,
+        _args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.presign_build_context();
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_create_build<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.create_build();
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(crate::tables::arg::<types::CreateBuildRequest>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_get_build<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.get_build();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_get_org_quotas<'a>(
+        api: &'a crate::Client,
+        _args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.get_org_quotas();
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_list_snapshots<'a>(
+        api: &'a crate::Client,
+        _args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.list_snapshots();
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_create_snapshot<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.create_snapshot();
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(
+                        crate::tables::arg::<types::CreateSnapshotRequest>("body", v)?,
+                    )
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_get_snapshot<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.get_snapshot();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_delete_snapshot<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.delete_snapshot();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_update_snapshot<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.update_snapshot();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(
+                        crate::tables::arg::<types::UpdateSnapshotRequest>("body", v)?,
+                    )
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_list_vms<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.list_vms();
+            let b = match crate::tables::find(args, "status") {
+                Some(v) => b.status(crate::tables::arg::<types::VmStatus>("status", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_launch_vm<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.launch_vm();
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(crate::tables::arg::<types::CreateVmRequest>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_get_vm<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.get_vm();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_delete_vm<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.delete_vm();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_update_vm<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.update_vm();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(crate::tables::arg::<types::UpdateVmRequest>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_create_console_token<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.create_console_token();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_exec_vm<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.exec_vm();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => b.body(crate::tables::arg::<types::ExecVmRequest>("body", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_fetch_file_to_vm<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.fetch_file_to_vm();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(crate::tables::arg::<types::FileFetchRequest>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_presign_file<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.presign_file();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(crate::tables::arg::<types::FilePresignRequest>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_set_vm_firewall<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.set_vm_firewall();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(crate::tables::arg::<types::FirewallPolicy>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_patch_vm_firewall<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.patch_vm_firewall();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(crate::tables::arg::<types::FirewallPolicy>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_pause_vm<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.pause_vm();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_resume_vm<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.resume_vm();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_list_services<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.list_services();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_register_service<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.register_service();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(
+                        crate::tables::arg::<types::RegisterServiceRequest>("body", v)?,
+                    )
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_update_service<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.update_service();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "service_name") {
+                Some(v) => {
+                    b.service_name(
+                        crate::tables::arg::<
+                            types::UpdateServiceServiceName,
+                        >("service_name", v)?,
+                    )
+                }
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(crate::tables::arg::<types::UpdateServiceRequest>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_delete_service<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.delete_service();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "service_name") {
+                Some(v) => {
+                    b.service_name(
+                        crate::tables::arg::<
+                            types::DeleteServiceServiceName,
+                        >("service_name", v)?,
+                    )
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_list_ssh_keys<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.list_ssh_keys();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_add_ssh_key<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.add_ssh_key();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(crate::tables::arg::<types::AddSshKeyRequest>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_delete_ssh_key<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.delete_ssh_key();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "fingerprint") {
+                Some(v) => {
+                    b.fingerprint(
+                        crate::tables::arg::<::std::string::String>("fingerprint", v)?,
+                    )
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_refresh_vm_ttl<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.refresh_vm_ttl();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+}
 /// Every operation of the spec with what its `x-fastvm-*` extensions say, in the spec's
 /// order (see [`ops`]).
 pub const OPERATIONS: &[ops::Op] = &[

@@ -31,5 +31,7 @@ pub mod ops;
 #[doc(hidden)]
 pub mod secret_debug;
 mod status;
+#[cfg(feature = "tables")]
+pub mod tables;
 
 include!(concat!(env!("OUT_DIR"), "/codegen.rs"));

@@ -50,6 +50,29 @@ impl FastvmClient {
     pub fn api(&self) -> &fastvm_api::Client {
         &self.inner.api
     }
+
+    /// Makes a call of the generated client the way the facade's own methods do: `make` gets
+    /// [`api`](Self::api)'s client and returns the generated call, whose answer's body comes
+    /// back; a failure is this crate's [`Error`], mapped from the raw answer (its kind, body
+    /// snippet, request id and the `operation` named), where a bare `api()` call gives
+    /// progenitor's error. For an operation the facade does not wrap.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// let quotas = client.call_api("getOrgQuotas", |api| api.get_org_quotas().send()).await?;
+    /// println!("{} vCPU in use", quotas.usage.vcpu);
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_api<'a, T, Fut>(
+        &'a self,
+        operation: &'static str,
+        make: impl FnOnce(&'a fastvm_api::Client) -> Fut,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = std::result::Result<fastvm_api::ResponseValue<T>, fastvm_api::Error<()>>>,
+    {
+        crate::transport::call::call(operation, self, make).await
+    }
 }
 
 impl ClientBuilder {

@@ -119,23 +119,16 @@ pub use transport::RetryPolicy;
 /// The wire types a user of this crate meets: what calls return, and the values they take
 /// (firewall policies, TTLs, metadata, statuses). Generated from `openapi.json` by `fastvm-api`.
 ///
-/// Not re-exported (they are `fastvm_api::types`, for `client.api()`): the request bodies the
-/// SDK builds from its own builders (`AddSshKeyRequest`, `CreateBuildRequest`,
-/// `CreateSnapshotRequest`, `ExecVmRequest`, `FileFetchRequest`, `FilePresignRequest`,
-/// `RegisterServiceRequest`, `ServiceName`, `UpdateServiceRequest`, `UpdateSnapshotRequest`,
-/// `UpdateVmRequest`), and the wire's internals that the SDK turns into its own types
-/// (`Error`, `QuotaExceeded`, `QuotaExceededDimension`, `QuotaExceededError`,
-/// `QuotaExceededErrorCode`: [`ApiError`]; `ExecEvent`, `ExecEventKind`:
-/// [`exec::ExecEvent`]; `SshKeyListResponse`: a `Vec` of keys).
-/// `cargo xtask check` fails on a generated type named in neither list.
+/// The list is derived by code generation (`fastvm-api/codegen/facade_types.rs`): every type an
+/// answer of the API can carry, at any depth, plus [`CreateVmRequest`](types::CreateVmRequest)
+/// (users pass it to a launch), minus `SshKeyListResponse` (the facade answers with a `Vec` of
+/// its keys). The other generated types are `fastvm_api::types`, for `client.api()`: the request
+/// bodies the SDK builds from its own builders, and the wire's internals the SDK turns into its
+/// own types (the error bodies: [`ApiError`]; the exec stream's events: [`exec::ExecEvent`]).
+/// `cargo xtask check` fails on a public facade signature that names a generated type not
+/// listed here.
 pub mod types {
-    pub use fastvm_api::types::{
-        BuildResponse, BuildStatus, ConsoleTokenResponse, CreateVmRequest, DeleteResponse, DnsMode, DnsPolicy,
-        EgressPolicy, EgressRule, EgressRuleKind, EgressRuleProtocol, EnvVars, ExecVmResponse, FilePresignResponse,
-        FirewallPolicy, HealthResponse, IngressPolicy, IngressRule, IngressRuleKind, IngressRuleProtocol, MachineType,
-        Metadata, OrgQuotaUsage, OrgQuotaValues, PolicyAction, Service, Snapshot, SnapshotRestoreWarnings,
-        SnapshotService, SnapshotStatus, SshKey, Ttl, TtlAction, VmCreateResponse, VmInfo, VmStatus,
-    };
+    fastvm_api::facade_types!();
 }
 
 /// The README's examples, compiled (and the `no_run` ones type-checked) by `cargo test --doc`.

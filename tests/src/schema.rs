@@ -235,6 +235,63 @@ pub fn complete(schema: &Value, value: &mut Value) {
     }
 }
 
+/// The names of the properties, anywhere in the spec's components (at any depth, inline objects
+/// and list items included), whose resolved schema `is` accepts. A name is a name: the tests
+/// that use this look members up by name at any depth.
+fn property_names(is: &dyn Fn(&Value) -> bool) -> std::collections::BTreeSet<String> {
+    fn walk(schema: &Value, is: &dyn Fn(&Value) -> bool, out: &mut std::collections::BTreeSet<String>) {
+        for (name, prop) in schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if is(resolved(prop)) {
+                out.insert(name.clone());
+            }
+            walk(prop, is, out);
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(inner) = schema.get(key).filter(|v| v.is_object()) {
+                walk(inner, is, out);
+            }
+        }
+        for key in ["allOf", "oneOf", "anyOf"] {
+            for inner in schema.get(key).and_then(Value::as_array).into_iter().flatten() {
+                walk(inner, is, out);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for schema in spec()["components"]["schemas"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, s)| s)
+    {
+        walk(schema, is, &mut out);
+    }
+    out
+}
+
+/// The property names whose values are enums: a closed `enum`, or an open string with known
+/// values (`x-fastvm-known-values`). Generated as enums with `Unknown(String)`, so any string
+/// decodes in their place.
+pub fn enum_property_names() -> std::collections::BTreeSet<String> {
+    property_names(&|s| {
+        s.get("enum").is_some()
+            || s.get("x-fastvm-known-values")
+                .and_then(Value::as_array)
+                .is_some_and(|v| !v.is_empty())
+    })
+}
+
+/// The property names whose values are maps (an object of `additionalProperties` and no declared
+/// properties: metadata, environment variables): their members are entries, not fields.
+pub fn map_property_names() -> std::collections::BTreeSet<String> {
+    property_names(&|s| s.get("additionalProperties").is_some_and(Value::is_object) && s.get("properties").is_none())
+}
+
 /// `schema` with `$ref` and a single `allOf` resolved.
 fn resolved(schema: &Value) -> &Value {
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
@@ -314,6 +371,18 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), operations().len(), "an operationId is used twice");
+    }
+
+    #[test]
+    fn enum_and_map_properties_are_found_at_any_depth() {
+        let enums = enum_property_names();
+        for name in ["status", "action", "kind", "protocol", "default", "mode"] {
+            assert!(enums.contains(name), "{name}: {enums:?}");
+        }
+        assert!(!enums.contains("name"), "{enums:?}");
+        let maps = map_property_names();
+        assert!(maps.contains("metadata") && maps.contains("envVars"), "{maps:?}");
+        assert!(!maps.contains("firewall"), "{maps:?}");
     }
 
     #[test]

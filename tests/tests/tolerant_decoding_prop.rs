@@ -6,15 +6,17 @@
 //! never a panic.
 //!
 //! The fixtures are full (every property the spec declares, at every depth, is present, and
-//! every list has an element) and strictly valid against `openapi.json`; the table of fixtures
-//! is checked to cover the JSON body of every 2xx answer of every operation. Besides the
-//! random combinations, every single mutation is also tried exhaustively.
+//! every list has an element) and strictly valid against `openapi.json`. The answer types and
+//! their decoders are the generated table `fastvm_api::tables::ANSWERS` (the generated types
+//! are `fastvm::types`), checked to cover the JSON body of every 2xx answer of every
+//! operation; a few hand-written values make the fixtures realistic, and whatever they leave
+//! out is sampled from the spec, so a new answer type needs nothing here. Besides the random
+//! combinations, every single mutation is also tried exhaustively.
 
 mod common;
 
 use std::collections::BTreeSet;
 
-use fastvm::types;
 use fastvm_tests::schema;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -22,30 +24,16 @@ use serde_json::{Map, Value, json};
 
 // ---- The calls into the SDK: decoding with the generated types --------------------------------
 
-/// Decodes `v` as a `T` and gives it back re-encoded, or the decoder's message.
+/// Decodes `v` as the answer's generated type and gives it back re-encoded, or the decoder's
+/// message (`fastvm_api::tables::decode`: as the SDK decodes an answer's bytes, and checked
+/// against `serde_json::from_value`).
 type Decode = fn(&Value) -> Result<Value, String>;
-
-/// Decodes as the SDK does (`fastvm_api::decode::success` decodes the body's bytes) and with
-/// `serde_json::from_value`; both must agree.
-fn decode<T: serde::de::DeserializeOwned + serde::Serialize>(v: &Value) -> Result<Value, String> {
-    let bytes = serde_json::to_vec(v).expect("a JSON value encodes");
-    let from_bytes = serde_json::from_slice::<T>(&bytes).map_err(|e| e.to_string());
-    let from_value = serde_json::from_value::<T>(v.clone()).map_err(|e| e.to_string());
-    assert_eq!(
-        from_bytes.is_ok(),
-        from_value.is_ok(),
-        "from_slice and from_value disagree on {v}: {:?} / {:?}",
-        from_bytes.as_ref().err(),
-        from_value.as_ref().err()
-    );
-    from_bytes.map(|t| serde_json::to_value(&t).expect("a decoded value re-encodes"))
-}
 
 // ---- Fixtures -----------------------------------------------------------------------------
 
 /// One response type with a full fixture.
 struct Fixture {
-    /// The generated Rust type.
+    /// The generated Rust type (from the generated table).
     name: &'static str,
     /// Its schema in the spec (a component, or an array of one).
     schema: Value,
@@ -138,20 +126,41 @@ fn quota_values(n: i64) -> Value {
     json!({ "vcpu": n, "memoryMiB": n * 2048, "diskGiB": n * 10, "snapshotCount": n })
 }
 
-/// The fixtures, built once (the property tests look them up for every case).
+/// The fixtures, built once (the property tests look them up for every case): one per answer
+/// type of the generated table, its hand-written values (`realistic`) where there are some,
+/// completed from the spec.
 fn fixtures() -> &'static [Fixture] {
     static FIXTURES: std::sync::OnceLock<Vec<Fixture>> = std::sync::OnceLock::new();
-    // A field the spec gains is sampled into the hand-written fixtures: they stay full.
     FIXTURES.get_or_init(|| {
-        let mut fixtures = build_fixtures();
-        for f in &mut fixtures {
-            schema::complete(&f.schema, &mut f.full);
-        }
-        fixtures
+        fastvm_api::tables::ANSWERS
+            .iter()
+            .map(|answer| {
+                let (schema, list) = match answer.schema.strip_prefix('[').and_then(|k| k.strip_suffix(']')) {
+                    Some(item) => (array_of(item), true),
+                    None => (component(answer.schema), false),
+                };
+                let mut full = realistic()
+                    .into_iter()
+                    .find(|(key, _)| *key == answer.schema)
+                    .map_or_else(|| if list { json!([{}]) } else { json!({}) }, |(_, v)| v);
+                // A field the spec gains (or a whole new answer type) is sampled in: the
+                // fixtures stay full.
+                schema::complete(&schema, &mut full);
+                Fixture {
+                    name: answer.rust,
+                    schema,
+                    full,
+                    decode: answer.decode,
+                    list,
+                }
+            })
+            .collect()
     })
 }
 
-fn build_fixtures() -> Vec<Fixture> {
+/// Hand-written values of answers (`Schema` or `[Schema]`), where sampled ones would say less
+/// (real ids, URLs, policies, two list elements); any other answer is all sampled.
+fn realistic() -> Vec<(&'static str, Value)> {
     let mut launched = vm();
     launched["snapshotRestoreWarnings"] = json!({
         "servicesRegistrationFailed": true,
@@ -159,138 +168,65 @@ fn build_fixtures() -> Vec<Fixture> {
         "unregisteredServices": [snapshot_service()]
     });
     vec![
-        Fixture {
-            name: "HealthResponse",
-            schema: component("HealthResponse"),
-            full: json!({ "status": "ok" }),
-            decode: decode::<types::HealthResponse>,
-            list: false,
-        },
-        Fixture {
-            name: "FilePresignResponse",
-            schema: component("FilePresignResponse"),
-            full: json!({
+        ("HealthResponse", json!({ "status": "ok" })),
+        (
+            "FilePresignResponse",
+            json!({
                 "uploadUrl": "https://storage.example/up?X-Sig=1",
                 "downloadUrl": "https://storage.example/down?X-Sig=2",
                 "expiresInSec": 900,
                 "maxUploadBytes": 10737418240i64
             }),
-            decode: decode::<types::FilePresignResponse>,
-            list: false,
-        },
-        Fixture {
-            name: "BuildResponse",
-            schema: component("BuildResponse"),
-            full: json!({
+        ),
+        (
+            "BuildResponse",
+            json!({
                 "id": "b-1", "status": "failed", "name": "web", "imageRef": "python:3.13-slim",
                 "createdAt": "2026-05-15T10:00:00Z", "progress": "buildah bud",
                 "snapshotId": "snap-77", "error": "buildah bud: exit 1"
             }),
-            decode: decode::<types::BuildResponse>,
-            list: false,
-        },
-        Fixture {
-            name: "OrgQuotaUsage",
-            schema: component("OrgQuotaUsage"),
-            full: json!({ "orgId": "org-7f3a", "limits": quota_values(8), "usage": quota_values(2) }),
-            decode: decode::<types::OrgQuotaUsage>,
-            list: false,
-        },
-        Fixture {
-            name: "Snapshot",
-            schema: component("Snapshot"),
-            full: snapshot(),
-            decode: decode::<types::Snapshot>,
-            list: false,
-        },
-        Fixture {
-            name: "Vec<Snapshot>",
-            schema: array_of("Snapshot"),
-            full: json!([snapshot(), snapshot()]),
-            decode: decode::<Vec<types::Snapshot>>,
-            list: true,
-        },
-        Fixture {
-            name: "DeleteResponse",
-            schema: component("DeleteResponse"),
-            full: json!({ "id": "0b5e2f9a", "deleted": true }),
-            decode: decode::<types::DeleteResponse>,
-            list: false,
-        },
-        Fixture {
-            name: "Vm",
-            schema: component("VM"),
-            full: vm(),
-            decode: decode::<types::VmInfo>,
-            list: false,
-        },
-        Fixture {
-            name: "Vec<Vm>",
-            schema: array_of("VM"),
-            full: json!([vm(), vm()]),
-            decode: decode::<Vec<types::VmInfo>>,
-            list: true,
-        },
-        Fixture {
-            name: "VmCreateResponse",
-            schema: component("VMCreateResponse"),
-            full: launched,
-            decode: decode::<types::VmCreateResponse>,
-            list: false,
-        },
-        Fixture {
-            name: "ConsoleTokenResponse",
-            schema: component("ConsoleTokenResponse"),
-            full: json!({ "token": "tok-1", "websocketPath": "/v1/vms/x/console/ws", "expiresInSec": 60 }),
-            decode: decode::<types::ConsoleTokenResponse>,
-            list: false,
-        },
-        Fixture {
-            name: "ExecVmResponse",
-            schema: component("ExecVMResponse"),
-            full: json!({
+        ),
+        (
+            "OrgQuotaUsage",
+            json!({ "orgId": "org-7f3a", "limits": quota_values(8), "usage": quota_values(2) }),
+        ),
+        ("Snapshot", snapshot()),
+        ("[Snapshot]", json!([snapshot(), snapshot()])),
+        ("DeleteResponse", json!({ "id": "0b5e2f9a", "deleted": true })),
+        ("VM", vm()),
+        ("[VM]", json!([vm(), vm()])),
+        ("VMCreateResponse", launched),
+        (
+            "ConsoleTokenResponse",
+            json!({ "token": "tok-1", "websocketPath": "/v1/vms/x/console/ws", "expiresInSec": 60 }),
+        ),
+        (
+            "ExecVMResponse",
+            json!({
                 "exitCode": 3, "stdout": "out", "stderr": "err", "durationMs": 12,
                 "timedOut": true, "stdoutTruncated": true, "stderrTruncated": true
             }),
-            decode: decode::<types::ExecVmResponse>,
-            list: false,
-        },
-        Fixture {
-            name: "Service",
-            schema: component("Service"),
-            full: service(),
-            decode: decode::<types::Service>,
-            list: false,
-        },
-        Fixture {
-            name: "Vec<Service>",
-            schema: array_of("Service"),
-            full: json!([service(), service()]),
-            decode: decode::<Vec<types::Service>>,
-            list: true,
-        },
-        Fixture {
-            name: "SshKey",
-            schema: component("SshKey"),
-            full: ssh_key(),
-            decode: decode::<types::SshKey>,
-            list: false,
-        },
-        Fixture {
-            name: "SshKeyListResponse",
-            schema: component("SshKeyListResponse"),
-            full: json!({ "keys": [ssh_key()] }),
-            decode: decode::<fastvm_api::types::SshKeyListResponse>,
-            list: false,
-        },
+        ),
+        ("Service", service()),
+        ("[Service]", json!([service(), service()])),
+        ("SshKey", ssh_key()),
+        ("SshKeyListResponse", json!({ "keys": [ssh_key()] })),
     ]
 }
 
-/// Members whose values are enums (open in responses): replacing them is meaningful.
-const ENUM_KEYS: &[&str] = &["status", "action", "kind", "protocol", "default", "mode"];
+/// Members whose values are enums (open in responses): replacing them is meaningful. From the
+/// spec (`schema::enum_property_names`).
+fn is_enum_key(k: &str) -> bool {
+    static KEYS: std::sync::OnceLock<BTreeSet<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(schema::enum_property_names).contains(k)
+}
 
-/// Objects that are maps (string to string), not structs: their members are entries.
-const MAP_KEYS: &[&str] = &["metadata", "envVars"];
+/// Objects that are maps (string to string), not structs: their members are entries. From the
+/// spec (`schema::map_property_names`).
+fn is_map_key(k: &str) -> bool {
+    static KEYS: std::sync::OnceLock<BTreeSet<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(schema::map_property_names).contains(k)
+}
 
 // ---- Paths and mutations ------------------------------------------------------------------
 
@@ -365,7 +301,7 @@ fn last_key(path: &[Step]) -> Option<&str> {
 
 /// Whether the object at `path` is a map.
 fn is_map(path: &[Step]) -> bool {
-    last_key(path).is_some_and(|k| MAP_KEYS.contains(&k))
+    last_key(path).is_some_and(is_map_key)
 }
 
 /// Whether the member at `path` is an essential of one of the fixture's records.
@@ -441,9 +377,7 @@ fn apply(f: &Fixture, v: &mut Value, op: &Op, keep_essentials: bool, applied: &m
             let eligible: Vec<&Path> = members
                 .iter()
                 .filter(|p| {
-                    last_key(p).is_some_and(|k| ENUM_KEYS.contains(&k))
-                        && !parent_is_map(p)
-                        && at(v, p).is_some_and(Value::is_string)
+                    last_key(p).is_some_and(is_enum_key) && !parent_is_map(p) && at(v, p).is_some_and(Value::is_string)
                 })
                 .collect();
             if eligible.is_empty() {
@@ -632,10 +566,16 @@ fn the_fixtures_are_full_spec_valid_and_cover_every_response_type() {
     let missing: Vec<String> = response_types().into_iter().filter(|t| !covered.contains(t)).collect();
     assert!(
         missing.is_empty(),
-        "response types without a fixture: {missing:?}: add to `build_fixtures` in \
-         tests/tests/tolerant_decoding_prop.rs a `Fixture {{ name, schema: component(\"<Schema>\"), full: json!({{}}), \
-         decode: decode::<types::<Type>>, list: false }}` (members left out of `full` are sampled from the spec)"
+        "answer types of openapi.json missing from the generated table fastvm_api::tables::ANSWERS: {missing:?} \
+         (fastvm-api/codegen/tables.rs derives it from the answers progenitor generates; `cargo xtask regen`)"
     );
+    // Each hand-written value is one of an answer the spec still has.
+    for (key, _) in realistic() {
+        assert!(
+            covered.contains(key),
+            "{key} is no answer type any more: remove it from `realistic`"
+        );
+    }
 }
 
 // ---- Exhaustive single mutations ----------------------------------------------------------
@@ -680,10 +620,7 @@ fn every_enum_position_keeps_an_unknown_value() {
     let mut failures = Vec::new();
     for f in fixtures() {
         let (_, members) = objects_and_members(&f.full);
-        for p in members
-            .iter()
-            .filter(|p| last_key(p).is_some_and(|k| ENUM_KEYS.contains(&k)))
-        {
+        for p in members.iter().filter(|p| last_key(p).is_some_and(is_enum_key)) {
             for value in ["hibernating", "", "ICMP", "tcp "] {
                 let mut v = f.full.clone();
                 *at_mut(&mut v, p).unwrap() = json!(value);

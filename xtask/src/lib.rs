@@ -453,9 +453,8 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
             let src = ws.facade_src();
             let src = src.strip_prefix(&ws.root).unwrap_or(&src);
             failures.extend(imports::check_imports(&sources, src));
-            let lib_rs = sources.iter().find(|(p, _)| Path::new(p) == src.join("lib.rs"));
-            if let (Some(snapshot), Some((_, lib_rs))) = (&snapshot, lib_rs) {
-                failures.extend(facade_types::check_types_surface(snapshot, lib_rs));
+            if let Some(snapshot) = &snapshot {
+                failures.extend(facade_types::check_types_surface(snapshot, &sources));
             }
         }
         Err(e) => failures.push(Failure {

@@ -49,20 +49,54 @@ where
 
 /// [`call`] for an operation whose result the caller already knows (a delete): a 2xx answer
 /// with no body gives `known()`.
-pub(crate) async fn call_or<'a, T, Fut>(
+///
+/// The generated call may return the result's type (the spec documents a body) or `()` (the
+/// spec documents a body-less success): [`Known`] turns either into the facade's result, so a
+/// spec change between the two changes no facade code.
+pub(crate) async fn call_or<'a, T, G, Fut>(
     operation: &'static str,
     client: &'a FastvmClient,
     make: impl FnOnce(&'a fastvm_api::Client) -> Fut,
     known: impl FnOnce() -> T,
 ) -> Result<T>
 where
-    Fut: Future<Output = Generated<T>>,
+    Fut: Future<Output = Generated<G>>,
+    G: Known<T>,
 {
     match make(&client.inner.api).await {
-        Ok(value) => Ok(value.into_inner()),
+        Ok(value) => Ok(value.into_inner().or_known(known)),
         // `fastvm_api::decode::success` hands back a 2xx without a body this way.
         Err(progenitor_client::Error::UnexpectedResponse(resp)) if resp.status().is_success() => Ok(known()),
         Err(e) => Err(map_error(e, operation, client).await),
+    }
+}
+
+/// What a generated call's success gives for a result `T` the caller knows without an answer
+/// (see [`call_or`]): the decoded answer itself, or, when the spec documents no body (the
+/// generated call returns `()`), the known result.
+pub(crate) trait Known<T> {
+    /// The facade's result: `self`, or `known()` where `self` holds nothing.
+    fn or_known(self, known: impl FnOnce() -> T) -> T;
+}
+
+impl<T> Known<T> for T {
+    fn or_known(self, _known: impl FnOnce() -> T) -> T {
+        self
+    }
+}
+
+// One impl per result type the facade knows (the compiler names a missing one, `Known<X>` not
+// implemented for `()`): a blanket `impl<T> Known<T> for ()` would overlap the one above at
+// `T = ()`.
+impl Known<fastvm_api::types::DeleteResponse> for () {
+    fn or_known(self, known: impl FnOnce() -> fastvm_api::types::DeleteResponse) -> fastvm_api::types::DeleteResponse {
+        known()
+    }
+}
+
+impl Known<fastvm_api::types::Service> for () {
+    fn or_known(self, known: impl FnOnce() -> fastvm_api::types::Service) -> fastvm_api::types::Service {
+        known()
     }
 }
 
@@ -101,5 +135,27 @@ async fn map_error(e: progenitor_client::Error<()>, operation: &'static str, cli
             snippet: String::new(),
             source: None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fastvm_api::types::DeleteResponse;
+
+    use super::Known;
+
+    #[test]
+    fn a_decoded_answer_is_the_result_and_a_body_less_one_the_known_result() {
+        let known = || DeleteResponse {
+            id: "asked".into(),
+            deleted: true,
+        };
+        let answered = DeleteResponse {
+            id: "told".into(),
+            deleted: false,
+        };
+        assert_eq!(answered.clone().or_known(known), answered);
+        // The generated call of an operation documented without a body returns `()`.
+        assert_eq!(().or_known(known), known());
     }
 }
