@@ -7187,8 +7187,8 @@ macro_rules! facade_types {
         pub use $crate::types::SshKey;
         pub use $crate::types::Ttl;
         pub use $crate::types::TtlAction;
-        pub use $crate::types::Vm;
         pub use $crate::types::VmCreateResponse;
+        pub use $crate::types::VmInfo;
         pub use $crate::types::VmStatus;
     };
 }
@@ -7236,8 +7236,8 @@ pub mod test_tables {
         },
         crate::tables::Answer {
             schema: "[VM]",
-            rust: "Vec<Vm>",
-            decode: crate::tables::decode::<::std::vec::Vec<types::Vm>>,
+            rust: "Vec<VmInfo>",
+            decode: crate::tables::decode::<::std::vec::Vec<types::VmInfo>>,
         },
         crate::tables::Answer {
             schema: "VMCreateResponse",
@@ -7246,8 +7246,8 @@ pub mod test_tables {
         },
         crate::tables::Answer {
             schema: "VM",
-            rust: "Vm",
-            decode: crate::tables::decode::<types::Vm>,
+            rust: "VmInfo",
+            decode: crate::tables::decode::<types::VmInfo>,
         },
         crate::tables::Answer {
             schema: "ConsoleTokenResponse",
@@ -7787,9 +7787,7 @@ pub mod test_tables {
             let b = match crate::tables::find(args, "service_name") {
                 Some(v) => {
                     b.service_name(
-                        crate::tables::arg::<
-                            types::UpdateServiceServiceName,
-                        >("service_name", v)?,
+                        crate::tables::arg::<types::ServiceName>("service_name", v)?,
                     )
                 }
                 None => b,
@@ -7816,9 +7814,7 @@ pub mod test_tables {
             let b = match crate::tables::find(args, "service_name") {
                 Some(v) => {
                     b.service_name(
-                        crate::tables::arg::<
-                            types::DeleteServiceServiceName,
-                        >("service_name", v)?,
+                        crate::tables::arg::<types::ServiceName>("service_name", v)?,
                     )
                 }
                 None => b,

@@ -29,11 +29,11 @@ pub struct Wait<'a, T> {
 }
 
 /// What a [`Wait`] waits for: [`VmInfo`], [`BuildResponse`] or [`Snapshot`] (sealed).
-pub trait Settles: sealed::Settles {}
+pub trait Settles: sealed::PollUntilSettled {}
 
 mod sealed {
     /// The poll of one kind of resource (private: the kinds are the SDK's).
-    pub trait Settles: Sized + Send + 'static {
+    pub trait PollUntilSettled: Sized + Send + 'static {
         /// Polls `id` until it settles.
         fn wait<'a>(
             client: &'a crate::FastvmClient,
@@ -62,26 +62,26 @@ impl<'a, T: Settles> IntoFuture for Wait<'a, T> {
     type IntoFuture = BoxFuture<'a, Result<T>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        <T as sealed::Settles>::wait(self.client, self.id, self.options)
+        <T as sealed::PollUntilSettled>::wait(self.client, self.id, self.options)
     }
 }
 
 impl Settles for VmInfo {}
-impl sealed::Settles for VmInfo {
+impl sealed::PollUntilSettled for VmInfo {
     fn wait<'a>(client: &'a FastvmClient, id: &'a str, options: WaitOptions) -> BoxFuture<'a, Result<VmInfo>> {
         Box::pin(async move { Vms::new(client).wait_running(id, options).await })
     }
 }
 
 impl Settles for Snapshot {}
-impl sealed::Settles for Snapshot {
+impl sealed::PollUntilSettled for Snapshot {
     fn wait<'a>(client: &'a FastvmClient, id: &'a str, options: WaitOptions) -> BoxFuture<'a, Result<Snapshot>> {
         Box::pin(async move { Snapshots::new(client).wait_until_ready(id, options).await })
     }
 }
 
 impl Settles for BuildResponse {}
-impl sealed::Settles for BuildResponse {
+impl sealed::PollUntilSettled for BuildResponse {
     fn wait<'a>(client: &'a FastvmClient, id: &'a str, options: WaitOptions) -> BoxFuture<'a, Result<BuildResponse>> {
         Box::pin(async move {
             crate::validate::id("id", id)?;

@@ -146,14 +146,8 @@ mod tests {
 
     #[test]
     fn a_decoded_answer_is_the_result_and_a_body_less_one_the_known_result() {
-        let known = || DeleteResponse {
-            id: "asked".into(),
-            deleted: true,
-        };
-        let answered = DeleteResponse {
-            id: "told".into(),
-            deleted: false,
-        };
+        let known = || DeleteResponse::new("asked", true);
+        let answered = DeleteResponse::new("told", false);
         assert_eq!(answered.clone().or_known(known), answered);
         // The generated call of an operation documented without a body returns `()`.
         assert_eq!(().or_known(known), known());
