@@ -7195,6 +7195,7 @@ macro_rules! facade_types {
 /// Tables for the workspace's tests, generated (feature `tables`; read them as
 /// `fastvm_api::tables`).
 #[cfg(feature = "tables")]
+#[allow(deprecated)]
 pub mod test_tables {
     use crate::types;
     /// Every answer type of the spec, in the spec's order of operations.
