@@ -15,8 +15,9 @@
 //! The code is generated at build time into `OUT_DIR`; a reviewable copy is committed under
 //! `fastvm-api/generated/` and kept identical by `cargo xtask check`.
 //!
-//! Every request goes through the [`hooks::Policy`] given to [`Client::new_with_client`], so
-//! authentication, timeouts and retries are applied in one place.
+//! Every request goes through the policy given to [`Client::new_with_client`] (the `fastvm`
+//! crate's transport), so authentication, timeouts and retries are applied in one place; make
+//! a client with `fastvm::FastvmClient` and reach this one through its `api()`.
 
 #![allow(missing_docs, clippy::all, clippy::pedantic, rust_2018_idioms)]
 // The generated docs are the spec's descriptions, which use `[A-Z]` and bare URLs as plain text,
@@ -24,9 +25,15 @@
 // rustdoc's HTML check stays on (`RUSTDOCFLAGS="-D warnings" cargo doc` fails on a bare one).
 #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 
+// The facade's plumbing (its transport implements `hooks::Transport`, reads `ops`' table and
+// decodes bodies with `decode`): public because `fastvm` is another crate, hidden because it is
+// not an API for users, who reach this crate through `fastvm`'s `client.api()`.
+#[doc(hidden)]
 pub mod decode;
 mod firewall;
+#[doc(hidden)]
 pub mod hooks;
+#[doc(hidden)]
 pub mod ops;
 #[doc(hidden)]
 pub mod secret_debug;
