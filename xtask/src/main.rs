@@ -40,26 +40,8 @@ fn main() -> ExitCode {
         None => xtask::Workspace::locate(),
     };
     match cli.command {
-        Command::Regen { from } => match xtask::regen(&ws, from.as_deref()) {
-            Ok(report) => {
-                println!("{report}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::GrowCheck => match xtask::grow::run(&ws) {
-            Ok(report) => {
-                println!("{report}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Regen { from } => reported(xtask::regen(&ws, from.as_deref())),
+        Command::GrowCheck => reported(xtask::grow::run(&ws)),
         Command::Check { upstream } => {
             let failures = xtask::check(&ws, upstream.as_deref());
             if failures.is_empty() {
@@ -73,6 +55,20 @@ fn main() -> ExitCode {
                 eprintln!("{f}\n");
             }
             eprintln!("xtask check: {} check(s) failed", failures.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A command's report on stdout, or its error on stderr and a failing exit.
+fn reported<R: std::fmt::Display, E: std::fmt::Display>(result: Result<R, E>) -> ExitCode {
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
