@@ -4310,6 +4310,52 @@ let response = client.get_build()
     pub fn get_build(&self) -> builder::GetBuild<'_> {
         builder::GetBuild::new(self)
     }
+    /**List the calling user's SSH keys
+
+Every SSH public key registered to the user the API key belongs to. A key registered here authorizes SSH, through the stack's SSH gateway, to every VM of every organization the user is a member of (`ssh <vmId>@<org-slug>.ssh.<stack-domain>`). Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `GET` request to `/v1/me/ssh-keys`
+
+```ignore
+let response = client.list_user_ssh_keys()
+    .send()
+    .await;
+```*/
+    pub fn list_user_ssh_keys(&self) -> builder::ListUserSshKeys<'_> {
+        builder::ListUserSshKeys::new(self)
+    }
+    /**Register an SSH public key for the calling user
+
+Adds one OpenSSH public key to the calling user; the server derives and returns its fingerprint and strips a comment. A fingerprint is unique across all users: a key already on file (for this user or another) is refused with 409. At most 32 keys per user. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `POST` request to `/v1/me/ssh-keys`
+
+```ignore
+let response = client.add_user_ssh_key()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn add_user_ssh_key(&self) -> builder::AddUserSshKey<'_> {
+        builder::AddUserSshKey::new(self)
+    }
+    /**Remove one of the calling user's SSH keys
+
+Removes the key by fingerprint. Sessions already open stay open; the key no longer authorizes new connections. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `DELETE` request to `/v1/me/ssh-keys/{fingerprint}`
+
+Arguments:
+- `fingerprint`: OpenSSH SHA256 fingerprint of the key to delete (e.g. SHA256:abc...). The base64 hash includes + and / and the prefix has :, so callers MUST URL-encode the value into the path segment. SDKs do this automatically.
+```ignore
+let response = client.delete_user_ssh_key()
+    .fingerprint(fingerprint)
+    .send()
+    .await;
+```*/
+    pub fn delete_user_ssh_key(&self) -> builder::DeleteUserSshKey<'_> {
+        builder::DeleteUserSshKey::new(self)
+    }
     /**Get org quotas and usage
 
 Sends a `GET` request to `/v1/org/quotas`
@@ -4995,6 +5041,202 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "getBuild",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_user_ssh_keys`]
+
+[`Client::list_user_ssh_keys`]: super::Client::list_user_ssh_keys*/
+    #[derive(Debug, Clone)]
+    pub struct ListUserSshKeys<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListUserSshKeys<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/me/ssh-keys`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SshKeyListResponse>, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/me/ssh-keys", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "listUserSshKeys",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::add_user_ssh_key`]
+
+[`Client::add_user_ssh_key`]: super::Client::add_user_ssh_key*/
+    #[derive(Debug, Clone)]
+    pub struct AddUserSshKey<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::AddSshKeyRequest, String>,
+    }
+    impl<'a> AddUserSshKey<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::AddSshKeyRequest>,
+            <V as std::convert::TryInto<
+                types::AddSshKeyRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `AddSshKeyRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::AddSshKeyRequest,
+            ) -> types::builder::AddSshKeyRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/me/ssh-keys`
+        pub async fn send(self) -> Result<ResponseValue<types::SshKey>, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::AddSshKeyRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/me/ssh-keys", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "addUserSshKey",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_user_ssh_key`]
+
+[`Client::delete_user_ssh_key`]: super::Client::delete_user_ssh_key*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteUserSshKey<'a> {
+        client: &'a super::Client,
+        fingerprint: Result<::std::string::String, String>,
+    }
+    impl<'a> DeleteUserSshKey<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                fingerprint: Err("fingerprint was not initialized".to_string()),
+            }
+        }
+        pub fn fingerprint<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.fingerprint = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for fingerprint failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/me/ssh-keys/{fingerprint}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::DeleteResponse>, Error<()>> {
+            let Self { client, fingerprint } = self;
+            let fingerprint = fingerprint.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/me/ssh-keys/{}", client.baseurl, encode_path(& fingerprint
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "deleteUserSshKey",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -7216,6 +7458,21 @@ pub mod test_tables {
             decode: crate::tables::decode::<types::BuildResponse>,
         },
         crate::tables::Answer {
+            schema: "SshKeyListResponse",
+            rust: "SshKeyListResponse",
+            decode: crate::tables::decode::<types::SshKeyListResponse>,
+        },
+        crate::tables::Answer {
+            schema: "SshKey",
+            rust: "SshKey",
+            decode: crate::tables::decode::<types::SshKey>,
+        },
+        crate::tables::Answer {
+            schema: "DeleteResponse",
+            rust: "DeleteResponse",
+            decode: crate::tables::decode::<types::DeleteResponse>,
+        },
+        crate::tables::Answer {
             schema: "OrgQuotaUsage",
             rust: "OrgQuotaUsage",
             decode: crate::tables::decode::<types::OrgQuotaUsage>,
@@ -7229,11 +7486,6 @@ pub mod test_tables {
             schema: "Snapshot",
             rust: "Snapshot",
             decode: crate::tables::decode::<types::Snapshot>,
-        },
-        crate::tables::Answer {
-            schema: "DeleteResponse",
-            rust: "DeleteResponse",
-            decode: crate::tables::decode::<types::DeleteResponse>,
         },
         crate::tables::Answer {
             schema: "[VM]",
@@ -7270,16 +7522,6 @@ pub mod test_tables {
             rust: "Service",
             decode: crate::tables::decode::<types::Service>,
         },
-        crate::tables::Answer {
-            schema: "SshKeyListResponse",
-            rust: "SshKeyListResponse",
-            decode: crate::tables::decode::<types::SshKeyListResponse>,
-        },
-        crate::tables::Answer {
-            schema: "SshKey",
-            rust: "SshKey",
-            decode: crate::tables::decode::<types::SshKey>,
-        },
     ];
     /// Every operation of the spec, in its order, with a call of its generated builder.
     pub const CALLS: &[crate::tables::Call] = &[
@@ -7298,6 +7540,18 @@ pub mod test_tables {
         crate::tables::Call {
             id: "getBuild",
             call: call_get_build,
+        },
+        crate::tables::Call {
+            id: "listUserSshKeys",
+            call: call_list_user_ssh_keys,
+        },
+        crate::tables::Call {
+            id: "addUserSshKey",
+            call: call_add_user_ssh_key,
+        },
+        crate::tables::Call {
+            id: "deleteUserSshKey",
+            call: call_delete_user_ssh_key,
         },
         crate::tables::Call {
             id: "getOrgQuotas",
@@ -7449,6 +7703,47 @@ pub mod test_tables {
             let b = api.get_build();
             let b = match crate::tables::find(args, "id") {
                 Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_list_user_ssh_keys<'a>(
+        api: &'a crate::Client,
+        _args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.list_user_ssh_keys();
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_add_user_ssh_key<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.add_user_ssh_key();
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(crate::tables::arg::<types::AddSshKeyRequest>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_delete_user_ssh_key<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.delete_user_ssh_key();
+            let b = match crate::tables::find(args, "fingerprint") {
+                Some(v) => {
+                    b.fingerprint(
+                        crate::tables::arg::<::std::string::String>("fingerprint", v)?,
+                    )
+                }
                 None => b,
             };
             crate::tables::encoded(b.send().await?)
@@ -7927,6 +8222,36 @@ pub const OPERATIONS: &[ops::Op] = &[
         id: "getBuild",
         method: "GET",
         path: "/v1/builds/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "listUserSshKeys",
+        method: "GET",
+        path: "/v1/me/ssh-keys",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "addUserSshKey",
+        method: "POST",
+        path: "/v1/me/ssh-keys",
+        idempotent: false,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "deleteUserSshKey",
+        method: "DELETE",
+        path: "/v1/me/ssh-keys/{fingerprint}",
         idempotent: true,
         timing: ops::Timing::Ordinary,
         public: false,

@@ -451,6 +451,27 @@ async fn services_ssh_keys_and_firewall() {
             .is_empty()
     );
 
+    // The user's keys (`--user`, upstream after the reference): not the VM's.
+    let key = env.json(&["ssh-key", "add", "--user", SSH_KEY, "--name", "me"]).await;
+    assert_eq!(key["fingerprint"], SSH_FINGERPRINT);
+    let table = env.ok(&["ssh-key", "ls", "--user"]).await;
+    assert!(table.contains(SSH_FINGERPRINT) && table.contains("me"), "{table}");
+    assert!(
+        env.json(&["ssh-key", "ls", &vm]).await["keys"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let both = env.run(&["ssh-key", "rm", "--user", &vm, SSH_FINGERPRINT]).await;
+    assert_ne!(both.status.code(), Some(0), "a VM id with --user is refused");
+    env.ok(&["ssh-key", "rm", "--user", SSH_FINGERPRINT]).await;
+    assert!(
+        env.json(&["ssh-key", "ls", "--user"]).await["keys"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.json");
     std::fs::write(

@@ -727,6 +727,11 @@ fn router(shared: Arc<Shared>) -> Router {
             "/v1/vms/{id}/ssh-keys/{fingerprint}",
             axum::routing::delete(ssh_keys::delete),
         )
+        .route("/v1/me/ssh-keys", get(ssh_keys::user_list).post(ssh_keys::user_add))
+        .route(
+            "/v1/me/ssh-keys/{fingerprint}",
+            axum::routing::delete(ssh_keys::user_delete),
+        )
         .route("/v1/vms/{id}/files/presign", post(files::presign))
         .route("/v1/vms/{id}/files/fetch", post(files::fetch))
         .route("/v1/snapshots", get(snapshots::list).post(snapshots::create))

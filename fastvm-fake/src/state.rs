@@ -156,6 +156,8 @@ pub struct Inner {
     pub snapshots: BTreeMap<Uuid, Snapshot>,
     /// A `BTreeMap` like the VMs and snapshots, so `routes::find_mut` looks up all three.
     pub builds: BTreeMap<Uuid, Build>,
+    /// The calling user's SSH keys (`/v1/me/ssh-keys`): the fake has one user, the key's.
+    pub user_ssh_keys: Vec<SshKey>,
     pub objects: HashMap<String, Object>,
     /// Added to the wall clock (see `FakeServer::advance`).
     pub clock_offset_ms: i64,

@@ -11,7 +11,7 @@ use crate::config::{ClientBuilder, RequestOptions, Settings};
 use crate::console::ConsoleSession;
 use crate::launch::LaunchParams;
 use crate::resources::Wait;
-use crate::resources::{BuildContexts, Builds, Health, Quotas, Snapshots, Vms};
+use crate::resources::{BuildContexts, Builds, Health, Quotas, Snapshots, UserSshKeys, Vms};
 use crate::transfer::{Download, Upload, UploadMany};
 use crate::types::{BuildResponse, Snapshot};
 use crate::vm::{LaunchVm, Vm};
@@ -118,6 +118,12 @@ impl FastvmClient {
     /// Org quotas.
     pub fn quotas(&self) -> Quotas<'_> {
         Quotas::new(self)
+    }
+
+    /// The calling user's SSH keys, for the stack's SSH gateway (upstream API after the
+    /// reference).
+    pub fn user_ssh_keys(&self) -> UserSshKeys<'_> {
+        UserSshKeys::new(self)
     }
 }
 

@@ -280,6 +280,11 @@ async fn call_non_idempotent(client: &FastvmClient, op: &str) -> fastvm::Result<
             .add(ID, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE7x")
             .await
             .map(drop),
+        "addUserSshKey" => client
+            .user_ssh_keys()
+            .add("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE7x")
+            .await
+            .map(drop),
         "createSnapshot" => client.snapshots().create(ID).await.map(drop),
         "createBuild" => client.builds().create().image_ref("alpine").await.map(drop),
         "presignBuildContext" => client.build_contexts().presign().await.map(drop),

@@ -240,6 +240,20 @@ async fn every_operation_answers_per_the_spec() {
     assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
     let enc = ED25519_FP.replace('/', "%2F");
     api.ok("deleteSshKey", &v(&format!("/ssh-keys/{enc}")), None, 200).await;
+    // The user's keys (upstream after the reference): the same shapes, under /v1/me.
+    let key = api
+        .ok(
+            "addUserSshKey",
+            "/v1/me/ssh-keys",
+            Some(json!({"publicKey": ED25519, "name": "me"})),
+            201,
+        )
+        .await;
+    assert_eq!(key["fingerprint"], ED25519_FP);
+    let keys = api.ok("listUserSshKeys", "/v1/me/ssh-keys", None, 200).await;
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    api.ok("deleteUserSshKey", &format!("/v1/me/ssh-keys/{enc}"), None, 200)
+        .await;
 
     let pre = api
         .ok(

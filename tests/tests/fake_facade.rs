@@ -123,3 +123,39 @@ async fn list_filters_by_metadata_all_filters_matching() {
     let err = client.vms().list().metadata("", "x").await.unwrap_err();
     assert!(matches!(err, fastvm::Error::InvalidInput { .. }), "{err:?}");
 }
+
+/// The user's SSH keys (`/v1/me/ssh-keys`, upstream after the reference) against the fake: a key
+/// added is listed with the fingerprint `ssh-keygen -lf` prints, a duplicate is a conflict, a
+/// deleted one is gone, and the keys are the user's, not a VM's.
+#[tokio::test]
+async fn user_ssh_keys_are_added_listed_refused_twice_and_deleted() {
+    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOGfWKDypYxh9k4VQH+JgkxbE1p4BzWv0Gh65glAi+CQ me@host\n";
+    let (_server, client, vm) = fastvm_tests::fake::with_vm("user-keys").await;
+    let keys = client.user_ssh_keys();
+    assert!(keys.list().await.unwrap().is_empty());
+
+    let added = keys.add(KEY).name("laptop").await.unwrap();
+    // What `ssh-keygen -lf` prints for it (its `/` is encoded in the delete's path below).
+    assert_eq!(added.fingerprint, "SHA256:zh+clZr1I3/nhfKn28aLGRIwOA4ff2ORSTI8Cs4Ovq4");
+    assert!(!added.public_key.contains("me@host"), "the comment is stripped");
+    let listed = keys.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].fingerprint.as_str(), listed[0].name.as_deref()),
+        (added.fingerprint.as_str(), Some("laptop"))
+    );
+    // The user's keys are not the VM's.
+    assert!(client.vms().ssh_keys().list(&vm).await.unwrap().is_empty());
+
+    let twice = keys.add(KEY).await.unwrap_err();
+    assert_eq!(
+        twice.api().map(|e| e.kind),
+        Some(fastvm::ApiErrorKind::Conflict),
+        "{twice}"
+    );
+
+    let gone = keys.delete(&added.fingerprint).await.unwrap();
+    assert!(gone.deleted && gone.id == added.fingerprint, "{gone:?}");
+    assert!(keys.list().await.unwrap().is_empty());
+    assert!(keys.delete(&added.fingerprint).await.unwrap_err().is_not_found());
+}

@@ -94,6 +94,9 @@ async fn call(client: &FastvmClient, op: &str) -> Outcome {
         "listSshKeys" => encoded(vms.ssh_keys().list(ID).await.map(|keys| json!({ "keys": keys }))),
         "addSshKey" => encoded(vms.ssh_keys().add(ID, KEY).await),
         "deleteSshKey" => encoded(vms.ssh_keys().delete(ID, FINGERPRINT).await),
+        "listUserSshKeys" => encoded(client.user_ssh_keys().list().await.map(|keys| json!({ "keys": keys }))),
+        "addUserSshKey" => encoded(client.user_ssh_keys().add(KEY).await),
+        "deleteUserSshKey" => encoded(client.user_ssh_keys().delete(FINGERPRINT).await),
         // Any other operation (one the spec gained): its generated call, made through the
         // facade's `call_api`, which decodes the answer and maps every failure as each facade
         // method does (see `derived`).

@@ -21,6 +21,7 @@ mod quotas;
 pub(crate) mod services;
 mod snapshots;
 mod ssh_keys;
+mod user_ssh_keys;
 mod vms;
 mod wait;
 
@@ -32,6 +33,7 @@ pub use quotas::Quotas;
 pub use services::{RegisterService, Services, UpdateService};
 pub use snapshots::{CreateSnapshot, Snapshots, UpdateSnapshot};
 pub use ssh_keys::{AddSshKey, SshKeys};
+pub use user_ssh_keys::{AddUserSshKey, UserSshKeys};
 pub use vms::{LaunchResponse, ListVms, UpdateVm, Vms};
 pub use wait::{CreateSnapshotReady, Settles, Wait};
 
