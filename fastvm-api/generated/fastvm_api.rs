@@ -1409,6 +1409,76 @@ pub mod types {
             Ok(Self::from(value))
         }
     }
+    ///Compute, a graduated ladder per vCPU-hour: the rate steps down as the month's cumulative usage crosses a tier boundary.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct PricingCompute {
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub tiers: ::std::vec::Vec<PricingTier>,
+    }
+    ///The list price of each billable resource type.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct PricingResponse {
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub compute: PricingCompute,
+        #[serde(
+            rename = "volumeStorage",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub volume_storage: PricingVolumeStorage,
+    }
+    ///One step of the compute ladder.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct PricingTier {
+        ///Inclusive lower bound, in vCPU-hours of the month.
+        #[serde(
+            rename = "fromVcpuHours",
+            default = "defaults::pricing_tier_from_vcpu_hours",
+            deserialize_with = "null_as_default_of_pricing_tier_from_vcpu_hours"
+        )]
+        pub from_vcpu_hours: f64,
+        ///USD per vCPU-hour, a decimal string such as "0.09" (exact: not a float).
+        #[serde(
+            rename = "ratePerVcpuHour",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub rate_per_vcpu_hour: ::std::string::String,
+        ///The tier's number, from 1.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub tier: i64,
+        ///Inclusive upper bound, in vCPU-hours; null for the open-ended top tier.
+        #[serde(
+            rename = "toVcpuHours",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub to_vcpu_hours: ::std::option::Option<f64>,
+    }
+    impl ::std::default::Default for PricingTier {
+        fn default() -> Self {
+            Self {
+                from_vcpu_hours: defaults::pricing_tier_from_vcpu_hours(),
+                rate_per_vcpu_hour: Default::default(),
+                tier: Default::default(),
+                to_vcpu_hours: Default::default(),
+            }
+        }
+    }
+    ///Volume storage, per GiB-month.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct PricingVolumeStorage {
+        ///USD per GiB-month, a decimal string such as "0.09".
+        #[serde(
+            rename = "ratePerGiBMonth",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub rate_per_gib_month: ::std::string::String,
+    }
     ///Error body of a 429 from POST /v1/vms/{id}/resume: re-acquiring the VM's resources would exceed an org quota.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[non_exhaustive]
@@ -2469,6 +2539,16 @@ pub mod types {
         fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
             Ok(Self::from(value))
         }
+    }
+    /// `null` decodes as the spec's default, as an absent member does.
+    fn null_as_default_of_pricing_tier_from_vcpu_hours<
+        'de,
+        D: ::serde::Deserializer<'de>,
+    >(deserializer: D) -> ::std::result::Result<f64, D::Error> {
+        let value: ::std::option::Option<f64> = ::serde::Deserialize::deserialize(
+            deserializer,
+        )?;
+        Ok(value.unwrap_or_else(defaults::pricing_tier_from_vcpu_hours))
     }
     /// Types for composing complex structures.
     pub mod builder {
@@ -4156,6 +4236,12 @@ pub mod types {
             }
         }
     }
+    /// Generation of default values for serde.
+    pub mod defaults {
+        pub(super) fn pricing_tier_from_vcpu_hours() -> f64 {
+            0_f64
+        }
+    }
     /// Error types.
     pub mod error {
         /// Error from a `TryFrom` or `FromStr` implementation.
@@ -4367,6 +4453,20 @@ let response = client.get_org_quotas()
 ```*/
     pub fn get_org_quotas(&self) -> builder::GetOrgQuotas<'_> {
         builder::GetOrgQuotas::new(self)
+    }
+    /**Public list prices
+
+The published list price of each billable resource: compute as a graduated ladder per vCPU-hour (the rate steps down as the month's cumulative usage crosses a tier boundary) and volume storage per GiB-month. Needs no API key. Added by the upstream API after the reference (TypeScript SDK 85e2a0b).
+
+Sends a `GET` request to `/v1/pricing`
+
+```ignore
+let response = client.get_pricing()
+    .send()
+    .await;
+```*/
+    pub fn get_pricing(&self) -> builder::GetPricing<'_> {
+        builder::GetPricing::new(self)
     }
     /**List snapshots
 
@@ -5285,6 +5385,54 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "getOrgQuotas",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_pricing`]
+
+[`Client::get_pricing`]: super::Client::get_pricing*/
+    #[derive(Debug, Clone)]
+    pub struct GetPricing<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetPricing<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/pricing`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::PricingResponse>, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/pricing", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "getPricing",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -7421,6 +7569,10 @@ macro_rules! facade_types {
         pub use $crate::types::OrgQuotaUsage;
         pub use $crate::types::OrgQuotaValues;
         pub use $crate::types::PolicyAction;
+        pub use $crate::types::PricingCompute;
+        pub use $crate::types::PricingResponse;
+        pub use $crate::types::PricingTier;
+        pub use $crate::types::PricingVolumeStorage;
         pub use $crate::types::Service;
         pub use $crate::types::Snapshot;
         pub use $crate::types::SnapshotRestoreWarnings;
@@ -7476,6 +7628,11 @@ pub mod test_tables {
             schema: "OrgQuotaUsage",
             rust: "OrgQuotaUsage",
             decode: crate::tables::decode::<types::OrgQuotaUsage>,
+        },
+        crate::tables::Answer {
+            schema: "PricingResponse",
+            rust: "PricingResponse",
+            decode: crate::tables::decode::<types::PricingResponse>,
         },
         crate::tables::Answer {
             schema: "[Snapshot]",
@@ -7556,6 +7713,10 @@ pub mod test_tables {
         crate::tables::Call {
             id: "getOrgQuotas",
             call: call_get_org_quotas,
+        },
+        crate::tables::Call {
+            id: "getPricing",
+            call: call_get_pricing,
         },
         crate::tables::Call {
             id: "listSnapshots",
@@ -7755,6 +7916,15 @@ pub mod test_tables {
     ) -> crate::tables::CallFuture<'a> {
         Box::pin(async move {
             let b = api.get_org_quotas();
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_get_pricing<'a>(
+        api: &'a crate::Client,
+        _args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.get_pricing();
             crate::tables::encoded(b.send().await?)
         })
     }
@@ -8265,6 +8435,16 @@ pub const OPERATIONS: &[ops::Op] = &[
         idempotent: true,
         timing: ops::Timing::Ordinary,
         public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "getPricing",
+        method: "GET",
+        path: "/v1/pricing",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: true,
         empty_answer_known: false,
         deprecated: false,
     },

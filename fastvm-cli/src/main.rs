@@ -129,6 +129,9 @@ enum Command {
     /// Show the org's quota limits and usage
     #[command(after_help = "Examples:\n  fastvm quota\n  fastvm quota --json | jq .usage")]
     Quota,
+    /// Show the public list prices (compute per vCPU-hour by tier, volume storage per GiB-month)
+    #[command(after_help = "Examples:\n  fastvm pricing\n  fastvm pricing --json | jq .compute.tiers")]
+    Pricing,
     /// Check that the API is reachable
     #[command(after_help = "Examples:\n  fastvm health\n  fastvm -v health")]
     Health,
@@ -189,6 +192,7 @@ async fn main() -> ExitCode {
         Command::SshKey(c) => ssh_key::run(&ctx, c).await,
         Command::Sweep(a) => sweep::run(&ctx, a).await,
         Command::Quota => quota::quota(&ctx).await,
+        Command::Pricing => quota::pricing(&ctx).await,
         Command::Health => quota::health(&ctx).await,
         Command::Console(a) => console::run(&ctx, a).await,
         Command::Config(_) | Command::Completions { .. } => unreachable!("handled above"),

@@ -516,6 +516,16 @@ async fn quota_health_and_configuration_errors() {
     assert!(quota["usage"]["vcpu"].as_i64().unwrap() >= 1);
     let table = env.ok(&["quota"]).await;
     assert!(table.lines().any(|l| l.starts_with("vcpu")), "{table}");
+    let prices = env.json(&["pricing"]).await;
+    assert!(
+        prices["compute"]["tiers"].as_array().is_some_and(|t| !t.is_empty()),
+        "{prices}"
+    );
+    let table = env.ok(&["pricing"]).await;
+    assert!(
+        table.contains("compute tier 1") && table.contains("per GiB-month"),
+        "{table}"
+    );
 
     // No key at all: refused before any request.
     let out = env

@@ -703,6 +703,7 @@ fn router(shared: Arc<Shared>) -> Router {
     use routes::{builds, files, quotas, services, snapshots, ssh_keys, vms};
     Router::new()
         .route("/healthz", get(quotas::health))
+        .route("/v1/pricing", get(quotas::pricing))
         .route("/v1/vms", get(vms::list).post(vms::launch))
         .route(
             "/v1/vms/{id}",

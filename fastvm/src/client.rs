@@ -11,7 +11,7 @@ use crate::config::{ClientBuilder, RequestOptions, Settings};
 use crate::console::ConsoleSession;
 use crate::launch::LaunchParams;
 use crate::resources::Wait;
-use crate::resources::{BuildContexts, Builds, Health, Quotas, Snapshots, UserSshKeys, Vms};
+use crate::resources::{BuildContexts, Builds, Health, Pricing, Quotas, Snapshots, UserSshKeys, Vms};
 use crate::transfer::{Download, Upload, UploadMany};
 use crate::types::{BuildResponse, Snapshot};
 use crate::vm::{LaunchVm, Vm};
@@ -118,6 +118,11 @@ impl FastvmClient {
     /// Org quotas.
     pub fn quotas(&self) -> Quotas<'_> {
         Quotas::new(self)
+    }
+
+    /// Public list prices (upstream API after the reference).
+    pub fn pricing(&self) -> Pricing<'_> {
+        Pricing::new(self)
     }
 
     /// The calling user's SSH keys, for the stack's SSH gateway (upstream API after the

@@ -159,3 +159,25 @@ async fn user_ssh_keys_are_added_listed_refused_twice_and_deleted() {
     assert!(keys.list().await.unwrap().is_empty());
     assert!(keys.delete(&added.fingerprint).await.unwrap_err().is_not_found());
 }
+
+/// The public list prices (`/v1/pricing`, upstream after the reference) from the fake: a
+/// ladder whose top tier is open-ended, rates as exact decimal strings; no API key needed.
+#[tokio::test]
+async fn prices_are_read_from_the_fake_without_a_key() {
+    let server = FakeServer::start().await.unwrap();
+    let prices = fastvm_tests::fake::client(&server).pricing().retrieve().await.unwrap();
+    let tiers = &prices.compute.tiers;
+    assert!(
+        !tiers.is_empty() && tiers.last().unwrap().to_vcpu_hours.is_none(),
+        "{tiers:?}"
+    );
+    assert!(
+        tiers
+            .windows(2)
+            .all(|w| w[0].to_vcpu_hours == Some(w[1].from_vcpu_hours))
+    );
+    assert!(prices.volume_storage.rate_per_gib_month.parse::<f64>().is_ok());
+    // Public: answered without the key too.
+    let anonymous = reqwest::get(format!("{}/v1/pricing", server.base_url())).await.unwrap();
+    assert_eq!(anonymous.status(), 200);
+}

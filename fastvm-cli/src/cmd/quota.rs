@@ -1,4 +1,4 @@
-//! `fastvm quota` and `fastvm health`.
+//! `fastvm quota`, `fastvm pricing` and `fastvm health`.
 
 use super::output::{self, Table};
 use super::{Ctx, Result};
@@ -20,6 +20,32 @@ pub async fn quota(ctx: &Ctx) -> Result {
     for (name, used, limit) in rows {
         t.row(vec![name.to_string(), used.to_string(), limit.to_string()]);
     }
+    t.print();
+    Ok(0)
+}
+
+/// Prints the public list prices (upstream API after the reference).
+pub async fn pricing(ctx: &Ctx) -> Result {
+    let p = ctx.client.pricing().retrieve().await?;
+    if ctx.json {
+        output::json(&p)?;
+        return Ok(0);
+    }
+    let mut t = Table::new(&["RESOURCE", "FROM", "TO", "USD"]);
+    for tier in &p.compute.tiers {
+        t.row(vec![
+            format!("compute tier {}", tier.tier),
+            format!("{} vCPU-h", tier.from_vcpu_hours),
+            tier.to_vcpu_hours.map_or("-".to_string(), |h| format!("{h} vCPU-h")),
+            format!("{} per vCPU-h", tier.rate_per_vcpu_hour),
+        ]);
+    }
+    t.row(vec![
+        "volume storage".to_string(),
+        String::new(),
+        String::new(),
+        format!("{} per GiB-month", p.volume_storage.rate_per_gib_month),
+    ]);
     t.print();
     Ok(0)
 }

@@ -1,4 +1,4 @@
-//! Health and org quotas.
+//! Health, org quotas and the public list prices.
 
 use std::sync::Arc;
 
@@ -11,6 +11,18 @@ use crate::state::Shared;
 
 pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// `GET /v1/pricing` (upstream after the reference): the fake's own list prices, not the real
+/// service's: two compute tiers (the top one open-ended) and a storage rate, as decimal strings.
+pub async fn pricing() -> Json<Value> {
+    Json(json!({
+        "compute": { "tiers": [
+            { "tier": 1, "fromVcpuHours": 0, "toVcpuHours": 1000, "ratePerVcpuHour": "0.09" },
+            { "tier": 2, "fromVcpuHours": 1000, "toVcpuHours": null, "ratePerVcpuHour": "0.07" }
+        ]},
+        "volumeStorage": { "ratePerGiBMonth": "0.10" }
+    }))
 }
 
 fn values(l: &Limits) -> Value {
