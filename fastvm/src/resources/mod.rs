@@ -21,7 +21,7 @@ mod pricing;
 mod quotas;
 pub(crate) mod services;
 mod snapshots;
-mod ssh_keys;
+pub(crate) mod ssh_keys;
 mod user_ssh_keys;
 mod vms;
 mod wait;

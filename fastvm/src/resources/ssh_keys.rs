@@ -100,9 +100,7 @@ impl AddSshKey<'_> {
 
     async fn send(self) -> Result<SshKey> {
         validate::id("id", self.vm_id)?;
-        validate::ssh_public_key("publicKey", self.public_key)?;
-        let mut body = AddSshKeyRequest::new(self.public_key.trim_end_matches(['\n', '\r']));
-        body.name = self.name;
+        let body = add_body(self.public_key, self.name)?;
         call("addSshKey", self.client, move |api| {
             api.add_ssh_key().id(self.vm_id).body(body.clone()).send()
         })
@@ -111,3 +109,11 @@ impl AddSshKey<'_> {
 }
 
 into_future!(AddSshKey => SshKey);
+
+/// The body of an add, a VM's or the user's: the key checked, its trailing newline removed.
+pub(crate) fn add_body(public_key: &str, name: Option<String>) -> Result<AddSshKeyRequest> {
+    validate::ssh_public_key("publicKey", public_key)?;
+    let mut body = AddSshKeyRequest::new(public_key.trim_end_matches(['\n', '\r']));
+    body.name = name;
+    Ok(body)
+}

@@ -3,9 +3,10 @@
 
 use crate::resources::into_future;
 use crate::resources::known_id;
+use crate::resources::ssh_keys::add_body;
 use crate::transport::call::call;
 use crate::{Error, FastvmClient, Result, validate};
-use fastvm_api::types::{AddSshKeyRequest, DeleteResponse, SshKey};
+use fastvm_api::types::{DeleteResponse, SshKey};
 
 /// `client.user_ssh_keys()`: the SSH public keys of the user the API key belongs to. A key
 /// registered here authorizes `ssh <vm id>@<org slug>.ssh.<stack domain>` to every VM of every
@@ -102,9 +103,7 @@ impl AddUserSshKey<'_> {
     }
 
     async fn send(self) -> Result<SshKey> {
-        validate::ssh_public_key("publicKey", self.public_key)?;
-        let mut body = AddSshKeyRequest::new(self.public_key.trim_end_matches(['\n', '\r']));
-        body.name = self.name;
+        let body = add_body(self.public_key, self.name)?;
         call("addUserSshKey", self.client, move |api| {
             api.add_user_ssh_key().body(body.clone()).send()
         })
