@@ -298,6 +298,15 @@ pub(crate) fn ssh_public_key(field: &str, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// An SSH key's fingerprint as a path segment (a VM's key or the user's): not blank, not a dot
+/// segment.
+pub(crate) fn fingerprint(fingerprint: &str) -> Result<()> {
+    if fingerprint.trim().is_empty() {
+        return Err(Error::invalid("fingerprint", "must not be empty"));
+    }
+    id("fingerprint", fingerprint)
+}
+
 /// The arguments both directions share: a VM id and a non-empty remote path.
 pub(crate) fn transfer_target(vm_id: &str, remote: &str) -> Result<()> {
     id("id", vm_id)?;

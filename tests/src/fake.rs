@@ -19,14 +19,15 @@ pub fn client(server: &FakeServer) -> FastvmClient {
 pub async fn with_vm(name: &str) -> (FakeServer, FastvmClient, String) {
     let server = FakeServer::start().await.expect("fake server");
     let client = client(&server);
-    let vm = client
-        .launch_vm(fastvm::launch::machine("c1m2").name(name))
-        .no_safety_ttl()
-        .await
-        .expect("launch")
-        .release();
-    let id = vm.id().to_string();
+    let id = launch_kept(&client, fastvm::launch::machine("c1m2").name(name)).await;
     (server, client, id)
+}
+
+/// Launches a VM like `params` without a safety TTL, waits until it runs, keeps it (released
+/// from its guard) and returns its id.
+pub async fn launch_kept(client: &FastvmClient, params: fastvm::launch::LaunchParams) -> String {
+    let owned = client.launch_vm(params).no_safety_ttl().await.expect("launch");
+    owned.release().id().to_string()
 }
 
 /// The ids of the VMs `client` lists.

@@ -75,14 +75,7 @@ async fn list_filters_by_metadata_all_filters_matching() {
                 .name(name)
                 .metadata("team", team)
                 .metadata("env", env);
-            client
-                .launch_vm(params)
-                .no_safety_ttl()
-                .await
-                .map(fastvm_tests::fake::released)
-                .unwrap()
-                .vm
-                .id
+            fastvm_tests::fake::launch_kept(&client, params).await
         }
     };
     let red_prod = launch("a", "red", "prod").await;

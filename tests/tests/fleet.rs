@@ -251,14 +251,7 @@ async fn labelled(client: &FastvmClient, name: &str, labels: &[(&str, &str)]) ->
     for (k, v) in labels {
         params = params.label(*k, *v);
     }
-    client
-        .launch_vm(params)
-        .no_safety_ttl()
-        .await
-        .map(fastvm_tests::fake::released)
-        .unwrap()
-        .vm
-        .id
+    fastvm_tests::fake::launch_kept(client, params).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

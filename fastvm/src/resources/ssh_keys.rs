@@ -1,7 +1,7 @@
 use crate::resources::into_future;
 use crate::resources::{deleted, known_id};
 use crate::transport::call::{call, call_or};
-use crate::{Error, FastvmClient, Result, validate};
+use crate::{FastvmClient, Result, validate};
 use fastvm_api::types::{AddSshKeyRequest, DeleteResponse, SshKey};
 
 /// `client.vms().ssh_keys()`: a VM's authorized SSH keys.
@@ -66,10 +66,7 @@ impl<'a> SshKeys<'a> {
     /// ```
     pub async fn delete(&self, vm_id: &str, fingerprint: &str) -> Result<DeleteResponse> {
         validate::id("id", vm_id)?;
-        if fingerprint.trim().is_empty() {
-            return Err(Error::invalid("fingerprint", "must not be empty"));
-        }
-        validate::id("fingerprint", fingerprint)?;
+        validate::fingerprint(fingerprint)?;
         let deleted = call_or(
             "deleteSshKey",
             self.client,

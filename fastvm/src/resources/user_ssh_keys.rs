@@ -5,7 +5,7 @@ use crate::resources::into_future;
 use crate::resources::known_id;
 use crate::resources::ssh_keys::add_body;
 use crate::transport::call::call;
-use crate::{Error, FastvmClient, Result, validate};
+use crate::{FastvmClient, Result, validate};
 use fastvm_api::types::{DeleteResponse, SshKey};
 
 /// `client.user_ssh_keys()`: the SSH public keys of the user the API key belongs to. A key
@@ -74,10 +74,7 @@ impl<'a> UserSshKeys<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn delete(&self, fingerprint: &str) -> Result<DeleteResponse> {
-        if fingerprint.trim().is_empty() {
-            return Err(Error::invalid("fingerprint", "must not be empty"));
-        }
-        validate::id("fingerprint", fingerprint)?;
+        validate::fingerprint(fingerprint)?;
         let deleted = call("deleteUserSshKey", self.client, |api| {
             api.delete_user_ssh_key().fingerprint(fingerprint).send()
         })

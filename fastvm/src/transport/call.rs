@@ -26,10 +26,7 @@ pub(crate) async fn call<'a, T, Fut>(
 where
     Fut: Future<Output = Generated<T>>,
 {
-    match make(&client.inner.api).await {
-        Ok(value) => Ok(value.into_inner()),
-        Err(e) => Err(map_error(e, operation, client).await),
-    }
+    Ok(call_with_status(operation, client, make).await?.1)
 }
 
 /// [`call`], with the answer's status (launch's 201 or 202).
