@@ -31,6 +31,9 @@
 //!   Linux).
 //! - `blocking`: `fastvm::blocking`, the same API for callers without an async
 //!   runtime.
+//! - Neither TLS feature (`default-features = false`): the crate builds, for plain `http://`
+//!   only (a local `fastvm-fake`, a proxy on loopback): an `https://` call fails (reqwest is
+//!   built without TLS) and the console says this build has no TLS.
 //!
 //! Examples, one per capability, are in the repository's `fastvm/examples/` (`cargo run
 //! --example quickstart` runs against an embedded `fastvm-fake` when `FASTVM_API_KEY` is unset).
