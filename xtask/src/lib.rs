@@ -339,12 +339,12 @@ pub fn check_contracts(spec: &Value, tests: &[contracts::TestFn], doc: Option<&s
 }
 
 /// Check 9: the hand-written per-operation pieces of the suite cover every operation.
-pub fn check_test_tables(spec: &Value, ws: &Workspace) -> Vec<Failure> {
+pub fn check_test_tables(spec: &Value, ws: &Workspace, facade: &[(String, String)]) -> Vec<Failure> {
     let dir = ws.tests_dir();
     failures_of(
         "test-tables",
         None,
-        test_tables::check(spec, |file| std::fs::read_to_string(dir.join(file)).ok()),
+        test_tables::check(spec, facade, |file| std::fs::read_to_string(dir.join(file)).ok()),
         "add the lines named above (the tests would fail the same way after a build)",
     )
 }
@@ -446,10 +446,11 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
         let build_input = crate_text.as_deref().unwrap_or(&text);
         failures.extend(check_snapshot(build_input, snapshot.as_deref()));
     }
-    // The facade's files, read once: coverage, its type list and its layers.
+    // The facade's files, read once: coverage, its type list, its layers and the test tables.
     match facade_sources(ws) {
         Ok(sources) => {
             failures.extend(check_coverage(&spec, &sources));
+            failures.extend(check_test_tables(&spec, ws, &sources));
             let src = ws.facade_src();
             let src = src.strip_prefix(&ws.root).unwrap_or(&src);
             failures.extend(imports::check_imports(&sources, src));
@@ -466,7 +467,6 @@ pub fn check(ws: &Workspace, upstream: Option<&Path>) -> Vec<Failure> {
     failures.extend(check_enums(&spec));
     failures.extend(check_facts(&spec));
     failures.extend(check_fixtures(&spec, ws));
-    failures.extend(check_test_tables(&spec, ws));
     failures.extend(check_versions(ws));
     match contracts::tests_in(&ws.tests_dir()) {
         Ok(tests) => failures.extend(check_contracts(
