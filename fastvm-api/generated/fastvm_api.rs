@@ -35,6 +35,62 @@ pub mod types {
             }
         }
     }
+    ///Volumes and bucket mounts of a launch that did not attach: the VM runs without them. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct AttachmentWarnings {
+        #[serde(
+            rename = "failedBucketMountAttachments",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub failed_bucket_mount_attachments: ::std::vec::Vec<
+            FailedBucketMountAttachment,
+        >,
+        #[serde(
+            rename = "failedVolumeAttachments",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub failed_volume_attachments: ::std::vec::Vec<FailedVolumeAttachment>,
+        #[serde(
+            rename = "skippedSnapshotBucketMounts",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub skipped_snapshot_bucket_mounts: ::std::vec::Vec<SkippedSnapshotBucketMount>,
+        #[serde(
+            rename = "skippedSnapshotVolumes",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub skipped_snapshot_volumes: ::std::vec::Vec<SkippedSnapshotVolume>,
+    }
+    ///AWS credentials for a bucket mount.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
+    pub struct AwsCredentialsFile {
+        ///The text of an AWS shared-credentials file (INI); it must have a [default] section with aws_access_key_id and aws_secret_access_key.
+        pub data: ::std::string::String,
+    }
+    impl AwsCredentialsFile {
+        pub fn builder() -> builder::AwsCredentialsFile {
+            Default::default()
+        }
+    }
+    impl ::std::fmt::Debug for AwsCredentialsFile {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("AwsCredentialsFile")
+                .field("data", &crate::secret_debug::Hidden)
+                .finish()
+        }
+    }
+    impl AwsCredentialsFile {
+        /// Builds a `AwsCredentialsFile` from its required fields (`data`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(data: impl ::std::convert::Into<::std::string::String>) -> Self {
+            Self { data: data.into() }
+        }
+    }
     impl ::std::convert::From<EnvVars>
     for ::std::collections::BTreeMap<::std::string::String, ::std::string::String> {
         fn from(value: EnvVars) -> Self {
@@ -46,6 +102,75 @@ pub mod types {
         fn from(value: Metadata) -> Self {
             value.0
         }
+    }
+    ///Credentials of a bucket mount, chosen by type: gcp-service-account-json (value: a service account key) or aws-credentials (value: a shared-credentials file). Sent only: never returned in an answer. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(tag = "type", content = "value")]
+    pub enum BucketCredentials {
+        #[serde(rename = "gcp-service-account-json")]
+        GcpServiceAccountJson(GcpServiceAccountKey),
+        #[serde(rename = "aws-credentials")]
+        AwsCredentials(AwsCredentialsFile),
+    }
+    impl ::std::convert::From<GcpServiceAccountKey> for BucketCredentials {
+        fn from(value: GcpServiceAccountKey) -> Self {
+            Self::GcpServiceAccountJson(value)
+        }
+    }
+    impl ::std::convert::From<AwsCredentialsFile> for BucketCredentials {
+        fn from(value: AwsCredentialsFile) -> Self {
+            Self::AwsCredentials(value)
+        }
+    }
+    ///A customer's GCS or S3 bucket mounted into a VM (its credentials are never returned). Added by the upstream API after the reference (TypeScript SDK 35e3162).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct BucketMount {
+        ///gs://... or s3://...; other schemes may be added.
+        #[serde(
+            rename = "bucketUri",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub bucket_uri: ::std::string::String,
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
+        )]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///Bucket mount ID.
+        pub id: ::std::string::String,
+        #[serde(
+            rename = "mountPath",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub mount_path: ::std::string::String,
+        #[serde(
+            rename = "mountStatus",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub mount_status: ::std::option::Option<MountStatus>,
+        #[serde(
+            rename = "readOnly",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub read_only: ::std::option::Option<bool>,
+        ///Why the mount failed or is pending, when it is not mounted.
+        #[serde(
+            rename = "statusMessage",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub status_message: ::std::option::Option<::std::string::String>,
+        ///VM ID (UUID).
+        #[serde(
+            rename = "vmId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub vm_id: ::std::string::String,
     }
     ///Build state snapshot. Returned by POST /v1/builds (initial pending state) and GET /v1/builds/{id} (current state on each poll).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -182,6 +307,112 @@ pub mod types {
                 .finish()
         }
     }
+    ///Body of POST /v1/snapshot-imports/context-presign (optional).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct ContextPresignRequest {
+        ///The size of the planned upload; above the platform's cap the request is refused with 400.
+        #[serde(
+            rename = "sizeBytes",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub size_bytes: ::std::option::Option<i64>,
+    }
+    impl ContextPresignRequest {
+        pub fn builder() -> builder::ContextPresignRequest {
+            Default::default()
+        }
+    }
+    impl ContextPresignRequest {
+        /// Builds a `ContextPresignRequest` with every field empty; set the ones you need on it (its fields are public).
+        pub fn new() -> Self {
+            Self {
+                size_bytes: ::std::default::Default::default(),
+            }
+        }
+    }
+    ///Where to upload a build context for a dockerfile import, and the reference to import it with. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
+    pub struct ContextPresignResponse {
+        ///Pass as source.contextRef to POST /v1/snapshot-imports; single use.
+        #[serde(rename = "contextRef")]
+        pub context_ref: ::std::string::String,
+        ///Lifetime of uploadUrl in seconds.
+        #[serde(
+            rename = "expiresInSec",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub expires_in_sec: i64,
+        ///Largest upload accepted (the signed URL enforces it too).
+        #[serde(
+            rename = "maxUploadBytes",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub max_upload_bytes: i64,
+        ///Short-lived signed PUT URL: upload the context as a ZIP archive with Content-Type: application/zip.
+        #[serde(rename = "uploadUrl")]
+        pub upload_url: ::std::string::String,
+    }
+    impl ::std::fmt::Debug for ContextPresignResponse {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("ContextPresignResponse")
+                .field("context_ref", &self.context_ref)
+                .field("expires_in_sec", &self.expires_in_sec)
+                .field("max_upload_bytes", &self.max_upload_bytes)
+                .field("upload_url", &crate::secret_debug::Url::of(&self.upload_url))
+                .finish()
+        }
+    }
+    ///Body of POST /v1/vms/{id}/bucket-mounts, and an entry of a launch's bucketMounts.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
+    pub struct CreateBucketMountRequest {
+        ///The bucket, with an optional prefix: gs://`<bucket>`[/prefix] or s3://`<bucket>`[/prefix].
+        #[serde(rename = "bucketUri")]
+        pub bucket_uri: ::std::string::String,
+        pub credentials: BucketCredentials,
+        ///Absolute path in the VM where the bucket appears.
+        #[serde(rename = "mountPath")]
+        pub mount_path: ::std::string::String,
+        #[serde(
+            rename = "readOnly",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub read_only: ::std::option::Option<bool>,
+    }
+    impl CreateBucketMountRequest {
+        pub fn builder() -> builder::CreateBucketMountRequest {
+            Default::default()
+        }
+    }
+    impl ::std::fmt::Debug for CreateBucketMountRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("CreateBucketMountRequest")
+                .field("bucket_uri", &self.bucket_uri)
+                .field("credentials", &crate::secret_debug::Hidden)
+                .field("mount_path", &self.mount_path)
+                .field("read_only", &self.read_only)
+                .finish()
+        }
+    }
+    impl CreateBucketMountRequest {
+        /// Builds a `CreateBucketMountRequest` from its required fields (`bucket_uri`, `credentials`, `mount_path`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(
+            bucket_uri: impl ::std::convert::Into<::std::string::String>,
+            credentials: BucketCredentials,
+            mount_path: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            Self {
+                bucket_uri: bucket_uri.into(),
+                credentials,
+                mount_path: mount_path.into(),
+                read_only: ::std::default::Default::default(),
+            }
+        }
+    }
     ///Body of POST /v1/builds. All fields are optional, but at least one of imageRef and dockerfileContent must be given.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
     #[non_exhaustive]
@@ -252,6 +483,42 @@ pub mod types {
             }
         }
     }
+    ///Body of POST /v1/snapshot-imports.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct CreateSnapshotImportRequest {
+        ///Disk of the snapshot in GiB (default: the machine type's, typically 10).
+        #[serde(
+            rename = "diskGiB",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub disk_gib: ::std::option::Option<::std::num::NonZeroU64>,
+        #[serde(
+            rename = "machineType",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub machine_type: ::std::option::Option<MachineType>,
+        ///Name of the import and of its snapshot (default: the import's id).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        pub source: SnapshotImportSource,
+    }
+    impl CreateSnapshotImportRequest {
+        pub fn builder() -> builder::CreateSnapshotImportRequest {
+            Default::default()
+        }
+    }
+    impl CreateSnapshotImportRequest {
+        /// Builds a `CreateSnapshotImportRequest` from its required fields (`source`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(source: SnapshotImportSource) -> Self {
+            Self {
+                source,
+                disk_gib: ::std::default::Default::default(),
+                machine_type: ::std::default::Default::default(),
+                name: ::std::default::Default::default(),
+            }
+        }
+    }
     ///Body of POST /v1/snapshots.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[non_exhaustive]
@@ -281,6 +548,13 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default, PartialEq)]
     #[non_exhaustive]
     pub struct CreateVmRequest {
+        ///Buckets to mount at boot. On a snapshot restore this list replaces the snapshot's bucket mounts. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+        #[serde(
+            rename = "bucketMounts",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub bucket_mounts: ::std::vec::Vec<CreateBucketMountRequest>,
         ///Override the default disk size (GiB).
         #[serde(
             rename = "diskGiB",
@@ -313,6 +587,9 @@ pub mod types {
         pub snapshot_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ttl: ::std::option::Option<Ttl>,
+        ///Volumes to attach at boot. On a snapshot restore this list replaces the snapshot's attachments; omitted, the snapshot's are used. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub volumes: ::std::vec::Vec<VolumeMount>,
     }
     impl CreateVmRequest {
         pub fn builder() -> builder::CreateVmRequest {
@@ -322,6 +599,7 @@ pub mod types {
     impl ::std::fmt::Debug for CreateVmRequest {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.debug_struct("CreateVmRequest")
+                .field("bucket_mounts", &self.bucket_mounts)
                 .field("disk_gib", &self.disk_gib)
                 .field(
                     "env_vars",
@@ -333,6 +611,7 @@ pub mod types {
                 .field("name", &self.name)
                 .field("snapshot_id", &self.snapshot_id)
                 .field("ttl", &self.ttl)
+                .field("volumes", &self.volumes)
                 .finish()
         }
     }
@@ -340,6 +619,7 @@ pub mod types {
         /// Builds a `CreateVmRequest` with every field empty; set the ones you need on it (its fields are public).
         pub fn new() -> Self {
             Self {
+                bucket_mounts: ::std::default::Default::default(),
                 disk_gib: ::std::default::Default::default(),
                 env_vars: ::std::default::Default::default(),
                 firewall: ::std::default::Default::default(),
@@ -348,6 +628,42 @@ pub mod types {
                 name: ::std::default::Default::default(),
                 snapshot_id: ::std::default::Default::default(),
                 ttl: ::std::default::Default::default(),
+                volumes: ::std::default::Default::default(),
+            }
+        }
+    }
+    ///Body of POST /v1/volumes.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct CreateVolumeRequest {
+        #[serde(rename = "accessMode")]
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
+        pub access_mode: VolumeAccessMode,
+        ///Volume name.
+        pub name: ::std::string::String,
+        ///Size in GiB.
+        #[serde(rename = "sizeGiB")]
+        pub size_gib: ::std::num::NonZeroU64,
+    }
+    impl CreateVolumeRequest {
+        pub fn builder() -> builder::CreateVolumeRequest {
+            Default::default()
+        }
+    }
+    impl CreateVolumeRequest {
+        /// Builds a `CreateVolumeRequest` from its required fields (`access_mode`, `name`, `size_gi_b`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(
+            access_mode: VolumeAccessMode,
+            name: impl ::std::convert::Into<::std::string::String>,
+            size_gib: ::std::num::NonZeroU64,
+        ) -> Self {
+            Self {
+                access_mode,
+                name: name.into(),
+                size_gib,
             }
         }
     }
@@ -896,6 +1212,52 @@ pub mod types {
         )]
         pub timed_out: bool,
     }
+    ///A bucket mount of the launch that did not attach.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct FailedBucketMountAttachment {
+        #[serde(
+            rename = "bucketUri",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub bucket_uri: ::std::string::String,
+        #[serde(
+            rename = "mountPath",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub mount_path: ::std::string::String,
+        #[serde(
+            rename = "statusMessage",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub status_message: ::std::string::String,
+    }
+    ///A volume of the launch that did not attach.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct FailedVolumeAttachment {
+        #[serde(
+            rename = "mountPath",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub mount_path: ::std::string::String,
+        #[serde(
+            rename = "statusMessage",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub status_message: ::std::string::String,
+        #[serde(
+            rename = "volumeId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub volume_id: ::std::string::String,
+    }
     ///Body of POST /v1/vms/{id}/files/fetch.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     #[non_exhaustive]
@@ -1015,6 +1377,111 @@ pub mod types {
                 egress: ::std::default::Default::default(),
                 ingress: ::std::default::Default::default(),
             }
+        }
+    }
+    ///The parts of a GCP service account's JSON key that a bucket mount needs.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
+    pub struct GcpServiceAccountKey {
+        ///The service account's email.
+        pub client_email: ::std::string::String,
+        ///The service account's PEM private key.
+        pub private_key: ::std::string::String,
+        ///Always service_account.
+        #[serde(rename = "type")]
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
+        pub type_: GcpServiceAccountKeyType,
+    }
+    impl GcpServiceAccountKey {
+        pub fn builder() -> builder::GcpServiceAccountKey {
+            Default::default()
+        }
+    }
+    impl ::std::fmt::Debug for GcpServiceAccountKey {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("GcpServiceAccountKey")
+                .field("client_email", &self.client_email)
+                .field("private_key", &crate::secret_debug::Hidden)
+                .field("type_", &self.type_)
+                .finish()
+        }
+    }
+    impl GcpServiceAccountKey {
+        /// Builds a `GcpServiceAccountKey` from its required fields (`client_email`, `private_key`, `type_`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(
+            client_email: impl ::std::convert::Into<::std::string::String>,
+            private_key: impl ::std::convert::Into<::std::string::String>,
+            type_: GcpServiceAccountKeyType,
+        ) -> Self {
+            Self {
+                client_email: client_email.into(),
+                private_key: private_key.into(),
+                type_,
+            }
+        }
+    }
+    ///Always service_account.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[non_exhaustive]
+    pub enum GcpServiceAccountKeyType {
+        #[serde(rename = "service_account")]
+        ServiceAccount,
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
+    }
+    impl GcpServiceAccountKeyType {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::ServiceAccount => "service_account",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for GcpServiceAccountKeyType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for GcpServiceAccountKeyType {
+        fn from(value: &str) -> Self {
+            match value {
+                "service_account" => Self::ServiceAccount,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for GcpServiceAccountKeyType {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "service_account" => Self::ServiceAccount,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for GcpServiceAccountKeyType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
         }
     }
     ///Health check
@@ -1303,6 +1770,77 @@ pub mod types {
             Self(value)
         }
     }
+    ///State of a volume attachment or bucket mount in its VM. Known values: mounted, failed, pending (a VM that is paused mounts on resume; also briefly while a hot attach is in flight). Additional values may be introduced in future server versions.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[non_exhaustive]
+    pub enum MountStatus {
+        #[serde(rename = "mounted")]
+        Mounted,
+        #[serde(rename = "failed")]
+        Failed,
+        #[serde(rename = "pending")]
+        Pending,
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
+    }
+    impl MountStatus {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Mounted => "mounted",
+                Self::Failed => "failed",
+                Self::Pending => "pending",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for MountStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for MountStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "mounted" => Self::Mounted,
+                "failed" => Self::Failed,
+                "pending" => Self::Pending,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for MountStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "mounted" => Self::Mounted,
+                "failed" => Self::Failed,
+                "pending" => Self::Pending,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for MountStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
     ///The org's quota limits and current usage.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[non_exhaustive]
@@ -1342,6 +1880,20 @@ pub mod types {
         pub snapshot_count: i64,
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub vcpu: i64,
+        ///Volumes. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+        #[serde(
+            rename = "volumeCount",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub volume_count: i64,
+        ///Total size of the volumes in GiB. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+        #[serde(
+            rename = "volumeGiB",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub volume_gib: i64,
     }
     ///Allow/deny verb. Used both as the per-direction default posture and as each rule's action.
     #[derive(
@@ -1668,6 +2220,30 @@ pub mod types {
             }
         }
     }
+    ///Body of PATCH /v1/vms/{id}/bucket-mounts/{bucketMountId}.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
+    pub struct RotateBucketCredentialsRequest {
+        pub credentials: BucketCredentials,
+    }
+    impl RotateBucketCredentialsRequest {
+        pub fn builder() -> builder::RotateBucketCredentialsRequest {
+            Default::default()
+        }
+    }
+    impl ::std::fmt::Debug for RotateBucketCredentialsRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("RotateBucketCredentialsRequest")
+                .field("credentials", &crate::secret_debug::Hidden)
+                .finish()
+        }
+    }
+    impl RotateBucketCredentialsRequest {
+        /// Builds a `RotateBucketCredentialsRequest` from its required fields (`credentials`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(credentials: BucketCredentials) -> Self {
+            Self { credentials }
+        }
+    }
     ///A service registration exposed via the public HTTP proxy.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[non_exhaustive]
@@ -1758,10 +2334,57 @@ pub mod types {
                 })
         }
     }
+    ///A bucket mount captured by the snapshot that the restore left out.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct SkippedSnapshotBucketMount {
+        #[serde(
+            rename = "bucketUri",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub bucket_uri: ::std::string::String,
+        #[serde(
+            rename = "mountPath",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub mount_path: ::std::string::String,
+        ///Why. Known values: credentials_invalid, bucket_unreachable, credentials_unavailable. Additional values may be introduced in future server versions.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub reason: ::std::string::String,
+    }
+    ///A volume attachment captured by the snapshot that the restore left out.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct SkippedSnapshotVolume {
+        #[serde(
+            rename = "mountPath",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub mount_path: ::std::string::String,
+        ///Why. Known values: deleted, deleting, cross_org, vol_ro_ceiling_after_patch. Additional values may be introduced in future server versions.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub reason: ::std::string::String,
+        #[serde(
+            rename = "volumeId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub volume_id: ::std::string::String,
+    }
     ///A snapshot of a VM.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     #[non_exhaustive]
     pub struct Snapshot {
+        ///The source VM's bucket mounts at snapshot time (no credentials). Added by the upstream API after the reference (TypeScript SDK 35e3162).
+        #[serde(
+            rename = "bucketMounts",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub bucket_mounts: ::std::vec::Vec<SnapshotBucketMount>,
         #[serde(
             rename = "createdAt",
             skip_serializing_if = "::std::option::Option::is_none",
@@ -1778,6 +2401,12 @@ pub mod types {
         pub firewall: ::std::option::Option<FirewallPolicy>,
         ///Snapshot ID (UUID).
         pub id: ::std::string::String,
+        ///The machine type the snapshot was taken on (e.g. c1m2); VMs launched from it get the same. Absent on snapshots older than this field. Added by the upstream API after the reference (TypeScript SDK 85e2a0b).
+        #[serde(
+            rename = "machineName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub machine_name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub metadata: ::std::option::Option<Metadata>,
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
@@ -1799,10 +2428,14 @@ pub mod types {
             deserialize_with = "crate::decode::null_as_default"
         )]
         pub vm_id: ::std::string::String,
+        ///The source VM's volume attachments at snapshot time. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub volumes: ::std::vec::Vec<VolumeMount>,
     }
     impl ::std::fmt::Debug for Snapshot {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.debug_struct("Snapshot")
+                .field("bucket_mounts", &self.bucket_mounts)
                 .field("created_at", &self.created_at)
                 .field(
                     "env_vars",
@@ -1810,13 +2443,425 @@ pub mod types {
                 )
                 .field("firewall", &self.firewall)
                 .field("id", &self.id)
+                .field("machine_name", &self.machine_name)
                 .field("metadata", &self.metadata)
                 .field("name", &self.name)
                 .field("org_id", &self.org_id)
                 .field("services", &self.services)
                 .field("status", &self.status)
                 .field("vm_id", &self.vm_id)
+                .field("volumes", &self.volumes)
                 .finish()
+        }
+    }
+    ///A bucket mount captured by a snapshot (without credentials).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct SnapshotBucketMount {
+        #[serde(
+            rename = "bucketUri",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub bucket_uri: ::std::string::String,
+        #[serde(
+            rename = "mountPath",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub mount_path: ::std::string::String,
+        #[serde(
+            rename = "readOnly",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub read_only: ::std::option::Option<bool>,
+    }
+    ///A snapshot import and its state: the answer of the create (pending), of a get, of a cancel, and each entry of the list. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct SnapshotImport {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cpu: ::std::option::Option<i64>,
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
+        )]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        #[serde(
+            rename = "diskGiB",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub disk_gib: ::std::option::Option<i64>,
+        ///Set when status is failed: a diagnostic safe to show.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub events: ::std::vec::Vec<SnapshotImportEvent>,
+        #[serde(
+            rename = "finishedAt",
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
+        )]
+        pub finished_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
+        ///Import ID (UUID).
+        pub id: ::std::string::String,
+        #[serde(
+            rename = "machineName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub machine_name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "memoryMiB",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub memory_mib: ::std::option::Option<i64>,
+        ///The import's and the resulting snapshot's name (default: the import's id).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///Set when status is succeeded: the ready snapshot made by the import (GET /v1/snapshots/{id}).
+        #[serde(
+            rename = "snapshotId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub snapshot_id: ::std::option::Option<::std::string::String>,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub source: SnapshotImportSourceView,
+        #[serde(
+            rename = "startedAt",
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
+        )]
+        pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub status: SnapshotImportStatus,
+        #[serde(
+            rename = "updatedAt",
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
+        )]
+        pub updated_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    }
+    ///One entry of an import's append-only event log (the phases of running).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct SnapshotImportEvent {
+        ///A summary safe to show (no credentials, no internal paths).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+        ///The pipeline's phase. Known values include preparing, network, pull, fetch_context, build, export, saving, warming, done; more may be added.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub phase: ::std::string::String,
+        ///The phase's state. Known values include started, completed, failed, skipped, cancelled; more may be added.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub status: ::std::string::String,
+        ///Unix time in milliseconds.
+        #[serde(
+            rename = "timestampMs",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub timestamp_ms: i64,
+    }
+    ///What to import, chosen by type; the other kind's fields must be left out (mixing them is a 400). image needs image; dockerfile needs contextRef. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
+    #[non_exhaustive]
+    pub struct SnapshotImportSource {
+        ///--build-arg KEY=VALUE pairs passed to the build (at most 64, 8 KiB in all).
+        #[serde(
+            rename = "buildArgs",
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty",
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub build_args: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::string::String,
+        >,
+        ///The one-shot reference returned by POST /v1/snapshot-imports/context-presign, whose upload holds the build context. Required when type is dockerfile; consumed by the create.
+        #[serde(
+            rename = "contextRef",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub context_ref: ::std::option::Option<::std::string::String>,
+        ///The Dockerfile's path relative to the context root (default Dockerfile); not absolute, no `..`.
+        #[serde(
+            rename = "dockerfilePath",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub dockerfile_path: ::std::option::Option<::std::string::String>,
+        ///Docker/OCI image reference (e.g. nginx:1.27, ghcr.io/foo/bar:v1, alpine@sha256:...). Required when type is image.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub image: ::std::option::Option<::std::string::String>,
+        ///`<os>`/`<arch>` to pick from a multi-arch image index (default linux/amd64). Image only.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub platform: ::std::option::Option<::std::string::String>,
+        ///The registry host the credentials are for (e.g. ghcr.io, registry.example.com:5000). Required with credentials when type is dockerfile; ignored for image (taken from the reference).
+        #[serde(
+            rename = "registryHost",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub registry_host: ::std::option::Option<::std::string::String>,
+        ///Password or token for a private registry. Never returned.
+        #[serde(
+            rename = "registryPassword",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub registry_password: ::std::option::Option<::std::string::String>,
+        ///User name for a private registry (the image's pull, or the Dockerfile's FROM pulls).
+        #[serde(
+            rename = "registryUsername",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub registry_username: ::std::option::Option<::std::string::String>,
+        ///The multi-stage build target (default: the last stage).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub target: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type")]
+        #[serde(
+            default = "crate::decode::unknown_when_absent",
+            deserialize_with = "crate::decode::null_as_unknown"
+        )]
+        pub type_: SnapshotImportSourceKind,
+    }
+    impl SnapshotImportSource {
+        pub fn builder() -> builder::SnapshotImportSource {
+            Default::default()
+        }
+    }
+    impl ::std::fmt::Debug for SnapshotImportSource {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("SnapshotImportSource")
+                .field("build_args", &self.build_args)
+                .field("context_ref", &self.context_ref)
+                .field("dockerfile_path", &self.dockerfile_path)
+                .field("image", &self.image)
+                .field("platform", &self.platform)
+                .field("registry_host", &self.registry_host)
+                .field("registry_password", &crate::secret_debug::Hidden)
+                .field("registry_username", &self.registry_username)
+                .field("target", &self.target)
+                .field("type_", &self.type_)
+                .finish()
+        }
+    }
+    impl SnapshotImportSource {
+        /// Builds a `SnapshotImportSource` from its required fields (`type_`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(type_: SnapshotImportSourceKind) -> Self {
+            Self {
+                type_,
+                build_args: ::std::default::Default::default(),
+                context_ref: ::std::default::Default::default(),
+                dockerfile_path: ::std::default::Default::default(),
+                image: ::std::default::Default::default(),
+                platform: ::std::default::Default::default(),
+                registry_host: ::std::default::Default::default(),
+                registry_password: ::std::default::Default::default(),
+                registry_username: ::std::default::Default::default(),
+                target: ::std::default::Default::default(),
+            }
+        }
+    }
+    ///Which pipeline an import runs. Known values: image (pull a Docker/OCI image reference), dockerfile (build a Dockerfile against an uploaded context). Additional values may be introduced in future server versions.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[non_exhaustive]
+    pub enum SnapshotImportSourceKind {
+        #[serde(rename = "image")]
+        Image,
+        #[serde(rename = "dockerfile")]
+        Dockerfile,
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
+    }
+    impl SnapshotImportSourceKind {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Image => "image",
+                Self::Dockerfile => "dockerfile",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for SnapshotImportSourceKind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for SnapshotImportSourceKind {
+        fn from(value: &str) -> Self {
+            match value {
+                "image" => Self::Image,
+                "dockerfile" => Self::Dockerfile,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for SnapshotImportSourceKind {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "image" => Self::Image,
+                "dockerfile" => Self::Dockerfile,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SnapshotImportSourceKind {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    ///What an import was asked to import, without its secrets (the registry password, the context's storage keys).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct SnapshotImportSourceView {
+        #[serde(
+            rename = "buildArgs",
+            default,
+            skip_serializing_if = ":: std :: collections :: BTreeMap::is_empty",
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub build_args: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::string::String,
+        >,
+        ///Size of the uploaded context.
+        #[serde(
+            rename = "contextSizeBytes",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub context_size_bytes: ::std::option::Option<i64>,
+        #[serde(
+            rename = "dockerfilePath",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub dockerfile_path: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub image: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub platform: ::std::option::Option<::std::string::String>,
+        ///The registry host of a dockerfile import's credentials (empty for an image import).
+        #[serde(
+            rename = "registryHost",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub registry_host: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "registryUsername",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub registry_username: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub target: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<SnapshotImportSourceKind>,
+    }
+    ///State of a snapshot import. Known values: pending (queued, no worker yet), claimed (a worker is assigned), running (the worker runs the pipeline), succeeded, failed, cancelled (the last three are terminal). Additional values may be introduced in future server versions.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[non_exhaustive]
+    pub enum SnapshotImportStatus {
+        #[serde(rename = "pending")]
+        Pending,
+        #[serde(rename = "claimed")]
+        Claimed,
+        #[serde(rename = "running")]
+        Running,
+        #[serde(rename = "succeeded")]
+        Succeeded,
+        #[serde(rename = "failed")]
+        Failed,
+        #[serde(rename = "cancelled")]
+        Cancelled,
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
+    }
+    impl SnapshotImportStatus {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Pending => "pending",
+                Self::Claimed => "claimed",
+                Self::Running => "running",
+                Self::Succeeded => "succeeded",
+                Self::Failed => "failed",
+                Self::Cancelled => "cancelled",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for SnapshotImportStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for SnapshotImportStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "pending" => Self::Pending,
+                "claimed" => Self::Claimed,
+                "running" => Self::Running,
+                "succeeded" => Self::Succeeded,
+                "failed" => Self::Failed,
+                "cancelled" => Self::Cancelled,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for SnapshotImportStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "pending" => Self::Pending,
+                "claimed" => Self::Claimed,
+                "running" => Self::Running,
+                "succeeded" => Self::Succeeded,
+                "failed" => Self::Failed,
+                "cancelled" => Self::Cancelled,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SnapshotImportStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
         }
     }
     ///Non-fatal problems of a snapshot restore. Absent on cold boots and warning-free restores.
@@ -2129,10 +3174,56 @@ pub mod types {
             }
         }
     }
-    ///201 body of POST /v1/vms: the running VM, plus snapshotRestoreWarnings when a snapshot restore only partly succeeded.
+    ///Body of PATCH /v1/volumes/{id}: the fields to change (a volume grows, or shrinks when what it holds still fits).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct UpdateVolumeRequest {
+        #[serde(
+            rename = "accessMode",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub access_mode: ::std::option::Option<VolumeAccessMode>,
+        ///New name.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///New size in GiB.
+        #[serde(
+            rename = "sizeGiB",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub size_gib: ::std::option::Option<::std::num::NonZeroU64>,
+    }
+    impl UpdateVolumeRequest {
+        pub fn builder() -> builder::UpdateVolumeRequest {
+            Default::default()
+        }
+    }
+    impl UpdateVolumeRequest {
+        /// Builds a `UpdateVolumeRequest` with every field empty; set the ones you need on it (its fields are public).
+        pub fn new() -> Self {
+            Self {
+                access_mode: ::std::default::Default::default(),
+                name: ::std::default::Default::default(),
+                size_gib: ::std::default::Default::default(),
+            }
+        }
+    }
+    ///201 body of POST /v1/vms: the running VM, plus snapshotRestoreWarnings when a snapshot restore only partly succeeded and attachmentWarnings when a volume or bucket mount did not attach.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     #[non_exhaustive]
     pub struct VmCreateResponse {
+        #[serde(
+            rename = "attachmentWarnings",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub attachment_warnings: ::std::option::Option<AttachmentWarnings>,
+        ///The bucket mounts of the VM. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+        #[serde(
+            rename = "bucketMounts",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub bucket_mounts: ::std::vec::Vec<BucketMount>,
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub cpu: i64,
         #[serde(
@@ -2231,10 +3322,15 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub ttl_remaining_ms: ::std::option::Option<i64>,
+        ///The volumes attached to the VM. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub volumes: ::std::vec::Vec<VolumeAttachment>,
     }
     impl ::std::fmt::Debug for VmCreateResponse {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.debug_struct("VmCreateResponse")
+                .field("attachment_warnings", &self.attachment_warnings)
+                .field("bucket_mounts", &self.bucket_mounts)
                 .field("cpu", &self.cpu)
                 .field("created_at", &self.created_at)
                 .field("deleted_at", &self.deleted_at)
@@ -2259,15 +3355,21 @@ pub mod types {
                 .field("status", &self.status)
                 .field("ttl", &self.ttl)
                 .field("ttl_remaining_ms", &self.ttl_remaining_ms)
+                .field("volumes", &self.volumes)
                 .finish()
         }
     }
     impl VmCreateResponse {
-        /// The [`VmInfo`] in this answer, and the fields VMCreateResponse adds to it (`snapshot_restore_warnings`).
+        /// The [`VmInfo`] in this answer, and the fields VMCreateResponse adds to it (`attachment_warnings`, `snapshot_restore_warnings`).
         pub fn into_parts(
             self,
-        ) -> (VmInfo, ::std::option::Option<SnapshotRestoreWarnings>) {
+        ) -> (
+            VmInfo,
+            ::std::option::Option<AttachmentWarnings>,
+            ::std::option::Option<SnapshotRestoreWarnings>,
+        ) {
             let Self {
+                bucket_mounts,
                 cpu,
                 created_at,
                 deleted_at,
@@ -2288,10 +3390,13 @@ pub mod types {
                 status,
                 ttl,
                 ttl_remaining_ms,
+                volumes,
+                attachment_warnings,
                 snapshot_restore_warnings,
             } = self;
             (
                 VmInfo {
+                    bucket_mounts,
                     cpu,
                     created_at,
                     deleted_at,
@@ -2312,7 +3417,9 @@ pub mod types {
                     status,
                     ttl,
                     ttl_remaining_ms,
+                    volumes,
                 },
+                attachment_warnings,
                 snapshot_restore_warnings,
             )
         }
@@ -2321,6 +3428,13 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, PartialEq)]
     #[non_exhaustive]
     pub struct VmInfo {
+        ///The bucket mounts of the VM. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+        #[serde(
+            rename = "bucketMounts",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub bucket_mounts: ::std::vec::Vec<BucketMount>,
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub cpu: i64,
         #[serde(
@@ -2414,10 +3528,14 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub ttl_remaining_ms: ::std::option::Option<i64>,
+        ///The volumes attached to the VM. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub volumes: ::std::vec::Vec<VolumeAttachment>,
     }
     impl ::std::fmt::Debug for VmInfo {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.debug_struct("VmInfo")
+                .field("bucket_mounts", &self.bucket_mounts)
                 .field("cpu", &self.cpu)
                 .field("created_at", &self.created_at)
                 .field("deleted_at", &self.deleted_at)
@@ -2441,6 +3559,7 @@ pub mod types {
                 .field("status", &self.status)
                 .field("ttl", &self.ttl)
                 .field("ttl_remaining_ms", &self.ttl_remaining_ms)
+                .field("volumes", &self.volumes)
                 .finish()
         }
     }
@@ -2540,6 +3659,332 @@ pub mod types {
             Ok(Self::from(value))
         }
     }
+    ///A managed shared volume: a POSIX directory tree that several VMs of the org can mount at once (virtio-fs). Added by the upstream API after the reference (TypeScript SDK 35e3162).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct Volume {
+        #[serde(
+            rename = "accessMode",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub access_mode: ::std::option::Option<VolumeAccessMode>,
+        #[serde(
+            rename = "createdAt",
+            skip_serializing_if = "::std::option::Option::is_none",
+            default,
+            deserialize_with = "crate::decode::lenient_date"
+        )]
+        pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///Volume ID (UUID).
+        pub id: ::std::string::String,
+        ///How many running VMs have the volume attached now (paused VMs are not counted).
+        #[serde(
+            rename = "mountedCount",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub mounted_count: i64,
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub name: ::std::string::String,
+        #[serde(
+            rename = "orgId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub org_id: ::std::string::String,
+        ///Non-zero while a resize is in flight: the target size, sizeGiB still being the size before it. Seen briefly after an update that changes sizeGiB.
+        #[serde(
+            rename = "pendingSizeGiB",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub pending_size_gib: ::std::option::Option<i64>,
+        ///Size in GiB (the size before a resize still in flight; see pendingSizeGiB).
+        #[serde(
+            rename = "sizeGiB",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub size_gib: i64,
+        pub status: VolumeStatus,
+        ///Space used in the volume, rounded down to GiB. Read from the storage when the volume is fetched; absent when the storage cannot be reached.
+        #[serde(
+            rename = "usedGiB",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub used_gib: ::std::option::Option<i64>,
+    }
+    ///How VMs may use a volume. Known values: rw (read-write), ro (read-only). A create or update sends one of the known values; additional values may be introduced in future server versions.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[non_exhaustive]
+    pub enum VolumeAccessMode {
+        #[serde(rename = "rw")]
+        Rw,
+        #[serde(rename = "ro")]
+        Ro,
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
+    }
+    impl VolumeAccessMode {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Rw => "rw",
+                Self::Ro => "ro",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for VolumeAccessMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for VolumeAccessMode {
+        fn from(value: &str) -> Self {
+            match value {
+                "rw" => Self::Rw,
+                "ro" => Self::Ro,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for VolumeAccessMode {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "rw" => Self::Rw,
+                "ro" => Self::Ro,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for VolumeAccessMode {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    ///A volume attached to a VM, and the state of its mount. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct VolumeAttachment {
+        #[serde(
+            rename = "mountPath",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub mount_path: ::std::string::String,
+        #[serde(
+            rename = "mountStatus",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub mount_status: ::std::option::Option<MountStatus>,
+        #[serde(
+            rename = "readOnly",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub read_only: ::std::option::Option<bool>,
+        ///Why the mount failed or is pending, when it is not mounted.
+        #[serde(
+            rename = "statusMessage",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub status_message: ::std::option::Option<::std::string::String>,
+        ///Volume ID (UUID).
+        #[serde(rename = "volumeId")]
+        pub volume_id: ::std::string::String,
+    }
+    ///Answer of DELETE /v1/vms/{id}/volumes/{volumeId}. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct VolumeDetachResponse {
+        ///True: the volume is no longer attached.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub detached: bool,
+        ///Present when the detach went through a forced teardown.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub warnings: ::std::vec::Vec<VolumeDetachWarning>,
+    }
+    ///A problem of a detach that still completed by force.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct VolumeDetachWarning {
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
+        pub message: ::std::string::String,
+        ///What happened. Known values: ack_timeout (the VM did not acknowledge the unmount in time), guest_unresponsive. Additional values may be introduced in future server versions.
+        #[serde(
+            rename = "type",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub type_: ::std::string::String,
+    }
+    ///Which volume a VM mounts, and where: the body of POST /v1/vms/{id}/volumes, an entry of a launch's volumes, and a snapshot's captured attachments.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct VolumeMount {
+        ///Absolute path in the VM; must start with /mnt/ or /data/.
+        #[serde(
+            rename = "mountPath",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub mount_path: ::std::string::String,
+        ///Mount read-only (a read-only volume is always mounted read-only).
+        #[serde(
+            rename = "readOnly",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub read_only: ::std::option::Option<bool>,
+        ///Volume ID (UUID).
+        #[serde(
+            rename = "volumeId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub volume_id: ::std::string::String,
+    }
+    impl VolumeMount {
+        pub fn builder() -> builder::VolumeMount {
+            Default::default()
+        }
+    }
+    impl VolumeMount {
+        /// Builds a `VolumeMount` from its required fields (`mount_path`, `volume_id`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        pub fn new(
+            mount_path: impl ::std::convert::Into<::std::string::String>,
+            volume_id: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            Self {
+                mount_path: mount_path.into(),
+                volume_id: volume_id.into(),
+                read_only: ::std::default::Default::default(),
+            }
+        }
+    }
+    ///Lifecycle status of a volume. Known values: creating (its storage is being provisioned, briefly after the create; an attach is refused with VOL_NOT_READY until it is ready), ready (attachable), deleting (cleanup in progress; not attachable). Additional values may be introduced in future server versions.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[non_exhaustive]
+    pub enum VolumeStatus {
+        #[serde(rename = "creating")]
+        Creating,
+        #[serde(rename = "ready")]
+        Ready,
+        #[serde(rename = "deleting")]
+        Deleting,
+        /// A value this version of the SDK does not know, kept as the server sent it (and
+        /// sent back verbatim).
+        #[serde(untagged)]
+        Unknown(::std::string::String),
+    }
+    impl VolumeStatus {
+        /// The value as it is on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Creating => "creating",
+                Self::Ready => "ready",
+                Self::Deleting => "deleting",
+                Self::Unknown(value) => value,
+            }
+        }
+        /// Whether this is a value this version of the SDK does not know.
+        pub fn is_unknown(&self) -> bool {
+            matches!(self, Self::Unknown(_))
+        }
+    }
+    impl ::std::fmt::Display for VolumeStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for VolumeStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "creating" => Self::Creating,
+                "ready" => Self::Ready,
+                "deleting" => Self::Deleting,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for VolumeStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "creating" => Self::Creating,
+                "ready" => Self::Ready,
+                "deleting" => Self::Deleting,
+                _ => Self::Unknown(value),
+            }
+        }
+    }
+    impl ::std::str::FromStr for VolumeStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    ///One VM a volume is attached to (an entry of GET /v1/volumes/{id}/attachments). Added by the upstream API after the reference (TypeScript SDK 35e3162).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct VolumeVmAttachment {
+        #[serde(
+            rename = "mountPath",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub mount_path: ::std::string::String,
+        #[serde(
+            rename = "mountStatus",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub mount_status: ::std::option::Option<MountStatus>,
+        #[serde(
+            rename = "readOnly",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub read_only: ::std::option::Option<bool>,
+        ///Why the mount failed or is pending, when it is not mounted.
+        #[serde(
+            rename = "statusMessage",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub status_message: ::std::option::Option<::std::string::String>,
+        ///VM ID (UUID).
+        #[serde(rename = "vmId")]
+        pub vm_id: ::std::string::String,
+        ///Volume ID (UUID).
+        #[serde(
+            rename = "volumeId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
+        pub volume_id: ::std::string::String,
+    }
     /// `null` decodes as the spec's default, as an absent member does.
     fn null_as_default_of_pricing_tier_from_vcpu_hours<
         'de,
@@ -2614,6 +4059,212 @@ pub mod types {
                     name: Ok(value.name),
                     public_key: Ok(value.public_key),
                 }
+            }
+        }
+        #[derive(Clone)]
+        pub struct AwsCredentialsFile {
+            data: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for AwsCredentialsFile {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                }
+            }
+        }
+        impl AwsCredentialsFile {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AwsCredentialsFile> for super::AwsCredentialsFile {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AwsCredentialsFile,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { data: value.data? })
+            }
+        }
+        impl ::std::convert::From<super::AwsCredentialsFile> for AwsCredentialsFile {
+            fn from(value: super::AwsCredentialsFile) -> Self {
+                Self { data: Ok(value.data) }
+            }
+        }
+        impl ::std::fmt::Debug for AwsCredentialsFile {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("AwsCredentialsFile")
+                    .field("data", &crate::secret_debug::Hidden)
+                    .finish()
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ContextPresignRequest {
+            size_bytes: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ContextPresignRequest {
+            fn default() -> Self {
+                Self {
+                    size_bytes: Ok(Default::default()),
+                }
+            }
+        }
+        impl ContextPresignRequest {
+            pub fn size_bytes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.size_bytes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for size_bytes: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ContextPresignRequest>
+        for super::ContextPresignRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ContextPresignRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    size_bytes: value.size_bytes?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ContextPresignRequest>
+        for ContextPresignRequest {
+            fn from(value: super::ContextPresignRequest) -> Self {
+                Self {
+                    size_bytes: Ok(value.size_bytes),
+                }
+            }
+        }
+        #[derive(Clone)]
+        pub struct CreateBucketMountRequest {
+            bucket_uri: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            credentials: ::std::result::Result<
+                super::BucketCredentials,
+                ::std::string::String,
+            >,
+            mount_path: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            read_only: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateBucketMountRequest {
+            fn default() -> Self {
+                Self {
+                    bucket_uri: Err("no value supplied for bucket_uri".to_string()),
+                    credentials: Err("no value supplied for credentials".to_string()),
+                    mount_path: Err("no value supplied for mount_path".to_string()),
+                    read_only: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreateBucketMountRequest {
+            pub fn bucket_uri<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bucket_uri = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for bucket_uri: {e}")
+                    });
+                self
+            }
+            pub fn credentials<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BucketCredentials>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.credentials = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for credentials: {e}")
+                    });
+                self
+            }
+            pub fn mount_path<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mount_path = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for mount_path: {e}")
+                    });
+                self
+            }
+            pub fn read_only<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.read_only = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for read_only: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateBucketMountRequest>
+        for super::CreateBucketMountRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateBucketMountRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    bucket_uri: value.bucket_uri?,
+                    credentials: value.credentials?,
+                    mount_path: value.mount_path?,
+                    read_only: value.read_only?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateBucketMountRequest>
+        for CreateBucketMountRequest {
+            fn from(value: super::CreateBucketMountRequest) -> Self {
+                Self {
+                    bucket_uri: Ok(value.bucket_uri),
+                    credentials: Ok(value.credentials),
+                    mount_path: Ok(value.mount_path),
+                    read_only: Ok(value.read_only),
+                }
+            }
+        }
+        impl ::std::fmt::Debug for CreateBucketMountRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("CreateBucketMountRequest")
+                    .field("bucket_uri", &self.bucket_uri)
+                    .field("credentials", &crate::secret_debug::Hidden)
+                    .field("mount_path", &self.mount_path)
+                    .field("read_only", &self.read_only)
+                    .finish()
             }
         }
         #[derive(Clone)]
@@ -2773,6 +4424,112 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CreateSnapshotImportRequest {
+            disk_gib: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+            machine_type: ::std::result::Result<
+                ::std::option::Option<super::MachineType>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            source: ::std::result::Result<
+                super::SnapshotImportSource,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateSnapshotImportRequest {
+            fn default() -> Self {
+                Self {
+                    disk_gib: Ok(Default::default()),
+                    machine_type: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    source: Err("no value supplied for source".to_string()),
+                }
+            }
+        }
+        impl CreateSnapshotImportRequest {
+            pub fn disk_gib<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU64>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disk_gib = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for disk_gib: {e}")
+                    });
+                self
+            }
+            pub fn machine_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::MachineType>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.machine_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for machine_type: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SnapshotImportSource>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for source: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateSnapshotImportRequest>
+        for super::CreateSnapshotImportRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateSnapshotImportRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    disk_gib: value.disk_gib?,
+                    machine_type: value.machine_type?,
+                    name: value.name?,
+                    source: value.source?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateSnapshotImportRequest>
+        for CreateSnapshotImportRequest {
+            fn from(value: super::CreateSnapshotImportRequest) -> Self {
+                Self {
+                    disk_gib: Ok(value.disk_gib),
+                    machine_type: Ok(value.machine_type),
+                    name: Ok(value.name),
+                    source: Ok(value.source),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CreateSnapshotRequest {
             name: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -2837,6 +4594,10 @@ pub mod types {
         }
         #[derive(Clone)]
         pub struct CreateVmRequest {
+            bucket_mounts: ::std::result::Result<
+                ::std::vec::Vec<super::CreateBucketMountRequest>,
+                ::std::string::String,
+            >,
             disk_gib: ::std::result::Result<
                 ::std::option::Option<i64>,
                 ::std::string::String,
@@ -2869,10 +4630,15 @@ pub mod types {
                 ::std::option::Option<super::Ttl>,
                 ::std::string::String,
             >,
+            volumes: ::std::result::Result<
+                ::std::vec::Vec<super::VolumeMount>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for CreateVmRequest {
             fn default() -> Self {
                 Self {
+                    bucket_mounts: Ok(Default::default()),
                     disk_gib: Ok(Default::default()),
                     env_vars: Ok(Default::default()),
                     firewall: Ok(Default::default()),
@@ -2881,10 +4647,25 @@ pub mod types {
                     name: Ok(Default::default()),
                     snapshot_id: Ok(Default::default()),
                     ttl: Ok(Default::default()),
+                    volumes: Ok(Default::default()),
                 }
             }
         }
         impl CreateVmRequest {
+            pub fn bucket_mounts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::CreateBucketMountRequest>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bucket_mounts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for bucket_mounts: {e}")
+                    });
+                self
+            }
             pub fn disk_gib<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<i64>>,
@@ -2981,6 +4762,18 @@ pub mod types {
                     });
                 self
             }
+            pub fn volumes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::VolumeMount>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.volumes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for volumes: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<CreateVmRequest> for super::CreateVmRequest {
             type Error = super::error::ConversionError;
@@ -2988,6 +4781,7 @@ pub mod types {
                 value: CreateVmRequest,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    bucket_mounts: value.bucket_mounts?,
                     disk_gib: value.disk_gib?,
                     env_vars: value.env_vars?,
                     firewall: value.firewall?,
@@ -2996,12 +4790,14 @@ pub mod types {
                     name: value.name?,
                     snapshot_id: value.snapshot_id?,
                     ttl: value.ttl?,
+                    volumes: value.volumes?,
                 })
             }
         }
         impl ::std::convert::From<super::CreateVmRequest> for CreateVmRequest {
             fn from(value: super::CreateVmRequest) -> Self {
                 Self {
+                    bucket_mounts: Ok(value.bucket_mounts),
                     disk_gib: Ok(value.disk_gib),
                     env_vars: Ok(value.env_vars),
                     firewall: Ok(value.firewall),
@@ -3010,12 +4806,14 @@ pub mod types {
                     name: Ok(value.name),
                     snapshot_id: Ok(value.snapshot_id),
                     ttl: Ok(value.ttl),
+                    volumes: Ok(value.volumes),
                 }
             }
         }
         impl ::std::fmt::Debug for CreateVmRequest {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.debug_struct("CreateVmRequest")
+                    .field("bucket_mounts", &self.bucket_mounts)
                     .field("disk_gib", &self.disk_gib)
                     .field("env_vars", &crate::secret_debug::Hidden)
                     .field("firewall", &self.firewall)
@@ -3024,7 +4822,89 @@ pub mod types {
                     .field("name", &self.name)
                     .field("snapshot_id", &self.snapshot_id)
                     .field("ttl", &self.ttl)
+                    .field("volumes", &self.volumes)
                     .finish()
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateVolumeRequest {
+            access_mode: ::std::result::Result<
+                super::VolumeAccessMode,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            size_gib: ::std::result::Result<
+                ::std::num::NonZeroU64,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateVolumeRequest {
+            fn default() -> Self {
+                Self {
+                    access_mode: Err("no value supplied for access_mode".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    size_gib: Err("no value supplied for size_gi_b".to_string()),
+                }
+            }
+        }
+        impl CreateVolumeRequest {
+            pub fn access_mode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::VolumeAccessMode>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_mode = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for access_mode: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn size_gib<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::num::NonZeroU64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.size_gib = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for size_gib: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateVolumeRequest>
+        for super::CreateVolumeRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateVolumeRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    access_mode: value.access_mode?,
+                    name: value.name?,
+                    size_gib: value.size_gib?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateVolumeRequest> for CreateVolumeRequest {
+            fn from(value: super::CreateVolumeRequest) -> Self {
+                Self {
+                    access_mode: Ok(value.access_mode),
+                    name: Ok(value.name),
+                    size_gib: Ok(value.size_gib),
+                }
             }
         }
         #[derive(Clone, Debug)]
@@ -3647,6 +5527,99 @@ pub mod types {
                 }
             }
         }
+        #[derive(Clone)]
+        pub struct GcpServiceAccountKey {
+            client_email: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            private_key: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::GcpServiceAccountKeyType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for GcpServiceAccountKey {
+            fn default() -> Self {
+                Self {
+                    client_email: Err("no value supplied for client_email".to_string()),
+                    private_key: Err("no value supplied for private_key".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl GcpServiceAccountKey {
+            pub fn client_email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for client_email: {e}")
+                    });
+                self
+            }
+            pub fn private_key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.private_key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for private_key: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::GcpServiceAccountKeyType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<GcpServiceAccountKey>
+        for super::GcpServiceAccountKey {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: GcpServiceAccountKey,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    client_email: value.client_email?,
+                    private_key: value.private_key?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::GcpServiceAccountKey> for GcpServiceAccountKey {
+            fn from(value: super::GcpServiceAccountKey) -> Self {
+                Self {
+                    client_email: Ok(value.client_email),
+                    private_key: Ok(value.private_key),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        impl ::std::fmt::Debug for GcpServiceAccountKey {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("GcpServiceAccountKey")
+                    .field("client_email", &self.client_email)
+                    .field("private_key", &crate::secret_debug::Hidden)
+                    .field("type_", &self.type_)
+                    .finish()
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct IngressPolicy {
             default: ::std::result::Result<super::PolicyAction, ::std::string::String>,
@@ -3915,6 +5888,60 @@ pub mod types {
                 }
             }
         }
+        #[derive(Clone)]
+        pub struct RotateBucketCredentialsRequest {
+            credentials: ::std::result::Result<
+                super::BucketCredentials,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RotateBucketCredentialsRequest {
+            fn default() -> Self {
+                Self {
+                    credentials: Err("no value supplied for credentials".to_string()),
+                }
+            }
+        }
+        impl RotateBucketCredentialsRequest {
+            pub fn credentials<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BucketCredentials>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.credentials = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for credentials: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RotateBucketCredentialsRequest>
+        for super::RotateBucketCredentialsRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RotateBucketCredentialsRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    credentials: value.credentials?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RotateBucketCredentialsRequest>
+        for RotateBucketCredentialsRequest {
+            fn from(value: super::RotateBucketCredentialsRequest) -> Self {
+                Self {
+                    credentials: Ok(value.credentials),
+                }
+            }
+        }
+        impl ::std::fmt::Debug for RotateBucketCredentialsRequest {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("RotateBucketCredentialsRequest")
+                    .field("credentials", &crate::secret_debug::Hidden)
+                    .finish()
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct Service {
             h2c: ::std::result::Result<bool, ::std::string::String>,
@@ -3987,6 +6014,253 @@ pub mod types {
                     name: Ok(value.name),
                     port: Ok(value.port),
                 }
+            }
+        }
+        #[derive(Clone)]
+        pub struct SnapshotImportSource {
+            build_args: ::std::result::Result<
+                ::std::collections::BTreeMap<
+                    ::std::string::String,
+                    ::std::string::String,
+                >,
+                ::std::string::String,
+            >,
+            context_ref: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            dockerfile_path: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            image: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            platform: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            registry_host: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            registry_password: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            registry_username: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            target: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                super::SnapshotImportSourceKind,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SnapshotImportSource {
+            fn default() -> Self {
+                Self {
+                    build_args: Ok(Default::default()),
+                    context_ref: Ok(Default::default()),
+                    dockerfile_path: Ok(Default::default()),
+                    image: Ok(Default::default()),
+                    platform: Ok(Default::default()),
+                    registry_host: Ok(Default::default()),
+                    registry_password: Ok(Default::default()),
+                    registry_username: Ok(Default::default()),
+                    target: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl SnapshotImportSource {
+            pub fn build_args<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        ::std::string::String,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.build_args = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for build_args: {e}")
+                    });
+                self
+            }
+            pub fn context_ref<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.context_ref = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for context_ref: {e}")
+                    });
+                self
+            }
+            pub fn dockerfile_path<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.dockerfile_path = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for dockerfile_path: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn image<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.image = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for image: {e}")
+                    });
+                self
+            }
+            pub fn platform<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.platform = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for platform: {e}")
+                    });
+                self
+            }
+            pub fn registry_host<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.registry_host = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for registry_host: {e}")
+                    });
+                self
+            }
+            pub fn registry_password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.registry_password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for registry_password: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn registry_username<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.registry_username = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for registry_username: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn target<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.target = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for target: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SnapshotImportSourceKind>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SnapshotImportSource>
+        for super::SnapshotImportSource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SnapshotImportSource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    build_args: value.build_args?,
+                    context_ref: value.context_ref?,
+                    dockerfile_path: value.dockerfile_path?,
+                    image: value.image?,
+                    platform: value.platform?,
+                    registry_host: value.registry_host?,
+                    registry_password: value.registry_password?,
+                    registry_username: value.registry_username?,
+                    target: value.target?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SnapshotImportSource> for SnapshotImportSource {
+            fn from(value: super::SnapshotImportSource) -> Self {
+                Self {
+                    build_args: Ok(value.build_args),
+                    context_ref: Ok(value.context_ref),
+                    dockerfile_path: Ok(value.dockerfile_path),
+                    image: Ok(value.image),
+                    platform: Ok(value.platform),
+                    registry_host: Ok(value.registry_host),
+                    registry_password: Ok(value.registry_password),
+                    registry_username: Ok(value.registry_username),
+                    target: Ok(value.target),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        impl ::std::fmt::Debug for SnapshotImportSource {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("SnapshotImportSource")
+                    .field("build_args", &self.build_args)
+                    .field("context_ref", &self.context_ref)
+                    .field("dockerfile_path", &self.dockerfile_path)
+                    .field("image", &self.image)
+                    .field("platform", &self.platform)
+                    .field("registry_host", &self.registry_host)
+                    .field("registry_password", &crate::secret_debug::Hidden)
+                    .field("registry_username", &self.registry_username)
+                    .field("target", &self.target)
+                    .field("type_", &self.type_)
+                    .finish()
             }
         }
         #[derive(Clone, Debug)]
@@ -4235,6 +6509,177 @@ pub mod types {
                 }
             }
         }
+        #[derive(Clone, Debug)]
+        pub struct UpdateVolumeRequest {
+            access_mode: ::std::result::Result<
+                ::std::option::Option<super::VolumeAccessMode>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            size_gib: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateVolumeRequest {
+            fn default() -> Self {
+                Self {
+                    access_mode: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    size_gib: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateVolumeRequest {
+            pub fn access_mode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::VolumeAccessMode>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_mode = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for access_mode: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn size_gib<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::num::NonZeroU64>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.size_gib = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for size_gib: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateVolumeRequest>
+        for super::UpdateVolumeRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateVolumeRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    access_mode: value.access_mode?,
+                    name: value.name?,
+                    size_gib: value.size_gib?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateVolumeRequest> for UpdateVolumeRequest {
+            fn from(value: super::UpdateVolumeRequest) -> Self {
+                Self {
+                    access_mode: Ok(value.access_mode),
+                    name: Ok(value.name),
+                    size_gib: Ok(value.size_gib),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct VolumeMount {
+            mount_path: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            read_only: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            volume_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for VolumeMount {
+            fn default() -> Self {
+                Self {
+                    mount_path: Ok(Default::default()),
+                    read_only: Ok(Default::default()),
+                    volume_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl VolumeMount {
+            pub fn mount_path<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mount_path = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for mount_path: {e}")
+                    });
+                self
+            }
+            pub fn read_only<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.read_only = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for read_only: {e}")
+                    });
+                self
+            }
+            pub fn volume_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.volume_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for volume_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<VolumeMount> for super::VolumeMount {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: VolumeMount,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    mount_path: value.mount_path?,
+                    read_only: value.read_only?,
+                    volume_id: value.volume_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::VolumeMount> for VolumeMount {
+            fn from(value: super::VolumeMount) -> Self {
+                Self {
+                    mount_path: Ok(value.mount_path),
+                    read_only: Ok(value.read_only),
+                    volume_id: Ok(value.volume_id),
+                }
+            }
+        }
     }
     /// Generation of default values for serde.
     pub mod defaults {
@@ -4468,6 +6913,103 @@ let response = client.get_pricing()
     pub fn get_pricing(&self) -> builder::GetPricing<'_> {
         builder::GetPricing::new(self)
     }
+    /**List snapshot imports
+
+Every import of the org, newest first, in flight and finished. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `GET` request to `/v1/snapshot-imports`
+
+```ignore
+let response = client.list_snapshot_imports()
+    .send()
+    .await;
+```*/
+    pub fn list_snapshot_imports(&self) -> builder::ListSnapshotImports<'_> {
+        builder::ListSnapshotImports::new(self)
+    }
+    /**Import a snapshot from an image or a Dockerfile
+
+Starts an import that makes a snapshot: from a Docker/OCI image reference (source.type image) or from a Dockerfile and its build context uploaded beforehand (source.type dockerfile, with the contextRef of POST /v1/snapshot-imports/context-presign). Answers 202 with the pending import; poll GET /v1/snapshot-imports/{id} until its status is succeeded, failed or cancelled. The successor of POST /v1/builds. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `POST` request to `/v1/snapshot-imports`
+
+```ignore
+let response = client.create_snapshot_import()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_snapshot_import(&self) -> builder::CreateSnapshotImport<'_> {
+        builder::CreateSnapshotImport::new(self)
+    }
+    /**Mint an upload URL for a build context
+
+Returns a short-lived signed PUT URL and a one-shot contextRef: PUT the build context (a ZIP archive of the Dockerfile and its files) to uploadUrl with Content-Type: application/zip, then create an import with source.type dockerfile and source.contextRef. The successor of POST /v1/build-contexts/presign. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `POST` request to `/v1/snapshot-imports/context-presign`
+
+```ignore
+let response = client.presign_snapshot_import_context()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn presign_snapshot_import_context(
+        &self,
+    ) -> builder::PresignSnapshotImportContext<'_> {
+        builder::PresignSnapshotImportContext::new(self)
+    }
+    /**Get a snapshot import
+
+The import's state and event log. On succeeded, snapshotId names a ready snapshot; on failed, error says why. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `GET` request to `/v1/snapshot-imports/{id}`
+
+Arguments:
+- `id`: Import ID (UUID).
+```ignore
+let response = client.get_snapshot_import()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn get_snapshot_import(&self) -> builder::GetSnapshotImport<'_> {
+        builder::GetSnapshotImport::new(self)
+    }
+    /**Delete a snapshot import
+
+Deletes a finished import and the snapshot it made, if any (VMs already launched from it keep running). An import still in flight is refused with 409: cancel it first. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `DELETE` request to `/v1/snapshot-imports/{id}`
+
+Arguments:
+- `id`: Import ID (UUID).
+```ignore
+let response = client.delete_snapshot_import()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn delete_snapshot_import(&self) -> builder::DeleteSnapshotImport<'_> {
+        builder::DeleteSnapshotImport::new(self)
+    }
+    /**Cancel a snapshot import
+
+Moves the import to cancelled and asks its worker to stop (best effort; a snapshot made just before is cleaned up, best effort too). Cancelling an import that already finished answers 200 with its state. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `POST` request to `/v1/snapshot-imports/{id}/cancel`
+
+Arguments:
+- `id`: Import ID (UUID).
+```ignore
+let response = client.cancel_snapshot_import()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn cancel_snapshot_import(&self) -> builder::CancelSnapshotImport<'_> {
+        builder::CancelSnapshotImport::new(self)
+    }
     /**List snapshots
 
 Sends a `GET` request to `/v1/snapshots`
@@ -4620,6 +7162,103 @@ let response = client.update_vm()
 ```*/
     pub fn update_vm(&self) -> builder::UpdateVm<'_> {
         builder::UpdateVm::new(self)
+    }
+    /**List a VM's bucket mounts
+
+The bucket mounts of the VM. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `GET` request to `/v1/vms/{id}/bucket-mounts`
+
+Arguments:
+- `id`: VM ID (UUID).
+```ignore
+let response = client.list_bucket_mounts()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn list_bucket_mounts(&self) -> builder::ListBucketMounts<'_> {
+        builder::ListBucketMounts::new(self)
+    }
+    /**Mount a bucket into a VM
+
+Mounts a customer's GCS or S3 bucket into the VM at mountPath with the given credentials (stored, never returned). Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `POST` request to `/v1/vms/{id}/bucket-mounts`
+
+Arguments:
+- `id`: VM ID (UUID).
+- `body`
+```ignore
+let response = client.create_bucket_mount()
+    .id(id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_bucket_mount(&self) -> builder::CreateBucketMount<'_> {
+        builder::CreateBucketMount::new(self)
+    }
+    /**Get a bucket mount
+
+One bucket mount of the VM. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `GET` request to `/v1/vms/{id}/bucket-mounts/{bucketMountId}`
+
+Arguments:
+- `id`: VM ID (UUID).
+- `bucket_mount_id`: Bucket mount ID.
+```ignore
+let response = client.get_bucket_mount()
+    .id(id)
+    .bucket_mount_id(bucket_mount_id)
+    .send()
+    .await;
+```*/
+    pub fn get_bucket_mount(&self) -> builder::GetBucketMount<'_> {
+        builder::GetBucketMount::new(self)
+    }
+    /**Unmount and delete a bucket mount
+
+Unmounts the bucket from the VM and deletes the mount. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `DELETE` request to `/v1/vms/{id}/bucket-mounts/{bucketMountId}`
+
+Arguments:
+- `id`: VM ID (UUID).
+- `bucket_mount_id`: Bucket mount ID.
+```ignore
+let response = client.delete_bucket_mount()
+    .id(id)
+    .bucket_mount_id(bucket_mount_id)
+    .send()
+    .await;
+```*/
+    pub fn delete_bucket_mount(&self) -> builder::DeleteBucketMount<'_> {
+        builder::DeleteBucketMount::new(self)
+    }
+    /**Replace a bucket mount's credentials
+
+Replaces the stored credentials and re-authenticates the mount in the VM (I/O pauses briefly, typically 50-200 ms). Answers 502 when the swap was rolled back; after a full failure mountStatus is failed. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `PATCH` request to `/v1/vms/{id}/bucket-mounts/{bucketMountId}`
+
+Arguments:
+- `id`: VM ID (UUID).
+- `bucket_mount_id`: Bucket mount ID.
+- `body`
+```ignore
+let response = client.rotate_bucket_mount_credentials()
+    .id(id)
+    .bucket_mount_id(bucket_mount_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn rotate_bucket_mount_credentials(
+        &self,
+    ) -> builder::RotateBucketMountCredentials<'_> {
+        builder::RotateBucketMountCredentials::new(self)
     }
     /**Mint a console token
 
@@ -4896,6 +7535,143 @@ let response = client.refresh_vm_ttl()
 ```*/
     pub fn refresh_vm_ttl(&self) -> builder::RefreshVmTtl<'_> {
         builder::RefreshVmTtl::new(self)
+    }
+    /**Attach a volume to a VM
+
+Mounts a ready volume into the VM at mountPath (hot attach on a running VM; a paused VM mounts it on resume). Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `POST` request to `/v1/vms/{id}/volumes`
+
+Arguments:
+- `id`: VM ID (UUID).
+- `body`
+```ignore
+let response = client.attach_volume()
+    .id(id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn attach_volume(&self) -> builder::AttachVolume<'_> {
+        builder::AttachVolume::new(self)
+    }
+    /**Detach a volume from a VM
+
+Unmounts and detaches the volume. Answers {detached: true}, with warnings when the teardown was forced (the VM did not acknowledge in time, or did not answer). When the VM reports the mount busy, answers 502 with error guest_umount_busy and the volume stays attached: stop what uses it in the VM and try again. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `DELETE` request to `/v1/vms/{id}/volumes/{volumeId}`
+
+Arguments:
+- `id`: VM ID (UUID).
+- `volume_id`: Volume ID (UUID).
+```ignore
+let response = client.detach_volume()
+    .id(id)
+    .volume_id(volume_id)
+    .send()
+    .await;
+```*/
+    pub fn detach_volume(&self) -> builder::DetachVolume<'_> {
+        builder::DetachVolume::new(self)
+    }
+    /**List volumes
+
+Every volume of the org. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `GET` request to `/v1/volumes`
+
+```ignore
+let response = client.list_volumes()
+    .send()
+    .await;
+```*/
+    pub fn list_volumes(&self) -> builder::ListVolumes<'_> {
+        builder::ListVolumes::new(self)
+    }
+    /**Create a volume
+
+Creates a managed volume; it is creating until its storage is ready. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `POST` request to `/v1/volumes`
+
+```ignore
+let response = client.create_volume()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn create_volume(&self) -> builder::CreateVolume<'_> {
+        builder::CreateVolume::new(self)
+    }
+    /**Get a volume
+
+One volume, with its used space when the storage answers. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `GET` request to `/v1/volumes/{id}`
+
+Arguments:
+- `id`: Volume ID (UUID).
+```ignore
+let response = client.get_volume()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn get_volume(&self) -> builder::GetVolume<'_> {
+        builder::GetVolume::new(self)
+    }
+    /**Delete a volume
+
+Answers 200 once the volume is deleting; its storage is cleaned up afterwards, and it disappears from GET when that is done (seconds to minutes). Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `DELETE` request to `/v1/volumes/{id}`
+
+Arguments:
+- `id`: Volume ID (UUID).
+```ignore
+let response = client.delete_volume()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn delete_volume(&self) -> builder::DeleteVolume<'_> {
+        builder::DeleteVolume::new(self)
+    }
+    /**Update a volume
+
+Renames a volume, changes its access mode, or resizes it (it grows, or shrinks when what it holds still fits). Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `PATCH` request to `/v1/volumes/{id}`
+
+Arguments:
+- `id`: Volume ID (UUID).
+- `body`
+```ignore
+let response = client.update_volume()
+    .id(id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn update_volume(&self) -> builder::UpdateVolume<'_> {
+        builder::UpdateVolume::new(self)
+    }
+    /**List a volume's attachments
+
+The VMs the volume is attached to now. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+
+Sends a `GET` request to `/v1/volumes/{id}/attachments`
+
+Arguments:
+- `id`: Volume ID (UUID).
+```ignore
+let response = client.list_volume_attachments()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn list_volume_attachments(&self) -> builder::ListVolumeAttachments<'_> {
+        builder::ListVolumeAttachments::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -5433,6 +8209,428 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "getPricing",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_snapshot_imports`]
+
+[`Client::list_snapshot_imports`]: super::Client::list_snapshot_imports*/
+    #[derive(Debug, Clone)]
+    pub struct ListSnapshotImports<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListSnapshotImports<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/snapshot-imports`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::std::vec::Vec<types::SnapshotImport>>, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/snapshot-imports", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "listSnapshotImports",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_snapshot_import`]
+
+[`Client::create_snapshot_import`]: super::Client::create_snapshot_import*/
+    #[derive(Debug, Clone)]
+    pub struct CreateSnapshotImport<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateSnapshotImportRequest, String>,
+    }
+    impl<'a> CreateSnapshotImport<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateSnapshotImportRequest>,
+            <V as std::convert::TryInto<
+                types::CreateSnapshotImportRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `CreateSnapshotImportRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateSnapshotImportRequest,
+            ) -> types::builder::CreateSnapshotImportRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/snapshot-imports`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SnapshotImport>, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CreateSnapshotImportRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/snapshot-imports", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "createSnapshotImport",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::presign_snapshot_import_context`]
+
+[`Client::presign_snapshot_import_context`]: super::Client::presign_snapshot_import_context*/
+    #[derive(Debug, Clone)]
+    pub struct PresignSnapshotImportContext<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::ContextPresignRequest, String>,
+    }
+    impl<'a> PresignSnapshotImportContext<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ContextPresignRequest>,
+            <V as std::convert::TryInto<
+                types::ContextPresignRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `ContextPresignRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ContextPresignRequest,
+            ) -> types::builder::ContextPresignRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/snapshot-imports/context-presign`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ContextPresignResponse>, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::ContextPresignRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/snapshot-imports/context-presign", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "presignSnapshotImportContext",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_snapshot_import`]
+
+[`Client::get_snapshot_import`]: super::Client::get_snapshot_import*/
+    #[derive(Debug, Clone)]
+    pub struct GetSnapshotImport<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetSnapshotImport<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/snapshot-imports/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SnapshotImport>, Error<()>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/snapshot-imports/{}", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "getSnapshotImport",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_snapshot_import`]
+
+[`Client::delete_snapshot_import`]: super::Client::delete_snapshot_import*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteSnapshotImport<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+    }
+    impl<'a> DeleteSnapshotImport<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/snapshot-imports/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::DeleteResponse>, Error<()>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/snapshot-imports/{}", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "deleteSnapshotImport",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::cancel_snapshot_import`]
+
+[`Client::cancel_snapshot_import`]: super::Client::cancel_snapshot_import*/
+    #[derive(Debug, Clone)]
+    pub struct CancelSnapshotImport<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+    }
+    impl<'a> CancelSnapshotImport<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/v1/snapshot-imports/{id}/cancel`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SnapshotImport>, Error<()>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/snapshot-imports/{}/cancel", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "cancelSnapshotImport",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -6169,6 +9367,446 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "updateVm",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_bucket_mounts`]
+
+[`Client::list_bucket_mounts`]: super::Client::list_bucket_mounts*/
+    #[derive(Debug, Clone)]
+    pub struct ListBucketMounts<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+    }
+    impl<'a> ListBucketMounts<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/vms/{id}/bucket-mounts`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::std::vec::Vec<types::BucketMount>>, Error<()>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/vms/{}/bucket-mounts", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "listBucketMounts",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_bucket_mount`]
+
+[`Client::create_bucket_mount`]: super::Client::create_bucket_mount*/
+    #[derive(Debug, Clone)]
+    pub struct CreateBucketMount<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+        body: Result<types::builder::CreateBucketMountRequest, String>,
+    }
+    impl<'a> CreateBucketMount<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateBucketMountRequest>,
+            <V as std::convert::TryInto<
+                types::CreateBucketMountRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `CreateBucketMountRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateBucketMountRequest,
+            ) -> types::builder::CreateBucketMountRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/vms/{id}/bucket-mounts`
+        pub async fn send(self) -> Result<ResponseValue<types::BucketMount>, Error<()>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateBucketMountRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/vms/{}/bucket-mounts", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "createBucketMount",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_bucket_mount`]
+
+[`Client::get_bucket_mount`]: super::Client::get_bucket_mount*/
+    #[derive(Debug, Clone)]
+    pub struct GetBucketMount<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+        bucket_mount_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetBucketMount<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                bucket_mount_id: Err("bucket_mount_id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn bucket_mount_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.bucket_mount_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for bucket_mount_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/vms/{id}/bucket-mounts/{bucketMountId}`
+        pub async fn send(self) -> Result<ResponseValue<types::BucketMount>, Error<()>> {
+            let Self { client, id, bucket_mount_id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let bucket_mount_id = bucket_mount_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/vms/{}/bucket-mounts/{}", client.baseurl, encode_path(& id
+                .to_string()), encode_path(& bucket_mount_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "getBucketMount",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_bucket_mount`]
+
+[`Client::delete_bucket_mount`]: super::Client::delete_bucket_mount*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteBucketMount<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+        bucket_mount_id: Result<::std::string::String, String>,
+    }
+    impl<'a> DeleteBucketMount<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                bucket_mount_id: Err("bucket_mount_id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn bucket_mount_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.bucket_mount_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for bucket_mount_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/vms/{id}/bucket-mounts/{bucketMountId}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
+            let Self { client, id, bucket_mount_id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let bucket_mount_id = bucket_mount_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/vms/{}/bucket-mounts/{}", client.baseurl, encode_path(& id
+                .to_string()), encode_path(& bucket_mount_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "deleteBucketMount",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => Ok(ResponseValue::empty(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::rotate_bucket_mount_credentials`]
+
+[`Client::rotate_bucket_mount_credentials`]: super::Client::rotate_bucket_mount_credentials*/
+    #[derive(Debug, Clone)]
+    pub struct RotateBucketMountCredentials<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+        bucket_mount_id: Result<::std::string::String, String>,
+        body: Result<types::builder::RotateBucketCredentialsRequest, String>,
+    }
+    impl<'a> RotateBucketMountCredentials<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                bucket_mount_id: Err("bucket_mount_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn bucket_mount_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.bucket_mount_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for bucket_mount_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RotateBucketCredentialsRequest>,
+            <V as std::convert::TryInto<
+                types::RotateBucketCredentialsRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RotateBucketCredentialsRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RotateBucketCredentialsRequest,
+            ) -> types::builder::RotateBucketCredentialsRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/v1/vms/{id}/bucket-mounts/{bucketMountId}`
+        pub async fn send(self) -> Result<ResponseValue<types::BucketMount>, Error<()>> {
+            let Self { client, id, bucket_mount_id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let bucket_mount_id = bucket_mount_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::RotateBucketCredentialsRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/vms/{}/bucket-mounts/{}", client.baseurl, encode_path(& id
+                .to_string()), encode_path(& bucket_mount_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "rotateBucketMountCredentials",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -7534,6 +11172,612 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::attach_volume`]
+
+[`Client::attach_volume`]: super::Client::attach_volume*/
+    #[derive(Debug, Clone)]
+    pub struct AttachVolume<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+        body: Result<types::builder::VolumeMount, String>,
+    }
+    impl<'a> AttachVolume<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::VolumeMount>,
+            <V as std::convert::TryInto<types::VolumeMount>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `VolumeMount` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::VolumeMount,
+            ) -> types::builder::VolumeMount,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/vms/{id}/volumes`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::VolumeAttachment>, Error<()>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::VolumeMount::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/vms/{}/volumes", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "attachVolume",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::detach_volume`]
+
+[`Client::detach_volume`]: super::Client::detach_volume*/
+    #[derive(Debug, Clone)]
+    pub struct DetachVolume<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+        volume_id: Result<::std::string::String, String>,
+    }
+    impl<'a> DetachVolume<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                volume_id: Err("volume_id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn volume_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.volume_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for volume_id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/vms/{id}/volumes/{volumeId}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::VolumeDetachResponse>, Error<()>> {
+            let Self { client, id, volume_id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let volume_id = volume_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/vms/{}/volumes/{}", client.baseurl, encode_path(& id.to_string()),
+                encode_path(& volume_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "detachVolume",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_volumes`]
+
+[`Client::list_volumes`]: super::Client::list_volumes*/
+    #[derive(Debug, Clone)]
+    pub struct ListVolumes<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListVolumes<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/volumes`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<::std::vec::Vec<types::Volume>>, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/volumes", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "listVolumes",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::create_volume`]
+
+[`Client::create_volume`]: super::Client::create_volume*/
+    #[derive(Debug, Clone)]
+    pub struct CreateVolume<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateVolumeRequest, String>,
+    }
+    impl<'a> CreateVolume<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateVolumeRequest>,
+            <V as std::convert::TryInto<
+                types::CreateVolumeRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `CreateVolumeRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateVolumeRequest,
+            ) -> types::builder::CreateVolumeRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/volumes`
+        pub async fn send(self) -> Result<ResponseValue<types::Volume>, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CreateVolumeRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/volumes", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "createVolume",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_volume`]
+
+[`Client::get_volume`]: super::Client::get_volume*/
+    #[derive(Debug, Clone)]
+    pub struct GetVolume<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetVolume<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/volumes/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Volume>, Error<()>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/volumes/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "getVolume",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::delete_volume`]
+
+[`Client::delete_volume`]: super::Client::delete_volume*/
+    #[derive(Debug, Clone)]
+    pub struct DeleteVolume<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+    }
+    impl<'a> DeleteVolume<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/volumes/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::DeleteResponse>, Error<()>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/volumes/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "deleteVolume",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::update_volume`]
+
+[`Client::update_volume`]: super::Client::update_volume*/
+    #[derive(Debug, Clone)]
+    pub struct UpdateVolume<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+        body: Result<types::builder::UpdateVolumeRequest, String>,
+    }
+    impl<'a> UpdateVolume<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateVolumeRequest>,
+            <V as std::convert::TryInto<
+                types::UpdateVolumeRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `UpdateVolumeRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UpdateVolumeRequest,
+            ) -> types::builder::UpdateVolumeRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/v1/volumes/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Volume>, Error<()>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateVolumeRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/volumes/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "updateVolume",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_volume_attachments`]
+
+[`Client::list_volume_attachments`]: super::Client::list_volume_attachments*/
+    #[derive(Debug, Clone)]
+    pub struct ListVolumeAttachments<'a> {
+        client: &'a super::Client,
+        id: Result<::std::string::String, String>,
+    }
+    impl<'a> ListVolumeAttachments<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/v1/volumes/{id}/attachments`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::std::vec::Vec<types::VolumeVmAttachment>>,
+            Error<()>,
+        > {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/volumes/{}/attachments", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "listVolumeAttachments",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
@@ -7544,9 +11788,15 @@ pub mod prelude {
 #[macro_export]
 macro_rules! facade_types {
     () => {
+        pub use $crate::types::AttachmentWarnings;
+        pub use $crate::types::AwsCredentialsFile;
+        pub use $crate::types::BucketCredentials;
+        pub use $crate::types::BucketMount;
         pub use $crate::types::BuildResponse;
         pub use $crate::types::BuildStatus;
         pub use $crate::types::ConsoleTokenResponse;
+        pub use $crate::types::ContextPresignResponse;
+        pub use $crate::types::CreateBucketMountRequest;
         pub use $crate::types::CreateVmRequest;
         pub use $crate::types::DeleteResponse;
         pub use $crate::types::DnsMode;
@@ -7557,8 +11807,12 @@ macro_rules! facade_types {
         pub use $crate::types::EgressRuleProtocol;
         pub use $crate::types::EnvVars;
         pub use $crate::types::ExecVmResponse;
+        pub use $crate::types::FailedBucketMountAttachment;
+        pub use $crate::types::FailedVolumeAttachment;
         pub use $crate::types::FilePresignResponse;
         pub use $crate::types::FirewallPolicy;
+        pub use $crate::types::GcpServiceAccountKey;
+        pub use $crate::types::GcpServiceAccountKeyType;
         pub use $crate::types::HealthResponse;
         pub use $crate::types::IngressPolicy;
         pub use $crate::types::IngressRule;
@@ -7566,6 +11820,7 @@ macro_rules! facade_types {
         pub use $crate::types::IngressRuleProtocol;
         pub use $crate::types::MachineType;
         pub use $crate::types::Metadata;
+        pub use $crate::types::MountStatus;
         pub use $crate::types::OrgQuotaUsage;
         pub use $crate::types::OrgQuotaValues;
         pub use $crate::types::PolicyAction;
@@ -7574,7 +11829,15 @@ macro_rules! facade_types {
         pub use $crate::types::PricingTier;
         pub use $crate::types::PricingVolumeStorage;
         pub use $crate::types::Service;
+        pub use $crate::types::SkippedSnapshotBucketMount;
+        pub use $crate::types::SkippedSnapshotVolume;
         pub use $crate::types::Snapshot;
+        pub use $crate::types::SnapshotBucketMount;
+        pub use $crate::types::SnapshotImport;
+        pub use $crate::types::SnapshotImportEvent;
+        pub use $crate::types::SnapshotImportSourceKind;
+        pub use $crate::types::SnapshotImportSourceView;
+        pub use $crate::types::SnapshotImportStatus;
         pub use $crate::types::SnapshotRestoreWarnings;
         pub use $crate::types::SnapshotService;
         pub use $crate::types::SnapshotStatus;
@@ -7584,6 +11847,14 @@ macro_rules! facade_types {
         pub use $crate::types::VmCreateResponse;
         pub use $crate::types::VmInfo;
         pub use $crate::types::VmStatus;
+        pub use $crate::types::Volume;
+        pub use $crate::types::VolumeAccessMode;
+        pub use $crate::types::VolumeAttachment;
+        pub use $crate::types::VolumeDetachResponse;
+        pub use $crate::types::VolumeDetachWarning;
+        pub use $crate::types::VolumeMount;
+        pub use $crate::types::VolumeStatus;
+        pub use $crate::types::VolumeVmAttachment;
     };
 }
 /// Tables for the workspace's tests, generated (feature `tables`; read them as
@@ -7635,6 +11906,21 @@ pub mod test_tables {
             decode: crate::tables::decode::<types::PricingResponse>,
         },
         crate::tables::Answer {
+            schema: "[SnapshotImport]",
+            rust: "Vec<SnapshotImport>",
+            decode: crate::tables::decode::<::std::vec::Vec<types::SnapshotImport>>,
+        },
+        crate::tables::Answer {
+            schema: "SnapshotImport",
+            rust: "SnapshotImport",
+            decode: crate::tables::decode::<types::SnapshotImport>,
+        },
+        crate::tables::Answer {
+            schema: "ContextPresignResponse",
+            rust: "ContextPresignResponse",
+            decode: crate::tables::decode::<types::ContextPresignResponse>,
+        },
+        crate::tables::Answer {
             schema: "[Snapshot]",
             rust: "Vec<Snapshot>",
             decode: crate::tables::decode::<::std::vec::Vec<types::Snapshot>>,
@@ -7660,6 +11946,16 @@ pub mod test_tables {
             decode: crate::tables::decode::<types::VmInfo>,
         },
         crate::tables::Answer {
+            schema: "[BucketMount]",
+            rust: "Vec<BucketMount>",
+            decode: crate::tables::decode::<::std::vec::Vec<types::BucketMount>>,
+        },
+        crate::tables::Answer {
+            schema: "BucketMount",
+            rust: "BucketMount",
+            decode: crate::tables::decode::<types::BucketMount>,
+        },
+        crate::tables::Answer {
             schema: "ConsoleTokenResponse",
             rust: "ConsoleTokenResponse",
             decode: crate::tables::decode::<types::ConsoleTokenResponse>,
@@ -7678,6 +11974,31 @@ pub mod test_tables {
             schema: "Service",
             rust: "Service",
             decode: crate::tables::decode::<types::Service>,
+        },
+        crate::tables::Answer {
+            schema: "VolumeAttachment",
+            rust: "VolumeAttachment",
+            decode: crate::tables::decode::<types::VolumeAttachment>,
+        },
+        crate::tables::Answer {
+            schema: "VolumeDetachResponse",
+            rust: "VolumeDetachResponse",
+            decode: crate::tables::decode::<types::VolumeDetachResponse>,
+        },
+        crate::tables::Answer {
+            schema: "[Volume]",
+            rust: "Vec<Volume>",
+            decode: crate::tables::decode::<::std::vec::Vec<types::Volume>>,
+        },
+        crate::tables::Answer {
+            schema: "Volume",
+            rust: "Volume",
+            decode: crate::tables::decode::<types::Volume>,
+        },
+        crate::tables::Answer {
+            schema: "[VolumeVmAttachment]",
+            rust: "Vec<VolumeVmAttachment>",
+            decode: crate::tables::decode::<::std::vec::Vec<types::VolumeVmAttachment>>,
         },
     ];
     /// Every operation of the spec, in its order, with a call of its generated builder.
@@ -7719,6 +12040,30 @@ pub mod test_tables {
             call: call_get_pricing,
         },
         crate::tables::Call {
+            id: "listSnapshotImports",
+            call: call_list_snapshot_imports,
+        },
+        crate::tables::Call {
+            id: "createSnapshotImport",
+            call: call_create_snapshot_import,
+        },
+        crate::tables::Call {
+            id: "presignSnapshotImportContext",
+            call: call_presign_snapshot_import_context,
+        },
+        crate::tables::Call {
+            id: "getSnapshotImport",
+            call: call_get_snapshot_import,
+        },
+        crate::tables::Call {
+            id: "deleteSnapshotImport",
+            call: call_delete_snapshot_import,
+        },
+        crate::tables::Call {
+            id: "cancelSnapshotImport",
+            call: call_cancel_snapshot_import,
+        },
+        crate::tables::Call {
             id: "listSnapshots",
             call: call_list_snapshots,
         },
@@ -7757,6 +12102,26 @@ pub mod test_tables {
         crate::tables::Call {
             id: "updateVm",
             call: call_update_vm,
+        },
+        crate::tables::Call {
+            id: "listBucketMounts",
+            call: call_list_bucket_mounts,
+        },
+        crate::tables::Call {
+            id: "createBucketMount",
+            call: call_create_bucket_mount,
+        },
+        crate::tables::Call {
+            id: "getBucketMount",
+            call: call_get_bucket_mount,
+        },
+        crate::tables::Call {
+            id: "deleteBucketMount",
+            call: call_delete_bucket_mount,
+        },
+        crate::tables::Call {
+            id: "rotateBucketMountCredentials",
+            call: call_rotate_bucket_mount_credentials,
         },
         crate::tables::Call {
             id: "createConsoleToken",
@@ -7821,6 +12186,38 @@ pub mod test_tables {
         crate::tables::Call {
             id: "refreshVmTtl",
             call: call_refresh_vm_ttl,
+        },
+        crate::tables::Call {
+            id: "attachVolume",
+            call: call_attach_volume,
+        },
+        crate::tables::Call {
+            id: "detachVolume",
+            call: call_detach_volume,
+        },
+        crate::tables::Call {
+            id: "listVolumes",
+            call: call_list_volumes,
+        },
+        crate::tables::Call {
+            id: "createVolume",
+            call: call_create_volume,
+        },
+        crate::tables::Call {
+            id: "getVolume",
+            call: call_get_volume,
+        },
+        crate::tables::Call {
+            id: "deleteVolume",
+            call: call_delete_volume,
+        },
+        crate::tables::Call {
+            id: "updateVolume",
+            call: call_update_volume,
+        },
+        crate::tables::Call {
+            id: "listVolumeAttachments",
+            call: call_list_volume_attachments,
         },
     ];
     fn call_get_health<'a>(
@@ -7925,6 +12322,90 @@ pub mod test_tables {
     ) -> crate::tables::CallFuture<'a> {
         Box::pin(async move {
             let b = api.get_pricing();
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_list_snapshot_imports<'a>(
+        api: &'a crate::Client,
+        _args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.list_snapshot_imports();
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_create_snapshot_import<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.create_snapshot_import();
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(
+                        crate::tables::arg::<
+                            types::CreateSnapshotImportRequest,
+                        >("body", v)?,
+                    )
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_presign_snapshot_import_context<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.presign_snapshot_import_context();
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(
+                        crate::tables::arg::<types::ContextPresignRequest>("body", v)?,
+                    )
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_get_snapshot_import<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.get_snapshot_import();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_delete_snapshot_import<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.delete_snapshot_import();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_cancel_snapshot_import<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.cancel_snapshot_import();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
             crate::tables::encoded(b.send().await?)
         })
     }
@@ -8068,6 +12549,119 @@ pub mod test_tables {
             let b = match crate::tables::find(args, "body") {
                 Some(v) => {
                     b.body(crate::tables::arg::<types::UpdateVmRequest>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_list_bucket_mounts<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.list_bucket_mounts();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_create_bucket_mount<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.create_bucket_mount();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(
+                        crate::tables::arg::<types::CreateBucketMountRequest>("body", v)?,
+                    )
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_get_bucket_mount<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.get_bucket_mount();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "bucket_mount_id") {
+                Some(v) => {
+                    b.bucket_mount_id(
+                        crate::tables::arg::<
+                            ::std::string::String,
+                        >("bucket_mount_id", v)?,
+                    )
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_delete_bucket_mount<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.delete_bucket_mount();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "bucket_mount_id") {
+                Some(v) => {
+                    b.bucket_mount_id(
+                        crate::tables::arg::<
+                            ::std::string::String,
+                        >("bucket_mount_id", v)?,
+                    )
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_rotate_bucket_mount_credentials<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.rotate_bucket_mount_credentials();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "bucket_mount_id") {
+                Some(v) => {
+                    b.bucket_mount_id(
+                        crate::tables::arg::<
+                            ::std::string::String,
+                        >("bucket_mount_id", v)?,
+                    )
+                }
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(
+                        crate::tables::arg::<
+                            types::RotateBucketCredentialsRequest,
+                        >("body", v)?,
+                    )
                 }
                 None => b,
             };
@@ -8354,6 +12948,126 @@ pub mod test_tables {
             crate::tables::encoded(b.send().await?)
         })
     }
+    fn call_attach_volume<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.attach_volume();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => b.body(crate::tables::arg::<types::VolumeMount>("body", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_detach_volume<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.detach_volume();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "volume_id") {
+                Some(v) => {
+                    b.volume_id(
+                        crate::tables::arg::<::std::string::String>("volume_id", v)?,
+                    )
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_list_volumes<'a>(
+        api: &'a crate::Client,
+        _args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.list_volumes();
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_create_volume<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.create_volume();
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(crate::tables::arg::<types::CreateVolumeRequest>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_get_volume<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.get_volume();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_delete_volume<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.delete_volume();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_update_volume<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.update_volume();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            let b = match crate::tables::find(args, "body") {
+                Some(v) => {
+                    b.body(crate::tables::arg::<types::UpdateVolumeRequest>("body", v)?)
+                }
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_list_volume_attachments<'a>(
+        api: &'a crate::Client,
+        args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.list_volume_attachments();
+            let b = match crate::tables::find(args, "id") {
+                Some(v) => b.id(crate::tables::arg::<::std::string::String>("id", v)?),
+                None => b,
+            };
+            crate::tables::encoded(b.send().await?)
+        })
+    }
 }
 /// Every operation of the spec with what its `x-fastvm-*` extensions say, in the spec's
 /// order (see [`ops`]).
@@ -8445,6 +13159,66 @@ pub const OPERATIONS: &[ops::Op] = &[
         idempotent: true,
         timing: ops::Timing::Ordinary,
         public: true,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "listSnapshotImports",
+        method: "GET",
+        path: "/v1/snapshot-imports",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "createSnapshotImport",
+        method: "POST",
+        path: "/v1/snapshot-imports",
+        idempotent: false,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "presignSnapshotImportContext",
+        method: "POST",
+        path: "/v1/snapshot-imports/context-presign",
+        idempotent: false,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "getSnapshotImport",
+        method: "GET",
+        path: "/v1/snapshot-imports/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "deleteSnapshotImport",
+        method: "DELETE",
+        path: "/v1/snapshot-imports/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: true,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "cancelSnapshotImport",
+        method: "POST",
+        path: "/v1/snapshot-imports/{id}/cancel",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
         empty_answer_known: false,
         deprecated: false,
     },
@@ -8542,6 +13316,56 @@ pub const OPERATIONS: &[ops::Op] = &[
         id: "updateVm",
         method: "PATCH",
         path: "/v1/vms/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "listBucketMounts",
+        method: "GET",
+        path: "/v1/vms/{id}/bucket-mounts",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "createBucketMount",
+        method: "POST",
+        path: "/v1/vms/{id}/bucket-mounts",
+        idempotent: false,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "getBucketMount",
+        method: "GET",
+        path: "/v1/vms/{id}/bucket-mounts/{bucketMountId}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "deleteBucketMount",
+        method: "DELETE",
+        path: "/v1/vms/{id}/bucket-mounts/{bucketMountId}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "rotateBucketMountCredentials",
+        method: "PATCH",
+        path: "/v1/vms/{id}/bucket-mounts/{bucketMountId}",
         idempotent: true,
         timing: ops::Timing::Ordinary,
         public: false,
@@ -8702,6 +13526,86 @@ pub const OPERATIONS: &[ops::Op] = &[
         id: "refreshVmTtl",
         method: "POST",
         path: "/v1/vms/{id}/ttl/refresh",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "attachVolume",
+        method: "POST",
+        path: "/v1/vms/{id}/volumes",
+        idempotent: false,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "detachVolume",
+        method: "DELETE",
+        path: "/v1/vms/{id}/volumes/{volumeId}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "listVolumes",
+        method: "GET",
+        path: "/v1/volumes",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "createVolume",
+        method: "POST",
+        path: "/v1/volumes",
+        idempotent: false,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "getVolume",
+        method: "GET",
+        path: "/v1/volumes/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "deleteVolume",
+        method: "DELETE",
+        path: "/v1/volumes/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: true,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "updateVolume",
+        method: "PATCH",
+        path: "/v1/volumes/{id}",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: false,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "listVolumeAttachments",
+        method: "GET",
+        path: "/v1/volumes/{id}/attachments",
         idempotent: true,
         timing: ops::Timing::Ordinary,
         public: false,

@@ -95,7 +95,7 @@ impl std::ops::Deref for Launched {
 
 /// Releases an owned, launched VM into a [`Launched`].
 pub fn released(owned: fastvm::vm::OwnedVm) -> Launched {
-    let snapshot_restore_warnings = owned.restore_warnings().cloned();
+    let snapshot_restore_warnings = owned.launch_warnings().snapshot_restore.clone();
     Launched {
         vm: owned.release().state().clone(),
         snapshot_restore_warnings,

@@ -6,7 +6,7 @@ use clap::Args;
 use tokio::sync::watch;
 
 use super::exec::{CommandArgs, build_command, stream_command};
-use super::vm::{LaunchOpts, print_restore_warnings};
+use super::vm::{LaunchOpts, print_launch_warnings};
 use super::{CliError, Ctx, Result};
 
 /// Exit status after Ctrl-C, as shells report a SIGINT death (128 + 2).
@@ -47,7 +47,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> Result {
         eprintln!("fastvm: launched VM {id}");
     }
     // As `vm launch` does: the command may rely on services the restore could not re-register.
-    print_restore_warnings(vm.restore_warnings());
+    print_launch_warnings(vm.launch_warnings());
 
     let work = async {
         if vm.state().status != fastvm::types::VmStatus::Running {

@@ -126,7 +126,7 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
                 params = params.name(n);
             }
             let (vm, warnings) = super::vm::launch_and_wait(ctx, params, wait_timeout).await?;
-            super::vm::print_launched(ctx, &vm, warnings.as_ref())?;
+            super::vm::print_launched(ctx, &vm, &warnings)?;
             if console {
                 return super::console::attach(ctx, &vm.id).await;
             }

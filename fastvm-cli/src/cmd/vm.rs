@@ -5,7 +5,8 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use fastvm::launch::LaunchParams;
 use fastvm::resources::Wait;
-use fastvm::types::{SnapshotRestoreWarnings, TtlAction, VmInfo, VmStatus};
+use fastvm::resources::LaunchWarnings;
+use fastvm::types::{TtlAction, VmInfo, VmStatus};
 
 use super::output::{self, Table};
 use super::{Ctx, Result, parse_key_value};
@@ -214,7 +215,7 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
                 }
             } else {
                 let (vm, warnings) = launch_and_wait(ctx, a.opts.params(), a.opts.wait_timeout).await?;
-                print_launched(ctx, &vm, warnings.as_ref())?;
+                print_launched(ctx, &vm, &warnings)?;
                 if a.console {
                     return super::console::attach(ctx, &vm.id).await;
                 }
@@ -261,7 +262,7 @@ pub async fn run(ctx: &Ctx, cmd: VmCmd) -> Result {
 /// says how to attach later).
 pub async fn launch_shortcut(ctx: &Ctx, a: LaunchShortcutArgs) -> Result {
     let (vm, warnings) = launch_and_wait(ctx, a.opts.params(), a.opts.wait_timeout).await?;
-    print_launched(ctx, &vm, warnings.as_ref())?;
+    print_launched(ctx, &vm, &warnings)?;
     if a.no_console {
         return Ok(0);
     }
@@ -307,36 +308,43 @@ pub async fn launch_and_wait(
     ctx: &Ctx,
     params: LaunchParams,
     wait_timeout: u64,
-) -> Result<(fastvm::types::VmInfo, Option<SnapshotRestoreWarnings>)> {
+) -> Result<(fastvm::types::VmInfo, LaunchWarnings)> {
     let owned = (ctx.client.launch_vm(params))
         .no_safety_ttl()
         .deadline(Duration::from_secs(wait_timeout))
         .await?;
-    let warnings = owned.restore_warnings().cloned();
+    let warnings = owned.launch_warnings().clone();
     Ok((owned.release().state().clone(), warnings))
 }
 
-/// Prints a freshly launched VM; a partial snapshot restore is reported on stderr.
-pub fn print_launched(ctx: &Ctx, vm: &fastvm::types::VmInfo, warnings: Option<&SnapshotRestoreWarnings>) -> Result<()> {
+/// Prints a freshly launched VM; what the launch could not do is reported on stderr.
+pub fn print_launched(ctx: &Ctx, vm: &fastvm::types::VmInfo, warnings: &LaunchWarnings) -> Result<()> {
     if ctx.json {
-        // The same shape as the API's launch answer: the VM plus snapshotRestoreWarnings.
+        // The same shape as the API's launch answer: the VM plus its warnings.
         let mut value = serde_json::to_value(vm).map_err(|e| super::CliError::Other(e.to_string()))?;
-        if let (Some(w), Some(obj)) = (warnings, value.as_object_mut()) {
-            let w = serde_json::to_value(w).map_err(|e| super::CliError::Other(e.to_string()))?;
-            obj.insert("snapshotRestoreWarnings".to_string(), w);
+        if let Some(obj) = value.as_object_mut() {
+            let fields = [
+                ("snapshotRestoreWarnings", warnings.snapshot_restore.as_ref().map(serde_json::to_value)),
+                ("attachmentWarnings", warnings.attachments.as_ref().map(serde_json::to_value)),
+            ];
+            for (name, w) in fields {
+                if let Some(w) = w {
+                    obj.insert(name.to_string(), w.map_err(|e| super::CliError::Other(e.to_string()))?);
+                }
+            }
         }
         output::json(&value)?;
     } else {
         print_vm(ctx, vm)?;
     }
-    print_restore_warnings(warnings);
+    print_launch_warnings(warnings);
     Ok(())
 }
 
-/// Reports a partial snapshot restore on stderr (shared by `vm launch`, `snapshot restore` and
-/// `run`); nothing when the restore was complete.
-pub fn print_restore_warnings(warnings: Option<&SnapshotRestoreWarnings>) {
-    if let Some(w) = warnings {
+/// Reports on stderr what a launch could not do (shared by `vm launch`, `snapshot restore`
+/// and `run`); nothing when it did everything.
+pub fn print_launch_warnings(warnings: &LaunchWarnings) {
+    if let Some(w) = &warnings.snapshot_restore {
         let names: Vec<&str> = w.unregistered_services.iter().map(|s| s.name.as_str()).collect();
         eprintln!(
             "warning: the snapshot's services could not be re-registered ({}); add them with `fastvm service add`",
@@ -346,6 +354,20 @@ pub fn print_restore_warnings(warnings: Option<&SnapshotRestoreWarnings>) {
                 names.join(", ")
             }
         );
+    }
+    if let Some(w) = &warnings.attachments {
+        for v in &w.failed_volume_attachments {
+            eprintln!("warning: volume {} did not attach at {}: {}", v.volume_id, v.mount_path, v.status_message);
+        }
+        for v in &w.skipped_snapshot_volumes {
+            eprintln!("warning: the snapshot's volume {} at {} was left out: {}", v.volume_id, v.mount_path, v.reason);
+        }
+        for b in &w.failed_bucket_mount_attachments {
+            eprintln!("warning: bucket {} did not mount at {}: {}", b.bucket_uri, b.mount_path, b.status_message);
+        }
+        for b in &w.skipped_snapshot_bucket_mounts {
+            eprintln!("warning: the snapshot's bucket {} at {} was left out: {}", b.bucket_uri, b.mount_path, b.reason);
+        }
     }
 }
 

@@ -36,7 +36,7 @@ pub use services::{RegisterService, Services, UpdateService};
 pub use snapshots::{CreateSnapshot, Snapshots, UpdateSnapshot};
 pub use ssh_keys::{AddSshKey, SshKeys};
 pub use user_ssh_keys::{AddUserSshKey, UserSshKeys};
-pub use vms::{LaunchResponse, ListVms, UpdateVm, Vms};
+pub use vms::{LaunchResponse, LaunchWarnings, ListVms, UpdateVm, Vms};
 pub use wait::{CreateSnapshotReady, Settles, Wait};
 
 use crate::types::DeleteResponse;

@@ -9,7 +9,8 @@ use crate::transport::http::with_command_timeout;
 use crate::transport::ops;
 use crate::{Error, FastvmClient, Result, validate};
 use fastvm_api::types::{
-    ConsoleTokenResponse, DeleteResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings, Ttl, TtlAction,
+    AttachmentWarnings, ConsoleTokenResponse, DeleteResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings,
+    Ttl, TtlAction,
     UpdateVmRequest, VmCreateResponse, VmInfo, VmStatus,
 };
 
@@ -31,20 +32,49 @@ pub struct LaunchResponse {
 }
 
 impl LaunchResponse {
-    /// The VM, and the warnings of a partly successful snapshot restore.
+    /// The VM, and what the launch could not do although the VM runs.
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, snapshot_id: &str) -> fastvm::Result<()> {
     /// let launched = client.vms().launch(fastvm::launch::snapshot(snapshot_id)).await?;
     /// let (vm, warnings) = launched.into_parts();
-    /// if let Some(w) = warnings {
+    /// if let Some(w) = &warnings.snapshot_restore {
     ///     eprintln!("{}: services not restored: {:?}", vm.id, w.unregistered_services);
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn into_parts(self) -> (VmInfo, Option<SnapshotRestoreWarnings>) {
-        // Generated from the spec: a field added to both schemas needs no edit here.
-        self.vm.into_parts()
+    pub fn into_parts(self) -> (VmInfo, LaunchWarnings) {
+        // The generated split names every field the launch answer adds to a VM: one more
+        // field is a compile error here, and a new member of `LaunchWarnings`.
+        let (vm, attachments, snapshot_restore) = self.vm.into_parts();
+        (
+            vm,
+            LaunchWarnings {
+                snapshot_restore,
+                attachments,
+            },
+        )
+    }
+}
+
+/// What a launch could not do although the VM runs: both parts are `None` after a launch
+/// that did everything it was asked (a cold boot, a complete restore, every volume and
+/// bucket mount attached), and after a 202 (queued) answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct LaunchWarnings {
+    /// The snapshot's service registrations that could not be replayed (a restore only):
+    /// register them again with `vm.services().register(..)`.
+    pub snapshot_restore: Option<SnapshotRestoreWarnings>,
+    /// The volumes and bucket mounts that did not attach, asked for by the launch or captured
+    /// by its snapshot.
+    pub attachments: Option<AttachmentWarnings>,
+}
+
+impl LaunchWarnings {
+    /// Whether the launch did everything it was asked.
+    pub fn is_empty(&self) -> bool {
+        self.snapshot_restore.is_none() && self.attachments.is_none()
     }
 }
 

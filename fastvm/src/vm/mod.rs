@@ -37,9 +37,9 @@ use futures::FutureExt as _;
 use crate::exec::{Command, ExecStream, RunOutput};
 use crate::launch::LaunchParams;
 use crate::resources::poll::WaitOptions;
-use crate::resources::{CreateSnapshot, Snapshots, Vms, into_future};
+use crate::resources::{CreateSnapshot, LaunchWarnings, Snapshots, Vms, into_future};
 use crate::transfer::{Download, Upload};
-use crate::types::{DeleteResponse, SnapshotRestoreWarnings, TtlAction, VmStatus};
+use crate::types::{DeleteResponse, TtlAction, VmStatus};
 use crate::{Error, FastvmClient, Result, types};
 
 /// The server-side TTL a guarded launch gets when the caller set none: if the program dies
@@ -197,7 +197,7 @@ impl Vm {
     pub fn own(self) -> OwnedVm {
         OwnedVm {
             vm: Some(self),
-            restore_warnings: None,
+            warnings: LaunchWarnings::default(),
             _keepalive: None,
         }
     }
@@ -350,8 +350,8 @@ impl Drop for Keepalive {
 #[must_use = "an owned VM is deleted when dropped"]
 pub struct OwnedVm {
     vm: Option<Vm>,
-    /// The warnings of a partly successful snapshot restore, for a launched VM.
-    restore_warnings: Option<SnapshotRestoreWarnings>,
+    /// What the launch could not do, for a launched VM.
+    warnings: LaunchWarnings,
     /// Keeps the safety TTL of a guarded launch from running out while the guard lives.
     _keepalive: Option<Keepalive>,
 }
@@ -368,10 +368,11 @@ impl OwnedVm {
         self.vm.as_ref().expect("an OwnedVm holds its VM until it is consumed")
     }
 
-    /// The warnings of a snapshot restore whose service registrations could not all be
-    /// replayed (a launch from a snapshot only).
-    pub fn restore_warnings(&self) -> Option<&SnapshotRestoreWarnings> {
-        self.restore_warnings.as_ref()
+    /// What the launch could not do although the VM runs: the snapshot's services that
+    /// could not be registered again, the volumes and bucket mounts that did not attach. Empty
+    /// for a VM that was not launched by this guard.
+    pub fn launch_warnings(&self) -> &LaunchWarnings {
+        &self.warnings
     }
 
     /// Deletes the VM now and reports the outcome (a VM that is already gone is not an error).
@@ -539,7 +540,7 @@ impl LaunchVm<'_> {
         tracing::Span::current().record("vm_id", state.id.as_str());
         // Owned from here on: a failed or cancelled wait deletes the VM.
         let mut owned = Vm::from_state(client.clone(), state).own();
-        owned.restore_warnings = warnings;
+        owned.warnings = warnings;
         owned._keepalive = keepalive_every.map(|every| owned.keepalive(every));
         if let Some(wait) = wait
             && owned.state.status != VmStatus::Running
