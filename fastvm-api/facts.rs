@@ -39,6 +39,9 @@ pub const KEY_PREFIX: &str = "x-fastvm-key-prefix";
 /// The Rust name of a generated type, where typify's would stutter or clash with a facade
 /// type: on a component schema or on an inline property's schema (`codegen/readable.rs`).
 pub const RUST_NAME: &str = "x-fastvm-rust-name";
+/// A request list whose absence differs from its emptiness: generated as an `Option` of the
+/// list (read by `codegen/tolerance.rs`).
+pub const ABSENT_DIFFERS: &str = "x-fastvm-absent-differs";
 /// The top-level object documenting every extension.
 pub const DOCS: &str = "x-fastvm-extensions";
 
@@ -56,6 +59,7 @@ pub const ALL: &[&str] = &[
     SECRET,
     DEPRECATION,
     RUST_NAME,
+    ABSENT_DIFFERS,
 ];
 
 /// How long an operation's answer may take (`x-fastvm-timing`).

@@ -58,9 +58,29 @@ pub const UNKNOWN_VARIANT: &str = "Unknown";
 
 /// Steps 1–3 on the (already preprocessed) copy of the spec.
 pub fn adapt(spec: &mut Value) -> Result<(), String> {
+    absent_lists_as_options(spec);
     success_as_any_2xx(spec)?;
     known_values(spec)?;
     tolerant_responses(spec)
+}
+
+/// Before step 1: a list property marked `x-fastvm-absent-differs` (leaving it out is not the
+/// same as sending it empty) becomes nullable on the copy, so typify makes it an
+/// `Option<Vec<T>>` that is left out when `None`; step 6 would otherwise send it empty.
+fn absent_lists_as_options(spec: &mut Value) {
+    let Some(schemas) = spec.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for prop in props.values_mut() {
+            if prop.get(super::facts::ABSENT_DIFFERS) == Some(&json!(true)) {
+                prop["nullable"] = json!(true);
+            }
+        }
+    }
 }
 
 /// Step 1: one `2XX` response per operation.

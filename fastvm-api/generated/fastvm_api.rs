@@ -399,16 +399,16 @@ pub mod types {
         }
     }
     impl CreateBucketMountRequest {
-        /// Builds a `CreateBucketMountRequest` from its required fields (`bucket_uri`, `credentials`, `mount_path`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        /// Builds a `CreateBucketMountRequest` from its required fields (`bucket_uri`, `mount_path`, `credentials`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(
             bucket_uri: impl ::std::convert::Into<::std::string::String>,
-            credentials: BucketCredentials,
             mount_path: impl ::std::convert::Into<::std::string::String>,
+            credentials: BucketCredentials,
         ) -> Self {
             Self {
                 bucket_uri: bucket_uri.into(),
-                credentials,
                 mount_path: mount_path.into(),
+                credentials,
                 read_only: ::std::default::Default::default(),
             }
         }
@@ -551,10 +551,11 @@ pub mod types {
         ///Buckets to mount at boot. On a snapshot restore this list replaces the snapshot's bucket mounts. Added by the upstream API after the reference (TypeScript SDK 35e3162).
         #[serde(
             rename = "bucketMounts",
-            default,
-            deserialize_with = "crate::decode::null_as_default"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub bucket_mounts: ::std::vec::Vec<CreateBucketMountRequest>,
+        pub bucket_mounts: ::std::option::Option<
+            ::std::vec::Vec<CreateBucketMountRequest>,
+        >,
         ///Override the default disk size (GiB).
         #[serde(
             rename = "diskGiB",
@@ -588,8 +589,8 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub ttl: ::std::option::Option<Ttl>,
         ///Volumes to attach at boot. On a snapshot restore this list replaces the snapshot's attachments; omitted, the snapshot's are used. Added by the upstream API after the reference (TypeScript SDK 35e3162).
-        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
-        pub volumes: ::std::vec::Vec<VolumeMount>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub volumes: ::std::option::Option<::std::vec::Vec<VolumeMount>>,
     }
     impl CreateVmRequest {
         pub fn builder() -> builder::CreateVmRequest {
@@ -3865,14 +3866,14 @@ pub mod types {
         }
     }
     impl VolumeMount {
-        /// Builds a `VolumeMount` from its required fields (`mount_path`, `volume_id`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        /// Builds a `VolumeMount` from its required fields (`volume_id`, `mount_path`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(
-            mount_path: impl ::std::convert::Into<::std::string::String>,
             volume_id: impl ::std::convert::Into<::std::string::String>,
+            mount_path: impl ::std::convert::Into<::std::string::String>,
         ) -> Self {
             Self {
-                mount_path: mount_path.into(),
                 volume_id: volume_id.into(),
+                mount_path: mount_path.into(),
                 read_only: ::std::default::Default::default(),
             }
         }
@@ -4595,7 +4596,7 @@ pub mod types {
         #[derive(Clone)]
         pub struct CreateVmRequest {
             bucket_mounts: ::std::result::Result<
-                ::std::vec::Vec<super::CreateBucketMountRequest>,
+                ::std::option::Option<::std::vec::Vec<super::CreateBucketMountRequest>>,
                 ::std::string::String,
             >,
             disk_gib: ::std::result::Result<
@@ -4631,7 +4632,7 @@ pub mod types {
                 ::std::string::String,
             >,
             volumes: ::std::result::Result<
-                ::std::vec::Vec<super::VolumeMount>,
+                ::std::option::Option<::std::vec::Vec<super::VolumeMount>>,
                 ::std::string::String,
             >,
         }
@@ -4655,7 +4656,9 @@ pub mod types {
             pub fn bucket_mounts<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::vec::Vec<super::CreateBucketMountRequest>,
+                    ::std::option::Option<
+                        ::std::vec::Vec<super::CreateBucketMountRequest>,
+                    >,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -4764,7 +4767,9 @@ pub mod types {
             }
             pub fn volumes<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::VolumeMount>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<super::VolumeMount>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.volumes = value

@@ -33,6 +33,7 @@ pub mod decode;
 mod firewall;
 #[doc(hidden)]
 pub mod hooks;
+mod mounts;
 #[doc(hidden)]
 pub mod ops;
 #[doc(hidden)]
@@ -40,5 +41,7 @@ pub mod secret_debug;
 mod status;
 #[cfg(feature = "tables")]
 pub mod tables;
+
+pub use mounts::InvalidKeyFile;
 
 include!(concat!(env!("OUT_DIR"), "/codegen.rs"));

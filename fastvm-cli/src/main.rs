@@ -34,7 +34,9 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser, Subcommand};
 
-use crate::cmd::{Ctx, config, console, cp, exec, firewall, quota, run, service, snapshot, ssh_key, sweep, vm};
+use crate::cmd::{
+    Ctx, bucket_mount, config, console, cp, exec, firewall, quota, run, service, snapshot, ssh_key, sweep, vm,
+};
 
 /// Command-line client for the fastvm microVM API.
 ///
@@ -124,6 +126,9 @@ enum Command {
     /// Manage a VM's authorized SSH keys
     #[command(subcommand, name = "ssh-key")]
     SshKey(ssh_key::SshKeyCmd),
+    /// Mount GCS or S3 buckets into a VM (credentials read from files, never printed)
+    #[command(subcommand, name = "bucket-mount")]
+    BucketMount(bucket_mount::BucketMountCmd),
     /// Delete leftover VMs (and snapshots) by label or name prefix and age; --dry-run only lists
     Sweep(sweep::SweepArgs),
     /// Show the org's quota limits and usage
@@ -190,6 +195,7 @@ async fn main() -> ExitCode {
         Command::Firewall(c) => firewall::run(&ctx, c).await,
         Command::Service(c) => service::run(&ctx, c).await,
         Command::SshKey(c) => ssh_key::run(&ctx, c).await,
+        Command::BucketMount(c) => bucket_mount::run(&ctx, c).await,
         Command::Sweep(a) => sweep::run(&ctx, a).await,
         Command::Quota => quota::quota(&ctx).await,
         Command::Pricing => quota::pricing(&ctx).await,

@@ -504,6 +504,106 @@ async fn services_ssh_keys_and_firewall() {
     assert!(text(&bad.stderr).contains("not a firewall policy"));
 }
 
+/// `fastvm bucket-mount` (upstream after the reference): credentials read from a file and
+/// never printed, a mount listed, shown, rotated and removed; a bad key file refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_mounts_from_credential_files() {
+    let env = Env::start().await;
+    let vm = env.launch().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("reader.json");
+    std::fs::write(
+        &key,
+        r#"{"type": "service_account", "project_id": "p", "client_email": "r@p.iam.gserviceaccount.com",
+            "private_key": "-----BEGIN PRIVATE KEY-----\nMIIEcliSecret\n-----END PRIVATE KEY-----\n"}"#,
+    )
+    .unwrap();
+    let key = key.to_str().unwrap();
+
+    let added = env
+        .run(&[
+            "--json",
+            "bucket-mount",
+            "add",
+            &vm,
+            "gs://datasets/2026",
+            "/mnt/datasets",
+            "--gcp-key",
+            key,
+            "--read-only",
+        ])
+        .await;
+    assert_eq!(added.status.code(), Some(0), "{}", text(&added.stderr));
+    let (out, err) = (text(&added.stdout), text(&added.stderr));
+    assert!(
+        !out.contains("MIIEcliSecret") && !err.contains("MIIEcliSecret"),
+        "{out}{err}"
+    );
+    let mount: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (mount["mountPath"].as_str(), mount["readOnly"].as_bool()),
+        (Some("/mnt/datasets"), Some(true))
+    );
+    let id = mount["id"].as_str().unwrap().to_string();
+
+    let table = env.ok(&["bucket-mount", "ls", &vm]).await;
+    assert!(
+        table.contains(&id) && table.contains("gs://datasets/2026") && table.contains("mounted"),
+        "{table}"
+    );
+    let aws = dir.path().join("credentials");
+    std::fs::write(
+        &aws,
+        "[default]\naws_access_key_id = AKIA1\naws_secret_access_key = cliAwsSecret\n",
+    )
+    .unwrap();
+    let rotated = env
+        .run(&[
+            "bucket-mount",
+            "rotate",
+            &vm,
+            &id,
+            "--aws-credentials",
+            aws.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(rotated.status.code(), Some(0), "{}", text(&rotated.stderr));
+    assert!(!text(&rotated.stdout).contains("cliAwsSecret"));
+    assert_eq!(
+        env.json(&["bucket-mount", "get", &vm, &id]).await["bucketUri"],
+        "gs://datasets/2026"
+    );
+
+    // Exactly one credential source; a key file that is not one is named, never shown.
+    let none = env.run(&["bucket-mount", "add", &vm, "s3://b", "/mnt/b"]).await;
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none.stderr));
+    std::fs::write(dir.path().join("bad.json"), r#"{"private_key": "MIIEcliSecret"}"#).unwrap();
+    let bad_key = dir.path().join("bad.json");
+    let bad = env
+        .run(&[
+            "bucket-mount",
+            "add",
+            &vm,
+            "gs://b",
+            "/mnt/b",
+            "--gcp-key",
+            bad_key.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(bad.status.code(), Some(1));
+    let err = text(&bad.stderr);
+    assert!(err.contains("client_email") && !err.contains("MIIEcliSecret"), "{err}");
+
+    env.ok(&["bucket-mount", "rm", &vm, &id]).await;
+    assert!(
+        env.json(&["bucket-mount", "ls", &vm])
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_health_and_configuration_errors() {
     let env = Env::start().await;

@@ -700,7 +700,7 @@ async fn not_found(State(s): State<Arc<Shared>>, req: Request) -> Response {
 }
 
 fn router(shared: Arc<Shared>) -> Router {
-    use routes::{builds, files, quotas, services, snapshots, ssh_keys, vms};
+    use routes::{bucket_mounts, builds, files, quotas, services, snapshots, ssh_keys, vms};
     Router::new()
         .route("/healthz", get(quotas::health))
         .route("/v1/pricing", get(quotas::pricing))
@@ -727,6 +727,16 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/v1/vms/{id}/ssh-keys/{fingerprint}",
             axum::routing::delete(ssh_keys::delete),
+        )
+        .route(
+            "/v1/vms/{id}/bucket-mounts",
+            get(bucket_mounts::list).post(bucket_mounts::create),
+        )
+        .route(
+            "/v1/vms/{id}/bucket-mounts/{bucket_mount_id}",
+            get(bucket_mounts::retrieve)
+                .patch(bucket_mounts::rotate)
+                .delete(bucket_mounts::delete),
         )
         .route("/v1/me/ssh-keys", get(ssh_keys::user_list).post(ssh_keys::user_add))
         .route(

@@ -76,6 +76,31 @@ pub struct SshKey {
     pub created_at: DateTime<Utc>,
 }
 
+/// A bucket mounted into a VM (recorded: the fake reaches no bucket).
+#[derive(Clone)]
+pub struct BucketMount {
+    pub id: Uuid,
+    pub bucket_uri: String,
+    pub mount_path: String,
+    pub read_only: bool,
+    pub created_at: DateTime<Utc>,
+    /// As sent (a snapshot's restore mounts the bucket again with them); never answered.
+    pub credentials: Value,
+}
+
+// By hand, not derived: the credentials must never reach a debug print or a log.
+impl std::fmt::Debug for BucketMount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BucketMount")
+            .field("id", &self.id)
+            .field("bucket_uri", &self.bucket_uri)
+            .field("mount_path", &self.mount_path)
+            .field("read_only", &self.read_only)
+            .field("credentials", &REDACTED)
+            .finish()
+    }
+}
+
 /// One VM.
 #[derive(Debug, Clone)]
 pub struct Vm {
@@ -95,6 +120,7 @@ pub struct Vm {
     pub firewall: Firewall,
     pub services: BTreeMap<String, Service>,
     pub ssh_keys: Vec<SshKey>,
+    pub bucket_mounts: Vec<BucketMount>,
     pub ttl: Option<Ttl>,
     /// Absolute expiry while running.
     pub deadline_ms: Option<i64>,
@@ -123,6 +149,8 @@ pub struct Snapshot {
     pub metadata: StringMap,
     pub env: StringMap,
     pub services: Vec<Service>,
+    /// The VM's bucket mounts, mounted again by a restore that names none.
+    pub bucket_mounts: Vec<BucketMount>,
     pub machine: String,
     pub disk_gib: i64,
 }
@@ -308,6 +336,7 @@ impl Shared {
                 metadata: StringMap::new(),
                 env: StringMap::new(),
                 services: Vec::new(),
+                bucket_mounts: Vec::new(),
                 machine: b.machine.clone(),
                 disk_gib: b.disk_gib,
             };
@@ -337,6 +366,7 @@ impl Shared {
             "deletedAt": null,
             "ttl": vm.ttl,
             "pausedAt": vm.paused_at.map(rfc3339),
+            "bucketMounts": vm.bucket_mounts.iter().map(|m| crate::routes::bucket_mounts::mount_json(vm, m)).collect::<Vec<_>>(),
         });
         if vm.ttl.is_some() {
             match (vm.status, vm.deadline_ms, vm.remaining_ms) {
@@ -360,6 +390,10 @@ impl Shared {
             "metadata": s.metadata,
             "envVars": s.env,
             "services": s.services,
+            "machineName": s.machine,
+            "bucketMounts": s.bucket_mounts.iter().map(|m| json!({
+                "bucketUri": m.bucket_uri, "mountPath": m.mount_path, "readOnly": m.read_only,
+            })).collect::<Vec<_>>(),
         })
     }
 

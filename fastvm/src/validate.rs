@@ -307,6 +307,83 @@ pub(crate) fn fingerprint(fingerprint: &str) -> Result<()> {
     id("fingerprint", fingerprint)
 }
 
+/// A path in the VM where something is mounted: absolute, not `/` itself, no `.`/`..`
+/// component, no NUL or line break (the server would refuse each; the rule for a volume's
+/// path adds its own prefixes).
+pub(crate) fn mount_path(field: &str, path: &str) -> Result<()> {
+    if !path.starts_with('/') {
+        return Err(Error::invalid(field, format!("{path:?} is not an absolute path")));
+    }
+    if path.contains(['\0', '\n', '\r']) {
+        return Err(Error::invalid(field, "must not contain NUL or a line break"));
+    }
+    if path.split('/').any(|c| c == "." || c == "..") {
+        return Err(Error::invalid(field, format!("{path:?} has a `.` or `..` component")));
+    }
+    if path.trim_matches('/').is_empty() {
+        return Err(Error::invalid(field, "must not be `/`"));
+    }
+    Ok(())
+}
+
+/// A volume to mount: its id, and a mount path under `/mnt/` or `/data/` (the API's rule),
+/// for `POST /v1/vms/{id}/volumes` (`prefix` empty) and a launch's `volumes[i]`.
+pub(crate) fn volume_mount(prefix: &str, m: &crate::types::VolumeMount) -> Result<()> {
+    let field = |name: &str| {
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    id(&field("volumeId"), &m.volume_id)?;
+    mount_path(&field("mountPath"), &m.mount_path)?;
+    let under = ["/mnt/", "/data/"].iter().find_map(|p| m.mount_path.strip_prefix(p));
+    if under.is_none_or(|rest| rest.trim_matches('/').is_empty()) {
+        return Err(Error::invalid(field("mountPath"), "must be under /mnt/ or /data/"));
+    }
+    Ok(())
+}
+
+/// A bucket mount's body, for `POST /v1/vms/{id}/bucket-mounts` (`prefix` empty) and a launch's
+/// `bucketMounts[i]`: a `gs://` or `s3://` bucket, a mount path, usable credentials.
+pub(crate) fn bucket_mount(prefix: &str, m: &crate::types::CreateBucketMountRequest) -> Result<()> {
+    let field = |name: &str| {
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    let bucket = ["gs://", "s3://"]
+        .iter()
+        .find_map(|scheme| m.bucket_uri.strip_prefix(scheme))
+        .ok_or_else(|| Error::invalid(field("bucketUri"), "must start with gs:// or s3://"))?;
+    if bucket.split('/').next().is_none_or(str::is_empty) {
+        return Err(Error::invalid(field("bucketUri"), "names no bucket"));
+    }
+    mount_path(&field("mountPath"), &m.mount_path)?;
+    bucket_credentials(&field("credentials"), &m.credentials)
+}
+
+/// Credentials with their parts filled in. The messages never show a value: they are secrets.
+pub(crate) fn bucket_credentials(field: &str, c: &crate::types::BucketCredentials) -> Result<()> {
+    use crate::types::BucketCredentials;
+    let blank = |s: &str| s.trim().is_empty();
+    match c {
+        BucketCredentials::GcpServiceAccountJson(key) if blank(&key.client_email) => {
+            Err(Error::invalid(field, "the service account's client_email is empty"))
+        }
+        BucketCredentials::GcpServiceAccountJson(key) if blank(&key.private_key) => {
+            Err(Error::invalid(field, "the service account's private_key is empty"))
+        }
+        BucketCredentials::AwsCredentials(file) if blank(&file.data) => {
+            Err(Error::invalid(field, "the AWS credentials file is empty"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The arguments both directions share: a VM id and a non-empty remote path.
 pub(crate) fn transfer_target(vm_id: &str, remote: &str) -> Result<()> {
     id("id", vm_id)?;

@@ -288,6 +288,16 @@ async fn call_non_idempotent(client: &FastvmClient, op: &str) -> fastvm::Result<
         "createSnapshot" => client.snapshots().create(ID).await.map(drop),
         "createBuild" => client.builds().create().image_ref("alpine").await.map(drop),
         "presignBuildContext" => client.build_contexts().presign().await.map(drop),
+        "createBucketMount" => vms
+            .bucket_mounts()
+            .create(
+                ID,
+                "s3://logs",
+                "/mnt/logs",
+                fastvm::types::BucketCredentials::aws_credentials_file("[default]"),
+            )
+            .await
+            .map(drop),
         other => panic!(
             "tests/tests/facade_retry.rs: no call of {other} in `call_non_idempotent`: add one (the spec says it is not idempotent)"
         ),

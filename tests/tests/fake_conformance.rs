@@ -255,6 +255,36 @@ async fn every_operation_answers_per_the_spec() {
     api.ok("deleteUserSshKey", &format!("/v1/me/ssh-keys/{enc}"), None, 200)
         .await;
 
+    // Bucket mounts (upstream after the reference): recorded, listed on the VM, never showing
+    // their credentials.
+    let aws = json!({"type": "aws-credentials",
+                     "value": {"data": "[default]\naws_access_key_id = A\naws_secret_access_key = S3cr3t\n"}});
+    let mount = api
+        .ok(
+            "createBucketMount",
+            &v("/bucket-mounts"),
+            Some(json!({"bucketUri": "s3://logs/x", "mountPath": "/mnt/logs", "credentials": aws})),
+            201,
+        )
+        .await;
+    assert!(!mount.to_string().contains("S3cr3t"));
+    let mid = id(&mount);
+    let mounts = api.ok("listBucketMounts", &v("/bucket-mounts"), None, 200).await;
+    assert_eq!(mounts.as_array().unwrap().len(), 1);
+    api.ok("getBucketMount", &v(&format!("/bucket-mounts/{mid}")), None, 200)
+        .await;
+    api.ok(
+        "rotateBucketMountCredentials",
+        &v(&format!("/bucket-mounts/{mid}")),
+        Some(json!({"credentials": aws})),
+        200,
+    )
+    .await;
+    let on_vm = api.ok("getVm", &v(""), None, 200).await;
+    assert_eq!(on_vm["bucketMounts"][0]["id"], mount["id"]);
+    api.ok("deleteBucketMount", &v(&format!("/bucket-mounts/{mid}")), None, 204)
+        .await;
+
     let pre = api
         .ok(
             "presignFile",

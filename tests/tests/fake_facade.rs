@@ -153,6 +153,103 @@ async fn user_ssh_keys_are_added_listed_refused_twice_and_deleted() {
     assert!(keys.delete(&added.fingerprint).await.unwrap_err().is_not_found());
 }
 
+/// Bucket mounts on the fake (upstream after the reference): mounted at their path in the VM,
+/// listed on the VM's state, credentials rotated, kept by a snapshot and mounted again by its
+/// restore (with their stored credentials), replaced by a restore that names its own, deleted.
+#[tokio::test]
+async fn bucket_mounts_are_mounted_kept_by_snapshots_and_deleted() {
+    use fastvm::types::{BucketCredentials, CreateBucketMountRequest};
+    let aws = || {
+        BucketCredentials::aws_credentials_file(
+            "[default]\naws_access_key_id = A\naws_secret_access_key = fakeSecret\n",
+        )
+    };
+    let (server, client, vm_id) = fastvm_tests::fake::with_vm("bucket-mounts").await;
+    let vm = client.attach(&vm_id).await.unwrap();
+    let mount = vm
+        .bucket_mounts()
+        .create("s3://logs/2026", "/mnt/logs", aws())
+        .read_only(true)
+        .await
+        .unwrap();
+    assert_eq!(mount.mount_status, Some(fastvm::types::MountStatus::Mounted));
+    assert_eq!((mount.read_only, mount.vm_id.as_str()), (Some(true), vm_id.as_str()));
+    let on_vm = client.vms().retrieve(&vm_id).await.unwrap();
+    assert_eq!(on_vm.bucket_mounts.len(), 1);
+    assert_eq!(on_vm.bucket_mounts[0].id, mount.id);
+    if server.isolated() {
+        assert!(
+            vm.run("test -d /mnt/logs").await.unwrap().success(),
+            "the mount point exists in the VM"
+        );
+    }
+    // A second mount at the same path is refused; the bad body's credentials are not echoed.
+    let twice = vm
+        .bucket_mounts()
+        .create("s3://other", "/mnt/logs", aws())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        twice.api().map(|e| e.kind),
+        Some(fastvm::ApiErrorKind::Conflict),
+        "{twice}"
+    );
+    assert!(!twice.to_string().contains("fakeSecret"));
+
+    let rotated = vm
+        .bucket_mounts()
+        .rotate_credentials(
+            &mount.id,
+            BucketCredentials::gcp_service_account("w@p.iam", "-----BEGIN PRIVATE KEY-----\nk"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotated.id, mount.id);
+
+    // A snapshot keeps the mount (no credentials) and its machine type; a restore mounts it again.
+    let snap = client.snapshots().create(&vm_id).wait_ready().await.unwrap();
+    assert_eq!(snap.bucket_mounts.len(), 1);
+    assert_eq!(snap.bucket_mounts[0].bucket_uri, "s3://logs/2026");
+    assert_eq!(
+        snap.machine_name.as_deref(),
+        Some(on_vm.machine_name.as_deref().unwrap_or("c1m2"))
+    );
+    let restored = client.launch_vm(fastvm::launch::snapshot(&snap.id)).await.unwrap();
+    let mounts = restored.bucket_mounts().list().await.unwrap();
+    assert_eq!(mounts.len(), 1);
+    assert_eq!(mounts[0].mount_path, "/mnt/logs");
+    assert_ne!(mounts[0].id, mount.id, "a mount of its own");
+    // A restore naming its own mounts replaces the snapshot's.
+    let replaced = client
+        .launch_vm(
+            fastvm::launch::snapshot(&snap.id).bucket_mount(CreateBucketMountRequest::new(
+                "gs://models",
+                "/data/models",
+                aws(),
+            )),
+        )
+        .await
+        .unwrap();
+    let paths: Vec<String> = replaced
+        .bucket_mounts()
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.mount_path)
+        .collect();
+    assert_eq!(paths, ["/data/models"]);
+    assert!(replaced.launch_warnings().is_empty());
+
+    let gone = vm.bucket_mounts().delete(&mount.id).await.unwrap();
+    assert!(gone.deleted && gone.id == mount.id);
+    assert!(vm.bucket_mounts().list().await.unwrap().is_empty());
+    assert!(vm.bucket_mounts().retrieve(&mount.id).await.unwrap_err().is_not_found());
+    restored.delete().await.unwrap();
+    replaced.delete().await.unwrap();
+    client.snapshots().delete(&snap.id).await.unwrap();
+}
+
 /// The public list prices (`/v1/pricing`, upstream after the reference) from the fake: a
 /// ladder whose top tier is open-ended, rates as exact decimal strings; no API key needed.
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! One module per command group, and what they share: the [`Ctx`] and the [`CliError`].
 
+pub mod bucket_mount;
 pub mod config;
 pub mod console;
 pub mod cp;

@@ -1,5 +1,6 @@
 //! Handlers, one module per resource group.
 
+pub mod bucket_mounts;
 pub mod builds;
 pub mod files;
 pub mod quotas;

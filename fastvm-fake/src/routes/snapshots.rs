@@ -83,6 +83,7 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         metadata: vm.metadata.clone(),
         env: vm.env.clone(),
         services: vm.services.values().cloned().collect(),
+        bucket_mounts: vm.bucket_mounts.clone(),
         machine: vm.machine.clone(),
         disk_gib: vm.disk_gib,
     };

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{find_mut, remove, vm_mut};
 use crate::error::{ApiError, ApiResult, parse};
 use crate::model::{Firewall, FirewallInput, StringMap, Ttl};
-use crate::state::{Inner, Shared, Snapshot, Status, Vm, ms_to_time};
+use crate::state::{BucketMount, Inner, Shared, Snapshot, Status, Vm, ms_to_time};
 use crate::validate;
 use crate::vmfs::{VmFs, discard, remove_tree};
 
@@ -48,6 +48,8 @@ struct LaunchBody {
     #[serde(rename = "diskGiB")]
     disk_gib: Option<i64>,
     ttl: Option<Ttl>,
+    /// Checked by `bucket_mounts::parse_mount` (its messages never repeat a credential).
+    bucket_mounts: Option<Vec<Value>>,
 }
 
 /// A launch checked against the state: everything but the VM's files.
@@ -60,6 +62,8 @@ struct Plan {
     metadata: StringMap,
     env: StringMap,
     firewall: Firewall,
+    /// The launch's bucket mounts, or else the snapshot's.
+    bucket_mounts: Vec<BucketMount>,
     id: Uuid,
     public_ipv6: String,
 }
@@ -98,6 +102,13 @@ fn plan(s: &Shared, g: &mut Inner, b: &mut LaunchBody) -> ApiResult<Plan> {
     validate::metadata(&metadata)?;
     validate::env_vars(&env)?;
     validate::firewall(&firewall)?;
+    let bucket_mounts = match b.bucket_mounts.take() {
+        Some(list) => list
+            .iter()
+            .map(crate::routes::bucket_mounts::parse_mount)
+            .collect::<ApiResult<Vec<_>>>()?,
+        None => snapshot.as_ref().map(|s| s.bucket_mounts.clone()).unwrap_or_default(),
+    };
     if let Some(t) = &b.ttl {
         validate::ttl(t)?;
     }
@@ -112,6 +123,7 @@ fn plan(s: &Shared, g: &mut Inner, b: &mut LaunchBody) -> ApiResult<Plan> {
         metadata,
         env,
         firewall,
+        bucket_mounts,
         id: Uuid::new_v4(),
         public_ipv6: format!("fd00:fa57::{:x}", g.next_ip),
     })
@@ -181,6 +193,7 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
             .map(|s| s.services.iter().map(|sv| (sv.name.clone(), sv.clone())).collect())
             .unwrap_or_else(BTreeMap::new),
         ssh_keys: Vec::new(),
+        bucket_mounts: Vec::new(),
         ttl: b.ttl,
         deadline_ms: b.ttl.filter(|_| booted).map(|t| now + t.seconds * 1000),
         remaining_ms: None,
@@ -189,6 +202,19 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         pause_snapshot: None,
         fs,
     };
+    let mut vm = vm;
+    for m in p.bucket_mounts {
+        // A fresh id per VM: a snapshot's mount is mounted again, not shared.
+        let m = crate::state::BucketMount {
+            id: Uuid::new_v4(),
+            ..m
+        };
+        if let Err(e) = crate::routes::bucket_mounts::mount(&mut vm, m) {
+            drop(g);
+            discard(vm.fs.dir().to_path_buf());
+            return Err(e);
+        }
+    }
     let body = s.vm_json(&vm);
     g.vms.insert(id, vm);
     let status = if booted {

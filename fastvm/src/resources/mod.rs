@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+mod bucket_mounts;
 mod build_contexts;
 mod builds;
 mod files;
@@ -26,6 +27,7 @@ mod user_ssh_keys;
 mod vms;
 mod wait;
 
+pub use bucket_mounts::{BucketMounts, CreateBucketMount};
 pub use build_contexts::BuildContexts;
 pub use builds::{Builds, CreateBuild};
 pub use files::{FetchFile, Files};
@@ -38,6 +40,8 @@ pub use ssh_keys::{AddSshKey, SshKeys};
 pub use user_ssh_keys::{AddUserSshKey, UserSshKeys};
 pub use vms::{LaunchResponse, LaunchWarnings, ListVms, UpdateVm, Vms};
 pub use wait::{CreateSnapshotReady, Settles, Wait};
+
+pub use fastvm_api::InvalidKeyFile;
 
 use crate::types::DeleteResponse;
 

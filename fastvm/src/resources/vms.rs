@@ -3,15 +3,14 @@ use std::time::Duration;
 use crate::exec::{Command, ExecStream, RunOutput};
 use crate::launch::LaunchParams;
 use crate::resources::poll::{Step, WaitOptions, poll};
-use crate::resources::{Files, Services, SshKeys, deleted, into_future, known_id};
+use crate::resources::{BucketMounts, Files, Services, SshKeys, deleted, into_future, known_id};
 use crate::transport::call::{call, call_or, call_with_status};
 use crate::transport::http::with_command_timeout;
 use crate::transport::ops;
 use crate::{Error, FastvmClient, Result, validate};
 use fastvm_api::types::{
-    AttachmentWarnings, ConsoleTokenResponse, DeleteResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings,
-    Ttl, TtlAction,
-    UpdateVmRequest, VmCreateResponse, VmInfo, VmStatus,
+    AttachmentWarnings, ConsoleTokenResponse, DeleteResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings, Ttl,
+    TtlAction, UpdateVmRequest, VmCreateResponse, VmInfo, VmStatus,
 };
 
 /// `client.vms()`: virtual machines.
@@ -131,6 +130,18 @@ impl<'a> Vms<'a> {
     /// ```
     pub fn ssh_keys(&self) -> SshKeys<'a> {
         SshKeys::new(self.client)
+    }
+
+    /// Bucket mounts of VMs: a customer's GCS or S3 bucket mounted into a VM.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient, id: &str) -> fastvm::Result<()> {
+    /// let mounts = client.vms().bucket_mounts().list(id).await?;
+    /// println!("{} buckets mounted", mounts.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn bucket_mounts(&self) -> BucketMounts<'a> {
+        BucketMounts::new(self.client)
     }
 
     /// The raw presigned file flow of VMs.

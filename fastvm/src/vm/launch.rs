@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::types::{CreateVmRequest, EnvVars, FirewallPolicy, MachineType, Metadata, Ttl, TtlAction};
+use crate::types::{
+    CreateBucketMountRequest, CreateVmRequest, EnvVars, FirewallPolicy, MachineType, Metadata, Ttl, TtlAction,
+    VolumeMount,
+};
 use crate::{Result, validate};
 
 /// Launch parameters, built step by step; the argument of
@@ -93,6 +96,42 @@ impl LaunchParams {
         self
     }
 
+    /// Attaches a volume at boot (see `client.volumes()`): its id and where it is mounted
+    /// (under `/mnt/` or `/data/`). A launch from a snapshot attaches the snapshot's volumes
+    /// when none is given, and exactly the ones given otherwise. A volume that cannot be
+    /// attached does not fail the launch: it is reported in the launch's
+    /// [`LaunchWarnings`](crate::resources::LaunchWarnings). (To restore a snapshot without
+    /// its volumes, launch from a [`CreateVmRequest`] whose `volumes` is `Some(vec![])`.)
+    ///
+    /// ```
+    /// use fastvm::types::VolumeMount;
+    /// let params = fastvm::launch::machine("c1m2")
+    ///     .volume(VolumeMount::new("0b4c3c1e-shared", "/mnt/shared"))
+    ///     .volume(VolumeMount::new("5f7e9a20-models", "/data/models").with_read_only(true));
+    /// # let _ = params;
+    /// ```
+    pub fn volume(mut self, mount: VolumeMount) -> Self {
+        self.request.volumes.get_or_insert_with(Vec::new).push(mount);
+        self
+    }
+
+    /// Mounts a GCS or S3 bucket at boot (see
+    /// [`BucketMounts::create`](crate::resources::BucketMounts::create) for the rules). As with
+    /// [`volume`](Self::volume), the ones given replace a snapshot's, and one that cannot be
+    /// mounted is reported in the launch's warnings. The credentials are redacted in `Debug`.
+    ///
+    /// ```
+    /// use fastvm::types::{BucketCredentials, CreateBucketMountRequest};
+    /// let creds = BucketCredentials::aws_credentials_file("[default]\naws_access_key_id = ...\n");
+    /// let params = fastvm::launch::machine("c1m2")
+    ///     .bucket_mount(CreateBucketMountRequest::new("s3://logs/2026", "/mnt/logs", creds).with_read_only(true));
+    /// # let _ = params;
+    /// ```
+    pub fn bucket_mount(mut self, mount: CreateBucketMountRequest) -> Self {
+        self.request.bucket_mounts.get_or_insert_with(Vec::new).push(mount);
+        self
+    }
+
     /// Whether a TTL is set.
     pub(crate) fn has_ttl(&self) -> bool {
         self.ttl.is_some() || self.request.ttl.is_some()
@@ -128,6 +167,12 @@ impl LaunchParams {
         if let Some(s) = &request.snapshot_id {
             validate::id("snapshotId", s)?;
         }
+        for (i, v) in request.volumes.iter().flatten().enumerate() {
+            validate::volume_mount(&format!("volumes[{i}]"), v)?;
+        }
+        for (i, b) in request.bucket_mounts.iter().flatten().enumerate() {
+            validate::bucket_mount(&format!("bucketMounts[{i}]"), b)?;
+        }
         Ok(request)
     }
 }
@@ -148,6 +193,53 @@ mod tests {
         let params = machine("c1m2").env("DB_PASSWORD", "pw-s3cret");
         let shown = format!("{params:?}");
         assert!(shown.contains("DB_PASSWORD") && !shown.contains("pw-s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn mounts_are_checked_and_credentials_never_shown() {
+        use crate::types::BucketCredentials;
+        let creds = || BucketCredentials::gcp_service_account("r@p.iam", "-----BEGIN PRIVATE KEY-----\nMIIEsecret");
+        let params = machine("c1m2")
+            .volume(VolumeMount::new("vol-1", "/mnt/shared"))
+            .bucket_mount(CreateBucketMountRequest::new("gs://b/p", "/mnt/b", creds()).with_read_only(true));
+        assert!(!format!("{params:?}").contains("MIIEsecret"));
+        let wire = params.to_request().unwrap();
+        assert_eq!(wire.volumes.unwrap()[0].volume_id, "vol-1");
+        assert_eq!(wire.bucket_mounts.unwrap()[0].read_only, Some(true));
+        // Neither is sent unless given: a restore then keeps the snapshot's.
+        let plain = machine("c1m2").to_request().unwrap();
+        assert!(plain.volumes.is_none() && plain.bucket_mounts.is_none());
+        for (bad, field) in [
+            (
+                machine("c1m2").volume(VolumeMount::new("vol-1", "/srv/x")),
+                "volumes[0].mountPath",
+            ),
+            (
+                machine("c1m2").volume(VolumeMount::new("", "/mnt/x")),
+                "volumes[0].volumeId",
+            ),
+            (
+                machine("c1m2").bucket_mount(CreateBucketMountRequest::new("http://b", "/mnt/b", creds())),
+                "bucketMounts[0].bucketUri",
+            ),
+            (
+                machine("c1m2").bucket_mount(CreateBucketMountRequest::new("s3://b", "/mnt/../etc", creds())),
+                "bucketMounts[0].mountPath",
+            ),
+            (
+                machine("c1m2").bucket_mount(CreateBucketMountRequest::new(
+                    "s3://b",
+                    "/mnt/b",
+                    BucketCredentials::aws_credentials_file(" "),
+                )),
+                "bucketMounts[0].credentials",
+            ),
+        ] {
+            match bad.to_request() {
+                Err(crate::Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
     }
 
     #[test]

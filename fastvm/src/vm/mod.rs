@@ -19,11 +19,13 @@
 //! # Ok(()) }
 //! ```
 
+mod bucket_mounts;
 pub mod console;
 pub mod launch;
 mod manage;
 mod readiness;
 
+pub use bucket_mounts::VmBucketMounts;
 pub use manage::{VmServices, VmSshKeys};
 pub use readiness::{Spawn, Spawned, WaitForPort, WaitUntil};
 
