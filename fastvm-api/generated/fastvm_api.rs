@@ -1881,20 +1881,18 @@ pub mod types {
         pub snapshot_count: i64,
         #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub vcpu: i64,
-        ///Volumes. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+        ///Volumes. Added by the upstream API after the reference (TypeScript SDK 35e3162). Required upstream; optional here because a server at the reference's version does not send it, and this spec describes both.
         #[serde(
             rename = "volumeCount",
-            default,
-            deserialize_with = "crate::decode::null_as_default"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub volume_count: i64,
-        ///Total size of the volumes in GiB. Added by the upstream API after the reference (TypeScript SDK 35e3162).
+        pub volume_count: ::std::option::Option<i64>,
+        ///Total size of the volumes in GiB. Added by the upstream API after the reference (TypeScript SDK 35e3162). Required upstream; optional here because a server at the reference's version does not send it, and this spec describes both.
         #[serde(
             rename = "volumeGiB",
-            default,
-            deserialize_with = "crate::decode::null_as_default"
+            skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub volume_gib: i64,
+        pub volume_gib: ::std::option::Option<i64>,
     }
     ///Allow/deny verb. Used both as the per-direction default posture and as each rule's action.
     #[derive(

@@ -166,3 +166,50 @@ async fn a_console_session_logs_no_token_at_trace() {
     assert!(!logs.contains(&probe.token), "the probe token was logged:\n{logs}");
     vm.delete().await.unwrap();
 }
+
+/// Bucket-mount credentials are sent, never logged or shown: a rotation retried after a 503, a
+/// create refused with a 500 and one answered with a body that does not decode, at TRACE.
+#[tokio::test]
+async fn bucket_credentials_reach_no_log_and_no_error() {
+    use fastvm::types::BucketCredentials;
+    const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIEbucketsecret\n-----END PRIVATE KEY-----\n";
+    let (capture, _guard) = capture();
+    let api = Api::start_with(|b| b.max_retries(1)).await;
+    let one = "/v1/vms/vm-1/bucket-mounts/bm-1";
+    let mount = json!({"id": "bm-1", "vmId": "vm-1", "bucketUri": "gs://b", "mountPath": "/mnt/b",
+                       "mountStatus": "mounted", "createdAt": "2026-11-02T10:00:00Z"});
+    let retry_soon = ResponseTemplate::new(503).insert_header("retry-after-ms", "1");
+    api.respond_first("rotateBucketMountCredentials", one, retry_soon, 1)
+        .await;
+    api.expect("rotateBucketMountCredentials", one, 200, mount).await;
+    let creds = || BucketCredentials::gcp_service_account("r@p.iam", KEY);
+    let mounts = api.client.vms().bucket_mounts();
+    mounts.rotate_credentials("vm-1", "bm-1", creds()).await.unwrap();
+    assert_eq!(
+        api.sent_all("rotateBucketMountCredentials").await.len(),
+        2,
+        "retried once"
+    );
+
+    let all = "/v1/vms/vm-1/bucket-mounts";
+    api.respond("createBucketMount", all, ResponseTemplate::new(500), 1)
+        .await;
+    let failed = mounts.create("vm-1", "gs://b", "/mnt/b", creds()).await.unwrap_err();
+    api.next_case().await;
+    let garbled = ResponseTemplate::new(201).set_body_string("{\"id\": 7");
+    api.respond("createBucketMount", all, garbled, 1).await;
+    let undecoded = mounts.create("vm-1", "gs://b", "/mnt/b", creds()).await.unwrap_err();
+
+    let logs = capture.text();
+    assert!(
+        logs.contains("rotateBucketMountCredentials") || logs.contains("rotate_bucket"),
+        "{logs}"
+    );
+    for shown in [
+        logs,
+        format!("{failed} {failed:?}"),
+        format!("{undecoded} {undecoded:?}"),
+    ] {
+        assert!(!shown.contains("MIIEbucketsecret"), "the private key leaked:\n{shown}");
+    }
+}
