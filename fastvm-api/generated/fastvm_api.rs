@@ -6813,6 +6813,9 @@ let response = client.presign_build_context()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "Replaced upstream by snapshot imports (TypeScript SDK 35e3162): use presignSnapshotImportContext."
+    )]
     pub fn presign_build_context(&self) -> builder::PresignBuildContext<'_> {
         builder::PresignBuildContext::new(self)
     }
@@ -6826,6 +6829,9 @@ let response = client.create_build()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "Replaced upstream by snapshot imports (TypeScript SDK 35e3162): use createSnapshotImport."
+    )]
     pub fn create_build(&self) -> builder::CreateBuild<'_> {
         builder::CreateBuild::new(self)
     }
@@ -6841,6 +6847,9 @@ let response = client.get_build()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "Replaced upstream by snapshot imports (TypeScript SDK 35e3162): use getSnapshotImport."
+    )]
     pub fn get_build(&self) -> builder::GetBuild<'_> {
         builder::GetBuild::new(self)
     }
@@ -7485,6 +7494,9 @@ let response = client.list_ssh_keys()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "Replaced upstream by the user's SSH keys (TypeScript SDK 35e3162): use listUserSshKeys."
+    )]
     pub fn list_ssh_keys(&self) -> builder::ListSshKeys<'_> {
         builder::ListSshKeys::new(self)
     }
@@ -7502,6 +7514,9 @@ let response = client.add_ssh_key()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "Replaced upstream by the user's SSH keys (TypeScript SDK 35e3162): use addUserSshKey."
+    )]
     pub fn add_ssh_key(&self) -> builder::AddSshKey<'_> {
         builder::AddSshKey::new(self)
     }
@@ -7519,6 +7534,9 @@ let response = client.delete_ssh_key()
     .send()
     .await;
 ```*/
+    #[deprecated(
+        note = "Replaced upstream by the user's SSH keys (TypeScript SDK 35e3162): use deleteUserSshKey."
+    )]
     pub fn delete_ssh_key(&self) -> builder::DeleteSshKey<'_> {
         builder::DeleteSshKey::new(self)
     }
@@ -13093,7 +13111,7 @@ pub const OPERATIONS: &[ops::Op] = &[
         timing: ops::Timing::Ordinary,
         public: false,
         empty_answer_known: false,
-        deprecated: false,
+        deprecated: true,
     },
     ops::Op {
         id: "createBuild",
@@ -13103,7 +13121,7 @@ pub const OPERATIONS: &[ops::Op] = &[
         timing: ops::Timing::Ordinary,
         public: false,
         empty_answer_known: false,
-        deprecated: false,
+        deprecated: true,
     },
     ops::Op {
         id: "getBuild",
@@ -13113,7 +13131,7 @@ pub const OPERATIONS: &[ops::Op] = &[
         timing: ops::Timing::Ordinary,
         public: false,
         empty_answer_known: false,
-        deprecated: false,
+        deprecated: true,
     },
     ops::Op {
         id: "listUserSshKeys",
@@ -13503,7 +13521,7 @@ pub const OPERATIONS: &[ops::Op] = &[
         timing: ops::Timing::Ordinary,
         public: false,
         empty_answer_known: false,
-        deprecated: false,
+        deprecated: true,
     },
     ops::Op {
         id: "addSshKey",
@@ -13513,7 +13531,7 @@ pub const OPERATIONS: &[ops::Op] = &[
         timing: ops::Timing::Ordinary,
         public: false,
         empty_answer_known: false,
-        deprecated: false,
+        deprecated: true,
     },
     ops::Op {
         id: "deleteSshKey",
@@ -13523,7 +13541,7 @@ pub const OPERATIONS: &[ops::Op] = &[
         timing: ops::Timing::Ordinary,
         public: false,
         empty_answer_known: true,
-        deprecated: false,
+        deprecated: true,
     },
     ops::Op {
         id: "refreshVmTtl",

@@ -314,6 +314,7 @@ impl FastvmClient {
     /// println!("snapshot {}", done.snapshot_id.unwrap_or_default());
     /// # Ok(()) }
     /// ```
+    #[deprecated = "replaced upstream by snapshot imports: use `client.snapshot_imports()`"]
     pub fn wait_for_build<'a>(&'a self, id: &'a str) -> Wait<'a, BuildResponse> {
         Wait::new(self, id)
     }

@@ -1,6 +1,9 @@
 //! `fastvm::blocking` against `fastvm-fake`, from plain threads with no async runtime of their
 //! own: every call of the async API made blocking with `.block()`, streams as iterators, the
 //! owned-VM guard, `with_vm`, and the clear refusal inside an async runtime.
+// Tests deprecated operations too (builds, build contexts, a VM's SSH keys), kept for
+// servers at the reference's version.
+#![allow(deprecated)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,5 +1,8 @@
 //! The handle covers what a VM has: settings, firewall, services and SSH keys, against
 //! `fastvm-fake`, with the server's state checked through the resource groups.
+// Tests deprecated operations too (builds, build contexts, a VM's SSH keys), kept for
+// servers at the reference's version.
+#![allow(deprecated)]
 
 use fastvm::types::{DnsPolicy, FirewallPolicy, IngressPolicy, IngressRule};
 

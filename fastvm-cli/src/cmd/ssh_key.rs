@@ -78,7 +78,10 @@ fn owner_and(mut args: Vec<String>, user: bool, what: &str) -> std::result::Resu
     Ok((Owner::Vm(vm), it.next()))
 }
 
-/// Runs an `ssh-key` subcommand.
+/// Runs an `ssh-key` subcommand. A VM's keys are deprecated upstream (replaced by the user's,
+/// `--user`); the command keeps them, as the Python CLI does, for servers at the reference's
+/// version.
+#[allow(deprecated)]
 pub async fn run(ctx: &Ctx, cmd: SshKeyCmd) -> Result {
     let (vm_keys, user_keys) = (ctx.client.vms().ssh_keys(), ctx.client.user_ssh_keys());
     match cmd {

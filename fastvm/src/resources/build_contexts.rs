@@ -23,6 +23,8 @@ impl<'a> BuildContexts<'a> {
     /// println!("upload within {} s", urls.expires_in_sec);
     /// # Ok(()) }
     /// ```
+    #[deprecated = "replaced upstream by snapshot imports: use `client.snapshot_imports()`"]
+    #[allow(deprecated)] // it calls the deprecated operation
     pub async fn presign(&self) -> Result<FilePresignResponse> {
         call("presignBuildContext", self.client, |api| {
             api.presign_build_context().send()

@@ -28,6 +28,8 @@ impl<'a> Builds<'a> {
     ///     .await?;
     /// # Ok(()) }
     /// ```
+    #[deprecated = "replaced upstream by snapshot imports: use `client.snapshot_imports()`"]
+    #[allow(deprecated)] // it calls the deprecated operation
     pub fn create(&self) -> CreateBuild<'a> {
         CreateBuild {
             client: self.client,
@@ -48,6 +50,8 @@ impl<'a> Builds<'a> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[deprecated = "replaced upstream by snapshot imports: use `client.snapshot_imports()`"]
+    #[allow(deprecated)] // it calls the deprecated operation
     pub async fn retrieve(&self, id: &str) -> Result<BuildResponse> {
         validate::id("id", id)?;
         call("getBuild", self.client, |api| api.get_build().id(id).send()).await
@@ -101,6 +105,8 @@ impl CreateBuild<'_> {
         self
     }
 
+    // Deprecated operation, kept for servers at the reference's version.
+    #[allow(deprecated)]
     async fn send(self) -> Result<BuildResponse> {
         let request = self.request;
         let empty = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());

@@ -25,6 +25,8 @@ impl<'a> SshKeys<'a> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[deprecated = "replaced upstream by the user's SSH keys: use `client.user_ssh_keys()`"]
+    #[allow(deprecated)] // it calls the deprecated operation
     pub async fn list(&self, vm_id: &str) -> Result<Vec<SshKey>> {
         validate::id("id", vm_id)?;
         let listed = call("listSshKeys", self.client, |api| api.list_ssh_keys().id(vm_id).send()).await?;
@@ -42,6 +44,8 @@ impl<'a> SshKeys<'a> {
     /// println!("{}", added.fingerprint);
     /// # Ok(()) }
     /// ```
+    #[deprecated = "replaced upstream by the user's SSH keys: use `client.user_ssh_keys()`"]
+    #[allow(deprecated)] // it calls the deprecated operation
     pub fn add(&self, vm_id: &'a str, public_key: &'a str) -> AddSshKey<'a> {
         AddSshKey {
             client: self.client,
@@ -64,6 +68,8 @@ impl<'a> SshKeys<'a> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[deprecated = "replaced upstream by the user's SSH keys: use `client.user_ssh_keys()`"]
+    #[allow(deprecated)] // it calls the deprecated operation
     pub async fn delete(&self, vm_id: &str, fingerprint: &str) -> Result<DeleteResponse> {
         validate::id("id", vm_id)?;
         validate::fingerprint(fingerprint)?;
@@ -95,6 +101,8 @@ impl AddSshKey<'_> {
         self
     }
 
+    // Deprecated operation, kept for servers at the reference's version.
+    #[allow(deprecated)]
     async fn send(self) -> Result<SshKey> {
         validate::id("id", self.vm_id)?;
         let body = add_body(self.public_key, self.name)?;

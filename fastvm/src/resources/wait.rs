@@ -81,6 +81,8 @@ impl sealed::PollUntilSettled for Snapshot {
 }
 
 impl Settles for BuildResponse {}
+// The build waiter polls a deprecated operation, kept for servers at the reference's version.
+#[allow(deprecated)]
 impl sealed::PollUntilSettled for BuildResponse {
     fn wait<'a>(client: &'a FastvmClient, id: &'a str, options: WaitOptions) -> BoxFuture<'a, Result<BuildResponse>> {
         Box::pin(async move {

@@ -219,6 +219,8 @@ impl<'a> VmSshKeys<'a> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[deprecated = "replaced upstream by the user's SSH keys: use `client.user_ssh_keys()`"]
+    #[allow(deprecated)] // it calls the deprecated operation
     pub async fn list(&self) -> Result<Vec<SshKey>> {
         self.group().list(&self.vm.state.id).await
     }
@@ -232,6 +234,8 @@ impl<'a> VmSshKeys<'a> {
     /// println!("{}", added.fingerprint);
     /// # Ok(()) }
     /// ```
+    #[deprecated = "replaced upstream by the user's SSH keys: use `client.user_ssh_keys()`"]
+    #[allow(deprecated)] // it calls the deprecated operation
     pub fn add(&self, public_key: &'a str) -> AddSshKey<'a> {
         self.group().add(&self.vm.state.id, public_key)
     }
@@ -247,6 +251,8 @@ impl<'a> VmSshKeys<'a> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[deprecated = "replaced upstream by the user's SSH keys: use `client.user_ssh_keys()`"]
+    #[allow(deprecated)] // it calls the deprecated operation
     pub async fn delete(&self, fingerprint: &str) -> Result<DeleteResponse> {
         self.group().delete(&self.vm.state.id, fingerprint).await
     }
