@@ -131,9 +131,10 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     let dir = s.vms_dir().join(p.id.to_string());
     let host = s.config.host;
     let files = p.snapshot.as_ref().and_then(|snap| snap.files.clone());
+    let volumes = s.volumes_dir();
     let made = tokio::task::spawn_blocking({
         let dir = dir.clone();
-        move || VmFs::create(host, dir, files.as_ref().map(|f| f.dir()))
+        move || VmFs::create(host, dir, files.as_ref().map(|f| f.dir()), volumes)
     })
     .await
     .map_err(|e| e.to_string())
@@ -188,6 +189,7 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         public_ipv6: p.public_ipv6,
         pause_snapshot: None,
         fs,
+        volumes: Vec::new(),
     };
     let body = s.vm_json(&vm);
     g.vms.insert(id, vm);
