@@ -16,6 +16,8 @@ pub async fn quota(ctx: &Ctx) -> Result {
         ("memory_mib", q.usage.memory_mib, q.limits.memory_mib),
         ("disk_gib", q.usage.disk_gib, q.limits.disk_gib),
         ("snapshots", q.usage.snapshot_count, q.limits.snapshot_count),
+        ("volumes", q.usage.volume_count, q.limits.volume_count),
+        ("volume_gib", q.usage.volume_gib, q.limits.volume_gib),
     ];
     for (name, used, limit) in rows {
         t.row(vec![name.to_string(), used.to_string(), limit.to_string()]);
