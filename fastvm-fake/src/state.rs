@@ -511,7 +511,11 @@ impl Shared {
 /// A VM's attachment as the API shows it (`VolumeAttachment`): mounted while the VM runs,
 /// pending while it is paused or provisioning (it mounts when it runs).
 pub fn attachment_json(vm: &Vm, a: &Attachment) -> Value {
-    let status = if vm.status == Status::Running { "mounted" } else { "pending" };
+    let status = if vm.status == Status::Running {
+        "mounted"
+    } else {
+        "pending"
+    };
     json!({
         "volumeId": a.volume_id.to_string(),
         "mountPath": a.mount_path,

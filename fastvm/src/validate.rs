@@ -43,7 +43,10 @@ pub(crate) fn mount_path(field: &str, path: &str) -> Result<()> {
     };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     if rest.is_empty() {
-        return Err(Error::invalid(field, format!("{path:?} {rule}, not the directory itself")));
+        return Err(Error::invalid(
+            field,
+            format!("{path:?} {rule}, not the directory itself"),
+        ));
     }
     if path.contains('\0') {
         return Err(Error::invalid(field, "must not contain NUL"));
@@ -363,8 +366,20 @@ mod tests {
             mount_path("mountPath", ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
         for bad in [
-            "", "mnt/x", "/mnt", "/mnt/", "/data", "/data/", "/tmp/x", "/mntx/y", "/mnt/../etc",
-            "/mnt/a/../../etc", "/mnt/./x", "/mnt//x", "/mnt/a\0b", "/DATA/x",
+            "",
+            "mnt/x",
+            "/mnt",
+            "/mnt/",
+            "/data",
+            "/data/",
+            "/tmp/x",
+            "/mntx/y",
+            "/mnt/../etc",
+            "/mnt/a/../../etc",
+            "/mnt/./x",
+            "/mnt//x",
+            "/mnt/a\0b",
+            "/DATA/x",
         ] {
             match mount_path("mountPath", bad) {
                 Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "mountPath", "{bad:?}"),

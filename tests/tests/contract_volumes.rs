@@ -212,7 +212,8 @@ async fn attach_volume_wire() {
 async fn detach_volume_wire() {
     let path = format!("/v1/vms/{VM}/volumes/{VOL}");
     let api = Api::start().await;
-    api.expect("detachVolume", &path, 200, json!({ "detached": true })).await;
+    api.expect("detachVolume", &path, 200, json!({ "detached": true }))
+        .await;
     let done = api.client.volumes().detach(VM, VOL).await.unwrap();
     assert!(done.detached && done.warnings.is_empty());
     assert_eq!(api.sent("detachVolume").await.body, None);
@@ -243,9 +244,11 @@ async fn detach_volume_wire() {
 #[tokio::test]
 async fn volume_errors_map_to_kinds() {
     let one = format!("/v1/volumes/{VOL}");
-    assert_error_mapping("listVolumes", "/v1/volumes", |c| async move {
-        c.volumes().list().await
-    })
+    assert_error_mapping(
+        "listVolumes",
+        "/v1/volumes",
+        |c| async move { c.volumes().list().await },
+    )
     .await;
     assert_error_mapping("createVolume", "/v1/volumes", |c| async move {
         c.volumes().create("datasets", 1).await
@@ -257,20 +260,16 @@ async fn volume_errors_map_to_kinds() {
     })
     .await;
     assert_error_mapping("deleteVolume", &one, |c| async move { c.volumes().delete(VOL).await }).await;
-    assert_error_mapping(
-        "listVolumeAttachments",
-        &format!("{one}/attachments"),
-        |c| async move { c.volumes().attachments(VOL).await },
-    )
+    assert_error_mapping("listVolumeAttachments", &format!("{one}/attachments"), |c| async move {
+        c.volumes().attachments(VOL).await
+    })
     .await;
     assert_error_mapping("attachVolume", &format!("/v1/vms/{VM}/volumes"), |c| async move {
         c.volumes().attach(VM, VOL, "/mnt/shared").await
     })
     .await;
-    assert_error_mapping(
-        "detachVolume",
-        &format!("/v1/vms/{VM}/volumes/{VOL}"),
-        |c| async move { c.volumes().detach(VM, VOL).await },
-    )
+    assert_error_mapping("detachVolume", &format!("/v1/vms/{VM}/volumes/{VOL}"), |c| async move {
+        c.volumes().detach(VM, VOL).await
+    })
     .await;
 }

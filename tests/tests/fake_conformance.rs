@@ -321,9 +321,14 @@ async fn every_operation_answers_per_the_spec() {
         )
         .await;
     let (volid, vp) = (id(&vol), format!("/v1/volumes/{}", id(&vol)));
-    assert_eq!((vol["status"].as_str(), vol["mountedCount"].as_i64()), (Some("ready"), Some(0)));
+    assert_eq!(
+        (vol["status"].as_str(), vol["mountedCount"].as_i64()),
+        (Some("ready"), Some(0))
+    );
     assert_eq!(api.ok("listVolumes", "/v1/volumes", None, 200).await[0]["id"], volid);
-    let renamed = api.ok("updateVolume", &vp, Some(json!({"name": "data", "sizeGiB": 2})), 200).await;
+    let renamed = api
+        .ok("updateVolume", &vp, Some(json!({"name": "data", "sizeGiB": 2})), 200)
+        .await;
     assert_eq!(renamed["name"], "data");
     let att = api
         .ok(
@@ -333,13 +338,23 @@ async fn every_operation_answers_per_the_spec() {
             201,
         )
         .await;
-    assert_eq!((att["mountStatus"].as_str(), att["readOnly"].as_bool()), (Some("mounted"), Some(true)));
-    assert_eq!(api.ok("getVm", &v(""), None, 200).await["volumes"][0]["volumeId"], volid);
+    assert_eq!(
+        (att["mountStatus"].as_str(), att["readOnly"].as_bool()),
+        (Some("mounted"), Some(true))
+    );
+    assert_eq!(
+        api.ok("getVm", &v(""), None, 200).await["volumes"][0]["volumeId"],
+        volid
+    );
     assert_eq!(api.ok("getVolume", &vp, None, 200).await["mountedCount"], 1);
-    let atts = api.ok("listVolumeAttachments", &format!("{vp}/attachments"), None, 200).await;
+    let atts = api
+        .ok("listVolumeAttachments", &format!("{vp}/attachments"), None, 200)
+        .await;
     assert_eq!(atts[0]["vmId"], vid);
     api.ok("deleteVolume", &vp, None, 409).await;
-    let detached = api.ok("detachVolume", &v(&format!("/volumes/{volid}")), None, 200).await;
+    let detached = api
+        .ok("detachVolume", &v(&format!("/volumes/{volid}")), None, 200)
+        .await;
     assert_eq!(detached, json!({"detached": true}));
     api.ok(
         "attachVolume",

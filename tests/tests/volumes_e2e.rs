@@ -31,8 +31,14 @@ fn kind<T: std::fmt::Debug>(r: fastvm::Result<T>) -> (Option<ApiErrorKind>, Stri
 async fn a_volume_is_shared_by_the_vms_it_is_attached_to() {
     let server = FakeServer::builder().volume_duration(SETTLE).start().await.unwrap();
     let client = client(&server);
-    let a = client.attach(&launch_kept(&client, fastvm::launch::machine("c1m2")).await).await.unwrap();
-    let b = client.attach(&launch_kept(&client, fastvm::launch::machine("c1m2")).await).await.unwrap();
+    let a = client
+        .attach(&launch_kept(&client, fastvm::launch::machine("c1m2")).await)
+        .await
+        .unwrap();
+    let b = client
+        .attach(&launch_kept(&client, fastvm::launch::machine("c1m2")).await)
+        .await
+        .unwrap();
 
     // `creating` until its storage is ready: an attach meanwhile is refused with VOL_NOT_READY.
     let vol = client.volumes().create("shared", 1).await.unwrap();
@@ -41,7 +47,10 @@ async fn a_volume_is_shared_by_the_vms_it_is_attached_to() {
     assert_eq!(k, Some(ApiErrorKind::Conflict), "{msg}");
     assert!(msg.contains("VOL_NOT_READY"), "{msg}");
     server.advance(SETTLE);
-    assert_eq!(client.volumes().retrieve(&vol.id).await.unwrap().status, VolumeStatus::Ready);
+    assert_eq!(
+        client.volumes().retrieve(&vol.id).await.unwrap().status,
+        VolumeStatus::Ready
+    );
 
     // Attached to both, at different paths.
     let att = a.volumes().attach(&vol.id, "/mnt/shared").await.unwrap();
@@ -49,10 +58,7 @@ async fn a_volume_is_shared_by_the_vms_it_is_attached_to() {
     b.volumes().attach(&vol.id, "/data/shared").await.unwrap();
     assert_eq!(client.volumes().retrieve(&vol.id).await.unwrap().mounted_count, 2);
     let listed = a.volumes().list().await.unwrap();
-    assert_eq!(
-        (listed.len(), listed[0].mount_path.as_str()),
-        (1, "/mnt/shared")
-    );
+    assert_eq!((listed.len(), listed[0].mount_path.as_str()), (1, "/mnt/shared"));
     let mut vms: Vec<String> = client
         .volumes()
         .attachments(&vol.id)
@@ -103,7 +109,10 @@ async fn a_volume_is_shared_by_the_vms_it_is_attached_to() {
     // Deleted: `deleting`, then gone.
     let gone = client.volumes().delete(&vol.id).await.unwrap();
     assert!(gone.deleted && gone.id == vol.id);
-    assert_eq!(client.volumes().retrieve(&vol.id).await.unwrap().status, VolumeStatus::Deleting);
+    assert_eq!(
+        client.volumes().retrieve(&vol.id).await.unwrap().status,
+        VolumeStatus::Deleting
+    );
     let (k, _) = kind(a.volumes().attach(&vol.id, "/mnt/again").await);
     assert_eq!(k, Some(ApiErrorKind::Conflict), "a deleting volume is not attachable");
     server.advance(SETTLE);
@@ -115,7 +124,10 @@ async fn a_volume_is_shared_by_the_vms_it_is_attached_to() {
 async fn volume_refusals() {
     let server = FakeServer::start().await.unwrap();
     let client = client(&server);
-    let vm = client.attach(&launch_kept(&client, fastvm::launch::machine("c1m2")).await).await.unwrap();
+    let vm = client
+        .attach(&launch_kept(&client, fastvm::launch::machine("c1m2")).await)
+        .await
+        .unwrap();
 
     // A volume that does not exist: 404 from the server.
     let missing = "7a8b9c0d-0000-0000-0000-000000000000";
@@ -144,7 +156,13 @@ async fn volume_refusals() {
     assert_eq!(raw.unwrap_err().status().map(|s| s.as_u16()), Some(400));
 
     // Renamed and resized; twice at one path is a conflict.
-    let v = client.volumes().update(&vol.id).name("renamed").size_gib(3).await.unwrap();
+    let v = client
+        .volumes()
+        .update(&vol.id)
+        .name("renamed")
+        .size_gib(3)
+        .await
+        .unwrap();
     assert_eq!((v.name.as_str(), v.size_gib), ("renamed", 3));
     vm.volumes().attach(&vol.id, "/data/v").await.unwrap();
     let other = client.volumes().create("w", 1).await.unwrap();

@@ -20,7 +20,9 @@ pub enum VolumeCmd {
     )]
     Ls,
     /// Create a volume (read-write unless --read-only)
-    #[command(after_help = "Examples:\n  fastvm volume create shared --size 10\n  fastvm volume create refs --size 1 --read-only")]
+    #[command(
+        after_help = "Examples:\n  fastvm volume create shared --size 10\n  fastvm volume create refs --size 1 --read-only"
+    )]
     Create {
         /// Volume name
         name: String,
@@ -123,7 +125,11 @@ pub async fn run(ctx: &Ctx, cmd: VolumeCmd) -> Result {
             }
         }
         VolumeCmd::Create { name, size, read_only } => {
-            let mode = if read_only { VolumeAccessMode::Ro } else { VolumeAccessMode::Rw };
+            let mode = if read_only {
+                VolumeAccessMode::Ro
+            } else {
+                VolumeAccessMode::Rw
+            };
             print_one(ctx, &volumes.create(name, size).access_mode(mode).await?)?
         }
         VolumeCmd::Get { id } => print_one(ctx, &volumes.retrieve(&id).await?)?,
@@ -148,7 +154,11 @@ pub async fn run(ctx: &Ctx, cmd: VolumeCmd) -> Result {
         VolumeCmd::Rm { ids, yes } => {
             let question = match ids.as_slice() {
                 [one] => format!("Delete volume {one} and everything in it?"),
-                many => format!("Delete {} volumes and everything in them: {}?", many.len(), many.join(", ")),
+                many => format!(
+                    "Delete {} volumes and everything in them: {}?",
+                    many.len(),
+                    many.join(", ")
+                ),
             };
             super::confirm(&question, yes)?;
             return super::delete_each(ctx, &ids, |id| volumes.delete(id)).await;

@@ -303,10 +303,14 @@ fn mount_path(p: &str) -> ApiResult<()> {
         .ok_or_else(|| ApiError::bad_request("mountPath must start with /mnt/ or /data/"))?;
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     if rest.is_empty() || p.len() > 4096 || p.contains('\0') {
-        return Err(ApiError::bad_request("mountPath must name a directory under /mnt/ or /data/"));
+        return Err(ApiError::bad_request(
+            "mountPath must name a directory under /mnt/ or /data/",
+        ));
     }
     if rest.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
-        return Err(ApiError::bad_request("mountPath must not have `.`, `..` or empty segments"));
+        return Err(ApiError::bad_request(
+            "mountPath must not have `.`, `..` or empty segments",
+        ));
     }
     Ok(())
 }
@@ -335,10 +339,10 @@ fn link(dir: &FsPath, mount_path: &str, target: &FsPath) -> ApiResult<()> {
             Err(_) => std::fs::create_dir(&walked).map_err(|e| conflict(e.to_string()))?,
         }
     }
-    if let Ok(m) = std::fs::symlink_metadata(&at) {
-        if !m.is_dir() || std::fs::remove_dir(&at).is_err() {
-            return Err(conflict("something that is not an empty directory is there".into()));
-        }
+    if let Ok(m) = std::fs::symlink_metadata(&at)
+        && (!m.is_dir() || std::fs::remove_dir(&at).is_err())
+    {
+        return Err(conflict("something that is not an empty directory is there".into()));
     }
     std::os::unix::fs::symlink(target, &at).map_err(|e| conflict(e.to_string()))
 }
@@ -375,7 +379,16 @@ mod tests {
         for ok in ["/mnt/shared", "/data/a/b", "/mnt/x/"] {
             assert!(mount_path(ok).is_ok(), "{ok}");
         }
-        for bad in ["/mnt/", "/mnt", "/tmp/x", "mnt/x", "/mnt/../etc", "/mnt/a//b", "/mnt/./a", "/mnt/a\0"] {
+        for bad in [
+            "/mnt/",
+            "/mnt",
+            "/tmp/x",
+            "mnt/x",
+            "/mnt/../etc",
+            "/mnt/a//b",
+            "/mnt/./a",
+            "/mnt/a\0",
+        ] {
             assert!(mount_path(bad).is_err(), "{bad:?}");
         }
     }

@@ -165,7 +165,8 @@ impl<'a> Volumes<'a> {
     /// holds stays in it). `warnings` says when the VM did not acknowledge and the teardown was
     /// forced. When the VM reports the mount busy, the answer is a 502 whose message is
     /// `guest_umount_busy` ([`ApiErrorKind::Server`](crate::ApiErrorKind::Server)) and the
-    /// volume stays attached: stop what uses it in the VM and try again.
+    /// volume stays attached (a 502 is retried per the client's retry policy, as for any
+    /// idempotent call): stop what uses it in the VM and try again.
     ///
     /// ```no_run
     /// # async fn demo(client: fastvm::FastvmClient, vm_id: &str, volume_id: &str) -> fastvm::Result<()> {

@@ -3,7 +3,7 @@
 
 use super::Vm;
 use crate::Result;
-use crate::resources::{AttachVolume, Volumes, Vms};
+use crate::resources::{AttachVolume, Vms, Volumes};
 use crate::types::{VolumeAttachment, VolumeDetachResponse};
 
 impl Vm {
