@@ -862,7 +862,8 @@ mod tests {
         let resp = unmodelled(&server.shared, &Method::GET, "/v1/org/quotas", Some(KEY.as_bytes()));
         let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let zero = serde_json::json!({"vcpu": 0, "memoryMiB": 0, "diskGiB": 0, "snapshotCount": 0});
+        let zero = serde_json::json!({"vcpu": 0, "memoryMiB": 0, "diskGiB": 0, "snapshotCount": 0,
+                                      "volumeCount": 0, "volumeGiB": 0});
         assert_eq!(body, serde_json::json!({"orgId": "", "limits": zero, "usage": zero}));
         let resp = unmodelled(&server.shared, &Method::GET, "/v1/nothing", Some(KEY.as_bytes()));
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);
