@@ -35,7 +35,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::cmd::{
-    Ctx, bucket_mount, config, console, cp, exec, firewall, quota, run, service, snapshot, ssh_key, sweep, vm,
+    Ctx, bucket_mount, config, console, cp, exec, firewall, quota, run, service, snapshot, ssh_key, sweep, vm, volume,
 };
 
 /// Command-line client for the fastvm microVM API.
@@ -117,6 +117,9 @@ enum Command {
     /// Manage snapshots: create, ls, get, rm, rename, restore
     #[command(subcommand)]
     Snapshot(snapshot::SnapshotCmd),
+    /// Manage shared volumes: ls, create, get, update, rm, attachments, attach, detach
+    #[command(subcommand)]
+    Volume(volume::VolumeCmd),
     /// Show or change a VM's firewall policy
     #[command(subcommand)]
     Firewall(firewall::FirewallCmd),
@@ -196,6 +199,7 @@ async fn main() -> ExitCode {
         Command::Service(c) => service::run(&ctx, c).await,
         Command::SshKey(c) => ssh_key::run(&ctx, c).await,
         Command::BucketMount(c) => bucket_mount::run(&ctx, c).await,
+        Command::Volume(c) => volume::run(&ctx, c).await,
         Command::Sweep(a) => sweep::run(&ctx, a).await,
         Command::Quota => quota::quota(&ctx).await,
         Command::Pricing => quota::pricing(&ctx).await,

@@ -605,6 +605,62 @@ async fn bucket_mounts_from_credential_files() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volumes_are_created_attached_shared_detached_and_removed() {
+    let env = Env::start().await;
+    let (a, b) = (env.launch().await, env.launch().await);
+    assert_eq!(env.ok(&["volume", "ls"]).await.trim(), "No volumes.");
+
+    let vol = env.json(&["volume", "create", "shared", "--size", "2"]).await;
+    assert_eq!(
+        (vol["sizeGiB"].as_i64(), vol["accessMode"].as_str()),
+        (Some(2), Some("rw"))
+    );
+    let id = vol["id"].as_str().unwrap().to_string();
+    let table = env.ok(&["volume", "ls"]).await;
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|row| row.starts_with(&id) && row.contains("shared")),
+        "{table}"
+    );
+    let renamed = env
+        .json(&["volume", "update", &id, "--name", "data", "--size", "3"])
+        .await;
+    assert_eq!(
+        (renamed["name"].as_str(), renamed["sizeGiB"].as_i64()),
+        (Some("data"), Some(3))
+    );
+    assert!(env.ok(&["volume", "get", &id]).await.contains("data"));
+
+    let att = env.json(&["volume", "attach", &a, &id, "/mnt/shared"]).await;
+    assert_eq!(att["mountPath"], "/mnt/shared");
+    let said = env
+        .ok(&["volume", "attach", &b, &id, "/data/shared", "--read-only"])
+        .await;
+    assert!(said.contains("attached") && said.contains("/data/shared"), "{said}");
+    let list = env.json(&["volume", "attachments", &id]).await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let table = env.ok(&["volume", "attachments", &id]).await;
+    assert!(
+        table.lines().any(|l| l.starts_with(&b) && l.contains("true")),
+        "{table}"
+    );
+
+    // A bad mount path is refused by the SDK with the rule, and exits non-zero.
+    let bad = env.run(&["volume", "attach", &a, &id, "/etc/x"]).await;
+    assert_ne!(bad.status.code(), Some(0));
+    assert!(text(&bad.stderr).contains("mountPath"), "{}", text(&bad.stderr));
+
+    let done = env.json(&["volume", "detach", &a, &id]).await;
+    assert_eq!(done["detached"], true);
+    env.ok(&["volume", "detach", &b, &id]).await;
+    assert_eq!(env.ok(&["volume", "attachments", &id]).await.trim(), "Not attached.");
+    env.ok(&["volume", "rm", "-y", &id]).await;
+    assert!(env.json(&["volume", "ls"]).await.as_array().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_health_and_configuration_errors() {
     let env = Env::start().await;
 

@@ -29,6 +29,10 @@ impl ApiError {
     pub fn conflict(msg: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, msg)
     }
+    /// The message of the error body.
+    pub fn message(&self) -> String {
+        self.body["error"].as_str().unwrap_or_default().to_string()
+    }
 }
 
 impl From<String> for ApiError {

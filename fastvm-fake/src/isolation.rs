@@ -11,6 +11,7 @@
 //!   mount -n --rbind -o ro /usr <root>/usr           # each system dir, read-only
 //!   mount -n --rbind /dev <root>/dev; tmpfs on <root>/dev/shm; --rbind /proc <root>/proc
 //!   mount -n --rbind -o ro /sys <root>/sys           # (read-only where the kernel allows)
+//!   mount -n --bind <volumes> <root>/.fastvm-volumes/rw; the same read-only at …/ro
 //!   cd <root>; pivot_root . .; umount -n -l .        # the host's root is gone from view
 //!   cd /root
 //!   exec unshare --user --map-root-user --mount --pid --fork --kill-child -- sh -c INIT
@@ -165,6 +166,13 @@ mount -n --rbind /dev "$r/dev"
 mount -n -t tmpfs -o nosuid,nodev,mode=1777 tmpfs "$r/dev/shm" 2>/dev/null || true
 mount -n --rbind /proc "$r/proc"
 mount -n --rbind -o ro /sys "$r/sys" 2>/dev/null || mount -n -o remount,bind,ro,nosuid,nodev,noexec "$r/sys" 2>/dev/null || true
+if [ -n "${VOLUMES:-}" ]; then
+  mount -n --bind "$VOLUMES" "$r/.fastvm-volumes/rw"
+  mount -n --bind "$VOLUMES" "$r/.fastvm-volumes/ro"
+  v="$r/.fastvm-volumes/ro"
+  mount -n -o remount,bind,ro "$v" 2>/dev/null || mount -n -o remount,bind,ro,nosuid,nodev "$v" 2>/dev/null ||
+    mount -n -o remount,bind,ro,nosuid,nodev,noexec "$v" 2>/dev/null || umount -n "$v"
+fi
 cd "$r"
 pivot_root . .
 umount -n -l .
@@ -373,10 +381,18 @@ pub fn warn_unisolated(reason: &str) {
     }
 }
 
+/// Where the fake's volumes directory is in every VM (see [`Sandbox::with_volumes`]): `rw/<id>`
+/// and, read-only, `ro/<id>`. A volume's attachment is a symlink at its mount path to one of
+/// them (`routes::volumes`), made on this host in the VM's root, so an attach needs no command
+/// in the VM and works before its namespaces start.
+pub const VOLUMES_IN_VM: &str = "/.fastvm-volumes";
+
 /// The namespaces of one VM: started on its first command, killed on delete.
 pub struct Sandbox {
     host: &'static Host,
     root: PathBuf,
+    /// The fake's volumes directory, shown at [`VOLUMES_IN_VM`].
+    volumes: Option<PathBuf>,
     state: std::sync::Mutex<State>,
     /// Serializes starts, so concurrent first commands share one set of namespaces.
     starting: tokio::sync::Mutex<()>,
@@ -443,9 +459,18 @@ impl Sandbox {
         Sandbox {
             host,
             root,
+            volumes: None,
             state: std::sync::Mutex::new(State::Idle),
             starting: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The sandbox, with the directory `volumes` (every volume's directory, each named by its
+    /// id) shown in the VM at [`VOLUMES_IN_VM`]: the VM sees a volume only through the symlink
+    /// of an attachment (or by going there on purpose: this is a test fake, not a boundary).
+    pub fn with_volumes(mut self, volumes: PathBuf) -> Sandbox {
+        self.volumes = Some(volumes);
+        self
     }
 
     /// The VM's writable root on this host.
@@ -488,6 +513,11 @@ impl Sandbox {
 
     async fn start(&self) -> std::io::Result<Ns> {
         self.host.prepare_root(&self.root, false)?;
+        if self.volumes.is_some() {
+            let at = self.root.join(VOLUMES_IN_VM.trim_start_matches('/'));
+            std::fs::create_dir_all(at.join("rw"))?;
+            std::fs::create_dir_all(at.join("ro"))?;
+        }
         let mut cmd = Command::new(&self.host.unshare);
         cmd.args([
             "--user",
@@ -506,6 +536,7 @@ impl Sandbox {
         .env_clear()
         .env("PATH", &self.host.setup_path)
         .env("INIT", INIT)
+        .env("VOLUMES", self.volumes.as_deref().unwrap_or(Path::new("")))
         .current_dir("/")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

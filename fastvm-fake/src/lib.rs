@@ -2,7 +2,7 @@
 //! end-to-end tests over real HTTP, and testing your own code offline.
 //!
 //! It serves every operation of `openapi.json` from memory (VMs, services, SSH keys,
-//! firewall, TTLs, snapshots, builds, quotas; an operation it does not model gets the spec's
+//! firewall, TTLs, snapshots, builds, volumes, quotas; an operation it does not model gets the spec's
 //! default answer) plus presigned storage URLs for file transfers,
 //! and it can inject faults (error statuses, delays, dropped connections, truncated streams).
 //! With a [`Variance`] it also answers the way the real server is allowed to but usually does
@@ -21,6 +21,9 @@
 //! as root inside the VM and can be killed all at once (a PID namespace per VM, killed on delete
 //! and on shutdown). `files/fetch` writes inside the VM too. Two VMs never see each other's
 //! files; a snapshot copies the VM's files and a VM launched from it starts with that copy.
+//! A managed volume is a directory on this host that every VM it is attached to sees at its
+//! mount path (a file one VM writes there, the others read; a read-only attachment refuses
+//! writes with isolation).
 //! [`FakeServer::vm_dir`] is the VM's root on the host and [`FakeServer::vm_path`] maps a VM
 //! path to a host path.
 //!
@@ -115,6 +118,10 @@ pub struct Limits {
     pub disk_gib: i64,
     /// Number of snapshots.
     pub snapshot_count: i64,
+    /// Number of volumes.
+    pub volume_count: i64,
+    /// Total size of the volumes (GiB).
+    pub volume_gib: i64,
 }
 
 impl Default for Limits {
@@ -124,6 +131,8 @@ impl Default for Limits {
             memory_mib: 128 * 1024,
             disk_gib: 1024,
             snapshot_count: 100,
+            volume_count: 50,
+            volume_gib: 1024,
         }
     }
 }
@@ -138,6 +147,7 @@ pub struct FakeServerBuilder {
     disk_gib: i64,
     build_duration: Duration,
     snapshot_duration: Duration,
+    volume_duration: Duration,
     variance: Variance,
     isolation: Isolation,
 }
@@ -153,6 +163,7 @@ impl std::fmt::Debug for FakeServerBuilder {
             .field("disk_gib", &self.disk_gib)
             .field("build_duration", &self.build_duration)
             .field("snapshot_duration", &self.snapshot_duration)
+            .field("volume_duration", &self.volume_duration)
             .field("variance", &self.variance)
             .field("isolation", &self.isolation)
             .finish()
@@ -169,6 +180,7 @@ impl Default for FakeServerBuilder {
             disk_gib: 10,
             build_duration: Duration::from_millis(300),
             snapshot_duration: Duration::from_millis(300),
+            volume_duration: Duration::ZERO,
             variance: Variance::none(),
             isolation: Isolation::Auto,
         }
@@ -235,6 +247,25 @@ impl FakeServerBuilder {
     /// ```
     pub fn snapshot_duration(mut self, d: Duration) -> Self {
         self.snapshot_duration = d;
+        self
+    }
+
+    /// How long a volume is `creating` after its create (an attach meanwhile is refused with
+    /// 409 `VOL_NOT_READY`), and `deleting` after its delete before it is gone. Default zero: a
+    /// volume is `ready` at once and gone right after its delete. On the fake clock, so
+    /// [`FakeServer::advance`] skips it.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let server = fastvm_fake::FakeServer::builder()
+    ///     .volume_duration(std::time::Duration::from_secs(5))
+    ///     .start()
+    ///     .await?;
+    /// server.advance(std::time::Duration::from_secs(5)); // every volume made so far is ready
+    /// # Ok(()) }
+    /// ```
+    pub fn volume_duration(mut self, d: Duration) -> Self {
+        self.volume_duration = d;
         self
     }
 
@@ -355,6 +386,7 @@ impl FakeServerBuilder {
             disk_gib: self.disk_gib,
             build_duration: self.build_duration,
             snapshot_duration: self.snapshot_duration,
+            volume_duration: self.volume_duration,
             variance: self.variance,
             isolation: self.isolation,
             host,
@@ -363,6 +395,7 @@ impl FakeServerBuilder {
         std::fs::create_dir_all(shared.objects_dir())?;
         std::fs::create_dir_all(shared.vms_dir())?;
         std::fs::create_dir_all(shared.snapshots_dir())?;
+        std::fs::create_dir_all(shared.volumes_dir())?;
         let cancel = CancellationToken::new();
         let task = tokio::spawn(accept_loop(listener, router(shared.clone()), cancel.clone()));
         Ok((shared, cancel, task))
@@ -700,7 +733,7 @@ async fn not_found(State(s): State<Arc<Shared>>, req: Request) -> Response {
 }
 
 fn router(shared: Arc<Shared>) -> Router {
-    use routes::{bucket_mounts, builds, files, quotas, services, snapshots, ssh_keys, vms};
+    use routes::{bucket_mounts, builds, files, quotas, services, snapshots, ssh_keys, vms, volumes};
     Router::new()
         .route("/healthz", get(quotas::health))
         .route("/v1/pricing", get(quotas::pricing))
@@ -743,6 +776,17 @@ fn router(shared: Arc<Shared>) -> Router {
             "/v1/me/ssh-keys/{fingerprint}",
             axum::routing::delete(ssh_keys::user_delete),
         )
+        .route("/v1/vms/{id}/volumes", post(volumes::attach))
+        .route(
+            "/v1/vms/{id}/volumes/{volume_id}",
+            axum::routing::delete(volumes::detach),
+        )
+        .route("/v1/volumes", get(volumes::list).post(volumes::create))
+        .route(
+            "/v1/volumes/{id}",
+            get(volumes::retrieve).patch(volumes::update).delete(volumes::delete),
+        )
+        .route("/v1/volumes/{id}/attachments", get(volumes::attachments))
         .route("/v1/vms/{id}/files/presign", post(files::presign))
         .route("/v1/vms/{id}/files/fetch", post(files::fetch))
         .route("/v1/snapshots", get(snapshots::list).post(snapshots::create))
@@ -828,7 +872,8 @@ mod tests {
         let resp = unmodelled(&server.shared, &Method::GET, "/v1/org/quotas", Some(KEY.as_bytes()));
         let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let zero = serde_json::json!({"vcpu": 0, "memoryMiB": 0, "diskGiB": 0, "snapshotCount": 0});
+        let zero = serde_json::json!({"vcpu": 0, "memoryMiB": 0, "diskGiB": 0, "snapshotCount": 0,
+                                      "volumeCount": 0, "volumeGiB": 0});
         assert_eq!(body, serde_json::json!({"orgId": "", "limits": zero, "usage": zero}));
         let resp = unmodelled(&server.shared, &Method::GET, "/v1/nothing", Some(KEY.as_bytes()));
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);

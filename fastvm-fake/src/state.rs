@@ -25,6 +25,8 @@ pub struct Config {
     pub disk_gib: i64,
     pub build_duration: Duration,
     pub snapshot_duration: Duration,
+    /// How long a volume is `creating` after its create, and `deleting` after its delete.
+    pub volume_duration: Duration,
     pub variance: Variance,
     /// What the builder asked for.
     pub isolation: Isolation,
@@ -42,6 +44,7 @@ impl std::fmt::Debug for Config {
             .field("disk_gib", &self.disk_gib)
             .field("build_duration", &self.build_duration)
             .field("snapshot_duration", &self.snapshot_duration)
+            .field("volume_duration", &self.volume_duration)
             .field("variance", &self.variance)
             .field("isolation", &self.isolation)
             .field("isolated", &self.host.is_some())
@@ -132,6 +135,48 @@ pub struct Vm {
     pub pause_snapshot: Option<Uuid>,
     /// The VM's files and how its commands run.
     pub fs: Arc<VmFs>,
+    /// The volumes attached to it, in the order attached (they go with the VM when it is
+    /// deleted).
+    pub volumes: Vec<Attachment>,
+}
+
+/// A volume attached to a VM.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub volume_id: Uuid,
+    /// As the attach gave it (checked by `validate::mount_path`).
+    pub mount_path: String,
+    /// Asked for, or implied by the volume's `ro` access mode at attach time.
+    pub read_only: bool,
+}
+
+/// A managed volume: a directory of this host (`Shared::volumes_dir`) that the VMs it is
+/// attached to see at their mount paths (see `routes::volumes`).
+#[derive(Debug, Clone)]
+pub struct Volume {
+    pub id: Uuid,
+    pub name: String,
+    /// `rw` or `ro`.
+    pub access_mode: String,
+    pub size_gib: i64,
+    pub created_at: DateTime<Utc>,
+    /// When it turns from `creating` to `ready` (ms since the epoch, fake clock).
+    pub ready_at_ms: i64,
+    /// Set by a delete: from then on `deleting`, and gone from this time on.
+    pub gone_at_ms: Option<i64>,
+}
+
+impl Volume {
+    /// `creating`, `ready` or `deleting` at `now`.
+    pub fn status(&self, now: i64) -> &'static str {
+        if self.gone_at_ms.is_some() {
+            "deleting"
+        } else if now < self.ready_at_ms {
+            "creating"
+        } else {
+            "ready"
+        }
+    }
 }
 
 /// A snapshot: the VM's configuration and files at the time it was taken.
@@ -151,6 +196,8 @@ pub struct Snapshot {
     pub services: Vec<Service>,
     /// The VM's bucket mounts, mounted again by a restore that names none.
     pub bucket_mounts: Vec<BucketMount>,
+    /// The VM's volume attachments, attached again by a restore that names none.
+    pub volumes: Vec<Attachment>,
     pub machine: String,
     pub disk_gib: i64,
 }
@@ -184,6 +231,7 @@ pub struct Inner {
     pub snapshots: BTreeMap<Uuid, Snapshot>,
     /// A `BTreeMap` like the VMs and snapshots, so `routes::find_mut` looks up all three.
     pub builds: BTreeMap<Uuid, Build>,
+    pub volumes: BTreeMap<Uuid, Volume>,
     /// The calling user's SSH keys (`/v1/me/ssh-keys`): the fake has one user, the key's.
     pub user_ssh_keys: Vec<SshKey>,
     pub objects: HashMap<String, Object>,
@@ -257,6 +305,11 @@ impl Shared {
         self.root.path().join("snapshots")
     }
 
+    /// Where volumes' directories live (one per volume, named by its id).
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.root.path().join("volumes")
+    }
+
     /// Takes every VM out (for shutdown).
     pub fn take_vms(&self) -> Vec<Vm> {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -307,6 +360,18 @@ impl Shared {
             }
         }
 
+        // A deleted volume's storage is cleaned up (its directory removed) once it is due.
+        let gone: Vec<Uuid> = g
+            .volumes
+            .values()
+            .filter(|v| v.gone_at_ms.is_some_and(|t| t <= now))
+            .map(|v| v.id)
+            .collect();
+        for id in gone {
+            g.volumes.remove(&id);
+            discard(self.volumes_dir().join(id.to_string()));
+        }
+
         let build_ms = self.config.build_duration.as_millis() as i64;
         let due: Vec<Uuid> = g
             .builds
@@ -337,6 +402,7 @@ impl Shared {
                 env: StringMap::new(),
                 services: Vec::new(),
                 bucket_mounts: Vec::new(),
+                volumes: Vec::new(),
                 machine: b.machine.clone(),
                 disk_gib: b.disk_gib,
             };
@@ -367,6 +433,7 @@ impl Shared {
             "ttl": vm.ttl,
             "pausedAt": vm.paused_at.map(rfc3339),
             "bucketMounts": vm.bucket_mounts.iter().map(|m| crate::routes::bucket_mounts::mount_json(vm, m)).collect::<Vec<_>>(),
+            "volumes": vm.volumes.iter().map(|a| attachment_json(vm, a)).collect::<Vec<_>>(),
         });
         if vm.ttl.is_some() {
             match (vm.status, vm.deadline_ms, vm.remaining_ms) {
@@ -376,6 +443,26 @@ impl Shared {
             }
         }
         v
+    }
+
+    /// The `Volume` JSON of `v` at `now`; `mountedCount` counts the running VMs it is attached
+    /// to (paused ones are not counted, as the API documents).
+    pub fn volume_json(&self, g: &Inner, v: &Volume, now: i64) -> Value {
+        let mounted = g
+            .vms
+            .values()
+            .filter(|vm| vm.status == Status::Running && vm.volumes.iter().any(|a| a.volume_id == v.id))
+            .count();
+        json!({
+            "id": v.id.to_string(),
+            "name": v.name,
+            "orgId": self.org_id,
+            "accessMode": v.access_mode,
+            "sizeGiB": v.size_gib,
+            "status": v.status(now),
+            "mountedCount": mounted,
+            "createdAt": rfc3339(v.created_at),
+        })
     }
 
     pub fn snapshot_json(&self, s: &Snapshot, now: i64) -> Value {
@@ -393,6 +480,9 @@ impl Shared {
             "machineName": s.machine,
             "bucketMounts": s.bucket_mounts.iter().map(|m| json!({
                 "bucketUri": m.bucket_uri, "mountPath": m.mount_path, "readOnly": m.read_only,
+            })).collect::<Vec<_>>(),
+            "volumes": s.volumes.iter().map(|a| json!({
+                "volumeId": a.volume_id.to_string(), "mountPath": a.mount_path, "readOnly": a.read_only,
             })).collect::<Vec<_>>(),
         })
     }
@@ -430,6 +520,9 @@ impl Shared {
             memory_mib: 0,
             disk_gib: 0,
             snapshot_count: g.snapshots.len() as i64,
+            // Deleting volumes still hold their storage until it is cleaned up.
+            volume_count: g.volumes.len() as i64,
+            volume_gib: g.volumes.values().map(|v| v.size_gib).sum(),
         };
         for vm in active {
             u.vcpu += vm.cpu;
@@ -453,6 +546,22 @@ impl Shared {
             None
         }
     }
+}
+
+/// A VM's attachment as the API shows it (`VolumeAttachment`): mounted while the VM runs,
+/// pending while it is paused or provisioning (it mounts when it runs).
+pub fn attachment_json(vm: &Vm, a: &Attachment) -> Value {
+    let status = if vm.status == Status::Running {
+        "mounted"
+    } else {
+        "pending"
+    };
+    json!({
+        "volumeId": a.volume_id.to_string(),
+        "mountPath": a.mount_path,
+        "readOnly": a.read_only,
+        "mountStatus": status,
+    })
 }
 
 /// `firewall` ∪ one ingress allow rule per service (what the proxy needs to reach it).

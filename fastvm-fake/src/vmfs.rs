@@ -22,8 +22,14 @@ pub enum VmFs {
 
 impl VmFs {
     /// Creates the files of a new VM at `dir`: a copy of `from` (a snapshot's files) if given,
-    /// else an empty directory (with isolation: the skeleton of a root file system).
-    pub fn create(host: Option<&'static Host>, dir: PathBuf, from: Option<&Path>) -> std::io::Result<VmFs> {
+    /// else an empty directory (with isolation: the skeleton of a root file system). With
+    /// isolation the VM sees the fake's `volumes` directory (see [`Sandbox::with_volumes`]).
+    pub fn create(
+        host: Option<&'static Host>,
+        dir: PathBuf,
+        from: Option<&Path>,
+        volumes: PathBuf,
+    ) -> std::io::Result<VmFs> {
         match from {
             Some(src) => copy_tree(src, &dir)?,
             None => std::fs::create_dir_all(&dir)?,
@@ -31,7 +37,7 @@ impl VmFs {
         Ok(match host {
             Some(host) => {
                 host.prepare_root(&dir, from.is_none())?;
-                VmFs::Isolated(Box::new(Sandbox::new(host, dir)))
+                VmFs::Isolated(Box::new(Sandbox::new(host, dir).with_volumes(volumes)))
             }
             None => VmFs::Host { dir },
         })

@@ -11,7 +11,7 @@ use crate::config::{ClientBuilder, RequestOptions, Settings};
 use crate::console::ConsoleSession;
 use crate::launch::LaunchParams;
 use crate::resources::Wait;
-use crate::resources::{BuildContexts, Builds, Health, Pricing, Quotas, Snapshots, UserSshKeys, Vms};
+use crate::resources::{BuildContexts, Builds, Health, Pricing, Quotas, Snapshots, UserSshKeys, Vms, Volumes};
 use crate::transfer::{Download, Upload, UploadMany};
 use crate::types::{BuildResponse, Snapshot};
 use crate::vm::{LaunchVm, Vm};
@@ -129,6 +129,11 @@ impl FastvmClient {
     /// reference).
     pub fn user_ssh_keys(&self) -> UserSshKeys<'_> {
         UserSshKeys::new(self)
+    }
+
+    /// Managed shared volumes and their attachments to VMs (upstream API after the reference).
+    pub fn volumes(&self) -> Volumes<'_> {
+        Volumes::new(self)
     }
 }
 

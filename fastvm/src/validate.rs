@@ -33,6 +33,33 @@ pub(crate) fn id(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Where a volume is mounted in a VM: an absolute path under `/mnt/` or `/data/` (the API's
+/// rule), naming a directory below it, without `.`, `..` or empty segments (which would mount
+/// it somewhere else than the path says) and without NUL.
+pub(crate) fn volume_mount_path(field: &str, path: &str) -> Result<()> {
+    let rule = "must be an absolute path under /mnt/ or /data/ (such as /mnt/shared)";
+    let Some(rest) = path.strip_prefix("/mnt/").or_else(|| path.strip_prefix("/data/")) else {
+        return Err(Error::invalid(field, format!("{path:?} {rule}")));
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return Err(Error::invalid(
+            field,
+            format!("{path:?} {rule}, not the directory itself"),
+        ));
+    }
+    if path.contains('\0') {
+        return Err(Error::invalid(field, "must not contain NUL"));
+    }
+    if rest.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+        return Err(Error::invalid(
+            field,
+            format!("{path:?} must not have `.`, `..` or empty segments"),
+        ));
+    }
+    Ok(())
+}
+
 /// Service name: 1–29 chars, lowercase letters and digits, single inner hyphens. The rule is the
 /// spec's, enforced by the generated type's `FromStr` (`T`); this gives its error a message that
 /// says the rule and names the field.
@@ -337,12 +364,7 @@ pub(crate) fn volume_mount(prefix: &str, m: &crate::types::VolumeMount) -> Resul
         }
     };
     id(&field("volumeId"), &m.volume_id)?;
-    mount_path(&field("mountPath"), &m.mount_path)?;
-    let under = ["/mnt/", "/data/"].iter().find_map(|p| m.mount_path.strip_prefix(p));
-    if under.is_none_or(|rest| rest.trim_matches('/').is_empty()) {
-        return Err(Error::invalid(field("mountPath"), "must be under /mnt/ or /data/"));
-    }
-    Ok(())
+    volume_mount_path(&field("mountPath"), &m.mount_path)
 }
 
 /// A bucket mount's body, for `POST /v1/vms/{id}/bucket-mounts` (`prefix` empty) and a launch's
@@ -410,6 +432,34 @@ mod tests {
         }
         assert!(seconds_i64("t", Duration::MAX).is_err());
     }
+    #[test]
+    fn mount_paths_are_under_mnt_or_data_without_dot_segments() {
+        for ok in ["/mnt/shared", "/data/x", "/mnt/a/b.c/d", "/data/cache/", "/mnt/..x"] {
+            volume_mount_path("mountPath", ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "",
+            "mnt/x",
+            "/mnt",
+            "/mnt/",
+            "/data",
+            "/data/",
+            "/tmp/x",
+            "/mntx/y",
+            "/mnt/../etc",
+            "/mnt/a/../../etc",
+            "/mnt/./x",
+            "/mnt//x",
+            "/mnt/a\0b",
+            "/DATA/x",
+        ] {
+            match volume_mount_path("mountPath", bad) {
+                Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "mountPath", "{bad:?}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
     use std::collections::BTreeMap;
 
     #[test]

@@ -289,6 +289,8 @@ async fn call_non_idempotent(client: &FastvmClient, op: &str) -> fastvm::Result<
             .await
             .map(drop),
         "createSnapshot" => client.snapshots().create(ID).await.map(drop),
+        "createVolume" => client.volumes().create("shared", 1).await.map(drop),
+        "attachVolume" => client.volumes().attach(ID, ID, "/mnt/shared").await.map(drop),
         "createBuild" => client.builds().create().image_ref("alpine").await.map(drop),
         "presignBuildContext" => client.build_contexts().presign().await.map(drop),
         "createBucketMount" => vms

@@ -340,11 +340,68 @@ async fn every_operation_answers_per_the_spec() {
     let renamed = api.ok("updateSnapshot", &s, Some(json!({"name": "base"})), 200).await;
     assert_eq!(renamed["name"], "base");
 
+    // Volumes (upstream after the reference): made, attached to the VM, shown on it, detached;
+    // still there for the quotas below, deleted at the end.
+    let vol = api
+        .ok(
+            "createVolume",
+            "/v1/volumes",
+            Some(json!({"name": "shared", "sizeGiB": 2, "accessMode": "rw"})),
+            201,
+        )
+        .await;
+    let (volid, vp) = (id(&vol), format!("/v1/volumes/{}", id(&vol)));
+    assert_eq!(
+        (vol["status"].as_str(), vol["mountedCount"].as_i64()),
+        (Some("ready"), Some(0))
+    );
+    assert_eq!(api.ok("listVolumes", "/v1/volumes", None, 200).await[0]["id"], volid);
+    let renamed = api
+        .ok("updateVolume", &vp, Some(json!({"name": "data", "sizeGiB": 2})), 200)
+        .await;
+    assert_eq!(renamed["name"], "data");
+    let att = api
+        .ok(
+            "attachVolume",
+            &v("/volumes"),
+            Some(json!({"volumeId": volid, "mountPath": "/mnt/shared", "readOnly": true})),
+            201,
+        )
+        .await;
+    assert_eq!(
+        (att["mountStatus"].as_str(), att["readOnly"].as_bool()),
+        (Some("mounted"), Some(true))
+    );
+    assert_eq!(
+        api.ok("getVm", &v(""), None, 200).await["volumes"][0]["volumeId"],
+        volid
+    );
+    assert_eq!(api.ok("getVolume", &vp, None, 200).await["mountedCount"], 1);
+    let atts = api
+        .ok("listVolumeAttachments", &format!("{vp}/attachments"), None, 200)
+        .await;
+    assert_eq!(atts[0]["vmId"], vid);
+    api.ok("deleteVolume", &vp, None, 409).await;
+    let detached = api
+        .ok("detachVolume", &v(&format!("/volumes/{volid}")), None, 200)
+        .await;
+    assert_eq!(detached, json!({"detached": true}));
+    api.ok(
+        "attachVolume",
+        &v("/volumes"),
+        Some(json!({"volumeId": volid, "mountPath": "/var/x"})),
+        400,
+    )
+    .await;
+
     let quotas = api.ok("getOrgQuotas", "/v1/org/quotas", None, 200).await;
     assert_eq!(
         quotas["usage"],
-        json!({"vcpu": 2, "memoryMiB": 4096, "diskGiB": 10, "snapshotCount": 1})
+        json!({"vcpu": 2, "memoryMiB": 4096, "diskGiB": 10, "snapshotCount": 1, "volumeCount": 1, "volumeGiB": 2})
     );
+    let gone = api.ok("deleteVolume", &vp, None, 200).await;
+    assert_eq!(gone, json!({"id": volid, "deleted": true}));
+    api.ok("getVolume", &vp, None, 404).await;
 
     let ctx = api
         .ok("presignBuildContext", "/v1/build-contexts/presign", None, 200)
@@ -828,6 +885,7 @@ async fn quotas_follow_live_vms_and_resume_can_hit_them() {
         memory_mib: 8192,
         disk_gib: 100,
         snapshot_count: 1,
+        ..Limits::default()
     };
     let server = FakeServer::builder().limits(limits).start().await.unwrap();
     let api = Api::new(&server);
@@ -841,7 +899,7 @@ async fn quotas_follow_live_vms_and_resume_can_hit_them() {
     assert_eq!(q["usage"]["vcpu"], 0, "paused VMs free their quota");
     assert_eq!(
         q["limits"],
-        json!({"vcpu": 2, "memoryMiB": 8192, "diskGiB": 100, "snapshotCount": 1})
+        json!({"vcpu": 2, "memoryMiB": 8192, "diskGiB": 100, "snapshotCount": 1, "volumeCount": 50, "volumeGiB": 1024})
     );
     api.launch(json!({"machineType": "c1m2"})).await;
     let (status, body) = api.call("resumeVm", &format!("/v1/vms/{}/resume", id(&a)), None).await;

@@ -100,6 +100,8 @@ async fn call(client: &FastvmClient, op: &str) -> Outcome {
         "listUserSshKeys" => encoded(client.user_ssh_keys().list().await.map(|keys| json!({ "keys": keys }))),
         "addUserSshKey" => encoded(client.user_ssh_keys().add(KEY).await),
         "deleteUserSshKey" => encoded(client.user_ssh_keys().delete(FINGERPRINT).await),
+        // The answer may have no body: the facade fills in the id it was given.
+        "deleteVolume" => encoded(client.volumes().delete(ID).await),
         // Any other operation (one the spec gained): its generated call, made through the
         // facade's `call_api`, which decodes the answer and maps every failure as each facade
         // method does (see `derived`).

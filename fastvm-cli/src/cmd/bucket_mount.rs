@@ -16,11 +16,15 @@ use super::{CliError, Ctx, Result, read_input};
 pub enum BucketMountCmd {
     /// List a VM's bucket mounts
     #[command(alias = "list")]
+    #[command(after_help = "Examples:\n  fastvm bucket-mount ls VM_ID\n  fastvm --json bucket-mount ls VM_ID")]
     Ls {
         /// VM id
         vm: String,
     },
     /// Mount a bucket (gs://bucket[/prefix] or s3://bucket[/prefix]) at an absolute path of a VM
+    #[command(
+        after_help = "Examples:\n  fastvm bucket-mount add VM_ID gs://datasets/2026 /mnt/datasets --gcp-key reader.json --read-only\n  fastvm bucket-mount add VM_ID s3://logs /mnt/logs --aws-credentials ~/.aws/credentials"
+    )]
     Add {
         /// VM id
         vm: String,
@@ -35,6 +39,7 @@ pub enum BucketMountCmd {
         read_only: bool,
     },
     /// Show one bucket mount
+    #[command(after_help = "Examples:\n  fastvm bucket-mount get VM_ID MOUNT_ID")]
     Get {
         /// VM id
         vm: String,
@@ -42,6 +47,7 @@ pub enum BucketMountCmd {
         id: String,
     },
     /// Replace a bucket mount's credentials (the mount re-authenticates)
+    #[command(after_help = "Examples:\n  fastvm bucket-mount rotate VM_ID MOUNT_ID --gcp-key new-key.json")]
     Rotate {
         /// VM id
         vm: String,
@@ -52,6 +58,7 @@ pub enum BucketMountCmd {
     },
     /// Unmount a bucket and delete its mount
     #[command(alias = "delete")]
+    #[command(after_help = "Examples:\n  fastvm bucket-mount rm VM_ID MOUNT_ID")]
     Rm {
         /// VM id
         vm: String,

@@ -14,6 +14,7 @@ pub mod snapshot;
 pub mod ssh_key;
 pub mod sweep;
 pub mod vm;
+pub mod volume;
 
 use std::fmt;
 use std::io::Write as _;

@@ -12,13 +12,18 @@ pub async fn quota(ctx: &Ctx) -> Result {
     }
     let mut t = Table::new(&["RESOURCE", "USED", "LIMIT"]);
     let rows = [
-        ("vcpu", q.usage.vcpu, q.limits.vcpu),
-        ("memory_mib", q.usage.memory_mib, q.limits.memory_mib),
-        ("disk_gib", q.usage.disk_gib, q.limits.disk_gib),
-        ("snapshots", q.usage.snapshot_count, q.limits.snapshot_count),
+        ("vcpu", Some(q.usage.vcpu), Some(q.limits.vcpu)),
+        ("memory_mib", Some(q.usage.memory_mib), Some(q.limits.memory_mib)),
+        ("disk_gib", Some(q.usage.disk_gib), Some(q.limits.disk_gib)),
+        ("snapshots", Some(q.usage.snapshot_count), Some(q.limits.snapshot_count)),
+        ("volumes", q.usage.volume_count, q.limits.volume_count),
+        ("volume_gib", q.usage.volume_gib, q.limits.volume_gib),
     ];
+    // A server at the reference's version has no volume quotas: those rows are left out.
     for (name, used, limit) in rows {
-        t.row(vec![name.to_string(), used.to_string(), limit.to_string()]);
+        if let (Some(used), Some(limit)) = (used, limit) {
+            t.row(vec![name.to_string(), used.to_string(), limit.to_string()]);
+        }
     }
     t.print();
     Ok(0)

@@ -8,6 +8,7 @@ pub mod services;
 pub mod snapshots;
 pub mod ssh_keys;
 pub mod vms;
+pub mod volumes;
 
 use std::collections::BTreeMap;
 

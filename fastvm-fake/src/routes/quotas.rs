@@ -31,6 +31,8 @@ fn values(l: &Limits) -> Value {
         "memoryMiB": l.memory_mib,
         "diskGiB": l.disk_gib,
         "snapshotCount": l.snapshot_count,
+        "volumeCount": l.volume_count,
+        "volumeGiB": l.volume_gib,
     })
 }
 

@@ -84,6 +84,7 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         env: vm.env.clone(),
         services: vm.services.values().cloned().collect(),
         bucket_mounts: vm.bucket_mounts.clone(),
+        volumes: vm.volumes.clone(),
         machine: vm.machine.clone(),
         disk_gib: vm.disk_gib,
     };

@@ -50,6 +50,7 @@ struct LaunchBody {
     ttl: Option<Ttl>,
     /// Checked by `bucket_mounts::parse_mount` (its messages never repeat a credential).
     bucket_mounts: Option<Vec<Value>>,
+    volumes: Option<Vec<crate::routes::volumes::AttachBody>>,
 }
 
 /// A launch checked against the state: everything but the VM's files.
@@ -102,6 +103,9 @@ fn plan(s: &Shared, g: &mut Inner, b: &mut LaunchBody) -> ApiResult<Plan> {
     validate::metadata(&metadata)?;
     validate::env_vars(&env)?;
     validate::firewall(&firewall)?;
+    for v in b.volumes.iter().flatten() {
+        crate::routes::volumes::mount_path(&v.mount_path)?;
+    }
     let bucket_mounts = match b.bucket_mounts.take() {
         Some(list) => list
             .iter()
@@ -143,9 +147,10 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     let dir = s.vms_dir().join(p.id.to_string());
     let host = s.config.host;
     let files = p.snapshot.as_ref().and_then(|snap| snap.files.clone());
+    let volumes = s.volumes_dir();
     let made = tokio::task::spawn_blocking({
         let dir = dir.clone();
-        move || VmFs::create(host, dir, files.as_ref().map(|f| f.dir()))
+        move || VmFs::create(host, dir, files.as_ref().map(|f| f.dir()), volumes)
     })
     .await
     .map_err(|e| e.to_string())
@@ -201,21 +206,69 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         public_ipv6: p.public_ipv6,
         pause_snapshot: None,
         fs,
+        volumes: Vec::new(),
     };
     let mut vm = vm;
+    // What cannot be attached does not fail the launch: it is reported in attachmentWarnings.
+    let mut warnings = serde_json::Map::new();
+    let mut warn = |kind: &str, item: Value| {
+        let list = warnings.entry(kind).or_insert_with(|| json!([]));
+        list.as_array_mut().expect("a list").push(item);
+    };
     for m in p.bucket_mounts {
+        let (uri, path) = (m.bucket_uri.clone(), m.mount_path.clone());
         // A fresh id per VM: a snapshot's mount is mounted again, not shared.
         let m = crate::state::BucketMount {
             id: Uuid::new_v4(),
             ..m
         };
         if let Err(e) = crate::routes::bucket_mounts::mount(&mut vm, m) {
-            drop(g);
-            discard(vm.fs.dir().to_path_buf());
-            return Err(e);
+            warn(
+                "failedBucketMountAttachments",
+                json!({"bucketUri": uri, "mountPath": path, "statusMessage": e.message()}),
+            );
         }
     }
-    let body = s.vm_json(&vm);
+    let from_snapshot = p.snapshot.as_ref().map(|snap| snap.volumes.clone()).unwrap_or_default();
+    crate::routes::volumes::unlink_all(&vm, &from_snapshot);
+    let asked = b.volumes.take();
+    let snapshot_volumes = asked.is_none();
+    let to_attach = asked.unwrap_or_else(|| {
+        from_snapshot
+            .iter()
+            .map(|a| crate::routes::volumes::AttachBody {
+                volume_id: a.volume_id.to_string(),
+                mount_path: a.mount_path.clone(),
+                read_only: Some(a.read_only),
+            })
+            .collect()
+    });
+    let Inner { volumes, .. } = &mut *g;
+    for a in to_attach {
+        let (volume_id, mount_path) = (a.volume_id.clone(), a.mount_path.clone());
+        if let Err(e) = crate::routes::volumes::attach_now(&s, &mut vm, volumes, a, now) {
+            if snapshot_volumes {
+                let reason = if e.status == StatusCode::NOT_FOUND {
+                    "deleted"
+                } else {
+                    "deleting"
+                };
+                warn(
+                    "skippedSnapshotVolumes",
+                    json!({"volumeId": volume_id, "mountPath": mount_path, "reason": reason}),
+                );
+            } else {
+                warn(
+                    "failedVolumeAttachments",
+                    json!({"volumeId": volume_id, "mountPath": mount_path, "statusMessage": e.message()}),
+                );
+            }
+        }
+    }
+    let mut body = s.vm_json(&vm);
+    if !warnings.is_empty() {
+        body["attachmentWarnings"] = Value::Object(warnings);
+    }
     g.vms.insert(id, vm);
     let status = if booted {
         StatusCode::CREATED

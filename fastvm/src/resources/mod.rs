@@ -25,6 +25,7 @@ mod snapshots;
 pub(crate) mod ssh_keys;
 mod user_ssh_keys;
 mod vms;
+mod volumes;
 mod wait;
 
 pub use bucket_mounts::{BucketMounts, CreateBucketMount};
@@ -39,6 +40,7 @@ pub use snapshots::{CreateSnapshot, Snapshots, UpdateSnapshot};
 pub use ssh_keys::{AddSshKey, SshKeys};
 pub use user_ssh_keys::{AddUserSshKey, UserSshKeys};
 pub use vms::{LaunchResponse, LaunchWarnings, ListVms, UpdateVm, Vms};
+pub use volumes::{AttachVolume, CreateVolume, UpdateVolume, Volumes};
 pub use wait::{CreateSnapshotReady, Settles, Wait};
 
 pub use fastvm_api::InvalidKeyFile;

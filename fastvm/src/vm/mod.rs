@@ -24,10 +24,12 @@ pub mod console;
 pub mod launch;
 mod manage;
 mod readiness;
+mod volumes;
 
 pub use bucket_mounts::VmBucketMounts;
 pub use manage::{VmServices, VmSshKeys};
 pub use readiness::{Spawn, Spawned, WaitForPort, WaitUntil};
+pub use volumes::VmVolumes;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
