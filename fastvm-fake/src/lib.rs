@@ -63,6 +63,7 @@ mod exec;
 mod facts;
 mod faults;
 mod fingerprint;
+mod import_context;
 mod isolation;
 mod model;
 mod pty;
@@ -700,7 +701,7 @@ async fn not_found(State(s): State<Arc<Shared>>, req: Request) -> Response {
 }
 
 fn router(shared: Arc<Shared>) -> Router {
-    use routes::{builds, files, quotas, services, snapshots, ssh_keys, vms};
+    use routes::{builds, files, quotas, services, snapshot_imports, snapshots, ssh_keys, vms};
     Router::new()
         .route("/healthz", get(quotas::health))
         .route("/v1/pricing", get(quotas::pricing))
@@ -745,6 +746,19 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/builds", post(builds::create))
         .route("/v1/builds/{id}", get(builds::retrieve))
         .route("/v1/build-contexts/presign", post(builds::presign_context))
+        .route(
+            "/v1/snapshot-imports",
+            get(snapshot_imports::list).post(snapshot_imports::create),
+        )
+        .route(
+            "/v1/snapshot-imports/context-presign",
+            post(snapshot_imports::presign_context),
+        )
+        .route(
+            "/v1/snapshot-imports/{id}",
+            get(snapshot_imports::retrieve).delete(snapshot_imports::delete),
+        )
+        .route("/v1/snapshot-imports/{id}/cancel", post(snapshot_imports::cancel))
         .route("/v1/org/quotas", get(quotas::retrieve))
         .route("/storage/{key}", put(storage::put).get(storage::get))
         // Exec stdin arrives base64 in the JSON body; storage bodies are streamed, not limited.

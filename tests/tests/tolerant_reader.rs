@@ -61,6 +61,7 @@ async fn call(client: &FastvmClient, op: &str) -> Outcome {
         "createSnapshot" => encoded(client.snapshots().create(ID).name("golden").await),
         "getSnapshot" => encoded(client.snapshots().retrieve(SNAP).await),
         "deleteSnapshot" => encoded(client.snapshots().delete(SNAP).await),
+        "deleteSnapshotImport" => encoded(client.snapshot_imports().delete(ID).await),
         "updateSnapshot" => encoded(client.snapshots().update(SNAP).name("renamed").await),
         "listVms" => encoded(vms.list().await),
         "launchVm" => encoded(

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use fastvm::launch::LaunchParams;
-use fastvm::resources::Wait;
 use fastvm::resources::LaunchWarnings;
+use fastvm::resources::Wait;
 use fastvm::types::{TtlAction, VmInfo, VmStatus};
 
 use super::output::{self, Table};
@@ -324,8 +324,14 @@ pub fn print_launched(ctx: &Ctx, vm: &fastvm::types::VmInfo, warnings: &LaunchWa
         let mut value = serde_json::to_value(vm).map_err(|e| super::CliError::Other(e.to_string()))?;
         if let Some(obj) = value.as_object_mut() {
             let fields = [
-                ("snapshotRestoreWarnings", warnings.snapshot_restore.as_ref().map(serde_json::to_value)),
-                ("attachmentWarnings", warnings.attachments.as_ref().map(serde_json::to_value)),
+                (
+                    "snapshotRestoreWarnings",
+                    warnings.snapshot_restore.as_ref().map(serde_json::to_value),
+                ),
+                (
+                    "attachmentWarnings",
+                    warnings.attachments.as_ref().map(serde_json::to_value),
+                ),
             ];
             for (name, w) in fields {
                 if let Some(w) = w {
@@ -357,16 +363,28 @@ pub fn print_launch_warnings(warnings: &LaunchWarnings) {
     }
     if let Some(w) = &warnings.attachments {
         for v in &w.failed_volume_attachments {
-            eprintln!("warning: volume {} did not attach at {}: {}", v.volume_id, v.mount_path, v.status_message);
+            eprintln!(
+                "warning: volume {} did not attach at {}: {}",
+                v.volume_id, v.mount_path, v.status_message
+            );
         }
         for v in &w.skipped_snapshot_volumes {
-            eprintln!("warning: the snapshot's volume {} at {} was left out: {}", v.volume_id, v.mount_path, v.reason);
+            eprintln!(
+                "warning: the snapshot's volume {} at {} was left out: {}",
+                v.volume_id, v.mount_path, v.reason
+            );
         }
         for b in &w.failed_bucket_mount_attachments {
-            eprintln!("warning: bucket {} did not mount at {}: {}", b.bucket_uri, b.mount_path, b.status_message);
+            eprintln!(
+                "warning: bucket {} did not mount at {}: {}",
+                b.bucket_uri, b.mount_path, b.status_message
+            );
         }
         for b in &w.skipped_snapshot_bucket_mounts {
-            eprintln!("warning: the snapshot's bucket {} at {} was left out: {}", b.bucket_uri, b.mount_path, b.reason);
+            eprintln!(
+                "warning: the snapshot's bucket {} at {} was left out: {}",
+                b.bucket_uri, b.mount_path, b.reason
+            );
         }
     }
 }

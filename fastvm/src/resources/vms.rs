@@ -9,9 +9,8 @@ use crate::transport::http::with_command_timeout;
 use crate::transport::ops;
 use crate::{Error, FastvmClient, Result, validate};
 use fastvm_api::types::{
-    AttachmentWarnings, ConsoleTokenResponse, DeleteResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings,
-    Ttl, TtlAction,
-    UpdateVmRequest, VmCreateResponse, VmInfo, VmStatus,
+    AttachmentWarnings, ConsoleTokenResponse, DeleteResponse, FirewallPolicy, Metadata, SnapshotRestoreWarnings, Ttl,
+    TtlAction, UpdateVmRequest, VmCreateResponse, VmInfo, VmStatus,
 };
 
 /// `client.vms()`: virtual machines.
