@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(zip_dir(root, &mut buf).unwrap(), Packed { entries: 4 });
 
         let mut archive = zip::ZipArchive::new(Cursor::new(buf.into_inner())).unwrap();
-        let names: Vec<_> = archive.file_names().map(str::to_string).collect();
+        let names: Vec<String> = archive.file_names().map(|n| n.unwrap().into_owned()).collect();
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(sorted, ["Dockerfile", "app/", "app/bin/", "app/bin/run"]);
