@@ -7,7 +7,8 @@
 //! `COPY`/`ADD [--flag…] <src>… <dest>` (or their JSON form) from the context; `ADD` of a URL,
 //! `COPY --from` and wildcards fail the import, every other instruction (`FROM`, `RUN`, `ENV`,
 //! …) is ignored. A source directory's contents are copied into `dest`; a file goes to
-//! `dest/<name>` when `dest` ends in `/` or there are several sources, else to `dest`.
+//! `dest/<name>` when `dest` ends in `/`, is a directory already or there are several
+//! sources, else to `dest`.
 //!
 //! Where the files land: with isolation a VM's `/` is its root, so `/app/x` is `/app/x`.
 //! Without, a VM's absolute paths are the host's, so the snapshot's directory stands for the
@@ -174,6 +175,8 @@ fn copy(context: &Path, args: &str, workdir: &Path, place: &dyn Fn(&Path) -> Pat
         if meta.is_dir() {
             merge(&from, &place(&dest)).map_err(|e| e.to_string())?;
         } else {
+            // As Docker: a destination that is a directory already takes the file in it.
+            let into_dir = into_dir || place(&dest).is_dir();
             let to = match (into_dir, from.file_name()) {
                 (true, Some(name)) => place(&dest).join(name),
                 _ => place(&dest),
