@@ -616,7 +616,9 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.json");
         let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let code = generate(&spec.to_string()).unwrap();
-        assert!(code.contains("-> (VmInfo, ::std::option::Option<SnapshotRestoreWarnings>)"));
+        assert!(code.contains(
+            "-> (\n            VmInfo,\n            ::std::option::Option<AttachmentWarnings>,\n            ::std::option::Option<SnapshotRestoreWarnings>,\n        )"
+        ));
         // A field added to both schemas is carried by the generated conversion.
         for schema in ["VM", "VMCreateResponse"] {
             spec["components"]["schemas"][schema]["properties"]["zone"] = json!({"type": "string"});

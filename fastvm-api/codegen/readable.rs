@@ -316,14 +316,14 @@ pub fn unit_fields(file: &mut syn::File) -> Result<(), String> {
                 mac.tokens = tokens;
             }
         }
-        // A field's name in a hand-made `Debug` (`.field("memory_mi_b", ..)`, the secrets pass).
+        // A field's name in a string: a hand-made `Debug` (`.field("memory_mi_b", ..)`, the
+        // secrets pass), a builder's "no value supplied for size_gi_b", a constructor's doc.
+        // Only snake-case words with a unit pair change, so wire names (`memoryMiB`) do not.
         fn visit_lit_str_mut(&mut self, lit: &mut syn::LitStr) {
             let text = lit.value();
-            let identifier = text
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            if let Some(name) = unit_name(&text).filter(|_| identifier) {
-                *lit = syn::LitStr::new(&name, lit.span());
+            let renamed = unit_words(&text);
+            if renamed != text {
+                *lit = syn::LitStr::new(&renamed, lit.span());
             }
         }
     }

@@ -123,7 +123,7 @@ pub mod types {
         }
     }
     ///A customer's GCS or S3 bucket mounted into a VM (its credentials are never returned). Added by the upstream API after the reference (TypeScript SDK 35e3162).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[non_exhaustive]
     pub struct BucketMount {
         ///gs://... or s3://...; other schemes may be added.
@@ -141,6 +141,7 @@ pub mod types {
         )]
         pub created_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///Bucket mount ID.
+        #[serde(default, deserialize_with = "crate::decode::null_as_default")]
         pub id: ::std::string::String,
         #[serde(
             rename = "mountPath",
@@ -655,7 +656,7 @@ pub mod types {
         }
     }
     impl CreateVolumeRequest {
-        /// Builds a `CreateVolumeRequest` from its required fields (`access_mode`, `name`, `size_gi_b`, in the spec's order), every other field empty; set the others on it (its fields are public).
+        /// Builds a `CreateVolumeRequest` from its required fields (`access_mode`, `name`, `size_gib`, in the spec's order), every other field empty; set the others on it (its fields are public).
         pub fn new(
             access_mode: VolumeAccessMode,
             name: impl ::std::convert::Into<::std::string::String>,
@@ -3779,7 +3780,7 @@ pub mod types {
         }
     }
     ///A volume attached to a VM, and the state of its mount. Added by the upstream API after the reference (TypeScript SDK 35e3162).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[non_exhaustive]
     pub struct VolumeAttachment {
         #[serde(
@@ -3805,7 +3806,11 @@ pub mod types {
         )]
         pub status_message: ::std::option::Option<::std::string::String>,
         ///Volume ID (UUID).
-        #[serde(rename = "volumeId")]
+        #[serde(
+            rename = "volumeId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub volume_id: ::std::string::String,
     }
     ///Answer of DELETE /v1/vms/{id}/volumes/{volumeId}. Added by the upstream API after the reference (TypeScript SDK 35e3162).
@@ -3948,7 +3953,7 @@ pub mod types {
         }
     }
     ///One VM a volume is attached to (an entry of GET /v1/volumes/{id}/attachments). Added by the upstream API after the reference (TypeScript SDK 35e3162).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[non_exhaustive]
     pub struct VolumeVmAttachment {
         #[serde(
@@ -3974,7 +3979,11 @@ pub mod types {
         )]
         pub status_message: ::std::option::Option<::std::string::String>,
         ///VM ID (UUID).
-        #[serde(rename = "vmId")]
+        #[serde(
+            rename = "vmId",
+            default,
+            deserialize_with = "crate::decode::null_as_default"
+        )]
         pub vm_id: ::std::string::String,
         ///Volume ID (UUID).
         #[serde(
@@ -4846,7 +4855,7 @@ pub mod types {
                 Self {
                     access_mode: Err("no value supplied for access_mode".to_string()),
                     name: Err("no value supplied for name".to_string()),
-                    size_gib: Err("no value supplied for size_gi_b".to_string()),
+                    size_gib: Err("no value supplied for size_gib".to_string()),
                 }
             }
         }

@@ -844,3 +844,57 @@ async fn sweep_refuses_to_match_everything() {
     assert!(text(&out.stderr).contains("--label"), "{}", text(&out.stderr));
     assert_eq!(env.vm_ids().await.len(), 1, "nothing was deleted");
 }
+
+/// `fastvm snapshot import` (a directory with a Dockerfile, or `--image`) and `fastvm snapshot
+/// imports ls|get|cancel|rm` against the fake: a directory import waits until it succeeded; an
+/// image import with `--no-wait` is pending, refused by `rm` while in flight, then cancelled and
+/// removed; an import with no source is a usage error.
+#[tokio::test]
+async fn snapshot_imports_from_a_directory_and_an_image() {
+    let env = Env {
+        server: FakeServer::builder()
+            .build_duration(std::time::Duration::from_secs(1))
+            .start()
+            .await
+            .expect("start the fake"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), "FROM alpine:3\nCOPY app.txt /srv/\n").unwrap();
+    std::fs::write(dir.path().join("app.txt"), "app").unwrap();
+    let path = dir.path().to_str().unwrap();
+    let done = env
+        .json(&["snapshot", "import", path, "--name", "ctx", "--build-arg", "A=1"])
+        .await;
+    assert_eq!(
+        (done["status"].as_str(), done["name"].as_str()),
+        (Some("succeeded"), Some("ctx"))
+    );
+    let snapshot = done["snapshotId"].as_str().unwrap();
+    assert_eq!(env.json(&["snapshot", "get", snapshot]).await["name"], "ctx");
+
+    let pending = env
+        .json(&["snapshot", "import", "--image", "alpine:3", "--no-wait"])
+        .await;
+    assert_eq!(pending["status"], "pending");
+    let id = pending["id"].as_str().unwrap();
+    let listed = env.json(&["snapshot", "imports", "ls"]).await;
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let table = env.ok(&["snapshot", "imports", "get", id]).await;
+    assert!(table.contains("alpine:3") && table.contains("pending"), "{table}");
+    let in_flight = env.run(&["snapshot", "imports", "rm", "-y", id]).await;
+    assert_ne!(in_flight.status.code(), Some(0), "an import in flight is not removed");
+    assert_eq!(
+        env.json(&["snapshot", "imports", "cancel", id]).await["status"],
+        "cancelled"
+    );
+    env.ok(&["snapshot", "imports", "rm", "-y", id]).await;
+    assert_eq!(
+        env.json(&["snapshot", "imports", "ls"]).await.as_array().unwrap().len(),
+        1
+    );
+
+    let usage = env.run(&["snapshot", "import"]).await;
+    assert_eq!(usage.status.code(), Some(2), "{}", text(&usage.stderr));
+    let both = env.run(&["snapshot", "import", path, "--image", "alpine:3"]).await;
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both.stderr));
+}

@@ -66,6 +66,7 @@ mod exec;
 mod facts;
 mod faults;
 mod fingerprint;
+mod import_context;
 mod isolation;
 mod model;
 mod pty;
@@ -733,7 +734,7 @@ async fn not_found(State(s): State<Arc<Shared>>, req: Request) -> Response {
 }
 
 fn router(shared: Arc<Shared>) -> Router {
-    use routes::{bucket_mounts, builds, files, quotas, services, snapshots, ssh_keys, vms, volumes};
+    use routes::{bucket_mounts, builds, files, quotas, services, snapshot_imports, snapshots, ssh_keys, vms, volumes};
     Router::new()
         .route("/healthz", get(quotas::health))
         .route("/v1/pricing", get(quotas::pricing))
@@ -799,6 +800,19 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/builds", post(builds::create))
         .route("/v1/builds/{id}", get(builds::retrieve))
         .route("/v1/build-contexts/presign", post(builds::presign_context))
+        .route(
+            "/v1/snapshot-imports",
+            get(snapshot_imports::list).post(snapshot_imports::create),
+        )
+        .route(
+            "/v1/snapshot-imports/context-presign",
+            post(snapshot_imports::presign_context),
+        )
+        .route(
+            "/v1/snapshot-imports/{id}",
+            get(snapshot_imports::retrieve).delete(snapshot_imports::delete),
+        )
+        .route("/v1/snapshot-imports/{id}/cancel", post(snapshot_imports::cancel))
         .route("/v1/org/quotas", get(quotas::retrieve))
         .route("/storage/{key}", put(storage::put).get(storage::get))
         // Exec stdin arrives base64 in the JSON body; storage bodies are streamed, not limited.
@@ -872,8 +886,7 @@ mod tests {
         let resp = unmodelled(&server.shared, &Method::GET, "/v1/org/quotas", Some(KEY.as_bytes()));
         let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let zero = serde_json::json!({"vcpu": 0, "memoryMiB": 0, "diskGiB": 0, "snapshotCount": 0,
-                                      "volumeCount": 0, "volumeGiB": 0});
+        let zero = serde_json::json!({"vcpu": 0, "memoryMiB": 0, "diskGiB": 0, "snapshotCount": 0});
         assert_eq!(body, serde_json::json!({"orgId": "", "limits": zero, "usage": zero}));
         let resp = unmodelled(&server.shared, &Method::GET, "/v1/nothing", Some(KEY.as_bytes()));
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);

@@ -1,5 +1,5 @@
-//! The in-memory world of one fake server: VMs, snapshots, builds, staged objects, and the
-//! clock that drives boot delays, TTLs and builds.
+//! The in-memory world of one fake server: VMs, snapshots, builds, snapshot imports, staged
+//! objects, and the clock that drives boot delays, TTLs, builds and imports.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -218,6 +218,52 @@ pub struct Build {
     pub error: Option<String>,
 }
 
+/// A snapshot import (`routes/snapshot_imports.rs`); its status follows from the clock until
+/// it ends.
+#[derive(Debug)]
+pub struct SnapshotImport {
+    pub id: Uuid,
+    pub name: String,
+    /// The `SnapshotImportSourceView` JSON (no secrets).
+    pub source: Value,
+    pub dockerfile: bool,
+    /// Creation time (ms since the epoch, fake clock).
+    pub created_ms: i64,
+    pub machine: String,
+    pub cpu: i64,
+    pub memory_mib: i64,
+    pub disk_gib: i64,
+    /// Decided at the create, revealed when the run is over: the snapshot's files (none for an
+    /// image import), or why the import fails.
+    pub outcome: Result<Option<Arc<Tree>>, crate::import_context::Failure>,
+    /// Set once the import is terminal.
+    pub end: Option<ImportEnd>,
+}
+
+/// How an import ended, and when (ms, fake clock).
+#[derive(Debug, Clone)]
+pub enum ImportEnd {
+    Succeeded {
+        at_ms: i64,
+        snapshot_id: Uuid,
+    },
+    Failed {
+        at_ms: i64,
+        failure: crate::import_context::Failure,
+    },
+    Cancelled {
+        at_ms: i64,
+    },
+}
+
+/// A `contextRef` of the context presign: the staging object it names, and whether a create
+/// consumed it.
+#[derive(Debug, Clone)]
+pub struct ContextRef {
+    pub key: String,
+    pub used: bool,
+}
+
 /// A presigned staging object.
 #[derive(Debug, Clone)]
 pub struct Object {
@@ -234,6 +280,9 @@ pub struct Inner {
     pub volumes: BTreeMap<Uuid, Volume>,
     /// The calling user's SSH keys (`/v1/me/ssh-keys`): the fake has one user, the key's.
     pub user_ssh_keys: Vec<SshKey>,
+    /// Snapshot imports, and the context references minted for them (by `contextRef`).
+    pub snapshot_imports: BTreeMap<Uuid, SnapshotImport>,
+    pub import_contexts: HashMap<String, ContextRef>,
     pub objects: HashMap<String, Object>,
     /// Added to the wall clock (see `FakeServer::advance`).
     pub clock_offset_ms: i64,
@@ -409,6 +458,7 @@ impl Shared {
             b.snapshot_id = Some(snap.id);
             g.snapshots.insert(snap.id, snap);
         }
+        crate::routes::snapshot_imports::settle(self, g, now);
     }
 
     /// The `VM` JSON of `vm` at `now`.

@@ -34,15 +34,21 @@ fn signed_url(s: &Shared, method: &str, key: &str, expires: i64) -> String {
 
 /// Mints a staging object and its `FilePresignResponse`.
 pub fn presign(s: &Shared, g: &mut Inner, now_ms: i64, max_bytes: u64) -> Value {
+    presign_key(s, g, now_ms, max_bytes).1
+}
+
+/// [`presign`], with the object's key (what a snapshot import's `contextRef` stands for).
+pub fn presign_key(s: &Shared, g: &mut Inner, now_ms: i64, max_bytes: u64) -> (String, Value) {
     let key = Uuid::new_v4().simple().to_string();
     g.objects.insert(key.clone(), Object { max_bytes });
     let expires = now_ms / 1000 + PRESIGN_TTL_SECS;
-    json!({
+    let urls = json!({
         "uploadUrl": signed_url(s, "PUT", &key, expires),
         "downloadUrl": signed_url(s, "GET", &key, expires),
         "expiresInSec": PRESIGN_TTL_SECS,
         "maxUploadBytes": max_bytes,
-    })
+    });
+    (key, urls)
 }
 
 /// Checks a signature; returns the object's settings.

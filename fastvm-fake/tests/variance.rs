@@ -231,6 +231,7 @@ const VOLATILE: &[&str] = &[
     "websocketPath",
     "uploadUrl",
     "downloadUrl",
+    "contextRef",
     "durationMs",
     "ms",
     "expiresAtMs",

@@ -11,11 +11,13 @@ use crate::config::{ClientBuilder, RequestOptions, Settings};
 use crate::console::ConsoleSession;
 use crate::launch::LaunchParams;
 use crate::resources::Wait;
-use crate::resources::{BuildContexts, Builds, Health, Pricing, Quotas, Snapshots, UserSshKeys, Vms, Volumes};
+use crate::resources::{
+    BuildContexts, Builds, Health, Pricing, Quotas, SnapshotImports, Snapshots, UserSshKeys, Vms, Volumes,
+};
 use crate::transfer::{Download, Upload, UploadMany};
-use crate::types::{BuildResponse, Snapshot};
+use crate::types::{BuildResponse, Snapshot, SnapshotImport};
 use crate::vm::{LaunchVm, Vm};
-use crate::workflows::{BuildImage, LaunchFleet, PruneSnapshots, SnapshotFamily, Sweep};
+use crate::workflows::{BuildImage, ImportFromDir, LaunchFleet, PruneSnapshots, SnapshotFamily, Sweep};
 use crate::{Error, Result};
 
 use crate::FastvmClient;
@@ -113,6 +115,12 @@ impl FastvmClient {
     /// Build-context uploads.
     pub fn build_contexts(&self) -> BuildContexts<'_> {
         BuildContexts::new(self)
+    }
+
+    /// Snapshot imports, from an image or a Dockerfile and its context (upstream API after
+    /// the reference; the successor of [`builds`](Self::builds)).
+    pub fn snapshot_imports(&self) -> SnapshotImports<'_> {
+        SnapshotImports::new(self)
     }
 
     /// Org quotas.
@@ -324,6 +332,26 @@ impl FastvmClient {
         Wait::new(self, id)
     }
 
+    /// Polls `GET /v1/snapshot-imports/{id}` (the first poll immediately) until the import is
+    /// `succeeded`, and returns it (its `snapshot_id` names the snapshot). `failed` gives
+    /// [`Error::SnapshotImportFailed`] (with the server's diagnostic), `cancelled`
+    /// [`Error::SnapshotImportCancelled`]; `pending`, `claimed`, `running` and statuses this SDK
+    /// does not know mean keep waiting; the deadline passing gives
+    /// [`Error::SnapshotImportNotFinished`] (the import is left as it is: this wait does not
+    /// own it; [`CreateSnapshotImport::wait_ready`](crate::resources::CreateSnapshotImport::wait_ready)
+    /// does, and cancels it). Polls as [`wait_for_vm_ready`](Self::wait_for_vm_ready).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// let import = client.snapshot_imports().create().image("alpine:3").await?;
+    /// let done = client.wait_for_snapshot_import(&import.id).await?;
+    /// println!("snapshot {}", done.snapshot_id.unwrap_or_default());
+    /// # Ok(()) }
+    /// ```
+    pub fn wait_for_snapshot_import<'a>(&'a self, id: &'a str) -> Wait<'a, SnapshotImport> {
+        Wait::new(self, id)
+    }
+
     /// Polls `GET /v1/snapshots/{id}` (the first poll immediately) until the snapshot is
     /// `ready`, and returns it.
     ///
@@ -523,6 +551,37 @@ impl FastvmClient {
     /// ```
     pub fn build_image(&self, name: impl Into<String>, from: impl Into<LaunchParams>) -> BuildImage<'_> {
         BuildImage::new(self, name, from)
+    }
+
+    /// Makes a snapshot from the local directory `dir`, a Dockerfile and its build context
+    /// (the Dockerfile at `Dockerfile` unless [`dockerfile_path`](ImportFromDir::dockerfile_path)
+    /// says otherwise): zips it, uploads it to a presigned URL
+    /// ([`SnapshotImports::presign_context`]), creates a dockerfile import with its
+    /// `contextRef`, and waits until the import has `succeeded` (set the builder's `deadline`
+    /// and `poll_interval`; default 300 s). The result's `snapshot_id` names the snapshot.
+    ///
+    /// If the wait ends any other way (the deadline, a failed poll, the future dropped), the
+    /// import is cancelled before the error is returned; `failed` is
+    /// [`Error::SnapshotImportFailed`] with the server's diagnostic. Refused before any request:
+    /// a directory without the Dockerfile, a Dockerfile path that is absolute or holds `..`,
+    /// more than 64 build arguments, credentials without a registry host. A symlink, device,
+    /// fifo or socket in the directory fails the zipping with its path
+    /// ([`FileTransferErrorKind::Unsupported`](crate::transfer::FileTransferErrorKind::Unsupported)).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
+    /// use std::time::Duration;
+    /// let import = client
+    ///     .import_snapshot_from_dir("./service")
+    ///     .name("service")
+    ///     .build_arg("VERSION", "1.4.2")
+    ///     .deadline(Duration::from_secs(1800))
+    ///     .await?;
+    /// let vm = client.launch_vm(fastvm::launch::snapshot(&import.snapshot_id.unwrap_or_default())).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn import_snapshot_from_dir(&self, dir: impl Into<PathBuf>) -> ImportFromDir<'_> {
+        ImportFromDir::new(self, dir.into())
     }
 
     /// Opens an interactive console on the VM `vm_id`: mints a console token and connects its

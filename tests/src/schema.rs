@@ -314,6 +314,10 @@ pub fn sample(schema: &Value) -> Value {
     if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
         return first.clone();
     }
+    // A `oneOf` (a tagged union, such as a bucket mount's credentials): its first variant.
+    if let Some(first) = schema.get("oneOf").and_then(Value::as_array).and_then(|v| v.first()) {
+        return sample(first);
+    }
     match schema.get("type").and_then(Value::as_str) {
         Some("string") => match schema.get("format").and_then(Value::as_str) {
             Some("date-time") => json!("2026-05-15T10:00:00Z"),

@@ -303,6 +303,8 @@ async fn call_non_idempotent(client: &FastvmClient, op: &str) -> fastvm::Result<
             )
             .await
             .map(drop),
+        "createSnapshotImport" => client.snapshot_imports().create().image("alpine:3").await.map(drop),
+        "presignSnapshotImportContext" => client.snapshot_imports().presign_context().await.map(drop),
         other => panic!(
             "tests/tests/facade_retry.rs: no call of {other} in `call_non_idempotent`: add one (the spec says it is not idempotent)"
         ),

@@ -138,6 +138,30 @@ impl Api {
     }
 }
 
+/// Uploads a ZIP archive of `files` to a context presign's `uploadUrl`, as a client does.
+async fn put_zip(api: &Api, presigned: &Value, files: &[(&str, &str)]) {
+    let resp = api
+        .http
+        .put(presigned["uploadUrl"].as_str().unwrap())
+        .header("content-type", "application/zip")
+        .body(zip_of(files))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+}
+
+/// A ZIP archive of `files` (name, contents).
+fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, body) in files {
+        zip.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(body.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
 fn id(v: &Value) -> String {
     v["id"].as_str().expect("id").to_string()
 }
@@ -419,6 +443,46 @@ async fn every_operation_answers_per_the_spec() {
         .ok("getBuild", &format!("/v1/builds/{}", id(&build)), None, 200)
         .await;
     assert_eq!(b["imageRef"], "python:3.13-slim");
+
+    // Snapshot imports (upstream after the reference): a dockerfile import of a context
+    // uploaded to the fake's storage, refused while in flight, cancelled, then deleted.
+    let ctx = api
+        .ok(
+            "presignSnapshotImportContext",
+            "/v1/snapshot-imports/context-presign",
+            Some(json!({"sizeBytes": 200})),
+            200,
+        )
+        .await;
+    put_zip(
+        &api,
+        &ctx,
+        &[("Dockerfile", "FROM alpine:3\nCOPY a.txt /srv/\n"), ("a.txt", "a")],
+    )
+    .await;
+    let import = api
+        .ok(
+            "createSnapshotImport",
+            "/v1/snapshot-imports",
+            Some(json!({"name": "ctx", "source": {"type": "dockerfile", "contextRef": ctx["contextRef"]}})),
+            202,
+        )
+        .await;
+    assert_eq!(import["status"], "pending");
+    let imp = format!("/v1/snapshot-imports/{}", id(&import));
+    assert_eq!(
+        api.ok("getSnapshotImport", &imp, None, 200).await["source"]["type"],
+        "dockerfile"
+    );
+    let listed = api.ok("listSnapshotImports", "/v1/snapshot-imports", None, 200).await;
+    assert_eq!(listed[0]["id"], import["id"]);
+    api.ok("deleteSnapshotImport", &imp, None, 409).await;
+    let cancelled = api
+        .ok("cancelSnapshotImport", &format!("{imp}/cancel"), None, 200)
+        .await;
+    assert_eq!(cancelled["status"], "cancelled");
+    api.ok("deleteSnapshotImport", &imp, None, 200).await;
+    api.ok("getSnapshotImport", &imp, None, 404).await;
 
     api.ok("deleteSnapshot", &s, None, 200).await;
     let del = api.ok("deleteVm", &v(""), None, 200).await;
@@ -876,6 +940,168 @@ async fn builds_progress_to_completed_with_a_snapshot() {
     let failed = api.ok("getBuild", &format!("/v1/builds/{}", id(&bad)), None, 200).await;
     assert_eq!(failed["status"], "failed");
     assert!(failed["error"].is_string());
+}
+
+/// Snapshot imports on the fake clock: pending, claimed, running (with the phases' events), then
+/// succeeded with a ready snapshot; the inputs the spec rules out are 400s; a context reference
+/// the fake never minted, or one used already, is refused by the create; an upload that is not
+/// a ZIP archive, or none, fails the import with the error in its phase.
+#[tokio::test]
+async fn snapshot_imports_progress_on_the_clock_and_refuse_bad_sources() {
+    let server = FakeServer::builder()
+        .build_duration(Duration::from_secs(60))
+        .start()
+        .await
+        .unwrap();
+    let api = Api::new(&server);
+    let create = |source: Value| {
+        let api = &api;
+        async move {
+            api.call(
+                "createSnapshotImport",
+                "/v1/snapshot-imports",
+                Some(json!({ "source": source })),
+            )
+            .await
+        }
+    };
+    let ctx = api
+        .ok(
+            "presignSnapshotImportContext",
+            "/v1/snapshot-imports/context-presign",
+            None,
+            200,
+        )
+        .await;
+    for (source, why) in [
+        (json!({}), "no type"),
+        (json!({"type": "tarball"}), "unknown type"),
+        (json!({"type": "image"}), "no image"),
+        (
+            json!({"type": "image", "image": "a", "contextRef": ctx["contextRef"]}),
+            "kinds mixed",
+        ),
+        (
+            json!({"type": "dockerfile", "contextRef": ctx["contextRef"], "image": "a"}),
+            "kinds mixed",
+        ),
+        (json!({"type": "dockerfile"}), "no contextRef"),
+        (
+            json!({"type": "dockerfile", "contextRef": "ctx_nope"}),
+            "a reference never minted",
+        ),
+        (
+            json!({"type": "dockerfile", "contextRef": ctx["contextRef"], "dockerfilePath": "../D"}),
+            "path escapes",
+        ),
+        (
+            json!({"type": "dockerfile", "contextRef": ctx["contextRef"], "registryUsername": "u", "registryPassword": "p"}),
+            "no registryHost",
+        ),
+        (
+            json!({"type": "image", "image": "a", "registryUsername": "u"}),
+            "no password",
+        ),
+    ] {
+        assert_eq!(create(source).await.0, 400, "{why}");
+    }
+    let (status, _) = api
+        .call(
+            "presignSnapshotImportContext",
+            "/v1/snapshot-imports/context-presign",
+            Some(json!({"sizeBytes": 1_i64 << 40})),
+        )
+        .await;
+    assert_eq!(status, 400, "over the cap");
+
+    let (status, image) =
+        create(json!({"type": "image", "image": "alpine:3", "registryUsername": "me", "registryPassword": "hunter2"}))
+            .await;
+    assert_eq!(status, 202);
+    assert!(!image.to_string().contains("hunter2"), "{image}");
+    assert_eq!(image["source"]["registryUsername"], "me");
+    let path = format!("/v1/snapshot-imports/{}", id(&image));
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let now = api.ok("getSnapshotImport", &path, None, 200).await;
+        seen.push(now["status"].as_str().unwrap().to_string());
+        server.advance(Duration::from_secs(15));
+    }
+    assert_eq!(seen, ["pending", "claimed", "running", "running"]);
+    let done = api.ok("getSnapshotImport", &path, None, 200).await;
+    assert_eq!(done["status"], "succeeded");
+    let phases: Vec<String> = done["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {}", e["phase"].as_str().unwrap(), e["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "preparing started",
+            "preparing completed",
+            "pull started",
+            "pull completed",
+            "saving started",
+            "saving completed",
+            "done completed"
+        ]
+    );
+    let snap = format!("/v1/snapshots/{}", done["snapshotId"].as_str().unwrap());
+    assert_eq!(api.ok("getSnapshot", &snap, None, 200).await["status"], "ready");
+    // Cancelling a finished import changes nothing; deleting it deletes its snapshot.
+    let again = api
+        .ok("cancelSnapshotImport", &format!("{path}/cancel"), None, 200)
+        .await;
+    assert_eq!(again["status"], "succeeded");
+    api.ok("deleteSnapshotImport", &path, None, 200).await;
+    api.ok("getSnapshot", &snap, None, 404).await;
+
+    // A used reference is refused; an upload that is not a ZIP archive, or none, fails the import.
+    let junk = api
+        .ok(
+            "presignSnapshotImportContext",
+            "/v1/snapshot-imports/context-presign",
+            None,
+            200,
+        )
+        .await;
+    let put = api
+        .http
+        .put(junk["uploadUrl"].as_str().unwrap())
+        .body("not a zip")
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    let (_, bad) = create(json!({"type": "dockerfile", "contextRef": junk["contextRef"]})).await;
+    assert_eq!(
+        create(json!({"type": "dockerfile", "contextRef": junk["contextRef"]}))
+            .await
+            .0,
+        400,
+        "used"
+    );
+    let (_, none) = create(json!({"type": "dockerfile", "contextRef": ctx["contextRef"]})).await;
+    server.advance(Duration::from_secs(60));
+    for (import, says) in [(bad, "not a usable ZIP"), (none, "no build context was uploaded")] {
+        let failed = api
+            .ok(
+                "getSnapshotImport",
+                &format!("/v1/snapshot-imports/{}", id(&import)),
+                None,
+                200,
+            )
+            .await;
+        assert_eq!(failed["status"], "failed");
+        assert!(failed["error"].as_str().unwrap().contains(says), "{failed}");
+        let last = failed["events"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (last["phase"].as_str(), last["status"].as_str()),
+            (Some("fetch_context"), Some("failed"))
+        );
+    }
 }
 
 #[tokio::test]

@@ -64,6 +64,7 @@ async fn call(client: &FastvmClient, op: &str) -> Outcome {
         "createSnapshot" => encoded(client.snapshots().create(ID).name("golden").await),
         "getSnapshot" => encoded(client.snapshots().retrieve(SNAP).await),
         "deleteSnapshot" => encoded(client.snapshots().delete(SNAP).await),
+        "deleteSnapshotImport" => encoded(client.snapshot_imports().delete(ID).await),
         "updateSnapshot" => encoded(client.snapshots().update(SNAP).name("renamed").await),
         "listVms" => encoded(vms.list().await),
         "launchVm" => encoded(
@@ -102,6 +103,8 @@ async fn call(client: &FastvmClient, op: &str) -> Outcome {
         "deleteUserSshKey" => encoded(client.user_ssh_keys().delete(FINGERPRINT).await),
         // The answer may have no body: the facade fills in the id it was given.
         "deleteVolume" => encoded(client.volumes().delete(ID).await),
+        // A 204: the facade's result names the mount; the wire has no body to compare.
+        "deleteBucketMount" => encoded(vms.bucket_mounts().delete(ID, ID).await.map(|_| ())),
         // Any other operation (one the spec gained): its generated call, made through the
         // facade's `call_api`, which decodes the answer and maps every failure as each facade
         // method does (see `derived`).
@@ -325,9 +328,17 @@ fn derived_minimal(schema: &Value, full: &Value) -> Value {
         // becomes optional (typify makes it a type of its own, without a default).
         let component = prop.get("$ref").is_some();
         let prop = resolve(prop);
-        let constrained = ["format", "pattern", "minLength", "maxLength", "enum"]
-            .iter()
-            .any(|k| prop.get(*k).is_some());
+        // An open string with known values is typed as an enum by code generation (step 2).
+        let constrained = [
+            "format",
+            "pattern",
+            "minLength",
+            "maxLength",
+            "enum",
+            "x-fastvm-known-values",
+        ]
+        .iter()
+        .any(|k| prop.get(*k).is_some());
         let positive = prop["minimum"].as_f64().is_some_and(|m| m > 0.0);
         let empty = match prop["type"].as_str() {
             _ if prop["nullable"] == true => None,

@@ -86,7 +86,7 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> Result {
 
 /// Counts Ctrl-C presses from the moment it is called (the handler replaces the default
 /// "terminate at once", which would leave the VM running).
-fn listen_for_ctrl_c() -> watch::Receiver<u32> {
+pub(super) fn listen_for_ctrl_c() -> watch::Receiver<u32> {
     let (tx, rx) = watch::channel(0u32);
     // Registered here, synchronously: `tokio::signal::ctrl_c` would only register when the
     // spawned task is first polled, and a Ctrl-C before that would kill the process.
@@ -118,7 +118,7 @@ fn listen_for_ctrl_c() -> watch::Receiver<u32> {
 }
 
 /// Resolves once at least `n` Ctrl-C presses were seen; never if signals are unavailable.
-async fn interrupted(rx: &mut watch::Receiver<u32>, n: u32) {
+pub(super) async fn interrupted(rx: &mut watch::Receiver<u32>, n: u32) {
     if rx.wait_for(|&count| count >= n).await.is_err() {
         std::future::pending::<()>().await;
     }

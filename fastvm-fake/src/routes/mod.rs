@@ -5,6 +5,7 @@ pub mod builds;
 pub mod files;
 pub mod quotas;
 pub mod services;
+pub mod snapshot_imports;
 pub mod snapshots;
 pub mod ssh_keys;
 pub mod vms;

@@ -148,6 +148,34 @@ pub enum Error {
         waited: Duration,
     },
 
+    /// A snapshot import ended in `failed` while the SDK waited for it.
+    #[non_exhaustive]
+    SnapshotImportFailed {
+        /// The import's id.
+        import_id: String,
+        /// The server's diagnostic (may be empty).
+        message: String,
+    },
+
+    /// A snapshot import was cancelled (by someone else, or by the server) while the SDK waited
+    /// for it.
+    #[non_exhaustive]
+    SnapshotImportCancelled {
+        /// The import's id.
+        import_id: String,
+    },
+
+    /// A snapshot import had not finished when the wait deadline passed.
+    #[non_exhaustive]
+    SnapshotImportNotFinished {
+        /// The import's id.
+        import_id: String,
+        /// The last status seen.
+        last_status: crate::types::SnapshotImportStatus,
+        /// How long the SDK waited.
+        waited: Duration,
+    },
+
     /// A snapshot ended in `error` while the SDK waited for it to be ready.
     #[non_exhaustive]
     SnapshotFailed {
@@ -320,6 +348,23 @@ impl fmt::Display for Error {
             } => write!(
                 out,
                 "build {build_id} not finished after {waited:?} (last status {last_status})"
+            ),
+            // The diagnostic is the server's: it might quote a context's presigned URL.
+            Error::SnapshotImportFailed { import_id, message } => {
+                write!(
+                    out,
+                    "snapshot import {import_id} failed: {}",
+                    crate::redact::text(message)
+                )
+            }
+            Error::SnapshotImportCancelled { import_id } => write!(out, "snapshot import {import_id} was cancelled"),
+            Error::SnapshotImportNotFinished {
+                import_id,
+                last_status,
+                waited,
+            } => write!(
+                out,
+                "snapshot import {import_id} not finished after {waited:?} (last status {last_status})"
             ),
             Error::SnapshotFailed { snapshot_id, name } => {
                 write!(out, "snapshot {snapshot_id} ({name:?}) failed: its status is error")

@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 
 use crate::resources::poll::{Step, WaitOptions, poll, wait_setters};
 use crate::resources::{Builds, CreateSnapshot, Snapshots, Vms};
-use crate::types::{BuildResponse, BuildStatus, Snapshot, SnapshotStatus, VmInfo};
+use crate::types::{BuildResponse, BuildStatus, Snapshot, SnapshotImport, SnapshotStatus, VmInfo};
 use crate::{Error, FastvmClient, Result};
 
 /// The request of a wait until a resource settles: [`FastvmClient::wait_for_vm_ready`] (a
@@ -28,7 +28,8 @@ pub struct Wait<'a, T> {
     settles: PhantomData<fn() -> T>,
 }
 
-/// What a [`Wait`] waits for: [`VmInfo`], [`BuildResponse`] or [`Snapshot`] (sealed).
+/// What a [`Wait`] waits for: [`VmInfo`], [`BuildResponse`], [`Snapshot`] or
+/// [`SnapshotImport`] (sealed).
 pub trait Settles: sealed::PollUntilSettled {}
 
 mod sealed {
@@ -77,6 +78,13 @@ impl Settles for Snapshot {}
 impl sealed::PollUntilSettled for Snapshot {
     fn wait<'a>(client: &'a FastvmClient, id: &'a str, options: WaitOptions) -> BoxFuture<'a, Result<Snapshot>> {
         Box::pin(async move { Snapshots::new(client).wait_until_ready(id, options).await })
+    }
+}
+
+impl Settles for SnapshotImport {}
+impl sealed::PollUntilSettled for SnapshotImport {
+    fn wait<'a>(client: &'a FastvmClient, id: &'a str, options: WaitOptions) -> BoxFuture<'a, Result<SnapshotImport>> {
+        Box::pin(crate::resources::until_finished(client, id, options))
     }
 }
 

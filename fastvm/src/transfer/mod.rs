@@ -20,13 +20,14 @@
 mod archive;
 mod bounded;
 mod bulk;
+pub(crate) mod context_zip;
 mod download;
 mod merge;
 mod options;
 mod pack;
 pub(crate) mod remote;
 mod staging;
-mod storage;
+pub(crate) mod storage;
 mod upload;
 
 pub use crate::error::{FileTransferError, FileTransferErrorKind};

@@ -20,7 +20,10 @@ use super::options::TransferOptions;
 use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 use crate::transport::retry::{self, Attempt, Retries};
 
-const OCTET_STREAM: &str = "application/octet-stream";
+/// The content type of a file, a directory's archive, or anything else storage just keeps.
+pub(crate) const OCTET_STREAM: &str = "application/octet-stream";
+/// The content type of a snapshot import's build context (the presigned URL is signed for it).
+pub(crate) const ZIP: &str = "application/zip";
 
 /// A failed storage request (connection, body or timeout).
 pub(crate) fn send_error(method: &str, url: &str, e: reqwest::Error) -> FileTransferError {
@@ -142,16 +145,16 @@ fn spawn_file_reader(path: &Path, hash: bool) -> io::Result<Reader> {
 /// client's [`RetryPolicy`](crate::RetryPolicy): retryable statuses, `Retry-After` and
 /// `x-should-retry`, and failures without a response, timeouts included (a presigned PUT of a
 /// whole file can be safely resent). Returns the SHA-256 of what was sent when `opts.verify` is
-/// on.
+/// on. `content_type` is the PUT's `Content-Type`.
 pub(crate) async fn put_file(
     http: &reqwest::Client,
     url: &str,
-    path: &Path,
+    (path, content_type): (&Path, &'static str),
     size: u64,
     opts: &TransferOptions,
     retry: &crate::RetryPolicy,
 ) -> Result<Option<[u8; 32]>, FileTransferError> {
-    let attempt = |n| put_file_once(http, url, path, size, opts, n);
+    let attempt = |n| put_file_once(http, url, (path, content_type), size, opts, n);
     let retries = Retries {
         policy: retry,
         max_retries: retry.max_retries,
@@ -196,7 +199,7 @@ impl Attempt for Put {
 async fn put_file_once(
     http: &reqwest::Client,
     url: &str,
-    path: &Path,
+    (path, content_type): (&Path, &'static str),
     size: u64,
     opts: &TransferOptions,
     attempt: u32,
@@ -205,7 +208,7 @@ async fn put_file_once(
         spawn_file_reader(path, opts.verify).map_err(|e| FileTransferError::io("cannot open", path, e))?;
     let body = reqwest::Body::wrap_stream(body_stream(rx, opts.clone(), Some(size), None));
     let request = (http.put(url))
-        .header(CONTENT_TYPE, OCTET_STREAM)
+        .header(CONTENT_TYPE, content_type)
         .header(CONTENT_LENGTH, size)
         .body(body);
     let sent = send_logged(request, "PUT", url, attempt).await;

@@ -58,7 +58,7 @@ impl FastvmClient {
         let sent_hash = storage::put_file(
             self.storage_http()?,
             &urls.upload_url,
-            local,
+            (local, storage::OCTET_STREAM),
             size,
             opts,
             &self.retry_policy().clone().max_retries(self.max_retries()),

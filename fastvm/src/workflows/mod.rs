@@ -9,6 +9,9 @@
 //!   names and delete the older ones ([`PruneSnapshots`], [`PruneReport`]).
 //! - Images: [`FastvmClient::build_image`] makes a snapshot from setup steps in a builder VM
 //!   that it deletes on every exit path ([`BuildImage`], [`BuiltImage`]).
+//! - Imports: [`FastvmClient::import_snapshot_from_dir`] makes a snapshot from a local
+//!   directory with a Dockerfile: zipped, uploaded, imported and waited for, the import
+//!   cancelled if the wait fails ([`ImportFromDir`]).
 //!
 //! ```no_run
 //! # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
@@ -40,12 +43,15 @@
 //! [`FastvmClient::newest_snapshot`]: crate::FastvmClient::newest_snapshot
 //! [`FastvmClient::prune_snapshots`]: crate::FastvmClient::prune_snapshots
 //! [`FastvmClient::build_image`]: crate::FastvmClient::build_image
+//! [`FastvmClient::import_snapshot_from_dir`]: crate::FastvmClient::import_snapshot_from_dir
 
 mod fleet;
 mod image;
+mod import_dir;
 mod prune;
 
 pub(crate) use fleet::newest_snapshot;
 pub use fleet::{LaunchFleet, Sweep, SweepError, SweepReport, SweptKind};
 pub use image::{BuildImage, BuiltImage};
+pub use import_dir::ImportFromDir;
 pub use prune::{PruneReport, PruneSnapshots, SnapshotFamily};
