@@ -212,7 +212,7 @@ async fn volumes_attach_at_launch_and_follow_snapshots() {
         .into_iter()
         .map(|a| a.volume_id)
         .collect();
-    assert_eq!(attached, [vol.id.clone()]);
+    assert_eq!(attached, [vol.id.as_str()]);
     let read = restored.run(format!("cat {path}")).await.unwrap();
     assert_eq!(read.check().unwrap().stdout, "artefact\n");
 
