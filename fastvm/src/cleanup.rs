@@ -1,5 +1,6 @@
 //! Cleanup that finishes before a dropped guard's `Drop` returns: the delete of a dropped
-//! [`OwnedVm`](crate::vm::OwnedVm), of a failed helper's snapshot, of a staging file.
+//! [`OwnedVm`](crate::vm::OwnedVm), of a failed helper's snapshot, of a staging file, the
+//! cancel of a failed wait's snapshot import. [`Guard`] is the one guard of the last three.
 //!
 //! Rust has no async `Drop`, and a task spawned from one does not outlive the runtime: at the
 //! end of `#[tokio::main]` (an error returned with `?`, a panic, a plain return) the runtime is
@@ -21,6 +22,60 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::FastvmClient;
+
+/// What a [`Guard`] undoes, and how: awaited by [`Guard::undo`], or run by [`finish`] when the
+/// guard is dropped armed. Failures are the implementation's to log: nobody is left to report
+/// them to.
+pub(crate) trait Undo: Send + 'static {
+    /// The work, in a log line of a failure to run it at all ("remove a staging file").
+    const WHAT: &'static str;
+    /// Undoes it with `client`.
+    fn undo(self, client: FastvmClient) -> impl Future<Output = ()> + Send;
+}
+
+/// Something a request made and must not leave behind if it fails (a staging file, a snapshot
+/// not ready, an import in flight): [`disarm`](Self::disarm) keeps it, [`undo`](Self::undo)
+/// undoes it now, and a guard dropped while armed (the request's future dropped, a panic) undoes
+/// it before the drop returns (bounded, see the module docs).
+pub(crate) struct Guard<T: Undo> {
+    client: FastvmClient,
+    target: Option<T>,
+}
+
+impl<T: Undo> Guard<T> {
+    pub(crate) fn new(client: &FastvmClient, target: T) -> Self {
+        Guard {
+            client: client.clone(),
+            target: Some(target),
+        }
+    }
+
+    /// The same guard on another target (what was guarded has become known better).
+    pub(crate) fn retarget(mut self, target: T) -> Self {
+        self.target = Some(target);
+        self
+    }
+
+    /// Keeps what is guarded.
+    pub(crate) fn disarm(mut self) {
+        self.target = None;
+    }
+
+    /// Undoes it now.
+    pub(crate) async fn undo(mut self) {
+        if let Some(target) = self.target.take() {
+            target.undo(self.client.clone()).await;
+        }
+    }
+}
+
+impl<T: Undo> Drop for Guard<T> {
+    fn drop(&mut self) {
+        if let Some(target) = self.target.take() {
+            finish(&self.client, T::WHAT, move |client| target.undo(client));
+        }
+    }
+}
 
 /// The longest a dropped guard waits for its cleanup (the work's own deadline).
 pub(crate) const DROP_WAIT: Duration = Duration::from_secs(30);

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::cleanup::{Guard, Undo};
 use crate::resources::poll::{Step, WaitOptions, poll, wait_setters};
 use crate::resources::{CreateSnapshotImport, SnapshotImports};
 use crate::types::{SnapshotImport, SnapshotImportStatus};
@@ -85,7 +86,7 @@ pub(crate) async fn own_until_finished(
     import: SnapshotImport,
     options: WaitOptions,
 ) -> Result<SnapshotImport> {
-    let guard = ImportGuard::new(client, &import.id);
+    let guard = Guard::new(client, Running(import.id.clone()));
     match until_finished(client, &import.id, options).await {
         Ok(done) => {
             guard.disarm();
@@ -97,7 +98,7 @@ pub(crate) async fn own_until_finished(
             Err(e)
         }
         Err(e) => {
-            guard.cancel().await;
+            guard.undo().await;
             Err(e)
         }
     }
@@ -130,43 +131,15 @@ impl<'a> CreateSnapshotImport<'a> {
     }
 }
 
-/// An import a helper started and must not leave running if it fails: dropped while armed, it
-/// is cancelled before the drop returns (bounded: `cleanup.rs`); [`cancel`](Self::cancel)
-/// cancels it now, [`disarm`](Self::disarm) lets it be.
-pub(crate) struct ImportGuard {
-    client: FastvmClient,
-    id: Option<String>,
-}
+/// An import a helper started and must not leave running if it fails (`cleanup::Guard`): the
+/// import with this id is cancelled, on the helper's error or when its future is dropped.
+struct Running(String);
 
-impl ImportGuard {
-    pub(crate) fn new(client: &FastvmClient, id: &str) -> Self {
-        ImportGuard {
-            client: client.clone(),
-            id: Some(id.to_string()),
-        }
-    }
+impl Undo for Running {
+    const WHAT: &'static str = "cancel the snapshot import of a dropped wait";
 
-    /// Lets the import be.
-    pub(crate) fn disarm(mut self) {
-        self.id = None;
-    }
-
-    /// Cancels the import now; a failure is logged.
-    pub(crate) async fn cancel(mut self) {
-        if let Some(id) = self.id.take() {
-            cancel_logged(&self.client, &id).await;
-        }
-    }
-}
-
-impl Drop for ImportGuard {
-    fn drop(&mut self) {
-        let Some(id) = self.id.take() else { return };
-        crate::cleanup::finish(
-            &self.client,
-            "cancel the snapshot import of a dropped wait",
-            move |client| async move { cancel_logged(&client, &id).await },
-        );
+    async fn undo(self, client: FastvmClient) {
+        cancel_logged(&client, &self.0).await;
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use crate::cleanup::{Guard, Undo};
 use crate::resources::poll::{Step, WaitOptions, poll, wait_setters};
 use crate::resources::{Builds, CreateSnapshot, Snapshots, Vms};
 use crate::types::{BuildResponse, BuildStatus, Snapshot, SnapshotImport, SnapshotStatus, VmInfo};
@@ -157,13 +158,13 @@ impl CreateSnapshotReady<'_> {
         } = self;
         // Armed before the create when the snapshot can be found without its id: a create
         // cancelled, or timed out, after the server made the snapshot is deleted too.
-        let early = sole_snapshot_of_vm.then(|| SnapshotGuard::every_of_vm(client, create.vm_id));
+        let early = sole_snapshot_of_vm.then(|| Guard::new(client, Target::EveryOfVm(create.vm_id.to_string())));
         let snap = match create.await {
             Ok(snap) => snap,
             Err(e) => {
                 if let Some(guard) = early {
                     if may_have_created(&e) {
-                        guard.delete().await
+                        guard.undo().await
                     } else {
                         guard.disarm()
                     }
@@ -179,8 +180,8 @@ impl CreateSnapshotReady<'_> {
         }
         // Owned from here on: a failed, cancelled or panicking wait deletes the snapshot.
         let guard = match early {
-            Some(guard) => guard.found(&snap.id),
-            None => SnapshotGuard::new(client, &snap.id),
+            Some(guard) => guard.retarget(Target::Id(snap.id.clone())),
+            None => Guard::new(client, Target::Id(snap.id.clone())),
         };
         match Snapshots::new(client).wait_until_ready(&snap.id, options).await {
             Ok(ready) => {
@@ -188,7 +189,7 @@ impl CreateSnapshotReady<'_> {
                 Ok(ready)
             }
             Err(e) => {
-                guard.delete().await;
+                guard.undo().await;
                 Err(e)
             }
         }
@@ -238,7 +239,8 @@ fn may_have_created(e: &Error) -> bool {
 /// the server may still be making it.
 const FIND_AGAIN: [Duration; 3] = [Duration::ZERO, Duration::from_secs(1), Duration::from_secs(2)];
 
-/// What a [`SnapshotGuard`] deletes.
+/// A snapshot a helper created and must not leave behind if it fails (`cleanup::Guard`): the
+/// one guarded is deleted, on the helper's error or when its future is dropped.
 #[derive(Debug, Clone)]
 enum Target {
     /// The snapshot with this id.
@@ -247,59 +249,11 @@ enum Target {
     EveryOfVm(String),
 }
 
-/// A snapshot a helper created and must not leave behind if it fails: dropped while armed, it
-/// is deleted before the drop returns (bounded, as a dropped [`OwnedVm`](crate::vm::OwnedVm)
-/// is); [`delete`](Self::delete) deletes it now, [`disarm`](Self::disarm) keeps it.
-pub(crate) struct SnapshotGuard {
-    client: FastvmClient,
-    target: Option<Target>,
-}
+impl Undo for Target {
+    const WHAT: &'static str = "delete the snapshot of a dropped helper";
 
-impl SnapshotGuard {
-    pub(crate) fn new(client: &FastvmClient, id: &str) -> Self {
-        SnapshotGuard {
-            client: client.clone(),
-            target: Some(Target::Id(id.to_string())),
-        }
-    }
-
-    /// A guard of the snapshots of `vm_id` not known yet (see [`Target::EveryOfVm`]).
-    fn every_of_vm(client: &FastvmClient, vm_id: &str) -> Self {
-        SnapshotGuard {
-            client: client.clone(),
-            target: Some(Target::EveryOfVm(vm_id.to_string())),
-        }
-    }
-
-    /// The guard of the snapshot `id`, now that it is known.
-    fn found(mut self, id: &str) -> Self {
-        self.target = Some(Target::Id(id.to_string()));
-        self
-    }
-
-    /// Keeps the snapshot.
-    pub(crate) fn disarm(mut self) {
-        self.target = None;
-    }
-
-    /// Deletes the snapshot now (one already gone counts as deleted); a failure is logged.
-    pub(crate) async fn delete(mut self) {
-        if let Some(target) = self.target.take() {
-            remove(&self.client, target).await;
-        }
-    }
-}
-
-impl Drop for SnapshotGuard {
-    fn drop(&mut self) {
-        let Some(target) = self.target.take() else { return };
-        crate::cleanup::finish(
-            &self.client,
-            "delete the snapshot of a dropped helper",
-            move |client| async move {
-                remove(&client, target).await;
-            },
-        );
+    async fn undo(self, client: FastvmClient) {
+        remove(&client, self).await;
     }
 }
 

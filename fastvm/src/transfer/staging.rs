@@ -10,47 +10,28 @@ use super::archive::{self, DEPTH};
 use super::options::TransferOptions;
 use super::pack::{self, Member};
 use super::{remote, storage};
+use crate::cleanup::{Guard, Undo};
 use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 use crate::exec::Command;
 use crate::resources::Vms;
 use crate::{FastvmClient, Result};
 
-/// The staging file in the VM, from the moment it may exist until it is known to be gone:
-/// [`remove`](Self::remove) deletes it (awaited); dropped while armed (a cancelled upload), it
-/// is deleted before the drop returns (see `cleanup.rs`).
+/// The staging file in the VM, guarded from the moment it may exist until it is known to be
+/// gone (`cleanup::Guard`): removed on every failure, awaited or when the upload is dropped;
+/// disarmed once the extraction ran to its end, which removes the file itself.
 struct Staging {
-    client: FastvmClient,
     vm_id: String,
     path: String,
-    armed: bool,
 }
 
-impl Staging {
+impl Undo for Staging {
+    const WHAT: &'static str = "remove a staging file";
+
     /// Best effort: the upload's own error is the one to report.
-    async fn remove(mut self) {
-        self.armed = false;
-        let _ = Vms::new(&self.client)
-            .run(&self.vm_id, remote::remove(&self.path))
-            .await;
-    }
-
-    /// The extraction ran to its end, which removes the file itself.
-    fn disarm(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
+    async fn undo(self, client: FastvmClient) {
+        if let Err(e) = Vms::new(&client).run(&self.vm_id, remote::remove(&self.path)).await {
+            tracing::warn!(vm = %self.vm_id, error = %e, "fastvm: cannot remove a staging file");
         }
-        let (vm_id, path) = (std::mem::take(&mut self.vm_id), std::mem::take(&mut self.path));
-        crate::cleanup::finish(&self.client, "remove a staging file", move |client| async move {
-            if let Err(e) = Vms::new(&client).run(&vm_id, remote::remove(&path)).await {
-                tracing::warn!(vm = %vm_id, error = %e, "fastvm: cannot remove a staging file");
-            }
-        });
     }
 }
 
@@ -94,14 +75,15 @@ impl FastvmClient {
         put?;
 
         // From here the staging file may exist in the VM.
-        let staged = Staging {
-            client: self.clone(),
-            vm_id: vm_id.to_string(),
-            path: staging.clone(),
-            armed: true,
-        };
+        let staged = Guard::new(
+            self,
+            Staging {
+                vm_id: vm_id.to_string(),
+                path: staging.clone(),
+            },
+        );
         if let Err(e) = self.fetch_into_vm(vm_id, &urls.download_url, &staging, opts).await {
-            staged.remove().await;
+            staged.undo().await;
             return Err(e);
         }
         let timeout = opts.exec_timeout();
@@ -113,13 +95,13 @@ impl FastvmClient {
             Ok(out) => out.into_result(),
             Err(e) => {
                 // The command may or may not have run.
-                staged.remove().await;
+                staged.undo().await;
                 return Err(e);
             }
         };
         if out.timed_out {
             // Killed, maybe before its `rm`.
-            staged.remove().await;
+            staged.undo().await;
         } else {
             staged.disarm();
         }
