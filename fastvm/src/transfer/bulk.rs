@@ -54,8 +54,6 @@ pub struct UploadMany<'a> {
     client: &'a FastvmClient,
     vm_id: &'a str,
     pairs: Vec<Pair>,
-    fetch_timeout: Option<Duration>,
-    exec_timeout: Option<Duration>,
     options: TransferOptions,
 }
 
@@ -103,13 +101,13 @@ impl UploadMany<'_> {
 
     /// The VM-side `files/fetch` timeout (default 600 s; whole seconds, at least 1).
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.fetch_timeout = Some(timeout);
+        self.options.fetch_timeout = timeout;
         self
     }
 
     /// The timeout of the VM-side extraction (default 600 s; whole seconds, at least 1).
     pub fn exec_timeout(mut self, timeout: Duration) -> Self {
-        self.exec_timeout = Some(timeout);
+        self.options.exec_timeout = timeout;
         self
     }
 
@@ -130,13 +128,7 @@ impl UploadMany<'_> {
     }
 
     async fn send(self) -> Result<()> {
-        let mut opts = self.options;
-        if let Some(t) = self.fetch_timeout {
-            opts.fetch_timeout_sec = validate::seconds("fetch_timeout", t)?.get();
-        }
-        if let Some(t) = self.exec_timeout {
-            opts.exec_timeout_sec = validate::seconds("exec_timeout", t)?.get();
-        }
+        let opts = self.options.check()?;
         self.client.upload_many_with(self.vm_id, &self.pairs, &opts).await
     }
 }
@@ -303,8 +295,6 @@ impl<'a> UploadMany<'a> {
             client,
             vm_id,
             pairs: Vec::new(),
-            fetch_timeout: None,
-            exec_timeout: None,
             options: TransferOptions::default(),
         }
     }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::archive::{self, CHUNK, ChannelReader, DEPTH, Limits, TempGuard};
-use super::options::{Options, TransferOptions, debug_request, shared_setters};
+use super::options::{TransferOptions, debug_request, shared_setters};
 use super::pack::Hashing;
 use super::remote::{self, RemoteKind};
 use super::storage;
@@ -294,7 +294,7 @@ pub struct Download<'a> {
     vm_id: &'a str,
     remote: &'a str,
     local: PathBuf,
-    options: Options,
+    options: TransferOptions,
 }
 
 impl Download<'_> {
@@ -304,19 +304,19 @@ impl Download<'_> {
 
     /// Directories: refuse an archive with more entries than this (default 1,000,000).
     pub fn max_entries(mut self, n: u64) -> Self {
-        self.options.resolved.max_entries = n;
+        self.options.max_entries = n;
         self
     }
 
     /// Directories: refuse an archive whose file contents exceed this many bytes in total
     /// (default 64 GiB).
     pub fn max_total_bytes(mut self, n: u64) -> Self {
-        self.options.resolved.max_total_bytes = n;
+        self.options.max_total_bytes = n;
         self
     }
 
     async fn send(self) -> Result<()> {
-        let opts = self.options.resolve()?;
+        let opts = self.options.check()?;
         self.client
             .download_with(self.vm_id, self.remote, &self.local, &opts)
             .await
@@ -340,7 +340,7 @@ impl<'a> Download<'a> {
             vm_id,
             remote,
             local: local.into(),
-            options: Options::default(),
+            options: TransferOptions::default(),
         }
     }
 }

@@ -24,16 +24,17 @@ pub struct Progress {
     pub bytes_total: Option<u64>,
 }
 
-/// The options of one transfer, as set on its [`Upload`](super::Upload) or
-/// [`Download`](super::Download) request.
+/// The options of one transfer, as set on its [`Upload`](super::Upload),
+/// [`Download`](super::Download) or [`UploadMany`](super::UploadMany) request, and as the
+/// transfer code reads them once [`check`](Self::check)ed.
 #[derive(Clone)]
 pub(crate) struct TransferOptions {
     /// Upload: the VM-side `files/fetch` timeout. Download: the deadline of the client's
-    /// storage GET (and extraction). Seconds, at least 1; default 600.
-    pub(crate) fetch_timeout_sec: u64,
-    /// The timeout of each VM-side command (classify, `curl`, `tar`, `sha256sum`). Seconds, at
-    /// least 1; default 600.
-    pub(crate) exec_timeout_sec: u64,
+    /// storage GET (and extraction). Whole seconds on the wire, at least 1; default 600 s.
+    pub(crate) fetch_timeout: Duration,
+    /// The timeout of each VM-side command (classify, `curl`, `tar`, `sha256sum`), as
+    /// `fetch_timeout`.
+    pub(crate) exec_timeout: Duration,
     /// Called as bytes move between the client and storage.
     pub(crate) progress: Option<ProgressFn>,
     /// Compare a SHA-256 computed while streaming with `sha256sum` run in the VM (files only).
@@ -46,22 +47,29 @@ pub(crate) struct TransferOptions {
 }
 
 impl TransferOptions {
-    /// Default `fetch_timeout_sec` and `exec_timeout_sec`, as the reference SDKs.
-    const DEFAULT_TIMEOUT_SEC: u64 = 600;
+    /// Default `fetch_timeout` and `exec_timeout`, as the reference SDKs.
+    const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
     /// Default [`TransferOptions::max_entries`].
     const DEFAULT_MAX_ENTRIES: u64 = 1_000_000;
     /// Default [`TransferOptions::max_total_bytes`].
     const DEFAULT_MAX_TOTAL_BYTES: u64 = 64 << 30;
 
-    /// `fetch_timeout_sec` as used: at least 1 (0 would time the download out at once and send
-    /// `timeoutSec: 0`).
-    pub(crate) fn fetch_timeout(&self) -> u64 {
-        self.fetch_timeout_sec.max(1)
+    /// The options, with the times checked before anything is sent (a zero timeout is
+    /// refused: the wire has no zero seconds).
+    pub(crate) fn check(self) -> Result<Self> {
+        validate::seconds("fetch_timeout", self.fetch_timeout)?;
+        validate::seconds("exec_timeout", self.exec_timeout)?;
+        Ok(self)
     }
 
-    /// `exec_timeout_sec` as used: at least 1, as [`Self::fetch_timeout`].
+    /// `fetch_timeout` in whole seconds (rounded up, at least 1).
+    pub(crate) fn fetch_timeout(&self) -> u64 {
+        validate::seconds("fetch_timeout", self.fetch_timeout).map_or(1, |s| s.get())
+    }
+
+    /// `exec_timeout` in whole seconds, as [`Self::fetch_timeout`].
     pub(crate) fn exec_timeout(&self) -> u64 {
-        self.exec_timeout_sec.max(1)
+        validate::seconds("exec_timeout", self.exec_timeout).map_or(1, |s| s.get())
     }
 
     pub(crate) fn report(&self, bytes_done: u64, bytes_total: Option<u64>) {
@@ -77,8 +85,8 @@ impl TransferOptions {
 impl Default for TransferOptions {
     fn default() -> Self {
         TransferOptions {
-            fetch_timeout_sec: Self::DEFAULT_TIMEOUT_SEC,
-            exec_timeout_sec: Self::DEFAULT_TIMEOUT_SEC,
+            fetch_timeout: Self::DEFAULT_TIMEOUT,
+            exec_timeout: Self::DEFAULT_TIMEOUT,
             progress: None,
             verify: false,
             max_entries: Self::DEFAULT_MAX_ENTRIES,
@@ -90,8 +98,8 @@ impl Default for TransferOptions {
 impl fmt::Debug for TransferOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TransferOptions")
-            .field("fetch_timeout_sec", &self.fetch_timeout_sec)
-            .field("exec_timeout_sec", &self.exec_timeout_sec)
+            .field("fetch_timeout", &self.fetch_timeout)
+            .field("exec_timeout", &self.exec_timeout)
             .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
             .field("verify", &self.verify)
             .field("max_entries", &self.max_entries)
@@ -100,40 +108,19 @@ impl fmt::Debug for TransferOptions {
     }
 }
 
-/// What both directions let the caller set.
-#[derive(Clone, Default)]
-pub(super) struct Options {
-    pub(super) fetch_timeout: Option<Duration>,
-    pub(super) exec_timeout: Option<Duration>,
-    pub(super) resolved: TransferOptions,
-}
-
-impl Options {
-    /// The options as the transfer code uses them, with the times checked.
-    pub(super) fn resolve(mut self) -> Result<TransferOptions> {
-        if let Some(t) = self.fetch_timeout {
-            self.resolved.fetch_timeout_sec = validate::seconds("fetch_timeout", t)?.get();
-        }
-        if let Some(t) = self.exec_timeout {
-            self.resolved.exec_timeout_sec = validate::seconds("exec_timeout", t)?.get();
-        }
-        Ok(self.resolved)
-    }
-}
-
 /// The options both directions share, as setters.
 macro_rules! shared_setters {
     ($fetch:literal) => {
         #[doc = $fetch]
         pub fn fetch_timeout(mut self, timeout: ::std::time::Duration) -> Self {
-            self.options.fetch_timeout = Some(timeout);
+            self.options.fetch_timeout = timeout;
             self
         }
 
         /// The timeout of each VM-side command of the transfer (classify, `curl`, `tar`,
         /// `sha256sum`; default 600 s; whole seconds, at least 1).
         pub fn exec_timeout(mut self, timeout: ::std::time::Duration) -> Self {
-            self.options.exec_timeout = Some(timeout);
+            self.options.exec_timeout = timeout;
             self
         }
 
@@ -141,7 +128,7 @@ macro_rules! shared_setters {
         /// off): a file's bytes; for a directory upload, the archive's, checked before anything
         /// is extracted. Directory downloads are not checked.
         pub fn verify(mut self, verify: bool) -> Self {
-            self.options.resolved.verify = verify;
+            self.options.verify = verify;
             self
         }
 
@@ -149,7 +136,7 @@ macro_rules! shared_setters {
         /// cheap and non-blocking. For a directory the bytes are those of the compressed archive,
         /// whose total is unknown on upload; a retried upload starts again from zero.
         pub fn progress(mut self, f: impl Fn($crate::transfer::Progress) + Send + Sync + 'static) -> Self {
-            self.options.resolved.progress = Some(std::sync::Arc::new(f));
+            self.options.progress = Some(std::sync::Arc::new(f));
             self
         }
     };
@@ -163,7 +150,7 @@ macro_rules! debug_request {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.debug_struct(stringify!($ty))
                     $(.field(stringify!($field), &self.$field))*
-                    .field("options", &self.options.resolved)
+                    .field("options", &self.options)
                     .finish_non_exhaustive()
             }
         }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::options::{Options, TransferOptions, debug_request, shared_setters};
+use super::options::{TransferOptions, debug_request, shared_setters};
 use super::pack::Member;
 use super::{remote, storage};
 use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
@@ -131,14 +131,14 @@ pub struct Upload<'a> {
     vm_id: &'a str,
     local: PathBuf,
     remote: &'a str,
-    options: Options,
+    options: TransferOptions,
 }
 
 impl Upload<'_> {
     shared_setters!("The VM-side `files/fetch` timeout (default 600 s; whole seconds, at least 1).");
 
     async fn send(self) -> Result<()> {
-        let opts = self.options.resolve()?;
+        let opts = self.options.check()?;
         self.client
             .upload_with(self.vm_id, &self.local, self.remote, &opts)
             .await
@@ -162,7 +162,7 @@ impl<'a> Upload<'a> {
             vm_id,
             local: local.into(),
             remote,
-            options: Options::default(),
+            options: TransferOptions::default(),
         }
     }
 }
