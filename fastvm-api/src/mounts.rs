@@ -80,17 +80,17 @@ impl BucketCredentials {
     /// assert!(BucketCredentials::gcp_service_account_json("{}").is_err());
     /// ```
     pub fn gcp_service_account_json(key_file: &str) -> Result<Self, InvalidKeyFile> {
-        let value: serde_json::Value = serde_json::from_str(key_file).map_err(|_| InvalidKeyFile("is not JSON"))?;
+        let value: serde_json::Value = serde_json::from_str(key_file).map_err(|_| InvalidKeyFile(Why::NotJson))?;
         let field = |name: &'static str| {
             value
                 .get(name)
                 .and_then(serde_json::Value::as_str)
                 .filter(|s| !s.trim().is_empty())
-                .ok_or(InvalidKeyFile(name))
+                .ok_or(InvalidKeyFile(Why::Missing(name)))
         };
         let kind = value.get("type").and_then(serde_json::Value::as_str);
         if kind.is_some_and(|k| k != "service_account") {
-            return Err(InvalidKeyFile("type"));
+            return Err(InvalidKeyFile(Why::NotServiceAccount));
         }
         Ok(Self::gcp_service_account(field("client_email")?, field("private_key")?))
     }
@@ -113,14 +113,23 @@ impl BucketCredentials {
 /// A GCP key file that [`BucketCredentials::gcp_service_account_json`] cannot use: not JSON,
 /// or a member missing, empty or of another type (named). Its message never shows the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvalidKeyFile(&'static str);
+pub struct InvalidKeyFile(Why);
+
+/// What is wrong with the key file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    NotJson,
+    NotServiceAccount,
+    /// This member is missing, empty or not a string.
+    Missing(&'static str),
+}
 
 impl std::fmt::Display for InvalidKeyFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
-            "is not JSON" => f.write_str("the service account key file is not JSON"),
-            "type" => f.write_str("the key file's `type` is not `service_account`"),
-            member => write!(f, "the service account key file has no `{member}` string"),
+            Why::NotJson => f.write_str("the service account key file is not JSON"),
+            Why::NotServiceAccount => f.write_str("the key file's `type` is not `service_account`"),
+            Why::Missing(member) => write!(f, "the service account key file has no `{member}` string"),
         }
     }
 }
@@ -158,12 +167,15 @@ mod tests {
     #[test]
     fn a_bad_key_file_is_named_without_its_content() {
         for (text, expected) in [
-            ("not json {", "is not JSON"),
-            (r#"{"client_email": "a@b"}"#, "private_key"),
-            (r#"{"private_key": "MIIEsecret", "client_email": 3}"#, "client_email"),
+            ("not json {", Why::NotJson),
+            (r#"{"client_email": "a@b"}"#, Why::Missing("private_key")),
+            (
+                r#"{"private_key": "MIIEsecret", "client_email": 3}"#,
+                Why::Missing("client_email"),
+            ),
             (
                 r#"{"type": "authorized_user", "client_email": "a@b", "private_key": "MIIEsecret"}"#,
-                "type",
+                Why::NotServiceAccount,
             ),
         ] {
             let err = BucketCredentials::gcp_service_account_json(text).unwrap_err();

@@ -106,6 +106,20 @@ pub fn rename(name: &str) -> Result<String, String> {
     Ok(n)
 }
 
+/// A path in the VM where something is mounted (a volume, a bucket): absolute, not `/`, at most
+/// 4096 bytes, without NUL or `.`, `..` or empty segments (a trailing `/` allowed).
+pub fn mount_path(p: &str) -> Result<(), String> {
+    let rest = p.strip_prefix('/').ok_or("mountPath must be an absolute path")?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() || p.len() > 4096 || p.contains('\0') {
+        return Err("mountPath must name a directory below /".into());
+    }
+    if rest.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+        return Err("mountPath must not have `.`, `..` or empty segments".into());
+    }
+    Ok(())
+}
+
 /// `diskGiB` of launches and builds: 1–16384.
 pub fn disk_gib(gib: i64) -> Result<(), String> {
     if !(1..=16384).contains(&gib) {

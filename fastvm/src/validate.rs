@@ -33,28 +33,15 @@ pub(crate) fn id(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Where a volume is mounted in a VM: an absolute path under `/mnt/` or `/data/` (the API's
-/// rule), naming a directory below it, without `.`, `..` or empty segments (which would mount
-/// it somewhere else than the path says) and without NUL.
+/// Where a volume is mounted in a VM: a [`mount_path`] under `/mnt/` or `/data/` (the API's
+/// rule), naming a directory below it.
 pub(crate) fn volume_mount_path(field: &str, path: &str) -> Result<()> {
-    let rule = "must be an absolute path under /mnt/ or /data/ (such as /mnt/shared)";
-    let Some(rest) = path.strip_prefix("/mnt/").or_else(|| path.strip_prefix("/data/")) else {
-        return Err(Error::invalid(field, format!("{path:?} {rule}")));
-    };
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.is_empty() {
+    mount_path(field, path)?;
+    let rest = path.strip_prefix("/mnt/").or_else(|| path.strip_prefix("/data/"));
+    if rest.is_none_or(|rest| rest.trim_end_matches('/').is_empty()) {
         return Err(Error::invalid(
             field,
-            format!("{path:?} {rule}, not the directory itself"),
-        ));
-    }
-    if path.contains('\0') {
-        return Err(Error::invalid(field, "must not contain NUL"));
-    }
-    if rest.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
-        return Err(Error::invalid(
-            field,
-            format!("{path:?} must not have `.`, `..` or empty segments"),
+            format!("{path:?} must be a directory under /mnt/ or /data/ (such as /mnt/shared)"),
         ));
     }
     Ok(())
@@ -334,35 +321,43 @@ pub(crate) fn fingerprint(fingerprint: &str) -> Result<()> {
     id("fingerprint", fingerprint)
 }
 
-/// A path in the VM where something is mounted: absolute, not `/` itself, no `.`/`..`
-/// component, no NUL or line break (the server would refuse each; the rule for a volume's
-/// path adds its own prefixes).
+/// A path in the VM where something is mounted: absolute, not `/` itself, without `.`, `..`
+/// or empty segments (which would mount it somewhere else than the path says; a trailing `/`
+/// is allowed), NUL or line breaks. A volume's path adds its prefixes ([`volume_mount_path`]).
 pub(crate) fn mount_path(field: &str, path: &str) -> Result<()> {
-    if !path.starts_with('/') {
+    let Some(rest) = path.strip_prefix('/') else {
         return Err(Error::invalid(field, format!("{path:?} is not an absolute path")));
-    }
+    };
     if path.contains(['\0', '\n', '\r']) {
         return Err(Error::invalid(field, "must not contain NUL or a line break"));
     }
-    if path.split('/').any(|c| c == "." || c == "..") {
-        return Err(Error::invalid(field, format!("{path:?} has a `.` or `..` component")));
-    }
-    if path.trim_matches('/').is_empty() {
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() {
         return Err(Error::invalid(field, "must not be `/`"));
     }
+    if rest.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+        return Err(Error::invalid(
+            field,
+            format!("{path:?} must not have `.`, `..` or empty segments"),
+        ));
+    }
     Ok(())
+}
+
+/// The name of `name` in the body a check is about: itself in a request's own body (`prefix`
+/// empty), `prefix.name` in a launch's list entry (`volumes[0].mountPath`).
+fn member(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
 }
 
 /// A volume to mount: its id, and a mount path under `/mnt/` or `/data/` (the API's rule),
 /// for `POST /v1/vms/{id}/volumes` (`prefix` empty) and a launch's `volumes[i]`.
 pub(crate) fn volume_mount(prefix: &str, m: &crate::types::VolumeMount) -> Result<()> {
-    let field = |name: &str| {
-        if prefix.is_empty() {
-            name.to_string()
-        } else {
-            format!("{prefix}.{name}")
-        }
-    };
+    let field = |name: &str| member(prefix, name);
     id(&field("volumeId"), &m.volume_id)?;
     volume_mount_path(&field("mountPath"), &m.mount_path)
 }
@@ -370,13 +365,7 @@ pub(crate) fn volume_mount(prefix: &str, m: &crate::types::VolumeMount) -> Resul
 /// A bucket mount's body, for `POST /v1/vms/{id}/bucket-mounts` (`prefix` empty) and a launch's
 /// `bucketMounts[i]`: a `gs://` or `s3://` bucket, a mount path, usable credentials.
 pub(crate) fn bucket_mount(prefix: &str, m: &crate::types::CreateBucketMountRequest) -> Result<()> {
-    let field = |name: &str| {
-        if prefix.is_empty() {
-            name.to_string()
-        } else {
-            format!("{prefix}.{name}")
-        }
-    };
+    let field = |name: &str| member(prefix, name);
     let bucket = ["gs://", "s3://"]
         .iter()
         .find_map(|scheme| m.bucket_uri.strip_prefix(scheme))

@@ -361,31 +361,34 @@ pub fn print_launch_warnings(warnings: &LaunchWarnings) {
             }
         );
     }
-    if let Some(w) = &warnings.attachments {
-        for v in &w.failed_volume_attachments {
-            eprintln!(
-                "warning: volume {} did not attach at {}: {}",
+    let Some(w) = &warnings.attachments else { return };
+    let lines = (w.failed_volume_attachments.iter())
+        .map(|v| {
+            format!(
+                "volume {} did not attach at {}: {}",
                 v.volume_id, v.mount_path, v.status_message
-            );
-        }
-        for v in &w.skipped_snapshot_volumes {
-            eprintln!(
-                "warning: the snapshot's volume {} at {} was left out: {}",
+            )
+        })
+        .chain(w.skipped_snapshot_volumes.iter().map(|v| {
+            format!(
+                "the snapshot's volume {} at {} was left out: {}",
                 v.volume_id, v.mount_path, v.reason
-            );
-        }
-        for b in &w.failed_bucket_mount_attachments {
-            eprintln!(
-                "warning: bucket {} did not mount at {}: {}",
+            )
+        }))
+        .chain(w.failed_bucket_mount_attachments.iter().map(|b| {
+            format!(
+                "bucket {} did not mount at {}: {}",
                 b.bucket_uri, b.mount_path, b.status_message
-            );
-        }
-        for b in &w.skipped_snapshot_bucket_mounts {
-            eprintln!(
-                "warning: the snapshot's bucket {} at {} was left out: {}",
+            )
+        }))
+        .chain(w.skipped_snapshot_bucket_mounts.iter().map(|b| {
+            format!(
+                "the snapshot's bucket {} at {} was left out: {}",
                 b.bucket_uri, b.mount_path, b.reason
-            );
-        }
+            )
+        }));
+    for line in lines {
+        eprintln!("warning: {line}");
     }
 }
 

@@ -45,12 +45,7 @@ pub fn parse_mount(body: &Value) -> ApiResult<BucketMount> {
         ));
     }
     let mount_path = text("mountPath");
-    if !mount_path.starts_with('/')
-        || mount_path.split('/').any(|c| c == "..")
-        || mount_path.trim_matches('/').is_empty()
-    {
-        return Err(ApiError::bad_request("mountPath must be an absolute path below /"));
-    }
+    crate::validate::mount_path(&mount_path)?;
     let read_only = match body.get("readOnly") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,

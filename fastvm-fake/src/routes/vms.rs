@@ -178,7 +178,7 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     let ready_at_ms = p.snapshot.as_ref().map_or(now, |snap| snap.ready_at_ms.max(now)) + boot_ms;
     let booted = ready_at_ms <= now;
     let id = p.id;
-    let vm = Vm {
+    let mut vm = Vm {
         id,
         name: validate::normalize_name(b.name.as_deref(), || format!("vm-{}", &id.to_string()[..8])),
         machine: p.machine,
@@ -208,7 +208,6 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         fs,
         volumes: Vec::new(),
     };
-    let mut vm = vm;
     // What cannot be attached does not fail the launch: it is reported in attachmentWarnings.
     let mut warnings = serde_json::Map::new();
     let mut warn = |kind: &str, item: Value| {

@@ -317,22 +317,14 @@ fn size(gib: i64) -> ApiResult<()> {
     Ok(())
 }
 
-/// The API's rule: an absolute path under `/mnt/` or `/data/`; and what would make it another
-/// path (`.`, `..`, empty segments) or not a path (NUL), refused here too.
+/// The API's rule: a directory under `/mnt/` or `/data/`, and a mount path
+/// (`validate::mount_path`).
 pub fn mount_path(p: &str) -> ApiResult<()> {
-    let rest = p
-        .strip_prefix("/mnt/")
-        .or_else(|| p.strip_prefix("/data/"))
-        .ok_or_else(|| ApiError::bad_request("mountPath must start with /mnt/ or /data/"))?;
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.is_empty() || p.len() > 4096 || p.contains('\0') {
+    crate::validate::mount_path(p)?;
+    let rest = p.strip_prefix("/mnt/").or_else(|| p.strip_prefix("/data/"));
+    if rest.is_none_or(|rest| rest.trim_end_matches('/').is_empty()) {
         return Err(ApiError::bad_request(
             "mountPath must name a directory under /mnt/ or /data/",
-        ));
-    }
-    if rest.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
-        return Err(ApiError::bad_request(
-            "mountPath must not have `.`, `..` or empty segments",
         ));
     }
     Ok(())

@@ -12,6 +12,7 @@ use std::fs;
 use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use super::pack::{self, at};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
@@ -62,13 +63,9 @@ pub(crate) fn zip_dir<W: Write + Seek>(root: &Path, out: W) -> io::Result<Packed
     Ok(Packed { entries })
 }
 
-/// The entries of `dir`, sorted so that popping them yields name order.
+/// The entries of `dir`, in the order that popping them yields name order.
 fn children(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut children = fs::read_dir(dir)
-        .and_then(|entries| entries.collect::<io::Result<Vec<_>>>())
-        .map_err(|e| at(dir, e))?;
-    children.sort_by_key(|e| std::cmp::Reverse(e.file_name()));
-    Ok(children.into_iter().map(|e| e.path()).collect())
+    Ok(pack::children(dir)?.into_iter().rev().map(|e| e.path()).collect())
 }
 
 /// `path`'s name in the archive: relative to `root`, `/`-separated. A ZIP name is text, so a
@@ -97,11 +94,6 @@ fn mode(meta: &fs::Metadata) -> u32 {
 #[cfg(not(unix))]
 fn mode(meta: &fs::Metadata) -> u32 {
     if meta.is_dir() { 0o755 } else { 0o644 }
-}
-
-/// `e` with the path it is about in its message.
-fn at(path: &Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 fn zip_error(e: zip::result::ZipError) -> io::Error {

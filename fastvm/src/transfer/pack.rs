@@ -82,8 +82,17 @@ fn header(meta: &fs::Metadata) -> tar::Header {
 }
 
 /// `e` with the path it is about in its message.
-fn at(path: &Path, e: io::Error) -> io::Error {
+pub(super) fn at(path: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// The entries of the directory `dir`, in name order (every packer's walk order).
+pub(super) fn children(dir: &Path) -> io::Result<Vec<fs::DirEntry>> {
+    let mut children = fs::read_dir(dir)
+        .and_then(|entries| entries.collect::<io::Result<Vec<_>>>())
+        .map_err(|e| at(dir, e))?;
+    children.sort_by_key(|e| e.file_name());
+    Ok(children)
 }
 
 fn append_file<W: Write>(b: &mut tar::Builder<W>, local: &Path, name: &Path) -> io::Result<()> {
@@ -108,11 +117,7 @@ fn append_tree<W: Write>(b: &mut tar::Builder<W>, root: &Path, name: &Path) -> i
         if kind.is_dir() {
             let mut h = header(&meta);
             b.append_data(&mut h, &member, io::empty())?;
-            let mut children = fs::read_dir(&local)
-                .and_then(|entries| entries.collect::<io::Result<Vec<_>>>())
-                .map_err(|e| at(&local, e))?;
-            children.sort_by_key(|e| e.file_name());
-            for e in children.into_iter().rev() {
+            for e in children(&local)?.into_iter().rev() {
                 let path = e.path();
                 let meta = fs::symlink_metadata(&path).map_err(|err| at(&path, err))?;
                 stack.push((path, member.join(e.file_name()), meta));
