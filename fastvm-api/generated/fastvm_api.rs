@@ -6813,6 +6813,34 @@ let response = client.get_health()
     pub fn get_health(&self) -> builder::GetHealth<'_> {
         builder::GetHealth::new(self)
     }
+    /**Liveness check
+
+Answers 200 without a body while the API process is alive. Needs no API key. From the API's spec before the reference (April 2026, TypeScript SDK c115687); not in the reference's SDK, nor in the TypeScript SDK at 85e2a0b: a server may not serve it (404).
+
+Sends a `GET` request to `/livez`
+
+```ignore
+let response = client.get_liveness()
+    .send()
+    .await;
+```*/
+    pub fn get_liveness(&self) -> builder::GetLiveness<'_> {
+        builder::GetLiveness::new(self)
+    }
+    /**Readiness check
+
+Answers 200 without a body when the API is ready to serve requests, 503 when it is not. Needs no API key. From the API's spec before the reference (April 2026, TypeScript SDK c115687); not in the reference's SDK, nor in the TypeScript SDK at 85e2a0b: a server may not serve it (404).
+
+Sends a `GET` request to `/readyz`
+
+```ignore
+let response = client.get_readiness()
+    .send()
+    .await;
+```*/
+    pub fn get_readiness(&self) -> builder::GetReadiness<'_> {
+        builder::GetReadiness::new(self)
+    }
     /**Mint signed URLs for uploading a build context tarball
 
 Sends a `POST` request to `/v1/build-contexts/presign`
@@ -7757,6 +7785,82 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200..=299 => crate::decode::success(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_liveness`]
+
+[`Client::get_liveness`]: super::Client::get_liveness*/
+    #[derive(Debug, Clone)]
+    pub struct GetLiveness<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetLiveness<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/livez`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/livez", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "getLiveness",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => Ok(ResponseValue::empty(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_readiness`]
+
+[`Client::get_readiness`]: super::Client::get_readiness*/
+    #[derive(Debug, Clone)]
+    pub struct GetReadiness<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetReadiness<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/readyz`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/readyz", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "getReadiness",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -12038,6 +12142,14 @@ pub mod test_tables {
             call: call_get_health,
         },
         crate::tables::Call {
+            id: "getLiveness",
+            call: call_get_liveness,
+        },
+        crate::tables::Call {
+            id: "getReadiness",
+            call: call_get_readiness,
+        },
+        crate::tables::Call {
             id: "presignBuildContext",
             call: call_presign_build_context,
         },
@@ -12256,6 +12368,24 @@ pub mod test_tables {
     ) -> crate::tables::CallFuture<'a> {
         Box::pin(async move {
             let b = api.get_health();
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_get_liveness<'a>(
+        api: &'a crate::Client,
+        _args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.get_liveness();
+            crate::tables::encoded(b.send().await?)
+        })
+    }
+    fn call_get_readiness<'a>(
+        api: &'a crate::Client,
+        _args: &'a ::serde_json::Value,
+    ) -> crate::tables::CallFuture<'a> {
+        Box::pin(async move {
+            let b = api.get_readiness();
             crate::tables::encoded(b.send().await?)
         })
     }
@@ -13106,6 +13236,26 @@ pub const OPERATIONS: &[ops::Op] = &[
         id: "getHealth",
         method: "GET",
         path: "/healthz",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: true,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "getLiveness",
+        method: "GET",
+        path: "/livez",
+        idempotent: true,
+        timing: ops::Timing::Ordinary,
+        public: true,
+        empty_answer_known: false,
+        deprecated: false,
+    },
+    ops::Op {
+        id: "getReadiness",
+        method: "GET",
+        path: "/readyz",
         idempotent: true,
         timing: ops::Timing::Ordinary,
         public: true,
