@@ -67,6 +67,11 @@ impl<T: Undo> Guard<T> {
             target.undo(self.client.clone()).await;
         }
     }
+
+    /// Keeps what is guarded when `keep` (the request succeeded), else undoes it now.
+    pub(crate) async fn keep_if(self, keep: bool) {
+        if keep { self.disarm() } else { self.undo().await }
+    }
 }
 
 impl<T: Undo> Drop for Guard<T> {

@@ -103,15 +103,18 @@ pub fn check(spec: &Value, sources: &[(String, String)], allow: &[(&str, &str)])
             ));
         }
     }
-    // A body-less answer is accepted (`call_or`) exactly where the spec says it is complete.
+    // A body-less answer is accepted (`call_or`, or `call_delete` on top of it) exactly where
+    // the spec says it is complete.
     let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     for op in crate::codegen::facts::operations(spec) {
-        let accepts = compact.contains(&format!("call_or(\"{}\"", op.id));
+        let accepts = ["call_or", "call_delete"]
+            .iter()
+            .any(|f| compact.contains(&format!("{f}(\"{}\"", op.id)));
         if op.empty_answer_known && !accepts {
             errors.push(format!(
                 "operation {} is marked x-fastvm-empty-answer-known in openapi.json, but its facade method does not \
                  accept a body-less answer: call it with `call_or(\"{}\", client, |api| .., || <the known result>)` \
-                 in fastvm/src/resources (or remove the mark)",
+                 (a delete: `call_delete`) in fastvm/src/resources (or remove the mark)",
                 op.id, op.id
             ));
         }
@@ -137,7 +140,13 @@ pub fn check(spec: &Value, sources: &[(String, String)], allow: &[(&str, &str)])
             if line.trim_start().starts_with("//") {
                 continue;
             }
-            for pat in ["call(\"", "call_with_status(\"", "call_or(\"", "ops::find(\""] {
+            for pat in [
+                "call(\"",
+                "call_with_status(\"",
+                "call_or(\"",
+                "call_delete(\"",
+                "ops::find(\"",
+            ] {
                 for (pos, _) in line.match_indices(pat) {
                     let rest = &line[pos + pat.len()..];
                     let Some(end) = rest.find('"') else { continue };
@@ -251,6 +260,8 @@ mod tests {
         );
         let accepting = "api().list_vms()\ncall_or(\n    \"launchVm\",\n    c,\n    |api| api.launch_vm(),\n    || 1)";
         assert_eq!(check(&spec, &src(accepting), &[]), Vec::<String>::new());
+        let deleting = "api().list_vms()\ncall_delete(\"launchVm\", c, id, |api| api.launch_vm())";
+        assert_eq!(check(&spec, &src(deleting), &[]), Vec::<String>::new());
         let errors = check(&super::tests::spec(), &src(accepting), &[]);
         assert!(
             errors[0].contains("add `\"x-fastvm-empty-answer-known\": true`"),

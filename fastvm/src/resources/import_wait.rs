@@ -87,21 +87,14 @@ pub(crate) async fn own_until_finished(
     options: WaitOptions,
 ) -> Result<SnapshotImport> {
     let guard = Guard::new(client, Running(import.id.clone()));
-    match until_finished(client, &import.id, options).await {
-        Ok(done) => {
-            guard.disarm();
-            Ok(done)
-        }
-        // Nothing left to stop.
-        Err(e @ (Error::SnapshotImportFailed { .. } | Error::SnapshotImportCancelled { .. })) => {
-            guard.disarm();
-            Err(e)
-        }
-        Err(e) => {
-            guard.undo().await;
-            Err(e)
-        }
-    }
+    let finished = until_finished(client, &import.id, options).await;
+    // Nothing is left to stop once it succeeded, failed or was cancelled.
+    let ended = matches!(
+        &finished,
+        Ok(_) | Err(Error::SnapshotImportFailed { .. } | Error::SnapshotImportCancelled { .. })
+    );
+    guard.keep_if(ended).await;
+    finished
 }
 
 impl<'a> CreateSnapshotImport<'a> {

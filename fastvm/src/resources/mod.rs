@@ -51,7 +51,26 @@ pub use wait::{CreateSnapshotReady, Settles, Wait};
 
 pub use fastvm_api::InvalidKeyFile;
 
+use crate::transport::call::{Generated, Known, call_or};
 use crate::types::DeleteResponse;
+use crate::{FastvmClient, Result};
+
+/// The delete `operation` of `id` (an id, a name or a fingerprint) made with `make`: the
+/// answer, with `id` where it left the id out; a 2xx answer without a body says `id` is
+/// deleted (see [`call_or`]).
+pub(crate) async fn call_delete<'a, G, Fut>(
+    operation: &'static str,
+    client: &'a FastvmClient,
+    id: &str,
+    make: impl FnOnce(&'a fastvm_api::Client) -> Fut,
+) -> Result<DeleteResponse>
+where
+    Fut: std::future::Future<Output = Generated<G>>,
+    G: Known<DeleteResponse>,
+{
+    let answer = call_or(operation, client, make, || deleted(id)).await?;
+    Ok(known_id(answer, id))
+}
 
 /// The result of a delete whose answer has no body: the id the caller gave, deleted.
 pub(crate) fn deleted(id: &str) -> DeleteResponse {

@@ -4,9 +4,9 @@
 
 use std::num::NonZeroU64;
 
+use crate::resources::call_delete;
 use crate::resources::into_future;
-use crate::resources::{deleted, known_id};
-use crate::transport::call::{call, call_or};
+use crate::transport::call::call;
 use crate::types::{ContextPresignResponse, DeleteResponse, MachineType, SnapshotImport, SnapshotImportSourceKind};
 use crate::{Error, FastvmClient, Result, validate};
 use fastvm_api::types::{ContextPresignRequest, CreateSnapshotImportRequest, SnapshotImportSource};
@@ -105,14 +105,10 @@ impl<'a> SnapshotImports<'a> {
     /// ```
     pub async fn delete(&self, id: &str) -> Result<DeleteResponse> {
         validate::id("id", id)?;
-        let answer = call_or(
-            "deleteSnapshotImport",
-            self.client,
-            |api| api.delete_snapshot_import().id(id).send(),
-            || deleted(id),
-        )
-        .await?;
-        Ok(known_id(answer, id))
+        call_delete("deleteSnapshotImport", self.client, id, |api| {
+            api.delete_snapshot_import().id(id).send()
+        })
+        .await
     }
 
     /// `POST /v1/snapshot-imports/{id}/cancel`: moves an import in flight to `cancelled` (its

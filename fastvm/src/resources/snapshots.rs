@@ -1,6 +1,6 @@
 use crate::resources::poll::{Step, WaitOptions, poll};
-use crate::resources::{deleted, into_future, known_id};
-use crate::transport::call::{call, call_or};
+use crate::resources::{call_delete, into_future};
+use crate::transport::call::call;
 use crate::{Error, FastvmClient, Result, validate};
 use fastvm_api::types::{CreateSnapshotRequest, DeleteResponse, Snapshot, SnapshotStatus, UpdateSnapshotRequest};
 
@@ -115,14 +115,10 @@ impl<'a> Snapshots<'a> {
     /// ```
     pub async fn delete(&self, id: &str) -> Result<DeleteResponse> {
         validate::id("id", id)?;
-        let deleted = call_or(
-            "deleteSnapshot",
-            self.client,
-            |api| api.delete_snapshot().id(id).send(),
-            || deleted(id),
-        )
-        .await?;
-        Ok(known_id(deleted, id))
+        call_delete("deleteSnapshot", self.client, id, |api| {
+            api.delete_snapshot().id(id).send()
+        })
+        .await
     }
 
     /// The snapshot named `name`, or `None`; the newest by `created_at` if several have that

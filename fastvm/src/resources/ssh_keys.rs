@@ -1,6 +1,6 @@
+use crate::resources::call_delete;
 use crate::resources::into_future;
-use crate::resources::{deleted, known_id};
-use crate::transport::call::{call, call_or};
+use crate::transport::call::call;
 use crate::{FastvmClient, Result, validate};
 use fastvm_api::types::{AddSshKeyRequest, DeleteResponse, SshKey};
 
@@ -73,14 +73,10 @@ impl<'a> SshKeys<'a> {
     pub async fn delete(&self, vm_id: &str, fingerprint: &str) -> Result<DeleteResponse> {
         validate::id("id", vm_id)?;
         validate::fingerprint(fingerprint)?;
-        let deleted = call_or(
-            "deleteSshKey",
-            self.client,
-            |api| api.delete_ssh_key().id(vm_id).fingerprint(fingerprint).send(),
-            || deleted(fingerprint),
-        )
-        .await?;
-        Ok(known_id(deleted, fingerprint))
+        call_delete("deleteSshKey", self.client, fingerprint, |api| {
+            api.delete_ssh_key().id(vm_id).fingerprint(fingerprint).send()
+        })
+        .await
     }
 }
 

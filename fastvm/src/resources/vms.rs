@@ -3,8 +3,8 @@ use std::time::Duration;
 use crate::exec::{Command, ExecStream, RunOutput};
 use crate::launch::LaunchParams;
 use crate::resources::poll::{Step, WaitOptions, poll};
-use crate::resources::{BucketMounts, Files, Services, SshKeys, deleted, into_future, known_id};
-use crate::transport::call::{call, call_or, call_with_status};
+use crate::resources::{BucketMounts, Files, Services, SshKeys, call_delete, into_future};
+use crate::transport::call::{call, call_with_status};
 use crate::transport::http::with_command_timeout;
 use crate::transport::ops;
 use crate::{Error, FastvmClient, Result, validate};
@@ -240,14 +240,7 @@ impl<'a> Vms<'a> {
     /// ```
     pub async fn delete(&self, id: &str) -> Result<DeleteResponse> {
         validate::id("id", id)?;
-        let deleted = call_or(
-            "deleteVm",
-            self.client,
-            |api| api.delete_vm().id(id).send(),
-            || deleted(id),
-        )
-        .await?;
-        Ok(known_id(deleted, id))
+        call_delete("deleteVm", self.client, id, |api| api.delete_vm().id(id).send()).await
     }
 
     /// `POST /v1/vms/{id}/pause` (idempotent).

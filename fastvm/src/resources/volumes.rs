@@ -3,8 +3,8 @@
 
 use std::num::NonZeroU64;
 
-use crate::resources::{deleted, into_future, known_id};
-use crate::transport::call::{call, call_or};
+use crate::resources::{call_delete, into_future};
+use crate::transport::call::call;
 use crate::{Error, FastvmClient, Result, validate};
 use fastvm_api::types::{
     CreateVolumeRequest, DeleteResponse, UpdateVolumeRequest, Volume, VolumeAccessMode, VolumeAttachment,
@@ -112,14 +112,7 @@ impl<'a> Volumes<'a> {
     /// ```
     pub async fn delete(&self, id: &str) -> Result<DeleteResponse> {
         validate::id("id", id)?;
-        let deleted = call_or(
-            "deleteVolume",
-            self.client,
-            |api| api.delete_volume().id(id).send(),
-            || deleted(id),
-        )
-        .await?;
-        Ok(known_id(deleted, id))
+        call_delete("deleteVolume", self.client, id, |api| api.delete_volume().id(id).send()).await
     }
 
     /// `GET /v1/volumes/{id}/attachments`: the VMs the volume is attached to now.

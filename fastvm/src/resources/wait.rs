@@ -163,11 +163,7 @@ impl CreateSnapshotReady<'_> {
             Ok(snap) => snap,
             Err(e) => {
                 if let Some(guard) = early {
-                    if may_have_created(&e) {
-                        guard.undo().await
-                    } else {
-                        guard.disarm()
-                    }
+                    guard.keep_if(!may_have_created(&e)).await;
                 }
                 return Err(e);
             }
@@ -183,16 +179,9 @@ impl CreateSnapshotReady<'_> {
             Some(guard) => guard.retarget(Target::Id(snap.id.clone())),
             None => Guard::new(client, Target::Id(snap.id.clone())),
         };
-        match Snapshots::new(client).wait_until_ready(&snap.id, options).await {
-            Ok(ready) => {
-                guard.disarm();
-                Ok(ready)
-            }
-            Err(e) => {
-                guard.undo().await;
-                Err(e)
-            }
-        }
+        let ready = Snapshots::new(client).wait_until_ready(&snap.id, options).await;
+        guard.keep_if(ready.is_ok()).await;
+        ready
     }
 }
 

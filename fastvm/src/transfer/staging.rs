@@ -48,7 +48,7 @@ impl FastvmClient {
     ) -> Result<()> {
         let staging = remote::upload_staging_path();
         let urls = Vms::new(self).files().presign(vm_id, &staging).await?;
-        let max = u64::try_from(urls.max_upload_bytes).ok().filter(|max| *max > 0);
+        let max = super::upload::max_upload(&urls);
         let (tx, rx) = mpsc::channel(DEPTH);
         let verify = opts.verify;
         // Dropping this future drops the body and with it the receiver: the packer's next write
@@ -82,29 +82,18 @@ impl FastvmClient {
                 path: staging.clone(),
             },
         );
-        if let Err(e) = self.fetch_into_vm(vm_id, &urls.download_url, &staging, opts).await {
-            staged.undo().await;
-            return Err(e);
-        }
         let timeout = opts.exec_timeout();
-        let line = remote::extract(&staging, root, hash.map(hex::encode).as_deref());
-        let out = match Vms::new(self)
-            .run(vm_id, Command::sh(line).timeout(Duration::from_secs(timeout)))
-            .await
-        {
-            Ok(out) => out.into_result(),
-            Err(e) => {
-                // The command may or may not have run.
-                staged.undo().await;
-                return Err(e);
-            }
-        };
-        if out.timed_out {
-            // Killed, maybe before its `rm`.
-            staged.undo().await;
-        } else {
-            staged.disarm();
+        let extracted = async {
+            self.fetch_into_vm(vm_id, &urls.download_url, &staging, opts).await?;
+            let line = remote::extract(&staging, root, hash.map(hex::encode).as_deref());
+            let command = Command::sh(line).timeout(Duration::from_secs(timeout));
+            Ok::<_, crate::Error>(Vms::new(self).run(vm_id, command).await?.into_result())
         }
+        .await;
+        // A failed fetch or command may have left it, and a command killed at its timeout
+        // maybe before its `rm`.
+        staged.keep_if(matches!(&extracted, Ok(out) if !out.timed_out)).await;
+        let out = extracted?;
         if !out.timed_out
             && out.exit_code != 0
             && let (Some(theirs), Some(ours)) = (remote::parse_mismatch(&out.stdout), hash)

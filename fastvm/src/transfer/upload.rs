@@ -120,7 +120,7 @@ impl FastvmClient {
 
 /// The VM's upload limit (`maxUploadBytes`), when the answer names one: an absent (decoded as 0)
 /// or negative value means the limit is not known, and the server is left to enforce it.
-fn max_upload(urls: &FilePresignResponse) -> Option<u64> {
+pub(super) fn max_upload(urls: &FilePresignResponse) -> Option<u64> {
     u64::try_from(urls.max_upload_bytes).ok().filter(|max| *max > 0)
 }
 

@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use crate::{Error, FastvmClient, Result};
 
 /// The result of a generated call.
-type Generated<T> = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>;
+pub(crate) type Generated<T> = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>;
 
 /// Makes the call of `operation` with `make` (given the view's generated client) and returns its
 /// body. A 2xx answer with no body is an [`Error::Decode`] naming the operation and the status.
