@@ -2,12 +2,10 @@
 //! archive, one storage upload and one VM-side extraction.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
-use super::options::{Progress, TransferOptions};
+use super::options::{TransferOptions, debug_request, shared_setters};
 use super::pack::Member;
 use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 use crate::resources::into_future;
@@ -57,20 +55,7 @@ pub struct UploadMany<'a> {
     options: TransferOptions,
 }
 
-impl fmt::Debug for UploadMany<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pairs: Vec<(&Path, &str)> = self
-            .pairs
-            .iter()
-            .map(|p| (p.local.as_path(), p.remote.as_str()))
-            .collect();
-        f.debug_struct("UploadMany")
-            .field("vm_id", &self.vm_id)
-            .field("pairs", &pairs)
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
-}
+debug_request!(UploadMany, vm_id, pairs);
 
 impl UploadMany<'_> {
     fn push(mut self, local: impl Into<PathBuf>, remote: impl Into<String>, want: Want) -> Self {
@@ -99,33 +84,7 @@ impl UploadMany<'_> {
         self.push(local, remote, Want::Either)
     }
 
-    /// The VM-side `files/fetch` timeout (default 600 s; whole seconds, at least 1).
-    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.options.fetch_timeout = timeout;
-        self
-    }
-
-    /// The timeout of the VM-side extraction (default 600 s; whole seconds, at least 1).
-    pub fn exec_timeout(mut self, timeout: Duration) -> Self {
-        self.options.exec_timeout = timeout;
-        self
-    }
-
-    /// Checks, before extracting anything, that the staged archive has the SHA-256 the client
-    /// computed while sending it (in the same VM-side command, with `sha256sum`): a mismatch is
-    /// [`FileTransferErrorKind::Verify`](super::FileTransferErrorKind::Verify) and nothing is
-    /// extracted. Default off.
-    pub fn verify(mut self, verify: bool) -> Self {
-        self.options.verify = verify;
-        self
-    }
-
-    /// Called as archive bytes are sent to storage, from the transfer's task: keep it cheap and
-    /// non-blocking. The bytes are those of the compressed archive, whose total is unknown.
-    pub fn progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
-        self.options.progress = Some(std::sync::Arc::new(f));
-        self
-    }
+    shared_setters!("The VM-side `files/fetch` timeout (default 600 s; whole seconds, at least 1).");
 
     async fn send(self) -> Result<()> {
         let opts = self.options.check()?;

@@ -125,16 +125,19 @@ macro_rules! shared_setters {
         }
 
         /// Compares a SHA-256 computed while streaming with `sha256sum` run in the VM (default
-        /// off): a file's bytes; for a directory upload, the archive's, checked before anything
-        /// is extracted. Directory downloads are not checked.
+        /// off): a file's bytes; for a directory upload and `upload_many`, the archive's,
+        /// checked before anything is extracted (a mismatch is
+        /// [`FileTransferErrorKind::Verify`]($crate::FileTransferErrorKind::Verify) and nothing
+        /// is extracted). Directory downloads are not checked.
         pub fn verify(mut self, verify: bool) -> Self {
             self.options.verify = verify;
             self
         }
 
         /// Called as bytes move between the client and storage, from the transfer's task: keep it
-        /// cheap and non-blocking. For a directory the bytes are those of the compressed archive,
-        /// whose total is unknown on upload; a retried upload starts again from zero.
+        /// cheap and non-blocking. For a directory (and `upload_many`) the bytes are those of the
+        /// compressed archive, whose total is unknown on upload; a retried upload starts again
+        /// from zero.
         pub fn progress(mut self, f: impl Fn($crate::transfer::Progress) + Send + Sync + 'static) -> Self {
             self.options.progress = Some(std::sync::Arc::new(f));
             self
