@@ -31,11 +31,9 @@
 //! does nothing: use the async API there (`.await` instead of `.block()`).
 //!
 //! # Guards and streams
-//! Dropping an [`OwnedVm`](crate::vm::OwnedVm) deletes its VM on this module's runtime and, unlike
-//! the async client (which deletes in the background on the caller's runtime), waits for the
-//! delete (up to 30 s): a blocking program may exit right after the drop, at the end of `main` or
-//! on an early `?`, and a background delete would not outlive it. Dropping a stream or its
-//! iterator aborts the request.
+//! Dropping an [`OwnedVm`](crate::vm::OwnedVm) deletes its VM before the drop returns (up to
+//! 30 s), as with the async client: a program may exit right after the drop, at the end of
+//! `main` or on an early `?`. Dropping a stream or its iterator aborts the request.
 //!
 //! A blocking call is refused on any thread that runs inside a Tokio runtime, its
 //! `spawn_blocking` threads included (there, hand the async call to the runtime instead).

@@ -488,7 +488,7 @@ impl FastvmClient {
     /// `Io` for a local file that cannot be read, `RemoteCommand` for a failed fetch or
     /// extraction, `Verify`) or the API error of a call. The staging file is removed on every
     /// failure after the upload (by the extraction command itself, else by one more `rm -f`
-    /// exec), and, best effort in the background, when the future is dropped midway. The
+    /// exec), and when the future is dropped midway (the drop waits for the `rm`, bounded). The
     /// archive is sent chunked, as directory uploads are (see the [module docs](super)).
     ///
     /// The VM needs `sh`, `tar` with gzip support, `rm`, and `sha256sum` for

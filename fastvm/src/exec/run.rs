@@ -90,19 +90,23 @@ pub(crate) fn failed(command: &str, exit_code: i64, timed_out: bool, stdout: &[u
         command: command.to_string(),
         exit_code,
         timed_out,
-        stdout_tail: tail(stdout),
-        stderr_tail: tail(stderr),
+        stdout_tail: tail(stdout, TAIL_BYTES),
+        stderr_tail: tail(stderr, TAIL_BYTES),
     }
 }
 
-/// The last [`TAIL_BYTES`] of `bytes` as lossy UTF-8, with URLs redacted.
-fn tail(bytes: &[u8]) -> String {
-    let start = bytes.len().saturating_sub(TAIL_BYTES);
-    let mut text = String::from_utf8_lossy(&bytes[start..]).into_owned();
-    if start > 0 {
-        text.insert(0, '…');
-    }
-    crate::redact::text(&text)
+/// The last `max` bytes of `bytes`, from the first whole character, as lossy UTF-8 with URLs
+/// redacted, and `…` in front when cut: the end of a command's output, where errors are.
+pub(crate) fn tail(bytes: &[u8], max: usize) -> String {
+    let cut = bytes.len().saturating_sub(max);
+    // Past the continuation bytes (at most 3) of a character that was cut.
+    let start = cut + bytes[cut..].iter().take(3).take_while(|b| *b & 0xC0 == 0x80).count();
+    let text = String::from_utf8_lossy(&bytes[start..]);
+    crate::redact::text(&if cut > 0 {
+        format!("…{text}")
+    } else {
+        text.into_owned()
+    })
 }
 
 #[cfg(test)]
@@ -159,7 +163,7 @@ mod tests {
     #[test]
     fn tails_are_bounded_and_redacted() {
         let long = format!("{}https://store.example/o?X-Amz-Signature=secret\n", "x".repeat(10_000));
-        let t = tail(long.as_bytes());
+        let t = tail(long.as_bytes(), TAIL_BYTES);
         assert!(t.len() <= TAIL_BYTES + 4 && t.starts_with('…'), "{}", t.len());
         assert!(!t.contains("secret"), "{t}");
     }

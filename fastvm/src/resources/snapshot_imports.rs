@@ -167,12 +167,8 @@ impl PresignContext<'_> {
 
     async fn send(self) -> Result<ContextPresignResponse> {
         let mut body = ContextPresignRequest::new();
-        body.size_bytes = match self.size_bytes {
-            Some(size) => {
-                Some(i64::try_from(size).map_err(|_| Error::invalid("sizeBytes", "is larger than the API accepts"))?)
-            }
-            None => None,
-        };
+        let too_large = |_| Error::invalid("sizeBytes", "is larger than the API accepts");
+        body.size_bytes = self.size_bytes.map(i64::try_from).transpose().map_err(too_large)?;
         call("presignSnapshotImportContext", self.client, move |api| {
             api.presign_snapshot_import_context().body(body.clone()).send()
         })
@@ -292,12 +288,9 @@ impl Draft {
         }
         body.name = self.name.clone();
         body.machine_type = self.machine_type.clone().map(MachineType);
-        body.disk_gib = match self.disk_gib {
-            Some(gib) => {
-                Some(NonZeroU64::new(u64::from(gib)).ok_or_else(|| Error::invalid("diskGiB", "must be at least 1"))?)
-            }
-            None => None,
-        };
+        let at_least_1 =
+            |gib| NonZeroU64::new(u64::from(gib)).ok_or_else(|| Error::invalid("diskGiB", "must be at least 1"));
+        body.disk_gib = self.disk_gib.map(at_least_1).transpose()?;
         Ok(body)
     }
 }

@@ -4,8 +4,8 @@
 //! ```no_run
 //! # async fn demo(client: fastvm::FastvmClient) -> fastvm::Result<()> {
 //! use fastvm::launch;
-//! // Deleted when `vm` goes out of scope, on error and on panic too (in the background), or
-//! // explicitly with `delete().await`, which reports errors.
+//! // Deleted when `vm` goes out of scope, on error and on panic too (the drop waits for the
+//! // delete), or explicitly with `delete().await`, which reports errors.
 //! let vm = client.launch_vm(launch::machine("c1m2").label("job", "ci-42")).await?;
 //! vm.run("make test").await?.check()?;
 //! vm.delete().await?;

@@ -362,18 +362,9 @@ fn outcome(out: &ExecVmResponse) -> String {
     }
 }
 
-/// The last [`OUTPUT_TAIL`] bytes of `s` (at a character boundary), URLs redacted.
+/// The end of a probe's output (see `exec::tail`).
 fn tail(s: &str) -> String {
-    let mut start = s.len().saturating_sub(OUTPUT_TAIL);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    let cut = if start > 0 {
-        format!("…{}", &s[start..])
-    } else {
-        s.to_string()
-    };
-    crate::redact::text(&cut)
+    crate::exec::tail(s.as_bytes(), OUTPUT_TAIL)
 }
 
 #[cfg(test)]
