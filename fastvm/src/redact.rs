@@ -156,7 +156,7 @@ pub(crate) fn text_for(s: &str, url: &str) -> String {
 /// Whether `c` must not reach a terminal as it is: a control character (C0, DEL, C1: ESC,
 /// BEL, CR, LF, tab, …), a line or paragraph separator, or a bidirectional override or
 /// isolate (which reorders what a terminal shows).
-fn is_unsafe(c: char) -> bool {
+pub(crate) fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}')
         || ('\u{202a}'..='\u{202e}').contains(&c)
@@ -338,6 +338,17 @@ pub(crate) fn snippet(bytes: &[u8], max: usize) -> String {
         s.push('…');
     }
     s
+}
+
+/// The last `max` bytes of `bytes`, from the first whole character, as lossy UTF-8 with URLs
+/// redacted, and `…` in front when cut: the end of a command's output, where errors are (the
+/// counterpart of [`snippet`]).
+pub(crate) fn tail(bytes: &[u8], max: usize) -> String {
+    let cut = bytes.len().saturating_sub(max);
+    // Past the continuation bytes (at most 3) of a character that was cut.
+    let start = cut + bytes[cut..].iter().take(3).take_while(|b| *b & 0xC0 == 0x80).count();
+    let end = String::from_utf8_lossy(&bytes[start..]);
+    text(&if cut > 0 { format!("…{end}") } else { end.into_owned() })
 }
 
 #[cfg(test)]

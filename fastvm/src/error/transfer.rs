@@ -115,10 +115,10 @@ impl std::fmt::Display for FileTransferError {
 /// No source: the message already includes the underlying error's text (see the `source` field).
 impl std::error::Error for FileTransferError {}
 
-/// `s` with every character that could change how a terminal shows it written as a `\u{..}`
-/// escape: control characters (ESC, BEL, CR, LF, DEL, the C1 range), the Unicode controls that
-/// reorder text (bidirectional marks, embeddings, overrides, isolates) and the line and paragraph
-/// separators. With `keep_lf`, `\n` is kept (stderr is shown line by line, joined with ` | `).
+/// `s` with every character that could change how a terminal shows it (`redact::is_unsafe`:
+/// control characters, the Unicode controls that reorder text, the line and paragraph
+/// separators) written as a `\u{..}` escape. With `keep_lf`, `\n` is kept (stderr is shown
+/// line by line, joined with ` | `).
 ///
 /// Text from outside (archive entry names, link targets, the `tar` crate's errors, which can
 /// quote raw header bytes) goes into messages through this. A backslash is not escaped: the
@@ -127,7 +127,7 @@ pub(crate) fn escape_controls(s: &str, keep_lf: bool) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if needs_escape(c) && !(keep_lf && c == '\n') {
+        if crate::redact::is_unsafe(c) && !(keep_lf && c == '\n') {
             // Writing to a `String` cannot fail.
             let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
         } else {
@@ -135,15 +135,6 @@ pub(crate) fn escape_controls(s: &str, keep_lf: bool) -> String {
         }
     }
     out
-}
-
-/// Whether [`escape_controls`] escapes `c`.
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
-        )
 }
 
 #[cfg(test)]
@@ -169,7 +160,7 @@ mod tests {
         assert_eq!(e.message, "entry a\\u{1b}]0;owned\\u{7}\\u{a}b is bad");
         assert_eq!(e.stderr.as_deref(), Some("first\\u{1b}[2J\nsecond\\u{d}"));
         let shown = e.to_string();
-        assert!(!shown.chars().any(needs_escape), "{shown:?}");
+        assert!(!shown.chars().any(crate::redact::is_unsafe), "{shown:?}");
         assert!(shown.ends_with("(exit 2): first\\u{1b}[2J | second\\u{d}"), "{shown}");
     }
 }

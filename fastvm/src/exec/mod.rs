@@ -16,5 +16,4 @@ pub use event::ExecEvent;
 pub use lines::{ExecLines, Line, StdStream};
 pub use output::{ExecExit, ExecOutput};
 pub use run::RunOutput;
-pub(crate) use run::tail;
 pub use shell::quote as shell_quote;

@@ -90,23 +90,9 @@ pub(crate) fn failed(command: &str, exit_code: i64, timed_out: bool, stdout: &[u
         command: command.to_string(),
         exit_code,
         timed_out,
-        stdout_tail: tail(stdout, TAIL_BYTES),
-        stderr_tail: tail(stderr, TAIL_BYTES),
+        stdout_tail: crate::redact::tail(stdout, TAIL_BYTES),
+        stderr_tail: crate::redact::tail(stderr, TAIL_BYTES),
     }
-}
-
-/// The last `max` bytes of `bytes`, from the first whole character, as lossy UTF-8 with URLs
-/// redacted, and `…` in front when cut: the end of a command's output, where errors are.
-pub(crate) fn tail(bytes: &[u8], max: usize) -> String {
-    let cut = bytes.len().saturating_sub(max);
-    // Past the continuation bytes (at most 3) of a character that was cut.
-    let start = cut + bytes[cut..].iter().take(3).take_while(|b| *b & 0xC0 == 0x80).count();
-    let text = String::from_utf8_lossy(&bytes[start..]);
-    crate::redact::text(&if cut > 0 {
-        format!("…{text}")
-    } else {
-        text.into_owned()
-    })
 }
 
 #[cfg(test)]
@@ -163,7 +149,7 @@ mod tests {
     #[test]
     fn tails_are_bounded_and_redacted() {
         let long = format!("{}https://store.example/o?X-Amz-Signature=secret\n", "x".repeat(10_000));
-        let t = tail(long.as_bytes(), TAIL_BYTES);
+        let t = crate::redact::tail(long.as_bytes(), TAIL_BYTES);
         assert!(t.len() <= TAIL_BYTES + 4 && t.starts_with('…'), "{}", t.len());
         assert!(!t.contains("secret"), "{t}");
     }

@@ -362,9 +362,9 @@ fn outcome(out: &ExecVmResponse) -> String {
     }
 }
 
-/// The end of a probe's output (see `exec::tail`).
+/// The end of a probe's output (see `redact::tail`).
 fn tail(s: &str) -> String {
-    crate::exec::tail(s.as_bytes(), OUTPUT_TAIL)
+    crate::redact::tail(s.as_bytes(), OUTPUT_TAIL)
 }
 
 #[cfg(test)]
