@@ -150,6 +150,27 @@ async fn missing_local_paths_are_created_with_their_parents() {
     assert_eq!(tree(&new_dir), tree(&server.vm_path(&id, &data).unwrap()));
 }
 
+/// A downloaded file is staged in a hidden sibling first; what lands has the mode of any new
+/// file of this process (its umask's), not the private mode of a staging file.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_downloaded_file_has_the_mode_of_a_new_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (server, client, id) = setup().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (report, _) = remote_tree(&server, &id, tmp.path());
+    let (fetched, reference) = (tmp.path().join("fetched.txt"), tmp.path().join("made-here.txt"));
+    client.download(&id, s(&report), &fetched).await.unwrap();
+    std::fs::File::create(&reference).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // (Under a umask of 077 both are 0600 and this cannot tell; CI's is 022.)
+    assert_eq!(
+        mode(&fetched),
+        mode(&reference),
+        "the staging file's private mode leaked"
+    );
+}
+
 #[tokio::test]
 async fn a_directory_onto_an_existing_file_is_refused_and_the_file_kept() {
     let (server, client, id) = setup().await;

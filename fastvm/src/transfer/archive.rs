@@ -216,42 +216,6 @@ fn is_abandoned(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<Abandoned>())
 }
 
-/// Removes a path when dropped, unless disarmed: nothing half-written survives an error, a
-/// panic or a cancellation.
-pub(crate) struct TempGuard {
-    path: Option<PathBuf>,
-}
-
-impl TempGuard {
-    pub(crate) fn new(path: PathBuf) -> Self {
-        TempGuard { path: Some(path) }
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        self.path.as_deref().expect("armed guard")
-    }
-
-    pub(crate) fn disarm(mut self) {
-        self.path = None;
-    }
-}
-
-impl Drop for TempGuard {
-    fn drop(&mut self) {
-        if let Some(p) = self.path.take() {
-            match fs::symlink_metadata(&p) {
-                Ok(m) if m.is_dir() => {
-                    let _ = fs::remove_dir_all(&p);
-                }
-                Ok(_) => {
-                    let _ = fs::remove_file(&p);
-                }
-                Err(_) => {}
-            }
-        }
-    }
-}
-
 /// A hidden sibling of `dest` for staging (`.<name>.fastvm-tmp-<random>`).
 pub(crate) fn sibling_temp(dest: &Path) -> io::Result<PathBuf> {
     let name = dest
@@ -263,13 +227,32 @@ pub(crate) fn sibling_temp(dest: &Path) -> io::Result<PathBuf> {
     Ok(dest.with_file_name(tmp))
 }
 
-/// Creates the missing parent directories of `dest` and returns a fresh [`sibling_temp`] path
-/// for staging it (a file on download, a directory on extraction).
-pub(crate) fn temp_beside(dest: &Path) -> Result<PathBuf, FileTransferError> {
-    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(|e| FileTransferError::io("cannot create directory", parent, e))?;
-    }
-    sibling_temp(dest).map_err(|e| FileTransferError::io("bad destination", dest, e))
+/// Stages `dest` (a downloaded file, an extracted directory) in a hidden sibling,
+/// `.<name>.fastvm-tmp-<random>`, that `create` makes with the `tempfile` crate's builder in
+/// `dest`'s directory (created first when missing). Its guard removes it when dropped unless it
+/// is kept (`TempPath::persist`, `TempDir::keep`): nothing half-written survives an error, a
+/// panic or a cancellation.
+pub(crate) fn stage_beside<T>(
+    dest: &Path,
+    create: impl FnOnce(&mut tempfile::Builder<'_, '_>, &Path) -> io::Result<T>,
+) -> Result<T, FileTransferError> {
+    let Some(name) = dest.file_name() else {
+        let msg = format!("bad destination {}: it has no file name", dest.display());
+        return Err(FileTransferError::new(Kind::Io, msg));
+    };
+    let dir = match dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => {
+            fs::create_dir_all(parent).map_err(|e| FileTransferError::io("cannot create directory", parent, e))?;
+            parent
+        }
+        None => Path::new("."),
+    };
+    let mut prefix = OsString::from(".");
+    prefix.push(name);
+    prefix.push(".fastvm-tmp-");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).rand_bytes(16);
+    create(&mut builder, dir).map_err(|e| FileTransferError::io("cannot create", dest, e))
 }
 
 fn refuse(msg: impl Into<String>) -> FileTransferError {
@@ -690,21 +673,21 @@ pub(crate) fn extract_into_place(
 ) -> Result<Extracted, FileTransferError> {
     let existing = existing_dir(dest)?;
     let staging = if existing {
-        dest.join(format!(".fastvm-tmp-{}", hex::encode(rand::random::<[u8; 8]>())))
+        let mut builder = tempfile::Builder::new();
+        let inside = builder.prefix(".fastvm-tmp-").rand_bytes(16).tempdir_in(dest);
+        inside.map_err(|e| FileTransferError::io("cannot create directory in", dest, e))?
     } else {
-        temp_beside(dest)?
+        stage_beside(dest, |builder, dir| builder.tempdir_in(dir))?
     };
-    fs::create_dir(&staging).map_err(|e| FileTransferError::io("cannot create directory", &staging, e))?;
-    let guard = TempGuard::new(staging);
-    let (stats, dirs) = extract(reader, guard.path(), limits)?;
+    let (stats, dirs) = extract(reader, staging.path(), limits)?;
     if existing {
-        merge::merge(guard.path(), dest)?;
-        // Left in staging: the skeleton of the directories merged into, removed by the guard.
-        drop(guard);
+        merge::merge(staging.path(), dest)?;
+        // Left in staging: the skeleton of the directories merged into, removed with it.
+        drop(staging);
     } else {
         // Fails rather than replaces if a file or a non-empty directory appeared meanwhile.
-        fs::rename(guard.path(), dest).map_err(|e| FileTransferError::io("cannot move into place", dest, e))?;
-        guard.disarm();
+        fs::rename(staging.path(), dest).map_err(|e| FileTransferError::io("cannot move into place", dest, e))?;
+        let _now_dest = staging.keep();
     }
     // Only now, with nothing left to move, may a directory become read-only.
     apply_dir_meta(dest, dirs)?;

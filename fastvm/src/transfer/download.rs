@@ -9,7 +9,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::archive::{self, CHUNK, ChannelReader, DEPTH, Limits, TempGuard};
+use super::archive::{self, CHUNK, ChannelReader, DEPTH, Limits};
 use super::options::{TransferOptions, debug_request, shared_setters};
 use super::pack::Hashing;
 use super::remote::{self, RemoteKind};
@@ -90,10 +90,14 @@ impl FastvmClient {
             .await?;
         // Created and guarded on the caller's side: a cancelled download (this future dropped)
         // removes it at once, not when the writer thread notices.
-        let (tmp, file) = create_temp_beside(local)?;
-        let guard = TempGuard::new(tmp);
-        let tmp = guard.path().to_path_buf();
-        let verify = opts.verify;
+        let (file, staged) = archive::stage_beside(local, |builder, dir| {
+            // The mode a new file gets (the umask's), not the crate's private 0600.
+            #[cfg(unix)]
+            builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+            builder.tempfile_in(dir)
+        })?
+        .into_parts();
+        let (tmp, verify) = (staged.to_path_buf(), opts.verify);
         let hash = self
             .stream_from_storage(&download_url, "file writer", opts, move |reader| {
                 write_file(file, reader, verify).map_err(|e| FileTransferError::io("cannot write", &tmp, e))
@@ -102,8 +106,8 @@ impl FastvmClient {
         if let Some(hash) = hash {
             self.verify_remote(vm_id, remote, &hash, opts).await?;
         }
-        std::fs::rename(guard.path(), local).map_err(|e| FileTransferError::io("cannot move into place", local, e))?;
-        guard.disarm();
+        let placed = staged.persist(local);
+        placed.map_err(|e| FileTransferError::io("cannot move into place", local, e.error))?;
         Ok(())
     }
 
@@ -256,18 +260,6 @@ fn ends_with_separator(p: &Path) -> bool {
         .as_encoded_bytes()
         .last()
         .is_some_and(|&b| std::path::is_separator(char::from(b)))
-}
-
-/// Creates an empty temporary file beside `dest` (and `dest`'s missing parents). It is created
-/// before any task could outlive the caller, so the caller's guard always covers it.
-fn create_temp_beside(dest: &Path) -> Result<(PathBuf, std::fs::File), FileTransferError> {
-    let tmp = archive::temp_beside(dest)?;
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|e| FileTransferError::io("cannot create", &tmp, e))?;
-    Ok((tmp, file))
 }
 
 /// Copies the download from `reader` into `file`, hashing it when asked.
