@@ -216,15 +216,23 @@ fn is_abandoned(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<Abandoned>())
 }
 
-/// A hidden sibling of `dest` for staging (`.<name>.fastvm-tmp-<random>`).
-pub(crate) fn sibling_temp(dest: &Path) -> io::Result<PathBuf> {
+/// The hidden name `dest` is staged under, without its random end: `.<name>.fastvm-tmp-`.
+fn staging_prefix(dest: &Path) -> io::Result<OsString> {
     let name = dest
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the destination has no file name"))?;
-    let mut tmp = OsString::from(".");
-    tmp.push(name);
-    tmp.push(format!(".fastvm-tmp-{}", hex::encode(rand::random::<[u8; 8]>())));
-    Ok(dest.with_file_name(tmp))
+    let mut prefix = OsString::from(".");
+    prefix.push(name);
+    prefix.push(".fastvm-tmp-");
+    Ok(prefix)
+}
+
+/// A hidden sibling of `dest` that does not exist yet (`.<name>.fastvm-tmp-<random>`): where
+/// a merge sets aside what it replaces.
+pub(crate) fn sibling_temp(dest: &Path) -> io::Result<PathBuf> {
+    let mut name = staging_prefix(dest)?;
+    name.push(hex::encode(rand::random::<[u8; 8]>()));
+    Ok(dest.with_file_name(name))
 }
 
 /// Stages `dest` (a downloaded file, an extracted directory) in a hidden sibling,
@@ -236,10 +244,7 @@ pub(crate) fn stage_beside<T>(
     dest: &Path,
     create: impl FnOnce(&mut tempfile::Builder<'_, '_>, &Path) -> io::Result<T>,
 ) -> Result<T, FileTransferError> {
-    let Some(name) = dest.file_name() else {
-        let msg = format!("bad destination {}: it has no file name", dest.display());
-        return Err(FileTransferError::new(Kind::Io, msg));
-    };
+    let prefix = staging_prefix(dest).map_err(|e| FileTransferError::io("bad destination", dest, e))?;
     let dir = match dest.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(parent) => {
             fs::create_dir_all(parent).map_err(|e| FileTransferError::io("cannot create directory", parent, e))?;
@@ -247,9 +252,6 @@ pub(crate) fn stage_beside<T>(
         }
         None => Path::new("."),
     };
-    let mut prefix = OsString::from(".");
-    prefix.push(name);
-    prefix.push(".fastvm-tmp-");
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).rand_bytes(16);
     create(&mut builder, dir).map_err(|e| FileTransferError::io("cannot create", dest, e))
