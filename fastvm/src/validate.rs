@@ -207,9 +207,15 @@ fn rule(at: &str, action: &PolicyAction, (protocol, unknown): (&str, bool), port
     Ok(())
 }
 
+/// A size in GiB (a disk, a volume): at least 1.
+pub(crate) fn gib(field: &str, gib: impl TryInto<u64>) -> Result<std::num::NonZeroU64> {
+    let gib = gib.try_into().ok().and_then(std::num::NonZeroU64::new);
+    gib.ok_or_else(|| Error::invalid(field, "must be at least 1 GiB"))
+}
+
 /// Whether an enum value is one this SDK knows (and can check what depends on it). An unknown
 /// one is sent verbatim, unless it is empty.
-fn known(at: &str, value: &str, unknown: bool) -> Result<bool> {
+pub(crate) fn known(at: &str, value: &str, unknown: bool) -> Result<bool> {
     if unknown && value.trim().is_empty() {
         return Err(Error::invalid(at, "must not be empty"));
     }

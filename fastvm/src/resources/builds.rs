@@ -116,8 +116,8 @@ impl CreateBuild<'_> {
                 "one of imageRef and dockerfileContent is required",
             ));
         }
-        if request.disk_gib.is_some_and(|d| d < 1) {
-            return Err(Error::invalid("diskGiB", "must be at least 1"));
+        if let Some(d) = request.disk_gib {
+            validate::gib("diskGiB", d)?;
         }
         call("createBuild", self.client, move |api| {
             api.create_build().body(request.clone()).send()

@@ -2,8 +2,6 @@
 //! Dockerfile and an uploaded context (an operation group of the upstream API after the
 //! reference; the successor of `client.builds()`).
 
-use std::num::NonZeroU64;
-
 use crate::resources::call_delete;
 use crate::resources::into_future;
 use crate::transport::call::call;
@@ -288,9 +286,7 @@ impl Draft {
         }
         body.name = self.name.clone();
         body.machine_type = self.machine_type.clone().map(MachineType);
-        let at_least_1 =
-            |gib| NonZeroU64::new(u64::from(gib)).ok_or_else(|| Error::invalid("diskGiB", "must be at least 1"));
-        body.disk_gib = self.disk_gib.map(at_least_1).transpose()?;
+        body.disk_gib = self.disk_gib.map(|gib| validate::gib("diskGiB", gib)).transpose()?;
         Ok(body)
     }
 }

@@ -1,8 +1,6 @@
 //! `client.volumes()`: managed shared volumes and their attachments to VMs (an operation group
 //! of the upstream API after the reference).
 
-use std::num::NonZeroU64;
-
 use crate::resources::{call_delete, into_future};
 use crate::transport::call::call;
 use crate::{Error, FastvmClient, Result, validate};
@@ -187,19 +185,6 @@ fn name(field: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A size in GiB: at least 1.
-fn size(field: &str, gib: u64) -> Result<NonZeroU64> {
-    NonZeroU64::new(gib).ok_or_else(|| Error::invalid(field, "must be at least 1 GiB"))
-}
-
-/// An access mode to send: a known one, or an unknown one that is not empty (sent verbatim).
-fn access_mode(field: &str, mode: &VolumeAccessMode) -> Result<()> {
-    if mode.is_unknown() && mode.as_str().trim().is_empty() {
-        return Err(Error::invalid(field, "must not be empty"));
-    }
-    Ok(())
-}
-
 /// The request of [`Volumes::create`]; await it.
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until it is awaited"]
@@ -220,8 +205,8 @@ impl CreateVolume<'_> {
 
     async fn send(self) -> Result<Volume> {
         name("name", &self.name)?;
-        let size_gib = size("sizeGiB", self.size_gib)?;
-        access_mode("accessMode", &self.access_mode)?;
+        let size_gib = validate::gib("sizeGiB", self.size_gib)?;
+        validate::known("accessMode", self.access_mode.as_str(), self.access_mode.is_unknown())?;
         let body = CreateVolumeRequest::new(self.access_mode, self.name, size_gib);
         call("createVolume", self.client, move |api| {
             api.create_volume().body(body.clone()).send()
@@ -277,9 +262,9 @@ impl UpdateVolume<'_> {
             name("name", n)?;
         }
         if let Some(mode) = &self.access_mode {
-            access_mode("accessMode", mode)?;
+            validate::known("accessMode", mode.as_str(), mode.is_unknown())?;
         }
-        body.size_gib = self.size_gib.map(|g| size("sizeGiB", g)).transpose()?;
+        body.size_gib = self.size_gib.map(|g| validate::gib("sizeGiB", g)).transpose()?;
         body.name = self.name;
         body.access_mode = self.access_mode;
         call("updateVolume", client, move |api| {

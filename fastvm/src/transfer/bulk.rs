@@ -2,11 +2,11 @@
 //! archive, one storage upload and one VM-side extraction.
 
 use std::collections::HashMap;
-use std::io;
 use std::path::PathBuf;
 
 use super::options::{TransferOptions, debug_request, shared_setters};
 use super::pack::Member;
+use super::upload::local_metadata;
 use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 use crate::resources::into_future;
 use crate::vm::Vm;
@@ -161,18 +161,7 @@ async fn plan(pairs: &[Pair]) -> Result<Vec<Member>> {
     }
     let mut members = Vec::with_capacity(pairs.len());
     for (i, (p, name)) in pairs.iter().zip(names).enumerate() {
-        let meta = match tokio::fs::metadata(&p.local).await {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let msg = format!(
-                    "cannot stat {} (pairs[{i}], for {:?}): no such file or directory",
-                    p.local.display(),
-                    p.remote
-                );
-                return Err(FileTransferError::new(Kind::NotFound, msg).with_source(e).into());
-            }
-            Err(e) => return Err(FileTransferError::io("cannot stat", &p.local, e).into()),
-        };
+        let meta = local_metadata(&p.local, &format!(" (pairs[{i}], for {:?})", p.remote)).await?;
         let dir = if meta.is_dir() {
             true
         } else if meta.is_file() {

@@ -35,6 +35,7 @@ pub use bulk::UploadMany;
 pub use download::Download;
 pub use options::Progress;
 pub use upload::Upload;
+pub(crate) use upload::local_metadata;
 
 use crate::resources::Vms;
 use crate::types::ExecVmResponse;

@@ -48,7 +48,7 @@ impl FastvmClient {
     ) -> Result<()> {
         let staging = remote::upload_staging_path();
         let urls = Vms::new(self).files().presign(vm_id, &staging).await?;
-        let max = super::upload::max_upload(&urls);
+        let max = storage::upload_limit(urls.max_upload_bytes);
         let (tx, rx) = mpsc::channel(DEPTH);
         let verify = opts.verify;
         // Dropping this future drops the body and with it the receiver: the packer's next write

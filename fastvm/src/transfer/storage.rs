@@ -140,6 +140,12 @@ fn spawn_file_reader(path: &Path, hash: bool) -> io::Result<Reader> {
     Ok((rx, handle))
 }
 
+/// A presign answer's upload limit (`maxUploadBytes`), when it names one: an absent (decoded as
+/// 0) or negative value means the limit is not known, and the server is left to enforce it.
+pub(crate) fn upload_limit(max_upload_bytes: i64) -> Option<u64> {
+    u64::try_from(max_upload_bytes).ok().filter(|max| *max > 0)
+}
+
 /// PUTs the file at `path` (`size` bytes) with `Content-Length`, streamed from disk, reopening
 /// the file for each attempt. Retried by the one retry loop ([`retry::repeat`]) under the
 /// client's [`RetryPolicy`](crate::RetryPolicy): retryable statuses, `Retry-After` and

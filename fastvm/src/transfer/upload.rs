@@ -8,7 +8,6 @@ use super::{remote, storage};
 use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 use crate::resources::Vms;
 use crate::resources::into_future;
-use crate::types::FilePresignResponse;
 use crate::{FastvmClient, Result};
 
 impl FastvmClient {
@@ -21,14 +20,7 @@ impl FastvmClient {
         opts: &TransferOptions,
     ) -> Result<()> {
         crate::validate::transfer_target(vm_id, remote)?;
-        let meta = match tokio::fs::metadata(local).await {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let msg = format!("cannot stat {}: no such file or directory", local.display());
-                return Err(FileTransferError::new(Kind::NotFound, msg).with_source(e).into());
-            }
-            Err(e) => return Err(FileTransferError::io("cannot stat", local, e).into()),
-        };
+        let meta = local_metadata(local, "").await?;
         if meta.is_file() {
             self.upload_file(vm_id, local, meta.len(), remote, opts).await
         } else if meta.is_dir() {
@@ -48,7 +40,7 @@ impl FastvmClient {
         opts: &TransferOptions,
     ) -> Result<()> {
         let urls = Vms::new(self).files().presign(vm_id, remote).await?;
-        if let Some(max) = max_upload(&urls)
+        if let Some(max) = storage::upload_limit(urls.max_upload_bytes)
             && size > max
         {
             let msg = format!("upload size {size} exceeds the VM limit {max} (maxUploadBytes)");
@@ -61,7 +53,7 @@ impl FastvmClient {
             (local, storage::OCTET_STREAM),
             size,
             opts,
-            &self.retry_policy().clone().max_retries(self.max_retries()),
+            &self.retry_policy(),
         )
         .await?;
         self.fetch_into_vm(vm_id, &urls.download_url, remote, opts).await?;
@@ -118,10 +110,17 @@ impl FastvmClient {
     }
 }
 
-/// The VM's upload limit (`maxUploadBytes`), when the answer names one: an absent (decoded as 0)
-/// or negative value means the limit is not known, and the server is left to enforce it.
-pub(super) fn max_upload(urls: &FilePresignResponse) -> Option<u64> {
-    u64::try_from(urls.max_upload_bytes).ok().filter(|max| *max > 0)
+/// The metadata of the local path `path` (symlinks followed); a missing one is `NotFound`,
+/// its message naming the path and then `context` (what it is for, or empty).
+pub(crate) async fn local_metadata(path: &Path, context: &str) -> Result<std::fs::Metadata, FileTransferError> {
+    tokio::fs::metadata(path).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            let msg = format!("cannot stat {}{context}: no such file or directory", path.display());
+            FileTransferError::new(Kind::NotFound, msg).with_source(e)
+        } else {
+            FileTransferError::io("cannot stat", path, e)
+        }
+    })
 }
 
 /// The request of [`FastvmClient::upload`]; await it.

@@ -82,8 +82,14 @@ impl FastvmClient {
             .map_err(|message| FileTransferError::new(FileTransferErrorKind::Storage, message))
     }
 
-    /// The retry policy of the client, shared by API calls and storage uploads.
-    pub(crate) fn retry_policy(&self) -> &crate::RetryPolicy {
-        &self.inner.transport.settings.retry
+    /// The retry policy of this view (the client's, with the view's `max_retries`), which
+    /// storage uploads follow as API calls do.
+    pub(crate) fn retry_policy(&self) -> crate::RetryPolicy {
+        self.inner
+            .transport
+            .settings
+            .retry
+            .clone()
+            .max_retries(self.max_retries())
     }
 }

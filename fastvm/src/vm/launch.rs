@@ -159,10 +159,8 @@ impl LaunchParams {
         if let Some(f) = &request.firewall {
             validate::firewall("firewall", f)?;
         }
-        if let Some(d) = request.disk_gib
-            && d < 1
-        {
-            return Err(crate::Error::invalid("diskGiB", "must be at least 1"));
+        if let Some(d) = request.disk_gib {
+            validate::gib("diskGiB", d)?;
         }
         if let Some(s) = &request.snapshot_id {
             validate::id("snapshotId", s)?;

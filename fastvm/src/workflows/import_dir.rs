@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::error::{FileTransferError, FileTransferErrorKind as Kind};
 use crate::resources::poll::{WaitOptions, wait_setters};
 use crate::resources::{Draft, SnapshotImports, import_setters, into_future, own_until_finished};
-use crate::transfer::{context_zip, storage};
+use crate::transfer::{context_zip, local_metadata, storage};
 use crate::types::SnapshotImport;
 use crate::{Error, FastvmClient, Result};
 
@@ -97,8 +97,7 @@ impl<'a> ImportFromDir<'a> {
 
         let imports = SnapshotImports::new(client);
         let presigned = imports.presign_context().size_bytes(size).await?;
-        if let Ok(max) = u64::try_from(presigned.max_upload_bytes)
-            && max > 0
+        if let Some(max) = storage::upload_limit(presigned.max_upload_bytes)
             && size > max
         {
             let msg = format!("the build context is {size} bytes zipped, over the limit of {max} (maxUploadBytes)");
@@ -110,7 +109,7 @@ impl<'a> ImportFromDir<'a> {
             (staged.path(), storage::ZIP),
             size,
             &Default::default(),
-            &client.retry_policy().clone().max_retries(client.max_retries()),
+            &client.retry_policy(),
         )
         .await?;
         drop(staged);
@@ -133,14 +132,8 @@ into_future!(ImportFromDir => SnapshotImport, |r: &ImportFromDir<'_>| tracing::d
 /// `dir` is a directory holding a file at `dockerfile` (what the server would only find out
 /// after the upload).
 async fn look_for_dockerfile(dir: &Path, dockerfile: &str) -> Result<()> {
-    match tokio::fs::metadata(dir).await {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err(Error::invalid("dir", format!("{} is not a directory", dir.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let msg = format!("cannot stat {}: no such file or directory", dir.display());
-            return Err(FileTransferError::new(Kind::NotFound, msg).with_source(e).into());
-        }
-        Err(e) => return Err(FileTransferError::io("cannot stat", dir, e).into()),
+    if !local_metadata(dir, "").await?.is_dir() {
+        return Err(Error::invalid("dir", format!("{} is not a directory", dir.display())));
     }
     let at = dir.join(dockerfile);
     match tokio::fs::symlink_metadata(&at).await {
