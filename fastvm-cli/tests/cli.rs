@@ -300,6 +300,59 @@ async fn run_deletes_the_vm_on_ctrl_c() {
     assert!(env.vm_ids().await.is_empty(), "the VM must be deleted after Ctrl-C");
 }
 
+/// Ctrl-C during `snapshot import`'s wait: the import is cancelled (the SDK's guard, run as
+/// the wait is dropped) and the exit status is 130, as for `run`.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_import_cancels_the_import_on_ctrl_c() {
+    let env = Env {
+        server: FakeServer::builder()
+            .build_duration(std::time::Duration::from_secs(600))
+            .start()
+            .await
+            .expect("start the fake"),
+    };
+    let child = env
+        .command(&["snapshot", "import", "--image", "alpine:3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (no timing assertion) until the import exists, so that the interrupt lands in the
+    // wait; give up after a generous bound rather than hang.
+    let created = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            if let Some(first) = env
+                .json(&["snapshot", "imports", "ls"])
+                .await
+                .as_array()
+                .and_then(|l| l.first().cloned())
+            {
+                return first["id"].as_str().unwrap().to_string();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the import was never created");
+
+    let pid = child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(130), "stderr: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("interrupted; the import was cancelled"),
+        "{}",
+        text(&out.stderr)
+    );
+    let after = env.json(&["snapshot", "imports", "get", &created]).await;
+    assert_eq!(after["status"], "cancelled", "{after}");
+}
+
 fn write_tree(root: &Path) {
     std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
     std::fs::write(root.join("top.txt"), "top level\n").unwrap();
@@ -594,7 +647,8 @@ async fn bucket_mounts_from_credential_files() {
     let err = text(&bad.stderr);
     assert!(err.contains("client_email") && !err.contains("MIIEcliSecret"), "{err}");
 
-    env.ok(&["bucket-mount", "rm", &vm, &id]).await;
+    let gone = env.ok(&["bucket-mount", "rm", &vm, &id]).await;
+    assert_eq!(gone.trim(), format!("Deleted {id}"), "as every other rm");
     assert!(
         env.json(&["bucket-mount", "ls", &vm])
             .await
@@ -652,12 +706,31 @@ async fn volumes_are_created_attached_shared_detached_and_removed() {
     assert_ne!(bad.status.code(), Some(0));
     assert!(text(&bad.stderr).contains("mountPath"), "{}", text(&bad.stderr));
 
+    // A snapshot keeps its VM's attachment; restored once the volume is gone, the volume is
+    // left out and the launch says so, on stderr and in `--json`.
+    let snap = env.json(&["snapshot", "create", &a, "--name", "with-volume"]).await;
+    let snap = snap["id"].as_str().unwrap().to_string();
+
     let done = env.json(&["volume", "detach", &a, &id]).await;
     assert_eq!(done["detached"], true);
     env.ok(&["volume", "detach", &b, &id]).await;
     assert_eq!(env.ok(&["volume", "attachments", &id]).await.trim(), "Not attached.");
     env.ok(&["volume", "rm", "-y", &id]).await;
     assert!(env.json(&["volume", "ls"]).await.as_array().unwrap().is_empty());
+
+    let restored = env.run(&["snapshot", "restore", &snap]).await;
+    assert_eq!(restored.status.code(), Some(0), "{}", text(&restored.stderr));
+    let said = text(&restored.stderr);
+    assert!(
+        said.contains(&format!(
+            "warning: the snapshot's volume {id} at /mnt/shared was left out"
+        )),
+        "{said}"
+    );
+    let restored = env.json(&["snapshot", "restore", &snap]).await;
+    let skipped = &restored["attachmentWarnings"]["skippedSnapshotVolumes"];
+    assert_eq!(skipped[0]["volumeId"], id.as_str(), "{restored}");
+    assert_eq!(restored["status"], "running", "the VM's own fields stay at the top");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -892,6 +965,24 @@ async fn snapshot_imports_from_a_directory_and_an_image() {
         env.json(&["snapshot", "imports", "ls"]).await.as_array().unwrap().len(),
         1
     );
+
+    let mut pending_ids = Vec::new();
+    for _ in 0..2 {
+        let pending = env
+            .json(&["snapshot", "import", "--image", "alpine:3", "--no-wait"])
+            .await;
+        pending_ids.push(pending["id"].as_str().unwrap().to_string());
+    }
+    let cancelled = env
+        .json(&["snapshot", "imports", "cancel", &pending_ids[0], &pending_ids[1]])
+        .await;
+    assert_eq!(
+        cancelled.as_array().map(Vec::len),
+        Some(2),
+        "one JSON document: {cancelled}"
+    );
+    let no_value = env.run(&["snapshot", "import", path, "--build-arg", "A"]).await;
+    assert_eq!(no_value.status.code(), Some(2), "{}", text(&no_value.stderr));
 
     let usage = env.run(&["snapshot", "import"]).await;
     assert_eq!(usage.status.code(), Some(2), "{}", text(&usage.stderr));

@@ -56,14 +56,15 @@ pub enum BucketMountCmd {
         #[command(flatten)]
         credentials: CredentialArgs,
     },
-    /// Unmount a bucket and delete its mount
+    /// Unmount buckets and delete their mounts
     #[command(alias = "delete")]
     #[command(after_help = "Examples:\n  fastvm bucket-mount rm VM_ID MOUNT_ID")]
     Rm {
         /// VM id
         vm: String,
-        /// Bucket mount id
-        id: String,
+        /// Bucket mount ids
+        #[arg(required = true)]
+        ids: Vec<String>,
     },
 }
 
@@ -88,6 +89,7 @@ impl CredentialArgs {
             (Some(path), _) => BucketCredentials::gcp_service_account_json(&text(path)?)
                 .map_err(|e| CliError::Other(format!("{path}: {e}"))),
             (None, Some(path)) => Ok(BucketCredentials::aws_credentials_file(text(path)?)),
+            // Not reached: clap's group requires one of them.
             (None, None) => Err(CliError::Usage("give --gcp-key or --aws-credentials".into())),
         }
     }
@@ -158,14 +160,7 @@ pub async fn run(ctx: &Ctx, cmd: BucketMountCmd) -> Result {
             let m = mounts.rotate_credentials(&vm, &id, credentials.read()?).await?;
             print_mount(ctx, &m)?;
         }
-        BucketMountCmd::Rm { vm, id } => {
-            let r = mounts.delete(&vm, &id).await?;
-            if ctx.json {
-                output::json(&r)?;
-            } else {
-                output::print_out(&format!("deleted {id}"));
-            }
-        }
+        BucketMountCmd::Rm { vm, ids } => return super::delete_each(ctx, &ids, |id| mounts.delete(&vm, id)).await,
     }
     Ok(0)
 }

@@ -168,6 +168,17 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
     }
 }
 
+/// [`confirm`] before an `rm` of `names`: `Delete volume ID and everything in it?` for one,
+/// `Delete 2 volumes and everything in them: ID, ID?` for more, from `(noun, plural)` and
+/// `(tail, plural tail)`.
+pub fn confirm_delete(names: &[String], noun: (&str, &str), tail: (&str, &str), yes: bool) -> Result<()> {
+    let question = match names {
+        [one] => format!("Delete {} {one}{}?", noun.0, tail.0),
+        many => format!("Delete {} {}{}: {}?", many.len(), noun.1, tail.1, many.join(", ")),
+    };
+    confirm(&question, yes)
+}
+
 /// `y` or `yes`, in any case, surrounding blanks ignored.
 fn is_yes(answer: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")

@@ -39,8 +39,8 @@ pub async fn run(ctx: &Ctx, a: RunArgs) -> Result {
     // The launch request itself is not raced against Ctrl-C: dropping it midway could leave a
     // VM whose id we never learn (its safety TTL would delete it, but only after minutes). It
     // is one short request; an interrupt is acted on after it. From here on the VM is owned:
-    // whatever happens below, it is deleted (the guard's drop deletes it in the background if
-    // this function ends early).
+    // whatever happens below, it is deleted (the guard's drop deletes it, waiting for the
+    // delete, if this function ends early).
     let mut vm = ctx.client.launch_vm(a.launch.params()).no_wait().await?;
     let id = vm.id().to_string();
     if std::io::stderr().is_terminal() && !ctx.json {

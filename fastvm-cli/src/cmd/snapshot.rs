@@ -105,8 +105,8 @@ pub struct ImportArgs {
     #[arg(long, conflicts_with = "image")]
     target: Option<String>,
     /// A build argument (repeatable)
-    #[arg(long = "build-arg", value_name = "KEY=VALUE", conflicts_with = "image")]
-    build_args: Vec<String>,
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", conflicts_with = "image", value_parser = super::parse_key_value)]
+    build_args: Vec<(String, String)>,
     /// The platform to pick from a multi-arch image (default linux/amd64)
     #[arg(long, requires = "image", value_name = "OS/ARCH")]
     platform: Option<String>,
@@ -140,7 +140,8 @@ pub enum ImportsCmd {
         /// Import id
         id: String,
     },
-    /// Cancel imports in flight (a finished one is shown as it is)
+    /// Cancel imports in flight (a finished one is shown as it is); --json prints the import,
+    /// or an array of them for several ids
     #[command(after_help = "Examples:\n  fastvm snapshot imports cancel IMPORT_ID")]
     Cancel {
         /// Import ids
@@ -194,11 +195,7 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
         }
         SnapshotCmd::Get { id } => print_one(ctx, &snapshots.retrieve(&id).await?)?,
         SnapshotCmd::Rm { ids, yes } => {
-            let question = match ids.as_slice() {
-                [one] => format!("Delete snapshot {one}?"),
-                many => format!("Delete {} snapshots: {}?", many.len(), many.join(", ")),
-            };
-            super::confirm(&question, yes)?;
+            super::confirm_delete(&ids, ("snapshot", "snapshots"), ("", ""), yes)?;
             return super::delete_each(ctx, &ids, |id| snapshots.delete(id)).await;
         }
         SnapshotCmd::Rename { id, name } => print_one(ctx, &snapshots.update(&id).name(name).await?)?,
@@ -219,12 +216,16 @@ pub async fn run(ctx: &Ctx, cmd: SnapshotCmd) -> Result {
             }
         }
         SnapshotCmd::Import(args) => {
-            // Dropping the wait on Ctrl-C cancels the import (the SDK's guard) before exiting.
+            // Dropping the wait on Ctrl-C cancels the import (the SDK's guard) before exiting;
+            // an import whose create was not answered yet has no known id and is left.
+            let waits = !args.no_wait;
             let mut interrupts = super::run::listen_for_ctrl_c();
             let done = tokio::select! {
                 done = import(ctx, *args) => done?,
                 _ = super::run::interrupted(&mut interrupts, 1) => {
-                    return Err(super::CliError::Other("interrupted: the import was cancelled".into()));
+                    let what = if waits { "; the import was cancelled" } else { "" };
+                    eprintln!("fastvm: interrupted{what}");
+                    return Ok(super::run::EXIT_INTERRUPTED);
                 }
             };
             print_import(ctx, &done)?
@@ -269,12 +270,7 @@ async fn import(ctx: &Ctx, a: ImportArgs) -> Result<SnapshotImport> {
     if let Some(t) = a.target {
         import = import.target(t);
     }
-    for arg in a.build_args {
-        let Some((k, v)) = arg.split_once('=') else {
-            return Err(super::CliError::Usage(format!(
-                "--build-arg {arg:?}: expected KEY=VALUE"
-            )));
-        };
+    for (k, v) in a.build_args {
         import = import.build_arg(k, v);
     }
     if let Some(n) = a.name {
@@ -316,20 +312,32 @@ async fn imports(ctx: &Ctx, cmd: ImportsCmd) -> Result {
         }
         ImportsCmd::Get { id } => print_import(ctx, &imports.retrieve(&id).await?)?,
         ImportsCmd::Cancel { ids } => {
-            for id in ids {
-                print_import(ctx, &imports.cancel(&id).await?)?;
+            // One JSON document: the import for one id (as `get`), an array for several, shown
+            // also when a later cancel fails (what was done is not hidden).
+            let mut done = Vec::with_capacity(ids.len());
+            let mut failure = None;
+            for id in &ids {
+                match imports.cancel(id).await {
+                    Ok(import) if ctx.json => done.push(import),
+                    Ok(import) => print_import(ctx, &import)?,
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            match done.as_slice() {
+                [one] if ctx.json && ids.len() == 1 => output::json(one)?,
+                _ if ctx.json && (failure.is_none() || !done.is_empty()) => output::json(&done)?,
+                _ => {}
+            }
+            if let Some(e) = failure {
+                return Err(e.into());
             }
         }
         ImportsCmd::Rm { ids, yes } => {
-            let question = match ids.as_slice() {
-                [one] => format!("Delete snapshot import {one} and its snapshot?"),
-                many => format!(
-                    "Delete {} snapshot imports and their snapshots: {}?",
-                    many.len(),
-                    many.join(", ")
-                ),
-            };
-            super::confirm(&question, yes)?;
+            let tail = (" and its snapshot", " and their snapshots");
+            super::confirm_delete(&ids, ("snapshot import", "snapshot imports"), tail, yes)?;
             return super::delete_each(ctx, &ids, |id| imports.delete(id)).await;
         }
     }

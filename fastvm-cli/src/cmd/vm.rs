@@ -279,25 +279,17 @@ pub async fn launch_shortcut(ctx: &Ctx, a: LaunchShortcutArgs) -> Result {
 /// Runs `vm rm` and `rm`: asks first on a terminal unless `--yes`, refuses without one.
 pub async fn rm(ctx: &Ctx, a: RmArgs) -> Result {
     let vms = ctx.client.vms();
-    let question = if !a.yes && super::can_ask() {
+    let mut named = a.ids.clone();
+    if !a.yes && super::can_ask() {
         // As the Python CLI does: each VM is looked up first, so that the question names it
         // (and a wrong id fails before anything is asked).
-        let mut named = Vec::with_capacity(a.ids.len());
+        named.clear();
         for id in &a.ids {
             let vm = vms.retrieve(id).await?;
             named.push(format!("{} ({})", vm.id, output::clean(&vm.name)));
         }
-        match named.as_slice() {
-            [one] => format!("Delete VM {one}?"),
-            many => format!("Delete {} VMs: {}?", many.len(), many.join(", ")),
-        }
-    } else {
-        match a.ids.as_slice() {
-            [one] => format!("Delete VM {one}?"),
-            many => format!("Delete {} VMs: {}?", many.len(), many.join(", ")),
-        }
-    };
-    super::confirm(&question, a.yes)?;
+    }
+    super::confirm_delete(&named, ("VM", "VMs"), ("", ""), a.yes)?;
     super::delete_each(ctx, &a.ids, |id| vms.delete(id)).await
 }
 
@@ -321,25 +313,21 @@ pub async fn launch_and_wait(
 pub fn print_launched(ctx: &Ctx, vm: &fastvm::types::VmInfo, warnings: &LaunchWarnings) -> Result<()> {
     if ctx.json {
         // The same shape as the API's launch answer: the VM plus its warnings.
-        let mut value = serde_json::to_value(vm).map_err(|e| super::CliError::Other(e.to_string()))?;
-        if let Some(obj) = value.as_object_mut() {
-            let fields = [
-                (
-                    "snapshotRestoreWarnings",
-                    warnings.snapshot_restore.as_ref().map(serde_json::to_value),
-                ),
-                (
-                    "attachmentWarnings",
-                    warnings.attachments.as_ref().map(serde_json::to_value),
-                ),
-            ];
-            for (name, w) in fields {
-                if let Some(w) = w {
-                    obj.insert(name.to_string(), w.map_err(|e| super::CliError::Other(e.to_string()))?);
-                }
-            }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Launched<'a> {
+            #[serde(flatten)]
+            vm: &'a fastvm::types::VmInfo,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            snapshot_restore_warnings: Option<&'a fastvm::types::SnapshotRestoreWarnings>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            attachment_warnings: Option<&'a fastvm::types::AttachmentWarnings>,
         }
-        output::json(&value)?;
+        output::json(&Launched {
+            vm,
+            snapshot_restore_warnings: warnings.snapshot_restore.as_ref(),
+            attachment_warnings: warnings.attachments.as_ref(),
+        })?;
     } else {
         print_vm(ctx, vm)?;
     }
@@ -352,13 +340,14 @@ pub fn print_launched(ctx: &Ctx, vm: &fastvm::types::VmInfo, warnings: &LaunchWa
 pub fn print_launch_warnings(warnings: &LaunchWarnings) {
     if let Some(w) = &warnings.snapshot_restore {
         let names: Vec<&str> = w.unregistered_services.iter().map(|s| s.name.as_str()).collect();
+        let names = if names.is_empty() {
+            "no names given".to_string()
+        } else {
+            names.join(", ")
+        };
         eprintln!(
             "warning: the snapshot's services could not be re-registered ({}); add them with `fastvm service add`",
-            if names.is_empty() {
-                "no names given".to_string()
-            } else {
-                names.join(", ")
-            }
+            output::clean(&names)
         );
     }
     let Some(w) = &warnings.attachments else { return };
@@ -388,7 +377,8 @@ pub fn print_launch_warnings(warnings: &LaunchWarnings) {
             )
         }));
     for line in lines {
-        eprintln!("warning: {line}");
+        // The reasons are the server's: no control character reaches the terminal as it is.
+        eprintln!("warning: {}", output::clean(&line));
     }
 }
 

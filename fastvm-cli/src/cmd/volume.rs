@@ -152,15 +152,8 @@ pub async fn run(ctx: &Ctx, cmd: VolumeCmd) -> Result {
             print_one(ctx, &update.await?)?
         }
         VolumeCmd::Rm { ids, yes } => {
-            let question = match ids.as_slice() {
-                [one] => format!("Delete volume {one} and everything in it?"),
-                many => format!(
-                    "Delete {} volumes and everything in them: {}?",
-                    many.len(),
-                    many.join(", ")
-                ),
-            };
-            super::confirm(&question, yes)?;
+            let tail = (" and everything in it", " and everything in them");
+            super::confirm_delete(&ids, ("volume", "volumes"), tail, yes)?;
             return super::delete_each(ctx, &ids, |id| volumes.delete(id)).await;
         }
         VolumeCmd::Attachments { id } => {
@@ -197,7 +190,8 @@ pub async fn run(ctx: &Ctx, cmd: VolumeCmd) -> Result {
                 output::json(&a)?;
             } else {
                 let status = a.mount_status.as_ref().map(ToString::to_string).unwrap_or_default();
-                output::print_out(&format!("attached {} at {} ({status})", a.volume_id, a.mount_path));
+                let said = format!("attached {} at {} ({status})", a.volume_id, a.mount_path);
+                output::print_out(&output::clean(&said));
             }
         }
         VolumeCmd::Detach { vm, volume } => {
@@ -207,7 +201,7 @@ pub async fn run(ctx: &Ctx, cmd: VolumeCmd) -> Result {
             } else {
                 output::print_out(&format!("detached {volume}"));
                 for w in &done.warnings {
-                    eprintln!("warning: {} ({})", w.message, w.type_);
+                    eprintln!("warning: {}", output::clean(&format!("{} ({})", w.message, w.type_)));
                 }
             }
         }
