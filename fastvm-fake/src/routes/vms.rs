@@ -214,6 +214,10 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         let list = warnings.entry(kind).or_insert_with(|| json!([]));
         list.as_array_mut().expect("a list").push(item);
     };
+    // The symlinks of the snapshot's attachments go first: until attached again they lead
+    // nowhere, and a bucket mount under one would be refused.
+    let from_snapshot = p.snapshot.as_ref().map(|snap| snap.volumes.clone()).unwrap_or_default();
+    crate::routes::volumes::unlink_all(&vm, &from_snapshot);
     for m in p.bucket_mounts {
         let (uri, path) = (m.bucket_uri.clone(), m.mount_path.clone());
         // A fresh id per VM: a snapshot's mount is mounted again, not shared.
@@ -228,8 +232,6 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
             );
         }
     }
-    let from_snapshot = p.snapshot.as_ref().map(|snap| snap.volumes.clone()).unwrap_or_default();
-    crate::routes::volumes::unlink_all(&vm, &from_snapshot);
     let asked = b.volumes.take();
     let snapshot_volumes = asked.is_none();
     let to_attach = asked.unwrap_or_else(|| {

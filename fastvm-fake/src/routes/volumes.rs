@@ -12,7 +12,7 @@
 //! Statuses follow the fake clock: `creating` for `volume_duration` after the create (an
 //! attach is then 409 `VOL_NOT_READY`), `deleting` for as long after the delete, then gone.
 
-use std::path::{Component, Path as FsPath, PathBuf};
+use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use axum::Json;
@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{find_mut, vm_mut};
+use super::{find_mut, make_dirs, mount_path_free, vm_mut};
 use crate::error::{ApiError, ApiResult, parse};
 use crate::isolation::VOLUMES_IN_VM;
 use crate::state::{Attachment, Inner, Shared, Vm, Volume, attachment_json, ms_to_time};
@@ -222,12 +222,7 @@ pub fn attach_now(
             v.id
         )));
     }
-    if vm.volumes.iter().any(|a| a.mount_path == b.mount_path) {
-        return Err(ApiError::conflict(format!(
-            "{} is already the mount path of another volume",
-            b.mount_path
-        )));
-    }
+    mount_path_free(vm, &b.mount_path)?;
     let a = Attachment {
         volume_id: v.id,
         mount_path: b.mount_path,
@@ -336,29 +331,15 @@ fn in_vm(dir: &FsPath, mount_path: &str) -> PathBuf {
     dir.join(mount_path.trim_start_matches('/').trim_end_matches('/'))
 }
 
-/// Puts the symlink `mount_path` → `target` in the VM's files. The directories on the way are
-/// made; each that exists must be a real directory (a symlink the VM made could lead out of its
-/// files). Something already at the mount path is refused (409), except an empty directory,
-/// which the volume replaces as a mount covers it.
+/// Puts the symlink `mount_path` → `target` in the VM's files, the directories on the way
+/// made by [`make_dirs`] (which refuses a symlink or a file on the way, 409). Something
+/// already at the mount path is refused (409), except an empty directory, which the volume
+/// replaces as a mount covers it.
 fn link(dir: &FsPath, mount_path: &str, target: &FsPath) -> ApiResult<()> {
     let conflict = |why: String| ApiError::conflict(format!("mountPath {mount_path}: {why}"));
-    let at = in_vm(dir, mount_path);
-    let mut walked = dir.to_path_buf();
-    let rel = at.strip_prefix(dir).unwrap_or(&at).to_path_buf();
-    let parts: Vec<Component<'_>> = rel.components().collect();
-    for part in &parts[..parts.len().saturating_sub(1)] {
-        walked.push(part);
-        match std::fs::symlink_metadata(&walked) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(conflict(format!("{} is not a directory", walked.display()))),
-            Err(_) => std::fs::create_dir(&walked).map_err(|e| conflict(e.to_string()))?,
-        }
-    }
-    if let Ok(m) = std::fs::symlink_metadata(&at)
-        && (!m.is_dir() || std::fs::remove_dir(&at).is_err())
-    {
-        return Err(conflict("something that is not an empty directory is there".into()));
-    }
+    let at = make_dirs(dir, mount_path)?;
+    // `make_dirs` left a directory there: only an empty one gives way.
+    std::fs::remove_dir(&at).map_err(|_| conflict("something that is not an empty directory is there".into()))?;
     std::os::unix::fs::symlink(target, &at).map_err(|e| conflict(e.to_string()))
 }
 
