@@ -696,6 +696,20 @@ async fn input_rules_answer_400() {
     assert_eq!(status, 400);
     let (status, _) = api.call("getVm", "/v1/vms/not-a-uuid", None).await;
     assert_eq!(status, 404);
+    // A volume's name and size follow the rules of a rename and of a disk size, its field named.
+    for (body, says) in [
+        (json!({"name": "v", "sizeGiB": 0, "accessMode": "rw"}), "sizeGiB"),
+        (json!({"name": "v", "sizeGiB": 16385, "accessMode": "rw"}), "sizeGiB"),
+        (json!({"name": " \t ", "sizeGiB": 1, "accessMode": "rw"}), "name"),
+        (json!({"name": "v", "sizeGiB": 1, "accessMode": "rx"}), "accessMode"),
+    ] {
+        let (status, v) = api.call("createVolume", "/v1/volumes", Some(body.clone())).await;
+        assert_eq!(status, 400, "{body} -> {v}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.starts_with(says)),
+            "{body} -> {v}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -198,7 +198,7 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     let machine = b.machine_type.unwrap_or_else(|| validate::DEFAULT_MACHINE.into());
     let (cpu, memory_mib) = validate::machine_type(&machine)?;
     let disk_gib = b.disk_gib.unwrap_or(s.config.disk_gib);
-    validate::disk_gib(disk_gib)?;
+    validate::gib("diskGiB", disk_gib)?;
 
     // The reference is consumed now, even if what it points to turns out unusable.
     let key = match (dockerfile, &src.context_ref) {

@@ -84,7 +84,7 @@ fn plan(s: &Shared, g: &mut Inner, b: &mut LaunchBody) -> ApiResult<Plan> {
         .disk_gib
         .or(snapshot.as_ref().map(|s| s.disk_gib))
         .unwrap_or(s.config.disk_gib);
-    validate::disk_gib(disk_gib)?;
+    validate::gib("diskGiB", disk_gib)?;
     // The request's values win over the snapshot's, which win over the defaults.
     let metadata = b
         .metadata

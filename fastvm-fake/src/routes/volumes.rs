@@ -28,9 +28,7 @@ use super::{find_mut, make_dirs, mount_path_free, vm_mut};
 use crate::error::{ApiError, ApiResult, parse};
 use crate::isolation::VOLUMES_IN_VM;
 use crate::state::{Attachment, Inner, Shared, Vm, Volume, attachment_json, ms_to_time};
-
-/// Longest volume name kept (as for VMs and snapshots; the API's limit is not documented).
-const MAX_NAME: usize = 64;
+use crate::validate;
 
 pub async fn list(State(s): State<Arc<Shared>>) -> Json<Value> {
     let (g, now) = s.lock();
@@ -52,9 +50,10 @@ struct CreateBody {
 
 pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
     let b: CreateBody = parse(&body)?;
-    let name = name(&b.name)?;
+    // Named as VMs and snapshots are renamed: a blank name is refused, not replaced.
+    let name = validate::rename(&b.name)?;
     access_mode(&b.access_mode)?;
-    size(b.size_gib)?;
+    validate::gib("sizeGiB", b.size_gib)?;
     let (mut g, now) = s.lock();
     within_quota(&s, &g, 1, b.size_gib)?;
     let id = Uuid::new_v4();
@@ -103,12 +102,12 @@ pub async fn update(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
     if b.name.is_none() && b.size_gib.is_none() && b.access_mode.is_none() {
         return Err(ApiError::bad_request("give at least one of name, sizeGiB, accessMode"));
     }
-    let name = b.name.as_deref().map(name).transpose()?;
+    let name = b.name.as_deref().map(validate::rename).transpose()?;
     if let Some(m) = &b.access_mode {
         access_mode(m)?;
     }
     if let Some(gib) = b.size_gib {
-        size(gib)?;
+        validate::gib("sizeGiB", gib)?;
     }
     let (mut g, now) = s.lock();
     let v = find_mut(&mut g.volumes, &id, "volume")?;
@@ -286,15 +285,7 @@ fn within_quota(s: &Shared, g: &Inner, count: i64, gib: i64) -> ApiResult<()> {
     ))
 }
 
-/// A volume name: not blank, whitespace runs collapsed, at most [`MAX_NAME`] characters kept.
-fn name(n: &str) -> ApiResult<String> {
-    let n = n.split_whitespace().collect::<Vec<_>>().join(" ");
-    if n.is_empty() {
-        return Err(ApiError::bad_request("name must not be blank"));
-    }
-    Ok(n.chars().take(MAX_NAME).collect())
-}
-
+/// A volume's access mode: `rw` or `ro`.
 fn access_mode(m: &str) -> ApiResult<()> {
     match m {
         "rw" | "ro" => Ok(()),
@@ -304,18 +295,10 @@ fn access_mode(m: &str) -> ApiResult<()> {
     }
 }
 
-/// Sizes the fake takes: 1 GiB to 16 TiB (the launch's disk bound; the quota may say less).
-fn size(gib: i64) -> ApiResult<()> {
-    if !(1..=16384).contains(&gib) {
-        return Err(ApiError::bad_request("sizeGiB must be between 1 and 16384"));
-    }
-    Ok(())
-}
-
 /// The API's rule: a directory under `/mnt/` or `/data/`, and a mount path
 /// (`validate::mount_path`).
 pub fn mount_path(p: &str) -> ApiResult<()> {
-    crate::validate::mount_path(p)?;
+    validate::mount_path(p)?;
     let rest = p.strip_prefix("/mnt/").or_else(|| p.strip_prefix("/data/"));
     if rest.is_none_or(|rest| rest.trim_end_matches('/').is_empty()) {
         return Err(ApiError::bad_request(
