@@ -309,3 +309,28 @@ async fn bucket_mounts_and_volumes_keep_to_the_vms_files() {
         assert!(!std::path::Path::new(&path).exists(), "{path} made on the host");
     }
 }
+
+/// What a volume holds is read from its storage when it is fetched (`usedGiB`), and a resize
+/// below it is refused; a sparse file counts its whole length, so no gigabytes are written.
+#[tokio::test]
+async fn a_volume_shows_what_it_holds_and_cannot_shrink_below_it() {
+    let server = FakeServer::start().await.unwrap();
+    let client = client(&server);
+    let vm = client
+        .attach(&launch_kept(&client, fastvm::launch::machine("c1m2")).await)
+        .await
+        .unwrap();
+    let vol = client.volumes().create("big", 3).await.unwrap();
+    vm.volumes().attach(&vol.id, "/mnt/big").await.unwrap();
+    let fill = format!("truncate -s 2G {}", at(&server, "/mnt/big/sparse"));
+    vm.run(fill.as_str()).await.unwrap().check().unwrap();
+    assert_eq!(client.volumes().retrieve(&vol.id).await.unwrap().used_gib, Some(2));
+
+    let (k, msg) = kind(client.volumes().update(&vol.id).size_gib(1).await);
+    assert_eq!(k, Some(ApiErrorKind::Conflict), "{msg}");
+    let v = client.volumes().update(&vol.id).size_gib(2).await.unwrap();
+    assert_eq!(v.size_gib, 2);
+    let missing = "7a8b9c0d-0000-0000-0000-000000000000";
+    let (k, msg) = kind(client.volumes().update(missing).size_gib(1).await);
+    assert_eq!(k, Some(ApiErrorKind::NotFound), "{msg}");
+}

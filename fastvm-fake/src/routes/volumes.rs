@@ -78,11 +78,14 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
 }
 
 pub async fn retrieve(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let (mut g, now) = s.lock();
-    let v = find_mut(&mut g.volumes, &id, "volume")?.clone();
-    let mut body = s.volume_json(&g, &v, now);
-    // Read from the storage when fetched, as the API does (not in the list).
-    body["usedGiB"] = json!(used_bytes(&s.volumes_dir().join(v.id.to_string())) >> 30);
+    let (mut body, vid) = {
+        let (mut g, now) = s.lock();
+        let v = find_mut(&mut g.volumes, &id, "volume")?.clone();
+        (s.volume_json(&g, &v, now), v.id)
+    };
+    // Read from the storage when fetched, as the API does (not in the list); after the lock,
+    // as the walk takes as long as the volume is big and clients poll this.
+    body["usedGiB"] = json!(used_bytes_of(&s, vid).await >> 30);
     Ok(Json(body))
 }
 
@@ -109,24 +112,28 @@ pub async fn update(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
     if let Some(gib) = b.size_gib {
         validate::gib("sizeGiB", gib)?;
     }
+    // What the volume holds, for the shrink check: walked before the lock, as the walk takes as
+    // long as the volume is big (a volume that does not exist holds nothing, and is a 404 below).
+    let used = match (b.size_gib, id.parse::<Uuid>()) {
+        (Some(_), Ok(vid)) => used_bytes_of(&s, vid).await,
+        _ => 0,
+    };
     let (mut g, now) = s.lock();
-    let v = find_mut(&mut g.volumes, &id, "volume")?;
+    // A copy, put back at the end: the quota check reads every volume meanwhile.
+    let mut v = find_mut(&mut g.volumes, &id, "volume")?.clone();
     if v.gone_at_ms.is_some() {
         return Err(ApiError::conflict(format!("volume {id} is deleting")));
     }
-    let (vid, old_size) = (v.id, v.size_gib);
     if let Some(gib) = b.size_gib {
-        if gib > old_size {
-            within_quota(&s, &g, 0, gib - old_size)?;
+        if gib > v.size_gib {
+            within_quota(&s, &g, 0, gib - v.size_gib)?;
         }
-        let used = used_bytes(&s.volumes_dir().join(vid.to_string()));
         if (gib as u64) << 30 < used {
             return Err(ApiError::conflict(format!(
                 "volume {id} holds more than {gib} GiB: it cannot shrink to that"
             )));
         }
     }
-    let v = g.volumes.get_mut(&vid).expect("found above");
     if let Some(n) = name {
         v.name = n;
     }
@@ -136,8 +143,9 @@ pub async fn update(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
     if let Some(m) = b.access_mode {
         v.access_mode = m;
     }
-    let v = v.clone();
-    Ok(Json(s.volume_json(&g, &v, now)))
+    let body = s.volume_json(&g, &v, now);
+    g.volumes.insert(v.id, v);
+    Ok(Json(body))
 }
 
 /// 200 once the volume is `deleting`; it is gone `volume_duration` later. A volume still
@@ -334,7 +342,14 @@ fn unlink(dir: &FsPath, mount_path: &str) {
     }
 }
 
-/// Bytes of the regular files under `dir` (not following symlinks).
+/// Bytes of the regular files of volume `vid`, walked on a blocking thread (never under the
+/// state's lock: see [`used_bytes`]).
+async fn used_bytes_of(s: &Shared, vid: Uuid) -> u64 {
+    let dir = s.volumes_dir().join(vid.to_string());
+    tokio::task::spawn_blocking(move || used_bytes(&dir)).await.unwrap_or(0)
+}
+
+/// Bytes of the regular files under `dir` (not following symlinks): a walk of the whole tree.
 fn used_bytes(dir: &FsPath) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
