@@ -127,7 +127,7 @@ impl VmFs {
 }
 
 /// `path` (absolute) with `.` and `..` resolved lexically (`/..` is `/`).
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in path.components() {
         match c {
