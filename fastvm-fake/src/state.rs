@@ -582,21 +582,33 @@ impl Shared {
         u
     }
 
-    /// The quota dimension (wire name) that adding these resources would exceed.
-    pub fn exceeded(&self, g: &Inner, cpu: i64, mem: i64, disk: i64) -> Option<&'static str> {
-        let u = self.usage(g);
-        let l = &self.config.limits;
-        if u.vcpu + cpu > l.vcpu {
-            Some("vcpu")
-        } else if u.memory_mib + mem > l.memory_mib {
-            Some("memory_mib")
-        } else if u.disk_gib + disk > l.disk_gib {
-            Some("disk_gib")
-        } else {
-            None
-        }
+    /// The first quota dimension (wire name) that adding `add` to the org's usage would exceed;
+    /// a dimension `add` adds nothing to is not checked.
+    pub fn exceeded(&self, g: &Inner, add: &Limits) -> Option<&'static str> {
+        let (u, l) = (self.usage(g), &self.config.limits);
+        [
+            ("vcpu", u.vcpu, add.vcpu, l.vcpu),
+            ("memory_mib", u.memory_mib, add.memory_mib, l.memory_mib),
+            ("disk_gib", u.disk_gib, add.disk_gib, l.disk_gib),
+            ("snapshot_count", u.snapshot_count, add.snapshot_count, l.snapshot_count),
+            ("volume_count", u.volume_count, add.volume_count, l.volume_count),
+            ("volume_gib", u.volume_gib, add.volume_gib, l.volume_gib),
+        ]
+        .into_iter()
+        .find(|&(_, used, add, limit)| add > 0 && used + add > limit)
+        .map(|(dim, ..)| dim)
     }
 }
+
+/// No resources: what a quota check's `add` starts from (`Limits { vcpu: 2, ..NOTHING }`).
+pub const NOTHING: Limits = Limits {
+    vcpu: 0,
+    memory_mib: 0,
+    disk_gib: 0,
+    snapshot_count: 0,
+    volume_count: 0,
+    volume_gib: 0,
+};
 
 /// A VM's attachment as the API shows it (`VolumeAttachment`): mounted while the VM runs,
 /// pending while it is paused or provisioning (it mounts when it runs).

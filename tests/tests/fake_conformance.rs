@@ -1160,6 +1160,49 @@ async fn quotas_follow_live_vms_and_resume_can_hit_them() {
     assert_eq!(status, 429, "snapshotCount limit");
 }
 
+/// Every quota answer of the fake is a 429 that names its dimension in the message (no
+/// `dimension` field: only resume's answer has one): a launch, a snapshot, a volume's create
+/// and a volume's resize.
+#[tokio::test]
+async fn quota_answers_name_their_dimension() {
+    let limits = Limits {
+        vcpu: 1,
+        snapshot_count: 1,
+        volume_count: 1,
+        volume_gib: 3,
+        ..Limits::default()
+    };
+    let server = FakeServer::builder().limits(limits).start().await.unwrap();
+    let api = Api::new(&server);
+    let refused = |(status, body): (u16, Value), dim: &str| {
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(body["error"], format!("org quota exceeded: {dim}"), "{body}");
+        assert!(body.get("dimension").is_none(), "{body}");
+    };
+    let vm = api.launch(json!({"machineType": "c1m2"})).await;
+    refused(
+        api.call("launchVm", "/v1/vms", Some(json!({"machineType": "c1m2"})))
+            .await,
+        "vcpu",
+    );
+    let snap = Some(json!({"vmId": id(&vm)}));
+    api.ok("createSnapshot", "/v1/snapshots", snap.clone(), 201).await;
+    refused(
+        api.call("createSnapshot", "/v1/snapshots", snap).await,
+        "snapshot_count",
+    );
+    let volume = |gib: i64| Some(json!({"name": "v", "sizeGiB": gib, "accessMode": "rw"}));
+    refused(api.call("createVolume", "/v1/volumes", volume(4)).await, "volume_gib");
+    let vol = api.ok("createVolume", "/v1/volumes", volume(2), 201).await;
+    refused(api.call("createVolume", "/v1/volumes", volume(1)).await, "volume_count");
+    let vp = format!("/v1/volumes/{}", id(&vol));
+    refused(
+        api.call("updateVolume", &vp, Some(json!({"sizeGiB": 4}))).await,
+        "volume_gib",
+    );
+    api.ok("updateVolume", &vp, Some(json!({"sizeGiB": 3})), 200).await;
+}
+
 #[tokio::test]
 async fn presigned_storage_checks_signatures_keys_and_size() {
     let server = FakeServer::builder().disk_gib(1).start().await.unwrap();

@@ -16,8 +16,11 @@ use std::path::{Component, Path, PathBuf};
 
 use uuid::Uuid;
 
+use axum::http::StatusCode;
+
+use crate::Limits;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{Inner, Vm};
+use crate::state::{Inner, Shared, Vm};
 
 /// The entity `id` names in `map`, or a 404 that calls it a `what` ("vm", "snapshot", ...).
 /// An `id` that is not a UUID names nothing.
@@ -34,6 +37,27 @@ pub fn remove<T>(map: &mut BTreeMap<Uuid, T>, id: &str, what: &str) -> ApiResult
         .ok()
         .and_then(|u| map.remove(&u))
         .ok_or_else(|| ApiError::not_found(what, id))
+}
+
+/// The entity `id` names in `map`, read-only; a 404 as for [`find_mut`].
+pub fn find<'a, T>(map: &'a BTreeMap<Uuid, T>, id: &str, what: &str) -> ApiResult<&'a T> {
+    id.parse::<Uuid>()
+        .ok()
+        .and_then(|u| map.get(&u))
+        .ok_or_else(|| ApiError::not_found(what, id))
+}
+
+/// A 429 naming the quota dimension (`org quota exceeded: vcpu`) when adding `add` to the
+/// org's usage would exceed it (see `Shared::exceeded`). The body has no `dimension` field:
+/// that is the shape of resume's answer only.
+pub fn within_quota(s: &Shared, g: &Inner, add: &Limits) -> ApiResult<()> {
+    match s.exceeded(g, add) {
+        Some(dim) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("org quota exceeded: {dim}"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The VM `id` names, or 404.

@@ -24,10 +24,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{find_mut, make_dirs, mount_path_free, vm_mut};
+use super::{find_mut, make_dirs, mount_path_free, vm_mut, within_quota};
+use crate::Limits;
 use crate::error::{ApiError, ApiResult, parse};
 use crate::isolation::VOLUMES_IN_VM;
-use crate::state::{Attachment, Inner, Shared, Vm, Volume, attachment_json, ms_to_time};
+use crate::state::{Attachment, Inner, NOTHING, Shared, Vm, Volume, attachment_json, ms_to_time};
 use crate::validate;
 
 pub async fn list(State(s): State<Arc<Shared>>) -> Json<Value> {
@@ -55,7 +56,15 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     access_mode(&b.access_mode)?;
     validate::gib("sizeGiB", b.size_gib)?;
     let (mut g, now) = s.lock();
-    within_quota(&s, &g, 1, b.size_gib)?;
+    within_quota(
+        &s,
+        &g,
+        &Limits {
+            volume_count: 1,
+            volume_gib: b.size_gib,
+            ..NOTHING
+        },
+    )?;
     let id = Uuid::new_v4();
     std::fs::create_dir_all(s.volumes_dir().join(id.to_string())).map_err(|e| {
         ApiError::new(
@@ -126,7 +135,14 @@ pub async fn update(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
     }
     if let Some(gib) = b.size_gib {
         if gib > v.size_gib {
-            within_quota(&s, &g, 0, gib - v.size_gib)?;
+            within_quota(
+                &s,
+                &g,
+                &Limits {
+                    volume_gib: gib - v.size_gib,
+                    ..NOTHING
+                },
+            )?;
         }
         if (gib as u64) << 30 < used {
             return Err(ApiError::conflict(format!(
@@ -275,22 +291,6 @@ pub async fn detach(
 /// The attachment of volume `vid` to `vm`, if any.
 fn attached(vm: &Vm, vid: Uuid) -> Option<&Attachment> {
     vm.volumes.iter().find(|a| a.volume_id == vid)
-}
-
-/// A 429 naming the dimension when `count` more volumes of `gib` more GiB exceed the quota.
-fn within_quota(s: &Shared, g: &Inner, count: i64, gib: i64) -> ApiResult<()> {
-    let (u, l) = (s.usage(g), &s.config.limits);
-    let dim = if u.volume_count + count > l.volume_count {
-        "volume_count"
-    } else if u.volume_gib + gib > l.volume_gib {
-        "volume_gib"
-    } else {
-        return Ok(());
-    };
-    Err(ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        format!("org quota exceeded: {dim}"),
-    ))
 }
 
 /// A volume's access mode: `rw` or `ro`.
