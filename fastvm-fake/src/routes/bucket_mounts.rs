@@ -138,12 +138,20 @@ pub async fn create(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
+/// Where the mount `mount_id` names is in `vm.bucket_mounts`, or 404 (an id that is not a
+/// UUID names nothing, as for `routes::find_mut`).
+fn position(vm: &Vm, mount_id: &str) -> ApiResult<usize> {
+    mount_id
+        .parse::<Uuid>()
+        .ok()
+        .and_then(|u| vm.bucket_mounts.iter().position(|m| m.id == u))
+        .ok_or_else(|| ApiError::not_found("bucket mount", mount_id))
+}
+
 /// The mount `mount_id` names on `vm`, or 404.
 fn find<'a>(vm: &'a mut Vm, mount_id: &str) -> ApiResult<&'a mut BucketMount> {
-    vm.bucket_mounts
-        .iter_mut()
-        .find(|m| m.id.to_string() == mount_id)
-        .ok_or_else(|| ApiError::not_found("bucket mount", mount_id))
+    let at = position(vm, mount_id)?;
+    Ok(&mut vm.bucket_mounts[at])
 }
 
 pub async fn retrieve(
@@ -177,7 +185,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let (mut g, _) = s.lock();
     let vm = vm_mut(&mut g, &id)?;
-    find(vm, &mount_id)?;
-    vm.bucket_mounts.retain(|m| m.id.to_string() != mount_id);
+    let at = position(vm, &mount_id)?;
+    vm.bucket_mounts.remove(at);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -139,9 +139,9 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     if b.machine_type.is_some() && b.snapshot_id.is_some() {
         return Err(ApiError::bad_request("give machineType or snapshotId, not both"));
     }
-    let (p, now) = {
-        let (mut g, now) = s.lock();
-        (plan(&s, &mut g, &mut b)?, now)
+    let p = {
+        let (mut g, _) = s.lock();
+        plan(&s, &mut g, &mut b)?
     };
 
     // The VM's files (a copy of the snapshot's, if any), made without holding the lock.
@@ -167,7 +167,8 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         }
     };
 
-    let (mut g, _) = s.lock();
+    // The time from here on: the VM is created now, after its files (the copy takes a while).
+    let (mut g, now) = s.lock();
     // Checked again: other launches may have used up the quota meanwhile.
     if let Err(e) = within_quota(&s, &g, &footprint(p.cpu, p.memory_mib, p.disk_gib)) {
         drop(g);
