@@ -202,6 +202,37 @@ pub struct Snapshot {
     pub disk_gib: i64,
 }
 
+impl Snapshot {
+    /// A snapshot that no VM's configuration went into (a build's, an import's): made by
+    /// `made_by` (the build or import, shown as its `vmId`), ready at `at_ms`, with `files`
+    /// (none for a build's or an image import's), on `machine` with `disk_gib`.
+    pub fn plain(
+        name: String,
+        made_by: Uuid,
+        at_ms: i64,
+        machine: String,
+        disk_gib: i64,
+        files: Option<Arc<Tree>>,
+    ) -> Snapshot {
+        Snapshot {
+            id: Uuid::new_v4(),
+            name,
+            vm_id: made_by,
+            created_at: ms_to_time(at_ms),
+            ready_at_ms: at_ms,
+            files,
+            firewall: Firewall::default(),
+            metadata: StringMap::new(),
+            env: StringMap::new(),
+            services: Vec::new(),
+            bucket_mounts: Vec::new(),
+            volumes: Vec::new(),
+            machine,
+            disk_gib,
+        }
+    }
+}
+
 /// A build; its status follows from the clock.
 #[derive(Debug, Clone)]
 pub struct Build {
@@ -429,34 +460,23 @@ impl Shared {
             .map(|b| b.id)
             .collect();
         for id in due {
-            let snapshot_count = g.snapshots.len() as i64;
-            let b = g.builds.get_mut(&id).expect("due build exists");
+            let room = self.snapshot_room(g);
+            let Inner { builds, snapshots, .. } = &mut *g;
+            let Some(b) = builds.get_mut(&id) else {
+                continue;
+            };
             if let Some(f) = b.failure.clone() {
                 b.error = Some(f);
                 continue;
             }
-            if snapshot_count >= self.config.limits.snapshot_count {
-                b.error = Some("org snapshot quota exceeded".into());
+            if let Err(e) = room {
+                b.error = Some(e);
                 continue;
             }
-            let snap = Snapshot {
-                id: Uuid::new_v4(),
-                name: b.name.clone().unwrap_or_else(|| b.id.to_string()),
-                vm_id: b.id,
-                created_at: ms_to_time(b.created_ms + build_ms),
-                ready_at_ms: b.created_ms + build_ms,
-                files: None,
-                firewall: Firewall::default(),
-                metadata: StringMap::new(),
-                env: StringMap::new(),
-                services: Vec::new(),
-                bucket_mounts: Vec::new(),
-                volumes: Vec::new(),
-                machine: b.machine.clone(),
-                disk_gib: b.disk_gib,
-            };
+            let name = b.name.clone().unwrap_or_else(|| b.id.to_string());
+            let snap = Snapshot::plain(name, b.id, b.created_ms + build_ms, b.machine.clone(), b.disk_gib, None);
             b.snapshot_id = Some(snap.id);
-            g.snapshots.insert(snap.id, snap);
+            snapshots.insert(snap.id, snap);
         }
         crate::routes::snapshot_imports::settle(self, g, now);
     }
@@ -597,6 +617,19 @@ impl Shared {
         .into_iter()
         .find(|&(_, used, add, limit)| add > 0 && used + add > limit)
         .map(|(dim, ..)| dim)
+    }
+
+    /// Whether the org's quota has room for one more snapshot; else the error a build or an
+    /// import ends with (a snapshot's create answers a 429 instead: `routes::within_quota`).
+    pub fn snapshot_room(&self, g: &Inner) -> Result<(), String> {
+        let one = Limits {
+            snapshot_count: 1,
+            ..NOTHING
+        };
+        match self.exceeded(g, &one) {
+            Some(_) => Err("org snapshot quota exceeded".into()),
+            None => Ok(()),
+        }
     }
 }
 

@@ -1201,6 +1201,28 @@ async fn quota_answers_name_their_dimension() {
         "volume_gib",
     );
     api.ok("updateVolume", &vp, Some(json!({"sizeGiB": 3})), 200).await;
+
+    // A build and an import that end with the snapshot quota used up fail, saying so.
+    let build = Some(json!({"imageRef": "alpine:3"}));
+    let build = api.ok("createBuild", "/v1/builds", build, 202).await;
+    let import = Some(json!({"source": {"type": "image", "image": "alpine:3"}}));
+    let import = api
+        .ok("createSnapshotImport", "/v1/snapshot-imports", import, 202)
+        .await;
+    server.advance(Duration::from_secs(5));
+    let build = api
+        .ok("getBuild", &format!("/v1/builds/{}", id(&build)), None, 200)
+        .await;
+    assert_eq!(
+        (build["status"].as_str(), build["error"].as_str()),
+        (Some("failed"), Some("org snapshot quota exceeded"))
+    );
+    let path = format!("/v1/snapshot-imports/{}", id(&import));
+    let import = api.ok("getSnapshotImport", &path, None, 200).await;
+    assert_eq!(
+        (import["status"].as_str(), import["error"].as_str()),
+        (Some("failed"), Some("org snapshot quota exceeded"))
+    );
 }
 
 #[tokio::test]
