@@ -18,10 +18,10 @@
 use std::collections::HashSet;
 use std::fs;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::isolation::Host;
-use crate::vmfs::VM_CWD;
+use crate::vmfs::{VM_CWD, normalize};
 
 /// A context archive may hold at most this many entries.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -121,26 +121,14 @@ fn instructions(text: &str) -> Vec<String> {
     out
 }
 
-/// `path` made absolute against `base`, `.` and `..` resolved lexically.
+/// `path` made absolute against `base`, `.` and `..` resolved lexically; an empty path is
+/// an error (a Dockerfile line that lacks one).
 fn resolve(base: &Path, path: &str) -> Result<PathBuf, String> {
     if path.is_empty() {
         return Err("a path is missing".into());
     }
-    let mut out = if path.starts_with('/') {
-        PathBuf::from("/")
-    } else {
-        base.to_path_buf()
-    };
-    for c in Path::new(path).components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
+    // An absolute `path` replaces `base` in the join.
+    Ok(normalize(&base.join(path)))
 }
 
 /// One `COPY`/`ADD`'s arguments applied.
@@ -282,6 +270,15 @@ mod tests {
             &dir.path().join("tree"),
         );
         (dir, r)
+    }
+
+    #[test]
+    fn paths_resolve_against_the_workdir() {
+        let base = Path::new("/app");
+        assert_eq!(resolve(base, "src/./x").unwrap(), PathBuf::from("/app/src/x"));
+        assert_eq!(resolve(base, "../../etc").unwrap(), PathBuf::from("/etc"));
+        assert_eq!(resolve(base, "/srv/y/").unwrap(), PathBuf::from("/srv/y"));
+        assert!(resolve(base, "").is_err());
     }
 
     #[test]

@@ -202,6 +202,37 @@ pub struct Snapshot {
     pub disk_gib: i64,
 }
 
+impl Snapshot {
+    /// A snapshot that no VM's configuration went into (a build's, an import's): made by
+    /// `made_by` (the build or import, shown as its `vmId`), ready at `at_ms`, with `files`
+    /// (none for a build's or an image import's), on `machine` with `disk_gib`.
+    pub fn plain(
+        name: String,
+        made_by: Uuid,
+        at_ms: i64,
+        machine: String,
+        disk_gib: i64,
+        files: Option<Arc<Tree>>,
+    ) -> Snapshot {
+        Snapshot {
+            id: Uuid::new_v4(),
+            name,
+            vm_id: made_by,
+            created_at: ms_to_time(at_ms),
+            ready_at_ms: at_ms,
+            files,
+            firewall: Firewall::default(),
+            metadata: StringMap::new(),
+            env: StringMap::new(),
+            services: Vec::new(),
+            bucket_mounts: Vec::new(),
+            volumes: Vec::new(),
+            machine,
+            disk_gib,
+        }
+    }
+}
+
 /// A build; its status follows from the clock.
 #[derive(Debug, Clone)]
 pub struct Build {
@@ -429,34 +460,23 @@ impl Shared {
             .map(|b| b.id)
             .collect();
         for id in due {
-            let snapshot_count = g.snapshots.len() as i64;
-            let b = g.builds.get_mut(&id).expect("due build exists");
+            let room = self.snapshot_room(g);
+            let Inner { builds, snapshots, .. } = &mut *g;
+            let Some(b) = builds.get_mut(&id) else {
+                continue;
+            };
             if let Some(f) = b.failure.clone() {
                 b.error = Some(f);
                 continue;
             }
-            if snapshot_count >= self.config.limits.snapshot_count {
-                b.error = Some("org snapshot quota exceeded".into());
+            if let Err(e) = room {
+                b.error = Some(e);
                 continue;
             }
-            let snap = Snapshot {
-                id: Uuid::new_v4(),
-                name: b.name.clone().unwrap_or_else(|| b.id.to_string()),
-                vm_id: b.id,
-                created_at: ms_to_time(b.created_ms + build_ms),
-                ready_at_ms: b.created_ms + build_ms,
-                files: None,
-                firewall: Firewall::default(),
-                metadata: StringMap::new(),
-                env: StringMap::new(),
-                services: Vec::new(),
-                bucket_mounts: Vec::new(),
-                volumes: Vec::new(),
-                machine: b.machine.clone(),
-                disk_gib: b.disk_gib,
-            };
+            let name = b.name.clone().unwrap_or_else(|| b.id.to_string());
+            let snap = Snapshot::plain(name, b.id, b.created_ms + build_ms, b.machine.clone(), b.disk_gib, None);
             b.snapshot_id = Some(snap.id);
-            g.snapshots.insert(snap.id, snap);
+            snapshots.insert(snap.id, snap);
         }
         crate::routes::snapshot_imports::settle(self, g, now);
     }
@@ -582,21 +602,46 @@ impl Shared {
         u
     }
 
-    /// The quota dimension (wire name) that adding these resources would exceed.
-    pub fn exceeded(&self, g: &Inner, cpu: i64, mem: i64, disk: i64) -> Option<&'static str> {
-        let u = self.usage(g);
-        let l = &self.config.limits;
-        if u.vcpu + cpu > l.vcpu {
-            Some("vcpu")
-        } else if u.memory_mib + mem > l.memory_mib {
-            Some("memory_mib")
-        } else if u.disk_gib + disk > l.disk_gib {
-            Some("disk_gib")
-        } else {
-            None
+    /// The first quota dimension (wire name) that adding `add` to the org's usage would exceed;
+    /// a dimension `add` adds nothing to is not checked.
+    pub fn exceeded(&self, g: &Inner, add: &Limits) -> Option<&'static str> {
+        let (u, l) = (self.usage(g), &self.config.limits);
+        [
+            ("vcpu", u.vcpu, add.vcpu, l.vcpu),
+            ("memory_mib", u.memory_mib, add.memory_mib, l.memory_mib),
+            ("disk_gib", u.disk_gib, add.disk_gib, l.disk_gib),
+            ("snapshot_count", u.snapshot_count, add.snapshot_count, l.snapshot_count),
+            ("volume_count", u.volume_count, add.volume_count, l.volume_count),
+            ("volume_gib", u.volume_gib, add.volume_gib, l.volume_gib),
+        ]
+        .into_iter()
+        .find(|&(_, used, add, limit)| add > 0 && used + add > limit)
+        .map(|(dim, ..)| dim)
+    }
+
+    /// Whether the org's quota has room for one more snapshot; else the error a build or an
+    /// import ends with (a snapshot's create answers a 429 instead: `routes::within_quota`).
+    pub fn snapshot_room(&self, g: &Inner) -> Result<(), String> {
+        let one = Limits {
+            snapshot_count: 1,
+            ..NOTHING
+        };
+        match self.exceeded(g, &one) {
+            Some(_) => Err("org snapshot quota exceeded".into()),
+            None => Ok(()),
         }
     }
 }
+
+/// No resources: what a quota check's `add` starts from (`Limits { vcpu: 2, ..NOTHING }`).
+pub const NOTHING: Limits = Limits {
+    vcpu: 0,
+    memory_mib: 0,
+    disk_gib: 0,
+    snapshot_count: 0,
+    volume_count: 0,
+    volume_gib: 0,
+};
 
 /// A VM's attachment as the API shows it (`VolumeAttachment`): mounted while the VM runs,
 /// pending while it is paused or provisioning (it mounts when it runs).

@@ -120,10 +120,11 @@ pub fn mount_path(p: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `diskGiB` of launches and builds: 1–16384.
-pub fn disk_gib(gib: i64) -> Result<(), String> {
+/// A size in GiB, the request's `field`: 1–16384 (`diskGiB` of launches, builds and imports,
+/// a volume's `sizeGiB`; the quota may allow less).
+pub fn gib(field: &str, gib: i64) -> Result<(), String> {
     if !(1..=16384).contains(&gib) {
-        return Err("diskGiB must be between 1 and 16384".into());
+        return Err(format!("{field} must be between 1 and 16384"));
     }
     Ok(())
 }
@@ -334,8 +335,9 @@ mod tests {
     fn renames_and_disk_sizes() {
         assert_eq!(rename("  a \t b ").unwrap(), "a b");
         assert_eq!(rename(" \t ").unwrap_err(), "name must not be blank");
-        assert!(disk_gib(1).is_ok() && disk_gib(16384).is_ok());
-        assert!(disk_gib(0).is_err() && disk_gib(16385).is_err());
+        assert!(gib("diskGiB", 1).is_ok() && gib("diskGiB", 16384).is_ok());
+        assert!(gib("diskGiB", 0).is_err() && gib("diskGiB", 16385).is_err());
+        assert_eq!(gib("sizeGiB", 0).unwrap_err(), "sizeGiB must be between 1 and 16384");
     }
 
     #[test]

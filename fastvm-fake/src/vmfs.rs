@@ -100,6 +100,17 @@ impl VmFs {
         }
     }
 
+    /// Whether the VM's absolute `path` lies in its own files ([`VmFs::dir`]), where the fake
+    /// may make a directory for it: with isolation, not in a directory of the host's mounted
+    /// into the VM (`/usr`, `/dev`, `/sys`, ...) nor in its private `/proc` or `/dev/shm`;
+    /// without, every path does (taken relative to the working directory, as volumes are).
+    pub fn owns(&self, path: &Path) -> bool {
+        match self {
+            VmFs::Host { .. } => true,
+            VmFs::Isolated(sb) => sb.host().host_owned(&normalize(path)) == Some(false),
+        }
+    }
+
     /// Kills the VM's processes now (isolation only), without waiting.
     pub fn kill_now(&self) {
         if let VmFs::Isolated(sb) = self {
@@ -116,7 +127,7 @@ impl VmFs {
 }
 
 /// `path` (absolute) with `.` and `..` resolved lexically (`/..` is `/`).
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in path.components() {
         match c {

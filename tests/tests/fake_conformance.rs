@@ -696,6 +696,20 @@ async fn input_rules_answer_400() {
     assert_eq!(status, 400);
     let (status, _) = api.call("getVm", "/v1/vms/not-a-uuid", None).await;
     assert_eq!(status, 404);
+    // A volume's name and size follow the rules of a rename and of a disk size, its field named.
+    for (body, says) in [
+        (json!({"name": "v", "sizeGiB": 0, "accessMode": "rw"}), "sizeGiB"),
+        (json!({"name": "v", "sizeGiB": 16385, "accessMode": "rw"}), "sizeGiB"),
+        (json!({"name": " \t ", "sizeGiB": 1, "accessMode": "rw"}), "name"),
+        (json!({"name": "v", "sizeGiB": 1, "accessMode": "rx"}), "accessMode"),
+    ] {
+        let (status, v) = api.call("createVolume", "/v1/volumes", Some(body.clone())).await;
+        assert_eq!(status, 400, "{body} -> {v}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.starts_with(says)),
+            "{body} -> {v}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1144,6 +1158,71 @@ async fn quotas_follow_live_vms_and_resume_can_hit_them() {
         )
         .await;
     assert_eq!(status, 429, "snapshotCount limit");
+}
+
+/// Every quota answer of the fake is a 429 that names its dimension in the message (no
+/// `dimension` field: only resume's answer has one): a launch, a snapshot, a volume's create
+/// and a volume's resize.
+#[tokio::test]
+async fn quota_answers_name_their_dimension() {
+    let limits = Limits {
+        vcpu: 1,
+        snapshot_count: 1,
+        volume_count: 1,
+        volume_gib: 3,
+        ..Limits::default()
+    };
+    let server = FakeServer::builder().limits(limits).start().await.unwrap();
+    let api = Api::new(&server);
+    let refused = |(status, body): (u16, Value), dim: &str| {
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(body["error"], format!("org quota exceeded: {dim}"), "{body}");
+        assert!(body.get("dimension").is_none(), "{body}");
+    };
+    let vm = api.launch(json!({"machineType": "c1m2"})).await;
+    refused(
+        api.call("launchVm", "/v1/vms", Some(json!({"machineType": "c1m2"})))
+            .await,
+        "vcpu",
+    );
+    let snap = Some(json!({"vmId": id(&vm)}));
+    api.ok("createSnapshot", "/v1/snapshots", snap.clone(), 201).await;
+    refused(
+        api.call("createSnapshot", "/v1/snapshots", snap).await,
+        "snapshot_count",
+    );
+    let volume = |gib: i64| Some(json!({"name": "v", "sizeGiB": gib, "accessMode": "rw"}));
+    refused(api.call("createVolume", "/v1/volumes", volume(4)).await, "volume_gib");
+    let vol = api.ok("createVolume", "/v1/volumes", volume(2), 201).await;
+    refused(api.call("createVolume", "/v1/volumes", volume(1)).await, "volume_count");
+    let vp = format!("/v1/volumes/{}", id(&vol));
+    refused(
+        api.call("updateVolume", &vp, Some(json!({"sizeGiB": 4}))).await,
+        "volume_gib",
+    );
+    api.ok("updateVolume", &vp, Some(json!({"sizeGiB": 3})), 200).await;
+
+    // A build and an import that end with the snapshot quota used up fail, saying so.
+    let build = Some(json!({"imageRef": "alpine:3"}));
+    let build = api.ok("createBuild", "/v1/builds", build, 202).await;
+    let import = Some(json!({"source": {"type": "image", "image": "alpine:3"}}));
+    let import = api
+        .ok("createSnapshotImport", "/v1/snapshot-imports", import, 202)
+        .await;
+    server.advance(Duration::from_secs(5));
+    let build = api
+        .ok("getBuild", &format!("/v1/builds/{}", id(&build)), None, 200)
+        .await;
+    assert_eq!(
+        (build["status"].as_str(), build["error"].as_str()),
+        (Some("failed"), Some("org snapshot quota exceeded"))
+    );
+    let path = format!("/v1/snapshot-imports/{}", id(&import));
+    let import = api.ok("getSnapshotImport", &path, None, 200).await;
+    assert_eq!(
+        (import["status"].as_str(), import["error"].as_str()),
+        (Some("failed"), Some("org snapshot quota exceeded"))
+    );
 }
 
 #[tokio::test]

@@ -261,3 +261,76 @@ async fn volumes_attach_at_launch_and_follow_snapshots() {
     assert_eq!((skipped.len(), skipped[0].reason.as_str()), (1, "deleted"));
     assert!(without.volumes().list().await.unwrap().is_empty());
 }
+
+/// One directory holds one mount: a bucket mount and a volume cannot share a mount path. A
+/// bucket mount makes its directory in the VM's files only (with isolation; without, it makes
+/// none): under an attached volume, whose mount path is a symlink into the volume, it is
+/// refused and nothing lands in the volume; in a directory of the host's (`/usr`, `/dev`) it is
+/// a 400 and nothing lands on the host.
+#[tokio::test]
+async fn bucket_mounts_and_volumes_keep_to_the_vms_files() {
+    use fastvm::types::BucketCredentials;
+    let aws =
+        || BucketCredentials::aws_credentials_file("[default]\naws_access_key_id = A\naws_secret_access_key = S\n");
+    let server = FakeServer::start().await.unwrap();
+    let client = client(&server);
+    let vm = client
+        .attach(&launch_kept(&client, fastvm::launch::machine("c1m2")).await)
+        .await
+        .unwrap();
+    let vol = client.volumes().create("v", 1).await.unwrap();
+    let other = client.volumes().create("w", 1).await.unwrap();
+    vm.volumes().attach(&vol.id, "/mnt/vol").await.unwrap();
+    vm.bucket_mounts().create("s3://b", "/mnt/bucket", aws()).await.unwrap();
+
+    // Either kind at the other's path is a conflict (a trailing `/` names the same directory).
+    let (k, msg) = kind(vm.bucket_mounts().create("s3://b", "/mnt/vol/", aws()).await);
+    assert_eq!(k, Some(ApiErrorKind::Conflict), "{msg}");
+    let (k, msg) = kind(vm.volumes().attach(&other.id, "/mnt/bucket").await);
+    assert_eq!(k, Some(ApiErrorKind::Conflict), "{msg}");
+
+    // Under the volume: refused with isolation, and either way the volume stays empty.
+    let under = vm.bucket_mounts().create("s3://b", "/mnt/vol/sub/dir", aws()).await;
+    if server.isolated() {
+        let (k, msg) = kind(under);
+        assert_eq!(k, Some(ApiErrorKind::Conflict), "{msg}");
+    }
+    let ls = format!("ls -A {}", at(&server, "/mnt/vol"));
+    assert_eq!(vm.run(ls.as_str()).await.unwrap().check().unwrap().stdout, "");
+
+    // In a directory of the host's: a 400 with isolation, and nothing made on the host.
+    for dir in ["/usr", "/dev"] {
+        let path = format!("{dir}/fastvm-fake-bucket-{}", vm.id());
+        let made = vm.bucket_mounts().create("s3://b", path.as_str(), aws()).await;
+        if server.isolated() {
+            let (k, msg) = kind(made);
+            assert_eq!(k, Some(ApiErrorKind::BadRequest), "{path}: {msg}");
+        }
+        assert!(!std::path::Path::new(&path).exists(), "{path} made on the host");
+    }
+}
+
+/// What a volume holds is read from its storage when it is fetched (`usedGiB`), and a resize
+/// below it is refused; a sparse file counts its whole length, so no gigabytes are written.
+#[tokio::test]
+async fn a_volume_shows_what_it_holds_and_cannot_shrink_below_it() {
+    let server = FakeServer::start().await.unwrap();
+    let client = client(&server);
+    let vm = client
+        .attach(&launch_kept(&client, fastvm::launch::machine("c1m2")).await)
+        .await
+        .unwrap();
+    let vol = client.volumes().create("big", 3).await.unwrap();
+    vm.volumes().attach(&vol.id, "/mnt/big").await.unwrap();
+    let fill = format!("truncate -s 2G {}", at(&server, "/mnt/big/sparse"));
+    vm.run(fill.as_str()).await.unwrap().check().unwrap();
+    assert_eq!(client.volumes().retrieve(&vol.id).await.unwrap().used_gib, Some(2));
+
+    let (k, msg) = kind(client.volumes().update(&vol.id).size_gib(1).await);
+    assert_eq!(k, Some(ApiErrorKind::Conflict), "{msg}");
+    let v = client.volumes().update(&vol.id).size_gib(2).await.unwrap();
+    assert_eq!(v.size_gib, 2);
+    let missing = "7a8b9c0d-0000-0000-0000-000000000000";
+    let (k, msg) = kind(client.volumes().update(missing).size_gib(1).await);
+    assert_eq!(k, Some(ApiErrorKind::NotFound), "{msg}");
+}

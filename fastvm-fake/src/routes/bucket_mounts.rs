@@ -16,7 +16,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::vm_mut;
+use super::{make_dirs, mount_path_free, vm_mut};
 use crate::error::{ApiError, ApiResult, parse};
 use crate::state::{BucketMount, Shared, Vm, rfc3339};
 
@@ -101,16 +101,20 @@ fn credentials(c: Option<&Value>) -> ApiResult<Value> {
     Ok(c.clone())
 }
 
-/// Records `m` on `vm` (a path already mounted is a 409) and makes its directory in the VM.
+/// Records `m` on `vm` and, with isolation, makes its directory in the VM's files: a path
+/// taken by a volume or a bucket is a 409 (`mount_path_free`), as is one that leads through a
+/// symlink or a file (`make_dirs`); one in a directory of the host's (`/usr`, `/dev`, ...),
+/// which no mount of the fake's could cover, is a 400.
 pub fn mount(vm: &mut Vm, m: BucketMount) -> ApiResult<&BucketMount> {
-    if vm.bucket_mounts.iter().any(|b| b.mount_path == m.mount_path) {
-        return Err(ApiError::conflict(format!("{} is already a mount point", m.mount_path)));
-    }
-    if vm.fs.isolated()
-        && let Some(dir) = vm.fs.host_path(std::path::Path::new(&m.mount_path))
-    {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("mounting: {e}")))?;
+    mount_path_free(vm, &m.mount_path)?;
+    if vm.fs.isolated() {
+        if !vm.fs.owns(std::path::Path::new(&m.mount_path)) {
+            return Err(ApiError::bad_request(format!(
+                "mountPath {} is in a system directory of the VM",
+                m.mount_path
+            )));
+        }
+        make_dirs(vm.fs.dir(), &m.mount_path)?;
     }
     vm.bucket_mounts.push(m);
     Ok(vm.bucket_mounts.last().expect("just pushed"))
@@ -134,12 +138,20 @@ pub async fn create(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
+/// Where the mount `mount_id` names is in `vm.bucket_mounts`, or 404 (an id that is not a
+/// UUID names nothing, as for `routes::find_mut`).
+fn position(vm: &Vm, mount_id: &str) -> ApiResult<usize> {
+    mount_id
+        .parse::<Uuid>()
+        .ok()
+        .and_then(|u| vm.bucket_mounts.iter().position(|m| m.id == u))
+        .ok_or_else(|| ApiError::not_found("bucket mount", mount_id))
+}
+
 /// The mount `mount_id` names on `vm`, or 404.
 fn find<'a>(vm: &'a mut Vm, mount_id: &str) -> ApiResult<&'a mut BucketMount> {
-    vm.bucket_mounts
-        .iter_mut()
-        .find(|m| m.id.to_string() == mount_id)
-        .ok_or_else(|| ApiError::not_found("bucket mount", mount_id))
+    let at = position(vm, mount_id)?;
+    Ok(&mut vm.bucket_mounts[at])
 }
 
 pub async fn retrieve(
@@ -173,7 +185,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let (mut g, _) = s.lock();
     let vm = vm_mut(&mut g, &id)?;
-    find(vm, &mount_id)?;
-    vm.bucket_mounts.retain(|m| m.id.to_string() != mount_id);
+    let at = position(vm, &mount_id)?;
+    vm.bucket_mounts.remove(at);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -48,7 +48,7 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     let machine = b.machine_type.unwrap_or_else(|| validate::DEFAULT_MACHINE.into());
     validate::machine_type(&machine)?;
     let disk_gib = b.disk_gib.unwrap_or(10);
-    validate::disk_gib(disk_gib)?;
+    validate::gib("diskGiB", disk_gib)?;
     // A bad context URL is only discovered by the build VM, so the build fails later.
     let failure = b
         .context_download_url

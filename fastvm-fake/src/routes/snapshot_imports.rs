@@ -198,7 +198,7 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     let machine = b.machine_type.unwrap_or_else(|| validate::DEFAULT_MACHINE.into());
     let (cpu, memory_mib) = validate::machine_type(&machine)?;
     let disk_gib = b.disk_gib.unwrap_or(s.config.disk_gib);
-    validate::disk_gib(disk_gib)?;
+    validate::gib("diskGiB", disk_gib)?;
 
     // The reference is consumed now, even if what it points to turns out unusable.
     let key = match (dockerfile, &src.context_ref) {
@@ -333,8 +333,13 @@ pub fn settle(s: &Shared, g: &mut Inner, now: i64) {
         .map(|i| i.id)
         .collect();
     for id in due {
-        let snapshot_count = g.snapshots.len() as i64;
-        let Some(i) = g.snapshot_imports.get_mut(&id) else {
+        let room = s.snapshot_room(g);
+        let Inner {
+            snapshot_imports,
+            snapshots,
+            ..
+        } = &mut *g;
+        let Some(i) = snapshot_imports.get_mut(&id) else {
             continue;
         };
         let at_ms = i.created_ms + run_ms;
@@ -345,35 +350,20 @@ pub fn settle(s: &Shared, g: &mut Inner, now: i64) {
             }
             Ok(files) => files,
         };
-        if snapshot_count >= s.config.limits.snapshot_count {
+        if let Err(message) = room {
             let failure = Failure {
                 phase: "saving",
-                message: "org snapshot quota exceeded".into(),
+                message,
             };
             i.end = Some(ImportEnd::Failed { at_ms, failure });
             continue;
         }
-        let snap = Snapshot {
-            id: Uuid::new_v4(),
-            name: i.name.clone(),
-            vm_id: i.id,
-            created_at: ms_to_time(at_ms),
-            ready_at_ms: at_ms,
-            files,
-            firewall: Default::default(),
-            metadata: StringMap::new(),
-            env: StringMap::new(),
-            services: Vec::new(),
-            bucket_mounts: Vec::new(),
-            volumes: Vec::new(),
-            machine: i.machine.clone(),
-            disk_gib: i.disk_gib,
-        };
+        let snap = Snapshot::plain(i.name.clone(), i.id, at_ms, i.machine.clone(), i.disk_gib, files);
         i.end = Some(ImportEnd::Succeeded {
             at_ms,
             snapshot_id: snap.id,
         });
-        g.snapshots.insert(snap.id, snap);
+        snapshots.insert(snap.id, snap);
     }
 }
 

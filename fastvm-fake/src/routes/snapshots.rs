@@ -12,9 +12,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{find_mut, remove};
+use super::{find, find_mut, remove, within_quota};
+use crate::Limits;
 use crate::error::{ApiError, ApiResult, parse};
-use crate::state::{Inner, Shared, Snapshot, Status, ms_to_time};
+use crate::state::{Inner, NOTHING, Shared, Snapshot, Status, Vm, ms_to_time};
 use crate::validate;
 use crate::vmfs::{Tree, copy_tree, discard};
 
@@ -37,10 +38,9 @@ struct CreateBody {
 pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
     let b: CreateBody = parse(&body)?;
     let (vm_id, fs) = {
-        let (mut g, now) = s.lock();
-        let Inner { vms, snapshots, .. } = &mut *g;
-        let vm = find_mut(vms, &b.vm_id, "vm")?;
-        if let Some(answer) = precheck(&s, vm, snapshots, now)? {
+        let (g, now) = s.lock();
+        let vm = find(&g.vms, &b.vm_id, "vm")?;
+        if let Some(answer) = precheck(&s, &g, vm, now)? {
             return Ok(answer);
         }
         (vm.id, vm.fs.clone())
@@ -67,9 +67,8 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     // Checked again: the VM may have been deleted, paused and snapshotted, or the quota used
     // up while the files were copied. `files` is removed on the early returns.
     let (mut g, now) = s.lock();
-    let Inner { vms, snapshots, .. } = &mut *g;
-    let vm = find_mut(vms, &vm_id.to_string(), "vm")?;
-    if let Some(answer) = precheck(&s, vm, snapshots, now)? {
+    let vm = find(&g.vms, &vm_id.to_string(), "vm")?;
+    if let Some(answer) = precheck(&s, &g, vm, now)? {
         return Ok(answer);
     }
     let snap = Snapshot {
@@ -88,39 +87,37 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         machine: vm.machine.clone(),
         disk_gib: vm.disk_gib,
     };
-    if vm.status == Status::Paused {
+    let body = s.snapshot_json(&snap, now);
+    // The snapshot of this pause cycle, answered again by the next create (see `precheck`).
+    if let Some(vm) = g.vms.get_mut(&vm_id).filter(|vm| vm.status == Status::Paused) {
         vm.pause_snapshot = Some(snap.id);
     }
-    let body = s.snapshot_json(&snap, now);
-    snapshots.insert(snap.id, snap);
+    g.snapshots.insert(snap.id, snap);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// Whether `vm` can be snapshotted now: an error, the answer to send instead (the snapshot of
 /// the current pause cycle), or `None` to go on.
-fn precheck(
-    s: &Shared,
-    vm: &crate::state::Vm,
-    snapshots: &std::collections::BTreeMap<Uuid, Snapshot>,
-    now: i64,
-) -> ApiResult<Option<Response>> {
+fn precheck(s: &Shared, g: &Inner, vm: &Vm, now: i64) -> ApiResult<Option<Response>> {
     if vm.status == Status::Provisioning {
         return Err(ApiError::conflict("vm must be running or paused"));
     }
     // Within one pause cycle the VM cannot change, so the same snapshot is returned again.
     if let Some(existing) = vm.pause_snapshot.filter(|_| vm.status == Status::Paused)
-        && let Some(snap) = snapshots.get(&existing)
+        && let Some(snap) = g.snapshots.get(&existing)
     {
         return Ok(Some(
             (StatusCode::CREATED, Json(s.snapshot_json(snap, now))).into_response(),
         ));
     }
-    if snapshots.len() as i64 >= s.config.limits.snapshot_count {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "org quota exceeded: snapshot_count",
-        ));
-    }
+    within_quota(
+        s,
+        g,
+        &Limits {
+            snapshot_count: 1,
+            ..NOTHING
+        },
+    )?;
     Ok(None)
 }
 

@@ -12,10 +12,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{find_mut, remove, vm_mut};
+use super::{find_mut, remove, vm_mut, within_quota};
+use crate::Limits;
 use crate::error::{ApiError, ApiResult, parse};
 use crate::model::{Firewall, FirewallInput, StringMap, Ttl};
-use crate::state::{BucketMount, Inner, Shared, Snapshot, Status, Vm, ms_to_time};
+use crate::state::{BucketMount, Inner, NOTHING, Shared, Snapshot, Status, Vm, ms_to_time};
 use crate::validate;
 use crate::vmfs::{VmFs, discard, remove_tree};
 
@@ -84,7 +85,7 @@ fn plan(s: &Shared, g: &mut Inner, b: &mut LaunchBody) -> ApiResult<Plan> {
         .disk_gib
         .or(snapshot.as_ref().map(|s| s.disk_gib))
         .unwrap_or(s.config.disk_gib);
-    validate::disk_gib(disk_gib)?;
+    validate::gib("diskGiB", disk_gib)?;
     // The request's values win over the snapshot's, which win over the defaults.
     let metadata = b
         .metadata
@@ -116,7 +117,7 @@ fn plan(s: &Shared, g: &mut Inner, b: &mut LaunchBody) -> ApiResult<Plan> {
     if let Some(t) = &b.ttl {
         validate::ttl(t)?;
     }
-    within_quota(s, g, cpu, memory_mib, disk_gib)?;
+    within_quota(s, g, &footprint(cpu, memory_mib, disk_gib))?;
     g.next_ip += 1;
     Ok(Plan {
         snapshot,
@@ -138,9 +139,9 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     if b.machine_type.is_some() && b.snapshot_id.is_some() {
         return Err(ApiError::bad_request("give machineType or snapshotId, not both"));
     }
-    let (p, now) = {
-        let (mut g, now) = s.lock();
-        (plan(&s, &mut g, &mut b)?, now)
+    let p = {
+        let (mut g, _) = s.lock();
+        plan(&s, &mut g, &mut b)?
     };
 
     // The VM's files (a copy of the snapshot's, if any), made without holding the lock.
@@ -166,9 +167,10 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         }
     };
 
-    let (mut g, _) = s.lock();
+    // The time from here on: the VM is created now, after its files (the copy takes a while).
+    let (mut g, now) = s.lock();
     // Checked again: other launches may have used up the quota meanwhile.
-    if let Err(e) = within_quota(&s, &g, p.cpu, p.memory_mib, p.disk_gib) {
+    if let Err(e) = within_quota(&s, &g, &footprint(p.cpu, p.memory_mib, p.disk_gib)) {
         drop(g);
         discard(fs.dir().to_path_buf());
         return Err(e);
@@ -214,6 +216,10 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
         let list = warnings.entry(kind).or_insert_with(|| json!([]));
         list.as_array_mut().expect("a list").push(item);
     };
+    // The symlinks of the snapshot's attachments go first: until attached again they lead
+    // nowhere, and a bucket mount under one would be refused.
+    let from_snapshot = p.snapshot.as_ref().map(|snap| snap.volumes.clone()).unwrap_or_default();
+    crate::routes::volumes::unlink_all(&vm, &from_snapshot);
     for m in p.bucket_mounts {
         let (uri, path) = (m.bucket_uri.clone(), m.mount_path.clone());
         // A fresh id per VM: a snapshot's mount is mounted again, not shared.
@@ -228,8 +234,6 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
             );
         }
     }
-    let from_snapshot = p.snapshot.as_ref().map(|snap| snap.volumes.clone()).unwrap_or_default();
-    crate::routes::volumes::unlink_all(&vm, &from_snapshot);
     let asked = b.volumes.take();
     let snapshot_volumes = asked.is_none();
     let to_attach = asked.unwrap_or_else(|| {
@@ -277,14 +281,13 @@ pub async fn launch(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
     Ok((status, Json(body)).into_response())
 }
 
-/// A 429 when launching a VM of this size would exceed the org's quota.
-fn within_quota(s: &Shared, g: &Inner, cpu: i64, mem: i64, disk: i64) -> ApiResult<()> {
-    match s.exceeded(g, cpu, mem, disk) {
-        Some(dim) => Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("org quota exceeded: {dim}"),
-        )),
-        None => Ok(()),
+/// What a VM of this size holds of the org's quota while it is not paused.
+fn footprint(vcpu: i64, memory_mib: i64, disk_gib: i64) -> Limits {
+    Limits {
+        vcpu,
+        memory_mib,
+        disk_gib,
+        ..NOTHING
     }
 }
 
@@ -383,7 +386,7 @@ pub async fn resume(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Api
         let (cpu, mem, disk) = (vm.cpu, vm.memory_mib, vm.disk_gib);
         // The quota check reads every VM, so the borrow of this one ends here and the VM is
         // looked up again to be resumed.
-        if let Some(dim) = s.exceeded(&g, cpu, mem, disk) {
+        if let Some(dim) = s.exceeded(&g, &footprint(cpu, mem, disk)) {
             let body = json!({ "error": format!("resuming would exceed the org {dim} quota"), "dimension": dim });
             return Ok((StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response());
         }

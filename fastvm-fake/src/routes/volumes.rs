@@ -12,7 +12,7 @@
 //! Statuses follow the fake clock: `creating` for `volume_duration` after the create (an
 //! attach is then 409 `VOL_NOT_READY`), `deleting` for as long after the delete, then gone.
 
-use std::path::{Component, Path as FsPath, PathBuf};
+use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use axum::Json;
@@ -24,13 +24,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{find_mut, vm_mut};
+use super::{find_mut, make_dirs, mount_path_free, vm_mut, within_quota};
+use crate::Limits;
 use crate::error::{ApiError, ApiResult, parse};
 use crate::isolation::VOLUMES_IN_VM;
-use crate::state::{Attachment, Inner, Shared, Vm, Volume, attachment_json, ms_to_time};
-
-/// Longest volume name kept (as for VMs and snapshots; the API's limit is not documented).
-const MAX_NAME: usize = 64;
+use crate::state::{Attachment, Inner, NOTHING, Shared, Vm, Volume, attachment_json, ms_to_time};
+use crate::validate;
 
 pub async fn list(State(s): State<Arc<Shared>>) -> Json<Value> {
     let (g, now) = s.lock();
@@ -52,11 +51,20 @@ struct CreateBody {
 
 pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
     let b: CreateBody = parse(&body)?;
-    let name = name(&b.name)?;
+    // Named as VMs and snapshots are renamed: a blank name is refused, not replaced.
+    let name = validate::rename(&b.name)?;
     access_mode(&b.access_mode)?;
-    size(b.size_gib)?;
+    validate::gib("sizeGiB", b.size_gib)?;
     let (mut g, now) = s.lock();
-    within_quota(&s, &g, 1, b.size_gib)?;
+    within_quota(
+        &s,
+        &g,
+        &Limits {
+            volume_count: 1,
+            volume_gib: b.size_gib,
+            ..NOTHING
+        },
+    )?;
     let id = Uuid::new_v4();
     std::fs::create_dir_all(s.volumes_dir().join(id.to_string())).map_err(|e| {
         ApiError::new(
@@ -79,11 +87,14 @@ pub async fn create(State(s): State<Arc<Shared>>, body: Bytes) -> ApiResult<Resp
 }
 
 pub async fn retrieve(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let (mut g, now) = s.lock();
-    let v = find_mut(&mut g.volumes, &id, "volume")?.clone();
-    let mut body = s.volume_json(&g, &v, now);
-    // Read from the storage when fetched, as the API does (not in the list).
-    body["usedGiB"] = json!(used_bytes(&s.volumes_dir().join(v.id.to_string())) >> 30);
+    let (mut body, vid) = {
+        let (mut g, now) = s.lock();
+        let v = find_mut(&mut g.volumes, &id, "volume")?.clone();
+        (s.volume_json(&g, &v, now), v.id)
+    };
+    // Read from the storage when fetched, as the API does (not in the list); after the lock,
+    // as the walk takes as long as the volume is big and clients poll this.
+    body["usedGiB"] = json!(used_bytes_of(&s, vid).await >> 30);
     Ok(Json(body))
 }
 
@@ -103,31 +114,42 @@ pub async fn update(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
     if b.name.is_none() && b.size_gib.is_none() && b.access_mode.is_none() {
         return Err(ApiError::bad_request("give at least one of name, sizeGiB, accessMode"));
     }
-    let name = b.name.as_deref().map(name).transpose()?;
+    let name = b.name.as_deref().map(validate::rename).transpose()?;
     if let Some(m) = &b.access_mode {
         access_mode(m)?;
     }
     if let Some(gib) = b.size_gib {
-        size(gib)?;
+        validate::gib("sizeGiB", gib)?;
     }
+    // What the volume holds, for the shrink check: walked before the lock, as the walk takes as
+    // long as the volume is big (a volume that does not exist holds nothing, and is a 404 below).
+    let used = match (b.size_gib, id.parse::<Uuid>()) {
+        (Some(_), Ok(vid)) => used_bytes_of(&s, vid).await,
+        _ => 0,
+    };
     let (mut g, now) = s.lock();
-    let v = find_mut(&mut g.volumes, &id, "volume")?;
+    // A copy, put back at the end: the quota check reads every volume meanwhile.
+    let mut v = find_mut(&mut g.volumes, &id, "volume")?.clone();
     if v.gone_at_ms.is_some() {
         return Err(ApiError::conflict(format!("volume {id} is deleting")));
     }
-    let (vid, old_size) = (v.id, v.size_gib);
     if let Some(gib) = b.size_gib {
-        if gib > old_size {
-            within_quota(&s, &g, 0, gib - old_size)?;
+        if gib > v.size_gib {
+            within_quota(
+                &s,
+                &g,
+                &Limits {
+                    volume_gib: gib - v.size_gib,
+                    ..NOTHING
+                },
+            )?;
         }
-        let used = used_bytes(&s.volumes_dir().join(vid.to_string()));
         if (gib as u64) << 30 < used {
             return Err(ApiError::conflict(format!(
                 "volume {id} holds more than {gib} GiB: it cannot shrink to that"
             )));
         }
     }
-    let v = g.volumes.get_mut(&vid).expect("found above");
     if let Some(n) = name {
         v.name = n;
     }
@@ -137,8 +159,9 @@ pub async fn update(State(s): State<Arc<Shared>>, Path(id): Path<String>, body: 
     if let Some(m) = b.access_mode {
         v.access_mode = m;
     }
-    let v = v.clone();
-    Ok(Json(s.volume_json(&g, &v, now)))
+    let body = s.volume_json(&g, &v, now);
+    g.volumes.insert(v.id, v);
+    Ok(Json(body))
 }
 
 /// 200 once the volume is `deleting`; it is gone `volume_duration` later. A volume still
@@ -222,12 +245,7 @@ pub fn attach_now(
             v.id
         )));
     }
-    if vm.volumes.iter().any(|a| a.mount_path == b.mount_path) {
-        return Err(ApiError::conflict(format!(
-            "{} is already the mount path of another volume",
-            b.mount_path
-        )));
-    }
+    mount_path_free(vm, &b.mount_path)?;
     let a = Attachment {
         volume_id: v.id,
         mount_path: b.mount_path,
@@ -275,31 +293,7 @@ fn attached(vm: &Vm, vid: Uuid) -> Option<&Attachment> {
     vm.volumes.iter().find(|a| a.volume_id == vid)
 }
 
-/// A 429 naming the dimension when `count` more volumes of `gib` more GiB exceed the quota.
-fn within_quota(s: &Shared, g: &Inner, count: i64, gib: i64) -> ApiResult<()> {
-    let (u, l) = (s.usage(g), &s.config.limits);
-    let dim = if u.volume_count + count > l.volume_count {
-        "volume_count"
-    } else if u.volume_gib + gib > l.volume_gib {
-        "volume_gib"
-    } else {
-        return Ok(());
-    };
-    Err(ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        format!("org quota exceeded: {dim}"),
-    ))
-}
-
-/// A volume name: not blank, whitespace runs collapsed, at most [`MAX_NAME`] characters kept.
-fn name(n: &str) -> ApiResult<String> {
-    let n = n.split_whitespace().collect::<Vec<_>>().join(" ");
-    if n.is_empty() {
-        return Err(ApiError::bad_request("name must not be blank"));
-    }
-    Ok(n.chars().take(MAX_NAME).collect())
-}
-
+/// A volume's access mode: `rw` or `ro`.
 fn access_mode(m: &str) -> ApiResult<()> {
     match m {
         "rw" | "ro" => Ok(()),
@@ -309,18 +303,10 @@ fn access_mode(m: &str) -> ApiResult<()> {
     }
 }
 
-/// Sizes the fake takes: 1 GiB to 16 TiB (the launch's disk bound; the quota may say less).
-fn size(gib: i64) -> ApiResult<()> {
-    if !(1..=16384).contains(&gib) {
-        return Err(ApiError::bad_request("sizeGiB must be between 1 and 16384"));
-    }
-    Ok(())
-}
-
 /// The API's rule: a directory under `/mnt/` or `/data/`, and a mount path
 /// (`validate::mount_path`).
 pub fn mount_path(p: &str) -> ApiResult<()> {
-    crate::validate::mount_path(p)?;
+    validate::mount_path(p)?;
     let rest = p.strip_prefix("/mnt/").or_else(|| p.strip_prefix("/data/"));
     if rest.is_none_or(|rest| rest.trim_end_matches('/').is_empty()) {
         return Err(ApiError::bad_request(
@@ -336,29 +322,15 @@ fn in_vm(dir: &FsPath, mount_path: &str) -> PathBuf {
     dir.join(mount_path.trim_start_matches('/').trim_end_matches('/'))
 }
 
-/// Puts the symlink `mount_path` → `target` in the VM's files. The directories on the way are
-/// made; each that exists must be a real directory (a symlink the VM made could lead out of its
-/// files). Something already at the mount path is refused (409), except an empty directory,
-/// which the volume replaces as a mount covers it.
+/// Puts the symlink `mount_path` → `target` in the VM's files, the directories on the way
+/// made by [`make_dirs`] (which refuses a symlink or a file on the way, 409). Something
+/// already at the mount path is refused (409), except an empty directory, which the volume
+/// replaces as a mount covers it.
 fn link(dir: &FsPath, mount_path: &str, target: &FsPath) -> ApiResult<()> {
     let conflict = |why: String| ApiError::conflict(format!("mountPath {mount_path}: {why}"));
-    let at = in_vm(dir, mount_path);
-    let mut walked = dir.to_path_buf();
-    let rel = at.strip_prefix(dir).unwrap_or(&at).to_path_buf();
-    let parts: Vec<Component<'_>> = rel.components().collect();
-    for part in &parts[..parts.len().saturating_sub(1)] {
-        walked.push(part);
-        match std::fs::symlink_metadata(&walked) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(conflict(format!("{} is not a directory", walked.display()))),
-            Err(_) => std::fs::create_dir(&walked).map_err(|e| conflict(e.to_string()))?,
-        }
-    }
-    if let Ok(m) = std::fs::symlink_metadata(&at)
-        && (!m.is_dir() || std::fs::remove_dir(&at).is_err())
-    {
-        return Err(conflict("something that is not an empty directory is there".into()));
-    }
+    let at = make_dirs(dir, mount_path)?;
+    // `make_dirs` left a directory there: only an empty one gives way.
+    std::fs::remove_dir(&at).map_err(|_| conflict("something that is not an empty directory is there".into()))?;
     std::os::unix::fs::symlink(target, &at).map_err(|e| conflict(e.to_string()))
 }
 
@@ -370,7 +342,14 @@ fn unlink(dir: &FsPath, mount_path: &str) {
     }
 }
 
-/// Bytes of the regular files under `dir` (not following symlinks).
+/// Bytes of the regular files of volume `vid`, walked on a blocking thread (never under the
+/// state's lock: see [`used_bytes`]).
+async fn used_bytes_of(s: &Shared, vid: Uuid) -> u64 {
+    let dir = s.volumes_dir().join(vid.to_string());
+    tokio::task::spawn_blocking(move || used_bytes(&dir)).await.unwrap_or(0)
+}
+
+/// Bytes of the regular files under `dir` (not following symlinks): a walk of the whole tree.
 fn used_bytes(dir: &FsPath) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
