@@ -288,13 +288,7 @@ async fn run_deletes_the_vm_on_ctrl_c() {
     assert_eq!(started, Ok(true), "the command never started");
     assert_eq!(env.vm_ids().await.len(), 1);
 
-    let pid = child.id().unwrap().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().await.unwrap();
+    let out = interrupt(child).await;
     assert_eq!(out.status.code(), Some(130), "stderr: {}", text(&out.stderr));
     assert!(text(&out.stderr).contains("interrupted"));
     assert!(env.vm_ids().await.is_empty(), "the VM must be deleted after Ctrl-C");
@@ -336,13 +330,7 @@ async fn snapshot_import_cancels_the_import_on_ctrl_c() {
     .await
     .expect("the import was never created");
 
-    let pid = child.id().unwrap().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().await.unwrap();
+    let out = interrupt(child).await;
     assert_eq!(out.status.code(), Some(130), "stderr: {}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("interrupted; the import was cancelled"),
@@ -351,6 +339,18 @@ async fn snapshot_import_cancels_the_import_on_ctrl_c() {
     );
     let after = env.json(&["snapshot", "imports", "get", &created]).await;
     assert_eq!(after["status"], "cancelled", "{after}");
+}
+
+/// Sends SIGINT (a Ctrl-C) to the running `fastvm` and waits for it to end.
+#[cfg(unix)]
+async fn interrupt(child: tokio::process::Child) -> Output {
+    let pid = child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    child.wait_with_output().await.unwrap()
 }
 
 fn write_tree(root: &Path) {
